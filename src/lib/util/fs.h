@@ -1,0 +1,18 @@
+/* File-system helpers: atomic writes, recursive create and remove. */
+#pragma once
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "error.h"
+
+int tug_mkdir_p(const char *path, mode_t mode, tug_error **err);
+/* Write data to path through a temp file in the same directory, fsync, rename. */
+int tug_write_file_atomic(const char *path, const void *data, size_t len, mode_t mode,
+                          tug_error **err);
+/* Read a whole file; *ret_data is NUL-terminated. */
+int tug_read_file(const char *path, char **ret_data, size_t *ret_len, tug_error **err);
+/* Remove a tree without following symlinks; a missing path is success. */
+int tug_rm_rf(const char *path, tug_error **err);
+int tug_rm_rf_at(int dirfd, const char *name, tug_error **err);
+/* Sum of st_size of regular files under path (what docker reports as a layer's size). */
+int tug_dir_size(const char *path, long long *ret_size, tug_error **err);

@@ -1,0 +1,2 @@
+/* placeholder */
+typedef int tug_placeholder_template;
