@@ -1,2 +1,853 @@
-/* placeholder */
-typedef int tug_placeholder_image;
+/* Image commands: pull, images, rmi, tag, import, image prune. */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "commands.h"
+#include "image/image.h"
+#include "image/reference.h"
+#include "progress.h"
+#include "util/cleanup.h"
+#include "util/digest.h"
+#include "util/strutil.h"
+
+#define HELP_OPT {"help", no_argument, NULL, 'H'}
+
+/* Familiar "name:tag" of a full "domain/path:tag". */
+static char *familiar_tag(const char *full)
+{
+    const char *colon = strrchr(full, ':');
+    const char *slash = strrchr(full, '/');
+    if (colon == NULL || (slash && colon < slash))
+        return tug_familiar_name(full);
+    cleanup_free char *name = strndup(full, (size_t)(colon - full));
+    cleanup_free char *fam = tug_familiar_name(name);
+    char *out = NULL;
+    if (asprintf(&out, "%s%s", fam, colon) < 0)
+        return NULL;
+    return out;
+}
+
+/* Familiar "name@digest" of a full "domain/path@digest". */
+static char *familiar_digest_ref(const char *full)
+{
+    const char *at = strchr(full, '@');
+    if (at == NULL)
+        return tug_familiar_name(full);
+    cleanup_free char *name = strndup(full, (size_t)(at - full));
+    cleanup_free char *fam = tug_familiar_name(name);
+    char *out = NULL;
+    if (asprintf(&out, "%s%s", fam, at) < 0)
+        return NULL;
+    return out;
+}
+
+/* ---------------- pull ---------------- */
+
+int cmd_pull(cli_ctx *ctx, int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"quiet", no_argument, NULL, 'q'},
+        {"platform", required_argument, NULL, 'p'},
+        {"all-tags", no_argument, NULL, 'a'},
+        {"disable-content-trust", optional_argument, NULL, 'T'},
+        HELP_OPT,
+        {NULL, 0, NULL, 0},
+    };
+    bool quiet = false;
+    const char *platform = getenv("DOCKER_DEFAULT_PLATFORM");
+    int c;
+    while ((c = getopt_long(argc, argv, "qa", opts, NULL)) != -1) {
+        switch (c) {
+        case 'q':
+            quiet = true;
+            break;
+        case 'p':
+            platform = optarg;
+            break;
+        case 'a':
+            return cli_usage_error(ctx, "--all-tags is not supported yet; pull the tags you need");
+        case 'T':
+            break;
+        case 'H':
+            cli_print_help("tug pull [OPTIONS] NAME[:TAG|@DIGEST]",
+                           "Download an image from a registry",
+                           "      --platform string   Set platform if server is multi-platform "
+                           "capable\n  -q, --quiet             Suppress verbose output\n");
+            return 0;
+        default:
+            return cli_usage_error(ctx, "unknown flag");
+        }
+    }
+    if (argc - optind != 1)
+        return cli_usage_error(ctx, "\"pull\" requires exactly 1 argument.\n\nUsage:  tug pull "
+                                    "[OPTIONS] NAME[:TAG|@DIGEST]");
+    const char *arg = argv[optind];
+    tug_error *err = NULL;
+    cleanup_reference tug_reference *ref = NULL;
+    if (tug_reference_parse(arg, &ref, &err) < 0) {
+        tug_error_wrap(&err, "pull \"%s\"", arg);
+        return cli_fail(err);
+    }
+    tug_store *s;
+    int rc = cli_store(ctx, &s);
+    if (rc)
+        return rc;
+    cleanup_free char *full = tug_reference_string(ref);
+    cleanup_free char *name = tug_reference_name(ref);
+    cleanup_free char *fam_name = tug_familiar_name(name);
+    if (!quiet) {
+        if (ref->tag_defaulted)
+            printf("Using default tag: latest\n");
+        printf("%s: Pulling from %s\n", ref->digest ? ref->digest : ref->tag, ref->path);
+        fflush(stdout);
+    }
+    pull_view *view = pull_view_new(quiet);
+    tug_registry_opts ropts = {.user_agent = "tug/" TUG_VERSION};
+    tug_pull_opts popts = {
+        .platform = platform,
+        .registry = &ropts,
+        .progress = pull_view_progress,
+        .userdata = view,
+    };
+    tug_pull_result res = {0};
+    int r = tug_pull(s, ref, &popts, pull_view_layers, &res, &err);
+    pull_view_free(view);
+    if (r < 0) {
+        tug_error_wrap(&err, "pull %s", full);
+        /* Whatever the registry said, the reference is the user's to fix. */
+        if (err->errnum == 0 || err->status)
+            err->kind = TUG_ERR_USER;
+        return cli_fail(err);
+    }
+    if (!quiet) {
+        cleanup_free char *shown = NULL;
+        if (ref->tag && asprintf(&shown, "%s:%s", fam_name, ref->tag) < 0)
+            shown = NULL;
+        if (ref->tag == NULL && asprintf(&shown, "%s@%s", fam_name, ref->digest) < 0)
+            shown = NULL;
+        printf("Digest: %s\n", res.digest);
+        printf("Status: %s for %s\n",
+               res.up_to_date ? "Image is up to date" : "Downloaded newer image",
+               shown ? shown : full);
+    }
+    printf("%s\n", full);
+    tug_pull_result_clear(&res);
+    return 0;
+}
+
+/* ---------------- images ---------------- */
+
+typedef struct image_filter {
+    int dangling; /* -1 any, 0 tagged only, 1 untagged only */
+    char **refs;
+    size_t n_refs;
+    char **labels;
+    size_t n_labels;
+    long long before, since; /* created bounds, 0 for none */
+} image_filter;
+
+static bool label_match(json_t *labels, const char *want)
+{
+    const char *eq = strchr(want, '=');
+    cleanup_free char *key = eq ? strndup(want, (size_t)(eq - want)) : strdup(want);
+    json_t *v = json_object_get(labels, key);
+    if (v == NULL)
+        return false;
+    return eq == NULL || (json_is_string(v) && strcmp(json_string_value(v), eq + 1) == 0);
+}
+
+static bool ref_match(const char *pattern, const char *fam_repo, const char *tag)
+{
+    if (tug_glob_match(pattern, fam_repo))
+        return true;
+    if (tag == NULL)
+        return false;
+    cleanup_free char *both = NULL;
+    if (asprintf(&both, "%s:%s", fam_repo, tag) < 0)
+        return false;
+    return tug_glob_match(pattern, both);
+}
+
+static int parse_image_filter(tug_store *s, const char *f, image_filter *flt, tug_error **err)
+{
+    const char *eq = strchr(f, '=');
+    if (eq == NULL)
+        return tug_error_user(err, "bad format of filter (expected name=value): %s", f);
+    cleanup_free char *key = strndup(f, (size_t)(eq - f));
+    const char *val = eq + 1;
+    if (strcmp(key, "dangling") == 0) {
+        if (strcmp(val, "true") == 0 || strcmp(val, "1") == 0)
+            flt->dangling = 1;
+        else if (strcmp(val, "false") == 0 || strcmp(val, "0") == 0)
+            flt->dangling = 0;
+        else
+            return tug_error_user(err, "invalid filter 'dangling=%s': use true or false", val);
+        return 0;
+    }
+    if (strcmp(key, "reference") == 0) {
+        char **n = realloc(flt->refs, (flt->n_refs + 1) * sizeof(*n));
+        if (n == NULL)
+            return tug_error_set(err, ENOMEM, "filter");
+        flt->refs = n;
+        flt->refs[flt->n_refs++] = strdup(val);
+        return 0;
+    }
+    if (strcmp(key, "label") == 0) {
+        char **n = realloc(flt->labels, (flt->n_labels + 1) * sizeof(*n));
+        if (n == NULL)
+            return tug_error_set(err, ENOMEM, "filter");
+        flt->labels = n;
+        flt->labels[flt->n_labels++] = strdup(val);
+        return 0;
+    }
+    if (strcmp(key, "before") == 0 || strcmp(key, "since") == 0) {
+        cleanup_image tug_image *img = NULL;
+        if (tug_store_find_image(s, val, &img, err) < 0)
+            return -1;
+        if (key[0] == 'b')
+            flt->before = img->created;
+        else
+            flt->since = img->created;
+        return 0;
+    }
+    return tug_error_user(err, "invalid filter '%s'", key);
+}
+
+static void image_filter_clear(image_filter *f)
+{
+    for (size_t i = 0; i < f->n_refs; i++)
+        free(f->refs[i]);
+    free(f->refs);
+    for (size_t i = 0; i < f->n_labels; i++)
+        free(f->labels[i]);
+    free(f->labels);
+}
+
+static json_t *images_header(void)
+{
+    json_t *h = json_object();
+    static const char *pairs[][2] = {
+        {"Repository", "REPOSITORY"},     {"Tag", "TAG"},
+        {"ID", "IMAGE ID"},               {"CreatedSince", "CREATED"},
+        {"CreatedAt", "CREATED AT"},      {"Size", "SIZE"},
+        {"Digest", "DIGEST"},             {"Containers", "CONTAINERS"},
+        {"SharedSize", "SHARED SIZE"},    {"UniqueSize", "UNIQUE SIZE"},
+        {"VirtualSize", "VIRTUAL SIZE"},
+    };
+    for (size_t i = 0; i < TUG_ARRAY_SIZE(pairs); i++)
+        json_object_set_new(h, pairs[i][0], json_string(pairs[i][1]));
+    return h;
+}
+
+static char *go_time_string(long long t)
+{
+    time_t tt = (time_t)t;
+    struct tm tm;
+    char buf[80];
+    localtime_r(&tt, &tm);
+    strftime(buf, sizeof(buf), "%Y-%m-%d %H:%M:%S %z %Z", &tm);
+    return strdup(buf);
+}
+
+static json_t *image_row(const tug_image *img, const char *repo, const char *tag,
+                         const char *digest, bool no_trunc)
+{
+    json_t *r = json_object();
+    cleanup_free char *since = tug_time_ago(img->created);
+    cleanup_free char *at = go_time_string(img->created);
+    cleanup_free char *size = tug_human_size((double)img->size, 3);
+    cleanup_free char *vsize = tug_human_size((double)img->size, 4);
+    char shortid[13];
+    snprintf(shortid, sizeof(shortid), "%.12s", tug_digest_hex(img->id));
+    json_object_set_new(r, "Containers", json_string("N/A"));
+    json_object_set_new(r, "CreatedAt", json_string(at));
+    json_object_set_new(r, "CreatedSince", json_string(since));
+    json_object_set_new(r, "Digest", json_string(digest ? digest : "<none>"));
+    json_object_set_new(r, "ID", json_string(no_trunc ? img->id : shortid));
+    json_object_set_new(r, "Repository", json_string(repo));
+    json_object_set_new(r, "SharedSize", json_string("N/A"));
+    json_object_set_new(r, "Size", json_string(size));
+    json_object_set_new(r, "Tag", json_string(tag));
+    json_object_set_new(r, "UniqueSize", json_string("N/A"));
+    json_object_set_new(r, "VirtualSize", json_string(vsize));
+    return r;
+}
+
+/* The digest recorded for a repository (full name without tag), if any. */
+static const char *digest_for_repo(const tug_image *img, const char *repo_full)
+{
+    size_t n = strlen(repo_full);
+    for (size_t i = 0; i < img->n_digests; i++)
+        if (strncmp(img->digests[i], repo_full, n) == 0 && img->digests[i][n] == '@')
+            return img->digests[i] + n + 1;
+    return NULL;
+}
+
+static bool image_passes(const tug_image *img, const image_filter *flt)
+{
+    bool dangling = img->n_tags == 0;
+    if (flt->dangling == 1 && !dangling)
+        return false;
+    if (flt->dangling == 0 && dangling)
+        return false;
+    for (size_t i = 0; i < flt->n_labels; i++)
+        if (!label_match(json_object_get(json_object_get(img->config, "config"), "Labels"),
+                         flt->labels[i]))
+            return false;
+    if (flt->before && img->created >= flt->before)
+        return false;
+    if (flt->since && img->created <= flt->since)
+        return false;
+    return true;
+}
+
+int cmd_images(cli_ctx *ctx, int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"all", no_argument, NULL, 'a'},       {"quiet", no_argument, NULL, 'q'},
+        {"digests", no_argument, NULL, 'd'},   {"no-trunc", no_argument, NULL, 'n'},
+        {"filter", required_argument, NULL, 'f'}, {"format", required_argument, NULL, 'F'},
+        HELP_OPT,                              {NULL, 0, NULL, 0},
+    };
+    bool quiet = false, digests = false, no_trunc = false;
+    const char *format = NULL;
+    image_filter flt = {.dangling = -1};
+    char **filters = NULL;
+    size_t nfilters = 0;
+    int c, rc = 0;
+    while ((c = getopt_long(argc, argv, "aqf:", opts, NULL)) != -1) {
+        switch (c) {
+        case 'a':
+            break; /* tug keeps no intermediate images: -a shows the same list */
+        case 'q':
+            quiet = true;
+            break;
+        case 'd':
+            digests = true;
+            break;
+        case 'n':
+            no_trunc = true;
+            break;
+        case 'f': {
+            char **n = realloc(filters, (nfilters + 1) * sizeof(*n));
+            if (n == NULL)
+                return EXIT_ENGINE;
+            filters = n;
+            filters[nfilters++] = optarg;
+            break;
+        }
+        case 'F':
+            format = optarg;
+            break;
+        case 'H':
+            free(filters);
+            cli_print_help("tug images [OPTIONS] [REPOSITORY[:TAG]]", "List images",
+                           "  -a, --all             Show all images\n"
+                           "      --digests         Show digests\n"
+                           "  -f, --filter filter   Filter output based on conditions provided\n"
+                           "      --format string   Pretty-print images using a Go template\n"
+                           "      --no-trunc        Don't truncate output\n"
+                           "  -q, --quiet           Only show image IDs\n");
+            return 0;
+        default:
+            free(filters);
+            return cli_usage_error(ctx, "unknown flag");
+        }
+    }
+    if (argc - optind > 1) {
+        free(filters);
+        return cli_usage_error(ctx, "\"images\" requires at most 1 argument.");
+    }
+    tug_store *s;
+    if ((rc = cli_store(ctx, &s)) != 0) {
+        free(filters);
+        return rc;
+    }
+    tug_error *err = NULL;
+    for (size_t i = 0; i < nfilters; i++)
+        if (parse_image_filter(s, filters[i], &flt, &err) < 0) {
+            free(filters);
+            image_filter_clear(&flt);
+            return cli_fail(err);
+        }
+    free(filters);
+    /* A positional REPOSITORY[:TAG] is docker's reference filter on the familiar name. */
+    cleanup_free char *pos_repo = NULL, *pos_tag = NULL;
+    if (optind < argc) {
+        cleanup_reference tug_reference *ref = NULL;
+        if (tug_reference_parse(argv[optind], &ref, &err) < 0) {
+            image_filter_clear(&flt);
+            return cli_fail(err);
+        }
+        cleanup_free char *name = tug_reference_name(ref);
+        pos_repo = tug_familiar_name(name);
+        if (!ref->tag_defaulted && ref->tag)
+            pos_tag = strdup(ref->tag);
+    }
+    tug_image **imgs = NULL;
+    size_t n = 0;
+    if (tug_store_list_images(s, &imgs, &n, &err) < 0) {
+        image_filter_clear(&flt);
+        return cli_fail(err);
+    }
+    json_t *rows = json_array();
+    for (size_t i = 0; i < n; i++) {
+        tug_image *img = imgs[i];
+        if (!image_passes(img, &flt))
+            continue;
+        if (img->n_tags == 0) {
+            if (pos_repo || flt.n_refs)
+                continue;
+            /* Untagged: one row per repository it was pulled by digest from, else <none>. */
+            if (img->n_digests == 0) {
+                json_array_append_new(rows, image_row(img, "<none>", "<none>", NULL, no_trunc));
+                continue;
+            }
+            for (size_t d = 0; d < img->n_digests; d++) {
+                const char *at = strchr(img->digests[d], '@');
+                cleanup_free char *repo = strndup(img->digests[d], (size_t)(at - img->digests[d]));
+                cleanup_free char *fam = tug_familiar_name(repo);
+                json_array_append_new(rows, image_row(img, fam, "<none>", at + 1, no_trunc));
+            }
+            continue;
+        }
+        for (size_t t = 0; t < img->n_tags; t++) {
+            const char *full = img->tags[t];
+            const char *colon = strrchr(full, ':');
+            cleanup_free char *repo = strndup(full, (size_t)(colon - full));
+            cleanup_free char *fam = tug_familiar_name(repo);
+            const char *tag = colon + 1;
+            if (pos_repo && (strcmp(pos_repo, fam) != 0 || (pos_tag && strcmp(pos_tag, tag) != 0)))
+                continue;
+            bool ok = flt.n_refs == 0;
+            for (size_t k = 0; k < flt.n_refs && !ok; k++)
+                ok = ref_match(flt.refs[k], fam, tag);
+            if (!ok)
+                continue;
+            json_array_append_new(
+                rows, image_row(img, fam, tag, digest_for_repo(img, repo), no_trunc));
+        }
+    }
+    tug_images_free(imgs, n);
+    image_filter_clear(&flt);
+    json_t *header = images_header();
+    const char *def = digests ? "{{.Repository}}\t{{.Tag}}\t{{.Digest}}\t{{.ID}}\t{{.CreatedSince}}"
+                                "\t{{.Size}}"
+                              : "{{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}";
+    if (quiet && (format == NULL || *format == '\0'))
+        format = "{{.ID}}";
+    rc = cli_print_rows(format, def, header, rows);
+    json_decref(header);
+    json_decref(rows);
+    return rc;
+}
+
+/* ---------------- tag ---------------- */
+
+int cmd_tag(cli_ctx *ctx, int argc, char **argv)
+{
+    static const struct option opts[] = {HELP_OPT, {NULL, 0, NULL, 0}};
+    int c;
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        if (c == 'H') {
+            cli_print_help("tug tag SOURCE_IMAGE[:TAG] TARGET_IMAGE[:TAG]",
+                           "Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE", "");
+            return 0;
+        }
+        return cli_usage_error(ctx, "unknown flag");
+    }
+    if (argc - optind != 2)
+        return cli_usage_error(ctx, "\"tag\" requires exactly 2 arguments.\n\nUsage:  tug tag "
+                                    "SOURCE_IMAGE[:TAG] TARGET_IMAGE[:TAG]");
+    tug_store *s;
+    int rc = cli_store(ctx, &s);
+    if (rc)
+        return rc;
+    tug_error *err = NULL;
+    cleanup_reference tug_reference *target = NULL;
+    if (tug_reference_parse(argv[optind + 1], &target, &err) < 0) {
+        tug_error_wrap(&err, "tag \"%s\"", argv[optind + 1]);
+        return cli_fail(err);
+    }
+    if (target->digest)
+        return cli_fail((tug_error_user(&err, "refusing to create a tag with a digest reference: "
+                                              "%s",
+                                        argv[optind + 1]),
+                         err));
+    cleanup_image tug_image *img = NULL;
+    if (tug_store_find_image(s, argv[optind], &img, &err) < 0)
+        return cli_fail(err);
+    cleanup_free char *full = tug_reference_string(target);
+    if (tug_store_set_tag(s, full, img->id, &err) < 0)
+        return cli_fail(err);
+    return 0;
+}
+
+/* ---------------- rmi ---------------- */
+
+static void print_deleted_layers(char **layers)
+{
+    for (char **l = layers; l && *l; l++)
+        printf("Deleted: %s\n", *l);
+}
+
+/* Remove every reference of img and the image itself unless containers use it. */
+static int delete_image(tug_store *s, tug_image *img, bool force, bool *ret_deleted,
+                        FILE *out, const char *untag_word, const char *delete_word,
+                        tug_error **err)
+{
+    cleanup_strv char **users = NULL;
+    if (tug_store_image_users(s, img->id, &users, err) < 0)
+        return -1;
+    if (tug_store_begin(s, err) < 0)
+        return -1;
+    for (size_t i = 0; i < img->n_tags; i++) {
+        if (tug_store_remove_tag(s, img->tags[i], err) < 0)
+            goto fail;
+        cleanup_free char *fam = familiar_tag(img->tags[i]);
+        fprintf(out, "%s: %s\n", untag_word, fam);
+    }
+    *ret_deleted = false;
+    if (users && users[0]) {
+        /* With -f the references go and the image stays for its containers, as in docker. */
+        return tug_store_commit(s, err);
+    }
+    for (size_t i = 0; i < img->n_digests; i++) {
+        cleanup_free char *fam = familiar_digest_ref(img->digests[i]);
+        fprintf(out, "%s: %s\n", untag_word, fam);
+    }
+    if (tug_store_remove_image(s, img->id, err) < 0)
+        goto fail;
+    if (tug_store_commit(s, err) < 0)
+        return -1;
+    fprintf(out, "%s: %s\n", delete_word, img->id);
+    *ret_deleted = true;
+    (void)force;
+    return 0;
+fail:
+    tug_store_rollback(s);
+    return -1;
+}
+
+static bool same_repository(const tug_image *img)
+{
+    for (size_t i = 1; i < img->n_tags; i++) {
+        const char *a = img->tags[0], *b = img->tags[i];
+        size_t la = (size_t)(strrchr(a, ':') - a), lb = (size_t)(strrchr(b, ':') - b);
+        if (la != lb || strncmp(a, b, la) != 0)
+            return false;
+    }
+    return true;
+}
+
+static int rmi_one(tug_store *s, const char *arg, bool force, tug_error **err)
+{
+    cleanup_image tug_image *img = NULL;
+    if (tug_store_find_image(s, arg, &img, err) < 0)
+        return -1;
+    char shortid[13];
+    snprintf(shortid, sizeof(shortid), "%.12s", tug_digest_hex(img->id));
+    /* Was the image named by one of its tags? Then that tag is what goes. */
+    const char *by_tag = NULL;
+    cleanup_reference tug_reference *ref = NULL;
+    tug_error *perr = NULL;
+    cleanup_free char *full = NULL;
+    if (tug_reference_parse(arg, &ref, &perr) == 0 && ref->digest == NULL) {
+        full = tug_reference_string(ref);
+        for (size_t i = 0; i < img->n_tags; i++)
+            if (strcmp(img->tags[i], full) == 0)
+                by_tag = img->tags[i];
+    }
+    tug_error_free(perr);
+    cleanup_strv char **users = NULL;
+    if (tug_store_image_users(s, img->id, &users, err) < 0)
+        return -1;
+    bool in_use = users && users[0];
+    if (by_tag && img->n_tags > 1) {
+        if (tug_store_remove_tag(s, by_tag, err) < 0)
+            return -1;
+        cleanup_free char *fam = familiar_tag(by_tag);
+        printf("Untagged: %s\n", fam);
+        return 0;
+    }
+    if (in_use && !force) {
+        if (by_tag) {
+            cleanup_free char *name = tug_reference_name(ref);
+            cleanup_free char *fam = tug_familiar_name(name);
+            return tug_error_user(err,
+                                  "conflict: unable to remove repository reference \"%s\" (must "
+                                  "force) - container %s is using its referenced image %s; remove "
+                                  "the container first or use -f",
+                                  arg, users[0], shortid);
+        }
+        return tug_error_user(err,
+                              "conflict: unable to delete %s (must be forced) - image is being "
+                              "used by container %s; remove the container first or use -f",
+                              shortid, users[0]);
+    }
+    if (!by_tag && !force && img->n_tags > 1 && !same_repository(img))
+        return tug_error_user(err,
+                              "conflict: unable to delete %s (must be forced) - image is "
+                              "referenced in multiple repositories; remove it by name or use -f",
+                              shortid);
+    bool deleted = false;
+    if (delete_image(s, img, force, &deleted, stdout, "Untagged", "Deleted", err) < 0)
+        return -1;
+    if (deleted) {
+        cleanup_strv char **layers = NULL;
+        if (tug_store_gc(s, &layers, err) < 0)
+            return -1;
+        print_deleted_layers(layers);
+    }
+    return 0;
+}
+
+int cmd_rmi(cli_ctx *ctx, int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"force", no_argument, NULL, 'f'},
+        {"no-prune", no_argument, NULL, 'n'},
+        HELP_OPT,
+        {NULL, 0, NULL, 0},
+    };
+    bool force = false;
+    int c;
+    while ((c = getopt_long(argc, argv, "f", opts, NULL)) != -1) {
+        switch (c) {
+        case 'f':
+            force = true;
+            break;
+        case 'n':
+            break;
+        case 'H':
+            cli_print_help("tug rmi [OPTIONS] IMAGE [IMAGE...]", "Remove one or more images",
+                           "  -f, --force      Force removal of the image\n"
+                           "      --no-prune   Do not delete untagged parents\n");
+            return 0;
+        default:
+            return cli_usage_error(ctx, "unknown flag");
+        }
+    }
+    if (optind >= argc)
+        return cli_usage_error(ctx, "\"rmi\" requires at least 1 argument.\n\nUsage:  tug rmi "
+                                    "[OPTIONS] IMAGE [IMAGE...]");
+    tug_store *s;
+    int rc = cli_store(ctx, &s);
+    if (rc)
+        return rc;
+    for (int i = optind; i < argc; i++) {
+        tug_error *err = NULL;
+        if (rmi_one(s, argv[i], force, &err) < 0) {
+            int r = cli_fail(err);
+            if (r > rc)
+                rc = r;
+        }
+        fflush(stdout);
+    }
+    return rc;
+}
+
+/* ---------------- import ---------------- */
+
+int cmd_import(cli_ctx *ctx, int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"change", required_argument, NULL, 'c'},
+        {"message", required_argument, NULL, 'm'},
+        {"platform", required_argument, NULL, 'p'},
+        HELP_OPT,
+        {NULL, 0, NULL, 0},
+    };
+    const char **changes = calloc((size_t)argc + 1, sizeof(*changes));
+    size_t nch = 0;
+    const char *message = NULL, *platform = NULL;
+    int c;
+    if (changes == NULL)
+        return EXIT_ENGINE;
+    while ((c = getopt_long(argc, argv, "c:m:", opts, NULL)) != -1) {
+        switch (c) {
+        case 'c':
+            changes[nch++] = optarg;
+            break;
+        case 'm':
+            message = optarg;
+            break;
+        case 'p':
+            platform = optarg;
+            break;
+        case 'H':
+            free(changes);
+            cli_print_help("tug import [OPTIONS] file|URL|- [REPOSITORY[:TAG]]",
+                           "Import the contents from a tarball to create a filesystem image",
+                           "  -c, --change list       Apply Dockerfile instruction to the created "
+                           "image\n  -m, --message string    Set commit message for imported "
+                           "image\n      --platform string   Set platform if server is "
+                           "multi-platform capable\n");
+            return 0;
+        default:
+            free(changes);
+            return cli_usage_error(ctx, "unknown flag");
+        }
+    }
+    if (argc - optind < 1 || argc - optind > 2) {
+        free(changes);
+        return cli_usage_error(ctx, "\"import\" requires at least 1 and at most 2 arguments.\n\n"
+                                    "Usage:  tug import [OPTIONS] file|URL|- [REPOSITORY[:TAG]]");
+    }
+    const char *src = argv[optind];
+    tug_error *err = NULL;
+    cleanup_free char *tag = NULL;
+    if (argc - optind == 2) {
+        cleanup_reference tug_reference *ref = NULL;
+        if (tug_reference_parse(argv[optind + 1], &ref, &err) < 0) {
+            free(changes);
+            tug_error_wrap(&err, "import");
+            return cli_fail(err);
+        }
+        if (ref->digest) {
+            free(changes);
+            tug_error_user(&err, "import: a tag cannot hold a digest: %s", argv[optind + 1]);
+            return cli_fail(err);
+        }
+        tag = tug_reference_string(ref);
+    }
+    if (strstr(src, "://") != NULL) {
+        free(changes);
+        tug_error_user(&err, "import %s: importing from a URL is not supported; download the "
+                             "file and import it",
+                       src);
+        return cli_fail(err);
+    }
+    cleanup_close int fd = strcmp(src, "-") == 0 ? dup(STDIN_FILENO)
+                                                 : open(src, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        free(changes);
+        tug_error_user(&err, "import %s: %s", src, strerror(errno));
+        return cli_fail(err);
+    }
+    tug_store *s;
+    int rc = cli_store(ctx, &s);
+    if (rc) {
+        free(changes);
+        return rc;
+    }
+    tug_import_opts io = {
+        .changes = changes, .message = message, .platform = platform, .tag = tag, .source = "-"};
+    cleanup_free char *id = NULL;
+    int r = tug_import(s, fd, &io, &id, &err);
+    free(changes);
+    if (r < 0) {
+        tug_error_wrap(&err, "import %s", src);
+        if (err->errnum == 0)
+            err->kind = TUG_ERR_USER;
+        return cli_fail(err);
+    }
+    printf("%s\n", id);
+    return 0;
+}
+
+/* ---------------- image prune ---------------- */
+
+static bool confirm(const char *warning)
+{
+    fprintf(stdout, "%s\nAre you sure you want to continue? [y/N] ", warning);
+    fflush(stdout);
+    char line[16];
+    if (fgets(line, sizeof(line), stdin) == NULL)
+        return false;
+    return line[0] == 'y' || line[0] == 'Y';
+}
+
+int cmd_image_prune(cli_ctx *ctx, int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"all", no_argument, NULL, 'a'},
+        {"force", no_argument, NULL, 'f'},
+        {"filter", required_argument, NULL, 'F'},
+        HELP_OPT,
+        {NULL, 0, NULL, 0},
+    };
+    bool all = false, force = false;
+    const char *label = NULL;
+    int c;
+    while ((c = getopt_long(argc, argv, "af", opts, NULL)) != -1) {
+        switch (c) {
+        case 'a':
+            all = true;
+            break;
+        case 'f':
+            force = true;
+            break;
+        case 'F':
+            if (strncmp(optarg, "label=", 6) != 0)
+                return cli_usage_error(ctx, "invalid filter '%s' (tug supports label=)", optarg);
+            label = optarg + 6;
+            break;
+        case 'H':
+            cli_print_help("tug image prune [OPTIONS]", "Remove unused images",
+                           "  -a, --all             Remove all unused images, not just dangling "
+                           "ones\n      --filter filter   Provide filter values (e.g. "
+                           "'label=<key>=<value>')\n  -f, --force           Do not prompt for "
+                           "confirmation\n");
+            return 0;
+        default:
+            return cli_usage_error(ctx, "unknown flag");
+        }
+    }
+    if (!force &&
+        !confirm(all ? "WARNING! This will remove all images without at least one container "
+                       "associated to them."
+                     : "WARNING! This will remove all dangling images."))
+        return 0;
+    tug_store *s;
+    int rc = cli_store(ctx, &s);
+    if (rc)
+        return rc;
+    tug_error *err = NULL;
+    tug_df before, after;
+    if (tug_store_df(s, &before, &err) < 0)
+        return cli_fail(err);
+    tug_image **imgs = NULL;
+    size_t n = 0;
+    if (tug_store_list_images(s, &imgs, &n, &err) < 0)
+        return cli_fail(err);
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *out = open_memstream(&buf, &len);
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        tug_image *img = imgs[i];
+        if (!all && img->n_tags > 0)
+            continue;
+        if (label && !label_match(json_object_get(json_object_get(img->config, "config"), "Labels"),
+                                  label))
+            continue;
+        cleanup_strv char **users = NULL;
+        if (tug_store_image_users(s, img->id, &users, &err) < 0 || (users && users[0]))
+            continue;
+        bool deleted = false;
+        if (delete_image(s, img, true, &deleted, out, "untagged", "deleted", &err) < 0)
+            rc = cli_fail(err);
+    }
+    tug_images_free(imgs, n);
+    cleanup_strv char **layers = NULL;
+    if (rc == 0 && tug_store_gc(s, &layers, &err) < 0)
+        rc = cli_fail(err);
+    for (char **l = layers; l && *l; l++)
+        fprintf(out, "deleted: %s\n", *l);
+    fclose(out);
+    if (len > 0)
+        printf("Deleted Images:\n%s\n", buf);
+    free(buf);
+    if (tug_store_df(s, &after, &err) < 0)
+        return cli_fail(err);
+    cleanup_free char *freed = tug_human_size((double)(before.images_size - after.images_size), 4);
+    printf("Total reclaimed space: %s\n", freed);
+    return rc;
+}

@@ -1,2 +1,150 @@
+/* tug: one binary, no daemon. This file dispatches commands; src/lib does the work. */
+#include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
-int main(void) { puts("tug"); return 0; }
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "commands.h"
+
+static const cli_command image_cmds[] = {
+    {"ls", cmd_images, "List images"},
+    {"list", cmd_images, NULL},
+    {"pull", cmd_pull, "Download an image from a registry"},
+    {"rm", cmd_rmi, "Remove one or more images"},
+    {"remove", cmd_rmi, NULL},
+    {"tag", cmd_tag, "Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE"},
+    {"history", cmd_history, "Show the history of an image"},
+    {"inspect", cmd_image_inspect, "Display detailed information on one or more images"},
+    {"import", cmd_import, "Import the contents from a tarball to create a filesystem image"},
+    {"prune", cmd_image_prune, "Remove unused images"},
+    {NULL, NULL, NULL},
+};
+
+static const cli_command system_cmds[] = {
+    {"df", cmd_system_df, "Show tug disk usage"},
+    {"check", cmd_system_check, "Check the store and repair what a crash left behind"},
+    {NULL, NULL, NULL},
+};
+
+static int run_group(cli_ctx *ctx, const char *group, const cli_command *cmds, int argc,
+                     char **argv);
+
+static int cmd_image_group(cli_ctx *ctx, int argc, char **argv)
+{
+    return run_group(ctx, "image", image_cmds, argc, argv);
+}
+
+static int cmd_system_group(cli_ctx *ctx, int argc, char **argv)
+{
+    return run_group(ctx, "system", system_cmds, argc, argv);
+}
+
+static const cli_command top_cmds[] = {
+    {"pull", cmd_pull, "Download an image from a registry"},
+    {"images", cmd_images, "List images"},
+    {"rmi", cmd_rmi, "Remove one or more images"},
+    {"tag", cmd_tag, "Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE"},
+    {"history", cmd_history, "Show the history of an image"},
+    {"import", cmd_import, "Import the contents from a tarball to create a filesystem image"},
+    {"inspect", cmd_inspect, "Return low-level information on tug objects"},
+    {"image", cmd_image_group, "Manage images"},
+    {"system", cmd_system_group, "Manage tug"},
+    {"version", cmd_version, "Show the tug version information"},
+    {NULL, NULL, NULL},
+};
+
+static void list_commands(FILE *out, const cli_command *cmds)
+{
+    for (const cli_command *c = cmds; c->name; c++)
+        if (c->summary)
+            fprintf(out, "  %-10s  %s\n", c->name, c->summary);
+}
+
+static void usage(FILE *out)
+{
+    fprintf(out, "\nUsage:  tug [OPTIONS] COMMAND\n\n"
+                 "A container engine with no daemon\n\n"
+                 "Options:\n"
+                 "      --root string   Store root (default $TUG_ROOT or /var/lib/tug)\n"
+                 "  -v, --version       Print version information and quit\n\n"
+                 "Commands:\n");
+    list_commands(out, top_cmds);
+    fprintf(out, "\nRun 'tug COMMAND --help' for more information on a command.\n");
+}
+
+static int dispatch(cli_ctx *ctx, const char *group, const cli_command *cmds, int argc,
+                    char **argv)
+{
+    for (const cli_command *c = cmds; c->name; c++) {
+        if (strcmp(c->name, argv[0]) != 0)
+            continue;
+        char name[64];
+        snprintf(name, sizeof(name), "%s%s%s", group ? group : "", group ? " " : "", argv[0]);
+        ctx->cmd = name;
+        optind = 0; /* a full getopt reset for the command's own parsing */
+        return c->run(ctx, argc, argv);
+    }
+    if (group)
+        fprintf(stderr, "tug: '%s %s' is not a tug command.\nSee 'tug %s --help'\n", group,
+                argv[0], group);
+    else
+        fprintf(stderr, "tug: '%s' is not a tug command.\nSee 'tug --help'\n", argv[0]);
+    return EXIT_USER;
+}
+
+static int run_group(cli_ctx *ctx, const char *group, const cli_command *cmds, int argc,
+                     char **argv)
+{
+    if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+        FILE *out = argc < 2 ? stderr : stdout;
+        fprintf(out, "\nUsage:  tug %s COMMAND\n\nCommands:\n", group);
+        list_commands(out, cmds);
+        fprintf(out, "\nRun 'tug %s COMMAND --help' for more information on a command.\n",
+                group);
+        return argc < 2 ? EXIT_USER : 0;
+    }
+    return dispatch(ctx, group, cmds, argc - 1, argv + 1);
+}
+
+int main(int argc, char **argv)
+{
+    cli_ctx ctx = {.root = tug_store_default_root(), .prog = "tug", .cmd = ""};
+    /* A reader that goes away (tug images | head) ends output, not the store's work. */
+    signal(SIGPIPE, SIG_IGN);
+    static const struct option opts[] = {
+        {"root", required_argument, NULL, 'r'},
+        {"version", no_argument, NULL, 'v'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    int c;
+    while ((c = getopt_long(argc, argv, "+vh", opts, NULL)) != -1) {
+        switch (c) {
+        case 'r':
+            ctx.root = optarg;
+            break;
+        case 'v':
+            return cmd_version(&ctx, 0, NULL);
+        case 'h':
+            usage(stdout);
+            return 0;
+        default:
+            fprintf(stderr, "See 'tug --help'.\n");
+            return EXIT_USER;
+        }
+    }
+    if (optind >= argc) {
+        usage(stderr);
+        return 0;
+    }
+    if (strcmp(argv[optind], "help") == 0) {
+        usage(stdout);
+        return 0;
+    }
+    int rc = dispatch(&ctx, NULL, top_cmds, argc - optind, argv + optind);
+    tug_store_close(ctx.store);
+    fflush(stdout);
+    return rc;
+}

@@ -1,2 +1,194 @@
-/* placeholder */
-typedef int tug_placeholder_output;
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "util/cleanup.h"
+#include "util/template.h"
+
+int cli_store(cli_ctx *ctx, tug_store **ret_store)
+{
+    if (ctx->store == NULL) {
+        tug_error *err = NULL;
+        if (tug_store_open(ctx->root, &ctx->store, &err) < 0) {
+            int rc = cli_fail(err);
+            return rc;
+        }
+    }
+    *ret_store = ctx->store;
+    return 0;
+}
+
+int cli_fail(tug_error *err)
+{
+    if (err == NULL) {
+        fprintf(stderr, "Error: unknown failure\n");
+        return EXIT_ENGINE;
+    }
+    fprintf(stderr, "Error: %s\n", err->msg ? err->msg : "unknown failure");
+    int rc = err->kind == TUG_ERR_USER ? EXIT_USER : EXIT_ENGINE;
+    tug_error_free(err);
+    return rc;
+}
+
+int cli_usage_error(cli_ctx *ctx, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "%s: ", ctx->prog);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "\nSee '%s %s --help'.\n", ctx->prog, ctx->cmd);
+    return EXIT_USER;
+}
+
+void cli_print_help(const char *usage, const char *summary, const char *options)
+{
+    printf("\nUsage:  %s\n\n%s\n", usage, summary);
+    if (options && *options)
+        printf("\nOptions:\n%s", options);
+    printf("\n");
+}
+
+struct cli_table {
+    char **lines;
+    size_t n;
+};
+
+cli_table *cli_table_new(void)
+{
+    return calloc(1, sizeof(cli_table));
+}
+
+void cli_table_add(cli_table *t, const char *line)
+{
+    char **nl = realloc(t->lines, (t->n + 1) * sizeof(*nl));
+    if (nl == NULL)
+        return;
+    t->lines = nl;
+    t->lines[t->n++] = strdup(line);
+}
+
+static size_t text_width(const char *s, size_t n)
+{
+    size_t w = 0;
+    for (size_t i = 0; i < n; i++)
+        if (((unsigned char)s[i] & 0xC0) != 0x80)
+            w++;
+    return w;
+}
+
+void cli_table_flush(cli_table *t, FILE *out)
+{
+    size_t widths[64] = {0};
+    for (size_t i = 0; i < t->n; i++) {
+        const char *s = t->lines[i];
+        for (size_t col = 0; col < 64; col++) {
+            const char *tab = strchr(s, '\t');
+            if (tab == NULL)
+                break;
+            size_t w = text_width(s, (size_t)(tab - s)) + 3;
+            if (w < 10)
+                w = 10;
+            if (w > widths[col])
+                widths[col] = w;
+            s = tab + 1;
+        }
+    }
+    for (size_t i = 0; i < t->n; i++) {
+        const char *s = t->lines[i];
+        for (size_t col = 0;; col++) {
+            const char *tab = strchr(s, '\t');
+            if (tab == NULL || col >= 64) {
+                fputs(s, out);
+                break;
+            }
+            size_t len = (size_t)(tab - s);
+            fwrite(s, 1, len, out);
+            for (size_t w = text_width(s, len); w < widths[col]; w++)
+                fputc(' ', out);
+            s = tab + 1;
+        }
+        fputc('\n', out);
+    }
+}
+
+void cli_table_free(cli_table *t)
+{
+    if (t == NULL)
+        return;
+    for (size_t i = 0; i < t->n; i++)
+        free(t->lines[i]);
+    free(t->lines);
+    free(t);
+}
+
+/* Go templates see "\t" written on the command line as a backslash and a t. */
+static char *unescape_tabs(const char *s)
+{
+    char *out = malloc(strlen(s) + 1), *o = out;
+    if (out == NULL)
+        return NULL;
+    for (; *s; s++) {
+        if (s[0] == '\\' && s[1] == 't') {
+            *o++ = '\t';
+            s++;
+        } else if (s[0] == '\\' && s[1] == 'n') {
+            *o++ = '\n';
+            s++;
+        } else
+            *o++ = *s;
+    }
+    *o = '\0';
+    return out;
+}
+
+int cli_print_rows(const char *format, const char *default_table, json_t *header, json_t *rows)
+{
+    const char *f = format && *format ? format : "table";
+    bool table = false;
+    cleanup_free char *tmpl_text = NULL;
+    if (strcmp(f, "json") == 0) {
+        tmpl_text = strdup("{{json .}}");
+    } else if (strncmp(f, "table", 5) == 0 && (f[5] == '\0' || f[5] == ' ')) {
+        table = true;
+        const char *rest = f[5] ? f + 6 : "";
+        while (*rest == ' ')
+            rest++;
+        tmpl_text = unescape_tabs(*rest ? rest : default_table);
+    } else {
+        tmpl_text = unescape_tabs(f);
+    }
+    tug_error *err = NULL;
+    cleanup_template tug_template *tmpl = NULL;
+    if (tug_template_parse(tmpl_text, &tmpl, &err) < 0)
+        return cli_fail(err);
+    cli_table *t = cli_table_new();
+    if (table) {
+        cleanup_free char *h = NULL;
+        if (tug_template_render(tmpl, header, &h, &err) < 0) {
+            cli_table_free(t);
+            return cli_fail(err);
+        }
+        cli_table_add(t, h);
+    }
+    size_t i;
+    json_t *row;
+    json_array_foreach(rows, i, row)
+    {
+        cleanup_free char *line = NULL;
+        if (tug_template_render(tmpl, row, &line, &err) < 0) {
+            cli_table_free(t);
+            return cli_fail(err);
+        }
+        if (table)
+            cli_table_add(t, line);
+        else
+            printf("%s\n", line);
+    }
+    if (table)
+        cli_table_flush(t, stdout);
+    cli_table_free(t);
+    return 0;
+}

@@ -1,2 +1,427 @@
-/* placeholder */
-typedef int tug_placeholder_pull;
+/* Pull: resolve a reference to a manifest, fetch config and layers in parallel, unpack each as
+ * it arrives, then record the image in one transaction. */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../store/unpack.h"
+#include "../util/cleanup.h"
+#include "../util/digest.h"
+#include "../util/fs.h"
+#include "../util/strutil.h"
+#include "image.h"
+#include "manifest.h"
+
+#define MAX_INDEX_DEPTH 4
+#define DEFAULT_PARALLEL 4
+
+typedef struct layer_job {
+    const tug_descriptor *desc;
+    const char *diff_id;
+    char chain_id[72];
+    bool present; /* already unpacked in the store */
+    long long size;
+} layer_job;
+
+typedef struct pull_ctx {
+    tug_store *store;
+    tug_registry *reg;
+    const tug_pull_opts *opts;
+    layer_job *jobs;
+    size_t n_jobs;
+    atomic_size_t next;
+    atomic_bool failed;
+    pthread_mutex_t lock; /* the database connection and the progress callback */
+    tug_error *err;       /* first failure */
+} pull_ctx;
+
+static void report(pull_ctx *c, const char *digest, const char *status, long long done,
+                   long long total)
+{
+    if (c->opts->progress == NULL)
+        return;
+    pthread_mutex_lock(&c->lock);
+    c->opts->progress(c->opts->userdata, digest, status, done, total);
+    pthread_mutex_unlock(&c->lock);
+}
+
+typedef struct {
+    pull_ctx *c;
+    const char *digest;
+    long long last;
+    struct timespec last_ts;
+} dl_progress;
+
+static void on_download(void *ud, long long done, long long total)
+{
+    dl_progress *p = ud;
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    long ms = (now.tv_sec - p->last_ts.tv_sec) * 1000 + (now.tv_nsec - p->last_ts.tv_nsec) / 1000000;
+    if (done != total && ms < 100)
+        return;
+    p->last_ts = now;
+    p->last = done;
+    report(p->c, p->digest, "Downloading", done, total);
+}
+
+/* Make sure blob `d` is in the blob store, downloading (or resuming) it when it is not. A lock
+ * file keeps two pulls of the same blob from writing one partial file. */
+static int fetch_blob(pull_ctx *c, const tug_descriptor *d, bool quiet, tug_error **err)
+{
+    if (tug_store_has_blob(c->store, d->digest))
+        return 0;
+    cleanup_free char *partial = tug_store_ingest_path(c->store, d->digest);
+    cleanup_free char *lockpath = NULL;
+    if (partial == NULL || asprintf(&lockpath, "%s.lock", partial) < 0)
+        return tug_error_set(err, ENOMEM, "fetch");
+    cleanup_close int lfd = open(lockpath, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (lfd < 0 || flock(lfd, LOCK_EX) < 0)
+        return tug_error_set(err, errno, "lock %s", lockpath);
+    if (!tug_store_has_blob(c->store, d->digest)) {
+        dl_progress p = {.c = c, .digest = d->digest};
+        if (tug_registry_get_blob(c->reg, d->digest, d->size, partial, quiet ? NULL : on_download,
+                                  &p, err) < 0) {
+            unlink(lockpath);
+            return -1;
+        }
+        if (!quiet)
+            report(c, d->digest, "Verifying Checksum", 0, 0);
+        if (tug_store_commit_blob_file(c->store, partial, d->digest, err) < 0)
+            return -1;
+    }
+    unlink(lockpath);
+    return 0;
+}
+
+static int do_layer(pull_ctx *c, layer_job *j, tug_error **err)
+{
+    const tug_descriptor *d = j->desc;
+    if (tug_layer_compression(d->media_type) < 0)
+        return tug_error_user(err, "layer %s has media type %s, which tug cannot unpack",
+                              d->digest, d->media_type);
+    if (fetch_blob(c, d, false, err) < 0)
+        return tug_error_wrap(err, "layer %.19s", d->digest);
+    report(c, d->digest, "Download complete", d->size, d->size);
+    report(c, d->digest, "Extracting", 0, d->size);
+    cleanup_free char *blob = tug_store_blob_path(c->store, d->digest);
+    cleanup_close int fd = open(blob, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return tug_error_set(err, errno, "open %s", blob);
+    cleanup_free char *tmp = NULL, *dir = NULL;
+    if (tug_store_layer_tmp(c->store, &tmp, &dir, err) < 0)
+        return -1;
+    tug_unpack_result res;
+    if (tug_layer_unpack(fd, dir, &res, err) < 0) {
+        tug_error *ignored = NULL;
+        tug_rm_rf(tmp, &ignored);
+        tug_error_free(ignored);
+        /* A blob that does not unpack is no use to keep: the next pull fetches it anew. */
+        unlink(blob);
+        return tug_error_wrap(err, "unpack layer %.19s", d->digest);
+    }
+    if (strcmp(res.diff_id, j->diff_id) != 0) {
+        tug_error *ignored = NULL;
+        tug_rm_rf(tmp, &ignored);
+        tug_error_free(ignored);
+        unlink(blob);
+        return tug_error_user(err,
+                              "layer %.19s: its content (%s) does not match the image "
+                              "configuration (%s)",
+                              d->digest, res.diff_id, j->diff_id);
+    }
+    pthread_mutex_lock(&c->lock);
+    int r = tug_store_commit_layer(c->store, tmp, j->chain_id, res.diff_id, res.size, err);
+    pthread_mutex_unlock(&c->lock);
+    if (r < 0) {
+        tug_error *ignored = NULL;
+        tug_rm_rf(tmp, &ignored);
+        tug_error_free(ignored);
+        return -1;
+    }
+    j->size = res.size;
+    report(c, d->digest, "Pull complete", 0, 0);
+    return 0;
+}
+
+static void *worker(void *arg)
+{
+    pull_ctx *c = arg;
+    for (;;) {
+        size_t i = atomic_fetch_add(&c->next, 1);
+        if (i >= c->n_jobs || atomic_load(&c->failed))
+            return NULL;
+        layer_job *j = &c->jobs[i];
+        if (j->present)
+            continue;
+        tug_error *err = NULL;
+        if (do_layer(c, j, &err) < 0) {
+            pthread_mutex_lock(&c->lock);
+            if (c->err == NULL)
+                c->err = err;
+            else
+                tug_error_free(err);
+            pthread_mutex_unlock(&c->lock);
+            atomic_store(&c->failed, true);
+            return NULL;
+        }
+    }
+}
+
+/* Follow indexes down to one image manifest for the wanted platform. */
+static int resolve_manifest(tug_registry *reg, const tug_reference *ref, const tug_platform *plat,
+                            char ret_top_digest[72], char **ret_body, size_t *ret_len,
+                            char **ret_mt, tug_manifest **ret_m, tug_error **err)
+{
+    const char *what = ref->digest ? ref->digest : ref->tag;
+    cleanup_free char *body = NULL, *mt = NULL;
+    size_t len = 0;
+    if (tug_registry_get_manifest(reg, what, &body, &len, &mt, err) < 0)
+        return -1;
+    tug_sha256_buf(body, len, ret_top_digest);
+    for (int depth = 0;; depth++) {
+        cleanup_manifest tug_manifest *m = NULL;
+        if (tug_manifest_parse(body, len, mt, &m, err) < 0)
+            return -1;
+        if (!m->is_index) {
+            *ret_body = steal_pointer(&body);
+            *ret_len = len;
+            *ret_mt = steal_pointer(&mt);
+            *ret_m = steal_pointer(&m);
+            return 0;
+        }
+        if (depth == MAX_INDEX_DEPTH)
+            return tug_error_user(err, "image index nests deeper than %d levels", MAX_INDEX_DEPTH);
+        const tug_descriptor *d = NULL;
+        if (tug_index_select(m, plat, &d, err) < 0)
+            return -1;
+        cleanup_free char *digest = strdup(d->digest);
+        free(body);
+        free(mt);
+        body = mt = NULL;
+        if (tug_registry_get_manifest(reg, digest, &body, &len, &mt, err) < 0)
+            return -1;
+    }
+}
+
+static int load_config(pull_ctx *c, const tug_descriptor *cd, char **ret_raw, json_t **ret_cfg,
+                       tug_error **err)
+{
+    if (fetch_blob(c, cd, true, err) < 0)
+        return tug_error_wrap(err, "image config %.19s", cd->digest);
+    cleanup_free char *path = tug_store_blob_path(c->store, cd->digest);
+    cleanup_free char *raw = NULL;
+    size_t len = 0;
+    if (tug_read_file(path, &raw, &len, err) < 0)
+        return -1;
+    json_error_t jerr;
+    json_t *cfg = json_loadb(raw, len, 0, &jerr);
+    if (cfg == NULL || !json_is_object(cfg)) {
+        json_decref(cfg);
+        unlink(path);
+        return tug_error_user(err, "image config %.19s is not valid JSON: %s", cd->digest,
+                              jerr.text);
+    }
+    *ret_raw = steal_pointer(&raw);
+    *ret_cfg = cfg;
+    return 0;
+}
+
+void tug_pull_result_clear(tug_pull_result *r)
+{
+    free(r->image_id);
+    free(r->digest);
+    memset(r, 0, sizeof(*r));
+}
+
+static int record_image(tug_store *s, tug_image *img, const tug_reference *ref,
+                        const char *top_digest, bool *ret_tag_same, tug_error **err)
+{
+    cleanup_free char *name = tug_reference_name(ref);
+    cleanup_free char *tag = NULL;
+    cleanup_free char *dref = NULL;
+    if (ref->tag && asprintf(&tag, "%s:%s", name, ref->tag) < 0)
+        return tug_error_set(err, ENOMEM, "pull");
+    if (asprintf(&dref, "%s@%s", name, top_digest) < 0)
+        return tug_error_set(err, ENOMEM, "pull");
+    if (tug_store_begin(s, err) < 0)
+        return -1;
+    int moved = 0;
+    cleanup_free char *before = tag ? tug_store_tag_image(s, tag) : NULL;
+    if (tug_store_add_image(s, img, err) < 0 ||
+        (tag && (moved = tug_store_set_tag(s, tag, img->id, err)) < 0) ||
+        tug_store_add_digest_ref(s, dref, img->id, err) < 0) {
+        tug_store_rollback(s);
+        return -1;
+    }
+    *ret_tag_same = before && strcmp(before, img->id) == 0;
+    return tug_store_commit(s, err);
+}
+
+int tug_pull(tug_store *s, const tug_reference *ref, const tug_pull_opts *opts,
+             tug_pull_layers_fn on_layers, tug_pull_result *ret, tug_error **err)
+{
+    memset(ret, 0, sizeof(*ret));
+    tug_platform plat = {0};
+    if (opts->platform) {
+        if (tug_platform_parse(opts->platform, &plat, err) < 0)
+            return -1;
+    } else
+        tug_platform_host(&plat);
+    cleanup_close int lock = tug_store_lock_shared(s, err);
+    if (lock < 0) {
+        tug_platform_clear(&plat);
+        return -1;
+    }
+    pull_ctx c = {.store = s, .opts = opts};
+    pthread_mutex_init(&c.lock, NULL);
+    int r = -1;
+    tug_manifest *m = NULL;
+    char *body = NULL, *mt = NULL, *cfg_raw = NULL;
+    json_t *cfg = NULL;
+    tug_image *img = NULL;
+    size_t len = 0;
+    char top[72];
+
+    if (tug_registry_open(ref->domain, ref->path, opts->registry, &c.reg, err) < 0)
+        goto out;
+    if (resolve_manifest(c.reg, ref, &plat, top, &body, &len, &mt, &m, err) < 0)
+        goto out;
+    if (load_config(&c, &m->config, &cfg_raw, &cfg, err) < 0)
+        goto out;
+    json_t *diff_ids = json_object_get(json_object_get(cfg, "rootfs"), "diff_ids");
+    if (!json_is_array(diff_ids) || json_array_size(diff_ids) != m->n_layers) {
+        tug_error_user(err, "image config %.19s lists %zu layers but the manifest has %zu",
+                       m->config.digest, json_array_size(diff_ids), m->n_layers);
+        goto out;
+    }
+    c.n_jobs = m->n_layers;
+    c.jobs = calloc(c.n_jobs ? c.n_jobs : 1, sizeof(*c.jobs));
+    const char **digests = calloc(c.n_jobs + 1, sizeof(*digests));
+    if (c.jobs == NULL || digests == NULL) {
+        free(digests);
+        tug_error_set(err, ENOMEM, "pull");
+        goto out;
+    }
+    const char *parent = NULL;
+    for (size_t i = 0; i < c.n_jobs; i++) {
+        layer_job *j = &c.jobs[i];
+        j->desc = &m->layers[i];
+        j->diff_id = json_string_value(json_array_get(diff_ids, i));
+        if (!tug_digest_valid(j->diff_id)) {
+            free(digests);
+            tug_error_user(err, "image config %.19s has an invalid diff_id", m->config.digest);
+            goto out;
+        }
+        tug_chain_id(parent, j->diff_id, j->chain_id);
+        parent = j->chain_id;
+        j->present = tug_store_has_layer(s, j->chain_id);
+        digests[i] = j->desc->digest;
+    }
+    if (on_layers)
+        on_layers(opts->userdata, digests, c.n_jobs);
+    free(digests);
+    for (size_t i = 0; i < c.n_jobs; i++)
+        report(&c, c.jobs[i].desc->digest, c.jobs[i].present ? "Already exists" : "Pulling fs layer",
+               0, 0);
+
+    size_t nthreads = (size_t)(opts->parallel > 0 ? opts->parallel : DEFAULT_PARALLEL);
+    if (nthreads > c.n_jobs)
+        nthreads = c.n_jobs;
+    pthread_t tids[16];
+    if (nthreads > 16)
+        nthreads = 16;
+    size_t started = 0;
+    for (; started < nthreads; started++)
+        if (pthread_create(&tids[started], NULL, worker, &c) != 0)
+            break;
+    if (started == 0 && c.n_jobs > 0)
+        worker(&c);
+    for (size_t i = 0; i < started; i++)
+        pthread_join(tids[i], NULL);
+    if (c.err) {
+        if (err)
+            *err = steal_pointer(&c.err);
+        goto out;
+    }
+
+    /* The manifest is a blob too (the config already is): push and save reuse it byte for
+     * byte. */
+    char mdigest[72];
+    tug_sha256_buf(body, len, mdigest);
+    if (tug_store_put_blob(s, mdigest, body, len, err) < 0)
+        goto out;
+
+    img = calloc(1, sizeof(*img));
+    if (img == NULL) {
+        tug_error_set(err, ENOMEM, "pull");
+        goto out;
+    }
+    img->id = strdup(m->config.digest);
+    img->config = json_incref(cfg);
+    img->config_raw = strdup(cfg_raw);
+    img->manifest_digest = strdup(mdigest);
+    img->manifest_media_type = strdup(m->media_type);
+    long long created = 0;
+    tug_parse_rfc3339(json_string_value(json_object_get(cfg, "created")), &created, NULL);
+    img->created = created;
+    img->layers = calloc(c.n_jobs ? c.n_jobs : 1, sizeof(*img->layers));
+    img->n_layers = c.n_jobs;
+    for (size_t i = 0; i < c.n_jobs; i++) {
+        tug_image_layer *l = &img->layers[i];
+        l->chain_id = strdup(c.jobs[i].chain_id);
+        l->diff_id = strdup(c.jobs[i].diff_id);
+        l->blob_digest = strdup(c.jobs[i].desc->digest);
+        l->media_type = c.jobs[i].desc->media_type ? strdup(c.jobs[i].desc->media_type) : NULL;
+        l->blob_size = c.jobs[i].desc->size;
+    }
+    img->size = 0;
+    {
+        /* Sizes of layers unpacked earlier come from their records. */
+        for (size_t i = 0; i < c.n_jobs; i++) {
+            if (!c.jobs[i].present) {
+                img->size += c.jobs[i].size;
+                continue;
+            }
+            sqlite3_stmt *st = NULL;
+            if (sqlite3_prepare_v2(s->db, "SELECT size FROM layers WHERE chain_id = ?", -1, &st,
+                                   NULL) == SQLITE_OK) {
+                sqlite3_bind_text(st, 1, c.jobs[i].chain_id, -1, SQLITE_STATIC);
+                if (sqlite3_step(st) == SQLITE_ROW)
+                    img->size += sqlite3_column_int64(st, 0);
+            }
+            sqlite3_finalize(st);
+        }
+    }
+    bool same = false;
+    if (record_image(s, img, ref, top, &same, err) < 0)
+        goto out;
+    bool fetched_any = false;
+    for (size_t i = 0; i < c.n_jobs; i++)
+        fetched_any |= !c.jobs[i].present;
+    ret->image_id = strdup(img->id);
+    ret->digest = strdup(top);
+    ret->up_to_date = same && !fetched_any;
+    r = 0;
+out:
+    tug_image_free(img);
+    json_decref(cfg);
+    free(cfg_raw);
+    free(body);
+    free(mt);
+    tug_manifest_free(m);
+    free(c.jobs);
+    tug_error_free(c.err);
+    tug_registry_free(c.reg);
+    pthread_mutex_destroy(&c.lock);
+    tug_platform_clear(&plat);
+    return r;
+}

@@ -1,2 +1,196 @@
-/* placeholder */
-typedef int tug_placeholder_db;
+/* The metadata database: SQLite in WAL mode, the single source of truth. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "../util/cleanup.h"
+#include "../util/fs.h"
+#include "db.h"
+#include "store.h"
+
+#define SCHEMA_VERSION 1
+
+static const char schema_v1[] =
+    "CREATE TABLE IF NOT EXISTS layers ("
+    "  chain_id TEXT PRIMARY KEY,"
+    "  diff_id TEXT NOT NULL,"
+    "  size INTEGER NOT NULL,"
+    "  created INTEGER NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS images ("
+    "  id TEXT PRIMARY KEY,"
+    "  config BLOB NOT NULL,"
+    "  manifest_digest TEXT,"
+    "  manifest_media_type TEXT,"
+    "  created INTEGER NOT NULL,"
+    "  added INTEGER NOT NULL,"
+    "  size INTEGER NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS image_layers ("
+    "  image_id TEXT NOT NULL REFERENCES images(id) ON DELETE CASCADE,"
+    "  idx INTEGER NOT NULL,"
+    "  chain_id TEXT NOT NULL REFERENCES layers(chain_id),"
+    "  diff_id TEXT NOT NULL,"
+    "  blob_digest TEXT,"
+    "  media_type TEXT,"
+    "  blob_size INTEGER,"
+    "  PRIMARY KEY (image_id, idx));"
+    "CREATE INDEX IF NOT EXISTS image_layers_chain ON image_layers(chain_id);"
+    "CREATE TABLE IF NOT EXISTS tags ("
+    "  name TEXT PRIMARY KEY,"
+    "  image_id TEXT NOT NULL REFERENCES images(id) ON DELETE CASCADE,"
+    "  created INTEGER NOT NULL);"
+    "CREATE INDEX IF NOT EXISTS tags_image ON tags(image_id);"
+    "CREATE TABLE IF NOT EXISTS digests ("
+    "  name TEXT NOT NULL,"
+    "  image_id TEXT NOT NULL REFERENCES images(id) ON DELETE CASCADE,"
+    "  PRIMARY KEY (name, image_id));"
+    "CREATE TABLE IF NOT EXISTS containers ("
+    "  id TEXT PRIMARY KEY,"
+    "  name TEXT UNIQUE NOT NULL,"
+    "  image_id TEXT NOT NULL,"
+    "  image_name TEXT,"
+    "  created INTEGER NOT NULL,"
+    "  state TEXT NOT NULL DEFAULT 'created',"
+    "  config TEXT);"
+    "CREATE INDEX IF NOT EXISTS containers_image ON containers(image_id);";
+
+static int db_error(tug_store *s, tug_error **err, const char *what)
+{
+    return tug_error_set(err, 0, "%s: %s", what, sqlite3_errmsg(s->db));
+}
+
+int tug_store_exec(tug_store *s, const char *sql, tug_error **err)
+{
+    char *msg = NULL;
+    if (sqlite3_exec(s->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+        int r = tug_error_set(err, 0, "database: %s", msg ? msg : "error");
+        sqlite3_free(msg);
+        return r;
+    }
+    return 0;
+}
+
+int tug_store_begin(tug_store *s, tug_error **err)
+{
+    return tug_store_exec(s, "BEGIN IMMEDIATE", err);
+}
+
+int tug_store_commit(tug_store *s, tug_error **err)
+{
+    return tug_store_exec(s, "COMMIT", err);
+}
+
+void tug_store_rollback(tug_store *s)
+{
+    sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+}
+
+const char *tug_store_default_root(void)
+{
+    const char *r = getenv("TUG_ROOT");
+    return r && *r ? r : "/var/lib/tug";
+}
+
+static int open_db(tug_store *s, tug_error **err)
+{
+    cleanup_free char *path = NULL;
+    if (asprintf(&path, "%s/tug.db", s->root) < 0)
+        return tug_error_set(err, ENOMEM, "database");
+    int rc = sqlite3_open_v2(path, &s->db,
+                             SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                             NULL);
+    if (rc != SQLITE_OK)
+        return tug_error_set(err, 0, "open database %s: %s", path,
+                             s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc));
+    sqlite3_busy_timeout(s->db, 30000);
+    /* WAL lets readers run beside a writer; NORMAL sync is crash-safe for a killed process. */
+    if (tug_store_exec(s, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
+                          "PRAGMA foreign_keys=ON;",
+                       err) < 0)
+        return tug_error_wrap(err, "open database %s", path);
+    sqlite3_stmt *st = NULL;
+    int version = 0;
+    if (sqlite3_prepare_v2(s->db, "PRAGMA user_version", -1, &st, NULL) == SQLITE_OK &&
+        sqlite3_step(st) == SQLITE_ROW)
+        version = sqlite3_column_int(st, 0);
+    sqlite3_finalize(st);
+    if (version > SCHEMA_VERSION)
+        return tug_error_user(err,
+                              "store %s was written by a newer tug (schema %d, this tug knows %d); "
+                              "upgrade tug",
+                              s->root, version, SCHEMA_VERSION);
+    if (version < SCHEMA_VERSION) {
+        if (tug_store_begin(s, err) < 0)
+            return tug_error_wrap(err, "open database %s", path);
+        char pragma[64];
+        snprintf(pragma, sizeof(pragma), "PRAGMA user_version=%d", SCHEMA_VERSION);
+        if (tug_store_exec(s, schema_v1, err) < 0 || tug_store_exec(s, pragma, err) < 0) {
+            tug_store_rollback(s);
+            return tug_error_wrap(err, "create schema in %s", path);
+        }
+        if (tug_store_commit(s, err) < 0)
+            return tug_error_wrap(err, "create schema in %s", path);
+    }
+    return 0;
+}
+
+int tug_store_open(const char *root, tug_store **ret_store, tug_error **err)
+{
+    tug_store *s = calloc(1, sizeof(*s));
+    if (s == NULL)
+        return tug_error_set(err, ENOMEM, "open store");
+    cleanup_store tug_store *guard = s;
+    s->root = strdup(root);
+    static const char *dirs[] = {"", "/blobs/sha256", "/layers", "/ingest", "/tmp"};
+    for (size_t i = 0; i < TUG_ARRAY_SIZE(dirs); i++) {
+        cleanup_free char *d = NULL;
+        if (asprintf(&d, "%s%s", root, dirs[i]) < 0)
+            return tug_error_set(err, ENOMEM, "open store");
+        if (tug_mkdir_p(d, 0700, err) < 0)
+            return tug_error_wrap(err, "open store %s", root);
+    }
+    if (open_db(s, err) < 0)
+        return -1;
+    *ret_store = steal_pointer(&guard);
+    return 0;
+}
+
+void tug_store_close(tug_store *s)
+{
+    if (s == NULL)
+        return;
+    if (s->db)
+        sqlite3_close(s->db);
+    free(s->root);
+    free(s);
+}
+
+void tug_store_closep(tug_store **s)
+{
+    tug_store_close(*s);
+}
+
+sqlite3_stmt *tug_db_prepare(tug_store *s, const char *sql, tug_error **err)
+{
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK) {
+        db_error(s, err, "database");
+        return NULL;
+    }
+    return st;
+}
+
+int tug_db_step_done(tug_store *s, sqlite3_stmt *st, tug_error **err)
+{
+    int rc = sqlite3_step(st);
+    if (rc != SQLITE_DONE && rc != SQLITE_ROW)
+        return db_error(s, err, "database");
+    return 0;
+}
+
+char *tug_db_col_text(sqlite3_stmt *st, int col)
+{
+    const unsigned char *t = sqlite3_column_text(st, col);
+    return t ? strdup((const char *)t) : NULL;
+}

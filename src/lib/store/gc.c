@@ -1,2 +1,405 @@
-/* placeholder */
-typedef int tug_placeholder_gc;
+/* Garbage collection, crash repair and disk usage of the store. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "../util/cleanup.h"
+#include "../util/digest.h"
+#include "../util/fs.h"
+#include "../util/strutil.h"
+#include "db.h"
+#include "store.h"
+
+static int lock_file(tug_store *s, int op, tug_error **err)
+{
+    cleanup_free char *path = NULL;
+    if (asprintf(&path, "%s/gc.lock", s->root) < 0)
+        return tug_error_set(err, ENOMEM, "lock");
+    cleanup_close int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return tug_error_set(err, errno, "open %s", path);
+    if (flock(fd, op) < 0) {
+        if (errno == EWOULDBLOCK)
+            return -EWOULDBLOCK;
+        return tug_error_set(err, errno, "lock %s", path);
+    }
+    return steal_fd(&fd);
+}
+
+int tug_store_lock_shared(tug_store *s, tug_error **err)
+{
+    return lock_file(s, LOCK_SH, err);
+}
+
+int tug_store_lock_exclusive(tug_store *s, bool wait, tug_error **err)
+{
+    return lock_file(s, LOCK_EX | (wait ? 0 : LOCK_NB), err);
+}
+
+static int strv_add(char ***v, size_t *n, const char *s)
+{
+    char **nv = realloc(*v, (*n + 2) * sizeof(*nv));
+    if (nv == NULL)
+        return -1;
+    *v = nv;
+    nv[(*n)++] = strdup(s);
+    nv[*n] = NULL;
+    return 0;
+}
+
+/* Drop one unreferenced layer: row and rename under the write lock, the slow delete after. */
+static int drop_layer(tug_store *s, const char *chain_id, bool *ret_dropped, tug_error **err)
+{
+    *ret_dropped = false;
+    cleanup_free char *dir = NULL, *trash = NULL;
+    if (asprintf(&dir, "%s/layers/%s", s->root, tug_digest_hex(chain_id)) < 0 ||
+        asprintf(&trash, "%s/layers/.del-%s", s->root, tug_digest_hex(chain_id)) < 0)
+        return tug_error_set(err, ENOMEM, "gc");
+    if (tug_store_begin(s, err) < 0)
+        return -1;
+    cleanup_stmt sqlite3_stmt *st = tug_db_prepare(
+        s,
+        "DELETE FROM layers WHERE chain_id = ?1 AND NOT EXISTS "
+        "(SELECT 1 FROM image_layers WHERE chain_id = ?1)",
+        err);
+    if (st == NULL || (BIND_TEXT(st, 1, chain_id), tug_db_step_done(s, st, err)) < 0) {
+        tug_store_rollback(s);
+        return -1;
+    }
+    bool gone = sqlite3_changes(s->db) > 0;
+    if (gone && rename(dir, trash) < 0 && errno != ENOENT) {
+        tug_store_rollback(s);
+        return tug_error_set(err, errno, "remove layer %s", chain_id);
+    }
+    if (tug_store_commit(s, err) < 0)
+        return -1;
+    if (gone) {
+        if (tug_rm_rf(trash, err) < 0)
+            return -1;
+        *ret_dropped = true;
+    }
+    return 0;
+}
+
+static bool blob_referenced(tug_store *s, const char *digest)
+{
+    cleanup_stmt sqlite3_stmt *st = tug_db_prepare(
+        s,
+        "SELECT 1 FROM image_layers WHERE blob_digest = ?1 UNION ALL "
+        "SELECT 1 FROM images WHERE id = ?1 OR manifest_digest = ?1 UNION ALL "
+        "SELECT 1 FROM digests WHERE name LIKE '%@' || ?1 LIMIT 1",
+        NULL);
+    if (st == NULL)
+        return true;
+    BIND_TEXT(st, 1, digest);
+    return sqlite3_step(st) == SQLITE_ROW;
+}
+
+static int gc_blobs(tug_store *s, int *ret_removed, tug_error **err)
+{
+    cleanup_free char *dir = NULL;
+    if (asprintf(&dir, "%s/blobs/sha256", s->root) < 0)
+        return tug_error_set(err, ENOMEM, "gc");
+    cleanup_dir DIR *d = opendir(dir);
+    if (d == NULL)
+        return errno == ENOENT ? 0 : tug_error_set(err, errno, "open %s", dir);
+    struct dirent *de;
+    int removed = 0;
+    while ((de = readdir(d)) != NULL) {
+        if (de->d_name[0] == '.')
+            continue;
+        char digest[300];
+        snprintf(digest, sizeof(digest), "sha256:%s", de->d_name);
+        /* Leftover temp files of an atomic write are never referenced. */
+        if (tug_digest_valid(digest) && blob_referenced(s, digest))
+            continue;
+        if (unlinkat(dirfd(d), de->d_name, 0) == 0)
+            removed++;
+    }
+    if (ret_removed)
+        *ret_removed = removed;
+    return 0;
+}
+
+int tug_store_gc(tug_store *s, char ***ret_layers, tug_error **err)
+{
+    char **removed = NULL;
+    size_t n = 0;
+    if (ret_layers)
+        *ret_layers = NULL;
+    cleanup_close int lock = tug_store_lock_exclusive(s, false, err);
+    if (lock == -EWOULDBLOCK)
+        return 0; /* a pull or import is writing; the next collection will catch up */
+    if (lock < 0)
+        return -1;
+    cleanup_stmt sqlite3_stmt *st = tug_db_prepare(
+        s,
+        "SELECT chain_id FROM layers WHERE chain_id NOT IN (SELECT chain_id FROM image_layers) "
+        "ORDER BY created DESC",
+        err);
+    if (st == NULL)
+        return -1;
+    char **cands = NULL;
+    size_t nc = 0;
+    while (sqlite3_step(st) == SQLITE_ROW)
+        strv_add(&cands, &nc, (const char *)sqlite3_column_text(st, 0));
+    int r = 0;
+    for (size_t i = 0; i < nc && r == 0; i++) {
+        bool dropped = false;
+        r = drop_layer(s, cands[i], &dropped, err);
+        if (dropped)
+            strv_add(&removed, &n, cands[i]);
+    }
+    cleanup_strv char **freeme = cands;
+    if (r == 0)
+        r = gc_blobs(s, NULL, err);
+    if (ret_layers)
+        *ret_layers = removed;
+    else {
+        cleanup_strv char **f = removed;
+    }
+    return r;
+}
+
+void tug_check_report_clear(tug_check_report *r)
+{
+    free(r->details);
+    memset(r, 0, sizeof(*r));
+}
+
+static void note(tug_check_report *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void note(tug_check_report *r, const char *fmt, ...)
+{
+    cleanup_free char *line = NULL;
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vasprintf(&line, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return;
+    char *joined = NULL;
+    if (asprintf(&joined, "%s%s\n", r->details ? r->details : "", line) < 0)
+        return;
+    free(r->details);
+    r->details = joined;
+}
+
+static bool row_exists(tug_store *s, const char *sql, const char *arg)
+{
+    cleanup_stmt sqlite3_stmt *st = tug_db_prepare(s, sql, NULL);
+    if (st == NULL)
+        return true;
+    BIND_TEXT(st, 1, arg);
+    return sqlite3_step(st) == SQLITE_ROW;
+}
+
+static int check_layer_dirs(tug_store *s, bool repair, tug_check_report *rep, tug_error **err)
+{
+    cleanup_free char *dir = NULL;
+    if (asprintf(&dir, "%s/layers", s->root) < 0)
+        return tug_error_set(err, ENOMEM, "check");
+    cleanup_dir DIR *d = opendir(dir);
+    if (d == NULL)
+        return tug_error_set(err, errno, "open %s", dir);
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL) {
+        const char *n = de->d_name;
+        if (strcmp(n, ".") == 0 || strcmp(n, "..") == 0)
+            continue;
+        bool temp = n[0] == '.';
+        char chain[300];
+        snprintf(chain, sizeof(chain), "sha256:%s", n);
+        if (!temp && tug_digest_valid(chain) &&
+            row_exists(s, "SELECT 1 FROM layers WHERE chain_id = ?", chain))
+            continue;
+        if (temp) {
+            rep->temp_removed++;
+            note(rep, "interrupted unpack: layers/%s", n);
+        } else {
+            rep->orphan_layers++;
+            note(rep, "layer directory without a record: layers/%s", n);
+        }
+        if (repair && tug_rm_rf_at(dirfd(d), n, err) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+static int check_layer_rows(tug_store *s, bool repair, tug_check_report *rep, tug_error **err)
+{
+    cleanup_stmt sqlite3_stmt *st = tug_db_prepare(s, "SELECT chain_id FROM layers", err);
+    if (st == NULL)
+        return -1;
+    char **missing = NULL;
+    size_t nm = 0;
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        const char *chain = (const char *)sqlite3_column_text(st, 0);
+        cleanup_free char *ldir = tug_store_layer_dir(s, chain);
+        struct stat sb;
+        if (stat(ldir, &sb) == 0 && S_ISDIR(sb.st_mode))
+            continue;
+        strv_add(&missing, &nm, chain);
+    }
+    cleanup_strv char **freeme = missing;
+    for (size_t i = 0; i < nm; i++) {
+        rep->missing_layers++;
+        note(rep, "layer %s is recorded but its directory is gone", missing[i]);
+        if (!repair)
+            continue;
+        /* Images built on a lost layer cannot run: drop them so a pull fetches them again. */
+        cleanup_stmt sqlite3_stmt *imgs = tug_db_prepare(
+            s, "SELECT DISTINCT image_id FROM image_layers WHERE chain_id = ?", err);
+        if (imgs == NULL)
+            return -1;
+        BIND_TEXT(imgs, 1, missing[i]);
+        char **ids = NULL;
+        size_t ni = 0;
+        while (sqlite3_step(imgs) == SQLITE_ROW)
+            strv_add(&ids, &ni, (const char *)sqlite3_column_text(imgs, 0));
+        cleanup_strv char **freeids = ids;
+        for (size_t j = 0; j < ni; j++) {
+            rep->broken_images++;
+            note(rep, "image %.19s lost layer %.19s: removed (pull it again)", ids[j], missing[i]);
+            if (tug_store_remove_image(s, ids[j], err) < 0)
+                return -1;
+        }
+        cleanup_stmt sqlite3_stmt *del =
+            tug_db_prepare(s, "DELETE FROM layers WHERE chain_id = ?", err);
+        if (del == NULL || (BIND_TEXT(del, 1, missing[i]), tug_db_step_done(s, del, err)) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+static int check_blobs(tug_store *s, bool repair, tug_check_report *rep, tug_error **err)
+{
+    cleanup_free char *dir = NULL;
+    if (asprintf(&dir, "%s/blobs/sha256", s->root) < 0)
+        return tug_error_set(err, ENOMEM, "check");
+    cleanup_dir DIR *d = opendir(dir);
+    if (d == NULL)
+        return tug_error_set(err, errno, "open %s", dir);
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL) {
+        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+            continue;
+        char digest[300];
+        snprintf(digest, sizeof(digest), "sha256:%s", de->d_name);
+        if (tug_digest_valid(digest) && blob_referenced(s, digest))
+            continue;
+        if (tug_digest_valid(digest)) {
+            rep->orphan_blobs++;
+            note(rep, "blob no image uses: %.19s", digest);
+        } else {
+            rep->temp_removed++;
+            note(rep, "interrupted write: blobs/sha256/%s", de->d_name);
+        }
+        if (repair && unlinkat(dirfd(d), de->d_name, 0) < 0 && errno != ENOENT)
+            return tug_error_set(err, errno, "remove %s/%s", dir, de->d_name);
+    }
+    return 0;
+}
+
+static int check_ingest(tug_store *s, bool repair, tug_check_report *rep, tug_error **err)
+{
+    cleanup_free char *dir = NULL;
+    if (asprintf(&dir, "%s/ingest", s->root) < 0)
+        return tug_error_set(err, ENOMEM, "check");
+    cleanup_dir DIR *d = opendir(dir);
+    if (d == NULL)
+        return errno == ENOENT ? 0 : tug_error_set(err, errno, "open %s", dir);
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL) {
+        if (de->d_name[0] == '.')
+            continue;
+        struct stat st;
+        if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+            continue;
+        size_t l = strlen(de->d_name);
+        if (l > 8 && strcmp(de->d_name + l - 8, ".partial") == 0) {
+            /* Kept on purpose: the next pull of this blob resumes from it. */
+            rep->partial_downloads++;
+            rep->partial_bytes += st.st_size;
+            continue;
+        }
+        if (strstr(de->d_name, ".lock"))
+            continue;
+        rep->temp_removed++;
+        note(rep, "stray file: ingest/%s", de->d_name);
+        if (repair)
+            unlinkat(dirfd(d), de->d_name, 0);
+    }
+    return 0;
+}
+
+int tug_store_check(tug_store *s, bool repair, tug_check_report *ret, tug_error **err)
+{
+    memset(ret, 0, sizeof(*ret));
+    cleanup_close int lock = tug_store_lock_exclusive(s, false, err);
+    if (lock == -EWOULDBLOCK)
+        return tug_error_user(err, "a pull or import is running on %s; run the check again when "
+                                   "it has finished",
+                              s->root);
+    if (lock < 0)
+        return -1;
+    cleanup_stmt sqlite3_stmt *ic = tug_db_prepare(s, "PRAGMA quick_check", err);
+    if (ic == NULL)
+        return -1;
+    if (sqlite3_step(ic) == SQLITE_ROW) {
+        const char *res = (const char *)sqlite3_column_text(ic, 0);
+        if (res && strcmp(res, "ok") != 0)
+            return tug_error_set(err, 0, "database %s/tug.db is damaged: %s", s->root, res);
+    }
+    if (tug_store_begin(s, err) < 0)
+        return -1;
+    if (check_layer_dirs(s, repair, ret, err) < 0 || check_layer_rows(s, repair, ret, err) < 0 ||
+        check_blobs(s, repair, ret, err) < 0 || check_ingest(s, repair, ret, err) < 0) {
+        tug_store_rollback(s);
+        return -1;
+    }
+    if (tug_store_commit(s, err) < 0)
+        return -1;
+    cleanup_free char *tmp = NULL;
+    if (asprintf(&tmp, "%s/tmp", s->root) >= 0) {
+        cleanup_dir DIR *d = opendir(tmp);
+        struct dirent *de;
+        while (d && (de = readdir(d)) != NULL) {
+            if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+                continue;
+            ret->temp_removed++;
+            note(ret, "stray temporary file: tmp/%s", de->d_name);
+            if (repair && tug_rm_rf_at(dirfd(d), de->d_name, err) < 0)
+                return -1;
+        }
+    }
+    return 0;
+}
+
+int tug_store_df(tug_store *s, tug_df *ret, tug_error **err)
+{
+    memset(ret, 0, sizeof(*ret));
+    cleanup_stmt sqlite3_stmt *st = tug_db_prepare(
+        s,
+        "SELECT (SELECT COUNT(*) FROM images),"
+        " (SELECT COUNT(DISTINCT image_id) FROM containers),"
+        " (SELECT COALESCE(SUM(size), 0) FROM layers),"
+        " (SELECT COALESCE(SUM(size), 0) FROM layers WHERE chain_id NOT IN"
+        "   (SELECT il.chain_id FROM image_layers il JOIN containers c ON c.image_id = il.image_id))",
+        err);
+    if (st == NULL)
+        return -1;
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        ret->images = sqlite3_column_int64(st, 0);
+        ret->images_active = sqlite3_column_int64(st, 1);
+        ret->images_size = sqlite3_column_int64(st, 2);
+        ret->images_reclaimable = sqlite3_column_int64(st, 3);
+    }
+    return 0;
+}

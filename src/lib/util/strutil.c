@@ -1,2 +1,204 @@
-/* placeholder */
-typedef int tug_placeholder_strutil;
+#include "strutil.h"
+
+#include <ctype.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <fnmatch.h>
+
+char *tug_human_size(double size, int precision)
+{
+    static const char *units[] = {"B", "kB", "MB", "GB", "TB", "PB", "EB", "ZB", "YB"};
+    int i = 0;
+    while (size >= 1000.0 && i < 8) {
+        size /= 1000.0;
+        i++;
+    }
+    char *out = NULL;
+    if (asprintf(&out, "%.*g%s", precision, size, units[i]) < 0)
+        return NULL;
+    return out;
+}
+
+char *tug_human_duration(long long seconds)
+{
+    char *out = NULL;
+    long long minutes = seconds / 60;
+    long long hours = (long long)((double)seconds / 3600.0 + 0.5);
+    int r;
+    if (seconds < 1)
+        r = asprintf(&out, "Less than a second");
+    else if (seconds == 1)
+        r = asprintf(&out, "1 second");
+    else if (seconds < 60)
+        r = asprintf(&out, "%lld seconds", seconds);
+    else if (minutes == 1)
+        r = asprintf(&out, "About a minute");
+    else if (minutes < 60)
+        r = asprintf(&out, "%lld minutes", minutes);
+    else if (hours == 1)
+        r = asprintf(&out, "About an hour");
+    else if (hours < 48)
+        r = asprintf(&out, "%lld hours", hours);
+    else if (hours < 24 * 7 * 2)
+        r = asprintf(&out, "%lld days", hours / 24);
+    else if (hours < 24 * 30 * 2)
+        r = asprintf(&out, "%lld weeks", hours / 24 / 7);
+    else if (hours < 24 * 365 * 2)
+        r = asprintf(&out, "%lld months", hours / 24 / 30);
+    else
+        r = asprintf(&out, "%lld years", (long long)((double)seconds / 3600.0 / 24 / 365));
+    return r < 0 ? NULL : out;
+}
+
+char *tug_time_ago(long long unix_time)
+{
+    if (unix_time <= 0)
+        return strdup("N/A");
+    long long now = (long long)time(NULL);
+    char *d = tug_human_duration(now > unix_time ? now - unix_time : 0);
+    char *out = NULL;
+    if (d == NULL || asprintf(&out, "%s ago", d) < 0)
+        out = NULL;
+    free(d);
+    return out;
+}
+
+char *tug_ellipsis(const char *s, size_t width)
+{
+    size_t chars = 0;
+    const char *p = s;
+    const char *cut = NULL;
+    while (*p) {
+        if (chars == (width > 0 ? width - 1 : 0) && cut == NULL)
+            cut = p;
+        chars++;
+        p++;
+        while ((*p & 0xC0) == 0x80)
+            p++;
+    }
+    if (chars <= width)
+        return strdup(s);
+    if (width == 0)
+        return strdup("");
+    size_t n = (size_t)(cut - s);
+    char *out = malloc(n + 4);
+    if (out == NULL)
+        return NULL;
+    memcpy(out, s, n);
+    memcpy(out + n, "\xe2\x80\xa6", 4);
+    return out;
+}
+
+char *tug_format_rfc3339(long long sec, long nsec)
+{
+    time_t t = (time_t)sec;
+    struct tm tm;
+    char base[64];
+    gmtime_r(&t, &tm);
+    strftime(base, sizeof(base), "%Y-%m-%dT%H:%M:%S", &tm);
+    char frac[32] = "";
+    if (nsec > 0) {
+        snprintf(frac, sizeof(frac), ".%09ld", nsec);
+        size_t n = strlen(frac);
+        while (n > 1 && frac[n - 1] == '0')
+            frac[--n] = '\0';
+    }
+    char *out = NULL;
+    if (asprintf(&out, "%s%sZ", base, frac) < 0)
+        return NULL;
+    return out;
+}
+
+int tug_parse_rfc3339(const char *s, long long *ret_sec, long *ret_nsec)
+{
+    struct tm tm = {0};
+    if (s == NULL)
+        return -1;
+    const char *p = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
+    if (p == NULL)
+        return -1;
+    long nsec = 0;
+    if (*p == '.') {
+        p++;
+        int digits = 0;
+        while (isdigit((unsigned char)*p)) {
+            if (digits < 9) {
+                nsec = nsec * 10 + (*p - '0');
+                digits++;
+            }
+            p++;
+        }
+        while (digits++ < 9)
+            nsec *= 10;
+    }
+    long long offset = 0;
+    if (*p == '+' || *p == '-') {
+        int hh = 0, mm = 0;
+        if (sscanf(p + 1, "%d:%d", &hh, &mm) != 2)
+            return -1;
+        offset = (hh * 3600LL + mm * 60LL) * (*p == '-' ? -1 : 1);
+    } else if (*p != 'Z' && *p != 'z') {
+        return -1;
+    }
+    *ret_sec = (long long)timegm(&tm) - offset;
+    if (ret_nsec)
+        *ret_nsec = nsec;
+    return 0;
+}
+
+bool tug_str_has_prefix(const char *s, const char *prefix)
+{
+    return strncmp(s, prefix, strlen(prefix)) == 0;
+}
+
+int tug_parse_size(const char *s, long long *ret)
+{
+    if (s == NULL || *s == '\0')
+        return -1;
+    char *end = NULL;
+    double v = strtod(s, &end);
+    if (end == s || v < 0 || !isfinite(v))
+        return -1;
+    double mult = 1;
+    switch (tolower((unsigned char)*end)) {
+    case '\0':
+        break;
+    case 'b':
+        break;
+    case 'k':
+        mult = 1024.0;
+        break;
+    case 'm':
+        mult = 1024.0 * 1024;
+        break;
+    case 'g':
+        mult = 1024.0 * 1024 * 1024;
+        break;
+    case 't':
+        mult = 1024.0 * 1024 * 1024 * 1024;
+        break;
+    default:
+        return -1;
+    }
+    if (*end) {
+        end++;
+        if (*end == 'b' || *end == 'B' || *end == 'i')
+            end++;
+        if (*end == 'b' || *end == 'B')
+            end++;
+        if (*end)
+            return -1;
+    }
+    double bytes = v * mult;
+    if (bytes > 9.2e18)
+        return -1;
+    *ret = (long long)bytes;
+    return 0;
+}
+
+bool tug_glob_match(const char *pattern, const char *s)
+{
+    return fnmatch(pattern, s, FNM_PATHNAME) == 0;
+}

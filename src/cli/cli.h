@@ -1,0 +1,44 @@
+/* The command line: option parsing, output formats and exit codes. Work is done in src/lib. */
+#pragma once
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "store/store.h"
+#include "util/error.h"
+
+#define EXIT_USER 1
+#define EXIT_ENGINE 125
+
+typedef struct cli_ctx {
+    const char *root;
+    const char *prog;  /* "tug" */
+    const char *cmd;   /* e.g. "image ls", for messages */
+    tug_store *store;  /* opened on first use */
+} cli_ctx;
+
+typedef struct cli_command {
+    const char *name;
+    int (*run)(cli_ctx *ctx, int argc, char **argv);
+    const char *summary;
+} cli_command;
+
+int cli_store(cli_ctx *ctx, tug_store **ret_store);
+/* Print "Error: <msg>" and return the exit status for err (1 user, 125 engine). */
+int cli_fail(tug_error *err);
+/* Print an error message with the usage hint docker gives and return 1 (or 125 for flags). */
+int cli_usage_error(cli_ctx *ctx, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Common "--help" text for a command. */
+void cli_print_help(const char *usage, const char *summary, const char *options);
+
+/* Aligned columns like Go's tabwriter (minwidth 10, padding 3), as docker prints tables. */
+typedef struct cli_table cli_table;
+cli_table *cli_table_new(void);
+void cli_table_add(cli_table *t, const char *line); /* cells separated by \t */
+void cli_table_flush(cli_table *t, FILE *out);
+void cli_table_free(cli_table *t);
+
+/* Render rows with docker's --format rules: "" or "table" uses default_table; "table TMPL" adds
+ * a header rendered from header; "json" prints one JSON object per line; anything else is a
+ * template per row. Returns an exit status. */
+int cli_print_rows(const char *format, const char *default_table, json_t *header, json_t *rows);

@@ -1,0 +1,215 @@
+/* history, image inspect and inspect. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "commands.h"
+#include "image/image.h"
+#include "util/cleanup.h"
+#include "util/digest.h"
+#include "util/strutil.h"
+#include "util/template.h"
+
+#define HELP_OPT {"help", no_argument, NULL, 'H'}
+
+int cmd_history(cli_ctx *ctx, int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"human", optional_argument, NULL, 'h'}, {"no-trunc", no_argument, NULL, 'n'},
+        {"quiet", no_argument, NULL, 'q'},       {"format", required_argument, NULL, 'F'},
+        HELP_OPT,                                {NULL, 0, NULL, 0},
+    };
+    bool human = true, no_trunc = false, quiet = false;
+    const char *format = NULL;
+    int c;
+    while ((c = getopt_long(argc, argv, "q", opts, NULL)) != -1) {
+        switch (c) {
+        case 'h':
+            human = optarg == NULL || strcmp(optarg, "true") == 0 || strcmp(optarg, "1") == 0;
+            break;
+        case 'n':
+            no_trunc = true;
+            break;
+        case 'q':
+            quiet = true;
+            break;
+        case 'F':
+            format = optarg;
+            break;
+        case 'H':
+            cli_print_help("tug history [OPTIONS] IMAGE", "Show the history of an image",
+                           "      --format string   Pretty-print images using a Go template\n"
+                           "  -H, --human           Print sizes and dates in human readable "
+                           "format (default true)\n"
+                           "      --no-trunc        Don't truncate output\n"
+                           "  -q, --quiet           Only show image IDs\n");
+            return 0;
+        default:
+            return cli_usage_error(ctx, "unknown flag");
+        }
+    }
+    if (argc - optind != 1)
+        return cli_usage_error(ctx, "\"history\" requires exactly 1 argument.\n\nUsage:  tug "
+                                    "history [OPTIONS] IMAGE");
+    tug_store *s;
+    int rc = cli_store(ctx, &s);
+    if (rc)
+        return rc;
+    tug_error *err = NULL;
+    cleanup_image tug_image *img = NULL;
+    if (tug_store_find_image(s, argv[optind], &img, &err) < 0)
+        return cli_fail(err);
+    cleanup_free tug_history_row *hr = NULL;
+    size_t n = 0;
+    if (tug_image_history(img, &hr, &n, &err) < 0)
+        return cli_fail(err);
+    json_t *rows = json_array();
+    char shortid[13];
+    snprintf(shortid, sizeof(shortid), "%.12s", tug_digest_hex(img->id));
+    for (size_t i = 0; i < n; i++) {
+        json_t *r = json_object();
+        json_object_set_new(r, "ID", json_string(hr[i].top ? (no_trunc ? img->id : shortid)
+                                                            : "<missing>"));
+        cleanup_free char *since = tug_time_ago(hr[i].created);
+        cleanup_free char *at = tug_format_rfc3339(hr[i].created, 0);
+        json_object_set_new(r, "CreatedSince", json_string(human ? since : at));
+        json_object_set_new(r, "CreatedAt", json_string(at));
+        cleanup_free char *by = strdup(hr[i].created_by ? hr[i].created_by : "");
+        for (char *p = by; *p; p++)
+            if (*p == '\t')
+                *p = ' ';
+        cleanup_free char *shown = no_trunc ? strdup(by) : tug_ellipsis(by, 45);
+        json_object_set_new(r, "CreatedBy", json_string(shown));
+        cleanup_free char *size = NULL;
+        if (human)
+            size = tug_human_size((double)hr[i].size, 3);
+        else if (asprintf(&size, "%lld", hr[i].size) < 0)
+            size = NULL;
+        json_object_set_new(r, "Size", json_string(size ? size : ""));
+        json_object_set_new(r, "Comment", json_string(hr[i].comment ? hr[i].comment : ""));
+        json_array_append_new(rows, r);
+    }
+    json_t *header = json_object();
+    json_object_set_new(header, "ID", json_string("IMAGE"));
+    json_object_set_new(header, "CreatedSince", json_string("CREATED"));
+    json_object_set_new(header, "CreatedAt", json_string("CREATED AT"));
+    json_object_set_new(header, "CreatedBy", json_string("CREATED BY"));
+    json_object_set_new(header, "Size", json_string("SIZE"));
+    json_object_set_new(header, "Comment", json_string("COMMENT"));
+    if (quiet && (format == NULL || *format == '\0'))
+        format = "{{.ID}}";
+    rc = cli_print_rows(format, "{{.ID}}\t{{.CreatedSince}}\t{{.CreatedBy}}\t{{.Size}}\t{{.Comment}}",
+                        header, rows);
+    json_decref(header);
+    json_decref(rows);
+    return rc;
+}
+
+/* Print documents as docker does: a JSON array, or a template per object. */
+static int print_documents(json_t *docs, const char *format)
+{
+    if (format == NULL || *format == '\0' || strcmp(format, "json") == 0) {
+        char *s = json_dumps(docs, JSON_INDENT(4) | JSON_PRESERVE_ORDER);
+        printf("%s\n", s ? s : "[]");
+        free(s);
+        return 0;
+    }
+    tug_error *err = NULL;
+    cleanup_template tug_template *t = NULL;
+    if (tug_template_parse(format, &t, &err) < 0)
+        return cli_fail(err);
+    size_t i;
+    json_t *d;
+    json_array_foreach(docs, i, d)
+    {
+        cleanup_free char *out = NULL;
+        if (tug_template_render(t, d, &out, &err) < 0)
+            return cli_fail(err);
+        printf("%s\n", out);
+    }
+    return 0;
+}
+
+static int inspect_images(cli_ctx *ctx, int argc, char **argv, const char *format)
+{
+    tug_store *s;
+    int rc = cli_store(ctx, &s);
+    if (rc)
+        return rc;
+    json_t *docs = json_array();
+    int status = 0;
+    cleanup_free char *errors = NULL;
+    size_t errlen = 0;
+    FILE *errs = open_memstream(&errors, &errlen);
+    for (int i = 0; i < argc; i++) {
+        tug_error *err = NULL;
+        cleanup_image tug_image *img = NULL;
+        if (tug_store_find_image(s, argv[i], &img, &err) < 0) {
+            fprintf(errs, "Error: %s\n", err->msg);
+            status = err->kind == TUG_ERR_USER ? EXIT_USER : EXIT_ENGINE;
+            tug_error_free(err);
+            continue;
+        }
+        json_array_append_new(docs, tug_image_inspect_json(s, img));
+    }
+    fclose(errs);
+    if (json_array_size(docs) > 0 || format == NULL || *format == '\0')
+        rc = print_documents(docs, format);
+    json_decref(docs);
+    if (errlen)
+        fputs(errors, stderr);
+    return rc ? rc : status;
+}
+
+static int parse_inspect(cli_ctx *ctx, int argc, char **argv, bool any_type)
+{
+    static const struct option opts[] = {
+        {"format", required_argument, NULL, 'f'},
+        {"type", required_argument, NULL, 't'},
+        {"size", no_argument, NULL, 's'},
+        HELP_OPT,
+        {NULL, 0, NULL, 0},
+    };
+    const char *format = NULL;
+    int c;
+    while ((c = getopt_long(argc, argv, "f:s", opts, NULL)) != -1) {
+        switch (c) {
+        case 'f':
+            format = optarg;
+            break;
+        case 't':
+            if (!any_type)
+                return cli_usage_error(ctx, "unknown flag: --type");
+            if (strcmp(optarg, "image") != 0)
+                return cli_usage_error(ctx, "\"%s\" is not a valid value for --type", optarg);
+            break;
+        case 's':
+            break;
+        case 'H':
+            cli_print_help(any_type ? "tug inspect [OPTIONS] NAME|ID [NAME|ID...]"
+                                    : "tug image inspect [OPTIONS] IMAGE [IMAGE...]",
+                           any_type ? "Return low-level information on tug objects"
+                                    : "Display detailed information on one or more images",
+                           "  -f, --format string   Format the output using the given Go "
+                           "template\n");
+            return 0;
+        default:
+            return cli_usage_error(ctx, "unknown flag");
+        }
+    }
+    if (optind >= argc)
+        return cli_usage_error(ctx, "\"%s\" requires at least 1 argument.", ctx->cmd);
+    return inspect_images(ctx, argc - optind, argv + optind, format);
+}
+
+int cmd_image_inspect(cli_ctx *ctx, int argc, char **argv)
+{
+    return parse_inspect(ctx, argc, argv, false);
+}
+
+int cmd_inspect(cli_ctx *ctx, int argc, char **argv)
+{
+    return parse_inspect(ctx, argc, argv, true);
+}

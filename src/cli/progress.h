@@ -1,0 +1,13 @@
+/* Pull progress as docker shows it: a line per layer, redrawn in place on a terminal. */
+#pragma once
+#include <stdbool.h>
+#include <stddef.h>
+
+typedef struct pull_view pull_view;
+
+pull_view *pull_view_new(bool quiet);
+void pull_view_free(pull_view *v);
+/* Callbacks for tug_pull (userdata is the view). */
+void pull_view_layers(void *ud, const char *const *digests, size_t n);
+void pull_view_progress(void *ud, const char *digest, const char *status, long long done,
+                        long long total);

@@ -1,0 +1,23 @@
+/* Small string helpers, and the number and time formats docker prints. */
+#pragma once
+#include <stdbool.h>
+#include <stddef.h>
+#include <time.h>
+
+/* docker's units.HumanSizeWithPrecision: decimal units, "%.*g" precision digits: 142MB, 4.26MB. */
+char *tug_human_size(double size, int precision);
+/* docker's units.HumanDuration: "Less than a second", "About a minute", "3 weeks". */
+char *tug_human_duration(long long seconds);
+/* "<duration> ago" from a unix time to now; "N/A" for time 0. */
+char *tug_time_ago(long long unix_time);
+/* Truncate to at most width characters (counting UTF-8 code points), ending in "…". */
+char *tug_ellipsis(const char *s, size_t width);
+/* RFC 3339 with nanoseconds in UTC, as Go formats time.Time in JSON. */
+char *tug_format_rfc3339(long long sec, long nsec);
+/* Parse RFC 3339 ("2021-12-29T19:28:29.892199479Z", offsets too); -1 on failure. */
+int tug_parse_rfc3339(const char *s, long long *ret_sec, long *ret_nsec);
+bool tug_str_has_prefix(const char *s, const char *prefix);
+/* Parse a size like "10m", "1.5g", "512k" or plain bytes; -1 on failure. */
+int tug_parse_size(const char *s, long long *ret);
+/* Go's path.Match glob (*, ?, [...]; '*' does not cross '/'). */
+bool tug_glob_match(const char *pattern, const char *s);
