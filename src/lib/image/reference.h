@@ -15,7 +15,6 @@ typedef struct tug_reference {
 /* Parse a reference; with neither tag nor digest, tag becomes "latest" and tag_defaulted is set.
  * Errors are user errors whose message starts with "invalid reference format". */
 int tug_reference_parse(const char *s, tug_reference **ret_ref, tug_error **err);
-/* Parse a repository name only (no tag, no digest allowed), e.g. for `tag`'s target without a tag. */
 void tug_reference_free(tug_reference *ref);
 void tug_reference_freep(tug_reference **ref);
 #define cleanup_reference __attribute__((cleanup(tug_reference_freep)))

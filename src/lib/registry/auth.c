@@ -1,2 +1,508 @@
-/* placeholder */
-typedef int tug_placeholder_auth;
+#include "auth.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <openssl/evp.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "../util/cleanup.h"
+#include "../util/fs.h"
+
+#define DEFAULT_DOMAIN "docker.io"
+
+/* ---- WWW-Authenticate (RFC 7235) ---- */
+
+static bool is_tchar(char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           (c != '\0' && strchr("!#$%&'*+-.^_`|~", c) != NULL);
+}
+
+static const char *skip_ws(const char *p)
+{
+    while (*p == ' ' || *p == '\t')
+        p++;
+    return p;
+}
+
+static const char *skip_ws_commas(const char *p)
+{
+    while (*p == ' ' || *p == '\t' || *p == ',')
+        p++;
+    return p;
+}
+
+static size_t token_len(const char *p)
+{
+    size_t n = 0;
+    while (is_tchar(p[n]))
+        n++;
+    return n;
+}
+
+/* Read a token or a quoted-string at *pp into a new string; *pp moves past it. */
+static char *parse_value(const char **pp)
+{
+    const char *p = *pp;
+    if (*p != '"') {
+        /* strictly a token, but unquoted URLs are seen in the wild */
+        size_t n = strcspn(p, ", \t");
+        *pp = p + n;
+        return strndup(p, n);
+    }
+    p++;
+    char *out = malloc(strlen(p) + 1);
+    if (out == NULL)
+        return NULL;
+    size_t n = 0;
+    while (*p && *p != '"') {
+        if (*p == '\\' && p[1])
+            p++;
+        out[n++] = *p++;
+    }
+    out[n] = '\0';
+    if (*p == '"')
+        p++;
+    *pp = p;
+    return out;
+}
+
+void tug_auth_challenge_clear(tug_auth_challenge *c)
+{
+    free(c->realm);
+    free(c->service);
+    free(c->scope);
+    memset(c, 0, sizeof(*c));
+}
+
+static void challenge_clearp(tug_auth_challenge *c)
+{
+    tug_auth_challenge_clear(c);
+}
+
+int tug_auth_parse_challenge(const char *header, tug_auth_challenge *ret, tug_error **err)
+{
+    __attribute__((cleanup(challenge_clearp))) tug_auth_challenge best = {0};
+    const char *p = header ? header : "";
+
+    for (;;) {
+        p = skip_ws_commas(p);
+        size_t n = token_len(p);
+        if (n == 0)
+            break;
+        __attribute__((cleanup(challenge_clearp))) tug_auth_challenge c = {0};
+        if (n == 6 && strncasecmp(p, "bearer", 6) == 0)
+            c.scheme = TUG_AUTH_BEARER;
+        else if (n == 5 && strncasecmp(p, "basic", 5) == 0)
+            c.scheme = TUG_AUTH_BASIC;
+        p += n;
+
+        /* auth-params until a token that is not followed by '=' starts the next challenge */
+        for (;;) {
+            const char *q = skip_ws_commas(p);
+            size_t kn = token_len(q);
+            if (kn == 0) {
+                p = q;
+                if (*q == '\0')
+                    break;
+                if (*q != '"') {
+                    p++; /* a stray character */
+                    continue;
+                }
+                char *junk = parse_value(&p);
+                if (junk == NULL)
+                    return tug_error_set(err, ENOMEM, "parse WWW-Authenticate");
+                free(junk);
+                continue;
+            }
+            const char *eq = skip_ws(q + kn);
+            if (*eq != '=') {
+                p = q;
+                break;
+            }
+            const char *v = skip_ws(eq + 1);
+            char *value = parse_value(&v);
+            if (value == NULL)
+                return tug_error_set(err, ENOMEM, "parse WWW-Authenticate");
+            char **slot = NULL;
+            if (kn == 5 && strncasecmp(q, "realm", 5) == 0)
+                slot = &c.realm;
+            else if (kn == 7 && strncasecmp(q, "service", 7) == 0)
+                slot = &c.service;
+            else if (kn == 5 && strncasecmp(q, "scope", 5) == 0)
+                slot = &c.scope;
+            if (slot != NULL && *slot == NULL)
+                *slot = value;
+            else
+                free(value);
+            p = v;
+        }
+
+        if (c.scheme == TUG_AUTH_BEARER && c.realm != NULL && *c.realm != '\0') {
+            tug_auth_challenge_clear(&best);
+            best = c;
+            memset(&c, 0, sizeof(c));
+            break;
+        }
+        if (c.scheme == TUG_AUTH_BASIC && best.scheme == TUG_AUTH_NONE) {
+            best = c;
+            memset(&c, 0, sizeof(c));
+        }
+    }
+    *ret = best;
+    memset(&best, 0, sizeof(best));
+    return 0;
+}
+
+/* ---- docker config.json ---- */
+
+static int b64_value(char c)
+{
+    if (c >= 'A' && c <= 'Z')
+        return c - 'A';
+    if (c >= 'a' && c <= 'z')
+        return c - 'a' + 26;
+    if (c >= '0' && c <= '9')
+        return c - '0' + 52;
+    if (c == '+')
+        return 62;
+    if (c == '/')
+        return 63;
+    return -1;
+}
+
+/* Standard base64, padding optional; NULL on malformed input. */
+static char *b64_decode(const char *in, size_t *ret_len)
+{
+    size_t n = strlen(in);
+    while (n > 0 && (in[n - 1] == '=' || in[n - 1] == '\n' || in[n - 1] == ' '))
+        n--;
+    char *out = malloc(n / 4 * 3 + 3 + 1);
+    if (out == NULL)
+        return NULL;
+    size_t o = 0;
+    unsigned acc = 0;
+    int bits = 0;
+    for (size_t i = 0; i < n; i++) {
+        int v = b64_value(in[i]);
+        if (v < 0) {
+            free(out);
+            return NULL;
+        }
+        acc = (acc << 6) | (unsigned)v;
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            out[o++] = (char)((acc >> bits) & 0xff);
+        }
+    }
+    out[o] = '\0';
+    *ret_len = o;
+    return out;
+}
+
+static char *b64_encode(const char *in, size_t len)
+{
+    if (len > (size_t)(1 << 20))
+        return NULL;
+    char *out = malloc((len + 2) / 3 * 4 + 1);
+    if (out == NULL)
+        return NULL;
+    EVP_EncodeBlock((unsigned char *)out, (const unsigned char *)in, (int)len);
+    return out;
+}
+
+/* "https://index.docker.io/v1/" -> "docker.io", "http://host:5000/" -> "host:5000" */
+static char *normalize_host(const char *key)
+{
+    if (strncasecmp(key, "https://", 8) == 0)
+        key += 8;
+    else if (strncasecmp(key, "http://", 7) == 0)
+        key += 7;
+    char *host = strndup(key, strcspn(key, "/"));
+    if (host == NULL)
+        return NULL;
+    if (strcasecmp(host, "index.docker.io") == 0 || strcasecmp(host, "registry-1.docker.io") == 0 ||
+        strcasecmp(host, DEFAULT_DOMAIN) == 0) {
+        free(host);
+        return strdup(DEFAULT_DOMAIN);
+    }
+    return host;
+}
+
+static int entry_credentials(json_t *entry, const char *key, char **ret_basic, tug_error **err)
+{
+    *ret_basic = NULL;
+    if (!json_is_object(entry))
+        return 0;
+    const char *auth = json_string_value(json_object_get(entry, "auth"));
+    if (auth != NULL && *auth != '\0') {
+        size_t len = 0;
+        cleanup_free char *plain = b64_decode(auth, &len);
+        if (plain == NULL || memchr(plain, ':', len) == NULL)
+            return tug_error_user(err, "invalid \"auth\" for %s: not base64 of user:password", key);
+        *ret_basic = b64_encode(plain, len);
+        return *ret_basic ? 0 : tug_error_set(err, ENOMEM, "credentials for %s", key);
+    }
+    const char *user = json_string_value(json_object_get(entry, "username"));
+    const char *pass = json_string_value(json_object_get(entry, "password"));
+    if (user == NULL || *user == '\0')
+        return 0;
+    cleanup_free char *plain = NULL;
+    if (asprintf(&plain, "%s:%s", user, pass ? pass : "") < 0)
+        return tug_error_set(err, ENOMEM, "credentials for %s", key);
+    *ret_basic = b64_encode(plain, strlen(plain));
+    return *ret_basic ? 0 : tug_error_set(err, ENOMEM, "credentials for %s", key);
+}
+
+int tug_auth_find_credentials(const char *json, size_t len, const char *domain, char **ret_basic,
+                              tug_error **err)
+{
+    json_error_t jerr;
+    json_auto_t *root = json_loadb(json, len, 0, &jerr);
+    if (root == NULL)
+        return tug_error_user(err, "parse: line %d column %d: %s", jerr.line, jerr.column,
+                              jerr.text);
+    json_t *auths = json_object_get(root, "auths");
+    if (!json_is_object(auths)) {
+        *ret_basic = NULL;
+        return 0;
+    }
+
+    /* An entry named exactly like the domain wins over one that only normalizes to it. */
+    json_t *entry = json_object_get(auths, domain);
+    const char *found_key = domain;
+    if (entry == NULL) {
+        cleanup_free char *want = normalize_host(domain);
+        if (want == NULL)
+            return tug_error_set(err, ENOMEM, "credentials for %s", domain);
+        const char *key;
+        json_t *value;
+        json_object_foreach(auths, key, value)
+        {
+            cleanup_free char *host = normalize_host(key);
+            if (host != NULL && strcasecmp(host, want) == 0) {
+                entry = value;
+                found_key = key;
+                break;
+            }
+        }
+    }
+    if (entry == NULL) {
+        *ret_basic = NULL;
+        return 0;
+    }
+    return entry_credentials(entry, found_key, ret_basic, err);
+}
+
+int tug_auth_load_credentials(const char *path, const char *domain, char **ret_basic,
+                              tug_error **err)
+{
+    cleanup_free char *owned = NULL;
+    if (path == NULL) {
+        const char *dir = getenv("DOCKER_CONFIG");
+        const char *home = getenv("HOME");
+        int r = -1;
+        if (dir != NULL && *dir != '\0')
+            r = asprintf(&owned, "%s/config.json", dir);
+        else if (home != NULL && *home != '\0')
+            r = asprintf(&owned, "%s/.docker/config.json", home);
+        else {
+            *ret_basic = NULL;
+            return 0;
+        }
+        if (r < 0)
+            return tug_error_set(err, ENOMEM, "credentials");
+        path = owned;
+    }
+
+    cleanup_free char *data = NULL;
+    size_t len = 0;
+    int r = tug_read_file(path, &data, &len, err);
+    if (r == -ENOENT || r == -ENOTDIR) {
+        if (err != NULL)
+            tug_error_release(err);
+        *ret_basic = NULL;
+        return 0;
+    }
+    if (r < 0)
+        return tug_error_wrap(err, "read credentials");
+    if (tug_auth_find_credentials(data, len, domain, ret_basic, err) < 0)
+        return tug_error_wrap(err, "read credentials from %s", path);
+    return 0;
+}
+
+/* ---- token server ---- */
+
+static bool append_escaped(char **buf, size_t *len, const char *s)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    size_t n = strlen(s);
+    char *nb = realloc(*buf, *len + n * 3 + 1);
+    if (nb == NULL)
+        return false;
+    *buf = nb;
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+            c == '-' || c == '.' || c == '_' || c == '~') {
+            nb[(*len)++] = (char)c;
+        } else {
+            nb[(*len)++] = '%';
+            nb[(*len)++] = hex[c >> 4];
+            nb[(*len)++] = hex[c & 15];
+        }
+    }
+    nb[*len] = '\0';
+    return true;
+}
+
+static bool append_raw(char **buf, size_t *len, const char *s)
+{
+    size_t n = strlen(s);
+    char *nb = realloc(*buf, *len + n + 1);
+    if (nb == NULL)
+        return false;
+    memcpy(nb + *len, s, n + 1);
+    *buf = nb;
+    *len += n;
+    return true;
+}
+
+static bool append_param(char **buf, size_t *len, const char *name, const char *value)
+{
+    if (value == NULL || *value == '\0')
+        return true;
+    return append_raw(buf, len, strchr(*buf, '?') ? "&" : "?") && append_raw(buf, len, name) &&
+           append_raw(buf, len, "=") && append_escaped(buf, len, value);
+}
+
+char *tug_auth_token_url(const char *realm, const char *service, const char *const *scopes)
+{
+    cleanup_free char *url = NULL;
+    size_t len = 0;
+    if (!append_raw(&url, &len, realm) || !append_param(&url, &len, "service", service))
+        return NULL;
+    for (size_t i = 0; scopes != NULL && scopes[i] != NULL; i++)
+        if (!append_param(&url, &len, "scope", scopes[i]))
+            return NULL;
+    return steal_pointer(&url);
+}
+
+int tug_auth_parse_token(const char *body, size_t len, char **ret_token, tug_error **err)
+{
+    json_error_t jerr;
+    json_auto_t *root = json_loadb(body, len, 0, &jerr);
+    if (root == NULL)
+        return tug_error_set(err, 0, "token answer is not JSON: %s", jerr.text);
+    const char *tok = json_string_value(json_object_get(root, "token"));
+    if (tok == NULL || *tok == '\0')
+        tok = json_string_value(json_object_get(root, "access_token"));
+    if (tok == NULL || *tok == '\0')
+        return tug_error_set(err, 0, "token answer holds no token");
+    /* the token goes into a header line */
+    if (strpbrk(tok, "\r\n") != NULL)
+        return tug_error_set(err, 0, "token answer holds a malformed token");
+    char *t = strdup(tok);
+    if (t == NULL)
+        return tug_error_set(err, ENOMEM, "token");
+    *ret_token = t;
+    return 0;
+}
+
+/* ---- error bodies ---- */
+
+/* "BLOB_UNKNOWN" -> "blob unknown" */
+static char *describe_code(const char *code)
+{
+    char *s = strdup(code);
+    if (s == NULL)
+        return NULL;
+    for (char *p = s; *p; p++) {
+        if (*p == '_')
+            *p = ' ';
+        else if (*p >= 'A' && *p <= 'Z')
+            *p = (char)(*p - 'A' + 'a');
+    }
+    return s;
+}
+
+char *tug_registry_error_text(const char *body, size_t len)
+{
+    if (body == NULL || len == 0)
+        return NULL;
+    json_auto_t *root = json_loadb(body, len, 0, NULL);
+    if (!json_is_object(root))
+        return NULL;
+
+    json_t *errors = json_object_get(root, "errors");
+    json_t *first = json_array_get(errors, 0);
+    if (json_is_object(first)) {
+        const char *code = json_string_value(json_object_get(first, "code"));
+        const char *msg = json_string_value(json_object_get(first, "message"));
+        cleanup_free char *what = code && *code ? describe_code(code) : NULL;
+        char *out = NULL;
+        int r;
+        if (what != NULL && msg != NULL && *msg != '\0' && strcasecmp(what, msg) != 0)
+            r = asprintf(&out, "%s: %s", what, msg);
+        else if (what != NULL)
+            r = asprintf(&out, "%s", what);
+        else if (msg != NULL && *msg != '\0')
+            r = asprintf(&out, "%s", msg);
+        else
+            r = -1;
+        return r < 0 ? NULL : out;
+    }
+
+    static const char *const keys[] = {"details", "error_description", "message", "error"};
+    for (size_t i = 0; i < TUG_ARRAY_SIZE(keys); i++) {
+        const char *s = json_string_value(json_object_get(root, keys[i]));
+        if (s != NULL && *s != '\0')
+            return strdup(s);
+    }
+    return NULL;
+}
+
+/* ---- insecure registries ---- */
+
+/* Does an entry ("host", "host:port", "http://host:port/") name this domain? A bare host covers
+ * every port. */
+static bool insecure_entry_matches(const char *entry, size_t n, const char *domain)
+{
+    while (n > 0 && (*entry == ' ' || *entry == '\t'))
+        entry++, n--;
+    while (n > 0 && (entry[n - 1] == ' ' || entry[n - 1] == '\t' || entry[n - 1] == '/'))
+        n--;
+    if (n > 8 && strncasecmp(entry, "https://", 8) == 0)
+        entry += 8, n -= 8;
+    else if (n > 7 && strncasecmp(entry, "http://", 7) == 0)
+        entry += 7, n -= 7;
+    if (n == 0)
+        return false;
+    if (strlen(domain) == n && strncasecmp(entry, domain, n) == 0)
+        return true;
+    const char *port = strrchr(domain, ':');
+    if (port == NULL || strchr(port, ']') != NULL || memchr(entry, ':', n) != NULL)
+        return false;
+    return (size_t)(port - domain) == n && strncasecmp(entry, domain, n) == 0;
+}
+
+bool tug_auth_insecure(const char *domain, const char *const *list, const char *env_list)
+{
+    for (size_t i = 0; list != NULL && list[i] != NULL; i++)
+        if (insecure_entry_matches(list[i], strlen(list[i]), domain))
+            return true;
+    while (env_list != NULL && *env_list != '\0') {
+        size_t n = strcspn(env_list, ",");
+        if (insecure_entry_matches(env_list, n, domain))
+            return true;
+        env_list += n;
+        if (*env_list == ',')
+            env_list++;
+    }
+    return false;
+}

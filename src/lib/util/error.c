@@ -79,6 +79,8 @@ void tug_error_free(tug_error *err)
 
 void tug_error_freep(tug_error **err)
 {
+    if (err == NULL)
+        return;
     tug_error_free(*err);
     *err = NULL;
 }
