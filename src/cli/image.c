@@ -50,6 +50,12 @@ static char *familiar_digest_ref(const char *full)
 
 /* ---------------- pull ---------------- */
 
+static bool is_host_failure(int errnum)
+{
+    return errnum == ENOSPC || errnum == EIO || errnum == EROFS || errnum == ENOMEM ||
+           errnum == EDQUOT || errnum == EMFILE || errnum == ENFILE;
+}
+
 int cmd_pull(cli_ctx *ctx, int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -102,13 +108,15 @@ int cmd_pull(cli_ctx *ctx, int argc, char **argv)
     cleanup_free char *full = tug_reference_string(ref);
     cleanup_free char *name = tug_reference_name(ref);
     cleanup_free char *fam_name = tug_familiar_name(name);
-    if (!quiet) {
-        if (ref->tag_defaulted)
-            printf("Using default tag: latest\n");
-        printf("%s: Pulling from %s\n", ref->digest ? ref->digest : ref->tag, ref->path);
+    if (!quiet && ref->tag_defaulted) {
+        printf("Using default tag: latest\n");
         fflush(stdout);
     }
-    pull_view *view = pull_view_new(quiet);
+    cleanup_free char *header = NULL;
+    if (asprintf(&header, "%s: Pulling from %s", ref->digest ? ref->digest : ref->tag,
+                 ref->path) < 0)
+        header = NULL;
+    pull_view *view = pull_view_new(quiet, header);
     tug_registry_opts ropts = {.user_agent = "tug/" TUG_VERSION};
     tug_pull_opts popts = {
         .platform = platform,
@@ -121,8 +129,9 @@ int cmd_pull(cli_ctx *ctx, int argc, char **argv)
     pull_view_free(view);
     if (r < 0) {
         tug_error_wrap(&err, "pull %s", full);
-        /* Whatever the registry said, the reference is the user's to fix. */
-        if (err->errnum == 0 || err->status)
+        /* What the registry or the image got wrong is the user's to fix (exit 1); a store
+         * that cannot be written is tug's (125). */
+        if (!is_host_failure(err->errnum))
             err->kind = TUG_ERR_USER;
         return cli_fail(err);
     }

@@ -16,16 +16,18 @@ typedef struct {
 
 struct pull_view {
     bool tty, quiet;
+    char *header;
     row *rows;
     size_t n;
 };
 
-pull_view *pull_view_new(bool quiet)
+pull_view *pull_view_new(bool quiet, const char *header)
 {
     pull_view *v = calloc(1, sizeof(*v));
     if (v == NULL)
         return NULL;
     v->quiet = quiet;
+    v->header = header ? strdup(header) : NULL;
     v->tty = isatty(STDOUT_FILENO) && getenv("TUG_PLAIN_PROGRESS") == NULL;
     return v;
 }
@@ -35,12 +37,15 @@ void pull_view_free(pull_view *v)
     if (v == NULL)
         return;
     free(v->rows);
+    free(v->header);
     free(v);
 }
 
 void pull_view_layers(void *ud, const char *const *digests, size_t n)
 {
     pull_view *v = ud;
+    if (v->header && !v->quiet)
+        printf("%s\n", v->header);
     v->rows = calloc(n ? n : 1, sizeof(*v->rows));
     if (v->rows == NULL)
         return;

@@ -5,7 +5,8 @@
 
 typedef struct pull_view pull_view;
 
-pull_view *pull_view_new(bool quiet);
+/* header is printed once the image is resolved, before the first layer line. */
+pull_view *pull_view_new(bool quiet, const char *header);
 void pull_view_free(pull_view *v);
 /* Callbacks for tug_pull (userdata is the view). */
 void pull_view_layers(void *ud, const char *const *digests, size_t n);

@@ -117,7 +117,7 @@ int cmd_system_check(cli_ctx *ctx, int argc, char **argv)
     tug_check_report rep;
     if (tug_store_check(s, !dry, &rep, &err) < 0)
         return cli_fail(err);
-    int problems = rep.temp_removed + rep.orphan_layers + rep.missing_layers + rep.orphan_blobs +
+    int problems = rep.temp_removed + rep.orphan_layers + rep.missing_layers +
                    rep.broken_images;
     if (rep.details)
         fputs(rep.details, stdout);
@@ -127,6 +127,12 @@ int cmd_system_check(cli_ctx *ctx, int argc, char **argv)
         printf("%d problems found in %s (run without --dry-run to repair)\n", problems, s->root);
     else
         printf("%d problems found in %s, all repaired\n", problems, s->root);
+    if (rep.unused_blobs || rep.unused_layers) {
+        cleanup_free char *sz = tug_human_size((double)rep.unused_bytes, 4);
+        printf("%d blobs and %d layers no image uses (%s): kept for the next pull; 'tug image "
+               "prune' removes them\n",
+               rep.unused_blobs, rep.unused_layers, sz);
+    }
     if (rep.partial_downloads) {
         cleanup_free char *sz = tug_human_size((double)rep.partial_bytes, 4);
         printf("%d partial downloads (%s) kept: the next pull resumes them\n",

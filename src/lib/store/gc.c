@@ -295,12 +295,16 @@ static int check_blobs(tug_store *s, bool repair, tug_check_report *rep, tug_err
         if (tug_digest_valid(digest) && blob_referenced(s, digest))
             continue;
         if (tug_digest_valid(digest)) {
-            rep->orphan_blobs++;
-            note(rep, "blob no image uses: %.19s", digest);
-        } else {
-            rep->temp_removed++;
-            note(rep, "interrupted write: blobs/sha256/%s", de->d_name);
+            /* A verified blob no image uses yet: what a failed pull fetched, kept so the next
+             * pull does not fetch it again. Not damage; collection takes it. */
+            struct stat st;
+            rep->unused_blobs++;
+            if (fstatat(dirfd(d), de->d_name, &st, 0) == 0)
+                rep->unused_bytes += st.st_size;
+            continue;
         }
+        rep->temp_removed++;
+        note(rep, "interrupted write: blobs/sha256/%s", de->d_name);
         if (repair && unlinkat(dirfd(d), de->d_name, 0) < 0 && errno != ENOENT)
             return tug_error_set(err, errno, "remove %s/%s", dir, de->d_name);
     }
@@ -366,6 +370,17 @@ int tug_store_check(tug_store *s, bool repair, tug_check_report *ret, tug_error 
     }
     if (tug_store_commit(s, err) < 0)
         return -1;
+    cleanup_stmt sqlite3_stmt *ul = tug_db_prepare(
+        s,
+        "SELECT COUNT(*), COALESCE(SUM(size), 0) FROM layers WHERE chain_id NOT IN "
+        "(SELECT chain_id FROM image_layers)",
+        err);
+    if (ul == NULL)
+        return -1;
+    if (sqlite3_step(ul) == SQLITE_ROW) {
+        ret->unused_layers = sqlite3_column_int(ul, 0);
+        ret->unused_bytes += sqlite3_column_int64(ul, 1);
+    }
     cleanup_free char *tmp = NULL;
     if (asprintf(&tmp, "%s/tmp", s->root) >= 0) {
         cleanup_dir DIR *d = opendir(tmp);

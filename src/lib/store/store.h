@@ -104,7 +104,9 @@ typedef struct tug_check_report {
     int temp_removed;       /* interrupted unpacks and writes */
     int orphan_layers;      /* layer dirs with no record */
     int missing_layers;     /* records whose directory is gone */
-    int orphan_blobs;       /* blobs no image uses */
+    int unused_blobs;       /* complete blobs no image uses (kept for the next pull) */
+    int unused_layers;      /* complete layers no image uses */
+    long long unused_bytes;
     int broken_images;      /* images whose layers are gone (removed) */
     int partial_downloads;  /* kept to resume a pull */
     long long partial_bytes;

@@ -1,0 +1,46 @@
+/* Control groups behind one table of operations: v2 (unified), v1 and hybrid hosts. */
+#pragma once
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "../util/error.h"
+
+typedef struct tug_cgroup_limits {
+    long long memory;      /* bytes; 0 = no limit */
+    long long memory_swap; /* memory + swap in bytes; 0 = docker's default (twice memory when a
+                              memory limit is set), -1 = unlimited swap */
+    long long cpu_quota;   /* microseconds per period; 0 = no quota (--cpus 1.5 -> 150000) */
+    long long cpu_period;  /* microseconds; 0 = 100000 */
+    long long cpu_shares;  /* docker's --cpu-shares (v1 weight 2..262144); 0 = default */
+    long long pids_limit;  /* 0 or negative = no limit */
+} tug_cgroup_limits;
+
+typedef enum { TUG_CGROUP_V1, TUG_CGROUP_V2, TUG_CGROUP_HYBRID } tug_cgroup_mode;
+
+typedef struct tug_cgroup tug_cgroup;
+
+tug_cgroup_mode tug_cgroup_host_mode(void);
+/* Create the cgroup(s) for `name` (a relative path such as "tug/<id>") in every controller
+ * tug uses, and apply the limits. An existing group is reused. */
+int tug_cgroup_create(const char *name, const tug_cgroup_limits *lim, tug_cgroup **ret_cg,
+                      tug_error **err);
+/* Open an existing group (from another process: stop, pause, top). */
+int tug_cgroup_open(const char *name, tug_cgroup **ret_cg, tug_error **err);
+void tug_cgroup_free(tug_cgroup *cg);
+/* Move pid into the group (every hierarchy). */
+int tug_cgroup_enter(tug_cgroup *cg, pid_t pid, tug_error **err);
+/* An O_PATH|O_DIRECTORY fd of the unified (v2) group for clone3's CLONE_INTO_CGROUP, or -1 when
+ * the memory/pids controllers live in v1 hierarchies (then use tug_cgroup_enter). */
+int tug_cgroup_clone_fd(tug_cgroup *cg);
+int tug_cgroup_freeze(tug_cgroup *cg, bool frozen, tug_error **err);
+/* The pids in the group (all hierarchies agree; read from one). */
+int tug_cgroup_pids(tug_cgroup *cg, pid_t **ret_pids, size_t *ret_n, tug_error **err);
+/* True when the kernel OOM-killed a process of this group. */
+bool tug_cgroup_oom_killed(tug_cgroup *cg);
+/* Send sig to every process in the group. */
+int tug_cgroup_kill(tug_cgroup *cg, int sig, tug_error **err);
+/* Kill what is left (SIGKILL, waiting for the group to empty) and remove the group(s).
+ * A missing group is success. */
+int tug_cgroup_destroy(tug_cgroup *cg, tug_error **err);
+/* Memory in use (bytes) and cumulative CPU (ns), for stats and top; -1 when unknown. */
+int tug_cgroup_usage(tug_cgroup *cg, long long *ret_mem, long long *ret_cpu_ns);
