@@ -412,29 +412,86 @@ int tug_store_find_image(tug_store *s, const char *what, tug_image **ret_img, tu
     return tug_store_load_image(s, id, ret_img, err);
 }
 
+static tug_image *find_loaded(tug_image **v, size_t n, const char *id)
+{
+    /* Rows come in the images' order most of the time: a linear probe from the last hit. */
+    static size_t last;
+    for (size_t k = 0; k < n; k++) {
+        size_t i = (last + k) % n;
+        if (strcmp(v[i]->id, id) == 0) {
+            last = i;
+            return v[i];
+        }
+    }
+    return NULL;
+}
+
+static int push_string(char ***v, size_t *n, const char *s)
+{
+    char **nv = realloc(*v, (*n + 2) * sizeof(*nv));
+    if (nv == NULL)
+        return -1;
+    *v = nv;
+    nv[(*n)++] = strdup(s);
+    nv[*n] = NULL;
+    return 0;
+}
+
+/* Every image with its tags and digests in three queries (listing is on the hot path). */
 int tug_store_list_images(tug_store *s, tug_image ***ret_imgs, size_t *ret_n, tug_error **err)
 {
-    cleanup_stmt sqlite3_stmt *st =
-        tug_db_prepare(s, "SELECT id FROM images ORDER BY created DESC, added DESC", err);
+    cleanup_stmt sqlite3_stmt *st = tug_db_prepare(
+        s,
+        "SELECT id, config, manifest_digest, manifest_media_type, created, added, size FROM "
+        "images ORDER BY created DESC, added DESC",
+        err);
     if (st == NULL)
         return -1;
     tug_image **v = NULL;
     size_t n = 0;
     while (sqlite3_step(st) == SQLITE_ROW) {
-        tug_image *img = NULL;
-        const char *id = (const char *)sqlite3_column_text(st, 0);
-        if (tug_store_load_image(s, id, &img, err) < 0) {
-            tug_images_free(v, n);
-            return -1;
-        }
         tug_image **nv = realloc(v, (n + 1) * sizeof(*nv));
-        if (nv == NULL) {
-            tug_image_free(img);
-            tug_images_free(v, n);
+        tug_image *img = calloc(1, sizeof(*img));
+        if (nv == NULL || img == NULL) {
+            free(img);
+            tug_images_free(nv ? nv : v, n);
             return tug_error_set(err, ENOMEM, "images");
         }
         v = nv;
         v[n++] = img;
+        img->id = tug_db_col_text(st, 0);
+        const void *cfg = sqlite3_column_blob(st, 1);
+        int cfglen = sqlite3_column_bytes(st, 1);
+        img->config_raw = strndup(cfg ? cfg : "", (size_t)cfglen);
+        img->config = json_loadb(img->config_raw, (size_t)cfglen, 0, NULL);
+        if (img->config == NULL)
+            img->config = json_object();
+        img->manifest_digest = tug_db_col_text(st, 2);
+        img->manifest_media_type = tug_db_col_text(st, 3);
+        img->created = sqlite3_column_int64(st, 4);
+        img->added = sqlite3_column_int64(st, 5);
+        img->size = sqlite3_column_int64(st, 6);
+    }
+    static const char *const refs[] = {
+        "SELECT image_id, name FROM tags ORDER BY created, name",
+        "SELECT image_id, name FROM digests ORDER BY name",
+    };
+    for (size_t q = 0; q < 2 && n > 0; q++) {
+        cleanup_stmt sqlite3_stmt *rs = tug_db_prepare(s, refs[q], err);
+        if (rs == NULL) {
+            tug_images_free(v, n);
+            return -1;
+        }
+        while (sqlite3_step(rs) == SQLITE_ROW) {
+            tug_image *img = find_loaded(v, n, (const char *)sqlite3_column_text(rs, 0));
+            if (img == NULL)
+                continue;
+            const char *name = (const char *)sqlite3_column_text(rs, 1);
+            if (q == 0)
+                push_string(&img->tags, &img->n_tags, name);
+            else
+                push_string(&img->digests, &img->n_digests, name);
+        }
     }
     *ret_imgs = v;
     *ret_n = n;

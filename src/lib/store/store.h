@@ -79,6 +79,7 @@ int tug_store_add_image(tug_store *s, tug_image *img, tug_error **err);
 /* Resolve a full ID, "sha256:" prefix, short ID prefix or reference. User error "No such image". */
 int tug_store_find_image(tug_store *s, const char *what, tug_image **ret_img, tug_error **err);
 int tug_store_load_image(tug_store *s, const char *id, tug_image **ret_img, tug_error **err);
+/* Every image with its tags and digests, newest first; layers are not loaded. */
 int tug_store_list_images(tug_store *s, tug_image ***ret_imgs, size_t *ret_n, tug_error **err);
 /* Point a tag (full name:tag) at an image; returns 1 if the tag moved from another image. */
 int tug_store_set_tag(tug_store *s, const char *tag, const char *image_id, tug_error **err);
