@@ -15,6 +15,7 @@ typedef struct cli_ctx {
     const char *prog;  /* "tug" */
     const char *cmd;   /* e.g. "image ls", for messages */
     tug_store *store;  /* opened on first use */
+    const char *cur_arg; /* the argument a per-container command is working on */
 } cli_ctx;
 
 typedef struct cli_command {
@@ -28,6 +29,8 @@ int cli_store(cli_ctx *ctx, tug_store **ret_store);
 int cli_fail(tug_error *err);
 /* Print an error message with the usage hint docker gives and return 1 (or 125 for flags). */
 int cli_usage_error(cli_ctx *ctx, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* An unknown or malformed flag (getopt returned '?'): docker's message and exit status 125. */
+int cli_flag_error(cli_ctx *ctx, char **argv);
 /* Common "--help" text for a command. */
 void cli_print_help(const char *usage, const char *summary, const char *options);
 

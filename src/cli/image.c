@@ -88,7 +88,7 @@ int cmd_pull(cli_ctx *ctx, int argc, char **argv)
                            "capable\n  -q, --quiet             Suppress verbose output\n");
             return 0;
         default:
-            return cli_usage_error(ctx, "unknown flag");
+            return cli_flag_error(ctx, argv);
         }
     }
     if (argc - optind != 1)
@@ -367,7 +367,7 @@ int cmd_images(cli_ctx *ctx, int argc, char **argv)
             return 0;
         default:
             free(filters);
-            return cli_usage_error(ctx, "unknown flag");
+            return cli_flag_error(ctx, argv);
         }
     }
     if (argc - optind > 1) {
@@ -470,7 +470,7 @@ int cmd_tag(cli_ctx *ctx, int argc, char **argv)
                            "Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE", "");
             return 0;
         }
-        return cli_usage_error(ctx, "unknown flag");
+        return cli_flag_error(ctx, argv);
     }
     if (argc - optind != 2)
         return cli_usage_error(ctx, "\"tag\" requires exactly 2 arguments.\n\nUsage:  tug tag "
@@ -641,7 +641,7 @@ int cmd_rmi(cli_ctx *ctx, int argc, char **argv)
                            "      --no-prune   Do not delete untagged parents\n");
             return 0;
         default:
-            return cli_usage_error(ctx, "unknown flag");
+            return cli_flag_error(ctx, argv);
         }
     }
     if (optind >= argc)
@@ -702,7 +702,7 @@ int cmd_import(cli_ctx *ctx, int argc, char **argv)
             return 0;
         default:
             free(changes);
-            return cli_usage_error(ctx, "unknown flag");
+            return cli_flag_error(ctx, argv);
         }
     }
     if (argc - optind < 1 || argc - optind > 2) {
@@ -807,7 +807,7 @@ int cmd_image_prune(cli_ctx *ctx, int argc, char **argv)
                            "confirmation\n");
             return 0;
         default:
-            return cli_usage_error(ctx, "unknown flag");
+            return cli_flag_error(ctx, argv);
         }
     }
     if (!force &&

@@ -7,6 +7,7 @@
 #include "cli.h"
 #include "commands.h"
 #include "image/image.h"
+#include "runtime/container.h"
 #include "util/cleanup.h"
 #include "util/digest.h"
 #include "util/strutil.h"
@@ -47,7 +48,7 @@ int cmd_history(cli_ctx *ctx, int argc, char **argv)
                            "  -q, --quiet           Only show image IDs\n");
             return 0;
         default:
-            return cli_usage_error(ctx, "unknown flag");
+            return cli_flag_error(ctx, argv);
         }
     }
     if (argc - optind != 1)
@@ -132,7 +133,9 @@ static int print_documents(json_t *docs, const char *format)
     return 0;
 }
 
-static int inspect_images(cli_ctx *ctx, int argc, char **argv, const char *format)
+/* type: NULL for either (containers first, as docker), "image" or "container". */
+static int inspect_objects(cli_ctx *ctx, int argc, char **argv, const char *format,
+                           const char *type)
 {
     tug_store *s;
     int rc = cli_store(ctx, &s);
@@ -145,8 +148,29 @@ static int inspect_images(cli_ctx *ctx, int argc, char **argv, const char *forma
     FILE *errs = open_memstream(&errors, &errlen);
     for (int i = 0; i < argc; i++) {
         tug_error *err = NULL;
+        if (type == NULL || strcmp(type, "container") == 0) {
+            cleanup_container tug_container *c = NULL;
+            if (tug_container_find(s, argv[i], &c, &err) == 0) {
+                tug_container_refresh(s, c, NULL);
+                json_array_append_new(docs, tug_container_inspect_json(s, c));
+                continue;
+            }
+            if (type) {
+                fprintf(errs, "Error: %s\n", err->msg);
+                status = EXIT_USER;
+                tug_error_free(err);
+                continue;
+            }
+            tug_error_free(err);
+            err = NULL;
+        }
         cleanup_image tug_image *img = NULL;
         if (tug_store_find_image(s, argv[i], &img, &err) < 0) {
+            if (type == NULL) {
+                tug_error_free(err);
+                err = NULL;
+                tug_error_user(&err, "No such object: %s", argv[i]);
+            }
             fprintf(errs, "Error: %s\n", err->msg);
             status = err->kind == TUG_ERR_USER ? EXIT_USER : EXIT_ENGINE;
             tug_error_free(err);
@@ -163,8 +187,10 @@ static int inspect_images(cli_ctx *ctx, int argc, char **argv, const char *forma
     return rc ? rc : status;
 }
 
-static int parse_inspect(cli_ctx *ctx, int argc, char **argv, bool any_type)
+static int parse_inspect(cli_ctx *ctx, int argc, char **argv, const char *fixed_type)
 {
+    bool any_type = fixed_type == NULL;
+    const char *type = fixed_type;
     static const struct option opts[] = {
         {"format", required_argument, NULL, 'f'},
         {"type", required_argument, NULL, 't'},
@@ -182,34 +208,40 @@ static int parse_inspect(cli_ctx *ctx, int argc, char **argv, bool any_type)
         case 't':
             if (!any_type)
                 return cli_usage_error(ctx, "unknown flag: --type");
-            if (strcmp(optarg, "image") != 0)
+            if (strcmp(optarg, "image") != 0 && strcmp(optarg, "container") != 0)
                 return cli_usage_error(ctx, "\"%s\" is not a valid value for --type", optarg);
+            type = optarg;
             break;
         case 's':
             break;
         case 'H':
             cli_print_help(any_type ? "tug inspect [OPTIONS] NAME|ID [NAME|ID...]"
-                                    : "tug image inspect [OPTIONS] IMAGE [IMAGE...]",
+                                    : "tug image|container inspect [OPTIONS] NAME [NAME...]",
                            any_type ? "Return low-level information on tug objects"
-                                    : "Display detailed information on one or more images",
+                                    : "Display detailed information on one or more objects",
                            "  -f, --format string   Format the output using the given Go "
                            "template\n");
             return 0;
         default:
-            return cli_usage_error(ctx, "unknown flag");
+            return cli_flag_error(ctx, argv);
         }
     }
     if (optind >= argc)
         return cli_usage_error(ctx, "\"%s\" requires at least 1 argument.", ctx->cmd);
-    return inspect_images(ctx, argc - optind, argv + optind, format);
+    return inspect_objects(ctx, argc - optind, argv + optind, format, type);
 }
 
 int cmd_image_inspect(cli_ctx *ctx, int argc, char **argv)
 {
-    return parse_inspect(ctx, argc, argv, false);
+    return parse_inspect(ctx, argc, argv, "image");
+}
+
+int cmd_container_inspect(cli_ctx *ctx, int argc, char **argv)
+{
+    return parse_inspect(ctx, argc, argv, "container");
 }
 
 int cmd_inspect(cli_ctx *ctx, int argc, char **argv)
 {
-    return parse_inspect(ctx, argc, argv, true);
+    return parse_inspect(ctx, argc, argv, NULL);
 }

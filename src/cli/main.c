@@ -22,6 +22,30 @@ static const cli_command image_cmds[] = {
     {NULL, NULL, NULL},
 };
 
+static const cli_command container_cmds[] = {
+    {"ls", cmd_ps, "List containers"},
+    {"list", cmd_ps, NULL},
+    {"ps", cmd_ps, NULL},
+    {"run", cmd_run, "Create and run a new container from an image"},
+    {"create", cmd_create, "Create a new container"},
+    {"start", cmd_start, "Start one or more stopped containers"},
+    {"stop", cmd_stop, "Stop one or more running containers"},
+    {"restart", cmd_restart, "Restart one or more containers"},
+    {"kill", cmd_kill, "Kill one or more running containers"},
+    {"rm", cmd_rm, "Remove one or more containers"},
+    {"remove", cmd_rm, NULL},
+    {"logs", cmd_logs, "Fetch the logs of a container"},
+    {"wait", cmd_wait, "Block until one or more containers stop, then print their exit codes"},
+    {"inspect", cmd_container_inspect, "Display detailed information on one or more containers"},
+    {"exec", cmd_exec, "Execute a command in a running container"},
+    {"rename", cmd_rename, "Rename a container"},
+    {"top", cmd_top, "Display the running processes of a container"},
+    {"pause", cmd_pause, "Pause all processes within one or more containers"},
+    {"unpause", cmd_unpause, "Unpause all processes within one or more containers"},
+    {"prune", cmd_container_prune, "Remove all stopped containers"},
+    {NULL, NULL, NULL},
+};
+
 static const cli_command system_cmds[] = {
     {"df", cmd_system_df, "Show tug disk usage"},
     {"check", cmd_system_check, "Check the store and repair what a crash left behind"},
@@ -36,12 +60,34 @@ static int cmd_image_group(cli_ctx *ctx, int argc, char **argv)
     return run_group(ctx, "image", image_cmds, argc, argv);
 }
 
+static int cmd_container_group(cli_ctx *ctx, int argc, char **argv)
+{
+    return run_group(ctx, "container", container_cmds, argc, argv);
+}
+
 static int cmd_system_group(cli_ctx *ctx, int argc, char **argv)
 {
     return run_group(ctx, "system", system_cmds, argc, argv);
 }
 
 static const cli_command top_cmds[] = {
+    {"run", cmd_run, "Create and run a new container from an image"},
+    {"ps", cmd_ps, "List containers"},
+    {"create", cmd_create, "Create a new container"},
+    {"start", cmd_start, "Start one or more stopped containers"},
+    {"stop", cmd_stop, "Stop one or more running containers"},
+    {"restart", cmd_restart, "Restart one or more containers"},
+    {"kill", cmd_kill, "Kill one or more running containers"},
+    {"rm", cmd_rm, "Remove one or more containers"},
+    {"logs", cmd_logs, "Fetch the logs of a container"},
+    {"exec", cmd_exec, "Execute a command in a running container"},
+    {"wait", cmd_wait, "Block until one or more containers stop, then print their exit codes"},
+    {"rename", cmd_rename, "Rename a container"},
+    {"top", cmd_top, "Display the running processes of a container"},
+    {"pause", cmd_pause, "Pause all processes within one or more containers"},
+    {"unpause", cmd_unpause, "Unpause all processes within one or more containers"},
+    {"container", cmd_container_group, "Manage containers"},
+    {"container-finish", cmd_container_finish, NULL},
     {"pull", cmd_pull, "Download an image from a registry"},
     {"images", cmd_images, "List images"},
     {"rmi", cmd_rmi, "Remove one or more images"},
@@ -84,6 +130,7 @@ static int dispatch(cli_ctx *ctx, const char *group, const cli_command *cmds, in
         snprintf(name, sizeof(name), "%s%s%s", group ? group : "", group ? " " : "", argv[0]);
         ctx->cmd = name;
         optind = 0; /* a full getopt reset for the command's own parsing */
+        opterr = 0; /* unknown flags are reported as docker words them */
         return c->run(ctx, argc, argv);
     }
     if (group)

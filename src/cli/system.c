@@ -56,7 +56,7 @@ int cmd_system_df(cli_ctx *ctx, int argc, char **argv)
                            "      --format string   Pretty-print images using a Go template\n");
             return 0;
         default:
-            return cli_usage_error(ctx, "unknown flag");
+            return cli_flag_error(ctx, argv);
         }
     }
     tug_store *s;
@@ -106,7 +106,7 @@ int cmd_system_check(cli_ctx *ctx, int argc, char **argv)
                            "      --dry-run   Report problems without repairing them\n");
             return 0;
         default:
-            return cli_usage_error(ctx, "unknown flag");
+            return cli_flag_error(ctx, argv);
         }
     }
     tug_store *s;

@@ -135,7 +135,8 @@ store_is_empty() {
 @test "unknown commands and flags are errors with a way out" {
   run_tug 1 nosuchcommand
   assert_match "is not a tug command"
-  run_tug 1 images --bogus
+  run_tug 125 images --bogus
+  assert_match "^unknown flag: --bogus$"
   assert_match "See 'tug images --help'"
   run_tug 1 pull
   assert_match "requires exactly 1 argument"

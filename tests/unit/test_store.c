@@ -165,12 +165,12 @@ static void test_check_repairs_leftovers(void **state)
     assert_int_equal(tug_store_check(s, false, &rep, &err), 0);
     assert_int_equal(rep.temp_removed, 1);
     assert_int_equal(rep.orphan_layers, 1);
-    assert_int_equal(rep.orphan_blobs, 1);
+    assert_int_equal(rep.unused_blobs, 1);
     tug_check_report_clear(&rep);
     assert_int_equal(tug_store_check(s, true, &rep, &err), 0);
     tug_check_report_clear(&rep);
     assert_int_equal(tug_store_check(s, false, &rep, &err), 0);
-    assert_int_equal(rep.temp_removed + rep.orphan_layers + rep.orphan_blobs, 0);
+    assert_int_equal(rep.temp_removed + rep.orphan_layers, 0);
     tug_check_report_clear(&rep);
     /* The image's own layer survived the repair. */
     assert_true(tug_store_has_layer(s, l));

@@ -1126,7 +1126,9 @@ static int remove_dir(tug_cgroup *cg, struct group_dir *d, long long deadline, t
 int tug_cgroup_destroy(tug_cgroup *cg, tug_error **err)
 {
     long long deadline = now_ns() + DESTROY_WAIT_NS;
-    if (cg->ops->populated(cg)) {
+    /* Usually the container is gone already and one rmdir per hierarchy is all it takes. */
+    struct group_dir *p = &cg->d[cg->primary];
+    if (rmdir(p->path) < 0 && errno != ENOENT && cg->ops->populated(cg)) {
         if (cg->ops->kill(cg, SIGKILL, err) < 0)
             return tug_error_wrap(err, "destroy cgroup %s", cg->name);
         long wait = 100 * 1000;

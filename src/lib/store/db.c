@@ -52,7 +52,16 @@ static const char schema_v1[] =
     "  image_name TEXT,"
     "  created INTEGER NOT NULL,"
     "  state TEXT NOT NULL DEFAULT 'created',"
-    "  config TEXT);"
+    "  config TEXT,"
+    "  pid INTEGER NOT NULL DEFAULT 0,"
+    "  pid_start INTEGER NOT NULL DEFAULT 0,"
+    "  monitor_pid INTEGER NOT NULL DEFAULT 0,"
+    "  exit_code INTEGER NOT NULL DEFAULT 0,"
+    "  oom_killed INTEGER NOT NULL DEFAULT 0,"
+    "  started INTEGER NOT NULL DEFAULT 0,"
+    "  finished INTEGER NOT NULL DEFAULT 0,"
+    "  restart_count INTEGER NOT NULL DEFAULT 0,"
+    "  error TEXT);"
     "CREATE INDEX IF NOT EXISTS containers_image ON containers(image_id);";
 
 static int db_error(tug_store *s, tug_error **err, const char *what)

@@ -1,6 +1,7 @@
-/* Layer unpacking. A helper thread reads the blob, inflates it (isa-l for gzip, libzstd) and
- * hashes every uncompressed byte; the calling thread parses the tar with libarchive and creates
- * each entry with *at() calls relative to a parent directory resolved inside the layer root. */
+/* Layer unpacking. One helper thread reads and inflates the blob (isa-l for gzip, libzstd),
+ * another hashes every uncompressed byte, and the calling thread parses the tar with libarchive
+ * and creates each entry with *at() calls relative to a parent directory resolved inside the
+ * layer root. Creating inodes is what costs: nothing is fsynced but the one syncfs at the end. */
 #include "unpack.h"
 
 #include <archive.h>
@@ -34,6 +35,10 @@
 #define NCHUNKS 8             /* chunks in flight between the threads */
 #define IN_SIZE (256u << 10)  /* compressed bytes read at a time */
 #define MAX_SYMLINKS 40
+/* The one syncfs at the end waits for every byte: files of some size start their writeback as
+ * soon as they are written, so that the disk works while later entries are created. */
+#define WRITEBACK_MIN (64 << 10)
+#define WRITEBACK_STEP (8 << 20)
 
 static const char corrupt_prefix[] = "layer is truncated or corrupt";
 
@@ -167,8 +172,8 @@ static int fill_plain(struct source *s, uint8_t *out, size_t cap, size_t *got, t
     return 0;
 }
 
-/* Members follow one another (pigz and some registries write several); zero padding after the
- * last one is tolerated, anything else is not. */
+/* Members follow one another (pigz and some registries write several). Zero bytes after the
+ * last one (block padding) are tolerated, anything else is not; the same goes for zstd frames. */
 static int fill_gzip(struct source *s, uint8_t *out, size_t cap, size_t *got, tug_error **err)
 {
     struct inflate_state *st = s->gz;
@@ -225,9 +230,13 @@ static int fill_zstd(struct source *s, uint8_t *out, size_t cap, size_t *got, tu
                 return -1;
             continue;
         }
-        if (s->in_pos == s->in_len && !s->in_member) {
+        if (!s->in_member && s->in_pos == s->in_len) {
             s->done = true;
             break;
+        }
+        if (!s->in_member && s->in[s->in_pos] == 0) { /* padding, as libarchive writes it */
+            s->in_pos++;
+            continue;
         }
         ZSTD_inBuffer ib = {s->in + s->in_pos, s->in_len - s->in_pos, 0};
         ZSTD_outBuffer ob = {out + *got, cap - *got, 0};
@@ -252,8 +261,7 @@ static int fill_zstd(struct source *s, uint8_t *out, size_t cap, size_t *got, tu
 }
 
 /* Fill out with up to cap uncompressed bytes; *ret_len is 0 only at the end of the stream. */
-static int source_fill(struct source *s, uint8_t *out, size_t cap, size_t *ret_len,
-                       tug_error **err)
+static int source_fill(struct source *s, uint8_t *out, size_t cap, size_t *ret_len, tug_error **err)
 {
     size_t got = 0;
     int r = 0;
@@ -290,7 +298,7 @@ struct pipeline {
     uint8_t *chunk[NCHUNKS];
     size_t len[NCHUNKS];
     unsigned long filled, released, hashed; /* chunks through each stage */
-    bool holding; /* libarchive still reads chunk[released % NCHUNKS] */
+    bool holding;                           /* libarchive still reads chunk[released % NCHUNKS] */
     bool eof, failed, cancel;
     tug_error *err; /* why the stream failed */
 };
@@ -400,11 +408,12 @@ static int pipeline_start(struct pipeline *p, int fd, tug_error **err)
     /* Without threads the same work runs inline, only slower. */
     p->have_hasher = pthread_create(&p->hasher, NULL, hasher_main, p) == 0;
     p->have_producer = pthread_create(&p->producer, NULL, producer_main, p) == 0;
-    if (!p->have_producer && p->have_hasher) {
+    if (p->have_hasher)
+        pthread_setname_np(p->hasher, "tug-hash");
+    if (p->have_producer)
+        pthread_setname_np(p->producer, "tug-inflate");
+    if (!p->have_producer) /* all inline then: the hasher would wait for nothing */
         pipeline_stop(p);
-        p->joined = false;
-        p->have_hasher = false;
-    }
     return 0;
 }
 
@@ -687,6 +696,13 @@ struct extractor {
     struct dir_time *dirs;
     size_t ndirs, dirs_cap;
     long long size;
+    bool aufs_links; /* the layer has a .wh..wh.plnk directory */
+    bool replaced;   /* an entry took the place of an earlier one */
+    /* What a new file gets without asking, to skip chown and chmod calls that change nothing. */
+    uid_t euid;
+    gid_t egid;
+    int umask; /* -1 when unknown */
+    bool root_setgid, parent_setgid;
 };
 
 static void extractor_done(struct extractor *x)
@@ -734,7 +750,7 @@ static void forget_parent(struct extractor *x)
     x->parent_path = NULL;
 }
 
-static void cache_parent(struct extractor *x, int fd, const char *path, size_t len)
+static void cache_parent(struct extractor *x, int fd, const char *path, size_t len, bool setgid)
 {
     char *copy = strndup(path, len);
     if (copy == NULL) {
@@ -747,6 +763,7 @@ static void cache_parent(struct extractor *x, int fd, const char *path, size_t l
     x->parent_fd = fd;
     x->parent_path = copy;
     x->parent_len = len;
+    x->parent_setgid = setgid;
 }
 
 /* Create the missing directories of path one by one, each inside the one before. */
@@ -800,7 +817,9 @@ static int get_parent(struct extractor *x, const char *dir, size_t len, bool cre
         fd = create_parents(x, path);
     if (fd < 0)
         return -1;
-    cache_parent(x, fd, dir, len);
+    struct stat st;
+    bool setgid = fstat(fd, &st) < 0 || (st.st_mode & S_ISGID);
+    cache_parent(x, fd, dir, len, setgid);
     if (x->parent_path == NULL) {
         errno = ENOMEM;
         return -1;
@@ -808,15 +827,23 @@ static int get_parent(struct extractor *x, const char *dir, size_t len, bool cre
     return fd;
 }
 
-/* Whatever sits at name goes; a directory goes with its contents. */
+/* Whatever sits at base goes, a directory with its contents: later entries win. */
 static int remove_existing(struct extractor *x, int pfd, const char *base, tug_error **err)
 {
-    forget_parent(x); /* the cached directory may be the one removed */
-    if (unlinkat(pfd, base, 0) == 0 || errno == ENOENT)
+    int r = unlinkat(pfd, base, 0);
+    if (r < 0 && errno == ENOENT)
         return 0;
-    if (errno != EISDIR)
-        return tug_error_set(err, errno, "remove");
-    return tug_rm_rf_at(pfd, base, err);
+    forget_parent(x); /* the cached directory may be the one removed */
+    x->replaced = true;
+    if (r == 0)
+        return 0;
+    if (errno == EISDIR) {
+        cleanup_error tug_error *rm_err = NULL;
+        if (tug_rm_rf_at(pfd, base, &rm_err) == 0)
+            return 0;
+        errno = rm_err->errnum;
+    }
+    return entry_error(err, errno, x->name, "remove what is in its place");
 }
 
 static void entry_times(struct archive_entry *e, struct timespec ts[2])
@@ -905,17 +932,20 @@ static int make_file(struct extractor *x, struct pipeline *p, struct archive *a,
     if (entry_owner(e, &uid, &gid) < 0)
         return entry_error(err, 0, name, "owner out of range");
     mode_t mode = archive_entry_perm(e) & 07777;
+    /* Most files get their mode at creation; setuid bits must wait until after chown. */
+    bool exact_mode = x->umask >= 0 && (mode & 07000) == 0 && (mode & (mode_t)x->umask) == 0;
+    mode_t create_mode = exact_mode ? mode : 0600;
     const int flags = O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC;
-    cleanup_close int fd = openat(pfd, base, flags, 0600);
+    cleanup_close int fd = openat(pfd, base, flags, create_mode);
     if (fd < 0 && errno == EEXIST) {
         if (remove_existing(x, pfd, base, err) < 0)
-            return tug_error_wrap(err, "layer entry %s", name);
-        fd = openat(pfd, base, flags, 0600);
+            return -1;
+        fd = openat(pfd, base, flags, create_mode);
     }
     if (fd < 0)
         return entry_error(err, errno, name, "create");
 
-    la_int64_t end = 0;
+    la_int64_t end = 0, flushed = 0;
     for (;;) {
         const void *buf;
         size_t len;
@@ -929,19 +959,23 @@ static int make_file(struct extractor *x, struct pipeline *p, struct archive *a,
             return entry_error(err, errno, name, "write");
         if (off + (la_int64_t)len > end)
             end = off + (la_int64_t)len;
+        if (end - flushed >= WRITEBACK_STEP) {
+            (void)sync_file_range(fd, flushed, end - flushed, SYNC_FILE_RANGE_WRITE);
+            flushed = end;
+        }
     }
     la_int64_t size = archive_entry_size(e);
     if (end < size && ftruncate(fd, size) < 0) /* a sparse file ending in a hole */
         return entry_error(err, errno, name, "truncate");
-#ifdef EARLY_WB
-    if (size >= EARLY_WB)
-        (void)sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE);
-#endif
+    if (size >= WRITEBACK_MIN)
+        (void)sync_file_range(fd, flushed, 0, SYNC_FILE_RANGE_WRITE);
 
-    /* chown drops setuid bits and capabilities: mode and xattrs come after it. */
-    if (fchown(fd, uid, gid) < 0)
+    /* chown drops setuid bits and capabilities: mode and xattrs come after it. A new file
+     * belongs to us, and to our group unless its directory is setgid. */
+    bool setgid_dir = pfd == x->root_fd ? x->root_setgid : x->parent_setgid;
+    if ((uid != x->euid || gid != x->egid || setgid_dir) && fchown(fd, uid, gid) < 0)
         return entry_error(err, errno, name, "chown");
-    if (fchmod(fd, mode) < 0)
+    if (!exact_mode && fchmod(fd, mode) < 0)
         return entry_error(err, errno, name, "chmod");
     if (apply_xattrs(e, fd, pfd, base, name, err) < 0)
         return -1;
@@ -968,7 +1002,7 @@ static int make_dir(struct extractor *x, struct archive_entry *e, int pfd, const
             return entry_error(err, errno, name, "stat");
         if (!S_ISDIR(st.st_mode)) {
             if (remove_existing(x, pfd, base, err) < 0)
-                return tug_error_wrap(err, "layer entry %s", name);
+                return -1;
             if (mkdirat(pfd, base, 0700) < 0)
                 return entry_error(err, errno, name, "mkdir");
         }
@@ -1000,7 +1034,7 @@ static int make_dir(struct extractor *x, struct archive_entry *e, int pfd, const
     x->ndirs++;
 
     /* Its children most likely come next: it becomes the cached parent. */
-    cache_parent(x, steal_fd(&fd), name, strlen(name));
+    cache_parent(x, steal_fd(&fd), name, strlen(name), archive_entry_perm(e) & S_ISGID);
     return 0;
 }
 
@@ -1036,7 +1070,7 @@ static int make_symlink(struct extractor *x, struct archive_entry *e, int pfd, c
         if (errno != EEXIST)
             return entry_error(err, errno, x->name, "symlink");
         if (remove_existing(x, pfd, base, err) < 0)
-            return tug_error_wrap(err, "layer entry %s", x->name);
+            return -1;
         if (symlinkat(target, pfd, base) < 0)
             return entry_error(err, errno, x->name, "symlink");
     }
@@ -1055,7 +1089,7 @@ static int make_node(struct extractor *x, struct archive_entry *e, mode_t type, 
         if (errno != EEXIST)
             return entry_error(err, errno, x->name, "mknod");
         if (remove_existing(x, pfd, base, err) < 0)
-            return tug_error_wrap(err, "layer entry %s", x->name);
+            return -1;
         if (mknodat(pfd, base, type | 0600, dev) < 0)
             return entry_error(err, errno, x->name, "mknod");
     }
@@ -1077,6 +1111,8 @@ static int make_hardlink(struct extractor *x, const char *target, int pfd, const
     }
     if (strcmp(x->link, name) == 0)
         return 0;
+    cleanup_free char *shown = printable(x->link);
+    const char *to = shown ? shown : "?";
     const char *slash = strrchr(x->link, '/');
     const char *tbase = slash ? slash + 1 : x->link;
     size_t tdir_len = slash ? (size_t)(slash - x->link) : 0;
@@ -1092,28 +1128,28 @@ static int make_hardlink(struct extractor *x, const char *target, int pfd, const
         own_fd = open_dir_in_root(x->root_fd, x->link);
         x->link[tdir_len] = '/';
         if (own_fd < 0)
-            return entry_error(err, errno, name, "hard link target %s", x->link);
+            return entry_error(err, errno, name, "hard link to %s", to);
         tpfd = own_fd;
     }
     if (linkat(tpfd, tbase, pfd, base, 0) < 0) {
         if (errno != EEXIST)
-            return entry_error(err, errno, name, "hard link to %s", x->link);
+            return entry_error(err, errno, name, "hard link to %s", to);
         if (remove_existing(x, pfd, base, err) < 0)
-            return tug_error_wrap(err, "layer entry %s", name);
+            return -1;
         if (linkat(tpfd, tbase, pfd, base, 0) < 0)
-            return entry_error(err, errno, name, "hard link to %s", x->link);
+            return entry_error(err, errno, name, "hard link to %s", to);
     }
     return 0;
 }
 
 /* ".wh.NAME" hides NAME of the layers below: overlayfs reads a 0:0 char device as that. */
-static int make_whiteout(struct extractor *x, struct archive_entry *e, int pfd,
-                         const char *hidden, tug_error **err)
+static int make_whiteout(struct extractor *x, struct archive_entry *e, int pfd, const char *hidden,
+                         tug_error **err)
 {
     if (hidden[0] == '\0' || strcmp(hidden, ".") == 0 || strcmp(hidden, "..") == 0)
         return entry_error(err, 0, x->name, "invalid whiteout");
     if (remove_existing(x, pfd, hidden, err) < 0)
-        return tug_error_wrap(err, "layer entry %s", x->name);
+        return -1;
     if (mknodat(pfd, hidden, S_IFCHR, makedev(0, 0)) < 0)
         return entry_error(err, errno, x->name, "create whiteout");
     uid_t uid;
@@ -1147,20 +1183,28 @@ static int extract_entry(struct extractor *x, struct pipeline *p, struct archive
     const char *base = slash ? slash + 1 : name;
     size_t dir_len = slash ? (size_t)(slash - name) : 0;
 
+    bool opaque = strcmp(base, ".wh..wh..opq") == 0, aufs_link_dir = false;
+    if (!opaque && strncmp(name, ".wh..wh.", 8) == 0) {
+        /* aufs bookkeeping at the top. Its .wh..wh.plnk holds the files that hard links
+         * elsewhere in the layer point to: extract it like the rest, drop it at the end. */
+        if (strcspn(name, "/") != 12 || strncmp(name, ".wh..wh.plnk", 12) != 0)
+            return 0;
+        x->aufs_links = aufs_link_dir = true;
+    } else if (!opaque && strncmp(base, ".wh..wh.", 8) == 0) {
+        return 0;
+    }
+
     int pfd = get_parent(x, name, dir_len, true);
     if (pfd < 0)
         return entry_error(err, errno, name, "open parent directory");
 
-    if (strncmp(base, ".wh.", 4) == 0) {
-        if (strcmp(base, ".wh..wh..opq") == 0) {
-            if (fsetxattr(pfd, "trusted.overlay.opaque", "y", 1, 0) < 0)
-                return entry_error(err, errno, name, "mark directory opaque");
-            return 0;
-        }
-        if (strncmp(base, ".wh..wh.", 8) == 0) /* aufs bookkeeping (.wh..wh.plnk ...) */
-            return 0;
-        return make_whiteout(x, e, pfd, base + 4, err);
+    if (opaque) {
+        if (fsetxattr(pfd, "trusted.overlay.opaque", "y", 1, 0) < 0)
+            return entry_error(err, errno, name, "mark directory opaque");
+        return 0;
     }
+    if (!aufs_link_dir && strncmp(base, ".wh.", 4) == 0)
+        return make_whiteout(x, e, pfd, base + 4, err);
 
     const char *hardlink = archive_entry_hardlink(e);
     if (hardlink != NULL)
@@ -1192,10 +1236,14 @@ static int fix_dir_times(struct extractor *x, tug_error **err)
         const char *base = slash ? slash + 1 : path;
         size_t dir_len = slash ? (size_t)(slash - path) : 0;
         int pfd = get_parent(x, path, dir_len, false);
-        if (pfd < 0 && errno == ENOENT) /* removed by a later entry */
+        if (pfd < 0 && (errno == ENOENT || errno == ENOTDIR)) /* replaced by a later entry */
             continue;
         if (pfd < 0)
             return entry_error(err, errno, path, "open parent directory");
+        struct stat st;
+        if (x->replaced &&
+            (fstatat(pfd, base, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISDIR(st.st_mode)))
+            continue;
         if (utimensat(pfd, base, x->dirs[i].ts, AT_SYMLINK_NOFOLLOW) < 0 && errno != ENOENT)
             return entry_error(err, errno, path, "set times");
     }
@@ -1215,14 +1263,25 @@ static int tar_error(struct pipeline *p, struct archive *a, tug_error **err)
     return corrupt(err, "%s", why ? why : "invalid tar data");
 }
 
+/* umask() can only be read by setting it, which races with other threads: ask /proc. */
+static int read_umask(void)
+{
+    cleanup_fclose FILE *f = fopen("/proc/self/status", "re");
+    char line[128];
+    unsigned mask;
+    while (f != NULL && fgets(line, sizeof(line), f) != NULL)
+        if (sscanf(line, "Umask: %o", &mask) == 1)
+            return (int)(mask & 0777);
+    return -1;
+}
+
 static void archive_freep(struct archive **a)
 {
     if (*a)
         archive_read_free(*a);
 }
 
-int tug_layer_unpack(int blob_fd, const char *target_dir, tug_unpack_result *ret,
-                     tug_error **err)
+int tug_layer_unpack(int blob_fd, const char *target_dir, tug_unpack_result *ret, tug_error **err)
 {
     cleanup_close int root_fd = open(target_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (root_fd < 0)
@@ -1234,8 +1293,15 @@ int tug_layer_unpack(int blob_fd, const char *target_dir, tug_unpack_result *ret
     if (pipeline_start(p, blob_fd, err) < 0)
         return -1;
 
-    __attribute__((cleanup(extractor_done))) struct extractor x = {.root_fd = root_fd,
-                                                                   .parent_fd = -1};
+    __attribute__((cleanup(extractor_done))) struct extractor x = {
+        .root_fd = root_fd,
+        .parent_fd = -1,
+        .euid = geteuid(),
+        .egid = getegid(),
+        .umask = read_umask(),
+    };
+    struct stat st;
+    x.root_setgid = fstat(root_fd, &st) < 0 || (st.st_mode & S_ISGID);
     __attribute__((cleanup(archive_freep))) struct archive *a = archive_read_new();
     if (a == NULL)
         return tug_error_set(err, ENOMEM, "unpack layer");
@@ -1256,6 +1322,8 @@ int tug_layer_unpack(int blob_fd, const char *target_dir, tug_unpack_result *ret
     }
     if (pipeline_finish(p) < 0)
         return tar_error(p, a, err);
+    if (x.aufs_links && tug_rm_rf_at(root_fd, ".wh..wh.plnk", err) < 0)
+        return tug_error_wrap(err, "unpack layer");
     if (fix_dir_times(&x, err) < 0)
         return -1;
     if (syncfs(root_fd) < 0)

@@ -1,0 +1,9 @@
+/* The client side of an attach channel: the terminal or stdio of tug run / start -a. */
+#pragma once
+#include <stdbool.h>
+
+/* Relay stdin (when forward_stdin) to the monitor and its stdout/stderr frames to ours until the
+ * exit frame. With tty, the local terminal is put in raw mode and its size follows. Signals that
+ * would end tug are forwarded to the container's init (proxy_pid) when there is no tty.
+ * Returns the container's exit code, or -1 when the channel broke without one. */
+int attach_relay(int sock, bool forward_stdin, bool tty, int proxy_pid);

@@ -1,0 +1,789 @@
+/* Container commands: run, create, start, stop, kill, restart, rm, wait, rename, pause, unpause,
+ * container prune, top, and the monitor's hand-over (container-finish). */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "attach.h"
+#include "cli.h"
+#include "commands.h"
+#include "create_flags.h"
+#include "image/image.h"
+#include "image/reference.h"
+#include "progress.h"
+#include "runtime/cgroup.h"
+#include "runtime/container.h"
+#include "util/cleanup.h"
+#include "util/strutil.h"
+
+#define HELP_OPT {"help", no_argument, NULL, 'H'}
+
+static int fail_for_start(tug_error *err)
+{
+    /* 126: found but cannot be run; 127: not found; 125: anything else (docker's codes) */
+    int status = err->status == 126 || err->status == 127 ? err->status : EXIT_ENGINE;
+    fprintf(stderr, "Error: %s\n", err->msg);
+    tug_error_free(err);
+    return status;
+}
+
+/* Pull the image when run/create needs it, as docker does. */
+static int ensure_image(cli_ctx *ctx, tug_store *s, const create_flags *f)
+{
+    tug_error *err = NULL;
+    cleanup_image tug_image *img = NULL;
+    bool have = tug_store_find_image(s, f->image, &img, &err) == 0;
+    tug_error_free(err);
+    err = NULL;
+    if (have && strcmp(f->pull, "always") != 0)
+        return 0;
+    if (!have && strcmp(f->pull, "never") == 0) {
+        fprintf(stderr, "Error: No such image: %s\n", f->image);
+        return EXIT_USER;
+    }
+    cleanup_reference tug_reference *ref = NULL;
+    if (tug_reference_parse(f->image, &ref, &err) < 0)
+        return cli_fail(err);
+    cleanup_free char *name = tug_reference_name(ref);
+    cleanup_free char *fam = tug_familiar_name(name);
+    if (!have)
+        fprintf(stderr, "Unable to find image '%s:%s' locally\n", fam,
+                ref->tag ? ref->tag : "latest");
+    /* progress goes to stderr so that `tug run` output stays the container's */
+    fflush(stdout);
+    int saved = dup(STDOUT_FILENO);
+    dup2(STDERR_FILENO, STDOUT_FILENO);
+    cleanup_free char *header = NULL;
+    if (asprintf(&header, "%s: Pulling from %s", ref->digest ? ref->digest : ref->tag,
+                 ref->path) < 0)
+        header = NULL;
+    pull_view *view = pull_view_new(false, header);
+    tug_registry_opts ropts = {.user_agent = "tug/" TUG_VERSION};
+    tug_pull_opts po = {.platform = f->platform, .registry = &ropts,
+                        .progress = pull_view_progress, .userdata = view};
+    tug_pull_result res = {0};
+    int r = tug_pull(s, ref, &po, pull_view_layers, &res, &err);
+    pull_view_free(view);
+    if (r == 0) {
+        printf("Digest: %s\nStatus: Downloaded newer image for %s:%s\n", res.digest, fam,
+               ref->tag ? ref->tag : "latest");
+    }
+    fflush(stdout);
+    dup2(saved, STDOUT_FILENO);
+    close(saved);
+    tug_pull_result_clear(&res);
+    if (r < 0) {
+        err->kind = TUG_ERR_USER;
+        return cli_fail(err);
+    }
+    return 0;
+}
+
+static int do_create(cli_ctx *ctx, create_flags *f, tug_container **ret)
+{
+    tug_store *s;
+    int rc = cli_store(ctx, &s);
+    if (rc)
+        return rc;
+    if ((rc = ensure_image(ctx, s, f)) != 0)
+        return rc;
+    for (size_t i = 0; i < f->n_warnings; i++)
+        fprintf(stderr, "%s\n", f->warnings[i]);
+    tug_error *err = NULL;
+    if (tug_container_create(s, f->image, f->request, f->name, ret, &err) < 0) {
+        int status = err->kind == TUG_ERR_USER ? EXIT_ENGINE : EXIT_ENGINE;
+        fprintf(stderr, "Error: %s\n", err->msg);
+        tug_error_free(err);
+        return status;
+    }
+    return 0;
+}
+
+int cmd_create(cli_ctx *ctx, int argc, char **argv)
+{
+    create_flags f;
+    int rc = parse_create_flags(ctx, argc, argv, false, &f);
+    if (rc != 0) {
+        create_flags_clear(&f);
+        return rc < 0 ? 0 : rc;
+    }
+    cleanup_container tug_container *c = NULL;
+    rc = do_create(ctx, &f, &c);
+    create_flags_clear(&f);
+    if (rc)
+        return rc;
+    printf("%s\n", c->id);
+    return 0;
+}
+
+/* Start c, attached or not; returns the exit status tug should end with. */
+static int start_container(cli_ctx *ctx, tug_container *c, bool attach, bool interactive)
+{
+    tug_store *s = ctx->store;
+    tug_error *err = NULL;
+    int sv[2] = {-1, -1};
+    if (attach && socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
+        perror("socketpair");
+        return EXIT_ENGINE;
+    }
+    tug_start_opts o = {.attach_fd = sv[1], .open_stdin = interactive};
+    int r = tug_container_start(s, c, &o, &err);
+    if (sv[1] >= 0)
+        close(sv[1]);
+    if (r < 0) {
+        if (sv[0] >= 0)
+            close(sv[0]);
+        bool autoremove =
+            json_is_true(json_object_get(json_object_get(c->config, "HostConfig"), "AutoRemove"));
+        if (autoremove) {
+            tug_error *e2 = NULL;
+            tug_container_remove(s, c, &e2);
+            tug_error_free(e2);
+        }
+        tug_error_wrap(&err, "failed to start container %.12s", c->id);
+        return fail_for_start(err);
+    }
+    if (!attach)
+        return 0;
+    bool tty = json_is_true(json_object_get(json_object_get(c->config, "Config"), "Tty"));
+    int code = attach_relay(sv[0], interactive, tty, tty ? 0 : c->pid);
+    close(sv[0]);
+    if (code < 0) {
+        /* The channel broke (the monitor was killed): ask the store how it ended. */
+        if (tug_container_wait(s, c, &err) < 0)
+            return cli_fail(err);
+        code = c->exit_code;
+    }
+    return code;
+}
+
+int cmd_run(cli_ctx *ctx, int argc, char **argv)
+{
+    create_flags f;
+    int rc = parse_create_flags(ctx, argc, argv, true, &f);
+    if (rc != 0) {
+        create_flags_clear(&f);
+        return rc < 0 ? 0 : rc;
+    }
+    cleanup_container tug_container *c = NULL;
+    rc = do_create(ctx, &f, &c);
+    bool detach = f.detach, interactive = f.interactive;
+    create_flags_clear(&f);
+    if (rc)
+        return rc;
+    rc = start_container(ctx, c, !detach, interactive);
+    if (rc == 0 && detach)
+        printf("%s\n", c->id);
+    return rc;
+}
+
+typedef int (*each_fn)(cli_ctx *ctx, tug_container *c, void *arg);
+
+/* Run fn for every named container; errors are printed and the worst status returned, as
+ * docker does for commands taking several containers. */
+static int for_each(cli_ctx *ctx, int argc, char **argv, each_fn fn, void *arg)
+{
+    tug_store *s;
+    int rc = cli_store(ctx, &s);
+    if (rc)
+        return rc;
+    for (int i = 0; i < argc; i++) {
+        tug_error *err = NULL;
+        cleanup_container tug_container *c = NULL;
+        if (tug_container_find(s, argv[i], &c, &err) < 0) {
+            int r = cli_fail(err);
+            rc = r > rc ? r : rc;
+            continue;
+        }
+        int r = fn(ctx, c, arg);
+        rc = r > rc ? r : rc;
+    }
+    return rc;
+}
+
+static int need_args(cli_ctx *ctx, int n, const char *usage)
+{
+    if (n > 0)
+        return 0;
+    fprintf(stderr, "\"%s\" requires at least 1 argument.\nSee '%s %s --help'.\n\nUsage:  %s\n",
+            ctx->cmd, ctx->prog, ctx->cmd, usage);
+    return EXIT_USER;
+}
+
+/* ---- start ---- */
+
+static int start_one(cli_ctx *ctx, tug_container *c, void *arg)
+{
+    bool *flags = arg; /* [attach, interactive] */
+    int code = start_container(ctx, c, flags[0], flags[1]);
+    if (!flags[0] && code == 0)
+        printf("%s\n", c->name);
+    return code;
+}
+
+int cmd_start(cli_ctx *ctx, int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"attach", no_argument, NULL, 'a'},
+        {"interactive", no_argument, NULL, 'i'},
+        HELP_OPT,
+        {NULL, 0, NULL, 0},
+    };
+    bool flags[2] = {false, false};
+    int c;
+    while ((c = getopt_long(argc, argv, "ai", opts, NULL)) != -1) {
+        switch (c) {
+        case 'a':
+            flags[0] = true;
+            break;
+        case 'i':
+            flags[1] = true;
+            break;
+        case 'H':
+            cli_print_help("tug start [OPTIONS] CONTAINER [CONTAINER...]",
+                           "Start one or more stopped containers",
+                           "  -a, --attach        Attach STDOUT/STDERR and forward signals\n"
+                           "  -i, --interactive   Attach container's STDIN\n");
+            return 0;
+        default:
+            return cli_flag_error(ctx, argv);
+        }
+    }
+    int rc = need_args(ctx, argc - optind, "tug start [OPTIONS] CONTAINER [CONTAINER...]");
+    if (rc)
+        return rc;
+    if (flags[0] && argc - optind > 1) {
+        fprintf(stderr, "Error: you cannot start and attach multiple containers at once\n");
+        return EXIT_USER;
+    }
+    return for_each(ctx, argc - optind, argv + optind, start_one, flags);
+}
+
+/* ---- stop / kill / restart ---- */
+
+typedef struct stop_args {
+    int timeout;
+    int sig;
+    bool restart;
+} stop_args;
+
+static int stop_one(cli_ctx *ctx, tug_container *c, void *arg)
+{
+    stop_args *a = arg;
+    tug_error *err = NULL;
+    bool forced = false;
+    if (tug_container_stop(ctx->store, c, a->sig, a->timeout, &forced, &err) < 0)
+        return cli_fail(err);
+    if (forced) {
+        int t = a->timeout;
+        if (t < 0) {
+            json_t *st = json_object_get(json_object_get(c->config, "Config"), "StopTimeout");
+            t = json_is_integer(st) ? (int)json_integer_value(st) : 10;
+        }
+        fprintf(stderr, "%s did not exit within %d seconds of its stop signal: killed it\n",
+                c->name, t);
+    }
+    if (a->restart) {
+        int code = start_container(ctx, c, false, false);
+        if (code)
+            return code;
+    }
+    printf("%s\n", ctx->cur_arg);
+    return 0;
+}
+
+static int stop_like(cli_ctx *ctx, int argc, char **argv, bool restart)
+{
+    static const struct option opts[] = {
+        {"time", required_argument, NULL, 't'},
+        {"signal", required_argument, NULL, 's'},
+        HELP_OPT,
+        {NULL, 0, NULL, 0},
+    };
+    stop_args a = {.timeout = -1, .sig = 0, .restart = restart};
+    int c;
+    char *end;
+    while ((c = getopt_long(argc, argv, "t:s:", opts, NULL)) != -1) {
+        switch (c) {
+        case 't':
+            a.timeout = (int)strtol(optarg, &end, 10);
+            if (end == optarg || *end) {
+                fprintf(stderr, "invalid argument \"%s\" for \"-t, --time\" flag: invalid syntax\n",
+                        optarg);
+                return EXIT_ENGINE;
+            }
+            break;
+        case 's':
+            a.sig = tug_signal_parse(optarg);
+            if (a.sig < 0) {
+                fprintf(stderr, "Error: invalid signal: %s\n", optarg);
+                return EXIT_ENGINE;
+            }
+            break;
+        case 'H':
+            cli_print_help(restart ? "tug restart [OPTIONS] CONTAINER [CONTAINER...]"
+                                   : "tug stop [OPTIONS] CONTAINER [CONTAINER...]",
+                           restart ? "Restart one or more containers"
+                                   : "Stop one or more running containers",
+                           "  -s, --signal string   Signal to send to the container\n"
+                           "  -t, --time int        Seconds to wait before killing the "
+                           "container (default 10)\n");
+            return 0;
+        default:
+            return cli_flag_error(ctx, argv);
+        }
+    }
+    int rc = need_args(ctx, argc - optind, "tug stop [OPTIONS] CONTAINER [CONTAINER...]");
+    if (rc)
+        return rc;
+    tug_store *s;
+    if ((rc = cli_store(ctx, &s)) != 0)
+        return rc;
+    for (int i = optind; i < argc; i++) {
+        ctx->cur_arg = argv[i];
+        int r = for_each(ctx, 1, argv + i, stop_one, &a);
+        rc = r > rc ? r : rc;
+    }
+    return rc;
+}
+
+int cmd_stop(cli_ctx *ctx, int argc, char **argv)
+{
+    return stop_like(ctx, argc, argv, false);
+}
+
+int cmd_restart(cli_ctx *ctx, int argc, char **argv)
+{
+    return stop_like(ctx, argc, argv, true);
+}
+
+static int kill_one(cli_ctx *ctx, tug_container *c, void *arg)
+{
+    tug_error *err = NULL;
+    if (tug_container_signal(ctx->store, c, *(int *)arg, &err) < 0) {
+        tug_error_wrap(&err, "Cannot kill container: %s", ctx->cur_arg);
+        return cli_fail(err);
+    }
+    printf("%s\n", ctx->cur_arg);
+    return 0;
+}
+
+int cmd_kill(cli_ctx *ctx, int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"signal", required_argument, NULL, 's'},
+        HELP_OPT,
+        {NULL, 0, NULL, 0},
+    };
+    int sig = SIGKILL, c;
+    while ((c = getopt_long(argc, argv, "s:", opts, NULL)) != -1) {
+        switch (c) {
+        case 's':
+            sig = tug_signal_parse(optarg);
+            if (sig < 0) {
+                fprintf(stderr, "Error: invalid signal: %s\n", optarg);
+                return EXIT_ENGINE;
+            }
+            break;
+        case 'H':
+            cli_print_help("tug kill [OPTIONS] CONTAINER [CONTAINER...]",
+                           "Kill one or more running containers",
+                           "  -s, --signal string   Signal to send to the container (default "
+                           "\"KILL\")\n");
+            return 0;
+        default:
+            return cli_flag_error(ctx, argv);
+        }
+    }
+    int rc = need_args(ctx, argc - optind, "tug kill [OPTIONS] CONTAINER [CONTAINER...]");
+    if (rc)
+        return rc;
+    for (int i = optind; i < argc; i++) {
+        ctx->cur_arg = argv[i];
+        int r = for_each(ctx, 1, argv + i, kill_one, &sig);
+        rc = r > rc ? r : rc;
+    }
+    return rc;
+}
+
+/* ---- rm ---- */
+
+static int rm_one(cli_ctx *ctx, tug_container *c, void *arg)
+{
+    bool force = *(bool *)arg;
+    tug_error *err = NULL;
+    if (tug_container_refresh(ctx->store, c, &err) < 0)
+        return cli_fail(err);
+    bool running = strcmp(c->state, TUG_STATE_RUNNING) == 0 ||
+                   strcmp(c->state, TUG_STATE_PAUSED) == 0 ||
+                   strcmp(c->state, TUG_STATE_RESTARTING) == 0;
+    if (running && !force) {
+        fprintf(stderr,
+                "Error: You cannot remove a %s container %s. Stop the container before "
+                "attempting removal or force remove\n",
+                c->state, c->id);
+        return EXIT_USER;
+    }
+    if (running) {
+        bool forced;
+        if (tug_container_stop(ctx->store, c, SIGKILL, 0, &forced, &err) < 0)
+            return cli_fail(err);
+    }
+    /* Whatever a killed monitor left: the cgroup goes with the container. */
+    cleanup_free char *cgpath = NULL;
+    tug_cgroup *cg = NULL;
+    if (asprintf(&cgpath, "tug/%s", c->id) >= 0 && tug_cgroup_open(cgpath, &cg, &err) == 0) {
+        tug_cgroup_destroy(cg, &err);
+        tug_cgroup_free(cg);
+    }
+    tug_error_free(err);
+    err = NULL;
+    if (tug_container_remove(ctx->store, c, &err) < 0)
+        return cli_fail(err);
+    printf("%s\n", ctx->cur_arg);
+    return 0;
+}
+
+int cmd_rm(cli_ctx *ctx, int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"force", no_argument, NULL, 'f'},
+        {"volumes", no_argument, NULL, 'v'},
+        {"link", no_argument, NULL, 'l'},
+        HELP_OPT,
+        {NULL, 0, NULL, 0},
+    };
+    bool force = false;
+    int c;
+    while ((c = getopt_long(argc, argv, "fvl", opts, NULL)) != -1) {
+        switch (c) {
+        case 'f':
+            force = true;
+            break;
+        case 'v':
+        case 'l':
+            break;
+        case 'H':
+            cli_print_help("tug rm [OPTIONS] CONTAINER [CONTAINER...]",
+                           "Remove one or more containers",
+                           "  -f, --force     Force the removal of a running container (uses "
+                           "SIGKILL)\n  -v, --volumes   Remove anonymous volumes associated with "
+                           "the container\n");
+            return 0;
+        default:
+            return cli_flag_error(ctx, argv);
+        }
+    }
+    int rc = need_args(ctx, argc - optind, "tug rm [OPTIONS] CONTAINER [CONTAINER...]");
+    if (rc)
+        return rc;
+    for (int i = optind; i < argc; i++) {
+        ctx->cur_arg = argv[i];
+        int r = for_each(ctx, 1, argv + i, rm_one, &force);
+        rc = r > rc ? r : rc;
+    }
+    return rc;
+}
+
+/* ---- wait, rename, pause ---- */
+
+static int wait_one(cli_ctx *ctx, tug_container *c, void *arg)
+{
+    tug_error *err = NULL;
+    if (tug_container_wait(ctx->store, c, &err) < 0)
+        return cli_fail(err);
+    printf("%d\n", c->exit_code);
+    fflush(stdout);
+    return 0;
+}
+
+int cmd_wait(cli_ctx *ctx, int argc, char **argv)
+{
+    static const struct option opts[] = {HELP_OPT, {NULL, 0, NULL, 0}};
+    int c;
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        if (c == 'H') {
+            cli_print_help("tug wait CONTAINER [CONTAINER...]",
+                           "Block until one or more containers stop, then print their exit "
+                           "codes",
+                           "");
+            return 0;
+        }
+        return cli_flag_error(ctx, argv);
+    }
+    int rc = need_args(ctx, argc - optind, "tug wait CONTAINER [CONTAINER...]");
+    if (rc)
+        return rc;
+    return for_each(ctx, argc - optind, argv + optind, wait_one, NULL);
+}
+
+int cmd_rename(cli_ctx *ctx, int argc, char **argv)
+{
+    static const struct option opts[] = {HELP_OPT, {NULL, 0, NULL, 0}};
+    int c;
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        if (c == 'H') {
+            cli_print_help("tug rename CONTAINER NEW_NAME", "Rename a container", "");
+            return 0;
+        }
+        return cli_flag_error(ctx, argv);
+    }
+    if (argc - optind != 2) {
+        fprintf(stderr, "\"rename\" requires exactly 2 arguments.\nSee 'tug rename --help'.\n");
+        return EXIT_USER;
+    }
+    tug_store *s;
+    int rc = cli_store(ctx, &s);
+    if (rc)
+        return rc;
+    tug_error *err = NULL;
+    cleanup_container tug_container *ct = NULL;
+    if (tug_container_find(s, argv[optind], &ct, &err) < 0)
+        return cli_fail(err);
+    if (tug_container_rename(s, ct, argv[optind + 1], &err) < 0)
+        return cli_fail(err);
+    return 0;
+}
+
+static int pause_one(cli_ctx *ctx, tug_container *c, void *arg)
+{
+    tug_error *err = NULL;
+    if (tug_container_pause(ctx->store, c, *(bool *)arg, &err) < 0)
+        return cli_fail(err);
+    printf("%s\n", ctx->cur_arg);
+    return 0;
+}
+
+static int pause_like(cli_ctx *ctx, int argc, char **argv, bool pause)
+{
+    static const struct option opts[] = {HELP_OPT, {NULL, 0, NULL, 0}};
+    int c;
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        if (c == 'H') {
+            cli_print_help(pause ? "tug pause CONTAINER [CONTAINER...]"
+                                 : "tug unpause CONTAINER [CONTAINER...]",
+                           pause ? "Pause all processes within one or more containers"
+                                 : "Unpause all processes within one or more containers",
+                           "");
+            return 0;
+        }
+        return cli_flag_error(ctx, argv);
+    }
+    int rc = need_args(ctx, argc - optind, pause ? "tug pause CONTAINER [CONTAINER...]"
+                                                 : "tug unpause CONTAINER [CONTAINER...]");
+    if (rc)
+        return rc;
+    for (int i = optind; i < argc; i++) {
+        ctx->cur_arg = argv[i];
+        int r = for_each(ctx, 1, argv + i, pause_one, &pause);
+        rc = r > rc ? r : rc;
+    }
+    return rc;
+}
+
+int cmd_pause(cli_ctx *ctx, int argc, char **argv)
+{
+    return pause_like(ctx, argc, argv, true);
+}
+
+int cmd_unpause(cli_ctx *ctx, int argc, char **argv)
+{
+    return pause_like(ctx, argc, argv, false);
+}
+
+/* ---- container prune ---- */
+
+int cmd_container_prune(cli_ctx *ctx, int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"force", no_argument, NULL, 'f'},
+        {"filter", required_argument, NULL, 'F'},
+        HELP_OPT,
+        {NULL, 0, NULL, 0},
+    };
+    bool force = false;
+    int c;
+    while ((c = getopt_long(argc, argv, "f", opts, NULL)) != -1) {
+        switch (c) {
+        case 'f':
+            force = true;
+            break;
+        case 'F':
+            break;
+        case 'H':
+            cli_print_help("tug container prune [OPTIONS]", "Remove all stopped containers",
+                           "  -f, --force   Do not prompt for confirmation\n");
+            return 0;
+        default:
+            return cli_flag_error(ctx, argv);
+        }
+    }
+    if (!force) {
+        printf("WARNING! This will remove all stopped containers.\nAre you sure you want to "
+               "continue? [y/N] ");
+        fflush(stdout);
+        char line[16];
+        if (fgets(line, sizeof(line), stdin) == NULL || (line[0] != 'y' && line[0] != 'Y'))
+            return 0;
+    }
+    tug_store *s;
+    int rc = cli_store(ctx, &s);
+    if (rc)
+        return rc;
+    tug_error *err = NULL;
+    tug_container **v = NULL;
+    size_t n = 0;
+    if (tug_container_list(s, &v, &n, &err) < 0)
+        return cli_fail(err);
+    bool header = false;
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(v[i]->state, TUG_STATE_EXITED) != 0 &&
+            strcmp(v[i]->state, TUG_STATE_CREATED) != 0 && strcmp(v[i]->state, TUG_STATE_DEAD) != 0)
+            continue;
+        if (tug_container_remove(s, v[i], &err) < 0) {
+            rc = cli_fail(err);
+            err = NULL;
+            continue;
+        }
+        if (!header)
+            printf("Deleted Containers:\n");
+        header = true;
+        printf("%s\n", v[i]->id);
+    }
+    tug_containers_free(v, n);
+    if (header)
+        printf("\n");
+    printf("Total reclaimed space: 0B\n");
+    return rc;
+}
+
+/* ---- what the monitor hands over to ---- */
+
+int cmd_container_finish(cli_ctx *ctx, int argc, char **argv)
+{
+    int attach = -1;
+    if (argc >= 4 && strcmp(argv[2], "--attach-fd") == 0)
+        attach = atoi(argv[3]);
+    if (argc < 2)
+        return EXIT_USER;
+    tug_store *s;
+    int rc = cli_store(ctx, &s);
+    if (rc)
+        return rc;
+    tug_error *err = NULL;
+    if (tug_container_finish(s, argv[1], attach, &err) < 0) {
+        tug_error_free(err);
+        return EXIT_ENGINE;
+    }
+    return 0;
+}
+
+/* ---- top ---- */
+
+static int top_one(cli_ctx *ctx, tug_container *c, void *arg)
+{
+    char **ps_args = arg;
+    tug_error *err = NULL;
+    if (tug_container_refresh(ctx->store, c, &err) < 0)
+        return cli_fail(err);
+    if (!tug_container_alive(c)) {
+        fprintf(stderr, "Error: Container %s is not running\n", c->id);
+        return EXIT_USER;
+    }
+    cleanup_free char *cgpath = NULL;
+    tug_cgroup *cg = NULL;
+    pid_t *pids = NULL;
+    size_t np = 0;
+    if (asprintf(&cgpath, "tug/%s", c->id) < 0 || tug_cgroup_open(cgpath, &cg, &err) < 0 ||
+        tug_cgroup_pids(cg, &pids, &np, &err) < 0) {
+        tug_cgroup_free(cg);
+        return cli_fail(err);
+    }
+    tug_cgroup_free(cg);
+    /* docker runs ps on the host and keeps the rows of the container's processes */
+    int fds[2];
+    if (pipe(fds) < 0) {
+        free(pids);
+        return EXIT_ENGINE;
+    }
+    pid_t child = fork();
+    if (child == 0) {
+        dup2(fds[1], STDOUT_FILENO);
+        close(fds[0]);
+        close(fds[1]);
+        char *def[] = {"ps", "-ef", NULL};
+        char **av = ps_args && ps_args[0] ? ps_args : def;
+        execvp("ps", av);
+        _exit(127);
+    }
+    close(fds[1]);
+    FILE *f = fdopen(fds[0], "r");
+    char line[4096];
+    int pid_col = -1;
+    bool first = true;
+    while (f && fgets(line, sizeof(line), f)) {
+        if (first) {
+            first = false;
+            char copy[4096];
+            snprintf(copy, sizeof(copy), "%s", line);
+            int col = 0;
+            for (char *save = NULL, *t = strtok_r(copy, " \t\n", &save); t;
+                 t = strtok_r(NULL, " \t\n", &save), col++)
+                if (strcmp(t, "PID") == 0)
+                    pid_col = col;
+            fputs(line, stdout);
+            continue;
+        }
+        char copy[4096];
+        snprintf(copy, sizeof(copy), "%s", line);
+        int col = 0;
+        long pid = -1;
+        for (char *save = NULL, *t = strtok_r(copy, " \t\n", &save); t;
+             t = strtok_r(NULL, " \t\n", &save), col++)
+            if (col == pid_col)
+                pid = strtol(t, NULL, 10);
+        for (size_t i = 0; i < np; i++)
+            if (pids[i] == pid) {
+                fputs(line, stdout);
+                break;
+            }
+    }
+    if (f)
+        fclose(f);
+    waitpid(child, NULL, 0);
+    free(pids);
+    if (pid_col < 0) {
+        fprintf(stderr, "Error: ps did not print a PID column\n");
+        return EXIT_ENGINE;
+    }
+    return 0;
+}
+
+int cmd_top(cli_ctx *ctx, int argc, char **argv)
+{
+    if (argc < 2) {
+        fprintf(stderr, "\"top\" requires at least 1 argument.\nSee 'tug top --help'.\n");
+        return EXIT_USER;
+    }
+    if (strcmp(argv[1], "--help") == 0) {
+        cli_print_help("tug top CONTAINER [ps OPTIONS]",
+                       "Display the running processes of a container", "");
+        return 0;
+    }
+    char **ps_args = NULL;
+    if (argc > 2) {
+        ps_args = calloc((size_t)argc, sizeof(char *));
+        ps_args[0] = "ps";
+        for (int i = 2; i < argc; i++)
+            ps_args[i - 1] = argv[i];
+    }
+    int rc = for_each(ctx, 1, argv + 1, top_one, ps_args);
+    free(ps_args);
+    return rc;
+}

@@ -1,0 +1,616 @@
+#include "create_flags.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+
+#include "runtime/container.h"
+#include "runtime/security.h"
+#include "util/cleanup.h"
+#include "util/strutil.h"
+
+enum {
+    O_RM = 1000, O_NAME, O_ENTRYPOINT, O_INIT, O_READONLY, O_TMPFS, O_MEMSWAP, O_CPUS,
+    O_PIDS, O_CAPADD, O_CAPDROP, O_PRIV, O_SECOPT, O_RESTART, O_STOPSIG, O_STOPTIMEOUT,
+    O_ULIMIT, O_SHM, O_LOGOPT, O_LOGDRIVER, O_ENVFILE, O_NETWORK, O_PULL, O_PLATFORM, O_HELP,
+    O_CIDFILE, O_SIGPROXY,
+};
+
+static const struct option create_opts[] = {
+    {"detach", no_argument, NULL, 'd'},
+    {"interactive", no_argument, NULL, 'i'},
+    {"tty", no_argument, NULL, 't'},
+    {"rm", no_argument, NULL, O_RM},
+    {"name", required_argument, NULL, O_NAME},
+    {"env", required_argument, NULL, 'e'},
+    {"env-file", required_argument, NULL, O_ENVFILE},
+    {"workdir", required_argument, NULL, 'w'},
+    {"user", required_argument, NULL, 'u'},
+    {"entrypoint", required_argument, NULL, O_ENTRYPOINT},
+    {"hostname", required_argument, NULL, 'h'},
+    {"init", no_argument, NULL, O_INIT},
+    {"read-only", no_argument, NULL, O_READONLY},
+    {"tmpfs", required_argument, NULL, O_TMPFS},
+    {"memory", required_argument, NULL, 'm'},
+    {"memory-swap", required_argument, NULL, O_MEMSWAP},
+    {"cpus", required_argument, NULL, O_CPUS},
+    {"cpu-shares", required_argument, NULL, 'c'},
+    {"pids-limit", required_argument, NULL, O_PIDS},
+    {"cap-add", required_argument, NULL, O_CAPADD},
+    {"cap-drop", required_argument, NULL, O_CAPDROP},
+    {"privileged", no_argument, NULL, O_PRIV},
+    {"security-opt", required_argument, NULL, O_SECOPT},
+    {"restart", required_argument, NULL, O_RESTART},
+    {"stop-signal", required_argument, NULL, O_STOPSIG},
+    {"stop-timeout", required_argument, NULL, O_STOPTIMEOUT},
+    {"label", required_argument, NULL, 'l'},
+    {"ulimit", required_argument, NULL, O_ULIMIT},
+    {"shm-size", required_argument, NULL, O_SHM},
+    {"log-opt", required_argument, NULL, O_LOGOPT},
+    {"log-driver", required_argument, NULL, O_LOGDRIVER},
+    {"network", required_argument, NULL, O_NETWORK},
+    {"net", required_argument, NULL, O_NETWORK},
+    {"pull", required_argument, NULL, O_PULL},
+    {"platform", required_argument, NULL, O_PLATFORM},
+    {"cidfile", required_argument, NULL, O_CIDFILE},
+    {"sig-proxy", optional_argument, NULL, O_SIGPROXY},
+    {"attach", required_argument, NULL, 'a'},
+    {"publish", required_argument, NULL, 'p'},
+    {"volume", required_argument, NULL, 'v'},
+    {"help", no_argument, NULL, O_HELP},
+    {NULL, 0, NULL, 0},
+};
+
+static const char create_help[] =
+    "  -a, --attach list              Attach to STDIN, STDOUT or STDERR\n"
+    "      --cap-add list             Add Linux capabilities\n"
+    "      --cap-drop list            Drop Linux capabilities\n"
+    "  -c, --cpu-shares int           CPU shares (relative weight)\n"
+    "      --cpus decimal             Number of CPUs\n"
+    "  -d, --detach                   Run container in background and print container ID\n"
+    "      --entrypoint string        Overwrite the default ENTRYPOINT of the image\n"
+    "  -e, --env list                 Set environment variables\n"
+    "      --env-file list            Read in a file of environment variables\n"
+    "  -h, --hostname string          Container host name\n"
+    "      --init                     Run an init inside the container that forwards signals "
+    "and reaps processes\n"
+    "  -i, --interactive              Keep STDIN open even if not attached\n"
+    "  -l, --label list               Set meta data on a container\n"
+    "      --log-opt list             Log driver options (max-size, max-file)\n"
+    "  -m, --memory bytes             Memory limit\n"
+    "      --memory-swap bytes        Swap limit equal to memory plus swap: '-1' to enable "
+    "unlimited swap\n"
+    "      --name string              Assign a name to the container\n"
+    "      --network network          Connect a container to a network\n"
+    "      --pids-limit int           Tune container pids limit (set -1 for unlimited)\n"
+    "      --privileged               Give extended privileges to this container\n"
+    "      --pull string              Pull image before running (\"always\"|\"missing\"|"
+    "\"never\")\n"
+    "      --read-only                Mount the container's root filesystem as read only\n"
+    "      --restart string           Restart policy to apply when a container exits "
+    "(default \"no\")\n"
+    "      --rm                       Automatically remove the container when it exits\n"
+    "      --security-opt list        Security Options\n"
+    "      --shm-size bytes           Size of /dev/shm\n"
+    "      --stop-signal string       Signal to stop a container (default \"SIGTERM\")\n"
+    "      --stop-timeout int         Timeout (in seconds) to stop a container\n"
+    "      --tmpfs list               Mount a tmpfs directory\n"
+    "  -t, --tty                      Allocate a pseudo-TTY\n"
+    "      --ulimit ulimit            Ulimit options\n"
+    "  -u, --user string              Username or UID (format: <name|uid>[:<group|gid>])\n"
+    "  -w, --workdir string           Working directory inside the container\n";
+
+static int bad_value(cli_ctx *ctx, const char *value, const char *flag, const char *why)
+{
+    fprintf(stderr, "invalid argument \"%s\" for \"%s\" flag: %s\nSee '%s %s --help'.\n", value,
+            flag, why, ctx->prog, ctx->cmd);
+    return EXIT_ENGINE;
+}
+
+static void warn(create_flags *f, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void warn(create_flags *f, const char *fmt, ...)
+{
+    char *msg = NULL;
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vasprintf(&msg, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return;
+    char **w = realloc(f->warnings, (f->n_warnings + 1) * sizeof(*w));
+    if (w == NULL) {
+        free(msg);
+        return;
+    }
+    f->warnings = w;
+    f->warnings[f->n_warnings++] = msg;
+}
+
+static void add_env(json_t *env, const char *kv)
+{
+    if (strchr(kv, '=') == NULL) {
+        /* "-e NAME" takes the value from tug's own environment, or drops it */
+        const char *v = getenv(kv);
+        if (v == NULL)
+            return;
+        char *s = NULL;
+        if (asprintf(&s, "%s=%s", kv, v) >= 0)
+            json_array_append_new(env, json_string(s));
+        free(s);
+        return;
+    }
+    json_array_append_new(env, json_string(kv));
+}
+
+static int read_env_file(json_t *env, const char *path, char **ret_err)
+{
+    FILE *f = fopen(path, "re");
+    if (f == NULL) {
+        if (asprintf(ret_err, "open %s: %s", path, strerror(errno)) < 0)
+            *ret_err = NULL;
+        return -1;
+    }
+    char line[8192];
+    while (fgets(line, sizeof(line), f)) {
+        line[strcspn(line, "\r\n")] = '\0';
+        char *p = line;
+        while (*p == ' ' || *p == '\t')
+            p++;
+        if (*p == '\0' || *p == '#')
+            continue;
+        add_env(env, p);
+    }
+    fclose(f);
+    return 0;
+}
+
+static int parse_ulimit(const char *s, json_t *out, create_flags *f)
+{
+    const char *eq = strchr(s, '=');
+    if (eq == NULL || eq == s)
+        return -1;
+    cleanup_free char *name = strndup(s, (size_t)(eq - s));
+    char *end;
+    long long soft = strtoll(eq + 1, &end, 10), hard = soft;
+    if (end == eq + 1)
+        return -1;
+    if (*end == ':') {
+        char *e2;
+        hard = strtoll(end + 1, &e2, 10);
+        if (e2 == end + 1 || *e2)
+            return -1;
+    } else if (*end) {
+        return -1;
+    }
+    if (soft > hard)
+        return -1;
+    static const char *const known[] = {"core", "cpu", "data", "fsize", "locks", "memlock",
+                                        "msgqueue", "nice", "nofile", "nproc", "rss", "rtprio",
+                                        "rttime", "sigpending", "stack", "as"};
+    bool ok = false;
+    for (size_t i = 0; i < TUG_ARRAY_SIZE(known); i++)
+        ok |= strcmp(name, known[i]) == 0;
+    if (!ok)
+        return -1;
+    /* The host's hard limit cannot be raised: say so and clamp rather than fail. */
+    if (strcmp(name, "nofile") == 0 || strcmp(name, "nproc") == 0) {
+        struct rlimit rl;
+        int res = name[1] == 'o' ? RLIMIT_NOFILE : RLIMIT_NPROC;
+        if (getrlimit(res, &rl) == 0 && rl.rlim_max != RLIM_INFINITY &&
+            (unsigned long long)hard > rl.rlim_max) {
+            warn(f, "WARNING: --ulimit %s=%lld:%lld is above this host's hard limit %llu; the "
+                    "container gets %llu",
+                 name, soft, hard, (unsigned long long)rl.rlim_max,
+                 (unsigned long long)rl.rlim_max);
+        }
+    }
+    json_t *u = json_object();
+    json_object_set_new(u, "Name", json_string(name));
+    json_object_set_new(u, "Hard", json_integer(hard));
+    json_object_set_new(u, "Soft", json_integer(soft));
+    json_array_append_new(out, u);
+    return 0;
+}
+
+static json_t *new_config(void)
+{
+    json_t *c = json_object();
+    json_object_set_new(c, "Hostname", json_string(""));
+    json_object_set_new(c, "Domainname", json_string(""));
+    json_object_set_new(c, "User", json_string(""));
+    json_object_set_new(c, "AttachStdin", json_false());
+    json_object_set_new(c, "AttachStdout", json_true());
+    json_object_set_new(c, "AttachStderr", json_true());
+    json_object_set_new(c, "Tty", json_false());
+    json_object_set_new(c, "OpenStdin", json_false());
+    json_object_set_new(c, "StdinOnce", json_false());
+    json_object_set_new(c, "Env", json_array());
+    json_object_set_new(c, "Cmd", json_null());
+    json_object_set_new(c, "Image", json_string(""));
+    json_object_set_new(c, "Volumes", json_null());
+    json_object_set_new(c, "WorkingDir", json_string(""));
+    json_object_set_new(c, "Entrypoint", json_null());
+    json_object_set_new(c, "OnBuild", json_null());
+    json_object_set_new(c, "Labels", json_object());
+    return c;
+}
+
+static json_t *new_host_config(void)
+{
+    json_t *h = json_object();
+    json_object_set_new(h, "Binds", json_null());
+    json_t *log = json_object();
+    json_object_set_new(log, "Type", json_string("json-file"));
+    json_object_set_new(log, "Config", json_object());
+    json_object_set_new(h, "LogConfig", log);
+    json_object_set_new(h, "NetworkMode", json_string("none"));
+    json_object_set_new(h, "PortBindings", json_object());
+    json_t *rp = json_object();
+    json_object_set_new(rp, "Name", json_string("no"));
+    json_object_set_new(rp, "MaximumRetryCount", json_integer(0));
+    json_object_set_new(h, "RestartPolicy", rp);
+    json_object_set_new(h, "AutoRemove", json_false());
+    json_object_set_new(h, "CapAdd", json_null());
+    json_object_set_new(h, "CapDrop", json_null());
+    json_object_set_new(h, "CgroupnsMode", json_string("private"));
+    json_object_set_new(h, "IpcMode", json_string("private"));
+    json_object_set_new(h, "Privileged", json_false());
+    json_object_set_new(h, "ReadonlyRootfs", json_false());
+    json_object_set_new(h, "SecurityOpt", json_null());
+    json_object_set_new(h, "ShmSize", json_integer(67108864));
+    json_object_set_new(h, "Runtime", json_string("tug"));
+    json_object_set_new(h, "CpuShares", json_integer(0));
+    json_object_set_new(h, "Memory", json_integer(0));
+    json_object_set_new(h, "NanoCpus", json_integer(0));
+    json_object_set_new(h, "MemorySwap", json_integer(0));
+    json_object_set_new(h, "PidsLimit", json_null());
+    json_object_set_new(h, "Ulimits", json_null());
+    json_object_set_new(h, "Init", json_null());
+    return h;
+}
+
+static void append_to(json_t *obj, const char *key, const char *value)
+{
+    json_t *a = json_object_get(obj, key);
+    if (!json_is_array(a)) {
+        a = json_array();
+        json_object_set_new(obj, key, a);
+    }
+    json_array_append_new(a, json_string(value));
+}
+
+int parse_create_flags(cli_ctx *ctx, int argc, char **argv, bool for_run, create_flags *f)
+{
+    memset(f, 0, sizeof(*f));
+    f->pull = "missing";
+    json_t *cfg = new_config(), *hc = new_host_config();
+    f->request = json_object();
+    json_object_set_new(f->request, "Config", cfg);
+    json_object_set_new(f->request, "HostConfig", hc);
+    json_t *env = json_object_get(cfg, "Env");
+    const char *short_opts = for_run ? "+ditre:w:u:h:m:c:l:a:p:v:" : "+itre:w:u:h:m:c:l:a:p:v:";
+    long long memory = 0, swap = 0;
+    bool swap_set = false;
+    int c;
+    while ((c = getopt_long(argc, argv, short_opts, create_opts, NULL)) != -1) {
+        long long v;
+        char *end;
+        switch (c) {
+        case 'd':
+            if (!for_run)
+                return cli_flag_error(ctx, argv);
+            f->detach = true;
+            break;
+        case 'i':
+            f->interactive = true;
+            json_object_set_new(cfg, "OpenStdin", json_true());
+            json_object_set_new(cfg, "AttachStdin", json_true());
+            json_object_set_new(cfg, "StdinOnce", json_true());
+            break;
+        case 't':
+            f->tty = true;
+            json_object_set_new(cfg, "Tty", json_true());
+            break;
+        case 'a':
+            break;
+        case O_RM:
+            json_object_set_new(hc, "AutoRemove", json_true());
+            break;
+        case O_NAME:
+            f->name = optarg;
+            break;
+        case 'e':
+            add_env(env, optarg);
+            break;
+        case O_ENVFILE: {
+            char *why = NULL;
+            if (read_env_file(env, optarg, &why) < 0) {
+                fprintf(stderr, "Error: %s\n", why ? why : optarg);
+                free(why);
+                return EXIT_ENGINE;
+            }
+            break;
+        }
+        case 'w':
+            if (optarg[0] != '/')
+                return bad_value(ctx, optarg, "-w, --workdir",
+                                 "the working directory must be an absolute path");
+            json_object_set_new(cfg, "WorkingDir", json_string(optarg));
+            break;
+        case 'u':
+            json_object_set_new(cfg, "User", json_string(optarg));
+            break;
+        case O_ENTRYPOINT: {
+            json_t *ep = json_array();
+            json_array_append_new(ep, json_string(optarg));
+            json_object_set_new(cfg, "Entrypoint", ep);
+            break;
+        }
+        case 'h':
+            json_object_set_new(cfg, "Hostname", json_string(optarg));
+            break;
+        case O_INIT:
+            json_object_set_new(hc, "Init", json_true());
+            break;
+        case O_READONLY:
+            json_object_set_new(hc, "ReadonlyRootfs", json_true());
+            break;
+        case O_TMPFS: {
+            json_t *t = json_object_get(hc, "Tmpfs");
+            if (!json_is_object(t)) {
+                t = json_object();
+                json_object_set_new(hc, "Tmpfs", t);
+            }
+            const char *colon = strchr(optarg, ':');
+            cleanup_free char *path = colon ? strndup(optarg, (size_t)(colon - optarg))
+                                            : strdup(optarg);
+            if (path[0] != '/')
+                return bad_value(ctx, optarg, "--tmpfs", "the mount point must be absolute");
+            json_object_set_new(t, path, json_string(colon ? colon + 1 : ""));
+            break;
+        }
+        case 'm':
+            if (tug_parse_size(optarg, &memory) < 0) {
+                cleanup_free char *why = NULL;
+                if (asprintf(&why, "invalid size: '%s'", optarg) < 0)
+                    why = NULL;
+                return bad_value(ctx, optarg, "-m, --memory", why ? why : "invalid size");
+            }
+            break;
+        case O_MEMSWAP:
+            if (strcmp(optarg, "-1") == 0)
+                swap = -1;
+            else if (tug_parse_size(optarg, &swap) < 0)
+                return bad_value(ctx, optarg, "--memory-swap", "invalid size");
+            swap_set = true;
+            break;
+        case O_CPUS: {
+            double cpus = strtod(optarg, &end);
+            if (end == optarg || *end || cpus <= 0)
+                return bad_value(ctx, optarg, "--cpus", "invalid number of CPUs");
+            json_object_set_new(hc, "NanoCpus", json_integer((json_int_t)(cpus * 1e9)));
+            break;
+        }
+        case 'c':
+            v = strtoll(optarg, &end, 10);
+            if (end == optarg || *end || v < 0)
+                return bad_value(ctx, optarg, "-c, --cpu-shares", "invalid syntax");
+            json_object_set_new(hc, "CpuShares", json_integer(v));
+            break;
+        case O_PIDS:
+            v = strtoll(optarg, &end, 10);
+            if (end == optarg || *end)
+                return bad_value(ctx, optarg, "--pids-limit", "invalid syntax");
+            json_object_set_new(hc, "PidsLimit", json_integer(v));
+            break;
+        case O_CAPADD:
+        case O_CAPDROP: {
+            tug_error *err = NULL;
+            int cap;
+            bool all = false;
+            if (tug_caps_parse(optarg, &cap, &all, &err) < 0) {
+                fprintf(stderr, "Error: %s\n", err->msg);
+                tug_error_free(err);
+                return EXIT_ENGINE;
+            }
+            append_to(hc, c == O_CAPADD ? "CapAdd" : "CapDrop", optarg);
+            break;
+        }
+        case O_PRIV:
+            json_object_set_new(hc, "Privileged", json_true());
+            break;
+        case O_SECOPT:
+            if (strcmp(optarg, "no-new-privileges") != 0 &&
+                strncmp(optarg, "no-new-privileges", 17) != 0 &&
+                strncmp(optarg, "seccomp=", 8) != 0 && strncmp(optarg, "seccomp:", 8) != 0 &&
+                strncmp(optarg, "label", 5) != 0 && strncmp(optarg, "apparmor", 8) != 0)
+                return bad_value(ctx, optarg, "--security-opt",
+                                 "use no-new-privileges, seccomp=unconfined or seccomp=FILE");
+            if ((strncmp(optarg, "seccomp=", 8) == 0 || strncmp(optarg, "seccomp:", 8) == 0) &&
+                strcmp(optarg + 8, "unconfined") != 0) {
+                /* docker reads the profile on the client: check it exists now */
+                FILE *pf = fopen(optarg + 8, "re");
+                if (pf == NULL) {
+                    fprintf(stderr, "Error: opening seccomp profile (%s) failed: %s\n",
+                            optarg + 8, strerror(errno));
+                    return EXIT_ENGINE;
+                }
+                fclose(pf);
+            }
+            append_to(hc, "SecurityOpt", optarg);
+            break;
+        case O_RESTART: {
+            json_t *rp = json_object_get(hc, "RestartPolicy");
+            cleanup_free char *name = strdup(optarg);
+            char *colon = strchr(name, ':');
+            int max = 0;
+            if (colon) {
+                *colon = '\0';
+                max = (int)strtol(colon + 1, &end, 10);
+                if (end == colon + 1 || *end || max < 0 || strcmp(name, "on-failure") != 0)
+                    return bad_value(ctx, optarg, "--restart",
+                                     "maximum retry count only with on-failure[:N]");
+            }
+            if (strcmp(name, "no") != 0 && strcmp(name, "always") != 0 &&
+                strcmp(name, "on-failure") != 0 && strcmp(name, "unless-stopped") != 0)
+                return bad_value(ctx, optarg, "--restart",
+                                 "use no, always, unless-stopped or on-failure[:max-retries]");
+            json_object_set_new(rp, "Name", json_string(name));
+            json_object_set_new(rp, "MaximumRetryCount", json_integer(max));
+            break;
+        }
+        case O_STOPSIG:
+            if (tug_signal_parse(optarg) < 0)
+                return bad_value(ctx, optarg, "--stop-signal", "invalid signal");
+            json_object_set_new(cfg, "StopSignal", json_string(optarg));
+            break;
+        case O_STOPTIMEOUT:
+            v = strtoll(optarg, &end, 10);
+            if (end == optarg || *end)
+                return bad_value(ctx, optarg, "--stop-timeout", "invalid syntax");
+            json_object_set_new(cfg, "StopTimeout", json_integer(v));
+            break;
+        case 'l': {
+            json_t *labels = json_object_get(cfg, "Labels");
+            const char *eq = strchr(optarg, '=');
+            cleanup_free char *k = eq ? strndup(optarg, (size_t)(eq - optarg)) : strdup(optarg);
+            json_object_set_new(labels, k, json_string(eq ? eq + 1 : ""));
+            break;
+        }
+        case O_ULIMIT: {
+            json_t *ul = json_object_get(hc, "Ulimits");
+            if (!json_is_array(ul)) {
+                ul = json_array();
+                json_object_set_new(hc, "Ulimits", ul);
+            }
+            if (parse_ulimit(optarg, ul, f) < 0)
+                return bad_value(ctx, optarg, "--ulimit", "use name=soft[:hard], e.g. nofile=1024:2048");
+            break;
+        }
+        case O_SHM:
+            if (tug_parse_size(optarg, &v) < 0 || v <= 0)
+                return bad_value(ctx, optarg, "--shm-size", "invalid size");
+            json_object_set_new(hc, "ShmSize", json_integer(v));
+            break;
+        case O_LOGOPT: {
+            json_t *lc = json_object_get(json_object_get(hc, "LogConfig"), "Config");
+            const char *eq = strchr(optarg, '=');
+            if (eq == NULL)
+                return bad_value(ctx, optarg, "--log-opt", "use key=value");
+            cleanup_free char *k = strndup(optarg, (size_t)(eq - optarg));
+            if (strcmp(k, "max-size") == 0) {
+                if (tug_parse_size(eq + 1, &v) < 0 || v <= 0)
+                    return bad_value(ctx, optarg, "--log-opt", "max-size must be a size like 10m");
+                char num[32];
+                snprintf(num, sizeof(num), "%lld", v);
+                json_object_set_new(lc, k, json_string(num));
+            } else if (strcmp(k, "max-file") == 0) {
+                v = strtoll(eq + 1, &end, 10);
+                if (end == eq + 1 || *end || v < 1)
+                    return bad_value(ctx, optarg, "--log-opt", "max-file must be a positive number");
+                json_object_set_new(lc, k, json_string(eq + 1));
+            } else {
+                fprintf(stderr, "Error: unknown log opt '%s' for json-file log driver\n", k);
+                return EXIT_ENGINE;
+            }
+            break;
+        }
+        case O_LOGDRIVER:
+            if (strcmp(optarg, "json-file") != 0) {
+                fprintf(stderr, "Error: log driver \"%s\" is not supported: tug writes "
+                                "json-file logs\n",
+                        optarg);
+                return EXIT_ENGINE;
+            }
+            break;
+        case O_NETWORK:
+            if (strcmp(optarg, "none") != 0 && strcmp(optarg, "default") != 0 &&
+                strcmp(optarg, "bridge") != 0) {
+                fprintf(stderr, "Error: network %s not found\n", optarg);
+                return EXIT_ENGINE;
+            }
+            break;
+        case 'p':
+            fprintf(stderr, "Error: publishing ports (-p %s) needs container networking, which "
+                            "this tug does not have yet\n",
+                    optarg);
+            return EXIT_ENGINE;
+        case 'v':
+            fprintf(stderr, "Error: volumes (-v %s) are not supported by this tug yet\n", optarg);
+            return EXIT_ENGINE;
+        case O_PULL:
+            if (strcmp(optarg, "missing") != 0 && strcmp(optarg, "always") != 0 &&
+                strcmp(optarg, "never") != 0)
+                return bad_value(ctx, optarg, "--pull", "use always, missing or never");
+            f->pull = optarg;
+            break;
+        case O_PLATFORM:
+            f->platform = optarg;
+            break;
+        case O_CIDFILE:
+        case O_SIGPROXY:
+            break;
+        case O_HELP:
+            cli_print_help(for_run ? "tug run [OPTIONS] IMAGE [COMMAND] [ARG...]"
+                                   : "tug create [OPTIONS] IMAGE [COMMAND] [ARG...]",
+                           for_run ? "Run a command in a new container"
+                                   : "Create a new container",
+                           create_help);
+            return -1;
+        default:
+            return cli_flag_error(ctx, argv);
+        }
+    }
+    if (optind >= argc) {
+        fprintf(stderr, "\"%s\" requires at least 1 argument.\nSee '%s %s --help'.\n\nUsage:  "
+                        "%s %s [OPTIONS] IMAGE [COMMAND] [ARG...]\n",
+                ctx->cmd, ctx->prog, ctx->cmd, ctx->prog, ctx->cmd);
+        return EXIT_USER;
+    }
+    if (memory > 0 && memory < 6 * 1024 * 1024) {
+        fprintf(stderr, "Error: Minimum memory limit allowed is 6MB\n");
+        return EXIT_ENGINE;
+    }
+    if (swap_set && swap > 0 && memory > 0 && swap < memory) {
+        fprintf(stderr, "Error: Minimum memoryswap limit should be larger than memory limit, see "
+                        "usage\n");
+        return EXIT_ENGINE;
+    }
+    if (swap_set && memory == 0 && swap > 0) {
+        fprintf(stderr, "Error: You should always set the Memory limit when using Memoryswap "
+                        "limit, see usage\n");
+        return EXIT_ENGINE;
+    }
+    json_object_set_new(hc, "Memory", json_integer(memory));
+    json_object_set_new(hc, "MemorySwap", json_integer(swap_set ? swap : 0));
+    if (json_is_true(json_object_get(hc, "AutoRemove")) &&
+        strcmp(json_string_value(json_object_get(json_object_get(hc, "RestartPolicy"), "Name")),
+               "no") != 0) {
+        fprintf(stderr, "Error: Conflicting options: --restart and --rm\n");
+        return EXIT_ENGINE;
+    }
+    f->image = argv[optind++];
+    if (optind < argc) {
+        json_t *cmd = json_array();
+        for (; optind < argc; optind++)
+            json_array_append_new(cmd, json_string(argv[optind]));
+        json_object_set_new(cfg, "Cmd", cmd);
+    }
+    if (f->detach) {
+        json_object_set_new(cfg, "AttachStdout", json_false());
+        json_object_set_new(cfg, "AttachStderr", json_false());
+    }
+    return 0;
+}
+
+void create_flags_clear(create_flags *f)
+{
+    json_decref(f->request);
+    for (size_t i = 0; i < f->n_warnings; i++)
+        free(f->warnings[i]);
+    free(f->warnings);
+    memset(f, 0, sizeof(*f));
+}

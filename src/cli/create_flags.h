@@ -1,0 +1,22 @@
+/* The flags of run and create, turned into docker's create request. */
+#pragma once
+#include <jansson.h>
+#include <stdbool.h>
+
+#include "cli.h"
+
+typedef struct create_flags {
+    json_t *request; /* {"Config":{...},"HostConfig":{...}} */
+    const char *name;
+    const char *image;
+    const char *pull; /* missing | always | never */
+    const char *platform;
+    bool detach, interactive, tty;
+    char **warnings;  /* printed before the container starts */
+    size_t n_warnings;
+} create_flags;
+
+/* Parse "[OPTIONS] IMAGE [COMMAND] [ARG...]"; on failure prints the error and returns the exit
+ * status (non-zero). for_run accepts -d. */
+int parse_create_flags(cli_ctx *ctx, int argc, char **argv, bool for_run, create_flags *ret);
+void create_flags_clear(create_flags *f);

@@ -1,0 +1,270 @@
+/* logs: read the json-file log the monitor writes; -f follows it while the container runs. */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "commands.h"
+#include "runtime/container.h"
+#include "util/cleanup.h"
+#include "util/strutil.h"
+
+#define HELP_OPT {"help", no_argument, NULL, 'H'}
+
+typedef struct log_opts {
+    bool timestamps;
+    long long since_ns, until_ns; /* 0 = none */
+    bool tty;                     /* everything went to stdout */
+} log_opts;
+
+/* "2013-01-02T13:23:37Z", a unix time, or a duration like "10m" / "1h30m" before now. */
+static int parse_time(const char *s, long long *ret_ns)
+{
+    long long sec;
+    long nsec = 0;
+    if (tug_parse_rfc3339(s, &sec, &nsec) == 0) {
+        *ret_ns = sec * 1000000000LL + nsec;
+        return 0;
+    }
+    char *end;
+    double v = strtod(s, &end);
+    if (end != s && *end == '\0') {
+        *ret_ns = (long long)(v * 1e9);
+        return 0;
+    }
+    /* Go durations: sequences of number+unit */
+    double total = 0;
+    const char *p = s;
+    while (*p) {
+        double n = strtod(p, &end);
+        if (end == p)
+            return -1;
+        p = end;
+        double mult = strncmp(p, "ms", 2) == 0 ? 1e-3
+                      : *p == 's'             ? 1
+                      : *p == 'm'             ? 60
+                      : *p == 'h'             ? 3600
+                                              : -1;
+        if (mult < 0)
+            return -1;
+        p += strncmp(p, "ms", 2) == 0 ? 2 : 1;
+        total += n * mult;
+    }
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    *ret_ns = ((long long)now.tv_sec * 1000000000LL + now.tv_nsec) - (long long)(total * 1e9);
+    return 0;
+}
+
+static void emit(const char *line, const log_opts *o)
+{
+    json_t *rec = json_loads(line, 0, NULL);
+    if (rec == NULL)
+        return;
+    const char *time_s = json_string_value(json_object_get(rec, "time"));
+    long long sec = 0;
+    long nsec = 0;
+    if (time_s)
+        tug_parse_rfc3339(time_s, &sec, &nsec);
+    long long t = sec * 1000000000LL + nsec;
+    if ((o->since_ns && t < o->since_ns) || (o->until_ns && t > o->until_ns)) {
+        json_decref(rec);
+        return;
+    }
+    const char *stream = json_string_value(json_object_get(rec, "stream"));
+    FILE *out = stream && strcmp(stream, "stderr") == 0 && !o->tty ? stderr : stdout;
+    if (o->timestamps && time_s)
+        fprintf(out, "%s ", time_s);
+    json_t *log = json_object_get(rec, "log");
+    fwrite(json_string_value(log), 1, json_string_length(log), out);
+    json_decref(rec);
+}
+
+/* Lines of the log files, oldest first (rotated files are log.N ... log.1, then log). */
+static int read_all(const char *path, char ***ret_lines, size_t *ret_n)
+{
+    char **lines = NULL;
+    size_t n = 0;
+    for (int i = 10; i >= 0; i--) {
+        char p[4096];
+        if (i)
+            snprintf(p, sizeof(p), "%s.%d", path, i);
+        else
+            snprintf(p, sizeof(p), "%s", path);
+        FILE *f = fopen(p, "re");
+        if (f == NULL)
+            continue;
+        char *line = NULL;
+        size_t cap = 0;
+        while (getline(&line, &cap, f) > 0) {
+            char **nl = realloc(lines, (n + 1) * sizeof(*nl));
+            if (nl == NULL)
+                break;
+            lines = nl;
+            lines[n++] = strdup(line);
+        }
+        free(line);
+        fclose(f);
+    }
+    *ret_lines = lines;
+    *ret_n = n;
+    return 0;
+}
+
+int cmd_logs(cli_ctx *ctx, int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"follow", no_argument, NULL, 'f'},       {"timestamps", no_argument, NULL, 't'},
+        {"tail", required_argument, NULL, 'n'},   {"since", required_argument, NULL, 'S'},
+        {"until", required_argument, NULL, 'U'},  {"details", no_argument, NULL, 'D'},
+        HELP_OPT,                                 {NULL, 0, NULL, 0},
+    };
+    log_opts o = {0};
+    bool follow = false;
+    long tail = -1;
+    int c;
+    char *end;
+    while ((c = getopt_long(argc, argv, "ftn:", opts, NULL)) != -1) {
+        switch (c) {
+        case 'f':
+            follow = true;
+            break;
+        case 't':
+            o.timestamps = true;
+            break;
+        case 'n':
+            if (strcmp(optarg, "all") == 0)
+                tail = -1;
+            else {
+                tail = strtol(optarg, &end, 10);
+                if (end == optarg || *end) {
+                    fprintf(stderr, "Error: invalid value for --tail: %s (a number or \"all\")\n",
+                            optarg);
+                    return EXIT_ENGINE;
+                }
+            }
+            break;
+        case 'S':
+        case 'U':
+            if (parse_time(optarg, c == 'S' ? &o.since_ns : &o.until_ns) < 0) {
+                fprintf(stderr, "Error: invalid value for --%s: %s (a time like "
+                                "2026-01-02T15:04:05Z or a duration like 10m)\n",
+                        c == 'S' ? "since" : "until", optarg);
+                return EXIT_ENGINE;
+            }
+            break;
+        case 'D':
+            break;
+        case 'H':
+            cli_print_help("tug logs [OPTIONS] CONTAINER", "Fetch the logs of a container",
+                           "  -f, --follow         Follow log output\n"
+                           "      --since string   Show logs since timestamp or relative (e.g. "
+                           "42m)\n"
+                           "  -n, --tail string    Number of lines to show from the end of the "
+                           "logs (default \"all\")\n"
+                           "  -t, --timestamps     Show timestamps\n"
+                           "      --until string   Show logs before a timestamp or relative\n");
+            return 0;
+        default:
+            return cli_flag_error(ctx, argv);
+        }
+    }
+    if (argc - optind != 1) {
+        fprintf(stderr, "\"logs\" requires exactly 1 argument.\nSee 'tug logs --help'.\n");
+        return EXIT_USER;
+    }
+    tug_store *s;
+    int rc = cli_store(ctx, &s);
+    if (rc)
+        return rc;
+    tug_error *err = NULL;
+    cleanup_container tug_container *ct = NULL;
+    if (tug_container_find(s, argv[optind], &ct, &err) < 0)
+        return cli_fail(err);
+    o.tty = json_is_true(json_object_get(json_object_get(ct->config, "Config"), "Tty"));
+    cleanup_free char *dir = tug_container_dir(s, ct->id);
+    cleanup_free char *path = NULL;
+    if (asprintf(&path, "%s/%s-json.log", dir, ct->id) < 0)
+        return EXIT_ENGINE;
+    char **lines = NULL;
+    size_t n = 0;
+    read_all(path, &lines, &n);
+    size_t first = tail >= 0 && (size_t)tail < n ? n - (size_t)tail : 0;
+    for (size_t i = 0; i < n; i++) {
+        if (i >= first)
+            emit(lines[i], &o);
+        free(lines[i]);
+    }
+    free(lines);
+    fflush(stdout);
+    fflush(stderr);
+    if (!follow)
+        return 0;
+    /* Follow: read what is appended until the container has stopped and the file is drained. */
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    lseek(fd, 0, SEEK_END);
+    char buf[65536];
+    size_t have = 0;
+    static char pending[1 << 20];
+    for (;;) {
+        ssize_t r = read(fd, buf, sizeof(buf));
+        if (r > 0) {
+            for (ssize_t i = 0; i < r; i++) {
+                if (have < sizeof(pending) - 1)
+                    pending[have++] = buf[i];
+                if (buf[i] == '\n') {
+                    pending[have] = '\0';
+                    emit(pending, &o);
+                    have = 0;
+                }
+            }
+            fflush(stdout);
+            fflush(stderr);
+            continue;
+        }
+        if (tug_container_refresh(s, ct, &err) < 0)
+            break;
+        bool running = strcmp(ct->state, TUG_STATE_RUNNING) == 0 ||
+                       strcmp(ct->state, TUG_STATE_PAUSED) == 0 ||
+                       strcmp(ct->state, TUG_STATE_RESTARTING) == 0;
+        if (!running) {
+            /* one last read after the monitor finished writing */
+            r = read(fd, buf, sizeof(buf));
+            if (r <= 0)
+                break;
+            lseek(fd, -r, SEEK_CUR);
+            continue;
+        }
+        struct stat st;
+        if (stat(path, &st) == 0 && st.st_size < lseek(fd, 0, SEEK_CUR)) {
+            /* rotated: start over on the new file */
+            close(fd);
+            fd = open(path, O_RDONLY | O_CLOEXEC);
+            if (fd < 0)
+                break;
+        }
+        poll(NULL, 0, 50);
+        tug_container *fresh = NULL;
+        tug_error *e2 = NULL;
+        if (tug_container_find(s, ct->id, &fresh, &e2) == 0) {
+            tug_container_free(ct);
+            ct = fresh;
+        } else {
+            tug_error_free(e2);
+            break;
+        }
+    }
+    tug_error_free(err);
+    close(fd);
+    return 0;
+}

@@ -1,0 +1,390 @@
+/* ps / container ls: docker's columns, filters and formats. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cli.h"
+#include "commands.h"
+#include "runtime/container.h"
+#include "util/cleanup.h"
+#include "util/fs.h"
+#include "util/strutil.h"
+
+#define HELP_OPT {"help", no_argument, NULL, 'H'}
+
+static char *command_of(tug_container *c)
+{
+    json_t *cfg = json_object_get(c->config, "Config");
+    size_t cap = 1;
+    const char *keys[] = {"Entrypoint", "Cmd"};
+    for (int k = 0; k < 2; k++) {
+        size_t i;
+        json_t *v;
+        json_array_foreach(json_object_get(cfg, keys[k]), i, v) cap += json_string_length(v) + 1;
+    }
+    char *out = calloc(1, cap);
+    if (out == NULL)
+        return NULL;
+    for (int k = 0; k < 2; k++) {
+        size_t i;
+        json_t *v;
+        json_array_foreach(json_object_get(cfg, keys[k]), i, v)
+        {
+            if (*out)
+                strcat(out, " ");
+            strcat(out, json_string_value(v));
+        }
+    }
+    return out;
+}
+
+/* Go's strconv.Quote, enough for commands. */
+static char *go_quote(const char *s)
+{
+    size_t n = strlen(s);
+    char *out = malloc(n * 4 + 3), *o = out;
+    if (out == NULL)
+        return NULL;
+    *o++ = '"';
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\') {
+            *o++ = '\\';
+            *o++ = (char)c;
+        } else if (c == '\n') {
+            *o++ = '\\';
+            *o++ = 'n';
+        } else if (c == '\t') {
+            *o++ = '\\';
+            *o++ = 't';
+        } else if (c < 0x20) {
+            o += sprintf(o, "\\x%02x", c);
+        } else
+            *o++ = (char)c;
+    }
+    *o++ = '"';
+    *o = '\0';
+    return out;
+}
+
+static char *status_of(tug_container *c)
+{
+    long long now = (long long)time(NULL);
+    char *out = NULL;
+    int r = -1;
+    if (strcmp(c->state, TUG_STATE_RUNNING) == 0 || strcmp(c->state, TUG_STATE_PAUSED) == 0) {
+        cleanup_free char *d = tug_human_duration(now - c->started_ns / 1000000000LL);
+        r = asprintf(&out, "Up %s%s", d, strcmp(c->state, TUG_STATE_PAUSED) == 0 ? " (Paused)" : "");
+    } else if (strcmp(c->state, TUG_STATE_EXITED) == 0 ||
+               strcmp(c->state, TUG_STATE_RESTARTING) == 0) {
+        cleanup_free char *d = tug_human_duration(now - c->finished_ns / 1000000000LL);
+        r = asprintf(&out, "%s (%d) %s ago",
+                     strcmp(c->state, TUG_STATE_EXITED) == 0 ? "Exited" : "Restarting",
+                     c->exit_code, d);
+    } else if (strcmp(c->state, TUG_STATE_CREATED) == 0) {
+        out = strdup("Created");
+        r = 0;
+    } else {
+        out = strdup("Dead");
+        r = 0;
+    }
+    return r < 0 ? NULL : out;
+}
+
+typedef struct ps_filter {
+    char **status, **names, **labels, **ancestors, **ids;
+    size_t n_status, n_names, n_labels, n_ancestors, n_ids;
+    int exited; /* -1 any */
+} ps_filter;
+
+static void push(char ***v, size_t *n, const char *s)
+{
+    char **nv = realloc(*v, (*n + 1) * sizeof(*nv));
+    if (nv == NULL)
+        return;
+    *v = nv;
+    nv[(*n)++] = (char *)s;
+}
+
+static int parse_filter(const char *f, ps_filter *flt)
+{
+    const char *eq = strchr(f, '=');
+    if (eq == NULL) {
+        fprintf(stderr, "Error: bad format of filter (expected name=value)\n");
+        return -1;
+    }
+    size_t kl = (size_t)(eq - f);
+    const char *v = eq + 1;
+    if (kl == 6 && strncmp(f, "status", 6) == 0) {
+        static const char *ok[] = {"created", "restarting", "running", "removing", "paused",
+                                   "exited", "dead"};
+        bool known = false;
+        for (size_t i = 0; i < TUG_ARRAY_SIZE(ok); i++)
+            known |= strcmp(v, ok[i]) == 0;
+        if (!known) {
+            fprintf(stderr, "Error: invalid filter 'status=%s'\n", v);
+            return -1;
+        }
+        push(&flt->status, &flt->n_status, v);
+    } else if (kl == 4 && strncmp(f, "name", 4) == 0)
+        push(&flt->names, &flt->n_names, v);
+    else if (kl == 5 && strncmp(f, "label", 5) == 0)
+        push(&flt->labels, &flt->n_labels, v);
+    else if (kl == 8 && strncmp(f, "ancestor", 8) == 0)
+        push(&flt->ancestors, &flt->n_ancestors, v);
+    else if (kl == 2 && strncmp(f, "id", 2) == 0)
+        push(&flt->ids, &flt->n_ids, v);
+    else if (kl == 6 && strncmp(f, "exited", 6) == 0) {
+        char *end;
+        flt->exited = (int)strtol(v, &end, 10);
+        if (end == v || *end) {
+            fprintf(stderr, "Error: invalid filter 'exited=%s'\n", v);
+            return -1;
+        }
+    } else {
+        fprintf(stderr, "Error: invalid filter '%.*s'\n", (int)kl, f);
+        return -1;
+    }
+    return 0;
+}
+
+static bool any_match(char **v, size_t n, bool (*fn)(const char *, tug_container *, void *),
+                      tug_container *c, void *ud)
+{
+    if (n == 0)
+        return true;
+    for (size_t i = 0; i < n; i++)
+        if (fn(v[i], c, ud))
+            return true;
+    return false;
+}
+
+static bool m_status(const char *v, tug_container *c, void *ud)
+{
+    return strcmp(v, c->state) == 0;
+}
+static bool m_name(const char *v, tug_container *c, void *ud)
+{
+    return strstr(c->name, v) != NULL;
+}
+static bool m_id(const char *v, tug_container *c, void *ud)
+{
+    return strncmp(c->id, v, strlen(v)) == 0;
+}
+static bool m_label(const char *v, tug_container *c, void *ud)
+{
+    json_t *labels = json_object_get(json_object_get(c->config, "Config"), "Labels");
+    const char *eq = strchr(v, '=');
+    cleanup_free char *k = eq ? strndup(v, (size_t)(eq - v)) : strdup(v);
+    json_t *val = json_object_get(labels, k);
+    return val && (eq == NULL || strcmp(json_string_value(val), eq + 1) == 0);
+}
+static bool m_ancestor(const char *v, tug_container *c, void *ud)
+{
+    tug_store *s = ud;
+    tug_image *img = NULL;
+    tug_error *err = NULL;
+    bool ok = false;
+    if (tug_store_find_image(s, v, &img, &err) == 0)
+        ok = strcmp(img->id, c->image_id) == 0;
+    tug_error_free(err);
+    tug_image_free(img);
+    return ok || strcmp(v, c->image_name) == 0;
+}
+
+static json_t *ps_row(tug_store *s, tug_container *c, bool no_trunc, bool size)
+{
+    json_t *r = json_object();
+    char shortid[13];
+    snprintf(shortid, sizeof(shortid), "%.12s", c->id);
+    json_object_set_new(r, "ID", json_string(no_trunc ? c->id : shortid));
+    json_object_set_new(r, "Image", json_string(c->image_name));
+    cleanup_free char *cmd = command_of(c);
+    cleanup_free char *shown = no_trunc ? strdup(cmd ? cmd : "") : tug_ellipsis(cmd ? cmd : "", 20);
+    cleanup_free char *quoted = go_quote(shown ? shown : "");
+    json_object_set_new(r, "Command", json_string(quoted ? quoted : ""));
+    time_t t = (time_t)(c->created_ns / 1000000000LL);
+    struct tm tm;
+    char at[64];
+    localtime_r(&t, &tm);
+    strftime(at, sizeof(at), "%Y-%m-%d %H:%M:%S %z %Z", &tm);
+    json_object_set_new(r, "CreatedAt", json_string(at));
+    cleanup_free char *ago = tug_time_ago(c->created_ns / 1000000000LL);
+    json_object_set_new(r, "RunningFor", json_string(ago));
+    json_object_set_new(r, "Ports", json_string(""));
+    json_object_set_new(r, "State", json_string(c->state));
+    cleanup_free char *status = status_of(c);
+    json_object_set_new(r, "Status", json_string(status ? status : ""));
+    json_object_set_new(r, "Names", json_string(c->name));
+    json_t *labels = json_object_get(json_object_get(c->config, "Config"), "Labels");
+    cleanup_free char *lab = calloc(1, 4096);
+    const char *k;
+    json_t *v;
+    json_object_foreach(labels, k, v)
+    {
+        if (lab && strlen(lab) + strlen(k) + json_string_length(v) + 3 < 4096) {
+            if (*lab)
+                strcat(lab, ",");
+            strcat(lab, k);
+            strcat(lab, "=");
+            strcat(lab, json_string_value(v));
+        }
+    }
+    json_object_set_new(r, "Labels", json_string(lab ? lab : ""));
+    json_object_set_new(r, "Mounts", json_string(""));
+    json_object_set_new(r, "Networks", json_string("none"));
+    json_object_set_new(r, "LocalVolumes", json_string("0"));
+    if (size) {
+        cleanup_free char *dir = tug_container_dir(s, c->id);
+        cleanup_free char *upper = NULL;
+        long long rw = 0;
+        tug_error *err = NULL;
+        if (asprintf(&upper, "%s/upper", dir) >= 0)
+            tug_dir_size(upper, &rw, &err);
+        tug_error_free(err);
+        long long virt = rw;
+        cleanup_image tug_image *img = NULL;
+        err = NULL;
+        if (tug_store_load_image(s, c->image_id, &img, &err) == 0)
+            virt += img->size;
+        tug_error_free(err);
+        cleanup_free char *a = tug_human_size((double)rw, 3);
+        cleanup_free char *b = tug_human_size((double)virt, 3);
+        cleanup_free char *sz = NULL;
+        if (asprintf(&sz, "%s (virtual %s)", a, b) >= 0)
+            json_object_set_new(r, "Size", json_string(sz));
+    } else {
+        json_object_set_new(r, "Size", json_string("0B"));
+    }
+    return r;
+}
+
+int cmd_ps(cli_ctx *ctx, int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"all", no_argument, NULL, 'a'},         {"quiet", no_argument, NULL, 'q'},
+        {"latest", no_argument, NULL, 'l'},      {"last", required_argument, NULL, 'n'},
+        {"size", no_argument, NULL, 's'},        {"no-trunc", no_argument, NULL, 'T'},
+        {"filter", required_argument, NULL, 'f'}, {"format", required_argument, NULL, 'F'},
+        HELP_OPT,                                {NULL, 0, NULL, 0},
+    };
+    bool all = false, quiet = false, size = false, no_trunc = false;
+    int last = -1;
+    const char *format = NULL;
+    ps_filter flt = {.exited = -1};
+    int c, rc = 0;
+    char *end;
+    while ((c = getopt_long(argc, argv, "aqln:sf:", opts, NULL)) != -1) {
+        switch (c) {
+        case 'a':
+            all = true;
+            break;
+        case 'q':
+            quiet = true;
+            break;
+        case 'l':
+            last = 1;
+            break;
+        case 'n':
+            last = (int)strtol(optarg, &end, 10);
+            if (end == optarg || *end) {
+                fprintf(stderr, "invalid argument \"%s\" for \"-n, --last\" flag\n", optarg);
+                return EXIT_ENGINE;
+            }
+            break;
+        case 's':
+            size = true;
+            break;
+        case 'T':
+            no_trunc = true;
+            break;
+        case 'f':
+            if (parse_filter(optarg, &flt) < 0)
+                return EXIT_USER;
+            break;
+        case 'F':
+            format = optarg;
+            break;
+        case 'H':
+            cli_print_help("tug ps [OPTIONS]", "List containers",
+                           "  -a, --all             Show all containers (default shows just "
+                           "running)\n"
+                           "  -f, --filter filter   Filter output based on conditions provided\n"
+                           "      --format string   Pretty-print containers using a Go template\n"
+                           "  -n, --last int        Show n last created containers (includes all "
+                           "states)\n"
+                           "  -l, --latest          Show the latest created container\n"
+                           "      --no-trunc        Don't truncate output\n"
+                           "  -q, --quiet           Only display container IDs\n"
+                           "  -s, --size            Display total file sizes\n");
+            return 0;
+        default:
+            return cli_flag_error(ctx, argv);
+        }
+    }
+    tug_store *s;
+    if ((rc = cli_store(ctx, &s)) != 0)
+        return rc;
+    tug_error *err = NULL;
+    tug_container **v = NULL;
+    size_t n = 0;
+    if (tug_container_list(s, &v, &n, &err) < 0)
+        return cli_fail(err);
+    json_t *rows = json_array();
+    int shown = 0;
+    bool show_all = all || last > 0 || flt.n_status || flt.exited >= 0;
+    for (size_t i = 0; i < n; i++) {
+        tug_container *ct = v[i];
+        if (last > 0 && shown >= last)
+            break;
+        bool running = strcmp(ct->state, TUG_STATE_RUNNING) == 0 ||
+                       strcmp(ct->state, TUG_STATE_PAUSED) == 0 ||
+                       strcmp(ct->state, TUG_STATE_RESTARTING) == 0;
+        if (!show_all && !running)
+            continue;
+        if (!any_match(flt.status, flt.n_status, m_status, ct, s) ||
+            !any_match(flt.names, flt.n_names, m_name, ct, s) ||
+            !any_match(flt.ids, flt.n_ids, m_id, ct, s) ||
+            !any_match(flt.ancestors, flt.n_ancestors, m_ancestor, ct, s))
+            continue;
+        bool labels_ok = true;
+        for (size_t k = 0; k < flt.n_labels; k++)
+            labels_ok &= m_label(flt.labels[k], ct, s);
+        if (!labels_ok)
+            continue;
+        if (flt.exited >= 0 && (strcmp(ct->state, TUG_STATE_EXITED) != 0 ||
+                                ct->exit_code != flt.exited))
+            continue;
+        json_array_append_new(rows, ps_row(s, ct, no_trunc, size));
+        shown++;
+    }
+    tug_containers_free(v, n);
+    free(flt.status);
+    free(flt.names);
+    free(flt.labels);
+    free(flt.ancestors);
+    free(flt.ids);
+    json_t *header = json_object();
+    static const char *pairs[][2] = {
+        {"ID", "CONTAINER ID"}, {"Image", "IMAGE"},        {"Command", "COMMAND"},
+        {"CreatedAt", "CREATED AT"}, {"RunningFor", "CREATED"}, {"Ports", "PORTS"},
+        {"State", "STATE"},     {"Status", "STATUS"},      {"Size", "SIZE"},
+        {"Names", "NAMES"},     {"Labels", "LABELS"},      {"Mounts", "MOUNTS"},
+        {"Networks", "NETWORKS"}, {"LocalVolumes", "LOCAL VOLUMES"},
+    };
+    for (size_t i = 0; i < TUG_ARRAY_SIZE(pairs); i++)
+        json_object_set_new(header, pairs[i][0], json_string(pairs[i][1]));
+    if (quiet && (format == NULL || *format == '\0'))
+        format = "{{.ID}}";
+    rc = cli_print_rows(format,
+                        size ? "{{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t"
+                               "{{.Ports}}\t{{.Names}}\t{{.Size}}"
+                             : "{{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t"
+                               "{{.Ports}}\t{{.Names}}",
+                        header, rows);
+    json_decref(header);
+    json_decref(rows);
+    return rc;
+}

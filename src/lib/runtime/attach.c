@@ -1,0 +1,61 @@
+#include "attach.h"
+
+#include <errno.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+static int read_full(int fd, void *buf, size_t len)
+{
+    char *p = buf;
+    while (len > 0) {
+        ssize_t n = read(fd, p, len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return -1;
+        p += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+int tug_frame_write(int fd, int type, const void *data, size_t len)
+{
+    unsigned char h[8] = {(unsigned char)type, 0, 0, 0, (unsigned char)(len >> 24),
+                          (unsigned char)(len >> 16), (unsigned char)(len >> 8),
+                          (unsigned char)len};
+    struct iovec iov[2] = {{.iov_base = h, .iov_len = 8},
+                           {.iov_base = (void *)data, .iov_len = len}};
+    size_t total = 8 + len;
+    int cnt = len ? 2 : 1;
+    while (total > 0) {
+        ssize_t n = writev(fd, iov, cnt);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return -1;
+        total -= (size_t)n;
+        /* advance the iovecs past what was written */
+        for (int i = 0; i < cnt && n > 0; i++) {
+            size_t take = (size_t)n < iov[i].iov_len ? (size_t)n : iov[i].iov_len;
+            iov[i].iov_base = (char *)iov[i].iov_base + take;
+            iov[i].iov_len -= take;
+            n -= (ssize_t)take;
+        }
+    }
+    return 0;
+}
+
+int tug_frame_read(int fd, void *buf, size_t *ret_len)
+{
+    unsigned char h[8];
+    if (read_full(fd, h, 8) < 0)
+        return -1;
+    size_t len = ((size_t)h[4] << 24) | ((size_t)h[5] << 16) | ((size_t)h[6] << 8) | h[7];
+    if (len > TUG_FRAME_MAX)
+        return -1;
+    if (len && read_full(fd, buf, len) < 0)
+        return -1;
+    *ret_len = len;
+    return h[0];
+}

@@ -1,0 +1,519 @@
+/* Container records: create, find, list, rename, remove. The lifecycle is in lifecycle.c. */
+#include "container.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../store/db.h"
+#include "../util/cleanup.h"
+#include "../util/digest.h"
+#include "../util/fs.h"
+#include "../util/strutil.h"
+#include "names.h"
+#include "spec.h"
+
+void tug_container_free(tug_container *c)
+{
+    if (c == NULL)
+        return;
+    free(c->id);
+    free(c->name);
+    free(c->image_id);
+    free(c->image_name);
+    json_decref(c->config);
+    free(c->state);
+    free(c->error);
+    free(c);
+}
+
+void tug_container_freep(tug_container **c)
+{
+    tug_container_free(*c);
+}
+
+void tug_containers_free(tug_container **v, size_t n)
+{
+    if (v == NULL)
+        return;
+    for (size_t i = 0; i < n; i++)
+        tug_container_free(v[i]);
+    free(v);
+}
+
+char *tug_container_dir(tug_store *s, const char *id)
+{
+    char *p = NULL;
+    if (asprintf(&p, "%s/containers/%s", s->root, id) < 0)
+        return NULL;
+    return p;
+}
+
+char *tug_run_dir(tug_store *s)
+{
+    /* /run is tmpfs: runtime state is gone after a reboot, as it should be. Two roots get two
+     * directories. */
+    char digest[72], *p = NULL;
+    tug_sha256_buf(s->root, strlen(s->root), digest);
+    if (asprintf(&p, "/run/tug/%.16s", tug_digest_hex(digest)) < 0)
+        return NULL;
+    return p;
+}
+
+static long long now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+static void random_id(char out[65])
+{
+    unsigned char b[32];
+    if (getrandom(b, sizeof(b), 0) != (ssize_t)sizeof(b)) {
+        long long t = now_ns() ^ getpid();
+        for (size_t i = 0; i < sizeof(b); i++)
+            b[i] = (unsigned char)(t >> ((i % 8) * 8)) ^ (unsigned char)(i * 131);
+    }
+    static const char hex[] = "0123456789abcdef";
+    for (int i = 0; i < 32; i++) {
+        out[2 * i] = hex[b[i] >> 4];
+        out[2 * i + 1] = hex[b[i] & 15];
+    }
+    out[64] = '\0';
+    /* An ID that is all digits would be taken for a number by some tools; docker avoids it too. */
+    if (strspn(out, "0123456789") == 64)
+        out[0] = 'a';
+}
+
+static const char *col(sqlite3_stmt *st, int i)
+{
+    return (const char *)sqlite3_column_text(st, i);
+}
+
+#define CONTAINER_COLS                                                                             \
+    "id, name, image_id, image_name, created, state, config, pid, pid_start, monitor_pid, "        \
+    "exit_code, oom_killed, started, finished, restart_count, error"
+
+static tug_container *from_row(sqlite3_stmt *st)
+{
+    tug_container *c = calloc(1, sizeof(*c));
+    if (c == NULL)
+        return NULL;
+    c->id = strdup(col(st, 0));
+    c->name = strdup(col(st, 1));
+    c->image_id = strdup(col(st, 2));
+    c->image_name = col(st, 3) ? strdup(col(st, 3)) : strdup("");
+    c->created_ns = sqlite3_column_int64(st, 4);
+    c->state = strdup(col(st, 5));
+    c->config = col(st, 6) ? json_loads(col(st, 6), 0, NULL) : NULL;
+    if (c->config == NULL)
+        c->config = json_object();
+    c->pid = (pid_t)sqlite3_column_int(st, 7);
+    c->pid_start = sqlite3_column_int64(st, 8);
+    c->monitor_pid = (pid_t)sqlite3_column_int(st, 9);
+    c->exit_code = sqlite3_column_int(st, 10);
+    c->oom_killed = sqlite3_column_int(st, 11) != 0;
+    c->started_ns = sqlite3_column_int64(st, 12);
+    c->finished_ns = sqlite3_column_int64(st, 13);
+    c->restart_count = sqlite3_column_int(st, 14);
+    c->error = col(st, 15) ? strdup(col(st, 15)) : NULL;
+    return c;
+}
+
+static int write_etc_files(const char *dir, const char *hostname, tug_error **err)
+{
+    cleanup_free char *p = NULL, *hosts = NULL;
+    if (asprintf(&p, "%s/hostname", dir) < 0)
+        return tug_error_set(err, ENOMEM, "create");
+    cleanup_free char *h = NULL;
+    if (asprintf(&h, "%s\n", hostname) < 0)
+        return tug_error_set(err, ENOMEM, "create");
+    if (tug_write_file_atomic(p, h, strlen(h), 0644, err) < 0)
+        return -1;
+    free(p);
+    p = NULL;
+    if (asprintf(&p, "%s/hosts", dir) < 0 ||
+        asprintf(&hosts,
+                 "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
+                 "fe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\n"
+                 "ff02::2\tip6-allrouters\n127.0.1.1\t%s\n",
+                 hostname) < 0)
+        return tug_error_set(err, ENOMEM, "create");
+    if (tug_write_file_atomic(p, hosts, strlen(hosts), 0644, err) < 0)
+        return -1;
+    free(p);
+    p = NULL;
+    /* The host's resolvers, minus loopback ones that mean nothing inside the container. */
+    cleanup_free char *resolv = NULL;
+    size_t len = 0;
+    tug_error *ignored = NULL;
+    cleanup_free char *out = calloc(1, 4096);
+    if (out == NULL)
+        return tug_error_set(err, ENOMEM, "create");
+    if (tug_read_file("/etc/resolv.conf", &resolv, &len, &ignored) == 0) {
+        for (char *save = NULL, *l = strtok_r(resolv, "\n", &save); l;
+             l = strtok_r(NULL, "\n", &save)) {
+            if (strncmp(l, "nameserver", 10) == 0 &&
+                (strstr(l, " 127.") || strstr(l, " ::1")))
+                continue;
+            if (strlen(out) + strlen(l) + 2 < 4096) {
+                strcat(out, l);
+                strcat(out, "\n");
+            }
+        }
+    }
+    tug_error_free(ignored);
+    if (asprintf(&p, "%s/resolv.conf", dir) < 0)
+        return tug_error_set(err, ENOMEM, "create");
+    return tug_write_file_atomic(p, out, strlen(out), 0644, err);
+}
+
+int tug_container_create(tug_store *s, const char *image, json_t *request, const char *name,
+                         tug_container **ret_ctr, tug_error **err)
+{
+    cleanup_image tug_image *img = NULL;
+    if (tug_store_find_image(s, image, &img, err) < 0)
+        return -1;
+    if (tug_request_merge_image(request, img->config, err) < 0)
+        return -1;
+    json_t *cfg = json_object_get(request, "Config");
+    json_object_set_new(cfg, "Image", json_string(image));
+    char id[65];
+    random_id(id);
+    const char *hn = json_string_value(json_object_get(cfg, "Hostname"));
+    if (hn == NULL || *hn == '\0') {
+        char shortid[13];
+        snprintf(shortid, sizeof(shortid), "%.12s", id);
+        json_object_set_new(cfg, "Hostname", json_string(shortid));
+    }
+    hn = json_string_value(json_object_get(cfg, "Hostname"));
+    if (name && !tug_name_valid(name))
+        return tug_error_user(err,
+                              "Invalid container name (%s), only [a-zA-Z0-9][a-zA-Z0-9_.-] are "
+                              "allowed",
+                              name);
+    cleanup_free char *dir = tug_container_dir(s, id);
+    cleanup_free char *sub = NULL, *specjson = NULL, *reqjson = NULL;
+    static const char *const subdirs[] = {"upper", "work", "rootfs"};
+    for (size_t i = 0; i < TUG_ARRAY_SIZE(subdirs); i++) {
+        free(sub);
+        if (asprintf(&sub, "%s/%s", dir, subdirs[i]) < 0)
+            return tug_error_set(err, ENOMEM, "create");
+        if (tug_mkdir_p(sub, 0755, err) < 0)
+            goto fail;
+    }
+    if (write_etc_files(dir, hn, err) < 0)
+        goto fail;
+    const char **lower;
+    lower = calloc(img->n_layers + 1, sizeof(char *));
+    for (size_t i = 0; lower && i < img->n_layers; i++)
+        lower[i] = tug_store_layer_dir(s, img->layers[i].chain_id);
+    json_t *spec;
+    spec = tug_spec_build(id, request, lower, img->n_layers, dir, err);
+    for (size_t i = 0; lower && i < img->n_layers; i++)
+        free((char *)lower[i]);
+    free(lower);
+    if (spec == NULL)
+        goto fail;
+    specjson = json_dumps(spec, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    json_decref(spec);
+    free(sub);
+    if (asprintf(&sub, "%s/config.json", dir) < 0 ||
+        tug_write_file_atomic(sub, specjson, strlen(specjson), 0600, err) < 0)
+        goto fail;
+
+    reqjson = json_dumps(request, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    char rname[160];
+    for (int attempt = 0; attempt < 20; attempt++) {
+        if (name)
+            snprintf(rname, sizeof(rname), "%s", name);
+        else
+            tug_random_name(rname, sizeof(rname), attempt);
+        cleanup_stmt sqlite3_stmt *st = tug_db_prepare(
+            s,
+            "INSERT INTO containers(id, name, image_id, image_name, created, state, config) "
+            "VALUES (?,?,?,?,?,?,?)",
+            err);
+        if (st == NULL)
+            goto fail;
+        BIND_TEXT(st, 1, id);
+        BIND_TEXT(st, 2, rname);
+        BIND_TEXT(st, 3, img->id);
+        BIND_TEXT(st, 4, image);
+        sqlite3_bind_int64(st, 5, now_ns());
+        BIND_TEXT(st, 6, TUG_STATE_CREATED);
+        BIND_TEXT(st, 7, reqjson);
+        int rc = sqlite3_step(st);
+        if (rc == SQLITE_DONE)
+            break;
+        if (rc == SQLITE_CONSTRAINT && name) {
+            cleanup_stmt sqlite3_stmt *q =
+                tug_db_prepare(s, "SELECT id FROM containers WHERE name = ?", NULL);
+            const char *holder = NULL;
+            if (q) {
+                BIND_TEXT(q, 1, name);
+                if (sqlite3_step(q) == SQLITE_ROW)
+                    holder = col(q, 0);
+            }
+            tug_error_user(err,
+                           "Conflict. The container name \"/%s\" is already in use by container "
+                           "\"%s\". You have to remove (or rename) that container to be able to "
+                           "reuse that name.",
+                           name, holder ? holder : "?");
+            goto fail;
+        }
+        if (rc != SQLITE_CONSTRAINT) {
+            tug_error_set(err, 0, "record container: %s", sqlite3_errmsg(s->db));
+            goto fail;
+        }
+    }
+    return tug_container_find(s, id, ret_ctr, err);
+fail: {
+    tug_error *ignored = NULL;
+    tug_rm_rf(dir, &ignored);
+    tug_error_free(ignored);
+    return -1;
+}
+}
+
+int tug_container_find(tug_store *s, const char *what, tug_container **ret_ctr, tug_error **err)
+{
+    const char *name = what[0] == '/' ? what + 1 : what;
+    cleanup_stmt sqlite3_stmt *st =
+        tug_db_prepare(s, "SELECT " CONTAINER_COLS " FROM containers WHERE id = ?1 OR name = ?1",
+                       err);
+    if (st == NULL)
+        return -1;
+    BIND_TEXT(st, 1, name);
+    if (sqlite3_step(st) != SQLITE_ROW) {
+        sqlite3_finalize(st);
+        st = NULL;
+        size_t n = strlen(what);
+        if (n > 0 && n < 64 && strspn(what, "0123456789abcdef") == n) {
+            cleanup_free char *pat = NULL;
+            if (asprintf(&pat, "%s*", what) < 0)
+                return tug_error_set(err, ENOMEM, "find");
+            st = tug_db_prepare(s, "SELECT " CONTAINER_COLS " FROM containers WHERE id GLOB ? "
+                                   "LIMIT 2",
+                                err);
+            if (st == NULL)
+                return -1;
+            BIND_TEXT(st, 1, pat);
+            if (sqlite3_step(st) == SQLITE_ROW) {
+                tug_container *c = from_row(st);
+                if (sqlite3_step(st) == SQLITE_ROW) {
+                    tug_container_free(c);
+                    return tug_error_user(err, "multiple IDs found with provided prefix: %s",
+                                          what);
+                }
+                *ret_ctr = c;
+                return 0;
+            }
+        }
+        return tug_error_user(err, "No such container: %s", what);
+    }
+    *ret_ctr = from_row(st);
+    return *ret_ctr ? 0 : tug_error_set(err, ENOMEM, "find");
+}
+
+int tug_container_list(tug_store *s, tug_container ***ret, size_t *ret_n, tug_error **err)
+{
+    cleanup_stmt sqlite3_stmt *st = tug_db_prepare(
+        s, "SELECT " CONTAINER_COLS " FROM containers ORDER BY created DESC", err);
+    if (st == NULL)
+        return -1;
+    tug_container **v = NULL;
+    size_t n = 0;
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        tug_container **nv = realloc(v, (n + 1) * sizeof(*nv));
+        if (nv == NULL) {
+            tug_containers_free(v, n);
+            return tug_error_set(err, ENOMEM, "list");
+        }
+        v = nv;
+        v[n++] = from_row(st);
+    }
+    sqlite3_finalize(st);
+    st = NULL;
+    for (size_t i = 0; i < n; i++) {
+        tug_error *ignored = NULL;
+        tug_container_refresh(s, v[i], &ignored);
+        tug_error_free(ignored);
+    }
+    *ret = v;
+    *ret_n = n;
+    return 0;
+}
+
+int tug_container_save_state(tug_store *s, const tug_container *c, tug_error **err)
+{
+    cleanup_stmt sqlite3_stmt *st = tug_db_prepare(
+        s,
+        "UPDATE containers SET state = ?, pid = ?, pid_start = ?, monitor_pid = ?, exit_code = ?, "
+        "oom_killed = ?, started = ?, finished = ?, restart_count = ?, error = ? WHERE id = ?",
+        err);
+    if (st == NULL)
+        return -1;
+    BIND_TEXT(st, 1, c->state);
+    sqlite3_bind_int(st, 2, c->pid);
+    sqlite3_bind_int64(st, 3, c->pid_start);
+    sqlite3_bind_int(st, 4, c->monitor_pid);
+    sqlite3_bind_int(st, 5, c->exit_code);
+    sqlite3_bind_int(st, 6, c->oom_killed);
+    sqlite3_bind_int64(st, 7, c->started_ns);
+    sqlite3_bind_int64(st, 8, c->finished_ns);
+    sqlite3_bind_int(st, 9, c->restart_count);
+    BIND_TEXT(st, 10, c->error);
+    BIND_TEXT(st, 11, c->id);
+    return tug_db_step_done(s, st, err);
+}
+
+int tug_container_rename(tug_store *s, tug_container *c, const char *name, tug_error **err)
+{
+    if (!tug_name_valid(name))
+        return tug_error_user(err,
+                              "Invalid container name (%s), only [a-zA-Z0-9][a-zA-Z0-9_.-] are "
+                              "allowed",
+                              name);
+    cleanup_stmt sqlite3_stmt *st =
+        tug_db_prepare(s, "UPDATE containers SET name = ? WHERE id = ?", err);
+    if (st == NULL)
+        return -1;
+    BIND_TEXT(st, 1, name);
+    BIND_TEXT(st, 2, c->id);
+    if (sqlite3_step(st) != SQLITE_DONE)
+        return tug_error_user(err,
+                              "Error when allocating new name: Conflict. The container name "
+                              "\"/%s\" is already in use. You have to remove (or rename) that "
+                              "container to be able to reuse that name.",
+                              name);
+    free(c->name);
+    c->name = strdup(name);
+    return 0;
+}
+
+int tug_container_remove(tug_store *s, tug_container *c, tug_error **err)
+{
+    cleanup_free char *dir = tug_container_dir(s, c->id);
+    cleanup_free char *run = tug_run_dir(s);
+    cleanup_free char *rdir = NULL;
+    /* The row goes first: a crash after it leaves only a directory `system check` removes. */
+    cleanup_stmt sqlite3_stmt *st = tug_db_prepare(s, "DELETE FROM containers WHERE id = ?", err);
+    if (st == NULL)
+        return -1;
+    BIND_TEXT(st, 1, c->id);
+    if (tug_db_step_done(s, st, err) < 0)
+        return -1;
+    if (run && asprintf(&rdir, "%s/%s", run, c->id) >= 0) {
+        tug_error *ignored = NULL;
+        tug_rm_rf(rdir, &ignored);
+        tug_error_free(ignored);
+    }
+    return tug_rm_rf(dir, err);
+}
+
+static json_t *time_json(long long ns)
+{
+    if (ns <= 0)
+        return json_string("0001-01-01T00:00:00Z");
+    char *t = tug_format_rfc3339(ns / 1000000000LL, (long)(ns % 1000000000LL));
+    json_t *j = json_string(t ? t : "");
+    free(t);
+    return j;
+}
+
+json_t *tug_container_inspect_json(tug_store *s, tug_container *c)
+{
+    json_t *o = json_object();
+    json_t *cfg = json_object_get(c->config, "Config");
+    json_t *hc = json_object_get(c->config, "HostConfig");
+    json_object_set_new(o, "Id", json_string(c->id));
+    json_object_set_new(o, "Created", time_json(c->created_ns));
+    json_t *args = json_array();
+    const char *path = "";
+    bool first = true;
+    const char *keys[] = {"Entrypoint", "Cmd"};
+    for (int k = 0; k < 2; k++) {
+        size_t i;
+        json_t *v;
+        json_array_foreach(json_object_get(cfg, keys[k]), i, v)
+        {
+            if (first) {
+                path = json_string_value(v);
+                first = false;
+            } else
+                json_array_append(args, v);
+        }
+    }
+    json_object_set_new(o, "Path", json_string(path ? path : ""));
+    json_object_set_new(o, "Args", args);
+    json_t *st = json_object();
+    bool running = strcmp(c->state, TUG_STATE_RUNNING) == 0 ||
+                   strcmp(c->state, TUG_STATE_PAUSED) == 0;
+    json_object_set_new(st, "Status", json_string(c->state));
+    json_object_set_new(st, "Running", json_boolean(running));
+    json_object_set_new(st, "Paused", json_boolean(strcmp(c->state, TUG_STATE_PAUSED) == 0));
+    json_object_set_new(st, "Restarting",
+                        json_boolean(strcmp(c->state, TUG_STATE_RESTARTING) == 0));
+    json_object_set_new(st, "OOMKilled", json_boolean(c->oom_killed));
+    json_object_set_new(st, "Dead", json_boolean(strcmp(c->state, TUG_STATE_DEAD) == 0));
+    json_object_set_new(st, "Pid", json_integer(running ? c->pid : 0));
+    json_object_set_new(st, "ExitCode", json_integer(c->exit_code));
+    json_object_set_new(st, "Error", json_string(c->error ? c->error : ""));
+    json_object_set_new(st, "StartedAt", time_json(c->started_ns));
+    json_object_set_new(st, "FinishedAt", time_json(c->finished_ns));
+    json_object_set_new(o, "State", st);
+    json_object_set_new(o, "Image", json_string(c->image_id));
+    cleanup_free char *dir = tug_container_dir(s, c->id);
+    cleanup_free char *p1 = NULL, *p2 = NULL, *p3 = NULL, *p4 = NULL, *up = NULL, *wk = NULL,
+                      *mg = NULL;
+    if (asprintf(&p1, "%s/resolv.conf", dir) < 0 || asprintf(&p2, "%s/hostname", dir) < 0 ||
+        asprintf(&p3, "%s/hosts", dir) < 0 || asprintf(&p4, "%s/%s-json.log", dir, c->id) < 0 ||
+        asprintf(&up, "%s/upper", dir) < 0 || asprintf(&wk, "%s/work", dir) < 0 ||
+        asprintf(&mg, "%s/rootfs", dir) < 0)
+        return o;
+    json_object_set_new(o, "ResolvConfPath", json_string(p1));
+    json_object_set_new(o, "HostnamePath", json_string(p2));
+    json_object_set_new(o, "HostsPath", json_string(p3));
+    json_object_set_new(o, "LogPath", json_string(p4));
+    cleanup_free char *name = NULL;
+    if (asprintf(&name, "/%s", c->name) >= 0)
+        json_object_set_new(o, "Name", json_string(name));
+    json_object_set_new(o, "RestartCount", json_integer(c->restart_count));
+    json_object_set_new(o, "Driver", json_string("overlay"));
+    json_object_set_new(o, "Platform", json_string("linux"));
+    json_object_set_new(o, "MountLabel", json_string(""));
+    json_object_set_new(o, "ProcessLabel", json_string(""));
+    json_object_set_new(o, "AppArmorProfile", json_string(""));
+    json_object_set_new(o, "ExecIDs", json_null());
+    json_object_set(o, "HostConfig", hc ? hc : json_object());
+    json_t *gd = json_object(), *data = json_object();
+    json_object_set_new(data, "MergedDir", json_string(mg));
+    json_object_set_new(data, "UpperDir", json_string(up));
+    json_object_set_new(data, "WorkDir", json_string(wk));
+    json_object_set_new(gd, "Data", data);
+    json_object_set_new(gd, "Name", json_string("overlay"));
+    json_object_set_new(o, "GraphDriver", gd);
+    json_object_set_new(o, "Mounts", json_array());
+    json_object_set(o, "Config", cfg ? cfg : json_object());
+    json_t *ns = json_object();
+    json_object_set_new(ns, "Bridge", json_string(""));
+    json_object_set_new(ns, "SandboxID", json_string(""));
+    json_object_set_new(ns, "Ports", json_object());
+    json_object_set_new(ns, "IPAddress", json_string(""));
+    json_object_set_new(ns, "Gateway", json_string(""));
+    json_object_set_new(ns, "MacAddress", json_string(""));
+    json_t *nets = json_object(), *none = json_object();
+    json_object_set_new(none, "IPAddress", json_string(""));
+    json_object_set_new(nets, "none", none);
+    json_object_set_new(ns, "Networks", nets);
+    json_object_set_new(o, "NetworkSettings", ns);
+    return o;
+}

@@ -1,0 +1,95 @@
+/* Containers: records in the store, their OCI runtime spec, and their lifecycle. */
+#pragma once
+#include <jansson.h>
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "../store/store.h"
+#include "../util/error.h"
+
+/* The states docker reports. */
+#define TUG_STATE_CREATED "created"
+#define TUG_STATE_RUNNING "running"
+#define TUG_STATE_PAUSED "paused"
+#define TUG_STATE_RESTARTING "restarting"
+#define TUG_STATE_EXITED "exited"
+#define TUG_STATE_DEAD "dead"
+
+typedef struct tug_container {
+    char *id;         /* 64 hex */
+    char *name;       /* without the leading "/" */
+    char *image_id;   /* config digest */
+    char *image_name; /* as the user wrote it */
+    long long created_ns;
+    json_t *config;   /* {"Config": {...}, "HostConfig": {...}}: docker's create request, merged
+                         with the image's defaults */
+    char *state;
+    pid_t pid;        /* the container's init on the host, 0 when not running */
+    pid_t monitor_pid;
+    long long pid_start; /* start time (clock ticks) of pid, to tell a reused pid */
+    int exit_code;
+    bool oom_killed;
+    long long started_ns, finished_ns;
+    int restart_count;
+    char *error;
+} tug_container;
+
+void tug_container_free(tug_container *c);
+void tug_container_freep(tug_container **c);
+#define cleanup_container __attribute__((cleanup(tug_container_freep)))
+
+/* Paths of a container's files. */
+char *tug_container_dir(tug_store *s, const char *id);
+/* Runtime state (sockets, exit files) lives under a directory derived from the root, on tmpfs. */
+char *tug_run_dir(tug_store *s);
+
+/* Create a container from an image. request is docker's create request shape: {"Config":{...},
+ * "HostConfig":{...}}; name NULL for a random one. Writes the record, the container's
+ * directory and its config.json. */
+int tug_container_create(tug_store *s, const char *image, json_t *request, const char *name,
+                         tug_container **ret_ctr, tug_error **err);
+/* Find by full ID, unique ID prefix or name. User error "No such container: X". */
+int tug_container_find(tug_store *s, const char *what, tug_container **ret_ctr, tug_error **err);
+/* All containers, newest first; states are brought up to date first. */
+int tug_container_list(tug_store *s, tug_container ***ret, size_t *ret_n, tug_error **err);
+void tug_containers_free(tug_container **v, size_t n);
+/* Bring a running record up to date with reality (monitor gone, process exited...). */
+int tug_container_refresh(tug_store *s, tug_container *c, tug_error **err);
+/* Persist state fields of c. */
+int tug_container_save_state(tug_store *s, const tug_container *c, tug_error **err);
+int tug_container_rename(tug_store *s, tug_container *c, const char *name, tug_error **err);
+/* Remove a stopped container's record and files. */
+int tug_container_remove(tug_store *s, tug_container *c, tug_error **err);
+
+/* ---- lifecycle (lifecycle.c) ---- */
+
+typedef struct tug_start_opts {
+    int attach_fd;   /* the monitor's end of an attach socket, or -1 */
+    bool open_stdin; /* the container reads stdin from the attach channel */
+} tug_start_opts;
+
+/* Start a created or exited container: a monitor is forked, the init spawned, and this returns
+ * once it runs. A failure to exec gives err->status 126 or 127, others 125. */
+int tug_container_start(tug_store *s, tug_container *c, const tug_start_opts *o,
+                        tug_error **err);
+/* Signal a running container's init. */
+int tug_container_signal(tug_store *s, tug_container *c, int sig, tug_error **err);
+/* Stop: sig (0 = the container's stop signal), then SIGKILL after timeout seconds (< 0 = the
+ * container's stop timeout, default 10). *ret_forced tells whether SIGKILL was needed. Returns
+ * once the exit is recorded. A container that is not running is left as it is. */
+int tug_container_stop(tug_store *s, tug_container *c, int sig, int timeout, bool *ret_forced,
+                       tug_error **err);
+/* Block until the container is not running; the record is reloaded into c. */
+int tug_container_wait(tug_store *s, tug_container *c, tug_error **err);
+/* What the monitor hands over to when the container exits: record the exit, then remove the
+ * container (--rm) or restart it (restart policy), then tell an attached client. */
+int tug_container_finish(tug_store *s, const char *id, int attach_fd, tug_error **err);
+/* Freeze or thaw every process of a running container. */
+int tug_container_pause(tug_store *s, tug_container *c, bool pause, tug_error **err);
+/* Is the container's init alive (pid and start time match)? */
+bool tug_container_alive(const tug_container *c);
+/* Signal number from "SIGTERM", "TERM", "15"; -1 when unknown. */
+int tug_signal_parse(const char *s);
+
+/* docker's `inspect` document for a container. */
+json_t *tug_container_inspect_json(tug_store *s, tug_container *c);

@@ -1,0 +1,655 @@
+/* Starting, stopping, waiting for and finishing containers. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../util/cleanup.h"
+#include "../util/fs.h"
+#include "attach.h"
+#include "container.h"
+#include "linux.h"
+
+#ifndef SYS_pidfd_open
+#define SYS_pidfd_open 434
+#endif
+
+static long long now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+static long long proc_start_time(pid_t pid)
+{
+    char path[64], buf[1024];
+    snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    ssize_t n = read(fd, buf, sizeof(buf) - 1);
+    close(fd);
+    if (n <= 0)
+        return -1;
+    buf[n] = '\0';
+    /* field 22; the command name (field 2) may hold spaces, so count from its ")" */
+    char *p = strrchr(buf, ')');
+    if (p == NULL)
+        return -1;
+    int field = 2;
+    for (; *p && field < 22; p++)
+        if (*p == ' ')
+            field++;
+    return strtoll(p, NULL, 10);
+}
+
+bool tug_container_alive(const tug_container *c)
+{
+    if (c->pid <= 0)
+        return false;
+    long long st = proc_start_time(c->pid);
+    return st >= 0 && st == c->pid_start;
+}
+
+static bool monitor_alive(const tug_container *c)
+{
+    if (c->monitor_pid <= 0)
+        return false;
+    return kill(c->monitor_pid, 0) == 0 || errno == EPERM;
+}
+
+static char *ctr_run_path(tug_store *s, const char *id, const char *name)
+{
+    cleanup_free char *run = tug_run_dir(s);
+    char *p = NULL;
+    if (run == NULL || asprintf(&p, "%s/%s%s%s", run, id, name ? "/" : "", name ? name : "") < 0)
+        return NULL;
+    return p;
+}
+
+/* Read the exit file the monitor wrote: "code oom finished_ns". */
+static bool read_exit_file(tug_store *s, tug_container *c)
+{
+    cleanup_free char *path = ctr_run_path(s, c->id, "exit");
+    cleanup_free char *data = NULL;
+    tug_error *e = NULL;
+    if (path == NULL || tug_read_file(path, &data, NULL, &e) < 0) {
+        tug_error_free(e);
+        return false;
+    }
+    int code = 0, oom = 0;
+    long long fin = 0;
+    if (sscanf(data, "%d %d %lld", &code, &oom, &fin) != 3)
+        return false;
+    c->exit_code = code;
+    c->oom_killed = oom != 0;
+    c->finished_ns = fin;
+    return true;
+}
+
+static void set_state(tug_container *c, const char *state)
+{
+    free(c->state);
+    c->state = strdup(state);
+}
+
+int tug_container_refresh(tug_store *s, tug_container *c, tug_error **err)
+{
+    if (strcmp(c->state, TUG_STATE_RUNNING) != 0 && strcmp(c->state, TUG_STATE_PAUSED) != 0 &&
+        strcmp(c->state, TUG_STATE_RESTARTING) != 0)
+        return 0;
+    if (monitor_alive(c) || tug_container_alive(c))
+        return 0;
+    /* Neither the monitor nor the init is there: record what can be known. */
+    if (!read_exit_file(s, c)) {
+        c->exit_code = 255;
+        c->finished_ns = now_ns();
+        free(c->error);
+        c->error = strdup("the container's monitor was killed; its exit status is unknown");
+    }
+    set_state(c, TUG_STATE_EXITED);
+    c->pid = 0;
+    c->monitor_pid = 0;
+    return tug_container_save_state(s, c, err);
+}
+
+typedef struct start_msg {
+    int ok;
+    int code;
+    pid_t pid, monitor;
+    long long pid_start;
+    char text[1024];
+} start_msg;
+
+static char *self_dir(void)
+{
+    char buf[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", buf, sizeof(buf) - 1);
+    if (n <= 0)
+        return strdup("/usr/local/bin");
+    buf[n] = '\0';
+    char *slash = strrchr(buf, '/');
+    if (slash)
+        *slash = '\0';
+    return strdup(buf);
+}
+
+static char *self_exe(void)
+{
+    char buf[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", buf, sizeof(buf) - 1);
+    if (n <= 0)
+        return strdup("/usr/local/bin/tug");
+    buf[n] = '\0';
+    return strdup(buf);
+}
+
+static int recv_fd(int sock)
+{
+    char dummy;
+    struct iovec iov = {.iov_base = &dummy, .iov_len = 1};
+    union {
+        char buf[CMSG_SPACE(sizeof(int))];
+        struct cmsghdr align;
+    } u;
+    struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
+                         .msg_controllen = sizeof(u.buf)};
+    if (recvmsg(sock, &msg, MSG_CMSG_CLOEXEC) <= 0)
+        return -1;
+    struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+    if (c == NULL || c->cmsg_type != SCM_RIGHTS)
+        return -1;
+    int fd;
+    memcpy(&fd, CMSG_DATA(c), sizeof(int));
+    return fd;
+}
+
+static void keep_fd(int fd)
+{
+    if (fd >= 0)
+        fcntl(fd, F_SETFD, fcntl(fd, F_GETFD) & ~FD_CLOEXEC);
+}
+
+static long long json_int(json_t *o, const char *k)
+{
+    return json_integer_value(json_object_get(o, k));
+}
+
+/* The monitor process between fork and exec: spawn the init, report, become tug-monitor. */
+__attribute__((noreturn)) static void monitor_child(tug_store *s, tug_container *c,
+                                                    const tug_spawn_spec *spec,
+                                                    const tug_start_opts *o, int sync_fd,
+                                                    int ack_fd)
+{
+    start_msg msg = {0};
+    tug_spawn_io io = {.in = -1, .out = -1, .err = -1, .console = -1};
+    int out[2] = {-1, -1}, er[2] = {-1, -1}, in[2] = {-1, -1}, con[2] = {-1, -1};
+    if (spec->terminal) {
+        if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, con) < 0)
+            goto fail_errno;
+        io.console = con[1];
+    } else {
+        if (pipe2(out, O_CLOEXEC) < 0 || pipe2(er, O_CLOEXEC) < 0)
+            goto fail_errno;
+        io.out = out[1];
+        io.err = er[1];
+        if (o->open_stdin) {
+            if (pipe2(in, O_CLOEXEC) < 0)
+                goto fail_errno;
+            io.in = in[0];
+        }
+    }
+    cleanup_free char *dir = self_dir();
+    cleanup_free char *seccomp_cache = NULL, *init = NULL, *monitor = NULL;
+    if (asprintf(&seccomp_cache, "/run/tug/seccomp") < 0 ||
+        asprintf(&init, "%s/tug-monitor", dir) < 0 || asprintf(&monitor, "%s/tug-monitor", dir) < 0)
+        goto fail_errno;
+    tug_mkdir_p(seccomp_cache, 0700, NULL);
+    tug_spawn_paths paths = {.seccomp_cache = seccomp_cache, .init_binary = init};
+    tug_spawned sp = {0};
+    tug_error *err = NULL;
+    if (tug_spawn(spec, &io, &paths, &sp, &err) < 0) {
+        msg.code = err->status ? err->status : 125;
+        snprintf(msg.text, sizeof(msg.text), "%s", err->msg);
+        if (write(sync_fd, &msg, sizeof(msg)) < 0) {
+            /* the client is gone */
+        }
+        _exit(1);
+    }
+    int pty = -1;
+    if (spec->terminal) {
+        close(con[1]);
+        pty = recv_fd(con[0]);
+        close(con[0]);
+    } else {
+        close(out[1]);
+        close(er[1]);
+        if (in[0] >= 0)
+            close(in[0]);
+    }
+    msg.ok = 1;
+    msg.pid = sp.pid;
+    msg.monitor = getpid();
+    msg.pid_start = proc_start_time(sp.pid);
+    if (write(sync_fd, &msg, sizeof(msg)) < 0) {
+        /* carry on: the record will be brought up to date by the next command */
+    }
+    close(sync_fd);
+    char ack;
+    if (read(ack_fd, &ack, 1) < 0) {
+        /* EOF or error: the client is gone, the container runs on */
+    }
+    close(ack_fd);
+
+    cleanup_free char *log = NULL, *exitf = NULL, *pid = NULL, *fo = NULL, *fe = NULL,
+                      *fi = NULL, *fp = NULL, *fa = NULL, *maxs = NULL, *maxf = NULL;
+    cleanup_free char *ctr_dir = tug_container_dir(s, c->id);
+    json_t *logcfg = json_object_get(json_object_get(json_object_get(c->config, "HostConfig"),
+                                                     "LogConfig"),
+                                     "Config");
+    const char *ms = json_string_value(json_object_get(logcfg, "max-size"));
+    const char *mf = json_string_value(json_object_get(logcfg, "max-file"));
+    exitf = ctr_run_path(s, c->id, "exit");
+    if (asprintf(&log, "%s/%s-json.log", ctr_dir, c->id) < 0 ||
+        asprintf(&pid, "%d", (int)sp.pid) < 0 || asprintf(&fo, "%d", out[0]) < 0 ||
+        asprintf(&fe, "%d", er[0]) < 0 || asprintf(&fi, "%d", in[1]) < 0 ||
+        asprintf(&fp, "%d", pty) < 0 || asprintf(&fa, "%d", o->attach_fd) < 0 ||
+        asprintf(&maxs, "%s", ms ? ms : "0") < 0 || asprintf(&maxf, "%s", mf ? mf : "1") < 0)
+        _exit(125);
+    cleanup_free char *tug = self_exe();
+    char *argv[40];
+    int a = 0;
+    argv[a++] = "tug-monitor";
+    argv[a++] = "--id";
+    argv[a++] = c->id;
+    argv[a++] = "--pid";
+    argv[a++] = pid;
+    argv[a++] = "--root";
+    argv[a++] = s->root;
+    argv[a++] = "--tug";
+    argv[a++] = tug;
+    argv[a++] = "--log";
+    argv[a++] = log;
+    argv[a++] = "--exit-file";
+    argv[a++] = exitf;
+    argv[a++] = "--log-max-size";
+    argv[a++] = maxs;
+    argv[a++] = "--log-max-file";
+    argv[a++] = maxf;
+    if (spec->cgroup_path) {
+        argv[a++] = "--cgroup";
+        argv[a++] = spec->cgroup_path;
+    }
+    if (pty >= 0) {
+        keep_fd(pty);
+        argv[a++] = "--pty";
+        argv[a++] = fp;
+    } else {
+        keep_fd(out[0]);
+        keep_fd(er[0]);
+        argv[a++] = "--stdout";
+        argv[a++] = fo;
+        argv[a++] = "--stderr";
+        argv[a++] = fe;
+        if (in[1] >= 0) {
+            keep_fd(in[1]);
+            argv[a++] = "--stdin";
+            argv[a++] = fi;
+        }
+    }
+    if (o->attach_fd >= 0) {
+        keep_fd(o->attach_fd);
+        argv[a++] = "--attach";
+        argv[a++] = fa;
+    }
+    argv[a] = NULL;
+    execv(monitor, argv);
+    /* No monitor: the container runs unwatched; the next command notices. */
+    _exit(125);
+fail_errno:
+    msg.code = 125;
+    snprintf(msg.text, sizeof(msg.text), "prepare the container's stdio: %s", strerror(errno));
+    if (write(sync_fd, &msg, sizeof(msg)) < 0) {
+        /* the client is gone */
+    }
+    _exit(1);
+}
+
+int tug_container_start(tug_store *s, tug_container *c, const tug_start_opts *o,
+                        tug_error **err)
+{
+    if (tug_container_refresh(s, c, err) < 0)
+        return -1;
+    if (strcmp(c->state, TUG_STATE_RUNNING) == 0 || strcmp(c->state, TUG_STATE_PAUSED) == 0)
+        return 0;
+    cleanup_free char *dir = tug_container_dir(s, c->id);
+    cleanup_free char *cfgpath = NULL;
+    if (asprintf(&cfgpath, "%s/config.json", dir) < 0)
+        return tug_error_set(err, ENOMEM, "start");
+    json_error_t jerr;
+    json_t *specj = json_load_file(cfgpath, 0, &jerr);
+    if (specj == NULL)
+        return tug_error_set(err, 0, "read %s: %s", cfgpath, jerr.text);
+    tug_spawn_spec *spec = NULL;
+    int r = tug_spawn_spec_parse(specj, dir, &spec, err);
+    json_decref(specj);
+    if (r < 0)
+        return -1;
+    cleanup_free char *rdir = ctr_run_path(s, c->id, NULL);
+    cleanup_free char *exitf = ctr_run_path(s, c->id, "exit");
+    cleanup_free char *stopped = ctr_run_path(s, c->id, "stopped");
+    if (rdir == NULL || tug_mkdir_p(rdir, 0700, err) < 0) {
+        tug_spawn_spec_free(spec);
+        return -1;
+    }
+    unlink(exitf);
+    unlink(stopped);
+    int sync[2], ack[2];
+    if (pipe2(sync, O_CLOEXEC) < 0 || pipe2(ack, O_CLOEXEC) < 0) {
+        tug_spawn_spec_free(spec);
+        return tug_error_set(err, errno, "pipe");
+    }
+    fflush(stdout);
+    fflush(stderr);
+    pid_t pid = fork();
+    if (pid < 0) {
+        tug_spawn_spec_free(spec);
+        return tug_error_set(err, errno, "fork");
+    }
+    if (pid == 0) {
+        close(sync[0]);
+        close(ack[1]);
+        setsid();
+        pid_t m = fork();
+        if (m != 0)
+            _exit(m < 0 ? 1 : 0);
+        monitor_child(s, c, spec, o, sync[1], ack[0]);
+    }
+    close(sync[1]);
+    close(ack[0]);
+    waitpid(pid, NULL, 0);
+    tug_spawn_spec_free(spec);
+    start_msg msg;
+    ssize_t n;
+    do
+        n = read(sync[0], &msg, sizeof(msg));
+    while (n < 0 && errno == EINTR);
+    close(sync[0]);
+    if (n != (ssize_t)sizeof(msg)) {
+        close(ack[1]);
+        return tug_error_set(err, 0, "start %s: the monitor died before the container started",
+                             c->name);
+    }
+    if (!msg.ok) {
+        close(ack[1]);
+        msg.text[sizeof(msg.text) - 1] = '\0';
+        free(c->error);
+        c->error = strdup(msg.text);
+        c->exit_code = msg.code;
+        set_state(c, c->started_ns ? TUG_STATE_EXITED : TUG_STATE_CREATED);
+        tug_container_save_state(s, c, NULL);
+        tug_error_user(err, "%s", msg.text);
+        (*err)->status = msg.code;
+        return -1;
+    }
+    set_state(c, TUG_STATE_RUNNING);
+    c->pid = msg.pid;
+    c->pid_start = msg.pid_start;
+    c->monitor_pid = msg.monitor;
+    c->started_ns = now_ns();
+    c->finished_ns = 0;
+    c->exit_code = 0;
+    c->oom_killed = false;
+    free(c->error);
+    c->error = NULL;
+    r = tug_container_save_state(s, c, err);
+    if (write(ack[1], "k", 1) < 0) {
+        /* the monitor went on without us */
+    }
+    close(ack[1]);
+    return r;
+}
+
+int tug_signal_parse(const char *s)
+{
+    static const struct {
+        const char *n;
+        int v;
+    } t[] = {
+        {"HUP", SIGHUP},   {"INT", SIGINT},     {"QUIT", SIGQUIT}, {"ILL", SIGILL},
+        {"TRAP", SIGTRAP}, {"ABRT", SIGABRT},   {"BUS", SIGBUS},   {"FPE", SIGFPE},
+        {"KILL", SIGKILL}, {"USR1", SIGUSR1},   {"SEGV", SIGSEGV}, {"USR2", SIGUSR2},
+        {"PIPE", SIGPIPE}, {"ALRM", SIGALRM},   {"TERM", SIGTERM}, {"CHLD", SIGCHLD},
+        {"CONT", SIGCONT}, {"STOP", SIGSTOP},   {"TSTP", SIGTSTP}, {"TTIN", SIGTTIN},
+        {"TTOU", SIGTTOU}, {"URG", SIGURG},     {"XCPU", SIGXCPU}, {"XFSZ", SIGXFSZ},
+        {"VTALRM", SIGVTALRM}, {"PROF", SIGPROF}, {"WINCH", SIGWINCH}, {"IO", SIGIO},
+        {"PWR", SIGPWR},   {"SYS", SIGSYS},
+    };
+    if (s == NULL || *s == '\0')
+        return -1;
+    char *end;
+    long v = strtol(s, &end, 10);
+    if (*end == '\0')
+        return v > 0 && v < 65 ? (int)v : -1;
+    const char *n = strncasecmp(s, "SIG", 3) == 0 ? s + 3 : s;
+    for (size_t i = 0; i < TUG_ARRAY_SIZE(t); i++)
+        if (strcasecmp(n, t[i].n) == 0)
+            return t[i].v;
+    return -1;
+}
+
+static int not_running(tug_container *c, tug_error **err)
+{
+    return tug_error_user(err, "Container %s is not running", c->id);
+}
+
+int tug_container_signal(tug_store *s, tug_container *c, int sig, tug_error **err)
+{
+    if (tug_container_refresh(s, c, err) < 0)
+        return -1;
+    if (!tug_container_alive(c))
+        return not_running(c, err);
+    if (sig == SIGKILL || sig == SIGTERM || sig == SIGINT) {
+        /* The user ended it: a restart policy does not bring it back. */
+        cleanup_free char *stopped = ctr_run_path(s, c->id, "stopped");
+        if (stopped)
+            tug_write_file_atomic(stopped, "1", 1, 0600, NULL);
+    }
+    if (kill(c->pid, sig) < 0)
+        return tug_error_set(err, errno, "signal %s", c->name);
+    return 0;
+}
+
+/* Wait for pid (not our child) to end, up to timeout_ms (< 0: for ever). True if it ended. */
+static bool wait_gone(pid_t pid, int timeout_ms)
+{
+    int fd = (int)syscall(SYS_pidfd_open, pid, 0);
+    if (fd < 0)
+        return errno == ESRCH;
+    struct pollfd p = {.fd = fd, .events = POLLIN};
+    int r;
+    do
+        r = poll(&p, 1, timeout_ms);
+    while (r < 0 && errno == EINTR);
+    close(fd);
+    return r > 0;
+}
+
+static int reload(tug_store *s, tug_container *c, tug_error **err)
+{
+    tug_container *fresh = NULL;
+    if (tug_container_find(s, c->id, &fresh, err) < 0)
+        return -1;
+    /* swap contents so callers keep their pointer */
+    tug_container tmp = *c;
+    *c = *fresh;
+    *fresh = tmp;
+    tug_container_free(fresh);
+    return tug_container_refresh(s, c, err);
+}
+
+int tug_container_wait(tug_store *s, tug_container *c, tug_error **err)
+{
+    for (int round = 0; round < 1000; round++) {
+        if (tug_container_refresh(s, c, err) < 0)
+            return -1;
+        if (strcmp(c->state, TUG_STATE_RUNNING) != 0 && strcmp(c->state, TUG_STATE_PAUSED) != 0 &&
+            strcmp(c->state, TUG_STATE_RESTARTING) != 0)
+            return 0;
+        if (monitor_alive(c))
+            wait_gone(c->monitor_pid, -1);
+        else if (tug_container_alive(c))
+            wait_gone(c->pid, -1);
+        if (reload(s, c, err) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+int tug_container_stop(tug_store *s, tug_container *c, int sig, int timeout, bool *ret_forced,
+                       tug_error **err)
+{
+    *ret_forced = false;
+    if (tug_container_refresh(s, c, err) < 0)
+        return -1;
+    if (!tug_container_alive(c)) {
+        if (strcmp(c->state, TUG_STATE_RESTARTING) == 0 && c->monitor_pid > 0) {
+            cleanup_free char *stopped = ctr_run_path(s, c->id, "stopped");
+            tug_write_file_atomic(stopped, "1", 1, 0600, NULL);
+            wait_gone(c->monitor_pid, 10000);
+        }
+        return reload(s, c, err);
+    }
+    json_t *cfg = json_object_get(c->config, "Config");
+    if (sig <= 0) {
+        sig = tug_signal_parse(json_string_value(json_object_get(cfg, "StopSignal")));
+        if (sig <= 0)
+            sig = SIGTERM;
+    }
+    if (timeout < 0) {
+        json_t *t = json_object_get(cfg, "StopTimeout");
+        timeout = json_is_integer(t) ? (int)json_integer_value(t) : 10;
+    }
+    cleanup_free char *stopped = ctr_run_path(s, c->id, "stopped");
+    tug_write_file_atomic(stopped, "1", 1, 0600, NULL);
+    if (strcmp(c->state, TUG_STATE_PAUSED) == 0)
+        tug_container_pause(s, c, false, NULL);
+    kill(c->pid, sig);
+    if (!wait_gone(c->pid, timeout * 1000)) {
+        *ret_forced = true;
+        kill(c->pid, SIGKILL);
+        wait_gone(c->pid, 10000);
+    }
+    if (monitor_alive(c))
+        wait_gone(c->monitor_pid, 10000);
+    return reload(s, c, err);
+}
+
+int tug_container_pause(tug_store *s, tug_container *c, bool pause, tug_error **err)
+{
+    if (tug_container_refresh(s, c, err) < 0)
+        return -1;
+    if (!tug_container_alive(c))
+        return not_running(c, err);
+    bool paused = strcmp(c->state, TUG_STATE_PAUSED) == 0;
+    if (pause && paused)
+        return tug_error_user(err, "Container %s is already paused", c->id);
+    if (!pause && !paused)
+        return tug_error_user(err, "Container %s is not paused", c->id);
+    cleanup_free char *cgpath = NULL;
+    if (asprintf(&cgpath, "tug/%s", c->id) < 0)
+        return tug_error_set(err, ENOMEM, "pause");
+    tug_cgroup *cg = NULL;
+    if (tug_cgroup_open(cgpath, &cg, err) < 0)
+        return -1;
+    int r = tug_cgroup_freeze(cg, pause, err);
+    tug_cgroup_free(cg);
+    if (r < 0)
+        return -1;
+    set_state(c, pause ? TUG_STATE_PAUSED : TUG_STATE_RUNNING);
+    return tug_container_save_state(s, c, err);
+}
+
+static void send_exit(int fd, int code)
+{
+    if (fd < 0)
+        return;
+    unsigned char b[4] = {(unsigned char)(code >> 24), (unsigned char)(code >> 16),
+                          (unsigned char)(code >> 8), (unsigned char)code};
+    tug_frame_write(fd, TUG_FRAME_EXIT, b, 4);
+}
+
+int tug_container_finish(tug_store *s, const char *id, int attach_fd, tug_error **err)
+{
+    cleanup_container tug_container *c = NULL;
+    if (tug_container_find(s, id, &c, err) < 0) {
+        send_exit(attach_fd, 125);
+        return -1;
+    }
+    if (!read_exit_file(s, c)) {
+        c->exit_code = 255;
+        c->finished_ns = now_ns();
+    }
+    set_state(c, TUG_STATE_EXITED);
+    c->pid = 0;
+    c->monitor_pid = 0;
+    if (tug_container_save_state(s, c, err) < 0) {
+        send_exit(attach_fd, c->exit_code);
+        return -1;
+    }
+    json_t *hc = json_object_get(c->config, "HostConfig");
+    cleanup_free char *stopped = ctr_run_path(s, c->id, "stopped");
+    bool by_user = stopped && access(stopped, F_OK) == 0;
+    if (json_is_true(json_object_get(hc, "AutoRemove"))) {
+        int r = tug_container_remove(s, c, err);
+        send_exit(attach_fd, c->exit_code);
+        return r;
+    }
+    json_t *rp = json_object_get(hc, "RestartPolicy");
+    const char *policy = json_string_value(json_object_get(rp, "Name"));
+    int max = (int)json_int(rp, "MaximumRetryCount");
+    bool restart = false;
+    if (policy && !by_user) {
+        if (strcmp(policy, "always") == 0 || strcmp(policy, "unless-stopped") == 0)
+            restart = true;
+        else if (strcmp(policy, "on-failure") == 0)
+            restart = c->exit_code != 0 && (max <= 0 || c->restart_count < max);
+    }
+    if (!restart) {
+        send_exit(attach_fd, c->exit_code);
+        return 0;
+    }
+    /* Back off like docker: 100 ms, doubling, at most a minute. */
+    long delay_ms = 100L << (c->restart_count < 10 ? c->restart_count : 10);
+    if (delay_ms > 60000)
+        delay_ms = 60000;
+    c->restart_count++;
+    set_state(c, TUG_STATE_RESTARTING);
+    c->monitor_pid = getpid();
+    tug_container_save_state(s, c, NULL);
+    struct timespec ts = {.tv_sec = delay_ms / 1000, .tv_nsec = (delay_ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+    if (access(stopped, F_OK) == 0) {
+        set_state(c, TUG_STATE_EXITED);
+        c->monitor_pid = 0;
+        send_exit(attach_fd, c->exit_code);
+        return tug_container_save_state(s, c, err);
+    }
+    tug_start_opts o = {.attach_fd = attach_fd, .open_stdin = false};
+    int r = tug_container_start(s, c, &o, err);
+    if (r < 0)
+        send_exit(attach_fd, c->exit_code);
+    return r;
+}

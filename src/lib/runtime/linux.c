@@ -1,0 +1,997 @@
+/* The container's init: clone with namespaces, build the rootfs, drop privileges, exec. */
+#include "linux.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <limits.h>
+#include <linux/limits.h>
+#include <net/if.h>
+#include <pwd.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <sys/wait.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include "../util/cleanup.h"
+#include "security.h"
+#include "spec.h"
+
+#ifndef SYS_pivot_root
+#define SYS_pivot_root 155
+#endif
+
+/* ---------------- spec parsing ---------------- */
+
+static char **strv_from_json(json_t *a)
+{
+    size_t n = json_is_array(a) ? json_array_size(a) : 0;
+    char **v = calloc(n + 1, sizeof(char *));
+    if (v == NULL)
+        return NULL;
+    for (size_t i = 0; i < n; i++) {
+        const char *s = json_string_value(json_array_get(a, i));
+        v[i] = strdup(s ? s : "");
+    }
+    return v;
+}
+
+static void strv_free(char **v)
+{
+    if (v == NULL)
+        return;
+    for (char **p = v; *p; p++)
+        free(*p);
+    free(v);
+}
+
+static const struct {
+    const char *name;
+    unsigned long set, clear;
+    unsigned long prop;
+} mount_opts[] = {
+    {"ro", MS_RDONLY, 0, 0},         {"rw", 0, MS_RDONLY, 0},
+    {"nosuid", MS_NOSUID, 0, 0},     {"suid", 0, MS_NOSUID, 0},
+    {"nodev", MS_NODEV, 0, 0},       {"dev", 0, MS_NODEV, 0},
+    {"noexec", MS_NOEXEC, 0, 0},     {"exec", 0, MS_NOEXEC, 0},
+    {"relatime", MS_RELATIME, 0, 0}, {"strictatime", MS_STRICTATIME, 0, 0},
+    {"noatime", MS_NOATIME, 0, 0},   {"sync", MS_SYNCHRONOUS, 0, 0},
+    {"bind", MS_BIND, 0, 0},         {"rbind", MS_BIND | MS_REC, 0, 0},
+    {"private", 0, 0, MS_PRIVATE},   {"rprivate", 0, 0, MS_PRIVATE | MS_REC},
+    {"slave", 0, 0, MS_SLAVE},       {"rslave", 0, 0, MS_SLAVE | MS_REC},
+    {"shared", 0, 0, MS_SHARED},     {"rshared", 0, 0, MS_SHARED | MS_REC},
+};
+
+static int parse_mount(json_t *m, tug_mount *out, tug_error **err)
+{
+    const char *dest = json_string_value(json_object_get(m, "destination"));
+    if (dest == NULL || dest[0] != '/')
+        return tug_error_user(err, "mount destination must be an absolute path");
+    const char *type = json_string_value(json_object_get(m, "type"));
+    const char *src = json_string_value(json_object_get(m, "source"));
+    out->dest = strdup(dest);
+    out->type = strdup(type ? type : "none");
+    out->src = strdup(src ? src : "none");
+    size_t cap = 1, i;
+    json_t *o;
+    json_array_foreach(json_object_get(m, "options"), i, o) cap +=
+        json_string_length(o) + 1;
+    out->data = calloc(1, cap);
+    if (out->data == NULL)
+        return tug_error_set(err, ENOMEM, "mount");
+    json_array_foreach(json_object_get(m, "options"), i, o)
+    {
+        const char *s = json_string_value(o);
+        bool known = false;
+        for (size_t k = 0; s && k < TUG_ARRAY_SIZE(mount_opts); k++)
+            if (strcmp(s, mount_opts[k].name) == 0) {
+                out->flags = (out->flags | mount_opts[k].set) & ~mount_opts[k].clear;
+                out->pflags |= mount_opts[k].prop;
+                known = true;
+            }
+        if (!known && s) {
+            if (*out->data)
+                strcat(out->data, ",");
+            strcat(out->data, s);
+        }
+    }
+    if (strcmp(out->type, "bind") == 0)
+        out->flags |= MS_BIND;
+    out->bind = (out->flags & MS_BIND) != 0;
+    out->ro = (out->flags & MS_RDONLY) != 0;
+    return 0;
+}
+
+static int rlimit_resource(const char *name)
+{
+    static const struct {
+        const char *n;
+        int r;
+    } t[] = {
+        {"RLIMIT_CPU", RLIMIT_CPU},         {"RLIMIT_FSIZE", RLIMIT_FSIZE},
+        {"RLIMIT_DATA", RLIMIT_DATA},       {"RLIMIT_STACK", RLIMIT_STACK},
+        {"RLIMIT_CORE", RLIMIT_CORE},       {"RLIMIT_RSS", RLIMIT_RSS},
+        {"RLIMIT_NPROC", RLIMIT_NPROC},     {"RLIMIT_NOFILE", RLIMIT_NOFILE},
+        {"RLIMIT_MEMLOCK", RLIMIT_MEMLOCK}, {"RLIMIT_AS", RLIMIT_AS},
+        {"RLIMIT_LOCKS", RLIMIT_LOCKS},     {"RLIMIT_SIGPENDING", RLIMIT_SIGPENDING},
+        {"RLIMIT_MSGQUEUE", RLIMIT_MSGQUEUE}, {"RLIMIT_NICE", RLIMIT_NICE},
+        {"RLIMIT_RTPRIO", RLIMIT_RTPRIO},   {"RLIMIT_RTTIME", RLIMIT_RTTIME},
+    };
+    for (size_t i = 0; i < TUG_ARRAY_SIZE(t); i++)
+        if (strcmp(t[i].n, name) == 0)
+            return t[i].r;
+    return -1;
+}
+
+static uint64_t caps_from_json(json_t *a, tug_error **err, bool *ok)
+{
+    uint64_t set = 0;
+    size_t i;
+    json_t *v;
+    json_array_foreach(a, i, v)
+    {
+        int cap;
+        bool all = false;
+        if (tug_caps_parse(json_string_value(v), &cap, &all, err) < 0) {
+            *ok = false;
+            return 0;
+        }
+        set |= all ? tug_caps_all() : (1ULL << cap);
+    }
+    return set;
+}
+
+void tug_spawn_spec_free(tug_spawn_spec *s)
+{
+    if (s == NULL)
+        return;
+    strv_free(s->args);
+    strv_free(s->env);
+    free(s->cwd);
+    free(s->user);
+    free(s->rlimits);
+    free(s->hostname);
+    free(s->rootfs);
+    free(s->lowerdirs);
+    free(s->upperdir);
+    free(s->workdir);
+    for (size_t i = 0; i < s->n_mounts; i++) {
+        free(s->mounts[i].dest);
+        free(s->mounts[i].type);
+        free(s->mounts[i].src);
+        free(s->mounts[i].data);
+    }
+    free(s->mounts);
+    free(s->netns_path);
+    free(s->cgroup_path);
+    strv_free(s->masked);
+    strv_free(s->readonly);
+    free(s->seccomp);
+    free(s);
+}
+
+static char *dup_or_null(const char *s)
+{
+    return s ? strdup(s) : NULL;
+}
+
+int tug_spawn_spec_parse(json_t *spec, const char *bundle, tug_spawn_spec **ret_spec,
+                         tug_error **err)
+{
+    tug_spawn_spec *s = calloc(1, sizeof(*s));
+    if (s == NULL)
+        return tug_error_set(err, ENOMEM, "spec");
+    json_t *proc = json_object_get(spec, "process");
+    json_t *ann = json_object_get(spec, "annotations");
+    json_t *linux_ = json_object_get(spec, "linux");
+    s->args = strv_from_json(json_object_get(proc, "args"));
+    s->env = strv_from_json(json_object_get(proc, "env"));
+    const char *cwd = json_string_value(json_object_get(proc, "cwd"));
+    s->cwd = strdup(cwd ? cwd : "/");
+    s->terminal = json_is_true(json_object_get(proc, "terminal"));
+    json_t *user = json_object_get(proc, "user");
+    s->uid = (uid_t)json_integer_value(json_object_get(user, "uid"));
+    s->gid = (gid_t)json_integer_value(json_object_get(user, "gid"));
+    s->user = dup_or_null(json_string_value(json_object_get(ann, TUG_ANN_USER)));
+    bool ok = true;
+    s->caps = caps_from_json(json_object_get(json_object_get(proc, "capabilities"), "bounding"),
+                             err, &ok);
+    if (!ok) {
+        tug_spawn_spec_free(s);
+        return -1;
+    }
+    s->no_new_privs = json_is_true(json_object_get(proc, "noNewPrivileges"));
+    json_t *rl = json_object_get(proc, "rlimits");
+    s->rlimits = calloc(json_array_size(rl) + 1, sizeof(*s->rlimits));
+    size_t i;
+    json_t *v;
+    json_array_foreach(rl, i, v)
+    {
+        int r = rlimit_resource(json_string_value(json_object_get(v, "type")));
+        if (r < 0)
+            continue;
+        tug_rlimit *t = &s->rlimits[s->n_rlimits++];
+        t->resource = r;
+        t->soft = (rlim_t)json_integer_value(json_object_get(v, "soft"));
+        t->hard = (rlim_t)json_integer_value(json_object_get(v, "hard"));
+    }
+    s->hostname = dup_or_null(json_string_value(json_object_get(spec, "hostname")));
+    json_t *root = json_object_get(spec, "root");
+    const char *rp = json_string_value(json_object_get(root, "path"));
+    if (rp == NULL)
+        rp = "rootfs";
+    if (rp[0] == '/')
+        s->rootfs = strdup(rp);
+    else if (asprintf(&s->rootfs, "%s/%s", bundle, rp) < 0)
+        s->rootfs = NULL;
+    s->readonly_root = json_is_true(json_object_get(root, "readonly"));
+    s->lowerdirs = dup_or_null(json_string_value(json_object_get(ann, TUG_ANN_LOWERDIRS)));
+    s->upperdir = dup_or_null(json_string_value(json_object_get(ann, TUG_ANN_UPPERDIR)));
+    s->workdir = dup_or_null(json_string_value(json_object_get(ann, TUG_ANN_WORKDIR)));
+    json_t *mounts = json_object_get(spec, "mounts");
+    s->mounts = calloc(json_array_size(mounts) + 1, sizeof(*s->mounts));
+    json_array_foreach(mounts, i, v)
+    {
+        if (parse_mount(v, &s->mounts[s->n_mounts], err) < 0) {
+            s->n_mounts++;
+            tug_spawn_spec_free(s);
+            return tug_error_wrap(err, "mounts[%zu]", i);
+        }
+        s->n_mounts++;
+    }
+    json_array_foreach(json_object_get(linux_, "namespaces"), i, v)
+    {
+        const char *t = json_string_value(json_object_get(v, "type"));
+        const char *path = json_string_value(json_object_get(v, "path"));
+        if (t == NULL)
+            continue;
+        int flag = strcmp(t, "pid") == 0       ? CLONE_NEWPID
+                   : strcmp(t, "network") == 0 ? CLONE_NEWNET
+                   : strcmp(t, "ipc") == 0     ? CLONE_NEWIPC
+                   : strcmp(t, "uts") == 0     ? CLONE_NEWUTS
+                   : strcmp(t, "mount") == 0   ? CLONE_NEWNS
+                   : strcmp(t, "cgroup") == 0  ? CLONE_NEWCGROUP
+                                               : 0;
+        if (flag == CLONE_NEWNET && path) {
+            s->netns_path = strdup(path);
+            continue;
+        }
+        s->ns_flags |= flag;
+    }
+    s->cgroup_path = dup_or_null(json_string_value(json_object_get(linux_, "cgroupsPath")));
+    json_t *res = json_object_get(linux_, "resources");
+    json_t *mem = json_object_get(res, "memory");
+    s->limits.memory = json_integer_value(json_object_get(mem, "limit"));
+    s->limits.memory_swap = json_integer_value(json_object_get(mem, "swap"));
+    json_t *cpu = json_object_get(res, "cpu");
+    s->limits.cpu_shares = json_integer_value(json_object_get(cpu, "shares"));
+    s->limits.cpu_quota = json_integer_value(json_object_get(cpu, "quota"));
+    s->limits.cpu_period = json_integer_value(json_object_get(cpu, "period"));
+    s->limits.pids_limit = json_integer_value(json_object_get(json_object_get(res, "pids"), "limit"));
+    s->masked = strv_from_json(json_object_get(linux_, "maskedPaths"));
+    s->readonly = strv_from_json(json_object_get(linux_, "readonlyPaths"));
+    const char *sc = json_string_value(json_object_get(ann, TUG_ANN_SECCOMP));
+    s->seccomp = strdup(sc ? sc : "default");
+    s->init = json_string_value(json_object_get(ann, TUG_ANN_INIT)) != NULL;
+    if (s->args == NULL || s->args[0] == NULL) {
+        tug_spawn_spec_free(s);
+        return tug_error_user(err, "the spec has no process.args");
+    }
+    *ret_spec = s;
+    return 0;
+}
+
+/* ---------------- the child: runs between clone and exec ---------------- */
+
+typedef struct child_fail {
+    int code;
+    char msg[1024];
+} child_fail;
+
+static int fail_fd = -1;
+
+__attribute__((noreturn, format(printf, 3, 4))) static void die(int code, int e, const char *fmt,
+                                                                 ...)
+{
+    child_fail f = {.code = code};
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(f.msg, sizeof(f.msg), fmt, ap);
+    va_end(ap);
+    if (e && n >= 0 && (size_t)n < sizeof(f.msg))
+        snprintf(f.msg + n, sizeof(f.msg) - (size_t)n, ": %s", strerror(e));
+    if (fail_fd >= 0 && write(fail_fd, &f, sizeof(f)) < 0) {
+        /* nothing left to tell */
+    }
+    _exit(code);
+}
+
+struct tug_open_how {
+    uint64_t flags, mode, resolve;
+};
+#define TUG_RESOLVE_NO_MAGICLINKS 0x02
+#define TUG_RESOLVE_IN_ROOT 0x10
+#ifndef SYS_openat2
+#define SYS_openat2 437
+#endif
+
+/* Open path inside rootfd, symlinks resolved as if rootfd were "/". */
+static int open_in_root(int rootfd, const char *path, int flags)
+{
+    struct tug_open_how how = {.flags = (uint64_t)(flags | O_CLOEXEC),
+                               .resolve = TUG_RESOLVE_IN_ROOT | TUG_RESOLVE_NO_MAGICLINKS};
+    while (*path == '/')
+        path++;
+    if (*path == '\0')
+        path = ".";
+    return (int)syscall(SYS_openat2, rootfd, path, &how, sizeof(how));
+}
+
+/* Create every missing directory of path inside rootfd; returns an O_PATH fd of the last. */
+static int mkdir_in_root(int rootfd, const char *path)
+{
+    char buf[PATH_MAX];
+    snprintf(buf, sizeof(buf), "%s", path);
+    int fd = open_in_root(rootfd, buf, O_PATH | O_DIRECTORY);
+    if (fd >= 0 || errno != ENOENT)
+        return fd;
+    char *slash = strrchr(buf, '/');
+    const char *base = buf;
+    int parent;
+    if (slash && slash != buf) {
+        *slash = '\0';
+        parent = mkdir_in_root(rootfd, buf);
+        base = slash + 1;
+    } else {
+        parent = open_in_root(rootfd, "/", O_PATH | O_DIRECTORY);
+        base = slash ? slash + 1 : buf;
+    }
+    if (parent < 0)
+        return -1;
+    if (mkdirat(parent, base, 0755) < 0 && errno != EEXIST) {
+        int e = errno;
+        close(parent);
+        errno = e;
+        return -1;
+    }
+    close(parent);
+    return open_in_root(rootfd, path, O_PATH | O_DIRECTORY);
+}
+
+/* An O_PATH fd for a mount point inside rootfd, created (as a file or a directory) when missing.
+ * A dangling symlink is followed inside the root and its target created. */
+static int mountpoint_in_root(int rootfd, const char *path, bool as_file, int depth)
+{
+    int fd = open_in_root(rootfd, path, O_PATH);
+    if (fd >= 0 || errno != ENOENT || depth > 8)
+        return fd;
+    if (!as_file)
+        return mkdir_in_root(rootfd, path);
+    char dir[PATH_MAX];
+    snprintf(dir, sizeof(dir), "%s", path);
+    char *slash = strrchr(dir, '/');
+    const char *base = slash ? slash + 1 : dir;
+    if (slash)
+        *slash = '\0';
+    int pfd = mkdir_in_root(rootfd, slash ? (*dir ? dir : "/") : "/");
+    if (pfd < 0)
+        return -1;
+    int f = openat(pfd, base, O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0644);
+    if (f >= 0) {
+        close(f);
+    } else if (errno == EEXIST) {
+        char target[PATH_MAX];
+        ssize_t n = readlinkat(pfd, base, target, sizeof(target) - 1);
+        if (n > 0) {
+            target[n] = '\0';
+            char next[PATH_MAX * 2];
+            if (target[0] == '/')
+                snprintf(next, sizeof(next), "%s", target);
+            else
+                snprintf(next, sizeof(next), "%s/%s", slash ? dir : "", target);
+            close(pfd);
+            return mountpoint_in_root(rootfd, next, as_file, depth + 1);
+        }
+    }
+    close(pfd);
+    return open_in_root(rootfd, path, O_PATH);
+}
+
+static void fdpath(char *buf, size_t size, int fd)
+{
+    snprintf(buf, size, "/proc/self/fd/%d", fd);
+}
+
+static void remount_ro(const char *target, unsigned long flags)
+{
+    unsigned long keep = flags & (MS_NOSUID | MS_NODEV | MS_NOEXEC);
+    if (mount(NULL, target, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | keep, NULL) < 0)
+        die(125, errno, "remount %s read-only", target);
+}
+
+static void mount_cgroups(const char *target, unsigned long flags)
+{
+    struct stat st;
+    /* A pure cgroup v2 host has cgroup2 at /sys/fs/cgroup itself. */
+    FILE *f = fopen("/proc/self/cgroup", "re");
+    bool v2_only = true;
+    char line[512];
+    while (f && fgets(line, sizeof(line), f))
+        if (strncmp(line, "0::", 3) != 0)
+            v2_only = false;
+    if (v2_only) {
+        if (f)
+            fclose(f);
+        if (mount("cgroup2", target, "cgroup2", flags | MS_RDONLY, NULL) < 0)
+            die(125, errno, "mount cgroup2 at /sys/fs/cgroup");
+        return;
+    }
+    if (mount("tmpfs", target, "tmpfs", flags, "mode=755") < 0)
+        die(125, errno, "mount tmpfs at /sys/fs/cgroup");
+    rewind(f);
+    while (fgets(line, sizeof(line), f)) {
+        char *ctrl = strchr(line, ':');
+        if (ctrl == NULL)
+            continue;
+        ctrl++;
+        char *end = strchr(ctrl, ':');
+        if (end == NULL)
+            continue;
+        *end = '\0';
+        char dir[PATH_MAX];
+        const char *name = *ctrl ? ctrl : "unified";
+        if (strncmp(name, "name=", 5) == 0)
+            name += 5;
+        snprintf(dir, sizeof(dir), "%s/%s", target, name);
+        if (mkdir(dir, 0755) < 0 && errno != EEXIST)
+            continue;
+        int r = *ctrl ? mount("cgroup", dir, "cgroup", flags | MS_RDONLY, ctrl)
+                      : mount("cgroup2", dir, "cgroup2", flags | MS_RDONLY, NULL);
+        if (r < 0 && stat(dir, &st) == 0)
+            rmdir(dir);
+    }
+    fclose(f);
+    mount(NULL, target, NULL, MS_REMOUNT | MS_RDONLY | flags, "mode=755");
+}
+
+static void make_dev(int rootfd)
+{
+    static const struct {
+        const char *name;
+        unsigned maj, min;
+    } devs[] = {{"null", 1, 3},   {"zero", 1, 5},    {"full", 1, 7},
+                {"random", 1, 8}, {"urandom", 1, 9}, {"tty", 5, 0}};
+    int dev = open_in_root(rootfd, "/dev", O_PATH | O_DIRECTORY);
+    if (dev < 0)
+        die(125, errno, "open /dev");
+    for (size_t i = 0; i < TUG_ARRAY_SIZE(devs); i++)
+        if (mknodat(dev, devs[i].name, S_IFCHR | 0666, makedev(devs[i].maj, devs[i].min)) < 0 &&
+            errno != EEXIST)
+            die(125, errno, "create /dev/%s", devs[i].name);
+    static const char *const links[][2] = {
+        {"/proc/self/fd", "fd"},         {"/proc/self/fd/0", "stdin"},
+        {"/proc/self/fd/1", "stdout"},   {"/proc/self/fd/2", "stderr"},
+        {"pts/ptmx", "ptmx"},            {"/proc/kcore", "core"},
+    };
+    for (size_t i = 0; i < TUG_ARRAY_SIZE(links); i++)
+        if (symlinkat(links[i][0], dev, links[i][1]) < 0 && errno != EEXIST)
+            die(125, errno, "create /dev/%s", links[i][1]);
+    close(dev);
+}
+
+static void do_mounts(const tug_spawn_spec *s, int rootfd)
+{
+    char path[64];
+    for (size_t i = 0; i < s->n_mounts; i++) {
+        const tug_mount *m = &s->mounts[i];
+        struct stat st;
+        bool as_file = m->bind && stat(m->src, &st) == 0 && !S_ISDIR(st.st_mode);
+        int fd = mountpoint_in_root(rootfd, m->dest, as_file, 0);
+        if (fd < 0)
+            die(125, errno, "create mount point %s", m->dest);
+        fdpath(path, sizeof(path), fd);
+        unsigned long flags = m->flags & ~(MS_RDONLY | (m->bind ? 0UL : MS_BIND));
+        if (strcmp(m->type, "cgroup") == 0) {
+            mount_cgroups(path, flags);
+        } else if (m->bind) {
+            if (mount(m->src, path, NULL, MS_BIND | (m->flags & MS_REC), NULL) < 0)
+                die(125, errno, "bind %s to %s", m->src, m->dest);
+            /* the fd names what was under the mount: later steps need the mount itself */
+            close(fd);
+            fd = open_in_root(rootfd, m->dest, O_PATH);
+            if (fd < 0)
+                die(125, errno, "open %s", m->dest);
+            fdpath(path, sizeof(path), fd);
+            if (m->ro || (flags & (MS_NOSUID | MS_NODEV | MS_NOEXEC))) {
+                unsigned long keep = flags & (MS_NOSUID | MS_NODEV | MS_NOEXEC);
+                if (mount(NULL, path, NULL,
+                          MS_BIND | MS_REMOUNT | keep | (m->ro ? MS_RDONLY : 0), NULL) < 0)
+                    die(125, errno, "remount %s", m->dest);
+            }
+        } else {
+            unsigned long mf = flags | (m->ro && strcmp(m->type, "sysfs") == 0 ? MS_RDONLY : 0);
+            if (mount(m->src, path, m->type, mf, *m->data ? m->data : NULL) < 0) {
+                /* sysfs needs its own network namespace; bind the host's read-only then. */
+                if (strcmp(m->type, "sysfs") == 0 && errno == EPERM &&
+                    mount("/sys", path, NULL, MS_BIND | MS_REC, NULL) == 0)
+                    remount_ro(path, flags);
+                else
+                    die(125, errno, "mount %s on %s", m->type, m->dest);
+            }
+            close(fd);
+            fd = open_in_root(rootfd, m->dest, O_PATH);
+            if (fd < 0)
+                die(125, errno, "open %s", m->dest);
+            fdpath(path, sizeof(path), fd);
+            if (m->ro && strcmp(m->type, "sysfs") != 0)
+                remount_ro(path, flags);
+        }
+        if (m->pflags && mount(NULL, path, NULL, m->pflags, NULL) < 0)
+            die(125, errno, "set propagation of %s", m->dest);
+        close(fd);
+        if (strcmp(m->dest, "/dev") == 0 && strcmp(m->type, "tmpfs") == 0)
+            make_dev(rootfd);
+    }
+}
+
+static void mask_paths(const tug_spawn_spec *s)
+{
+    for (char **p = s->masked; p && *p; p++) {
+        struct stat st;
+        if (stat(*p, &st) < 0)
+            continue;
+        int r = S_ISDIR(st.st_mode) ? mount("tmpfs", *p, "tmpfs", MS_RDONLY, "size=0")
+                                    : mount("/dev/null", *p, NULL, MS_BIND, NULL);
+        if (r < 0 && errno != ENOENT)
+            die(125, errno, "mask %s", *p);
+    }
+    for (char **p = s->readonly; p && *p; p++) {
+        if (mount(*p, *p, NULL, MS_BIND | MS_REC, NULL) < 0) {
+            if (errno == ENOENT)
+                continue;
+            die(125, errno, "bind %s", *p);
+        }
+        if (mount(NULL, *p, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV |
+                                      MS_NOEXEC,
+                  NULL) < 0)
+            remount_ro(*p, 0);
+    }
+}
+
+static void loopback_up(void)
+{
+    int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return;
+    struct ifreq ifr = {0};
+    snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "lo");
+    if (ioctl(fd, SIOCGIFFLAGS, &ifr) == 0) {
+        ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
+        ioctl(fd, SIOCSIFFLAGS, &ifr);
+    }
+    close(fd);
+}
+
+/* Look a user (and group) up in the container's own /etc/passwd and /etc/group. */
+static void resolve_user(const char *spec, uid_t *uid, gid_t *gid, gid_t *groups, int *ngroups,
+                         char *home, size_t home_size)
+{
+    char user[256], group[256] = "";
+    snprintf(user, sizeof(user), "%s", spec);
+    char *colon = strchr(user, ':');
+    if (colon) {
+        *colon = '\0';
+        snprintf(group, sizeof(group), "%s", colon + 1);
+    }
+    char *end;
+    bool numeric = *user && (strtoul(user, &end, 10), *end == '\0');
+    bool found = false;
+    FILE *f = fopen("/etc/passwd", "re");
+    struct passwd *pw;
+    while (f && (pw = fgetpwent(f)) != NULL) {
+        if ((numeric && pw->pw_uid == (uid_t)strtoul(user, NULL, 10)) ||
+            (!numeric && strcmp(pw->pw_name, user) == 0)) {
+            *uid = pw->pw_uid;
+            *gid = pw->pw_gid;
+            snprintf(home, home_size, "%s", pw->pw_dir);
+            snprintf(user, sizeof(user), "%s", pw->pw_name);
+            found = true;
+            break;
+        }
+    }
+    if (f)
+        fclose(f);
+    if (!found) {
+        if (!numeric)
+            die(125, 0, "unable to find user %s: no matching entries in passwd file", user);
+        *uid = (uid_t)strtoul(user, NULL, 10);
+        *gid = 0;
+    }
+    *ngroups = 0;
+    f = fopen("/etc/group", "re");
+    struct group *gr;
+    bool group_found = !*group;
+    bool gnum = *group && (strtoul(group, &end, 10), *end == '\0');
+    while (f && (gr = fgetgrent(f)) != NULL) {
+        if (*group && ((gnum && gr->gr_gid == (gid_t)strtoul(group, NULL, 10)) ||
+                       (!gnum && strcmp(gr->gr_name, group) == 0))) {
+            *gid = gr->gr_gid;
+            group_found = true;
+        }
+        for (char **m = gr->gr_mem; found && m && *m && *ngroups < 64; m++)
+            if (strcmp(*m, user) == 0)
+                groups[(*ngroups)++] = gr->gr_gid;
+    }
+    if (f)
+        fclose(f);
+    if (!group_found) {
+        if (!gnum)
+            die(125, 0, "unable to find group %s: no matching entries in group file", group);
+        *gid = (gid_t)strtoul(group, NULL, 10);
+    }
+}
+
+static const char *env_get(char **env, const char *key)
+{
+    size_t kl = strlen(key);
+    for (char **e = env; e && *e; e++)
+        if (strncmp(*e, key, kl) == 0 && (*e)[kl] == '=')
+            return *e + kl + 1;
+    return NULL;
+}
+
+/* Find the program like execvp, with the container's PATH. */
+static void find_program(const char *prog, char **env, char *out, size_t size)
+{
+    if (strchr(prog, '/')) {
+        struct stat st;
+        if (stat(prog, &st) < 0)
+            die(127, 0, "exec: \"%s\": stat %s: no such file or directory", prog, prog);
+        snprintf(out, size, "%s", prog);
+        return;
+    }
+    const char *path = env_get(env, "PATH");
+    if (path == NULL)
+        path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+    char buf[PATH_MAX];
+    bool denied = false;
+    for (const char *p = path; *p;) {
+        const char *c = strchr(p, ':');
+        size_t n = c ? (size_t)(c - p) : strlen(p);
+        snprintf(buf, sizeof(buf), "%.*s/%s", (int)n, n ? p : ".", prog);
+        struct stat st;
+        if (stat(buf, &st) == 0 && S_ISREG(st.st_mode)) {
+            if (access(buf, X_OK) == 0) {
+                snprintf(out, size, "%s", buf);
+                return;
+            }
+            denied = true;
+        }
+        p += n + (c ? 1 : 0);
+        if (c == NULL)
+            break;
+    }
+    if (denied)
+        die(126, 0, "exec: \"%s\": permission denied", prog);
+    die(127, 0, "exec: \"%s\": executable file not found in $PATH", prog);
+}
+
+static void send_fd(int sock, int fd)
+{
+    char dummy = 'T';
+    struct iovec iov = {.iov_base = &dummy, .iov_len = 1};
+    union {
+        char buf[CMSG_SPACE(sizeof(int))];
+        struct cmsghdr align;
+    } u;
+    struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
+                         .msg_controllen = sizeof(u.buf)};
+    struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof(int));
+    memcpy(CMSG_DATA(c), &fd, sizeof(int));
+    if (sendmsg(sock, &msg, 0) < 0)
+        die(125, errno, "send the terminal to the monitor");
+}
+
+static void setup_terminal(int console)
+{
+    int master = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
+    if (master < 0)
+        die(125, errno, "open /dev/ptmx");
+    int unlock = 0;
+    if (ioctl(master, TIOCSPTLCK, &unlock) < 0)
+        die(125, errno, "unlock the terminal");
+    int slave = ioctl(master, TIOCGPTPEER, O_RDWR | O_NOCTTY);
+    if (slave < 0)
+        die(125, errno, "open the terminal");
+    send_fd(console, master);
+    close(master);
+    close(console);
+    if (setsid() < 0 || ioctl(slave, TIOCSCTTY, 0) < 0)
+        die(125, errno, "make the terminal the controlling one");
+    for (int i = 0; i < 3; i++)
+        if (dup2(slave, i) < 0)
+            die(125, errno, "dup the terminal");
+    if (slave > 2)
+        close(slave);
+}
+
+static void setup_stdio(const tug_spawn_io *io)
+{
+    int fds[3] = {io->in, io->out, io->err};
+    int devnull = -1;
+    for (int i = 0; i < 3; i++) {
+        int fd = fds[i];
+        if (fd < 0) {
+            if (devnull < 0)
+                devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+            fd = devnull;
+        }
+        if (fd != i && dup2(fd, i) < 0)
+            die(125, errno, "set up stdio");
+        if (fd == i) {
+            int flags = fcntl(i, F_GETFD);
+            fcntl(i, F_SETFD, flags & ~FD_CLOEXEC);
+        }
+    }
+}
+
+__attribute__((noreturn)) static void child_main(const tug_spawn_spec *s, const tug_spawn_io *io,
+                                                 const tug_spawn_paths *paths, int go_fd)
+{
+    char c;
+    if (read(go_fd, &c, 1) != 1)
+        _exit(125); /* the parent gave up */
+    close(go_fd);
+    umask(0);
+    /* stdio first: the fds may be among those the next steps close */
+    if (!s->terminal)
+        setup_stdio(io);
+    if ((s->ns_flags & CLONE_NEWCGROUP) && unshare(CLONE_NEWCGROUP) < 0)
+        die(125, errno, "create the cgroup namespace");
+    if (s->netns_path) {
+        int nfd = open(s->netns_path, O_RDONLY | O_CLOEXEC);
+        if (nfd < 0 || setns(nfd, CLONE_NEWNET) < 0)
+            die(125, errno, "join network namespace %s", s->netns_path);
+        close(nfd);
+    }
+    /* What the seccomp step reads lives on the host: keep it open across pivot_root. */
+    char seccomp_path[64] = "";
+    if (strcmp(s->seccomp, "unconfined") != 0) {
+        bool builtin = strcmp(s->seccomp, "default") == 0;
+        int sfd = builtin ? open(paths->seccomp_cache, O_PATH | O_DIRECTORY | O_CLOEXEC)
+                          : open(s->seccomp, O_RDONLY | O_CLOEXEC);
+        if (sfd < 0)
+            die(125, errno, "open %s", builtin ? paths->seccomp_cache : s->seccomp);
+        fdpath(seccomp_path, sizeof(seccomp_path), sfd);
+    }
+    int init_fd = -1;
+    if (s->init && paths->init_binary) {
+        init_fd = open(paths->init_binary, O_RDONLY | O_CLOEXEC);
+        if (init_fd < 0)
+            die(125, errno, "open %s", paths->init_binary);
+    }
+    if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+        die(125, errno, "make the mounts private");
+    if (s->lowerdirs && *s->lowerdirs) {
+        char *opts = NULL;
+        if (asprintf(&opts, "lowerdir=%s,upperdir=%s,workdir=%s", s->lowerdirs, s->upperdir,
+                     s->workdir) < 0)
+            die(125, ENOMEM, "overlay");
+        if (mount("overlay", s->rootfs, "overlay", 0, opts) < 0)
+            die(125, errno, "mount the root filesystem (overlay on %s)", s->rootfs);
+        free(opts);
+    } else if (mount(s->rootfs, s->rootfs, NULL, MS_BIND | MS_REC, NULL) < 0) {
+        die(125, errno, "bind the root filesystem %s", s->rootfs);
+    }
+    int rootfd = open(s->rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (rootfd < 0)
+        die(125, errno, "open %s", s->rootfs);
+    do_mounts(s, rootfd);
+    if (chdir(s->rootfs) < 0 || syscall(SYS_pivot_root, ".", ".") < 0 ||
+        umount2(".", MNT_DETACH) < 0 || chdir("/") < 0)
+        die(125, errno, "pivot_root into %s", s->rootfs);
+    close(rootfd);
+    mask_paths(s);
+    if (s->readonly_root && mount(NULL, "/", NULL, MS_BIND | MS_REMOUNT | MS_RDONLY, NULL) < 0)
+        die(125, errno, "make the root filesystem read-only");
+    if (s->hostname && (s->ns_flags & CLONE_NEWUTS) &&
+        sethostname(s->hostname, strlen(s->hostname)) < 0)
+        die(125, errno, "set hostname %s", s->hostname);
+    if (s->ns_flags & CLONE_NEWNET)
+        loopback_up();
+    if (s->terminal)
+        setup_terminal(io->console);
+
+    uid_t uid = s->uid;
+    gid_t gid = s->gid;
+    gid_t groups[64];
+    int ngroups = 0;
+    char home[PATH_MAX] = "/";
+    if (s->user)
+        resolve_user(s->user, &uid, &gid, groups, &ngroups, home, sizeof(home));
+    else
+        resolve_user("0", &uid, &gid, groups, &ngroups, home, sizeof(home));
+    if (s->user == NULL) {
+        uid = s->uid;
+        gid = s->gid;
+    }
+    /* HOME from the user's entry unless set, as docker does. */
+    char **env = s->env;
+    if (env_get(env, "HOME") == NULL) {
+        size_t n = 0;
+        while (env[n])
+            n++;
+        char **ne = calloc(n + 2, sizeof(char *));
+        memcpy(ne, env, n * sizeof(char *));
+        if (asprintf(&ne[n], "HOME=%s", home) < 0)
+            ne[n] = NULL;
+        env = ne;
+    }
+    for (size_t i = 0; i < s->n_rlimits; i++) {
+        struct rlimit rl = {.rlim_cur = s->rlimits[i].soft, .rlim_max = s->rlimits[i].hard};
+        struct rlimit cur;
+        /* Above the host's hard limit cannot be had: clamp (the CLI warned). */
+        if (getrlimit(s->rlimits[i].resource, &cur) == 0 && cur.rlim_max != RLIM_INFINITY) {
+            if (rl.rlim_max > cur.rlim_max)
+                rl.rlim_max = cur.rlim_max;
+            if (rl.rlim_cur > rl.rlim_max)
+                rl.rlim_cur = rl.rlim_max;
+        }
+        if (setrlimit(s->rlimits[i].resource, &rl) < 0)
+            die(125, errno, "set rlimit %d", s->rlimits[i].resource);
+    }
+    struct stat st;
+    if (stat(s->cwd, &st) < 0) {
+        /* docker creates a missing working directory */
+        int rfd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+        int d = rfd >= 0 ? mkdir_in_root(rfd, s->cwd) : -1;
+        if (d < 0)
+            die(125, errno, "create working directory %s", s->cwd);
+        close(d);
+        close(rfd);
+    }
+    if (chdir(s->cwd) < 0)
+        die(125, errno, "chdir to cwd (\"%s\") set in config.json failed", s->cwd);
+    char prog[PATH_MAX];
+    if (init_fd < 0)
+        find_program(s->args[0], env, prog, sizeof(prog));
+
+    tug_error *err = NULL;
+    bool confined = strcmp(s->seccomp, "unconfined") != 0;
+    /* Without no_new_privs the filter needs CAP_SYS_ADMIN: load it before the caps go. */
+    if (confined && !s->no_new_privs) {
+        int r = strcmp(s->seccomp, "default") == 0
+                    ? tug_seccomp_load_default(seccomp_path, s->caps, &err)
+                    : tug_seccomp_load_file(seccomp_path, &err);
+        if (r < 0)
+            die(125, 0, "seccomp: %s", err && err->msg ? err->msg : "load failed");
+    }
+    if (setgroups((size_t)ngroups, groups) < 0)
+        die(125, errno, "setgroups");
+    if (setresgid(gid, gid, gid) < 0)
+        die(125, errno, "setgid %u", (unsigned)gid);
+    if (uid != 0 && tug_caps_prepare_setuid(&err) < 0)
+        die(125, 0, "capabilities: %s", err->msg);
+    if (setresuid(uid, uid, uid) < 0)
+        die(125, errno, "setuid %u", (unsigned)uid);
+    if (tug_caps_apply(s->caps, &err) < 0)
+        die(125, 0, "capabilities: %s", err->msg);
+    if (s->no_new_privs && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+        die(125, errno, "no_new_privs");
+    if (confined && s->no_new_privs) {
+        int r = strcmp(s->seccomp, "default") == 0
+                    ? tug_seccomp_load_default(seccomp_path, s->caps, &err)
+                    : tug_seccomp_load_file(seccomp_path, &err);
+        if (r < 0)
+            die(125, 0, "seccomp: %s", err && err->msg ? err->msg : "load failed");
+    }
+    umask(022);
+    if (init_fd >= 0) {
+        size_t n = 0;
+        while (s->args[n])
+            n++;
+        char **argv = calloc(n + 3, sizeof(char *));
+        argv[0] = "tug-init";
+        argv[1] = "--";
+        memcpy(argv + 2, s->args, n * sizeof(char *));
+        syscall(SYS_execveat, init_fd, "", argv, env, AT_EMPTY_PATH);
+        die(126, errno, "exec tug's init");
+    }
+    execve(prog, s->args, env);
+    int e = errno;
+    if (e == ENOENT)
+        die(127, 0, "exec: \"%s\": no such file or directory", s->args[0]);
+    if (e == EACCES || e == EISDIR)
+        die(126, 0, "exec: \"%s\": permission denied", s->args[0]);
+    die(126, e, "exec: \"%s\"", s->args[0]);
+}
+
+/* ---------------- the parent ---------------- */
+
+int tug_spawn(const tug_spawn_spec *s, const tug_spawn_io *io, const tug_spawn_paths *paths,
+              tug_spawned *ret, tug_error **err)
+{
+    tug_cgroup *cg = NULL;
+    if (s->cgroup_path && tug_cgroup_create(s->cgroup_path, &s->limits, &cg, err) < 0)
+        return -1;
+    int go[2], fail[2];
+    if (pipe2(go, O_CLOEXEC) < 0)
+        return tug_error_set(err, errno, "pipe");
+    if (pipe2(fail, O_CLOEXEC) < 0) {
+        int e = errno;
+        close(go[0]);
+        close(go[1]);
+        return tug_error_set(err, e, "pipe");
+    }
+    unsigned long flags = (unsigned long)(s->ns_flags & ~CLONE_NEWCGROUP) | SIGCHLD;
+    pid_t pid = (pid_t)syscall(SYS_clone, flags, NULL, NULL, NULL, NULL);
+    if (pid < 0) {
+        int e = errno;
+        close(go[0]);
+        close(go[1]);
+        close(fail[0]);
+        close(fail[1]);
+        if (cg) {
+            tug_error *ignored = NULL;
+            tug_cgroup_destroy(cg, &ignored);
+            tug_error_free(ignored);
+            tug_cgroup_free(cg);
+        }
+        return tug_error_set(err, e, "create the container's namespaces");
+    }
+    if (pid == 0) {
+        close(go[1]);
+        close(fail[0]);
+        fail_fd = fail[1];
+        child_main(s, io, paths, go[0]);
+    }
+    close(go[0]);
+    close(fail[1]);
+    int r = 0;
+    if (cg && tug_cgroup_enter(cg, pid, err) < 0)
+        r = -1;
+    if (r == 0 && write(go[1], "g", 1) != 1)
+        r = tug_error_set(err, errno, "start the container");
+    close(go[1]);
+    child_fail f;
+    ssize_t n;
+    do
+        n = read(fail[0], &f, sizeof(f));
+    while (n < 0 && errno == EINTR);
+    close(fail[0]);
+    if (r == 0 && n == (ssize_t)sizeof(f)) {
+        f.msg[sizeof(f.msg) - 1] = '\0';
+        tug_error_user(err, "%s", f.msg);
+        (*err)->status = f.code;
+        r = -1;
+    }
+    if (r < 0) {
+        kill(pid, SIGKILL);
+        waitpid(pid, NULL, 0);
+        if (cg) {
+            tug_error *ignored = NULL;
+            tug_cgroup_destroy(cg, &ignored);
+            tug_error_free(ignored);
+            tug_cgroup_free(cg);
+        }
+        return -1;
+    }
+    ret->pid = pid;
+    ret->cg = cg;
+    return 0;
+}

@@ -1,0 +1,416 @@
+/* Docker's create request -> OCI runtime spec, with docker's security defaults. */
+#include "spec.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../util/cleanup.h"
+#include "../util/strutil.h"
+#include "security.h"
+
+static json_t *strs(const char *const *v)
+{
+    json_t *a = json_array();
+    for (; *v; v++)
+        json_array_append_new(a, json_string(*v));
+    return a;
+}
+
+static bool is_null_or_empty(json_t *v)
+{
+    return v == NULL || json_is_null(v) || (json_is_array(v) && json_array_size(v) == 0);
+}
+
+int tug_request_merge_image(json_t *request, json_t *image_config, tug_error **err)
+{
+    json_t *cfg = json_object_get(request, "Config");
+    json_t *img = json_object_get(image_config, "config");
+    if (!json_is_object(cfg))
+        return tug_error_user(err, "create request has no Config");
+    if (!json_is_object(img))
+        return 0;
+    /* An entrypoint given on the command line resets the image's Cmd, as in docker. */
+    json_t *ep = json_object_get(cfg, "Entrypoint");
+    bool ep_set = ep != NULL && !json_is_null(ep);
+    if (!ep_set) {
+        json_t *iep = json_object_get(img, "Entrypoint");
+        json_object_set(cfg, "Entrypoint", iep ? iep : json_null());
+        if (is_null_or_empty(json_object_get(cfg, "Cmd"))) {
+            json_t *icmd = json_object_get(img, "Cmd");
+            json_object_set(cfg, "Cmd", icmd ? icmd : json_null());
+        }
+    } else if (json_is_array(ep) && json_array_size(ep) == 1 &&
+               json_string_length(json_array_get(ep, 0)) == 0) {
+        /* --entrypoint "" clears it */
+        json_object_set_new(cfg, "Entrypoint", json_null());
+    }
+    /* Env: the image's first, the flags' override by name. */
+    json_t *ienv = json_object_get(img, "Env");
+    json_t *env = json_object_get(cfg, "Env");
+    json_t *merged = json_array();
+    size_t i, j;
+    json_t *e;
+    json_array_foreach(ienv, i, e)
+    {
+        const char *s = json_string_value(e);
+        if (s == NULL)
+            continue;
+        size_t kl = strcspn(s, "=");
+        bool overridden = false;
+        json_t *f;
+        json_array_foreach(env, j, f)
+        {
+            const char *t = json_string_value(f);
+            if (t && strncmp(t, s, kl) == 0 && (t[kl] == '=' || t[kl] == '\0'))
+                overridden = true;
+        }
+        if (!overridden)
+            json_array_append(merged, e);
+    }
+    json_array_foreach(env, i, e) json_array_append(merged, e);
+    json_object_set_new(cfg, "Env", merged);
+    static const char *const inherit[] = {"WorkingDir", "User", "StopSignal"};
+    for (i = 0; i < TUG_ARRAY_SIZE(inherit); i++) {
+        const char *v = json_string_value(json_object_get(cfg, inherit[i]));
+        json_t *iv = json_object_get(img, inherit[i]);
+        if ((v == NULL || *v == '\0') && iv)
+            json_object_set(cfg, inherit[i], iv);
+    }
+    static const char *const sets[] = {"ExposedPorts", "Volumes", "Labels"};
+    for (i = 0; i < TUG_ARRAY_SIZE(sets); i++) {
+        json_t *iv = json_object_get(img, sets[i]);
+        if (!json_is_object(iv))
+            continue;
+        json_t *cv = json_object_get(cfg, sets[i]);
+        if (!json_is_object(cv)) {
+            cv = json_object();
+            json_object_set_new(cfg, sets[i], cv);
+        }
+        const char *k;
+        json_t *v;
+        json_object_foreach(iv, k, v)
+        {
+            if (json_object_get(cv, k) == NULL)
+                json_object_set(cv, k, v);
+        }
+    }
+    return 0;
+}
+
+static json_t *mount_new(const char *dest, const char *type, const char *src,
+                         const char *const *opts)
+{
+    json_t *m = json_object();
+    json_object_set_new(m, "destination", json_string(dest));
+    json_object_set_new(m, "type", json_string(type));
+    json_object_set_new(m, "source", json_string(src));
+    json_object_set_new(m, "options", strs(opts));
+    return m;
+}
+
+static json_t *caps_list(uint64_t set)
+{
+    json_t *a = json_array();
+    for (int c = 0; c < 64; c++)
+        if (set & (1ULL << c)) {
+            const char *n = tug_caps_name(c);
+            if (n)
+                json_array_append_new(a, json_string(n));
+        }
+    return a;
+}
+
+static int compute_caps(json_t *hc, uint64_t *ret, tug_error **err)
+{
+    uint64_t set = tug_caps_default();
+    if (json_is_true(json_object_get(hc, "Privileged"))) {
+        *ret = tug_caps_all();
+        return 0;
+    }
+    size_t i;
+    json_t *v;
+    json_array_foreach(json_object_get(hc, "CapDrop"), i, v)
+    {
+        int cap;
+        bool all = false;
+        if (tug_caps_parse(json_string_value(v), &cap, &all, err) < 0)
+            return tug_error_wrap(err, "--cap-drop");
+        if (all)
+            set = 0;
+        else
+            set &= ~(1ULL << cap);
+    }
+    json_array_foreach(json_object_get(hc, "CapAdd"), i, v)
+    {
+        int cap;
+        bool all = false;
+        if (tug_caps_parse(json_string_value(v), &cap, &all, err) < 0)
+            return tug_error_wrap(err, "--cap-add");
+        if (all)
+            set = tug_caps_all();
+        else
+            set |= 1ULL << cap;
+    }
+    *ret = set;
+    return 0;
+}
+
+static const char *const masked_paths[] = {
+    "/proc/asound", "/proc/acpi",        "/proc/kcore",         "/proc/keys",
+    "/proc/latency_stats", "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug",
+    "/proc/scsi",   "/sys/firmware",     "/sys/devices/virtual/powercap", NULL,
+};
+static const char *const readonly_paths[] = {
+    "/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger", NULL,
+};
+
+static json_t *process_args(json_t *cfg, tug_error **err)
+{
+    json_t *args = json_array();
+    size_t i;
+    json_t *v;
+    json_array_foreach(json_object_get(cfg, "Entrypoint"), i, v) json_array_append(args, v);
+    json_array_foreach(json_object_get(cfg, "Cmd"), i, v) json_array_append(args, v);
+    if (json_array_size(args) == 0) {
+        json_decref(args);
+        tug_error_user(err, "no command specified: the image has no CMD or ENTRYPOINT; give one "
+                            "after the image name");
+        return NULL;
+    }
+    return args;
+}
+
+static int add_resources(json_t *linux_, json_t *hc)
+{
+    json_t *res = json_object();
+    long long mem = json_integer_value(json_object_get(hc, "Memory"));
+    long long swap = json_integer_value(json_object_get(hc, "MemorySwap"));
+    if (mem > 0) {
+        json_t *m = json_object();
+        json_object_set_new(m, "limit", json_integer(mem));
+        if (swap != 0)
+            json_object_set_new(m, "swap", json_integer(swap));
+        json_object_set_new(res, "memory", m);
+    }
+    long long nano = json_integer_value(json_object_get(hc, "NanoCpus"));
+    long long shares = json_integer_value(json_object_get(hc, "CpuShares"));
+    if (nano > 0 || shares > 0) {
+        json_t *c = json_object();
+        if (shares > 0)
+            json_object_set_new(c, "shares", json_integer(shares));
+        if (nano > 0) {
+            json_object_set_new(c, "quota", json_integer(nano / 10000)); /* per 100 ms */
+            json_object_set_new(c, "period", json_integer(100000));
+        }
+        json_object_set_new(res, "cpu", c);
+    }
+    json_t *pl = json_object_get(hc, "PidsLimit");
+    if (json_is_integer(pl) && json_integer_value(pl) > 0) {
+        json_t *p = json_object();
+        json_object_set_new(p, "limit", json_integer(json_integer_value(pl)));
+        json_object_set_new(res, "pids", p);
+    }
+    json_object_set_new(linux_, "resources", res);
+    return 0;
+}
+
+static json_t *rlimits(json_t *hc)
+{
+    json_t *a = json_array();
+    size_t i;
+    json_t *u;
+    json_array_foreach(json_object_get(hc, "Ulimits"), i, u)
+    {
+        const char *name = json_string_value(json_object_get(u, "Name"));
+        if (name == NULL)
+            continue;
+        char type[64];
+        snprintf(type, sizeof(type), "RLIMIT_%s", name);
+        for (char *p = type; *p; p++)
+            if (*p >= 'a' && *p <= 'z')
+                *p = (char)(*p - 32);
+        json_t *r = json_object();
+        json_object_set_new(r, "type", json_string(type));
+        json_object_set(r, "soft", json_object_get(u, "Soft"));
+        json_object_set(r, "hard", json_object_get(u, "Hard"));
+        json_array_append_new(a, r);
+    }
+    return a;
+}
+
+json_t *tug_spec_build(const char *id, json_t *request, const char *const *lowerdirs,
+                       size_t n_lower, const char *ctr_dir, tug_error **err)
+{
+    json_t *cfg = json_object_get(request, "Config");
+    json_t *hc = json_object_get(request, "HostConfig");
+    uint64_t caps = 0;
+    if (compute_caps(hc, &caps, err) < 0)
+        return NULL;
+    json_t *args = process_args(cfg, err);
+    if (args == NULL)
+        return NULL;
+    json_t *spec = json_object();
+    json_object_set_new(spec, "ociVersion", json_string("1.0.2"));
+
+    json_t *proc = json_object();
+    json_object_set_new(proc, "terminal", json_boolean(json_is_true(json_object_get(cfg, "Tty"))));
+    json_t *user = json_object();
+    json_object_set_new(user, "uid", json_integer(0));
+    json_object_set_new(user, "gid", json_integer(0));
+    json_object_set_new(proc, "user", user);
+    json_object_set_new(proc, "args", args);
+    json_t *env = json_array();
+    bool has_path = false, has_home = false, has_host = false;
+    size_t i;
+    json_t *v;
+    json_array_foreach(json_object_get(cfg, "Env"), i, v)
+    {
+        const char *s = json_string_value(v);
+        if (s == NULL)
+            continue;
+        has_path |= strncmp(s, "PATH=", 5) == 0;
+        has_home |= strncmp(s, "HOME=", 5) == 0;
+        has_host |= strncmp(s, "HOSTNAME=", 9) == 0;
+    }
+    if (!has_path)
+        json_array_append_new(env, json_string("PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:"
+                                               "/usr/bin:/sbin:/bin"));
+    const char *hostname = json_string_value(json_object_get(cfg, "Hostname"));
+    if (!has_host && hostname) {
+        cleanup_free char *h = NULL;
+        if (asprintf(&h, "HOSTNAME=%s", hostname) >= 0)
+            json_array_append_new(env, json_string(h));
+    }
+    json_array_foreach(json_object_get(cfg, "Env"), i, v) json_array_append(env, v);
+    if (json_is_true(json_object_get(cfg, "Tty")))
+        json_array_append_new(env, json_string("TERM=xterm"));
+    (void)has_home;
+    json_object_set_new(proc, "env", env);
+    const char *wd = json_string_value(json_object_get(cfg, "WorkingDir"));
+    json_object_set_new(proc, "cwd", json_string(wd && *wd ? wd : "/"));
+    json_t *capo = json_object();
+    json_object_set_new(capo, "bounding", caps_list(caps));
+    json_object_set_new(capo, "effective", caps_list(caps));
+    json_object_set_new(capo, "permitted", caps_list(caps));
+    json_object_set_new(proc, "capabilities", capo);
+    json_object_set_new(proc, "rlimits", rlimits(hc));
+    bool nnp = false;
+    const char *seccomp = "default";
+    json_array_foreach(json_object_get(hc, "SecurityOpt"), i, v)
+    {
+        const char *s = json_string_value(v);
+        if (s == NULL)
+            continue;
+        if (strcmp(s, "no-new-privileges") == 0 || strcmp(s, "no-new-privileges:true") == 0 ||
+            strcmp(s, "no-new-privileges=true") == 0)
+            nnp = true;
+        else if (strncmp(s, "seccomp=", 8) == 0 || strncmp(s, "seccomp:", 8) == 0)
+            seccomp = s + 8;
+    }
+    bool privileged = json_is_true(json_object_get(hc, "Privileged"));
+    if (privileged)
+        seccomp = "unconfined";
+    json_object_set_new(proc, "noNewPrivileges", json_boolean(nnp));
+    json_object_set_new(spec, "process", proc);
+
+    json_t *root = json_object();
+    json_object_set_new(root, "path", json_string("rootfs"));
+    json_object_set_new(root, "readonly",
+                        json_boolean(json_is_true(json_object_get(hc, "ReadonlyRootfs"))));
+    json_object_set_new(spec, "root", root);
+    json_object_set_new(spec, "hostname", json_string(hostname ? hostname : id));
+
+    json_t *mounts = json_array();
+    json_array_append_new(mounts, mount_new("/proc", "proc", "proc",
+                                            (const char *[]){"nosuid", "noexec", "nodev", NULL}));
+    json_array_append_new(mounts, mount_new("/dev", "tmpfs", "tmpfs",
+                                            (const char *[]){"nosuid", "strictatime", "mode=755",
+                                                             "size=65536k", NULL}));
+    json_array_append_new(mounts, mount_new("/dev/pts", "devpts", "devpts",
+                                            (const char *[]){"nosuid", "noexec", "newinstance",
+                                                             "ptmxmode=0666", "mode=0620",
+                                                             "gid=5", NULL}));
+    long long shm = json_integer_value(json_object_get(hc, "ShmSize"));
+    char shmopt[64];
+    snprintf(shmopt, sizeof(shmopt), "size=%lld", shm > 0 ? shm : 64LL * 1024 * 1024);
+    json_array_append_new(mounts, mount_new("/dev/shm", "tmpfs", "shm",
+                                            (const char *[]){"nosuid", "noexec", "nodev",
+                                                             "mode=1777", shmopt, NULL}));
+    json_array_append_new(mounts, mount_new("/dev/mqueue", "mqueue", "mqueue",
+                                            (const char *[]){"nosuid", "noexec", "nodev", NULL}));
+    json_array_append_new(mounts,
+                          mount_new("/sys", "sysfs", "sysfs",
+                                    privileged ? (const char *[]){"nosuid", "noexec", "nodev", NULL}
+                                               : (const char *[]){"nosuid", "noexec", "nodev",
+                                                                  "ro", NULL}));
+    json_array_append_new(mounts, mount_new("/sys/fs/cgroup", "cgroup", "cgroup",
+                                            (const char *[]){"nosuid", "noexec", "nodev",
+                                                             "relatime", "ro", NULL}));
+    static const char *const etc_files[] = {"hostname", "hosts", "resolv.conf"};
+    for (i = 0; i < TUG_ARRAY_SIZE(etc_files); i++) {
+        cleanup_free char *src = NULL, *dst = NULL;
+        if (asprintf(&src, "%s/%s", ctr_dir, etc_files[i]) < 0 ||
+            asprintf(&dst, "/etc/%s", etc_files[i]) < 0)
+            break;
+        json_array_append_new(mounts, mount_new(dst, "bind", src,
+                                                (const char *[]){"rbind", "rprivate", NULL}));
+    }
+    const char *k;
+    json_object_foreach(json_object_get(hc, "Tmpfs"), k, v)
+    {
+        const char *o = json_string_value(v);
+        cleanup_free char *opts = strdup(o && *o ? o : "");
+        json_t *m = mount_new(k, "tmpfs", "tmpfs",
+                              (const char *[]){"nosuid", "nodev", "noexec", NULL});
+        json_t *ol = json_object_get(m, "options");
+        for (char *save = NULL, *t = strtok_r(opts, ",", &save); t; t = strtok_r(NULL, ",", &save))
+            json_array_append_new(ol, json_string(t));
+        json_array_append_new(mounts, m);
+    }
+    json_object_set_new(spec, "mounts", mounts);
+
+    json_t *linux_ = json_object();
+    json_t *nss = json_array();
+    static const char *const ns_types[] = {"pid", "network", "ipc", "uts", "mount", "cgroup"};
+    for (i = 0; i < TUG_ARRAY_SIZE(ns_types); i++) {
+        json_t *n = json_object();
+        json_object_set_new(n, "type", json_string(ns_types[i]));
+        json_array_append_new(nss, n);
+    }
+    json_object_set_new(linux_, "namespaces", nss);
+    cleanup_free char *cgpath = NULL;
+    if (asprintf(&cgpath, "tug/%s", id) >= 0)
+        json_object_set_new(linux_, "cgroupsPath", json_string(cgpath));
+    add_resources(linux_, hc);
+    if (!privileged) {
+        json_object_set_new(linux_, "maskedPaths", strs(masked_paths));
+        json_object_set_new(linux_, "readonlyPaths", strs(readonly_paths));
+    }
+    json_object_set_new(spec, "linux", linux_);
+
+    json_t *ann = json_object();
+    size_t cap = 1;
+    for (i = 0; i < n_lower; i++)
+        cap += strlen(lowerdirs[i]) + 1;
+    cleanup_free char *lower = calloc(1, cap);
+    for (i = n_lower; lower && i-- > 0;) {
+        if (*lower)
+            strcat(lower, ":");
+        strcat(lower, lowerdirs[i]);
+    }
+    json_object_set_new(ann, TUG_ANN_LOWERDIRS, json_string(lower ? lower : ""));
+    cleanup_free char *upper = NULL, *work = NULL;
+    if (asprintf(&upper, "%s/upper", ctr_dir) >= 0)
+        json_object_set_new(ann, TUG_ANN_UPPERDIR, json_string(upper));
+    if (asprintf(&work, "%s/work", ctr_dir) >= 0)
+        json_object_set_new(ann, TUG_ANN_WORKDIR, json_string(work));
+    const char *u = json_string_value(json_object_get(cfg, "User"));
+    if (u && *u)
+        json_object_set_new(ann, TUG_ANN_USER, json_string(u));
+    json_object_set_new(ann, TUG_ANN_SECCOMP, json_string(seccomp));
+    if (json_is_true(json_object_get(hc, "Init")))
+        json_object_set_new(ann, TUG_ANN_INIT, json_string("1"));
+    json_object_set_new(spec, "annotations", ann);
+    return spec;
+}

@@ -1,0 +1,587 @@
+/* Control groups on the running host (needs root): limits land in the kernel's files, processes
+ * can be entered, listed, frozen and killed, the OOM killer is reported, and nothing is left. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/vfs.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "runtime/cgroup.h"
+
+#ifndef CGROUP2_SUPER_MAGIC
+#define CGROUP2_SUPER_MAGIC 0x63677270
+#endif
+
+#define PARENT "tug-test"
+#define MiB (1024LL * 1024)
+
+static char *unique_name(void)
+{
+    static unsigned counter;
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    char *name = NULL;
+    assert_true(asprintf(&name, PARENT "/%d-%lx-%u", (int)getpid(), (unsigned long)ts.tv_nsec,
+                         counter++) > 0);
+    return name;
+}
+
+/* The mount point of the hierarchy holding ctrl ("" = the cgroup2 tree), read independently of
+ * the code under test. */
+static char *mount_of(const char *ctrl)
+{
+    FILE *f = fopen("/proc/self/mountinfo", "re");
+    assert_non_null(f);
+    char *line = NULL, *found = NULL;
+    size_t cap = 0;
+    while (found == NULL && getline(&line, &cap, f) > 0) {
+        char mnt[4096], fstype[64], opts[1024];
+        char *sep = strstr(line, " - ");
+        if (sep == NULL || sscanf(line, "%*s %*s %*s %*s %4095s", mnt) != 1 ||
+            sscanf(sep + 3, "%63s %*s %1023s", fstype, opts) != 2)
+            continue;
+        if (ctrl[0] == '\0') {
+            if (strcmp(fstype, "cgroup2") == 0)
+                found = strdup(mnt);
+            continue;
+        }
+        if (strcmp(fstype, "cgroup") != 0)
+            continue;
+        char *save = NULL;
+        for (char *o = strtok_r(opts, ",", &save); o; o = strtok_r(NULL, ",", &save))
+            if (strcmp(o, ctrl) == 0)
+                found = strdup(mnt);
+    }
+    free(line);
+    fclose(f);
+    return found;
+}
+
+/* Where the group's files for ctrl live on this host; NULL when ctrl is not there. */
+static char *group_path(const char *ctrl, const char *name)
+{
+    char *mnt = mount_of(tug_cgroup_host_mode() == TUG_CGROUP_V2 ? "" : ctrl);
+    if (mnt == NULL)
+        return NULL;
+    char *p = NULL;
+    assert_true(asprintf(&p, "%s/%s", mnt, name) > 0);
+    free(mnt);
+    return p;
+}
+
+/* The content of a group file without the trailing newline; NULL when it does not exist. */
+static char *read_group_file(const char *ctrl, const char *name, const char *file)
+{
+    char *dir = group_path(ctrl, name);
+    if (dir == NULL)
+        return NULL;
+    char *path = NULL;
+    assert_true(asprintf(&path, "%s/%s", dir, file) > 0);
+    free(dir);
+    FILE *f = fopen(path, "re");
+    free(path);
+    if (f == NULL)
+        return NULL;
+    char buf[4096];
+    size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    while (n > 0 && buf[n - 1] == '\n')
+        buf[--n] = '\0';
+    return strdup(buf);
+}
+
+static void assert_group_file(const char *ctrl, const char *name, const char *file,
+                              const char *want)
+{
+    char *got = read_group_file(ctrl, name, file);
+    if (got == NULL)
+        fail_msg("%s of %s is missing", file, name);
+    if (strcmp(got, want) != 0)
+        fail_msg("%s: got \"%s\", want \"%s\"", file, got, want);
+    free(got);
+}
+
+static bool group_file_exists(const char *ctrl, const char *name, const char *file)
+{
+    char *got = read_group_file(ctrl, name, file);
+    free(got);
+    return got != NULL;
+}
+
+/* True when the group's directory exists in any hierarchy tug uses. */
+static bool group_exists(const char *name)
+{
+    static const char *ctrls[] = {"cpu",     "cpuacct", "cpuset", "memory",
+                                  "devices", "freezer", "blkio",  "pids"};
+    for (size_t i = 0; i < sizeof(ctrls) / sizeof(ctrls[0]); i++) {
+        char *p = group_path(ctrls[i], name);
+        struct stat st;
+        bool there = p && stat(p, &st) == 0;
+        free(p);
+        if (there)
+            return true;
+    }
+    return false;
+}
+
+static void require_root(void)
+{
+    if (geteuid() != 0) {
+        print_message("skipped: cgroup tests need root\n");
+        skip();
+    }
+}
+
+static pid_t spawn_sleeper(void)
+{
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        for (;;)
+            pause();
+    }
+    return pid;
+}
+
+static void reap_killed(pid_t pid)
+{
+    int status = 0;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFSIGNALED(status));
+    assert_int_equal(WTERMSIG(status), SIGKILL);
+}
+
+static bool pid_in(pid_t pid, const pid_t *pids, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (pids[i] == pid)
+            return true;
+    return false;
+}
+
+static void test_host_mode(void **state)
+{
+    (void)state;
+    struct statfs sfs;
+    assert_int_equal(statfs("/sys/fs/cgroup", &sfs), 0);
+    tug_cgroup_mode want;
+    if (sfs.f_type == CGROUP2_SUPER_MAGIC)
+        want = TUG_CGROUP_V2;
+    else if (statfs("/sys/fs/cgroup/unified", &sfs) == 0 && sfs.f_type == CGROUP2_SUPER_MAGIC)
+        want = TUG_CGROUP_HYBRID;
+    else
+        want = TUG_CGROUP_V1;
+    assert_int_equal(tug_cgroup_host_mode(), want);
+}
+
+static void test_limits_land_in_the_kernel(void **state)
+{
+    (void)state;
+    require_root();
+    char *name = unique_name();
+    tug_cgroup_limits lim = {.memory = 64 * MiB,
+                             .pids_limit = 10,
+                             .cpu_quota = 50000,
+                             .cpu_period = 100000,
+                             .cpu_shares = 512};
+    tug_cgroup *cg = NULL;
+    tug_error *err = NULL;
+    int r = tug_cgroup_create(name, &lim, &cg, &err);
+    if (r < 0)
+        fail_msg("create: %s", err->msg);
+
+    if (tug_cgroup_host_mode() == TUG_CGROUP_V2) {
+        assert_group_file("memory", name, "memory.max", "67108864");
+        /* docker's default: as much swap as memory (when the kernel accounts swap) */
+        if (group_file_exists("memory", name, "memory.swap.max"))
+            assert_group_file("memory", name, "memory.swap.max", "67108864");
+        assert_group_file("pids", name, "pids.max", "10");
+        assert_group_file("cpu", name, "cpu.max", "50000 100000");
+        assert_group_file("cpu", name, "cpu.weight", "20");
+        assert_true(tug_cgroup_clone_fd(cg) >= 0);
+    } else {
+        assert_group_file("memory", name, "memory.limit_in_bytes", "67108864");
+        if (group_file_exists("memory", name, "memory.memsw.limit_in_bytes"))
+            assert_group_file("memory", name, "memory.memsw.limit_in_bytes", "134217728");
+        assert_group_file("pids", name, "pids.max", "10");
+        assert_group_file("cpu", name, "cpu.cfs_quota_us", "50000");
+        assert_group_file("cpu", name, "cpu.cfs_period_us", "100000");
+        assert_group_file("cpu", name, "cpu.shares", "512");
+        /* the cpuset group is usable: cpus and mems came down from the root */
+        char *cpus = read_group_file("cpuset", "", "cpuset.cpus");
+        if (cpus)
+            assert_group_file("cpuset", name, "cpuset.cpus", cpus);
+        free(cpus);
+        assert_int_equal(tug_cgroup_clone_fd(cg), -1);
+    }
+    tug_cgroup_free(cg);
+
+    /* An existing group is reused and takes the new limits (growing past the old swap limit). */
+    lim.memory = 256 * MiB;
+    lim.pids_limit = 20;
+    r = tug_cgroup_create(name, &lim, &cg, &err);
+    if (r < 0)
+        fail_msg("create again: %s", err->msg);
+    assert_group_file("pids", name, "pids.max", "20");
+    assert_group_file("memory", name,
+                      tug_cgroup_host_mode() == TUG_CGROUP_V2 ? "memory.max"
+                                                              : "memory.limit_in_bytes",
+                      "268435456");
+
+    assert_int_equal(tug_cgroup_destroy(cg, &err), 0);
+    assert_false(group_exists(name));
+    tug_cgroup_free(cg);
+    free(name);
+}
+
+static void test_enter_list_freeze_kill(void **state)
+{
+    (void)state;
+    require_root();
+    char *name = unique_name();
+    tug_cgroup *cg = NULL;
+    tug_error *err = NULL;
+    assert_int_equal(tug_cgroup_create(name, NULL, &cg, &err), 0);
+
+    pid_t child = spawn_sleeper();
+    if (tug_cgroup_enter(cg, child, &err) < 0)
+        fail_msg("enter: %s", err->msg);
+    pid_t *pids = NULL;
+    size_t n = 0;
+    assert_int_equal(tug_cgroup_pids(cg, &pids, &n, &err), 0);
+    assert_int_equal(n, 1);
+    assert_int_equal(pids[0], child);
+    free(pids);
+
+    /* the kernel agrees on where the child is */
+    char path[64], buf[4096];
+    snprintf(path, sizeof(path), "/proc/%d/cgroup", (int)child);
+    FILE *f = fopen(path, "re");
+    assert_non_null(f);
+    size_t len = fread(buf, 1, sizeof(buf) - 1, f);
+    fclose(f);
+    buf[len] = '\0';
+    assert_non_null(strstr(buf, name));
+
+    bool v2 = tug_cgroup_host_mode() == TUG_CGROUP_V2;
+    if (tug_cgroup_freeze(cg, true, &err) < 0)
+        fail_msg("freeze: %s", err->msg);
+    if (v2) {
+        char *ev = read_group_file("", name, "cgroup.events");
+        assert_non_null(strstr(ev, "frozen 1"));
+        free(ev);
+    } else {
+        assert_group_file("freezer", name, "freezer.state", "FROZEN");
+    }
+    assert_int_equal(tug_cgroup_freeze(cg, false, &err), 0);
+    if (v2) {
+        char *ev = read_group_file("", name, "cgroup.events");
+        assert_non_null(strstr(ev, "frozen 0"));
+        free(ev);
+    } else {
+        assert_group_file("freezer", name, "freezer.state", "THAWED");
+    }
+
+    /* a signal the child ignores by default leaves it alive; SIGKILL does not */
+    assert_int_equal(tug_cgroup_kill(cg, SIGCHLD, &err), 0);
+    assert_int_equal(kill(child, 0), 0);
+    assert_int_equal(tug_cgroup_kill(cg, SIGKILL, &err), 0);
+    reap_killed(child);
+    assert_int_equal(tug_cgroup_pids(cg, &pids, &n, &err), 0);
+    assert_int_equal(n, 0);
+    free(pids);
+
+    /* killing a paused container works (docker kill on a paused container) */
+    child = spawn_sleeper();
+    assert_int_equal(tug_cgroup_enter(cg, child, &err), 0);
+    assert_int_equal(tug_cgroup_freeze(cg, true, &err), 0);
+    assert_int_equal(tug_cgroup_kill(cg, SIGKILL, &err), 0);
+    reap_killed(child);
+
+    assert_int_equal(tug_cgroup_destroy(cg, &err), 0);
+    assert_false(group_exists(name));
+    tug_cgroup_free(cg);
+    free(name);
+}
+
+/* destroy kills what is still running, grandchildren included, and removes the group. */
+static void test_destroy_kills_leftovers(void **state)
+{
+    (void)state;
+    require_root();
+    char *name = unique_name();
+    tug_cgroup *cg = NULL;
+    tug_error *err = NULL;
+    assert_int_equal(tug_cgroup_create(name, NULL, &cg, &err), 0);
+    int go[2];
+    assert_int_equal(pipe(go), 0);
+    pid_t child = fork();
+    assert_true(child >= 0);
+    if (child == 0) {
+        char c;
+        close(go[1]);
+        if (read(go[0], &c, 1) != 1)
+            _exit(1);
+        if (fork() == 0)
+            for (;;)
+                pause();
+        for (;;)
+            pause();
+    }
+    close(go[0]);
+    assert_int_equal(tug_cgroup_enter(cg, child, &err), 0);
+    assert_int_equal(write(go[1], "x", 1), 1);
+    close(go[1]);
+    pid_t *pids = NULL;
+    size_t n = 0;
+    for (int i = 0; i < 1000 && n < 2; i++) {
+        free(pids);
+        pids = NULL;
+        assert_int_equal(tug_cgroup_pids(cg, &pids, &n, &err), 0);
+        if (n < 2)
+            usleep(1000);
+    }
+    assert_int_equal(n, 2);
+    assert_true(pid_in(child, pids, n));
+    free(pids);
+
+    if (tug_cgroup_destroy(cg, &err) < 0)
+        fail_msg("destroy: %s", err->msg);
+    assert_false(group_exists(name));
+    /* both were killed: the child here, the grandchild through this process as subreaper */
+    for (int i = 0; i < 2; i++) {
+        int status = 0;
+        pid_t got = waitpid(-1, &status, 0);
+        assert_true(got > 0);
+        assert_true(WIFSIGNALED(status));
+        assert_int_equal(WTERMSIG(status), SIGKILL);
+    }
+    tug_cgroup_free(cg);
+    free(name);
+}
+
+static void test_missing_group(void **state)
+{
+    (void)state;
+    require_root();
+    char *name = unique_name();
+    tug_cgroup *cg = NULL;
+    tug_error *err = NULL;
+    assert_int_equal(tug_cgroup_open(name, &cg, &err), -ENOENT);
+    assert_int_equal(err->errnum, ENOENT);
+    tug_error_free(err);
+    err = NULL;
+
+    assert_int_equal(tug_cgroup_create(name, NULL, &cg, &err), 0);
+    tug_cgroup *other = NULL;
+    assert_int_equal(tug_cgroup_open(name, &other, &err), 0);
+    assert_int_equal(tug_cgroup_destroy(other, &err), 0);
+    tug_cgroup_free(other);
+    /* destroying a group that is already gone succeeds */
+    assert_int_equal(tug_cgroup_destroy(cg, &err), 0);
+    assert_int_equal(tug_cgroup_destroy(cg, &err), 0);
+    assert_false(group_exists(name));
+    tug_cgroup_free(cg);
+    free(name);
+}
+
+static void expect_user_error(const tug_cgroup_limits *lim, const char *msg)
+{
+    char *name = unique_name();
+    tug_cgroup *cg = NULL;
+    tug_error *err = NULL;
+    assert_true(tug_cgroup_create(name, lim, &cg, &err) < 0);
+    assert_null(cg);
+    assert_non_null(err);
+    assert_int_equal(err->kind, TUG_ERR_USER);
+    if (strstr(err->msg, msg) == NULL)
+        fail_msg("got \"%s\", want \"%s\"", err->msg, msg);
+    tug_error_free(err);
+    assert_false(group_exists(name));
+    free(name);
+}
+
+static void test_limits_docker_refuses(void **state)
+{
+    (void)state;
+    expect_user_error(&(tug_cgroup_limits){.memory = 1 * MiB},
+                      "Minimum memory limit allowed is 6MB");
+    expect_user_error(&(tug_cgroup_limits){.memory = 64 * MiB, .memory_swap = 32 * MiB},
+                      "Minimum memoryswap limit should be larger than memory limit");
+    expect_user_error(&(tug_cgroup_limits){.memory_swap = 64 * MiB},
+                      "You should always set the Memory limit when using Memoryswap limit");
+    expect_user_error(&(tug_cgroup_limits){.cpu_quota = 500}, "CPU cfs quota can not be less");
+    expect_user_error(&(tug_cgroup_limits){.cpu_period = 2000000}, "CPU cfs period can not be");
+}
+
+static void test_bad_names(void **state)
+{
+    (void)state;
+    static const char *bad[] = {"", "/abs", "../escape", "a/../b", "a//b", "a/", "./a"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        tug_cgroup *cg = NULL;
+        tug_error *err = NULL;
+        assert_true(tug_cgroup_create(bad[i], NULL, &cg, &err) < 0);
+        assert_int_equal(err->kind, TUG_ERR_USER);
+        tug_error_free(err);
+    }
+}
+
+static void test_oom_kill_is_reported(void **state)
+{
+    (void)state;
+    require_root();
+    char *name = unique_name();
+    tug_cgroup_limits lim = {.memory = 16 * MiB};
+    tug_cgroup *cg = NULL;
+    tug_error *err = NULL;
+    if (tug_cgroup_create(name, &lim, &cg, &err) < 0) {
+        print_message("skipped: no memory limit on this host: %s\n", err->msg);
+        tug_error_free(err);
+        free(name);
+        skip();
+    }
+    bool v2 = tug_cgroup_host_mode() == TUG_CGROUP_V2;
+    char *counters = read_group_file("memory", name, v2 ? "memory.events" : "memory.oom_control");
+    bool counted = counters && strstr(counters, "oom_kill ") != NULL;
+    free(counters);
+    if (!counted) {
+        tug_cgroup_destroy(cg, &err);
+        tug_cgroup_free(cg);
+        free(name);
+        print_message("skipped: the kernel does not count OOM kills per cgroup (Linux < 4.13)\n");
+        skip();
+    }
+    assert_false(tug_cgroup_oom_killed(cg));
+
+    int go[2];
+    assert_int_equal(pipe(go), 0);
+    pid_t child = fork();
+    assert_true(child >= 0);
+    if (child == 0) {
+        char c;
+        close(go[1]);
+        if (read(go[0], &c, 1) != 1)
+            _exit(1);
+        size_t size = 200 * MiB;
+        volatile char *p = malloc(size);
+        if (p == NULL)
+            _exit(2);
+        for (size_t off = 0; off < size; off += 4096)
+            p[off] = 1;
+        _exit(0);
+    }
+    close(go[0]);
+    assert_int_equal(tug_cgroup_enter(cg, child, &err), 0);
+    assert_int_equal(write(go[1], "x", 1), 1);
+    close(go[1]);
+    reap_killed(child);
+    assert_true(tug_cgroup_oom_killed(cg));
+
+    assert_int_equal(tug_cgroup_destroy(cg, &err), 0);
+    assert_false(group_exists(name));
+    tug_cgroup_free(cg);
+    free(name);
+}
+
+static void test_usage(void **state)
+{
+    (void)state;
+    require_root();
+    char *name = unique_name();
+    tug_cgroup *cg = NULL;
+    tug_error *err = NULL;
+    assert_int_equal(tug_cgroup_create(name, NULL, &cg, &err), 0);
+    int ready[2];
+    assert_int_equal(pipe(ready), 0);
+    pid_t child = fork();
+    assert_true(child >= 0);
+    if (child == 0) {
+        close(ready[0]);
+        /* wait until moved, then use some memory and CPU */
+        while (1) {
+            char buf[256];
+            FILE *f = fopen("/proc/self/cgroup", "re");
+            size_t n = f ? fread(buf, 1, sizeof(buf) - 1, f) : 0;
+            if (f)
+                fclose(f);
+            buf[n] = '\0';
+            if (strstr(buf, PARENT "/"))
+                break;
+        }
+        size_t size = 8 * MiB;
+        volatile char *p = malloc(size);
+        for (size_t off = 0; p && off < size; off += 4096)
+            p[off] = 1;
+        if (write(ready[1], "x", 1) != 1)
+            _exit(1);
+        for (;;)
+            pause();
+    }
+    close(ready[1]);
+    assert_int_equal(tug_cgroup_enter(cg, child, &err), 0);
+    char c;
+    assert_int_equal(read(ready[0], &c, 1), 1);
+    close(ready[0]);
+    long long mem = -1, cpu = -1;
+    assert_int_equal(tug_cgroup_usage(cg, &mem, &cpu), 0);
+    assert_true(mem >= 8 * MiB);
+    assert_true(cpu > 0);
+    assert_int_equal(tug_cgroup_destroy(cg, &err), 0);
+    reap_killed(child);
+    tug_cgroup_free(cg);
+    free(name);
+}
+
+/* Remove the shared parent the tests created in every hierarchy. */
+static int remove_parent(void **state)
+{
+    (void)state;
+    FILE *f = fopen("/proc/self/mountinfo", "re");
+    if (f == NULL)
+        return 0;
+    char *line = NULL;
+    size_t cap = 0;
+    while (getline(&line, &cap, f) > 0) {
+        char mnt[4096], fstype[64], path[4200];
+        char *sep = strstr(line, " - ");
+        if (sep && sscanf(line, "%*s %*s %*s %*s %4095s", mnt) == 1 &&
+            sscanf(sep + 3, "%63s", fstype) == 1 && strncmp(fstype, "cgroup", 6) == 0) {
+            snprintf(path, sizeof(path), "%s/" PARENT, mnt);
+            rmdir(path);
+        }
+    }
+    free(line);
+    fclose(f);
+    return 0;
+}
+
+int main(void)
+{
+    /* Grandchildren of the tests are reparented here, so they can be reaped and checked. */
+    prctl(PR_SET_CHILD_SUBREAPER, 1);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_host_mode),
+        cmocka_unit_test(test_limits_land_in_the_kernel),
+        cmocka_unit_test(test_enter_list_freeze_kill),
+        cmocka_unit_test(test_destroy_kills_leftovers),
+        cmocka_unit_test(test_missing_group),
+        cmocka_unit_test(test_limits_docker_refuses),
+        cmocka_unit_test(test_bad_names),
+        cmocka_unit_test(test_oom_kill_is_reported),
+        cmocka_unit_test(test_usage),
+    };
+    return cmocka_run_group_tests(tests, NULL, remove_parent);
+}
