@@ -1,9 +1,5 @@
 /* Control groups on the running host (needs root): limits land in the kernel's files, processes
  * can be entered, listed, frozen and killed, the OOM killer is reported, and nothing is left. */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -15,6 +11,12 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
 #include <cmocka.h>
 
 #include "runtime/cgroup.h"
@@ -120,12 +122,27 @@ static bool group_file_exists(const char *ctrl, const char *name, const char *fi
     return got != NULL;
 }
 
+static const char *all_ctrls[] = {"cpu",     "cpuacct", "cpuset", "memory",
+                                  "devices", "freezer", "blkio",  "pids"};
+#define N_CTRLS (sizeof(all_ctrls) / sizeof(all_ctrls[0]))
+
+static void write_file(const char *dir, const char *file, const char *val)
+{
+    char path[4200];
+    snprintf(path, sizeof(path), "%s/%s", dir, file);
+    FILE *f = fopen(path, "we");
+    if (f == NULL)
+        fail_msg("open %s: %s", path, strerror(errno));
+    fputs(val, f);
+    if (fclose(f) != 0)
+        fail_msg("write %s to %s: %s", val, path, strerror(errno));
+}
+
 /* True when the group's directory exists in any hierarchy tug uses. */
 static bool group_exists(const char *name)
 {
-    static const char *ctrls[] = {"cpu",     "cpuacct", "cpuset", "memory",
-                                  "devices", "freezer", "blkio",  "pids"};
-    for (size_t i = 0; i < sizeof(ctrls) / sizeof(ctrls[0]); i++) {
+    const char *const *ctrls = all_ctrls;
+    for (size_t i = 0; i < N_CTRLS; i++) {
         char *p = group_path(ctrls[i], name);
         struct stat st;
         bool there = p && stat(p, &st) == 0;
@@ -144,10 +161,19 @@ static void require_root(void)
     }
 }
 
-static pid_t spawn_sleeper(void)
+/* fork; the child dies with the test process even when an assertion ends it early. */
+static pid_t fork_child(void)
 {
     pid_t pid = fork();
     assert_true(pid >= 0);
+    if (pid == 0)
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+    return pid;
+}
+
+static pid_t spawn_sleeper(void)
+{
+    pid_t pid = fork_child();
     if (pid == 0) {
         for (;;)
             pause();
@@ -327,8 +353,7 @@ static void test_destroy_kills_leftovers(void **state)
     assert_int_equal(tug_cgroup_create(name, NULL, &cg, &err), 0);
     int go[2];
     assert_int_equal(pipe(go), 0);
-    pid_t child = fork();
-    assert_true(child >= 0);
+    pid_t child = fork_child();
     if (child == 0) {
         char c;
         close(go[1]);
@@ -369,6 +394,61 @@ static void test_destroy_kills_leftovers(void **state)
         assert_int_equal(WTERMSIG(status), SIGKILL);
     }
     tug_cgroup_free(cg);
+    free(name);
+}
+
+/* A container that made groups of its own below tug's (systemd, docker-in-docker) and moved
+ * processes into them still goes away completely. */
+static void test_destroy_removes_nested_groups(void **state)
+{
+    (void)state;
+    require_root();
+    char *name = unique_name();
+    tug_cgroup *cg = NULL;
+    tug_error *err = NULL;
+    assert_int_equal(tug_cgroup_create(name, NULL, &cg, &err), 0);
+    pid_t child = spawn_sleeper();
+    assert_int_equal(tug_cgroup_enter(cg, child, &err), 0);
+
+    char *inner = NULL, pidbuf[32];
+    assert_true(asprintf(&inner, "%s/inner/deeper", name) > 0);
+    snprintf(pidbuf, sizeof(pidbuf), "%d", (int)child);
+    bool v2 = tug_cgroup_host_mode() == TUG_CGROUP_V2;
+    for (size_t i = 0; i < (v2 ? 1 : N_CTRLS); i++) {
+        char *dir = group_path(all_ctrls[i], inner);
+        if (dir == NULL)
+            continue;
+        char *mid = strdup(dir);
+        *strrchr(mid, '/') = '\0';
+        mkdir(mid, 0755);
+        mkdir(dir, 0755);
+        if (strcmp(all_ctrls[i], "cpuset") == 0 && !v2) {
+            char *cpus = read_group_file("cpuset", name, "cpuset.cpus");
+            char *mems = read_group_file("cpuset", name, "cpuset.mems");
+            write_file(mid, "cpuset.cpus", cpus);
+            write_file(mid, "cpuset.mems", mems);
+            write_file(dir, "cpuset.cpus", cpus);
+            write_file(dir, "cpuset.mems", mems);
+            free(cpus);
+            free(mems);
+        }
+        write_file(dir, "cgroup.procs", pidbuf);
+        free(mid);
+        free(dir);
+    }
+    pid_t *pids = NULL;
+    size_t n = 0;
+    assert_int_equal(tug_cgroup_pids(cg, &pids, &n, &err), 0);
+    assert_int_equal(n, 1);
+    assert_int_equal(pids[0], child);
+    free(pids);
+
+    if (tug_cgroup_destroy(cg, &err) < 0)
+        fail_msg("destroy: %s", err->msg);
+    reap_killed(child);
+    assert_false(group_exists(name));
+    tug_cgroup_free(cg);
+    free(inner);
     free(name);
 }
 
@@ -426,6 +506,28 @@ static void test_limits_docker_refuses(void **state)
     expect_user_error(&(tug_cgroup_limits){.cpu_period = 2000000}, "CPU cfs period can not be");
 }
 
+/* A limit the kernel refuses names the file and the value, and leaves no group behind. */
+static void test_kernel_refusal_is_explained(void **state)
+{
+    (void)state;
+    require_root();
+    char *name = unique_name();
+    tug_cgroup_limits lim = {.cpu_quota = 1LL << 50};
+    tug_cgroup *cg = NULL;
+    tug_error *err = NULL;
+    assert_true(tug_cgroup_create(name, &lim, &cg, &err) < 0);
+    assert_null(cg);
+    const char *want = tug_cgroup_host_mode() == TUG_CGROUP_V2
+                           ? "set cpu quota: write 1125899906842624 100000 to cpu.max: "
+                           : "set cpu quota: write 1125899906842624 to cpu.cfs_quota_us: ";
+    if (strstr(err->msg, want) == NULL)
+        fail_msg("got \"%s\", want \"%s\"", err->msg, want);
+    assert_int_equal(err->errnum, EINVAL);
+    tug_error_free(err);
+    assert_false(group_exists(name));
+    free(name);
+}
+
 static void test_bad_names(void **state)
 {
     (void)state;
@@ -468,8 +570,7 @@ static void test_oom_kill_is_reported(void **state)
 
     int go[2];
     assert_int_equal(pipe(go), 0);
-    pid_t child = fork();
-    assert_true(child >= 0);
+    pid_t child = fork_child();
     if (child == 0) {
         char c;
         close(go[1]);
@@ -504,23 +605,17 @@ static void test_usage(void **state)
     tug_cgroup *cg = NULL;
     tug_error *err = NULL;
     assert_int_equal(tug_cgroup_create(name, NULL, &cg, &err), 0);
-    int ready[2];
+    int go[2], ready[2];
+    assert_int_equal(pipe(go), 0);
     assert_int_equal(pipe(ready), 0);
-    pid_t child = fork();
-    assert_true(child >= 0);
+    pid_t child = fork_child();
     if (child == 0) {
+        char c;
+        close(go[1]);
         close(ready[0]);
-        /* wait until moved, then use some memory and CPU */
-        while (1) {
-            char buf[256];
-            FILE *f = fopen("/proc/self/cgroup", "re");
-            size_t n = f ? fread(buf, 1, sizeof(buf) - 1, f) : 0;
-            if (f)
-                fclose(f);
-            buf[n] = '\0';
-            if (strstr(buf, PARENT "/"))
-                break;
-        }
+        /* once moved into every hierarchy, use some memory */
+        if (read(go[0], &c, 1) != 1)
+            _exit(1);
         size_t size = 8 * MiB;
         volatile char *p = malloc(size);
         for (size_t off = 0; p && off < size; off += 4096)
@@ -530,8 +625,11 @@ static void test_usage(void **state)
         for (;;)
             pause();
     }
+    close(go[0]);
     close(ready[1]);
     assert_int_equal(tug_cgroup_enter(cg, child, &err), 0);
+    assert_int_equal(write(go[1], "x", 1), 1);
+    close(go[1]);
     char c;
     assert_int_equal(read(ready[0], &c, 1), 1);
     close(ready[0]);
@@ -577,8 +675,10 @@ int main(void)
         cmocka_unit_test(test_limits_land_in_the_kernel),
         cmocka_unit_test(test_enter_list_freeze_kill),
         cmocka_unit_test(test_destroy_kills_leftovers),
+        cmocka_unit_test(test_destroy_removes_nested_groups),
         cmocka_unit_test(test_missing_group),
         cmocka_unit_test(test_limits_docker_refuses),
+        cmocka_unit_test(test_kernel_refusal_is_explained),
         cmocka_unit_test(test_bad_names),
         cmocka_unit_test(test_oom_kill_is_reported),
         cmocka_unit_test(test_usage),

@@ -47,6 +47,7 @@ struct group_dir {
     int fd;         /* O_PATH of the group, -1 when absent */
     unsigned ctrls; /* V1_* bits of the hierarchy; 0 for the unified tree */
     size_t mount_len;
+    bool made; /* this process created the leaf (removed again when create fails) */
     char *path;
 };
 
@@ -56,7 +57,7 @@ struct tug_cgroup {
     const struct cg_ops *ops;
     char *name;
     size_t n;
-    size_t primary;  /* the directory whose cgroup.procs lists the processes */
+    size_t primary;    /* the directory whose cgroup.procs lists the processes */
     unsigned v2_ctrls; /* V2_* bits enabled for the leaf, known after create */
     struct group_dir d[V1_N];
 };
@@ -188,7 +189,7 @@ static void chomp(char *s)
         s[--n] = '\0';
 }
 
-/* The value of "key N" in a flat-keyed file (memory.events, memory.stat, cpu.stat); -1 if absent. */
+/* The value of "key N" in a flat-keyed file (memory.events, cpu.stat...); -1 if absent. */
 static long long keyed_value(const char *buf, const char *key)
 {
     size_t klen = strlen(key);
@@ -375,6 +376,12 @@ static struct group_dir *dir_of(tug_cgroup *cg, int v1_ctrl)
 }
 
 /* Parse cgroup.procs, appending to a growing array. */
+static int cmp_pid(const void *a, const void *b)
+{
+    pid_t x = *(const pid_t *)a, y = *(const pid_t *)b;
+    return x < y ? -1 : x > y;
+}
+
 static int append_pids(const char *buf, pid_t **pids, size_t *n, size_t *cap)
 {
     for (const char *p = buf; *p;) {
@@ -457,7 +464,8 @@ static void remove_children(int dfd, int depth)
         if (de->d_type != DT_DIR || strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
             continue;
         if (depth < MAX_DEPTH) {
-            cleanup_close int sub = openat(dirfd(dir), de->d_name, O_PATH | O_DIRECTORY | O_CLOEXEC);
+            cleanup_close int sub =
+                openat(dirfd(dir), de->d_name, O_PATH | O_DIRECTORY | O_CLOEXEC);
             if (sub >= 0)
                 remove_children(sub, depth + 1);
         }
@@ -465,15 +473,20 @@ static void remove_children(int dfd, int depth)
     }
 }
 
-/* mkdir path and the levels above it up to the mount; an existing group is fine. */
-static int make_levels(char *path, size_t mount_len, tug_error **err)
+/* mkdir the group and the levels above it up to the mount; an existing group is fine. */
+static int make_levels(struct group_dir *d, tug_error **err)
 {
+    char *path = d->path;
     /* The usual case (parent there) costs one mkdir. */
-    if (mkdir(path, 0755) == 0 || errno == EEXIST)
+    if (mkdir(path, 0755) == 0) {
+        d->made = true;
+        return 0;
+    }
+    if (errno == EEXIST)
         return 0;
     if (errno != ENOENT)
         return tug_error_set(err, errno, "mkdir %s", path);
-    for (char *s = path + mount_len + 1; (s = strchr(s, '/')) != NULL; s++) {
+    for (char *s = path + d->mount_len + 1; (s = strchr(s, '/')) != NULL; s++) {
         *s = '\0';
         if (mkdir(path, 0755) < 0 && errno != EEXIST) {
             int r = tug_error_set(err, errno, "mkdir %s", path);
@@ -482,7 +495,9 @@ static int make_levels(char *path, size_t mount_len, tug_error **err)
         }
         *s = '/';
     }
-    if (mkdir(path, 0755) < 0 && errno != EEXIST)
+    if (mkdir(path, 0755) == 0)
+        d->made = true;
+    else if (errno != EEXIST)
         return tug_error_set(err, errno, "mkdir %s", path);
     return 0;
 }
@@ -527,6 +542,7 @@ static int v1_make_cpuset(struct group_dir *d, tug_error **err)
         *level_end = '\0';
         int r = 0;
         bool created = mkdir(path, 0755) == 0;
+        d->made = created && saved == '\0';
         if (!created && errno != EEXIST)
             r = tug_error_set(err, errno, "mkdir %s", path);
         cleanup_close int fd = r < 0 ? -1 : open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
@@ -558,8 +574,7 @@ static int v1_make(tug_cgroup *cg, tug_error **err)
 {
     for (size_t i = 0; i < cg->n; i++) {
         struct group_dir *d = &cg->d[i];
-        int r = d->ctrls & (1u << V1_CPUSET) ? v1_make_cpuset(d, err)
-                                             : make_levels(d->path, d->mount_len, err);
+        int r = d->ctrls & (1u << V1_CPUSET) ? v1_make_cpuset(d, err) : make_levels(d, err);
         if (r < 0)
             return r;
     }
@@ -580,8 +595,7 @@ static int v1_limit_memory(tug_cgroup *cg, const tug_cgroup_limits *lim, tug_err
     if (r == -EINVAL && t != 0 && write_raw(d->fd, "memory.memsw.limit_in_bytes", total) == 0)
         r = write_raw(d->fd, "memory.limit_in_bytes", mem);
     if (r == -EBUSY)
-        return tug_error_user(err, "memory limit %lld is below the memory the container already "
-                                   "uses",
+        return tug_error_user(err, "memory limit %lld is below what the container uses now",
                               lim->memory);
     if (r < 0)
         return tug_error_set(err, -r, "write %s to memory.limit_in_bytes", mem);
@@ -770,7 +784,7 @@ static unsigned v2_enable(int dfd, unsigned want)
 static int v2_make(tug_cgroup *cg, tug_error **err)
 {
     struct group_dir *d = &cg->d[0];
-    if (make_levels(d->path, d->mount_len, err) < 0)
+    if (make_levels(d, err) < 0)
         return -1;
     /* Each ancestor from the mount down hands the controllers to the next level. */
     char *path = d->path;
@@ -799,21 +813,25 @@ static int v2_make(tug_cgroup *cg, tug_error **err)
     return open_dirs(cg, false, err);
 }
 
-static int v2_need(unsigned ctrls, int c, const char *what, tug_error **err)
+static int v2_need(tug_cgroup *cg, int c, const char *what, tug_error **err)
 {
-    if (ctrls & (1u << c))
+    if (cg->v2_ctrls & (1u << c))
         return 0;
-    return tug_error_set(err, EOPNOTSUPP, "set %s: the %s controller is not available", what,
-                         v2_names[c]);
+    /* Name the level whose cgroup.subtree_control would have to list it. */
+    const char *path = cg->d[0].path;
+    int parent_len = (int)(strrchr(path, '/') - path);
+    return tug_error_set(
+        err, EOPNOTSUPP,
+        "set %s: the %s controller is not available in %.*s/cgroup.subtree_control", what,
+        v2_names[c], parent_len, path);
 }
 
 static int v2_limit(tug_cgroup *cg, const tug_cgroup_limits *lim, tug_error **err)
 {
     int fd = cg->d[0].fd;
-    unsigned ctrls = cg->v2_ctrls;
     char buf[64];
     if (lim->memory > 0) {
-        if (v2_need(ctrls, V2_MEMORY, "memory limit", err) < 0)
+        if (v2_need(cg, V2_MEMORY, "memory limit", err) < 0)
             return -1;
         if (write_ll(fd, "memory.max", lim->memory, err) < 0)
             return tug_error_wrap(err, "set memory limit");
@@ -827,7 +845,7 @@ static int v2_limit(tug_cgroup *cg, const tug_cgroup_limits *lim, tug_error **er
             return tug_error_set(err, -r, "set swap limit: write %s to memory.swap.max", buf);
     }
     if (lim->cpu_quota > 0 || lim->cpu_period > 0) {
-        if (v2_need(ctrls, V2_CPU, "cpu quota", err) < 0)
+        if (v2_need(cg, V2_CPU, "cpu quota", err) < 0)
             return -1;
         long long period = lim->cpu_period > 0 ? lim->cpu_period : 100000;
         if (lim->cpu_quota > 0)
@@ -838,14 +856,14 @@ static int v2_limit(tug_cgroup *cg, const tug_cgroup_limits *lim, tug_error **er
             return tug_error_wrap(err, "set cpu quota");
     }
     if (lim->cpu_shares > 0) {
-        if (v2_need(ctrls, V2_CPU, "cpu shares", err) < 0)
+        if (v2_need(cg, V2_CPU, "cpu shares", err) < 0)
             return -1;
         long long weight = 1 + ((clamp_shares(lim->cpu_shares) - 2) * 9999) / 262142;
         if (write_ll(fd, "cpu.weight", weight, err) < 0)
             return tug_error_wrap(err, "set cpu shares");
     }
     if (lim->pids_limit > 0) {
-        if (v2_need(ctrls, V2_PIDS, "pids limit", err) < 0)
+        if (v2_need(cg, V2_PIDS, "pids limit", err) < 0)
             return -1;
         if (write_ll(fd, "pids.max", lim->pids_limit, err) < 0)
             return tug_error_wrap(err, "set pids limit");
@@ -871,9 +889,10 @@ static int v2_wait_event(int dfd, const char *key, long long value, long long de
         if (left <= 0)
             return -ETIMEDOUT;
         struct pollfd p = {.fd = fd, .events = POLLPRI};
-        /* Re-read at least every 50 ms in case a change slipped in before the poll. */
-        int ms = left > 50000000 ? 50 : (int)(left / 1000000) + 1;
-        poll(&p, 1, ms);
+        /* Notifications can lag (the kernel rate-limits them): re-read every 50 ms at most. */
+        long long step = left < 50000000 ? left : 50000000;
+        struct timespec ts = {step / 1000000000, step % 1000000000};
+        ppoll(&p, 1, &ts, NULL);
     }
 }
 
@@ -1030,8 +1049,13 @@ int tug_cgroup_create(const char *name, const tug_cgroup_limits *lim, tug_cgroup
     cleanup_cgroup tug_cgroup *cg = NULL;
     if (cgroup_new(name, &cg, err) < 0)
         return tug_error_wrap(err, "create cgroup");
-    if (cg->ops->make(cg, err) < 0 || cg->ops->limit(cg, lim, err) < 0)
+    if (cg->ops->make(cg, err) < 0 || cg->ops->limit(cg, lim, err) < 0) {
+        /* Leave no half-made group behind; one that was there before stays. */
+        for (size_t i = 0; i < cg->n; i++)
+            if (cg->d[i].made)
+                rmdir(cg->d[i].path);
         return tug_error_wrap(err, "create cgroup %s", name);
+    }
     *ret_cg = steal_pointer(&cg);
     return 0;
 }
@@ -1086,8 +1110,15 @@ int tug_cgroup_pids(tug_cgroup *cg, pid_t **ret_pids, size_t *ret_n, tug_error *
         free(pids);
         return tug_error_set(err, -r, "list the processes of cgroup %s", cg->name);
     }
+    /* v1's cgroup.procs may list a process twice. */
+    if (n > 1)
+        qsort(pids, n, sizeof(*pids), cmp_pid);
+    size_t u = 0;
+    for (size_t i = 0; i < n; i++)
+        if (u == 0 || pids[u - 1] != pids[i])
+            pids[u++] = pids[i];
     *ret_pids = pids;
-    *ret_n = n;
+    *ret_n = u;
     return 0;
 }
 

@@ -195,6 +195,16 @@ __attribute__((noreturn)) static void monitor_child(tug_store *s, tug_container 
 {
     start_msg msg = {0};
     tug_spawn_io io = {.in = -1, .out = -1, .err = -1, .console = -1};
+    /* The monitor outlives the command that started it: it must not hold its terminal or the
+     * pipe a shell reads the command's output from. */
+    int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+    if (devnull >= 0) {
+        for (int i = 0; i < 3; i++)
+            if (i != sync_fd && i != ack_fd && i != o->attach_fd)
+                dup2(devnull, i);
+        if (devnull > 2)
+            close(devnull);
+    }
     int out[2] = {-1, -1}, er[2] = {-1, -1}, in[2] = {-1, -1}, con[2] = {-1, -1};
     if (spec->terminal) {
         if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, con) < 0)

@@ -421,7 +421,7 @@ static void remount_ro(const char *target, unsigned long flags)
         die(125, errno, "remount %s read-only", target);
 }
 
-static void mount_cgroups(const char *target, unsigned long flags)
+static void mount_cgroups(int rootfd, const char *dest, const char *target, unsigned long flags)
 {
     struct stat st;
     /* A pure cgroup v2 host has cgroup2 at /sys/fs/cgroup itself. */
@@ -440,6 +440,13 @@ static void mount_cgroups(const char *target, unsigned long flags)
     }
     if (mount("tmpfs", target, "tmpfs", flags, "mode=755") < 0)
         die(125, errno, "mount tmpfs at /sys/fs/cgroup");
+    /* the caller's fd names the directory under the tmpfs: open the tmpfs itself */
+    int tfd = open_in_root(rootfd, dest, O_PATH | O_DIRECTORY);
+    if (tfd < 0)
+        die(125, errno, "open %s", dest);
+    char tpath[64];
+    fdpath(tpath, sizeof(tpath), tfd);
+    target = tpath;
     rewind(f);
     while (fgets(line, sizeof(line), f)) {
         char *ctrl = strchr(line, ':');
@@ -464,6 +471,7 @@ static void mount_cgroups(const char *target, unsigned long flags)
     }
     fclose(f);
     mount(NULL, target, NULL, MS_REMOUNT | MS_RDONLY | flags, "mode=755");
+    close(tfd);
 }
 
 static void make_dev(int rootfd)
@@ -504,7 +512,7 @@ static void do_mounts(const tug_spawn_spec *s, int rootfd)
         fdpath(path, sizeof(path), fd);
         unsigned long flags = m->flags & ~(MS_RDONLY | (m->bind ? 0UL : MS_BIND));
         if (strcmp(m->type, "cgroup") == 0) {
-            mount_cgroups(path, flags);
+            mount_cgroups(rootfd, m->dest, path, flags);
         } else if (m->bind) {
             if (mount(m->src, path, NULL, MS_BIND | (m->flags & MS_REC), NULL) < 0)
                 die(125, errno, "bind %s to %s", m->src, m->dest);
