@@ -297,6 +297,11 @@ static int monitor_main(int argc, char **argv)
     int status = 0;
     bool exited = false;
     long long exit_at = 0;
+    /* The container may have ended before the signalfd existed: its SIGCHLD is gone. */
+    if (waitpid(m.pid, &status, WNOHANG) == m.pid) {
+        exited = true;
+        exit_at = now_ns();
+    }
     for (;;) {
         struct pollfd p[4];
         int np = 0, io = -1, ie = -1, ia = -1;
