@@ -135,7 +135,7 @@ static int write_etc_files(const char *dir, const char *hostname, tug_error **er
     cleanup_free char *h = NULL;
     if (asprintf(&h, "%s\n", hostname) < 0)
         return tug_error_set(err, ENOMEM, "create");
-    if (tug_write_file_atomic(p, h, strlen(h), 0644, err) < 0)
+    if (tug_write_file_atomic_nosync(p, h, strlen(h), 0644, err) < 0)
         return -1;
     free(p);
     p = NULL;
@@ -146,7 +146,7 @@ static int write_etc_files(const char *dir, const char *hostname, tug_error **er
                  "ff02::2\tip6-allrouters\n127.0.1.1\t%s\n",
                  hostname) < 0)
         return tug_error_set(err, ENOMEM, "create");
-    if (tug_write_file_atomic(p, hosts, strlen(hosts), 0644, err) < 0)
+    if (tug_write_file_atomic_nosync(p, hosts, strlen(hosts), 0644, err) < 0)
         return -1;
     free(p);
     p = NULL;
@@ -172,7 +172,7 @@ static int write_etc_files(const char *dir, const char *hostname, tug_error **er
     tug_error_free(ignored);
     if (asprintf(&p, "%s/resolv.conf", dir) < 0)
         return tug_error_set(err, ENOMEM, "create");
-    return tug_write_file_atomic(p, out, strlen(out), 0644, err);
+    return tug_write_file_atomic_nosync(p, out, strlen(out), 0644, err);
 }
 
 int tug_container_create(tug_store *s, const char *image, json_t *request, const char *name,
@@ -226,7 +226,7 @@ int tug_container_create(tug_store *s, const char *image, json_t *request, const
     json_decref(spec);
     free(sub);
     if (asprintf(&sub, "%s/config.json", dir) < 0 ||
-        tug_write_file_atomic(sub, specjson, strlen(specjson), 0600, err) < 0)
+        tug_write_file_atomic_nosync(sub, specjson, strlen(specjson), 0600, err) < 0)
         goto fail;
 
     reqjson = json_dumps(request, JSON_COMPACT | JSON_PRESERVE_ORDER);

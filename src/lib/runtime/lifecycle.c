@@ -475,7 +475,7 @@ int tug_container_signal(tug_store *s, tug_container *c, int sig, tug_error **er
         /* The user ended it: a restart policy does not bring it back. */
         cleanup_free char *stopped = ctr_run_path(s, c->id, "stopped");
         if (stopped)
-            tug_write_file_atomic(stopped, "1", 1, 0600, NULL);
+            tug_write_file_atomic_nosync(stopped, "1", 1, 0600, NULL);
     }
     if (kill(c->pid, sig) < 0)
         return tug_error_set(err, errno, "signal %s", c->name);
@@ -537,7 +537,7 @@ int tug_container_stop(tug_store *s, tug_container *c, int sig, int timeout, boo
     if (!tug_container_alive(c)) {
         if (strcmp(c->state, TUG_STATE_RESTARTING) == 0 && c->monitor_pid > 0) {
             cleanup_free char *stopped = ctr_run_path(s, c->id, "stopped");
-            tug_write_file_atomic(stopped, "1", 1, 0600, NULL);
+            tug_write_file_atomic_nosync(stopped, "1", 1, 0600, NULL);
             wait_gone(c->monitor_pid, 10000);
         }
         return reload(s, c, err);
@@ -553,7 +553,7 @@ int tug_container_stop(tug_store *s, tug_container *c, int sig, int timeout, boo
         timeout = json_is_integer(t) ? (int)json_integer_value(t) : 10;
     }
     cleanup_free char *stopped = ctr_run_path(s, c->id, "stopped");
-    tug_write_file_atomic(stopped, "1", 1, 0600, NULL);
+    tug_write_file_atomic_nosync(stopped, "1", 1, 0600, NULL);
     if (strcmp(c->state, TUG_STATE_PAUSED) == 0)
         tug_container_pause(s, c, false, NULL);
     kill(c->pid, sig);

@@ -1,6 +1,7 @@
 #include "fs.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,8 +29,8 @@ int tug_mkdir_p(const char *path, mode_t mode, tug_error **err)
     return 0;
 }
 
-int tug_write_file_atomic(const char *path, const void *data, size_t len, mode_t mode,
-                          tug_error **err)
+static int write_atomic(const char *path, const void *data, size_t len, mode_t mode, bool sync,
+                        tug_error **err)
 {
     cleanup_free char *tmp = NULL;
     if (asprintf(&tmp, "%s.tmp-XXXXXX", path) < 0)
@@ -51,7 +52,7 @@ int tug_write_file_atomic(const char *path, const void *data, size_t len, mode_t
         p += n;
         left -= (size_t)n;
     }
-    if (fchmod(fd, mode) < 0 || fsync(fd) < 0) {
+    if (fchmod(fd, mode) < 0 || (sync && fsync(fd) < 0)) {
         int e = errno;
         unlink(tmp);
         return tug_error_set(err, e, "write %s", path);
@@ -62,6 +63,18 @@ int tug_write_file_atomic(const char *path, const void *data, size_t len, mode_t
         return tug_error_set(err, e, "rename %s", path);
     }
     return 0;
+}
+
+int tug_write_file_atomic(const char *path, const void *data, size_t len, mode_t mode,
+                          tug_error **err)
+{
+    return write_atomic(path, data, len, mode, true, err);
+}
+
+int tug_write_file_atomic_nosync(const char *path, const void *data, size_t len, mode_t mode,
+                                 tug_error **err)
+{
+    return write_atomic(path, data, len, mode, false, err);
 }
 
 int tug_read_file(const char *path, char **ret_data, size_t *ret_len, tug_error **err)

@@ -9,6 +9,9 @@ int tug_mkdir_p(const char *path, mode_t mode, tug_error **err);
 /* Write data to path through a temp file in the same directory, fsync, rename. */
 int tug_write_file_atomic(const char *path, const void *data, size_t len, mode_t mode,
                           tug_error **err);
+/* The same without fsync: for files a crash of the machine may lose (kill -9 cannot). */
+int tug_write_file_atomic_nosync(const char *path, const void *data, size_t len, mode_t mode,
+                                 tug_error **err);
 /* Read a whole file; *ret_data is NUL-terminated. */
 int tug_read_file(const char *path, char **ret_data, size_t *ret_len, tug_error **err);
 /* Remove a tree without following symlinks; a missing path is success. */
