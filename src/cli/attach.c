@@ -37,7 +37,7 @@ static int write_all(int fd, const char *p, size_t n)
     return 0;
 }
 
-int attach_relay(int sock, bool forward_stdin, bool tty, int proxy_pid)
+int attach_relay(int sock, bool forward_stdin, bool tty, int proxy_pid, bool finish_self)
 {
     struct termios saved;
     bool raw = false;
@@ -104,6 +104,8 @@ int attach_relay(int sock, bool forward_stdin, bool tty, int proxy_pid)
                 unsigned char *b = (unsigned char *)buf;
                 code = (int)((unsigned)b[0] << 24 | (unsigned)b[1] << 16 | (unsigned)b[2] << 8 |
                              b[3]);
+                if (finish_self)
+                    tug_frame_write(sock, TUG_FRAME_FINISH, NULL, 0);
                 break;
             }
         }

@@ -152,9 +152,13 @@ static int start_container(cli_ctx *ctx, tug_container *c, bool attach, bool int
     if (!attach)
         return 0;
     bool tty = json_is_true(json_object_get(json_object_get(c->config, "Config"), "Tty"));
-    int code = attach_relay(sv[0], interactive, tty, tty ? 0 : c->pid);
+    int code = attach_relay(sv[0], interactive, tty, tty ? 0 : c->pid, true);
     close(sv[0]);
-    if (code < 0) {
+    if (code >= 0) {
+        /* The monitor left the bookkeeping to us (see TUG_FRAME_FINISH). */
+        if (tug_container_finish(s, c->id, -1, &err) < 0)
+            return cli_fail(err);
+    } else {
         /* The channel broke (the monitor was killed): ask the store how it ended. */
         if (tug_container_wait(s, c, &err) < 0)
             return cli_fail(err);

@@ -1,11 +1,235 @@
 /* exec: run a command in a running container. */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <termios.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "commands.h"
+#include "runtime/container.h"
+#include "util/cleanup.h"
+
+static int recv_fd(int sock)
+{
+    char dummy;
+    struct iovec iov = {.iov_base = &dummy, .iov_len = 1};
+    union {
+        char buf[CMSG_SPACE(sizeof(int))];
+        struct cmsghdr align;
+    } u;
+    struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
+                         .msg_controllen = sizeof(u.buf)};
+    if (recvmsg(sock, &msg, MSG_CMSG_CLOEXEC) <= 0)
+        return -1;
+    struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+    if (c == NULL || c->cmsg_type != SCM_RIGHTS)
+        return -1;
+    int fd;
+    memcpy(&fd, CMSG_DATA(c), sizeof(int));
+    return fd;
+}
+
+static void copy_size(int master)
+{
+    struct winsize ws;
+    if (ioctl(STDIN_FILENO, TIOCGWINSZ, &ws) == 0 || ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0)
+        ioctl(master, TIOCSWINSZ, &ws);
+}
+
+/* Relay the local terminal and the exec'd process's pty until the process ends. */
+static void relay_pty(int master, bool forward_stdin, pid_t child)
+{
+    struct termios saved;
+    bool raw = false;
+    if (isatty(STDIN_FILENO) && tcgetattr(STDIN_FILENO, &saved) == 0) {
+        struct termios t = saved;
+        cfmakeraw(&t);
+        t.c_oflag = saved.c_oflag;
+        raw = tcsetattr(STDIN_FILENO, TCSANOW, &t) == 0;
+    }
+    copy_size(master);
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGWINCH);
+    sigprocmask(SIG_BLOCK, &set, NULL);
+    int sfd = signalfd(-1, &set, SFD_CLOEXEC);
+    char buf[16384];
+    bool in_open = forward_stdin;
+    for (;;) {
+        struct pollfd p[3] = {{.fd = master, .events = POLLIN},
+                              {.fd = in_open ? STDIN_FILENO : -1, .events = POLLIN},
+                              {.fd = sfd, .events = POLLIN}};
+        if (poll(p, 3, -1) < 0 && errno != EINTR)
+            break;
+        if (p[2].revents & POLLIN) {
+            struct signalfd_siginfo si;
+            if (read(sfd, &si, sizeof(si)) > 0)
+                copy_size(master);
+        }
+        if (p[1].revents & (POLLIN | POLLHUP)) {
+            ssize_t n = read(STDIN_FILENO, buf, sizeof(buf));
+            if (n > 0) {
+                if (write(master, buf, (size_t)n) < 0)
+                    break;
+            } else {
+                char eot = 4;
+                if (write(master, &eot, 1) < 0) {
+                    /* the process is gone */
+                }
+                in_open = false;
+            }
+        }
+        if (p[0].revents & (POLLIN | POLLHUP | POLLERR)) {
+            ssize_t n = read(master, buf, sizeof(buf));
+            if (n <= 0)
+                break;
+            if (write(STDOUT_FILENO, buf, (size_t)n) < 0)
+                break;
+        }
+        if (waitpid(child, NULL, WNOHANG | __WNOTHREAD) < 0 && errno == ECHILD)
+            break;
+    }
+    if (raw)
+        tcsetattr(STDIN_FILENO, TCSANOW, &saved);
+    if (sfd >= 0)
+        close(sfd);
+}
 
 int cmd_exec(cli_ctx *ctx, int argc, char **argv)
 {
-    fprintf(stderr, "Error: exec is not implemented yet\n");
-    return EXIT_ENGINE;
+    static const struct option opts[] = {
+        {"detach", no_argument, NULL, 'd'},      {"interactive", no_argument, NULL, 'i'},
+        {"tty", no_argument, NULL, 't'},         {"env", required_argument, NULL, 'e'},
+        {"workdir", required_argument, NULL, 'w'}, {"user", required_argument, NULL, 'u'},
+        {"privileged", no_argument, NULL, 'P'},  {"help", no_argument, NULL, 'H'},
+        {NULL, 0, NULL, 0},
+    };
+    tug_exec_opts o = {.console = -1};
+    bool interactive = false;
+    char **env = calloc((size_t)argc + 1, sizeof(char *));
+    size_t nenv = 0;
+    int c;
+    while ((c = getopt_long(argc, argv, "+dite:w:u:", opts, NULL)) != -1) {
+        switch (c) {
+        case 'd':
+            o.detach = true;
+            break;
+        case 'i':
+            interactive = true;
+            break;
+        case 't':
+            o.tty = true;
+            break;
+        case 'e':
+            if (strchr(optarg, '=') == NULL) {
+                const char *v = getenv(optarg);
+                char *kv = NULL;
+                if (v && asprintf(&kv, "%s=%s", optarg, v) >= 0)
+                    env[nenv++] = kv;
+            } else
+                env[nenv++] = strdup(optarg);
+            break;
+        case 'w':
+            o.cwd = optarg;
+            break;
+        case 'u':
+            o.user = optarg;
+            break;
+        case 'P':
+            o.privileged = true;
+            break;
+        case 'H':
+            free(env);
+            cli_print_help("tug exec [OPTIONS] CONTAINER COMMAND [ARG...]",
+                           "Execute a command in a running container",
+                           "  -d, --detach           Detached mode: run command in the "
+                           "background\n"
+                           "  -e, --env list         Set environment variables\n"
+                           "  -i, --interactive      Keep STDIN open even if not attached\n"
+                           "      --privileged       Give extended privileges to the command\n"
+                           "  -t, --tty              Allocate a pseudo-TTY\n"
+                           "  -u, --user string      Username or UID (format: "
+                           "<name|uid>[:<group|gid>])\n"
+                           "  -w, --workdir string   Working directory inside the container\n");
+            return 0;
+        default:
+            free(env);
+            return cli_flag_error(ctx, argv);
+        }
+    }
+    if (argc - optind < 2) {
+        free(env);
+        fprintf(stderr, "\"exec\" requires at least 2 arguments.\nSee 'tug exec --help'.\n\n"
+                        "Usage:  tug exec [OPTIONS] CONTAINER COMMAND [ARG...]\n");
+        return EXIT_USER;
+    }
+    o.env = env;
+    o.args = argv + optind + 1;
+    tug_store *s;
+    int rc = cli_store(ctx, &s);
+    if (rc)
+        goto out;
+    tug_error *err = NULL;
+    cleanup_container tug_container *ct = NULL;
+    if (tug_container_find(s, argv[optind], &ct, &err) < 0) {
+        rc = cli_fail(err);
+        goto out;
+    }
+    int sv[2] = {-1, -1};
+    if (o.tty && socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0)
+        o.console = sv[1];
+    if (!interactive && !o.tty && !o.detach) {
+        /* without -i the command gets no stdin, as with docker */
+        int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
+        if (null >= 0) {
+            dup2(null, STDIN_FILENO);
+            close(null);
+        }
+    }
+    pid_t pid = 0;
+    if (tug_container_exec(s, ct, &o, &pid, &err) < 0) {
+        if (sv[0] >= 0) {
+            close(sv[0]);
+            close(sv[1]);
+        }
+        int status = err->status == 126 || err->status == 127 ? err->status : EXIT_USER;
+        if (err->status == 0 && err->kind != TUG_ERR_USER)
+            status = EXIT_ENGINE;
+        fprintf(stderr, "Error: %s\n", err->msg);
+        tug_error_free(err);
+        rc = status;
+        goto out;
+    }
+    if (o.detach) {
+        rc = 0;
+        goto out;
+    }
+    if (o.tty) {
+        close(sv[1]);
+        int master = recv_fd(sv[0]);
+        close(sv[0]);
+        if (master >= 0) {
+            relay_pty(master, interactive, pid);
+            close(master);
+        }
+    }
+    int st = 0;
+    while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {
+    }
+    rc = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+out:
+    for (size_t i = 0; i < nenv; i++)
+        free(env[i]);
+    free(env);
+    return rc;
 }

@@ -362,6 +362,23 @@ static int monitor_main(int argc, char **argv)
     if (err.len)
         log_line(err.name, err.buf, err.len);
     record_exit(status);
+    int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    unsigned char b[4] = {(unsigned char)(code >> 24), (unsigned char)(code >> 16),
+                          (unsigned char)(code >> 8), (unsigned char)code};
+    if (m.attach >= 0) {
+        /* An attached client (tug run) is waiting: it records the exit itself, which saves
+         * starting tug again here. Without its answer, hand over as usual. */
+        send_attach(TUG_FRAME_EXIT, b, 4);
+        struct pollfd pa = {.fd = m.attach, .events = POLLIN};
+        static char buf[TUG_FRAME_MAX];
+        size_t len = 0;
+        if (m.attach >= 0 && poll(&pa, 1, 5000) == 1 &&
+            tug_frame_read(m.attach, buf, &len) == TUG_FRAME_FINISH)
+            return 0;
+        if (m.attach >= 0)
+            close(m.attach);
+        m.attach = -1;
+    }
     if (m.tug && m.root) {
         char afd[16];
         snprintf(afd, sizeof(afd), "%d", m.attach);
@@ -369,10 +386,6 @@ static int monitor_main(int argc, char **argv)
                         "--attach-fd", afd, NULL};
         execv(m.tug, args);
     }
-    int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-    unsigned char b[4] = {(unsigned char)(code >> 24), (unsigned char)(code >> 16),
-                          (unsigned char)(code >> 8), (unsigned char)code};
-    send_attach(TUG_FRAME_EXIT, b, 4);
     return 0;
 }
 

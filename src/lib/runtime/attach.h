@@ -12,6 +12,7 @@ enum {
     TUG_FRAME_EXIT = 3,      /* payload: exit code, 32-bit big endian */
     TUG_FRAME_RESIZE = 4,    /* payload: rows, cols, 16-bit big endian each */
     TUG_FRAME_STDIN_EOF = 5, /* no payload */
+    TUG_FRAME_FINISH = 6,    /* client -> monitor after EXIT: the client records the exit */
 };
 
 #define TUG_FRAME_MAX 65536

@@ -93,3 +93,22 @@ int tug_signal_parse(const char *s);
 
 /* docker's `inspect` document for a container. */
 json_t *tug_container_inspect_json(tug_store *s, tug_container *c);
+
+/* ---- exec (exec.c) ---- */
+
+typedef struct tug_exec_opts {
+    char **args;
+    char **env;       /* added to the container's environment, "K=V" */
+    const char *cwd;  /* NULL: the container's working directory */
+    const char *user; /* NULL: the container's user */
+    bool privileged;
+    bool tty;
+    int console;      /* with tty: a unix socket the pty master is sent over */
+    bool detach;
+} tug_exec_opts;
+
+/* Run a process inside a running container (its namespaces, cgroup, user, capabilities and
+ * seccomp profile). Returns the pid of a helper to waitpid() for the exit status (its exit
+ * status is the process's), or 0 when detached. Failing to exec gives err->status 126/127. */
+int tug_container_exec(tug_store *s, tug_container *c, const tug_exec_opts *o, pid_t *ret_pid,
+                       tug_error **err);

@@ -28,6 +28,7 @@
 #include "../util/cleanup.h"
 #include "security.h"
 #include "spec.h"
+#include "linux_child.h"
 
 #ifndef SYS_pivot_root
 #define SYS_pivot_root 155
@@ -295,14 +296,10 @@ int tug_spawn_spec_parse(json_t *spec, const char *bundle, tug_spawn_spec **ret_
 
 /* ---------------- the child: runs between clone and exec ---------------- */
 
-typedef struct child_fail {
-    int code;
-    char msg[1024];
-} child_fail;
 
-static int fail_fd = -1;
+int tug_child_fail_fd = -1;
 
-__attribute__((noreturn, format(printf, 3, 4))) static void die(int code, int e, const char *fmt,
+__attribute__((noreturn, format(printf, 3, 4))) void tug_child_die(int code, int e, const char *fmt,
                                                                  ...)
 {
     child_fail f = {.code = code};
@@ -312,7 +309,7 @@ __attribute__((noreturn, format(printf, 3, 4))) static void die(int code, int e,
     va_end(ap);
     if (e && n >= 0 && (size_t)n < sizeof(f.msg))
         snprintf(f.msg + n, sizeof(f.msg) - (size_t)n, ": %s", strerror(e));
-    if (fail_fd >= 0 && write(fail_fd, &f, sizeof(f)) < 0) {
+    if (tug_child_fail_fd >= 0 && write(tug_child_fail_fd, &f, sizeof(f)) < 0) {
         /* nothing left to tell */
     }
     _exit(code);
@@ -418,7 +415,7 @@ static void remount_ro(const char *target, unsigned long flags)
 {
     unsigned long keep = flags & (MS_NOSUID | MS_NODEV | MS_NOEXEC);
     if (mount(NULL, target, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | keep, NULL) < 0)
-        die(125, errno, "remount %s read-only", target);
+        tug_child_die(125, errno, "remount %s read-only", target);
 }
 
 static void mount_cgroups(int rootfd, const char *dest, const char *target, unsigned long flags)
@@ -435,15 +432,15 @@ static void mount_cgroups(int rootfd, const char *dest, const char *target, unsi
         if (f)
             fclose(f);
         if (mount("cgroup2", target, "cgroup2", flags | MS_RDONLY, NULL) < 0)
-            die(125, errno, "mount cgroup2 at /sys/fs/cgroup");
+            tug_child_die(125, errno, "mount cgroup2 at /sys/fs/cgroup");
         return;
     }
     if (mount("tmpfs", target, "tmpfs", flags, "mode=755") < 0)
-        die(125, errno, "mount tmpfs at /sys/fs/cgroup");
+        tug_child_die(125, errno, "mount tmpfs at /sys/fs/cgroup");
     /* the caller's fd names the directory under the tmpfs: open the tmpfs itself */
     int tfd = open_in_root(rootfd, dest, O_PATH | O_DIRECTORY);
     if (tfd < 0)
-        die(125, errno, "open %s", dest);
+        tug_child_die(125, errno, "open %s", dest);
     char tpath[64];
     fdpath(tpath, sizeof(tpath), tfd);
     target = tpath;
@@ -483,11 +480,11 @@ static void make_dev(int rootfd)
                 {"random", 1, 8}, {"urandom", 1, 9}, {"tty", 5, 0}};
     int dev = open_in_root(rootfd, "/dev", O_PATH | O_DIRECTORY);
     if (dev < 0)
-        die(125, errno, "open /dev");
+        tug_child_die(125, errno, "open /dev");
     for (size_t i = 0; i < TUG_ARRAY_SIZE(devs); i++)
         if (mknodat(dev, devs[i].name, S_IFCHR | 0666, makedev(devs[i].maj, devs[i].min)) < 0 &&
             errno != EEXIST)
-            die(125, errno, "create /dev/%s", devs[i].name);
+            tug_child_die(125, errno, "create /dev/%s", devs[i].name);
     static const char *const links[][2] = {
         {"/proc/self/fd", "fd"},         {"/proc/self/fd/0", "stdin"},
         {"/proc/self/fd/1", "stdout"},   {"/proc/self/fd/2", "stderr"},
@@ -495,7 +492,7 @@ static void make_dev(int rootfd)
     };
     for (size_t i = 0; i < TUG_ARRAY_SIZE(links); i++)
         if (symlinkat(links[i][0], dev, links[i][1]) < 0 && errno != EEXIST)
-            die(125, errno, "create /dev/%s", links[i][1]);
+            tug_child_die(125, errno, "create /dev/%s", links[i][1]);
     close(dev);
 }
 
@@ -508,25 +505,25 @@ static void do_mounts(const tug_spawn_spec *s, int rootfd)
         bool as_file = m->bind && stat(m->src, &st) == 0 && !S_ISDIR(st.st_mode);
         int fd = mountpoint_in_root(rootfd, m->dest, as_file, 0);
         if (fd < 0)
-            die(125, errno, "create mount point %s", m->dest);
+            tug_child_die(125, errno, "create mount point %s", m->dest);
         fdpath(path, sizeof(path), fd);
         unsigned long flags = m->flags & ~(MS_RDONLY | (m->bind ? 0UL : MS_BIND));
         if (strcmp(m->type, "cgroup") == 0) {
             mount_cgroups(rootfd, m->dest, path, flags);
         } else if (m->bind) {
             if (mount(m->src, path, NULL, MS_BIND | (m->flags & MS_REC), NULL) < 0)
-                die(125, errno, "bind %s to %s", m->src, m->dest);
+                tug_child_die(125, errno, "bind %s to %s", m->src, m->dest);
             /* the fd names what was under the mount: later steps need the mount itself */
             close(fd);
             fd = open_in_root(rootfd, m->dest, O_PATH);
             if (fd < 0)
-                die(125, errno, "open %s", m->dest);
+                tug_child_die(125, errno, "open %s", m->dest);
             fdpath(path, sizeof(path), fd);
             if (m->ro || (flags & (MS_NOSUID | MS_NODEV | MS_NOEXEC))) {
                 unsigned long keep = flags & (MS_NOSUID | MS_NODEV | MS_NOEXEC);
                 if (mount(NULL, path, NULL,
                           MS_BIND | MS_REMOUNT | keep | (m->ro ? MS_RDONLY : 0), NULL) < 0)
-                    die(125, errno, "remount %s", m->dest);
+                    tug_child_die(125, errno, "remount %s", m->dest);
             }
         } else {
             unsigned long mf = flags | (m->ro && strcmp(m->type, "sysfs") == 0 ? MS_RDONLY : 0);
@@ -536,18 +533,18 @@ static void do_mounts(const tug_spawn_spec *s, int rootfd)
                     mount("/sys", path, NULL, MS_BIND | MS_REC, NULL) == 0)
                     remount_ro(path, flags);
                 else
-                    die(125, errno, "mount %s on %s", m->type, m->dest);
+                    tug_child_die(125, errno, "mount %s on %s", m->type, m->dest);
             }
             close(fd);
             fd = open_in_root(rootfd, m->dest, O_PATH);
             if (fd < 0)
-                die(125, errno, "open %s", m->dest);
+                tug_child_die(125, errno, "open %s", m->dest);
             fdpath(path, sizeof(path), fd);
             if (m->ro && strcmp(m->type, "sysfs") != 0)
                 remount_ro(path, flags);
         }
         if (m->pflags && mount(NULL, path, NULL, m->pflags, NULL) < 0)
-            die(125, errno, "set propagation of %s", m->dest);
+            tug_child_die(125, errno, "set propagation of %s", m->dest);
         close(fd);
         if (strcmp(m->dest, "/dev") == 0 && strcmp(m->type, "tmpfs") == 0)
             make_dev(rootfd);
@@ -563,13 +560,13 @@ static void mask_paths(const tug_spawn_spec *s)
         int r = S_ISDIR(st.st_mode) ? mount("tmpfs", *p, "tmpfs", MS_RDONLY, "size=0")
                                     : mount("/dev/null", *p, NULL, MS_BIND, NULL);
         if (r < 0 && errno != ENOENT)
-            die(125, errno, "mask %s", *p);
+            tug_child_die(125, errno, "mask %s", *p);
     }
     for (char **p = s->readonly; p && *p; p++) {
         if (mount(*p, *p, NULL, MS_BIND | MS_REC, NULL) < 0) {
             if (errno == ENOENT)
                 continue;
-            die(125, errno, "bind %s", *p);
+            tug_child_die(125, errno, "bind %s", *p);
         }
         if (mount(NULL, *p, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV |
                                       MS_NOEXEC,
@@ -593,7 +590,7 @@ static void loopback_up(void)
 }
 
 /* Look a user (and group) up in the container's own /etc/passwd and /etc/group. */
-static void resolve_user(const char *spec, uid_t *uid, gid_t *gid, gid_t *groups, int *ngroups,
+void tug_child_resolve_user(const char *spec, uid_t *uid, gid_t *gid, gid_t *groups, int *ngroups,
                          char *home, size_t home_size)
 {
     char user[256], group[256] = "";
@@ -623,7 +620,7 @@ static void resolve_user(const char *spec, uid_t *uid, gid_t *gid, gid_t *groups
         fclose(f);
     if (!found) {
         if (!numeric)
-            die(125, 0, "unable to find user %s: no matching entries in passwd file", user);
+            tug_child_die(125, 0, "unable to find user %s: no matching entries in passwd file", user);
         *uid = (uid_t)strtoul(user, NULL, 10);
         *gid = 0;
     }
@@ -646,12 +643,12 @@ static void resolve_user(const char *spec, uid_t *uid, gid_t *gid, gid_t *groups
         fclose(f);
     if (!group_found) {
         if (!gnum)
-            die(125, 0, "unable to find group %s: no matching entries in group file", group);
+            tug_child_die(125, 0, "unable to find group %s: no matching entries in group file", group);
         *gid = (gid_t)strtoul(group, NULL, 10);
     }
 }
 
-static const char *env_get(char **env, const char *key)
+const char *tug_child_env_get(char **env, const char *key)
 {
     size_t kl = strlen(key);
     for (char **e = env; e && *e; e++)
@@ -661,16 +658,16 @@ static const char *env_get(char **env, const char *key)
 }
 
 /* Find the program like execvp, with the container's PATH. */
-static void find_program(const char *prog, char **env, char *out, size_t size)
+void tug_child_find_program(const char *prog, char **env, char *out, size_t size)
 {
     if (strchr(prog, '/')) {
         struct stat st;
         if (stat(prog, &st) < 0)
-            die(127, 0, "exec: \"%s\": stat %s: no such file or directory", prog, prog);
+            tug_child_die(127, 0, "exec: \"%s\": stat %s: no such file or directory", prog, prog);
         snprintf(out, size, "%s", prog);
         return;
     }
-    const char *path = env_get(env, "PATH");
+    const char *path = tug_child_env_get(env, "PATH");
     if (path == NULL)
         path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
     char buf[PATH_MAX];
@@ -692,8 +689,8 @@ static void find_program(const char *prog, char **env, char *out, size_t size)
             break;
     }
     if (denied)
-        die(126, 0, "exec: \"%s\": permission denied", prog);
-    die(127, 0, "exec: \"%s\": executable file not found in $PATH", prog);
+        tug_child_die(126, 0, "exec: \"%s\": permission denied", prog);
+    tug_child_die(127, 0, "exec: \"%s\": executable file not found in $PATH", prog);
 }
 
 static void send_fd(int sock, int fd)
@@ -712,33 +709,33 @@ static void send_fd(int sock, int fd)
     c->cmsg_len = CMSG_LEN(sizeof(int));
     memcpy(CMSG_DATA(c), &fd, sizeof(int));
     if (sendmsg(sock, &msg, 0) < 0)
-        die(125, errno, "send the terminal to the monitor");
+        tug_child_die(125, errno, "send the terminal to the monitor");
 }
 
-static void setup_terminal(int console)
+void tug_child_setup_terminal(int console)
 {
     int master = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
     if (master < 0)
-        die(125, errno, "open /dev/ptmx");
+        tug_child_die(125, errno, "open /dev/ptmx");
     int unlock = 0;
     if (ioctl(master, TIOCSPTLCK, &unlock) < 0)
-        die(125, errno, "unlock the terminal");
+        tug_child_die(125, errno, "unlock the terminal");
     int slave = ioctl(master, TIOCGPTPEER, O_RDWR | O_NOCTTY);
     if (slave < 0)
-        die(125, errno, "open the terminal");
+        tug_child_die(125, errno, "open the terminal");
     send_fd(console, master);
     close(master);
     close(console);
     if (setsid() < 0 || ioctl(slave, TIOCSCTTY, 0) < 0)
-        die(125, errno, "make the terminal the controlling one");
+        tug_child_die(125, errno, "make the terminal the controlling one");
     for (int i = 0; i < 3; i++)
         if (dup2(slave, i) < 0)
-            die(125, errno, "dup the terminal");
+            tug_child_die(125, errno, "dup the terminal");
     if (slave > 2)
         close(slave);
 }
 
-static void setup_stdio(const tug_spawn_io *io)
+void tug_child_setup_stdio(const tug_spawn_io *io)
 {
     int fds[3] = {io->in, io->out, io->err};
     int devnull = -1;
@@ -750,7 +747,7 @@ static void setup_stdio(const tug_spawn_io *io)
             fd = devnull;
         }
         if (fd != i && dup2(fd, i) < 0)
-            die(125, errno, "set up stdio");
+            tug_child_die(125, errno, "set up stdio");
         if (fd == i) {
             int flags = fcntl(i, F_GETFD);
             fcntl(i, F_SETFD, flags & ~FD_CLOEXEC);
@@ -768,13 +765,13 @@ __attribute__((noreturn)) static void child_main(const tug_spawn_spec *s, const 
     umask(0);
     /* stdio first: the fds may be among those the next steps close */
     if (!s->terminal)
-        setup_stdio(io);
+        tug_child_setup_stdio(io);
     if ((s->ns_flags & CLONE_NEWCGROUP) && unshare(CLONE_NEWCGROUP) < 0)
-        die(125, errno, "create the cgroup namespace");
+        tug_child_die(125, errno, "create the cgroup namespace");
     if (s->netns_path) {
         int nfd = open(s->netns_path, O_RDONLY | O_CLOEXEC);
         if (nfd < 0 || setns(nfd, CLONE_NEWNET) < 0)
-            die(125, errno, "join network namespace %s", s->netns_path);
+            tug_child_die(125, errno, "join network namespace %s", s->netns_path);
         close(nfd);
     }
     /* What the seccomp step reads lives on the host: keep it open across pivot_root. */
@@ -784,46 +781,46 @@ __attribute__((noreturn)) static void child_main(const tug_spawn_spec *s, const 
         int sfd = builtin ? open(paths->seccomp_cache, O_PATH | O_DIRECTORY | O_CLOEXEC)
                           : open(s->seccomp, O_RDONLY | O_CLOEXEC);
         if (sfd < 0)
-            die(125, errno, "open %s", builtin ? paths->seccomp_cache : s->seccomp);
+            tug_child_die(125, errno, "open %s", builtin ? paths->seccomp_cache : s->seccomp);
         fdpath(seccomp_path, sizeof(seccomp_path), sfd);
     }
     int init_fd = -1;
     if (s->init && paths->init_binary) {
         init_fd = open(paths->init_binary, O_RDONLY | O_CLOEXEC);
         if (init_fd < 0)
-            die(125, errno, "open %s", paths->init_binary);
+            tug_child_die(125, errno, "open %s", paths->init_binary);
     }
     if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
-        die(125, errno, "make the mounts private");
+        tug_child_die(125, errno, "make the mounts private");
     if (s->lowerdirs && *s->lowerdirs) {
         char *opts = NULL;
         if (asprintf(&opts, "lowerdir=%s,upperdir=%s,workdir=%s", s->lowerdirs, s->upperdir,
                      s->workdir) < 0)
-            die(125, ENOMEM, "overlay");
+            tug_child_die(125, ENOMEM, "overlay");
         if (mount("overlay", s->rootfs, "overlay", 0, opts) < 0)
-            die(125, errno, "mount the root filesystem (overlay on %s)", s->rootfs);
+            tug_child_die(125, errno, "mount the root filesystem (overlay on %s)", s->rootfs);
         free(opts);
     } else if (mount(s->rootfs, s->rootfs, NULL, MS_BIND | MS_REC, NULL) < 0) {
-        die(125, errno, "bind the root filesystem %s", s->rootfs);
+        tug_child_die(125, errno, "bind the root filesystem %s", s->rootfs);
     }
     int rootfd = open(s->rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
     if (rootfd < 0)
-        die(125, errno, "open %s", s->rootfs);
+        tug_child_die(125, errno, "open %s", s->rootfs);
     do_mounts(s, rootfd);
     if (chdir(s->rootfs) < 0 || syscall(SYS_pivot_root, ".", ".") < 0 ||
         umount2(".", MNT_DETACH) < 0 || chdir("/") < 0)
-        die(125, errno, "pivot_root into %s", s->rootfs);
+        tug_child_die(125, errno, "pivot_root into %s", s->rootfs);
     close(rootfd);
     mask_paths(s);
     if (s->readonly_root && mount(NULL, "/", NULL, MS_BIND | MS_REMOUNT | MS_RDONLY, NULL) < 0)
-        die(125, errno, "make the root filesystem read-only");
+        tug_child_die(125, errno, "make the root filesystem read-only");
     if (s->hostname && (s->ns_flags & CLONE_NEWUTS) &&
         sethostname(s->hostname, strlen(s->hostname)) < 0)
-        die(125, errno, "set hostname %s", s->hostname);
+        tug_child_die(125, errno, "set hostname %s", s->hostname);
     if (s->ns_flags & CLONE_NEWNET)
         loopback_up();
     if (s->terminal)
-        setup_terminal(io->console);
+        tug_child_setup_terminal(io->console);
 
     uid_t uid = s->uid;
     gid_t gid = s->gid;
@@ -831,16 +828,16 @@ __attribute__((noreturn)) static void child_main(const tug_spawn_spec *s, const 
     int ngroups = 0;
     char home[PATH_MAX] = "/";
     if (s->user)
-        resolve_user(s->user, &uid, &gid, groups, &ngroups, home, sizeof(home));
+        tug_child_resolve_user(s->user, &uid, &gid, groups, &ngroups, home, sizeof(home));
     else
-        resolve_user("0", &uid, &gid, groups, &ngroups, home, sizeof(home));
+        tug_child_resolve_user("0", &uid, &gid, groups, &ngroups, home, sizeof(home));
     if (s->user == NULL) {
         uid = s->uid;
         gid = s->gid;
     }
     /* HOME from the user's entry unless set, as docker does. */
     char **env = s->env;
-    if (env_get(env, "HOME") == NULL) {
+    if (tug_child_env_get(env, "HOME") == NULL) {
         size_t n = 0;
         while (env[n])
             n++;
@@ -861,7 +858,7 @@ __attribute__((noreturn)) static void child_main(const tug_spawn_spec *s, const 
                 rl.rlim_cur = rl.rlim_max;
         }
         if (setrlimit(s->rlimits[i].resource, &rl) < 0)
-            die(125, errno, "set rlimit %d", s->rlimits[i].resource);
+            tug_child_die(125, errno, "set rlimit %d", s->rlimits[i].resource);
     }
     struct stat st;
     if (stat(s->cwd, &st) < 0) {
@@ -869,45 +866,18 @@ __attribute__((noreturn)) static void child_main(const tug_spawn_spec *s, const 
         int rfd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
         int d = rfd >= 0 ? mkdir_in_root(rfd, s->cwd) : -1;
         if (d < 0)
-            die(125, errno, "create working directory %s", s->cwd);
+            tug_child_die(125, errno, "create working directory %s", s->cwd);
         close(d);
         close(rfd);
     }
     if (chdir(s->cwd) < 0)
-        die(125, errno, "chdir to cwd (\"%s\") set in config.json failed", s->cwd);
+        tug_child_die(125, errno, "chdir to cwd (\"%s\") set in config.json failed", s->cwd);
     char prog[PATH_MAX];
     if (init_fd < 0)
-        find_program(s->args[0], env, prog, sizeof(prog));
+        tug_child_find_program(s->args[0], env, prog, sizeof(prog));
 
-    tug_error *err = NULL;
-    bool confined = strcmp(s->seccomp, "unconfined") != 0;
-    /* Without no_new_privs the filter needs CAP_SYS_ADMIN: load it before the caps go. */
-    if (confined && !s->no_new_privs) {
-        int r = strcmp(s->seccomp, "default") == 0
-                    ? tug_seccomp_load_default(seccomp_path, s->caps, &err)
-                    : tug_seccomp_load_file(seccomp_path, &err);
-        if (r < 0)
-            die(125, 0, "seccomp: %s", err && err->msg ? err->msg : "load failed");
-    }
-    if (setgroups((size_t)ngroups, groups) < 0)
-        die(125, errno, "setgroups");
-    if (setresgid(gid, gid, gid) < 0)
-        die(125, errno, "setgid %u", (unsigned)gid);
-    if (uid != 0 && tug_caps_prepare_setuid(&err) < 0)
-        die(125, 0, "capabilities: %s", err->msg);
-    if (setresuid(uid, uid, uid) < 0)
-        die(125, errno, "setuid %u", (unsigned)uid);
-    if (tug_caps_apply(s->caps, &err) < 0)
-        die(125, 0, "capabilities: %s", err->msg);
-    if (s->no_new_privs && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
-        die(125, errno, "no_new_privs");
-    if (confined && s->no_new_privs) {
-        int r = strcmp(s->seccomp, "default") == 0
-                    ? tug_seccomp_load_default(seccomp_path, s->caps, &err)
-                    : tug_seccomp_load_file(seccomp_path, &err);
-        if (r < 0)
-            die(125, 0, "seccomp: %s", err && err->msg ? err->msg : "load failed");
-    }
+    tug_child_become(s->caps, s->no_new_privs, s->seccomp, seccomp_path, uid, gid, groups,
+                     ngroups);
     umask(022);
     if (init_fd >= 0) {
         size_t n = 0;
@@ -918,15 +888,49 @@ __attribute__((noreturn)) static void child_main(const tug_spawn_spec *s, const 
         argv[1] = "--";
         memcpy(argv + 2, s->args, n * sizeof(char *));
         syscall(SYS_execveat, init_fd, "", argv, env, AT_EMPTY_PATH);
-        die(126, errno, "exec tug's init");
+        tug_child_die(126, errno, "exec tug's init");
     }
     execve(prog, s->args, env);
     int e = errno;
     if (e == ENOENT)
-        die(127, 0, "exec: \"%s\": no such file or directory", s->args[0]);
+        tug_child_die(127, 0, "exec: \"%s\": no such file or directory", s->args[0]);
     if (e == EACCES || e == EISDIR)
-        die(126, 0, "exec: \"%s\": permission denied", s->args[0]);
-    die(126, e, "exec: \"%s\"", s->args[0]);
+        tug_child_die(126, 0, "exec: \"%s\": permission denied", s->args[0]);
+    tug_child_die(126, e, "exec: \"%s\"", s->args[0]);
+}
+
+void tug_child_become(uint64_t caps, bool no_new_privs, const char *seccomp,
+                      const char *seccomp_path, uid_t uid, gid_t gid, const gid_t *groups,
+                      int ngroups)
+{
+    tug_error *err = NULL;
+    bool confined = strcmp(seccomp, "unconfined") != 0;
+    bool builtin = strcmp(seccomp, "default") == 0;
+    /* Without no_new_privs the filter needs CAP_SYS_ADMIN: load it before the caps go. */
+    if (confined && !no_new_privs) {
+        int r = builtin ? tug_seccomp_load_default(seccomp_path, caps, &err)
+                        : tug_seccomp_load_file(seccomp_path, &err);
+        if (r < 0)
+            tug_child_die(125, 0, "seccomp: %s", err && err->msg ? err->msg : "load failed");
+    }
+    if (setgroups((size_t)ngroups, groups) < 0)
+        tug_child_die(125, errno, "setgroups");
+    if (setresgid(gid, gid, gid) < 0)
+        tug_child_die(125, errno, "setgid %u", (unsigned)gid);
+    if (uid != 0 && tug_caps_prepare_setuid(&err) < 0)
+        tug_child_die(125, 0, "capabilities: %s", err->msg);
+    if (setresuid(uid, uid, uid) < 0)
+        tug_child_die(125, errno, "setuid %u", (unsigned)uid);
+    if (tug_caps_apply(caps, &err) < 0)
+        tug_child_die(125, 0, "capabilities: %s", err->msg);
+    if (no_new_privs && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+        tug_child_die(125, errno, "no_new_privs");
+    if (confined && no_new_privs) {
+        int r = builtin ? tug_seccomp_load_default(seccomp_path, caps, &err)
+                        : tug_seccomp_load_file(seccomp_path, &err);
+        if (r < 0)
+            tug_child_die(125, 0, "seccomp: %s", err && err->msg ? err->msg : "load failed");
+    }
 }
 
 /* ---------------- the parent ---------------- */
@@ -965,7 +969,7 @@ int tug_spawn(const tug_spawn_spec *s, const tug_spawn_io *io, const tug_spawn_p
     if (pid == 0) {
         close(go[1]);
         close(fail[0]);
-        fail_fd = fail[1];
+        tug_child_fail_fd = fail[1];
         child_main(s, io, paths, go[0]);
     }
     close(go[0]);
