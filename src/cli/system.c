@@ -70,7 +70,8 @@ int cmd_system_df(cli_ctx *ctx, int argc, char **argv)
     json_t *rows = json_array();
     json_array_append_new(rows, df_row("Images", df.images, df.images_active, df.images_size,
                                        df.images_reclaimable));
-    json_array_append_new(rows, df_row("Containers", 0, 0, 0, 0));
+    json_array_append_new(rows, df_row("Containers", df.containers, df.containers_active,
+                                       df.containers_size, df.containers_reclaimable));
     json_array_append_new(rows, df_row("Local Volumes", 0, 0, 0, 0));
     json_array_append_new(rows, df_row("Build Cache", 0, 0, 0, 0));
     json_t *header = json_object();

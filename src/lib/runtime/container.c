@@ -199,6 +199,10 @@ int tug_container_create(tug_store *s, const char *image, json_t *request, const
                               "Invalid container name (%s), only [a-zA-Z0-9][a-zA-Z0-9_.-] are "
                               "allowed",
                               name);
+    /* `system check` must not take the directory for a leftover before the row exists */
+    cleanup_close int lock = tug_store_lock_shared(s, err);
+    if (lock < 0)
+        return -1;
     cleanup_free char *dir = tug_container_dir(s, id);
     cleanup_free char *sub = NULL, *specjson = NULL, *reqjson = NULL;
     static const char *const subdirs[] = {"upper", "work", "rootfs"};

@@ -381,6 +381,22 @@ int tug_store_check(tug_store *s, bool repair, tug_check_report *ret, tug_error 
         ret->unused_layers = sqlite3_column_int(ul, 0);
         ret->unused_bytes += sqlite3_column_int64(ul, 1);
     }
+    /* A container directory without its row: a create interrupted before it recorded it. */
+    cleanup_free char *cdir = NULL;
+    if (asprintf(&cdir, "%s/containers", s->root) >= 0) {
+        cleanup_dir DIR *d = opendir(cdir);
+        struct dirent *de;
+        while (d && (de = readdir(d)) != NULL) {
+            if (de->d_name[0] == '.')
+                continue;
+            if (row_exists(s, "SELECT 1 FROM containers WHERE id = ?", de->d_name))
+                continue;
+            ret->temp_removed++;
+            note(ret, "container directory without a record: containers/%.12s", de->d_name);
+            if (repair && tug_rm_rf_at(dirfd(d), de->d_name, err) < 0)
+                return -1;
+        }
+    }
     cleanup_free char *tmp = NULL;
     if (asprintf(&tmp, "%s/tmp", s->root) >= 0) {
         cleanup_dir DIR *d = opendir(tmp);
@@ -415,6 +431,29 @@ int tug_store_df(tug_store *s, tug_df *ret, tug_error **err)
         ret->images_active = sqlite3_column_int64(st, 1);
         ret->images_size = sqlite3_column_int64(st, 2);
         ret->images_reclaimable = sqlite3_column_int64(st, 3);
+    }
+    /* A container's size is what it wrote: its upper directory. */
+    cleanup_stmt sqlite3_stmt *cs =
+        tug_db_prepare(s, "SELECT id, state FROM containers", err);
+    if (cs == NULL)
+        return -1;
+    while (sqlite3_step(cs) == SQLITE_ROW) {
+        const char *id = (const char *)sqlite3_column_text(cs, 0);
+        const char *state = (const char *)sqlite3_column_text(cs, 1);
+        bool active = strcmp(state, "running") == 0 || strcmp(state, "paused") == 0 ||
+                      strcmp(state, "restarting") == 0;
+        cleanup_free char *upper = NULL;
+        long long size = 0;
+        tug_error *ignored = NULL;
+        if (asprintf(&upper, "%s/containers/%s/upper", s->root, id) >= 0)
+            tug_dir_size(upper, &size, &ignored);
+        tug_error_free(ignored);
+        ret->containers++;
+        ret->containers_size += size;
+        if (active)
+            ret->containers_active++;
+        else
+            ret->containers_reclaimable += size;
     }
     return 0;
 }

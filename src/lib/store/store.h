@@ -119,6 +119,7 @@ void tug_check_report_clear(tug_check_report *r);
 /* Disk usage summary. */
 typedef struct tug_df {
     long long images, images_active, images_size, images_reclaimable;
+    long long containers, containers_active, containers_size, containers_reclaimable;
 } tug_df;
 int tug_store_df(tug_store *s, tug_df *ret, tug_error **err);
 
