@@ -29,6 +29,7 @@ demo: deps
 
 install: all
 	install -D -m 0755 $(BUILD)/tug $(DESTDIR)$(PREFIX)/bin/tug
+	install -D -m 0755 $(BUILD)/tug-monitor $(DESTDIR)$(PREFIX)/bin/tug-monitor
 
 bench: deps all
 	@bench/pull.sh
