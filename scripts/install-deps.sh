@@ -4,9 +4,9 @@ set -euo pipefail
 pkgs=(
   build-essential meson ninja-build pkg-config
   libcurl4-openssl-dev libjansson-dev libarchive-dev libzstd-dev zlib1g-dev libssl-dev
-  libsqlite3-dev libisal-dev libcmocka-dev
+  libsqlite3-dev libisal-dev libcmocka-dev libseccomp-dev
   bats jq curl python3 busybox-static docker-registry skopeo umoci
-  iproute2 e2fsprogs util-linux attr
+  iproute2 e2fsprogs util-linux attr procps
 )
 missing=()
 for p in "${pkgs[@]}"; do

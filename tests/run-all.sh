@@ -16,9 +16,10 @@ for t in "$ASAN_BUILD"/test_*; do
   out="$log_dir/$name.log"
   "$t" >"$out" 2>&1
   rc=$?
-  p=$(sed -n 's/^\[  PASSED  \] \([0-9]*\) test.*/\1/p' "$out" | tail -1)
-  f=$(sed -n 's/^\[  FAILED  \] \([0-9]*\) test.*/\1/p' "$out" | tail -1)
-  s=$(sed -n 's/^\[  SKIPPED \] \([0-9]*\) test.*/\1/p' "$out" | tail -1)
+  # a test program may run several groups: add up every group's summary
+  p=$(sed -n 's/^\[  PASSED  \] \([0-9]*\) test.*/\1/p' "$out" | awk '{s += $1} END {print s + 0}')
+  f=$(sed -n 's/^\[  FAILED  \] \([0-9]*\) test.*/\1/p' "$out" | awk '{s += $1} END {print s + 0}')
+  s=$(sed -n 's/^\[  SKIPPED \] \([0-9]*\) test.*/\1/p' "$out" | awk '{s += $1} END {print s + 0}')
   p=${p:-0} f=${f:-0} s=${s:-0}
   if [[ $rc -ne 0 && $f -eq 0 ]]; then f=1; fi  # a crash or sanitizer report
   passed=$((passed + p)) failed=$((failed + f)) skipped=$((skipped + s))
