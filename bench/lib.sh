@@ -1,4 +1,5 @@
 # bench/lib.sh: helpers shared by the benchmarks under bench/ (source it from bash).
+# shellcheck shell=bash
 #
 #   log MSG...              progress line on stderr ("# MSG")
 #   stamp_us VAR            store the wall clock in microseconds in VAR (no fork)

@@ -17,6 +17,7 @@
 #      BENCH_PS_RUNS (10) BENCH_CAP (300) BENCH_TIMEOUT (30: seconds any one command may take)
 #      BENCH_ENGINES ("tug docker podman") BENCH_DIR (/var/tmp/tug-bench)
 # Run as root. Uses hyperfine for part 1 and ps timings when present.
+# shellcheck disable=SC2034 # the per-engine arrays are used through namerefs
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -53,7 +54,6 @@ NOFILE=$(ulimit -Hn)
 [[ $NOFILE == unlimited ]] && NOFILE=1048576
 
 # How each engine is called, and the flags its containers get (used through namerefs).
-# shellcheck disable=SC2034
 tug_argv=("$TUG" --root "$TUG_ROOT")
 tug_runflags=()
 docker_argv=("$DOCKER_CLI" -H "unix://$WORK/docker/docker.sock")
@@ -85,7 +85,8 @@ tug_ids_known() {
 
 cleanup_tug() {
   [[ -d $TUG_ROOT ]] || return 0
-  local ids id pid d
+  local - ids id pid d
+  set +e
   ids=$(tug_ids_known)
   # shellcheck disable=SC2086
   [[ -n $ids ]] && timeout -k 5 600 "${tug_argv[@]}" rm -f $ids >/dev/null 2>&1
@@ -101,6 +102,7 @@ cleanup_tug() {
   for id in $ids; do
     for d in /sys/fs/cgroup/*/tug/"$id"; do [[ -d $d ]] && rmdir "$d" 2>/dev/null; done
   done
+  # shellcheck disable=SC2086
   [[ -n $ids ]] && timeout -k 5 600 "${tug_argv[@]}" rm -f $ids >/dev/null 2>&1
   return 0
 }
@@ -259,12 +261,12 @@ bench_detached() {
   if time_runs "$PS_RUNS" 1 "${argv[@]}" ps; then PS_US[$e]=$(median "${TIMES[@]}"); fi
   if time_runs "$PS_RUNS" 1 "${argv[@]}" ps -a; then PSA_US[$e]=$(median "${TIMES[@]}"); fi
   local running
-  running=$(timeout "$T" "${argv[@]}" ps -q 2>/dev/null | wc -l) || running=?
+  running=$(timeout "$T" "${argv[@]}" ps -q 2>/dev/null | wc -l) || running='?'
   [[ $running == "$n" ]] || NOTE[$e.ps]="ps lists $running running of $n started"
 
   local -a pids
   mapfile -t pids < <(keeper_pids "$e" "$ids")
-  read -r MEM_N[$e] MEM_RSS[$e] MEM_PSS[$e] < <(proc_mem "${pids[@]}")
+  read -r "MEM_N[$e]" "MEM_RSS[$e]" "MEM_PSS[$e]" < <(proc_mem "${pids[@]}")
   if [[ $e == docker ]]; then
     local c
     c=$(pgrep -P "$DOCKERD_PID" -x containerd | head -n 1) || true
@@ -288,7 +290,7 @@ bench_detached() {
   mapfile -t pids < <(keeper_pids "$e" "$ids")
   ((${#pids[@]} == 0)) || left+=("${#pids[@]} $(eval echo "\$${e}_keeper") processes")
   local listed
-  listed=$(timeout "$T" "${argv[@]}" ps -aq 2>/dev/null | wc -l) || listed=?
+  listed=$(timeout "$T" "${argv[@]}" ps -aq 2>/dev/null | wc -l) || listed='?'
   [[ $listed == 0 ]] || left+=("$listed containers listed by ps -a")
   if [[ $e == tug ]]; then
     local cg=0 id d
@@ -324,7 +326,7 @@ le() { awk -v a="$1" -v b="$2" 'BEGIN {exit !(a <= b)}'; }
 registry_start "$WORK/registry" >/dev/null
 fixture_push_busybox busybox:latest
 log "registry at $REGISTRY; busybox pushed; work dir $WORK"
-log "tug $(git -C "$HERE/.." describe --always --dirty 2>/dev/null || echo '?'), $(nproc) CPUs, kernel $(uname -r)"
+log "tug $(git -C "$HERE/.." describe --always --dirty 2>/dev/null || echo '?'), $(nproc) CPUs, kernel $(uname -r), load $(cut -d' ' -f1-3 /proc/loadavg)"
 
 for e in $ENGINES; do
   [[ $e == tug || $e == docker || $e == podman ]] || { echo "unknown engine $e" >&2; exit 2; }
@@ -353,13 +355,15 @@ for e in tug docker podman; do
   [[ -n ${SKIP[$e]:-} ]] && echo "$e: skipped (${SKIP[$e]})"
 done
 
-line="run --rm true (median, p90):"
+line="run --rm true:" line90="  p90:"
 for e in tug docker podman; do
   [[ -n ${MED[$e]:-} ]] || continue
-  line+="  $e $(fmt_ms "${MED[$e]}") ms (p90 $(fmt_ms "${P90[$e]}"))"
-  [[ $e != tug && -n ${MED[tug]:-} ]] && line+=" $(ratio "${MED[$e]}" "${MED[tug]}")x"
+  line+="  $e $(fmt_ms "${MED[$e]}") ms"
+  [[ $e != tug && -n ${MED[tug]:-} ]] && line+=" ($(ratio "${MED[$e]}" "${MED[tug]}")x)"
+  line90+="  $e $(fmt_ms "${P90[$e]}") ms"
 done
 echo "$line"
+[[ $line90 == "  p90:" ]] || echo "$line90"
 for e in tug docker podman; do [[ -n ${NOTE[$e]:-} ]] && echo "  $e: ${NOTE[$e]}"; done
 
 line="run -d x$NDET:"
@@ -368,7 +372,7 @@ for e in tug docker podman; do
   line+="  $e $(fmt_ms "${DET_US[$e]}") ms total, $(fmt_ms $((DET_US[$e] / DET_N[$e]))) ms each"
   [[ ${DET_N[$e]} != "$NDET" ]] && line+=" (${DET_N[$e]} started)"
   [[ $e != tug && -n ${DET_US[tug]:-} && ${DET_N[tug]:-0} -gt 0 ]] &&
-    line+=" $(ratio $((DET_US[$e] / DET_N[$e])) $((DET_US[tug] / DET_N[tug])))x"
+    line+=" ($(ratio $((DET_US[$e] / DET_N[$e])) $((DET_US[tug] / DET_N[tug])))x)"
 done
 echo "$line"
 for e in tug docker podman; do
@@ -388,6 +392,8 @@ for e in tug docker podman; do
   [[ -n ${MEM_N[$e]:-} && ${MEM_N[$e]} -gt 0 ]] || continue
   local_name=$(eval echo "\$${e}_keeper")
   line+="  $e ${local_name} $(fmt_kib $((MEM_RSS[$e] / MEM_N[$e]))) / $(fmt_kib $((MEM_PSS[$e] / MEM_N[$e])))"
+  [[ $e != tug && ${MEM_N[tug]:-0} -gt 0 ]] &&
+    line+=" ($(ratio $((MEM_RSS[$e] / MEM_N[$e])) $((MEM_RSS[tug] / MEM_N[tug])))x RSS)"
   [[ ${MEM_N[$e]} != "${DET_N[$e]}" ]] && line+=" (${MEM_N[$e]} processes for ${DET_N[$e]} containers)"
 done
 echo "$line"
@@ -397,7 +403,7 @@ line="rm -f of all:"
 for e in tug docker podman; do
   [[ -n ${RM_US[$e]:-} ]] || continue
   line+="  $e $(fmt_ms "${RM_US[$e]}") ms"
-  [[ $e != tug && -n ${RM_US[tug]:-} ]] && line+=" $(ratio "${RM_US[$e]}" "${RM_US[tug]}")x"
+  [[ $e != tug && -n ${RM_US[tug]:-} ]] && line+=" ($(ratio "${RM_US[$e]}" "${RM_US[tug]}")x)"
 done
 echo "$line"
 for e in tug docker podman; do

@@ -10,7 +10,7 @@
 #include "db.h"
 #include "store.h"
 
-#define SCHEMA_VERSION 1
+#define SCHEMA_VERSION 2
 
 static const char schema_v1[] =
     "CREATE TABLE IF NOT EXISTS layers ("
@@ -63,6 +63,34 @@ static const char schema_v1[] =
     "  restart_count INTEGER NOT NULL DEFAULT 0,"
     "  error TEXT);"
     "CREATE INDEX IF NOT EXISTS containers_image ON containers(image_id);";
+
+/* v2: networks, their endpoints (one per container and network) and published ports. */
+static const char schema_v2[] =
+    "CREATE TABLE IF NOT EXISTS networks ("
+    "  id TEXT PRIMARY KEY,"
+    "  name TEXT UNIQUE NOT NULL,"
+    "  driver TEXT NOT NULL,"
+    "  bridge TEXT NOT NULL,"
+    "  subnet TEXT NOT NULL,"
+    "  gateway TEXT NOT NULL,"
+    "  internal INTEGER NOT NULL DEFAULT 0,"
+    "  created INTEGER NOT NULL,"
+    "  labels TEXT);"
+    "CREATE TABLE IF NOT EXISTS endpoints ("
+    "  container_id TEXT NOT NULL,"
+    "  network_id TEXT NOT NULL REFERENCES networks(id),"
+    "  ip TEXT NOT NULL,"
+    "  mac TEXT,"
+    "  aliases TEXT,"
+    "  PRIMARY KEY (container_id, network_id),"
+    "  UNIQUE (network_id, ip));"
+    "CREATE TABLE IF NOT EXISTS ports ("
+    "  container_id TEXT NOT NULL,"
+    "  proto TEXT NOT NULL,"
+    "  host_ip TEXT NOT NULL,"
+    "  host_port INTEGER NOT NULL,"
+    "  ctr_port INTEGER NOT NULL,"
+    "  PRIMARY KEY (proto, host_ip, host_port));";
 
 static int db_error(tug_store *s, tug_error **err, const char *what)
 {
@@ -137,7 +165,10 @@ static int open_db(tug_store *s, tug_error **err)
             return tug_error_wrap(err, "open database %s", path);
         char pragma[64];
         snprintf(pragma, sizeof(pragma), "PRAGMA user_version=%d", SCHEMA_VERSION);
-        if (tug_store_exec(s, schema_v1, err) < 0 || tug_store_exec(s, pragma, err) < 0) {
+        /* Each version's statements are idempotent: a store at version N takes the rest. */
+        if ((version < 1 && tug_store_exec(s, schema_v1, err) < 0) ||
+            (version < 2 && tug_store_exec(s, schema_v2, err) < 0) ||
+            tug_store_exec(s, pragma, err) < 0) {
             tug_store_rollback(s);
             return tug_error_wrap(err, "create schema in %s", path);
         }

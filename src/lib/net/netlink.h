@@ -1,0 +1,22 @@
+/* Links, addresses and routes over rtnetlink (no exec of `ip`). */
+#pragma once
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "../util/error.h"
+
+/* Create the bridge if missing, give it address cidr ("172.30.0.1/16", IPv4) unless it has
+ * it, and bring it up. Idempotent; safe when two processes race to create it. */
+int tug_nl_bridge_ensure(const char *name, const char *cidr, tug_error **err);
+/* Create a veth pair: host_if stays in the caller's namespace, enslaved to bridge and up; peer
+ * goes into the network namespace of netns_pid, renamed to ctr_if (e.g. "eth0"), given cidr and
+ * mac (NULL: kernel's), brought up together with lo, with a default route via gateway (NULL:
+ * none, e.g. an --internal network without one). */
+int tug_nl_veth_setup(const char *host_if, const char *bridge, pid_t netns_pid,
+                      const char *ctr_if, const char *cidr, const char *mac, const char *gateway,
+                      tug_error **err);
+/* Delete a link; a missing one is success. */
+int tug_nl_link_delete(const char *ifname, tug_error **err);
+bool tug_nl_link_exists(const char *ifname);
+/* Names of links whose name starts with prefix (e.g. "tugv"), for cleanup; NULL-terminated. */
+int tug_nl_links_with_prefix(const char *prefix, char ***ret_names, tug_error **err);

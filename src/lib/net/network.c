@@ -1,0 +1,486 @@
+#include "network.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+
+#include "../store/db.h"
+#include "../util/cleanup.h"
+#include "../util/strutil.h"
+
+void tug_network_free(tug_network *n)
+{
+    if (n == NULL)
+        return;
+    free(n->id);
+    free(n->name);
+    free(n->driver);
+    free(n->bridge);
+    free(n->subnet);
+    free(n->gateway);
+    json_decref(n->labels);
+    free(n);
+}
+
+void tug_network_freep(tug_network **n)
+{
+    tug_network_free(*n);
+}
+
+void tug_networks_free(tug_network **v, size_t n)
+{
+    for (size_t i = 0; v && i < n; i++)
+        tug_network_free(v[i]);
+    free(v);
+}
+
+void tug_endpoint_clear(tug_endpoint *e)
+{
+    free(e->network_id);
+    free(e->ip);
+    free(e->mac);
+    json_decref(e->aliases);
+    memset(e, 0, sizeof(*e));
+}
+
+static int parse_cidr(const char *s, uint32_t *ret_net, int *ret_len)
+{
+    char buf[64];
+    snprintf(buf, sizeof(buf), "%s", s);
+    char *slash = strchr(buf, '/');
+    if (slash == NULL)
+        return -1;
+    *slash = '\0';
+    char *end;
+    long len = strtol(slash + 1, &end, 10);
+    if (*end || len < 8 || len > 30)
+        return -1;
+    struct in_addr a;
+    if (inet_pton(AF_INET, buf, &a) != 1)
+        return -1;
+    uint32_t mask = len ? 0xffffffffu << (32 - len) : 0;
+    *ret_net = ntohl(a.s_addr) & mask;
+    *ret_len = (int)len;
+    return 0;
+}
+
+int tug_subnet_prefix(const char *subnet)
+{
+    uint32_t net;
+    int len;
+    return parse_cidr(subnet, &net, &len) < 0 ? -1 : len;
+}
+
+static void ip_string(uint32_t ip, char *buf, size_t size)
+{
+    struct in_addr a = {.s_addr = htonl(ip)};
+    inet_ntop(AF_INET, &a, buf, (socklen_t)size);
+}
+
+static bool overlaps(uint32_t n1, int l1, uint32_t n2, int l2)
+{
+    int l = l1 < l2 ? l1 : l2;
+    uint32_t mask = l ? 0xffffffffu << (32 - l) : 0;
+    return (n1 & mask) == (n2 & mask);
+}
+
+/* Does the subnet overlap a route of this host (docker's bridge, the LAN...) or a network of
+ * the store? */
+static bool subnet_taken(tug_store *s, uint32_t net, int len)
+{
+    FILE *f = fopen("/proc/net/route", "re");
+    char line[256];
+    while (f && fgets(line, sizeof(line), f)) {
+        char ifn[32];
+        unsigned dst, gw, flags, mask;
+        if (sscanf(line, "%31s %x %x %x %*d %*d %*d %x", ifn, &dst, &gw, &flags, &mask) != 5)
+            continue;
+        if (mask == 0)
+            continue; /* the default route overlaps everything */
+        uint32_t rnet = ntohl(dst), rmask = ntohl(mask);
+        int rlen = __builtin_popcount(rmask);
+        if (overlaps(net, len, rnet, rlen)) {
+            fclose(f);
+            return true;
+        }
+    }
+    if (f)
+        fclose(f);
+    cleanup_stmt sqlite3_stmt *st = tug_db_prepare(s, "SELECT subnet FROM networks", NULL);
+    while (st && sqlite3_step(st) == SQLITE_ROW) {
+        uint32_t n2;
+        int l2;
+        if (parse_cidr((const char *)sqlite3_column_text(st, 0), &n2, &l2) == 0 &&
+            overlaps(net, len, n2, l2))
+            return true;
+    }
+    return false;
+}
+
+static int pick_subnet(tug_store *s, char *buf, size_t size, tug_error **err)
+{
+    /* 172.30/16 downwards (docker starts at 172.17 upwards), then 10.200-250/16 */
+    for (int b = 30; b >= 18; b--) {
+        uint32_t net = (172u << 24) | ((uint32_t)b << 16);
+        if (!subnet_taken(s, net, 16)) {
+            snprintf(buf, size, "172.%d.0.0/16", b);
+            return 0;
+        }
+    }
+    for (int b = 200; b <= 250; b++) {
+        uint32_t net = (10u << 24) | ((uint32_t)b << 16);
+        if (!subnet_taken(s, net, 16)) {
+            snprintf(buf, size, "10.%d.0.0/16", b);
+            return 0;
+        }
+    }
+    return tug_error_user(err, "no free private subnet left for a network: give one with "
+                               "--subnet");
+}
+
+static void random_hex(char *out, size_t nbytes)
+{
+    unsigned char b[32];
+    if (getrandom(b, nbytes, 0) != (ssize_t)nbytes)
+        for (size_t i = 0; i < nbytes; i++)
+            b[i] = (unsigned char)(rand() & 0xff);
+    for (size_t i = 0; i < nbytes; i++)
+        sprintf(out + 2 * i, "%02x", b[i]);
+}
+
+static tug_network *from_row(sqlite3_stmt *st)
+{
+    tug_network *n = calloc(1, sizeof(*n));
+    if (n == NULL)
+        return NULL;
+    n->id = tug_db_col_text(st, 0);
+    n->name = tug_db_col_text(st, 1);
+    n->driver = tug_db_col_text(st, 2);
+    n->bridge = tug_db_col_text(st, 3);
+    n->subnet = tug_db_col_text(st, 4);
+    n->gateway = tug_db_col_text(st, 5);
+    n->internal = sqlite3_column_int(st, 6) != 0;
+    n->created = sqlite3_column_int64(st, 7);
+    const char *l = (const char *)sqlite3_column_text(st, 8);
+    n->labels = l ? json_loads(l, 0, NULL) : NULL;
+    if (n->labels == NULL)
+        n->labels = json_object();
+    return n;
+}
+
+#define NET_COLS "id, name, driver, bridge, subnet, gateway, internal, created, labels"
+
+static int insert_network(tug_store *s, const char *name, const char *bridge,
+                          const char *subnet, const char *gateway, bool internal, json_t *labels,
+                          const char *id, tug_error **err)
+{
+    cleanup_free char *lab = labels ? json_dumps(labels, JSON_COMPACT) : NULL;
+    cleanup_stmt sqlite3_stmt *st =
+        tug_db_prepare(s, "INSERT INTO networks(" NET_COLS ") VALUES (?,?,?,?,?,?,?,?,?)", err);
+    if (st == NULL)
+        return -1;
+    BIND_TEXT(st, 1, id);
+    BIND_TEXT(st, 2, name);
+    BIND_TEXT(st, 3, "bridge");
+    BIND_TEXT(st, 4, bridge);
+    BIND_TEXT(st, 5, subnet);
+    BIND_TEXT(st, 6, gateway);
+    sqlite3_bind_int(st, 7, internal);
+    sqlite3_bind_int64(st, 8, (long long)time(NULL));
+    BIND_TEXT(st, 9, lab ? lab : "{}");
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_CONSTRAINT)
+        return tug_error_user(err, "network with name %s already exists", name);
+    if (rc != SQLITE_DONE)
+        return tug_error_set(err, 0, "record network %s: %s", name, sqlite3_errmsg(s->db));
+    return 0;
+}
+
+int tug_network_create(tug_store *s, const char *name, const char *subnet, const char *gateway,
+                       bool internal, json_t *labels, tug_network **ret, tug_error **err)
+{
+    if (strcmp(name, "host") == 0 || strcmp(name, "none") == 0)
+        return tug_error_user(err, "%s is a pre-defined network and cannot be created", name);
+    char sub[64], gw[64];
+    uint32_t net;
+    int len;
+    if (tug_store_begin(s, err) < 0)
+        return -1;
+    if (subnet) {
+        if (parse_cidr(subnet, &net, &len) < 0) {
+            tug_store_rollback(s);
+            return tug_error_user(err, "invalid subnet %s: use a.b.c.d/len (IPv4, /8 to /30)",
+                                  subnet);
+        }
+        if (subnet_taken(s, net, len)) {
+            tug_store_rollback(s);
+            return tug_error_user(err, "subnet %s overlaps a route of this host or another "
+                                       "network: choose another --subnet",
+                                  subnet);
+        }
+        char ip[32];
+        ip_string(net, ip, sizeof(ip));
+        snprintf(sub, sizeof(sub), "%s/%d", ip, len);
+    } else if (pick_subnet(s, sub, sizeof(sub), err) < 0) {
+        tug_store_rollback(s);
+        return -1;
+    }
+    parse_cidr(sub, &net, &len);
+    if (gateway) {
+        struct in_addr a;
+        if (inet_pton(AF_INET, gateway, &a) != 1 || !overlaps(ntohl(a.s_addr), 32, net, len)) {
+            tug_store_rollback(s);
+            return tug_error_user(err, "invalid gateway %s: it must be an address in %s",
+                                  gateway, sub);
+        }
+        snprintf(gw, sizeof(gw), "%s", gateway);
+    } else {
+        ip_string(net + 1, gw, sizeof(gw));
+    }
+    char id[65];
+    random_hex(id, 32);
+    char bridge[16];
+    if (strcmp(name, TUG_DEFAULT_NETWORK) == 0)
+        snprintf(bridge, sizeof(bridge), "%s", TUG_DEFAULT_BRIDGE);
+    else
+        snprintf(bridge, sizeof(bridge), "tug-%.11s", id);
+    if (insert_network(s, name, bridge, sub, gw, internal, labels, id, err) < 0) {
+        tug_store_rollback(s);
+        return -1;
+    }
+    if (tug_store_commit(s, err) < 0)
+        return -1;
+    if (ret)
+        return tug_network_find(s, id, ret, err);
+    return 0;
+}
+
+int tug_network_find(tug_store *s, const char *what, tug_network **ret, tug_error **err)
+{
+    cleanup_stmt sqlite3_stmt *st = tug_db_prepare(
+        s, "SELECT " NET_COLS " FROM networks WHERE id = ?1 OR name = ?1", err);
+    if (st == NULL)
+        return -1;
+    BIND_TEXT(st, 1, what);
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        *ret = from_row(st);
+        return 0;
+    }
+    sqlite3_finalize(st);
+    st = NULL;
+    size_t n = strlen(what);
+    if (n > 0 && n < 64 && strspn(what, "0123456789abcdef") == n) {
+        cleanup_free char *pat = NULL;
+        if (asprintf(&pat, "%s*", what) >= 0) {
+            st = tug_db_prepare(s, "SELECT " NET_COLS " FROM networks WHERE id GLOB ? LIMIT 2",
+                                err);
+            if (st == NULL)
+                return -1;
+            BIND_TEXT(st, 1, pat);
+            if (sqlite3_step(st) == SQLITE_ROW) {
+                tug_network *found = from_row(st);
+                if (sqlite3_step(st) != SQLITE_ROW) {
+                    *ret = found;
+                    return 0;
+                }
+                tug_network_free(found);
+            }
+        }
+    }
+    if (strcmp(what, TUG_DEFAULT_NETWORK) == 0)
+        return tug_network_default(s, ret, err);
+    return tug_error_user(err, "network %s not found", what);
+}
+
+int tug_network_default(tug_store *s, tug_network **ret, tug_error **err)
+{
+    cleanup_stmt sqlite3_stmt *st =
+        tug_db_prepare(s, "SELECT " NET_COLS " FROM networks WHERE name = ?", err);
+    if (st == NULL)
+        return -1;
+    BIND_TEXT(st, 1, TUG_DEFAULT_NETWORK);
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        *ret = from_row(st);
+        return 0;
+    }
+    tug_network *created = NULL;
+    tug_error *e = NULL;
+    if (tug_network_create(s, TUG_DEFAULT_NETWORK, NULL, NULL, false, NULL, &created, &e) == 0) {
+        *ret = created;
+        return 0;
+    }
+    /* Another command created it meanwhile: take theirs. */
+    tug_error_free(e);
+    sqlite3_reset(st);
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        *ret = from_row(st);
+        return 0;
+    }
+    return tug_error_set(err, 0, "create the default network");
+}
+
+int tug_network_list(tug_store *s, tug_network ***ret, size_t *ret_n, tug_error **err)
+{
+    tug_network *def = NULL;
+    if (tug_network_default(s, &def, err) < 0)
+        return -1;
+    tug_network_free(def);
+    cleanup_stmt sqlite3_stmt *st =
+        tug_db_prepare(s, "SELECT " NET_COLS " FROM networks ORDER BY created, name", err);
+    if (st == NULL)
+        return -1;
+    tug_network **v = NULL;
+    size_t n = 0;
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        tug_network **nv = realloc(v, (n + 1) * sizeof(*nv));
+        if (nv == NULL)
+            break;
+        v = nv;
+        v[n++] = from_row(st);
+    }
+    *ret = v;
+    *ret_n = n;
+    return 0;
+}
+
+int tug_network_users(tug_store *s, const tug_network *n, char ***ret_names, tug_error **err)
+{
+    cleanup_stmt sqlite3_stmt *st = tug_db_prepare(
+        s,
+        "SELECT c.name FROM endpoints e JOIN containers c ON c.id = e.container_id "
+        "WHERE e.network_id = ? ORDER BY c.name",
+        err);
+    if (st == NULL)
+        return -1;
+    BIND_TEXT(st, 1, n->id);
+    char **v = calloc(1, sizeof(char *));
+    size_t k = 0;
+    while (v && sqlite3_step(st) == SQLITE_ROW) {
+        char **nv = realloc(v, (k + 2) * sizeof(*nv));
+        if (nv == NULL)
+            break;
+        v = nv;
+        v[k++] = tug_db_col_text(st, 0);
+        v[k] = NULL;
+    }
+    *ret_names = v;
+    return 0;
+}
+
+int tug_network_remove(tug_store *s, const tug_network *n, tug_error **err)
+{
+    if (strcmp(n->name, TUG_DEFAULT_NETWORK) == 0)
+        return tug_error_user(err, "%s is a pre-defined network and cannot be removed", n->name);
+    cleanup_strv char **users = NULL;
+    if (tug_network_users(s, n, &users, err) < 0)
+        return -1;
+    if (users && users[0])
+        return tug_error_user(err,
+                              "error while removing network: network %s id %s has active "
+                              "endpoints (container %s); remove or disconnect it first",
+                              n->name, n->id, users[0]);
+    cleanup_stmt sqlite3_stmt *st = tug_db_prepare(s, "DELETE FROM networks WHERE id = ?", err);
+    if (st == NULL)
+        return -1;
+    BIND_TEXT(st, 1, n->id);
+    return tug_db_step_done(s, st, err);
+}
+
+int tug_ipam_allocate(tug_store *s, const tug_network *n, const char *container_id,
+                      const char *want_ip, json_t *aliases, tug_endpoint *ret, tug_error **err)
+{
+    uint32_t net;
+    int len;
+    if (parse_cidr(n->subnet, &net, &len) < 0)
+        return tug_error_set(err, 0, "network %s has a bad subnet %s", n->name, n->subnet);
+    struct in_addr gwa;
+    inet_pton(AF_INET, n->gateway, &gwa);
+    uint32_t gw = ntohl(gwa.s_addr);
+    uint32_t first = net + 1, last = net + ((1u << (32 - len)) - 2);
+    cleanup_free char *al = aliases ? json_dumps(aliases, JSON_COMPACT) : NULL;
+    if (tug_store_begin(s, err) < 0)
+        return -1;
+    char ip[32] = "";
+    if (want_ip) {
+        struct in_addr a;
+        if (inet_pton(AF_INET, want_ip, &a) != 1 || ntohl(a.s_addr) < first ||
+            ntohl(a.s_addr) > last || ntohl(a.s_addr) == gw) {
+            tug_store_rollback(s);
+            return tug_error_user(err, "invalid address %s: it must be a free address of %s",
+                                  want_ip, n->subnet);
+        }
+        snprintf(ip, sizeof(ip), "%s", want_ip);
+    }
+    /* the lowest free address, as docker hands them out */
+    cleanup_stmt sqlite3_stmt *used =
+        tug_db_prepare(s, "SELECT 1 FROM endpoints WHERE network_id = ? AND ip = ?", err);
+    if (used == NULL) {
+        tug_store_rollback(s);
+        return -1;
+    }
+    for (uint32_t a = first; !*ip && a <= last; a++) {
+        if (a == gw)
+            continue;
+        char cand[32];
+        ip_string(a, cand, sizeof(cand));
+        sqlite3_reset(used);
+        BIND_TEXT(used, 1, n->id);
+        BIND_TEXT(used, 2, cand);
+        if (sqlite3_step(used) != SQLITE_ROW)
+            snprintf(ip, sizeof(ip), "%s", cand);
+    }
+    if (!*ip) {
+        tug_store_rollback(s);
+        return tug_error_user(err, "no free address left in network %s (%s)", n->name,
+                              n->subnet);
+    }
+    /* docker's MAC: 02:42 followed by the IPv4 address */
+    struct in_addr a;
+    inet_pton(AF_INET, ip, &a);
+    unsigned char *b = (unsigned char *)&a.s_addr;
+    char mac[32];
+    snprintf(mac, sizeof(mac), "02:42:%02x:%02x:%02x:%02x", b[0], b[1], b[2], b[3]);
+    cleanup_stmt sqlite3_stmt *st = tug_db_prepare(
+        s,
+        "INSERT OR REPLACE INTO endpoints(container_id, network_id, ip, mac, aliases) "
+        "VALUES (?,?,?,?,?)",
+        err);
+    if (st == NULL) {
+        tug_store_rollback(s);
+        return -1;
+    }
+    BIND_TEXT(st, 1, container_id);
+    BIND_TEXT(st, 2, n->id);
+    BIND_TEXT(st, 3, ip);
+    BIND_TEXT(st, 4, mac);
+    BIND_TEXT(st, 5, al ? al : "[]");
+    int rc = sqlite3_step(st);
+    if (rc != SQLITE_DONE) {
+        tug_store_rollback(s);
+        if (rc == SQLITE_CONSTRAINT)
+            return tug_error_user(err, "address %s is already in use in network %s", ip,
+                                  n->name);
+        return tug_error_set(err, 0, "record address: %s", sqlite3_errmsg(s->db));
+    }
+    if (tug_store_commit(s, err) < 0)
+        return -1;
+    ret->network_id = strdup(n->id);
+    ret->ip = strdup(ip);
+    ret->mac = strdup(mac);
+    ret->aliases = aliases ? json_incref(aliases) : json_array();
+    return 0;
+}
+
+int tug_ipam_release(tug_store *s, const char *container_id, tug_error **err)
+{
+    cleanup_stmt sqlite3_stmt *st =
+        tug_db_prepare(s, "DELETE FROM endpoints WHERE container_id = ?", err);
+    if (st == NULL)
+        return -1;
+    BIND_TEXT(st, 1, container_id);
+    return tug_db_step_done(s, st, err);
+}

@@ -1,0 +1,49 @@
+/* Networks in the store: the default bridge, user networks, addresses (IPAM) and ports. */
+#pragma once
+#include <jansson.h>
+#include <stdbool.h>
+
+#include "../store/store.h"
+#include "../util/error.h"
+
+#define TUG_DEFAULT_NETWORK "bridge"
+#define TUG_DEFAULT_BRIDGE "tug0"
+
+typedef struct tug_network {
+    char *id, *name, *driver, *bridge, *subnet, *gateway;
+    bool internal;
+    long long created;
+    json_t *labels;
+} tug_network;
+
+void tug_network_free(tug_network *n);
+void tug_network_freep(tug_network **n);
+#define cleanup_network __attribute__((cleanup(tug_network_freep)))
+
+/* The default "bridge" network, recorded on first use with a subnet no route on this host
+ * uses yet. */
+int tug_network_default(tug_store *s, tug_network **ret, tug_error **err);
+/* subnet/gateway NULL: chosen. User errors for a taken name, a malformed or overlapping subnet. */
+int tug_network_create(tug_store *s, const char *name, const char *subnet, const char *gateway,
+                       bool internal, json_t *labels, tug_network **ret, tug_error **err);
+int tug_network_find(tug_store *s, const char *name_or_id, tug_network **ret, tug_error **err);
+int tug_network_list(tug_store *s, tug_network ***ret, size_t *ret_n, tug_error **err);
+void tug_networks_free(tug_network **v, size_t n);
+/* Containers (names) with an endpoint on the network. */
+int tug_network_users(tug_store *s, const tug_network *n, char ***ret_names, tug_error **err);
+/* Remove the record (the caller removes the bridge and rules). Refuses while containers use it. */
+int tug_network_remove(tug_store *s, const tug_network *n, tug_error **err);
+
+typedef struct tug_endpoint {
+    char *network_id, *ip, *mac;
+    json_t *aliases;
+} tug_endpoint;
+
+/* Give container an address on the network: want_ip (NULL: the next free one). */
+int tug_ipam_allocate(tug_store *s, const tug_network *n, const char *container_id,
+                      const char *want_ip, json_t *aliases, tug_endpoint *ret, tug_error **err);
+/* Release every address of a container. */
+int tug_ipam_release(tug_store *s, const char *container_id, tug_error **err);
+void tug_endpoint_clear(tug_endpoint *e);
+/* The prefix length of a subnet "a.b.c.d/len". */
+int tug_subnet_prefix(const char *subnet);
