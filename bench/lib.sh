@@ -76,7 +76,7 @@ proc_mem() {
 pids_with_arg() {
   local comm=$1 arg=$2 pid
   for pid in $(pgrep -x "$comm"); do
-    tr '\0' '\n' <"/proc/$pid/cmdline" 2>/dev/null | grep -qxF -- "$arg" && echo "$pid"
+    tr '\0' '\n' 2>/dev/null <"/proc/$pid/cmdline" | grep -qxF -- "$arg" && echo "$pid"
   done
   return 0
 }

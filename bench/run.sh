@@ -1,8 +1,8 @@
 #!/bin/bash
 # bench/run.sh: container start latency and density, tug vs docker vs podman, in one run.
 #
-# Part 1: `run --rm busybox true`, BENCH_RUNS timed runs per engine after BENCH_WARMUP
-#   untimed ones: median and p90. tug on its default network (a network namespace with only
+# Part 1: `run --rm busybox true`, BENCH_RUNS timed rounds after BENCH_WARMUP untimed ones,
+#   each round one run of every engine (interleaved: all see the same noise): median, p90. tug on its default network (a network namespace with only
 #   loopback); docker and podman with --network none (podman with --runtime runc and the
 #   ulimits this VM needs, see /work/shared/ANCHORS.md).
 # Part 2: BENCH_DETACHED containers started one after another with `run -d busybox sleep 3600`
@@ -67,7 +67,7 @@ tug_rmflags=() docker_rmflags=()
 tug_keeper=tug-monitor docker_keeper=containerd-shim podman_keeper=conmon
 
 declare -A OK=() SKIP=() MED=() P90=() NOTE=()
-declare -A DET_N=() DET_US=() PS_US=() PSA_US=() MEM_N=() MEM_RSS=() MEM_PSS=() RM_US=() LEFT=()
+declare -A DET_N=() DET_US=() DET_FIRST=() DET_LAST=() PS_US=() PSA_US=() MEM_N=() MEM_RSS=() MEM_PSS=() RM_US=() LEFT=()
 
 run_e() { # run_e ENGINE ARGS...: the engine's CLI, bounded by $T
   local -n _argv=${1}_argv
@@ -195,22 +195,90 @@ setup_podman() {
 # ----------------------------------------------------------------------------------------
 # Part 1: run --rm busybox true
 
+true_cmd() { # true_cmd ENGINE: sets CMD to the engine's `run --rm busybox true`
+  local -n _a=${1}_argv _rf=${1}_runflags
+  CMD=("${_a[@]}" run --rm "${_rf[@]}" busybox true)
+}
+
+# One run of each engine per round, in an order that rotates from round to round, so that
+# every engine sees the same background noise; the first $WARMUP rounds are not counted.
+# A round runs under hyperfine when present (precise, no wrapper) and is bounded by $T
+# seconds; a round that overruns is discarded and each engine is run once on its own to
+# find the one that hangs.
 bench_true() {
-  local e=$1
-  local -n argv=${e}_argv rf=${e}_runflags
-  local -a cmd=("${argv[@]}" run --rm "${rf[@]}" busybox true)
-  if ! timeout -k 5 "$T" "${cmd[@]}" >"$WORK/$e.true.log" 2>&1; then
-    SKIP[$e]="run --rm busybox true fails: $(tail -n 1 "$WORK/$e.true.log")"
-    return 1
-  fi
-  if ! time_runs "$RUNS" "$WARMUP" "${cmd[@]}"; then
-    SKIP[$e]="run --rm busybox true: $FAILED"
-    return 1
-  fi
-  MED[$e]=$(median "${TIMES[@]}")
-  P90[$e]=$(percentile 90 "${TIMES[@]}")
-  ((HUNG > 0)) && NOTE[$e]="$HUNG of $((RUNS + WARMUP)) runs hung (killed after ${T}s)"
-  log "$e: run --rm true median $(fmt_ms "${MED[$e]}") ms, p90 $(fmt_ms "${P90[$e]}") ms (${#TIMES[@]} runs)"
+  local -a engines=("$@") order tims
+  local e i r k rc t0 t1 json=$WORK/round.json
+  declare -gA TRUE_TIMES=() FAILS=() HANGS=()
+  for e in "${engines[@]}"; do
+    true_cmd "$e"
+    if ! timeout -k 5 "$T" "${CMD[@]}" >"$WORK/$e.true.log" 2>&1; then
+      SKIP[$e]="run --rm busybox true fails: $(tail -n 1 "$WORK/$e.true.log")"
+      continue
+    fi
+    order+=("$e")
+  done
+  ((${#order[@]})) || return 0
+  for ((r = 0; r < WARMUP + RUNS; r++)); do
+    local -a round=() cmds=()
+    for ((i = 0; i < ${#order[@]}; i++)); do
+      round+=("${order[(i + r) % ${#order[@]}]}")
+    done
+    if [[ -n $HAVE_HYPERFINE ]]; then
+      for e in "${round[@]}"; do
+        true_cmd "$e"
+        cmds+=("$(printf '%q ' "${CMD[@]}")")
+      done
+      if timeout -k 5 "$T" hyperfine -N -i --style none --runs 1 --export-json "$json" "${cmds[@]}" \
+        >/dev/null 2>"$WORK/hyperfine.err"; then
+        mapfile -t tims < <(jq -r '.results[] | "\(.exit_codes[0]) \(.times[0] * 1e6 | floor)"' "$json")
+        for ((k = 0; k < ${#round[@]}; k++)); do
+          e=${round[k]}
+          read -r rc t0 <<<"${tims[k]}"
+          if [[ $rc != 0 ]]; then
+            FAILS[$e]=$((${FAILS[$e]:-0} + 1))
+          elif ((r >= WARMUP)); then
+            TRUE_TIMES[$e]+="$t0 "
+          fi
+        done
+        continue
+      fi
+      log "round $((r + 1)) ran over ${T}s; running each engine alone to find the one that hangs"
+      for e in "${round[@]}"; do
+        true_cmd "$e"
+        timeout -k 5 "$T" "${CMD[@]}" >/dev/null 2>&1 && rc=0 || rc=$?
+        ((rc == 124 || rc == 137)) && HANGS[$e]=$((${HANGS[$e]:-0} + 1))
+      done
+      continue
+    fi
+    for e in "${round[@]}"; do # no hyperfine: the timing includes `timeout` (~1 ms)
+      true_cmd "$e"
+      stamp_us t0
+      timeout -k 5 "$T" "${CMD[@]}" >/dev/null 2>&1 && rc=0 || rc=$?
+      stamp_us t1
+      if ((rc == 124 || rc == 137)); then
+        HANGS[$e]=$((${HANGS[$e]:-0} + 1))
+      elif ((rc != 0)); then
+        FAILS[$e]=$((${FAILS[$e]:-0} + 1))
+      elif ((r >= WARMUP)); then
+        TRUE_TIMES[$e]+="$((t1 - t0)) "
+      fi
+    done
+  done
+  for e in "${order[@]}"; do
+    local -a t
+    read -r -a t <<<"${TRUE_TIMES[$e]:-}"
+    local notes=""
+    [[ -n ${FAILS[$e]:-} ]] && notes+="${FAILS[$e]} runs failed; "
+    [[ -n ${HANGS[$e]:-} ]] && notes+="${HANGS[$e]} runs hung (killed after ${T}s); "
+    [[ -n $notes ]] && NOTE[$e]=${notes%; }
+    if ((${#t[@]} == 0)); then
+      SKIP[$e]="run --rm busybox true: no successful run (${notes%; })"
+      continue
+    fi
+    MED[$e]=$(median "${t[@]}")
+    P90[$e]=$(percentile 90 "${t[@]}")
+    log "$e: run --rm true median $(fmt_ms "${MED[$e]}") ms, p90 $(fmt_ms "${P90[$e]}") ms (${#t[@]} runs)"
+  done
 }
 
 # ----------------------------------------------------------------------------------------
@@ -225,7 +293,7 @@ keeper_pids() { # the host processes of engine $1's containers listed in file $2
   fi
   for pid in $(pgrep -x "$k"); do
     # docker's shim gets the full id, conmon both the id (-c) and the name
-    tr '\0' '\n' <"/proc/$pid/cmdline" 2>/dev/null | grep -qxFf "$ids" && echo "$pid"
+    tr '\0' '\n' 2>/dev/null <"/proc/$pid/cmdline" | grep -qxFf "$ids" && echo "$pid"
   done
   return 0
 }
@@ -236,13 +304,18 @@ bench_detached() {
   local ids=$WORK/$e.ids
   : >"$ids"
   log "$e: starting $NDET detached containers (cap ${CAP}s)"
+  local -a each=()
+  local prev
   stamp_us t0
+  prev=$t0
   for ((i = 0; i < NDET; i++)); do
     if ! timeout -k 5 "$T" "${argv[@]}" run -d "${rf[@]}" busybox sleep 3600 >>"$ids" 2>"$WORK/$e.det.err"; then
       NOTE[$e.det]="run -d failed after $i containers: $(tail -n 1 "$WORK/$e.det.err")"
       break
     fi
     stamp_us now
+    each+=($((now - prev)))
+    prev=$now
     if ((now - t0 > CAP * 1000000 && i + 1 < NDET)); then
       NOTE[$e.det]="capped: $((i + 1)) of $NDET containers started within ${CAP}s"
       break
@@ -254,6 +327,11 @@ bench_detached() {
   mv "$ids.clean" "$ids"
   n=$(wc -l <"$ids")
   DET_N[$e]=$n DET_US[$e]=$((t1 - t0))
+  if ((${#each[@]} >= 10)); then # does starting get slower as containers pile up?
+    local tenth=$((${#each[@]} / 10))
+    DET_FIRST[$e]=$(median "${each[@]:0:tenth}")
+    DET_LAST[$e]=$(median "${each[@]: -tenth}")
+  fi
   ((n > 0)) || return 1
   log "$e: $n started in $(fmt_ms $((t1 - t0))) ms"
 
@@ -333,12 +411,11 @@ for e in $ENGINES; do
   if "setup_$e"; then OK[$e]=1; fi
 done
 
-echo "== run --rm busybox true: $RUNS runs after $WARMUP warm-up runs; tug on its default" \
-  "network (loopback only), docker and podman --network none"
-for e in $ENGINES; do
-  [[ -n ${OK[$e]:-} ]] || continue
-  bench_true "$e" || true
-done
+echo "== run --rm busybox true: $RUNS rounds (one run of each engine) after $WARMUP warm-up rounds;" \
+  "tug on its default network (loopback only), docker and podman --network none"
+ready=()
+for e in $ENGINES; do [[ -n ${OK[$e]:-} ]] && ready+=("$e"); done
+((${#ready[@]})) && bench_true "${ready[@]}"
 
 echo "== $NDET detached containers (run -d busybox sleep 3600), one after another"
 for e in $ENGINES; do
@@ -375,6 +452,12 @@ for e in tug docker podman; do
     line+=" ($(ratio $((DET_US[$e] / DET_N[$e])) $((DET_US[tug] / DET_N[tug])))x)"
 done
 echo "$line"
+line="  median start, first / last tenth:"
+for e in tug docker podman; do
+  [[ -n ${DET_FIRST[$e]:-} ]] || continue
+  line+="  $e $(fmt_ms "${DET_FIRST[$e]}") / $(fmt_ms "${DET_LAST[$e]}") ms"
+done
+[[ $line == *ms ]] && echo "$line"
 for e in tug docker podman; do
   [[ -n ${NOTE[$e.det]:-} ]] && echo "  $e: ${NOTE[$e.det]}"
   [[ -n ${NOTE[$e.ps]:-} ]] && echo "  $e: ${NOTE[$e.ps]}"

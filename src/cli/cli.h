@@ -25,6 +25,9 @@ typedef struct cli_command {
 } cli_command;
 
 int cli_store(cli_ctx *ctx, tug_store **ret_store);
+/* Dispatch "tug GROUP SUBCOMMAND ..." to one of cmds. */
+int cli_run_group(cli_ctx *ctx, const char *group, const cli_command *cmds, int argc,
+                  char **argv);
 /* Print "Error: <msg>" and return the exit status for err (1 user, 125 engine). */
 int cli_fail(tug_error *err);
 /* Print an error message with the usage hint docker gives and return 1 (or 125 for flags). */

@@ -45,11 +45,14 @@ static int ensure_image(cli_ctx *ctx, tug_store *s, const create_flags *f)
         return 0;
     if (!have && strcmp(f->pull, "never") == 0) {
         fprintf(stderr, "Error: No such image: %s\n", f->image);
-        return EXIT_USER;
+        return EXIT_ENGINE;
     }
     cleanup_reference tug_reference *ref = NULL;
-    if (tug_reference_parse(f->image, &ref, &err) < 0)
-        return cli_fail(err);
+    if (tug_reference_parse(f->image, &ref, &err) < 0) {
+        fprintf(stderr, "Error: %s\n", err->msg);
+        tug_error_free(err);
+        return EXIT_ENGINE;
+    }
     cleanup_free char *name = tug_reference_name(ref);
     cleanup_free char *fam = tug_familiar_name(name);
     if (!have)
@@ -71,7 +74,8 @@ static int ensure_image(cli_ctx *ctx, tug_store *s, const create_flags *f)
     int r = tug_pull(s, ref, &po, pull_view_layers, &res, &err);
     pull_view_free(view);
     if (r == 0) {
-        printf("Digest: %s\nStatus: Downloaded newer image for %s:%s\n", res.digest, fam,
+        printf("Digest: %s\nStatus: %s for %s:%s\n", res.digest,
+               res.up_to_date ? "Image is up to date" : "Downloaded newer image", fam,
                ref->tag ? ref->tag : "latest");
     }
     fflush(stdout);
@@ -79,8 +83,10 @@ static int ensure_image(cli_ctx *ctx, tug_store *s, const create_flags *f)
     close(saved);
     tug_pull_result_clear(&res);
     if (r < 0) {
-        err->kind = TUG_ERR_USER;
-        return cli_fail(err);
+        /* docker run's status for a failure before the container exists */
+        fprintf(stderr, "Error: %s\n", err->msg);
+        tug_error_free(err);
+        return EXIT_ENGINE;
     }
     return 0;
 }
@@ -290,8 +296,8 @@ static int stop_one(cli_ctx *ctx, tug_container *c, void *arg)
             json_t *st = json_object_get(json_object_get(c->config, "Config"), "StopTimeout");
             t = json_is_integer(st) ? (int)json_integer_value(st) : 10;
         }
-        fprintf(stderr, "%s did not exit within %d seconds of its stop signal: killed it\n",
-                c->name, t);
+        fprintf(stderr, "%s did not exit within %d second%s of its stop signal: killed it\n",
+                c->name, t, t == 1 ? "" : "s");
     }
     if (a->restart) {
         int code = start_container(ctx, c, false, false);

@@ -7,6 +7,9 @@
 #include <string.h>
 #include <sys/resource.h>
 
+#include <arpa/inet.h>
+
+#include "net/ports.h"
 #include "runtime/container.h"
 #include "runtime/security.h"
 #include "util/cleanup.h"
@@ -16,7 +19,7 @@ enum {
     O_RM = 1000, O_NAME, O_ENTRYPOINT, O_INIT, O_READONLY, O_TMPFS, O_MEMSWAP, O_CPUS,
     O_PIDS, O_CAPADD, O_CAPDROP, O_PRIV, O_SECOPT, O_RESTART, O_STOPSIG, O_STOPTIMEOUT,
     O_ULIMIT, O_SHM, O_LOGOPT, O_LOGDRIVER, O_ENVFILE, O_NETWORK, O_PULL, O_PLATFORM, O_HELP,
-    O_CIDFILE, O_SIGPROXY,
+    O_CIDFILE, O_SIGPROXY, O_ALIAS, O_IP, O_DNS, O_ADDHOST, O_PUBALL,
 };
 
 static const struct option create_opts[] = {
@@ -59,6 +62,11 @@ static const struct option create_opts[] = {
     {"sig-proxy", optional_argument, NULL, O_SIGPROXY},
     {"attach", required_argument, NULL, 'a'},
     {"publish", required_argument, NULL, 'p'},
+    {"publish-all", no_argument, NULL, 'P'},
+    {"network-alias", required_argument, NULL, O_ALIAS},
+    {"ip", required_argument, NULL, O_IP},
+    {"dns", required_argument, NULL, O_DNS},
+    {"add-host", required_argument, NULL, O_ADDHOST},
     {"volume", required_argument, NULL, 'v'},
     {"help", no_argument, NULL, O_HELP},
     {NULL, 0, NULL, 0},
@@ -246,7 +254,7 @@ static json_t *new_host_config(void)
     json_object_set_new(log, "Type", json_string("json-file"));
     json_object_set_new(log, "Config", json_object());
     json_object_set_new(h, "LogConfig", log);
-    json_object_set_new(h, "NetworkMode", json_string("none"));
+    json_object_set_new(h, "NetworkMode", json_string("default"));
     json_object_set_new(h, "PortBindings", json_object());
     json_t *rp = json_object();
     json_object_set_new(rp, "Name", json_string("no"));
@@ -291,7 +299,9 @@ int parse_create_flags(cli_ctx *ctx, int argc, char **argv, bool for_run, create
     json_object_set_new(f->request, "Config", cfg);
     json_object_set_new(f->request, "HostConfig", hc);
     json_t *env = json_object_get(cfg, "Env");
-    const char *short_opts = for_run ? "+ditre:w:u:h:m:c:l:a:p:v:" : "+itre:w:u:h:m:c:l:a:p:v:";
+    const char *short_opts = for_run ? "+ditre:w:u:h:m:c:l:a:p:Pv:" : "+itre:w:u:h:m:c:l:a:p:Pv:";
+    const char *network = NULL, *ip = NULL;
+    json_t *aliases = json_array();
     long long memory = 0, swap = 0;
     bool swap_set = false;
     int c;
@@ -527,17 +537,71 @@ int parse_create_flags(cli_ctx *ctx, int argc, char **argv, bool for_run, create
             }
             break;
         case O_NETWORK:
-            if (strcmp(optarg, "none") != 0 && strcmp(optarg, "default") != 0 &&
-                strcmp(optarg, "bridge") != 0) {
-                fprintf(stderr, "Error: network %s not found\n", optarg);
+            network = optarg;
+            break;
+        case O_ALIAS:
+            json_array_append_new(aliases, json_string(optarg));
+            break;
+        case O_IP: {
+            unsigned char b[4];
+            if (inet_pton(AF_INET, optarg, b) != 1)
+                return bad_value(ctx, optarg, "--ip", "not an IPv4 address");
+            ip = optarg;
+            break;
+        }
+        case O_DNS: {
+            unsigned char b[16];
+            if (inet_pton(AF_INET, optarg, b) != 1 && inet_pton(AF_INET6, optarg, b) != 1)
+                return bad_value(ctx, optarg, "--dns", "not an IP address");
+            append_to(hc, "Dns", optarg);
+            break;
+        }
+        case O_ADDHOST: {
+            const char *colon = strchr(optarg, ':');
+            unsigned char b[16];
+            if (colon == NULL || colon == optarg ||
+                (inet_pton(AF_INET, colon + 1, b) != 1 && inet_pton(AF_INET6, colon + 1, b) != 1))
+                return bad_value(ctx, optarg, "--add-host", "use host:ip");
+            append_to(hc, "ExtraHosts", optarg);
+            break;
+        }
+        case 'P':
+            json_object_set_new(hc, "PublishAllPorts", json_true());
+            break;
+        case 'p': {
+            tug_port_spec *ps = NULL;
+            size_t np = 0;
+            tug_error *err = NULL;
+            if (tug_port_parse(optarg, &ps, &np, &err) < 0) {
+                fprintf(stderr, "Error: %s\n", err->msg);
+                tug_error_free(err);
                 return EXIT_ENGINE;
             }
+            json_t *pb = json_object_get(hc, "PortBindings");
+            json_t *exposed = json_object_get(cfg, "ExposedPorts");
+            if (!json_is_object(exposed)) {
+                exposed = json_object();
+                json_object_set_new(cfg, "ExposedPorts", exposed);
+            }
+            for (size_t k = 0; k < np; k++) {
+                char key[32], hp[16] = "";
+                tug_port_key(&ps[k], key, sizeof(key));
+                if (ps[k].host_port)
+                    snprintf(hp, sizeof(hp), "%d", ps[k].host_port);
+                json_t *arr = json_object_get(pb, key);
+                if (arr == NULL) {
+                    arr = json_array();
+                    json_object_set_new(pb, key, arr);
+                }
+                json_t *b = json_object();
+                json_object_set_new(b, "HostIp", json_string(ps[k].host_ip));
+                json_object_set_new(b, "HostPort", json_string(hp));
+                json_array_append_new(arr, b);
+                json_object_set_new(exposed, key, json_object());
+            }
+            free(ps);
             break;
-        case 'p':
-            fprintf(stderr, "Error: publishing ports (-p %s) needs container networking, which "
-                            "this tug does not have yet\n",
-                    optarg);
-            return EXIT_ENGINE;
+        }
         case 'v':
             fprintf(stderr, "Error: volumes (-v %s) are not supported by this tug yet\n", optarg);
             return EXIT_ENGINE;
@@ -592,6 +656,35 @@ int parse_create_flags(cli_ctx *ctx, int argc, char **argv, bool for_run, create
         fprintf(stderr, "Error: Conflicting options: --restart and --rm\n");
         return EXIT_ENGINE;
     }
+    const char *mode = network ? network : "default";
+    if (strcmp(mode, "bridge") == 0)
+        mode = "default";
+    json_object_set_new(hc, "NetworkMode", json_string(mode));
+    if (strcmp(mode, "none") == 0 || strcmp(mode, "host") == 0) {
+        if (json_object_size(json_object_get(hc, "PortBindings")) > 0 ||
+            json_is_true(json_object_get(hc, "PublishAllPorts")))
+            fprintf(stderr, "WARNING: Published ports are discarded when using %s network mode\n",
+                    mode);
+        json_object_set_new(hc, "PortBindings", json_object());
+    }
+    if ((ip || json_array_size(aliases)) &&
+        (strcmp(mode, "default") == 0 || strcmp(mode, "none") == 0 ||
+         strcmp(mode, "host") == 0)) {
+        fprintf(stderr, "Error: %s is only supported on user-defined networks\n",
+                ip ? "user specified IP address" : "network-scoped alias");
+        json_decref(aliases);
+        return EXIT_ENGINE;
+    }
+    json_t *ncfg = json_object(), *eps = json_object(), *ep = json_object();
+    json_object_set_new(ep, "Aliases", aliases);
+    if (ip) {
+        json_t *ipam = json_object();
+        json_object_set_new(ipam, "IPv4Address", json_string(ip));
+        json_object_set_new(ep, "IPAMConfig", ipam);
+    }
+    json_object_set_new(eps, strcmp(mode, "default") == 0 ? "bridge" : mode, ep);
+    json_object_set_new(ncfg, "EndpointsConfig", eps);
+    json_object_set_new(f->request, "NetworkingConfig", ncfg);
     f->image = argv[optind++];
     if (optind < argc) {
         json_t *cmd = json_array();

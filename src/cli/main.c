@@ -52,22 +52,20 @@ static const cli_command system_cmds[] = {
     {NULL, NULL, NULL},
 };
 
-static int run_group(cli_ctx *ctx, const char *group, const cli_command *cmds, int argc,
-                     char **argv);
 
 static int cmd_image_group(cli_ctx *ctx, int argc, char **argv)
 {
-    return run_group(ctx, "image", image_cmds, argc, argv);
+    return cli_run_group(ctx, "image", image_cmds, argc, argv);
 }
 
 static int cmd_container_group(cli_ctx *ctx, int argc, char **argv)
 {
-    return run_group(ctx, "container", container_cmds, argc, argv);
+    return cli_run_group(ctx, "container", container_cmds, argc, argv);
 }
 
 static int cmd_system_group(cli_ctx *ctx, int argc, char **argv)
 {
-    return run_group(ctx, "system", system_cmds, argc, argv);
+    return cli_run_group(ctx, "system", system_cmds, argc, argv);
 }
 
 static const cli_command top_cmds[] = {
@@ -88,6 +86,8 @@ static const cli_command top_cmds[] = {
     {"unpause", cmd_unpause, "Unpause all processes within one or more containers"},
     {"container", cmd_container_group, "Manage containers"},
     {"container-finish", cmd_container_finish, NULL},
+    {"network", cmd_network, "Manage networks"},
+    {"port", cmd_port, "List port mappings or a specific mapping for the container"},
     {"pull", cmd_pull, "Download an image from a registry"},
     {"images", cmd_images, "List images"},
     {"rmi", cmd_rmi, "Remove one or more images"},
@@ -141,8 +141,8 @@ static int dispatch(cli_ctx *ctx, const char *group, const cli_command *cmds, in
     return EXIT_USER;
 }
 
-static int run_group(cli_ctx *ctx, const char *group, const cli_command *cmds, int argc,
-                     char **argv)
+int cli_run_group(cli_ctx *ctx, const char *group, const cli_command *cmds, int argc,
+                  char **argv)
 {
     if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
         FILE *out = argc < 2 ? stderr : stdout;

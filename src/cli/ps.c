@@ -7,6 +7,7 @@
 
 #include "cli.h"
 #include "commands.h"
+#include "net/netsetup.h"
 #include "runtime/container.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
@@ -194,6 +195,45 @@ static bool m_ancestor(const char *v, tug_container *c, void *ud)
     return ok || strcmp(v, c->image_name) == 0;
 }
 
+/* "0.0.0.0:8080->80/tcp, 443/tcp": published ports, then exposed ones, as docker lists them. */
+static json_t *ports_string(tug_store *s, tug_container *c)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    bool running = strcmp(c->state, TUG_STATE_RUNNING) == 0 ||
+                   strcmp(c->state, TUG_STATE_PAUSED) == 0;
+    json_t *ports = running ? tug_net_ports_json(s, c->id) : json_object();
+    const char *k;
+    json_t *v;
+    bool first = true;
+    json_object_foreach(ports, k, v)
+    {
+        size_t i;
+        json_t *b;
+        json_array_foreach(v, i, b)
+        {
+            fprintf(f, "%s%s:%s->%s", first ? "" : ", ",
+                    json_string_value(json_object_get(b, "HostIp")),
+                    json_string_value(json_object_get(b, "HostPort")), k);
+            first = false;
+        }
+    }
+    json_object_foreach(json_object_get(json_object_get(c->config, "Config"), "ExposedPorts"), k,
+                        v)
+    {
+        if (json_object_get(ports, k))
+            continue;
+        fprintf(f, "%s%s", first ? "" : ", ", k);
+        first = false;
+    }
+    json_decref(ports);
+    fclose(f);
+    json_t *out = json_string(buf ? buf : "");
+    free(buf);
+    return out;
+}
+
 static json_t *ps_row(tug_store *s, tug_container *c, bool no_trunc, bool size)
 {
     json_t *r = json_object();
@@ -213,7 +253,7 @@ static json_t *ps_row(tug_store *s, tug_container *c, bool no_trunc, bool size)
     json_object_set_new(r, "CreatedAt", json_string(at));
     cleanup_free char *ago = tug_time_ago(c->created_ns / 1000000000LL);
     json_object_set_new(r, "RunningFor", json_string(ago));
-    json_object_set_new(r, "Ports", json_string(""));
+    json_object_set_new(r, "Ports", ports_string(s, c));
     json_object_set_new(r, "State", json_string(c->state));
     cleanup_free char *status = status_of(c);
     json_object_set_new(r, "Status", json_string(status ? status : ""));
@@ -234,7 +274,12 @@ static json_t *ps_row(tug_store *s, tug_container *c, bool no_trunc, bool size)
     }
     json_object_set_new(r, "Labels", json_string(lab ? lab : ""));
     json_object_set_new(r, "Mounts", json_string(""));
-    json_object_set_new(r, "Networks", json_string("none"));
+    json_t *eps = tug_net_endpoints_json(s, c->id);
+    const char *mode = json_string_value(
+        json_object_get(json_object_get(c->config, "HostConfig"), "NetworkMode"));
+    const char *netname = mode == NULL || strcmp(mode, "default") == 0 ? "bridge" : mode;
+    json_object_set_new(r, "Networks", json_string(json_object_size(eps) ? netname : netname));
+    json_decref(eps);
     json_object_set_new(r, "LocalVolumes", json_string("0"));
     if (size) {
         cleanup_free char *dir = tug_container_dir(s, c->id);

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -393,6 +394,8 @@ static int monitor_main(int argc, char **argv)
 
 static int init_main(int argc, char **argv)
 {
+    /* exec'd through a file descriptor, the process would carry the file's name */
+    prctl(PR_SET_NAME, "tug-init", 0, 0, 0);
     int first = 1;
     if (argc > 1 && strcmp(argv[1], "--") == 0)
         first = 2;

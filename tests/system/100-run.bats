@@ -7,9 +7,9 @@ setup_file() { containers_setup_file; }
 
 @test "run prints the command's output and exits with the command's status" {
   run_tug run busybox echo hello world
-  [[ $output == "hello world" ]]
+  assert_output "hello world"
   run_tug 3 run busybox sh -c 'echo before; exit 3'
-  [[ $output == before ]]
+  assert_output before
   run_tug ps -a --format '{{.Status}}'
   assert_match '^Exited \(3\) '
 }
@@ -40,6 +40,28 @@ setup_file() { containers_setup_file; }
   run_tug 125 run $REGISTRY/nosuch true
   assert_match "Unable to find image '$REGISTRY/nosuch:latest' locally"
   assert_match 'not found|manifest unknown'
+  run_tug 125 create $REGISTRY/nosuch true
+  assert_match "$REGISTRY/nosuch"
+  no_containers_left
+}
+
+@test "--pull never refuses an image that is not in the store" {
+  run_tug rmi busybox $REGISTRY/busybox
+  run_tug 125 run --rm --pull never $REGISTRY/busybox true
+  assert_match "No such image: $REGISTRY/busybox"
+  no_containers_left
+}
+
+@test "--pull missing pulls an image the store lacks; always asks the registry again" {
+  run_tug rmi busybox $REGISTRY/busybox
+  run_tug run --rm --pull missing $REGISTRY/busybox echo ran
+  assert_match "^Unable to find image '$REGISTRY/busybox:latest' locally$"
+  assert_match '^ran$'
+  run_tug run --rm --pull always $REGISTRY/busybox echo ran
+  assert_match "^Status: Image is up to date for $REGISTRY/busybox:latest$"
+  assert_match '^ran$'
+  run_tug 125 run --rm --pull sometimes $REGISTRY/busybox true
+  assert_match 'invalid argument "sometimes" for "--pull" flag'
   no_containers_left
 }
 
@@ -60,14 +82,14 @@ setup_file() { containers_setup_file; }
   local id=$output
   run_tug ps --format '{{.ID}} {{.Status}}'
   assert_match "^${id:0:12} Up "
-  [[ $(inspect_f $id '{{.State.Running}}') == true ]]
+  assert_inspect $id '{{.State.Running}}' true
 }
 
 @test "create makes a container that start runs; start -a shows its output and status" {
   run_tug create --name job busybox sh -c 'echo out; echo err >&2; exit 4'
   [[ $output =~ ^[0-9a-f]{64}$ ]]
   run_tug ps -a --format '{{.Names}} {{.Status}}'
-  [[ $output == "job Created" ]]
+  assert_output "job Created"
   run_tug 4 start -a job
   assert_match '^out$'
   assert_match '^err$'
@@ -75,9 +97,9 @@ setup_file() { containers_setup_file; }
   assert_match '^job Exited \(4\) '
   # without -a, start prints the name it was given and returns at once
   run_tug start job
-  [[ $output == job ]]
+  assert_output job
   run_tug wait job
-  [[ $output == 4 ]]
+  assert_output 4
 }
 
 @test "start -a -i and run -i connect stdin; without -i the command reads nothing" {
@@ -112,24 +134,24 @@ setup_file() { containers_setup_file; }
 
 @test "-w sets the working directory, creating it if the image lacks it" {
   run_tug run --rm -w /tmp busybox pwd
-  [[ $output == /tmp ]]
+  assert_output /tmp
   run_tug run --rm -w /new/work/dir busybox pwd
-  [[ $output == /new/work/dir ]]
+  assert_output /new/work/dir
 }
 
 @test "-u runs the command as a user and group of the image or as numbers" {
   run_tug run --rm -u nobody busybox id
-  [[ $output == "uid=65534(nobody) gid=65534(nogroup)" ]]
+  assert_output "uid=65534(nobody) gid=65534(nogroup)"
   run_tug run --rm -u 1234:5678 busybox id
-  [[ $output == "uid=1234 gid=5678" ]]
+  assert_output "uid=1234 gid=5678"
 }
 
 @test "--entrypoint replaces the image's entrypoint; the arguments follow it" {
   run_tug run --name ep --entrypoint echo busybox hi there
-  [[ $output == "hi there" ]]
-  [[ $(inspect_f ep '{{json .Config.Entrypoint}} {{json .Config.Cmd}}') == '["echo"] ["hi","there"]' ]]
+  assert_output "hi there"
+  assert_inspect ep '{{json .Config.Entrypoint}} {{json .Config.Cmd}}' '["echo"] ["hi","there"]'
   run_tug run --rm --entrypoint "" busybox echo cleared
-  [[ $output == cleared ]]
+  assert_output cleared
 }
 
 @test "-h sets the hostname, /etc/hostname and /etc/hosts" {
@@ -140,9 +162,9 @@ setup_file() { containers_setup_file; }
 @test "-l sets labels that inspect shows and ps filters on" {
   run_tug create --name labelled -l app=web -l tier busybox true
   run_tug create --name plain busybox true
-  [[ $(inspect_f labelled '{{json .Config.Labels}}') == '{"app":"web","tier":""}' ]]
+  assert_inspect labelled '{{json .Config.Labels}}' '{"app":"web","tier":""}'
   run_tug ps -a --filter label=app=web --format '{{.Names}}'
-  [[ $output == labelled ]]
+  assert_output labelled
 }
 
 @test "a container without --name gets a random adjective_surname name" {
@@ -153,7 +175,7 @@ setup_file() { containers_setup_file; }
   local name
   for name in "${lines[@]}"; do
     [[ $name =~ ^[a-z]+_[a-z]+[0-9]?$ ]] || { echo "name $name is not adjective_surname" >&2; false; }
-    [[ $(inspect_f "$name" '{{.Name}}') == "/$name" ]]
+    assert_inspect "$name" '{{.Name}}' "/$name"
   done
   [[ $(printf '%s\n' "${lines[@]}" | sort -u | wc -l) -eq 10 ]]
 }
@@ -166,7 +188,7 @@ setup_file() { containers_setup_file; }
   run_tug 125 create --name web busybox true
   assert_match "already in use by container \"$holder\""
   run_tug ps -aq --no-trunc
-  [[ $output == "$holder" ]]
+  assert_output "$holder"
   run_tug 125 create --name 'bad name!' busybox true
   assert_match 'Invalid container name \(bad name!\)'
 }
@@ -185,10 +207,10 @@ setup_file() { containers_setup_file; }
   # the shortest prefix no other ID shares
   local id=${ids[0]} n=1
   while (($(printf '%s\n' "${ids[@]}" | grep -c "^${id:0:n}") > 1)); do n=$((n + 1)); done
-  [[ $(inspect_f "${id:0:n}" '{{.Id}}') == "$id" ]]
+  assert_inspect "${id:0:n}" '{{.Id}}' "$id"
   run_tug start -a "${id:0:n}"
   run_tug rm "${id:0:n}"
-  [[ $output == "${id:0:n}" ]]
+  assert_output "${id:0:n}"
   run_tug ps -aq --no-trunc
   refute_match "$id"
 }

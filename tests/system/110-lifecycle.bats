@@ -19,9 +19,9 @@ run_trapping() {
   run_trapping polite TERM 7
   local t0=$SECONDS
   run_tug stop polite
-  [[ $output == polite ]]
+  assert_output polite
   ((SECONDS - t0 < 5))
-  [[ $(inspect_f polite '{{.State.Status}} {{.State.ExitCode}}') == "exited 7" ]]
+  assert_inspect polite '{{.State.Status}} {{.State.ExitCode}}' "exited 7"
   logs_match polite '^got TERM$'
   run_tug ps -a --format '{{.Names}} {{.Status}}'
   assert_match '^polite Exited \(7\) '
@@ -37,19 +37,19 @@ run_trapping() {
   ((took >= 1 && took < 8))
   assert_match '^stubborn$'
   assert_match 'did not exit within 2 seconds'
-  [[ $(inspect_f stubborn '{{.State.Status}} {{.State.ExitCode}}') == "exited 137" ]]
+  assert_inspect stubborn '{{.State.Status}} {{.State.ExitCode}}' "exited 137"
 }
 
 @test "--stop-signal chooses the signal stop sends; stop -s overrides it" {
   run_trapping usr1 USR1 5 --stop-signal USR1
-  [[ $(inspect_f usr1 '{{.Config.StopSignal}}') == USR1 ]]
+  assert_inspect usr1 '{{.Config.StopSignal}}' USR1
   run_tug stop usr1
-  [[ $(inspect_f usr1 '{{.State.ExitCode}}') == 5 ]]
+  assert_inspect usr1 '{{.State.ExitCode}}' 5
   logs_match usr1 '^got USR1$'
 
   run_trapping hup HUP 6
   run_tug stop -s HUP hup
-  [[ $(inspect_f hup '{{.State.ExitCode}}') == 6 ]]
+  assert_inspect hup '{{.State.ExitCode}}' 6
 }
 
 @test "kill sends SIGKILL; kill -s sends the named signal; a stopped container cannot be killed" {
@@ -57,12 +57,12 @@ run_trapping() {
     sh -c 'trap "echo got HUP" HUP; echo ready; while true; do sleep 0.1; done'
   wait_until 10 logs_match target '^ready$'
   run_tug kill -s HUP target
-  [[ $output == target ]]
+  assert_output target
   wait_until 10 logs_match target '^got HUP$'
   status_is target running
   run_tug kill target
   wait_until 10 status_is target exited
-  [[ $(inspect_f target '{{.State.ExitCode}}') == 137 ]]
+  assert_inspect target '{{.State.ExitCode}}' 137
   run_tug 1 kill target
   assert_match 'is not running'
 }
@@ -75,9 +75,9 @@ run_trapping() {
   local pid1
   pid1=$(inspect_f again '{{.State.Pid}}')
   run_tug restart again
-  [[ $output == again ]]
+  assert_output again
   wait_until 10 eval '[[ $("$TUG" logs again | grep -c "^started$") -eq 2 ]]'
-  [[ $(inspect_f again '{{.Id}} {{.State.Status}}') == "$id running" ]]
+  assert_inspect again '{{.Id}} {{.State.Status}}' "$id running"
   [[ $(inspect_f again '{{.State.Pid}}') != "$pid1" ]]
   gone "$pid1"
   # an exited container restarts too
@@ -94,7 +94,7 @@ run_trapping() {
   assert_match "You cannot remove a running container $id. Stop the container before attempting removal or force remove"
   status_is busy running
   run_tug rm -f busy
-  [[ $output == busy ]]
+  assert_output busy
   no_containers_left
   wait_until 10 gone "$pid"
 }
@@ -102,7 +102,7 @@ run_trapping() {
 @test "rm removes a stopped container; an unknown one is an error" {
   run_tug run --name done busybox true
   run_tug rm done
-  [[ $output == done ]]
+  assert_output done
   no_containers_left
   run_tug 1 rm nosuch
   assert_match 'No such container: nosuch'
@@ -118,18 +118,26 @@ run_trapping() {
   status_is slow exited
   # an exited container: at once
   run_tug wait slow
-  [[ $output == 42 ]]
+  assert_output 42
   run_tug 1 wait nosuch
   assert_match 'No such container: nosuch'
+}
+
+@test "wait on a running --rm container prints its exit code, then it is gone" {
+  run_tug run -d --rm busybox sh -c 'sleep 1; exit 3'
+  local id=$output
+  run_tug wait "$id"
+  assert_output 3
+  wait_until 10 no_containers_left
 }
 
 @test "rename gives a container a new name and frees the old one; a taken name is refused" {
   run_tug create --name old busybox true
   local id=$output
   run_tug rename old new
-  [[ $(inspect_f new '{{.Id}} {{.Name}}') == "$id /new" ]]
+  assert_inspect new '{{.Id}} {{.Name}}' "$id /new"
   run_tug ps -a --format '{{.Names}}'
-  [[ $output == new ]]
+  assert_output new
   run_tug create --name old busybox true
   run_tug 1 rename old new
   assert_match 'The container name "/new" is already in use'
@@ -147,12 +155,12 @@ run_trapping() {
   run_tug run -d --name ticker busybox sh -c 'i=0; while true; do echo $i; i=$((i+1)); sleep 0.05; done'
   wait_until 10 logs_match ticker '^3$'
   run_tug pause ticker
-  [[ $output == ticker ]]
+  assert_output ticker
   run_tug ps --format '{{.Names}}|{{.Status}}'
   assert_match '^ticker\|Up .* \(Paused\)$'
   run_tug ps
   assert_match ' Up .* \(Paused\) +ticker$'
-  [[ $(inspect_f ticker '{{.State.Status}} {{.State.Paused}} {{.State.Running}}') == "paused true true" ]]
+  assert_inspect ticker '{{.State.Status}} {{.State.Paused}} {{.State.Running}}' "paused true true"
   local n1 n2
   sleep 0.3
   n1=$("$TUG" logs ticker | wc -l)
@@ -162,13 +170,24 @@ run_trapping() {
   run_tug 1 pause ticker
   assert_match 'is already paused'
   run_tug unpause ticker
-  [[ $output == ticker ]]
-  [[ $(inspect_f ticker '{{.State.Status}} {{.State.Paused}}') == "running false" ]]
+  assert_output ticker
+  assert_inspect ticker '{{.State.Status}} {{.State.Paused}}' "running false"
   run_tug ps --format '{{.Status}}'
   refute_match 'Paused'
   wait_until 10 eval '(($("$TUG" logs ticker | wc -l) > n2 + 3))'
   run_tug 1 unpause ticker
   assert_match 'is not paused'
+}
+
+@test "kill ends a paused container" {
+  run_tug run -d --name frozen busybox sleep 60
+  local pid
+  pid=$(inspect_f frozen '{{.State.Pid}}')
+  run_tug pause frozen
+  run_tug kill frozen
+  wait_until 10 status_is frozen exited
+  assert_inspect frozen '{{.State.ExitCode}} {{.State.Paused}}' "137 false"
+  wait_until 10 gone "$pid"
 }
 
 @test "container prune removes every container that is not running" {
@@ -183,15 +202,15 @@ run_trapping() {
   assert_match "^$e1$"
   assert_match '^Total reclaimed space: '
   run_tug ps -a --format '{{.Names}}'
-  [[ $output == up ]]
+  assert_output up
 }
 
 @test "restart policy on-failure:2 restarts a failing container twice, then leaves it exited" {
   run_tug run -d --name flaky --restart on-failure:2 busybox sh -c 'echo run; exit 1'
   wait_until 30 eval '[[ $(inspect_f flaky "{{.State.Status}} {{.RestartCount}}") == "exited 2" ]]'
-  [[ $(inspect_f flaky '{{.HostConfig.RestartPolicy.Name}} {{.HostConfig.RestartPolicy.MaximumRetryCount}}') == "on-failure 2" ]]
+  assert_inspect flaky '{{.HostConfig.RestartPolicy.Name}} {{.HostConfig.RestartPolicy.MaximumRetryCount}}' "on-failure 2"
   sleep 1.5
-  [[ $(inspect_f flaky '{{.State.Status}} {{.RestartCount}} {{.State.ExitCode}}') == "exited 2 1" ]]
+  assert_inspect flaky '{{.State.Status}} {{.RestartCount}} {{.State.ExitCode}}' "exited 2 1"
   [[ $("$TUG" logs flaky | grep -c '^run$') -eq 3 ]]
 }
 
@@ -199,7 +218,7 @@ run_trapping() {
   run_tug run -d --name fine --restart on-failure busybox true
   wait_until 10 status_is fine exited
   sleep 1
-  [[ $(inspect_f fine '{{.State.Status}} {{.RestartCount}}') == "exited 0" ]]
+  assert_inspect fine '{{.State.Status}} {{.RestartCount}}' "exited 0"
 }
 
 @test "restart policy always restarts a container until it is stopped" {
@@ -210,7 +229,7 @@ run_trapping() {
   local count
   count=$(inspect_f phoenix '{{.RestartCount}}')
   sleep 2
-  [[ $(inspect_f phoenix '{{.State.Status}} {{.RestartCount}}') == "exited $count" ]]
+  assert_inspect phoenix '{{.State.Status}} {{.RestartCount}}' "exited $count"
   run_tug ps --format '{{.Names}}'
   [[ -z $output ]]
 }
@@ -219,4 +238,48 @@ run_trapping() {
   run_tug 125 run --rm --restart always busybox true
   assert_match 'Conflicting options: --restart and --rm'
   no_containers_left
+}
+
+# exec_or_skip ARGS...: run_tug exec ARGS, skipping the test while exec is not implemented
+exec_or_skip() {
+  local expected=0
+  if [[ $1 =~ ^[0-9]+$ ]]; then expected=$1; shift; fi
+  status=0
+  output=$(timeout 120 "$TUG" exec "$@" 2>&1) || status=$?
+  mapfile -t lines <<<"$output"
+  if [[ $output == *"not implemented"* ]]; then skip "exec not implemented yet"; fi
+  [[ $status -eq $expected ]] || { echo "tug exec $*: exit status $status, expected $expected: $output" >&2; false; }
+}
+
+@test "exec runs a command in a running container and exits with its status" {
+  run_tug run -d --name box busybox sleep 60
+  exec_or_skip box sh -c 'echo $$; cat /etc/hostname'
+  [[ ${lines[0]} != 1 ]]
+  [[ ${lines[1]} == $(inspect_f box '{{.Id}}' | cut -c1-12) ]]
+  exec_or_skip 9 box sh -c 'exit 9'
+  exec_or_skip 127 box nosuchcmd
+  assert_match 'executable file not found'
+  exec_or_skip 126 box /etc/motd
+  run_tug run --name stopped busybox true
+  exec_or_skip 1 stopped true
+  assert_match 'is not running'
+}
+
+@test "exec -e, -w and -u set the exec'd command's environment, directory and user" {
+  run_tug run -d --name box -e FROM_RUN=1 busybox sleep 60
+  exec_or_skip -e FOO=bar box sh -c 'echo $FOO $FROM_RUN'
+  assert_output "bar 1"
+  exec_or_skip -w /tmp box pwd
+  assert_output /tmp
+  exec_or_skip -u nobody box id
+  assert_output "uid=65534(nobody) gid=65534(nogroup)"
+}
+
+@test "exec -d returns at once; the command goes on in the container" {
+  run_tug run -d --name box busybox sleep 60
+  local t0=$SECONDS
+  exec_or_skip -d box sh -c 'sleep 1; touch /tmp/done'
+  assert_output ""
+  ((SECONDS - t0 < 1))
+  wait_until 10 timeout 5 "$TUG" exec box test -e /tmp/done
 }

@@ -35,7 +35,7 @@ teardown() {
   [[ -n $ids ]] && timeout 60 "$TUG" rm -f $ids >/dev/null 2>&1
   for pid in $(pgrep -f -- "^tug-monitor .*--root $TUG_ROOT "); do kill -9 "$pid" 2>/dev/null; done
   for id in $ids; do
-    echo THAWED >"/sys/fs/cgroup/freezer/tug/$id/freezer.state" 2>/dev/null
+    [[ -e /sys/fs/cgroup/freezer/tug/$id ]] && echo THAWED >"/sys/fs/cgroup/freezer/tug/$id/freezer.state"
     for pid in $(cat "/sys/fs/cgroup/pids/tug/$id/cgroup.procs" 2>/dev/null); do
       kill -9 "$pid" 2>/dev/null
     done
@@ -80,4 +80,20 @@ no_containers_left() {
   local left
   left=$(ls -A "$TUG_ROOT/containers" 2>/dev/null) || true
   [[ -z $left ]] || { echo "left in $TUG_ROOT/containers: $left" >&2; return 1; }
+}
+
+# assert_output EXPECTED: $output is exactly EXPECTED.
+assert_output() {
+  [[ $output == "$1" ]] && return 0
+  printf 'expected output: %s\nactual output:   %s\n' "$1" "$output" >&2
+  return 1
+}
+
+# assert_inspect CONTAINER TEMPLATE EXPECTED: `tug inspect -f TEMPLATE CONTAINER` prints EXPECTED.
+assert_inspect() {
+  local got
+  got=$(inspect_f "$1" "$2") || true
+  [[ $got == "$3" ]] && return 0
+  printf 'inspect -f %s %s: expected "%s", got "%s"\n' "$2" "$1" "$3" "$got" >&2
+  return 1
 }

@@ -1,6 +1,7 @@
 /* Container records: create, find, list, rename, remove. The lifecycle is in lifecycle.c. */
 #include "container.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -17,6 +18,7 @@
 #include "../util/fs.h"
 #include "../util/strutil.h"
 #include "names.h"
+#include "../net/netsetup.h"
 #include "spec.h"
 
 void tug_container_free(tug_container *c)
@@ -386,6 +388,8 @@ int tug_container_rename(tug_store *s, tug_container *c, const char *name, tug_e
                               "Invalid container name (%s), only [a-zA-Z0-9][a-zA-Z0-9_.-] are "
                               "allowed",
                               name);
+    if (strcmp(name, c->name) == 0)
+        return tug_error_user(err, "Renaming a container with the same name as its current name");
     cleanup_stmt sqlite3_stmt *st =
         tug_db_prepare(s, "UPDATE containers SET name = ? WHERE id = ?", err);
     if (st == NULL)
@@ -408,6 +412,7 @@ int tug_container_remove(tug_store *s, tug_container *c, tug_error **err)
     cleanup_free char *dir = tug_container_dir(s, c->id);
     cleanup_free char *run = tug_run_dir(s);
     cleanup_free char *rdir = NULL;
+    tug_net_release(s, c->id);
     /* The row goes first: a crash after it leaves only a directory `system check` removes. */
     cleanup_stmt sqlite3_stmt *st = tug_db_prepare(s, "DELETE FROM containers WHERE id = ?", err);
     if (st == NULL)
@@ -416,9 +421,13 @@ int tug_container_remove(tug_store *s, tug_container *c, tug_error **err)
     if (tug_db_step_done(s, st, err) < 0)
         return -1;
     if (run && asprintf(&rdir, "%s/%s", run, c->id) >= 0) {
-        tug_error *ignored = NULL;
-        tug_rm_rf(rdir, &ignored);
-        tug_error_free(ignored);
+        /* Everything but the exit file: `tug wait` on a --rm container still reads it.
+         * /run is tmpfs; `system check` drops exit files of containers long gone. */
+        cleanup_dir DIR *d = opendir(rdir);
+        struct dirent *de;
+        while (d && (de = readdir(d)) != NULL)
+            if (de->d_name[0] != '.' && strcmp(de->d_name, "exit") != 0)
+                unlinkat(dirfd(d), de->d_name, 0);
     }
     return tug_rm_rf(dir, err);
 }
@@ -508,15 +517,29 @@ json_t *tug_container_inspect_json(tug_store *s, tug_container *c)
     json_object_set_new(o, "Mounts", json_array());
     json_object_set(o, "Config", cfg ? cfg : json_object());
     json_t *ns = json_object();
+    json_t *nets = tug_net_endpoints_json(s, c->id);
+    json_t *bridge = json_object_get(nets, "bridge");
     json_object_set_new(ns, "Bridge", json_string(""));
     json_object_set_new(ns, "SandboxID", json_string(""));
-    json_object_set_new(ns, "Ports", json_object());
-    json_object_set_new(ns, "IPAddress", json_string(""));
-    json_object_set_new(ns, "Gateway", json_string(""));
-    json_object_set_new(ns, "MacAddress", json_string(""));
-    json_t *nets = json_object(), *none = json_object();
-    json_object_set_new(none, "IPAddress", json_string(""));
-    json_object_set_new(nets, "none", none);
+    json_object_set_new(ns, "Ports", tug_net_ports_json(s, c->id));
+    json_t *v;
+    json_object_set_new(ns, "Gateway",
+                        (v = json_object_get(bridge, "Gateway")) ? json_incref(v) : json_string(""));
+    json_object_set_new(ns, "IPAddress", (v = json_object_get(bridge, "IPAddress"))
+                                             ? json_incref(v)
+                                             : json_string(""));
+    json_object_set_new(ns, "IPPrefixLen", (v = json_object_get(bridge, "IPPrefixLen"))
+                                               ? json_incref(v)
+                                               : json_integer(0));
+    json_object_set_new(ns, "MacAddress", (v = json_object_get(bridge, "MacAddress"))
+                                              ? json_incref(v)
+                                              : json_string(""));
+    if (json_object_size(nets) == 0) {
+        const char *mode = json_string_value(json_object_get(hc, "NetworkMode"));
+        json_t *e = json_object();
+        json_object_set_new(e, "IPAddress", json_string(""));
+        json_object_set_new(nets, mode && strcmp(mode, "default") != 0 ? mode : "bridge", e);
+    }
     json_object_set_new(ns, "Networks", nets);
     json_object_set_new(o, "NetworkSettings", ns);
     return o;

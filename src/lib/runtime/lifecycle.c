@@ -20,6 +20,7 @@
 #include "attach.h"
 #include "container.h"
 #include "linux.h"
+#include "../net/netsetup.h"
 
 #ifndef SYS_pidfd_open
 #define SYS_pidfd_open 434
@@ -122,6 +123,7 @@ int tug_container_refresh(tug_store *s, tug_container *c, tug_error **err)
     set_state(c, TUG_STATE_EXITED);
     c->pid = 0;
     c->monitor_pid = 0;
+    tug_net_release(s, c->id);
     return tug_container_save_state(s, c, err);
 }
 
@@ -188,9 +190,15 @@ static long long json_int(json_t *o, const char *k)
 }
 
 /* The monitor process between fork and exec: spawn the init, report, become tug-monitor. */
+static int plumb(pid_t pid, void *userdata, tug_error **err)
+{
+    return tug_net_plumb(userdata, pid, err);
+}
+
 __attribute__((noreturn)) static void monitor_child(tug_store *s, tug_container *c,
                                                     const tug_spawn_spec *spec,
-                                                    const tug_start_opts *o, int sync_fd,
+                                                    const tug_start_opts *o,
+                                                    const tug_net_plan *net, int sync_fd,
                                                     int ack_fd)
 {
     start_msg msg = {0};
@@ -227,7 +235,8 @@ __attribute__((noreturn)) static void monitor_child(tug_store *s, tug_container 
         asprintf(&init, "%s/tug-monitor", dir) < 0 || asprintf(&monitor, "%s/tug-monitor", dir) < 0)
         goto fail_errno;
     tug_mkdir_p(seccomp_cache, 0700, NULL);
-    tug_spawn_paths paths = {.seccomp_cache = seccomp_cache, .init_binary = init};
+    tug_spawn_paths paths = {.seccomp_cache = seccomp_cache, .init_binary = init,
+                             .before_start = net ? plumb : NULL, .userdata = (void *)net};
     tug_spawned sp = {0};
     tug_error *err = NULL;
     if (tug_spawn(spec, &io, &paths, &sp, &err) < 0) {
@@ -319,6 +328,9 @@ __attribute__((noreturn)) static void monitor_child(tug_store *s, tug_container 
             argv[a++] = fi;
         }
     }
+    /* the monitor holds the published host ports for as long as the container runs */
+    for (size_t i = 0; net && i < net->n_reserved; i++)
+        keep_fd(net->reserved[i]);
     if (o->attach_fd >= 0) {
         keep_fd(o->attach_fd);
         argv[a++] = "--attach";
@@ -366,6 +378,13 @@ int tug_container_start(tug_store *s, tug_container *c, const tug_start_opts *o,
     }
     unlink(exitf);
     unlink(stopped);
+    tug_net_plan *net = NULL;
+    if (tug_net_plan_make(s, c->id, json_string_value(json_object_get(
+                                       json_object_get(c->config, "Config"), "Hostname")),
+                          c->config, dir, &net, err) < 0) {
+        tug_spawn_spec_free(spec);
+        return -1;
+    }
     int sync[2], ack[2];
     if (pipe2(sync, O_CLOEXEC) < 0 || pipe2(ack, O_CLOEXEC) < 0) {
         tug_spawn_spec_free(spec);
@@ -385,12 +404,13 @@ int tug_container_start(tug_store *s, tug_container *c, const tug_start_opts *o,
         pid_t m = fork();
         if (m != 0)
             _exit(m < 0 ? 1 : 0);
-        monitor_child(s, c, spec, o, sync[1], ack[0]);
+        monitor_child(s, c, spec, o, net, sync[1], ack[0]);
     }
     close(sync[1]);
     close(ack[0]);
     waitpid(pid, NULL, 0);
     tug_spawn_spec_free(spec);
+    tug_net_plan_free(net);
     start_msg msg;
     ssize_t n;
     do
@@ -399,11 +419,13 @@ int tug_container_start(tug_store *s, tug_container *c, const tug_start_opts *o,
     close(sync[0]);
     if (n != (ssize_t)sizeof(msg)) {
         close(ack[1]);
+        tug_net_release(s, c->id);
         return tug_error_set(err, 0, "start %s: the monitor died before the container started",
                              c->name);
     }
     if (!msg.ok) {
         close(ack[1]);
+        tug_net_release(s, c->id);
         msg.text[sizeof(msg.text) - 1] = '\0';
         free(c->error);
         c->error = strdup(msg.text);
@@ -479,6 +501,12 @@ int tug_container_signal(tug_store *s, tug_container *c, int sig, tug_error **er
     }
     if (kill(c->pid, sig) < 0)
         return tug_error_set(err, errno, "signal %s", c->name);
+    if (sig == SIGKILL && strcmp(c->state, TUG_STATE_PAUSED) == 0) {
+        /* a frozen process cannot die: thaw it so the kill lands, as docker does */
+        tug_error *e = NULL;
+        tug_container_pause(s, c, false, &e);
+        tug_error_free(e);
+    }
     return 0;
 }
 
@@ -500,8 +528,18 @@ static bool wait_gone(pid_t pid, int timeout_ms)
 static int reload(tug_store *s, tug_container *c, tug_error **err)
 {
     tug_container *fresh = NULL;
-    if (tug_container_find(s, c->id, &fresh, err) < 0)
-        return -1;
+    tug_error *e = NULL;
+    if (tug_container_find(s, c->id, &fresh, &e) < 0) {
+        /* Removed meanwhile (--rm): what is left is its exit file. */
+        tug_error_free(e);
+        if (read_exit_file(s, c)) {
+            set_state(c, TUG_STATE_EXITED);
+            c->pid = 0;
+            c->monitor_pid = 0;
+            return 0;
+        }
+        return tug_error_user(err, "No such container: %s", c->id);
+    }
     /* swap contents so callers keep their pointer */
     tug_container tmp = *c;
     *c = *fresh;
@@ -615,6 +653,7 @@ int tug_container_finish(tug_store *s, const char *id, int attach_fd, tug_error 
     set_state(c, TUG_STATE_EXITED);
     c->pid = 0;
     c->monitor_pid = 0;
+    tug_net_release(s, c->id);
     if (tug_container_save_state(s, c, err) < 0) {
         send_exit(attach_fd, c->exit_code);
         return -1;

@@ -1,6 +1,7 @@
 /* The container's init: clone with namespaces, build the rootfs, drop privileges, exec. */
 #include "linux.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -286,6 +287,7 @@ int tug_spawn_spec_parse(json_t *spec, const char *bundle, tug_spawn_spec **ret_
     const char *sc = json_string_value(json_object_get(ann, TUG_ANN_SECCOMP));
     s->seccomp = strdup(sc ? sc : "default");
     s->init = json_string_value(json_object_get(ann, TUG_ANN_INIT)) != NULL;
+    s->privileged = json_string_value(json_object_get(ann, TUG_ANN_PRIVILEGED)) != NULL;
     if (s->args == NULL || s->args[0] == NULL) {
         tug_spawn_spec_free(s);
         return tug_error_user(err, "the spec has no process.args");
@@ -471,7 +473,35 @@ static void mount_cgroups(int rootfd, const char *dest, const char *target, unsi
     close(tfd);
 }
 
-static void make_dev(int rootfd)
+/* --privileged: every device node of the host, as docker gives it. */
+static void copy_host_devices(int dev, const char *sub)
+{
+    char path[PATH_MAX];
+    snprintf(path, sizeof(path), "/dev%s%s", *sub ? "/" : "", sub);
+    DIR *d = opendir(path);
+    struct dirent *de;
+    while (d && (de = readdir(d)) != NULL) {
+        if (de->d_name[0] == '.' || strcmp(de->d_name, "pts") == 0 ||
+            strcmp(de->d_name, "shm") == 0 || strcmp(de->d_name, "mqueue") == 0)
+            continue;
+        char rel[PATH_MAX];
+        snprintf(rel, sizeof(rel), "%s%s%s", sub, *sub ? "/" : "", de->d_name);
+        struct stat st;
+        if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+            continue;
+        if (S_ISDIR(st.st_mode) && !*sub) {
+            mkdirat(dev, rel, 0755);
+            copy_host_devices(dev, rel);
+        } else if (S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode)) {
+            if (mknodat(dev, rel, st.st_mode, st.st_rdev) == 0)
+                fchownat(dev, rel, st.st_uid, st.st_gid, AT_SYMLINK_NOFOLLOW);
+        }
+    }
+    if (d)
+        closedir(d);
+}
+
+static void make_dev(int rootfd, bool privileged)
 {
     static const struct {
         const char *name;
@@ -493,6 +523,8 @@ static void make_dev(int rootfd)
     for (size_t i = 0; i < TUG_ARRAY_SIZE(links); i++)
         if (symlinkat(links[i][0], dev, links[i][1]) < 0 && errno != EEXIST)
             tug_child_die(125, errno, "create /dev/%s", links[i][1]);
+    if (privileged)
+        copy_host_devices(dev, "");
     close(dev);
 }
 
@@ -547,7 +579,7 @@ static void do_mounts(const tug_spawn_spec *s, int rootfd)
             tug_child_die(125, errno, "set propagation of %s", m->dest);
         close(fd);
         if (strcmp(m->dest, "/dev") == 0 && strcmp(m->type, "tmpfs") == 0)
-            make_dev(rootfd);
+            make_dev(rootfd, s->privileged);
     }
 }
 
@@ -976,6 +1008,8 @@ int tug_spawn(const tug_spawn_spec *s, const tug_spawn_io *io, const tug_spawn_p
     close(fail[1]);
     int r = 0;
     if (cg && tug_cgroup_enter(cg, pid, err) < 0)
+        r = -1;
+    if (r == 0 && paths->before_start && paths->before_start(pid, paths->userdata, err) < 0)
         r = -1;
     if (r == 0 && write(go[1], "g", 1) != 1)
         r = tug_error_set(err, errno, "start the container");

@@ -45,6 +45,7 @@ typedef struct tug_spawn_spec {
     char **masked, **readonly;
     char *seccomp;     /* "default", "unconfined" or a profile file */
     bool init;
+    bool privileged; /* the host's devices appear in /dev */
 } tug_spawn_spec;
 
 /* Parse an OCI runtime spec; bundle is the directory relative paths are taken from. */
@@ -60,6 +61,9 @@ typedef struct tug_spawn_io {
 typedef struct tug_spawn_paths {
     const char *seccomp_cache; /* directory for compiled seccomp filters */
     const char *init_binary;   /* tug's init, for --init */
+    /* Called after clone, before the init goes on (e.g. to plumb its network namespace). */
+    int (*before_start)(pid_t pid, void *userdata, tug_error **err);
+    void *userdata;
 } tug_spawn_paths;
 
 typedef struct tug_spawned {

@@ -373,7 +373,11 @@ json_t *tug_spec_build(const char *id, json_t *request, const char *const *lower
     json_t *linux_ = json_object();
     json_t *nss = json_array();
     static const char *const ns_types[] = {"pid", "network", "ipc", "uts", "mount", "cgroup"};
+    const char *netmode = json_string_value(json_object_get(hc, "NetworkMode"));
+    bool host_net = netmode && strcmp(netmode, "host") == 0;
     for (i = 0; i < TUG_ARRAY_SIZE(ns_types); i++) {
+        if (host_net && strcmp(ns_types[i], "network") == 0)
+            continue;
         json_t *n = json_object();
         json_object_set_new(n, "type", json_string(ns_types[i]));
         json_array_append_new(nss, n);
@@ -409,6 +413,8 @@ json_t *tug_spec_build(const char *id, json_t *request, const char *const *lower
     if (u && *u)
         json_object_set_new(ann, TUG_ANN_USER, json_string(u));
     json_object_set_new(ann, TUG_ANN_SECCOMP, json_string(seccomp));
+    if (privileged)
+        json_object_set_new(ann, TUG_ANN_PRIVILEGED, json_string("1"));
     if (json_is_true(json_object_get(hc, "Init")))
         json_object_set_new(ann, TUG_ANN_INIT, json_string("1"));
     json_object_set_new(spec, "annotations", ann);

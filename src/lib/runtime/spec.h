@@ -12,6 +12,7 @@
 #define TUG_ANN_USER "io.tug.user"       /* "name[:group]" resolved inside the container */
 #define TUG_ANN_SECCOMP "io.tug.seccomp" /* "default", "unconfined" or a profile path */
 #define TUG_ANN_INIT "io.tug.init"       /* "1": run tug's init as PID 1 */
+#define TUG_ANN_PRIVILEGED "io.tug.privileged" /* "1": the host's devices too */
 
 /* Merge the image's config into docker's create request (Cmd, Entrypoint, Env, WorkingDir,
  * User, Labels, StopSignal, ExposedPorts, Volumes), as docker does at create. */

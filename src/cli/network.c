@@ -1,0 +1,432 @@
+/* network create/ls/rm/inspect/prune/connect/disconnect, and port. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cli.h"
+#include "commands.h"
+#include "net/firewall.h"
+#include "net/netlink.h"
+#include "net/netsetup.h"
+#include "net/network.h"
+#include "runtime/container.h"
+#include "util/cleanup.h"
+#include "util/template.h"
+
+#define HELP_OPT {"help", no_argument, NULL, 'H'}
+
+static json_t *network_json(tug_store *s, tug_network *n)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "Name", json_string(n->name));
+    json_object_set_new(o, "Id", json_string(n->id));
+    char *t = NULL;
+    time_t tt = (time_t)n->created;
+    struct tm tm;
+    char buf[64];
+    gmtime_r(&tt, &tm);
+    strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
+    json_object_set_new(o, "Created", json_string(buf));
+    free(t);
+    json_object_set_new(o, "Scope", json_string("local"));
+    json_object_set_new(o, "Driver", json_string(n->driver));
+    json_object_set_new(o, "EnableIPv6", json_false());
+    json_t *ipam = json_object(), *cfgs = json_array(), *c = json_object();
+    json_object_set_new(ipam, "Driver", json_string("default"));
+    json_object_set_new(ipam, "Options", json_null());
+    json_object_set_new(c, "Subnet", json_string(n->subnet));
+    json_object_set_new(c, "Gateway", json_string(n->gateway));
+    json_array_append_new(cfgs, c);
+    json_object_set_new(ipam, "Config", cfgs);
+    json_object_set_new(o, "IPAM", ipam);
+    json_object_set_new(o, "Internal", json_boolean(n->internal));
+    json_object_set_new(o, "Attachable", json_false());
+    json_t *ctrs = json_object();
+
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(s->db,
+                           "SELECT c.id, c.name, e.ip, e.mac FROM endpoints e JOIN containers c "
+                           "ON c.id = e.container_id WHERE e.network_id = ?",
+                           -1, &st, NULL) == SQLITE_OK) {
+        sqlite3_bind_text(st, 1, n->id, -1, SQLITE_STATIC);
+        while (sqlite3_step(st) == SQLITE_ROW) {
+            json_t *e = json_object();
+            char ip[80];
+            snprintf(ip, sizeof(ip), "%s/%d", sqlite3_column_text(st, 2),
+                     tug_subnet_prefix(n->subnet));
+            json_object_set_new(e, "Name", json_string((const char *)sqlite3_column_text(st, 1)));
+            json_object_set_new(e, "MacAddress",
+                                json_string((const char *)sqlite3_column_text(st, 3)));
+            json_object_set_new(e, "IPv4Address", json_string(ip));
+            json_object_set_new(e, "IPv6Address", json_string(""));
+            json_object_set_new(ctrs, (const char *)sqlite3_column_text(st, 0), e);
+        }
+    }
+    sqlite3_finalize(st);
+    json_object_set_new(o, "Containers", ctrs);
+    json_t *opts = json_object();
+    json_object_set_new(opts, "com.docker.network.bridge.name", json_string(n->bridge));
+    json_object_set_new(o, "Options", opts);
+    json_object_set(o, "Labels", n->labels ? n->labels : json_object());
+    return o;
+}
+
+static int net_create(cli_ctx *ctx, int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"subnet", required_argument, NULL, 's'},  {"gateway", required_argument, NULL, 'g'},
+        {"internal", no_argument, NULL, 'i'},      {"driver", required_argument, NULL, 'd'},
+        {"label", required_argument, NULL, 'l'},   HELP_OPT,
+        {NULL, 0, NULL, 0},
+    };
+    const char *subnet = NULL, *gateway = NULL;
+    bool internal = false;
+    json_t *labels = json_object();
+    int c;
+    while ((c = getopt_long(argc, argv, "d:", opts, NULL)) != -1) {
+        switch (c) {
+        case 's':
+            subnet = optarg;
+            break;
+        case 'g':
+            gateway = optarg;
+            break;
+        case 'i':
+            internal = true;
+            break;
+        case 'd':
+            if (strcmp(optarg, "bridge") != 0) {
+                json_decref(labels);
+                fprintf(stderr, "Error: plugin \"%s\" not found: tug networks use the bridge "
+                                "driver\n",
+                        optarg);
+                return EXIT_USER;
+            }
+            break;
+        case 'l': {
+            const char *eq = strchr(optarg, '=');
+            cleanup_free char *k = eq ? strndup(optarg, (size_t)(eq - optarg)) : strdup(optarg);
+            json_object_set_new(labels, k, json_string(eq ? eq + 1 : ""));
+            break;
+        }
+        case 'H':
+            json_decref(labels);
+            cli_print_help("tug network create [OPTIONS] NETWORK", "Create a network",
+                           "      --gateway strings   IPv4 Gateway for the master subnet\n"
+                           "      --internal          Restrict external access to the network\n"
+                           "      --label list        Set metadata on a network\n"
+                           "      --subnet strings    Subnet in CIDR format\n");
+            return 0;
+        default:
+            json_decref(labels);
+            return cli_flag_error(ctx, argv);
+        }
+    }
+    if (argc - optind != 1) {
+        json_decref(labels);
+        fprintf(stderr, "\"network create\" requires exactly 1 argument.\n");
+        return EXIT_USER;
+    }
+    const char *name = argv[optind];
+    if (strcmp(name, "bridge") == 0 || strcmp(name, "host") == 0 || strcmp(name, "none") == 0 ||
+        strcmp(name, "default") == 0) {
+        json_decref(labels);
+        fprintf(stderr, "Error: %s is a pre-defined network and cannot be created\n", name);
+        return EXIT_USER;
+    }
+    tug_store *s;
+    int rc = cli_store(ctx, &s);
+    if (rc) {
+        json_decref(labels);
+        return rc;
+    }
+    tug_error *err = NULL;
+    cleanup_network tug_network *n = NULL;
+    rc = tug_network_create(s, name, subnet, gateway, internal, labels, &n, &err);
+    json_decref(labels);
+    if (rc < 0)
+        return cli_fail(err);
+    printf("%s\n", n->id);
+    return 0;
+}
+
+static int net_ls(cli_ctx *ctx, int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"quiet", no_argument, NULL, 'q'}, {"format", required_argument, NULL, 'F'},
+        {"filter", required_argument, NULL, 'f'}, {"no-trunc", no_argument, NULL, 'n'},
+        HELP_OPT, {NULL, 0, NULL, 0},
+    };
+    bool quiet = false, no_trunc = false;
+    const char *format = NULL, *filter = NULL;
+    int c;
+    while ((c = getopt_long(argc, argv, "qf:", opts, NULL)) != -1) {
+        switch (c) {
+        case 'q':
+            quiet = true;
+            break;
+        case 'F':
+            format = optarg;
+            break;
+        case 'f':
+            filter = optarg;
+            break;
+        case 'n':
+            no_trunc = true;
+            break;
+        case 'H':
+            cli_print_help("tug network ls [OPTIONS]", "List networks",
+                           "  -f, --filter filter   Provide filter values (e.g. 'name=net')\n"
+                           "      --format string   Pretty-print networks using a Go template\n"
+                           "  -q, --quiet           Only display network IDs\n");
+            return 0;
+        default:
+            return cli_flag_error(ctx, argv);
+        }
+    }
+    tug_store *s;
+    int rc = cli_store(ctx, &s);
+    if (rc)
+        return rc;
+    tug_error *err = NULL;
+    tug_network **v = NULL;
+    size_t n = 0;
+    if (tug_network_list(s, &v, &n, &err) < 0)
+        return cli_fail(err);
+    json_t *rows = json_array();
+    static const char *const fixed[][2] = {{"host", "host"}, {"none", "null"}};
+    for (size_t i = 0; i < n + 2; i++) {
+        const char *name = i < n ? v[i]->name : fixed[i - n][0];
+        const char *driver = i < n ? v[i]->driver : fixed[i - n][1];
+        char id[65];
+        if (i < n)
+            snprintf(id, sizeof(id), "%s", v[i]->id);
+        else
+            snprintf(id, sizeof(id), "%064zu", i - n);
+        if (filter && strncmp(filter, "name=", 5) == 0 && strstr(name, filter + 5) == NULL)
+            continue;
+        json_t *r = json_object();
+        char shortid[13];
+        snprintf(shortid, sizeof(shortid), "%.12s", id);
+        json_object_set_new(r, "ID", json_string(no_trunc ? id : shortid));
+        json_object_set_new(r, "Name", json_string(name));
+        json_object_set_new(r, "Driver", json_string(driver));
+        json_object_set_new(r, "Scope", json_string("local"));
+        json_object_set_new(r, "Internal", json_string(i < n && v[i]->internal ? "true" : "false"));
+        json_array_append_new(rows, r);
+    }
+    tug_networks_free(v, n);
+    json_t *header = json_object();
+    json_object_set_new(header, "ID", json_string("NETWORK ID"));
+    json_object_set_new(header, "Name", json_string("NAME"));
+    json_object_set_new(header, "Driver", json_string("DRIVER"));
+    json_object_set_new(header, "Scope", json_string("SCOPE"));
+    json_object_set_new(header, "Internal", json_string("INTERNAL"));
+    if (quiet && (format == NULL || !*format))
+        format = "{{.ID}}";
+    rc = cli_print_rows(format, "{{.ID}}\t{{.Name}}\t{{.Driver}}\t{{.Scope}}", header, rows);
+    json_decref(header);
+    json_decref(rows);
+    return rc;
+}
+
+/* Take the bridge and its rules away once no container uses the network. */
+static void net_teardown(tug_network *n)
+{
+    tug_error *err = NULL;
+    tug_fw_network_remove(n->bridge, n->subnet, &err);
+    tug_error_free(err);
+    err = NULL;
+    tug_nl_link_delete(n->bridge, &err);
+    tug_error_free(err);
+}
+
+static int net_rm(cli_ctx *ctx, int argc, char **argv)
+{
+    if (argc < 2) {
+        fprintf(stderr, "\"network rm\" requires at least 1 argument.\n");
+        return EXIT_USER;
+    }
+    tug_store *s;
+    int rc = cli_store(ctx, &s);
+    if (rc)
+        return rc;
+    for (int i = 1; i < argc; i++) {
+        tug_error *err = NULL;
+        cleanup_network tug_network *n = NULL;
+        if (tug_network_find(s, argv[i], &n, &err) < 0 || tug_network_remove(s, n, &err) < 0) {
+            int r = cli_fail(err);
+            rc = r > rc ? r : rc;
+            continue;
+        }
+        net_teardown(n);
+        printf("%s\n", argv[i]);
+    }
+    return rc;
+}
+
+static int net_inspect(cli_ctx *ctx, int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"format", required_argument, NULL, 'f'}, HELP_OPT, {NULL, 0, NULL, 0}};
+    const char *format = NULL;
+    int c;
+    while ((c = getopt_long(argc, argv, "f:", opts, NULL)) != -1) {
+        if (c == 'f')
+            format = optarg;
+        else
+            return cli_flag_error(ctx, argv);
+    }
+    if (optind >= argc) {
+        fprintf(stderr, "\"network inspect\" requires at least 1 argument.\n");
+        return EXIT_USER;
+    }
+    tug_store *s;
+    int rc = cli_store(ctx, &s);
+    if (rc)
+        return rc;
+    json_t *docs = json_array();
+    for (int i = optind; i < argc; i++) {
+        tug_error *err = NULL;
+        cleanup_network tug_network *n = NULL;
+        if (tug_network_find(s, argv[i], &n, &err) < 0) {
+            fprintf(stderr, "Error: %s\n", err->msg);
+            tug_error_free(err);
+            rc = EXIT_USER;
+            continue;
+        }
+        json_array_append_new(docs, network_json(s, n));
+    }
+    if (format && *format) {
+        tug_error *err = NULL;
+        cleanup_template tug_template *t = NULL;
+        if (tug_template_parse(format, &t, &err) < 0) {
+            json_decref(docs);
+            return cli_fail(err);
+        }
+        size_t i;
+        json_t *d;
+        json_array_foreach(docs, i, d)
+        {
+            cleanup_free char *out = NULL;
+            if (tug_template_render(t, d, &out, &err) < 0) {
+                json_decref(docs);
+                return cli_fail(err);
+            }
+            printf("%s\n", out);
+        }
+    } else {
+        char *out = json_dumps(docs, JSON_INDENT(4) | JSON_PRESERVE_ORDER);
+        printf("%s\n", out);
+        free(out);
+    }
+    json_decref(docs);
+    return rc;
+}
+
+static int net_prune(cli_ctx *ctx, int argc, char **argv)
+{
+    bool force = argc > 1 && (strcmp(argv[1], "-f") == 0 || strcmp(argv[1], "--force") == 0);
+    if (!force) {
+        printf("WARNING! This will remove all custom networks not used by at least one "
+               "container.\nAre you sure you want to continue? [y/N] ");
+        fflush(stdout);
+        char line[16];
+        if (fgets(line, sizeof(line), stdin) == NULL || (line[0] != 'y' && line[0] != 'Y'))
+            return 0;
+    }
+    tug_store *s;
+    int rc = cli_store(ctx, &s);
+    if (rc)
+        return rc;
+    tug_error *err = NULL;
+    tug_network **v = NULL;
+    size_t n = 0;
+    if (tug_network_list(s, &v, &n, &err) < 0)
+        return cli_fail(err);
+    bool header = false;
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(v[i]->name, "bridge") == 0)
+            continue;
+        if (tug_network_remove(s, v[i], &err) < 0) {
+            tug_error_freep(&err);
+            continue;
+        }
+        net_teardown(v[i]);
+        if (!header)
+            printf("Deleted Networks:\n");
+        header = true;
+        printf("%s\n", v[i]->name);
+    }
+    tug_networks_free(v, n);
+    return 0;
+}
+
+static const cli_command network_cmds[] = {
+    {"create", net_create, "Create a network"},
+    {"ls", net_ls, "List networks"},
+    {"list", net_ls, NULL},
+    {"rm", net_rm, "Remove one or more networks"},
+    {"remove", net_rm, NULL},
+    {"inspect", net_inspect, "Display detailed information on one or more networks"},
+    {"prune", net_prune, "Remove all unused networks"},
+    {NULL, NULL, NULL},
+};
+
+int cmd_network(cli_ctx *ctx, int argc, char **argv)
+{
+    return cli_run_group(ctx, "network", network_cmds, argc, argv);
+}
+
+int cmd_port(cli_ctx *ctx, int argc, char **argv)
+{
+    if (argc < 2 || strcmp(argv[1], "--help") == 0) {
+        if (argc >= 2) {
+            cli_print_help("tug port CONTAINER [PRIVATE_PORT[/PROTO]]",
+                           "List port mappings or a specific mapping for the container", "");
+            return 0;
+        }
+        fprintf(stderr, "\"port\" requires at least 1 argument.\n");
+        return EXIT_USER;
+    }
+    tug_store *s;
+    int rc = cli_store(ctx, &s);
+    if (rc)
+        return rc;
+    tug_error *err = NULL;
+    cleanup_container tug_container *ct = NULL;
+    if (tug_container_find(s, argv[1], &ct, &err) < 0)
+        return cli_fail(err);
+    json_t *ports = tug_net_ports_json(s, ct->id);
+    cleanup_free char *want = NULL;
+    if (argc > 2)
+        want = strchr(argv[2], '/') ? strdup(argv[2]) : (asprintf(&want, "%s/tcp", argv[2]) < 0 ? NULL : want);
+    const char *k;
+    json_t *v;
+    bool any = false;
+    json_object_foreach(ports, k, v)
+    {
+        if (want && strcmp(k, want) != 0)
+            continue;
+        size_t i;
+        json_t *b;
+        json_array_foreach(v, i, b)
+        {
+            any = true;
+            if (want)
+                printf("%s:%s\n", json_string_value(json_object_get(b, "HostIp")),
+                       json_string_value(json_object_get(b, "HostPort")));
+            else
+                printf("%s -> %s:%s\n", k, json_string_value(json_object_get(b, "HostIp")),
+                       json_string_value(json_object_get(b, "HostPort")));
+        }
+    }
+    json_decref(ports);
+    if (want && !any) {
+        fprintf(stderr, "Error: No public port '%s' published for %s\n", want, argv[1]);
+        return EXIT_USER;
+    }
+    return 0;
+}

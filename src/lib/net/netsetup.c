@@ -1,0 +1,502 @@
+#include "netsetup.h"
+
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "../store/db.h"
+#include "../util/cleanup.h"
+#include "netlink.h"
+#include "network.h"
+
+void tug_net_plan_free(tug_net_plan *p)
+{
+    if (p == NULL)
+        return;
+    free(p->owner);
+    free(p->network);
+    free(p->bridge);
+    free(p->bridge_cidr);
+    free(p->subnet);
+    free(p->gateway);
+    free(p->host_if);
+    free(p->cidr);
+    free(p->ip);
+    free(p->mac);
+    free(p->rules);
+    free(p->rule_ips);
+    for (size_t i = 0; i < p->n_reserved; i++)
+        close(p->reserved[i]);
+    free(p->reserved);
+    free(p);
+}
+
+/* Who holds a port on this host: "process 123 (nginx)" or NULL. */
+static char *port_holder(const char *proto, int port)
+{
+    char path[64];
+    snprintf(path, sizeof(path), "/proc/net/%s", strcmp(proto, "udp") == 0 ? "udp" : "tcp");
+    FILE *f = fopen(path, "re");
+    if (f == NULL)
+        return NULL;
+    char line[512];
+    unsigned long inode = 0;
+    while (fgets(line, sizeof(line), f)) {
+        unsigned lport;
+        unsigned long ino;
+        if (sscanf(line, " %*d: %*[0-9A-Fa-f]:%x %*s %*s %*s %*s %*s %*s %*s %lu", &lport,
+                   &ino) == 2 &&
+            (int)lport == port && ino) {
+            inode = ino;
+            break;
+        }
+    }
+    fclose(f);
+    if (inode == 0)
+        return NULL;
+    char want[64];
+    snprintf(want, sizeof(want), "socket:[%lu]", inode);
+    DIR *proc = opendir("/proc");
+    struct dirent *de;
+    char *out = NULL;
+    while (proc && out == NULL && (de = readdir(proc)) != NULL) {
+        if (de->d_name[0] < '0' || de->d_name[0] > '9')
+            continue;
+        char fdd[300];
+        snprintf(fdd, sizeof(fdd), "/proc/%s/fd", de->d_name);
+        DIR *fds = opendir(fdd);
+        struct dirent *fe;
+        while (fds && (fe = readdir(fds)) != NULL) {
+            char lp[600], target[128];
+            snprintf(lp, sizeof(lp), "%s/%s", fdd, fe->d_name);
+            ssize_t n = readlink(lp, target, sizeof(target) - 1);
+            if (n <= 0)
+                continue;
+            target[n] = '\0';
+            if (strcmp(target, want) == 0) {
+                char comm[64] = "?", cp[300];
+                snprintf(cp, sizeof(cp), "/proc/%s/comm", de->d_name);
+                FILE *c = fopen(cp, "re");
+                if (c) {
+                    if (fgets(comm, sizeof(comm), c))
+                        comm[strcspn(comm, "\n")] = '\0';
+                    fclose(c);
+                }
+                if (asprintf(&out, "process %s (%s)", de->d_name, comm) < 0)
+                    out = NULL;
+                break;
+            }
+        }
+        if (fds)
+            closedir(fds);
+    }
+    if (proc)
+        closedir(proc);
+    return out;
+}
+
+static char *port_container(tug_store *s, const char *proto, int port)
+{
+    cleanup_stmt sqlite3_stmt *st = tug_db_prepare(
+        s,
+        "SELECT c.name FROM ports p JOIN containers c ON c.id = p.container_id WHERE p.proto = ? "
+        "AND p.host_port = ?",
+        NULL);
+    if (st == NULL)
+        return NULL;
+    BIND_TEXT(st, 1, proto);
+    sqlite3_bind_int(st, 2, port);
+    if (sqlite3_step(st) != SQLITE_ROW)
+        return NULL;
+    return tug_db_col_text(st, 0);
+}
+
+/* Hold host_ip:port so no one else can take it while the container publishes it. */
+static int reserve(tug_store *s, const char *proto, const char *host_ip, int *port,
+                   tug_error **err)
+{
+    bool udp = strcmp(proto, "udp") == 0;
+    int fd = socket(AF_INET, (udp ? SOCK_DGRAM : SOCK_STREAM) | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return tug_error_set(err, errno, "socket");
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)*port)};
+    if (inet_pton(AF_INET, host_ip, &a.sin_addr) != 1) {
+        close(fd);
+        return tug_error_user(err, "invalid host address %s", host_ip);
+    }
+    if (bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0) {
+        int e = errno;
+        close(fd);
+        if (e == EADDRINUSE) {
+            cleanup_free char *ctr = port_container(s, proto, *port);
+            cleanup_free char *proc = ctr ? NULL : port_holder(proto, *port);
+            return tug_error_user(err,
+                                  "Bind for %s:%d failed: port is already allocated%s%s%s; "
+                                  "publish on another host port",
+                                  host_ip, *port, ctr ? " by container " : proc ? " by " : "",
+                                  ctr ? ctr : proc ? proc : "", "");
+        }
+        if (e == EADDRNOTAVAIL)
+            return tug_error_user(err, "cannot publish on %s:%d: no such address on this host",
+                                  host_ip, *port);
+        return tug_error_set(err, e, "bind %s:%d", host_ip, *port);
+    }
+    if (*port == 0) {
+        socklen_t l = sizeof(a);
+        getsockname(fd, (struct sockaddr *)&a, &l);
+        *port = ntohs(a.sin_port);
+    }
+    return fd;
+}
+
+static int write_in_place(const char *path, const char *data)
+{
+    /* Bind-mounted into running containers: keep the inode, rewrite the content. */
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return -1;
+    size_t n = strlen(data);
+    ssize_t w = write(fd, data, n);
+    close(fd);
+    return w == (ssize_t)n ? 0 : -1;
+}
+
+/* /etc/hosts of every container on a user network names every other one. */
+static void write_hosts(tug_store *s, const tug_network *n, bool user_network)
+{
+    cleanup_stmt sqlite3_stmt *st = tug_db_prepare(
+        s,
+        "SELECT e.container_id, e.ip, c.name, e.aliases, c.config FROM endpoints e JOIN "
+        "containers c ON c.id = e.container_id WHERE e.network_id = ?",
+        NULL);
+    if (st == NULL)
+        return;
+    BIND_TEXT(st, 1, n->id);
+    char *peers = NULL;
+    size_t plen = 0;
+    FILE *pf = open_memstream(&peers, &plen);
+    char **ids = NULL;
+    size_t nids = 0;
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        const char *id = (const char *)sqlite3_column_text(st, 0);
+        const char *ip = (const char *)sqlite3_column_text(st, 1);
+        const char *name = (const char *)sqlite3_column_text(st, 2);
+        json_t *al = json_loads((const char *)sqlite3_column_text(st, 3), 0, NULL);
+        json_t *cfg = json_loads((const char *)sqlite3_column_text(st, 4), 0, NULL);
+        const char *hn =
+            json_string_value(json_object_get(json_object_get(cfg, "Config"), "Hostname"));
+        fprintf(pf, "%s\t%s", ip, hn ? hn : "");
+        if (user_network) {
+            fprintf(pf, " %s %.12s", name, id);
+            size_t i;
+            json_t *a;
+            json_array_foreach(al, i, a) fprintf(pf, " %s", json_string_value(a));
+        }
+        fprintf(pf, "\n");
+        json_decref(al);
+        json_decref(cfg);
+        char **nv = realloc(ids, (nids + 1) * sizeof(*nv));
+        if (nv) {
+            ids = nv;
+            ids[nids++] = strdup(id);
+        }
+    }
+    fclose(pf);
+    static const char base[] = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost "
+                               "ip6-loopback\nfe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\n"
+                               "ff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n";
+    for (size_t i = 0; i < nids; i++) {
+        cleanup_free char *path = NULL, *content = NULL;
+        if (asprintf(&path, "%s/containers/%s/hosts", s->root, ids[i]) >= 0 &&
+            asprintf(&content, "%s%s", base, peers ? peers : "") >= 0) {
+            if (!user_network) {
+                /* on the default bridge a container knows only itself */
+                free(content);
+                content = NULL;
+                cleanup_stmt sqlite3_stmt *me = tug_db_prepare(
+                    s,
+                    "SELECT e.ip, c.config FROM endpoints e JOIN containers c ON c.id = "
+                    "e.container_id WHERE e.container_id = ?",
+                    NULL);
+                if (me) {
+                    BIND_TEXT(me, 1, ids[i]);
+                    if (sqlite3_step(me) == SQLITE_ROW) {
+                        json_t *cfg = json_loads((const char *)sqlite3_column_text(me, 1), 0, NULL);
+                        const char *hn = json_string_value(
+                            json_object_get(json_object_get(cfg, "Config"), "Hostname"));
+                        if (asprintf(&content, "%s%s\t%s\n", base, sqlite3_column_text(me, 0),
+                                     hn ? hn : "") < 0)
+                            content = NULL;
+                        json_decref(cfg);
+                    }
+                }
+            }
+            if (content)
+                write_in_place(path, content);
+        }
+        free(ids[i]);
+    }
+    free(ids);
+    free(peers);
+}
+
+static void delete_ports(tug_store *s, const char *id)
+{
+    cleanup_stmt sqlite3_stmt *st = tug_db_prepare(s, "DELETE FROM ports WHERE container_id = ?", NULL);
+    if (st) {
+        BIND_TEXT(st, 1, id);
+        sqlite3_step(st);
+    }
+}
+
+int tug_net_plan_make(tug_store *s, const char *id, const char *hostname, json_t *config,
+                      const char *ctr_dir, tug_net_plan **ret, tug_error **err)
+{
+    *ret = NULL;
+    json_t *hc = json_object_get(config, "HostConfig");
+    json_t *cfg = json_object_get(config, "Config");
+    const char *mode = json_string_value(json_object_get(hc, "NetworkMode"));
+    if (mode == NULL || strcmp(mode, "none") == 0 || strcmp(mode, "host") == 0)
+        return 0;
+    const char *netname = strcmp(mode, "default") == 0 ? TUG_DEFAULT_NETWORK : mode;
+    cleanup_network tug_network *n = NULL;
+    if (tug_network_find(s, netname, &n, err) < 0)
+        return -1;
+    bool user_network = strcmp(n->name, TUG_DEFAULT_NETWORK) != 0;
+    json_t *epc = json_object_get(
+        json_object_get(json_object_get(config, "NetworkingConfig"), "EndpointsConfig"),
+        n->name);
+    if (epc == NULL)
+        epc = json_object_get(
+            json_object_get(json_object_get(config, "NetworkingConfig"), "EndpointsConfig"),
+            netname);
+    const char *want_ip = json_string_value(
+        json_object_get(json_object_get(epc, "IPAMConfig"), "IPv4Address"));
+    if (want_ip && !user_network)
+        return tug_error_user(err, "user specified IP address is supported on user defined "
+                                   "networks only");
+    json_t *aliases = json_object_get(epc, "Aliases");
+    tug_net_plan *p = calloc(1, sizeof(*p));
+    if (p == NULL)
+        return tug_error_set(err, ENOMEM, "network");
+    tug_endpoint ep = {0};
+    tug_ipam_release(s, id, NULL);
+    delete_ports(s, id);
+    if (tug_ipam_allocate(s, n, id, want_ip, aliases, &ep, err) < 0) {
+        free(p);
+        return -1;
+    }
+    int plen = tug_subnet_prefix(n->subnet);
+    p->owner = strdup(id);
+    p->network = strdup(n->name);
+    p->bridge = strdup(n->bridge);
+    p->subnet = strdup(n->subnet);
+    p->gateway = strdup(n->gateway);
+    p->internal = n->internal;
+    p->ip = strdup(ep.ip);
+    p->mac = strdup(ep.mac);
+    if (asprintf(&p->bridge_cidr, "%s/%d", n->gateway, plen) < 0 ||
+        asprintf(&p->cidr, "%s/%d", ep.ip, plen) < 0 ||
+        asprintf(&p->host_if, "tugv%.10s", id) < 0) {
+        tug_endpoint_clear(&ep);
+        tug_net_plan_free(p);
+        return tug_error_set(err, ENOMEM, "network");
+    }
+    tug_endpoint_clear(&ep);
+
+    /* ports: PortBindings, and every exposed port with -P */
+    json_t *bindings = json_deep_copy(json_object_get(hc, "PortBindings"));
+    if (!json_is_object(bindings)) {
+        json_decref(bindings);
+        bindings = json_object();
+    }
+    if (json_is_true(json_object_get(hc, "PublishAllPorts"))) {
+        const char *k;
+        json_t *v;
+        json_object_foreach(json_object_get(cfg, "ExposedPorts"), k, v)
+        {
+            if (json_object_get(bindings, k) == NULL) {
+                json_t *arr = json_array(), *b = json_object();
+                json_object_set_new(b, "HostIp", json_string(""));
+                json_object_set_new(b, "HostPort", json_string(""));
+                json_array_append_new(arr, b);
+                json_object_set_new(bindings, k, arr);
+            }
+        }
+    }
+    size_t total = 0;
+    const char *key;
+    json_t *val;
+    json_object_foreach(bindings, key, val) total += json_array_size(val);
+    p->rules = calloc(total + 1, sizeof(*p->rules));
+    p->rule_ips = calloc(total + 1, sizeof(*p->rule_ips));
+    p->reserved = calloc(total + 1, sizeof(int));
+    int r = 0;
+    json_object_foreach(bindings, key, val)
+    {
+        int ctr_port = atoi(key);
+        const char *slash = strchr(key, '/');
+        const char *proto = slash && strcmp(slash + 1, "udp") == 0 ? "udp" : "tcp";
+        size_t i;
+        json_t *b;
+        json_array_foreach(val, i, b)
+        {
+            const char *hip = json_string_value(json_object_get(b, "HostIp"));
+            const char *hport = json_string_value(json_object_get(b, "HostPort"));
+            int port = hport && *hport ? atoi(hport) : 0;
+            const char *host_ip = hip && *hip ? hip : "0.0.0.0";
+            int fd = reserve(s, proto, host_ip, &port, err);
+            if (fd < 0) {
+                r = -1;
+                break;
+            }
+            p->reserved[p->n_reserved++] = fd;
+            cleanup_stmt sqlite3_stmt *st = tug_db_prepare(
+                s,
+                "INSERT INTO ports(container_id, proto, host_ip, host_port, ctr_port) VALUES "
+                "(?,?,?,?,?)",
+                err);
+            if (st == NULL) {
+                r = -1;
+                break;
+            }
+            BIND_TEXT(st, 1, id);
+            BIND_TEXT(st, 2, proto);
+            BIND_TEXT(st, 3, host_ip);
+            sqlite3_bind_int(st, 4, port);
+            sqlite3_bind_int(st, 5, ctr_port);
+            if (sqlite3_step(st) != SQLITE_DONE) {
+                cleanup_free char *holder = port_container(s, proto, port);
+                r = tug_error_user(err,
+                                   "Bind for %s:%d failed: port is already allocated by "
+                                   "container %s; publish on another host port",
+                                   host_ip, port, holder ? holder : "?");
+                break;
+            }
+            tug_port_rule *rule = &p->rules[p->n_rules];
+            snprintf(p->rule_ips[p->n_rules], 64, "%s", host_ip);
+            rule->proto = proto;
+            rule->host_ip = p->rule_ips[p->n_rules];
+            rule->host_port = port;
+            rule->ctr_ip = p->ip;
+            rule->ctr_port = ctr_port;
+            p->n_rules++;
+        }
+        if (r < 0)
+            break;
+    }
+    json_decref(bindings);
+    if (r < 0) {
+        tug_ipam_release(s, id, NULL);
+        delete_ports(s, id);
+        tug_net_plan_free(p);
+        return -1;
+    }
+    (void)hostname;
+    (void)ctr_dir;
+    write_hosts(s, n, user_network);
+    *ret = p;
+    return 0;
+}
+
+int tug_net_plumb(const tug_net_plan *p, pid_t pid, tug_error **err)
+{
+    if (!tug_nl_link_exists(p->bridge)) {
+        if (tug_nl_bridge_ensure(p->bridge, p->bridge_cidr, err) < 0 ||
+            tug_fw_network_add(p->bridge, p->subnet, p->internal, err) < 0)
+            return tug_error_wrap(err, "network %s", p->network);
+    }
+    if (tug_nl_veth_setup(p->host_if, p->bridge, pid, "eth0", p->cidr, p->mac,
+                          p->internal ? NULL : p->gateway, err) < 0)
+        return tug_error_wrap(err, "network %s", p->network);
+    if (p->n_rules && tug_fw_ports_add(p->owner, p->bridge, p->rules, p->n_rules, err) < 0)
+        return tug_error_wrap(err, "publish ports");
+    return 0;
+}
+
+void tug_net_release(tug_store *s, const char *id)
+{
+    tug_error *e = NULL;
+    bool had_ports = false;
+    cleanup_stmt sqlite3_stmt *st =
+        tug_db_prepare(s, "SELECT 1 FROM ports WHERE container_id = ?", NULL);
+    if (st) {
+        BIND_TEXT(st, 1, id);
+        had_ports = sqlite3_step(st) == SQLITE_ROW;
+    }
+    if (had_ports)
+        tug_fw_ports_remove(id, &e);
+    tug_error_free(e);
+    e = NULL;
+    cleanup_free char *host_if = NULL;
+    if (asprintf(&host_if, "tugv%.10s", id) >= 0 && tug_nl_link_exists(host_if))
+        tug_nl_link_delete(host_if, &e);
+    tug_error_free(e);
+    delete_ports(s, id);
+    tug_ipam_release(s, id, NULL);
+}
+
+json_t *tug_net_ports_json(tug_store *s, const char *id)
+{
+    json_t *o = json_object();
+    cleanup_stmt sqlite3_stmt *st = tug_db_prepare(
+        s,
+        "SELECT proto, host_ip, host_port, ctr_port FROM ports WHERE container_id = ? ORDER BY "
+        "ctr_port, host_port",
+        NULL);
+    if (st == NULL)
+        return o;
+    BIND_TEXT(st, 1, id);
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        char key[32], hp[16];
+        snprintf(key, sizeof(key), "%d/%s", sqlite3_column_int(st, 3), sqlite3_column_text(st, 0));
+        snprintf(hp, sizeof(hp), "%d", sqlite3_column_int(st, 2));
+        json_t *arr = json_object_get(o, key);
+        if (arr == NULL) {
+            arr = json_array();
+            json_object_set_new(o, key, arr);
+        }
+        json_t *b = json_object();
+        json_object_set_new(b, "HostIp", json_string((const char *)sqlite3_column_text(st, 1)));
+        json_object_set_new(b, "HostPort", json_string(hp));
+        json_array_append_new(arr, b);
+    }
+    return o;
+}
+
+json_t *tug_net_endpoints_json(tug_store *s, const char *id)
+{
+    json_t *o = json_object();
+    cleanup_stmt sqlite3_stmt *st = tug_db_prepare(
+        s,
+        "SELECT n.name, n.id, n.gateway, n.subnet, e.ip, e.mac, e.aliases FROM endpoints e JOIN "
+        "networks n ON n.id = e.network_id WHERE e.container_id = ?",
+        NULL);
+    if (st == NULL)
+        return o;
+    BIND_TEXT(st, 1, id);
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        json_t *e = json_object();
+        json_t *al = json_loads((const char *)sqlite3_column_text(st, 6), 0, NULL);
+        json_object_set_new(e, "IPAMConfig", json_null());
+        json_object_set_new(e, "Links", json_null());
+        json_object_set_new(e, "Aliases", al ? al : json_null());
+        json_object_set_new(e, "NetworkID", json_string((const char *)sqlite3_column_text(st, 1)));
+        json_object_set_new(e, "EndpointID", json_string(""));
+        json_object_set_new(e, "Gateway", json_string((const char *)sqlite3_column_text(st, 2)));
+        json_object_set_new(e, "IPAddress", json_string((const char *)sqlite3_column_text(st, 4)));
+        json_object_set_new(e, "IPPrefixLen",
+                            json_integer(tug_subnet_prefix((const char *)sqlite3_column_text(st, 3))));
+        json_object_set_new(e, "MacAddress", json_string((const char *)sqlite3_column_text(st, 5)));
+        json_object_set_new(o, (const char *)sqlite3_column_text(st, 0), e);
+    }
+    return o;
+}

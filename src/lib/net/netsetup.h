@@ -1,0 +1,39 @@
+/* A container's network at start: the plan (address, ports) made in the store, the plumbing
+ * (bridge, veth, NAT rules) done between clone and exec, and the release after exit. */
+#pragma once
+#include <jansson.h>
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "../store/store.h"
+#include "../util/error.h"
+#include "firewall.h"
+
+typedef struct tug_net_plan {
+    char *owner;          /* container ID */
+    char *network;        /* name */
+    char *bridge, *bridge_cidr, *subnet, *gateway;
+    bool internal;
+    char *host_if, *cidr, *ip, *mac;
+    tug_port_rule *rules; /* strings inside point to the plan's own storage */
+    size_t n_rules;
+    char (*rule_ips)[64];
+    int *reserved; /* sockets holding the published host ports */
+    size_t n_reserved;
+} tug_net_plan;
+
+/* Make the plan for container `id` from its HostConfig (NetworkMode, PortBindings,
+ * PublishAllPorts) and Config (ExposedPorts): NULL plan for "none" and "host". Writes the
+ * container's /etc/hosts and the ports table; a host port in use is a user error naming it and
+ * who holds it. */
+int tug_net_plan_make(tug_store *s, const char *id, const char *hostname, json_t *config,
+                      const char *ctr_dir, tug_net_plan **ret, tug_error **err);
+void tug_net_plan_free(tug_net_plan *p);
+/* Between clone and exec: bridge (once), veth into pid's namespace, NAT rules. */
+int tug_net_plumb(const tug_net_plan *p, pid_t pid, tug_error **err);
+/* After the container ended (or failed to start): rules, ports and addresses go. */
+void tug_net_release(tug_store *s, const char *id);
+/* Published ports of a container as docker's NetworkSettings.Ports object. */
+json_t *tug_net_ports_json(tug_store *s, const char *id);
+/* The container's address on each network: {"name": {"IPAddress":...}, ...}. */
+json_t *tug_net_endpoints_json(tug_store *s, const char *id);

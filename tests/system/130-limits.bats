@@ -1,0 +1,100 @@
+#!/usr/bin/env bats
+# Resource limits: memory (and the OOM killer), pids, CPU, ulimits, and bad limit values.
+
+load containers
+
+setup_file() { containers_setup_file; }
+
+@test "-m 32m: a memory hog is killed, exits 137, and inspect says OOMKilled" {
+  run_tug run --rm -m 32m busybox cat /sys/fs/cgroup/memory/memory.limit_in_bytes
+  assert_output 33554432
+  run_tug 137 run --name hog -m 32m busybox sh -c 'x=a; while true; do x=$x$x; done'
+  assert_inspect hog '{{.State.Status}} {{.State.ExitCode}} {{.State.OOMKilled}}' "exited 137 true"
+  assert_inspect hog '{{.HostConfig.Memory}}' 33554432
+  run_tug ps -a --format '{{.Names}} {{.Status}}'
+  assert_match '^hog Exited \(137\) '
+  # a hog that is not PID 1: the pipeline's reader is killed, the shell reports it
+  run_tug 137 run --name hog2 -m 32m busybox sh -c 'head -c 200m /dev/zero | tail'
+  assert_inspect hog2 '{{.State.OOMKilled}}' true
+}
+
+@test "a container killed by a signal or staying under its limit is not OOMKilled" {
+  run_tug run --name small -m 32m busybox sh -c 'head -c 8m /dev/zero | tail -c 1 >/dev/null'
+  assert_inspect small '{{.State.ExitCode}} {{.State.OOMKilled}}' "0 false"
+  run_tug run -d --name killed -m 32m busybox sleep 60
+  run_tug kill killed
+  wait_until 10 status_is killed exited
+  assert_inspect killed '{{.State.ExitCode}} {{.State.OOMKilled}}' "137 false"
+}
+
+@test "--pids-limit 20 holds a fork bomb; the container stays up and can be removed" {
+  # the bomb's shell dies when fork fails; PID 1 then waits in a sleep it need not fork for
+  run_tug run -d --name bomb --pids-limit 20 busybox \
+    sh -c '(while true; do sleep 60 & done) 2>/dev/null; echo contained; exec sleep 60'
+  local id=$output
+  assert_inspect bomb '{{.HostConfig.PidsLimit}}' 20
+  wait_until 20 logs_match bomb '^contained$'
+  status_is bomb running
+  run_tug top bomb
+  local n=$((${#lines[@]} - 1))
+  echo "processes: $n" >&2
+  ((n >= 15 && n <= 20))
+  local pids
+  pids=$(cat /sys/fs/cgroup/pids/tug/$id/cgroup.procs)
+  [[ $(cat /sys/fs/cgroup/pids/tug/$id/pids.max) == 20 ]]
+  run_tug rm -f bomb
+  no_containers_left
+  local pid
+  for pid in $pids; do wait_until 10 gone "$pid"; done
+  [[ ! -e /sys/fs/cgroup/pids/tug/$id ]]
+}
+
+@test "--cpus and --cpu-shares set the container's CPU cgroup" {
+  run_tug run --name cpu --cpus 0.5 --cpu-shares 512 busybox \
+    cat /sys/fs/cgroup/cpu/cpu.cfs_quota_us /sys/fs/cgroup/cpu/cpu.cfs_period_us /sys/fs/cgroup/cpu/cpu.shares
+  [[ ${lines[0]} == 50000 && ${lines[1]} == 100000 && ${lines[2]} == 512 ]]
+  assert_inspect cpu '{{.HostConfig.NanoCpus}} {{.HostConfig.CpuShares}}' "500000000 512"
+  run_tug run --rm --cpus 1.5 busybox cat /sys/fs/cgroup/cpu/cpu.cfs_quota_us
+  assert_output 150000
+  # no --cpus: no quota
+  run_tug run --rm busybox cat /sys/fs/cgroup/cpu/cpu.cfs_quota_us
+  assert_output -1
+}
+
+@test "--ulimit nofile=1024:2048 sets the soft and hard limits" {
+  run_tug run --rm --ulimit nofile=1024:2048 busybox sh -c 'ulimit -n; ulimit -Hn'
+  [[ ${lines[0]} == 1024 && ${lines[1]} == 2048 ]]
+  run_tug create --name ul --ulimit nofile=1024:2048 busybox true
+  assert_inspect ul '{{range .HostConfig.Ulimits}}{{.Name}} {{.Soft}} {{.Hard}}{{end}}' "nofile 1024 2048"
+}
+
+@test "--ulimit above the host's hard limit warns and is clamped to it" {
+  local hard
+  hard=$(ulimit -Hn)
+  [[ $hard != unlimited && $hard -lt 100000 ]] || skip "the host's hard nofile limit ($hard) is not below 100000"
+  run_tug run --rm --ulimit nofile=100000:100000 busybox sh -c 'ulimit -n; ulimit -Hn'
+  assert_match "^WARNING: .*nofile.*$hard"
+  assert_match "^$hard$"
+  [[ $(grep -c "^$hard$" <<<"$output") -eq 2 ]]
+}
+
+@test "-m abc and -m 1k are refused with clear errors, exit 125, and create nothing" {
+  local cmd
+  for cmd in run create; do
+    run_tug 125 $cmd -m abc busybox true
+    assert_match 'invalid argument "abc" for "-m, --memory" flag'
+    run_tug 125 $cmd -m 1k busybox true
+    assert_match 'Minimum memory limit allowed is 6MB'
+  done
+  no_containers_left
+}
+
+@test "bad values for the other limits are refused with exit 125 and create nothing" {
+  local bad
+  for bad in "--cpus abc" "--cpu-shares abc" "--pids-limit abc" "--memory-swap 1k -m 32m" \
+    "--ulimit nofile=2048:1024" "--ulimit nosuch=1" "--shm-size x"; do
+    run_tug 125 create $bad busybox true
+    [[ -n $output ]]
+  done
+  no_containers_left
+}

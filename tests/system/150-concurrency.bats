@@ -1,0 +1,71 @@
+#!/usr/bin/env bats
+# Many tug commands at once on one store: each gets its own container, and nothing leaks.
+
+load containers
+
+setup_file() { containers_setup_file; }
+
+# monitors: the monitor processes (not zombies) of this test's store
+monitors() { pgrep -r R,S,D,T -f -- "^tug-monitor .*--root $TUG_ROOT " || true; }
+
+@test "50 containers started at once get distinct names and IDs; rm -f of all leaves nothing" {
+  local i
+  for i in $(seq 50); do
+    timeout 120 "$TUG" run -d busybox sleep 60 >"$BATS_TEST_TMPDIR/run.$i" 2>&1 3>&- &
+  done
+  wait
+  cat "$BATS_TEST_TMPDIR"/run.* >"$BATS_TEST_TMPDIR/all"
+  run grep -vE '^[0-9a-f]{64}$' "$BATS_TEST_TMPDIR/all"
+  assert_output ""
+  [[ $(sort -u "$BATS_TEST_TMPDIR/all" | wc -l) -eq 50 ]]
+
+  run_tug ps --no-trunc --format '{{.ID}} {{.Names}} {{.Status}}'
+  [[ ${#lines[@]} -eq 50 ]]
+  [[ $(cut -d' ' -f1 <<<"$output" | sort | diff - <(sort "$BATS_TEST_TMPDIR/all")) == "" ]]
+  [[ $(cut -d' ' -f2 <<<"$output" | sort -u | wc -l) -eq 50 ]]
+  [[ $(grep -c ' Up ' <<<"$output") -eq 50 ]]
+  [[ $(monitors | wc -l) -eq 50 ]]
+
+  run_tug rm -f $("$TUG" ps -aq)
+  [[ ${#lines[@]} -eq 50 ]]
+  no_containers_left
+  local id c
+  for id in $(<"$BATS_TEST_TMPDIR/all"); do
+    for c in /sys/fs/cgroup/*/tug/$id; do
+      [[ ! -e $c ]] || { echo "cgroup left: $c" >&2; false; }
+    done
+  done
+  wait_until 10 eval '[[ -z $(monitors) ]]'
+  run pgrep -f "sleep 60"
+  local pid
+  for pid in "${lines[@]}"; do
+    # none of them may be one of ours: its cgroup would say tug/<one of the IDs>
+    ! grep -qFf "$BATS_TEST_TMPDIR/all" "/proc/$pid/cgroup" 2>/dev/null || { echo "process $pid left" >&2; false; }
+  done
+}
+
+@test "20 run --rm at once all succeed and leave nothing" {
+  local i
+  for i in $(seq 20); do
+    timeout 120 "$TUG" run --rm busybox sh -c "echo job $i" >"$BATS_TEST_TMPDIR/run.$i" 2>&1 3>&- &
+  done
+  wait
+  for i in $(seq 20); do
+    [[ $(<"$BATS_TEST_TMPDIR/run.$i") == "job $i" ]] || { cat "$BATS_TEST_TMPDIR/run.$i" >&2; false; }
+  done
+  no_containers_left
+  [[ -z $(monitors) ]]
+}
+
+@test "one name asked for by 10 creates at once: one wins, the others are told who holds it" {
+  local i
+  for i in $(seq 10); do
+    timeout 120 "$TUG" create --name same busybox true >"$BATS_TEST_TMPDIR/create.$i" 2>&1 3>&- &
+  done
+  wait
+  run_tug ps -aq --no-trunc
+  [[ ${#lines[@]} -eq 1 ]]
+  local winner=$output
+  [[ $(cat "$BATS_TEST_TMPDIR"/create.* | grep -cx "$winner") -eq 1 ]]
+  [[ $(cat "$BATS_TEST_TMPDIR"/create.* | grep -c "The container name \"/same\" is already in use by container \"$winner\"") -eq 9 ]]
+}
