@@ -156,17 +156,17 @@ EOF
   assert_inspect "$output" '{{.HostConfig.ShmSize}}' 8388608
 }
 
-@test "the network has only loopback: the host's own services are out of reach" {
-  run_tug run --rm busybox ls /sys/class/net
+@test "--network none has only loopback: the host's own services are out of reach" {
+  run_tug run --rm --network none busybox ls /sys/class/net
   assert_output lo
-  run_tug run --rm busybox ip -o link
+  run_tug run --rm --network none busybox ip -o link
   [[ ${#lines[@]} -eq 1 && ${lines[0]} =~ ^1:\ lo: ]]
-  run_tug run --rm busybox ping -c 1 -W 2 127.0.0.1
+  run_tug run --rm --network none busybox ping -c 1 -W 2 127.0.0.1
   # the registry listens on the host's 127.0.0.1: the container's loopback is its own
   local get="printf 'GET /v2/ HTTP/1.0\\r\\n\\r\\n' | nc ${REGISTRY%:*} ${REGISTRY#*:}"
   run timeout 10 busybox sh -c "$get"
   [[ ${lines[0]} =~ ^HTTP/1.[01]\ 200 ]]
-  run_tug 1 run --rm busybox sh -c "$get"
+  run_tug 1 run --rm --network none busybox sh -c "$get"
   assert_match "can't connect to remote host \(127.0.0.1\): Connection refused"
 }
 

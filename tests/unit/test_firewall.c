@@ -23,7 +23,8 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
-#include <cmocka.h>
+
+#include <cmocka.h> /* after setjmp.h, stdarg.h, stddef.h */
 
 #include "net/firewall.h"
 #include "util/cleanup.h"
@@ -98,9 +99,9 @@ static pid_t start_listener(const char *ns, const char *ip, int port, const char
         struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port)};
         inet_pton(AF_INET, ip, &a.sin_addr);
         int one = 1, s;
-        if (enter_netns(ns) < 0 || (s = socket(AF_INET, SOCK_STREAM, 0)) < 0
-            || setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0
-            || bind(s, (struct sockaddr *)&a, sizeof(a)) < 0 || listen(s, 16) < 0)
+        if (enter_netns(ns) < 0 || (s = socket(AF_INET, SOCK_STREAM, 0)) < 0 ||
+            setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
+            bind(s, (struct sockaddr *)&a, sizeof(a)) < 0 || listen(s, 16) < 0)
             _exit(1);
         if (write(ready[1], "1", 1) != 1)
             _exit(1);
@@ -191,8 +192,8 @@ static int free_port(void)
     inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
     int s = socket(AF_INET, SOCK_STREAM, 0);
     int port = -1;
-    if (s >= 0 && bind(s, (struct sockaddr *)&a, sizeof(a)) == 0
-        && getsockname(s, (struct sockaddr *)&a, &len) == 0)
+    if (s >= 0 && bind(s, (struct sockaddr *)&a, sizeof(a)) == 0 &&
+        getsockname(s, (struct sockaddr *)&a, &len) == 0)
         port = ntohs(a.sin_port);
     if (s >= 0)
         close(s);
@@ -248,7 +249,7 @@ static bool has_owner(const char *owner)
     do {                                                                                           \
         tug_error *e_ = NULL;                                                                      \
         if ((call) < 0) {                                                                          \
-            fprintf(stderr, "%s: %s\n", #call, e_ ? e_->msg : "?");                              \
+            fprintf(stderr, "%s: %s\n", #call, e_ ? e_->msg : "?");                                \
             tug_error_free(e_);                                                                    \
             fail();                                                                                \
         }                                                                                          \
@@ -309,10 +310,10 @@ static int topo_up(void)
                "ip addr add %s/24 dev %s; ip link set %s up;"
                "ip -n %s addr add %s/24 dev eth0; ip -n %s link set eth0 up;"
                "ip -n %s link set lo up; ip -n %s route add default via %s",
-               T.br, T.gw, T.br, T.br,                                          /* bridge */
-               T.ns_c, T.veth_c, T.ns_c, T.veth_c, T.br, T.veth_c,              /* container */
-               T.ns_c, T.ctr_ip, T.ns_c, T.ns_c, T.ns_c, T.gw,                  /* its address */
-               T.ns_x, T.veth_x, T.ns_x, T.out_gw, T.veth_x, T.veth_x,          /* outside */
+               T.br, T.gw, T.br, T.br,                                 /* bridge */
+               T.ns_c, T.veth_c, T.ns_c, T.veth_c, T.br, T.veth_c,     /* container */
+               T.ns_c, T.ctr_ip, T.ns_c, T.ns_c, T.ns_c, T.gw,         /* its address */
+               T.ns_x, T.veth_x, T.ns_x, T.out_gw, T.veth_x, T.veth_x, /* outside */
                T.ns_x, T.out_ip, T.ns_x, T.ns_x, T.ns_x, T.out_gw);
     if (r != 0)
         return -1;
@@ -351,8 +352,8 @@ static int group_teardown(void **state)
     topo_down();
     /* Leave the host as found: the skeleton goes when this test brought it and nothing else
      * has rules in it. */
-    if (!T.table_existed && !forced_iptables()
-        && sh("nft list table inet tug 2>/dev/null | grep -q 'comment \"'") != 0)
+    if (!T.table_existed && !forced_iptables() &&
+        sh("nft list table inet tug 2>/dev/null | grep -q 'comment \"'") != 0)
         sh("nft delete table inet tug 2>/dev/null");
     return 0;
 }
@@ -476,8 +477,8 @@ static void test_network_remove_drops_masquerade(void **state)
     assert_int_equal(count_rules(net_owner), 0);
     OK(tug_fw_network_remove(T.br, T.subnet, E));
     /* Still routed (the bridge is there), no longer masqueraded, where nothing else drops it. */
-    if (sh("iptables -w -S FORWARD 2>/dev/null | grep -q -- '-P FORWARD DROP'") != 0
-        && sh("iptables-legacy -w -S FORWARD 2>/dev/null | grep -q -- '-P FORWARD DROP'") != 0) {
+    if (sh("iptables -w -S FORWARD 2>/dev/null | grep -q -- '-P FORWARD DROP'") != 0 &&
+        sh("iptables-legacy -w -S FORWARD 2>/dev/null | grep -q -- '-P FORWARD DROP'") != 0) {
         assert_int_equal(probe(T.ns_c, T.out_ip, OUT_PORT, reply, sizeof(reply)), 0);
         snprintf(expect, sizeof(expect), "out %s", T.ctr_ip);
         assert_string_equal(reply, expect);
@@ -620,8 +621,8 @@ static void test_forwarding_with_plain_drop_policy(void **state)
     if (legacy_ok)
         sh("iptables-legacy -P FORWARD ACCEPT");
     OK(tug_fw_network_add(T.br, T.subnet, false, E));
-    assert_int_equal(sh("iptables-nft -w -C FORWARD -i %s -m comment --comment tug -j ACCEPT", T.br),
-                     0);
+    assert_int_equal(
+        sh("iptables-nft -w -C FORWARD -i %s -m comment --comment tug -j ACCEPT", T.br), 0);
     assert_int_equal(probe(T.ns_c, T.out_ip, OUT_PORT, reply, sizeof(reply)), 0);
     OK(tug_fw_network_remove(T.br, T.subnet, E));
     assert_int_not_equal(
@@ -692,8 +693,8 @@ int main(void)
         cmocka_unit_test(test_fallback_leaves_no_rules),
         cmocka_unit_test(test_port_changes_are_fast),
     };
-    int failed = cmocka_run_group_tests_name("firewall on the host", host, group_setup,
-                                             group_teardown);
+    int failed =
+        cmocka_run_group_tests_name("firewall on the host", host, group_setup, group_teardown);
     /* The rest runs in a network namespace of its own (this process stays in it). */
     failed += cmocka_run_group_tests_name("firewall beside docker's FORWARD DROP", docker_like,
                                           docker_like_setup, group_teardown);

@@ -2,35 +2,45 @@
  * (opened with dlopen on first use, so commands that never touch the firewall do not pay for it).
  *
  *   chain ports        regular chain; one DNAT rule per published port, comment "<container id>":
- *                        [ip daddr <host ip> | meta nfproto ipv4] tcp dport <p> dnat ip to <ip>:<p>
+ *                        ip daddr <host ip> tcp dport <p> dnat ip to <ctr ip>:<p>
+ *                        (meta nfproto ipv4 instead of ip daddr for 0.0.0.0)
  *   chain prerouting   nat, hook prerouting, priority dstnat: fib daddr type local jump ports
  *   chain output       nat, hook output, priority -100:       fib daddr type local jump ports
- *   chain postrouting  nat, hook postrouting, priority srcnat; per network, comment "net:<bridge>":
- *                        ip saddr <subnet> oifname != <bridge> masquerade    (outbound; not internal)
- *                        oifname <bridge> ip saddr 127.0.0.0/8 masquerade    (ports on 127.0.0.1)
- *                        oifname <bridge> ct status dnat ip saddr <subnet> masquerade   (hairpin)
+ *   chain postrouting  nat, hook postrouting, priority srcnat; per network, "net:<bridge>":
+ *                        ip saddr <subnet> oifname != <bridge> masquerade   (not if internal)
+ *                        oifname <bridge> ip saddr 127.0.0.0/8 masquerade   (ports on 127.0.0.1)
+ *                        oifname <bridge> ct status dnat ip saddr <subnet> masquerade  (hairpin)
  *   chain forward      filter, hook forward; per network: accept from the bridge, and to it when
- *                      established/related or DNATed; internal networks: drop in and out instead
+ *                      established/related or DNATed; internal: drop in and out of it instead
  *   chain input        filter, hook input; per network: drop new connections from the bridge to
  *                      127.0.0.0/8, which route_localnet would otherwise open to containers
  *
+ * Publishing on 127.0.0.1 (or 0.0.0.0) sets route_localnet on the bridge, since the DNATed
+ * packet leaves through it with source 127.0.0.1 (masqueraded above). A container reaching its
+ * own published port needs hairpin mode on its bridge port where br_netfilter is loaded.
+ *
  * Every change is one nft batch, which the kernel applies atomically: list the table with
- * handles, delete the owner's old rules by handle and add the new ones (so adding twice leaves one
- * set), plus the skeleton when any of it is missing. A handle that vanished meanwhile (another
- * tug removed it) fails the batch with ENOENT and the whole step is retried. The table and its
- * chains stay when their last rule goes: deleting them could race with a concurrent add, and an
- * empty skeleton costs one fib lookup per new connection.
+ * handles, delete the owner's old rules by handle and add the new ones (so adding twice leaves
+ * one set), plus the skeleton when any of it is missing. A handle that vanished meanwhile
+ * (another tug removed it) fails the batch with ENOENT and the whole step is retried. The table
+ * and its chains stay when their last rule goes: deleting them could race with a concurrent
+ * add, and an empty skeleton costs one fib lookup per new connection. tug_fw_owners lists the
+ * container owners only, never "net:" ones.
  *
  * Beside docker: every base chain at a hook runs, so an accept here does not stop docker's
- * iptables FORWARD chain (policy DROP) from dropping the packet. Network add therefore puts two
- * ACCEPT rules for the bridge into DOCKER-USER (docker's hook for this) when it exists, or at the
- * top of FORWARD when that chain's policy is DROP, in each iptables flavour in use (nft-backed
- * and legacy), through the iptables command so iptables and docker can still read the chain.
+ * iptables FORWARD chain (policy DROP) from dropping the packet. Network add therefore puts
+ *   -i <bridge> -j ACCEPT
+ *   -o <bridge> -m conntrack --ctstate RELATED,ESTABLISHED,DNAT -j ACCEPT   (DNAT: published)
+ * (with `-m comment --comment tug`) into DOCKER-USER, docker's chain for this, when it exists,
+ * or at the top of FORWARD when that chain's policy is DROP, in each iptables flavour in use
+ * (nft-backed, read in-process through libnftables, and legacy), through the iptables command so
+ * iptables and docker can still read the chain. Network remove takes them out again.
  *
  * Without libnftables (or with TUG_FIREWALL=iptables in the environment, for tests) the same
  * rules go into iptables chains TUG-PORTS, TUG-POSTROUTING (nat) and TUG-FORWARD, TUG-INPUT
- * (filter), jumped to from the built-in chains, with `-m comment --comment <owner>`; each change
- * is one iptables-save and one iptables-restore --noflush (atomic per table) under a lock file.
+ * (filter), jumped to from the built-in chains (FORWARD and INPUT at the top), with
+ * `-m comment --comment <owner>`; each change is one iptables-save and one
+ * iptables-restore --noflush (atomic per table) under /run/tug-firewall.lock.
  * IPv4 only for now. */
 #include <stddef.h> /* firewall.h uses size_t without including it */
 
@@ -115,8 +125,8 @@ static int parse_subnet(const char *subnet, char ret[INET_ADDRSTRLEN + 4], tug_e
 static int check_port_rule(const tug_port_rule *r, bool *ret_any, bool *ret_lo, tug_error **err)
 {
     struct in_addr in;
-    if (r->proto == NULL
-        || (strcmp(r->proto, "tcp") && strcmp(r->proto, "udp") && strcmp(r->proto, "sctp")))
+    if (r->proto == NULL ||
+        (strcmp(r->proto, "tcp") && strcmp(r->proto, "udp") && strcmp(r->proto, "sctp")))
         return tug_error_user(err, "invalid protocol '%s' for port %d: want tcp, udp or sctp",
                               r->proto ? r->proto : "", r->host_port);
     if (r->host_port < 1 || r->host_port > 65535 || r->ctr_port < 1 || r->ctr_port > 65535)
@@ -126,8 +136,10 @@ static int check_port_rule(const tug_port_rule *r, bool *ret_any, bool *ret_lo, 
                               r->ctr_ip ? r->ctr_ip : "", r->host_port);
     bool any = r->host_ip == NULL || *r->host_ip == '\0' || strcmp(r->host_ip, "0.0.0.0") == 0;
     if (!any && inet_pton(AF_INET, r->host_ip, &in) != 1)
-        return tug_error_user(err, "cannot publish port %d on '%s': only IPv4 host addresses "
-                              "are supported", r->host_port, r->host_ip);
+        return tug_error_user(err,
+                              "cannot publish port %d on '%s': only IPv4 host addresses "
+                              "are supported",
+                              r->host_port, r->host_ip);
     *ret_any = any;
     *ret_lo = any || (ntohl(in.s_addr) >> 24) == 127;
     return 0;
@@ -246,8 +258,7 @@ static int run_tool(char *const argv[], const char *input, char **ret_out, char 
 }
 
 /* Run a tool; nonzero exit becomes an error quoting the first line of its stderr. */
-static int run_tool_checked(char *const argv[], const char *input, char **ret_out,
-                            tug_error **err)
+static int run_tool_checked(char *const argv[], const char *input, char **ret_out, tug_error **err)
 {
     cleanup_free char *errout = NULL;
     int r = run_tool(argv, input, ret_out, &errout);
@@ -352,8 +363,8 @@ static int nft_run(const char *script, char **ret_out, tug_error **err)
         if (strncmp(msg, "Error: ", 7) == 0)
             msg += 7;
         int errnum = strstr(msg, "No such file or directory") ? ENOENT
-                     : strstr(msg, "Operation not permitted")  ? EPERM
-                                                               : 0;
+                     : strstr(msg, "Operation not permitted") ? EPERM
+                                                              : 0;
         ret = tug_error_set(err, 0, "nftables: %.*s", (int)strcspn(msg, "\n"), msg);
         if (errnum) {
             if (err && *err)
@@ -383,8 +394,8 @@ static const char nft_skeleton[] =
     "flush chain inet tug output\n"
     "add rule inet tug output fib daddr type local jump ports\n";
 
-static const char *const nft_chains[] = {"ports", "prerouting", "output", "postrouting",
-                                         "forward", "input"};
+static const char *const nft_chains[] = {"ports",       "prerouting", "output",
+                                         "postrouting", "forward",    "input"};
 
 struct nft_rule {
     char chain[16];
@@ -541,27 +552,43 @@ static void nft_network_rules(FILE *f, const char *br, const char *net, bool int
 {
     const char *own = NET_PREFIX;
     if (!internal)
-        fprintf(f, "add rule inet tug postrouting ip saddr %s oifname != \"%s\" masquerade "
-                   "comment \"%s%s\"\n", net, br, own, br);
-    fprintf(f, "add rule inet tug postrouting oifname \"%s\" ip saddr 127.0.0.0/8 masquerade "
-               "comment \"%s%s\"\n", br, own, br);
-    fprintf(f, "add rule inet tug postrouting oifname \"%s\" ct status dnat ip saddr %s "
-               "masquerade comment \"%s%s\"\n", br, net, own, br);
+        fprintf(f,
+                "add rule inet tug postrouting ip saddr %s oifname != \"%s\" masquerade "
+                "comment \"%s%s\"\n",
+                net, br, own, br);
+    fprintf(f,
+            "add rule inet tug postrouting oifname \"%s\" ip saddr 127.0.0.0/8 masquerade "
+            "comment \"%s%s\"\n",
+            br, own, br);
+    fprintf(f,
+            "add rule inet tug postrouting oifname \"%s\" ct status dnat ip saddr %s "
+            "masquerade comment \"%s%s\"\n",
+            br, net, own, br);
     if (internal) {
-        fprintf(f, "add rule inet tug forward iifname \"%s\" oifname != \"%s\" drop "
-                   "comment \"%s%s\"\n", br, br, own, br);
-        fprintf(f, "add rule inet tug forward oifname \"%s\" iifname != \"%s\" drop "
-                   "comment \"%s%s\"\n", br, br, own, br);
+        fprintf(f,
+                "add rule inet tug forward iifname \"%s\" oifname != \"%s\" drop "
+                "comment \"%s%s\"\n",
+                br, br, own, br);
+        fprintf(f,
+                "add rule inet tug forward oifname \"%s\" iifname != \"%s\" drop "
+                "comment \"%s%s\"\n",
+                br, br, own, br);
     } else {
-        fprintf(f, "add rule inet tug forward iifname \"%s\" accept comment \"%s%s\"\n", br,
-                own, br);
-        fprintf(f, "add rule inet tug forward oifname \"%s\" ct state established,related "
-                   "accept comment \"%s%s\"\n", br, own, br);
-        fprintf(f, "add rule inet tug forward oifname \"%s\" ct status dnat accept "
-                   "comment \"%s%s\"\n", br, own, br);
+        fprintf(f, "add rule inet tug forward iifname \"%s\" accept comment \"%s%s\"\n", br, own,
+                br);
+        fprintf(f,
+                "add rule inet tug forward oifname \"%s\" ct state established,related "
+                "accept comment \"%s%s\"\n",
+                br, own, br);
+        fprintf(f,
+                "add rule inet tug forward oifname \"%s\" ct status dnat accept "
+                "comment \"%s%s\"\n",
+                br, own, br);
     }
-    fprintf(f, "add rule inet tug input iifname \"%s\" ip daddr 127.0.0.0/8 ct direction original "
-               "drop comment \"%s%s\"\n", br, own, br);
+    fprintf(f,
+            "add rule inet tug input iifname \"%s\" ip daddr 127.0.0.0/8 ct direction original "
+            "drop comment \"%s%s\"\n",
+            br, own, br);
 }
 
 static void nft_port_rule(FILE *f, const char *owner, const tug_port_rule *r, bool any)
@@ -586,23 +613,30 @@ static void ipt_network_rules(FILE *nat, FILE *filter, const char *br, const cha
     if (!internal)
         fprintf(nat, "-A TUG-POSTROUTING -s %s ! -o %s -m comment --comment %s%s -j MASQUERADE\n",
                 net, br, own, br);
-    fprintf(nat, "-A TUG-POSTROUTING -s 127.0.0.0/8 -o %s -m comment --comment %s%s "
-                 "-j MASQUERADE\n", br, own, br);
-    fprintf(nat, "-A TUG-POSTROUTING -s %s -o %s -m conntrack --ctstate DNAT "
-                 "-m comment --comment %s%s -j MASQUERADE\n", net, br, own, br);
+    fprintf(nat,
+            "-A TUG-POSTROUTING -s 127.0.0.0/8 -o %s -m comment --comment %s%s "
+            "-j MASQUERADE\n",
+            br, own, br);
+    fprintf(nat,
+            "-A TUG-POSTROUTING -s %s -o %s -m conntrack --ctstate DNAT "
+            "-m comment --comment %s%s -j MASQUERADE\n",
+            net, br, own, br);
     if (internal) {
-        fprintf(filter, "-A TUG-FORWARD -i %s ! -o %s -m comment --comment %s%s -j DROP\n", br,
-                br, own, br);
-        fprintf(filter, "-A TUG-FORWARD -o %s ! -i %s -m comment --comment %s%s -j DROP\n", br,
-                br, own, br);
+        fprintf(filter, "-A TUG-FORWARD -i %s ! -o %s -m comment --comment %s%s -j DROP\n", br, br,
+                own, br);
+        fprintf(filter, "-A TUG-FORWARD -o %s ! -i %s -m comment --comment %s%s -j DROP\n", br, br,
+                own, br);
     } else {
-        fprintf(filter, "-A TUG-FORWARD -i %s -m comment --comment %s%s -j ACCEPT\n", br, own,
-                br);
-        fprintf(filter, "-A TUG-FORWARD -o %s -m conntrack --ctstate RELATED,ESTABLISHED,DNAT "
-                        "-m comment --comment %s%s -j ACCEPT\n", br, own, br);
+        fprintf(filter, "-A TUG-FORWARD -i %s -m comment --comment %s%s -j ACCEPT\n", br, own, br);
+        fprintf(filter,
+                "-A TUG-FORWARD -o %s -m conntrack --ctstate RELATED,ESTABLISHED,DNAT "
+                "-m comment --comment %s%s -j ACCEPT\n",
+                br, own, br);
     }
-    fprintf(filter, "-A TUG-INPUT -i %s -d 127.0.0.0/8 -m conntrack --ctdir ORIGINAL "
-                    "-m comment --comment %s%s -j DROP\n", br, own, br);
+    fprintf(filter,
+            "-A TUG-INPUT -i %s -d 127.0.0.0/8 -m conntrack --ctdir ORIGINAL "
+            "-m comment --comment %s%s -j DROP\n",
+            br, own, br);
 }
 
 static void ipt_port_rule(FILE *nat, const char *owner, const tug_port_rule *r, bool any)
@@ -626,7 +660,8 @@ static int ipt_find(struct ipt_tools *t, tug_error **err)
     for (size_t i = 0; i < TUG_ARRAY_SIZE(flavours); i++) {
         char name[64];
         snprintf(name, sizeof(name), "%s-save", flavours[i]);
-        if (!find_exe(flavours[i], t->cmd, sizeof(t->cmd)) || !find_exe(name, t->save, sizeof(t->save)))
+        if (!find_exe(flavours[i], t->cmd, sizeof(t->cmd)) ||
+            !find_exe(name, t->save, sizeof(t->save)))
             continue;
         snprintf(name, sizeof(name), "%s-restore", flavours[i]);
         if (find_exe(name, t->restore, sizeof(t->restore)))
@@ -708,9 +743,9 @@ static int ipt_replace(const char *owner, const struct ipt_rules *add, char ***r
         const char *chain = line + 3;
         for (size_t j = 0; j < TUG_ARRAY_SIZE(ipt_jumps); j++) {
             size_t cl = strlen(ipt_jumps[j].chain);
-            if (strcmp(ipt_jumps[j].table, table ? "filter" : "nat") == 0
-                && strncmp(chain, ipt_jumps[j].chain, cl) == 0 && chain[cl] == ' '
-                && strcmp(chain + cl + 1, ipt_jumps[j].rule) == 0)
+            if (strcmp(ipt_jumps[j].table, table ? "filter" : "nat") == 0 &&
+                strncmp(chain, ipt_jumps[j].chain, cl) == 0 && chain[cl] == ' ' &&
+                strcmp(chain + cl + 1, ipt_jumps[j].rule) == 0)
                 jump_ok[j] = true;
         }
         if (strncmp(chain, "TUG-", 4) != 0)
@@ -781,11 +816,12 @@ static int ipt_replace(const char *owner, const struct ipt_rules *add, char ***r
 static int coexist_rule(const char *exe, const char *op, const char *chain, const char *br,
                         int which, tug_error **err)
 {
-    char *in[] = {(char *)exe, "-w", (char *)op, (char *)chain, "-i", (char *)br, "-m", "comment",
-                  "--comment", "tug", "-j", "ACCEPT", NULL};
-    char *out[] = {(char *)exe, "-w", (char *)op, (char *)chain, "-o", (char *)br, "-m",
-                   "conntrack", "--ctstate", "RELATED,ESTABLISHED,DNAT", "-m", "comment",
-                   "--comment", "tug", "-j", "ACCEPT", NULL};
+    char *in[] = {(char *)exe, "-w",        (char *)op, (char *)chain, "-i",     (char *)br, "-m",
+                  "comment",   "--comment", "tug",      "-j",          "ACCEPT", NULL};
+    char *out[] = {(char *)exe, "-w",      (char *)op,  (char *)chain, "-o",
+                   (char *)br,  "-m",      "conntrack", "--ctstate",   "RELATED,ESTABLISHED,DNAT",
+                   "-m",        "comment", "--comment", "tug",         "-j",
+                   "ACCEPT",    NULL};
     char **argv = which == 0 ? in : out;
     if (err == NULL)
         return run_tool(argv, NULL, NULL, NULL);
@@ -867,18 +903,18 @@ static int coexist_update(const char *br, bool add, tug_error **err)
     char exe[PATH_MAX];
     for (int flavour = 0; flavour < 2; flavour++) {
         struct ipt_view v = {false};
-        if (flavour == 0
-            && (coexist_probe_nft(br, &v) < 0 || !find_exe("iptables-nft", exe, sizeof(exe))))
+        if (flavour == 0 &&
+            (coexist_probe_nft(br, &v) < 0 || !find_exe("iptables-nft", exe, sizeof(exe))))
             continue;
-        if (flavour == 1
-            && !(legacy_filter_loaded() && find_exe("iptables-legacy", exe, sizeof(exe))
-                 && coexist_probe_exec(exe, br, &v) == 0))
+        if (flavour == 1 &&
+            !(legacy_filter_loaded() && find_exe("iptables-legacy", exe, sizeof(exe)) &&
+              coexist_probe_exec(exe, br, &v) == 0))
             continue;
         if (!add) {
             for (int c = 0; c < 2; c++)
                 for (int which = 0; which < 2; which++)
-                    for (int k = 0; k < 4 && (which ? v.out : v.in)[c]
-                                    && coexist_rule(exe, "-D", chains[c], br, which, NULL) == 0;
+                    for (int k = 0; k < 4 && (which ? v.out : v.in)[c] &&
+                                    coexist_rule(exe, "-D", chains[c], br, which, NULL) == 0;
                          k++)
                         ;
             continue;
@@ -887,8 +923,8 @@ static int coexist_update(const char *br, bool add, tug_error **err)
         if (c < 0)
             continue;
         for (int which = 1; which >= 0; which--) /* inserted at the top: the -i rule ends first */
-            if (!(which ? v.out : v.in)[c]
-                && coexist_rule(exe, "-I", chains[c], br, which, err) < 0)
+            if (!(which ? v.out : v.in)[c] &&
+                coexist_rule(exe, "-I", chains[c], br, which, err) < 0)
                 return tug_error_wrap(err, "accept %s in %s's %s chain", br,
                                       flavour ? "iptables-legacy" : "iptables", chains[c]);
     }
