@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "net/netsetup.h"
 #include "commands.h"
 #include "util/cleanup.h"
 #include "util/strutil.h"
@@ -120,6 +121,17 @@ int cmd_system_check(cli_ctx *ctx, int argc, char **argv)
         return cli_fail(err);
     int problems = rep.temp_removed + rep.orphan_layers + rep.missing_layers +
                    rep.broken_images;
+    char *net_details = NULL;
+    int net = tug_net_check(s, !dry, &net_details, &err);
+    if (net < 0) {
+        tug_check_report_clear(&rep);
+        return cli_fail(err);
+    }
+    problems += net;
+    if (net_details) {
+        fputs(net_details, stdout);
+        free(net_details);
+    }
     if (rep.details)
         fputs(rep.details, stdout);
     if (problems == 0)

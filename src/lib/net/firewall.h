@@ -1,6 +1,7 @@
 /* tug's firewall rules: its own nftables table, beside docker's rules on the same host. */
 #pragma once
 #include <stdbool.h>
+#include <stddef.h>
 
 #include "../util/error.h"
 

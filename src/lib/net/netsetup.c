@@ -239,6 +239,30 @@ static void write_hosts(tug_store *s, const tug_network *n, bool user_network)
                     }
                 }
             }
+            /* --add-host lines stay */
+            cleanup_stmt sqlite3_stmt *xs =
+                tug_db_prepare(s, "SELECT config FROM containers WHERE id = ?", NULL);
+            if (xs && content) {
+                BIND_TEXT(xs, 1, ids[i]);
+                if (sqlite3_step(xs) == SQLITE_ROW) {
+                    json_t *cfg = json_loads((const char *)sqlite3_column_text(xs, 0), 0, NULL);
+                    size_t k;
+                    json_t *v;
+                    json_array_foreach(
+                        json_object_get(json_object_get(cfg, "HostConfig"), "ExtraHosts"), k, v)
+                    {
+                        const char *e = json_string_value(v);
+                        const char *colon = e ? strchr(e, ':') : NULL;
+                        char *more = NULL;
+                        if (colon && asprintf(&more, "%s%s\t%.*s\n", content, colon + 1,
+                                              (int)(colon - e), e) >= 0) {
+                            free(content);
+                            content = more;
+                        }
+                    }
+                    json_decref(cfg);
+                }
+            }
             if (content)
                 write_in_place(path, content);
         }
@@ -499,4 +523,101 @@ json_t *tug_net_endpoints_json(tug_store *s, const char *id)
         json_object_set_new(o, (const char *)sqlite3_column_text(st, 0), e);
     }
     return o;
+}
+
+/* Is a container with this ID (or ID prefix) running? */
+static bool running_prefix(tug_store *s, const char *prefix)
+{
+    cleanup_free char *pat = NULL;
+    if (asprintf(&pat, "%s*", prefix) < 0)
+        return true;
+    cleanup_stmt sqlite3_stmt *st = tug_db_prepare(
+        s,
+        "SELECT 1 FROM containers WHERE id GLOB ? AND state IN ('running', 'paused', "
+        "'restarting')",
+        NULL);
+    if (st == NULL)
+        return true;
+    BIND_TEXT(st, 1, pat);
+    return sqlite3_step(st) == SQLITE_ROW;
+}
+
+static void add_line(char **details, const char *fmt, const char *arg)
+{
+    char *line = NULL, *joined = NULL;
+    if (asprintf(&line, fmt, arg) < 0)
+        return;
+    if (asprintf(&joined, "%s%s\n", *details ? *details : "", line) >= 0) {
+        free(*details);
+        *details = joined;
+    }
+    free(line);
+}
+
+int tug_net_check(tug_store *s, bool repair, char **details, tug_error **err)
+{
+    int found = 0;
+    tug_error *e = NULL;
+    char **links = NULL;
+    if (tug_nl_links_with_prefix("tugv", &links, &e) == 0) {
+        for (char **l = links; l && *l; l++) {
+            if (running_prefix(s, *l + 4))
+                continue;
+            found++;
+            add_line(details, "network link of a container that is gone: %s", *l);
+            if (repair)
+                tug_nl_link_delete(*l, NULL);
+        }
+    }
+    tug_error_freep(&e);
+    for (char **l = links; l && *l; l++)
+        free(*l);
+    free(links);
+    char **owners = NULL;
+    if (tug_fw_owners(&owners, &e) == 0) {
+        for (char **o = owners; o && *o; o++) {
+            if (strncmp(*o, "net:", 4) == 0 || running_prefix(s, *o))
+                continue;
+            found++;
+            add_line(details, "port rules of a container that is gone: %.12s", *o);
+            if (repair)
+                tug_fw_ports_remove(*o, NULL);
+        }
+    }
+    tug_error_freep(&e);
+    for (char **o = owners; o && *o; o++)
+        free(*o);
+    free(owners);
+    cleanup_stmt sqlite3_stmt *st = tug_db_prepare(
+        s,
+        "SELECT container_id FROM endpoints WHERE container_id NOT IN (SELECT id FROM containers "
+        "WHERE state IN ('running', 'paused', 'restarting')) UNION SELECT container_id FROM ports "
+        "WHERE container_id NOT IN (SELECT id FROM containers WHERE state IN ('running', "
+        "'paused', 'restarting'))",
+        err);
+    if (st == NULL)
+        return -1;
+    char **ids = NULL;
+    size_t n = 0;
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        char **nv = realloc(ids, (n + 1) * sizeof(*nv));
+        if (nv == NULL)
+            break;
+        ids = nv;
+        ids[n++] = tug_db_col_text(st, 0);
+    }
+    sqlite3_finalize(st);
+    st = NULL;
+    for (size_t i = 0; i < n; i++) {
+        found++;
+        add_line(details, "address or port held for a container that is not running: %.12s",
+                 ids[i]);
+        if (repair) {
+            delete_ports(s, ids[i]);
+            tug_ipam_release(s, ids[i], NULL);
+        }
+        free(ids[i]);
+    }
+    free(ids);
+    return found;
 }

@@ -37,3 +37,6 @@ void tug_net_release(tug_store *s, const char *id);
 json_t *tug_net_ports_json(tug_store *s, const char *id);
 /* The container's address on each network: {"name": {"IPAddress":...}, ...}. */
 json_t *tug_net_endpoints_json(tug_store *s, const char *id);
+/* Find (and with repair, remove) what dead containers left in the network: veth links, NAT
+ * rules, addresses and ports. Appends one line per finding to *details; returns the count. */
+int tug_net_check(tug_store *s, bool repair, char **details, tug_error **err);

@@ -129,7 +129,7 @@ static tug_container *from_row(sqlite3_stmt *st)
     return c;
 }
 
-static int write_etc_files(const char *dir, const char *hostname, tug_error **err)
+static int write_etc_files(const char *dir, const char *hostname, json_t *hc, tug_error **err)
 {
     cleanup_free char *p = NULL, *hosts = NULL;
     if (asprintf(&p, "%s/hostname", dir) < 0)
@@ -148,6 +148,19 @@ static int write_etc_files(const char *dir, const char *hostname, tug_error **er
                  "ff02::2\tip6-allrouters\n127.0.1.1\t%s\n",
                  hostname) < 0)
         return tug_error_set(err, ENOMEM, "create");
+    /* --add-host host:ip */
+    size_t i;
+    json_t *v;
+    json_array_foreach(json_object_get(hc, "ExtraHosts"), i, v)
+    {
+        const char *e = json_string_value(v);
+        const char *colon = e ? strchr(e, ':') : NULL;
+        char *more = NULL;
+        if (colon && asprintf(&more, "%s%s\t%.*s\n", hosts, colon + 1, (int)(colon - e), e) >= 0) {
+            free(hosts);
+            hosts = more;
+        }
+    }
     if (tug_write_file_atomic_nosync(p, hosts, strlen(hosts), 0644, err) < 0)
         return -1;
     free(p);
@@ -159,11 +172,23 @@ static int write_etc_files(const char *dir, const char *hostname, tug_error **er
     cleanup_free char *out = calloc(1, 4096);
     if (out == NULL)
         return tug_error_set(err, ENOMEM, "create");
+    json_t *dns = json_object_get(hc, "Dns");
+    if (json_array_size(dns) > 0) {
+        /* --dns replaces the host's resolvers */
+        json_array_foreach(dns, i, v)
+        {
+            if (strlen(out) + json_string_length(v) + 13 < 4096) {
+                strcat(out, "nameserver ");
+                strcat(out, json_string_value(v));
+                strcat(out, "\n");
+            }
+        }
+    }
     if (tug_read_file("/etc/resolv.conf", &resolv, &len, &ignored) == 0) {
         for (char *save = NULL, *l = strtok_r(resolv, "\n", &save); l;
              l = strtok_r(NULL, "\n", &save)) {
             if (strncmp(l, "nameserver", 10) == 0 &&
-                (strstr(l, " 127.") || strstr(l, " ::1")))
+                (strstr(l, " 127.") || strstr(l, " ::1") || json_array_size(dns) > 0))
                 continue;
             if (strlen(out) + strlen(l) + 2 < 4096) {
                 strcat(out, l);
@@ -215,7 +240,7 @@ int tug_container_create(tug_store *s, const char *image, json_t *request, const
         if (tug_mkdir_p(sub, 0755, err) < 0)
             goto fail;
     }
-    if (write_etc_files(dir, hn, err) < 0)
+    if (write_etc_files(dir, hn, json_object_get(request, "HostConfig"), err) < 0)
         goto fail;
     const char **lower;
     lower = calloc(img->n_layers + 1, sizeof(char *));
