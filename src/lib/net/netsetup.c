@@ -525,19 +525,20 @@ json_t *tug_net_endpoints_json(tug_store *s, const char *id)
     return o;
 }
 
-/* Is a container with this ID (or ID prefix) running? */
-static bool running_prefix(tug_store *s, const char *prefix)
+/* Links and rules are the host's, shared by every store: only those of this store's
+ * containers that are not running are leftovers; anything else may be another store's. */
+static bool stale_prefix(tug_store *s, const char *prefix)
 {
     cleanup_free char *pat = NULL;
     if (asprintf(&pat, "%s*", prefix) < 0)
-        return true;
+        return false;
     cleanup_stmt sqlite3_stmt *st = tug_db_prepare(
         s,
-        "SELECT 1 FROM containers WHERE id GLOB ? AND state IN ('running', 'paused', "
+        "SELECT 1 FROM containers WHERE id GLOB ? AND state NOT IN ('running', 'paused', "
         "'restarting')",
         NULL);
     if (st == NULL)
-        return true;
+        return false;
     BIND_TEXT(st, 1, pat);
     return sqlite3_step(st) == SQLITE_ROW;
 }
@@ -561,7 +562,7 @@ int tug_net_check(tug_store *s, bool repair, char **details, tug_error **err)
     char **links = NULL;
     if (tug_nl_links_with_prefix("tugv", &links, &e) == 0) {
         for (char **l = links; l && *l; l++) {
-            if (running_prefix(s, *l + 4))
+            if (!stale_prefix(s, *l + 4))
                 continue;
             found++;
             add_line(details, "network link of a container that is gone: %s", *l);
@@ -576,7 +577,7 @@ int tug_net_check(tug_store *s, bool repair, char **details, tug_error **err)
     char **owners = NULL;
     if (tug_fw_owners(&owners, &e) == 0) {
         for (char **o = owners; o && *o; o++) {
-            if (strncmp(*o, "net:", 4) == 0 || running_prefix(s, *o))
+            if (strncmp(*o, "net:", 4) == 0 || !stale_prefix(s, *o))
                 continue;
             found++;
             add_line(details, "port rules of a container that is gone: %.12s", *o);

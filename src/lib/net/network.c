@@ -10,6 +10,7 @@
 
 #include "../store/db.h"
 #include "../util/cleanup.h"
+#include "../util/digest.h"
 #include "../util/strutil.h"
 
 void tug_network_free(tug_network *n)
@@ -244,9 +245,17 @@ int tug_network_create(tug_store *s, const char *name, const char *subnet, const
     char id[65];
     random_hex(id, 32);
     char bridge[16];
-    if (strcmp(name, TUG_DEFAULT_NETWORK) == 0)
-        snprintf(bridge, sizeof(bridge), "%s", TUG_DEFAULT_BRIDGE);
-    else
+    if (strcmp(name, TUG_DEFAULT_NETWORK) == 0) {
+        /* tug0 for the default store; other stores (tests, --root) get their own bridge */
+        const char *def = "/var/lib/tug";
+        if (strcmp(s->root, def) == 0) {
+            snprintf(bridge, sizeof(bridge), "%s", TUG_DEFAULT_BRIDGE);
+        } else {
+            char digest[72];
+            tug_sha256_buf(s->root, strlen(s->root), digest);
+            snprintf(bridge, sizeof(bridge), "tugb%.10s", digest + 7);
+        }
+    } else
         snprintf(bridge, sizeof(bridge), "tug-%.11s", id);
     if (insert_network(s, name, bridge, sub, gw, internal, labels, id, err) < 0) {
         tug_store_rollback(s);
