@@ -11,6 +11,8 @@
 #include "../store/db.h"
 #include "../util/cleanup.h"
 #include "../util/digest.h"
+#include "firewall.h"
+#include "netlink.h"
 #include "../util/strutil.h"
 
 void tug_network_free(tug_network *n)
@@ -263,6 +265,19 @@ int tug_network_create(tug_store *s, const char *name, const char *subnet, const
     }
     if (tug_store_commit(s, err) < 0)
         return -1;
+    /* The bridge comes up now, so its route keeps the next network from taking the subnet. */
+    char bcidr[80];
+    snprintf(bcidr, sizeof(bcidr), "%s/%d", gw, len);
+    if (tug_nl_bridge_ensure(bridge, bcidr, err) < 0 ||
+        tug_fw_network_add(bridge, sub, internal, err) < 0) {
+        cleanup_stmt sqlite3_stmt *del = tug_db_prepare(s, "DELETE FROM networks WHERE id = ?", NULL);
+        if (del) {
+            BIND_TEXT(del, 1, id);
+            sqlite3_step(del);
+        }
+        tug_nl_link_delete(bridge, NULL);
+        return tug_error_wrap(err, "create network %s", name);
+    }
     if (ret)
         return tug_network_find(s, id, ret, err);
     return 0;
