@@ -2,9 +2,10 @@
 # bench/run.sh: container start latency and density, tug vs docker vs podman, in one run.
 #
 # Part 1: `run --rm busybox true`, BENCH_RUNS timed rounds after BENCH_WARMUP untimed ones,
-#   each round one run of every engine (interleaved: all see the same noise): median, p90. tug on its default network (a network namespace with only
-#   loopback); docker and podman with --network none (podman with --runtime runc and the
-#   ulimits this VM needs, see /work/shared/ANCHORS.md).
+#   each round one run of every engine (interleaved, so all see the same background noise):
+#   median and p90. tug on its default network (a network namespace with only loopback);
+#   docker and podman with --network none (podman with --runtime runc and the ulimits this VM
+#   needs, see /work/shared/ANCHORS.md).
 # Part 2: BENCH_DETACHED containers started one after another with `run -d busybox sleep 3600`
 #   (docker and podman: --network none): total and per-container time; `ps` and `ps -a`
 #   latency with all of them running; resident memory of the process each container keeps on
@@ -79,7 +80,7 @@ run_e() { # run_e ENGINE ARGS...: the engine's CLI, bounded by $T
 # Cleanup
 
 tug_ids_known() {
-  { cat "$WORK"/tug.*ids 2>/dev/null; timeout 60 "${tug_argv[@]}" ps -aq --no-trunc 2>/dev/null; } |
+  { cat "$WORK/tug.ids" 2>/dev/null; timeout 60 "${tug_argv[@]}" ps -aq --no-trunc 2>/dev/null; } |
     grep -E '^[0-9a-f]{64}$' | sort -u || true
 }
 
@@ -404,7 +405,8 @@ le() { awk -v a="$1" -v b="$2" 'BEGIN {exit !(a <= b)}'; }
 registry_start "$WORK/registry" >/dev/null
 fixture_push_busybox busybox:latest
 log "registry at $REGISTRY; busybox pushed; work dir $WORK"
-log "tug $(git -C "$HERE/.." describe --always --dirty 2>/dev/null || echo '?'), $(nproc) CPUs, kernel $(uname -r), load $(cut -d' ' -f1-3 /proc/loadavg)"
+LOAD0=$(cut -d' ' -f1 /proc/loadavg)
+log "tug $(git -C "$HERE/.." describe --always --dirty 2>/dev/null || echo '?'), $(nproc) CPUs, kernel $(uname -r), load $LOAD0"
 
 for e in $ENGINES; do
   [[ $e == tug || $e == docker || $e == podman ]] || { echo "unknown engine $e" >&2; exit 2; }
@@ -431,6 +433,11 @@ for e in tug docker podman; do
   [[ " $ENGINES " == *" $e "* ]] || continue
   [[ -n ${SKIP[$e]:-} ]] && echo "$e: skipped (${SKIP[$e]})"
 done
+LOAD1=$(cut -d' ' -f1 /proc/loadavg)
+if awk -v a="$LOAD0" -v b="$LOAD1" -v n="$(nproc)" 'BEGIN {exit !(a > n / 2 || b > n / 2)}'; then
+  echo "warning: load average $LOAD0 at the start, $LOAD1 at the end on $(nproc) CPUs: other work" \
+    "on this machine inflates the times; rerun when it is idle"
+fi
 
 line="run --rm true:" line90="  p90:"
 for e in tug docker podman; do

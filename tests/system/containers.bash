@@ -43,6 +43,10 @@ teardown() {
   for m in $(awk -v r="$TUG_ROOT/" 'index($5, r) == 1 { print $5 }' /proc/self/mountinfo | sort -r); do
     umount -l "$m" 2>/dev/null
   done
+  # the store's own default bridge (tug names it tugb + 10 hex of the root's sha256)
+  local h
+  h=$(printf %s "$TUG_ROOT" | sha256sum | cut -c1-10)
+  ip link del "tugb$h" 2>/dev/null
   return 0
 }
 

@@ -126,6 +126,18 @@ static bool subnet_taken(tug_store *s, uint32_t net, int len)
 
 static int pick_subnet(tug_store *s, char *buf, size_t size, tug_error **err)
 {
+    /* Stores other than the default one (tests, --root) are many and small: /24s out of
+     * 10.200-250/16, so that they never run out of the few /16s. */
+    if (strcmp(s->root, "/var/lib/tug") != 0) {
+        for (int b = 200; b <= 250; b++)
+            for (int c = 0; c < 256; c++) {
+                uint32_t net = (10u << 24) | ((uint32_t)b << 16) | ((uint32_t)c << 8);
+                if (!subnet_taken(s, net, 24)) {
+                    snprintf(buf, size, "10.%d.%d.0/24", b, c);
+                    return 0;
+                }
+            }
+    }
     /* 172.30/16 downwards (docker starts at 172.17 upwards), then 10.200-250/16 */
     for (int b = 30; b >= 18; b--) {
         uint32_t net = (172u << 24) | ((uint32_t)b << 16);
