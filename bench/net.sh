@@ -2,7 +2,7 @@
 # bench/net.sh: container networking, tug vs docker, in one run.
 #
 # Part 1: requests/s (wrk -t2 -c50, BENCH_WRK_SECS seconds, best of BENCH_WRK_RUNS runs,
-#   published and direct runs interleaved) to a web server in a container started with
+#   published and direct runs interleaved, alternating which goes first) to a web server in a container started with
 #   `run -d -p PORT:80`, through the published port on 127.0.0.1 and straight to the
 #   container's own address on its bridge; the ratio is what publishing costs. tug publishes
 #   with kernel DNAT; docker as 20.10 ships it (iptables on, userland proxy on: 127.0.0.1 goes
@@ -105,6 +105,12 @@ cleanup_docker_iptables() {
     for chain in "${new[@]}"; do iptables -t "$t" -X "$chain" 2>/dev/null; done
   done
   [[ -n $FWD_POLICY ]] && iptables -P FORWARD "$FWD_POLICY" 2>/dev/null
+  # the nft tables iptables-nft made for docker, when they were not there before and are empty
+  for t in nat filter; do
+    grep -qx "table ip $t" "$IPT_BEFORE.tables" && continue
+    nft list table ip "$t" >"$WORK/nft.$t" 2>/dev/null || continue
+    grep -vqE '^\s*(table|chain|type|policy|\}|$)' "$WORK/nft.$t" || nft delete table ip "$t" 2>/dev/null
+  done
   IPT_BEFORE=
   return 0
 }
@@ -220,11 +226,17 @@ measure() {
   local -a p=() d=()
   wait_http "$pub" && wait_http "$dir" || return 1
   wrk_rps "$pub" 1 >/dev/null && wrk_rps "$dir" 1 >/dev/null || return 1 # warm-up
-  for ((i = 1; i <= WRK_RUNS; i++)); do
-    r=$(wrk_rps "$pub") || return 1
-    p+=("$r")
+  for ((i = 1; i <= WRK_RUNS; i++)); do # alternating which goes first
+    if ((i % 2)); then
+      r=$(wrk_rps "$pub") || return 1
+      p+=("$r")
+    fi
     r=$(wrk_rps "$dir") || return 1
     d+=("$r")
+    if ((i % 2 == 0)); then
+      r=$(wrk_rps "$pub") || return 1
+      p+=("$r")
+    fi
     log "$e run $i: published $(kfmt "${p[-1]}")  direct $(kfmt "${d[-1]}") req/s"
   done
   PUB[$e]=$(best "${p[@]}") DIRECT[$e]=$(best "${d[@]}")
@@ -262,6 +274,7 @@ start_dockerd_net() {
   DOCKER_DIR=$WORK/docker
   mkdir -p "$DOCKER_DIR"
   IPT_BEFORE=$WORK/iptables.before
+  nft list tables >"$IPT_BEFORE.tables" 2>/dev/null || echo >"$IPT_BEFORE.tables"
   iptables-save -t nat >"$IPT_BEFORE.nat" 2>/dev/null || echo >"$IPT_BEFORE.nat"
   iptables-save -t filter >"$IPT_BEFORE.filter" 2>/dev/null || echo >"$IPT_BEFORE.filter"
   FWD_POLICY=$(iptables -S FORWARD 2>/dev/null | awk '$1 == "-P" {print $3}')

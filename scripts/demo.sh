@@ -9,6 +9,7 @@ work=$(mktemp -d /tmp/tug-demo.XXXXXX)
 export TUG_ROOT=${TUG_ROOT:-$work/root}
 cleanup() {
   "$TUG" rm -f $("$TUG" ps -aq 2>/dev/null) >/dev/null 2>&1 || true
+  ip link del "tugb$(printf %s "$TUG_ROOT" | sha256sum | cut -c1-10)" 2>/dev/null || true
   registry_stop 2>/dev/null || true
   rm -rf "$work"
 }
@@ -46,16 +47,23 @@ step "$TUG" system df
 say "Containers: run one, see its output and its exit code"
 step "$TUG" run --rm "$REGISTRY/hello"
 step "$TUG" run --name first "$REGISTRY/busybox" sh -c 'echo "hello from $(hostname), PID $$"; exit 3' || echo "(exit code $?)"
-say "Three containers at once from one image, each with a random name unless named"
-step "$TUG" run -d --name web1 "$REGISTRY/busybox" sh -c 'while true; do echo web1 up; sleep 1; done'
-step "$TUG" run -d --name web2 "$REGISTRY/busybox" sh -c 'while true; do echo web2 up; sleep 1; done'
-step "$TUG" run -d "$REGISTRY/busybox" sleep 600
+say "The tutorial's three web servers from one image, on three ports of 127.0.0.1"
+ports=()
+for i in 1 2 3; do ports+=("$(fixture_free_port)"); done
+for i in 0 1 2; do
+  step "$TUG" run -d --name "web$((i + 1))" -p "${ports[$i]}:80" "$REGISTRY/busybox" \
+    sh -c "echo 'hello from web$((i + 1))' > /tmp/index.html; exec httpd -f -p 80 -h /tmp"
+done
 step "$TUG" ps
+sleep 0.3
+for i in 0 1 2; do step curl -s "http://127.0.0.1:${ports[$i]}/"; done
+step "$TUG" port web1
 step "$TUG" exec web1 ps
-step "$TUG" logs --tail 1 web2
-say "Stop and remove one; the others keep running"
+step "$TUG" logs web2
+say "Stop and remove the second; the first and third keep answering"
 step "$TUG" stop -t 1 web2
 step "$TUG" rm web2
+for i in 0 1 2; do step curl -s -m 2 "http://127.0.0.1:${ports[$i]}/" || echo "(port ${ports[$i]}: no answer, as expected for web2)"; done
 step "$TUG" ps -a
 say "Data in a container dies with it: write a file, remove the container, it is gone"
 step "$TUG" run --name scratch "$REGISTRY/busybox" sh -c 'echo precious > /data.txt'
@@ -68,4 +76,4 @@ step "$TUG" rmi "$REGISTRY/hello"
 step "$TUG" rmi mybox:1 "$REGISTRY/busybox"
 step "$TUG" images
 step "$TUG" system check
-say "Published ports, networks and volumes come next; see the issues in progress."
+say "Volumes come next; see the issues in progress."

@@ -33,4 +33,5 @@ int cmd_logs(cli_ctx *ctx, int argc, char **argv);
 int cmd_container_inspect(cli_ctx *ctx, int argc, char **argv);
 int cmd_exec(cli_ctx *ctx, int argc, char **argv);
 int cmd_network(cli_ctx *ctx, int argc, char **argv);
+int cmd_volume(cli_ctx *ctx, int argc, char **argv);
 int cmd_port(cli_ctx *ctx, int argc, char **argv);

@@ -424,9 +424,14 @@ int cmd_kill(cli_ctx *ctx, int argc, char **argv)
 
 /* ---- rm ---- */
 
+typedef struct rm_opts {
+    bool force, volumes;
+} rm_opts;
+
 static int rm_one(cli_ctx *ctx, tug_container *c, void *arg)
 {
-    bool force = *(bool *)arg;
+    bool force = ((rm_opts *)arg)->force;
+    c->remove_volumes = ((rm_opts *)arg)->volumes;
     tug_error *err = NULL;
     if (tug_container_refresh(ctx->store, c, &err) < 0)
         return cli_fail(err);
@@ -469,14 +474,16 @@ int cmd_rm(cli_ctx *ctx, int argc, char **argv)
         HELP_OPT,
         {NULL, 0, NULL, 0},
     };
-    bool force = false;
+    rm_opts o = {false, false};
     int c;
     while ((c = getopt_long(argc, argv, "fvl", opts, NULL)) != -1) {
         switch (c) {
         case 'f':
-            force = true;
+            o.force = true;
             break;
         case 'v':
+            o.volumes = true;
+            break;
         case 'l':
             break;
         case 'H':
@@ -495,7 +502,7 @@ int cmd_rm(cli_ctx *ctx, int argc, char **argv)
         return rc;
     for (int i = optind; i < argc; i++) {
         ctx->cur_arg = argv[i];
-        int r = for_each(ctx, 1, argv + i, rm_one, &force);
+        int r = for_each(ctx, 1, argv + i, rm_one, &o);
         rc = r > rc ? r : rc;
     }
     return rc;

@@ -12,6 +12,7 @@
 #include "net/ports.h"
 #include "runtime/container.h"
 #include "runtime/security.h"
+#include "runtime/volume.h"
 #include "util/cleanup.h"
 #include "util/strutil.h"
 
@@ -20,6 +21,7 @@ enum {
     O_PIDS, O_CAPADD, O_CAPDROP, O_PRIV, O_SECOPT, O_RESTART, O_STOPSIG, O_STOPTIMEOUT,
     O_ULIMIT, O_SHM, O_LOGOPT, O_LOGDRIVER, O_ENVFILE, O_NETWORK, O_PULL, O_PLATFORM, O_HELP,
     O_CIDFILE, O_SIGPROXY, O_ALIAS, O_IP, O_DNS, O_ADDHOST, O_PUBALL,
+    O_MOUNT, O_VOLFROM,
 };
 
 static const struct option create_opts[] = {
@@ -68,6 +70,8 @@ static const struct option create_opts[] = {
     {"dns", required_argument, NULL, O_DNS},
     {"add-host", required_argument, NULL, O_ADDHOST},
     {"volume", required_argument, NULL, 'v'},
+    {"mount", required_argument, NULL, O_MOUNT},
+    {"volumes-from", required_argument, NULL, O_VOLFROM},
     {"help", no_argument, NULL, O_HELP},
     {NULL, 0, NULL, 0},
 };
@@ -91,6 +95,7 @@ static const char create_help[] =
     "  -m, --memory bytes             Memory limit\n"
     "      --memory-swap bytes        Swap limit equal to memory plus swap: '-1' to enable "
     "unlimited swap\n"
+    "      --mount mount              Attach a filesystem mount to the container\n"
     "      --name string              Assign a name to the container\n"
     "      --network network          Connect a container to a network\n"
     "      --pids-limit int           Tune container pids limit (set -1 for unlimited)\n"
@@ -109,6 +114,8 @@ static const char create_help[] =
     "  -t, --tty                      Allocate a pseudo-TTY\n"
     "      --ulimit ulimit            Ulimit options\n"
     "  -u, --user string              Username or UID (format: <name|uid>[:<group|gid>])\n"
+    "  -v, --volume list              Bind mount a volume\n"
+    "      --volumes-from list        Mount volumes from the specified container(s)\n"
     "  -w, --workdir string           Working directory inside the container\n";
 
 static int bad_value(cli_ctx *ctx, const char *value, const char *flag, const char *why)
@@ -603,8 +610,44 @@ int parse_create_flags(cli_ctx *ctx, int argc, char **argv, bool for_run, create
             break;
         }
         case 'v':
-            fprintf(stderr, "Error: volumes (-v %s) are not supported by this tug yet\n", optarg);
-            return EXIT_ENGINE;
+        case O_MOUNT:
+        case O_VOLFROM: {
+            /* checked here, resolved at create (runtime/volume.c) */
+            tug_error *err = NULL;
+            tug_mount_req m = {0};
+            cleanup_free char *from = NULL;
+            bool ro;
+            int r = c == 'v'       ? tug_mount_parse_volume_flag(optarg, &m, &err)
+                    : c == O_MOUNT ? tug_mount_parse_mount_flag(optarg, &m, &err)
+                                   : tug_mount_parse_volumes_from(optarg, &from, &ro, &err);
+            if (r < 0) {
+                fprintf(stderr, "Error: %s\n", err->msg);
+                tug_error_free(err);
+                return EXIT_ENGINE;
+            }
+            if (c == 'v' && m.source == NULL) {
+                /* -v /path: an anonymous volume, as docker records it */
+                json_t *vols = json_object_get(cfg, "Volumes");
+                if (!json_is_object(vols)) {
+                    vols = json_object();
+                    json_object_set_new(cfg, "Volumes", vols);
+                }
+                json_object_set_new(vols, m.target, json_object());
+            } else if (c == 'v') {
+                append_to(hc, "Binds", optarg);
+            } else if (c == O_MOUNT) {
+                json_t *ms = json_object_get(hc, "Mounts");
+                if (!json_is_array(ms)) {
+                    ms = json_array();
+                    json_object_set_new(hc, "Mounts", ms);
+                }
+                json_array_append_new(ms, tug_mount_req_to_json(&m));
+            } else {
+                append_to(hc, "VolumesFrom", optarg);
+            }
+            tug_mount_req_clear(&m);
+            break;
+        }
         case O_PULL:
             if (strcmp(optarg, "missing") != 0 && strcmp(optarg, "always") != 0 &&
                 strcmp(optarg, "never") != 0)

@@ -87,6 +87,7 @@ static const cli_command top_cmds[] = {
     {"container", cmd_container_group, "Manage containers"},
     {"container-finish", cmd_container_finish, NULL},
     {"network", cmd_network, "Manage networks"},
+    {"volume", cmd_volume, "Manage volumes"},
     {"port", cmd_port, "List port mappings or a specific mapping for the container"},
     {"pull", cmd_pull, "Download an image from a registry"},
     {"images", cmd_images, "List images"},

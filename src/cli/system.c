@@ -6,6 +6,7 @@
 
 #include "cli.h"
 #include "net/netsetup.h"
+#include "runtime/volume.h"
 #include "commands.h"
 #include "util/cleanup.h"
 #include "util/strutil.h"
@@ -73,7 +74,11 @@ int cmd_system_df(cli_ctx *ctx, int argc, char **argv)
                                        df.images_reclaimable));
     json_array_append_new(rows, df_row("Containers", df.containers, df.containers_active,
                                        df.containers_size, df.containers_reclaimable));
-    json_array_append_new(rows, df_row("Local Volumes", 0, 0, 0, 0));
+    tug_volume_df vdf;
+    if (tug_volume_disk_usage(s, &vdf, &err) < 0)
+        return cli_fail(err);
+    json_array_append_new(rows, df_row("Local Volumes", vdf.total, vdf.active, vdf.size,
+                                       vdf.reclaimable));
     json_array_append_new(rows, df_row("Build Cache", 0, 0, 0, 0));
     json_t *header = json_object();
     json_object_set_new(header, "Type", json_string("TYPE"));
@@ -128,6 +133,18 @@ int cmd_system_check(cli_ctx *ctx, int argc, char **argv)
         return cli_fail(err);
     }
     problems += net;
+    char *vol_details = NULL;
+    int vol = tug_volume_check(s, !dry, &vol_details, &err);
+    if (vol < 0) {
+        free(net_details);
+        tug_check_report_clear(&rep);
+        return cli_fail(err);
+    }
+    problems += vol;
+    if (vol_details) {
+        fputs(vol_details, stdout);
+        free(vol_details);
+    }
     if (net_details) {
         fputs(net_details, stdout);
         free(net_details);

@@ -49,6 +49,7 @@
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
+#include <net/if.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <spawn.h>
@@ -495,12 +496,19 @@ static int nft_replace(const char *owner, const char *add, tug_error **err)
         bool work = add != NULL;
         if (add && !st.complete)
             fputs(nft_skeleton, f);
-        for (size_t i = 0; i < st.n; i++)
-            if (strcmp(st.rules[i].comment, owner) == 0) {
+        for (size_t i = 0; i < st.n; i++) {
+            const char *c = st.rules[i].comment;
+            /* a network's rules outlive its bridge when a store is thrown away with its
+             * bridge: every change sweeps those whose bridge is gone */
+            bool orphan = strncmp(c, NET_PREFIX, strlen(NET_PREFIX)) == 0 &&
+                          if_nametoindex(c + strlen(NET_PREFIX)) == 0 &&
+                          strcmp(c, owner) != 0;
+            if (strcmp(c, owner) == 0 || orphan) {
                 fprintf(f, "delete rule inet tug %s handle %llu\n", st.rules[i].chain,
                         st.rules[i].handle);
                 work = true;
             }
+        }
         if (add)
             fputs(add, f);
         nft_state_free(&st);

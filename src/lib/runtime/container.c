@@ -20,6 +20,7 @@
 #include "names.h"
 #include "../net/netsetup.h"
 #include "spec.h"
+#include "volume.h"
 
 void tug_container_free(tug_container *c)
 {
@@ -242,6 +243,8 @@ int tug_container_create(tug_store *s, const char *image, json_t *request, const
     }
     if (write_etc_files(dir, hn, json_object_get(request, "HostConfig"), err) < 0)
         goto fail;
+    if (tug_volume_setup_mounts(s, id, request, err) < 0)
+        goto fail;
     const char **lower;
     lower = calloc(img->n_layers + 1, sizeof(char *));
     for (size_t i = 0; lower && i < img->n_layers; i++)
@@ -308,6 +311,9 @@ int tug_container_create(tug_store *s, const char *image, json_t *request, const
     return tug_container_find(s, id, ret_ctr, err);
 fail: {
     tug_error *ignored = NULL;
+    tug_volume_release(s, id, true, &ignored);
+    tug_error_free(ignored);
+    ignored = NULL;
     tug_rm_rf(dir, &ignored);
     tug_error_free(ignored);
     return -1;
@@ -445,6 +451,12 @@ int tug_container_remove(tug_store *s, tug_container *c, tug_error **err)
     BIND_TEXT(st, 1, c->id);
     if (tug_db_step_done(s, st, err) < 0)
         return -1;
+    /* named volumes stay; anonymous ones go with rm -v and --rm */
+    json_t *hc = json_object_get(c->config, "HostConfig");
+    tug_error *verr = NULL;
+    tug_volume_release(s, c->id, c->remove_volumes || json_is_true(json_object_get(hc, "AutoRemove")),
+                       &verr);
+    tug_error_free(verr);
     if (run && asprintf(&rdir, "%s/%s", run, c->id) >= 0) {
         /* Everything but the exit file: `tug wait` on a --rm container still reads it.
          * /run is tmpfs; `system check` drops exit files of containers long gone. */
@@ -539,7 +551,8 @@ json_t *tug_container_inspect_json(tug_store *s, tug_container *c)
     json_object_set_new(gd, "Data", data);
     json_object_set_new(gd, "Name", json_string("overlay"));
     json_object_set_new(o, "GraphDriver", gd);
-    json_object_set_new(o, "Mounts", json_array());
+    json_t *mps = json_object_get(c->config, "TugMountPoints");
+    json_object_set_new(o, "Mounts", mps ? json_incref(mps) : json_array());
     json_object_set(o, "Config", cfg ? cfg : json_object());
     json_t *ns = json_object();
     json_t *nets = tug_net_endpoints_json(s, c->id);

@@ -32,6 +32,7 @@ typedef struct tug_container {
     long long started_ns, finished_ns;
     int restart_count;
     char *error;
+    bool remove_volumes; /* not stored: tug_container_remove also removes anonymous volumes */
 } tug_container;
 
 void tug_container_free(tug_container *c);

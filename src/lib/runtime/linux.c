@@ -30,6 +30,7 @@
 #include "security.h"
 #include "spec.h"
 #include "linux_child.h"
+#include "volume.h"
 
 #ifndef SYS_pivot_root
 #define SYS_pivot_root 155
@@ -97,6 +98,10 @@ static int parse_mount(json_t *m, tug_mount *out, tug_error **err)
     {
         const char *s = json_string_value(o);
         bool known = false;
+        if (s && strcmp(s, "tug-copyup") == 0) {
+            out->copyup = true;
+            continue;
+        }
         for (size_t k = 0; s && k < TUG_ARRAY_SIZE(mount_opts); k++)
             if (strcmp(s, mount_opts[k].name) == 0) {
                 out->flags = (out->flags | mount_opts[k].set) & ~mount_opts[k].clear;
@@ -528,6 +533,23 @@ static void make_dev(int rootfd, bool privileged)
     close(dev);
 }
 
+/* docker's copy-up: an empty volume gets what the image has at the mount point. Both sides
+ * are opened without following symlinks out of the rootfs or the volume. */
+static void copy_up(int rootfd, const tug_mount *m)
+{
+    int src = open_in_root(rootfd, m->dest, O_RDONLY | O_DIRECTORY);
+    if (src < 0)
+        return; /* nothing (or no directory) there in the image */
+    int dst = open(m->src, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (dst < 0)
+        tug_child_die(125, errno, "open volume %s", m->src);
+    tug_error *err = NULL;
+    if (tug_volume_copy_up(src, dst, &err) < 0)
+        tug_child_die(125, 0, "copy %s into its volume: %s", m->dest, err->msg);
+    close(src);
+    close(dst);
+}
+
 static void do_mounts(const tug_spawn_spec *s, int rootfd)
 {
     char path[64];
@@ -543,6 +565,8 @@ static void do_mounts(const tug_spawn_spec *s, int rootfd)
         if (strcmp(m->type, "cgroup") == 0) {
             mount_cgroups(rootfd, m->dest, path, flags);
         } else if (m->bind) {
+            if (m->copyup)
+                copy_up(rootfd, m);
             if (mount(m->src, path, NULL, MS_BIND | (m->flags & MS_REC), NULL) < 0)
                 tug_child_die(125, errno, "bind %s to %s", m->src, m->dest);
             /* the fd names what was under the mount: later steps need the mount itself */

@@ -15,6 +15,7 @@ typedef struct tug_mount {
     unsigned long flags;  /* MS_* applied at mount */
     unsigned long pflags; /* propagation MS_PRIVATE/MS_SLAVE/..., 0 for none */
     bool bind, ro;
+    bool copyup; /* an empty volume first gets the image's content at dest */
 } tug_mount;
 
 typedef struct tug_rlimit {

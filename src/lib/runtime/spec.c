@@ -109,6 +109,19 @@ static json_t *mount_new(const char *dest, const char *type, const char *src,
     return m;
 }
 
+static bool has_destination(json_t *mounts, const char *dst)
+{
+    size_t i;
+    json_t *m;
+    json_array_foreach(mounts, i, m)
+    {
+        const char *d = json_string_value(json_object_get(m, "destination"));
+        if (d && strcmp(d, dst) == 0)
+            return true;
+    }
+    return false;
+}
+
 static json_t *caps_list(uint64_t set)
 {
     json_t *a = json_array();
@@ -347,12 +360,18 @@ json_t *tug_spec_build(const char *id, json_t *request, const char *const *lower
     json_array_append_new(mounts, mount_new("/sys/fs/cgroup", "cgroup", "cgroup",
                                             (const char *[]){"nosuid", "noexec", "nodev",
                                                              "relatime", "ro", NULL}));
+    /* -v, --mount, --volumes-from and the image's VOLUMEs, resolved at create (volume.c);
+     * before the /etc files so that a volume on /etc does not hide them */
+    json_t *user_mounts = json_object_get(request, "TugMounts");
+    json_array_foreach(user_mounts, i, v) json_array_append(mounts, v);
     static const char *const etc_files[] = {"hostname", "hosts", "resolv.conf"};
     for (i = 0; i < TUG_ARRAY_SIZE(etc_files); i++) {
         cleanup_free char *src = NULL, *dst = NULL;
         if (asprintf(&src, "%s/%s", ctr_dir, etc_files[i]) < 0 ||
             asprintf(&dst, "/etc/%s", etc_files[i]) < 0)
             break;
+        if (has_destination(user_mounts, dst))
+            continue; /* the user's own file wins, as in docker */
         json_array_append_new(mounts, mount_new(dst, "bind", src,
                                                 (const char *[]){"rbind", "rprivate", NULL}));
     }

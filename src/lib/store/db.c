@@ -10,7 +10,7 @@
 #include "db.h"
 #include "store.h"
 
-#define SCHEMA_VERSION 2
+#define SCHEMA_VERSION 3
 
 static const char schema_v1[] =
     "CREATE TABLE IF NOT EXISTS layers ("
@@ -92,6 +92,20 @@ static const char schema_v2[] =
     "  ctr_port INTEGER NOT NULL,"
     "  PRIMARY KEY (proto, host_ip, host_port));";
 
+/* v3: volumes, and which containers use them (a volume in use cannot be removed). */
+static const char schema_v3[] =
+    "CREATE TABLE IF NOT EXISTS volumes ("
+    "  name TEXT PRIMARY KEY,"
+    "  created INTEGER NOT NULL,"
+    "  labels TEXT,"
+    "  options TEXT,"
+    "  anonymous INTEGER NOT NULL DEFAULT 0);"
+    "CREATE TABLE IF NOT EXISTS volume_users ("
+    "  container_id TEXT NOT NULL,"
+    "  volume_name TEXT NOT NULL,"
+    "  PRIMARY KEY (container_id, volume_name));"
+    "CREATE INDEX IF NOT EXISTS volume_users_volume ON volume_users(volume_name);";
+
 static int db_error(tug_store *s, tug_error **err, const char *what)
 {
     return tug_error_set(err, 0, "%s: %s", what, sqlite3_errmsg(s->db));
@@ -168,6 +182,7 @@ static int open_db(tug_store *s, tug_error **err)
         /* Each version's statements are idempotent: a store at version N takes the rest. */
         if ((version < 1 && tug_store_exec(s, schema_v1, err) < 0) ||
             (version < 2 && tug_store_exec(s, schema_v2, err) < 0) ||
+            (version < 3 && tug_store_exec(s, schema_v3, err) < 0) ||
             tug_store_exec(s, pragma, err) < 0) {
             tug_store_rollback(s);
             return tug_error_wrap(err, "create schema in %s", path);

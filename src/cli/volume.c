@@ -1,0 +1,434 @@
+/* volume create/ls/inspect/rm/prune. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "commands.h"
+#include "runtime/volume.h"
+#include "util/cleanup.h"
+#include "util/strutil.h"
+#include "util/template.h"
+
+#define HELP_OPT {"help", no_argument, NULL, 'H'}
+
+static int add_label(json_t *labels, const char *kv)
+{
+    const char *eq = strchr(kv, '=');
+    if (eq == kv || *kv == '\0')
+        return -1;
+    cleanup_free char *k = eq ? strndup(kv, (size_t)(eq - kv)) : strdup(kv);
+    json_object_set_new(labels, k, json_string(eq ? eq + 1 : ""));
+    return 0;
+}
+
+static json_t *volume_json(tug_store *s, const tug_volume *v)
+{
+    json_t *o = json_object();
+    char *t = tug_format_rfc3339(v->created_ns / 1000000000LL, 0);
+    /* docker prints whole seconds */
+    if (t) {
+        char *dot = strchr(t, '.');
+        if (dot) {
+            dot[0] = 'Z';
+            dot[1] = '\0';
+        }
+    }
+    json_object_set_new(o, "CreatedAt", json_string(t ? t : ""));
+    free(t);
+    json_object_set_new(o, "Driver", json_string("local"));
+    json_object_set(o, "Labels", json_object_size(v->labels) ? v->labels : json_null());
+    cleanup_free char *mp = tug_volume_path(s, v->name);
+    json_object_set_new(o, "Mountpoint", json_string(mp ? mp : ""));
+    json_object_set_new(o, "Name", json_string(v->name));
+    json_object_set(o, "Options", json_object_size(v->options) ? v->options : json_null());
+    json_object_set_new(o, "Scope", json_string("local"));
+    return o;
+}
+
+static int vol_create(cli_ctx *ctx, int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"label", required_argument, NULL, 'l'}, {"driver", required_argument, NULL, 'd'},
+        {"opt", required_argument, NULL, 'o'},   {"name", required_argument, NULL, 'n'},
+        HELP_OPT,                                {NULL, 0, NULL, 0},
+    };
+    json_t *labels = json_object(), *options = json_object();
+    const char *name = NULL;
+    int c, rc = 0;
+    while ((c = getopt_long(argc, argv, "d:o:", opts, NULL)) != -1) {
+        switch (c) {
+        case 'l':
+            if (add_label(labels, optarg) < 0)
+                rc = cli_usage_error(ctx, "invalid label '%s'", optarg);
+            break;
+        case 'o':
+            if (strchr(optarg, '=') == NULL || add_label(options, optarg) < 0)
+                rc = cli_usage_error(ctx, "invalid option '%s': use key=value", optarg);
+            break;
+        case 'd':
+            if (strcmp(optarg, "local") != 0) {
+                fprintf(stderr, "Error: plugin \"%s\" not found: tug has the local volume "
+                                "driver\n",
+                        optarg);
+                rc = EXIT_USER;
+            }
+            break;
+        case 'n':
+            name = optarg;
+            break;
+        case 'H':
+            cli_print_help("tug volume create [OPTIONS] [VOLUME]", "Create a volume",
+                           "  -d, --driver string   Specify volume driver name (default "
+                           "\"local\")\n"
+                           "      --label list      Set metadata for a volume\n"
+                           "  -o, --opt map         Set driver specific options (type, device, "
+                           "o)\n");
+            goto out;
+        default:
+            rc = cli_flag_error(ctx, argv);
+        }
+        if (rc)
+            goto out;
+    }
+    if (argc - optind > 1) {
+        rc = cli_usage_error(ctx, "\"volume create\" requires at most 1 argument.");
+        goto out;
+    }
+    if (optind < argc) {
+        if (name && strcmp(name, argv[optind]) != 0) {
+            fprintf(stderr, "Error: conflicting options: either specify --name or provide "
+                            "positional arg, not both\n");
+            rc = EXIT_USER;
+            goto out;
+        }
+        name = argv[optind];
+    }
+    tug_store *s;
+    if ((rc = cli_store(ctx, &s)) != 0)
+        goto out;
+    tug_error *err = NULL;
+    cleanup_volume tug_volume *v = NULL;
+    if (tug_volume_create(s, name, labels, json_object_size(options) ? options : NULL, &v, &err) <
+        0) {
+        rc = cli_fail(err);
+        goto out;
+    }
+    printf("%s\n", v->name);
+out:
+    json_decref(labels);
+    json_decref(options);
+    return rc;
+}
+
+/* docker's label filter: "key" or "key=value" */
+static bool label_match(json_t *labels, const char *f)
+{
+    const char *eq = strchr(f, '=');
+    cleanup_free char *k = eq ? strndup(f, (size_t)(eq - f)) : strdup(f);
+    json_t *v = json_object_get(labels, k);
+    if (v == NULL)
+        return false;
+    return eq == NULL || strcmp(json_string_value(v) ? json_string_value(v) : "", eq + 1) == 0;
+}
+
+static int vol_ls(cli_ctx *ctx, int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"quiet", no_argument, NULL, 'q'}, {"format", required_argument, NULL, 'F'},
+        {"filter", required_argument, NULL, 'f'}, HELP_OPT, {NULL, 0, NULL, 0},
+    };
+    bool quiet = false;
+    const char *format = NULL;
+    const char *filters[32];
+    size_t nf = 0;
+    int c;
+    while ((c = getopt_long(argc, argv, "qf:", opts, NULL)) != -1) {
+        switch (c) {
+        case 'q':
+            quiet = true;
+            break;
+        case 'F':
+            format = optarg;
+            break;
+        case 'f':
+            if (strncmp(optarg, "dangling=", 9) != 0 && strncmp(optarg, "name=", 5) != 0 &&
+                strncmp(optarg, "label=", 6) != 0 && strncmp(optarg, "driver=", 7) != 0) {
+                fprintf(stderr, "Error: invalid filter '%s'\n", optarg);
+                return EXIT_USER;
+            }
+            if (strncmp(optarg, "dangling=", 9) == 0 && strcmp(optarg + 9, "true") != 0 &&
+                strcmp(optarg + 9, "false") != 0 && strcmp(optarg + 9, "1") != 0 &&
+                strcmp(optarg + 9, "0") != 0) {
+                fprintf(stderr, "Error: invalid filter 'dangling=%s'\n", optarg + 9);
+                return EXIT_USER;
+            }
+            if (nf < TUG_ARRAY_SIZE(filters))
+                filters[nf++] = optarg;
+            break;
+        case 'H':
+            cli_print_help("tug volume ls [OPTIONS]", "List volumes",
+                           "  -f, --filter filter   Provide filter values (e.g. "
+                           "'dangling=true')\n"
+                           "      --format string   Format output using a custom template\n"
+                           "  -q, --quiet           Only display volume names\n");
+            return 0;
+        default:
+            return cli_flag_error(ctx, argv);
+        }
+    }
+    tug_store *s;
+    int rc = cli_store(ctx, &s);
+    if (rc)
+        return rc;
+    tug_error *err = NULL;
+    tug_volume **v = NULL;
+    size_t n = 0;
+    if (tug_volume_list(s, &v, &n, &err) < 0)
+        return cli_fail(err);
+    json_t *rows = json_array();
+    for (size_t i = 0; i < n; i++) {
+        cleanup_strv char **users = NULL;
+        size_t nu = 0;
+        if (tug_volume_users(s, v[i]->name, &users, &nu, &err) < 0) {
+            tug_volumes_free(v, n);
+            json_decref(rows);
+            return cli_fail(err);
+        }
+        bool keep = true;
+        /* filters of one kind are or-ed, kinds are and-ed, as in docker; kept simple: a name
+         * or label filter must match, dangling must agree */
+        bool name_seen = false, name_ok = false;
+        for (size_t k = 0; k < nf; k++) {
+            const char *f = filters[k];
+            if (strncmp(f, "dangling=", 9) == 0) {
+                bool want = strcmp(f + 9, "true") == 0 || strcmp(f + 9, "1") == 0;
+                keep &= want == (nu == 0);
+            } else if (strncmp(f, "name=", 5) == 0) {
+                name_seen = true;
+                name_ok |= strstr(v[i]->name, f + 5) != NULL;
+            } else if (strncmp(f, "label=", 6) == 0) {
+                keep &= label_match(v[i]->labels, f + 6);
+            } else if (strncmp(f, "driver=", 7) == 0) {
+                keep &= strcmp(f + 7, "local") == 0;
+            }
+        }
+        if (!keep || (name_seen && !name_ok))
+            continue;
+        json_t *r = volume_json(s, v[i]);
+        /* the fields docker's volume ls templates know */
+        char links[24];
+        snprintf(links, sizeof(links), "%zu", nu);
+        json_object_set_new(r, "Links", json_string(links));
+        json_object_set_new(r, "Size", json_string("N/A"));
+        json_t *l = json_object_get(r, "Labels");
+        const char *k;
+        json_t *lv;
+        cleanup_free char *ltxt = strdup("");
+        json_object_foreach(l, k, lv)
+        {
+            char *more = NULL;
+            if (asprintf(&more, "%s%s%s=%s", ltxt, *ltxt ? "," : "", k,
+                         json_string_value(lv) ? json_string_value(lv) : "") >= 0) {
+                free(ltxt);
+                ltxt = more;
+            }
+        }
+        json_object_set_new(r, "Labels", json_string(ltxt ? ltxt : ""));
+        json_array_append_new(rows, r);
+    }
+    tug_volumes_free(v, n);
+    json_t *header = json_object();
+    json_object_set_new(header, "Driver", json_string("DRIVER"));
+    json_object_set_new(header, "Name", json_string("VOLUME NAME"));
+    json_object_set_new(header, "Mountpoint", json_string("MOUNTPOINT"));
+    json_object_set_new(header, "Labels", json_string("LABELS"));
+    json_object_set_new(header, "Scope", json_string("SCOPE"));
+    json_object_set_new(header, "Links", json_string("LINKS"));
+    json_object_set_new(header, "Size", json_string("SIZE"));
+    json_object_set_new(header, "CreatedAt", json_string("CREATED"));
+    if (quiet && (format == NULL || !*format))
+        format = "{{.Name}}";
+    rc = cli_print_rows(format, "{{.Driver}}\t{{.Name}}", header, rows);
+    json_decref(header);
+    json_decref(rows);
+    return rc;
+}
+
+static int vol_inspect(cli_ctx *ctx, int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"format", required_argument, NULL, 'f'}, HELP_OPT, {NULL, 0, NULL, 0}};
+    const char *format = NULL;
+    int c;
+    while ((c = getopt_long(argc, argv, "f:", opts, NULL)) != -1) {
+        if (c == 'f')
+            format = optarg;
+        else if (c == 'H') {
+            cli_print_help("tug volume inspect [OPTIONS] VOLUME [VOLUME...]",
+                           "Display detailed information on one or more volumes",
+                           "  -f, --format string   Format output using a custom template\n");
+            return 0;
+        } else
+            return cli_flag_error(ctx, argv);
+    }
+    if (optind >= argc)
+        return cli_usage_error(ctx, "\"volume inspect\" requires at least 1 argument.");
+    tug_store *s;
+    int rc = cli_store(ctx, &s);
+    if (rc)
+        return rc;
+    json_t *docs = json_array();
+    for (int i = optind; i < argc; i++) {
+        tug_error *err = NULL;
+        cleanup_volume tug_volume *v = NULL;
+        if (tug_volume_find(s, argv[i], &v, &err) < 0) {
+            fprintf(stderr, "Error: %s\n", err->msg);
+            tug_error_free(err);
+            rc = EXIT_USER;
+            continue;
+        }
+        json_array_append_new(docs, volume_json(s, v));
+    }
+    if (format && *format) {
+        tug_error *err = NULL;
+        cleanup_template tug_template *t = NULL;
+        if (tug_template_parse(format, &t, &err) < 0) {
+            json_decref(docs);
+            return cli_fail(err);
+        }
+        size_t i;
+        json_t *d;
+        json_array_foreach(docs, i, d)
+        {
+            cleanup_free char *out = NULL;
+            if (tug_template_render(t, d, &out, &err) < 0) {
+                json_decref(docs);
+                return cli_fail(err);
+            }
+            printf("%s\n", out);
+        }
+    } else if (json_array_size(docs) > 0 || rc == 0) {
+        char *out = json_dumps(docs, JSON_INDENT(4) | JSON_PRESERVE_ORDER);
+        printf("%s\n", out);
+        free(out);
+    }
+    json_decref(docs);
+    return rc;
+}
+
+static int vol_rm(cli_ctx *ctx, int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"force", no_argument, NULL, 'f'}, HELP_OPT, {NULL, 0, NULL, 0}};
+    bool force = false;
+    int c;
+    while ((c = getopt_long(argc, argv, "f", opts, NULL)) != -1) {
+        if (c == 'f')
+            force = true;
+        else if (c == 'H') {
+            cli_print_help("tug volume rm [OPTIONS] VOLUME [VOLUME...]",
+                           "Remove one or more volumes. You cannot remove a volume that is in use "
+                           "by a container.",
+                           "  -f, --force   Do not fail when a volume does not exist\n");
+            return 0;
+        } else
+            return cli_flag_error(ctx, argv);
+    }
+    if (optind >= argc)
+        return cli_usage_error(ctx, "\"volume rm\" requires at least 1 argument.");
+    tug_store *s;
+    int rc = cli_store(ctx, &s);
+    if (rc)
+        return rc;
+    for (int i = optind; i < argc; i++) {
+        tug_error *err = NULL;
+        cleanup_volume tug_volume *v = NULL;
+        if (tug_volume_find(s, argv[i], &v, &err) < 0) {
+            if (force) {
+                tug_error_free(err);
+                continue;
+            }
+        } else if (tug_volume_remove(s, argv[i], &err) == 0) {
+            printf("%s\n", argv[i]);
+            continue;
+        }
+        int r = cli_fail(err);
+        rc = r > rc ? r : rc;
+    }
+    return rc;
+}
+
+static int vol_prune(cli_ctx *ctx, int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"force", no_argument, NULL, 'f'}, {"all", no_argument, NULL, 'a'},
+        {"filter", required_argument, NULL, 'F'}, HELP_OPT, {NULL, 0, NULL, 0}};
+    bool force = false, all = false;
+    int c;
+    while ((c = getopt_long(argc, argv, "fa", opts, NULL)) != -1) {
+        switch (c) {
+        case 'f':
+            force = true;
+            break;
+        case 'a':
+            all = true;
+            break;
+        case 'F':
+            if (strcmp(optarg, "all=true") == 0 || strcmp(optarg, "all=1") == 0)
+                all = true;
+            break;
+        case 'H':
+            cli_print_help("tug volume prune [OPTIONS]", "Remove unused local volumes",
+                           "  -a, --all     Remove all unused volumes, not just anonymous ones\n"
+                           "  -f, --force   Do not prompt for confirmation\n");
+            return 0;
+        default:
+            return cli_flag_error(ctx, argv);
+        }
+    }
+    if (!force) {
+        printf("WARNING! This will remove %s local volumes not used by at least one "
+               "container.\nAre you sure you want to continue? [y/N] ",
+               all ? "all" : "anonymous");
+        fflush(stdout);
+        char line[16];
+        if (fgets(line, sizeof(line), stdin) == NULL || (line[0] != 'y' && line[0] != 'Y'))
+            return 0;
+    }
+    tug_store *s;
+    int rc = cli_store(ctx, &s);
+    if (rc)
+        return rc;
+    tug_error *err = NULL;
+    cleanup_strv char **names = NULL;
+    long long reclaimed = 0;
+    if (tug_volume_prune(s, all, &names, &reclaimed, &err) < 0)
+        return cli_fail(err);
+    if (names[0])
+        printf("Deleted Volumes:\n");
+    for (char **n = names; *n; n++)
+        printf("%s\n", *n);
+    if (names[0])
+        printf("\n");
+    cleanup_free char *sz = tug_human_size((double)reclaimed, 4);
+    printf("Total reclaimed space: %s\n", sz ? sz : "0B");
+    return 0;
+}
+
+static const cli_command volume_cmds[] = {
+    {"create", vol_create, "Create a volume"},
+    {"ls", vol_ls, "List volumes"},
+    {"list", vol_ls, NULL},
+    {"inspect", vol_inspect, "Display detailed information on one or more volumes"},
+    {"rm", vol_rm, "Remove one or more volumes"},
+    {"remove", vol_rm, NULL},
+    {"prune", vol_prune, "Remove unused local volumes"},
+    {NULL, NULL, NULL},
+};
+
+int cmd_volume(cli_ctx *ctx, int argc, char **argv)
+{
+    return cli_run_group(ctx, "volume", volume_cmds, argc, argv);
+}
