@@ -250,7 +250,7 @@ static int spool(tug_store *s, int in, char **ret_path, char ret_digest[72], lon
                  tug_error **err)
 {
     cleanup_free char *path = NULL;
-    if (asprintf(&path, "%s/ingest/import-XXXXXX", s->root) < 0)
+    if (asprintf(&path, "%s/ingest/import-%d-XXXXXX", s->root, (int)getpid()) < 0)
         return tug_error_set(err, ENOMEM, "import");
     cleanup_close int out = mkostemp(path, O_CLOEXEC);
     if (out < 0)
@@ -347,6 +347,8 @@ int tug_import(tug_store *s, int fd, const tug_import_opts *opts, char **ret_ima
     tug_image img = {0};
     tug_image_layer layer = {0};
     tug_unpack_result res;
+    if (lock >= 0)
+        tug_store_sweep_dead(s);
     if (lock < 0 || spool(s, fd, &spooled, blob_digest, &blob_size, err) < 0)
         goto out;
     bfd = open(spooled, O_RDONLY | O_CLOEXEC);

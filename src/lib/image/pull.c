@@ -281,6 +281,7 @@ int tug_pull(tug_store *s, const tug_reference *ref, const tug_pull_opts *opts,
         tug_platform_clear(&plat);
         return -1;
     }
+    tug_store_sweep_dead(s);
     pull_ctx c = {.store = s, .opts = opts};
     pthread_mutex_init(&c.lock, NULL);
     int r = -1;

@@ -1,5 +1,7 @@
 /* Blobs, layers and images in the store. Files are complete before a row points at them. */
+#include <dirent.h>
 #include <errno.h>
+#include <signal.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -104,6 +106,40 @@ int tug_store_layer_tmp(tug_store *s, char **ret_tmp, char **ret_dir, tug_error 
     *ret_tmp = steal_pointer(&tmp);
     *ret_dir = steal_pointer(&dir);
     return 0;
+}
+
+static bool dead_pid_name(const char *name, const char *prefix)
+{
+    size_t pl = strlen(prefix);
+    if (strncmp(name, prefix, pl) != 0)
+        return false;
+    char *end;
+    long pid = strtol(name + pl, &end, 10);
+    if (end == name + pl || *end != '-' || pid <= 0)
+        return false;
+    return kill((pid_t)pid, 0) < 0 && errno == ESRCH;
+}
+
+static void sweep_dir(tug_store *s, const char *sub, const char *prefix)
+{
+    cleanup_free char *path = NULL;
+    if (asprintf(&path, "%s/%s", s->root, sub) < 0)
+        return;
+    cleanup_dir DIR *d = opendir(path);
+    struct dirent *de;
+    while (d && (de = readdir(d)) != NULL) {
+        if (!dead_pid_name(de->d_name, prefix))
+            continue;
+        tug_error *ignored = NULL;
+        tug_rm_rf_at(dirfd(d), de->d_name, &ignored);
+        tug_error_free(ignored);
+    }
+}
+
+void tug_store_sweep_dead(tug_store *s)
+{
+    sweep_dir(s, "layers", ".tmp-");
+    sweep_dir(s, "ingest", "import-");
 }
 
 int tug_store_commit_layer(tug_store *s, const char *tmp, const char *chain_id,

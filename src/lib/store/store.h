@@ -68,6 +68,9 @@ bool tug_store_has_layer(tug_store *s, const char *chain_id);
 char *tug_store_layer_dir(tug_store *s, const char *chain_id); /* .../layers/<hex>/diff */
 /* A fresh private directory to unpack into; *ret_dir is its diff/ subdirectory. */
 int tug_store_layer_tmp(tug_store *s, char **ret_tmp, char **ret_dir, tug_error **err);
+/* Remove what writers that died (kill -9) left: unpack dirs and import spools named after a
+ * pid that no longer runs. Pull and import call it. */
+void tug_store_sweep_dead(tug_store *s);
 /* Move an unpacked tmp dir into place and record the layer (idempotent). */
 int tug_store_commit_layer(tug_store *s, const char *tmp, const char *chain_id,
                            const char *diff_id, long long size, tug_error **err);
