@@ -4,6 +4,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 
+#include "registry/registry.h"
 #include "store/store.h"
 #include "util/error.h"
 
@@ -16,6 +17,8 @@ typedef struct cli_ctx {
     const char *cmd;   /* e.g. "image ls", for messages */
     tug_store *store;  /* opened on first use */
     const char *cur_arg; /* the argument a per-container command is working on */
+    const char *insecure[16]; /* --insecure-registry and daemon.json's insecure-registries */
+    size_t n_insecure;
 } cli_ctx;
 
 typedef struct cli_command {
@@ -25,6 +28,9 @@ typedef struct cli_command {
 } cli_command;
 
 int cli_store(cli_ctx *ctx, tug_store **ret_store);
+/* Registry options from the command line and the config file ($TUG_CONFIG or
+ * /etc/tug/daemon.json, docker's "insecure-registries" key). */
+void cli_registry_opts(cli_ctx *ctx, tug_registry_opts *ret);
 /* Dispatch "tug GROUP SUBCOMMAND ..." to one of cmds. */
 int cli_run_group(cli_ctx *ctx, const char *group, const cli_command *cmds, int argc,
                   char **argv);

@@ -67,7 +67,8 @@ static int ensure_image(cli_ctx *ctx, tug_store *s, const create_flags *f)
                  ref->path) < 0)
         header = NULL;
     pull_view *view = pull_view_new(false, header);
-    tug_registry_opts ropts = {.user_agent = "tug/" TUG_VERSION};
+    tug_registry_opts ropts;
+    cli_registry_opts(ctx, &ropts);
     tug_pull_opts po = {.platform = f->platform, .registry = &ropts,
                         .progress = pull_view_progress, .userdata = view};
     tug_pull_result res = {0};

@@ -117,7 +117,8 @@ int cmd_pull(cli_ctx *ctx, int argc, char **argv)
                  ref->path) < 0)
         header = NULL;
     pull_view *view = pull_view_new(quiet, header);
-    tug_registry_opts ropts = {.user_agent = "tug/" TUG_VERSION};
+    tug_registry_opts ropts;
+    cli_registry_opts(ctx, &ropts);
     tug_pull_opts popts = {
         .platform = platform,
         .registry = &ropts,

@@ -7,6 +7,7 @@
 
 #include "cli.h"
 #include "commands.h"
+#include "util/cleanup.h"
 
 static const cli_command image_cmds[] = {
     {"ls", cmd_images, "List images"},
@@ -114,7 +115,10 @@ static void usage(FILE *out)
     fprintf(out, "\nUsage:  tug [OPTIONS] COMMAND\n\n"
                  "A container engine with no daemon\n\n"
                  "Options:\n"
-                 "      --root string   Store root (default $TUG_ROOT or /var/lib/tug)\n"
+                 "      --root string                Store root (default $TUG_ROOT or "
+                 "/var/lib/tug)\n"
+                 "      --insecure-registry string   A registry reached over plain HTTP or "
+                 "unverified TLS\n"
                  "  -v, --version       Print version information and quit\n\n"
                  "Commands:\n");
     list_commands(out, top_cmds);
@@ -163,6 +167,7 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     static const struct option opts[] = {
         {"root", required_argument, NULL, 'r'},
+        {"insecure-registry", required_argument, NULL, 'k'},
         {"version", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -172,6 +177,10 @@ int main(int argc, char **argv)
         switch (c) {
         case 'r':
             ctx.root = optarg;
+            break;
+        case 'k':
+            if (ctx.n_insecure < TUG_ARRAY_SIZE(ctx.insecure) - 1)
+                ctx.insecure[ctx.n_insecure++] = optarg;
             break;
         case 'v':
             return cmd_version(&ctx, 0, NULL);

@@ -6,6 +6,7 @@
 
 #include "cli.h"
 #include "util/cleanup.h"
+#include "registry/registry.h"
 #include "util/template.h"
 
 int cli_store(cli_ctx *ctx, tug_store **ret_store)
@@ -19,6 +20,26 @@ int cli_store(cli_ctx *ctx, tug_store **ret_store)
     }
     *ret_store = ctx->store;
     return 0;
+}
+
+void cli_registry_opts(cli_ctx *ctx, tug_registry_opts *ret)
+{
+    static json_t *conf;
+    const char *path = getenv("TUG_CONFIG");
+    if (conf == NULL) {
+        conf = json_load_file(path && *path ? path : "/etc/tug/daemon.json", 0, NULL);
+        size_t i;
+        json_t *v;
+        json_array_foreach(json_object_get(conf, "insecure-registries"), i, v)
+        {
+            if (json_is_string(v) && ctx->n_insecure < TUG_ARRAY_SIZE(ctx->insecure) - 1)
+                ctx->insecure[ctx->n_insecure++] = json_string_value(v);
+        }
+    }
+    ctx->insecure[ctx->n_insecure] = NULL;
+    memset(ret, 0, sizeof(*ret));
+    ret->user_agent = "tug/" TUG_VERSION;
+    ret->insecure_registries = ctx->insecure;
 }
 
 int cli_fail(tug_error *err)
