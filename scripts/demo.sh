@@ -69,6 +69,12 @@ say "Data in a container dies with it: write a file, remove the container, it is
 step "$TUG" run --name scratch "$REGISTRY/busybox" sh -c 'echo precious > /data.txt'
 step "$TUG" rm scratch
 step "$TUG" run --rm "$REGISTRY/busybox" sh -c 'cat /data.txt || echo "no /data.txt in a new container"'
+say "Unless it lives in a volume: the data outlives the container"
+step "$TUG" volume create notes
+step "$TUG" run --rm -v notes:/data "$REGISTRY/busybox" sh -c 'echo "written at $(date)" > /data/note.txt'
+step "$TUG" run --rm -v notes:/data "$REGISTRY/busybox" cat /data/note.txt
+step "$TUG" volume ls
+step "$TUG" volume rm notes
 say "Clean up: remove every container, then the images"
 "$TUG" rm -f $("$TUG" ps -aq) >/dev/null
 step "$TUG" ps -a
@@ -76,4 +82,4 @@ step "$TUG" rmi "$REGISTRY/hello"
 step "$TUG" rmi mybox:1 "$REGISTRY/busybox"
 step "$TUG" images
 step "$TUG" system check
-say "Volumes come next; see the issues in progress."
+say "Building images (tug build) comes next."
