@@ -2,12 +2,13 @@
 # bench/net.sh: container networking, tug vs docker, in one run.
 #
 # Part 1: requests/s (wrk -t2 -c50, BENCH_WRK_SECS seconds, best of BENCH_WRK_RUNS runs,
-#   published and direct runs interleaved, alternating which goes first) to a web server in a container started with
-#   `run -d -p PORT:80`, through the published port on 127.0.0.1 and straight to the
-#   container's own address on its bridge; the ratio is what publishing costs. tug publishes
-#   with kernel DNAT; docker as 20.10 ships it (iptables on, userland proxy on: 127.0.0.1 goes
-#   through docker-proxy). The server is nginx from the Debian image bench/pull.sh caches in
-#   BENCH_CACHE (built here with debootstrap if missing and possible), else busybox httpd.
+#   published and direct runs interleaved, alternating which goes first) to a web server in
+#   a container started with `run -d -p PORT:80`, through the published port on 127.0.0.1
+#   and straight to the container's own address on its bridge; the ratio is what publishing
+#   costs. tug publishes with kernel DNAT; docker as 20.10 ships it (iptables on, userland
+#   proxy on: 127.0.0.1 goes through docker-proxy). The server is nginx from the Debian image
+#   bench/pull.sh caches in BENCH_CACHE (built here with debootstrap if missing and
+#   possible), else busybox httpd.
 # Part 2 (tug only): the cost of setting up the default bridge network: median wall time of
 #   BENCH_RUNS `tug run --rm busybox true` vs as many `tug run --rm --network none busybox
 #   true`, interleaved (alternating which goes first) after BENCH_WARMUP untimed rounds.

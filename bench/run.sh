@@ -3,11 +3,11 @@
 #
 # Part 1: `run --rm busybox true`, BENCH_RUNS timed rounds after BENCH_WARMUP untimed ones,
 #   each round one run of every engine (interleaved, so all see the same background noise):
-#   median and p90. tug on its default network (a network namespace with only loopback);
-#   docker and podman with --network none (podman with --runtime runc and the ulimits this VM
-#   needs, see /work/shared/ANCHORS.md).
-# Part 2: BENCH_DETACHED containers started one after another with `run -d busybox sleep 3600`
-#   (docker and podman: --network none): total and per-container time; `ps` and `ps -a`
+#   median and p90. All three with --network none (podman with --runtime runc and the ulimits
+#   this VM needs, see /work/shared/ANCHORS.md); tug also on its default network (a bridge
+#   and a veth per container), shown on a line of its own.
+# Part 2: BENCH_DETACHED containers started one after another with `run -d --network none
+#   busybox sleep 3600`: total and per-container time; `ps` and `ps -a`
 #   latency with all of them running; resident memory of the process each container keeps on
 #   the host (tug-monitor, containerd-shim-runc-v2, conmon: VmRSS and Pss); `rm -f` of all of
 #   them; then a check that nothing is left. An engine gets BENCH_CAP seconds to start them.
@@ -56,7 +56,11 @@ NOFILE=$(ulimit -Hn)
 
 # How each engine is called, and the flags its containers get (used through namerefs).
 tug_argv=("$TUG" --root "$TUG_ROOT")
-tug_runflags=()
+tug_runflags=(--network none)
+tugnet_argv=("${tug_argv[@]}") # tug on its default network
+tugnet_runflags=()
+# the bridge tug makes for the default network of a store that is not /var/lib/tug
+TUG_BRIDGE=tugb$(printf %s "$TUG_ROOT" | sha256sum | cut -c1-10)
 docker_argv=("$DOCKER_CLI" -H "unix://$WORK/docker/docker.sock")
 docker_runflags=(--network none)
 podman_argv=(podman --root "$PODMAN_DIR/root" --runroot "$PODMAN_DIR/run" --tmpdir "$PODMAN_DIR/tmp"
@@ -122,6 +126,8 @@ cleanup() {
   if [[ -d $PODMAN_DIR/root ]]; then
     timeout 600 "${podman_argv[@]}" rm -af -t 0 >/dev/null 2>&1
   fi
+  # the store's bridge outlives the store; tug's next firewall change sweeps its rules
+  ip link show "$TUG_BRIDGE" >/dev/null 2>&1 && ip link delete "$TUG_BRIDGE"
   registry_stop
   rm_store "$WORK"
 }
@@ -414,10 +420,15 @@ for e in $ENGINES; do
 done
 
 echo "== run --rm busybox true: $RUNS rounds (one run of each engine) after $WARMUP warm-up rounds;" \
-  "tug on its default network (loopback only), docker and podman --network none"
+  "--network none, and tug on its default network"
 ready=()
 for e in $ENGINES; do [[ -n ${OK[$e]:-} ]] && ready+=("$e"); done
+[[ -n ${OK[tug]:-} ]] && ready+=(tugnet)
 ((${#ready[@]})) && bench_true "${ready[@]}"
+if [[ -n ${MED[tugnet]:-} ]]; then
+  veths=$(ip -o link show master "$TUG_BRIDGE" 2>/dev/null | wc -l)
+  ((veths == 0)) || NOTE[tugnet]+="${NOTE[tugnet]:+; }$veths veths left on $TUG_BRIDGE"
+fi
 
 echo "== $NDET detached containers (run -d busybox sleep 3600), one after another"
 for e in $ENGINES; do
@@ -429,9 +440,9 @@ done
 # ----------------------------------------------------------------------------------------
 # Report
 
-for e in tug docker podman; do
-  [[ " $ENGINES " == *" $e "* ]] || continue
-  [[ -n ${SKIP[$e]:-} ]] && echo "$e: skipped (${SKIP[$e]})"
+for e in tug tugnet docker podman; do
+  [[ " $ENGINES " == *" $e "* || ($e == tugnet && -n ${OK[tug]:-}) ]] || continue
+  [[ -n ${SKIP[$e]:-} ]] && echo "${e/tugnet/tug (default network)}: skipped (${SKIP[$e]})"
 done
 LOAD1=$(cut -d' ' -f1 /proc/loadavg)
 if awk -v a="$LOAD0" -v b="$LOAD1" -v n="$(nproc)" 'BEGIN {exit !(a > n / 2 || b > n / 2)}'; then
@@ -448,7 +459,16 @@ for e in tug docker podman; do
 done
 echo "$line"
 [[ $line90 == "  p90:" ]] || echo "$line90"
-for e in tug docker podman; do [[ -n ${NOTE[$e]:-} ]] && echo "  $e: ${NOTE[$e]}"; done
+if [[ -n ${MED[tugnet]:-} ]]; then
+  line="  tug on its default network (bridge + veth): $(fmt_ms "${MED[tugnet]}") ms, p90 $(fmt_ms "${P90[tugnet]}") ms"
+  if [[ -n ${MED[tug]:-} ]]; then
+    line+=" ($(awk -v a="${MED[tugnet]}" -v b="${MED[tug]}" 'BEGIN {printf "%+.1f", (a - b) / 1000}') ms)"
+  fi
+  echo "$line"
+fi
+for e in tug tugnet docker podman; do
+  [[ -n ${NOTE[$e]:-} ]] && echo "  ${e/tugnet/tug (default network)}: ${NOTE[$e]}"
+done
 
 line="run -d x$NDET:"
 for e in tug docker podman; do

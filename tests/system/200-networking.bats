@@ -384,6 +384,10 @@ sys.exit("no answer")
     refute_match "$id"
   fi
   serves "$port" "page of first"
+  # nor can a host process take it while the first runs
+  run python3 -c 'import socket, sys; socket.socket().bind(("0.0.0.0", int(sys.argv[1])))' "$port"
+  [[ $status -ne 0 ]] || { echo "a host process could bind port $port" >&2; false; }
+  assert_match "Address already in use"
   # the same number over UDP is another port
   run_tug run -d --name third -p "$port:53/udp" busybox sleep 60
 }

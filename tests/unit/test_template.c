@@ -69,6 +69,9 @@ static void test_control(void **state)
     CHECK("{{if .A}}yes{{else}}no{{end}}", "{\"A\":\"\"}", "no");
     CHECK("{{range .L}}x{{else}}empty{{end}}", "{\"L\":[]}", "empty");
     CHECK("a {{- \" b \" -}} c", "{}", "a b c");
+    CHECK("{{(index .L 1).A}}", "{\"L\":[{\"A\":1},{\"A\":2}]}", "2");
+    CHECK("{{with .M}}[{{.X}}]{{end}}", "{\"M\":{\"X\":\"y\"}}", "[y]");
+    CHECK("{{with .M}}x{{else}}none{{end}}", "{\"M\":null}", "none");
 }
 
 static void test_errors(void **state)

@@ -42,24 +42,28 @@ void tug_net_plan_free(tug_net_plan *p)
 /* Who holds a port on this host: "process 123 (nginx)" or NULL. */
 static char *port_holder(const char *proto, int port)
 {
-    char path[64];
-    snprintf(path, sizeof(path), "/proc/net/%s", strcmp(proto, "udp") == 0 ? "udp" : "tcp");
-    FILE *f = fopen(path, "re");
-    if (f == NULL)
-        return NULL;
-    char line[512];
     unsigned long inode = 0;
-    while (fgets(line, sizeof(line), f)) {
-        unsigned lport;
-        unsigned long ino;
-        if (sscanf(line, " %*d: %*[0-9A-Fa-f]:%x %*s %*s %*s %*s %*s %*s %*s %lu", &lport,
-                   &ino) == 2 &&
-            (int)lport == port && ino) {
-            inode = ino;
-            break;
+    /* IPv4 sockets, then IPv6 ones (a dual-stack listener on [::] holds the IPv4 port too) */
+    for (int v6 = 0; v6 < 2 && inode == 0; v6++) {
+        char path[64];
+        snprintf(path, sizeof(path), "/proc/net/%s%s", strcmp(proto, "udp") == 0 ? "udp" : "tcp",
+                 v6 ? "6" : "");
+        FILE *f = fopen(path, "re");
+        if (f == NULL)
+            continue;
+        char line[512];
+        while (fgets(line, sizeof(line), f)) {
+            unsigned lport;
+            unsigned long ino;
+            if (sscanf(line, " %*d: %*[0-9A-Fa-f]:%x %*s %*s %*s %*s %*s %*s %*s %lu", &lport,
+                       &ino) == 2 &&
+                (int)lport == port && ino) {
+                inode = ino;
+                break;
+            }
         }
+        fclose(f);
     }
-    fclose(f);
     if (inode == 0)
         return NULL;
     char want[64];
@@ -195,7 +199,9 @@ static void write_hosts(tug_store *s, const tug_network *n, bool user_network)
             json_string_value(json_object_get(json_object_get(cfg, "Config"), "Hostname"));
         fprintf(pf, "%s\t%s", ip, hn ? hn : "");
         if (user_network) {
-            fprintf(pf, " %s %.12s", name, id);
+            fprintf(pf, " %s", name);
+            if (hn == NULL || strncmp(hn, id, 12) != 0)
+                fprintf(pf, " %.12s", id);
             size_t i;
             json_t *a;
             json_array_foreach(al, i, a) fprintf(pf, " %s", json_string_value(a));
@@ -465,7 +471,28 @@ void tug_net_release(tug_store *s, const char *id)
         tug_nl_link_delete(host_if, &e);
     tug_error_free(e);
     delete_ports(s, id);
+    /* the others on its user networks forget its name */
+    char *nets[8];
+    size_t nn = 0;
+    cleanup_stmt sqlite3_stmt *q =
+        tug_db_prepare(s, "SELECT network_id FROM endpoints WHERE container_id = ?", NULL);
+    if (q) {
+        BIND_TEXT(q, 1, id);
+        while (nn < 8 && sqlite3_step(q) == SQLITE_ROW)
+            nets[nn++] = tug_db_col_text(q, 0);
+    }
     tug_ipam_release(s, id, NULL);
+    for (size_t i = 0; i < nn; i++) {
+        tug_network *n = NULL;
+        tug_error *fe = NULL;
+        if (nets[i] && tug_network_find(s, nets[i], &n, &fe) == 0) {
+            if (strcmp(n->name, TUG_DEFAULT_NETWORK) != 0)
+                write_hosts(s, n, true);
+            tug_network_free(n);
+        }
+        tug_error_free(fe);
+        free(nets[i]);
+    }
 }
 
 json_t *tug_net_ports_json(tug_store *s, const char *id)

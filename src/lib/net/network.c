@@ -480,10 +480,19 @@ int tug_ipam_allocate(tug_store *s, const tug_network *n, const char *container_
     unsigned char *b = (unsigned char *)&a.s_addr;
     char mac[32];
     snprintf(mac, sizeof(mac), "02:42:%02x:%02x:%02x:%02x", b[0], b[1], b[2], b[3]);
+    /* the container's own old address goes; another's address is never taken over */
+    cleanup_stmt sqlite3_stmt *old =
+        tug_db_prepare(s, "DELETE FROM endpoints WHERE container_id = ? AND network_id = ?", err);
+    if (old == NULL) {
+        tug_store_rollback(s);
+        return -1;
+    }
+    BIND_TEXT(old, 1, container_id);
+    BIND_TEXT(old, 2, n->id);
+    sqlite3_step(old);
     cleanup_stmt sqlite3_stmt *st = tug_db_prepare(
         s,
-        "INSERT OR REPLACE INTO endpoints(container_id, network_id, ip, mac, aliases) "
-        "VALUES (?,?,?,?,?)",
+        "INSERT INTO endpoints(container_id, network_id, ip, mac, aliases) VALUES (?,?,?,?,?)",
         err);
     if (st == NULL) {
         tug_store_rollback(s);
@@ -498,7 +507,7 @@ int tug_ipam_allocate(tug_store *s, const tug_network *n, const char *container_
     if (rc != SQLITE_DONE) {
         tug_store_rollback(s);
         if (rc == SQLITE_CONSTRAINT)
-            return tug_error_user(err, "address %s is already in use in network %s", ip,
+            return tug_error_user(err, "Address already in use: %s in network %s", ip,
                                   n->name);
         return tug_error_set(err, 0, "record address: %s", sqlite3_errmsg(s->db));
     }

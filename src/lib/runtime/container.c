@@ -19,6 +19,7 @@
 #include "../util/strutil.h"
 #include "names.h"
 #include "../net/netsetup.h"
+#include "../net/network.h"
 #include "spec.h"
 #include "volume.h"
 
@@ -213,6 +214,22 @@ int tug_container_create(tug_store *s, const char *image, json_t *request, const
         return -1;
     json_t *cfg = json_object_get(request, "Config");
     json_object_set_new(cfg, "Image", json_string(image));
+    const char *netmode =
+        json_string_value(json_object_get(json_object_get(request, "HostConfig"), "NetworkMode"));
+    if (netmode && strcmp(netmode, "default") != 0 && strcmp(netmode, "bridge") != 0 &&
+        strcmp(netmode, "none") != 0 && strcmp(netmode, "host") != 0) {
+        tug_network *net = NULL;
+        if (tug_network_find(s, netmode, &net, err) < 0)
+            return -1;
+        tug_network_free(net);
+    }
+    const char *given_hn = json_string_value(json_object_get(cfg, "Hostname"));
+    if (netmode && strcmp(netmode, "host") == 0 && (given_hn == NULL || *given_hn == '\0')) {
+        /* on the host's network a container has the host's name, as in docker */
+        char host[256] = "";
+        if (gethostname(host, sizeof(host) - 1) == 0)
+            json_object_set_new(cfg, "Hostname", json_string(host));
+    }
     char id[65];
     random_id(id);
     const char *hn = json_string_value(json_object_get(cfg, "Hostname"));

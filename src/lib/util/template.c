@@ -9,7 +9,7 @@
 #include "cleanup.h"
 
 /* Parsed template: a tree of nodes. */
-typedef enum { N_TEXT, N_ACTION, N_RANGE, N_IF, N_LIST } node_kind;
+typedef enum { N_TEXT, N_ACTION, N_RANGE, N_IF, N_WITH, N_LIST } node_kind;
 typedef enum { A_FIELD, A_STRING, A_NUMBER, A_CALL, A_PIPE, A_BOOL } arg_kind;
 
 typedef struct arg arg;
@@ -177,6 +177,14 @@ static arg *parse_operand(parser *p)
             return NULL;
         }
         p->pos++;
+        /* (pipeline).Field.Sub */
+        if (p->s[p->pos] == '.') {
+            size_t start = p->pos;
+            while (p->s[p->pos] && !isspace((unsigned char)p->s[p->pos]) && p->s[p->pos] != '|' &&
+                   p->s[p->pos] != ')' && !(p->s[p->pos] == '}' && p->s[p->pos + 1] == '}'))
+                p->pos++;
+            a->text = strndup(p->s + start, p->pos - start);
+        }
         return a;
     }
     size_t i = 0;
@@ -330,9 +338,10 @@ static node *parse_list(parser *p, char **ret_stop)
             free_node(list);
             return NULL;
         }
-        if (strncmp(kw, "range ", 6) == 0 || strncmp(kw, "if ", 3) == 0) {
-            n->kind = kw[0] == 'r' ? N_RANGE : N_IF;
-            p->pos += kw[0] == 'r' ? 6 : 3;
+        if (strncmp(kw, "range ", 6) == 0 || strncmp(kw, "if ", 3) == 0 ||
+            strncmp(kw, "with ", 5) == 0) {
+            n->kind = kw[0] == 'r' ? N_RANGE : kw[0] == 'i' ? N_IF : N_WITH;
+            p->pos += kw[0] == 'r' ? 6 : kw[0] == 'i' ? 3 : 5;
         } else {
             n->kind = N_ACTION;
         }
@@ -567,8 +576,14 @@ static json_t *eval_arg(env *e, arg *a, json_t *dot)
         return json_integer(strtoll(a->text, NULL, 10));
     case A_BOOL:
         return json_boolean(a->text[0] == 't');
-    case A_PIPE:
-        return eval_pipe(e, a->pipe, dot);
+    case A_PIPE: {
+        json_t *v = eval_pipe(e, a->pipe, dot);
+        if (v == NULL || a->text == NULL)
+            return v;
+        json_t *field = lookup_field(e, a->text, v);
+        json_decref(v);
+        return field;
+    }
     case A_CALL:
         break;
     }
@@ -769,6 +784,18 @@ static int exec_node(env *e, node *n, json_t *dot, sbuf *out)
         if (t)
             return exec_node(e, n->list, dot, out);
         return n->elsel ? exec_node(e, n->elsel, dot, out) : 0;
+    }
+    case N_WITH: {
+        json_t *v = eval_pipe(e, n->pipe, dot);
+        if (v == NULL)
+            return -1;
+        int r = 0;
+        if (truthy(v))
+            r = exec_node(e, n->list, v, out);
+        else if (n->elsel)
+            r = exec_node(e, n->elsel, dot, out);
+        json_decref(v);
+        return r;
     }
     case N_RANGE: {
         json_t *v = eval_pipe(e, n->pipe, dot);
