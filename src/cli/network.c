@@ -364,7 +364,108 @@ static int net_prune(cli_ctx *ctx, int argc, char **argv)
     return 0;
 }
 
+static int net_connect(cli_ctx *ctx, int argc, char **argv, bool connect)
+{
+    static const struct option opts[] = {
+        {"alias", required_argument, NULL, 'a'}, {"ip", required_argument, NULL, 'i'},
+        {"force", no_argument, NULL, 'f'},       HELP_OPT,
+        {NULL, 0, NULL, 0},
+    };
+    json_t *aliases = json_array();
+    const char *ip = NULL;
+    int c;
+    while ((c = getopt_long(argc, argv, "f", opts, NULL)) != -1) {
+        switch (c) {
+        case 'a':
+            json_array_append_new(aliases, json_string(optarg));
+            break;
+        case 'i':
+            ip = optarg;
+            break;
+        case 'f':
+            break;
+        case 'H':
+            json_decref(aliases);
+            cli_print_help(connect ? "tug network connect [OPTIONS] NETWORK CONTAINER"
+                                   : "tug network disconnect [OPTIONS] NETWORK CONTAINER",
+                           connect ? "Connect a container to a network"
+                                   : "Disconnect a container from a network",
+                           connect ? "      --alias strings   Add network-scoped alias for the "
+                                     "container\n      --ip string       IPv4 address\n"
+                                   : "");
+            return 0;
+        default:
+            json_decref(aliases);
+            return cli_flag_error(ctx, argv);
+        }
+    }
+    if (argc - optind != 2) {
+        json_decref(aliases);
+        fprintf(stderr, "\"network %s\" requires exactly 2 arguments.\n",
+                connect ? "connect" : "disconnect");
+        return EXIT_USER;
+    }
+    tug_store *s;
+    int rc = cli_store(ctx, &s);
+    if (rc) {
+        json_decref(aliases);
+        return rc;
+    }
+    tug_error *err = NULL;
+    cleanup_container tug_container *ct = NULL;
+    if (tug_container_find(s, argv[optind + 1], &ct, &err) < 0 ||
+        tug_container_refresh(s, ct, &err) < 0) {
+        json_decref(aliases);
+        return cli_fail(err);
+    }
+    if (!tug_container_alive(ct)) {
+        json_decref(aliases);
+        fprintf(stderr, "Error: container %s is not running: tug connects and disconnects "
+                        "running containers\n",
+                argv[optind + 1]);
+        return EXIT_USER;
+    }
+    const char *mode = json_string_value(
+        json_object_get(json_object_get(ct->config, "HostConfig"), "NetworkMode"));
+    const char *primary = mode == NULL || strcmp(mode, "default") == 0 ? "bridge" : mode;
+    if (strcmp(primary, "host") == 0 || strcmp(primary, "none") == 0) {
+        json_decref(aliases);
+        fprintf(stderr, "Error: container %s is on the %s network and cannot be connected to "
+                        "others\n",
+                argv[optind + 1], primary);
+        return EXIT_USER;
+    }
+    int r;
+    if (connect)
+        r = tug_net_connect(s, ct->id, ct->pid, argv[optind], aliases, ip, &err);
+    else {
+        cleanup_network tug_network *n = NULL;
+        bool is_primary = false;
+        if (tug_network_find(s, argv[optind], &n, &err) == 0)
+            is_primary = strcmp(n->name, primary) == 0;
+        else
+            tug_error_freep(&err);
+        r = tug_net_disconnect(s, ct->id, argv[optind], is_primary, &err);
+    }
+    json_decref(aliases);
+    if (r < 0)
+        return cli_fail(err);
+    return 0;
+}
+
+static int net_connect_cmd(cli_ctx *ctx, int argc, char **argv)
+{
+    return net_connect(ctx, argc, argv, true);
+}
+
+static int net_disconnect_cmd(cli_ctx *ctx, int argc, char **argv)
+{
+    return net_connect(ctx, argc, argv, false);
+}
+
 static const cli_command network_cmds[] = {
+    {"connect", net_connect_cmd, "Connect a container to a network"},
+    {"disconnect", net_disconnect_cmd, "Disconnect a container from a network"},
     {"create", net_create, "Create a network"},
     {"ls", net_ls, "List networks"},
     {"list", net_ls, NULL},

@@ -941,6 +941,41 @@ static int coexist_update(const char *br, bool add, tug_error **err)
 
 /* ---- the API ---- */
 
+/* Networks are isolated from each other, as docker's are: new connections between two tug
+ * bridges are dropped, unless DNAT made them (a published port stays open to all). The rules
+ * name each pair of existing bridges, so nothing else (a veth, docker's bridge) is matched. */
+static void nft_isolation_rules(FILE *f, const char *br)
+{
+    struct nft_state st;
+    tug_error *e = NULL;
+    if (nft_read_state(&st, &e) < 0) {
+        tug_error_free(e);
+        return;
+    }
+    size_t pl = strlen(NET_PREFIX);
+    for (size_t i = 0; i < st.n; i++) {
+        const char *c = st.rules[i].comment;
+        if (strncmp(c, NET_PREFIX, pl) != 0 || strcmp(c + pl, br) == 0 ||
+            if_nametoindex(c + pl) == 0)
+            continue;
+        bool seen = false;
+        for (size_t k = 0; k < i && !seen; k++)
+            seen = strcmp(st.rules[k].comment, c) == 0;
+        if (seen)
+            continue;
+        const char *other = c + pl;
+        fprintf(f,
+                "insert rule inet tug forward iifname \"%s\" oifname \"%s\" ct state new ct "
+                "status ! dnat drop comment \"%s%s\"\n",
+                br, other, NET_PREFIX, br);
+        fprintf(f,
+                "insert rule inet tug forward iifname \"%s\" oifname \"%s\" ct state new ct "
+                "status ! dnat drop comment \"%s%s\"\n",
+                other, br, NET_PREFIX, br);
+    }
+    nft_state_free(&st);
+}
+
 int tug_fw_network_add(const char *bridge, const char *subnet, bool internal, tug_error **err)
 {
     char net[INET_ADDRSTRLEN + 4];
@@ -959,9 +994,10 @@ int tug_fw_network_add(const char *bridge, const char *subnet, bool internal, tu
     FILE *f1 = open_memstream(&ir.nat, &l1);
     FILE *f2 = open_memstream(&ir.filter, &l2);
     if (f1 && f2) {
-        if (nft_mode)
+        if (nft_mode) {
             nft_network_rules(f1, bridge, net, internal);
-        else
+            nft_isolation_rules(f1, bridge);
+        } else
             ipt_network_rules(f1, f2, bridge, net, internal);
     }
     bool oom = (f1 == NULL || fclose(f1) != 0) | (f2 == NULL || fclose(f2) != 0);

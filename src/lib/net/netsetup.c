@@ -649,3 +649,94 @@ int tug_net_check(tug_store *s, bool repair, char **details, tug_error **err)
     free(ids);
     return found;
 }
+
+static void extra_if_name(const char *id, const char *network_id, char out[16])
+{
+    snprintf(out, 16, "tugv%.8s%.2s", id, network_id);
+}
+
+int tug_net_connect(tug_store *s, const char *id, pid_t pid, const char *network,
+                    json_t *aliases, const char *ip, tug_error **err)
+{
+    cleanup_network tug_network *n = NULL;
+    if (tug_network_find(s, network, &n, err) < 0)
+        return -1;
+    cleanup_stmt sqlite3_stmt *st = tug_db_prepare(
+        s, "SELECT COUNT(*), SUM(network_id = ?) FROM endpoints WHERE container_id = ?", err);
+    if (st == NULL)
+        return -1;
+    BIND_TEXT(st, 1, n->id);
+    BIND_TEXT(st, 2, id);
+    int count = 0, already = 0;
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        count = sqlite3_column_int(st, 0);
+        already = sqlite3_column_int(st, 1);
+    }
+    if (already)
+        return tug_error_user(err, "endpoint with name %.12s already exists in network %s", id,
+                              n->name);
+    bool user_network = strcmp(n->name, TUG_DEFAULT_NETWORK) != 0;
+    if (ip && !user_network)
+        return tug_error_user(err, "user specified IP address is supported on user defined "
+                                   "networks only");
+    tug_endpoint ep = {0};
+    if (tug_ipam_allocate(s, n, id, ip, aliases, &ep, err) < 0)
+        return -1;
+    char host_if[16], ctr_if[16], cidr[64], bcidr[64];
+    extra_if_name(id, n->id, host_if);
+    snprintf(ctr_if, sizeof(ctr_if), "eth%d", count);
+    int plen = tug_subnet_prefix(n->subnet);
+    snprintf(cidr, sizeof(cidr), "%s/%d", ep.ip, plen);
+    snprintf(bcidr, sizeof(bcidr), "%s/%d", n->gateway, plen);
+    int r = 0;
+    if (!tug_nl_link_exists(n->bridge) &&
+        (tug_nl_bridge_ensure(n->bridge, bcidr, err) < 0 ||
+         tug_fw_network_add(n->bridge, n->subnet, n->internal, err) < 0))
+        r = -1;
+    /* the first network keeps the default route */
+    if (r == 0 && tug_nl_veth_setup(host_if, n->bridge, pid, ctr_if, cidr, ep.mac, NULL, err) < 0)
+        r = -1;
+    if (r < 0) {
+        cleanup_stmt sqlite3_stmt *del = tug_db_prepare(
+            s, "DELETE FROM endpoints WHERE container_id = ? AND network_id = ?", NULL);
+        if (del) {
+            BIND_TEXT(del, 1, id);
+            BIND_TEXT(del, 2, n->id);
+            sqlite3_step(del);
+        }
+        tug_endpoint_clear(&ep);
+        return tug_error_wrap(err, "connect to network %s", n->name);
+    }
+    tug_endpoint_clear(&ep);
+    if (user_network)
+        write_hosts(s, n, true);
+    return 0;
+}
+
+int tug_net_disconnect(tug_store *s, const char *id, const char *network, bool primary,
+                       tug_error **err)
+{
+    cleanup_network tug_network *n = NULL;
+    if (tug_network_find(s, network, &n, err) < 0)
+        return -1;
+    cleanup_stmt sqlite3_stmt *st = tug_db_prepare(
+        s, "DELETE FROM endpoints WHERE container_id = ? AND network_id = ?", err);
+    if (st == NULL)
+        return -1;
+    BIND_TEXT(st, 1, id);
+    BIND_TEXT(st, 2, n->id);
+    if (tug_db_step_done(s, st, err) < 0)
+        return -1;
+    if (sqlite3_changes(s->db) == 0)
+        return tug_error_user(err, "container %.12s is not connected to network %s", id,
+                              n->name);
+    char host_if[16];
+    if (primary)
+        snprintf(host_if, sizeof(host_if), "tugv%.10s", id);
+    else
+        extra_if_name(id, n->id, host_if);
+    tug_nl_link_delete(host_if, NULL);
+    if (strcmp(n->name, TUG_DEFAULT_NETWORK) != 0)
+        write_hosts(s, n, true);
+    return 0;
+}

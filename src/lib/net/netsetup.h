@@ -40,3 +40,10 @@ json_t *tug_net_endpoints_json(tug_store *s, const char *id);
 /* Find (and with repair, remove) what dead containers left in the network: veth links, NAT
  * rules, addresses and ports. Appends one line per finding to *details; returns the count. */
 int tug_net_check(tug_store *s, bool repair, char **details, tug_error **err);
+/* Attach a running container (init pid) to another network: an address, ethN, its name in
+ * the network's hosts files. */
+int tug_net_connect(tug_store *s, const char *id, pid_t pid, const char *network,
+                    json_t *aliases, const char *ip, tug_error **err);
+/* Detach it: the interface and the address go. primary: the network it started on. */
+int tug_net_disconnect(tug_store *s, const char *id, const char *network, bool primary,
+                       tug_error **err);
