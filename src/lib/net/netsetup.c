@@ -466,10 +466,8 @@ void tug_net_release(tug_store *s, const char *id)
         tug_fw_ports_remove(id, &e);
     tug_error_free(e);
     e = NULL;
-    cleanup_free char *host_if = NULL;
-    if (asprintf(&host_if, "tugv%.10s", id) >= 0 && tug_nl_link_exists(host_if))
-        tug_nl_link_delete(host_if, &e);
-    tug_error_free(e);
+    /* The veth pair goes with the container's network namespace: deleting it here would only
+     * wait (~20 ms) for the kernel, which removes it anyway. `system check` catches strays. */
     delete_ports(s, id);
     /* the others on its user networks forget its name */
     char *nets[8];
