@@ -50,6 +50,12 @@ void cli_table_add(cli_table *t, const char *line); /* cells separated by \t */
 void cli_table_flush(cli_table *t, FILE *out);
 void cli_table_free(cli_table *t);
 
+/* Print inspect documents as docker does: a JSON array (4-space indent), or a template per
+ * document. Returns an exit status (0 when printing worked). */
+int cli_print_documents(json_t *docs, const char *format);
+/* docker's prune prompt: the warning, then "Are you sure you want to continue? [y/N]". */
+bool cli_confirm(const char *warning);
+
 /* Render rows with docker's --format rules: "" or "table" uses default_table; "table TMPL" adds
  * a header rendered from header; "json" prints one JSON object per line; anything else is a
  * template per row. Returns an exit status. */

@@ -642,14 +642,8 @@ int cmd_container_prune(cli_ctx *ctx, int argc, char **argv)
             return cli_flag_error(ctx, argv);
         }
     }
-    if (!force) {
-        printf("WARNING! This will remove all stopped containers.\nAre you sure you want to "
-               "continue? [y/N] ");
-        fflush(stdout);
-        char line[16];
-        if (fgets(line, sizeof(line), stdin) == NULL || (line[0] != 'y' && line[0] != 'Y'))
-            return 0;
-    }
+    if (!force && !cli_confirm("WARNING! This will remove all stopped containers."))
+        return 0;
     tug_store *s;
     int rc = cli_store(ctx, &s);
     if (rc)

@@ -16,28 +16,9 @@
 
 #include "cli.h"
 #include "commands.h"
+#include "runtime/attach.h"
 #include "runtime/container.h"
 #include "util/cleanup.h"
-
-static int recv_fd(int sock)
-{
-    char dummy;
-    struct iovec iov = {.iov_base = &dummy, .iov_len = 1};
-    union {
-        char buf[CMSG_SPACE(sizeof(int))];
-        struct cmsghdr align;
-    } u;
-    struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
-                         .msg_controllen = sizeof(u.buf)};
-    if (recvmsg(sock, &msg, MSG_CMSG_CLOEXEC) <= 0)
-        return -1;
-    struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
-    if (c == NULL || c->cmsg_type != SCM_RIGHTS)
-        return -1;
-    int fd;
-    memcpy(&fd, CMSG_DATA(c), sizeof(int));
-    return fd;
-}
 
 static void copy_size(int master)
 {
@@ -216,7 +197,7 @@ int cmd_exec(cli_ctx *ctx, int argc, char **argv)
     }
     if (o.tty) {
         close(sv[1]);
-        int master = recv_fd(sv[0]);
+        int master = tug_recv_fd(sv[0]);
         close(sv[0]);
         if (master >= 0) {
             relay_pty(master, interactive, pid);

@@ -765,16 +765,6 @@ int cmd_import(cli_ctx *ctx, int argc, char **argv)
 
 /* ---------------- image prune ---------------- */
 
-static bool confirm(const char *warning)
-{
-    fprintf(stdout, "%s\nAre you sure you want to continue? [y/N] ", warning);
-    fflush(stdout);
-    char line[16];
-    if (fgets(line, sizeof(line), stdin) == NULL)
-        return false;
-    return line[0] == 'y' || line[0] == 'Y';
-}
-
 int cmd_image_prune(cli_ctx *ctx, int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -812,7 +802,7 @@ int cmd_image_prune(cli_ctx *ctx, int argc, char **argv)
         }
     }
     if (!force &&
-        !confirm(all ? "WARNING! This will remove all images without at least one container "
+        !cli_confirm(all ? "WARNING! This will remove all images without at least one container "
                        "associated to them."
                      : "WARNING! This will remove all dangling images."))
         return 0;

@@ -108,31 +108,6 @@ int cmd_history(cli_ctx *ctx, int argc, char **argv)
     return rc;
 }
 
-/* Print documents as docker does: a JSON array, or a template per object. */
-static int print_documents(json_t *docs, const char *format)
-{
-    if (format == NULL || *format == '\0' || strcmp(format, "json") == 0) {
-        char *s = json_dumps(docs, JSON_INDENT(4) | JSON_PRESERVE_ORDER);
-        printf("%s\n", s ? s : "[]");
-        free(s);
-        return 0;
-    }
-    tug_error *err = NULL;
-    cleanup_template tug_template *t = NULL;
-    if (tug_template_parse(format, &t, &err) < 0)
-        return cli_fail(err);
-    size_t i;
-    json_t *d;
-    json_array_foreach(docs, i, d)
-    {
-        cleanup_free char *out = NULL;
-        if (tug_template_render(t, d, &out, &err) < 0)
-            return cli_fail(err);
-        printf("%s\n", out);
-    }
-    return 0;
-}
-
 /* type: NULL for either (containers first, as docker), "image" or "container". */
 static int inspect_objects(cli_ctx *ctx, int argc, char **argv, const char *format,
                            const char *type)
@@ -180,7 +155,7 @@ static int inspect_objects(cli_ctx *ctx, int argc, char **argv, const char *form
     }
     fclose(errs);
     if (json_array_size(docs) > 0 || format == NULL || *format == '\0')
-        rc = print_documents(docs, format);
+        rc = cli_print_documents(docs, format);
     json_decref(docs);
     if (errlen)
         fputs(errors, stderr);

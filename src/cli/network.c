@@ -299,44 +299,19 @@ static int net_inspect(cli_ctx *ctx, int argc, char **argv)
         }
         json_array_append_new(docs, network_json(s, n));
     }
-    if (format && *format) {
-        tug_error *err = NULL;
-        cleanup_template tug_template *t = NULL;
-        if (tug_template_parse(format, &t, &err) < 0) {
-            json_decref(docs);
-            return cli_fail(err);
-        }
-        size_t i;
-        json_t *d;
-        json_array_foreach(docs, i, d)
-        {
-            cleanup_free char *out = NULL;
-            if (tug_template_render(t, d, &out, &err) < 0) {
-                json_decref(docs);
-                return cli_fail(err);
-            }
-            printf("%s\n", out);
-        }
-    } else {
-        char *out = json_dumps(docs, JSON_INDENT(4) | JSON_PRESERVE_ORDER);
-        printf("%s\n", out);
-        free(out);
-    }
+    int pr = json_array_size(docs) > 0 || rc == 0 || (format && *format)
+                 ? cli_print_documents(docs, format)
+                 : 0;
     json_decref(docs);
-    return rc;
+    return pr ? pr : rc;
 }
 
 static int net_prune(cli_ctx *ctx, int argc, char **argv)
 {
     bool force = argc > 1 && (strcmp(argv[1], "-f") == 0 || strcmp(argv[1], "--force") == 0);
-    if (!force) {
-        printf("WARNING! This will remove all custom networks not used by at least one "
-               "container.\nAre you sure you want to continue? [y/N] ");
-        fflush(stdout);
-        char line[16];
-        if (fgets(line, sizeof(line), stdin) == NULL || (line[0] != 'y' && line[0] != 'Y'))
-            return 0;
-    }
+    if (!force && !cli_confirm("WARNING! This will remove all custom networks not used by at "
+                               "least one container."))
+        return 0;
     tug_store *s;
     int rc = cli_store(ctx, &s);
     if (rc)

@@ -225,3 +225,37 @@ int cli_print_rows(const char *format, const char *default_table, json_t *header
     cli_table_free(t);
     return 0;
 }
+
+int cli_print_documents(json_t *docs, const char *format)
+{
+    if (format == NULL || *format == '\0' || strcmp(format, "json") == 0) {
+        char *out = json_dumps(docs, JSON_INDENT(4) | JSON_PRESERVE_ORDER);
+        printf("%s\n", out ? out : "[]");
+        free(out);
+        return 0;
+    }
+    tug_error *err = NULL;
+    cleanup_template tug_template *t = NULL;
+    if (tug_template_parse(format, &t, &err) < 0)
+        return cli_fail(err);
+    size_t i;
+    json_t *d;
+    json_array_foreach(docs, i, d)
+    {
+        cleanup_free char *out = NULL;
+        if (tug_template_render(t, d, &out, &err) < 0)
+            return cli_fail(err);
+        printf("%s\n", out);
+    }
+    return 0;
+}
+
+bool cli_confirm(const char *warning)
+{
+    printf("%s\nAre you sure you want to continue? [y/N] ", warning);
+    fflush(stdout);
+    char line[16];
+    if (fgets(line, sizeof(line), stdin) == NULL)
+        return false;
+    return line[0] == 'y' || line[0] == 'Y';
+}

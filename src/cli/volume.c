@@ -291,31 +291,11 @@ static int vol_inspect(cli_ctx *ctx, int argc, char **argv)
         }
         json_array_append_new(docs, volume_json(s, v));
     }
-    if (format && *format) {
-        tug_error *err = NULL;
-        cleanup_template tug_template *t = NULL;
-        if (tug_template_parse(format, &t, &err) < 0) {
-            json_decref(docs);
-            return cli_fail(err);
-        }
-        size_t i;
-        json_t *d;
-        json_array_foreach(docs, i, d)
-        {
-            cleanup_free char *out = NULL;
-            if (tug_template_render(t, d, &out, &err) < 0) {
-                json_decref(docs);
-                return cli_fail(err);
-            }
-            printf("%s\n", out);
-        }
-    } else if (json_array_size(docs) > 0 || rc == 0) {
-        char *out = json_dumps(docs, JSON_INDENT(4) | JSON_PRESERVE_ORDER);
-        printf("%s\n", out);
-        free(out);
-    }
+    int pr = json_array_size(docs) > 0 || rc == 0 || (format && *format)
+                 ? cli_print_documents(docs, format)
+                 : 0;
     json_decref(docs);
-    return rc;
+    return pr ? pr : rc;
 }
 
 static int vol_rm(cli_ctx *ctx, int argc, char **argv)
@@ -388,15 +368,11 @@ static int vol_prune(cli_ctx *ctx, int argc, char **argv)
             return cli_flag_error(ctx, argv);
         }
     }
-    if (!force) {
-        printf("WARNING! This will remove %s local volumes not used by at least one "
-               "container.\nAre you sure you want to continue? [y/N] ",
-               all ? "all" : "anonymous");
-        fflush(stdout);
-        char line[16];
-        if (fgets(line, sizeof(line), stdin) == NULL || (line[0] != 'y' && line[0] != 'Y'))
-            return 0;
-    }
+    if (!force && !cli_confirm(all ? "WARNING! This will remove all local volumes not used by "
+                                     "at least one container."
+                                   : "WARNING! This will remove anonymous local volumes not "
+                                     "used by at least one container."))
+        return 0;
     tug_store *s;
     int rc = cli_store(ctx, &s);
     if (rc)

@@ -21,3 +21,6 @@ enum {
 int tug_frame_write(int fd, int type, const void *data, size_t len);
 /* Read one whole frame into buf (TUG_FRAME_MAX bytes); returns the type, or -1 at EOF/error. */
 int tug_frame_read(int fd, void *buf, size_t *ret_len);
+
+/* Receive a file descriptor sent with SCM_RIGHTS (a terminal's master); -1 on failure. */
+int tug_recv_fd(int sock);

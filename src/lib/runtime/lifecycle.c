@@ -158,26 +158,6 @@ static char *self_exe(void)
     return strdup(buf);
 }
 
-static int recv_fd(int sock)
-{
-    char dummy;
-    struct iovec iov = {.iov_base = &dummy, .iov_len = 1};
-    union {
-        char buf[CMSG_SPACE(sizeof(int))];
-        struct cmsghdr align;
-    } u;
-    struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
-                         .msg_controllen = sizeof(u.buf)};
-    if (recvmsg(sock, &msg, MSG_CMSG_CLOEXEC) <= 0)
-        return -1;
-    struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
-    if (c == NULL || c->cmsg_type != SCM_RIGHTS)
-        return -1;
-    int fd;
-    memcpy(&fd, CMSG_DATA(c), sizeof(int));
-    return fd;
-}
-
 static void keep_fd(int fd)
 {
     if (fd >= 0)
@@ -250,7 +230,7 @@ __attribute__((noreturn)) static void monitor_child(tug_store *s, tug_container 
     int pty = -1;
     if (spec->terminal) {
         close(con[1]);
-        pty = recv_fd(con[0]);
+        pty = tug_recv_fd(con[0]);
         close(con[0]);
     } else {
         close(out[1]);
