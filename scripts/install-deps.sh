@@ -6,7 +6,7 @@ pkgs=(
   libcurl4-openssl-dev libjansson-dev libarchive-dev libzstd-dev zlib1g-dev libssl-dev
   libsqlite3-dev libisal-dev libcmocka-dev libseccomp-dev
   bats jq curl python3 busybox-static docker-registry skopeo umoci
-  iproute2 e2fsprogs util-linux attr procps
+  iproute2 e2fsprogs util-linux attr procps nftables iptables sqlite3
 )
 missing=()
 for p in "${pkgs[@]}"; do
