@@ -509,9 +509,8 @@ static void print_deleted_layers(char **layers)
 }
 
 /* Remove every reference of img and the image itself unless containers use it. */
-static int delete_image(tug_store *s, tug_image *img, bool force, bool *ret_deleted,
-                        FILE *out, const char *untag_word, const char *delete_word,
-                        tug_error **err)
+static int delete_image(tug_store *s, tug_image *img, bool *ret_deleted, FILE *out,
+                        const char *untag_word, const char *delete_word, tug_error **err)
 {
     cleanup_strv char **users = NULL;
     if (tug_store_image_users(s, img->id, &users, err) < 0)
@@ -539,7 +538,6 @@ static int delete_image(tug_store *s, tug_image *img, bool force, bool *ret_dele
         return -1;
     fprintf(out, "%s: %s\n", delete_word, img->id);
     *ret_deleted = true;
-    (void)force;
     return 0;
 fail:
     tug_store_rollback(s);
@@ -608,7 +606,7 @@ static int rmi_one(tug_store *s, const char *arg, bool force, tug_error **err)
                               "referenced in multiple repositories; remove it by name or use -f",
                               shortid);
     bool deleted = false;
-    if (delete_image(s, img, force, &deleted, stdout, "Untagged", "Deleted", err) < 0)
+    if (delete_image(s, img, &deleted, stdout, "Untagged", "Deleted", err) < 0)
         return -1;
     if (deleted) {
         cleanup_strv char **layers = NULL;
@@ -832,7 +830,7 @@ int cmd_image_prune(cli_ctx *ctx, int argc, char **argv)
         if (tug_store_image_users(s, img->id, &users, &err) < 0 || (users && users[0]))
             continue;
         bool deleted = false;
-        if (delete_image(s, img, true, &deleted, out, "untagged", "deleted", &err) < 0)
+        if (delete_image(s, img, &deleted, out, "untagged", "deleted", &err) < 0)
             rc = cli_fail(err);
     }
     tug_images_free(imgs, n);

@@ -22,14 +22,12 @@ static json_t *network_json(tug_store *s, tug_network *n)
     json_t *o = json_object();
     json_object_set_new(o, "Name", json_string(n->name));
     json_object_set_new(o, "Id", json_string(n->id));
-    char *t = NULL;
     time_t tt = (time_t)n->created;
     struct tm tm;
     char buf[64];
     gmtime_r(&tt, &tm);
     strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
     json_object_set_new(o, "Created", json_string(buf));
-    free(t);
     json_object_set_new(o, "Scope", json_string("local"));
     json_object_set_new(o, "Driver", json_string(n->driver));
     json_object_set_new(o, "EnableIPv6", json_false());

@@ -385,23 +385,9 @@ int tug_pull(tug_store *s, const tug_reference *ref, const tug_pull_opts *opts,
         l->blob_size = c.jobs[i].desc->size;
     }
     img->size = 0;
-    {
-        /* Sizes of layers unpacked earlier come from their records. */
-        for (size_t i = 0; i < c.n_jobs; i++) {
-            if (!c.jobs[i].present) {
-                img->size += c.jobs[i].size;
-                continue;
-            }
-            sqlite3_stmt *st = NULL;
-            if (sqlite3_prepare_v2(s->db, "SELECT size FROM layers WHERE chain_id = ?", -1, &st,
-                                   NULL) == SQLITE_OK) {
-                sqlite3_bind_text(st, 1, c.jobs[i].chain_id, -1, SQLITE_STATIC);
-                if (sqlite3_step(st) == SQLITE_ROW)
-                    img->size += sqlite3_column_int64(st, 0);
-            }
-            sqlite3_finalize(st);
-        }
-    }
+    for (size_t i = 0; i < c.n_jobs; i++)
+        img->size += c.jobs[i].present ? tug_store_layer_size(s, c.jobs[i].chain_id)
+                                       : c.jobs[i].size;
     bool same = false;
     if (record_image(s, img, ref, top, &same, err) < 0)
         goto out;

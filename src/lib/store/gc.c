@@ -161,10 +161,8 @@ int tug_store_gc(tug_store *s, char ***ret_layers, tug_error **err)
     if (r == 0)
         r = gc_blobs(s, NULL, err);
     if (ret_layers)
-        *ret_layers = removed;
-    else {
-        cleanup_strv char **f = removed;
-    }
+        *ret_layers = steal_pointer(&removed);
+    cleanup_strv char **unused = removed;
     return r;
 }
 

@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../image/reference.h"
 #include "../util/cleanup.h"
 #include "../util/digest.h"
 #include "../util/fs.h"
@@ -70,6 +71,16 @@ void tug_chain_id(const char *parent_chain, const char *diff_id, char out[72])
     char buf[160];
     int n = snprintf(buf, sizeof(buf), "%s %s", parent_chain, diff_id);
     tug_sha256_buf(buf, (size_t)n, out);
+}
+
+long long tug_store_layer_size(tug_store *s, const char *chain_id)
+{
+    cleanup_stmt sqlite3_stmt *st =
+        tug_db_prepare(s, "SELECT size FROM layers WHERE chain_id = ?", NULL);
+    if (st == NULL)
+        return 0;
+    BIND_TEXT(st, 1, chain_id);
+    return sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
 }
 
 bool tug_store_has_layer(tug_store *s, const char *chain_id)
@@ -405,8 +416,6 @@ static int resolve_id(tug_store *s, const char *what, char **ret_id)
     *ret_id = steal_pointer(&id);
     return 0;
 }
-
-#include "../image/reference.h"
 
 int tug_store_find_image(tug_store *s, const char *what, tug_image **ret_img, tug_error **err)
 {

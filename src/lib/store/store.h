@@ -65,6 +65,8 @@ int tug_store_put_blob(tug_store *s, const char *digest, const void *data, size_
 
 /* Layers */
 bool tug_store_has_layer(tug_store *s, const char *chain_id);
+/* The unpacked size recorded for a layer, 0 when unknown. */
+long long tug_store_layer_size(tug_store *s, const char *chain_id);
 char *tug_store_layer_dir(tug_store *s, const char *chain_id); /* .../layers/<hex>/diff */
 /* A fresh private directory to unpack into; *ret_dir is its diff/ subdirectory. */
 int tug_store_layer_tmp(tug_store *s, char **ret_tmp, char **ret_dir, tug_error **err);
