@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -140,6 +141,12 @@ static int start_container(cli_ctx *ctx, tug_container *c, bool attach, bool int
         return EXIT_ENGINE;
     }
     tug_start_opts o = {.attach_fd = sv[1], .open_stdin = interactive};
+    struct winsize ws;
+    if (attach && (ioctl(STDIN_FILENO, TIOCGWINSZ, &ws) == 0 ||
+                   ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0)) {
+        o.rows = ws.ws_row;
+        o.cols = ws.ws_col;
+    }
     int r = tug_container_start(s, c, &o, &err);
     if (sv[1] >= 0)
         close(sv[1]);

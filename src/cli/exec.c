@@ -169,6 +169,12 @@ int cmd_exec(cli_ctx *ctx, int argc, char **argv)
     int sv[2] = {-1, -1};
     if (o.tty && socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0)
         o.console = sv[1];
+    struct winsize ws;
+    if (o.tty && (ioctl(STDIN_FILENO, TIOCGWINSZ, &ws) == 0 ||
+                  ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0)) {
+        o.rows = ws.ws_row;
+        o.cols = ws.ws_col;
+    }
     if (!interactive && !o.tty && !o.detach) {
         /* without -i the command gets no stdin, as with docker */
         int null = open("/dev/null", O_RDONLY | O_CLOEXEC);

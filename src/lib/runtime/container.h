@@ -67,6 +67,7 @@ int tug_container_remove(tug_store *s, tug_container *c, tug_error **err);
 typedef struct tug_start_opts {
     int attach_fd;   /* the monitor's end of an attach socket, or -1 */
     bool open_stdin; /* the container reads stdin from the attach channel */
+    unsigned short rows, cols; /* the caller's terminal size, for a container with -t */
 } tug_start_opts;
 
 /* Start a created or exited container: a monitor is forked, the init spawned, and this returns
@@ -105,6 +106,7 @@ typedef struct tug_exec_opts {
     bool privileged;
     bool tty;
     int console;      /* with tty: a unix socket the pty master is sent over */
+    unsigned short rows, cols; /* the terminal's size (0: unknown) */
     bool detach;
 } tug_exec_opts;
 

@@ -78,7 +78,7 @@ __attribute__((noreturn)) static void exec_child(const tug_spawn_spec *spec,
         _exit(WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st));
     }
     if (o->tty)
-        tug_child_setup_terminal(o->console);
+        tug_child_setup_terminal(o->console, o->rows, o->cols);
     else if (o->detach) {
         tug_spawn_io io = {.in = -1, .out = -1, .err = -1};
         tug_child_setup_stdio(&io);

@@ -182,7 +182,8 @@ __attribute__((noreturn)) static void monitor_child(tug_store *s, tug_container 
                                                     int ack_fd)
 {
     start_msg msg = {0};
-    tug_spawn_io io = {.in = -1, .out = -1, .err = -1, .console = -1};
+    tug_spawn_io io = {.in = -1, .out = -1, .err = -1, .console = -1, .rows = o->rows,
+                       .cols = o->cols};
     /* The monitor outlives the command that started it: it must not hold its terminal or the
      * pipe a shell reads the command's output from. */
     int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);

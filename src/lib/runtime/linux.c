@@ -768,7 +768,7 @@ static void send_fd(int sock, int fd)
         tug_child_die(125, errno, "send the terminal to the monitor");
 }
 
-void tug_child_setup_terminal(int console)
+void tug_child_setup_terminal(int console, unsigned short rows, unsigned short cols)
 {
     int master = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
     if (master < 0)
@@ -779,6 +779,11 @@ void tug_child_setup_terminal(int console)
     int slave = ioctl(master, TIOCGPTPEER, O_RDWR | O_NOCTTY);
     if (slave < 0)
         tug_child_die(125, errno, "open the terminal");
+    /* sized before the command runs, so its first look at the size is right */
+    if (rows && cols) {
+        struct winsize ws = {.ws_row = rows, .ws_col = cols};
+        ioctl(slave, TIOCSWINSZ, &ws);
+    }
     send_fd(console, master);
     close(master);
     close(console);
@@ -876,7 +881,7 @@ __attribute__((noreturn)) static void child_main(const tug_spawn_spec *s, const 
     if (s->ns_flags & CLONE_NEWNET)
         loopback_up();
     if (s->terminal)
-        tug_child_setup_terminal(io->console);
+        tug_child_setup_terminal(io->console, io->rows, io->cols);
 
     uid_t uid = s->uid;
     gid_t gid = s->gid;

@@ -57,6 +57,7 @@ void tug_spawn_spec_free(tug_spawn_spec *s);
 typedef struct tug_spawn_io {
     int in, out, err; /* the container's stdio; -1 for /dev/null. Ignored with a terminal. */
     int console;      /* with a terminal: a unix socket the pty master is sent over */
+    unsigned short rows, cols; /* the terminal's size from the start (0: unknown) */
 } tug_spawn_io;
 
 typedef struct tug_spawn_paths {

@@ -21,7 +21,7 @@ void tug_child_resolve_user(const char *spec, uid_t *uid, gid_t *gid, gid_t *gro
                             int *ngroups, char *home, size_t home_size);
 const char *tug_child_env_get(char **env, const char *key);
 void tug_child_find_program(const char *prog, char **env, char *out, size_t size);
-void tug_child_setup_terminal(int console);
+void tug_child_setup_terminal(int console, unsigned short rows, unsigned short cols);
 void tug_child_setup_stdio(const tug_spawn_io *io);
 /* seccomp, groups, gid, uid, capabilities, no_new_privs, in the order that works. */
 void tug_child_become(uint64_t caps, bool no_new_privs, const char *seccomp,
