@@ -214,6 +214,7 @@ static int for_each(cli_ctx *ctx, int argc, char **argv, each_fn fn, void *arg)
     for (int i = 0; i < argc; i++) {
         tug_error *err = NULL;
         cleanup_container tug_container *c = NULL;
+        ctx->cur_arg = argv[i];
         if (tug_container_find(s, argv[i], &c, &err) < 0) {
             int r = cli_fail(err);
             rc = r > rc ? r : rc;
@@ -363,12 +364,7 @@ static int stop_like(cli_ctx *ctx, int argc, char **argv, bool restart)
     tug_store *s;
     if ((rc = cli_store(ctx, &s)) != 0)
         return rc;
-    for (int i = optind; i < argc; i++) {
-        ctx->cur_arg = argv[i];
-        int r = for_each(ctx, 1, argv + i, stop_one, &a);
-        rc = r > rc ? r : rc;
-    }
-    return rc;
+    return for_each(ctx, argc - optind, argv + optind, stop_one, &a);
 }
 
 int cmd_stop(cli_ctx *ctx, int argc, char **argv)
@@ -422,12 +418,7 @@ int cmd_kill(cli_ctx *ctx, int argc, char **argv)
     int rc = need_args(ctx, argc - optind, "tug kill [OPTIONS] CONTAINER [CONTAINER...]");
     if (rc)
         return rc;
-    for (int i = optind; i < argc; i++) {
-        ctx->cur_arg = argv[i];
-        int r = for_each(ctx, 1, argv + i, kill_one, &sig);
-        rc = r > rc ? r : rc;
-    }
-    return rc;
+    return for_each(ctx, argc - optind, argv + optind, kill_one, &sig);
 }
 
 /* ---- rm ---- */
@@ -508,12 +499,7 @@ int cmd_rm(cli_ctx *ctx, int argc, char **argv)
     int rc = need_args(ctx, argc - optind, "tug rm [OPTIONS] CONTAINER [CONTAINER...]");
     if (rc)
         return rc;
-    for (int i = optind; i < argc; i++) {
-        ctx->cur_arg = argv[i];
-        int r = for_each(ctx, 1, argv + i, rm_one, &o);
-        rc = r > rc ? r : rc;
-    }
-    return rc;
+    return for_each(ctx, argc - optind, argv + optind, rm_one, &o);
 }
 
 /* ---- wait, rename, pause ---- */
@@ -604,12 +590,7 @@ static int pause_like(cli_ctx *ctx, int argc, char **argv, bool pause)
                                                  : "tug unpause CONTAINER [CONTAINER...]");
     if (rc)
         return rc;
-    for (int i = optind; i < argc; i++) {
-        ctx->cur_arg = argv[i];
-        int r = for_each(ctx, 1, argv + i, pause_one, &pause);
-        rc = r > rc ? r : rc;
-    }
-    return rc;
+    return for_each(ctx, argc - optind, argv + optind, pause_one, &pause);
 }
 
 int cmd_pause(cli_ctx *ctx, int argc, char **argv)

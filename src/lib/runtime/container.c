@@ -70,18 +70,11 @@ char *tug_run_dir(tug_store *s)
     return p;
 }
 
-static long long now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
-
 static void random_id(char out[65])
 {
     unsigned char b[32];
     if (getrandom(b, sizeof(b), 0) != (ssize_t)sizeof(b)) {
-        long long t = now_ns() ^ getpid();
+        long long t = tug_now_ns() ^ getpid();
         for (size_t i = 0; i < sizeof(b); i++)
             b[i] = (unsigned char)(t >> ((i % 8) * 8)) ^ (unsigned char)(i * 131);
     }
@@ -298,7 +291,7 @@ int tug_container_create(tug_store *s, const char *image, json_t *request, const
         BIND_TEXT(st, 2, rname);
         BIND_TEXT(st, 3, img->id);
         BIND_TEXT(st, 4, image);
-        sqlite3_bind_int64(st, 5, now_ns());
+        sqlite3_bind_int64(st, 5, tug_now_ns());
         BIND_TEXT(st, 6, TUG_STATE_CREATED);
         BIND_TEXT(st, 7, reqjson);
         int rc = sqlite3_step(st);

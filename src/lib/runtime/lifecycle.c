@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "../util/cleanup.h"
+#include "../util/strutil.h"
 #include "../util/fs.h"
 #include "attach.h"
 #include "container.h"
@@ -25,13 +26,6 @@
 #ifndef SYS_pidfd_open
 #define SYS_pidfd_open 434
 #endif
-
-static long long now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
 
 static long long proc_start_time(pid_t pid)
 {
@@ -116,7 +110,7 @@ int tug_container_refresh(tug_store *s, tug_container *c, tug_error **err)
     /* Neither the monitor nor the init is there: record what can be known. */
     if (!read_exit_file(s, c)) {
         c->exit_code = 255;
-        c->finished_ns = now_ns();
+        c->finished_ns = tug_now_ns();
         free(c->error);
         c->error = strdup("the container's monitor was killed; its exit status is unknown");
     }
@@ -421,7 +415,7 @@ int tug_container_start(tug_store *s, tug_container *c, const tug_start_opts *o,
     c->pid = msg.pid;
     c->pid_start = msg.pid_start;
     c->monitor_pid = msg.monitor;
-    c->started_ns = now_ns();
+    c->started_ns = tug_now_ns();
     c->finished_ns = 0;
     c->exit_code = 0;
     c->oom_killed = false;
@@ -629,7 +623,7 @@ int tug_container_finish(tug_store *s, const char *id, int attach_fd, tug_error 
     }
     if (!read_exit_file(s, c)) {
         c->exit_code = 255;
-        c->finished_ns = now_ns();
+        c->finished_ns = tug_now_ns();
     }
     set_state(c, TUG_STATE_EXITED);
     c->pid = 0;

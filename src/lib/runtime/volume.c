@@ -579,18 +579,11 @@ char *tug_volume_path(tug_store *s, const char *name)
     return p;
 }
 
-static long long now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
-
 static void random_hex(char out[65])
 {
     unsigned char b[32];
     if (getrandom(b, sizeof(b), 0) != (ssize_t)sizeof(b)) {
-        long long t = now_ns() ^ getpid();
+        long long t = tug_now_ns() ^ getpid();
         for (size_t i = 0; i < sizeof(b); i++)
             b[i] = (unsigned char)(t >> ((i % 8) * 8)) ^ (unsigned char)(i * 131);
     }
@@ -675,7 +668,7 @@ static int volume_ensure(tug_store *s, const char *name, bool anonymous, json_t 
     if (st == NULL)
         return -1;
     BIND_TEXT(st, 1, name);
-    sqlite3_bind_int64(st, 2, now_ns());
+    sqlite3_bind_int64(st, 2, tug_now_ns());
     BIND_TEXT(st, 3, lj);
     BIND_TEXT(st, 4, oj);
     sqlite3_bind_int(st, 5, anonymous);

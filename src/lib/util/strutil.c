@@ -202,3 +202,10 @@ bool tug_glob_match(const char *pattern, const char *s)
 {
     return fnmatch(pattern, s, FNM_PATHNAME) == 0;
 }
+
+long long tug_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}

@@ -17,6 +17,8 @@ char *tug_format_rfc3339(long long sec, long nsec);
 /* Parse RFC 3339 ("2021-12-29T19:28:29.892199479Z", offsets too); -1 on failure. */
 int tug_parse_rfc3339(const char *s, long long *ret_sec, long *ret_nsec);
 bool tug_str_has_prefix(const char *s, const char *prefix);
+/* Wall-clock time in nanoseconds since the epoch. */
+long long tug_now_ns(void);
 /* Parse a size like "10m", "1.5g", "512k" or plain bytes; -1 on failure. */
 int tug_parse_size(const char *s, long long *ret);
 /* Go's path.Match glob (*, ?, [...]; '*' does not cross '/'). */
