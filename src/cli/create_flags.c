@@ -9,6 +9,7 @@
 
 #include <arpa/inet.h>
 
+#include "image/image.h"
 #include "net/ports.h"
 #include "runtime/container.h"
 #include "runtime/security.h"
@@ -230,25 +231,13 @@ static int parse_ulimit(const char *s, json_t *out, create_flags *f)
     return 0;
 }
 
+/* A create request's Config: the defaults, attached to stdout and stderr unless -d. */
 static json_t *new_config(void)
 {
-    json_t *c = json_object();
-    json_object_set_new(c, "Hostname", json_string(""));
-    json_object_set_new(c, "Domainname", json_string(""));
-    json_object_set_new(c, "User", json_string(""));
-    json_object_set_new(c, "AttachStdin", json_false());
+    json_t *c = tug_config_new();
     json_object_set_new(c, "AttachStdout", json_true());
     json_object_set_new(c, "AttachStderr", json_true());
-    json_object_set_new(c, "Tty", json_false());
-    json_object_set_new(c, "OpenStdin", json_false());
-    json_object_set_new(c, "StdinOnce", json_false());
     json_object_set_new(c, "Env", json_array());
-    json_object_set_new(c, "Cmd", json_null());
-    json_object_set_new(c, "Image", json_string(""));
-    json_object_set_new(c, "Volumes", json_null());
-    json_object_set_new(c, "WorkingDir", json_string(""));
-    json_object_set_new(c, "Entrypoint", json_null());
-    json_object_set_new(c, "OnBuild", json_null());
     json_object_set_new(c, "Labels", json_object());
     return c;
 }

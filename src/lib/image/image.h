@@ -45,6 +45,9 @@ typedef struct tug_import_opts {
 /* Import a rootfs tarball (plain, gzip or zstd) read from fd as a one-layer image. */
 int tug_import(tug_store *s, int fd, const tug_import_opts *opts, char **ret_image_id,
                tug_error **err);
+/* docker's container Config with every field at its empty default, as image configs and
+ * create requests carry it. */
+json_t *tug_config_new(void);
 /* Apply one docker "change" instruction to an image config's "config" object. */
 int tug_config_apply_change(json_t *config, const char *change, tug_error **err);
 

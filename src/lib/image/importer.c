@@ -298,7 +298,7 @@ static int spool(tug_store *s, int in, char **ret_path, char ret_digest[72], lon
     return 0;
 }
 
-static json_t *base_config(void)
+json_t *tug_config_new(void)
 {
     json_t *c = json_object();
     json_object_set_new(c, "Hostname", json_string(""));
@@ -330,7 +330,7 @@ int tug_import(tug_store *s, int fd, const tug_import_opts *opts, char **ret_ima
             return -1;
     } else
         tug_platform_host(&plat);
-    json_t *config = base_config();
+    json_t *config = tug_config_new();
     for (const char **c = opts->changes; c && *c; c++)
         if (tug_config_apply_change(config, *c, err) < 0) {
             json_decref(config);
