@@ -153,12 +153,18 @@ tug_rules() { nft list table inet tug 2>/dev/null || nft list table ip tug 2>/de
 # peer_index CONTAINER: the interface index of the host end of the container's eth0
 peer_index() { timeout 20 "$TUG" exec "$1" cat /sys/class/net/eth0/iflink; }
 
-# link_gone INDEX: no network interface of this host has that index
+# link_gone INDEX: within 10 s, no network interface of this host has that index. A veth pair
+# goes with its container's network namespace, which the kernel tears down from a work queue
+# a little after the container's last process has exited.
 link_gone() {
-  if ip -o link | grep -q "^$1: "; then
-    echo "still there: $(ip -o link | grep "^$1: " | cut -d' ' -f2)" >&2
-    return 1
-  fi
+  local name deadline=$((SECONDS + 10))
+  while name=$(ip -o link | grep "^$1: " | cut -d' ' -f2) && [[ -n $name ]]; do
+    if ((SECONDS >= deadline)); then
+      echo "still there after 10 s: $name" >&2
+      return 1
+    fi
+    sleep 0.1
+  done
 }
 
 # remote_host: a network namespace standing in for another machine, joined to this host by a
