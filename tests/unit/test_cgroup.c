@@ -181,6 +181,20 @@ static pid_t spawn_sleeper(void)
     return pid;
 }
 
+/* How many lines of /proc/PID/cgroup (one per hierarchy) name the group. */
+static int hierarchies_naming(pid_t pid, const char *name)
+{
+    char path[64], line[4096];
+    snprintf(path, sizeof(path), "/proc/%d/cgroup", (int)pid);
+    FILE *f = fopen(path, "re");
+    assert_non_null(f);
+    int n = 0;
+    while (fgets(line, sizeof(line), f))
+        n += strstr(line, name) != NULL;
+    fclose(f);
+    return n;
+}
+
 static void reap_killed(pid_t pid)
 {
     int status = 0;
@@ -292,14 +306,7 @@ static void test_enter_list_freeze_kill(void **state)
     free(pids);
 
     /* the kernel agrees on where the child is */
-    char path[64], buf[4096];
-    snprintf(path, sizeof(path), "/proc/%d/cgroup", (int)child);
-    FILE *f = fopen(path, "re");
-    assert_non_null(f);
-    size_t len = fread(buf, 1, sizeof(buf) - 1, f);
-    fclose(f);
-    buf[len] = '\0';
-    assert_non_null(strstr(buf, name));
+    assert_true(hierarchies_naming(child, name) >= 1);
 
     bool v2 = tug_cgroup_host_mode() == TUG_CGROUP_V2;
     if (tug_cgroup_freeze(cg, true, &err) < 0)
@@ -338,6 +345,51 @@ static void test_enter_list_freeze_kill(void **state)
 
     assert_int_equal(tug_cgroup_destroy(cg, &err), 0);
     assert_false(group_exists(name));
+    tug_cgroup_free(cg);
+    free(name);
+}
+
+/* A child that moves itself in lands in every hierarchy's group, as one moved by its parent. */
+static void test_enter_self(void **state)
+{
+    (void)state;
+    require_root();
+    char *name = unique_name();
+    tug_cgroup *cg = NULL;
+    tug_error *err = NULL;
+    assert_int_equal(tug_cgroup_create(name, NULL, &cg, &err), 0);
+    int ready[2];
+    assert_int_equal(pipe(ready), 0);
+    pid_t child = fork_child();
+    if (child == 0) {
+        tug_error *e = NULL;
+        char ok = tug_cgroup_enter_self(cg, &e) == 0 ? 'y' : 'n';
+        if (write(ready[1], &ok, 1) != 1)
+            _exit(1);
+        for (;;)
+            pause();
+    }
+    close(ready[1]);
+    char ok = 0;
+    assert_int_equal(read(ready[0], &ok, 1), 1);
+    close(ready[0]);
+    assert_int_equal(ok, 'y');
+
+    pid_t *pids = NULL;
+    size_t n = 0;
+    assert_int_equal(tug_cgroup_pids(cg, &pids, &n, &err), 0);
+    assert_int_equal(n, 1);
+    assert_int_equal(pids[0], child);
+    free(pids);
+    /* every hierarchy tug uses puts the child in the group */
+    int in_group = hierarchies_naming(child, name);
+    assert_true(in_group >= 1);
+    if (tug_cgroup_host_mode() != TUG_CGROUP_V2)
+        assert_true(in_group >= 5); /* cpu, cpuacct, memory, pids, ... */
+
+    assert_int_equal(tug_cgroup_kill(cg, SIGKILL, &err), 0);
+    reap_killed(child);
+    assert_int_equal(tug_cgroup_destroy(cg, &err), 0);
     tug_cgroup_free(cg);
     free(name);
 }
@@ -674,6 +726,7 @@ int main(void)
         cmocka_unit_test(test_host_mode),
         cmocka_unit_test(test_limits_land_in_the_kernel),
         cmocka_unit_test(test_enter_list_freeze_kill),
+        cmocka_unit_test(test_enter_self),
         cmocka_unit_test(test_destroy_kills_leftovers),
         cmocka_unit_test(test_destroy_removes_nested_groups),
         cmocka_unit_test(test_missing_group),

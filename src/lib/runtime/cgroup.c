@@ -1088,6 +1088,20 @@ int tug_cgroup_enter(tug_cgroup *cg, pid_t pid, tug_error **err)
     return 0;
 }
 
+int tug_cgroup_enter_self(tug_cgroup *cg, tug_error **err)
+{
+    /* v1's tasks file moves one thread without the kernel's global threadgroup lock, whose
+     * write side waits for an RCU grace period (10-20 ms here) on every move; the caller has
+     * one thread, so that thread is the whole process. v2 has no such file. */
+    const char *file = cg->ops == &v2_ops ? "cgroup.procs" : "tasks";
+    for (size_t i = 0; i < cg->n; i++) {
+        struct group_dir *d = &cg->d[i];
+        if (d->fd >= 0 && write_at(d->fd, file, "0", err) < 0)
+            return tug_error_wrap(err, "enter cgroup %s", d->path);
+    }
+    return 0;
+}
+
 int tug_cgroup_clone_fd(tug_cgroup *cg)
 {
     return cg->ops == &v2_ops ? cg->d[0].fd : -1;

@@ -29,6 +29,9 @@ int tug_cgroup_open(const char *name, tug_cgroup **ret_cg, tug_error **err);
 void tug_cgroup_free(tug_cgroup *cg);
 /* Move pid into the group (every hierarchy). */
 int tug_cgroup_enter(tug_cgroup *cg, pid_t pid, tug_error **err);
+/* Move the calling process into the group, cheaply; it must have a single thread (a child
+ * between fork and exec). */
+int tug_cgroup_enter_self(tug_cgroup *cg, tug_error **err);
 /* An O_PATH|O_DIRECTORY fd of the unified (v2) group for clone3's CLONE_INTO_CGROUP, or -1 when
  * the memory/pids controllers live in v1 hierarchies (then use tug_cgroup_enter). */
 int tug_cgroup_clone_fd(tug_cgroup *cg);

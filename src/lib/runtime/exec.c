@@ -54,7 +54,7 @@ __attribute__((noreturn)) static void exec_child(const tug_spawn_spec *spec,
         tug_cgroup *cg = NULL;
         tug_error *err = NULL;
         if (tug_cgroup_open(cgpath, &cg, &err) == 0) {
-            tug_cgroup_enter(cg, getpid(), &err);
+            tug_cgroup_enter_self(cg, &err);
             tug_cgroup_free(cg);
         }
         tug_error_free(err);

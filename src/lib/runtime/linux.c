@@ -7,6 +7,7 @@
 #include <grp.h>
 #include <limits.h>
 #include <linux/limits.h>
+#include <linux/sched.h> /* struct clone_args */
 #include <net/if.h>
 #include <pwd.h>
 #include <sched.h>
@@ -817,8 +818,15 @@ void tug_child_setup_stdio(const tug_spawn_io *io)
 }
 
 __attribute__((noreturn)) static void child_main(const tug_spawn_spec *s, const tug_spawn_io *io,
-                                                 const tug_spawn_paths *paths, int go_fd)
+                                                 const tug_spawn_paths *paths, tug_cgroup *cg,
+                                                 int go_fd)
 {
+    /* Into the cgroup while the parent plumbs the network. */
+    if (cg) {
+        tug_error *err = NULL;
+        if (tug_cgroup_enter_self(cg, &err) < 0)
+            tug_child_die(125, 0, "%s", err && err->msg ? err->msg : "enter the cgroup");
+    }
     char c;
     if (read(go_fd, &c, 1) != 1)
         _exit(125); /* the parent gave up */
@@ -996,6 +1004,32 @@ void tug_child_become(uint64_t caps, bool no_new_privs, const char *seccomp,
 
 /* ---------------- the parent ---------------- */
 
+/* fork() into new namespaces. Given a v2 group's fd, the child is born in that group
+ * (CLONE_INTO_CGROUP, Linux 5.7): moving a process in later costs an RCU grace period. */
+static pid_t clone_child(unsigned long ns_flags, int cgroup_fd, bool *ret_joined)
+{
+    *ret_joined = false;
+#ifdef CLONE_INTO_CGROUP
+    if (cgroup_fd >= 0) {
+        struct clone_args a = {
+            .flags = ns_flags | CLONE_INTO_CGROUP,
+            .exit_signal = SIGCHLD,
+            .cgroup = (uint64_t)cgroup_fd,
+        };
+        pid_t pid = (pid_t)syscall(SYS_clone3, &a, sizeof(a));
+        if (pid >= 0) {
+            *ret_joined = true;
+            return pid;
+        }
+        if (errno != ENOSYS && errno != E2BIG && errno != EINVAL)
+            return -1;
+    }
+#else
+    (void)cgroup_fd;
+#endif
+    return (pid_t)syscall(SYS_clone, ns_flags | SIGCHLD, NULL, NULL, NULL, NULL);
+}
+
 int tug_spawn(const tug_spawn_spec *s, const tug_spawn_io *io, const tug_spawn_paths *paths,
               tug_spawned *ret, tug_error **err)
 {
@@ -1011,8 +1045,9 @@ int tug_spawn(const tug_spawn_spec *s, const tug_spawn_io *io, const tug_spawn_p
         close(go[1]);
         return tug_error_set(err, e, "pipe");
     }
-    unsigned long flags = (unsigned long)(s->ns_flags & ~CLONE_NEWCGROUP) | SIGCHLD;
-    pid_t pid = (pid_t)syscall(SYS_clone, flags, NULL, NULL, NULL, NULL);
+    bool joined = false;
+    pid_t pid = clone_child((unsigned long)(s->ns_flags & ~CLONE_NEWCGROUP),
+                            cg ? tug_cgroup_clone_fd(cg) : -1, &joined);
     if (pid < 0) {
         int e = errno;
         close(go[0]);
@@ -1031,14 +1066,12 @@ int tug_spawn(const tug_spawn_spec *s, const tug_spawn_io *io, const tug_spawn_p
         close(go[1]);
         close(fail[0]);
         tug_child_fail_fd = fail[1];
-        child_main(s, io, paths, go[0]);
+        child_main(s, io, paths, joined ? NULL : cg, go[0]);
     }
     close(go[0]);
     close(fail[1]);
     int r = 0;
-    if (cg && tug_cgroup_enter(cg, pid, err) < 0)
-        r = -1;
-    if (r == 0 && paths->before_start && paths->before_start(pid, paths->userdata, err) < 0)
+    if (paths->before_start && paths->before_start(pid, paths->userdata, err) < 0)
         r = -1;
     if (r == 0 && write(go[1], "g", 1) != 1)
         r = tug_error_set(err, errno, "start the container");
