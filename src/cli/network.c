@@ -13,6 +13,7 @@
 #include "net/network.h"
 #include "runtime/container.h"
 #include "util/cleanup.h"
+#include "util/digest.h"
 #include "util/template.h"
 
 #define HELP_OPT {"help", no_argument, NULL, 'H'}
@@ -150,6 +151,19 @@ static int net_create(cli_ctx *ctx, int argc, char **argv)
     return 0;
 }
 
+/* host and none have no row: an ID of their own for each store, the same every time. */
+static void fixed_network_id(tug_store *s, const char *name, char id[65])
+{
+    cleanup_free char *key = NULL;
+    char digest[TUG_DIGEST_LEN + 1];
+    if (asprintf(&key, "%s/networks/%s", s->root, name) < 0) {
+        snprintf(id, 65, "%064d", 0);
+        return;
+    }
+    tug_sha256_buf(key, strlen(key), digest);
+    snprintf(id, 65, "%s", digest + 7);
+}
+
 static int net_ls(cli_ctx *ctx, int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -202,7 +216,7 @@ static int net_ls(cli_ctx *ctx, int argc, char **argv)
         if (i < n)
             snprintf(id, sizeof(id), "%s", v[i]->id);
         else
-            snprintf(id, sizeof(id), "%064zu", i - n);
+            fixed_network_id(s, name, id);
         if (filter && strncmp(filter, "name=", 5) == 0 && strstr(name, filter + 5) == NULL)
             continue;
         json_t *r = json_object();

@@ -562,6 +562,12 @@ sys.exit("no answer")
   assert_match "^[0-9a-f]{12} +bridge +bridge +local$"
   assert_match "^[0-9a-f]{12} +host +host +local$"
   assert_match "^[0-9a-f]{12} +none +null +local$"
+  # every network has an ID of its own, and keeps it
+  run_tug network ls -q
+  local ids=$output
+  [[ $(sort -u <<<"$ids" | wc -l) -eq 4 ]]
+  run_tug network ls -q
+  assert_output "$ids"
   run_tug network ls -q --filter name=labnet
   assert_output "${id:0:12}"
   run_tug network ls --filter name=labnet --format '{{.Name}} {{.Driver}}'
