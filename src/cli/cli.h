@@ -53,6 +53,12 @@ void cli_table_free(cli_table *t);
 /* Print inspect documents as docker does: a JSON array (4-space indent), or a template per
  * document. Returns an exit status (0 when printing worked). */
 int cli_print_documents(json_t *docs, const char *format);
+/* Look each name up with `find` (its document, or NULL and an error) and print what was found
+ * with cli_print_documents, then an "Error: ..." line per name that was not, as docker does.
+ * Returns the exit status: 1 when a name was not found (125 for an engine failure). */
+typedef json_t *(*cli_find_doc_fn)(tug_store *s, const char *name, void *data, tug_error **err);
+int cli_inspect_each(cli_ctx *ctx, int argc, char **argv, const char *format, cli_find_doc_fn find,
+                     void *data);
 /* docker's prune prompt: the warning, then "Are you sure you want to continue? [y/N]". */
 bool cli_confirm(const char *warning);
 

@@ -108,58 +108,34 @@ int cmd_history(cli_ctx *ctx, int argc, char **argv)
     return rc;
 }
 
-/* type: NULL for either (containers first, as docker), "image" or "container". */
+/* type (data): NULL for either (containers first, as docker), "image" or "container". */
+static json_t *find_object_doc(tug_store *s, const char *name, void *data, tug_error **err)
+{
+    const char *type = data;
+    if (type == NULL || strcmp(type, "container") == 0) {
+        cleanup_container tug_container *c = NULL;
+        if (tug_container_find(s, name, &c, err) == 0) {
+            tug_container_refresh(s, c, NULL);
+            return tug_container_inspect_json(s, c);
+        }
+        if (type)
+            return NULL;
+        tug_error_freep(err);
+    }
+    cleanup_image tug_image *img = NULL;
+    if (tug_store_find_image(s, name, &img, err) == 0)
+        return tug_image_inspect_json(s, img);
+    if (type == NULL) {
+        tug_error_freep(err);
+        tug_error_user(err, "No such object: %s", name);
+    }
+    return NULL;
+}
+
 static int inspect_objects(cli_ctx *ctx, int argc, char **argv, const char *format,
                            const char *type)
 {
-    tug_store *s;
-    int rc = cli_store(ctx, &s);
-    if (rc)
-        return rc;
-    json_t *docs = json_array();
-    int status = 0;
-    cleanup_free char *errors = NULL;
-    size_t errlen = 0;
-    FILE *errs = open_memstream(&errors, &errlen);
-    for (int i = 0; i < argc; i++) {
-        tug_error *err = NULL;
-        if (type == NULL || strcmp(type, "container") == 0) {
-            cleanup_container tug_container *c = NULL;
-            if (tug_container_find(s, argv[i], &c, &err) == 0) {
-                tug_container_refresh(s, c, NULL);
-                json_array_append_new(docs, tug_container_inspect_json(s, c));
-                continue;
-            }
-            if (type) {
-                fprintf(errs, "Error: %s\n", err->msg);
-                status = EXIT_USER;
-                tug_error_free(err);
-                continue;
-            }
-            tug_error_free(err);
-            err = NULL;
-        }
-        cleanup_image tug_image *img = NULL;
-        if (tug_store_find_image(s, argv[i], &img, &err) < 0) {
-            if (type == NULL) {
-                tug_error_free(err);
-                err = NULL;
-                tug_error_user(&err, "No such object: %s", argv[i]);
-            }
-            fprintf(errs, "Error: %s\n", err->msg);
-            status = err->kind == TUG_ERR_USER ? EXIT_USER : EXIT_ENGINE;
-            tug_error_free(err);
-            continue;
-        }
-        json_array_append_new(docs, tug_image_inspect_json(s, img));
-    }
-    fclose(errs);
-    if (json_array_size(docs) > 0 || format == NULL || *format == '\0')
-        rc = cli_print_documents(docs, format);
-    json_decref(docs);
-    if (errlen)
-        fputs(errors, stderr);
-    return rc ? rc : status;
+    return cli_inspect_each(ctx, argc, argv, format, find_object_doc, (void *)type);
 }
 
 static int parse_inspect(cli_ctx *ctx, int argc, char **argv, const char *fixed_type)

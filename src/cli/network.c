@@ -279,6 +279,12 @@ static int net_rm(cli_ctx *ctx, int argc, char **argv)
     return rc;
 }
 
+static json_t *find_network_doc(tug_store *s, const char *name, void *data, tug_error **err)
+{
+    cleanup_network tug_network *n = NULL;
+    return tug_network_find(s, name, &n, err) < 0 ? NULL : network_json(s, n);
+}
+
 static int net_inspect(cli_ctx *ctx, int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -295,27 +301,7 @@ static int net_inspect(cli_ctx *ctx, int argc, char **argv)
         fprintf(stderr, "\"network inspect\" requires at least 1 argument.\n");
         return EXIT_USER;
     }
-    tug_store *s;
-    int rc = cli_store(ctx, &s);
-    if (rc)
-        return rc;
-    json_t *docs = json_array();
-    for (int i = optind; i < argc; i++) {
-        tug_error *err = NULL;
-        cleanup_network tug_network *n = NULL;
-        if (tug_network_find(s, argv[i], &n, &err) < 0) {
-            fprintf(stderr, "Error: %s\n", err->msg);
-            tug_error_free(err);
-            rc = EXIT_USER;
-            continue;
-        }
-        json_array_append_new(docs, network_json(s, n));
-    }
-    int pr = json_array_size(docs) > 0 || rc == 0 || (format && *format)
-                 ? cli_print_documents(docs, format)
-                 : 0;
-    json_decref(docs);
-    return pr ? pr : rc;
+    return cli_inspect_each(ctx, argc - optind, argv + optind, format, find_network_doc, NULL);
 }
 
 static int net_prune(cli_ctx *ctx, int argc, char **argv)

@@ -250,6 +250,40 @@ int cli_print_documents(json_t *docs, const char *format)
     return 0;
 }
 
+int cli_inspect_each(cli_ctx *ctx, int argc, char **argv, const char *format, cli_find_doc_fn find,
+                     void *data)
+{
+    tug_store *s = NULL;
+    int rc = cli_store(ctx, &s);
+    if (rc)
+        return rc;
+    json_t *docs = json_array();
+    int status = 0;
+    cleanup_free char *errors = NULL;
+    size_t errlen = 0;
+    FILE *errs = open_memstream(&errors, &errlen);
+    for (int i = 0; i < argc; i++) {
+        tug_error *err = NULL;
+        json_t *doc = find(s, argv[i], data, &err);
+        if (doc) {
+            json_array_append_new(docs, doc);
+            continue;
+        }
+        if (errs)
+            fprintf(errs, "Error: %s\n", err && err->msg ? err->msg : argv[i]);
+        status = err == NULL || err->kind == TUG_ERR_USER ? EXIT_USER : EXIT_ENGINE;
+        tug_error_free(err);
+    }
+    if (errs)
+        fclose(errs);
+    if (json_array_size(docs) > 0 || format == NULL || *format == '\0')
+        rc = cli_print_documents(docs, format);
+    json_decref(docs);
+    if (errlen)
+        fputs(errors, stderr);
+    return rc ? rc : status;
+}
+
 bool cli_confirm(const char *warning)
 {
     printf("%s\nAre you sure you want to continue? [y/N] ", warning);

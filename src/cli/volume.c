@@ -256,6 +256,12 @@ static int vol_ls(cli_ctx *ctx, int argc, char **argv)
     return rc;
 }
 
+static json_t *find_volume_doc(tug_store *s, const char *name, void *data, tug_error **err)
+{
+    cleanup_volume tug_volume *v = NULL;
+    return tug_volume_find(s, name, &v, err) < 0 ? NULL : volume_json(s, v);
+}
+
 static int vol_inspect(cli_ctx *ctx, int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -275,27 +281,7 @@ static int vol_inspect(cli_ctx *ctx, int argc, char **argv)
     }
     if (optind >= argc)
         return cli_usage_error(ctx, "\"volume inspect\" requires at least 1 argument.");
-    tug_store *s;
-    int rc = cli_store(ctx, &s);
-    if (rc)
-        return rc;
-    json_t *docs = json_array();
-    for (int i = optind; i < argc; i++) {
-        tug_error *err = NULL;
-        cleanup_volume tug_volume *v = NULL;
-        if (tug_volume_find(s, argv[i], &v, &err) < 0) {
-            fprintf(stderr, "Error: %s\n", err->msg);
-            tug_error_free(err);
-            rc = EXIT_USER;
-            continue;
-        }
-        json_array_append_new(docs, volume_json(s, v));
-    }
-    int pr = json_array_size(docs) > 0 || rc == 0 || (format && *format)
-                 ? cli_print_documents(docs, format)
-                 : 0;
-    json_decref(docs);
-    return pr ? pr : rc;
+    return cli_inspect_each(ctx, argc - optind, argv + optind, format, find_volume_doc, NULL);
 }
 
 static int vol_rm(cli_ctx *ctx, int argc, char **argv)

@@ -98,3 +98,30 @@ setup_file() { containers_setup_file; }
   done
   no_containers_left
 }
+
+@test "on a cgroup v2 host a container is born in its own group, exec joins it, rm removes it" {
+  # This host may be hybrid: a private mount namespace shows tug the cgroup2 tree alone at
+  # /sys/fs/cgroup, as a pure v2 host has it.
+  grep -q ' cgroup2 ' /proc/mounts || skip "this kernel has no cgroup2 tree mounted"
+  command -v unshare >/dev/null || skip "unshare (util-linux) is not installed"
+  run timeout 120 unshare -m --propagation private bash -c '
+    set -e
+    umount -R /sys/fs/cgroup 2>/dev/null || umount -l /sys/fs/cgroup
+    mount -t cgroup2 none /sys/fs/cgroup
+    id=$("$TUG" run -d --network none busybox sleep 60)
+    pid=$("$TUG" inspect -f "{{.State.Pid}}" "$id")
+    echo "init in: $(grep "^0::" /proc/$pid/cgroup)"
+    "$TUG" exec -d "$id" sleep 60
+    echo "processes in the group: $(wc -l < /sys/fs/cgroup/tug/$id/cgroup.procs)"
+    "$TUG" rm -f "$id" >/dev/null
+    [[ -e /sys/fs/cgroup/tug/$id ]] || echo "group removed"
+    echo "id: $id"'
+  echo "$output"
+  [[ $status -eq 0 ]]
+  local id
+  id=$(sed -n 's/^id: //p' <<<"$output")
+  [[ $id =~ ^[0-9a-f]{64}$ ]]
+  assert_match "^init in: 0::/tug/$id$"
+  assert_match "^processes in the group: 2$"
+  assert_match "^group removed$"
+}

@@ -581,6 +581,14 @@ sys.exit("no answer")
   assert_output "$subnet"
 }
 
+@test "network inspect prints the networks found, names the missing one, and exits 1" {
+  run_tug 1 network inspect -f '{{.Name}} {{.Driver}}' bridge nosuchnet
+  assert_match "^bridge bridge$"
+  assert_match "^Error: network nosuchnet not found$"
+  run_tug 1 network inspect nosuchnet
+  assert_match "^\[\]$"
+}
+
 @test "network create refuses a subnet that overlaps another network's" {
   local subnet
   subnet=$(free_subnet)
