@@ -86,7 +86,8 @@ static int ensure_image(cli_ctx *ctx, tug_store *s, const create_flags *f)
     tug_pull_result_clear(&res);
     if (r < 0) {
         /* docker run's status for a failure before the container exists */
-        fprintf(stderr, "Error: %s\n", err->msg);
+        cleanup_free char *full = tug_reference_string(ref);
+        fprintf(stderr, "Error: pull %s: %s\n", full ? full : f->image, err->msg);
         tug_error_free(err);
         return EXIT_ENGINE;
     }

@@ -45,6 +45,11 @@ store_is_empty() {
   run_tug 1 pull 127.0.0.1:$port/busybox
   assert_match "127.0.0.1:$port"
   assert_match "(refused|connect)"
+  # a registry whose name does not resolve: run names the image, the host and a way out
+  run_tug 125 run --rm nosuchhost.invalid/busybox true
+  assert_match "^Error: pull nosuchhost.invalid/busybox:latest: lookup nosuchhost.invalid: no such host \(check"
+  run_tug images -q nosuchhost.invalid/busybox
+  [[ -z $output ]]
 }
 
 @test "a blob whose bytes do not match its digest is rejected; nothing is stored" {

@@ -327,7 +327,10 @@ static int transport_error(tug_registry *reg, CURL *curl, CURLcode rc, const cha
             return tug_error_set(err, (int)os_errno, "connect %s", h);
         return tug_error_set(err, 0, "connect %s: %s", h, detail);
     case CURLE_COULDNT_RESOLVE_HOST:
-        return tug_error_set(err, 0, "lookup %s: no such host", h);
+        return tug_error_set(err, 0,
+                             "lookup %s: no such host (check the registry's name and this "
+                             "machine's DNS, or use an image from a registry it reaches)",
+                             h);
     case CURLE_SSL_CONNECT_ERROR:
         return tug_error_set(err, 0,
                              "tls %s: %s (if it serves plain HTTP, add %s to "
