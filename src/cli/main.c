@@ -119,7 +119,7 @@ static void usage(FILE *out)
                  "/var/lib/tug)\n"
                  "      --insecure-registry string   A registry reached over plain HTTP or "
                  "unverified TLS\n"
-                 "  -v, --version       Print version information and quit\n\n"
+                 "  -v, --version                    Print version information and quit\n\n"
                  "Commands:\n");
     list_commands(out, top_cmds);
     fprintf(out, "\nRun 'tug COMMAND --help' for more information on a command.\n");

@@ -22,7 +22,6 @@ eval "_containers_teardown() $(declare -f teardown | sed 1d)"
 teardown() {
   _containers_teardown
   timeout 30 "$TUG" network prune -f >/dev/null 2>&1
-  _containers_teardown # prune brought the store's default bridge back up
   if [[ -f $BATS_TEST_TMPDIR/on-teardown ]]; then
     local cmd
     while read -r cmd; do eval "$cmd" >/dev/null 2>&1; done < <(tac "$BATS_TEST_TMPDIR/on-teardown")
@@ -713,6 +712,41 @@ sys.exit("no answer")
 
 # ---------------------------------------------------------------------------------------
 # Other stores and dockerd on the same host
+
+@test "a new store's default bridge comes up with its first container, on a subnet free then" {
+  local one=$BATS_TEST_TMPDIR/one two=$BATS_TEST_TMPDIR/two r
+  for r in "$one" "$two"; do
+    mkdir -p "$r"
+    on_teardown eval "(TUG_ROOT=$r; _containers_teardown)"
+    TUG_ROOT=$r timeout 120 "$TUG" pull -q "$REGISTRY/busybox" >/dev/null
+    TUG_ROOT=$r timeout 30 "$TUG" tag "$REGISTRY/busybox" busybox
+  done
+  # listing and inspecting networks changes nothing on the host
+  local br1 br2
+  br1=$(TUG_ROOT=$one bridge_of bridge)
+  br2=$(TUG_ROOT=$two bridge_of bridge)
+  TUG_ROOT=$one run_tug network ls
+  TUG_ROOT=$two run_tug network inspect bridge
+  [[ $br1 =~ ^tugb[0-9a-f]{10}$ && $br2 =~ ^tugb[0-9a-f]{10}$ ]]
+  run ip link show "$br1"
+  [[ $status -ne 0 ]]
+  run ip link show "$br2"
+  [[ $status -ne 0 ]]
+  # both stores picked the same free subnet while neither was up; the second to come up moves
+  local s1 s2
+  s1=$(TUG_ROOT=$one subnet_of bridge)
+  s2=$(TUG_ROOT=$two subnet_of bridge)
+  [[ $s1 == "$s2" ]]
+  TUG_ROOT=$one run_tug run --rm busybox true
+  ip link show "$br1" >/dev/null
+  TUG_ROOT=$two run_tug run --rm busybox ip -4 -o addr show eth0
+  local addr=$output
+  s2=$(TUG_ROOT=$two subnet_of bridge)
+  [[ $s2 != "$s1" ]]
+  python3 -c 'import ipaddress, sys; sys.exit(ipaddress.ip_network(sys.argv[1]).overlaps(ipaddress.ip_network(sys.argv[2])))' "$s1" "$s2"
+  # the container's address is in the subnet it moved to
+  python3 -c 'import ipaddress, sys; sys.exit(ipaddress.ip_interface(sys.argv[1].split()[3]).ip not in ipaddress.ip_network(sys.argv[2]))' "$addr" "$s2"
+}
 
 @test "a second store on the same host publishes and reaches its containers too" {
   local p1 p2

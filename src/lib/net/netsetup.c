@@ -298,7 +298,7 @@ int tug_net_plan_make(tug_store *s, const char *id, const char *hostname, json_t
         return 0;
     const char *netname = strcmp(mode, "default") == 0 ? TUG_DEFAULT_NETWORK : mode;
     cleanup_network tug_network *n = NULL;
-    if (tug_network_find(s, netname, &n, err) < 0)
+    if (tug_network_find(s, netname, &n, err) < 0 || tug_network_up(s, n, err) < 0)
         return -1;
     bool user_network = strcmp(n->name, TUG_DEFAULT_NETWORK) != 0;
     json_t *epc = json_object_get(
@@ -657,7 +657,7 @@ int tug_net_connect(tug_store *s, const char *id, pid_t pid, const char *network
                     json_t *aliases, const char *ip, tug_error **err)
 {
     cleanup_network tug_network *n = NULL;
-    if (tug_network_find(s, network, &n, err) < 0)
+    if (tug_network_find(s, network, &n, err) < 0 || tug_network_up(s, n, err) < 0)
         return -1;
     cleanup_stmt sqlite3_stmt *st = tug_db_prepare(
         s, "SELECT COUNT(*), SUM(network_id = ?) FROM endpoints WHERE container_id = ?", err);
@@ -680,19 +680,13 @@ int tug_net_connect(tug_store *s, const char *id, pid_t pid, const char *network
     tug_endpoint ep = {0};
     if (tug_ipam_allocate(s, n, id, ip, aliases, &ep, err) < 0)
         return -1;
-    char host_if[16], ctr_if[16], cidr[64], bcidr[64];
+    char host_if[16], ctr_if[16], cidr[64];
     extra_if_name(id, n->id, host_if);
     snprintf(ctr_if, sizeof(ctr_if), "eth%d", count);
-    int plen = tug_subnet_prefix(n->subnet);
-    snprintf(cidr, sizeof(cidr), "%s/%d", ep.ip, plen);
-    snprintf(bcidr, sizeof(bcidr), "%s/%d", n->gateway, plen);
+    snprintf(cidr, sizeof(cidr), "%s/%d", ep.ip, tug_subnet_prefix(n->subnet));
     int r = 0;
-    if (!tug_nl_link_exists(n->bridge) &&
-        (tug_nl_bridge_ensure(n->bridge, bcidr, err) < 0 ||
-         tug_fw_network_add(n->bridge, n->subnet, n->internal, err) < 0))
-        r = -1;
     /* the first network keeps the default route */
-    if (r == 0 && tug_nl_veth_setup(host_if, n->bridge, pid, ctr_if, cidr, ep.mac, NULL, err) < 0)
+    if (tug_nl_veth_setup(host_if, n->bridge, pid, ctr_if, cidr, ep.mac, NULL, err) < 0)
         r = -1;
     if (r < 0) {
         cleanup_stmt sqlite3_stmt *del = tug_db_prepare(

@@ -91,11 +91,11 @@ static bool overlaps(uint32_t n1, int l1, uint32_t n2, int l2)
     return (n1 & mask) == (n2 & mask);
 }
 
-/* Does the subnet overlap a route of this host (docker's bridge, the LAN...) or a network of
- * the store? */
-static bool subnet_taken(tug_store *s, uint32_t net, int len)
+/* Does the subnet overlap a route of this host (docker's bridge, the LAN...) on a device other
+ * than skip_if? */
+static bool route_overlaps(uint32_t net, int len, const char *skip_if)
 {
-    FILE *f = fopen("/proc/net/route", "re");
+    cleanup_fclose FILE *f = fopen("/proc/net/route", "re");
     char line[256];
     while (f && fgets(line, sizeof(line), f)) {
         char ifn[32];
@@ -104,15 +104,20 @@ static bool subnet_taken(tug_store *s, uint32_t net, int len)
             continue;
         if (mask == 0)
             continue; /* the default route overlaps everything */
+        if (skip_if && strcmp(ifn, skip_if) == 0)
+            continue;
         uint32_t rnet = ntohl(dst), rmask = ntohl(mask);
-        int rlen = __builtin_popcount(rmask);
-        if (overlaps(net, len, rnet, rlen)) {
-            fclose(f);
+        if (overlaps(net, len, rnet, __builtin_popcount(rmask)))
             return true;
-        }
     }
-    if (f)
-        fclose(f);
+    return false;
+}
+
+/* Does the subnet overlap a route of this host or a network of the store? */
+static bool subnet_taken(tug_store *s, uint32_t net, int len)
+{
+    if (route_overlaps(net, len, NULL))
+        return true;
     cleanup_stmt sqlite3_stmt *st = tug_db_prepare(s, "SELECT subnet FROM networks", NULL);
     while (st && sqlite3_step(st) == SQLITE_ROW) {
         uint32_t n2;
@@ -215,8 +220,23 @@ static int insert_network(tug_store *s, const char *name, const char *bridge,
     return 0;
 }
 
-int tug_network_create(tug_store *s, const char *name, const char *subnet, const char *gateway,
-                       bool internal, json_t *labels, tug_network **ret, tug_error **err)
+/* Bring the bridge and its rules up. */
+static int bridge_up(const char *bridge, const char *subnet, const char *gateway, bool internal,
+                     tug_error **err)
+{
+    char bcidr[80];
+    snprintf(bcidr, sizeof(bcidr), "%s/%d", gateway, tug_subnet_prefix(subnet));
+    if (tug_nl_bridge_ensure(bridge, bcidr, err) < 0 ||
+        tug_fw_network_add(bridge, subnet, internal, err) < 0)
+        return -1;
+    return 0;
+}
+
+/* bring_up: false for the implicit default network, which comes up with its first container,
+ * so that listing networks on a new store leaves the host as it was. */
+static int network_create(tug_store *s, const char *name, const char *subnet, const char *gateway,
+                          bool internal, json_t *labels, bool bring_up, tug_network **ret,
+                          tug_error **err)
 {
     if (strcmp(name, "host") == 0 || strcmp(name, "none") == 0)
         return tug_error_user(err, "%s is a pre-defined network and cannot be created", name);
@@ -278,10 +298,7 @@ int tug_network_create(tug_store *s, const char *name, const char *subnet, const
     if (tug_store_commit(s, err) < 0)
         return -1;
     /* The bridge comes up now, so its route keeps the next network from taking the subnet. */
-    char bcidr[80];
-    snprintf(bcidr, sizeof(bcidr), "%s/%d", gw, len);
-    if (tug_nl_bridge_ensure(bridge, bcidr, err) < 0 ||
-        tug_fw_network_add(bridge, sub, internal, err) < 0) {
+    if (bring_up && bridge_up(bridge, sub, gw, internal, err) < 0) {
         cleanup_stmt sqlite3_stmt *del = tug_db_prepare(s, "DELETE FROM networks WHERE id = ?", NULL);
         if (del) {
             BIND_TEXT(del, 1, id);
@@ -292,6 +309,70 @@ int tug_network_create(tug_store *s, const char *name, const char *subnet, const
     }
     if (ret)
         return tug_network_find(s, id, ret, err);
+    return 0;
+}
+
+int tug_network_create(tug_store *s, const char *name, const char *subnet, const char *gateway,
+                       bool internal, json_t *labels, tug_network **ret, tug_error **err)
+{
+    return network_create(s, name, subnet, gateway, internal, labels, true, ret, err);
+}
+
+/* The default network moves to a free subnet when a route of this host (another store's
+ * bridge, docker's) took its own before it first came up, and no container holds an address
+ * in it yet. */
+static int default_network_move(tug_store *s, tug_network *n, tug_error **err)
+{
+    uint32_t net;
+    int len;
+    if (parse_cidr(n->subnet, &net, &len) < 0 || !route_overlaps(net, len, n->bridge))
+        return 0;
+    if (tug_store_begin(s, err) < 0)
+        return -1;
+    cleanup_stmt sqlite3_stmt *q =
+        tug_db_prepare(s, "SELECT 1 FROM endpoints WHERE network_id = ? LIMIT 1", err);
+    if (q == NULL) {
+        tug_store_rollback(s);
+        return -1;
+    }
+    BIND_TEXT(q, 1, n->id);
+    char sub[64], gw[64];
+    if (sqlite3_step(q) == SQLITE_ROW || pick_subnet(s, sub, sizeof(sub), NULL) < 0) {
+        tug_store_rollback(s);
+        return 0; /* the bridge comes up where it is, as after a reboot */
+    }
+    parse_cidr(sub, &net, &len);
+    ip_string(net + 1, gw, sizeof(gw));
+    cleanup_stmt sqlite3_stmt *u =
+        tug_db_prepare(s, "UPDATE networks SET subnet = ?, gateway = ? WHERE id = ?", err);
+    if (u == NULL) {
+        tug_store_rollback(s);
+        return -1;
+    }
+    BIND_TEXT(u, 1, sub);
+    BIND_TEXT(u, 2, gw);
+    BIND_TEXT(u, 3, n->id);
+    if (sqlite3_step(u) != SQLITE_DONE) {
+        tug_store_rollback(s);
+        return tug_error_set(err, 0, "move network %s: %s", n->name, sqlite3_errmsg(s->db));
+    }
+    if (tug_store_commit(s, err) < 0)
+        return -1;
+    free(n->subnet);
+    free(n->gateway);
+    n->subnet = strdup(sub);
+    n->gateway = strdup(gw);
+    return n->subnet && n->gateway ? 0 : tug_error_set(err, ENOMEM, "network");
+}
+
+int tug_network_up(tug_store *s, tug_network *n, tug_error **err)
+{
+    if (tug_nl_link_exists(n->bridge))
+        return 0;
+    if (strcmp(n->name, TUG_DEFAULT_NETWORK) == 0 && default_network_move(s, n, err) < 0)
+        return tug_error_wrap(err, "network %s", n->name);
+    if (bridge_up(n->bridge, n->subnet, n->gateway, n->internal, err) < 0)
+        return tug_error_wrap(err, "network %s", n->name);
     return 0;
 }
 
@@ -345,7 +426,8 @@ int tug_network_default(tug_store *s, tug_network **ret, tug_error **err)
     }
     tug_network *created = NULL;
     tug_error *e = NULL;
-    if (tug_network_create(s, TUG_DEFAULT_NETWORK, NULL, NULL, false, NULL, &created, &e) == 0) {
+    if (network_create(s, TUG_DEFAULT_NETWORK, NULL, NULL, false, NULL, false, &created, &e) ==
+        0) {
         *ret = created;
         return 0;
     }

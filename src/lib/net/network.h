@@ -24,6 +24,9 @@ void tug_network_freep(tug_network **n);
  * uses yet. */
 int tug_network_default(tug_store *s, tug_network **ret, tug_error **err);
 /* subnet/gateway NULL: chosen. User errors for a taken name, a malformed or overlapping subnet. */
+/* Bring the network's bridge and rules up when they are not (the default network's first
+ * container; every network after a reboot). */
+int tug_network_up(tug_store *s, tug_network *n, tug_error **err);
 int tug_network_create(tug_store *s, const char *name, const char *subnet, const char *gateway,
                        bool internal, json_t *labels, tug_network **ret, tug_error **err);
 int tug_network_find(tug_store *s, const char *name_or_id, tug_network **ret, tug_error **err);
