@@ -69,8 +69,8 @@ fetch() {
   printf '%s\n' "$out" | tail -n 1
 }
 
-# fetches CONTAINER ADDR TEXT: fetch prints TEXT (for wait_until)
-fetches() { [[ $(fetch "$1" "$2") == "$3" ]]; }
+# fetches CONTAINER ADDR TEXT [PORT]: fetch prints TEXT (for wait_until)
+fetches() { [[ $(fetch "$1" "$2" "${4:-80}") == "$3" ]]; }
 
 # free_ports N: N distinct free TCP ports
 free_ports() {
@@ -371,6 +371,25 @@ sys.exit("no answer")
 
 # ---------------------------------------------------------------------------------------
 # Port conflicts and bad specs
+
+@test "a container reaches its own published port, and another's, through the host's address" {
+  local p1 p2
+  read -r p1 p2 <<<"$(free_ports 2 | xargs)"
+  web self -p "$p1:80"
+  web other -p "$p2:80"
+  wait_until 10 serves "$p1" "page of self"
+  local gw
+  gw=$(gateway_of bridge)
+  # the host's address on the bridge: the DNATed packet goes back out of the port it came in by
+  wait_until 10 fetches self "$gw" "page of self" "$p1"
+  wait_until 10 fetches self "$gw" "page of other" "$p2"
+  # and the host's address on another interface, where there is one
+  local addr
+  addr=$(ip -4 -o addr show scope global | awk '$2 !~ /^(tug|docker|br-|veth)/ {split($4, a, "/"); print a[1]; exit}')
+  if [[ -n $addr ]]; then
+    wait_until 10 fetches self "$addr" "page of self" "$p1"
+  fi
+}
 
 @test "a host port a container holds is refused to a second container, naming the first" {
   local port

@@ -560,6 +560,22 @@ static int configure_peer(nl_sock *ns, const char *ctr_if, struct in_addr addr, 
     return sock_transact(ns, &b, NULL, NULL, err);
 }
 
+/* A container reaching its own published port: where br_netfilter is loaded, the DNATed frame
+ * is bridged back out of the port it came in by, which a bridge port refuses unless it is in
+ * hairpin mode. Best effort: without it only that one path fails. */
+static void set_hairpin(const char *host_if)
+{
+    char path[96];
+    snprintf(path, sizeof(path), "/sys/class/net/%s/brport/hairpin_mode", host_if);
+    int fd = open(path, O_WRONLY | O_CLOEXEC);
+    if (fd < 0)
+        return;
+    if (write(fd, "1", 1) < 0) {
+        /* nothing to do: the container works, bar the hairpin path */
+    }
+    close(fd);
+}
+
 int tug_nl_veth_setup(const char *host_if, const char *bridge, pid_t netns_pid, const char *ctr_if,
                       const char *cidr, const char *mac, const char *gateway, tug_error **err)
 {
@@ -655,6 +671,7 @@ int tug_nl_veth_setup(const char *host_if, const char *bridge, pid_t netns_pid, 
             tug_error_wrap(err, "(and %s was left behind: %s)", host_if, derr->msg);
         return r;
     }
+    set_hairpin(host_if);
     return 0;
 }
 
