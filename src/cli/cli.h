@@ -53,6 +53,8 @@ void cli_table_free(cli_table *t);
 /* Print inspect documents as docker does: a JSON array (4-space indent), or a template per
  * document. Returns an exit status (0 when printing worked). */
 int cli_print_documents(json_t *docs, const char *format);
+/* docker's label filter against an object's Labels: "key" (present) or "key=value". */
+bool cli_label_match(json_t *labels, const char *filter);
 /* Look each name up with `find` (its document, or NULL and an error) and print what was found
  * with cli_print_documents, then an "Error: ..." line per name that was not, as docker does.
  * Returns the exit status: 1 when a name was not found (125 for an engine failure). */

@@ -163,16 +163,6 @@ typedef struct image_filter {
     long long before, since; /* created bounds, 0 for none */
 } image_filter;
 
-static bool label_match(json_t *labels, const char *want)
-{
-    const char *eq = strchr(want, '=');
-    cleanup_free char *key = eq ? strndup(want, (size_t)(eq - want)) : strdup(want);
-    json_t *v = json_object_get(labels, key);
-    if (v == NULL)
-        return false;
-    return eq == NULL || (json_is_string(v) && strcmp(json_string_value(v), eq + 1) == 0);
-}
-
 static bool ref_match(const char *pattern, const char *fam_repo, const char *tag)
 {
     if (tug_glob_match(pattern, fam_repo))
@@ -308,7 +298,7 @@ static bool image_passes(const tug_image *img, const image_filter *flt)
     if (flt->dangling == 0 && dangling)
         return false;
     for (size_t i = 0; i < flt->n_labels; i++)
-        if (!label_match(json_object_get(json_object_get(img->config, "config"), "Labels"),
+        if (!cli_label_match(json_object_get(json_object_get(img->config, "config"), "Labels"),
                          flt->labels[i]))
             return false;
     if (flt->before && img->created >= flt->before)
@@ -823,7 +813,7 @@ int cmd_image_prune(cli_ctx *ctx, int argc, char **argv)
         tug_image *img = imgs[i];
         if (!all && img->n_tags > 0)
             continue;
-        if (label && !label_match(json_object_get(json_object_get(img->config, "config"), "Labels"),
+        if (label && !cli_label_match(json_object_get(json_object_get(img->config, "config"), "Labels"),
                                   label))
             continue;
         cleanup_strv char **users = NULL;

@@ -151,6 +151,51 @@ static int net_create(cli_ctx *ctx, int argc, char **argv)
     return 0;
 }
 
+/* docker's network ls filters. */
+enum { NF_NAME, NF_ID, NF_DRIVER, NF_TYPE, NF_SCOPE, NF_N };
+static const char *const net_filter_keys[NF_N] = {"name=", "id=", "driver=", "type=", "scope="};
+
+static bool net_filter_valid(const char *f)
+{
+    if (strncmp(f, "label=", 6) == 0)
+        return true;
+    for (int k = 0; k < NF_N; k++)
+        if (strncmp(f, net_filter_keys[k], strlen(net_filter_keys[k])) == 0)
+            return k != NF_TYPE || strcmp(f + 5, "builtin") == 0 || strcmp(f + 5, "custom") == 0;
+    return false;
+}
+
+/* Values of one key are or-ed, keys are and-ed; every label filter must hold. */
+static bool net_filter_match(const char *const *filters, size_t nf, const char *id,
+                             const char *name, const char *driver, json_t *labels, bool builtin)
+{
+    bool seen[NF_N] = {0}, ok[NF_N] = {0};
+    for (size_t i = 0; i < nf; i++) {
+        const char *f = filters[i];
+        if (strncmp(f, "label=", 6) == 0) {
+            if (!cli_label_match(labels, f + 6))
+                return false;
+            continue;
+        }
+        for (int k = 0; k < NF_N; k++) {
+            size_t kl = strlen(net_filter_keys[k]);
+            if (strncmp(f, net_filter_keys[k], kl) != 0)
+                continue;
+            const char *v = f + kl;
+            seen[k] = true;
+            ok[k] |= k == NF_NAME     ? strstr(name, v) != NULL
+                     : k == NF_ID     ? strncmp(id, v, strlen(v)) == 0
+                     : k == NF_DRIVER ? strcmp(driver, v) == 0
+                     : k == NF_TYPE   ? strcmp(v, builtin ? "builtin" : "custom") == 0
+                                      : strcmp(v, "local") == 0;
+        }
+    }
+    for (int k = 0; k < NF_N; k++)
+        if (seen[k] && !ok[k])
+            return false;
+    return true;
+}
+
 /* host and none have no row: an ID of their own for each store, the same every time. */
 static void fixed_network_id(tug_store *s, const char *name, char id[65])
 {
@@ -172,7 +217,8 @@ static int net_ls(cli_ctx *ctx, int argc, char **argv)
         HELP_OPT, {NULL, 0, NULL, 0},
     };
     bool quiet = false, no_trunc = false;
-    const char *format = NULL, *filter = NULL;
+    const char *format = NULL, *filters[32];
+    size_t nf = 0;
     int c;
     while ((c = getopt_long(argc, argv, "qf:", opts, NULL)) != -1) {
         switch (c) {
@@ -183,7 +229,14 @@ static int net_ls(cli_ctx *ctx, int argc, char **argv)
             format = optarg;
             break;
         case 'f':
-            filter = optarg;
+            if (!net_filter_valid(optarg)) {
+                fprintf(stderr, "Error: invalid filter '%s': use name=, id=, driver=, label=, "
+                                "type=builtin|custom or scope=\n",
+                        optarg);
+                return EXIT_USER;
+            }
+            if (nf < TUG_ARRAY_SIZE(filters))
+                filters[nf++] = optarg;
             break;
         case 'n':
             no_trunc = true;
@@ -217,7 +270,8 @@ static int net_ls(cli_ctx *ctx, int argc, char **argv)
             snprintf(id, sizeof(id), "%s", v[i]->id);
         else
             fixed_network_id(s, name, id);
-        if (filter && strncmp(filter, "name=", 5) == 0 && strstr(name, filter + 5) == NULL)
+        if (!net_filter_match(filters, nf, id, name, driver, i < n ? v[i]->labels : NULL,
+                              i >= n || strcmp(name, TUG_DEFAULT_NETWORK) == 0))
             continue;
         json_t *r = json_object();
         char shortid[13];
@@ -268,6 +322,12 @@ static int net_rm(cli_ctx *ctx, int argc, char **argv)
     for (int i = 1; i < argc; i++) {
         tug_error *err = NULL;
         cleanup_network tug_network *n = NULL;
+        if (strcmp(argv[i], "host") == 0 || strcmp(argv[i], "none") == 0) {
+            fprintf(stderr, "Error: %s is a pre-defined network and cannot be removed\n",
+                    argv[i]);
+            rc = rc > EXIT_USER ? rc : EXIT_USER;
+            continue;
+        }
         if (tug_network_find(s, argv[i], &n, &err) < 0 || tug_network_remove(s, n, &err) < 0) {
             int r = cli_fail(err);
             rc = r > rc ? r : rc;

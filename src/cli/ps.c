@@ -176,11 +176,7 @@ static bool m_id(const char *v, tug_container *c, void *ud)
 }
 static bool m_label(const char *v, tug_container *c, void *ud)
 {
-    json_t *labels = json_object_get(json_object_get(c->config, "Config"), "Labels");
-    const char *eq = strchr(v, '=');
-    cleanup_free char *k = eq ? strndup(v, (size_t)(eq - v)) : strdup(v);
-    json_t *val = json_object_get(labels, k);
-    return val && (eq == NULL || strcmp(json_string_value(val), eq + 1) == 0);
+    return cli_label_match(json_object_get(json_object_get(c->config, "Config"), "Labels"), v);
 }
 static bool m_ancestor(const char *v, tug_container *c, void *ud)
 {

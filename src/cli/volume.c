@@ -122,17 +122,6 @@ out:
     return rc;
 }
 
-/* docker's label filter: "key" or "key=value" */
-static bool label_match(json_t *labels, const char *f)
-{
-    const char *eq = strchr(f, '=');
-    cleanup_free char *k = eq ? strndup(f, (size_t)(eq - f)) : strdup(f);
-    json_t *v = json_object_get(labels, k);
-    if (v == NULL)
-        return false;
-    return eq == NULL || strcmp(json_string_value(v) ? json_string_value(v) : "", eq + 1) == 0;
-}
-
 static int vol_ls(cli_ctx *ctx, int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -209,7 +198,7 @@ static int vol_ls(cli_ctx *ctx, int argc, char **argv)
                 name_seen = true;
                 name_ok |= strstr(v[i]->name, f + 5) != NULL;
             } else if (strncmp(f, "label=", 6) == 0) {
-                keep &= label_match(v[i]->labels, f + 6);
+                keep &= cli_label_match(v[i]->labels, f + 6);
             } else if (strncmp(f, "driver=", 7) == 0) {
                 keep &= strcmp(f + 7, "local") == 0;
             }

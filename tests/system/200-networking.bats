@@ -590,6 +590,19 @@ sys.exit("no answer")
   assert_output "${id:0:12}"
   run_tug network ls --filter name=labnet --format '{{.Name}} {{.Driver}}'
   assert_output "labnet bridge"
+  # values of one filter are or-ed, filters are and-ed, as in docker
+  run_tug network ls --filter name=labnet --filter name=none --format '{{.Name}}'
+  assert_output $'labnet\nnone'
+  run_tug network ls --filter type=custom --filter label=team=web --format '{{.Name}}'
+  assert_output labnet
+  run_tug network ls --filter type=custom --filter label=team=db --format '{{.Name}}'
+  assert_output ""
+  run_tug network ls --filter type=builtin --filter driver=null --format '{{.Name}}'
+  assert_output none
+  run_tug network ls --filter "id=${id:0:8}" --format '{{.Name}}'
+  assert_output labnet
+  run_tug 1 network ls --filter colour=blue
+  assert_match "invalid filter 'colour=blue'"
   run_tug network inspect -f '{{index .Labels "team"}} {{.Driver}} {{.Internal}}' labnet
   assert_output "web bridge false"
   # docker's way to one field of the first IPAM config
@@ -636,6 +649,12 @@ sys.exit("no answer")
   [[ $status -ne 0 ]] || { echo "bridge $br is still there" >&2; false; }
   run_tug network ls --format '{{.Name}}'
   refute_match '^busy$'
+  # the pre-defined networks stay
+  local net
+  for net in bridge host none; do
+    run_tug 1 network rm "$net"
+    assert_output "Error: $net is a pre-defined network and cannot be removed"
+  done
 }
 
 @test "network prune -f removes unused networks and their bridges, keeping those in use" {
