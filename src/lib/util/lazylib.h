@@ -1,6 +1,6 @@
-/* Libraries only some commands need (libcurl for registries, libarchive for layers) are opened
- * on first use instead of at exec: loading them and their dependencies costs ~10 ms at every
- * start, which `tug ps` or `tug run` should not pay. */
+/* Libraries only some commands need (libcurl for registries, libarchive for layers, libcrypto
+ * for streamed digests) are opened on first use instead of at exec: loading them and their
+ * dependencies costs ~10 ms at every start, which `tug ps` or `tug run` should not pay. */
 #pragma once
 #include <stdbool.h>
 
