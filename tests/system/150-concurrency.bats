@@ -69,3 +69,38 @@ monitors() { pgrep -r R,S,D,T -f -- "^tug-monitor .*--root $TUG_ROOT " || true; 
   [[ $(cat "$BATS_TEST_TMPDIR"/create.* | grep -cx "$winner") -eq 1 ]]
   [[ $(cat "$BATS_TEST_TMPDIR"/create.* | grep -c "The container name \"/same\" is already in use by container \"$winner\"") -eq 9 ]]
 }
+
+@test "kill -9 of run -d at many points: ps tells the truth, check repairs, rm -f leaves nothing" {
+  local delay pid
+  for delay in 0.002 0.005 0.008 0.01 0.012 0.015 0.02 0.025 0.03 0.04 0.06 0.1; do
+    # tug itself, not a wrapper: a killed wrapper would leave tug running
+    "$TUG" run -d busybox sleep 300 >/dev/null 2>&1 3>&- &
+    pid=$!
+    sleep "$delay"
+    kill -9 "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+  done
+  # a container the store calls running has a process and a monitor; no other has either
+  local id state cpid running=0
+  for id in $("$TUG" ps -aq --no-trunc); do
+    read -r state cpid < <("$TUG" inspect -f '{{.State.Status}} {{.State.Pid}}' "$id")
+    if [[ $state == running ]]; then
+      running=$((running + 1))
+      kill -0 "$cpid" || { echo "$id is recorded running, but pid $cpid is gone" >&2; false; }
+    else
+      [[ $state == created ]] || { echo "$id is $state" >&2; false; }
+      run pgrep -f -- "tug-monitor --id $id"
+      [[ -z $output ]] || { echo "$id is recorded $state, but has a monitor" >&2; false; }
+    fi
+  done
+  [[ $(monitors | wc -l) -eq $running ]]
+  # what a start cut short held (an address) is repaired; nothing running is touched
+  run "$TUG" system check
+  run_tug 0 system check --dry-run
+  [[ $(monitors | wc -l) -eq $running ]]
+  run_tug ps -q
+  [[ ${#lines[@]} -eq $running ]]
+  run_tug rm -f $("$TUG" ps -aq)
+  no_containers_left
+  wait_until 10 eval '[[ -z $(monitors) ]]'
+}

@@ -169,6 +169,39 @@ static int plumb(pid_t pid, void *userdata, tug_error **err)
     return tug_net_plumb(userdata, pid, err);
 }
 
+static void mark_running(tug_container *c, const start_msg *msg)
+{
+    set_state(c, TUG_STATE_RUNNING);
+    c->pid = msg->pid;
+    c->pid_start = msg->pid_start;
+    c->monitor_pid = msg->monitor;
+    c->started_ns = tug_now_ns();
+    c->finished_ns = 0;
+    c->exit_code = 0;
+    c->oom_killed = false;
+    free(c->error);
+    c->error = NULL;
+}
+
+/* The command that started the container died before it recorded the start (kill -9, a
+ * closed terminal): the container runs on, so the record says so, or `ps` would call it
+ * Created and `system check` would take its address and link for leftovers. A connection of
+ * its own: the one inherited across fork is never used again. */
+static void record_running(const char *root, const char *id, const start_msg *msg)
+{
+    tug_store *s = NULL;
+    tug_error *err = NULL;
+    if (tug_store_open(root, &s, &err) == 0) {
+        cleanup_container tug_container *c = NULL;
+        if (tug_container_find(s, id, &c, &err) == 0 && c->pid != msg->pid) {
+            mark_running(c, msg);
+            tug_container_save_state(s, c, &err);
+        }
+        tug_store_close(s);
+    }
+    tug_error_free(err);
+}
+
 __attribute__((noreturn)) static void monitor_child(tug_store *s, tug_container *c,
                                                     const tug_spawn_spec *spec,
                                                     const tug_start_opts *o,
@@ -242,10 +275,13 @@ __attribute__((noreturn)) static void monitor_child(tug_store *s, tug_container 
     }
     close(sync_fd);
     char ack;
-    if (read(ack_fd, &ack, 1) < 0) {
-        /* EOF or error: the client is gone, the container runs on */
-    }
+    ssize_t got;
+    do
+        got = read(ack_fd, &ack, 1);
+    while (got < 0 && errno == EINTR);
     close(ack_fd);
+    if (got != 1)
+        record_running(s->root, c->id, &msg);
 
     cleanup_free char *log = NULL, *exitf = NULL, *pid = NULL, *fo = NULL, *fe = NULL,
                       *fi = NULL, *fp = NULL, *fa = NULL, *maxs = NULL, *maxf = NULL;
@@ -411,16 +447,7 @@ int tug_container_start(tug_store *s, tug_container *c, const tug_start_opts *o,
         (*err)->status = msg.code;
         return -1;
     }
-    set_state(c, TUG_STATE_RUNNING);
-    c->pid = msg.pid;
-    c->pid_start = msg.pid_start;
-    c->monitor_pid = msg.monitor;
-    c->started_ns = tug_now_ns();
-    c->finished_ns = 0;
-    c->exit_code = 0;
-    c->oom_killed = false;
-    free(c->error);
-    c->error = NULL;
+    mark_running(c, &msg);
     r = tug_container_save_state(s, c, err);
     if (write(ack[1], "k", 1) < 0) {
         /* the monitor went on without us */
