@@ -42,6 +42,10 @@ static void test_forms(void **state)
     assert_int_equal(v[0].host_port, 0);
     assert_string_equal(v[0].host_ip, "127.0.0.1");
     free(v);
+    v = parse_ok("0:80", &n); /* 0 asks for a free port, as docker takes it */
+    assert_int_equal(v[0].host_port, 0);
+    assert_int_equal(v[0].ctr_port, 80);
+    free(v);
     v = parse_ok("8080-8082:80-82", &n);
     assert_int_equal(n, 3);
     assert_int_equal(v[2].host_port, 8082);

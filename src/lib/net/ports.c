@@ -87,7 +87,8 @@ int tug_port_parse(const char *spec, tug_port_spec **ret, size_t *ret_n, tug_err
         return tug_error_user(err, "invalid containerPort \"%s\" in port spec \"%s\": use a port "
                                    "1-65535 or a range like 80-82",
                               ctr, spec);
-    if (host && *host && parse_range(host, &hlo, &hhi) < 0)
+    /* host port 0, as an empty one, asks for a free port (docker takes it so) */
+    if (host && *host && strcmp(host, "0") != 0 && parse_range(host, &hlo, &hhi) < 0)
         return tug_error_user(err, "invalid hostPort \"%s\" in port spec \"%s\"", host, spec);
     int count = chi - clo + 1;
     if (hlo && hhi - hlo + 1 != count && !(hhi > hlo && count == 1))
