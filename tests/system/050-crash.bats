@@ -25,6 +25,26 @@ teardown_file() { file_registry_stop; }
   done
 }
 
+@test "kill -9 at many points of rmi; the next pull and rmi succeed and the store checks clean" {
+  local delay pid
+  for delay in 0.001 0.002 0.004 0.006 0.008 0.012 0.02 0.05; do
+    run_tug pull -q $REGISTRY/busybox
+    "$TUG" rmi $REGISTRY/busybox >/dev/null 2>&1 &
+    pid=$!
+    sleep $delay
+    kill -9 $pid 2>/dev/null || true
+    wait $pid 2>/dev/null || true
+  done
+  # a layer set aside for deletion by a killed rmi never stops the next one
+  run_tug pull -q $REGISTRY/busybox
+  run_tug rmi $REGISTRY/busybox
+  run_tug images -q
+  [[ -z $output ]]
+  run ls -A "$TUG_ROOT/layers"
+  [[ -z $output ]] || { echo "left in layers/: $output" >&2; false; }
+  assert_store_clean
+}
+
 @test "system check repairs what an interrupted unpack and write leave behind" {
   run_tug pull -q $REGISTRY/busybox
   # what a crash in the middle of an unpack and of a blob write leaves

@@ -60,7 +60,8 @@ static int drop_layer(tug_store *s, const char *chain_id, bool *ret_dropped, tug
     *ret_dropped = false;
     cleanup_free char *dir = NULL, *trash = NULL;
     if (asprintf(&dir, "%s/layers/%s", s->root, tug_digest_hex(chain_id)) < 0 ||
-        asprintf(&trash, "%s/layers/.del-%s", s->root, tug_digest_hex(chain_id)) < 0)
+        asprintf(&trash, "%s/layers/.del-%d-%s", s->root, (int)getpid(),
+                 tug_digest_hex(chain_id)) < 0)
         return tug_error_set(err, ENOMEM, "gc");
     if (tug_store_begin(s, err) < 0)
         return -1;
@@ -139,6 +140,8 @@ int tug_store_gc(tug_store *s, char ***ret_layers, tug_error **err)
         return 0; /* a pull or import is writing; the next collection will catch up */
     if (lock < 0)
         return -1;
+    /* what killed pulls and removals left goes first */
+    tug_store_sweep_dead(s);
     cleanup_stmt sqlite3_stmt *st = tug_db_prepare(
         s,
         "SELECT chain_id FROM layers WHERE chain_id NOT IN (SELECT chain_id FROM image_layers) "
@@ -219,7 +222,8 @@ static int check_layer_dirs(tug_store *s, bool repair, tug_check_report *rep, tu
             continue;
         if (temp) {
             rep->temp_removed++;
-            note(rep, "interrupted unpack: layers/%s", n);
+            note(rep, "interrupted %s: layers/%s", strncmp(n, ".del-", 5) == 0 ? "removal" : "unpack",
+                 n);
         } else {
             rep->orphan_layers++;
             note(rep, "layer directory without a record: layers/%s", n);

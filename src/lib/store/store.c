@@ -150,6 +150,7 @@ static void sweep_dir(tug_store *s, const char *sub, const char *prefix)
 void tug_store_sweep_dead(tug_store *s)
 {
     sweep_dir(s, "layers", ".tmp-");
+    sweep_dir(s, "layers", ".del-");
     sweep_dir(s, "ingest", "import-");
 }
 
