@@ -7,8 +7,6 @@
 
 #include "cli.h"
 #include "commands.h"
-#include "net/firewall.h"
-#include "net/netlink.h"
 #include "net/netsetup.h"
 #include "net/network.h"
 #include "runtime/container.h"
@@ -298,17 +296,6 @@ static int net_ls(cli_ctx *ctx, int argc, char **argv)
     return rc;
 }
 
-/* Take the bridge and its rules away once no container uses the network. */
-static void net_teardown(tug_network *n)
-{
-    tug_error *err = NULL;
-    tug_fw_network_remove(n->bridge, n->subnet, &err);
-    tug_error_free(err);
-    err = NULL;
-    tug_nl_link_delete(n->bridge, &err);
-    tug_error_free(err);
-}
-
 static int net_rm(cli_ctx *ctx, int argc, char **argv)
 {
     if (argc < 2) {
@@ -333,7 +320,6 @@ static int net_rm(cli_ctx *ctx, int argc, char **argv)
             rc = r > rc ? r : rc;
             continue;
         }
-        net_teardown(n);
         printf("%s\n", argv[i]);
     }
     return rc;
@@ -387,7 +373,6 @@ static int net_prune(cli_ctx *ctx, int argc, char **argv)
             tug_error_freep(&err);
             continue;
         }
-        net_teardown(v[i]);
         if (!header)
             printf("Deleted Networks:\n");
         header = true;

@@ -501,6 +501,14 @@ int tug_network_remove(tug_store *s, const tug_network *n, tug_error **err)
                               "error while removing network: network %s id %s has active "
                               "endpoints (container %s); remove or disconnect it first",
                               n->name, n->id, users[0]);
+    /* The bridge and its rules go first and the row last: a crash in between leaves a network
+     * that is still listed and that the next `network rm` (or container) handles, never a
+     * bridge no record names. */
+    tug_error *e = NULL;
+    tug_fw_network_remove(n->bridge, n->subnet, &e);
+    tug_error_freep(&e);
+    tug_nl_link_delete(n->bridge, &e);
+    tug_error_free(e);
     cleanup_stmt sqlite3_stmt *st = tug_db_prepare(s, "DELETE FROM networks WHERE id = ?", err);
     if (st == NULL)
         return -1;
