@@ -210,6 +210,25 @@ vol_image() {
   assert_store_clean
 }
 
+@test "what a killed volume rm set aside is swept by the next one; a live remover's is not" {
+  run_tug volume create first
+  run_tug volume create second
+  # a removal killed between its rename and its delete leaves .rm-NAME-PID
+  local dead
+  sh -c 'exit 0' &
+  dead=$!
+  wait $dead
+  mkdir -p "$TUG_ROOT/volumes/.rm-gone-$dead/_data/sub"
+  mkdir -p "$TUG_ROOT/volumes/.rm-busy-$$/_data"
+  run_tug volume rm first
+  [[ ! -e $TUG_ROOT/volumes/.rm-gone-$dead ]]
+  [[ -e $TUG_ROOT/volumes/.rm-busy-$$ ]]
+  rm -rf "$TUG_ROOT/volumes/.rm-busy-$$"
+  run_tug volume ls -q
+  assert_output second
+  assert_store_clean
+}
+
 @test "a store from before volumes is upgraded in place" {
   run_tug run --name old busybox true
   # take the store back to schema 2, as the previous tug wrote it

@@ -3,6 +3,7 @@
 #include "volume.h"
 
 #include <dirent.h>
+#include <signal.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -801,8 +802,31 @@ static int volume_drop(tug_store *s, const char *name, char **ret_trash, tug_err
     return 0;
 }
 
+/* What removals killed before they finished left (".rm-NAME-PID" of a dead PID) goes. */
+static void sweep_dead_removals(tug_store *s)
+{
+    cleanup_free char *top = NULL;
+    if (asprintf(&top, "%s/volumes", s->root) < 0)
+        return;
+    cleanup_dir DIR *d = opendir(top);
+    struct dirent *de;
+    while (d && (de = readdir(d)) != NULL) {
+        const char *dash = strrchr(de->d_name, '-');
+        if (strncmp(de->d_name, ".rm-", 4) != 0 || dash == NULL || dash < de->d_name + 4)
+            continue;
+        char *end;
+        long pid = strtol(dash + 1, &end, 10);
+        if (end == dash + 1 || *end || pid <= 0 || kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+            continue;
+        tug_error *ignored = NULL;
+        tug_rm_rf_at(dirfd(d), de->d_name, &ignored);
+        tug_error_free(ignored);
+    }
+}
+
 int tug_volume_remove(tug_store *s, const char *name, tug_error **err)
 {
+    sweep_dead_removals(s);
     if (tug_store_begin(s, err) < 0)
         return -1;
     cleanup_free char *trash = NULL;
