@@ -786,6 +786,41 @@ sys.exit("no answer")
   python3 -c 'import ipaddress, sys; sys.exit(ipaddress.ip_interface(sys.argv[1].split()[3]).ip not in ipaddress.ip_network(sys.argv[2]))' "$addr" "$s2"
 }
 
+@test "system check removes bridges whose network or store is gone, and no other store's" {
+  local gone=$BATS_TEST_TMPDIR/gone live=$BATS_TEST_TMPDIR/live r
+  for r in "$gone" "$live"; do
+    mkdir -p "$r"
+    on_teardown eval "(TUG_ROOT=$r; _containers_teardown)"
+    TUG_ROOT=$r run_tug network create "net-$(basename "$r")"
+  done
+  local br_gone br_live br_lost
+  br_gone=$(TUG_ROOT=$gone bridge_of net-gone)
+  br_live=$(TUG_ROOT=$live bridge_of net-live)
+  on_teardown ip link del "$br_gone"
+  on_teardown ip link del "$br_live"
+  # the bridge names its store
+  run ip -d link show "$br_live"
+  assert_match "alias tug store $live"
+  # a store thrown away by hand; a network whose record was lost in this one
+  rm -rf "$gone"
+  run_tug network create lost
+  br_lost=$(bridge_of lost)
+  on_teardown ip link del "$br_lost"
+  sqlite3 "$TUG_ROOT/tug.db" "DELETE FROM networks WHERE name = 'lost'"
+  run_tug 1 system check --dry-run
+  assert_match "^bridge of a network that is gone: $br_lost$"
+  assert_match "^bridge of a store that is gone: $br_gone "
+  refute_match "$br_live"
+  assert_match "^1 problems found"
+  run_tug system check
+  run ip link show "$br_lost"
+  [[ $status -ne 0 ]]
+  run ip link show "$br_gone"
+  [[ $status -ne 0 ]]
+  ip link show "$br_live" >/dev/null
+  assert_store_clean
+}
+
 @test "a second store on the same host publishes and reaches its containers too" {
   local p1 p2
   read -r p1 p2 <<<"$(free_ports 2 | xargs)"

@@ -256,7 +256,7 @@ static int group_setup(void **state)
         return 0;
     }
     tug_error *err = NULL;
-    if (tug_nl_bridge_ensure(fx.bridge, fx.br_cidr, &err) < 0) {
+    if (tug_nl_bridge_ensure(fx.bridge, fx.br_cidr, NULL, &err) < 0) {
         fprintf(stderr, "bridge_ensure: %s\n", err->msg);
         tug_error_free(err);
         return -1;
@@ -330,9 +330,19 @@ static void test_bridge_ensure_is_idempotent(void **state)
     need_env();
     cleanup_error tug_error *err = NULL;
     /* The group created it; twice more changes nothing and fails nothing. */
-    assert_int_equal(tug_nl_bridge_ensure(fx.bridge, fx.br_cidr, &err), 0);
-    assert_int_equal(tug_nl_bridge_ensure(fx.bridge, fx.br_cidr, &err), 0);
+    assert_int_equal(tug_nl_bridge_ensure(fx.bridge, fx.br_cidr, NULL, &err), 0);
+    assert_int_equal(tug_nl_bridge_ensure(fx.bridge, fx.br_cidr, NULL, &err), 0);
     assert_true(tug_nl_link_exists(fx.bridge));
+    /* an alias names the owner, and a second ensure keeps it */
+    char *alias = NULL;
+    assert_int_equal(tug_nl_link_alias(fx.bridge, &alias, &err), 0);
+    assert_string_equal(alias, "");
+    free(alias);
+    assert_int_equal(tug_nl_bridge_ensure(fx.bridge, fx.br_cidr, "tug store /x", &err), 0);
+    assert_int_equal(tug_nl_bridge_ensure(fx.bridge, fx.br_cidr, NULL, &err), 0);
+    assert_int_equal(tug_nl_link_alias(fx.bridge, &alias, &err), 0);
+    assert_string_equal(alias, "tug store /x");
+    free(alias);
 
     int sock = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
     short flags = 0;
@@ -356,11 +366,11 @@ static void test_bridge_ensure_refuses_other_kinds(void **state)
     need_env();
     tug_error *err = NULL;
     /* lo exists and is no bridge: an error naming it, and lo keeps its addresses. */
-    expect_error(tug_nl_bridge_ensure("lo", "10.213.0.1/24", &err), &err, "lo", "not a bridge");
-    expect_error(tug_nl_bridge_ensure(fx.bridge, "10.213.0.1", &err), &err, "10.213.0.1",
+    expect_error(tug_nl_bridge_ensure("lo", "10.213.0.1/24", NULL, &err), &err, "lo", "not a bridge");
+    expect_error(tug_nl_bridge_ensure(fx.bridge, "10.213.0.1", NULL, &err), &err, "10.213.0.1",
                  "invalid");
-    expect_error(tug_nl_bridge_ensure("a/b", fx.br_cidr, &err), &err, "a/b", "invalid");
-    expect_error(tug_nl_bridge_ensure("much-too-long-name", fx.br_cidr, &err), &err,
+    expect_error(tug_nl_bridge_ensure("a/b", fx.br_cidr, NULL, &err), &err, "a/b", "invalid");
+    expect_error(tug_nl_bridge_ensure("much-too-long-name", fx.br_cidr, NULL, &err), &err,
                  "much-too-long-name", NULL);
 }
 
@@ -383,7 +393,7 @@ static void test_bridge_ensure_survives_a_race(void **state)
             close(gate[1]);
             (void)!read(gate[0], &c, 1); /* everyone starts when the gate closes */
             tug_error *err = NULL;
-            int r = tug_nl_bridge_ensure(name, cidr, &err);
+            int r = tug_nl_bridge_ensure(name, cidr, NULL, &err);
             if (r < 0)
                 fprintf(stderr, "racer %d: %s\n", i, err->msg);
             _exit(r < 0);

@@ -24,6 +24,10 @@
 
 #include "../util/cleanup.h"
 
+#ifndef IFALIASZ
+#define IFALIASZ 256 /* linux/if.h, which clashes with net/if.h */
+#endif
+
 #define BATCH_MAX 6
 #define BATCH_BYTES 2048
 #define WHAT_LEN 224
@@ -55,6 +59,7 @@ typedef struct link_info {
     int index;
     unsigned flags;
     char kind[32];
+    char alias[IFALIASZ];
 } link_info;
 
 /* ---- building requests ---- */
@@ -328,8 +333,12 @@ static void parse_link(int index, const struct nlmsghdr *nlh, void *data)
     li->index = ifi->ifi_index;
     li->flags = ifi->ifi_flags;
     li->kind[0] = '\0';
+    li->alias[0] = '\0';
     int len = (int)IFLA_PAYLOAD(nlh);
     for (const struct rtattr *rta = IFLA_RTA(ifi); RTA_OK(rta, len); rta = RTA_NEXT(rta, len)) {
+        if ((rta->rta_type & NLA_TYPE_MASK) == IFLA_IFALIAS)
+            snprintf(li->alias, sizeof(li->alias), "%.*s", (int)strnlen(RTA_DATA(rta), RTA_PAYLOAD(rta)),
+                     (const char *)RTA_DATA(rta));
         if ((rta->rta_type & NLA_TYPE_MASK) != IFLA_LINKINFO)
             continue;
         int ilen = (int)RTA_PAYLOAD(rta);
@@ -439,7 +448,7 @@ static void link_up_msg(nl_batch *b, int ifindex, const char *ifname, const char
 
 /* ---- bridges ---- */
 
-int tug_nl_bridge_ensure(const char *name, const char *cidr, tug_error **err)
+int tug_nl_bridge_ensure(const char *name, const char *cidr, const char *alias, tug_error **err)
 {
     struct in_addr addr;
     unsigned prefix;
@@ -493,7 +502,31 @@ int tug_nl_bridge_ensure(const char *name, const char *cidr, tug_error **err)
     add_addr_msg(&b, li.index, addr, prefix, EEXIST, cidr, name, "");
     if (!(li.flags & IFF_UP))
         link_up_msg(&b, li.index, name, "");
+    if (alias && strlen(alias) < IFALIASZ && strcmp(alias, li.alias) != 0) {
+        struct ifinfomsg *ifi = batch_msg(&b, RTM_SETLINK, NLM_F_ACK, sizeof(*ifi), 0,
+                                          "name the owner of bridge %s", name);
+        ifi->ifi_family = AF_UNSPEC;
+        ifi->ifi_index = li.index;
+        batch_put_str(&b, IFLA_IFALIAS, alias);
+    }
     return sock_transact(s, &b, NULL, NULL, err);
+}
+
+int tug_nl_link_alias(const char *ifname, char **ret_alias, tug_error **err)
+{
+    int r = check_ifname(ifname, "interface", err);
+    if (r < 0)
+        return r;
+    host_locked nl_sock *s = NULL;
+    r = host_acquire(&s, err);
+    if (r < 0)
+        return r;
+    link_info li;
+    r = get_link(s, ifname, "find link", &li, err);
+    if (r < 0)
+        return r;
+    *ret_alias = strdup(li.alias);
+    return *ret_alias ? 0 : tug_error_set(err, ENOMEM, "link %s", ifname);
 }
 
 /* ---- veth pairs ---- */

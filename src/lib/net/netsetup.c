@@ -440,7 +440,7 @@ int tug_net_plan_make(tug_store *s, const char *id, const char *hostname, json_t
 int tug_net_plumb(const tug_net_plan *p, pid_t pid, tug_error **err)
 {
     if (!tug_nl_link_exists(p->bridge)) {
-        if (tug_nl_bridge_ensure(p->bridge, p->bridge_cidr, err) < 0 ||
+        if (tug_nl_bridge_ensure(p->bridge, p->bridge_cidr, NULL, err) < 0 ||
             tug_fw_network_add(p->bridge, p->subnet, p->internal, err) < 0)
             return tug_error_wrap(err, "network %s", p->network);
     }
@@ -580,9 +580,68 @@ static void add_line(char **details, const char *fmt, const char *arg)
     free(line);
 }
 
-int tug_net_check(tug_store *s, bool repair, char **details, tug_error **err)
+/* Is the bridge, marked by its alias as one of tug's, left over? Ours: no network names it.
+ * Another store's: that store is gone (its directory holds no database). */
+static const char *leftover_bridge(tug_store *s, const char *bridge, const char *alias)
+{
+    size_t pl = strlen(TUG_BRIDGE_ALIAS_PREFIX);
+    if (strncmp(alias, TUG_BRIDGE_ALIAS_PREFIX, pl) != 0)
+        return NULL;
+    char self[300];
+    tug_network_owner_alias(s, self, sizeof(self));
+    if (strcmp(alias, self) == 0) {
+        cleanup_stmt sqlite3_stmt *st =
+            tug_db_prepare(s, "SELECT 1 FROM networks WHERE bridge = ?", NULL);
+        if (st == NULL)
+            return NULL;
+        BIND_TEXT(st, 1, bridge);
+        return sqlite3_step(st) == SQLITE_ROW ? NULL : "bridge of a network that is gone";
+    }
+    cleanup_free char *db = NULL;
+    if (asprintf(&db, "%s/tug.db", alias + pl) < 0 || access(db, F_OK) == 0 || errno != ENOENT)
+        return NULL;
+    return "bridge of a store that is gone";
+}
+
+static int check_bridges(tug_store *s, bool repair, char **details)
 {
     int found = 0;
+    tug_error *e = NULL;
+    char **links = NULL;
+    if (tug_nl_links_with_prefix("tug", &links, &e) == 0) {
+        for (char **l = links; l && *l; l++) {
+            char *alias = NULL;
+            if (strncmp(*l, "tugv", 4) == 0 || tug_nl_link_alias(*l, &alias, &e) < 0) {
+                tug_error_freep(&e);
+                continue;
+            }
+            const char *why = leftover_bridge(s, *l, alias);
+            free(alias);
+            if (why == NULL)
+                continue;
+            /* another store's leftover is said and removed, but is not this store's problem */
+            bool ours = strstr(why, "network") != NULL;
+            found += ours;
+            cleanup_free char *line = NULL;
+            if (asprintf(&line, "%s: %s%s", why, *l,
+                         ours || repair ? "" : " (system check without --dry-run removes it)") >= 0)
+                add_line(details, "%s", line);
+            if (repair) {
+                tug_fw_network_remove(*l, NULL, NULL);
+                tug_nl_link_delete(*l, NULL);
+            }
+        }
+    }
+    tug_error_free(e);
+    for (char **l = links; l && *l; l++)
+        free(*l);
+    free(links);
+    return found;
+}
+
+int tug_net_check(tug_store *s, bool repair, char **details, tug_error **err)
+{
+    int found = check_bridges(s, repair, details);
     tug_error *e = NULL;
     char **links = NULL;
     if (tug_nl_links_with_prefix("tugv", &links, &e) == 0) {

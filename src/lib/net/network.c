@@ -220,13 +220,19 @@ static int insert_network(tug_store *s, const char *name, const char *bridge,
     return 0;
 }
 
-/* Bring the bridge and its rules up. */
-static int bridge_up(const char *bridge, const char *subnet, const char *gateway, bool internal,
-                     tug_error **err)
+void tug_network_owner_alias(tug_store *s, char *buf, size_t size)
 {
-    char bcidr[80];
+    snprintf(buf, size, "%s%s", TUG_BRIDGE_ALIAS_PREFIX, s->root);
+}
+
+/* Bring the bridge and its rules up; the bridge's alias names the store. */
+static int bridge_up(tug_store *s, const char *bridge, const char *subnet, const char *gateway,
+                     bool internal, tug_error **err)
+{
+    char bcidr[80], alias[256]; /* the kernel's IFALIASZ */
     snprintf(bcidr, sizeof(bcidr), "%s/%d", gateway, tug_subnet_prefix(subnet));
-    if (tug_nl_bridge_ensure(bridge, bcidr, err) < 0 ||
+    tug_network_owner_alias(s, alias, sizeof(alias));
+    if (tug_nl_bridge_ensure(bridge, bcidr, alias, err) < 0 ||
         tug_fw_network_add(bridge, subnet, internal, err) < 0)
         return -1;
     return 0;
@@ -298,7 +304,7 @@ static int network_create(tug_store *s, const char *name, const char *subnet, co
     if (tug_store_commit(s, err) < 0)
         return -1;
     /* The bridge comes up now, so its route keeps the next network from taking the subnet. */
-    if (bring_up && bridge_up(bridge, sub, gw, internal, err) < 0) {
+    if (bring_up && bridge_up(s, bridge, sub, gw, internal, err) < 0) {
         cleanup_stmt sqlite3_stmt *del = tug_db_prepare(s, "DELETE FROM networks WHERE id = ?", NULL);
         if (del) {
             BIND_TEXT(del, 1, id);
@@ -371,7 +377,7 @@ int tug_network_up(tug_store *s, tug_network *n, tug_error **err)
         return 0;
     if (strcmp(n->name, TUG_DEFAULT_NETWORK) == 0 && default_network_move(s, n, err) < 0)
         return tug_error_wrap(err, "network %s", n->name);
-    if (bridge_up(n->bridge, n->subnet, n->gateway, n->internal, err) < 0)
+    if (bridge_up(s, n->bridge, n->subnet, n->gateway, n->internal, err) < 0)
         return tug_error_wrap(err, "network %s", n->name);
     return 0;
 }

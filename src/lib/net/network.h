@@ -24,6 +24,10 @@ void tug_network_freep(tug_network **n);
  * uses yet. */
 int tug_network_default(tug_store *s, tug_network **ret, tug_error **err);
 /* subnet/gateway NULL: chosen. User errors for a taken name, a malformed or overlapping subnet. */
+/* Every bridge tug makes carries "tug store <root>" as its alias, so that `system check` can
+ * tell a bridge whose network or store is gone from another store's. */
+#define TUG_BRIDGE_ALIAS_PREFIX "tug store "
+void tug_network_owner_alias(tug_store *s, char *buf, size_t size);
 /* Bring the network's bridge and rules up when they are not (the default network's first
  * container; every network after a reboot). */
 int tug_network_up(tug_store *s, tug_network *n, tug_error **err);

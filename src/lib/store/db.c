@@ -210,6 +210,13 @@ int tug_store_open(const char *root, tug_store **ret_store, tug_error **err)
         if (tug_mkdir_p(d, 0700, err) < 0)
             return tug_error_wrap(err, "open store %s", root);
     }
+    /* One name for one store, whatever way it was reached: a relative --root or a symlink must
+     * not give the same store a second run directory, bridge or owner mark. */
+    char *real = realpath(root, NULL);
+    if (real) {
+        free(s->root);
+        s->root = real;
+    }
     if (open_db(s, err) < 0)
         return -1;
     *ret_store = steal_pointer(&guard);
