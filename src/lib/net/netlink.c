@@ -512,7 +512,8 @@ int tug_nl_bridge_ensure(const char *name, const char *cidr, const char *alias, 
     return sock_transact(s, &b, NULL, NULL, err);
 }
 
-int tug_nl_link_alias(const char *ifname, char **ret_alias, tug_error **err)
+/* get_link on the host's socket, for a name from outside. */
+static int host_link(const char *ifname, link_info *li, tug_error **err)
 {
     int r = check_ifname(ifname, "interface", err);
     if (r < 0)
@@ -521,8 +522,13 @@ int tug_nl_link_alias(const char *ifname, char **ret_alias, tug_error **err)
     r = host_acquire(&s, err);
     if (r < 0)
         return r;
+    return get_link(s, ifname, "find link", li, err);
+}
+
+int tug_nl_link_alias(const char *ifname, char **ret_alias, tug_error **err)
+{
     link_info li;
-    r = get_link(s, ifname, "find link", &li, err);
+    int r = host_link(ifname, &li, err);
     if (r < 0)
         return r;
     *ret_alias = strdup(li.alias);
@@ -724,13 +730,8 @@ int tug_nl_link_delete(const char *ifname, tug_error **err)
 
 bool tug_nl_link_exists(const char *ifname)
 {
-    if (check_ifname(ifname, "interface", NULL) < 0)
-        return false;
-    host_locked nl_sock *s = NULL;
-    if (host_acquire(&s, NULL) < 0)
-        return false;
     link_info li;
-    return get_link(s, ifname, "find link", &li, NULL) == 0;
+    return host_link(ifname, &li, NULL) == 0;
 }
 
 typedef struct name_list {
