@@ -324,6 +324,26 @@ int tug_network_create(tug_store *s, const char *name, const char *subnet, const
     return network_create(s, name, subnet, gateway, internal, labels, true, ret, err);
 }
 
+/* n's subnet and gateway as the record has them now, read under the write lock: the default
+ * network may have moved since n was read (default_network_move). */
+static int refresh_subnet(tug_store *s, tug_network *n, tug_error **err)
+{
+    cleanup_stmt sqlite3_stmt *st =
+        tug_db_prepare(s, "SELECT subnet, gateway FROM networks WHERE id = ?", err);
+    if (st == NULL)
+        return -1;
+    BIND_TEXT(st, 1, n->id);
+    if (sqlite3_step(st) != SQLITE_ROW)
+        return tug_error_user(err, "network %s not found: it was removed meanwhile", n->name);
+    if (strcmp((const char *)sqlite3_column_text(st, 0), n->subnet) == 0)
+        return 0;
+    free(n->subnet);
+    free(n->gateway);
+    n->subnet = tug_db_col_text(st, 0);
+    n->gateway = tug_db_col_text(st, 1);
+    return n->subnet && n->gateway ? 0 : tug_error_set(err, ENOMEM, "network");
+}
+
 /* The default network moves to a free subnet when a route of this host (another store's
  * bridge, docker's) took its own before it first came up, and no container holds an address
  * in it yet. */
@@ -335,6 +355,16 @@ static int default_network_move(tug_store *s, tug_network *n, tug_error **err)
         return 0;
     if (tug_store_begin(s, err) < 0)
         return -1;
+    /* Another command may have moved it meanwhile: the record's subnet is the one to use. */
+    cleanup_free char *was = strdup(n->subnet);
+    if (was == NULL || refresh_subnet(s, n, err) < 0) {
+        tug_store_rollback(s);
+        return was ? -1 : tug_error_set(err, ENOMEM, "network");
+    }
+    if (strcmp(was, n->subnet) != 0) {
+        tug_store_rollback(s);
+        return 0;
+    }
     cleanup_stmt sqlite3_stmt *q =
         tug_db_prepare(s, "SELECT 1 FROM endpoints WHERE network_id = ? LIMIT 1", err);
     if (q == NULL) {
@@ -522,20 +552,26 @@ int tug_network_remove(tug_store *s, const tug_network *n, tug_error **err)
     return tug_db_step_done(s, st, err);
 }
 
-int tug_ipam_allocate(tug_store *s, const tug_network *n, const char *container_id,
+int tug_ipam_allocate(tug_store *s, tug_network *n, const char *container_id,
                       const char *want_ip, json_t *aliases, tug_endpoint *ret, tug_error **err)
 {
+    cleanup_free char *al = aliases ? json_dumps(aliases, JSON_COMPACT) : NULL;
+    if (tug_store_begin(s, err) < 0)
+        return -1;
+    if (refresh_subnet(s, n, err) < 0) {
+        tug_store_rollback(s);
+        return -1;
+    }
     uint32_t net;
     int len;
-    if (parse_cidr(n->subnet, &net, &len) < 0)
+    if (parse_cidr(n->subnet, &net, &len) < 0) {
+        tug_store_rollback(s);
         return tug_error_set(err, 0, "network %s has a bad subnet %s", n->name, n->subnet);
+    }
     struct in_addr gwa;
     inet_pton(AF_INET, n->gateway, &gwa);
     uint32_t gw = ntohl(gwa.s_addr);
     uint32_t first = net + 1, last = net + ((1u << (32 - len)) - 2);
-    cleanup_free char *al = aliases ? json_dumps(aliases, JSON_COMPACT) : NULL;
-    if (tug_store_begin(s, err) < 0)
-        return -1;
     char ip[32] = "";
     if (want_ip) {
         struct in_addr a;

@@ -47,7 +47,7 @@ typedef struct tug_endpoint {
 } tug_endpoint;
 
 /* Give container an address on the network: want_ip (NULL: the next free one). */
-int tug_ipam_allocate(tug_store *s, const tug_network *n, const char *container_id,
+int tug_ipam_allocate(tug_store *s, tug_network *n, const char *container_id,
                       const char *want_ip, json_t *aliases, tug_endpoint *ret, tug_error **err);
 /* Release every address of a container. */
 int tug_ipam_release(tug_store *s, const char *container_id, tug_error **err);
