@@ -126,6 +126,38 @@ static int bad_value(cli_ctx *ctx, const char *value, const char *flag, const ch
     return EXIT_ENGINE;
 }
 
+/* Options of --tmpfs PATH:OPTIONS, checked before anything is created: NULL when all are
+ * tmpfs's own, else the first one that is not (the caller frees it). */
+static char *bad_tmpfs_option(const char *opts)
+{
+    static const char *const flags[] = {"ro", "rw", "exec", "noexec", "suid", "nosuid", "dev",
+                                        "nodev", "atime", "noatime", "relatime", "strictatime"};
+    cleanup_free char *copy = strdup(opts);
+    char *save = NULL;
+    for (char *o = copy ? strtok_r(copy, ",", &save) : NULL; o; o = strtok_r(NULL, ",", &save)) {
+        bool ok = false;
+        for (size_t i = 0; i < TUG_ARRAY_SIZE(flags); i++)
+            ok |= strcmp(o, flags[i]) == 0;
+        const char *v = strchr(o, '=');
+        size_t kl = v ? (size_t)(v - o) : 0;
+        if (v && ++v && *v) {
+            size_t digits = strspn(v, "0123456789");
+            if (kl == 4 && strncmp(o, "size", 4) == 0)
+                ok = digits > 0 && (v[digits] == '\0' ||
+                                    (strchr("kKmMgG%", v[digits]) && v[digits + 1] == '\0'));
+            else if (kl == 4 && strncmp(o, "mode", 4) == 0)
+                ok = strspn(v, "01234567") == strlen(v) && strlen(v) <= 4;
+            else if ((kl == 3 && (strncmp(o, "uid", 3) == 0 || strncmp(o, "gid", 3) == 0)) ||
+                     (kl == 9 && strncmp(o, "nr_inodes", 9) == 0) ||
+                     (kl == 9 && strncmp(o, "nr_blocks", 9) == 0))
+                ok = digits == strlen(v);
+        }
+        if (!ok)
+            return strdup(o);
+    }
+    return NULL;
+}
+
 static void warn(create_flags *f, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void warn(create_flags *f, const char *fmt, ...)
 {
@@ -375,6 +407,16 @@ int parse_create_flags(cli_ctx *ctx, int argc, char **argv, bool for_run, create
                                             : strdup(optarg);
             if (path[0] != '/')
                 return bad_value(ctx, optarg, "--tmpfs", "the mount point must be absolute");
+            cleanup_free char *bad = colon ? bad_tmpfs_option(colon + 1) : NULL;
+            if (bad) {
+                cleanup_free char *why = NULL;
+                if (asprintf(&why,
+                             "invalid tmpfs option '%s': use size=64m (k, m, g or %%), mode=1777, "
+                             "uid=, gid=, nr_inodes=, ro, noexec, nosuid or nodev",
+                             bad) < 0)
+                    why = NULL;
+                return bad_value(ctx, optarg, "--tmpfs", why ? why : "invalid tmpfs option");
+            }
             json_object_set_new(t, path, json_string(colon ? colon + 1 : ""));
             break;
         }

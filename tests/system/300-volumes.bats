@@ -145,6 +145,15 @@ vol_image() {
   run_tug 1 run --rm --mount type=tmpfs,target=/t,tmpfs-size=1m busybox dd if=/dev/zero of=/t/f bs=1k count=2048
   run_tug run --rm --mount type=tmpfs,target=/t busybox sh -c 'grep " /t " /proc/mounts'
   assert_match "tmpfs /t tmpfs"
+  # tmpfs's own options pass; others are refused before anything exists
+  run_tug run --rm --tmpfs /t:size=64m,mode=1770,uid=65534,ro busybox sh -c 'grep " /t " /proc/mounts'
+  assert_match "^tmpfs /t tmpfs ro,.*size=65536k.*mode=1770,uid=65534"
+  local opt
+  for opt in size=abc mode=999 colour=blue size=; do
+    run_tug 125 run --rm --tmpfs "/t:$opt" busybox true
+    assert_match "invalid tmpfs option '$opt': use size=64m"
+  done
+  no_containers_left
 }
 
 @test "data in a volume survives kill -9 of the monitor" {
