@@ -80,6 +80,8 @@ monitors() { pgrep -r R,S,D,T -f -- "^tug-monitor .*--root $TUG_ROOT " || true; 
     kill -9 "$pid" 2>/dev/null || true
     wait "$pid" 2>/dev/null || true
   done
+  # a start the kill cut short may still be finishing in the process that becomes the monitor
+  wait_until 30 eval '! pgrep -f -- "run -d busybox sleep 300" >/dev/null'
   # a container the store calls running has a process and a monitor; no other has either
   local id state cpid running=0
   for id in $("$TUG" ps -aq --no-trunc); do
