@@ -106,3 +106,20 @@ monitors() { pgrep -r R,S,D,T -f -- "^tug-monitor .*--root $TUG_ROOT " || true; 
   no_containers_left
   wait_until 10 eval '[[ -z $(monitors) ]]'
 }
+
+@test "commands opening a new store at the same time all succeed" {
+  local i r a b c
+  for i in $(seq 20); do
+    r=$BATS_TEST_TMPDIR/new$i
+    "$TUG" --root "$r" images -q >"$BATS_TEST_TMPDIR/a" 2>&1 3>&- &
+    a=$!
+    "$TUG" --root "$r" ps -aq >"$BATS_TEST_TMPDIR/b" 2>&1 3>&- &
+    b=$!
+    "$TUG" --root "$r" volume ls -q >"$BATS_TEST_TMPDIR/c" 2>&1 3>&- &
+    c=$!
+    wait $a || { cat "$BATS_TEST_TMPDIR/a" >&2; false; }
+    wait $b || { cat "$BATS_TEST_TMPDIR/b" >&2; false; }
+    wait $c || { cat "$BATS_TEST_TMPDIR/c" >&2; false; }
+    rm -rf "$r"
+  done
+}

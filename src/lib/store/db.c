@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include "../util/cleanup.h"
 #include "../util/fs.h"
@@ -160,8 +161,18 @@ static int open_db(tug_store *s, tug_error **err)
     sqlite3_db_config(s->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, NULL);
     /* WAL lets readers run beside a writer; NORMAL sync is crash-safe for a killed process; a
      * small WAL (checkpointed every 100 pages) keeps each open from reading megabytes. */
-    if (tug_store_exec(s, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
-                          "PRAGMA wal_autocheckpoint=100;"
+    /* Turning a new database to WAL takes an exclusive lock without waiting on the busy
+     * handler: two commands opening a new store at once see SQLITE_BUSY here and try again. */
+    for (int attempt = 0;; attempt++) {
+        rc = sqlite3_exec(s->db, "PRAGMA journal_mode=WAL", NULL, NULL, NULL);
+        if (rc == SQLITE_OK)
+            break;
+        if ((rc != SQLITE_BUSY && rc != SQLITE_LOCKED) || attempt == 3000)
+            return tug_error_set(err, 0, "open database %s: %s", path, sqlite3_errmsg(s->db));
+        struct timespec ts = {0, 1000000 + (attempt % 7) * 300000};
+        nanosleep(&ts, NULL);
+    }
+    if (tug_store_exec(s, "PRAGMA synchronous=NORMAL; PRAGMA wal_autocheckpoint=100;"
                           "PRAGMA foreign_keys=ON;",
                        err) < 0)
         return tug_error_wrap(err, "open database %s", path);
