@@ -476,7 +476,24 @@ int tug_container_remove(tug_store *s, tug_container *c, tug_error **err)
             if (de->d_name[0] != '.' && strcmp(de->d_name, "exit") != 0)
                 unlinkat(dirfd(d), de->d_name, 0);
     }
-    return tug_rm_rf(dir, err);
+    /* The kernel may still be tearing the container's overlay down (the last reference to a
+     * mount namespace is dropped from a work queue) when the row is gone: an entry that
+     * appears under the directory while it is emptied is emptied on a second pass. */
+    for (int pass = 0;; pass++) {
+        tug_error *e = NULL;
+        if (tug_rm_rf(dir, &e) == 0)
+            return 0;
+        if (pass == 20 || e->errnum != ENOTEMPTY) {
+            if (err)
+                *err = e;
+            else
+                tug_error_free(e);
+            return -1;
+        }
+        tug_error_free(e);
+        struct timespec ts = {0, 5 * 1000000};
+        nanosleep(&ts, NULL);
+    }
 }
 
 static json_t *time_json(long long ns)
