@@ -222,17 +222,17 @@ vol_image() {
 @test "what a killed volume rm set aside is swept by the next one; a live remover's is not" {
   run_tug volume create first
   run_tug volume create second
-  # a removal killed between its rename and its delete leaves .rm-NAME-PID
+  # a removal killed between its rename and its delete leaves .rm-PID-NAME
   local dead
   sh -c 'exit 0' &
   dead=$!
   wait $dead
-  mkdir -p "$TUG_ROOT/volumes/.rm-gone-$dead/_data/sub"
-  mkdir -p "$TUG_ROOT/volumes/.rm-busy-$$/_data"
+  mkdir -p "$TUG_ROOT/volumes/.rm-$dead-gone/_data/sub"
+  mkdir -p "$TUG_ROOT/volumes/.rm-$$-busy/_data"
   run_tug volume rm first
-  [[ ! -e $TUG_ROOT/volumes/.rm-gone-$dead ]]
-  [[ -e $TUG_ROOT/volumes/.rm-busy-$$ ]]
-  rm -rf "$TUG_ROOT/volumes/.rm-busy-$$"
+  [[ ! -e $TUG_ROOT/volumes/.rm-$dead-gone ]]
+  [[ -e $TUG_ROOT/volumes/.rm-$$-busy ]]
+  rm -rf "$TUG_ROOT/volumes/.rm-$$-busy"
   run_tug volume ls -q
   assert_output second
   assert_store_clean

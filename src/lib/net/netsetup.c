@@ -24,8 +24,6 @@ void tug_net_plan_free(tug_net_plan *p)
     free(p->owner);
     free(p->network);
     free(p->bridge);
-    free(p->bridge_cidr);
-    free(p->subnet);
     free(p->gateway);
     free(p->host_if);
     free(p->cidr);
@@ -328,13 +326,11 @@ int tug_net_plan_make(tug_store *s, const char *id, const char *hostname, json_t
     p->owner = strdup(id);
     p->network = strdup(n->name);
     p->bridge = strdup(n->bridge);
-    p->subnet = strdup(n->subnet);
     p->gateway = strdup(n->gateway);
     p->internal = n->internal;
     p->ip = strdup(ep.ip);
     p->mac = strdup(ep.mac);
-    if (asprintf(&p->bridge_cidr, "%s/%d", n->gateway, plen) < 0 ||
-        asprintf(&p->cidr, "%s/%d", ep.ip, plen) < 0 ||
+    if (asprintf(&p->cidr, "%s/%d", ep.ip, plen) < 0 ||
         asprintf(&p->host_if, "tugv%.10s", id) < 0) {
         tug_endpoint_clear(&ep);
         tug_net_plan_free(p);
@@ -437,13 +433,9 @@ int tug_net_plan_make(tug_store *s, const char *id, const char *hostname, json_t
     return 0;
 }
 
+/* The bridge is up: tug_net_plan_make brought it up (tug_network_up). */
 int tug_net_plumb(const tug_net_plan *p, pid_t pid, tug_error **err)
 {
-    if (!tug_nl_link_exists(p->bridge)) {
-        if (tug_nl_bridge_ensure(p->bridge, p->bridge_cidr, NULL, err) < 0 ||
-            tug_fw_network_add(p->bridge, p->subnet, p->internal, err) < 0)
-            return tug_error_wrap(err, "network %s", p->network);
-    }
     if (tug_nl_veth_setup(p->host_if, p->bridge, pid, "eth0", p->cidr, p->mac,
                           p->internal ? NULL : p->gateway, err) < 0)
         return tug_error_wrap(err, "network %s", p->network);
@@ -580,16 +572,17 @@ static void add_line(char **details, const char *fmt, const char *arg)
     free(line);
 }
 
-/* Is the bridge, marked by its alias as one of tug's, left over? Ours: no network names it.
- * Another store's: that store is gone (its directory holds no database). */
-static const char *leftover_bridge(tug_store *s, const char *bridge, const char *alias)
+/* Is the bridge, marked by its alias as one of tug's, left over? Ours (self is this store's
+ * alias): no network names it. Another store's: that store is gone (its directory holds no
+ * database). *ret_ours says which. */
+static const char *leftover_bridge(tug_store *s, const char *self, const char *bridge,
+                                   const char *alias, bool *ret_ours)
 {
     size_t pl = strlen(TUG_BRIDGE_ALIAS_PREFIX);
     if (strncmp(alias, TUG_BRIDGE_ALIAS_PREFIX, pl) != 0)
         return NULL;
-    char self[300];
-    tug_network_owner_alias(s, self, sizeof(self));
-    if (strcmp(alias, self) == 0) {
+    *ret_ours = strcmp(alias, self) == 0;
+    if (*ret_ours) {
         cleanup_stmt sqlite3_stmt *st =
             tug_db_prepare(s, "SELECT 1 FROM networks WHERE bridge = ?", NULL);
         if (st == NULL)
@@ -608,6 +601,8 @@ static int check_bridges(tug_store *s, bool repair, char **details)
     int found = 0;
     tug_error *e = NULL;
     char **links = NULL;
+    char self[300];
+    tug_network_owner_alias(s, self, sizeof(self));
     if (tug_nl_links_with_prefix("tug", &links, &e) == 0) {
         for (char **l = links; l && *l; l++) {
             char *alias = NULL;
@@ -615,21 +610,19 @@ static int check_bridges(tug_store *s, bool repair, char **details)
                 tug_error_freep(&e);
                 continue;
             }
-            const char *why = leftover_bridge(s, *l, alias);
+            bool ours = false;
+            const char *why = leftover_bridge(s, self, *l, alias, &ours);
             free(alias);
             if (why == NULL)
                 continue;
             /* another store's leftover is said and removed, but is not this store's problem */
-            bool ours = strstr(why, "network") != NULL;
             found += ours;
             cleanup_free char *line = NULL;
             if (asprintf(&line, "%s: %s%s", why, *l,
                          ours || repair ? "" : " (system check without --dry-run removes it)") >= 0)
                 add_line(details, "%s", line);
-            if (repair) {
-                tug_fw_network_remove(*l, NULL, NULL);
-                tug_nl_link_delete(*l, NULL);
-            }
+            if (repair)
+                tug_network_bridge_down(*l);
         }
     }
     tug_error_free(e);

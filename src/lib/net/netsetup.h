@@ -12,7 +12,7 @@
 typedef struct tug_net_plan {
     char *owner;          /* container ID */
     char *network;        /* name */
-    char *bridge, *bridge_cidr, *subnet, *gateway;
+    char *bridge, *gateway;
     bool internal;
     char *host_if, *cidr, *ip, *mac;
     tug_port_rule *rules; /* strings inside point to the plan's own storage */

@@ -238,6 +238,15 @@ static int bridge_up(tug_store *s, const char *bridge, const char *subnet, const
     return 0;
 }
 
+void tug_network_bridge_down(const char *bridge)
+{
+    tug_error *e = NULL;
+    tug_fw_network_remove(bridge, NULL, &e);
+    tug_error_freep(&e);
+    tug_nl_link_delete(bridge, &e);
+    tug_error_free(e);
+}
+
 /* bring_up: false for the implicit default network, which comes up with its first container,
  * so that listing networks on a new store leaves the host as it was. */
 static int network_create(tug_store *s, const char *name, const char *subnet, const char *gateway,
@@ -540,11 +549,7 @@ int tug_network_remove(tug_store *s, const tug_network *n, tug_error **err)
     /* The bridge and its rules go first and the row last: a crash in between leaves a network
      * that is still listed and that the next `network rm` (or container) handles, never a
      * bridge no record names. */
-    tug_error *e = NULL;
-    tug_fw_network_remove(n->bridge, n->subnet, &e);
-    tug_error_freep(&e);
-    tug_nl_link_delete(n->bridge, &e);
-    tug_error_free(e);
+    tug_network_bridge_down(n->bridge);
     cleanup_stmt sqlite3_stmt *st = tug_db_prepare(s, "DELETE FROM networks WHERE id = ?", err);
     if (st == NULL)
         return -1;

@@ -28,6 +28,8 @@ int tug_network_default(tug_store *s, tug_network **ret, tug_error **err);
  * tell a bridge whose network or store is gone from another store's. */
 #define TUG_BRIDGE_ALIAS_PREFIX "tug store "
 void tug_network_owner_alias(tug_store *s, char *buf, size_t size);
+/* Take a bridge and its firewall rules away (best effort: either may be gone already). */
+void tug_network_bridge_down(const char *bridge);
 /* Bring the network's bridge and rules up when they are not (the default network's first
  * container; every network after a reboot). */
 int tug_network_up(tug_store *s, tug_network *n, tug_error **err);

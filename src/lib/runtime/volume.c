@@ -3,7 +3,6 @@
 #include "volume.h"
 
 #include <dirent.h>
-#include <signal.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -791,7 +790,7 @@ static int volume_drop(tug_store *s, const char *name, char **ret_trash, tug_err
         return tug_error_user(err, "get %s: no such volume", name);
     cleanup_free char *dir = volume_dir(s, name);
     char *trash = NULL;
-    if (dir == NULL || asprintf(&trash, "%s/volumes/.rm-%s-%d", s->root, name, getpid()) < 0)
+    if (dir == NULL || asprintf(&trash, "%s/volumes/.rm-%d-%s", s->root, getpid(), name) < 0)
         return tug_error_set(err, ENOMEM, "remove %s", name);
     if (rename(dir, trash) < 0 && errno != ENOENT) {
         int e = errno;
@@ -802,31 +801,10 @@ static int volume_drop(tug_store *s, const char *name, char **ret_trash, tug_err
     return 0;
 }
 
-/* What removals killed before they finished left (".rm-NAME-PID" of a dead PID) goes. */
-static void sweep_dead_removals(tug_store *s)
-{
-    cleanup_free char *top = NULL;
-    if (asprintf(&top, "%s/volumes", s->root) < 0)
-        return;
-    cleanup_dir DIR *d = opendir(top);
-    struct dirent *de;
-    while (d && (de = readdir(d)) != NULL) {
-        const char *dash = strrchr(de->d_name, '-');
-        if (strncmp(de->d_name, ".rm-", 4) != 0 || dash == NULL || dash < de->d_name + 4)
-            continue;
-        char *end;
-        long pid = strtol(dash + 1, &end, 10);
-        if (end == dash + 1 || *end || pid <= 0 || kill((pid_t)pid, 0) == 0 || errno != ESRCH)
-            continue;
-        tug_error *ignored = NULL;
-        tug_rm_rf_at(dirfd(d), de->d_name, &ignored);
-        tug_error_free(ignored);
-    }
-}
-
 int tug_volume_remove(tug_store *s, const char *name, tug_error **err)
 {
-    sweep_dead_removals(s);
+    /* what removals killed before they finished set aside goes first */
+    tug_store_sweep_dir(s, "volumes", ".rm-");
     if (tug_store_begin(s, err) < 0)
         return -1;
     cleanup_free char *trash = NULL;

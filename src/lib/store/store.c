@@ -131,7 +131,7 @@ static bool dead_pid_name(const char *name, const char *prefix)
     return kill((pid_t)pid, 0) < 0 && errno == ESRCH;
 }
 
-static void sweep_dir(tug_store *s, const char *sub, const char *prefix)
+void tug_store_sweep_dir(tug_store *s, const char *sub, const char *prefix)
 {
     cleanup_free char *path = NULL;
     if (asprintf(&path, "%s/%s", s->root, sub) < 0)
@@ -149,9 +149,9 @@ static void sweep_dir(tug_store *s, const char *sub, const char *prefix)
 
 void tug_store_sweep_dead(tug_store *s)
 {
-    sweep_dir(s, "layers", ".tmp-");
-    sweep_dir(s, "layers", ".del-");
-    sweep_dir(s, "ingest", "import-");
+    tug_store_sweep_dir(s, "layers", ".tmp-");
+    tug_store_sweep_dir(s, "layers", ".del-");
+    tug_store_sweep_dir(s, "ingest", "import-");
 }
 
 int tug_store_commit_layer(tug_store *s, const char *tmp, const char *chain_id,
