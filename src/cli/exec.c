@@ -10,6 +10,7 @@
 #include <sys/ioctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <termios.h>
 #include <unistd.h>
@@ -84,6 +85,107 @@ static void relay_pty(int master, bool forward_stdin, pid_t child)
         tcsetattr(STDIN_FILENO, TCSANOW, &saved);
     if (sfd >= 0)
         close(sfd);
+}
+
+#ifndef SYS_pidfd_open
+#define SYS_pidfd_open 434
+#endif
+
+/* Copy what can be read from fd to out; false at end of file or on an error. */
+static bool pump(int fd, int out)
+{
+    char buf[16384];
+    ssize_t n = read(fd, buf, sizeof(buf));
+    if (n < 0 && (errno == EINTR || errno == EAGAIN))
+        return true;
+    if (n <= 0)
+        return false;
+    for (ssize_t off = 0; off < n;) {
+        ssize_t w = write(out, buf + off, (size_t)(n - off));
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w < 0)
+            return true; /* our own output is gone: keep draining so the process is not stuck */
+        off += w;
+    }
+    return true;
+}
+
+/* Relay the caller's stdio and the process's pipes until the process has exited and what it
+ * wrote before is out. A background child holding the pipes open does not hold exec up. */
+static void relay_pipes(tug_exec_proc *p)
+{
+    int pidfd = (int)syscall(SYS_pidfd_open, p->pid, 0);
+    signal(SIGPIPE, SIG_IGN);
+    if (p->in >= 0)
+        fcntl(p->in, F_SETFL, fcntl(p->in, F_GETFL) | O_NONBLOCK);
+    char inbuf[16384];
+    size_t in_len = 0, in_off = 0;
+    bool in_open = p->in >= 0, out_open = true, err_open = true, exited = pidfd < 0;
+    while ((out_open || err_open) && !exited) {
+        struct pollfd f[5] = {
+            {.fd = in_open && in_len == 0 ? STDIN_FILENO : -1, .events = POLLIN},
+            {.fd = in_len > 0 ? p->in : -1, .events = POLLOUT},
+            {.fd = out_open ? p->out : -1, .events = POLLIN},
+            {.fd = err_open ? p->err : -1, .events = POLLIN},
+            {.fd = pidfd, .events = POLLIN},
+        };
+        if (poll(f, 5, -1) < 0) {
+            if (errno == EINTR)
+                continue;
+            break;
+        }
+        if (f[0].revents) {
+            ssize_t n = read(STDIN_FILENO, inbuf, sizeof(inbuf));
+            if (n > 0) {
+                in_len = (size_t)n;
+                in_off = 0;
+            } else if (n == 0 || errno != EINTR) {
+                in_open = false; /* end of our input: the process reads end of file */
+                close(p->in);
+                p->in = -1;
+            }
+        }
+        if (f[1].revents & POLLOUT) {
+            ssize_t w = write(p->in, inbuf + in_off, in_len - in_off);
+            if (w > 0) {
+                in_off += (size_t)w;
+                if (in_off == in_len)
+                    in_len = 0;
+            }
+        }
+        if (f[1].revents & (POLLERR | POLLHUP)) {
+            in_open = false; /* the process closed its stdin */
+            in_len = 0;
+            close(p->in);
+            p->in = -1;
+        }
+        if (f[2].revents)
+            out_open = pump(p->out, STDOUT_FILENO);
+        if (f[3].revents)
+            err_open = pump(p->err, STDERR_FILENO);
+        if (f[4].revents)
+            exited = true;
+    }
+    /* it has exited: what it wrote is in the pipes already */
+    int fds[2][2] = {{p->out, STDOUT_FILENO}, {p->err, STDERR_FILENO}};
+    for (int i = 0; i < 2; i++) {
+        fcntl(fds[i][0], F_SETFL, fcntl(fds[i][0], F_GETFL) | O_NONBLOCK);
+        for (;;) {
+            char buf[16384];
+            ssize_t n = read(fds[i][0], buf, sizeof(buf));
+            if (n <= 0)
+                break;
+            for (ssize_t off = 0; off < n;) {
+                ssize_t w = write(fds[i][1], buf + off, (size_t)(n - off));
+                if (w <= 0)
+                    break;
+                off += w;
+            }
+        }
+    }
+    if (pidfd >= 0)
+        close(pidfd);
 }
 
 int cmd_exec(cli_ctx *ctx, int argc, char **argv)
@@ -175,16 +277,9 @@ int cmd_exec(cli_ctx *ctx, int argc, char **argv)
         o.rows = ws.ws_row;
         o.cols = ws.ws_col;
     }
-    if (!interactive && !o.tty && !o.detach) {
-        /* without -i the command gets no stdin, as with docker */
-        int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
-        if (null >= 0) {
-            dup2(null, STDIN_FILENO);
-            close(null);
-        }
-    }
-    pid_t pid = 0;
-    if (tug_container_exec(s, ct, &o, &pid, &err) < 0) {
+    o.interactive = interactive;
+    tug_exec_proc proc = {.in = -1, .out = -1, .err = -1};
+    if (tug_container_exec(s, ct, &o, &proc, &err) < 0) {
         if (sv[0] >= 0) {
             close(sv[0]);
             close(sv[1]);
@@ -201,6 +296,7 @@ int cmd_exec(cli_ctx *ctx, int argc, char **argv)
         rc = 0;
         goto out;
     }
+    pid_t pid = proc.pid;
     if (o.tty) {
         close(sv[1]);
         int master = tug_recv_fd(sv[0]);
@@ -209,7 +305,13 @@ int cmd_exec(cli_ctx *ctx, int argc, char **argv)
             relay_pty(master, interactive, pid);
             close(master);
         }
+    } else {
+        relay_pipes(&proc);
     }
+    int ends[] = {proc.in, proc.out, proc.err};
+    for (size_t i = 0; i < 3; i++)
+        if (ends[i] >= 0)
+            close(ends[i]);
     int st = 0;
     while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {
     }

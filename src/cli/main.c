@@ -8,6 +8,7 @@
 #include "cli.h"
 #include "commands.h"
 #include "util/cleanup.h"
+#include "util/fs.h"
 
 static const cli_command image_cmds[] = {
     {"ls", cmd_images, "List images"},
@@ -163,6 +164,8 @@ int cli_run_group(cli_ctx *ctx, const char *group, const cli_command *cmds, int 
 int main(int argc, char **argv)
 {
     cli_ctx ctx = {.root = tug_store_default_root(), .prog = "tug", .cmd = ""};
+    /* fds the caller left open (exec 7</dir) go no further than this process */
+    tug_close_fds_from(3, true);
     /* A reader that goes away (tug images | head) ends output, not the store's work. */
     signal(SIGPIPE, SIG_IGN);
     static const struct option opts[] = {

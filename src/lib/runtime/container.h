@@ -104,14 +104,22 @@ typedef struct tug_exec_opts {
     const char *cwd;  /* NULL: the container's working directory */
     const char *user; /* NULL: the container's user */
     bool privileged;
+    bool interactive; /* stdin is a pipe from the caller; otherwise /dev/null */
     bool tty;
     int console;      /* with tty: a unix socket the pty master is sent over */
     unsigned short rows, cols; /* the terminal's size (0: unknown) */
     bool detach;
 } tug_exec_opts;
 
+/* A started exec. Without a tty its stdio are pipes (never the caller's own fds): the caller
+ * writes `in` (with interactive) and reads `out` and `err` until pid has exited. */
+typedef struct tug_exec_proc {
+    pid_t pid; /* waitpid() it: its exit status is the process's; 0 when detached */
+    int in, out, err; /* the caller's ends, O_CLOEXEC; -1 when unused */
+} tug_exec_proc;
+
 /* Run a process inside a running container (its namespaces, cgroup, user, capabilities and
- * seccomp profile). Returns the pid of a helper to waitpid() for the exit status (its exit
- * status is the process's), or 0 when detached. Failing to exec gives err->status 126/127. */
-int tug_container_exec(tug_store *s, tug_container *c, const tug_exec_opts *o, pid_t *ret_pid,
-                       tug_error **err);
+ * seccomp profile). Failing to exec gives err->status 126/127; a container that stops while the
+ * process joins is an error, never a run on the host. */
+int tug_container_exec(tug_store *s, tug_container *c, const tug_exec_opts *o,
+                       tug_exec_proc *ret, tug_error **err);

@@ -1,13 +1,28 @@
 /* exec: a process joins a running container's namespaces and cgroup, then runs with the
- * container's user, capabilities and seccomp profile. */
+ * container's user, capabilities and seccomp profile.
+ *
+ * What enters a container is a copy of the caller, which holds the host's files and memory, so
+ * the order is the whole point (runc's and crun's exec keep the same one):
+ *   caller   opens a pidfd of the container's init and checks it is that init; compiles the
+ *            seccomp filter and opens the cgroup while the host is in view; makes the pipes;
+ *   helper   (forked) turns non-dumpable, joins the cgroup, puts the pipes on 0-2, closes every
+ *            other fd but the few it passes on, and only then joins the namespaces, all at once
+ *            through the pidfd: no namespace is ever skipped, a dead init is an error;
+ *   process  (forked by the helper, so inside the pid namespace) is born non-dumpable with no
+ *            host fd: root in the container cannot open /proc/N/{fd,exe,root} of it; it finds
+ *            its user and program in the container, drops to the container's privileges, exec.
+ * The helper waits for the process and exits with its status, which the caller collects. */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -19,6 +34,14 @@
 #include "linux_child.h"
 #include "security.h"
 #include "spec.h"
+
+#ifndef SYS_pidfd_open
+#define SYS_pidfd_open 434
+#endif
+
+/* Every namespace a container can have but the user namespace, which tug does not use. */
+#define EXEC_NAMESPACES                                                                            \
+    (CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWNET | CLONE_NEWCGROUP | CLONE_NEWPID | CLONE_NEWNS)
 
 static char **merged_env(char **base, char **extra)
 {
@@ -45,42 +68,27 @@ static char **merged_env(char **base, char **extra)
     return out;
 }
 
-__attribute__((noreturn)) static void exec_child(const tug_spawn_spec *spec,
-                                                 const tug_exec_opts *o, int nsfds[6],
-                                                 const char *seccomp_path, const char *cgpath)
+/* What the caller hands the helper. */
+typedef struct exec_plan {
+    const tug_spawn_spec *spec;
+    const tug_exec_opts *o;
+    const tug_seccomp_filter *filter;
+    tug_cgroup *cg;
+    int pidfd;
+    int stdio[3]; /* the process's ends of its pipes; -1: /dev/null (or the pty) */
+} exec_plan;
+
+/* The process, inside every namespace of the container: stdio, user, privileges, exec. */
+__attribute__((noreturn)) static void exec_process(const exec_plan *p)
 {
-    /* the cgroup first (while the host's paths are visible), then the namespaces */
-    if (cgpath) {
-        tug_cgroup *cg = NULL;
-        tug_error *err = NULL;
-        if (tug_cgroup_open(cgpath, &cg, &err) == 0) {
-            tug_cgroup_enter_self(cg, &err);
-            tug_cgroup_free(cg);
-        }
-        tug_error_free(err);
-    }
-    static const int types[6] = {CLONE_NEWIPC, CLONE_NEWUTS, CLONE_NEWNET, CLONE_NEWCGROUP,
-                                 CLONE_NEWPID, CLONE_NEWNS};
-    for (int i = 0; i < 6; i++)
-        if (nsfds[i] >= 0 && setns(nsfds[i], types[i]) < 0)
-            tug_child_die(125, errno, "join the container's namespaces");
-    /* A new pid namespace applies to children: the process itself runs in a second fork. */
-    pid_t pid = fork();
-    if (pid < 0)
-        tug_child_die(125, errno, "fork");
-    if (pid > 0) {
-        close(tug_child_fail_fd);
-        if (o->detach)
-            _exit(0);
-        int st;
-        while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {
-        }
-        _exit(WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st));
-    }
-    if (o->tty)
+    const tug_spawn_spec *spec = p->spec;
+    const tug_exec_opts *o = p->o;
+    if (o->tty) {
         tug_child_setup_terminal(o->console, o->rows, o->cols);
-    else if (o->detach) {
-        tug_spawn_io io = {.in = -1, .out = -1, .err = -1};
+    } else if (p->stdio[0] < 0 || p->stdio[1] < 0) {
+        /* the container's own /dev/null, opened now that its files are in view */
+        tug_spawn_io io = {.in = p->stdio[0] < 0 ? -1 : 0, .out = p->stdio[1] < 0 ? -1 : 1,
+                           .err = p->stdio[2] < 0 ? -1 : 2};
         tug_child_setup_stdio(&io);
     }
     uid_t uid = 0;
@@ -91,6 +99,8 @@ __attribute__((noreturn)) static void exec_child(const tug_spawn_spec *spec,
     const char *user = o->user && *o->user ? o->user : spec->user ? spec->user : "0";
     tug_child_resolve_user(user, &uid, &gid, groups, &ngroups, home, sizeof(home));
     char **env = merged_env(spec->env, o->env);
+    if (env == NULL)
+        tug_child_die(125, ENOMEM, "exec");
     if (tug_child_env_get(env, "HOME") == NULL) {
         size_t n = 0;
         while (env[n])
@@ -104,8 +114,8 @@ __attribute__((noreturn)) static void exec_child(const tug_spawn_spec *spec,
     char prog[PATH_MAX];
     tug_child_find_program(o->args[0], env, prog, sizeof(prog));
     uint64_t caps = o->privileged ? tug_caps_all() : spec->caps;
-    const char *seccomp = o->privileged ? "unconfined" : spec->seccomp;
-    tug_child_become(caps, spec->no_new_privs, seccomp, seccomp_path, uid, gid, groups, ngroups);
+    tug_child_become(caps, spec->no_new_privs, o->privileged ? NULL : p->filter, uid, gid, groups,
+                     ngroups);
     umask(022);
     execve(prog, o->args, env);
     int e = errno;
@@ -115,16 +125,103 @@ __attribute__((noreturn)) static void exec_child(const tug_spawn_spec *spec,
                   e == EACCES ? "permission denied" : "cannot execute");
 }
 
-int tug_container_exec(tug_store *s, tug_container *c, const tug_exec_opts *o, pid_t *ret_pid,
-                       tug_error **err)
+/* Put the process's stdio on 0-2 while only host objects the caller made are there: pipes, or
+ * the console socket until the pty replaces it. Closed ones are opened inside later. */
+static void helper_stdio(const exec_plan *p)
 {
-    if (tug_container_refresh(s, c, err) < 0)
-        return -1;
-    if (!tug_container_alive(c))
+    for (int i = 0; i < 3; i++) {
+        int fd = p->o->tty ? p->o->console : p->stdio[i];
+        if (fd < 0) {
+            close(i);
+            continue;
+        }
+        if (dup2(fd, i) < 0)
+            tug_child_die(125, errno, "set up stdio");
+    }
+}
+
+/* The helper: joins, forks the process into the pid namespace, waits for it. */
+__attribute__((noreturn)) static void exec_helper(exec_plan *p)
+{
+    if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+        tug_child_die(125, errno, "exec: make the helper non-dumpable");
+    tug_error *err = NULL;
+    if (tug_cgroup_enter_self(p->cg, &err) < 0)
+        tug_child_die(125, 0, "exec: %s", err->msg);
+    tug_cgroup_free(p->cg);
+    p->cg = NULL;
+    helper_stdio(p);
+    int keep[] = {tug_child_fail_fd, p->pidfd, p->o->tty ? p->o->console : -1};
+    if (tug_close_fds_except(keep, TUG_ARRAY_SIZE(keep)) < 0)
+        tug_child_die(125, errno, "exec: close the caller's file descriptors");
+    if (setns(p->pidfd, EXEC_NAMESPACES) < 0)
+        tug_child_die(125, errno == ESRCH ? 0 : errno, "exec: join the container's namespaces%s",
+                      errno == ESRCH ? ": the container stopped" : "");
+    close(p->pidfd);
+    /* a new pid namespace applies to children: the process runs in a second fork */
+    pid_t pid = fork();
+    if (pid < 0)
+        tug_child_die(125, errno, "exec: fork");
+    if (pid == 0)
+        exec_process(p);
+    close(tug_child_fail_fd);
+    for (int i = 0; i < 3; i++)
+        close(i);
+    if (p->o->detach)
+        _exit(0);
+    int st;
+    while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {
+    }
+    _exit(WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st));
+}
+
+/* A pidfd of the container's init, checked to be that init (not a process that took its pid). */
+static int init_pidfd(const tug_container *c, tug_error **err)
+{
+    int fd = (int)syscall(SYS_pidfd_open, c->pid, 0);
+    if (fd < 0) {
+        if (errno == ESRCH)
+            return tug_error_user(err, "Container %s is not running", c->id);
+        return tug_error_set(err, errno, "exec: open the container's init (pid %d)", (int)c->pid);
+    }
+    /* the pidfd pins the process: if the start time still matches, it is the init */
+    if (!tug_container_alive(c)) {
+        close(fd);
         return tug_error_user(err, "Container %s is not running", c->id);
-    if (strcmp(c->state, TUG_STATE_PAUSED) == 0)
-        return tug_error_user(err, "Container %s is paused, unpause the container before exec",
-                              c->id);
+    }
+    return fd;
+}
+
+static void close_pair(int fds[2])
+{
+    for (int i = 0; i < 2; i++)
+        if (fds[i] >= 0)
+            close(fds[i]);
+    fds[0] = fds[1] = -1;
+}
+
+/* Pipes for the process's stdio: [i][0] is the read end. stdin only with -i. */
+static int make_pipes(const tug_exec_opts *o, int pipes[3][2], tug_error **err)
+{
+    for (int i = 0; i < 3; i++)
+        pipes[i][0] = pipes[i][1] = -1;
+    if (o->tty || o->detach)
+        return 0;
+    for (int i = 0; i < 3; i++) {
+        if (i == 0 && !o->interactive)
+            continue;
+        if (pipe2(pipes[i], O_CLOEXEC) < 0) {
+            int e = errno;
+            for (int j = 0; j < i; j++)
+                close_pair(pipes[j]);
+            return tug_error_set(err, e, "exec: pipe");
+        }
+    }
+    return 0;
+}
+
+static int load_spec(tug_store *s, tug_container *c, tug_spawn_spec **ret_spec, tug_error **err)
+{
     cleanup_free char *dir = tug_container_dir(s, c->id);
     cleanup_free char *cfgpath = NULL;
     if (asprintf(&cfgpath, "%s/config.json", dir) < 0)
@@ -133,55 +230,31 @@ int tug_container_exec(tug_store *s, tug_container *c, const tug_exec_opts *o, p
     json_t *specj = json_load_file(cfgpath, 0, &jerr);
     if (specj == NULL)
         return tug_error_set(err, 0, "read %s: %s", cfgpath, jerr.text);
-    tug_spawn_spec *spec = NULL;
-    int r = tug_spawn_spec_parse(specj, dir, &spec, err);
+    int r = tug_spawn_spec_parse(specj, dir, ret_spec, err);
     json_decref(specj);
-    if (r < 0)
-        return -1;
-    static const char *const names[6] = {"ipc", "uts", "net", "cgroup", "pid", "mnt"};
-    int nsfds[6];
-    for (int i = 0; i < 6; i++) {
-        char p[64];
-        snprintf(p, sizeof(p), "/proc/%d/ns/%s", (int)c->pid, names[i]);
-        nsfds[i] = open(p, O_RDONLY | O_CLOEXEC);
-    }
-    /* the seccomp cache or profile lives on the host: open it before joining */
-    char seccomp_path[64] = "";
-    int sfd = -1;
-    if (strcmp(spec->seccomp, "unconfined") != 0 && !o->privileged) {
-        bool builtin = strcmp(spec->seccomp, "default") == 0;
-        tug_mkdir_p("/run/tug/seccomp", 0700, NULL);
-        sfd = builtin ? open("/run/tug/seccomp", O_PATH | O_DIRECTORY | O_CLOEXEC)
-                      : open(spec->seccomp, O_RDONLY | O_CLOEXEC);
-        if (sfd >= 0)
-            snprintf(seccomp_path, sizeof(seccomp_path), "/proc/self/fd/%d", sfd);
-    }
-    cleanup_free char *cgpath = NULL;
-    if (asprintf(&cgpath, "tug/%s", c->id) < 0)
-        cgpath = NULL;
+    return r;
+}
+
+/* Start the helper and wait until the process has exec'd (or failed to). */
+static int launch(exec_plan *p, int pipes[3][2], pid_t *ret_pid, tug_error **err)
+{
     int fail[2];
-    if (pipe2(fail, O_CLOEXEC) < 0) {
-        tug_spawn_spec_free(spec);
-        return tug_error_set(err, errno, "pipe");
-    }
+    if (pipe2(fail, O_CLOEXEC) < 0)
+        return tug_error_set(err, errno, "exec: pipe");
+    for (int i = 0; i < 3; i++)
+        p->stdio[i] = i == 0 ? pipes[0][0] : pipes[i][1];
     fflush(stdout);
     fflush(stderr);
     pid_t pid = fork();
     if (pid == 0) {
         close(fail[0]);
         tug_child_fail_fd = fail[1];
-        exec_child(spec, o, nsfds, seccomp_path, cgpath);
+        exec_helper(p);
     }
     close(fail[1]);
-    for (int i = 0; i < 6; i++)
-        if (nsfds[i] >= 0)
-            close(nsfds[i]);
-    if (sfd >= 0)
-        close(sfd);
-    tug_spawn_spec_free(spec);
     if (pid < 0) {
         close(fail[0]);
-        return tug_error_set(err, errno, "fork");
+        return tug_error_set(err, errno, "exec: fork");
     }
     child_fail f;
     ssize_t n;
@@ -196,11 +269,61 @@ int tug_container_exec(tug_store *s, tug_container *c, const tug_exec_opts *o, p
         (*err)->status = f.code;
         return -1;
     }
-    if (o->detach) {
-        waitpid(pid, NULL, 0);
-        *ret_pid = 0;
-        return 0;
-    }
     *ret_pid = pid;
     return 0;
+}
+
+int tug_container_exec(tug_store *s, tug_container *c, const tug_exec_opts *o,
+                       tug_exec_proc *ret, tug_error **err)
+{
+    if (tug_container_refresh(s, c, err) < 0)
+        return -1;
+    if (!tug_container_alive(c))
+        return tug_error_user(err, "Container %s is not running", c->id);
+    if (strcmp(c->state, TUG_STATE_PAUSED) == 0)
+        return tug_error_user(err, "Container %s is paused, unpause the container before exec",
+                              c->id);
+    tug_spawn_spec *spec = NULL;
+    if (load_spec(s, c, &spec, err) < 0)
+        return -1;
+    exec_plan p = {.spec = spec, .o = o, .pidfd = -1};
+    int pipes[3][2] = {{-1, -1}, {-1, -1}, {-1, -1}};
+    cleanup_seccomp_filter tug_seccomp_filter *filter = NULL;
+    cleanup_free char *cgpath = NULL;
+    int r = -1;
+    /* everything the process needs from the host is read now, before anything joins */
+    if (!o->privileged) {
+        tug_mkdir_p("/run/tug/seccomp", 0700, NULL);
+        if (tug_seccomp_prepare(spec->seccomp, "/run/tug/seccomp", spec->caps, &filter, err) < 0)
+            goto out;
+        p.filter = filter;
+    }
+    if (asprintf(&cgpath, "tug/%s", c->id) < 0) {
+        tug_error_set(err, ENOMEM, "exec");
+        goto out;
+    }
+    if (tug_cgroup_open(cgpath, &p.cg, err) < 0) {
+        tug_error_wrap(err, "exec in %s", c->id);
+        goto out;
+    }
+    if ((p.pidfd = init_pidfd(c, err)) < 0 || make_pipes(o, pipes, err) < 0)
+        goto out;
+    pid_t pid = 0;
+    if (launch(&p, pipes, &pid, err) < 0)
+        goto out;
+    if (o->detach) {
+        waitpid(pid, NULL, 0);
+        pid = 0;
+    }
+    *ret = (tug_exec_proc){.pid = pid, .in = pipes[0][1], .out = pipes[1][0], .err = pipes[2][0]};
+    pipes[0][1] = pipes[1][0] = pipes[2][0] = -1;
+    r = 0;
+out:
+    for (int i = 0; i < 3; i++)
+        close_pair(pipes[i]);
+    if (p.pidfd >= 0)
+        close(p.pidfd);
+    tug_cgroup_free(p.cg);
+    tug_spawn_spec_free(spec);
+    return r;
 }

@@ -348,6 +348,21 @@ __attribute__((noreturn)) static void monitor_child(tug_store *s, tug_container 
         argv[a++] = fa;
     }
     argv[a] = NULL;
+    /* the monitor gets what is listed above and nothing else this process inherited */
+    size_t n_keep = 5 + (net ? net->n_reserved : 0);
+    int *keep = calloc(n_keep, sizeof(int));
+    if (keep == NULL)
+        _exit(125);
+    int k = 0;
+    keep[k++] = pty;
+    keep[k++] = out[0];
+    keep[k++] = er[0];
+    keep[k++] = in[1];
+    keep[k++] = o->attach_fd;
+    for (size_t i = 0; net && i < net->n_reserved; i++)
+        keep[k++] = net->reserved[i];
+    if (tug_close_fds_except(keep, n_keep) < 0)
+        _exit(125);
     execv(monitor, argv);
     /* No monitor: the container runs unwatched; the next command notices. */
     _exit(125);

@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "../util/cleanup.h"
+#include "../util/fs.h"
 #include "security.h"
 #include "spec.h"
 #include "linux_child.h"
@@ -419,11 +420,61 @@ static void fdpath(char *buf, size_t size, int fd)
     snprintf(buf, size, "/proc/self/fd/%d", fd);
 }
 
+#ifndef SYS_mount_setattr
+#define SYS_mount_setattr 442
+#endif
+#ifndef AT_RECURSIVE
+#define AT_RECURSIVE 0x8000
+#endif
+struct tug_mount_attr {
+    uint64_t attr_set, attr_clr, propagation, userns_fd;
+};
+#define TUG_MOUNT_ATTR_RDONLY 0x1
+#define TUG_MOUNT_ATTR_NOSUID 0x2
+#define TUG_MOUNT_ATTR_NODEV 0x4
+#define TUG_MOUNT_ATTR_NOEXEC 0x8
+
+/* Set read-only, nosuid, nodev, noexec (those in flags) and the propagation (MS_PRIVATE,
+ * MS_SLAVE, MS_SHARED or 0) on the mount fd names, and with recursive on every mount under it:
+ * a read-only bind whose submounts stayed writable would not be read-only. Kernels before 5.12
+ * have no mount_setattr: the top mount is changed, as docker before 25 does. */
+static void set_mount_attrs(int fd, unsigned long flags, unsigned long propagation,
+                            bool recursive, const char *what)
+{
+    struct tug_mount_attr a = {.propagation = propagation};
+    if (flags & MS_RDONLY)
+        a.attr_set |= TUG_MOUNT_ATTR_RDONLY;
+    if (flags & MS_NOSUID)
+        a.attr_set |= TUG_MOUNT_ATTR_NOSUID;
+    if (flags & MS_NODEV)
+        a.attr_set |= TUG_MOUNT_ATTR_NODEV;
+    if (flags & MS_NOEXEC)
+        a.attr_set |= TUG_MOUNT_ATTR_NOEXEC;
+    if (a.attr_set == 0 && a.propagation == 0)
+        return;
+    unsigned at = AT_EMPTY_PATH | (recursive ? AT_RECURSIVE : 0);
+    if (syscall(SYS_mount_setattr, fd, "", at, &a, sizeof(a)) == 0)
+        return;
+    if (errno != ENOSYS)
+        tug_child_die(125, errno, "set the mount options of %s", what);
+    char path[64];
+    fdpath(path, sizeof(path), fd);
+    unsigned long keep = flags & (MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_RDONLY);
+    if (keep && mount(NULL, path, NULL, MS_BIND | MS_REMOUNT | keep, NULL) < 0)
+        tug_child_die(125, errno, "remount %s", what);
+    if (propagation &&
+        mount(NULL, path, NULL, propagation | (recursive ? MS_REC : 0), NULL) < 0)
+        tug_child_die(125, errno, "set propagation of %s", what);
+}
+
 static void remount_ro(const char *target, unsigned long flags)
 {
-    unsigned long keep = flags & (MS_NOSUID | MS_NODEV | MS_NOEXEC);
-    if (mount(NULL, target, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | keep, NULL) < 0)
+    int fd = open(target, O_PATH | O_CLOEXEC);
+    if (fd < 0)
         tug_child_die(125, errno, "remount %s read-only", target);
+    set_mount_attrs(fd, (flags & (MS_NOSUID | MS_NODEV | MS_NOEXEC)) | MS_RDONLY, 0, true,
+                    target);
+    close(fd);
 }
 
 static void mount_cgroups(int rootfd, const char *dest, const char *target, unsigned long flags)
@@ -576,12 +627,12 @@ static void do_mounts(const tug_spawn_spec *s, int rootfd)
             if (fd < 0)
                 tug_child_die(125, errno, "open %s", m->dest);
             fdpath(path, sizeof(path), fd);
-            if (m->ro || (flags & (MS_NOSUID | MS_NODEV | MS_NOEXEC))) {
-                unsigned long keep = flags & (MS_NOSUID | MS_NODEV | MS_NOEXEC);
-                if (mount(NULL, path, NULL,
-                          MS_BIND | MS_REMOUNT | keep | (m->ro ? MS_RDONLY : 0), NULL) < 0)
-                    tug_child_die(125, errno, "remount %s", m->dest);
-            }
+            /* read-only and propagation reach the submounts a recursive bind brought along */
+            set_mount_attrs(fd, (flags & (MS_NOSUID | MS_NODEV | MS_NOEXEC)) |
+                                    (m->ro ? MS_RDONLY : 0),
+                            m->pflags & ~MS_REC, (m->flags & MS_REC) != 0, m->dest);
+            close(fd);
+            continue;
         } else {
             unsigned long mf = flags | (m->ro && strcmp(m->type, "sysfs") == 0 ? MS_RDONLY : 0);
             if (mount(m->src, path, m->type, mf, *m->data ? m->data : NULL) < 0) {
@@ -646,6 +697,32 @@ static void loopback_up(void)
     close(fd);
 }
 
+/* The image's /etc/passwd or /etc/group, or NULL when it has none. Anything but a regular file
+ * of a sane size (a FIFO would block the start forever, a device could be endless) is refused. */
+#define USER_DB_MAX (64LL * 1024 * 1024)
+static FILE *open_user_db(const char *path)
+{
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+    if (fd < 0) {
+        if (errno == ENOENT || errno == ENOTDIR)
+            return NULL;
+        tug_child_die(125, errno, "unable to read %s", path);
+    }
+    struct stat st;
+    if (fstat(fd, &st) < 0)
+        tug_child_die(125, errno, "unable to read %s", path);
+    if (!S_ISREG(st.st_mode))
+        tug_child_die(125, 0, "unable to read %s: not a regular file; the image must ship a "
+                              "plain file there", path);
+    if (st.st_size > USER_DB_MAX)
+        tug_child_die(125, 0, "unable to read %s: larger than %lld MiB", path,
+                      USER_DB_MAX / (1024 * 1024));
+    FILE *f = fdopen(fd, "re");
+    if (f == NULL)
+        tug_child_die(125, errno, "unable to read %s", path);
+    return f;
+}
+
 /* Look a user (and group) up in the container's own /etc/passwd and /etc/group. */
 void tug_child_resolve_user(const char *spec, uid_t *uid, gid_t *gid, gid_t *groups, int *ngroups,
                          char *home, size_t home_size)
@@ -660,7 +737,7 @@ void tug_child_resolve_user(const char *spec, uid_t *uid, gid_t *gid, gid_t *gro
     char *end;
     bool numeric = *user && (strtoul(user, &end, 10), *end == '\0');
     bool found = false;
-    FILE *f = fopen("/etc/passwd", "re");
+    FILE *f = open_user_db("/etc/passwd");
     struct passwd *pw;
     while (f && (pw = fgetpwent(f)) != NULL) {
         if ((numeric && pw->pw_uid == (uid_t)strtoul(user, NULL, 10)) ||
@@ -682,7 +759,7 @@ void tug_child_resolve_user(const char *spec, uid_t *uid, gid_t *gid, gid_t *gro
         *gid = 0;
     }
     *ngroups = 0;
-    f = fopen("/etc/group", "re");
+    f = open_user_db("/etc/group");
     struct group *gr;
     bool group_found = !*group;
     bool gnum = *group && (strtoul(group, &end, 10), *end == '\0');
@@ -817,9 +894,51 @@ void tug_child_setup_stdio(const tug_spawn_io *io)
     }
 }
 
+/* The propagation the container's mount namespace starts with. Every mount is a slave of the
+ * host's (runc's default): nothing mounted in the container reaches the host, and a bind that
+ * asks for rslave sees what the host mounts under it later. A bind that asks for shared or
+ * rshared needs the host's peer groups kept (docker then makes the root rshared); the mount
+ * holding the rootfs is made private so that the rootfs itself is not mounted on the host. */
+static void set_root_propagation(const tug_spawn_spec *s)
+{
+    bool shared = false;
+    for (size_t i = 0; i < s->n_mounts; i++)
+        if (s->mounts[i].pflags & MS_SHARED)
+            shared = true;
+    if (!shared) {
+        if (mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL) < 0)
+            tug_child_die(125, errno, "make the mounts slaves of the host's");
+        return;
+    }
+    /* climb from the rootfs to the root of the mount it is on */
+    int fd = open(s->rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    struct statx here;
+    if (fd < 0 || statx(fd, "..", AT_SYMLINK_NOFOLLOW, STATX_MNT_ID, &here) < 0)
+        tug_child_die(125, errno, "find the mount of %s", s->rootfs);
+    int cur = openat(fd, "..", O_PATH | O_DIRECTORY | O_CLOEXEC);
+    close(fd);
+    for (int depth = 0; cur >= 0 && depth < 4096; depth++) {
+        struct statx up;
+        if (statx(cur, "..", AT_SYMLINK_NOFOLLOW, STATX_MNT_ID, &up) < 0)
+            break;
+        if (up.stx_mnt_id != here.stx_mnt_id || (up.stx_ino == here.stx_ino &&
+                                                 up.stx_dev_major == here.stx_dev_major &&
+                                                 up.stx_dev_minor == here.stx_dev_minor))
+            break; /* cur is the mount's root (or "/") */
+        int next = openat(cur, "..", O_PATH | O_DIRECTORY | O_CLOEXEC);
+        close(cur);
+        cur = next;
+        here = up;
+    }
+    if (cur < 0)
+        tug_child_die(125, errno, "find the mount of %s", s->rootfs);
+    set_mount_attrs(cur, 0, MS_PRIVATE, false, "the mount holding the rootfs");
+    close(cur);
+}
+
 __attribute__((noreturn)) static void child_main(const tug_spawn_spec *s, const tug_spawn_io *io,
                                                  const tug_spawn_paths *paths, tug_cgroup *cg,
-                                                 int go_fd)
+                                                 const tug_seccomp_filter *filter, int go_fd)
 {
     /* Into the cgroup while the parent plumbs the network. */
     if (cg) {
@@ -843,24 +962,13 @@ __attribute__((noreturn)) static void child_main(const tug_spawn_spec *s, const 
             tug_child_die(125, errno, "join network namespace %s", s->netns_path);
         close(nfd);
     }
-    /* What the seccomp step reads lives on the host: keep it open across pivot_root. */
-    char seccomp_path[64] = "";
-    if (strcmp(s->seccomp, "unconfined") != 0) {
-        bool builtin = strcmp(s->seccomp, "default") == 0;
-        int sfd = builtin ? open(paths->seccomp_cache, O_PATH | O_DIRECTORY | O_CLOEXEC)
-                          : open(s->seccomp, O_RDONLY | O_CLOEXEC);
-        if (sfd < 0)
-            tug_child_die(125, errno, "open %s", builtin ? paths->seccomp_cache : s->seccomp);
-        fdpath(seccomp_path, sizeof(seccomp_path), sfd);
-    }
     int init_fd = -1;
     if (s->init && paths->init_binary) {
         init_fd = open(paths->init_binary, O_RDONLY | O_CLOEXEC);
         if (init_fd < 0)
             tug_child_die(125, errno, "open %s", paths->init_binary);
     }
-    if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
-        tug_child_die(125, errno, "make the mounts private");
+    set_root_propagation(s);
     if (s->lowerdirs && *s->lowerdirs) {
         char *opts = NULL;
         if (asprintf(&opts, "lowerdir=%s,upperdir=%s,workdir=%s", s->lowerdirs, s->upperdir,
@@ -876,9 +984,16 @@ __attribute__((noreturn)) static void child_main(const tug_spawn_spec *s, const 
     if (rootfd < 0)
         tug_child_die(125, errno, "open %s", s->rootfs);
     do_mounts(s, rootfd);
-    if (chdir(s->rootfs) < 0 || syscall(SYS_pivot_root, ".", ".") < 0 ||
-        umount2(".", MNT_DETACH) < 0 || chdir("/") < 0)
+    int oldroot = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (oldroot < 0 || chdir(s->rootfs) < 0 || syscall(SYS_pivot_root, ".", ".") < 0)
         tug_child_die(125, errno, "pivot_root into %s", s->rootfs);
+    /* The old root is stacked on "/". Cut it (by its fd: "." would name the new root) loose
+     * from the host's mounts before detaching it, or with shared propagation the unmount would
+     * reach the host. */
+    set_mount_attrs(oldroot, 0, MS_SLAVE, true, "the host's root");
+    close(oldroot);
+    if (umount2(".", MNT_DETACH) < 0 || chdir("/") < 0)
+        tug_child_die(125, errno, "detach the host's root after pivot_root into %s", s->rootfs);
     close(rootfd);
     mask_paths(s);
     if (s->readonly_root && mount(NULL, "/", NULL, MS_BIND | MS_REMOUNT | MS_RDONLY, NULL) < 0)
@@ -945,8 +1060,7 @@ __attribute__((noreturn)) static void child_main(const tug_spawn_spec *s, const 
     if (init_fd < 0)
         tug_child_find_program(s->args[0], env, prog, sizeof(prog));
 
-    tug_child_become(s->caps, s->no_new_privs, s->seccomp, seccomp_path, uid, gid, groups,
-                     ngroups);
+    tug_child_become(s->caps, s->no_new_privs, filter, uid, gid, groups, ngroups);
     umask(022);
     if (init_fd >= 0) {
         size_t n = 0;
@@ -968,20 +1082,17 @@ __attribute__((noreturn)) static void child_main(const tug_spawn_spec *s, const 
     tug_child_die(126, e, "exec: \"%s\"", s->args[0]);
 }
 
-void tug_child_become(uint64_t caps, bool no_new_privs, const char *seccomp,
-                      const char *seccomp_path, uid_t uid, gid_t gid, const gid_t *groups,
-                      int ngroups)
+void tug_child_become(uint64_t caps, bool no_new_privs, const tug_seccomp_filter *filter,
+                      uid_t uid, gid_t gid, const gid_t *groups, int ngroups)
 {
     tug_error *err = NULL;
-    bool confined = strcmp(seccomp, "unconfined") != 0;
-    bool builtin = strcmp(seccomp, "default") == 0;
+    /* Whatever the caller inherited and left open must not outlive the exec (runc's
+     * CVE-2024-21626): the fds still needed until then are closed by it. */
+    if (tug_close_fds_from(3, true) < 0)
+        tug_child_die(125, errno, "close inherited file descriptors");
     /* Without no_new_privs the filter needs CAP_SYS_ADMIN: load it before the caps go. */
-    if (confined && !no_new_privs) {
-        int r = builtin ? tug_seccomp_load_default(seccomp_path, caps, &err)
-                        : tug_seccomp_load_file(seccomp_path, &err);
-        if (r < 0)
-            tug_child_die(125, 0, "seccomp: %s", err && err->msg ? err->msg : "load failed");
-    }
+    if (!no_new_privs && tug_seccomp_install(filter, &err) < 0)
+        tug_child_die(125, 0, "seccomp: %s", err && err->msg ? err->msg : "load failed");
     if (setgroups((size_t)ngroups, groups) < 0)
         tug_child_die(125, errno, "setgroups");
     if (setresgid(gid, gid, gid) < 0)
@@ -994,12 +1105,8 @@ void tug_child_become(uint64_t caps, bool no_new_privs, const char *seccomp,
         tug_child_die(125, 0, "capabilities: %s", err->msg);
     if (no_new_privs && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
         tug_child_die(125, errno, "no_new_privs");
-    if (confined && no_new_privs) {
-        int r = builtin ? tug_seccomp_load_default(seccomp_path, caps, &err)
-                        : tug_seccomp_load_file(seccomp_path, &err);
-        if (r < 0)
-            tug_child_die(125, 0, "seccomp: %s", err && err->msg ? err->msg : "load failed");
-    }
+    if (no_new_privs && tug_seccomp_install(filter, &err) < 0)
+        tug_child_die(125, 0, "seccomp: %s", err && err->msg ? err->msg : "load failed");
 }
 
 /* ---------------- the parent ---------------- */
@@ -1033,6 +1140,11 @@ static pid_t clone_child(unsigned long ns_flags, int cgroup_fd, bool *ret_joined
 int tug_spawn(const tug_spawn_spec *s, const tug_spawn_io *io, const tug_spawn_paths *paths,
               tug_spawned *ret, tug_error **err)
 {
+    /* Compiled (or read from the cache) here: the init reads nothing of the host's once it is
+     * inside. */
+    cleanup_seccomp_filter tug_seccomp_filter *filter = NULL;
+    if (tug_seccomp_prepare(s->seccomp, paths->seccomp_cache, s->caps, &filter, err) < 0)
+        return -1;
     tug_cgroup *cg = NULL;
     if (s->cgroup_path && tug_cgroup_create(s->cgroup_path, &s->limits, &cg, err) < 0)
         return -1;
@@ -1066,7 +1178,7 @@ int tug_spawn(const tug_spawn_spec *s, const tug_spawn_io *io, const tug_spawn_p
         close(go[1]);
         close(fail[0]);
         tug_child_fail_fd = fail[1];
-        child_main(s, io, paths, joined ? NULL : cg, go[0]);
+        child_main(s, io, paths, joined ? NULL : cg, filter, go[0]);
     }
     close(go[0]);
     close(fail[1]);

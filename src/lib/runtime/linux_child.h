@@ -7,6 +7,7 @@
 #include <sys/types.h>
 
 #include "linux.h"
+#include "security.h"
 
 typedef struct child_fail {
     int code;
@@ -23,7 +24,7 @@ const char *tug_child_env_get(char **env, const char *key);
 void tug_child_find_program(const char *prog, char **env, char *out, size_t size);
 void tug_child_setup_terminal(int console, unsigned short rows, unsigned short cols);
 void tug_child_setup_stdio(const tug_spawn_io *io);
-/* seccomp, groups, gid, uid, capabilities, no_new_privs, in the order that works. */
-void tug_child_become(uint64_t caps, bool no_new_privs, const char *seccomp,
-                      const char *seccomp_path, uid_t uid, gid_t gid, const gid_t *groups,
-                      int ngroups);
+/* seccomp, groups, gid, uid, capabilities, no_new_privs, in the order that works; then every fd
+ * above 2 is marked close-on-exec. filter NULL: unconfined. */
+void tug_child_become(uint64_t caps, bool no_new_privs, const tug_seccomp_filter *filter,
+                      uid_t uid, gid_t gid, const gid_t *groups, int ngroups);

@@ -783,33 +783,67 @@ static int cache_read(const char *path, struct sock_filter **ret_insns, size_t *
     return 1;
 }
 
-int tug_seccomp_load_default(const char *cache_path, uint64_t allowed_caps, tug_error **err)
+struct tug_seccomp_filter {
+    struct sock_filter *insns;
+    size_t len;
+    unsigned int flags;   /* SECCOMP_FILTER_FLAG_* */
+    bool from_cache;      /* read from the cache: compile afresh if the kernel refuses it */
+    uint64_t default_key; /* with from_cache: the default profile's capability key */
+};
+
+void tug_seccomp_filter_free(tug_seccomp_filter *f)
+{
+    if (f == NULL)
+        return;
+    free(f->insns);
+    free(f);
+}
+
+static int filter_new(struct sock_filter **insns, size_t len, unsigned int flags,
+                      tug_seccomp_filter **ret, tug_error **err)
+{
+    tug_seccomp_filter *f = calloc(1, sizeof(*f));
+    if (f == NULL)
+        return tug_error_set(err, ENOMEM, "seccomp filter");
+    f->insns = steal_pointer(insns);
+    f->len = len;
+    f->flags = flags;
+    *ret = f;
+    return 0;
+}
+
+static int compile_default(uint64_t key, struct sock_filter **ret_insns, size_t *ret_len,
+                           tug_error **err)
+{
+    cleanup_builder filter_builder b = {0};
+    if (build_default(&b, key, err) < 0 || builder_compile(&b, ret_insns, ret_len, err) < 0)
+        return tug_error_wrap(err, "default seccomp profile");
+    return 0;
+}
+
+static int prepare_default(const char *cache_path, uint64_t allowed_caps,
+                           tug_seccomp_filter **ret, tug_error **err)
 {
     uint64_t key = allowed_caps & default_profile_caps();
     char path[PATH_MAX];
+    cleanup_free struct sock_filter *insns = NULL;
+    size_t len = 0;
     if (cache_path != NULL) {
         int n = snprintf(path, sizeof(path), "%s/default-v%d-%s-scmp%d.%d.%d-%016llx.bpf",
                          cache_path, DEFAULT_PROFILE_VERSION, NATIVE_ARCH_NAME, SCMP_VER_MAJOR,
                          SCMP_VER_MINOR, SCMP_VER_MICRO, (unsigned long long)key);
         if (n < 0 || (size_t)n >= sizeof(path))
             return tug_error_user(err, "seccomp cache directory %s: path too long", cache_path);
-        cleanup_free struct sock_filter *insns = NULL;
-        size_t len = 0;
         if (cache_read(path, &insns, &len) == 1) {
-            int r = bpf_load(insns, len, 0, err);
-            if (r != -EINVAL)
-                return r;
-            tug_error_release(err); /* the kernel refused the file: compile afresh */
+            if (filter_new(&insns, len, 0, ret, err) < 0)
+                return -1;
+            (*ret)->from_cache = true;
+            (*ret)->default_key = key;
+            return 0;
         }
     }
-
-    cleanup_builder filter_builder b = {0};
-    cleanup_free struct sock_filter *insns = NULL;
-    size_t len = 0;
-    if (build_default(&b, key, err) < 0 || builder_compile(&b, &insns, &len, err) < 0)
-        return tug_error_wrap(err, "default seccomp profile");
-    builder_done(&b);
-
+    if (compile_default(key, &insns, &len, err) < 0)
+        return -1;
     if (cache_path != NULL) {
         /* The cache only saves time: a read-only or missing state directory costs a compile per
          * start, never the start itself. Readable by all: a container init that already switched
@@ -818,7 +852,33 @@ int tug_seccomp_load_default(const char *cache_path, uint64_t allowed_caps, tug_
         if (tug_mkdir_p(cache_path, 0755, &cache_err) == 0)
             tug_write_file_atomic(path, insns, len * sizeof(*insns), 0644, &cache_err);
     }
+    return filter_new(&insns, len, 0, ret, err);
+}
+
+int tug_seccomp_install(const tug_seccomp_filter *f, tug_error **err)
+{
+    if (f == NULL)
+        return 0;
+    int r = bpf_load(f->insns, f->len, f->flags, err);
+    if (r != -EINVAL || !f->from_cache)
+        return r;
+    /* the kernel refused the cached file: compile afresh (nothing on disk is read for that) */
+    tug_error_release(err);
+    cleanup_free struct sock_filter *insns = NULL;
+    size_t len = 0;
+    if (compile_default(f->default_key, &insns, &len, err) < 0)
+        return -1;
     return bpf_load(insns, len, 0, err);
+}
+
+int tug_seccomp_load_default(const char *cache_path, uint64_t allowed_caps, tug_error **err)
+{
+    tug_seccomp_filter *f = NULL;
+    if (prepare_default(cache_path, allowed_caps, &f, err) < 0)
+        return -1;
+    int r = tug_seccomp_install(f, err);
+    tug_seccomp_filter_free(f);
+    return r;
 }
 
 /* ---- docker-format JSON profiles ------------------------------------------------------------- */
@@ -1192,10 +1252,12 @@ static int parse_flags(profile_parse *pp, json_t *flags, unsigned int *ret)
     return 0;
 }
 
-/* Load a JSON profile judging includes/excludes.caps against caps, as docker judges them against
- * the container's bounding set. */
-static int load_profile_file(const char *path, uint64_t caps, tug_error **err)
+/* Compile a JSON profile judging includes/excludes.caps against caps, as docker judges them
+ * against the container's bounding set. *ret is NULL when the profile asks for no filter. */
+static int prepare_profile_file(const char *path, uint64_t caps, tug_seccomp_filter **ret,
+                                tug_error **err)
 {
+    *ret = NULL;
     profile_parse pp = {.path = path, .caps = caps, .err = err};
     cleanup_free char *data = NULL;
     size_t len = 0;
@@ -1243,12 +1305,28 @@ static int load_profile_file(const char *path, uint64_t caps, tug_error **err)
     if (builder_compile(&b, &insns, &n_insns, err) < 0)
         return tug_error_wrap(err, "seccomp profile %s", path);
     builder_done(&b);
-    return bpf_load(insns, n_insns, flags, err);
+    return filter_new(&insns, n_insns, flags, ret, err);
 }
 
 int tug_seccomp_load_file(const char *path, tug_error **err)
 {
     /* The header gives no capability set: judge includes/excludes.caps against docker's default
      * set, which is what a container run without --cap-add/--cap-drop holds. */
-    return load_profile_file(path, tug_caps_default(), err);
+    tug_seccomp_filter *f = NULL;
+    if (prepare_profile_file(path, tug_caps_default(), &f, err) < 0)
+        return -1;
+    int r = tug_seccomp_install(f, err);
+    tug_seccomp_filter_free(f);
+    return r;
+}
+
+int tug_seccomp_prepare(const char *profile, const char *cache_path, uint64_t caps,
+                        tug_seccomp_filter **ret_filter, tug_error **err)
+{
+    *ret_filter = NULL;
+    if (strcmp(profile, "unconfined") == 0)
+        return 0;
+    if (strcmp(profile, "default") == 0)
+        return prepare_default(cache_path, caps, ret_filter, err);
+    return prepare_profile_file(profile, caps, ret_filter, err);
 }

@@ -30,6 +30,23 @@ int tug_caps_prepare_setuid(tug_error **err);
  * docker does (e.g. CAP_SYS_ADMIN allows mount/unshare/setns..., CAP_SYS_PTRACE allows ptrace
  * family, CAP_SYS_MODULE allows module syscalls...). no_new_privs is the caller's business. */
 int tug_seccomp_load_default(const char *cache_path, uint64_t allowed_caps, tug_error **err);
+/* A compiled filter held in memory, so that a process entering a container loads it without
+ * reading anything from the host once it is inside. */
+typedef struct tug_seccomp_filter tug_seccomp_filter;
+/* profile: "default" (docker's, cached under cache_path, widened by caps), "unconfined"
+ * (*ret_filter = NULL) or a JSON profile file (includes/excludes judged against caps). */
+int tug_seccomp_prepare(const char *profile, const char *cache_path, uint64_t caps,
+                        tug_seccomp_filter **ret_filter, tug_error **err);
+/* Load into the calling thread; NULL loads nothing. Touches no file, so it works after
+ * pivot_root; it may compile (malloc) when the kernel refuses a cached program. */
+int tug_seccomp_install(const tug_seccomp_filter *f, tug_error **err);
+void tug_seccomp_filter_free(tug_seccomp_filter *f);
+static inline void tug_seccomp_filter_freep(tug_seccomp_filter **f)
+{
+    tug_seccomp_filter_free(*f);
+}
+#define cleanup_seccomp_filter __attribute__((cleanup(tug_seccomp_filter_freep)))
+
 /* Load a docker-format JSON profile (defaultAction, syscalls[].names/action/args/errnoRet,
  * architectures). User error naming the file and problem on bad input. */
 int tug_seccomp_load_file(const char *path, tug_error **err);

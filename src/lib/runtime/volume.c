@@ -334,6 +334,13 @@ int tug_mount_parse_mount_flag(const char *spec, tug_mount_req *ret, tug_error *
             m.propagation = strdup(v);
         } else if (strcmp(f, "bind-nonrecursive") == 0) {
             bind_opt = true;
+            if (v && strcmp(v, "true") != 0 && strcmp(v, "1") != 0 && strcmp(v, "false") != 0 &&
+                strcmp(v, "0") != 0) {
+                r = tug_error_user(err, "invalid value for bind-nonrecursive: %s (true or false)",
+                                   v);
+                goto fail;
+            }
+            m.nonrecursive = v == NULL || strcmp(v, "true") == 0 || strcmp(v, "1") == 0;
         } else if (strcmp(f, "tmpfs-size") == 0) {
             tmpfs_opt = true;
             if (tug_parse_size(v, &m.tmpfs_size) < 0 || m.tmpfs_size <= 0) {
@@ -473,9 +480,12 @@ json_t *tug_mount_req_to_json(const tug_mount_req *m)
         }
         json_object_set_new(o, "VolumeOptions", vo);
     }
-    if (m->type == TUG_MNT_BIND && m->propagation) {
+    if (m->type == TUG_MNT_BIND && (m->propagation || m->nonrecursive)) {
         json_t *bo = json_object();
-        json_object_set_new(bo, "Propagation", json_string(m->propagation));
+        if (m->propagation)
+            json_object_set_new(bo, "Propagation", json_string(m->propagation));
+        if (m->nonrecursive)
+            json_object_set_new(bo, "NonRecursive", json_true());
         json_object_set_new(o, "BindOptions", bo);
     }
     if (m->type == TUG_MNT_TMPFS && (m->tmpfs_size || m->tmpfs_mode)) {
@@ -527,9 +537,10 @@ int tug_mount_req_from_json(json_t *j, tug_mount_req *ret, tug_error **err)
     m.labels = json_is_object(l) ? json_deep_copy(l) : NULL;
     json_t *o = json_object_get(json_object_get(vo, "DriverConfig"), "Options");
     m.options = json_is_object(o) ? json_deep_copy(o) : NULL;
-    const char *prop =
-        json_string_value(json_object_get(json_object_get(j, "BindOptions"), "Propagation"));
+    json_t *bo = json_object_get(j, "BindOptions");
+    const char *prop = json_string_value(json_object_get(bo, "Propagation"));
     m.propagation = prop && is_propagation(prop) ? strdup(prop) : NULL;
+    m.nonrecursive = json_is_true(json_object_get(bo, "NonRecursive"));
     json_t *to = json_object_get(j, "TmpfsOptions");
     m.tmpfs_size = json_integer_value(json_object_get(to, "SizeBytes"));
     m.tmpfs_mode = (unsigned)json_integer_value(json_object_get(to, "Mode"));
@@ -1151,9 +1162,10 @@ static int materialize(tug_store *s, const char *ctr_id, pending_list *l, json_t
                     return tug_error_wrap(err, "create the host path of -v %s", r->source);
             }
             const char *prop = r->propagation ? r->propagation : "rprivate";
-            json_array_append_new(oci, oci_mount(r->target, "bind", r->source,
-                                                 strs_json((const char *const[]){"rbind", prop, ro,
-                                                                                 NULL})));
+            json_array_append_new(
+                oci, oci_mount(r->target, "bind", r->source,
+                               strs_json((const char *const[]){r->nonrecursive ? "bind" : "rbind",
+                                                               prop, ro, NULL})));
             json_array_append_new(points, mount_point("bind", NULL, r->source, r->target,
                                                       r->readonly, prop));
         } else {

@@ -23,6 +23,7 @@ typedef struct tug_mount_req {
     bool nocopy;         /* volume: do not fill an empty volume with the image's content */
     bool create_source;  /* bind given with -v: a missing host path is created */
     char *propagation;   /* bind: "rprivate" (default), "rshared", ... */
+    bool nonrecursive;   /* bind: the source's submounts are not brought along */
     long long tmpfs_size; /* bytes, 0: the kernel's default */
     unsigned tmpfs_mode; /* 0: the kernel's default */
     json_t *labels;      /* volume: labels for a volume this mount creates (or NULL) */

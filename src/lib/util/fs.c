@@ -6,10 +6,80 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
+#include <limits.h>
+#include <stdlib.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "cleanup.h"
+
+#ifndef SYS_close_range
+#define SYS_close_range 436
+#endif
+#ifndef CLOSE_RANGE_CLOEXEC
+#define CLOSE_RANGE_CLOEXEC (1U << 2)
+#endif
+
+static int close_range_slow(unsigned first, unsigned last, bool cloexec)
+{
+    DIR *d = opendir("/proc/self/fd");
+    if (d == NULL)
+        return -1;
+    int self = dirfd(d);
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL) {
+        char *end;
+        unsigned long fd = strtoul(de->d_name, &end, 10);
+        if (*end != '\0' || de->d_name[0] == '.' || fd < first || fd > last || (int)fd == self)
+            continue;
+        if (cloexec)
+            fcntl((int)fd, F_SETFD, FD_CLOEXEC);
+        else
+            close((int)fd);
+    }
+    closedir(d);
+    return 0;
+}
+
+static int close_between(unsigned first, unsigned last, bool cloexec)
+{
+    if (first > last)
+        return 0;
+    if (syscall(SYS_close_range, first, last, cloexec ? CLOSE_RANGE_CLOEXEC : 0U) == 0)
+        return 0;
+    if (errno != ENOSYS && errno != EINVAL)
+        return -1;
+    return close_range_slow(first, last, cloexec);
+}
+
+int tug_close_fds_from(int first, bool cloexec)
+{
+    return close_between((unsigned)first, UINT_MAX, cloexec);
+}
+
+int tug_close_fds_except(const int *keep, size_t n_keep)
+{
+    unsigned from = 3;
+    for (;;) {
+        /* the lowest kept fd at or above from */
+        unsigned next = UINT_MAX;
+        bool found = false;
+        for (size_t i = 0; i < n_keep; i++)
+            if (keep[i] >= 0 && (unsigned)keep[i] >= from && (unsigned)keep[i] <= next) {
+                next = (unsigned)keep[i];
+                found = true;
+            }
+        if (!found)
+            return close_between(from, UINT_MAX, false);
+        if (next > from && close_between(from, next - 1, false) < 0)
+            return -1;
+        if (next == UINT_MAX)
+            return 0;
+        from = next + 1;
+    }
+}
 
 int tug_mkdir_p(const char *path, mode_t mode, tug_error **err)
 {

@@ -5,6 +5,14 @@
 
 #include "error.h"
 
+#include <stdbool.h>
+
+/* Close every fd from `first` up, or with cloexec mark them close-on-exec (for fds a process
+ * still needs until its exec). close_range where the kernel has it, /proc/self/fd otherwise. */
+int tug_close_fds_from(int first, bool cloexec);
+/* Close every fd above 2 but those in keep[]. */
+int tug_close_fds_except(const int *keep, size_t n_keep);
+
 int tug_mkdir_p(const char *path, mode_t mode, tug_error **err);
 /* Write data to path through a temp file in the same directory, fsync, rename. */
 int tug_write_file_atomic(const char *path, const void *data, size_t len, mode_t mode,
