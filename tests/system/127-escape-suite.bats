@@ -15,6 +15,8 @@ setup_file() {
   containers_setup_file || return
   # one static system-call prober, bind-mounted into the containers as /probe
   gcc -static -O2 -o "$BATS_FILE_TMPDIR/escape-probe" "$BATS_TEST_DIRNAME/../fixtures/escape-probe.c" || return
+  # a setuid-root copy for the no-new-privileges test; bats' run directory is 0700, so no other
+  # user of the host reaches it
   cp "$BATS_FILE_TMPDIR/escape-probe" "$BATS_FILE_TMPDIR/suid-probe" &&
     chown 0:0 "$BATS_FILE_TMPDIR/suid-probe" && chmod 4755 "$BATS_FILE_TMPDIR/suid-probe"
 }
