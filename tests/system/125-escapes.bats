@@ -236,3 +236,12 @@ import_rootfs() {
   run_tug run --rm nopasswd:1 id -u
   assert_output 0
 }
+
+@test "sysctls: docker's two per-network defaults; the host's values left alone with --network host" {
+  # docker: the same
+  run_tug run --rm busybox cat /proc/sys/net/ipv4/ping_group_range /proc/sys/net/ipv4/ip_unprivileged_port_start
+  assert_output $'0\t2147483647\n0'
+  # with the host's network the host's values are left alone
+  run_tug run --rm --network host busybox cat /proc/sys/net/ipv4/ip_unprivileged_port_start
+  assert_output "$(cat /proc/sys/net/ipv4/ip_unprivileged_port_start)"
+}

@@ -302,9 +302,6 @@ unprivileged_variants=("" "--cap-drop ALL" "-u nobody")
   done
 }
 
-# owned by lead: fails until the container's network namespace gets docker's two sysctls
-# (child_main in linux.c, or netsetup when it configures the peer): today they stay at the
-# kernel's "1 0" and 1024
 @test "net.ipv4.ping_group_range and ip_unprivileged_port_start are docker's: ICMP sockets without NET_RAW" {
   # docker 20.10 sets, in every container's own network namespace, ping_group_range to
   # "0 2147483647" and ip_unprivileged_port_start to 0: an ICMP datagram socket (as iputils'
@@ -374,8 +371,6 @@ docker_dev() {
   assert_match '^shm /dev/shm tmpfs rw,nosuid,nodev,noexec,relatime,size=65536k 0 0$'
 }
 
-# owned by lead/devices: fails until make_dev (linux.c) makes /dev/core only where the host has
-# /proc/kcore, as runc does; today it is always there, a dangling link on these VMs
 @test "/dev holds only docker's nodes: names and major:minor" {
   # docker (default and --cap-drop ALL alike): exactly docker_dev's list.
   local v
@@ -386,8 +381,6 @@ docker_dev() {
   done
 }
 
-# owned by lead/devices: fails until -t gives the container a /dev/console that is its pty, as
-# runc binds it; today there is none (and the /dev/core of the test above)
 @test "-t: /dev adds only the console, which is the container's pty" {
   # docker -t: docker_dev's list plus "console character special file 88:0" (136:0, the pty),
   # and /dev/pts holds 0 (88:0) beside ptmx.

@@ -185,6 +185,7 @@ void tug_spawn_spec_free(tug_spawn_spec *s)
     free(s->mounts);
     free(s->netns_path);
     free(s->cgroup_path);
+    strv_free(s->sysctl);
     strv_free(s->masked);
     strv_free(s->readonly);
     free(s->seccomp);
@@ -289,6 +290,20 @@ int tug_spawn_spec_parse(json_t *spec, const char *bundle, tug_spawn_spec **ret_
     s->limits.cpu_quota = json_integer_value(json_object_get(cpu, "quota"));
     s->limits.cpu_period = json_integer_value(json_object_get(cpu, "period"));
     s->limits.pids_limit = json_integer_value(json_object_get(json_object_get(res, "pids"), "limit"));
+    json_t *sc_obj = json_object_get(linux_, "sysctl");
+    s->sysctl = calloc(2 * json_object_size(sc_obj) + 1, sizeof(char *));
+    if (s->sysctl) {
+        size_t n = 0;
+        const char *key;
+        json_object_foreach(sc_obj, key, v)
+        {
+            const char *val = json_string_value(v);
+            if (val == NULL || strchr(key, '/') || strstr(key, ".."))
+                continue;
+            s->sysctl[n++] = strdup(key);
+            s->sysctl[n++] = strdup(val);
+        }
+    }
     s->masked = strv_from_json(json_object_get(linux_, "maskedPaths"));
     s->readonly = strv_from_json(json_object_get(linux_, "readonlyPaths"));
     const char *sc = json_string_value(json_object_get(ann, TUG_ANN_SECCOMP));
@@ -577,7 +592,9 @@ static void make_dev(int rootfd, bool privileged)
         {"/proc/self/fd/1", "stdout"},   {"/proc/self/fd/2", "stderr"},
         {"pts/ptmx", "ptmx"},            {"/proc/kcore", "core"},
     };
-    for (size_t i = 0; i < TUG_ARRAY_SIZE(links); i++)
+    /* /dev/core only where the host has a /proc/kcore for it to name, as runc makes it */
+    size_t n_links = TUG_ARRAY_SIZE(links) - (access("/proc/kcore", F_OK) == 0 ? 0 : 1);
+    for (size_t i = 0; i < n_links; i++)
         if (symlinkat(links[i][0], dev, links[i][1]) < 0 && errno != EEXIST)
             tug_child_die(125, errno, "create /dev/%s", links[i][1]);
     if (privileged)
@@ -659,6 +676,24 @@ static void do_mounts(const tug_spawn_spec *s, int rootfd)
     }
 }
 
+/* Write linux.sysctl through the container's own /proc/sys, before it is made read-only. */
+static void write_sysctls(const tug_spawn_spec *s)
+{
+    for (char **kv = s->sysctl; kv && kv[0] && kv[1]; kv += 2) {
+        char path[PATH_MAX];
+        int n = snprintf(path, sizeof(path), "/proc/sys/%s", kv[0]);
+        if (n < 0 || (size_t)n >= sizeof(path))
+            tug_child_die(125, ENAMETOOLONG, "sysctl %s", kv[0]);
+        for (char *p = path + 10; *p; p++)
+            if (*p == '.')
+                *p = '/';
+        int fd = open(path, O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0 || write(fd, kv[1], strlen(kv[1])) < 0)
+            tug_child_die(125, errno, "sysctl %s=%s", kv[0], kv[1]);
+        close(fd);
+    }
+}
+
 static void mask_paths(const tug_spawn_spec *s)
 {
     for (char **p = s->masked; p && *p; p++) {
@@ -681,6 +716,22 @@ static void mask_paths(const tug_spawn_spec *s)
                   NULL) < 0)
             remount_ro(*p, 0);
     }
+}
+
+/* With a terminal, /dev/console is the container's pty (now on fd 0), as runc binds it. */
+static void bind_console(void)
+{
+    char pts[PATH_MAX];
+    ssize_t n = readlink("/proc/self/fd/0", pts, sizeof(pts) - 1);
+    if (n <= 0)
+        tug_child_die(125, errno, "find the container's terminal");
+    pts[n] = '\0';
+    int fd = open("/dev/console", O_CREAT | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd < 0)
+        tug_child_die(125, errno, "create /dev/console");
+    close(fd);
+    if (mount(pts, "/dev/console", NULL, MS_BIND, NULL) < 0)
+        tug_child_die(125, errno, "bind %s to /dev/console", pts);
 }
 
 static void loopback_up(void)
@@ -995,6 +1046,7 @@ __attribute__((noreturn)) static void child_main(const tug_spawn_spec *s, const 
     if (umount2(".", MNT_DETACH) < 0 || chdir("/") < 0)
         tug_child_die(125, errno, "detach the host's root after pivot_root into %s", s->rootfs);
     close(rootfd);
+    write_sysctls(s);
     mask_paths(s);
     if (s->readonly_root && mount(NULL, "/", NULL, MS_BIND | MS_REMOUNT | MS_RDONLY, NULL) < 0)
         tug_child_die(125, errno, "make the root filesystem read-only");
@@ -1003,8 +1055,10 @@ __attribute__((noreturn)) static void child_main(const tug_spawn_spec *s, const 
         tug_child_die(125, errno, "set hostname %s", s->hostname);
     if (s->ns_flags & CLONE_NEWNET)
         loopback_up();
-    if (s->terminal)
+    if (s->terminal) {
         tug_child_setup_terminal(io->console, io->rows, io->cols);
+        bind_console();
+    }
 
     uid_t uid = s->uid;
     gid_t gid = s->gid;

@@ -44,6 +44,7 @@ typedef struct tug_spawn_spec {
     char *cgroup_path; /* relative, e.g. "tug/<id>" */
     tug_cgroup_limits limits;
     char **masked, **readonly;
+    char **sysctl;     /* "key", "value", ... pairs; key with dots */
     char *seccomp;     /* "default", "unconfined" or a profile file */
     bool init;
     bool privileged; /* the host's devices appear in /dev */

@@ -252,6 +252,50 @@ static json_t *rlimits(json_t *hc)
     return a;
 }
 
+/* Namespaced sysctls a container may set: its IPC namespace's, and its network namespace's
+ * when it has one. */
+static bool sysctl_allowed(const char *key, bool host_net)
+{
+    static const char *const ipc[] = {"kernel.msgmax", "kernel.msgmnb", "kernel.msgmni",
+                                      "kernel.sem",    "kernel.shmall", "kernel.shmmax",
+                                      "kernel.shmmni", "kernel.shm_rmid_forced"};
+    for (size_t i = 0; i < TUG_ARRAY_SIZE(ipc); i++)
+        if (strcmp(key, ipc[i]) == 0)
+            return true;
+    if (strncmp(key, "fs.mqueue.", 10) == 0)
+        return true;
+    return strncmp(key, "net.", 4) == 0 && !host_net;
+}
+
+/* linux.sysctl: docker's two defaults for a network namespace of the container's own (ICMP
+ * sockets for every group, as ping without NET_RAW needs; every port bindable without
+ * NET_BIND_SERVICE), then HostConfig.Sysctls. */
+static json_t *sysctls(json_t *hc, bool host_net, tug_error **err)
+{
+    json_t *o = json_object();
+    if (!host_net) {
+        json_object_set_new(o, "net.ipv4.ping_group_range", json_string("0 2147483647"));
+        json_object_set_new(o, "net.ipv4.ip_unprivileged_port_start", json_string("0"));
+    }
+    const char *k;
+    json_t *v;
+    json_object_foreach(json_object_get(hc, "Sysctls"), k, v)
+    {
+        if (!json_is_string(v) || strchr(k, '/') != NULL || strstr(k, "..") != NULL ||
+            !sysctl_allowed(k, host_net)) {
+            json_decref(o);
+            tug_error_user(err, "sysctl '%s' cannot be set in a container%s", k,
+                           strncmp(k, "net.", 4) == 0 && host_net
+                               ? " on the host's network"
+                               : ": only kernel.msg*, kernel.sem, kernel.shm*, fs.mqueue.* and "
+                                 "net.* are its own");
+            return NULL;
+        }
+        json_object_set(o, k, v);
+    }
+    return o;
+}
+
 json_t *tug_spec_build(const char *id, json_t *request, const char *const *lowerdirs,
                        size_t n_lower, const char *ctr_dir, tug_error **err)
 {
@@ -406,6 +450,13 @@ json_t *tug_spec_build(const char *id, json_t *request, const char *const *lower
     if (asprintf(&cgpath, "tug/%s", id) >= 0)
         json_object_set_new(linux_, "cgroupsPath", json_string(cgpath));
     add_resources(linux_, hc);
+    json_t *sysctl = sysctls(hc, host_net, err);
+    if (sysctl == NULL) {
+        json_decref(linux_);
+        json_decref(spec);
+        return NULL;
+    }
+    json_object_set_new(linux_, "sysctl", sysctl);
     if (!privileged) {
         json_object_set_new(linux_, "maskedPaths", strs(masked_paths));
         json_object_set_new(linux_, "readonlyPaths", strs(readonly_paths));
