@@ -245,3 +245,40 @@ import_rootfs() {
   run_tug run --rm --network host busybox cat /proc/sys/net/ipv4/ip_unprivileged_port_start
   assert_output "$(cat /proc/sys/net/ipv4/ip_unprivileged_port_start)"
 }
+
+# push_layers REF N: an image of N layers made by umoci: busybox, then N-1 layers adding
+# /layers/<i>/n holding i; pushed by skopeo.
+push_layers() {
+  local ref=$1 n=$2 tmp=$BATS_TEST_TMPDIR/layers L i
+  L=$tmp/oci
+  mkdir -p "$tmp"
+  umoci init --layout "$L" && umoci new --image "$L:t" || return
+  fixture_rootfs "$tmp/rootfs" >/dev/null && _fixture_add_tar "$L:t" "$tmp/rootfs" busybox || return
+  for ((i = 2; i <= n; i++)); do
+    mkdir -p "$tmp/l$i/layers/$i" && echo "$i" >"$tmp/l$i/layers/$i/n"
+    _fixture_add_tar "$L:t" "$tmp/l$i" "layer $i" || return
+  done
+  umoci config --image "$L:t" --config.cmd sh &&
+    skopeo --insecure-policy copy -q --dest-tls-verify=false "oci:$L:t" "docker://$REGISTRY/$ref" >/dev/null
+}
+
+@test "an image of 128 layers runs: the overlay's options fit however many layers there are" {
+  # docker: runs up to 125 layers (its own limit); tug before: ~40, then mount(2)'s one page
+  push_layers many:128 128
+  run_tug pull -q "$REGISTRY/many:128"
+  run_tug history -q "$REGISTRY/many:128"
+  [[ ${#lines[@]} -ge 128 ]]
+  run_tug run --rm "$REGISTRY/many:128" sh -c 'ls /layers | wc -l; cat /layers/2/n /layers/128/n'
+  assert_output $'127\n2\n128'
+  # the root's mount options name no path of the host's store (docker's name its layers)
+  run_tug run --rm "$REGISTRY/many:128" grep ' / / ' /proc/self/mountinfo
+  assert_match 'lowerdir=l/0:l/1:.*:l/127,upperdir=upper,workdir=work'
+  refute_match "$TUG_ROOT"
+}
+
+@test "a store whose path holds a comma runs containers (the overlay's options name no store path)" {
+  export TUG_ROOT=$BATS_TEST_TMPDIR/a,b
+  run_tug pull -q "$REGISTRY/busybox"
+  run_tug run --rm "$REGISTRY/busybox" echo fine
+  assert_output fine
+}

@@ -945,6 +945,73 @@ void tug_child_setup_stdio(const tug_spawn_io *io)
     }
 }
 
+/* Point <dir>/l/<i> at path, leaving a link that already does alone. */
+static void short_link(int ldir, size_t i, const char *path)
+{
+    char name[24], cur[PATH_MAX];
+    snprintf(name, sizeof(name), "%zu", i);
+    ssize_t n = readlinkat(ldir, name, cur, sizeof(cur) - 1);
+    if (n >= 0) {
+        cur[n] = '\0';
+        if (strcmp(cur, path) == 0)
+            return;
+        unlinkat(ldir, name, 0);
+    }
+    if (symlinkat(path, ldir, name) < 0)
+        tug_child_die(125, errno, "link layer %zu of the root filesystem", i);
+}
+
+/* The overlay's layers go by short links (<the container's dir>/l/0, /1 ...) and its upper and
+ * work dirs by relative names from there: mount(2) takes one page of options, which absolute
+ * layer paths fill at about 40 layers, and a store path holding a comma or colon would break
+ * the option string. The kernel stacks at most 500 layers. */
+#define OVERLAY_MAX_LAYERS 500
+static void mount_overlay(const tug_spawn_spec *s)
+{
+    char base[PATH_MAX];
+    snprintf(base, sizeof(base), "%s", s->upperdir);
+    char *slash = strrchr(base, '/');
+    if (slash == NULL || slash == base)
+        tug_child_die(125, EINVAL, "overlay upper dir %s", s->upperdir);
+    *slash = '\0';
+    const char *upper = slash + 1;
+    size_t blen = strlen(base);
+    const char *work = strncmp(s->workdir, base, blen) == 0 && s->workdir[blen] == '/' &&
+                               strchr(s->workdir + blen + 1, '/') == NULL
+                           ? s->workdir + blen + 1
+                           : s->workdir;
+    int bfd = open(base, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (bfd < 0 || (mkdirat(bfd, "l", 0700) < 0 && errno != EEXIST))
+        tug_child_die(125, errno, "prepare the root filesystem in %s", base);
+    int ldir = openat(bfd, "l", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (ldir < 0)
+        tug_child_die(125, errno, "prepare the root filesystem in %s", base);
+    char *layers = strdup(s->lowerdirs);
+    size_t cap = strlen(s->lowerdirs) + strlen(upper) + strlen(work) + 64;
+    char *opts = malloc(cap > 4096 ? cap : 4096);
+    if (layers == NULL || opts == NULL)
+        tug_child_die(125, ENOMEM, "overlay");
+    size_t n = 0, len = (size_t)snprintf(opts, 4096, "lowerdir=");
+    for (char *save = NULL, *p = strtok_r(layers, ":", &save); p; p = strtok_r(NULL, ":", &save)) {
+        if (++n > OVERLAY_MAX_LAYERS)
+            tug_child_die(125, 0, "the image has more than %d layers, more than overlayfs stacks",
+                          OVERLAY_MAX_LAYERS);
+        short_link(ldir, n - 1, p);
+        len += (size_t)snprintf(opts + len, 4096 - len, "%sl/%zu", n > 1 ? ":" : "", n - 1);
+    }
+    int r = snprintf(opts + len, 4096 - len, ",upperdir=%s,workdir=%s", upper, work);
+    if (r < 0 || len + (size_t)r >= 4096)
+        tug_child_die(125, E2BIG, "overlay options for %s", s->rootfs);
+    /* relative names are taken from the working directory */
+    if (fchdir(bfd) < 0 || mount("overlay", s->rootfs, "overlay", 0, opts) < 0)
+        tug_child_die(125, errno, "mount the root filesystem (overlay of %zu layers on %s)", n,
+                      s->rootfs);
+    free(opts);
+    free(layers);
+    close(ldir);
+    close(bfd);
+}
+
 /* The propagation the container's mount namespace starts with. Every mount is a slave of the
  * host's (runc's default): nothing mounted in the container reaches the host, and a bind that
  * asks for rslave sees what the host mounts under it later. A bind that asks for shared or
@@ -1021,13 +1088,7 @@ __attribute__((noreturn)) static void child_main(const tug_spawn_spec *s, const 
     }
     set_root_propagation(s);
     if (s->lowerdirs && *s->lowerdirs) {
-        char *opts = NULL;
-        if (asprintf(&opts, "lowerdir=%s,upperdir=%s,workdir=%s", s->lowerdirs, s->upperdir,
-                     s->workdir) < 0)
-            tug_child_die(125, ENOMEM, "overlay");
-        if (mount("overlay", s->rootfs, "overlay", 0, opts) < 0)
-            tug_child_die(125, errno, "mount the root filesystem (overlay on %s)", s->rootfs);
-        free(opts);
+        mount_overlay(s);
     } else if (mount(s->rootfs, s->rootfs, NULL, MS_BIND | MS_REC, NULL) < 0) {
         tug_child_die(125, errno, "bind the root filesystem %s", s->rootfs);
     }
