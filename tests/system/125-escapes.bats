@@ -10,9 +10,12 @@ load containers
 eval "_containers_teardown() $(declare -f teardown | sed 1d)"
 teardown() {
   _containers_teardown
-  local m
-  for m in $(awk -v r="$BATS_TEST_TMPDIR/" 'index($5, r) == 1 { print $5 }' /proc/self/mountinfo | sort -r); do
-    umount -l "$m" 2>/dev/null
+  # a mount covered by a later one (a bind of its parent) is reached once that one is gone
+  local m pass
+  for pass in 1 2 3 4; do
+    for m in $(awk -v r="$BATS_TEST_TMPDIR/" 'index($5, r) == 1 { print $5 }' /proc/self/mountinfo | sort -r); do
+      umount -l "$m" 2>/dev/null
+    done
   done
   return 0
 }
