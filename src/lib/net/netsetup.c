@@ -399,12 +399,18 @@ int tug_net_plan_make(tug_store *s, const char *id, const char *hostname, json_t
             BIND_TEXT(st, 3, host_ip);
             sqlite3_bind_int(st, 4, port);
             sqlite3_bind_int(st, 5, ctr_port);
-            if (sqlite3_step(st) != SQLITE_DONE) {
+            int rc = tug_db_step_done(s, st, err);
+            if (rc == -EEXIST) {
+                tug_error_release(err);
                 cleanup_free char *holder = port_container(s, proto, port);
                 r = tug_error_user(err,
                                    "Bind for %s:%d failed: port is already allocated by "
                                    "container %s; publish on another host port",
                                    host_ip, port, holder ? holder : "?");
+                break;
+            }
+            if (rc < 0) {
+                r = tug_error_wrap(err, "record port %s:%d", host_ip, port);
                 break;
             }
             tug_port_rule *rule = &p->rules[p->n_rules];

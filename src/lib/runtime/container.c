@@ -437,12 +437,17 @@ int tug_container_rename(tug_store *s, tug_container *c, const char *name, tug_e
         return -1;
     BIND_TEXT(st, 1, name);
     BIND_TEXT(st, 2, c->id);
-    if (sqlite3_step(st) != SQLITE_DONE)
+    int r = tug_db_step_done(s, st, err);
+    if (r == -EEXIST) {
+        tug_error_release(err);
         return tug_error_user(err,
                               "Error when allocating new name: Conflict. The container name "
                               "\"/%s\" is already in use. You have to remove (or rename) that "
                               "container to be able to reuse that name.",
                               name);
+    }
+    if (r < 0)
+        return tug_error_wrap(err, "rename container %s to %s", c->name, name);
     free(c->name);
     c->name = strdup(name);
     return 0;
