@@ -14,6 +14,7 @@
 
 #include "../store/db.h"
 #include "../util/cleanup.h"
+#include "../util/strutil.h"
 #include "netlink.h"
 #include "network.h"
 
@@ -566,18 +567,6 @@ static bool stale_prefix(tug_store *s, const char *prefix)
     return sqlite3_step(st) == SQLITE_ROW;
 }
 
-static void add_line(char **details, const char *fmt, const char *arg)
-{
-    char *line = NULL, *joined = NULL;
-    if (asprintf(&line, fmt, arg) < 0)
-        return;
-    if (asprintf(&joined, "%s%s\n", *details ? *details : "", line) >= 0) {
-        free(*details);
-        *details = joined;
-    }
-    free(line);
-}
-
 /* Is the bridge, marked by its alias as one of tug's, left over? Ours (self is this store's
  * alias): no network names it. Another store's: that store is gone (its directory holds no
  * database). *ret_ours says which. */
@@ -626,7 +615,7 @@ static int check_bridges(tug_store *s, bool repair, char **details)
             cleanup_free char *line = NULL;
             if (asprintf(&line, "%s: %s%s", why, *l,
                          ours || repair ? "" : " (system check without --dry-run removes it)") >= 0)
-                add_line(details, "%s", line);
+                tug_append_line(details, "%s", line);
             if (repair)
                 tug_network_bridge_down(*l);
         }
@@ -648,7 +637,7 @@ int tug_net_check(tug_store *s, bool repair, char **details, tug_error **err)
             if (!stale_prefix(s, *l + 4))
                 continue;
             found++;
-            add_line(details, "network link of a container that is gone: %s", *l);
+            tug_append_line(details, "network link of a container that is gone: %s", *l);
             if (repair)
                 tug_nl_link_delete(*l, NULL);
         }
@@ -663,7 +652,7 @@ int tug_net_check(tug_store *s, bool repair, char **details, tug_error **err)
             if (strncmp(*o, "net:", 4) == 0 || !stale_prefix(s, *o))
                 continue;
             found++;
-            add_line(details, "port rules of a container that is gone: %.12s", *o);
+            tug_append_line(details, "port rules of a container that is gone: %.12s", *o);
             if (repair)
                 tug_fw_ports_remove(*o, NULL);
         }
@@ -694,7 +683,7 @@ int tug_net_check(tug_store *s, bool repair, char **details, tug_error **err)
     st = NULL;
     for (size_t i = 0; i < n; i++) {
         found++;
-        add_line(details, "address or port held for a container that is not running: %.12s",
+        tug_append_line(details, "address or port held for a container that is not running: %.12s",
                  ids[i]);
         if (repair) {
             delete_ports(s, ids[i]);
