@@ -17,6 +17,43 @@ teardown() {
   return 0
 }
 
+subnet_of() { timeout 30 "$TUG" network inspect -f '{{range .IPAM.Config}}{{.Subnet}}{{end}}' "$1"; }
+gateway_of() { timeout 30 "$TUG" network inspect -f '{{range .IPAM.Config}}{{.Gateway}}{{end}}' "$1"; }
+bridge_of() { timeout 30 "$TUG" network inspect -f '{{index .Options "com.docker.network.bridge.name"}}' "$1"; }
+
+# serves PORT TEXT: http://127.0.0.1:PORT/ answers TEXT
+serves() { [[ $(curl -sS -m 2 "http://127.0.0.1:$1/") == "$2" ]]; }
+
+# ---------------------------------------------------------------------------------------
+# A store thrown away by hand and made again at the same path
+
+@test "a store made again where one was thrown away brings its bridge up with the new record's address" {
+  run_tug run --rm busybox true
+  local br old
+  br=$(bridge_of bridge)
+  old=$(subnet_of bridge)
+  ip link show "$br" >/dev/null
+  # how docker users reset: rm -rf of the store; the bridge stays, found by its name later
+  rm -rf "$TUG_ROOT"
+  mkdir -p "$TUG_ROOT"
+  "$TUG" pull -q "$REGISTRY/busybox" >/dev/null && "$TUG" tag "$REGISTRY/busybox" busybox
+  local new gw port
+  new=$(subnet_of bridge)
+  gw=$(gateway_of bridge)
+  # the old bridge's route kept the new record off its subnet: the two differ
+  [[ $new != "$old" ]] || { echo "the new store took the old subnet $old: nothing to test" >&2; false; }
+  port=$(fixture_free_port)
+  run_tug run -d --name web -p "$port:80" busybox \
+    sh -c 'mkdir /www && echo "page of web" >/www/index.html && exec httpd -f -p 80 -h /www'
+  # the bridge carries the record's gateway, and only it
+  run ip -4 -o addr show dev "$br"
+  assert_match " inet $gw/${new#*/} "
+  [[ ${#lines[@]} -eq 1 ]] || { echo "the bridge has other addresses: $output" >&2; false; }
+  # a container reaches its gateway, and the published port answers
+  run_tug exec web ping -c 1 -W 2 "$gw"
+  wait_until 10 serves "$port" "page of web"
+}
+
 # ---------------------------------------------------------------------------------------
 # Database errors
 
