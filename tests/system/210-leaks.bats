@@ -55,6 +55,36 @@ serves() { [[ $(curl -sS -m 2 "http://127.0.0.1:$1/") == "$2" ]]; }
 }
 
 # ---------------------------------------------------------------------------------------
+# Bridges of stores that are gone
+
+@test "system check keeps the bridge of a store whose database is missing, and removes it once the store is gone" {
+  local other=$BATS_TEST_TMPDIR/other
+  mkdir -p "$other"
+  TUG_ROOT=$other run_tug network create elsewhere
+  local br
+  br=$(TUG_ROOT=$other bridge_of elsewhere)
+  ip link show "$br" >/dev/null
+  # its database moved away (or not written yet): the store is there, its bridge is kept
+  mv "$other/tug.db" "$BATS_TEST_TMPDIR/tug.db.moved"
+  rm -f "$other"/tug.db-*
+  run_tug system check
+  refute_match "$br"
+  ip link show "$br" >/dev/null
+  run nft list table inet tug
+  assert_match "net:$br"
+  # its root gone altogether: the bridge goes, named with its store, and so do its rules
+  rm -rf "$other"
+  run_tug system check --dry-run
+  assert_match "^bridge of a store that is gone: $br \\(store $other\\) \\(system check without --dry-run removes it\\)$"
+  run_tug system check
+  run ip link show "$br"
+  [[ $status -ne 0 ]]
+  run nft list table inet tug
+  refute_match "net:$br"
+  assert_store_clean
+}
+
+# ---------------------------------------------------------------------------------------
 # Database errors
 
 @test "rename on a full disk says the disk is full, not that the name is taken" {

@@ -567,9 +567,21 @@ static bool stale_prefix(tug_store *s, const char *prefix)
     return sqlite3_step(st) == SQLITE_ROW;
 }
 
+/* Does a network of this store name the bridge? In doubt (the database fails), yes. */
+static bool store_bridge(tug_store *s, const char *bridge)
+{
+    cleanup_stmt sqlite3_stmt *st =
+        tug_db_prepare(s, "SELECT 1 FROM networks WHERE bridge = ?", NULL);
+    if (st == NULL)
+        return true;
+    BIND_TEXT(st, 1, bridge);
+    int rc = sqlite3_step(st);
+    return rc != SQLITE_DONE;
+}
+
 /* Is the bridge, marked by its alias as one of tug's, left over? Ours (self is this store's
- * alias): no network names it. Another store's: that store is gone (its directory holds no
- * database). *ret_ours says which. */
+ * alias): no network names it. Another store's: its root is gone altogether; a store whose
+ * database is missing (being created, or moved away) may still need it. *ret_ours says which. */
 static const char *leftover_bridge(tug_store *s, const char *self, const char *bridge,
                                    const char *alias, bool *ret_ours)
 {
@@ -577,19 +589,16 @@ static const char *leftover_bridge(tug_store *s, const char *self, const char *b
     if (strncmp(alias, TUG_BRIDGE_ALIAS_PREFIX, pl) != 0)
         return NULL;
     *ret_ours = strcmp(alias, self) == 0;
-    if (*ret_ours) {
-        cleanup_stmt sqlite3_stmt *st =
-            tug_db_prepare(s, "SELECT 1 FROM networks WHERE bridge = ?", NULL);
-        if (st == NULL)
-            return NULL;
-        BIND_TEXT(st, 1, bridge);
-        return sqlite3_step(st) == SQLITE_ROW ? NULL : "bridge of a network that is gone";
-    }
-    cleanup_free char *db = NULL;
-    if (asprintf(&db, "%s/tug.db", alias + pl) < 0 || access(db, F_OK) == 0 || errno != ENOENT)
+    if (*ret_ours)
+        return store_bridge(s, bridge) ? NULL : "bridge of a network that is gone";
+    const char *root = alias + pl;
+    struct stat sb;
+    if (root[0] != '/' || lstat(root, &sb) == 0 || errno != ENOENT)
         return NULL;
     return "bridge of a store that is gone";
 }
+
+static const char dry_note[] = " (system check without --dry-run removes it)";
 
 static int check_bridges(tug_store *s, bool repair, char **details)
 {
@@ -607,15 +616,18 @@ static int check_bridges(tug_store *s, bool repair, char **details)
             }
             bool ours = false;
             const char *why = leftover_bridge(s, self, *l, alias, &ours);
-            free(alias);
-            if (why == NULL)
+            if (why == NULL) {
+                free(alias);
                 continue;
+            }
             /* another store's leftover is said and removed, but is not this store's problem */
             found += ours;
-            cleanup_free char *line = NULL;
-            if (asprintf(&line, "%s: %s%s", why, *l,
-                         ours || repair ? "" : " (system check without --dry-run removes it)") >= 0)
-                tug_append_line(details, "%s", line);
+            if (ours)
+                tug_append_line(details, "%s: %s", why, *l);
+            else
+                tug_append_line(details, "%s: %s (store %s)%s", why, *l,
+                                alias + strlen(TUG_BRIDGE_ALIAS_PREFIX), repair ? "" : dry_note);
+            free(alias);
             if (repair)
                 tug_network_bridge_down(*l);
         }
@@ -684,7 +696,7 @@ int tug_net_check(tug_store *s, bool repair, char **details, tug_error **err)
     for (size_t i = 0; i < n; i++) {
         found++;
         tug_append_line(details, "address or port held for a container that is not running: %.12s",
-                 ids[i]);
+                        ids[i]);
         if (repair) {
             delete_ports(s, ids[i]);
             tug_ipam_release(s, ids[i], NULL);
