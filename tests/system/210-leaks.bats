@@ -12,6 +12,7 @@ setup_file() { containers_setup_file; }
 eval "_containers_teardown() $(declare -f teardown | sed 1d)"
 teardown() {
   local m
+  [[ -n ${LEAK_NS:-} ]] && ip netns del "$LEAK_NS" 2>/dev/null
   _containers_teardown
   for m in ${LEAK_MOUNTS:-}; do umount -l "$m" 2>/dev/null; done
   return 0
@@ -55,7 +56,68 @@ serves() { [[ $(curl -sS -m 2 "http://127.0.0.1:$1/") == "$2" ]]; }
 }
 
 # ---------------------------------------------------------------------------------------
-# Bridges of stores that are gone
+# Firewall rules beside docker, and bridges of stores that are gone
+
+# in_ns COMMAND...: run COMMAND in this test's private network namespace
+in_ns() { nsenter --net="/run/netns/$LEAK_NS" "$@"; }
+
+# docker_user_rules: DOCKER-USER in the namespace, rule lines only
+docker_user_rules() { in_ns iptables-nft -w -S DOCKER-USER | grep '^-A '; }
+
+@test "network rm, and system check after a store or bridge went by hand, leave docker's DOCKER-USER chain as docker made it" {
+  command -v iptables-nft >/dev/null || skip "iptables-nft is not installed"
+  # a network namespace of its own, with the chains dockerd makes (and two rules of its kind
+  # that tug must never take: no "tug" mark, though one names a bridge that is not there)
+  LEAK_NS=tugleak$RANDOM
+  ip netns add "$LEAK_NS"
+  in_ns ip link set lo up
+  in_ns iptables-nft -w -N DOCKER-USER
+  in_ns iptables-nft -w -A DOCKER-USER -i tugbnotours -j ACCEPT
+  in_ns iptables-nft -w -A DOCKER-USER -j RETURN
+  in_ns iptables-nft -w -I FORWARD -j DOCKER-USER
+  in_ns iptables-nft -w -P FORWARD DROP
+  local docker
+  docker=$(docker_user_rules)
+  # network create puts the bridge's rules in; network rm takes them out
+  in_ns "$TUG" network create leaky >/dev/null
+  local br
+  br=$(in_ns "$TUG" network inspect -f '{{index .Options "com.docker.network.bridge.name"}}' leaky)
+  run docker_user_rules
+  assert_match "^-A DOCKER-USER -i $br .*--comment tug"
+  in_ns "$TUG" network rm leaky >/dev/null
+  run docker_user_rules
+  assert_output "$docker"
+  # a bridge deleted by hand: system check names and removes its rules
+  in_ns "$TUG" network create byhand >/dev/null
+  br=$(in_ns "$TUG" network inspect -f '{{index .Options "com.docker.network.bridge.name"}}' byhand)
+  in_ns ip link del "$br"
+  run in_ns timeout 60 "$TUG" system check --dry-run
+  [[ $status -eq 1 ]] || { echo "system check --dry-run: exit $status: $output" >&2; false; }
+  assert_match "^firewall rules of a bridge that is gone: $br$"
+  refute_match "tugbnotours"
+  run in_ns timeout 60 "$TUG" system check
+  run docker_user_rules
+  assert_output "$docker"
+  run in_ns nft list table inet tug
+  refute_match "net:$br"
+  in_ns "$TUG" network rm byhand >/dev/null
+  # the default bridge of a store thrown away: system check from another store takes both
+  in_ns timeout 60 "$TUG" run --rm busybox true
+  br=$(in_ns "$TUG" network inspect -f '{{index .Options "com.docker.network.bridge.name"}}' bridge)
+  run docker_user_rules
+  assert_match "^-A DOCKER-USER -i $br "
+  local root
+  root=$(realpath "$TUG_ROOT")
+  mv "$root" "$root.thrown"
+  run in_ns env TUG_ROOT="$BATS_TEST_TMPDIR/other" timeout 60 "$TUG" system check
+  assert_match "^bridge of a store that is gone: $br \\(store $root\\)$"
+  run in_ns ip link show "$br"
+  [[ $status -ne 0 ]]
+  run docker_user_rules
+  assert_output "$docker"
+  run in_ns nft list table inet tug
+  refute_match "net:$br"
+}
 
 @test "system check keeps the bridge of a store whose database is missing, and removes it once the store is gone" {
   local other=$BATS_TEST_TMPDIR/other

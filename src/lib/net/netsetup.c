@@ -636,6 +636,21 @@ static int check_bridges(tug_store *s, bool repair, char **details)
     for (char **l = links; l && *l; l++)
         free(*l);
     free(links);
+    /* Rules whose bridge went without tug: deleted by hand, or gone with a store thrown away
+     * (its bridge removed above takes its rules along). Whose they were, only the bridge's
+     * name can tell: this store's count as its problem. */
+    char **stale = NULL;
+    if (tug_fw_stale_bridges(repair, &stale, &e) == 0) {
+        for (char **b = stale; *b; b++) {
+            bool ours = store_bridge(s, *b);
+            found += ours;
+            tug_append_line(details, "firewall rules of a bridge that is gone: %s%s", *b,
+                            ours || repair ? "" : dry_note);
+            free(*b);
+        }
+        free(stale);
+    }
+    tug_error_free(e);
     return found;
 }
 
