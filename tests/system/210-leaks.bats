@@ -13,9 +13,26 @@ eval "_containers_teardown() $(declare -f teardown | sed 1d)"
 teardown() {
   local m
   [[ -n ${LEAK_NS:-} ]] && ip netns del "$LEAK_NS" 2>/dev/null
+  [[ -n ${SLEEPER:-} ]] && kill -9 "$SLEEPER" 2>/dev/null
   _containers_teardown
   for m in ${LEAK_MOUNTS:-}; do umount -l "$m" 2>/dev/null; done
   return 0
+}
+
+# run_dir: the store's run directory (/run/tug/ + 16 hex of the sha256 of the store's path)
+run_dir() {
+  local root
+  root=$(realpath "$TUG_ROOT")
+  printf '/run/tug/%s' "$(printf %s "$root" | sha256sum | cut -c1-16)"
+}
+
+# run_dir_empty: nothing of any container is left under the store's run directory
+run_dir_empty() {
+  local left
+  left=$(ls -A "$(run_dir)" 2>/dev/null) || true
+  [[ -z $left ]] && return 0
+  echo "left in $(run_dir): $left" >&2
+  return 1
 }
 
 subnet_of() { timeout 30 "$TUG" network inspect -f '{{range .IPAM.Config}}{{.Subnet}}{{end}}' "$1"; }
@@ -24,6 +41,18 @@ bridge_of() { timeout 30 "$TUG" network inspect -f '{{index .Options "com.docker
 
 # serves PORT TEXT: http://127.0.0.1:PORT/ answers TEXT
 serves() { [[ $(curl -sS -m 2 "http://127.0.0.1:$1/") == "$2" ]]; }
+
+# kill_monitor NAME: kill -9 the container's monitor and wait until it has ended
+kill_monitor() {
+  local id mon
+  id=$(inspect_f "$1" '{{.Id}}')
+  mon=$(pgrep -f "^tug-monitor --id $id ") || { echo "no monitor for $1" >&2; return 1; }
+  kill -9 "$mon"
+  wait_until 10 ended "$mon"
+}
+
+# ended PID: the process is gone or a zombie (ended, not reaped)
+ended() { [[ ! -e /proc/$1 ]] || [[ $(awk '{ print $3 }' "/proc/$1/stat" 2>/dev/null) == Z ]]; }
 
 # ---------------------------------------------------------------------------------------
 # A store thrown away by hand and made again at the same path
@@ -53,6 +82,31 @@ serves() { [[ $(curl -sS -m 2 "http://127.0.0.1:$1/") == "$2" ]]; }
   # a container reaches its gateway, and the published port answers
   run_tug exec web ping -c 1 -W 2 "$gw"
   wait_until 10 serves "$port" "page of web"
+}
+
+# ---------------------------------------------------------------------------------------
+# Run directories
+
+@test "removed containers leave nothing under the store's run directory" {
+  run_tug run --rm busybox true
+  run_tug run -d busybox sleep 60
+  run_tug rm -f "$output"
+  run_tug create busybox true
+  run_tug rm "$output"
+  run_tug create --name started busybox sh -c 'exit 4'
+  run_tug 4 start -a started
+  run_tug rm started
+  # a --rm container waited for, and one stopped: both still tell their status
+  run_tug run -d --rm busybox sh -c 'sleep 1; exit 3'
+  local id=$output
+  run_tug wait "$id"
+  assert_output 3
+  run_tug run -d --rm --name stopped busybox sleep 60
+  run_tug stop -t 0 stopped
+  assert_match '^stopped$'
+  wait_until 10 no_containers_left
+  run_dir_empty
+  assert_store_clean
 }
 
 # ---------------------------------------------------------------------------------------
@@ -144,6 +198,121 @@ docker_user_rules() { in_ns iptables-nft -w -S DOCKER-USER | grep '^-A '; }
   run nft list table inet tug
   refute_match "net:$br"
   assert_store_clean
+}
+
+# ---------------------------------------------------------------------------------------
+# A killed monitor
+
+@test "after the monitor is killed, an ended init is exited: stop and start do what they say" {
+  run_tug run -d --name orphan busybox sh -c 'sleep 1; exit 3'
+  local pid
+  pid=$(inspect_f orphan '{{.State.Pid}}')
+  kill_monitor orphan
+  wait_until 10 ended "$pid"
+  # its status is read from the zombie while one is there (nothing reaps orphans on some
+  # hosts), else it is unknown (255); either way the container is not running
+  local code
+  run_tug ps -a --format '{{.Names}} {{.Status}}'
+  assert_match '^orphan Exited \((3|255)\) '
+  code=$(inspect_f orphan '{{.State.ExitCode}}')
+  if [[ $(awk '{ print $3 }' "/proc/$pid/stat" 2>/dev/null) == Z ]]; then
+    [[ $code == 3 ]] || { echo "exit code $code, the zombie says 3" >&2; false; }
+  fi
+  assert_inspect orphan '{{.State.Status}} {{.State.Running}}' "exited false"
+  assert_inspect orphan '{{.State.Error}}' "the container's monitor was killed; its exit status $([[ $code == 3 ]] && echo 'was read from its ended process' || echo 'is unknown')"
+  run_tug stop orphan
+  assert_output orphan
+  status_is orphan exited
+  # start runs it again, for real
+  run_tug start orphan
+  assert_inspect orphan '{{.State.Status}}' running
+  [[ $(inspect_f orphan '{{.State.Pid}}') != "$pid" ]]
+  run_tug wait orphan
+  assert_output 3
+  # restart too
+  run_tug restart orphan
+  assert_inspect orphan '{{.State.Status}}' running
+}
+
+@test "after the monitor is killed, stop of a running container ends it and records its status" {
+  run_tug run -d --name unwatched busybox sh -c 'trap "exit 7" TERM; while true; do sleep 0.1; done'
+  local pid
+  pid=$(inspect_f unwatched '{{.State.Pid}}')
+  kill_monitor unwatched
+  # the init runs on, unwatched: still running
+  status_is unwatched running
+  run_tug stop unwatched
+  assert_output unwatched
+  wait_until 10 ended "$pid"
+  assert_inspect unwatched '{{.State.Status}}' exited
+  run_tug rm unwatched
+  run_dir_empty
+}
+
+@test "after the monitor is killed, --rm still removes the container once its init has ended" {
+  run_tug run -d --rm --name passing busybox sh -c 'sleep 1'
+  local pid
+  pid=$(inspect_f passing '{{.State.Pid}}')
+  kill_monitor passing
+  wait_until 10 ended "$pid"
+  # the next command to look finds it ended and does what the monitor would have
+  run_tug ps -a --format '{{.Names}}'
+  refute_match '^passing$'
+  run_tug 1 inspect passing
+  no_containers_left
+  run_dir_empty
+}
+
+@test "after the monitor is killed, restart=always brings the container back on the next command" {
+  # Docker's daemon restarts it on its own; tug has no daemon: the next tug command that finds
+  # it ended restarts it at once (a restarted one has a monitor again, which backs off as usual)
+  run_tug run -d --restart always --name phoenix busybox sh -c 'sleep 1; exit 1'
+  local pid
+  pid=$(inspect_f phoenix '{{.State.Pid}}')
+  kill_monitor phoenix
+  wait_until 10 ended "$pid"
+  run_tug ps --format '{{.Names}} {{.Status}}'
+  assert_match '^phoenix Up '
+  (($(inspect_f phoenix '{{.RestartCount}}') >= 1))
+  [[ $(inspect_f phoenix '{{.State.Pid}}') != "$pid" ]]
+  run_tug stop phoenix
+  status_is phoenix exited
+}
+
+# ---------------------------------------------------------------------------------------
+# Signals through pidfds
+
+@test "a container whose init died and whose pid another process took: that process is never signalled" {
+  run_tug run -d --name reused busybox sleep 60
+  local id pid
+  id=$(inspect_f reused '{{.Id}}')
+  pid=$(inspect_f reused '{{.State.Pid}}')
+  kill_monitor reused
+  kill -9 "$pid"
+  wait_until 10 ended "$pid"
+  # the pid the record names now belongs to a process of this test
+  sleep 300 &
+  SLEEPER=$!
+  sqlite3 "$TUG_ROOT/tug.db" "UPDATE containers SET pid = $SLEEPER WHERE id = '$id'"
+  run_tug 1 kill reused
+  assert_match "is not running"
+  run_tug 1 kill -s TERM reused
+  kill -0 "$SLEEPER"
+  run_tug stop reused
+  kill -0 "$SLEEPER"
+  assert_inspect reused '{{.State.Status}}' exited
+  run_tug restart reused
+  kill -0 "$SLEEPER"
+  assert_inspect reused '{{.State.Status}}' running
+  # and once more, with the record saying it runs
+  local real
+  real=$(inspect_f reused '{{.State.Pid}}')
+  kill_monitor reused
+  sqlite3 "$TUG_ROOT/tug.db" "UPDATE containers SET pid = $SLEEPER WHERE id = '$id'"
+  run_tug rm -f reused
+  kill -0 "$SLEEPER"
+  kill -9 "$real" 2>/dev/null || true
+  no_containers_left
 }
 
 # ---------------------------------------------------------------------------------------

@@ -389,13 +389,18 @@ int tug_container_list(tug_store *s, tug_container ***ret, size_t *ret_n, tug_er
     }
     sqlite3_finalize(st);
     st = NULL;
+    size_t kept = 0;
     for (size_t i = 0; i < n; i++) {
         tug_error *ignored = NULL;
         tug_container_refresh(s, v[i], &ignored);
         tug_error_free(ignored);
+        if (v[i]->removed)
+            tug_container_free(v[i]); /* found ended: its --rm took it */
+        else
+            v[kept++] = v[i];
     }
     *ret = v;
-    *ret_n = n;
+    *ret_n = kept;
     return 0;
 }
 
@@ -420,6 +425,40 @@ int tug_container_save_state(tug_store *s, const tug_container *c, tug_error **e
     BIND_TEXT(st, 10, c->error);
     BIND_TEXT(st, 11, c->id);
     return tug_db_step_done(s, st, err);
+}
+
+int tug_container_save_ended(tug_store *s, tug_container *c, bool *ret_won, tug_error **err)
+{
+    cleanup_stmt sqlite3_stmt *st = tug_db_prepare(
+        s,
+        "UPDATE containers SET state = ?, pid = 0, monitor_pid = 0, exit_code = ?, "
+        "oom_killed = ?, finished = ?, error = ? WHERE id = ? AND state = ? AND pid = ? AND "
+        "started = ?",
+        err);
+    if (st == NULL)
+        return -1;
+    BIND_TEXT(st, 1, TUG_STATE_EXITED);
+    sqlite3_bind_int(st, 2, c->exit_code);
+    sqlite3_bind_int(st, 3, c->oom_killed);
+    sqlite3_bind_int64(st, 4, c->finished_ns);
+    BIND_TEXT(st, 5, c->error);
+    BIND_TEXT(st, 6, c->id);
+    BIND_TEXT(st, 7, c->state);
+    sqlite3_bind_int(st, 8, c->pid);
+    sqlite3_bind_int64(st, 9, c->started_ns);
+    if (tug_db_step_done(s, st, err) < 0)
+        return -1;
+    *ret_won = sqlite3_changes(s->db) > 0;
+    if (*ret_won) {
+        char *exited = strdup(TUG_STATE_EXITED);
+        if (exited == NULL)
+            return tug_error_set(err, ENOMEM, "record the exit of %s", c->name);
+        free(c->state);
+        c->state = exited;
+        c->pid = 0;
+        c->monitor_pid = 0;
+    }
+    return 0;
 }
 
 int tug_container_rename(tug_store *s, tug_container *c, const char *name, tug_error **err)
@@ -453,11 +492,25 @@ int tug_container_rename(tug_store *s, tug_container *c, const char *name, tug_e
     return 0;
 }
 
+/* A container's run directory: its exit file and stop mark. Flat; a missing one is fine. */
+static void remove_run_dir(int run_fd, const char *id)
+{
+    cleanup_close int fd = openat(run_fd, id, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    cleanup_dir DIR *d = fd < 0 ? NULL : fdopendir(fd);
+    if (d == NULL)
+        return;
+    fd = -1; /* the DIR owns it now */
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL)
+        if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0)
+            unlinkat(dirfd(d), de->d_name, 0);
+    unlinkat(run_fd, id, AT_REMOVEDIR);
+}
+
 int tug_container_remove(tug_store *s, tug_container *c, tug_error **err)
 {
     cleanup_free char *dir = tug_container_dir(s, c->id);
     cleanup_free char *run = tug_run_dir(s);
-    cleanup_free char *rdir = NULL;
     tug_net_release(s, c->id);
     /* The row goes first: a crash after it leaves only a directory `system check` removes. */
     cleanup_stmt sqlite3_stmt *st = tug_db_prepare(s, "DELETE FROM containers WHERE id = ?", err);
@@ -466,21 +519,17 @@ int tug_container_remove(tug_store *s, tug_container *c, tug_error **err)
     BIND_TEXT(st, 1, c->id);
     if (tug_db_step_done(s, st, err) < 0)
         return -1;
+    c->removed = true;
     /* named volumes stay; anonymous ones go with rm -v and --rm */
     json_t *hc = json_object_get(c->config, "HostConfig");
     tug_error *verr = NULL;
     tug_volume_release(s, c->id, c->remove_volumes || json_is_true(json_object_get(hc, "AutoRemove")),
                        &verr);
     tug_error_free(verr);
-    if (run && asprintf(&rdir, "%s/%s", run, c->id) >= 0) {
-        /* Everything but the exit file: `tug wait` on a --rm container still reads it.
-         * /run is tmpfs; `system check` drops exit files of containers long gone. */
-        cleanup_dir DIR *d = opendir(rdir);
-        struct dirent *de;
-        while (d && (de = readdir(d)) != NULL)
-            if (de->d_name[0] != '.' && strcmp(de->d_name, "exit") != 0)
-                unlinkat(dirfd(d), de->d_name, 0);
-    }
+    /* `wait` and `stop` of a --rm container hold its exit file open: they read it still */
+    cleanup_close int run_fd = run ? open(run, O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
+    if (run_fd >= 0)
+        remove_run_dir(run_fd, c->id);
     /* The kernel may still be tearing the container's overlay down (the last reference to a
      * mount namespace is dropped from a work queue) when the row is gone: an entry that
      * appears under the directory while it is emptied is emptied on a second pass. */
