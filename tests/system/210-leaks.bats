@@ -26,10 +26,11 @@ run_dir() {
   printf '/run/tug/%s' "$(printf %s "$root" | sha256sum | cut -c1-16)"
 }
 
-# run_dir_empty: nothing of any container is left under the store's run directory
+# run_dir_empty: nothing of any container is left under the store's run directory (the store's
+# own mark, "root", naming the store it belongs to, stays)
 run_dir_empty() {
   local left
-  left=$(ls -A "$(run_dir)" 2>/dev/null) || true
+  left=$(ls -A "$(run_dir)" 2>/dev/null | grep -vx root) || true
   [[ -z $left ]] && return 0
   echo "left in $(run_dir): $left" >&2
   return 1
@@ -106,6 +107,42 @@ ended() { [[ ! -e /proc/$1 ]] || [[ $(awk '{ print $3 }' "/proc/$1/stat" 2>/dev/
   assert_match '^stopped$'
   wait_until 10 no_containers_left
   run_dir_empty
+  assert_store_clean
+}
+
+@test "system check removes run directories of containers that are gone and keeps the others'" {
+  run_tug run -d --name live busybox sleep 60
+  local live lost
+  live=$(inspect_f live '{{.Id}}')
+  lost=$(printf %s "a container gone by hand" | sha256sum | cut -c1-64)
+  mkdir -p "$(run_dir)/$lost"
+  echo "0 0 1" >"$(run_dir)/$lost/exit"
+  run_tug 1 system check --dry-run
+  assert_match "^run directory of a container that is gone: $(run_dir)/${lost:0:12}$"
+  refute_match "${live:0:12}"
+  [[ -d $(run_dir)/$lost ]]
+  run_tug system check
+  [[ ! -e $(run_dir)/$lost ]] || { echo "still there: $(run_dir)/$lost" >&2; false; }
+  [[ -e $(run_dir)/$live/exit ]]
+  assert_store_clean
+}
+
+@test "system check removes the run directory of a store that is gone, naming the store" {
+  local other=$BATS_TEST_TMPDIR/other rd
+  mkdir -p "$other"
+  TUG_ROOT=$other timeout 120 "$TUG" pull -q "$REGISTRY/busybox" >/dev/null
+  TUG_ROOT=$other run_tug run -d --network none "$REGISTRY/busybox" sleep 60
+  rd=$(TUG_ROOT=$other run_dir)
+  [[ -d $rd ]]
+  TUG_ROOT=$other run_tug rm -f "$output"
+  # a store that is there keeps its run directory
+  run_tug system check
+  [[ -d $rd ]]
+  rm -rf "$other"
+  run_tug system check --dry-run
+  assert_match "^run directory of a store that is gone: $rd \\(store $other\\) \\(system check without --dry-run removes it\\)$"
+  run_tug system check
+  [[ ! -e $rd ]] || { echo "still there: $rd" >&2; false; }
   assert_store_clean
 }
 

@@ -48,12 +48,14 @@ teardown() {
 }
 
 # discard_store ROOT: throw the store away as a user would (moved aside, kept for a look after
-# a failure) when a bridge names it, then `system check` from a scratch store removes its
-# bridges with their firewall rules (tug's and those in docker's DOCKER-USER chain).
+# a failure) when it left something on the host, then `system check` from a scratch store
+# removes its bridges with their firewall rules (tug's and those in docker's DOCKER-USER chain)
+# and its run directory (/run/tug/ + 16 hex of the sha256 of its path).
 discard_store() {
   local root
   root=$(realpath "$1" 2>/dev/null) || return 0
-  ip -o link show type bridge 2>/dev/null | grep -qF "alias tug store $root" || return 0
+  ip -o link show type bridge 2>/dev/null | grep -qF "alias tug store $root" ||
+    [[ -e /run/tug/$(printf %s "$root" | sha256sum | cut -c1-16) ]] || return 0
   mv "$root" "$root.discarded" &&
     TUG_ROOT=$BATS_TEST_TMPDIR/scratch-store timeout 60 "$TUG" system check >/dev/null 2>&1
 }

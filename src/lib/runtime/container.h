@@ -44,6 +44,8 @@ void tug_container_freep(tug_container **c);
 char *tug_container_dir(tug_store *s, const char *id);
 /* Runtime state (sockets, exit files) lives under a directory derived from the root, on tmpfs. */
 char *tug_run_dir(tug_store *s);
+/* Make the container's run directory, and mark the store's with the root it belongs to. */
+int tug_run_dir_make(tug_store *s, const char *id, tug_error **err);
 
 /* Create a container from an image. request is docker's create request shape: {"Config":{...},
  * "HostConfig":{...}}; name NULL for a random one. Writes the record, the container's
@@ -66,6 +68,10 @@ int tug_container_save_ended(tug_store *s, tug_container *c, bool *ret_won, tug_
 int tug_container_rename(tug_store *s, tug_container *c, const char *name, tug_error **err);
 /* Remove a stopped container's record and files, its run directory too. */
 int tug_container_remove(tug_store *s, tug_container *c, tug_error **err);
+/* Find (and with repair, remove) run directories of containers that are gone, and those of
+ * other stores whose root is gone (reported, not counted). Appends one line per finding to
+ * *details; returns the count. */
+int tug_container_check(tug_store *s, bool repair, char **details, tug_error **err);
 
 /* ---- lifecycle (lifecycle.c) ---- */
 

@@ -450,12 +450,11 @@ int tug_container_start(tug_store *s, tug_container *c, const tug_start_opts *o,
     json_decref(specj);
     if (r < 0)
         return -1;
-    cleanup_free char *rdir = ctr_run_path(s, c->id, NULL);
     cleanup_free char *exitf = ctr_run_path(s, c->id, "exit");
     cleanup_free char *stopped = ctr_run_path(s, c->id, "stopped");
-    if (rdir == NULL || tug_mkdir_p(rdir, 0700, err) < 0) {
+    if (exitf == NULL || stopped == NULL || tug_run_dir_make(s, c->id, err) < 0) {
         tug_spawn_spec_free(spec);
-        return -1;
+        return exitf && stopped ? -1 : tug_error_set(err, ENOMEM, "start");
     }
     unlink(exitf);
     unlink(stopped);
