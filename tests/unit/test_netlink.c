@@ -339,10 +339,12 @@ static void test_bridge_ensure_is_idempotent(void **state)
     assert_int_equal(tug_nl_link_alias(fx.bridge, &alias, &err), 0);
     assert_string_equal(alias, "");
     free(alias);
-    assert_int_equal(tug_nl_bridge_ensure(fx.bridge, fx.br_cidr, "tug store /x", NULL, &err), 0);
+    /* a store whose root is there ("/"): a `tug system check` running meanwhile on this host
+     * would take the bridge of a store that is gone for a leftover and remove it */
+    assert_int_equal(tug_nl_bridge_ensure(fx.bridge, fx.br_cidr, "tug store /", NULL, &err), 0);
     assert_int_equal(tug_nl_bridge_ensure(fx.bridge, fx.br_cidr, NULL, NULL, &err), 0);
     assert_int_equal(tug_nl_link_alias(fx.bridge, &alias, &err), 0);
-    assert_string_equal(alias, "tug store /x");
+    assert_string_equal(alias, "tug store /");
     free(alias);
 
     int sock = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
