@@ -9,9 +9,14 @@ work=$(mktemp -d /tmp/tug-demo.XXXXXX)
 export TUG_ROOT=${TUG_ROOT:-$work/root}
 cleanup() {
   "$TUG" rm -f $("$TUG" ps -aq 2>/dev/null) >/dev/null 2>&1 || true
-  ip link del "tugb$(printf %s "$TUG_ROOT" | sha256sum | cut -c1-10)" 2>/dev/null || true
   registry_stop 2>/dev/null || true
   rm -rf "$work"
+  # with its store gone, `system check` (from a scratch store) takes the store's bridge and
+  # its firewall rules away; a TUG_ROOT of the user's own stays, and so does its bridge
+  local scratch
+  scratch=$(mktemp -d /tmp/tug-demo-check.XXXXXX)
+  TUG_ROOT=$scratch "$TUG" system check >/dev/null 2>&1 || true
+  rm -rf "$scratch"
 }
 trap cleanup EXIT
 

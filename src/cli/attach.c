@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "runtime/attach.h"
+#include "runtime/proc.h"
 
 static void send_size(int sock)
 {
@@ -37,7 +38,7 @@ static int write_all(int fd, const char *p, size_t n)
     return 0;
 }
 
-int attach_relay(int sock, bool forward_stdin, bool tty, int proxy_pid, bool finish_self)
+int attach_relay(int sock, bool forward_stdin, bool tty, int proxy_pidfd, bool finish_self)
 {
     struct termios saved;
     bool raw = false;
@@ -78,8 +79,8 @@ int attach_relay(int sock, bool forward_stdin, bool tty, int proxy_pid, bool fin
             if (read(sfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
                 if (si.ssi_signo == SIGWINCH)
                     send_size(sock);
-                else if (proxy_pid > 0)
-                    kill(proxy_pid, (int)si.ssi_signo);
+                else if (proxy_pidfd >= 0)
+                    tug_pidfd_signal(proxy_pidfd, (int)si.ssi_signo);
             }
         }
         if (p[2].revents & (POLLIN | POLLHUP | POLLERR)) {

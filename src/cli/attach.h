@@ -4,7 +4,8 @@
 
 /* Relay stdin (when forward_stdin) to the monitor and its stdout/stderr frames to ours until the
  * exit frame. With tty, the local terminal is put in raw mode and its size follows. Signals that
- * would end tug are forwarded to the container's init (proxy_pid) when there is no tty.
+ * would end tug are forwarded to the container's init through proxy_pidfd (-1: none; a pidfd
+ * from tug_container_pidfd) when there is no tty.
  * With finish_self the caller records the exit (tug_container_finish) instead of the monitor.
  * Returns the container's exit code, or -1 when the channel broke without one. */
-int attach_relay(int sock, bool forward_stdin, bool tty, int proxy_pid, bool finish_self);
+int attach_relay(int sock, bool forward_stdin, bool tty, int proxy_pidfd, bool finish_self);

@@ -167,7 +167,11 @@ static int start_container(cli_ctx *ctx, tug_container *c, bool attach, bool int
     if (!attach)
         return 0;
     bool tty = json_is_true(json_object_get(json_object_get(c->config, "Config"), "Tty"));
-    int code = attach_relay(sv[0], interactive, tty, tty ? 0 : c->pid, true);
+    /* signals go to the init through a pidfd: never to a process that took a dead init's pid */
+    int pidfd = tty ? -1 : tug_container_pidfd(c, NULL);
+    int code = attach_relay(sv[0], interactive, tty, pidfd, true);
+    if (pidfd >= 0)
+        close(pidfd);
     close(sv[0]);
     if (code >= 0) {
         /* The monitor left the bookkeeping to us (see TUG_FRAME_FINISH). */

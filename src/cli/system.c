@@ -5,9 +5,10 @@
 #include <string.h>
 
 #include "cli.h"
-#include "net/netsetup.h"
-#include "runtime/volume.h"
 #include "commands.h"
+#include "net/netsetup.h"
+#include "runtime/container.h"
+#include "runtime/volume.h"
 #include "util/cleanup.h"
 #include "util/strutil.h"
 
@@ -141,6 +142,19 @@ int cmd_system_check(cli_ctx *ctx, int argc, char **argv)
         return cli_fail(err);
     }
     problems += vol;
+    char *ctr_details = NULL;
+    int ctr = tug_container_check(s, !dry, &ctr_details, &err);
+    if (ctr < 0) {
+        free(vol_details);
+        free(net_details);
+        tug_check_report_clear(&rep);
+        return cli_fail(err);
+    }
+    problems += ctr;
+    if (ctr_details) {
+        fputs(ctr_details, stdout);
+        free(ctr_details);
+    }
     if (vol_details) {
         fputs(vol_details, stdout);
         free(vol_details);

@@ -230,13 +230,15 @@ static void record_exit(int status)
         }
         tug_error_free(e);
     }
-    char tmp[4096], line[128];
-    snprintf(tmp, sizeof(tmp), "%s.tmp", m.exit_path);
+    /* Into the file tug made for this run, not a new one renamed over it: `tug wait` and
+     * `tug stop` hold it open to read the status after --rm has removed the run directory. */
+    char line[128];
     int n = snprintf(line, sizeof(line), "%d %d %lld\n", code, oom ? 1 : 0, now_ns());
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    int fd = open(m.exit_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (fd >= 0) {
-        if (write(fd, line, (size_t)n) == n && fsync(fd) == 0)
-            rename(tmp, m.exit_path);
+        if (write(fd, line, (size_t)n) != n) {
+            /* read back as an unknown status */
+        }
         close(fd);
     }
 }

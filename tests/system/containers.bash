@@ -43,11 +43,21 @@ teardown() {
   for m in $(awk -v r="$TUG_ROOT/" 'index($5, r) == 1 { print $5 }' /proc/self/mountinfo | sort -r); do
     umount -l "$m" 2>/dev/null
   done
-  # the store's own default bridge (tug names it tugb + 10 hex of the root's sha256)
-  local h
-  h=$(printf %s "$TUG_ROOT" | sha256sum | cut -c1-10)
-  ip link del "tugb$h" 2>/dev/null
+  discard_store "$TUG_ROOT"
   return 0
+}
+
+# discard_store ROOT: throw the store away as a user would (moved aside, kept for a look after
+# a failure) when it left something on the host, then `system check` from a scratch store
+# removes its bridges with their firewall rules (tug's and those in docker's DOCKER-USER chain)
+# and its run directory (/run/tug/ + 16 hex of the sha256 of its path).
+discard_store() {
+  local root
+  root=$(realpath "$1" 2>/dev/null) || return 0
+  ip -o link show type bridge 2>/dev/null | grep -qF "alias tug store $root" ||
+    [[ -e /run/tug/$(printf %s "$root" | sha256sum | cut -c1-16) ]] || return 0
+  mv "$root" "$root.discarded" &&
+    TUG_ROOT=$BATS_TEST_TMPDIR/scratch-store timeout 60 "$TUG" system check >/dev/null 2>&1
 }
 
 # wait_until SECONDS COMMAND...: run COMMAND every 0.1 s until it succeeds; fail after SECONDS.

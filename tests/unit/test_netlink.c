@@ -11,6 +11,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <ifaddrs.h>
 #include <limits.h>
 #include <net/if.h>
 #include <netinet/in.h>
@@ -256,7 +257,7 @@ static int group_setup(void **state)
         return 0;
     }
     tug_error *err = NULL;
-    if (tug_nl_bridge_ensure(fx.bridge, fx.br_cidr, NULL, &err) < 0) {
+    if (tug_nl_bridge_ensure(fx.bridge, fx.br_cidr, NULL, NULL, &err) < 0) {
         fprintf(stderr, "bridge_ensure: %s\n", err->msg);
         tug_error_free(err);
         return -1;
@@ -330,18 +331,20 @@ static void test_bridge_ensure_is_idempotent(void **state)
     need_env();
     cleanup_error tug_error *err = NULL;
     /* The group created it; twice more changes nothing and fails nothing. */
-    assert_int_equal(tug_nl_bridge_ensure(fx.bridge, fx.br_cidr, NULL, &err), 0);
-    assert_int_equal(tug_nl_bridge_ensure(fx.bridge, fx.br_cidr, NULL, &err), 0);
+    assert_int_equal(tug_nl_bridge_ensure(fx.bridge, fx.br_cidr, NULL, NULL, &err), 0);
+    assert_int_equal(tug_nl_bridge_ensure(fx.bridge, fx.br_cidr, NULL, NULL, &err), 0);
     assert_true(tug_nl_link_exists(fx.bridge));
     /* an alias names the owner, and a second ensure keeps it */
     char *alias = NULL;
     assert_int_equal(tug_nl_link_alias(fx.bridge, &alias, &err), 0);
     assert_string_equal(alias, "");
     free(alias);
-    assert_int_equal(tug_nl_bridge_ensure(fx.bridge, fx.br_cidr, "tug store /x", &err), 0);
-    assert_int_equal(tug_nl_bridge_ensure(fx.bridge, fx.br_cidr, NULL, &err), 0);
+    /* a store whose root is there ("/"): a `tug system check` running meanwhile on this host
+     * would take the bridge of a store that is gone for a leftover and remove it */
+    assert_int_equal(tug_nl_bridge_ensure(fx.bridge, fx.br_cidr, "tug store /", NULL, &err), 0);
+    assert_int_equal(tug_nl_bridge_ensure(fx.bridge, fx.br_cidr, NULL, NULL, &err), 0);
     assert_int_equal(tug_nl_link_alias(fx.bridge, &alias, &err), 0);
-    assert_string_equal(alias, "tug store /x");
+    assert_string_equal(alias, "tug store /");
     free(alias);
 
     int sock = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
@@ -366,11 +369,12 @@ static void test_bridge_ensure_refuses_other_kinds(void **state)
     need_env();
     tug_error *err = NULL;
     /* lo exists and is no bridge: an error naming it, and lo keeps its addresses. */
-    expect_error(tug_nl_bridge_ensure("lo", "10.213.0.1/24", NULL, &err), &err, "lo", "not a bridge");
-    expect_error(tug_nl_bridge_ensure(fx.bridge, "10.213.0.1", NULL, &err), &err, "10.213.0.1",
-                 "invalid");
-    expect_error(tug_nl_bridge_ensure("a/b", fx.br_cidr, NULL, &err), &err, "a/b", "invalid");
-    expect_error(tug_nl_bridge_ensure("much-too-long-name", fx.br_cidr, NULL, &err), &err,
+    expect_error(tug_nl_bridge_ensure("lo", "10.213.0.1/24", NULL, NULL, &err), &err, "lo",
+                 "not a bridge");
+    expect_error(tug_nl_bridge_ensure(fx.bridge, "10.213.0.1", NULL, NULL, &err), &err,
+                 "10.213.0.1", "invalid");
+    expect_error(tug_nl_bridge_ensure("a/b", fx.br_cidr, NULL, NULL, &err), &err, "a/b", "invalid");
+    expect_error(tug_nl_bridge_ensure("much-too-long-name", fx.br_cidr, NULL, NULL, &err), &err,
                  "much-too-long-name", NULL);
 }
 
@@ -393,7 +397,7 @@ static void test_bridge_ensure_survives_a_race(void **state)
             close(gate[1]);
             (void)!read(gate[0], &c, 1); /* everyone starts when the gate closes */
             tug_error *err = NULL;
-            int r = tug_nl_bridge_ensure(name, cidr, NULL, &err);
+            int r = tug_nl_bridge_ensure(name, cidr, NULL, NULL, &err);
             if (r < 0)
                 fprintf(stderr, "racer %d: %s\n", i, err->msg);
             _exit(r < 0);
@@ -414,6 +418,45 @@ static void test_bridge_ensure_survives_a_race(void **state)
     close(sock);
     assert_string_equal(addr, want);
     assert_true(flags & IFF_UP);
+}
+
+/* IPv4 addresses of a link, as getifaddrs sees them: how many, and the last one. */
+static int in4_count(const char *name, char *last, size_t size)
+{
+    struct ifaddrs *all = NULL;
+    int n = 0;
+    assert_int_equal(getifaddrs(&all), 0);
+    for (struct ifaddrs *a = all; a; a = a->ifa_next)
+        if (a->ifa_addr && a->ifa_addr->sa_family == AF_INET && strcmp(a->ifa_name, name) == 0) {
+            inet_ntop(AF_INET, &((struct sockaddr_in *)a->ifa_addr)->sin_addr, last,
+                      (socklen_t)size);
+            n++;
+        }
+    freeifaddrs(all);
+    return n;
+}
+
+static void test_bridge_ensure_replaces_a_stale_address(void **state)
+{
+    need_env();
+    char name[IFNAMSIZ], first[48], second[48], want[32], got[INET_ADDRSTRLEN] = "";
+    snprintf(name, sizeof(name), "%.9ss", fx.prefix);
+    snprintf(first, sizeof(first), "10.213.%u.201/32", fx.x);
+    snprintf(second, sizeof(second), "10.213.%u.202/32", fx.x);
+    snprintf(want, sizeof(want), "10.213.%u.202", fx.x);
+    cleanup_error tug_error *err = NULL;
+    bool changed = false;
+    assert_int_equal(tug_nl_bridge_ensure(name, first, NULL, &changed, &err), 0);
+    assert_true(changed);
+    assert_int_equal(tug_nl_bridge_ensure(name, first, NULL, &changed, &err), 0);
+    assert_false(changed);
+    /* a bridge found by its name with another store's address takes the record's, only it */
+    assert_int_equal(tug_nl_bridge_ensure(name, second, NULL, &changed, &err), 0);
+    assert_true(changed);
+    assert_int_equal(in4_count(name, got, sizeof(got)), 1);
+    assert_string_equal(got, want);
+    assert_int_equal(tug_nl_bridge_ensure(name, second, NULL, &changed, &err), 0);
+    assert_false(changed);
 }
 
 static void test_veth_setup_configures_the_namespace(void **state)
@@ -632,6 +675,7 @@ int main(void)
         cmocka_unit_test_teardown(test_bridge_ensure_is_idempotent, test_teardown),
         cmocka_unit_test_teardown(test_bridge_ensure_refuses_other_kinds, test_teardown),
         cmocka_unit_test_teardown(test_bridge_ensure_survives_a_race, test_teardown),
+        cmocka_unit_test_teardown(test_bridge_ensure_replaces_a_stale_address, test_teardown),
         cmocka_unit_test_teardown(test_veth_setup_configures_the_namespace, test_teardown),
         cmocka_unit_test_teardown(test_tcp_from_host_reaches_the_namespace, test_teardown),
         cmocka_unit_test_teardown(test_links_with_prefix_and_delete, test_teardown),

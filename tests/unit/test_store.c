@@ -1,3 +1,4 @@
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -7,8 +8,9 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <cmocka.h>
+#include <cmocka.h> /* after the headers it needs */
 
+#include "store/db.h"
 #include "store/store.h"
 #include "util/digest.h"
 #include "util/fs.h"
@@ -145,6 +147,40 @@ static void test_tags_move(void **state)
     assert_int_equal(tug_store_set_tag(s, "docker.io/library/app:1", id2, &err), 0);
 }
 
+/* Insert a container row named name; the result of tug_db_step_done. */
+static int insert_named(tug_store *s, const char *id, const char *name, tug_error **err)
+{
+    sqlite3_stmt *st = tug_db_prepare(
+        s, "INSERT INTO containers(id, name, image_id, created) VALUES (?, ?, 'i', 0)", err);
+    assert_non_null(st);
+    BIND_TEXT(st, 1, id);
+    if (name)
+        BIND_TEXT(st, 2, name);
+    int r = tug_db_step_done(s, st, err);
+    sqlite3_finalize(st);
+    return r;
+}
+
+static void test_database_errors_keep_their_cause(void **state)
+{
+    fixture *f = *state;
+    tug_store *s = f->s;
+    tug_error *err = NULL;
+    assert_int_equal(insert_named(s, "a", "web", &err), 0);
+    /* a name in use is a conflict; a missing value is not */
+    assert_int_equal(insert_named(s, "b", "web", &err), -EEXIST);
+    assert_int_equal(err->errnum, EEXIST);
+    tug_error_freep(&err);
+    assert_int_equal(insert_named(s, "c", NULL, &err), -EINVAL);
+    tug_error_freep(&err);
+    /* a database that cannot be written says so (as a full disk says ENOSPC) */
+    assert_int_equal(tug_store_exec(s, "PRAGMA query_only = 1", &err), 0);
+    assert_int_equal(insert_named(s, "d", "db", &err), -EROFS);
+    assert_non_null(strstr(err->msg, "readonly"));
+    tug_error_freep(&err);
+    assert_int_equal(tug_store_exec(s, "PRAGMA query_only = 0", &err), 0);
+}
+
 static void test_check_repairs_leftovers(void **state)
 {
     fixture *f = *state;
@@ -196,6 +232,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_images_share_layers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tags_move, setup, teardown),
         cmocka_unit_test_setup_teardown(test_check_repairs_leftovers, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_database_errors_keep_their_cause, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

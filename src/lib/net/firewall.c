@@ -540,7 +540,7 @@ static int nft_owners(char ***ret, tug_error **err)
     }
     for (size_t i = 0; i < st.n; i++) {
         const char *c = st.rules[i].comment;
-        bool seen = strncmp(c, NET_PREFIX, strlen(NET_PREFIX)) == 0;
+        bool seen = false;
         for (size_t j = 0; j < n && !seen; j++)
             seen = strcmp(v[j], c) == 0;
         if (!seen && (v[n++] = strdup(c)) == NULL) {
@@ -717,7 +717,7 @@ static int ipt_lock(tug_error **err)
 }
 
 /* Rewrite tug's chains: keep every saved rule not of owner, append add. With ret_owners, only
- * list the owners of port rules. */
+ * list the owners of rules. */
 static int ipt_replace(const char *owner, const struct ipt_rules *add, char ***ret_owners,
                        tug_error **err)
 {
@@ -764,7 +764,7 @@ static int ipt_replace(const char *owner, const struct ipt_rules *add, char ***r
         }
         if (kf[table])
             fprintf(kf[table], "%s\n", line);
-        if (ret_owners && owners && strncmp(chain, "TUG-PORTS ", 10) == 0) {
+        if (ret_owners && owners) {
             const char *c = strstr(line, " --comment ");
             if (c == NULL)
                 continue;
@@ -893,6 +893,22 @@ static int coexist_probe_nft(const char *br, struct ipt_view *v)
         }
     }
     return 0;
+}
+
+/* iptables-nft's table, looked for in-process: listing through iptables-nft would make it. */
+static bool nft_ip_filter_exists(void)
+{
+    pthread_once(&nft_once, nft_load);
+    cleanup_free char *out = NULL;
+    tug_error *e = NULL;
+    if (!nft_loaded || nft_run("list tables ip", &out, &e) < 0) {
+        tug_error_free(e);
+        return false;
+    }
+    for (char *p = out; (p = strstr(p, "table ip filter")) != NULL; p++)
+        if (p[15] == '\n' || p[15] == '\0' || p[15] == ' ')
+            return true;
+    return false;
 }
 
 static bool legacy_filter_loaded(void)
@@ -1085,12 +1101,123 @@ int tug_fw_ports_remove(const char *owner, tug_error **err)
     return 0;
 }
 
+/* Owners of tug's rules, networks' ("net:<bridge>") too. */
+static int all_owners(char ***ret, tug_error **err)
+{
+    int r = use_nft() ? nft_owners(ret, err) : ipt_replace(NULL, NULL, ret, err);
+    return r < 0 ? tug_error_wrap(err, "list firewall rule owners") : 0;
+}
+
 int tug_fw_owners(char ***ret_owners, tug_error **err)
 {
     char **v = NULL;
-    int r = use_nft() ? nft_owners(&v, err) : ipt_replace(NULL, NULL, &v, err);
-    if (r < 0)
-        return tug_error_wrap(err, "list firewall rule owners");
+    if (all_owners(&v, err) < 0)
+        return -1;
+    size_t kept = 0;
+    for (size_t i = 0; v[i]; i++) {
+        if (strncmp(v[i], NET_PREFIX, strlen(NET_PREFIX)) == 0)
+            free(v[i]);
+        else
+            v[kept++] = v[i];
+    }
+    v[kept] = NULL;
     *ret_owners = v;
+    return 0;
+}
+
+/* ---- rules of bridges that went without tug (deleted by hand, a store thrown away) ---- */
+
+static void strv_add_unique(char ***v, size_t *n, const char *s)
+{
+    for (size_t i = 0; i < *n; i++)
+        if (strcmp((*v)[i], s) == 0)
+            return;
+    char **nv = realloc(*v, (*n + 2) * sizeof(char *));
+    if (nv == NULL)
+        return;
+    *v = nv;
+    if ((nv[*n] = strdup(s)) != NULL)
+        (*n)++;
+    nv[*n] = NULL;
+}
+
+#define RULE_WORDS 32
+
+/* An `iptables -S` line of ours: "-A <chain> ... -i|-o <bridge> ... --comment tug ...",
+ * split into words (in place). Returns the bridge, or NULL for any other rule (docker's). */
+static const char *coexist_parse(char *line, char *words[RULE_WORDS], int *ret_n)
+{
+    int n = 0;
+    char *save = NULL;
+    for (char *w = strtok_r(line, " ", &save); w; w = strtok_r(NULL, " ", &save)) {
+        if (n == RULE_WORDS || strchr(w, '"') != NULL)
+            return NULL; /* not one tug writes */
+        words[n++] = w;
+    }
+    const char *bridge = NULL;
+    bool marked = false;
+    for (int i = 2; i + 1 < n; i++) {
+        if (strcmp(words[i], "-i") == 0 || strcmp(words[i], "-o") == 0)
+            bridge = words[i + 1];
+        if (strcmp(words[i], "--comment") == 0 && strcmp(words[i + 1], "tug") == 0)
+            marked = true;
+    }
+    *ret_n = n;
+    return n > 2 && strcmp(words[0], "-A") == 0 && marked ? bridge : NULL;
+}
+
+/* One iptables flavour: tug's ACCEPT rules in DOCKER-USER and FORWARD whose bridge is gone. */
+static void coexist_stale(const char *exe, bool remove, char ***bridges, size_t *n)
+{
+    static const char *const chains[] = {"DOCKER-USER", "FORWARD"};
+    for (size_t c = 0; c < TUG_ARRAY_SIZE(chains); c++) {
+        char *list_argv[] = {(char *)exe, "-w", "-S", (char *)chains[c], NULL};
+        cleanup_free char *out = NULL;
+        if (run_tool(list_argv, NULL, &out, NULL) != 0 || out == NULL)
+            continue;
+        char *save = NULL;
+        for (char *line = strtok_r(out, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+            char *words[RULE_WORDS];
+            int nw = 0;
+            const char *br = coexist_parse(line, words, &nw);
+            if (br == NULL || if_nametoindex(br) != 0)
+                continue;
+            strv_add_unique(bridges, n, br);
+            if (!remove)
+                continue;
+            /* the same rule, -D instead of -A */
+            char *del_argv[RULE_WORDS + 3] = {(char *)exe, "-w", "-D"};
+            for (int i = 1; i < nw; i++)
+                del_argv[i + 2] = words[i];
+            del_argv[nw + 2] = NULL;
+            run_tool(del_argv, NULL, NULL, NULL);
+        }
+    }
+}
+
+int tug_fw_stale_bridges(bool remove, char ***ret_bridges, tug_error **err)
+{
+    cleanup_strv char **owners = NULL;
+    if (all_owners(&owners, err) < 0)
+        return -1;
+    char **bridges = calloc(1, sizeof(char *));
+    size_t n = 0;
+    if (bridges == NULL)
+        return tug_error_set(err, ENOMEM, "stale firewall rules");
+    size_t pl = strlen(NET_PREFIX);
+    for (char **o = owners; *o; o++) {
+        if (strncmp(*o, NET_PREFIX, pl) != 0 || if_nametoindex(*o + pl) != 0)
+            continue;
+        strv_add_unique(&bridges, &n, *o + pl);
+        if (remove)
+            tug_fw_network_remove(*o + pl, NULL, NULL);
+    }
+    /* What went into docker's chains, in each iptables flavour that has them */
+    char exe[PATH_MAX];
+    if (nft_ip_filter_exists() && find_exe("iptables-nft", exe, sizeof(exe)))
+        coexist_stale(exe, remove, &bridges, &n);
+    if (legacy_filter_loaded() && find_exe("iptables-legacy", exe, sizeof(exe)))
+        coexist_stale(exe, remove, &bridges, &n);
+    *ret_bridges = bridges;
     return 0;
 }

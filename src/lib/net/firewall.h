@@ -27,3 +27,7 @@ int tug_fw_ports_add(const char *owner, const char *bridge, const tug_port_rule 
 int tug_fw_ports_remove(const char *owner, tug_error **err);
 /* Owners that have rules now (for cleanup of crashed containers); NULL-terminated. */
 int tug_fw_owners(char ***ret_owners, tug_error **err);
+/* Bridges that are gone but still have rules: tug's own network rules, and the ACCEPT rules
+ * (comment "tug") it put into docker's DOCKER-USER or FORWARD chain; docker's rules are never
+ * touched. With remove, those rules go. NULL-terminated. */
+int tug_fw_stale_bridges(bool remove, char ***ret_bridges, tug_error **err);

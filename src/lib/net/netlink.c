@@ -448,10 +448,93 @@ static void link_up_msg(nl_batch *b, int ifindex, const char *ifname, const char
 
 /* ---- bridges ---- */
 
-int tug_nl_bridge_ensure(const char *name, const char *cidr, const char *alias, tug_error **err)
+/* IPv4 addresses of one link, from an RTM_GETADDR dump. */
+typedef struct addr_list {
+    int ifindex;
+    int n;
+    struct in_addr addr[BATCH_MAX];
+    unsigned char prefix[BATCH_MAX];
+    bool more; /* there were more than fit */
+} addr_list;
+
+static void collect_addr(int index, const struct nlmsghdr *nlh, void *data)
+{
+    addr_list *l = data;
+    if (nlh->nlmsg_type != RTM_NEWADDR || nlh->nlmsg_len < NLMSG_LENGTH(sizeof(struct ifaddrmsg)))
+        return;
+    const struct ifaddrmsg *ifa = NLMSG_DATA(nlh);
+    if (ifa->ifa_family != AF_INET || (int)ifa->ifa_index != l->ifindex)
+        return;
+    int len = (int)IFA_PAYLOAD(nlh);
+    for (const struct rtattr *rta = IFA_RTA(ifa); RTA_OK(rta, len); rta = RTA_NEXT(rta, len)) {
+        if (rta->rta_type != IFA_LOCAL || RTA_PAYLOAD(rta) != sizeof(struct in_addr))
+            continue;
+        if (l->n == BATCH_MAX) {
+            l->more = true;
+            return;
+        }
+        memcpy(&l->addr[l->n], RTA_DATA(rta), sizeof(struct in_addr));
+        l->prefix[l->n++] = ifa->ifa_prefixlen;
+        return;
+    }
+}
+
+static int link_addrs(nl_sock *s, int ifindex, const char *name, addr_list *ret, tug_error **err)
+{
+    for (int attempt = 0;; attempt++) {
+        *ret = (addr_list){.ifindex = ifindex};
+        nl_batch b = {0};
+        struct ifaddrmsg *ifa = batch_msg(&b, RTM_GETADDR, NLM_F_DUMP, sizeof(*ifa), 0,
+                                          "list the addresses of %s", name);
+        ifa->ifa_family = AF_INET;
+        int r = sock_transact(s, &b, collect_addr, ret, err);
+        if (r < 0 || !b.intr[0] || attempt == 3)
+            return r;
+    }
+}
+
+/* Take every IPv4 address but want (addr/prefix) off the link. *ret_has: want is there. */
+static int drop_other_addrs(nl_sock *s, int ifindex, const char *name, struct in_addr want,
+                            unsigned prefix, bool *ret_has, bool *ret_changed, tug_error **err)
+{
+    for (;;) {
+        addr_list l;
+        int r = link_addrs(s, ifindex, name, &l, err);
+        if (r < 0)
+            return r;
+        nl_batch b = {0};
+        *ret_has = false;
+        for (int i = 0; i < l.n; i++) {
+            if (l.addr[i].s_addr == want.s_addr && l.prefix[i] == prefix) {
+                *ret_has = true;
+                continue;
+            }
+            char text[INET_ADDRSTRLEN] = "";
+            inet_ntop(AF_INET, &l.addr[i], text, sizeof(text));
+            /* gone meanwhile (another tug fixing the same bridge) is as good */
+            struct ifaddrmsg *ifa =
+                batch_msg(&b, RTM_DELADDR, NLM_F_ACK, sizeof(*ifa), EADDRNOTAVAIL,
+                          "remove the stale address %s/%u of %s", text, l.prefix[i], name);
+            ifa->ifa_family = AF_INET;
+            ifa->ifa_prefixlen = l.prefix[i];
+            ifa->ifa_index = (unsigned)ifindex;
+            batch_put(&b, IFA_LOCAL, &l.addr[i], sizeof(l.addr[i]));
+        }
+        if (b.n == 0)
+            return 0;
+        *ret_changed = true;
+        r = sock_transact(s, &b, NULL, NULL, err);
+        if (r < 0 || !l.more)
+            return r;
+    }
+}
+
+int tug_nl_bridge_ensure(const char *name, const char *cidr, const char *alias, bool *ret_changed,
+                         tug_error **err)
 {
     struct in_addr addr;
     unsigned prefix;
+    bool changed = false;
     int r = check_ifname(name, "bridge", err);
     if (r < 0)
         return r;
@@ -489,6 +572,7 @@ int tug_nl_bridge_ensure(const char *name, const char *cidr, const char *alias, 
         r = sock_transact(s, &b, NULL, NULL, err);
         if (r < 0)
             return r;
+        changed = b.res[0] == 0;
         /* Created here, or by someone racing with us (EEXIST): look again either way. */
         r = get_link(s, name, what, &li, err);
     }
@@ -498,8 +582,17 @@ int tug_nl_bridge_ensure(const char *name, const char *cidr, const char *alias, 
         return tug_error_set(err, 0, "link %s exists and is not a bridge (%s%s)", name,
                              li.kind[0] ? "its kind is " : "a device without a kind", li.kind);
 
+    /* The bridge found by its name may carry another address: that of the store thrown away
+     * that made it, whose network the new record does not know. The record's address wins. */
+    bool has = false;
+    r = drop_other_addrs(s, li.index, name, addr, prefix, &has, &changed, err);
+    if (r < 0)
+        return r;
     nl_batch b = {0};
-    add_addr_msg(&b, li.index, addr, prefix, EEXIST, cidr, name, "");
+    if (!has) {
+        add_addr_msg(&b, li.index, addr, prefix, EEXIST, cidr, name, "");
+        changed = true;
+    }
     if (!(li.flags & IFF_UP))
         link_up_msg(&b, li.index, name, "");
     if (alias && strlen(alias) < IFALIASZ && strcmp(alias, li.alias) != 0) {
@@ -509,7 +602,10 @@ int tug_nl_bridge_ensure(const char *name, const char *cidr, const char *alias, 
         ifi->ifi_index = li.index;
         batch_put_str(&b, IFLA_IFALIAS, alias);
     }
-    return sock_transact(s, &b, NULL, NULL, err);
+    r = sock_transact(s, &b, NULL, NULL, err);
+    if (r == 0 && ret_changed)
+        *ret_changed = changed;
+    return r;
 }
 
 /* get_link on the host's socket, for a name from outside. */

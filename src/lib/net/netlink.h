@@ -5,10 +5,12 @@
 
 #include "../util/error.h"
 
-/* Create the bridge if missing, give it address cidr ("172.30.0.1/16", IPv4) unless it has
- * it, and bring it up; alias (when not NULL) names its owner in the link's alias. Idempotent;
- * safe when two processes race to create it. */
-int tug_nl_bridge_ensure(const char *name, const char *cidr, const char *alias, tug_error **err);
+/* Create the bridge if missing, make cidr ("172.30.0.1/16", IPv4) its one IPv4 address (others
+ * are removed), and bring it up; alias (when not NULL) names its owner in the link's alias.
+ * *ret_changed (may be NULL): it was created or readdressed. Idempotent; safe when two
+ * processes race to create it. */
+int tug_nl_bridge_ensure(const char *name, const char *cidr, const char *alias, bool *ret_changed,
+                         tug_error **err);
 /* The link's alias ("" when it has none). */
 int tug_nl_link_alias(const char *ifname, char **ret_alias, tug_error **err);
 /* Create a veth pair: host_if stays in the caller's namespace, enslaved to bridge and up; peer

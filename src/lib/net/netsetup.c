@@ -14,6 +14,7 @@
 
 #include "../store/db.h"
 #include "../util/cleanup.h"
+#include "../util/strutil.h"
 #include "netlink.h"
 #include "network.h"
 
@@ -399,12 +400,18 @@ int tug_net_plan_make(tug_store *s, const char *id, const char *hostname, json_t
             BIND_TEXT(st, 3, host_ip);
             sqlite3_bind_int(st, 4, port);
             sqlite3_bind_int(st, 5, ctr_port);
-            if (sqlite3_step(st) != SQLITE_DONE) {
+            int rc = tug_db_step_done(s, st, err);
+            if (rc == -EEXIST) {
+                tug_error_release(err);
                 cleanup_free char *holder = port_container(s, proto, port);
                 r = tug_error_user(err,
                                    "Bind for %s:%d failed: port is already allocated by "
                                    "container %s; publish on another host port",
                                    host_ip, port, holder ? holder : "?");
+                break;
+            }
+            if (rc < 0) {
+                r = tug_error_wrap(err, "record port %s:%d", host_ip, port);
                 break;
             }
             tug_port_rule *rule = &p->rules[p->n_rules];
@@ -560,21 +567,21 @@ static bool stale_prefix(tug_store *s, const char *prefix)
     return sqlite3_step(st) == SQLITE_ROW;
 }
 
-static void add_line(char **details, const char *fmt, const char *arg)
+/* Does a network of this store name the bridge? In doubt (the database fails), yes. */
+static bool store_bridge(tug_store *s, const char *bridge)
 {
-    char *line = NULL, *joined = NULL;
-    if (asprintf(&line, fmt, arg) < 0)
-        return;
-    if (asprintf(&joined, "%s%s\n", *details ? *details : "", line) >= 0) {
-        free(*details);
-        *details = joined;
-    }
-    free(line);
+    cleanup_stmt sqlite3_stmt *st =
+        tug_db_prepare(s, "SELECT 1 FROM networks WHERE bridge = ?", NULL);
+    if (st == NULL)
+        return true;
+    BIND_TEXT(st, 1, bridge);
+    int rc = sqlite3_step(st);
+    return rc != SQLITE_DONE;
 }
 
 /* Is the bridge, marked by its alias as one of tug's, left over? Ours (self is this store's
- * alias): no network names it. Another store's: that store is gone (its directory holds no
- * database). *ret_ours says which. */
+ * alias): no network names it. Another store's: its root is gone altogether; a store whose
+ * database is missing (being created, or moved away) may still need it. *ret_ours says which. */
 static const char *leftover_bridge(tug_store *s, const char *self, const char *bridge,
                                    const char *alias, bool *ret_ours)
 {
@@ -582,19 +589,16 @@ static const char *leftover_bridge(tug_store *s, const char *self, const char *b
     if (strncmp(alias, TUG_BRIDGE_ALIAS_PREFIX, pl) != 0)
         return NULL;
     *ret_ours = strcmp(alias, self) == 0;
-    if (*ret_ours) {
-        cleanup_stmt sqlite3_stmt *st =
-            tug_db_prepare(s, "SELECT 1 FROM networks WHERE bridge = ?", NULL);
-        if (st == NULL)
-            return NULL;
-        BIND_TEXT(st, 1, bridge);
-        return sqlite3_step(st) == SQLITE_ROW ? NULL : "bridge of a network that is gone";
-    }
-    cleanup_free char *db = NULL;
-    if (asprintf(&db, "%s/tug.db", alias + pl) < 0 || access(db, F_OK) == 0 || errno != ENOENT)
+    if (*ret_ours)
+        return store_bridge(s, bridge) ? NULL : "bridge of a network that is gone";
+    const char *root = alias + pl;
+    struct stat sb;
+    if (root[0] != '/' || lstat(root, &sb) == 0 || errno != ENOENT)
         return NULL;
     return "bridge of a store that is gone";
 }
+
+static const char dry_note[] = " (system check without --dry-run removes it)";
 
 static int check_bridges(tug_store *s, bool repair, char **details)
 {
@@ -612,15 +616,18 @@ static int check_bridges(tug_store *s, bool repair, char **details)
             }
             bool ours = false;
             const char *why = leftover_bridge(s, self, *l, alias, &ours);
-            free(alias);
-            if (why == NULL)
+            if (why == NULL) {
+                free(alias);
                 continue;
+            }
             /* another store's leftover is said and removed, but is not this store's problem */
             found += ours;
-            cleanup_free char *line = NULL;
-            if (asprintf(&line, "%s: %s%s", why, *l,
-                         ours || repair ? "" : " (system check without --dry-run removes it)") >= 0)
-                add_line(details, "%s", line);
+            if (ours)
+                tug_append_line(details, "%s: %s", why, *l);
+            else
+                tug_append_line(details, "%s: %s (store %s)%s", why, *l,
+                                alias + strlen(TUG_BRIDGE_ALIAS_PREFIX), repair ? "" : dry_note);
+            free(alias);
             if (repair)
                 tug_network_bridge_down(*l);
         }
@@ -629,6 +636,21 @@ static int check_bridges(tug_store *s, bool repair, char **details)
     for (char **l = links; l && *l; l++)
         free(*l);
     free(links);
+    /* Rules whose bridge went without tug: deleted by hand, or gone with a store thrown away
+     * (its bridge removed above takes its rules along). Whose they were, only the bridge's
+     * name can tell: this store's count as its problem. */
+    char **stale = NULL;
+    if (tug_fw_stale_bridges(repair, &stale, &e) == 0) {
+        for (char **b = stale; *b; b++) {
+            bool ours = store_bridge(s, *b);
+            found += ours;
+            tug_append_line(details, "firewall rules of a bridge that is gone: %s%s", *b,
+                            ours || repair ? "" : dry_note);
+            free(*b);
+        }
+        free(stale);
+    }
+    tug_error_free(e);
     return found;
 }
 
@@ -642,7 +664,7 @@ int tug_net_check(tug_store *s, bool repair, char **details, tug_error **err)
             if (!stale_prefix(s, *l + 4))
                 continue;
             found++;
-            add_line(details, "network link of a container that is gone: %s", *l);
+            tug_append_line(details, "network link of a container that is gone: %s", *l);
             if (repair)
                 tug_nl_link_delete(*l, NULL);
         }
@@ -657,7 +679,7 @@ int tug_net_check(tug_store *s, bool repair, char **details, tug_error **err)
             if (strncmp(*o, "net:", 4) == 0 || !stale_prefix(s, *o))
                 continue;
             found++;
-            add_line(details, "port rules of a container that is gone: %.12s", *o);
+            tug_append_line(details, "port rules of a container that is gone: %.12s", *o);
             if (repair)
                 tug_fw_ports_remove(*o, NULL);
         }
@@ -688,8 +710,8 @@ int tug_net_check(tug_store *s, bool repair, char **details, tug_error **err)
     st = NULL;
     for (size_t i = 0; i < n; i++) {
         found++;
-        add_line(details, "address or port held for a container that is not running: %.12s",
-                 ids[i]);
+        tug_append_line(details, "address or port held for a container that is not running: %.12s",
+                        ids[i]);
         if (repair) {
             delete_ports(s, ids[i]);
             tug_ipam_release(s, ids[i], NULL);

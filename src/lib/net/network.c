@@ -225,15 +225,17 @@ void tug_network_owner_alias(tug_store *s, char *buf, size_t size)
     snprintf(buf, size, "%s%s", TUG_BRIDGE_ALIAS_PREFIX, s->root);
 }
 
-/* Bring the bridge and its rules up; the bridge's alias names the store. */
+/* Bring the bridge up with the record's address, and its rules when it was not up so (fresh
+ * rules: the old address's masquerade goes); the bridge's alias names the store. */
 static int bridge_up(tug_store *s, const char *bridge, const char *subnet, const char *gateway,
                      bool internal, tug_error **err)
 {
     char bcidr[80], alias[256]; /* the kernel's IFALIASZ */
     snprintf(bcidr, sizeof(bcidr), "%s/%d", gateway, tug_subnet_prefix(subnet));
     tug_network_owner_alias(s, alias, sizeof(alias));
-    if (tug_nl_bridge_ensure(bridge, bcidr, alias, err) < 0 ||
-        tug_fw_network_add(bridge, subnet, internal, err) < 0)
+    bool changed = false;
+    if (tug_nl_bridge_ensure(bridge, bcidr, alias, &changed, err) < 0 ||
+        (changed && tug_fw_network_add(bridge, subnet, internal, err) < 0))
         return -1;
     return 0;
 }
@@ -412,9 +414,10 @@ static int default_network_move(tug_store *s, tug_network *n, tug_error **err)
 
 int tug_network_up(tug_store *s, tug_network *n, tug_error **err)
 {
-    if (tug_nl_link_exists(n->bridge))
-        return 0;
-    if (strcmp(n->name, TUG_DEFAULT_NETWORK) == 0 && default_network_move(s, n, err) < 0)
+    /* A bridge that is there is checked too: it must carry the record's address (a store
+     * thrown away by hand leaves its bridge, which the next store at that path finds by name). */
+    if (strcmp(n->name, TUG_DEFAULT_NETWORK) == 0 && !tug_nl_link_exists(n->bridge) &&
+        default_network_move(s, n, err) < 0)
         return tug_error_wrap(err, "network %s", n->name);
     if (bridge_up(s, n->bridge, n->subnet, n->gateway, n->internal, err) < 0)
         return tug_error_wrap(err, "network %s", n->name);

@@ -59,15 +59,40 @@ char *tug_container_dir(tug_store *s, const char *id)
     return p;
 }
 
+#define RUN_BASE "/run/tug"
+#define RUN_ROOT_FILE "root"
+
 char *tug_run_dir(tug_store *s)
 {
     /* /run is tmpfs: runtime state is gone after a reboot, as it should be. Two roots get two
      * directories. */
     char digest[72], *p = NULL;
     tug_sha256_buf(s->root, strlen(s->root), digest);
-    if (asprintf(&p, "/run/tug/%.16s", tug_digest_hex(digest)) < 0)
+    if (asprintf(&p, RUN_BASE "/%.16s", tug_digest_hex(digest)) < 0)
         return NULL;
     return p;
+}
+
+int tug_run_dir_make(tug_store *s, const char *id, tug_error **err)
+{
+    cleanup_free char *run = tug_run_dir(s);
+    cleanup_free char *dir = NULL, *mark = NULL;
+    if (run == NULL || asprintf(&dir, "%s/%s", run, id) < 0 ||
+        asprintf(&mark, "%s/" RUN_ROOT_FILE, run) < 0)
+        return tug_error_set(err, ENOMEM, "run directory");
+    if (tug_mkdir_p(dir, 0700, err) < 0)
+        return -1;
+    /* which store it is, for `system check` of any store once this one is gone: the name,
+     * a hash of the root, cannot tell */
+    cleanup_close int fd = open(mark, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return errno == EEXIST ? 0 : tug_error_set(err, errno, "create %s", mark);
+    size_t n = strlen(s->root);
+    if (write(fd, s->root, n) != (ssize_t)n) {
+        unlink(mark);
+        return tug_error_set(err, errno ? errno : EIO, "write %s", mark);
+    }
+    return 0;
 }
 
 static void random_id(char out[65])
@@ -389,13 +414,18 @@ int tug_container_list(tug_store *s, tug_container ***ret, size_t *ret_n, tug_er
     }
     sqlite3_finalize(st);
     st = NULL;
+    size_t kept = 0;
     for (size_t i = 0; i < n; i++) {
         tug_error *ignored = NULL;
         tug_container_refresh(s, v[i], &ignored);
         tug_error_free(ignored);
+        if (v[i]->removed)
+            tug_container_free(v[i]); /* found ended: its --rm took it */
+        else
+            v[kept++] = v[i];
     }
     *ret = v;
-    *ret_n = n;
+    *ret_n = kept;
     return 0;
 }
 
@@ -422,6 +452,40 @@ int tug_container_save_state(tug_store *s, const tug_container *c, tug_error **e
     return tug_db_step_done(s, st, err);
 }
 
+int tug_container_save_ended(tug_store *s, tug_container *c, bool *ret_won, tug_error **err)
+{
+    cleanup_stmt sqlite3_stmt *st = tug_db_prepare(
+        s,
+        "UPDATE containers SET state = ?, pid = 0, monitor_pid = 0, exit_code = ?, "
+        "oom_killed = ?, finished = ?, error = ? WHERE id = ? AND state = ? AND pid = ? AND "
+        "started = ?",
+        err);
+    if (st == NULL)
+        return -1;
+    BIND_TEXT(st, 1, TUG_STATE_EXITED);
+    sqlite3_bind_int(st, 2, c->exit_code);
+    sqlite3_bind_int(st, 3, c->oom_killed);
+    sqlite3_bind_int64(st, 4, c->finished_ns);
+    BIND_TEXT(st, 5, c->error);
+    BIND_TEXT(st, 6, c->id);
+    BIND_TEXT(st, 7, c->state);
+    sqlite3_bind_int(st, 8, c->pid);
+    sqlite3_bind_int64(st, 9, c->started_ns);
+    if (tug_db_step_done(s, st, err) < 0)
+        return -1;
+    *ret_won = sqlite3_changes(s->db) > 0;
+    if (*ret_won) {
+        char *exited = strdup(TUG_STATE_EXITED);
+        if (exited == NULL)
+            return tug_error_set(err, ENOMEM, "record the exit of %s", c->name);
+        free(c->state);
+        c->state = exited;
+        c->pid = 0;
+        c->monitor_pid = 0;
+    }
+    return 0;
+}
+
 int tug_container_rename(tug_store *s, tug_container *c, const char *name, tug_error **err)
 {
     if (!tug_name_valid(name))
@@ -437,22 +501,46 @@ int tug_container_rename(tug_store *s, tug_container *c, const char *name, tug_e
         return -1;
     BIND_TEXT(st, 1, name);
     BIND_TEXT(st, 2, c->id);
-    if (sqlite3_step(st) != SQLITE_DONE)
+    int r = tug_db_step_done(s, st, err);
+    if (r == -EEXIST) {
+        tug_error_release(err);
         return tug_error_user(err,
                               "Error when allocating new name: Conflict. The container name "
                               "\"/%s\" is already in use. You have to remove (or rename) that "
                               "container to be able to reuse that name.",
                               name);
+    }
+    if (r < 0)
+        return tug_error_wrap(err, "rename container %s to %s", c->name, name);
     free(c->name);
     c->name = strdup(name);
     return 0;
+}
+
+/* Remove the directory name under at_fd: its files and, depth levels down, its directories.
+ * Run directories are that small: a container's holds its exit file and stop mark, a store's
+ * its containers' and its own mark. A missing one is fine. */
+static void remove_run_tree(int at_fd, const char *name, int depth)
+{
+    cleanup_close int fd = openat(at_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    cleanup_dir DIR *d = fd < 0 ? NULL : fdopendir(fd);
+    if (d == NULL)
+        return;
+    fd = -1; /* the DIR owns it now */
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL) {
+        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+            continue;
+        if (unlinkat(dirfd(d), de->d_name, 0) < 0 && errno == EISDIR && depth > 0)
+            remove_run_tree(dirfd(d), de->d_name, depth - 1);
+    }
+    unlinkat(at_fd, name, AT_REMOVEDIR);
 }
 
 int tug_container_remove(tug_store *s, tug_container *c, tug_error **err)
 {
     cleanup_free char *dir = tug_container_dir(s, c->id);
     cleanup_free char *run = tug_run_dir(s);
-    cleanup_free char *rdir = NULL;
     tug_net_release(s, c->id);
     /* The row goes first: a crash after it leaves only a directory `system check` removes. */
     cleanup_stmt sqlite3_stmt *st = tug_db_prepare(s, "DELETE FROM containers WHERE id = ?", err);
@@ -461,21 +549,17 @@ int tug_container_remove(tug_store *s, tug_container *c, tug_error **err)
     BIND_TEXT(st, 1, c->id);
     if (tug_db_step_done(s, st, err) < 0)
         return -1;
+    c->removed = true;
     /* named volumes stay; anonymous ones go with rm -v and --rm */
     json_t *hc = json_object_get(c->config, "HostConfig");
     tug_error *verr = NULL;
     tug_volume_release(s, c->id, c->remove_volumes || json_is_true(json_object_get(hc, "AutoRemove")),
                        &verr);
     tug_error_free(verr);
-    if (run && asprintf(&rdir, "%s/%s", run, c->id) >= 0) {
-        /* Everything but the exit file: `tug wait` on a --rm container still reads it.
-         * /run is tmpfs; `system check` drops exit files of containers long gone. */
-        cleanup_dir DIR *d = opendir(rdir);
-        struct dirent *de;
-        while (d && (de = readdir(d)) != NULL)
-            if (de->d_name[0] != '.' && strcmp(de->d_name, "exit") != 0)
-                unlinkat(dirfd(d), de->d_name, 0);
-    }
+    /* `wait` and `stop` of a --rm container hold its exit file open: they read it still */
+    cleanup_close int run_fd = run ? open(run, O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
+    if (run_fd >= 0)
+        remove_run_tree(run_fd, c->id, 0);
     /* The kernel may still be tearing the container's overlay down (the last reference to a
      * mount namespace is dropped from a work queue) when the row is gone: an entry that
      * appears under the directory while it is emptied is emptied on a second pass. */
@@ -494,6 +578,94 @@ int tug_container_remove(tug_store *s, tug_container *c, tug_error **err)
         struct timespec ts = {0, 5 * 1000000};
         nanosleep(&ts, NULL);
     }
+}
+
+static bool is_id(const char *s)
+{
+    return strlen(s) == 64 && strspn(s, "0123456789abcdef") == 64;
+}
+
+/* A store's run directory once its store is gone: its containers' directories and its mark.
+ * Renamed first, so that a store made again at that path meanwhile starts afresh. */
+static void remove_store_run_dir(int base_fd, const char *name)
+{
+    char aside[64];
+    snprintf(aside, sizeof(aside), ".gone-%d-%.16s", (int)getpid(), name);
+    if (renameat(base_fd, name, base_fd, aside) == 0)
+        remove_run_tree(base_fd, aside, 1);
+}
+
+/* The root a store's run directory names (tug_run_dir_make), when that root is gone
+ * altogether; NULL otherwise (a live store, or a directory without the mark). */
+static char *gone_root(int base_fd, const char *name)
+{
+    char path[64], root[PATH_MAX];
+    snprintf(path, sizeof(path), "%s/" RUN_ROOT_FILE, name);
+    cleanup_close int fd = openat(base_fd, path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    ssize_t n = fd < 0 ? -1 : read(fd, root, sizeof(root) - 1);
+    if (n <= 0)
+        return NULL;
+    root[n] = '\0';
+    struct stat st;
+    if (root[0] != '/' || lstat(root, &st) == 0 || errno != ENOENT)
+        return NULL;
+    return strdup(root);
+}
+
+/* Run directories of other stores that are gone: said and removed, but not this store's
+ * problem (as their bridges). */
+static void check_gone_stores(const char *self, bool repair, char **details)
+{
+    cleanup_dir DIR *d = opendir(RUN_BASE);
+    struct dirent *de;
+    while (d && (de = readdir(d)) != NULL) {
+        const char *n = de->d_name;
+        if (strlen(n) != 16 || strspn(n, "0123456789abcdef") != 16 ||
+            strcmp(n, self + strlen(RUN_BASE) + 1) == 0)
+            continue;
+        cleanup_free char *root = gone_root(dirfd(d), n);
+        if (root == NULL)
+            continue;
+        tug_append_line(details,
+                        "run directory of a store that is gone: " RUN_BASE "/%s (store %s)%s", n,
+                        root, repair ? "" : " (system check without --dry-run removes it)");
+        if (repair)
+            remove_store_run_dir(dirfd(d), n);
+    }
+}
+
+int tug_container_check(tug_store *s, bool repair, char **details, tug_error **err)
+{
+    cleanup_free char *run = tug_run_dir(s);
+    if (run == NULL)
+        return tug_error_set(err, ENOMEM, "check");
+    check_gone_stores(run, repair, details);
+    cleanup_dir DIR *d = opendir(run);
+    if (d == NULL)
+        return errno == ENOENT ? 0 : tug_error_set(err, errno, "open %s", run);
+    cleanup_stmt sqlite3_stmt *st = tug_db_prepare(s, "SELECT 1 FROM containers WHERE id = ?", err);
+    if (st == NULL)
+        return -1;
+    int found = 0;
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL) {
+        if (!is_id(de->d_name))
+            continue;
+        sqlite3_reset(st);
+        BIND_TEXT(st, 1, de->d_name);
+        int rc = sqlite3_step(st);
+        if (rc == SQLITE_ROW)
+            continue;
+        if (rc != SQLITE_DONE)
+            return tug_error_set(err, 0, "check %s: %s", run, sqlite3_errmsg(s->db));
+        /* the row goes before the run directory: one being removed now is found too */
+        found++;
+        tug_append_line(details, "run directory of a container that is gone: %s/%.12s", run,
+                        de->d_name);
+        if (repair)
+            remove_run_tree(dirfd(d), de->d_name, 0);
+    }
+    return found;
 }
 
 static json_t *time_json(long long ns)

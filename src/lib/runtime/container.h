@@ -33,6 +33,7 @@ typedef struct tug_container {
     int restart_count;
     char *error;
     bool remove_volumes; /* not stored: tug_container_remove also removes anonymous volumes */
+    bool removed;        /* not stored: removed since it was read (its --rm, when it ended) */
 } tug_container;
 
 void tug_container_free(tug_container *c);
@@ -43,6 +44,8 @@ void tug_container_freep(tug_container **c);
 char *tug_container_dir(tug_store *s, const char *id);
 /* Runtime state (sockets, exit files) lives under a directory derived from the root, on tmpfs. */
 char *tug_run_dir(tug_store *s);
+/* Make the container's run directory, and mark the store's with the root it belongs to. */
+int tug_run_dir_make(tug_store *s, const char *id, tug_error **err);
 
 /* Create a container from an image. request is docker's create request shape: {"Config":{...},
  * "HostConfig":{...}}; name NULL for a random one. Writes the record, the container's
@@ -58,9 +61,17 @@ void tug_containers_free(tug_container **v, size_t n);
 int tug_container_refresh(tug_store *s, tug_container *c, tug_error **err);
 /* Persist state fields of c. */
 int tug_container_save_state(tug_store *s, const tug_container *c, tug_error **err);
+/* Record that c ended (its exit_code, oom_killed, finished_ns, error), unless the row has left
+ * the state and run c was read in: then another process recorded it first. *ret_won tells;
+ * when true, c says exited. */
+int tug_container_save_ended(tug_store *s, tug_container *c, bool *ret_won, tug_error **err);
 int tug_container_rename(tug_store *s, tug_container *c, const char *name, tug_error **err);
-/* Remove a stopped container's record and files. */
+/* Remove a stopped container's record and files, its run directory too. */
 int tug_container_remove(tug_store *s, tug_container *c, tug_error **err);
+/* Find (and with repair, remove) run directories of containers that are gone, and those of
+ * other stores whose root is gone (reported, not counted). Appends one line per finding to
+ * *details; returns the count. */
+int tug_container_check(tug_store *s, bool repair, char **details, tug_error **err);
 
 /* ---- lifecycle (lifecycle.c) ---- */
 
@@ -88,8 +99,12 @@ int tug_container_wait(tug_store *s, tug_container *c, tug_error **err);
 int tug_container_finish(tug_store *s, const char *id, int attach_fd, tug_error **err);
 /* Freeze or thaw every process of a running container. */
 int tug_container_pause(tug_store *s, tug_container *c, bool pause, tug_error **err);
-/* Is the container's init alive (pid and start time match)? */
+/* Is the container's init alive (pid and start time match, and it has not ended)? */
 bool tug_container_alive(const tug_container *c);
+/* A pidfd of the container's init, checked against its recorded start time: signals sent
+ * through it never reach a process that took a dead init's pid. A user error when the init is
+ * gone. */
+int tug_container_pidfd(const tug_container *c, tug_error **err);
 /* Signal number from "SIGTERM", "TERM", "15"; -1 when unknown. */
 int tug_signal_parse(const char *s);
 

@@ -15,54 +15,94 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../net/netsetup.h"
 #include "../util/cleanup.h"
-#include "../util/strutil.h"
 #include "../util/fs.h"
+#include "../util/strutil.h"
 #include "attach.h"
 #include "container.h"
 #include "linux.h"
-#include "../net/netsetup.h"
-
-#ifndef SYS_pidfd_open
-#define SYS_pidfd_open 434
-#endif
+#include "proc.h"
 
 static long long proc_start_time(pid_t pid)
 {
-    char path[64], buf[1024];
-    snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return -1;
-    ssize_t n = read(fd, buf, sizeof(buf) - 1);
-    close(fd);
-    if (n <= 0)
-        return -1;
-    buf[n] = '\0';
-    /* field 22; the command name (field 2) may hold spaces, so count from its ")" */
-    char *p = strrchr(buf, ')');
-    if (p == NULL)
-        return -1;
-    int field = 2;
-    for (; *p && field < 22; p++)
-        if (*p == ' ')
-            field++;
-    return strtoll(p, NULL, 10);
+    tug_proc p;
+    return tug_proc_read(pid, &p) < 0 ? -1 : p.start;
+}
+
+/* The init the record names: the process that started at pid_start, maybe ended. */
+static bool init_proc(const tug_container *c, tug_proc *ret)
+{
+    return c->pid > 0 && tug_proc_read(c->pid, ret) == 0 && ret->start == c->pid_start;
 }
 
 bool tug_container_alive(const tug_container *c)
 {
-    if (c->pid <= 0)
-        return false;
-    long long st = proc_start_time(c->pid);
-    return st >= 0 && st == c->pid_start;
+    tug_proc p;
+    return init_proc(c, &p) && !tug_proc_ended(&p);
 }
 
+int tug_container_pidfd(const tug_container *c, tug_error **err)
+{
+    int fd = tug_pidfd_open_checked(c->pid, c->pid_start);
+    if (fd < 0)
+        return errno == ESRCH ? tug_error_user(err, "Container %s is not running", c->id)
+                              : tug_error_set(err, errno, "open a pidfd for container %s", c->id);
+    return fd;
+}
+
+/* An argument of pid's command line is exactly word. */
+static bool cmdline_has(pid_t pid, const char *word)
+{
+    char path[64], buf[8192];
+    snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)pid);
+    cleanup_close int fd = open(path, O_RDONLY | O_CLOEXEC);
+    ssize_t n = fd < 0 ? -1 : read(fd, buf, sizeof(buf) - 1);
+    if (n <= 0)
+        return false;
+    buf[n] = '\0';
+    for (char *a = buf; a < buf + n; a += strlen(a) + 1)
+        if (strcmp(a, word) == 0)
+            return true;
+    return false;
+}
+
+/* Is the container's monitor (or the container-finish it became) still at work? A killed one
+ * is a zombie where nothing reaps orphans (this VM's pid 1 does not), and the pid of one long
+ * gone may be another process's: it counts when it is the init's parent, when it is the
+ * process backing off before a restart (its start time recorded in pid_start, pid 0), or
+ * names the container on its command line (tug-monitor --id ID, tug container-finish ID). */
 static bool monitor_alive(const tug_container *c)
 {
-    if (c->monitor_pid <= 0)
+    tug_proc m, init;
+    if (c->monitor_pid <= 0 || tug_proc_read(c->monitor_pid, &m) < 0 || tug_proc_ended(&m))
         return false;
-    return kill(c->monitor_pid, 0) == 0 || errno == EPERM;
+    if (c->pid == 0 ? m.start == c->pid_start
+                    : init_proc(c, &init) && init.ppid == c->monitor_pid)
+        return true;
+    return cmdline_has(c->monitor_pid, c->id);
+}
+
+/* A pidfd on the monitor while monitor_alive holds, checked after the open; -1 otherwise. */
+static int monitor_pidfd(const tug_container *c)
+{
+    int fd = tug_pidfd_open(c->monitor_pid);
+    if (fd >= 0 && !monitor_alive(c)) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+/* Wait (up to timeout_ms, < 0: for ever) until neither the monitor nor, when the monitor was
+ * killed, the init is at work. */
+static void wait_ended(const tug_container *c, int timeout_ms)
+{
+    cleanup_close int fd = monitor_pidfd(c);
+    if (fd < 0)
+        fd = tug_pidfd_open_checked(c->pid, c->pid_start);
+    if (fd >= 0)
+        tug_pidfd_wait(fd, timeout_ms);
 }
 
 static char *ctr_run_path(tug_store *s, const char *id, const char *name)
@@ -74,24 +114,53 @@ static char *ctr_run_path(tug_store *s, const char *id, const char *name)
     return p;
 }
 
-/* Read the exit file the monitor wrote: "code oom finished_ns". */
-static bool read_exit_file(tug_store *s, tug_container *c)
+/* The exit file of the container's current run, open: start makes it empty and the monitor
+ * writes into it, so a `wait` or `stop` holding it reads the status even after --rm took the
+ * run directory away. -1 when there is none. */
+static int open_exit_file(tug_store *s, const char *id)
 {
-    cleanup_free char *path = ctr_run_path(s, c->id, "exit");
-    cleanup_free char *data = NULL;
-    tug_error *e = NULL;
-    if (path == NULL || tug_read_file(path, &data, NULL, &e) < 0) {
-        tug_error_free(e);
+    cleanup_free char *path = ctr_run_path(s, id, "exit");
+    return path ? open(path, O_RDONLY | O_CLOEXEC) : -1;
+}
+
+/* Read the exit the monitor wrote: "code oom finished_ns". */
+static bool read_exit_fd(int fd, tug_container *c)
+{
+    char buf[128];
+    ssize_t n = fd >= 0 ? pread(fd, buf, sizeof(buf) - 1, 0) : -1;
+    if (n <= 0)
         return false;
-    }
+    buf[n] = '\0';
     int code = 0, oom = 0;
     long long fin = 0;
-    if (sscanf(data, "%d %d %lld", &code, &oom, &fin) != 3)
+    if (sscanf(buf, "%d %d %lld", &code, &oom, &fin) != 3)
         return false;
     c->exit_code = code;
     c->oom_killed = oom != 0;
     c->finished_ns = fin;
     return true;
+}
+
+static bool read_exit_file(tug_store *s, tug_container *c)
+{
+    cleanup_close int fd = open_exit_file(s, c->id);
+    return read_exit_fd(fd, c);
+}
+
+/* No monitor recorded the exit: it was killed first. The init, an orphan now, tells its own
+ * status while it is a zombie (until whatever adopted it reaps it); otherwise it is unknown. */
+static void exit_unrecorded(tug_container *c)
+{
+    tug_proc p;
+    bool zombie = init_proc(c, &p) && tug_proc_ended(&p) && p.wait_status >= 0;
+    c->exit_code = !zombie                    ? 255
+                   : WIFEXITED(p.wait_status) ? WEXITSTATUS(p.wait_status)
+                                              : 128 + WTERMSIG(p.wait_status);
+    c->finished_ns = tug_now_ns();
+    free(c->error);
+    c->error = strdup(zombie ? "the container's monitor was killed; its exit status was read "
+                               "from its ended process"
+                             : "the container's monitor was killed; its exit status is unknown");
 }
 
 static void set_state(tug_container *c, const char *state)
@@ -100,25 +169,24 @@ static void set_state(tug_container *c, const char *state)
     c->state = strdup(state);
 }
 
+static bool active(const tug_container *c)
+{
+    return strcmp(c->state, TUG_STATE_RUNNING) == 0 || strcmp(c->state, TUG_STATE_PAUSED) == 0 ||
+           strcmp(c->state, TUG_STATE_RESTARTING) == 0;
+}
+
+static int container_ended(tug_store *s, tug_container *c, int attach_fd, bool late,
+                           tug_error **err);
+
 int tug_container_refresh(tug_store *s, tug_container *c, tug_error **err)
 {
-    if (strcmp(c->state, TUG_STATE_RUNNING) != 0 && strcmp(c->state, TUG_STATE_PAUSED) != 0 &&
-        strcmp(c->state, TUG_STATE_RESTARTING) != 0)
+    if (!active(c) || monitor_alive(c) || tug_container_alive(c))
         return 0;
-    if (monitor_alive(c) || tug_container_alive(c))
-        return 0;
-    /* Neither the monitor nor the init is there: record what can be known. */
-    if (!read_exit_file(s, c)) {
-        c->exit_code = 255;
-        c->finished_ns = tug_now_ns();
-        free(c->error);
-        c->error = strdup("the container's monitor was killed; its exit status is unknown");
-    }
-    set_state(c, TUG_STATE_EXITED);
-    c->pid = 0;
-    c->monitor_pid = 0;
-    tug_net_release(s, c->id);
-    return tug_container_save_state(s, c, err);
+    /* Neither the monitor nor the init is at work, and the record says it runs: the monitor
+     * was killed before it handed the exit over. What it would have done is done here. */
+    if (!read_exit_file(s, c))
+        exit_unrecorded(c);
+    return container_ended(s, c, -1, true, err);
 }
 
 typedef struct start_msg {
@@ -380,6 +448,8 @@ int tug_container_start(tug_store *s, tug_container *c, const tug_start_opts *o,
 {
     if (tug_container_refresh(s, c, err) < 0)
         return -1;
+    if (c->removed)
+        return tug_error_user(err, "No such container: %s (it ended and --rm removed it)", c->name);
     if (strcmp(c->state, TUG_STATE_RUNNING) == 0 || strcmp(c->state, TUG_STATE_PAUSED) == 0)
         return 0;
     cleanup_free char *dir = tug_container_dir(s, c->id);
@@ -395,15 +465,21 @@ int tug_container_start(tug_store *s, tug_container *c, const tug_start_opts *o,
     json_decref(specj);
     if (r < 0)
         return -1;
-    cleanup_free char *rdir = ctr_run_path(s, c->id, NULL);
     cleanup_free char *exitf = ctr_run_path(s, c->id, "exit");
     cleanup_free char *stopped = ctr_run_path(s, c->id, "stopped");
-    if (rdir == NULL || tug_mkdir_p(rdir, 0700, err) < 0) {
+    if (exitf == NULL || stopped == NULL || tug_run_dir_make(s, c->id, err) < 0) {
         tug_spawn_spec_free(spec);
-        return -1;
+        return exitf && stopped ? -1 : tug_error_set(err, ENOMEM, "start");
     }
     unlink(exitf);
     unlink(stopped);
+    /* a new file for this run: a waiter holding the last one reads the last run's status */
+    int xfd = open(exitf, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (xfd < 0) {
+        tug_spawn_spec_free(spec);
+        return tug_error_set(err, errno, "create %s", exitf);
+    }
+    close(xfd);
     tug_net_plan *net = NULL;
     if (tug_net_plan_make(s, c->id, json_string_value(json_object_get(
                                        json_object_get(c->config, "Config"), "Hostname")),
@@ -504,20 +580,29 @@ static int not_running(tug_container *c, tug_error **err)
     return tug_error_user(err, "Container %s is not running", c->id);
 }
 
+/* The user ends it: a restart policy does not bring it back. */
+static void mark_stopped(tug_store *s, const tug_container *c)
+{
+    cleanup_free char *stopped = ctr_run_path(s, c->id, "stopped");
+    if (stopped)
+        tug_write_file_atomic_nosync(stopped, "1", 1, 0600, NULL);
+}
+
 int tug_container_signal(tug_store *s, tug_container *c, int sig, tug_error **err)
 {
     if (tug_container_refresh(s, c, err) < 0)
         return -1;
-    if (!tug_container_alive(c))
+    /* through a pidfd of the recorded init: never a pid the kernel has given to another */
+    cleanup_close int pidfd = tug_pidfd_open_checked(c->pid, c->pid_start);
+    if (pidfd < 0 || !tug_container_alive(c))
         return not_running(c, err);
-    if (sig == SIGKILL || sig == SIGTERM || sig == SIGINT) {
-        /* The user ended it: a restart policy does not bring it back. */
-        cleanup_free char *stopped = ctr_run_path(s, c->id, "stopped");
-        if (stopped)
-            tug_write_file_atomic_nosync(stopped, "1", 1, 0600, NULL);
-    }
-    if (kill(c->pid, sig) < 0)
-        return tug_error_set(err, errno, "signal %s", c->name);
+    if (sig == SIGKILL || sig == SIGTERM || sig == SIGINT)
+        mark_stopped(s, c);
+    int r = tug_pidfd_signal(pidfd, sig);
+    if (r == -ESRCH)
+        return not_running(c, err);
+    if (r < 0)
+        return tug_error_set(err, -r, "signal %s", c->name);
     if (sig == SIGKILL && strcmp(c->state, TUG_STATE_PAUSED) == 0) {
         /* a frozen process cannot die: thaw it so the kill lands, as docker does */
         tug_error *e = NULL;
@@ -527,32 +612,21 @@ int tug_container_signal(tug_store *s, tug_container *c, int sig, tug_error **er
     return 0;
 }
 
-/* Wait for pid (not our child) to end, up to timeout_ms (< 0: for ever). True if it ended. */
-static bool wait_gone(pid_t pid, int timeout_ms)
-{
-    int fd = (int)syscall(SYS_pidfd_open, pid, 0);
-    if (fd < 0)
-        return errno == ESRCH;
-    struct pollfd p = {.fd = fd, .events = POLLIN};
-    int r;
-    do
-        r = poll(&p, 1, timeout_ms);
-    while (r < 0 && errno == EINTR);
-    close(fd);
-    return r > 0;
-}
-
-static int reload(tug_store *s, tug_container *c, tug_error **err)
+/* c as the store has it now. When --rm removed it meanwhile, what is left of it is its exit
+ * status, read from exit_fd (open_exit_file, opened while it ran). */
+static int reload(tug_store *s, tug_container *c, int exit_fd, tug_error **err)
 {
     tug_container *fresh = NULL;
     tug_error *e = NULL;
+    if (c->removed)
+        return 0;
     if (tug_container_find(s, c->id, &fresh, &e) < 0) {
-        /* Removed meanwhile (--rm): what is left is its exit file. */
         tug_error_free(e);
-        if (read_exit_file(s, c)) {
+        if (read_exit_fd(exit_fd, c)) {
             set_state(c, TUG_STATE_EXITED);
             c->pid = 0;
             c->monitor_pid = 0;
+            c->removed = true;
             return 0;
         }
         return tug_error_user(err, "No such container: %s", c->id);
@@ -570,14 +644,11 @@ int tug_container_wait(tug_store *s, tug_container *c, tug_error **err)
     for (int round = 0; round < 1000; round++) {
         if (tug_container_refresh(s, c, err) < 0)
             return -1;
-        if (strcmp(c->state, TUG_STATE_RUNNING) != 0 && strcmp(c->state, TUG_STATE_PAUSED) != 0 &&
-            strcmp(c->state, TUG_STATE_RESTARTING) != 0)
+        if (!active(c))
             return 0;
-        if (monitor_alive(c))
-            wait_gone(c->monitor_pid, -1);
-        else if (tug_container_alive(c))
-            wait_gone(c->pid, -1);
-        if (reload(s, c, err) < 0)
+        cleanup_close int exit_fd = open_exit_file(s, c->id);
+        wait_ended(c, -1);
+        if (reload(s, c, exit_fd, err) < 0)
             return -1;
     }
     return 0;
@@ -587,15 +658,18 @@ int tug_container_stop(tug_store *s, tug_container *c, int sig, int timeout, boo
                        tug_error **err)
 {
     *ret_forced = false;
+    /* before the record is brought up to date: one found ended now is not restarted either */
+    if (active(c))
+        mark_stopped(s, c);
     if (tug_container_refresh(s, c, err) < 0)
         return -1;
-    if (!tug_container_alive(c)) {
-        if (strcmp(c->state, TUG_STATE_RESTARTING) == 0 && c->monitor_pid > 0) {
-            cleanup_free char *stopped = ctr_run_path(s, c->id, "stopped");
-            tug_write_file_atomic_nosync(stopped, "1", 1, 0600, NULL);
-            wait_gone(c->monitor_pid, 10000);
-        }
-        return reload(s, c, err);
+    cleanup_close int exit_fd = open_exit_file(s, c->id);
+    cleanup_close int pidfd = tug_pidfd_open_checked(c->pid, c->pid_start);
+    if (pidfd < 0 || !tug_container_alive(c)) {
+        /* a restart policy's back-off: the monitor sees the mark and gives up */
+        if (strcmp(c->state, TUG_STATE_RESTARTING) == 0)
+            wait_ended(c, 10000);
+        return reload(s, c, exit_fd, err);
     }
     json_t *cfg = json_object_get(c->config, "Config");
     if (sig <= 0) {
@@ -607,19 +681,16 @@ int tug_container_stop(tug_store *s, tug_container *c, int sig, int timeout, boo
         json_t *t = json_object_get(cfg, "StopTimeout");
         timeout = json_is_integer(t) ? (int)json_integer_value(t) : 10;
     }
-    cleanup_free char *stopped = ctr_run_path(s, c->id, "stopped");
-    tug_write_file_atomic_nosync(stopped, "1", 1, 0600, NULL);
     if (strcmp(c->state, TUG_STATE_PAUSED) == 0)
         tug_container_pause(s, c, false, NULL);
-    kill(c->pid, sig);
-    if (!wait_gone(c->pid, timeout * 1000)) {
+    tug_pidfd_signal(pidfd, sig);
+    if (!tug_pidfd_wait(pidfd, timeout * 1000)) {
         *ret_forced = true;
-        kill(c->pid, SIGKILL);
-        wait_gone(c->pid, 10000);
+        tug_pidfd_signal(pidfd, SIGKILL);
+        tug_pidfd_wait(pidfd, 10000);
     }
-    if (monitor_alive(c))
-        wait_gone(c->monitor_pid, 10000);
-    return reload(s, c, err);
+    wait_ended(c, 10000);
+    return reload(s, c, exit_fd, err);
 }
 
 int tug_container_pause(tug_store *s, tug_container *c, bool pause, tug_error **err)
@@ -656,6 +727,99 @@ static void send_exit(int fd, int code)
     tug_frame_write(fd, TUG_FRAME_EXIT, b, 4);
 }
 
+/* What a monitor does after the exit and a killed one did not: its cgroup goes. */
+static void remove_cgroup(const tug_container *c)
+{
+    cleanup_free char *cgpath = NULL;
+    tug_cgroup *cg = NULL;
+    tug_error *e = NULL;
+    if (asprintf(&cgpath, "tug/%s", c->id) >= 0 && tug_cgroup_open(cgpath, &cg, &e) == 0) {
+        tug_cgroup_destroy(cg, &e);
+        tug_cgroup_free(cg);
+    }
+    tug_error_free(e);
+}
+
+static bool restart_wanted(tug_store *s, const tug_container *c)
+{
+    json_t *rp = json_object_get(json_object_get(c->config, "HostConfig"), "RestartPolicy");
+    const char *policy = json_string_value(json_object_get(rp, "Name"));
+    int max = (int)json_int(rp, "MaximumRetryCount");
+    cleanup_free char *stopped = ctr_run_path(s, c->id, "stopped");
+    if (policy == NULL || (stopped && access(stopped, F_OK) == 0))
+        return false;
+    if (strcmp(policy, "always") == 0 || strcmp(policy, "unless-stopped") == 0)
+        return true;
+    return strcmp(policy, "on-failure") == 0 && c->exit_code != 0 &&
+           (max <= 0 || c->restart_count < max);
+}
+
+/* The container ended with the status in c: record it, then remove it (--rm) or restart it
+ * (its restart policy), then tell an attached client. The monitor's container-finish, an
+ * attached `tug run` and a command that found the monitor killed (late) may all get here for
+ * one exit: only the one that moves the row from the state it read to exited goes on. A late
+ * restart is at once; the monitor backs off first, as docker does. */
+static int container_ended(tug_store *s, tug_container *c, int attach_fd, bool late,
+                           tug_error **err)
+{
+    bool won = false;
+    if (tug_container_save_ended(s, c, &won, err) < 0) {
+        send_exit(attach_fd, c->exit_code);
+        return -1;
+    }
+    if (!won) {
+        send_exit(attach_fd, c->exit_code);
+        return reload(s, c, -1, err);
+    }
+    if (late)
+        remove_cgroup(c);
+    tug_net_release(s, c->id);
+    if (json_is_true(json_object_get(json_object_get(c->config, "HostConfig"), "AutoRemove"))) {
+        int r = tug_container_remove(s, c, err);
+        send_exit(attach_fd, c->exit_code);
+        return r;
+    }
+    if (!restart_wanted(s, c)) {
+        send_exit(attach_fd, c->exit_code);
+        return 0;
+    }
+    c->restart_count++;
+    cleanup_free char *stopped = ctr_run_path(s, c->id, "stopped");
+    if (!late) {
+        /* Back off like docker: 100 ms, doubling, at most a minute. */
+        long delay_ms = 100L << (c->restart_count < 11 ? c->restart_count - 1 : 10);
+        if (delay_ms > 60000)
+            delay_ms = 60000;
+        set_state(c, TUG_STATE_RESTARTING);
+        c->monitor_pid = getpid();
+        c->pid_start = proc_start_time(c->monitor_pid); /* see monitor_alive */
+        tug_container_save_state(s, c, NULL);
+        struct timespec ts = {.tv_sec = delay_ms / 1000, .tv_nsec = (delay_ms % 1000) * 1000000L};
+        nanosleep(&ts, NULL);
+        if (access(stopped, F_OK) == 0) {
+            set_state(c, TUG_STATE_EXITED);
+            c->monitor_pid = 0;
+            send_exit(attach_fd, c->exit_code);
+            return tug_container_save_state(s, c, err);
+        }
+    }
+    tug_start_opts o = {.attach_fd = attach_fd, .open_stdin = false};
+    tug_error *e = NULL;
+    int r = tug_container_start(s, c, &o, &e);
+    if (r < 0)
+        send_exit(attach_fd, c->exit_code);
+    if (r < 0 && late) {
+        /* recorded with the container (its Error); the command that noticed goes on */
+        tug_error_free(e);
+        return 0;
+    }
+    if (r < 0 && err)
+        *err = e;
+    else
+        tug_error_free(e);
+    return r;
+}
+
 int tug_container_finish(tug_store *s, const char *id, int attach_fd, tug_error **err)
 {
     cleanup_container tug_container *c = NULL;
@@ -667,55 +831,5 @@ int tug_container_finish(tug_store *s, const char *id, int attach_fd, tug_error 
         c->exit_code = 255;
         c->finished_ns = tug_now_ns();
     }
-    set_state(c, TUG_STATE_EXITED);
-    c->pid = 0;
-    c->monitor_pid = 0;
-    tug_net_release(s, c->id);
-    if (tug_container_save_state(s, c, err) < 0) {
-        send_exit(attach_fd, c->exit_code);
-        return -1;
-    }
-    json_t *hc = json_object_get(c->config, "HostConfig");
-    cleanup_free char *stopped = ctr_run_path(s, c->id, "stopped");
-    bool by_user = stopped && access(stopped, F_OK) == 0;
-    if (json_is_true(json_object_get(hc, "AutoRemove"))) {
-        int r = tug_container_remove(s, c, err);
-        send_exit(attach_fd, c->exit_code);
-        return r;
-    }
-    json_t *rp = json_object_get(hc, "RestartPolicy");
-    const char *policy = json_string_value(json_object_get(rp, "Name"));
-    int max = (int)json_int(rp, "MaximumRetryCount");
-    bool restart = false;
-    if (policy && !by_user) {
-        if (strcmp(policy, "always") == 0 || strcmp(policy, "unless-stopped") == 0)
-            restart = true;
-        else if (strcmp(policy, "on-failure") == 0)
-            restart = c->exit_code != 0 && (max <= 0 || c->restart_count < max);
-    }
-    if (!restart) {
-        send_exit(attach_fd, c->exit_code);
-        return 0;
-    }
-    /* Back off like docker: 100 ms, doubling, at most a minute. */
-    long delay_ms = 100L << (c->restart_count < 10 ? c->restart_count : 10);
-    if (delay_ms > 60000)
-        delay_ms = 60000;
-    c->restart_count++;
-    set_state(c, TUG_STATE_RESTARTING);
-    c->monitor_pid = getpid();
-    tug_container_save_state(s, c, NULL);
-    struct timespec ts = {.tv_sec = delay_ms / 1000, .tv_nsec = (delay_ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-    if (access(stopped, F_OK) == 0) {
-        set_state(c, TUG_STATE_EXITED);
-        c->monitor_pid = 0;
-        send_exit(attach_fd, c->exit_code);
-        return tug_container_save_state(s, c, err);
-    }
-    tug_start_opts o = {.attach_fd = attach_fd, .open_stdin = false};
-    int r = tug_container_start(s, c, &o, err);
-    if (r < 0)
-        send_exit(attach_fd, c->exit_code);
-    return r;
+    return container_ended(s, c, attach_fd, false, err);
 }

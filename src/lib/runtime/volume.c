@@ -1435,23 +1435,6 @@ static bool volume_has_row(tug_store *s, const char *name)
     return sqlite3_step(st) == SQLITE_ROW;
 }
 
-static void add_line(char **details, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void add_line(char **details, const char *fmt, ...)
-{
-    char *line = NULL, *more = NULL;
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vasprintf(&line, fmt, ap);
-    va_end(ap);
-    if (n < 0)
-        return;
-    if (asprintf(&more, "%s%s\n", *details ? *details : "", line) >= 0) {
-        free(*details);
-        *details = more;
-    }
-    free(line);
-}
-
 int tug_volume_check(tug_store *s, bool repair, char **ret_details, tug_error **err)
 {
     char *details = NULL;
@@ -1471,9 +1454,9 @@ int tug_volume_check(tug_store *s, bool repair, char **ret_details, tug_error **
         if (!trash && volume_has_row(s, de->d_name))
             continue;
         found++;
-        add_line(&details, "%s volume directory %s/%s%s",
-                 trash ? "interrupted removal:" : "orphan:", top, de->d_name,
-                 repair ? " (removed)" : "");
+        tug_append_line(&details, "%s volume directory %s/%s%s",
+                        trash ? "interrupted removal:" : "orphan:", top, de->d_name,
+                        repair ? " (removed)" : "");
         if (repair) {
             tug_error *ignored = NULL;
             tug_rm_rf_at(dirfd(d), de->d_name, &ignored);
@@ -1497,8 +1480,8 @@ int tug_volume_check(tug_store *s, bool repair, char **ret_details, tug_error **
         if (data == NULL || stat(data, &st) == 0)
             continue;
         found++;
-        add_line(&details, "volume %s has lost its directory %s%s", v[i]->name, data,
-                 repair ? " (recreated empty)" : "");
+        tug_append_line(&details, "volume %s has lost its directory %s%s", v[i]->name, data,
+                        repair ? " (recreated empty)" : "");
         if (repair) {
             tug_error *ignored = NULL;
             tug_mkdir_p(data, 0755, &ignored);

@@ -107,16 +107,64 @@ static const char schema_v3[] =
     "  PRIMARY KEY (container_id, volume_name));"
     "CREATE INDEX IF NOT EXISTS volume_users_volume ON volume_users(volume_name);";
 
+/* SQLite's answer as an errno a caller can test: a taken unique key is EEXIST (a name in use),
+ * any other failure keeps its own cause (a full disk is ENOSPC, not a conflict). */
+static int sqlite_errno(int extended)
+{
+    switch (extended) {
+    case SQLITE_CONSTRAINT_UNIQUE:
+    case SQLITE_CONSTRAINT_PRIMARYKEY:
+        return EEXIST;
+    default:
+        break;
+    }
+    switch (extended & 0xff) {
+    case SQLITE_CONSTRAINT:
+        return EINVAL;
+    case SQLITE_FULL:
+        return ENOSPC;
+    case SQLITE_READONLY:
+        return EROFS;
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+        return EBUSY;
+    case SQLITE_NOMEM:
+        return ENOMEM;
+    case SQLITE_IOERR:
+        return EIO;
+    case SQLITE_PERM:
+    case SQLITE_AUTH:
+        return EACCES;
+    case SQLITE_CANTOPEN:
+        return ENOENT;
+    case SQLITE_CORRUPT:
+    case SQLITE_NOTADB:
+        return EBADMSG;
+    default:
+        return 0;
+    }
+}
+
+/* SQLite's message, with its cause in errnum (not appended: the message says it already). */
+static int db_fail(tug_store *s, tug_error **err, const char *what, const char *msg)
+{
+    int e = sqlite_errno(sqlite3_extended_errcode(s->db));
+    int r = tug_error_set(err, 0, "%s: %s", what, msg);
+    if (err != NULL && *err != NULL)
+        (*err)->errnum = e;
+    return e > 0 ? -e : r;
+}
+
 static int db_error(tug_store *s, tug_error **err, const char *what)
 {
-    return tug_error_set(err, 0, "%s: %s", what, sqlite3_errmsg(s->db));
+    return db_fail(s, err, what, sqlite3_errmsg(s->db));
 }
 
 int tug_store_exec(tug_store *s, const char *sql, tug_error **err)
 {
     char *msg = NULL;
     if (sqlite3_exec(s->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
-        int r = tug_error_set(err, 0, "database: %s", msg ? msg : "error");
+        int r = db_fail(s, err, "database", msg ? msg : "error");
         sqlite3_free(msg);
         return r;
     }

@@ -178,18 +178,10 @@ void tug_check_report_clear(tug_check_report *r)
 static void note(tug_check_report *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void note(tug_check_report *r, const char *fmt, ...)
 {
-    cleanup_free char *line = NULL;
     va_list ap;
     va_start(ap, fmt);
-    int n = vasprintf(&line, fmt, ap);
+    tug_append_linev(&r->details, fmt, ap);
     va_end(ap);
-    if (n < 0)
-        return;
-    char *joined = NULL;
-    if (asprintf(&joined, "%s%s\n", r->details ? r->details : "", line) < 0)
-        return;
-    free(r->details);
-    r->details = joined;
 }
 
 static bool row_exists(tug_store *s, const char *sql, const char *arg)

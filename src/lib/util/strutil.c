@@ -1,11 +1,12 @@
 #include "strutil.h"
 
 #include <ctype.h>
+#include <fnmatch.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <fnmatch.h>
 
 char *tug_human_size(double size, int precision)
 {
@@ -201,6 +202,26 @@ int tug_parse_size(const char *s, long long *ret)
 bool tug_glob_match(const char *pattern, const char *s)
 {
     return fnmatch(pattern, s, FNM_PATHNAME) == 0;
+}
+
+void tug_append_line(char **text, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    tug_append_linev(text, fmt, ap);
+    va_end(ap);
+}
+
+void tug_append_linev(char **text, const char *fmt, va_list ap)
+{
+    char *line = NULL, *more = NULL;
+    if (vasprintf(&line, fmt, ap) < 0)
+        return;
+    if (asprintf(&more, "%s%s\n", *text ? *text : "", line) >= 0) {
+        free(*text);
+        *text = more;
+    }
+    free(line);
 }
 
 long long tug_now_ns(void)

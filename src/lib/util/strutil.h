@@ -1,5 +1,6 @@
 /* Small string helpers, and the number and time formats docker prints. */
 #pragma once
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <time.h>
@@ -17,6 +18,9 @@ char *tug_format_rfc3339(long long sec, long nsec);
 /* Parse RFC 3339 ("2021-12-29T19:28:29.892199479Z", offsets too); -1 on failure. */
 int tug_parse_rfc3339(const char *s, long long *ret_sec, long *ret_nsec);
 bool tug_str_has_prefix(const char *s, const char *prefix);
+/* Append one formatted line (and its newline) to *text (NULL: empty); on failure it stays. */
+void tug_append_line(char **text, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void tug_append_linev(char **text, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 /* Wall-clock time in nanoseconds since the epoch. */
 long long tug_now_ns(void);
 /* Parse a size like "10m", "1.5g", "512k" or plain bytes; -1 on failure. */
