@@ -22,7 +22,6 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -34,10 +33,6 @@
 #include "linux_child.h"
 #include "security.h"
 #include "spec.h"
-
-#ifndef SYS_pidfd_open
-#define SYS_pidfd_open 434
-#endif
 
 /* Every namespace a container can have but the user namespace, which tug does not use. */
 #define EXEC_NAMESPACES                                                                            \
@@ -175,17 +170,11 @@ __attribute__((noreturn)) static void exec_helper(exec_plan *p)
     _exit(WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st));
 }
 
-/* A pidfd of the container's init, checked to be that init (not a process that took its pid). */
+/* A pidfd of the container's init, checked to be that init and still running. */
 static int init_pidfd(const tug_container *c, tug_error **err)
 {
-    int fd = (int)syscall(SYS_pidfd_open, c->pid, 0);
-    if (fd < 0) {
-        if (errno == ESRCH)
-            return tug_error_user(err, "Container %s is not running", c->id);
-        return tug_error_set(err, errno, "exec: open the container's init (pid %d)", (int)c->pid);
-    }
-    /* the pidfd pins the process: if the start time still matches, it is the init */
-    if (!tug_container_alive(c)) {
+    int fd = tug_container_pidfd(c, err);
+    if (fd >= 0 && !tug_container_alive(c)) {
         close(fd);
         return tug_error_user(err, "Container %s is not running", c->id);
     }
