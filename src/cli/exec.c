@@ -156,17 +156,19 @@ int cmd_exec(cli_ctx *ctx, int argc, char **argv)
     }
     o.env = env;
     o.args = argv + optind + 1;
+    /* before the first goto out: ct's cleanup runs on every way out */
     tug_store *s;
+    tug_error *err = NULL;
+    cleanup_container tug_container *ct = NULL;
+    int sv[2] = {-1, -1}, st = 0;
+    pid_t pid = 0;
     int rc = cli_store(ctx, &s);
     if (rc)
         goto out;
-    tug_error *err = NULL;
-    cleanup_container tug_container *ct = NULL;
     if (tug_container_find(s, argv[optind], &ct, &err) < 0) {
         rc = cli_fail(err);
         goto out;
     }
-    int sv[2] = {-1, -1};
     if (o.tty && socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0)
         o.console = sv[1];
     struct winsize ws;
@@ -183,7 +185,6 @@ int cmd_exec(cli_ctx *ctx, int argc, char **argv)
             close(null);
         }
     }
-    pid_t pid = 0;
     if (tug_container_exec(s, ct, &o, &pid, &err) < 0) {
         if (sv[0] >= 0) {
             close(sv[0]);
@@ -210,7 +211,6 @@ int cmd_exec(cli_ctx *ctx, int argc, char **argv)
             close(master);
         }
     }
-    int st = 0;
     while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {
     }
     rc = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);

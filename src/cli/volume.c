@@ -56,6 +56,10 @@ static int vol_create(cli_ctx *ctx, int argc, char **argv)
     };
     json_t *labels = json_object(), *options = json_object();
     const char *name = NULL;
+    /* declared before the first goto out: the cleanup runs at every exit */
+    cleanup_volume tug_volume *v = NULL;
+    tug_store *s;
+    tug_error *err = NULL;
     int c, rc = 0;
     while ((c = getopt_long(argc, argv, "d:o:", opts, NULL)) != -1) {
         switch (c) {
@@ -105,11 +109,8 @@ static int vol_create(cli_ctx *ctx, int argc, char **argv)
         }
         name = argv[optind];
     }
-    tug_store *s;
     if ((rc = cli_store(ctx, &s)) != 0)
         goto out;
-    tug_error *err = NULL;
-    cleanup_volume tug_volume *v = NULL;
     if (tug_volume_create(s, name, labels, json_object_size(options) ? options : NULL, &v, &err) <
         0) {
         rc = cli_fail(err);
