@@ -257,13 +257,13 @@ int cmd_start(cli_ctx *ctx, int argc, char **argv)
     };
     bool flags[2] = {false, false};
     int c;
-    while ((c = getopt_long(argc, argv, "ai", opts, NULL)) != -1) {
+    while ((c = cli_getopt(argc, argv, "ai", opts)) != -1) {
         switch (c) {
         case 'a':
-            flags[0] = true;
+            flags[0] = cli_opt_on();
             break;
         case 'i':
-            flags[1] = true;
+            flags[1] = cli_opt_on();
             break;
         case 'H':
             cli_print_help("tug start [OPTIONS] CONTAINER [CONTAINER...]",
@@ -272,7 +272,7 @@ int cmd_start(cli_ctx *ctx, int argc, char **argv)
                            "  -i, --interactive   Attach container's STDIN\n");
             return 0;
         default:
-            return cli_flag_error(ctx, argv);
+            return cli_flag_error(ctx);
         }
     }
     int rc = need_args(ctx, argc - optind, "tug start [OPTIONS] CONTAINER [CONTAINER...]");
@@ -329,7 +329,7 @@ static int stop_like(cli_ctx *ctx, int argc, char **argv, bool restart)
     stop_args a = {.timeout = -1, .sig = 0, .restart = restart};
     int c;
     char *end;
-    while ((c = getopt_long(argc, argv, "t:s:", opts, NULL)) != -1) {
+    while ((c = cli_getopt(argc, argv, "t:s:", opts)) != -1) {
         switch (c) {
         case 't':
             a.timeout = (int)strtol(optarg, &end, 10);
@@ -356,7 +356,7 @@ static int stop_like(cli_ctx *ctx, int argc, char **argv, bool restart)
                            "container (default 10)\n");
             return 0;
         default:
-            return cli_flag_error(ctx, argv);
+            return cli_flag_error(ctx);
         }
     }
     int rc = need_args(ctx, argc - optind, "tug stop [OPTIONS] CONTAINER [CONTAINER...]");
@@ -397,7 +397,7 @@ int cmd_kill(cli_ctx *ctx, int argc, char **argv)
         {NULL, 0, NULL, 0},
     };
     int sig = SIGKILL, c;
-    while ((c = getopt_long(argc, argv, "s:", opts, NULL)) != -1) {
+    while ((c = cli_getopt(argc, argv, "s:", opts)) != -1) {
         switch (c) {
         case 's':
             sig = tug_signal_parse(optarg);
@@ -413,7 +413,7 @@ int cmd_kill(cli_ctx *ctx, int argc, char **argv)
                            "\"KILL\")\n");
             return 0;
         default:
-            return cli_flag_error(ctx, argv);
+            return cli_flag_error(ctx);
         }
     }
     int rc = need_args(ctx, argc - optind, "tug kill [OPTIONS] CONTAINER [CONTAINER...]");
@@ -476,13 +476,13 @@ int cmd_rm(cli_ctx *ctx, int argc, char **argv)
     };
     rm_opts o = {false, false};
     int c;
-    while ((c = getopt_long(argc, argv, "fvl", opts, NULL)) != -1) {
+    while ((c = cli_getopt(argc, argv, "fvl", opts)) != -1) {
         switch (c) {
         case 'f':
-            o.force = true;
+            o.force = cli_opt_on();
             break;
         case 'v':
-            o.volumes = true;
+            o.volumes = cli_opt_on();
             break;
         case 'l':
             break;
@@ -494,7 +494,7 @@ int cmd_rm(cli_ctx *ctx, int argc, char **argv)
                            "the container\n");
             return 0;
         default:
-            return cli_flag_error(ctx, argv);
+            return cli_flag_error(ctx);
         }
     }
     int rc = need_args(ctx, argc - optind, "tug rm [OPTIONS] CONTAINER [CONTAINER...]");
@@ -517,19 +517,12 @@ static int wait_one(cli_ctx *ctx, tug_container *c, void *arg)
 
 int cmd_wait(cli_ctx *ctx, int argc, char **argv)
 {
-    static const struct option opts[] = {HELP_OPT, {NULL, 0, NULL, 0}};
-    int c;
-    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-        if (c == 'H') {
-            cli_print_help("tug wait CONTAINER [CONTAINER...]",
+    int rc = cli_help_only(ctx, argc, argv, "tug wait CONTAINER [CONTAINER...]",
                            "Block until one or more containers stop, then print their exit "
-                           "codes",
-                           "");
-            return 0;
-        }
-        return cli_flag_error(ctx, argv);
-    }
-    int rc = need_args(ctx, argc - optind, "tug wait CONTAINER [CONTAINER...]");
+                           "codes");
+    if (rc)
+        return rc < 0 ? 0 : rc;
+    rc = need_args(ctx, argc - optind, "tug wait CONTAINER [CONTAINER...]");
     if (rc)
         return rc;
     return for_each(ctx, argc - optind, argv + optind, wait_one, NULL);
@@ -537,22 +530,15 @@ int cmd_wait(cli_ctx *ctx, int argc, char **argv)
 
 int cmd_rename(cli_ctx *ctx, int argc, char **argv)
 {
-    static const struct option opts[] = {HELP_OPT, {NULL, 0, NULL, 0}};
-    int c;
-    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-        if (c == 'H') {
-            cli_print_help("tug rename CONTAINER NEW_NAME", "Rename a container", "");
-            return 0;
-        }
-        return cli_flag_error(ctx, argv);
-    }
+    int rc = cli_help_only(ctx, argc, argv, "tug rename CONTAINER NEW_NAME", "Rename a container");
+    if (rc)
+        return rc < 0 ? 0 : rc;
     if (argc - optind != 2) {
         fprintf(stderr, "\"rename\" requires exactly 2 arguments.\nSee 'tug rename --help'.\n");
         return EXIT_USER;
     }
     tug_store *s;
-    int rc = cli_store(ctx, &s);
-    if (rc)
+    if ((rc = cli_store(ctx, &s)) != 0)
         return rc;
     tug_error *err = NULL;
     cleanup_container tug_container *ct = NULL;
@@ -574,21 +560,16 @@ static int pause_one(cli_ctx *ctx, tug_container *c, void *arg)
 
 static int pause_like(cli_ctx *ctx, int argc, char **argv, bool pause)
 {
-    static const struct option opts[] = {HELP_OPT, {NULL, 0, NULL, 0}};
-    int c;
-    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-        if (c == 'H') {
-            cli_print_help(pause ? "tug pause CONTAINER [CONTAINER...]"
+    int rc = cli_help_only(ctx, argc, argv,
+                           pause ? "tug pause CONTAINER [CONTAINER...]"
                                  : "tug unpause CONTAINER [CONTAINER...]",
                            pause ? "Pause all processes within one or more containers"
-                                 : "Unpause all processes within one or more containers",
-                           "");
-            return 0;
-        }
-        return cli_flag_error(ctx, argv);
-    }
-    int rc = need_args(ctx, argc - optind, pause ? "tug pause CONTAINER [CONTAINER...]"
-                                                 : "tug unpause CONTAINER [CONTAINER...]");
+                                 : "Unpause all processes within one or more containers");
+    if (rc)
+        return rc < 0 ? 0 : rc;
+    rc = need_args(ctx, argc - optind,
+                   pause ? "tug pause CONTAINER [CONTAINER...]"
+                         : "tug unpause CONTAINER [CONTAINER...]");
     if (rc)
         return rc;
     return for_each(ctx, argc - optind, argv + optind, pause_one, &pause);
@@ -616,10 +597,10 @@ int cmd_container_prune(cli_ctx *ctx, int argc, char **argv)
     };
     bool force = false;
     int c;
-    while ((c = getopt_long(argc, argv, "f", opts, NULL)) != -1) {
+    while ((c = cli_getopt(argc, argv, "f", opts)) != -1) {
         switch (c) {
         case 'f':
-            force = true;
+            force = cli_opt_on();
             break;
         case 'F':
             break;
@@ -628,7 +609,7 @@ int cmd_container_prune(cli_ctx *ctx, int argc, char **argv)
                            "  -f, --force   Do not prompt for confirmation\n");
             return 0;
         default:
-            return cli_flag_error(ctx, argv);
+            return cli_flag_error(ctx);
         }
     }
     if (!force && !cli_confirm("WARNING! This will remove all stopped containers."))
@@ -768,23 +749,31 @@ static int top_one(cli_ctx *ctx, tug_container *c, void *arg)
 
 int cmd_top(cli_ctx *ctx, int argc, char **argv)
 {
-    if (argc < 2) {
+    static const struct option opts[] = {HELP_OPT, {NULL, 0, NULL, 0}};
+    int c;
+    /* what follows the container is ps's own options */
+    while ((c = cli_getopt(argc, argv, "+", opts)) != -1) {
+        if (c == 'H') {
+            cli_print_help("tug top CONTAINER [ps OPTIONS]",
+                           "Display the running processes of a container", "");
+            return 0;
+        }
+        return cli_flag_error(ctx);
+    }
+    if (argc - optind < 1) {
         fprintf(stderr, "\"top\" requires at least 1 argument.\nSee 'tug top --help'.\n");
         return EXIT_USER;
     }
-    if (strcmp(argv[1], "--help") == 0) {
-        cli_print_help("tug top CONTAINER [ps OPTIONS]",
-                       "Display the running processes of a container", "");
-        return 0;
-    }
     char **ps_args = NULL;
-    if (argc > 2) {
+    if (argc - optind > 1) {
         ps_args = calloc((size_t)argc, sizeof(char *));
+        if (ps_args == NULL)
+            return EXIT_ENGINE;
         ps_args[0] = "ps";
-        for (int i = 2; i < argc; i++)
-            ps_args[i - 1] = argv[i];
+        for (int i = optind + 1; i < argc; i++)
+            ps_args[i - optind] = argv[i];
     }
-    int rc = for_each(ctx, 1, argv + 1, top_one, ps_args);
+    int rc = for_each(ctx, 1, argv + optind, top_one, ps_args);
     free(ps_args);
     return rc;
 }

@@ -62,7 +62,7 @@ static const struct option create_opts[] = {
     {"pull", required_argument, NULL, O_PULL},
     {"platform", required_argument, NULL, O_PLATFORM},
     {"cidfile", required_argument, NULL, O_CIDFILE},
-    {"sig-proxy", optional_argument, NULL, O_SIGPROXY},
+    {"sig-proxy", no_argument, NULL, O_SIGPROXY},
     {"attach", required_argument, NULL, 'a'},
     {"publish", required_argument, NULL, 'p'},
     {"publish-all", no_argument, NULL, 'P'},
@@ -327,35 +327,35 @@ int parse_create_flags(cli_ctx *ctx, int argc, char **argv, bool for_run, create
     json_object_set_new(f->request, "Config", cfg);
     json_object_set_new(f->request, "HostConfig", hc);
     json_t *env = json_object_get(cfg, "Env");
-    const char *short_opts = for_run ? "+ditre:w:u:h:m:c:l:a:p:Pv:" : "+itre:w:u:h:m:c:l:a:p:Pv:";
+    const char *short_opts = for_run ? "+dite:w:u:h:m:c:l:a:p:Pv:" : "+ite:w:u:h:m:c:l:a:p:Pv:";
     const char *network = NULL, *ip = NULL;
     json_t *aliases = json_array();
     long long memory = 0, swap = 0;
     bool swap_set = false;
     int c;
-    while ((c = getopt_long(argc, argv, short_opts, create_opts, NULL)) != -1) {
+    while ((c = cli_getopt(argc, argv, short_opts, create_opts)) != -1) {
         long long v;
         char *end;
         switch (c) {
         case 'd':
             if (!for_run)
-                return cli_flag_error(ctx, argv);
-            f->detach = true;
+                return cli_flag_unknown(ctx);
+            f->detach = cli_opt_on();
             break;
         case 'i':
-            f->interactive = true;
-            json_object_set_new(cfg, "OpenStdin", json_true());
-            json_object_set_new(cfg, "AttachStdin", json_true());
-            json_object_set_new(cfg, "StdinOnce", json_true());
+            f->interactive = cli_opt_on();
+            json_object_set_new(cfg, "OpenStdin", json_boolean(f->interactive));
+            json_object_set_new(cfg, "AttachStdin", json_boolean(f->interactive));
+            json_object_set_new(cfg, "StdinOnce", json_boolean(f->interactive));
             break;
         case 't':
-            f->tty = true;
-            json_object_set_new(cfg, "Tty", json_true());
+            f->tty = cli_opt_on();
+            json_object_set_new(cfg, "Tty", json_boolean(f->tty));
             break;
         case 'a':
             break;
         case O_RM:
-            json_object_set_new(hc, "AutoRemove", json_true());
+            json_object_set_new(hc, "AutoRemove", json_boolean(cli_opt_on()));
             break;
         case O_NAME:
             f->name = optarg;
@@ -391,10 +391,10 @@ int parse_create_flags(cli_ctx *ctx, int argc, char **argv, bool for_run, create
             json_object_set_new(cfg, "Hostname", json_string(optarg));
             break;
         case O_INIT:
-            json_object_set_new(hc, "Init", json_true());
+            json_object_set_new(hc, "Init", json_boolean(cli_opt_on()));
             break;
         case O_READONLY:
-            json_object_set_new(hc, "ReadonlyRootfs", json_true());
+            json_object_set_new(hc, "ReadonlyRootfs", json_boolean(cli_opt_on()));
             break;
         case O_TMPFS: {
             json_t *t = json_object_get(hc, "Tmpfs");
@@ -468,7 +468,7 @@ int parse_create_flags(cli_ctx *ctx, int argc, char **argv, bool for_run, create
             break;
         }
         case O_PRIV:
-            json_object_set_new(hc, "Privileged", json_true());
+            json_object_set_new(hc, "Privileged", json_boolean(cli_opt_on()));
             break;
         case O_SECOPT:
             if (strcmp(optarg, "no-new-privileges") != 0 &&
@@ -604,7 +604,7 @@ int parse_create_flags(cli_ctx *ctx, int argc, char **argv, bool for_run, create
             break;
         }
         case 'P':
-            json_object_set_new(hc, "PublishAllPorts", json_true());
+            json_object_set_new(hc, "PublishAllPorts", json_boolean(cli_opt_on()));
             break;
         case 'p': {
             tug_port_spec *ps = NULL;
@@ -699,7 +699,7 @@ int parse_create_flags(cli_ctx *ctx, int argc, char **argv, bool for_run, create
                            create_help);
             return -1;
         default:
-            return cli_flag_error(ctx, argv);
+            return cli_flag_error(ctx);
         }
     }
     if (optind >= argc) {

@@ -100,16 +100,16 @@ int cmd_exec(cli_ctx *ctx, int argc, char **argv)
     char **env = calloc((size_t)argc + 1, sizeof(char *));
     size_t nenv = 0;
     int c;
-    while ((c = getopt_long(argc, argv, "+dite:w:u:", opts, NULL)) != -1) {
+    while ((c = cli_getopt(argc, argv, "+dite:w:u:", opts)) != -1) {
         switch (c) {
         case 'd':
-            o.detach = true;
+            o.detach = cli_opt_on();
             break;
         case 'i':
-            interactive = true;
+            interactive = cli_opt_on();
             break;
         case 't':
-            o.tty = true;
+            o.tty = cli_opt_on();
             break;
         case 'e':
             if (strchr(optarg, '=') == NULL) {
@@ -127,7 +127,7 @@ int cmd_exec(cli_ctx *ctx, int argc, char **argv)
             o.user = optarg;
             break;
         case 'P':
-            o.privileged = true;
+            o.privileged = cli_opt_on();
             break;
         case 'H':
             free(env);
@@ -145,7 +145,7 @@ int cmd_exec(cli_ctx *ctx, int argc, char **argv)
             return 0;
         default:
             free(env);
-            return cli_flag_error(ctx, argv);
+            return cli_flag_error(ctx);
         }
     }
     if (argc - optind < 2) {

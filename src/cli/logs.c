@@ -132,13 +132,13 @@ int cmd_logs(cli_ctx *ctx, int argc, char **argv)
     long tail = -1;
     int c;
     char *end;
-    while ((c = getopt_long(argc, argv, "ftn:", opts, NULL)) != -1) {
+    while ((c = cli_getopt(argc, argv, "ftn:", opts)) != -1) {
         switch (c) {
         case 'f':
-            follow = true;
+            follow = cli_opt_on();
             break;
         case 't':
-            o.timestamps = true;
+            o.timestamps = cli_opt_on();
             break;
         case 'n':
             if (strcmp(optarg, "all") == 0)
@@ -174,7 +174,7 @@ int cmd_logs(cli_ctx *ctx, int argc, char **argv)
                            "      --until string   Show logs before a timestamp or relative\n");
             return 0;
         default:
-            return cli_flag_error(ctx, argv);
+            return cli_flag_error(ctx);
         }
     }
     if (argc - optind != 1) {

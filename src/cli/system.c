@@ -46,7 +46,7 @@ int cmd_system_df(cli_ctx *ctx, int argc, char **argv)
     };
     const char *format = NULL;
     int c;
-    while ((c = getopt_long(argc, argv, "v", opts, NULL)) != -1) {
+    while ((c = cli_getopt(argc, argv, "v", opts)) != -1) {
         switch (c) {
         case 'F':
             format = optarg;
@@ -58,7 +58,7 @@ int cmd_system_df(cli_ctx *ctx, int argc, char **argv)
                            "      --format string   Pretty-print images using a Go template\n");
             return 0;
         default:
-            return cli_flag_error(ctx, argv);
+            return cli_flag_error(ctx);
         }
     }
     tug_store *s;
@@ -102,10 +102,10 @@ int cmd_system_check(cli_ctx *ctx, int argc, char **argv)
     };
     bool dry = false;
     int c;
-    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+    while ((c = cli_getopt(argc, argv, "", opts)) != -1) {
         switch (c) {
         case 'n':
-            dry = true;
+            dry = cli_opt_on();
             break;
         case 'H':
             cli_print_help("tug system check [OPTIONS]",
@@ -113,7 +113,7 @@ int cmd_system_check(cli_ctx *ctx, int argc, char **argv)
                            "      --dry-run   Report problems without repairing them\n");
             return 0;
         default:
-            return cli_flag_error(ctx, argv);
+            return cli_flag_error(ctx);
         }
     }
     tug_store *s;
@@ -178,6 +178,9 @@ int cmd_version(cli_ctx *ctx, int argc, char **argv)
         printf("tug version %s\n", TUG_VERSION);
         return 0;
     }
+    int rc = cli_help_only(ctx, argc, argv, "tug version", "Show the tug version information");
+    if (rc)
+        return rc < 0 ? 0 : rc;
     printf("Client:\n Version:    %s\n Store:      %s\n", TUG_VERSION, ctx->root);
     return 0;
 }

@@ -61,7 +61,7 @@ static int vol_create(cli_ctx *ctx, int argc, char **argv)
     tug_store *s;
     tug_error *err = NULL;
     int c, rc = 0;
-    while ((c = getopt_long(argc, argv, "d:o:", opts, NULL)) != -1) {
+    while ((c = cli_getopt(argc, argv, "d:o:", opts)) != -1) {
         switch (c) {
         case 'l':
             if (add_label(labels, optarg) < 0)
@@ -91,13 +91,15 @@ static int vol_create(cli_ctx *ctx, int argc, char **argv)
                            "o)\n");
             goto out;
         default:
-            rc = cli_flag_error(ctx, argv);
+            rc = cli_flag_error(ctx);
         }
         if (rc)
             goto out;
     }
     if (argc - optind > 1) {
-        rc = cli_usage_error(ctx, "\"volume create\" requires at most 1 argument.");
+        fprintf(stderr, "\"volume create\" requires at most 1 argument.\nSee 'tug volume create "
+                        "--help'.\n\nUsage:  tug volume create [OPTIONS] [VOLUME]\n");
+        rc = EXIT_USER;
         goto out;
     }
     if (optind < argc) {
@@ -134,10 +136,10 @@ static int vol_ls(cli_ctx *ctx, int argc, char **argv)
     const char *filters[32];
     size_t nf = 0;
     int c;
-    while ((c = getopt_long(argc, argv, "qf:", opts, NULL)) != -1) {
+    while ((c = cli_getopt(argc, argv, "qf:", opts)) != -1) {
         switch (c) {
         case 'q':
-            quiet = true;
+            quiet = cli_opt_on();
             break;
         case 'F':
             format = optarg;
@@ -165,7 +167,7 @@ static int vol_ls(cli_ctx *ctx, int argc, char **argv)
                            "  -q, --quiet           Only display volume names\n");
             return 0;
         default:
-            return cli_flag_error(ctx, argv);
+            return cli_flag_error(ctx);
         }
     }
     tug_store *s;
@@ -258,7 +260,7 @@ static int vol_inspect(cli_ctx *ctx, int argc, char **argv)
         {"format", required_argument, NULL, 'f'}, HELP_OPT, {NULL, 0, NULL, 0}};
     const char *format = NULL;
     int c;
-    while ((c = getopt_long(argc, argv, "f:", opts, NULL)) != -1) {
+    while ((c = cli_getopt(argc, argv, "f:", opts)) != -1) {
         if (c == 'f')
             format = optarg;
         else if (c == 'H') {
@@ -267,7 +269,7 @@ static int vol_inspect(cli_ctx *ctx, int argc, char **argv)
                            "  -f, --format string   Format output using a custom template\n");
             return 0;
         } else
-            return cli_flag_error(ctx, argv);
+            return cli_flag_error(ctx);
     }
     if (optind >= argc)
         return cli_usage_error(ctx, "\"volume inspect\" requires at least 1 argument.");
@@ -276,27 +278,17 @@ static int vol_inspect(cli_ctx *ctx, int argc, char **argv)
 
 static int vol_rm(cli_ctx *ctx, int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"force", no_argument, NULL, 'f'}, HELP_OPT, {NULL, 0, NULL, 0}};
     bool force = false;
-    int c;
-    while ((c = getopt_long(argc, argv, "f", opts, NULL)) != -1) {
-        if (c == 'f')
-            force = true;
-        else if (c == 'H') {
-            cli_print_help("tug volume rm [OPTIONS] VOLUME [VOLUME...]",
-                           "Remove one or more volumes. You cannot remove a volume that is in use "
-                           "by a container.",
-                           "  -f, --force   Do not fail when a volume does not exist\n");
-            return 0;
-        } else
-            return cli_flag_error(ctx, argv);
-    }
+    int rc = cli_force_only(ctx, argc, argv, "tug volume rm [OPTIONS] VOLUME [VOLUME...]",
+                            "Remove one or more volumes. You cannot remove a volume that is in "
+                            "use by a container.",
+                            "  -f, --force   Do not fail when a volume does not exist\n", &force);
+    if (rc)
+        return rc < 0 ? 0 : rc;
     if (optind >= argc)
         return cli_usage_error(ctx, "\"volume rm\" requires at least 1 argument.");
     tug_store *s;
-    int rc = cli_store(ctx, &s);
-    if (rc)
+    if ((rc = cli_store(ctx, &s)) != 0)
         return rc;
     for (int i = optind; i < argc; i++) {
         tug_error *err = NULL;
@@ -323,13 +315,13 @@ static int vol_prune(cli_ctx *ctx, int argc, char **argv)
         {"filter", required_argument, NULL, 'F'}, HELP_OPT, {NULL, 0, NULL, 0}};
     bool force = false, all = false;
     int c;
-    while ((c = getopt_long(argc, argv, "fa", opts, NULL)) != -1) {
+    while ((c = cli_getopt(argc, argv, "fa", opts)) != -1) {
         switch (c) {
         case 'f':
-            force = true;
+            force = cli_opt_on();
             break;
         case 'a':
-            all = true;
+            all = cli_opt_on();
             break;
         case 'F':
             if (strcmp(optarg, "all=true") == 0 || strcmp(optarg, "all=1") == 0)
@@ -341,7 +333,7 @@ static int vol_prune(cli_ctx *ctx, int argc, char **argv)
                            "  -f, --force   Do not prompt for confirmation\n");
             return 0;
         default:
-            return cli_flag_error(ctx, argv);
+            return cli_flag_error(ctx);
         }
     }
     if (!force && !cli_confirm(all ? "WARNING! This will remove all local volumes not used by "
