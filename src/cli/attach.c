@@ -37,7 +37,8 @@ static int write_all(int fd, const char *p, size_t n)
     return 0;
 }
 
-int attach_relay(int sock, bool forward_stdin, bool tty, int proxy_pid, bool finish_self)
+int attach_relay(int sock, bool forward_stdin, unsigned streams, bool tty, int proxy_pid,
+                 bool finish_self)
 {
     struct termios saved;
     bool raw = false;
@@ -53,7 +54,7 @@ int attach_relay(int sock, bool forward_stdin, bool tty, int proxy_pid, bool fin
     sigset_t set;
     sigemptyset(&set);
     sigaddset(&set, SIGWINCH);
-    if (!tty) {
+    if (proxy_pid > 0) {
         sigaddset(&set, SIGINT);
         sigaddset(&set, SIGTERM);
         sigaddset(&set, SIGHUP);
@@ -96,9 +97,9 @@ int attach_relay(int sock, bool forward_stdin, bool tty, int proxy_pid, bool fin
             int t = tug_frame_read(sock, buf, &len);
             if (t < 0)
                 break;
-            if (t == TUG_FRAME_STDOUT)
+            if (t == TUG_FRAME_STDOUT && (streams & ATTACH_STDOUT))
                 write_all(STDOUT_FILENO, buf, len);
-            else if (t == TUG_FRAME_STDERR)
+            else if (t == TUG_FRAME_STDERR && (streams & ATTACH_STDERR))
                 write_all(STDERR_FILENO, buf, len);
             else if (t == TUG_FRAME_EXIT && len == 4) {
                 unsigned char *b = (unsigned char *)buf;

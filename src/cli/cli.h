@@ -62,6 +62,8 @@ int cli_help_only(cli_ctx *ctx, int argc, char **argv, const char *usage, const 
 /* cli_help_only for a command whose one flag is -f, --force (force_help says what it does). */
 int cli_force_only(cli_ctx *ctx, int argc, char **argv, const char *usage, const char *summary,
                    const char *force_help, bool *ret_force);
+/* After the flags: 0 when no operand is left, else docker's "accepts no arguments" (exit 1). */
+int cli_no_operands(cli_ctx *ctx, int argc, char **argv);
 /* Common "--help" text for a command. */
 void cli_print_help(const char *usage, const char *summary, const char *options);
 

@@ -81,6 +81,7 @@ static const char create_help[] =
     "  -a, --attach list              Attach to STDIN, STDOUT or STDERR\n"
     "      --cap-add list             Add Linux capabilities\n"
     "      --cap-drop list            Drop Linux capabilities\n"
+    "      --cidfile string           Write the container ID to the file\n"
     "  -c, --cpu-shares int           CPU shares (relative weight)\n"
     "      --cpus decimal             Number of CPUs\n"
     "  -d, --detach                   Run container in background and print container ID\n"
@@ -352,8 +353,17 @@ int parse_create_flags(cli_ctx *ctx, int argc, char **argv, bool for_run, create
             f->tty = cli_opt_on();
             json_object_set_new(cfg, "Tty", json_boolean(f->tty));
             break;
-        case 'a':
+        case 'a': {
+            static const char *const streams[] = {"stdin", "stdout", "stderr"};
+            size_t k = 0;
+            while (k < TUG_ARRAY_SIZE(streams) && strcasecmp(optarg, streams[k]) != 0)
+                k++;
+            if (k == TUG_ARRAY_SIZE(streams))
+                return bad_value(ctx, optarg, "-a, --attach",
+                                 "valid streams are STDIN, STDOUT and STDERR");
+            f->attach |= 1u << k;
             break;
+        }
         case O_RM:
             json_object_set_new(hc, "AutoRemove", json_boolean(cli_opt_on()));
             break;
@@ -689,7 +699,12 @@ int parse_create_flags(cli_ctx *ctx, int argc, char **argv, bool for_run, create
             f->platform = optarg;
             break;
         case O_CIDFILE:
+            f->cidfile = optarg;
+            break;
         case O_SIGPROXY:
+            if (!for_run)
+                return cli_flag_unknown(ctx);
+            f->no_sig_proxy = !cli_opt_on();
             break;
         case O_HELP:
             cli_print_help(for_run ? "tug run [OPTIONS] IMAGE [COMMAND] [ARG...]"
@@ -765,6 +780,17 @@ int parse_create_flags(cli_ctx *ctx, int argc, char **argv, bool for_run, create
         for (; optind < argc; optind++)
             json_array_append_new(cmd, json_string(argv[optind]));
         json_object_set_new(cfg, "Cmd", cmd);
+    }
+    if (f->detach && f->attach) {
+        fprintf(stderr, "Error: Conflicting options: -a and -d\n");
+        return EXIT_ENGINE;
+    }
+    if (f->attach) {
+        /* -a names the streams run relays; -i attaches stdin whatever -a says (docker) */
+        if (f->attach & 1u)
+            json_object_set_new(cfg, "AttachStdin", json_true());
+        json_object_set_new(cfg, "AttachStdout", json_boolean(f->attach & 2u));
+        json_object_set_new(cfg, "AttachStderr", json_boolean(f->attach & 4u));
     }
     if (f->detach) {
         json_object_set_new(cfg, "AttachStdout", json_false());

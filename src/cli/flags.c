@@ -249,6 +249,15 @@ int cli_help_only(cli_ctx *ctx, int argc, char **argv, const char *usage, const 
     return cli_force_only(ctx, argc, argv, usage, summary, NULL, NULL);
 }
 
+int cli_no_operands(cli_ctx *ctx, int argc, char **argv)
+{
+    if (optind >= argc)
+        return 0;
+    fprintf(stderr, "\"%s\" accepts no arguments.\nSee '%s %s --help'.\n", ctx->cmd, ctx->prog,
+            ctx->cmd);
+    return EXIT_USER;
+}
+
 int cli_flag_unknown(cli_ctx *ctx)
 {
     if (st.cur_short)

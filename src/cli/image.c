@@ -83,6 +83,10 @@ int cmd_pull(cli_ctx *ctx, int argc, char **argv)
                                        "--all-tags is not supported yet; pull the tags you need");
             break;
         case 'T':
+            /* true is docker's default: tug verifies digests, not Notary signatures */
+            if (!cli_opt_on())
+                return cli_usage_error(ctx, "content trust (Notary signatures) is not supported "
+                                            "by tug; pull without --disable-content-trust=false");
             break;
         case 'H':
             cli_print_help("tug pull [OPTIONS] NAME[:TAG|@DIGEST]",
@@ -786,14 +790,16 @@ int cmd_image_prune(cli_ctx *ctx, int argc, char **argv)
             return cli_flag_error(ctx);
         }
     }
+    int rc = cli_no_operands(ctx, argc, argv);
+    if (rc)
+        return rc;
     if (!force &&
         !cli_confirm(all ? "WARNING! This will remove all images without at least one container "
                        "associated to them."
                      : "WARNING! This will remove all dangling images."))
         return 0;
     tug_store *s;
-    int rc = cli_store(ctx, &s);
-    if (rc)
+    if ((rc = cli_store(ctx, &s)) != 0)
         return rc;
     tug_error *err = NULL;
     tug_df before, after;

@@ -147,18 +147,15 @@ static int parse_inspect(cli_ctx *ctx, int argc, char **argv, const char *fixed_
     static const struct option opts[] = {
         {"format", required_argument, NULL, 'f'},
         {"type", required_argument, NULL, 't'},
-        {"size", no_argument, NULL, 's'},
         HELP_OPT,
         {NULL, 0, NULL, 0},
     };
     const char *format = NULL;
     int c;
-    while ((c = cli_getopt(argc, argv, "f:s", opts)) != -1) {
+    while ((c = cli_getopt(argc, argv, "f:", opts)) != -1) {
         switch (c) {
         case 'f':
             format = optarg;
-            break;
-        case 's':
             break;
         case 't':
             if (!any_type)

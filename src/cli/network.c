@@ -250,9 +250,11 @@ static int net_ls(cli_ctx *ctx, int argc, char **argv)
             return cli_flag_error(ctx);
         }
     }
-    tug_store *s;
-    int rc = cli_store(ctx, &s);
+    int rc = cli_no_operands(ctx, argc, argv);
     if (rc)
+        return rc;
+    tug_store *s;
+    if ((rc = cli_store(ctx, &s)) != 0)
         return rc;
     tug_error *err = NULL;
     tug_network **v = NULL;
@@ -367,6 +369,8 @@ static int net_prune(cli_ctx *ctx, int argc, char **argv)
                        "  -f, --force   Do not prompt for confirmation\n", &force);
     if (rc)
         return rc < 0 ? 0 : rc;
+    if ((rc = cli_no_operands(ctx, argc, argv)) != 0)
+        return rc;
     if (!force && !cli_confirm("WARNING! This will remove all custom networks not used by at "
                                "least one container."))
         return 0;
@@ -398,22 +402,26 @@ static int net_prune(cli_ctx *ctx, int argc, char **argv)
 static int net_connect(cli_ctx *ctx, int argc, char **argv, bool connect)
 {
     static const struct option opts[] = {
-        {"alias", required_argument, NULL, 'a'}, {"ip", required_argument, NULL, 'i'},
-        {"force", no_argument, NULL, 'f'},       HELP_OPT,
+        {"alias", required_argument, NULL, 'a'},
+        {"ip", required_argument, NULL, 'i'},
+        HELP_OPT,
         {NULL, 0, NULL, 0},
     };
     json_t *aliases = json_array();
     const char *ip = NULL;
     int c;
-    while ((c = cli_getopt(argc, argv, "f", opts)) != -1) {
+    while ((c = cli_getopt(argc, argv, "", opts)) != -1) {
         switch (c) {
         case 'a':
-            json_array_append_new(aliases, json_string(optarg));
-            break;
         case 'i':
-            ip = optarg;
-            break;
-        case 'f':
+            if (!connect) {
+                json_decref(aliases);
+                return cli_flag_unknown(ctx);
+            }
+            if (c == 'a')
+                json_array_append_new(aliases, json_string(optarg));
+            else
+                ip = optarg;
             break;
         case 'H':
             json_decref(aliases);

@@ -365,6 +365,8 @@ int cmd_ps(cli_ctx *ctx, int argc, char **argv)
             return cli_flag_error(ctx);
         }
     }
+    if ((rc = cli_no_operands(ctx, argc, argv)) != 0)
+        return rc;
     if (latest && last == -1)
         last = 1;
     tug_store *s;

@@ -40,18 +40,15 @@ int cmd_system_df(cli_ctx *ctx, int argc, char **argv)
 {
     static const struct option opts[] = {
         {"format", required_argument, NULL, 'F'},
-        {"verbose", no_argument, NULL, 'v'},
         HELP_OPT,
         {NULL, 0, NULL, 0},
     };
     const char *format = NULL;
     int c;
-    while ((c = cli_getopt(argc, argv, "v", opts)) != -1) {
+    while ((c = cli_getopt(argc, argv, "", opts)) != -1) {
         switch (c) {
         case 'F':
             format = optarg;
-            break;
-        case 'v':
             break;
         case 'H':
             cli_print_help("tug system df [OPTIONS]", "Show tug disk usage",
@@ -61,9 +58,11 @@ int cmd_system_df(cli_ctx *ctx, int argc, char **argv)
             return cli_flag_error(ctx);
         }
     }
-    tug_store *s;
-    int rc = cli_store(ctx, &s);
+    int rc = cli_no_operands(ctx, argc, argv);
     if (rc)
+        return rc;
+    tug_store *s;
+    if ((rc = cli_store(ctx, &s)) != 0)
         return rc;
     tug_error *err = NULL;
     tug_df df;
@@ -116,9 +115,11 @@ int cmd_system_check(cli_ctx *ctx, int argc, char **argv)
             return cli_flag_error(ctx);
         }
     }
-    tug_store *s;
-    int rc = cli_store(ctx, &s);
+    int rc = cli_no_operands(ctx, argc, argv);
     if (rc)
+        return rc;
+    tug_store *s;
+    if ((rc = cli_store(ctx, &s)) != 0)
         return rc;
     tug_error *err = NULL;
     tug_check_report rep;
@@ -181,6 +182,8 @@ int cmd_version(cli_ctx *ctx, int argc, char **argv)
     int rc = cli_help_only(ctx, argc, argv, "tug version", "Show the tug version information");
     if (rc)
         return rc < 0 ? 0 : rc;
+    if ((rc = cli_no_operands(ctx, argc, argv)) != 0)
+        return rc;
     printf("Client:\n Version:    %s\n Store:      %s\n", TUG_VERSION, ctx->root);
     return 0;
 }

@@ -170,9 +170,11 @@ static int vol_ls(cli_ctx *ctx, int argc, char **argv)
             return cli_flag_error(ctx);
         }
     }
-    tug_store *s;
-    int rc = cli_store(ctx, &s);
+    int rc = cli_no_operands(ctx, argc, argv);
     if (rc)
+        return rc;
+    tug_store *s;
+    if ((rc = cli_store(ctx, &s)) != 0)
         return rc;
     tug_error *err = NULL;
     tug_volume **v = NULL;
@@ -323,27 +325,37 @@ static int vol_prune(cli_ctx *ctx, int argc, char **argv)
         case 'a':
             all = cli_opt_on();
             break;
-        case 'F':
-            if (strcmp(optarg, "all=true") == 0 || strcmp(optarg, "all=1") == 0)
-                all = true;
+        case 'F': {
+            /* the one filter tug's prune knows: docker's all=true|false (or 1|0) */
+            const char *v = strncmp(optarg, "all=", 4) == 0 ? optarg + 4 : "";
+            bool yes = strcmp(v, "true") == 0 || strcmp(v, "1") == 0;
+            if (!yes && strcmp(v, "false") != 0 && strcmp(v, "0") != 0)
+                return cli_usage_error(ctx, "invalid filter '%s' (tug supports all=true|false)",
+                                       optarg);
+            all = yes;
             break;
+        }
         case 'H':
             cli_print_help("tug volume prune [OPTIONS]", "Remove unused local volumes",
-                           "  -a, --all     Remove all unused volumes, not just anonymous ones\n"
-                           "  -f, --force   Do not prompt for confirmation\n");
+                           "  -a, --all             Remove all unused volumes, not just "
+                           "anonymous ones\n"
+                           "      --filter filter   Provide filter values (e.g. 'all=true')\n"
+                           "  -f, --force           Do not prompt for confirmation\n");
             return 0;
         default:
             return cli_flag_error(ctx);
         }
     }
+    int rc = cli_no_operands(ctx, argc, argv);
+    if (rc)
+        return rc;
     if (!force && !cli_confirm(all ? "WARNING! This will remove all local volumes not used by "
                                      "at least one container."
                                    : "WARNING! This will remove anonymous local volumes not "
                                      "used by at least one container."))
         return 0;
     tug_store *s;
-    int rc = cli_store(ctx, &s);
-    if (rc)
+    if ((rc = cli_store(ctx, &s)) != 0)
         return rc;
     tug_error *err = NULL;
     cleanup_strv char **names = NULL;
