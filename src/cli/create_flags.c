@@ -330,7 +330,8 @@ int parse_create_flags(cli_ctx *ctx, int argc, char **argv, bool for_run, create
     json_t *env = json_object_get(cfg, "Env");
     const char *short_opts = for_run ? "+dite:w:u:h:m:c:l:a:p:Pv:" : "+ite:w:u:h:m:c:l:a:p:Pv:";
     const char *network = NULL, *ip = NULL;
-    json_t *aliases = json_array();
+    /* a flag error returns from anywhere in the loop */
+    json_auto_t *aliases = json_array();
     long long memory = 0, swap = 0;
     bool swap_set = false;
     int c;
@@ -761,11 +762,10 @@ int parse_create_flags(cli_ctx *ctx, int argc, char **argv, bool for_run, create
          strcmp(mode, "host") == 0)) {
         fprintf(stderr, "Error: %s is only supported on user-defined networks\n",
                 ip ? "user specified IP address" : "network-scoped alias");
-        json_decref(aliases);
         return EXIT_ENGINE;
     }
     json_t *ncfg = json_object(), *eps = json_object(), *ep = json_object();
-    json_object_set_new(ep, "Aliases", aliases);
+    json_object_set(ep, "Aliases", aliases);
     if (ip) {
         json_t *ipam = json_object();
         json_object_set_new(ipam, "IPv4Address", json_string(ip));
