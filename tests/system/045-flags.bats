@@ -133,6 +133,11 @@ refused_as_docker() {
   # -d=false runs attached: the command's output, not an ID
   run_tug run --rm -d=false busybox echo attached
   [[ $output == attached ]]
+  # what follows the image is the command's, flags or not
+  run_tug run --rm busybox echo -d --rm=maybe --pid
+  [[ $output == "-d --rm=maybe --pid" ]] || { echo "$output"; false; }
+  run_tug run --rm -e=A=1 -w=/tmp busybox sh -c 'echo $A $(pwd)'
+  [[ $output == "1 /tmp" ]] || { echo "$output"; false; }
   run_tug run -d=true --name bg busybox sleep 30
   [[ $output =~ ^[0-9a-f]{64}$ ]]
   run_tug rm -f=true bg
@@ -170,6 +175,9 @@ refused_as_docker() {
   assert_match '^REPOSITORY +TAG +IMAGE ID'
   run_tug logs --timestamps=false -f=false done
   [[ $output == hello ]]
+  # operands and flags mix, as with docker: the flag after the name still counts
+  run_tug logs done --details=true
+  [[ $output == " hello" ]] || { echo "'$output'"; false; }
   # --details: docker prints a record's attributes then a space; tug records none
   run_tug logs --details done
   [[ $output == " hello" ]] || { echo "'$output'"; false; }
