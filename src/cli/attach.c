@@ -38,7 +38,8 @@ static int write_all(int fd, const char *p, size_t n)
     return 0;
 }
 
-int attach_relay(int sock, bool forward_stdin, bool tty, int proxy_pidfd, bool finish_self)
+int attach_relay(int sock, bool forward_stdin, unsigned streams, bool tty, int proxy_pidfd,
+                 bool finish_self)
 {
     struct termios saved;
     bool raw = false;
@@ -54,7 +55,7 @@ int attach_relay(int sock, bool forward_stdin, bool tty, int proxy_pidfd, bool f
     sigset_t set;
     sigemptyset(&set);
     sigaddset(&set, SIGWINCH);
-    if (!tty) {
+    if (proxy_pidfd >= 0) {
         sigaddset(&set, SIGINT);
         sigaddset(&set, SIGTERM);
         sigaddset(&set, SIGHUP);
@@ -97,9 +98,9 @@ int attach_relay(int sock, bool forward_stdin, bool tty, int proxy_pidfd, bool f
             int t = tug_frame_read(sock, buf, &len);
             if (t < 0)
                 break;
-            if (t == TUG_FRAME_STDOUT)
+            if (t == TUG_FRAME_STDOUT && (streams & ATTACH_STDOUT))
                 write_all(STDOUT_FILENO, buf, len);
-            else if (t == TUG_FRAME_STDERR)
+            else if (t == TUG_FRAME_STDERR && (streams & ATTACH_STDERR))
                 write_all(STDERR_FILENO, buf, len);
             else if (t == TUG_FRAME_EXIT && len == 4) {
                 unsigned char *b = (unsigned char *)buf;

@@ -1,5 +1,6 @@
 /* The command line: option parsing, output formats and exit codes. Work is done in src/lib. */
 #pragma once
+#include <getopt.h>
 #include <jansson.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -38,8 +39,31 @@ int cli_run_group(cli_ctx *ctx, const char *group, const cli_command *cmds, int 
 int cli_fail(tug_error *err);
 /* Print an error message with the usage hint docker gives and return 1 (or 125 for flags). */
 int cli_usage_error(cli_ctx *ctx, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* An unknown or malformed flag (getopt returned '?'): docker's message and exit status 125. */
-int cli_flag_error(cli_ctx *ctx, char **argv);
+/* getopt_long's interface with docker's flag rules (spf13/pflag), which every command uses:
+ * - a long flag is its exact name: no abbreviations (--pid is not --pids-limit);
+ * - a flag without an argument is a boolean: --rm, --rm=true, --rm=false, -d=false, and
+ *   shorthands combine (-it, -it=false sets -t); optarg is "true" or "false" (cli_opt_on);
+ * - a flag with an argument takes --name v, --name=v, -n v, -nv or -n=v;
+ * - -h is --help when the command has no -h of its own; --help=false is no flag;
+ * - '+' first in shortopts stops at the first operand (run, exec, top); otherwise flags and
+ *   operands mix and the operands end up at argv[optind..], as getopt_long leaves them.
+ * optind = 0 starts over. Returns the flag's val, -1 at the end, '?' on an error (an unknown
+ * flag, a missing argument, a bad boolean) that cli_flag_error prints. */
+int cli_getopt(int argc, char **argv, const char *shortopts, const struct option *longopts);
+/* The value of the boolean flag cli_getopt just returned. */
+bool cli_opt_on(void);
+/* After cli_getopt returned '?': docker's message, "See 'tug CMD --help'." and status 125. */
+int cli_flag_error(cli_ctx *ctx);
+/* The flag cli_getopt just returned is one this command does not take: "unknown flag". */
+int cli_flag_unknown(cli_ctx *ctx);
+/* The flags of a command that takes none but --help: 0 with the operands at argv[optind..],
+ * -1 when the help was printed (exit 0), else the exit status of a flag error. */
+int cli_help_only(cli_ctx *ctx, int argc, char **argv, const char *usage, const char *summary);
+/* cli_help_only for a command whose one flag is -f, --force (force_help says what it does). */
+int cli_force_only(cli_ctx *ctx, int argc, char **argv, const char *usage, const char *summary,
+                   const char *force_help, bool *ret_force);
+/* After the flags: 0 when no operand is left, else docker's "accepts no arguments" (exit 1). */
+int cli_no_operands(cli_ctx *ctx, int argc, char **argv);
 /* Common "--help" text for a command. */
 void cli_print_help(const char *usage, const char *summary, const char *options);
 

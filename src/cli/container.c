@@ -1,6 +1,7 @@
 /* Container commands: run, create, start, stop, kill, restart, rm, wait, rename, pause, unpause,
  * container prune, top, and the monitor's hand-over (container-finish). */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -94,7 +95,7 @@ static int ensure_image(cli_ctx *ctx, tug_store *s, const create_flags *f)
     return 0;
 }
 
-static int do_create(cli_ctx *ctx, create_flags *f, tug_container **ret)
+static int create_container(cli_ctx *ctx, create_flags *f, tug_container **ret)
 {
     tug_store *s;
     int rc = cli_store(ctx, &s);
@@ -114,6 +115,38 @@ static int do_create(cli_ctx *ctx, create_flags *f, tug_container **ret)
     return 0;
 }
 
+/* Create the container; with --cidfile, write its ID there as docker's client does: a file
+ * already there is refused before anything is done, and the file goes if the create fails. */
+static int do_create(cli_ctx *ctx, create_flags *f, tug_container **ret)
+{
+    if (f->cidfile == NULL)
+        return create_container(ctx, f, ret);
+    cleanup_close int fd = open(f->cidfile, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+    if (fd < 0 && errno == EEXIST) {
+        fprintf(stderr,
+                "Error: Container ID file found, make sure the other container isn't "
+                "running or delete %s\n",
+                f->cidfile);
+        return EXIT_ENGINE;
+    }
+    if (fd < 0) {
+        fprintf(stderr, "Error: failed to create the container ID file: open %s: %s\n", f->cidfile,
+                strerror(errno));
+        return EXIT_ENGINE;
+    }
+    int rc = create_container(ctx, f, ret);
+    size_t len = rc == 0 ? strlen((*ret)->id) : 0;
+    errno = 0;
+    if (rc == 0 && write(fd, (*ret)->id, len) != (ssize_t)len) {
+        fprintf(stderr, "Error: failed to write the container ID to %s: %s\n", f->cidfile,
+                strerror(errno ? errno : ENOSPC));
+        rc = EXIT_ENGINE;
+    }
+    if (rc != 0)
+        unlink(f->cidfile);
+    return rc;
+}
+
 int cmd_create(cli_ctx *ctx, int argc, char **argv)
 {
     create_flags f;
@@ -131,8 +164,10 @@ int cmd_create(cli_ctx *ctx, int argc, char **argv)
     return 0;
 }
 
-/* Start c, attached or not; returns the exit status tug should end with. */
-static int start_container(cli_ctx *ctx, tug_container *c, bool attach, bool interactive)
+/* Start c, attached or not; returns the exit status tug should end with. run has the flags
+ * of tug run (the streams of -a, --sig-proxy), NULL for start and restart. */
+static int start_container(cli_ctx *ctx, tug_container *c, bool attach, bool interactive,
+                           const create_flags *run)
 {
     tug_store *s = ctx->store;
     tug_error *err = NULL;
@@ -167,9 +202,11 @@ static int start_container(cli_ctx *ctx, tug_container *c, bool attach, bool int
     if (!attach)
         return 0;
     bool tty = json_is_true(json_object_get(json_object_get(c->config, "Config"), "Tty"));
+    unsigned streams = run && run->attach ? run->attach : ATTACH_STDOUT | ATTACH_STDERR;
     /* signals go to the init through a pidfd: never to a process that took a dead init's pid */
-    int pidfd = tty ? -1 : tug_container_pidfd(c, NULL);
-    int code = attach_relay(sv[0], interactive, tty, pidfd, true);
+    bool proxy = !tty && !(run && run->no_sig_proxy);
+    int pidfd = proxy ? tug_container_pidfd(c, NULL) : -1;
+    int code = attach_relay(sv[0], interactive, streams, tty, pidfd, true);
     if (pidfd >= 0)
         close(pidfd);
     close(sv[0]);
@@ -196,13 +233,11 @@ int cmd_run(cli_ctx *ctx, int argc, char **argv)
     }
     cleanup_container tug_container *c = NULL;
     rc = do_create(ctx, &f, &c);
-    bool detach = f.detach, interactive = f.interactive;
-    create_flags_clear(&f);
-    if (rc)
-        return rc;
-    rc = start_container(ctx, c, !detach, interactive);
-    if (rc == 0 && detach)
+    if (rc == 0)
+        rc = start_container(ctx, c, !f.detach, f.interactive, &f);
+    if (rc == 0 && f.detach)
         printf("%s\n", c->id);
+    create_flags_clear(&f);
     return rc;
 }
 
@@ -245,7 +280,7 @@ static int need_args(cli_ctx *ctx, int n, const char *usage)
 static int start_one(cli_ctx *ctx, tug_container *c, void *arg)
 {
     bool *flags = arg; /* [attach, interactive] */
-    int code = start_container(ctx, c, flags[0], flags[1]);
+    int code = start_container(ctx, c, flags[0], flags[1], NULL);
     if (!flags[0] && code == 0)
         printf("%s\n", c->name);
     return code;
@@ -261,13 +296,13 @@ int cmd_start(cli_ctx *ctx, int argc, char **argv)
     };
     bool flags[2] = {false, false};
     int c;
-    while ((c = getopt_long(argc, argv, "ai", opts, NULL)) != -1) {
+    while ((c = cli_getopt(argc, argv, "ai", opts)) != -1) {
         switch (c) {
         case 'a':
-            flags[0] = true;
+            flags[0] = cli_opt_on();
             break;
         case 'i':
-            flags[1] = true;
+            flags[1] = cli_opt_on();
             break;
         case 'H':
             cli_print_help("tug start [OPTIONS] CONTAINER [CONTAINER...]",
@@ -276,7 +311,7 @@ int cmd_start(cli_ctx *ctx, int argc, char **argv)
                            "  -i, --interactive   Attach container's STDIN\n");
             return 0;
         default:
-            return cli_flag_error(ctx, argv);
+            return cli_flag_error(ctx);
         }
     }
     int rc = need_args(ctx, argc - optind, "tug start [OPTIONS] CONTAINER [CONTAINER...]");
@@ -314,7 +349,7 @@ static int stop_one(cli_ctx *ctx, tug_container *c, void *arg)
                 c->name, t, t == 1 ? "" : "s");
     }
     if (a->restart) {
-        int code = start_container(ctx, c, false, false);
+        int code = start_container(ctx, c, false, false, NULL);
         if (code)
             return code;
     }
@@ -326,6 +361,7 @@ static int stop_like(cli_ctx *ctx, int argc, char **argv, bool restart)
 {
     static const struct option opts[] = {
         {"time", required_argument, NULL, 't'},
+        {"timeout", required_argument, NULL, 't'}, /* docker 23's name for --time */
         {"signal", required_argument, NULL, 's'},
         HELP_OPT,
         {NULL, 0, NULL, 0},
@@ -333,7 +369,7 @@ static int stop_like(cli_ctx *ctx, int argc, char **argv, bool restart)
     stop_args a = {.timeout = -1, .sig = 0, .restart = restart};
     int c;
     char *end;
-    while ((c = getopt_long(argc, argv, "t:s:", opts, NULL)) != -1) {
+    while ((c = cli_getopt(argc, argv, "t:s:", opts)) != -1) {
         switch (c) {
         case 't':
             a.timeout = (int)strtol(optarg, &end, 10);
@@ -360,7 +396,7 @@ static int stop_like(cli_ctx *ctx, int argc, char **argv, bool restart)
                            "container (default 10)\n");
             return 0;
         default:
-            return cli_flag_error(ctx, argv);
+            return cli_flag_error(ctx);
         }
     }
     int rc = need_args(ctx, argc - optind, "tug stop [OPTIONS] CONTAINER [CONTAINER...]");
@@ -401,7 +437,7 @@ int cmd_kill(cli_ctx *ctx, int argc, char **argv)
         {NULL, 0, NULL, 0},
     };
     int sig = SIGKILL, c;
-    while ((c = getopt_long(argc, argv, "s:", opts, NULL)) != -1) {
+    while ((c = cli_getopt(argc, argv, "s:", opts)) != -1) {
         switch (c) {
         case 's':
             sig = tug_signal_parse(optarg);
@@ -417,7 +453,7 @@ int cmd_kill(cli_ctx *ctx, int argc, char **argv)
                            "\"KILL\")\n");
             return 0;
         default:
-            return cli_flag_error(ctx, argv);
+            return cli_flag_error(ctx);
         }
     }
     int rc = need_args(ctx, argc - optind, "tug kill [OPTIONS] CONTAINER [CONTAINER...]");
@@ -474,21 +510,18 @@ int cmd_rm(cli_ctx *ctx, int argc, char **argv)
     static const struct option opts[] = {
         {"force", no_argument, NULL, 'f'},
         {"volumes", no_argument, NULL, 'v'},
-        {"link", no_argument, NULL, 'l'},
         HELP_OPT,
         {NULL, 0, NULL, 0},
     };
     rm_opts o = {false, false};
     int c;
-    while ((c = getopt_long(argc, argv, "fvl", opts, NULL)) != -1) {
+    while ((c = cli_getopt(argc, argv, "fv", opts)) != -1) {
         switch (c) {
         case 'f':
-            o.force = true;
+            o.force = cli_opt_on();
             break;
         case 'v':
-            o.volumes = true;
-            break;
-        case 'l':
+            o.volumes = cli_opt_on();
             break;
         case 'H':
             cli_print_help("tug rm [OPTIONS] CONTAINER [CONTAINER...]",
@@ -498,7 +531,7 @@ int cmd_rm(cli_ctx *ctx, int argc, char **argv)
                            "the container\n");
             return 0;
         default:
-            return cli_flag_error(ctx, argv);
+            return cli_flag_error(ctx);
         }
     }
     int rc = need_args(ctx, argc - optind, "tug rm [OPTIONS] CONTAINER [CONTAINER...]");
@@ -521,19 +554,12 @@ static int wait_one(cli_ctx *ctx, tug_container *c, void *arg)
 
 int cmd_wait(cli_ctx *ctx, int argc, char **argv)
 {
-    static const struct option opts[] = {HELP_OPT, {NULL, 0, NULL, 0}};
-    int c;
-    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-        if (c == 'H') {
-            cli_print_help("tug wait CONTAINER [CONTAINER...]",
+    int rc = cli_help_only(ctx, argc, argv, "tug wait CONTAINER [CONTAINER...]",
                            "Block until one or more containers stop, then print their exit "
-                           "codes",
-                           "");
-            return 0;
-        }
-        return cli_flag_error(ctx, argv);
-    }
-    int rc = need_args(ctx, argc - optind, "tug wait CONTAINER [CONTAINER...]");
+                           "codes");
+    if (rc)
+        return rc < 0 ? 0 : rc;
+    rc = need_args(ctx, argc - optind, "tug wait CONTAINER [CONTAINER...]");
     if (rc)
         return rc;
     return for_each(ctx, argc - optind, argv + optind, wait_one, NULL);
@@ -541,22 +567,15 @@ int cmd_wait(cli_ctx *ctx, int argc, char **argv)
 
 int cmd_rename(cli_ctx *ctx, int argc, char **argv)
 {
-    static const struct option opts[] = {HELP_OPT, {NULL, 0, NULL, 0}};
-    int c;
-    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-        if (c == 'H') {
-            cli_print_help("tug rename CONTAINER NEW_NAME", "Rename a container", "");
-            return 0;
-        }
-        return cli_flag_error(ctx, argv);
-    }
+    int rc = cli_help_only(ctx, argc, argv, "tug rename CONTAINER NEW_NAME", "Rename a container");
+    if (rc)
+        return rc < 0 ? 0 : rc;
     if (argc - optind != 2) {
         fprintf(stderr, "\"rename\" requires exactly 2 arguments.\nSee 'tug rename --help'.\n");
         return EXIT_USER;
     }
     tug_store *s;
-    int rc = cli_store(ctx, &s);
-    if (rc)
+    if ((rc = cli_store(ctx, &s)) != 0)
         return rc;
     tug_error *err = NULL;
     cleanup_container tug_container *ct = NULL;
@@ -578,21 +597,16 @@ static int pause_one(cli_ctx *ctx, tug_container *c, void *arg)
 
 static int pause_like(cli_ctx *ctx, int argc, char **argv, bool pause)
 {
-    static const struct option opts[] = {HELP_OPT, {NULL, 0, NULL, 0}};
-    int c;
-    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-        if (c == 'H') {
-            cli_print_help(pause ? "tug pause CONTAINER [CONTAINER...]"
+    int rc = cli_help_only(ctx, argc, argv,
+                           pause ? "tug pause CONTAINER [CONTAINER...]"
                                  : "tug unpause CONTAINER [CONTAINER...]",
                            pause ? "Pause all processes within one or more containers"
-                                 : "Unpause all processes within one or more containers",
-                           "");
-            return 0;
-        }
-        return cli_flag_error(ctx, argv);
-    }
-    int rc = need_args(ctx, argc - optind, pause ? "tug pause CONTAINER [CONTAINER...]"
-                                                 : "tug unpause CONTAINER [CONTAINER...]");
+                                 : "Unpause all processes within one or more containers");
+    if (rc)
+        return rc < 0 ? 0 : rc;
+    rc = need_args(ctx, argc - optind,
+                   pause ? "tug pause CONTAINER [CONTAINER...]"
+                         : "tug unpause CONTAINER [CONTAINER...]");
     if (rc)
         return rc;
     return for_each(ctx, argc - optind, argv + optind, pause_one, &pause);
@@ -619,27 +633,39 @@ int cmd_container_prune(cli_ctx *ctx, int argc, char **argv)
         {NULL, 0, NULL, 0},
     };
     bool force = false;
+    const char *labels[16];
+    size_t nlabels = 0;
     int c;
-    while ((c = getopt_long(argc, argv, "f", opts, NULL)) != -1) {
+    while ((c = cli_getopt(argc, argv, "f", opts)) != -1) {
         switch (c) {
         case 'f':
-            force = true;
+            force = cli_opt_on();
             break;
         case 'F':
+            if (strncmp(optarg, "label=", 6) != 0)
+                return cli_usage_error(ctx, "invalid filter '%s' (tug supports label=)", optarg);
+            if (nlabels == TUG_ARRAY_SIZE(labels))
+                return cli_usage_error(ctx, "too many filters: at most %zu",
+                                       TUG_ARRAY_SIZE(labels));
+            labels[nlabels++] = optarg + 6;
             break;
         case 'H':
             cli_print_help("tug container prune [OPTIONS]", "Remove all stopped containers",
-                           "  -f, --force   Do not prompt for confirmation\n");
+                           "      --filter filter   Provide filter values (e.g. "
+                           "'label=<key>=<value>')\n"
+                           "  -f, --force           Do not prompt for confirmation\n");
             return 0;
         default:
-            return cli_flag_error(ctx, argv);
+            return cli_flag_error(ctx);
         }
     }
+    int rc = cli_no_operands(ctx, argc, argv);
+    if (rc)
+        return rc;
     if (!force && !cli_confirm("WARNING! This will remove all stopped containers."))
         return 0;
     tug_store *s;
-    int rc = cli_store(ctx, &s);
-    if (rc)
+    if ((rc = cli_store(ctx, &s)) != 0)
         return rc;
     tug_error *err = NULL;
     tug_container **v = NULL;
@@ -650,6 +676,12 @@ int cmd_container_prune(cli_ctx *ctx, int argc, char **argv)
     for (size_t i = 0; i < n; i++) {
         if (strcmp(v[i]->state, TUG_STATE_EXITED) != 0 &&
             strcmp(v[i]->state, TUG_STATE_CREATED) != 0 && strcmp(v[i]->state, TUG_STATE_DEAD) != 0)
+            continue;
+        json_t *clabels = json_object_get(json_object_get(v[i]->config, "Config"), "Labels");
+        size_t k = 0;
+        while (k < nlabels && cli_label_match(clabels, labels[k]))
+            k++;
+        if (k < nlabels)
             continue;
         if (tug_container_remove(s, v[i], &err) < 0) {
             rc = cli_fail(err);
@@ -772,23 +804,31 @@ static int top_one(cli_ctx *ctx, tug_container *c, void *arg)
 
 int cmd_top(cli_ctx *ctx, int argc, char **argv)
 {
-    if (argc < 2) {
+    static const struct option opts[] = {HELP_OPT, {NULL, 0, NULL, 0}};
+    int c;
+    /* what follows the container is ps's own options */
+    while ((c = cli_getopt(argc, argv, "+", opts)) != -1) {
+        if (c == 'H') {
+            cli_print_help("tug top CONTAINER [ps OPTIONS]",
+                           "Display the running processes of a container", "");
+            return 0;
+        }
+        return cli_flag_error(ctx);
+    }
+    if (argc - optind < 1) {
         fprintf(stderr, "\"top\" requires at least 1 argument.\nSee 'tug top --help'.\n");
         return EXIT_USER;
     }
-    if (strcmp(argv[1], "--help") == 0) {
-        cli_print_help("tug top CONTAINER [ps OPTIONS]",
-                       "Display the running processes of a container", "");
-        return 0;
-    }
     char **ps_args = NULL;
-    if (argc > 2) {
+    if (argc - optind > 1) {
         ps_args = calloc((size_t)argc, sizeof(char *));
+        if (ps_args == NULL)
+            return EXIT_ENGINE;
         ps_args[0] = "ps";
-        for (int i = 2; i < argc; i++)
-            ps_args[i - 1] = argv[i];
+        for (int i = optind + 1; i < argc; i++)
+            ps_args[i - optind] = argv[i];
     }
-    int rc = for_each(ctx, 1, argv + 1, top_one, ps_args);
+    int rc = for_each(ctx, 1, argv + optind, top_one, ps_args);
     free(ps_args);
     return rc;
 }

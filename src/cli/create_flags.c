@@ -62,7 +62,7 @@ static const struct option create_opts[] = {
     {"pull", required_argument, NULL, O_PULL},
     {"platform", required_argument, NULL, O_PLATFORM},
     {"cidfile", required_argument, NULL, O_CIDFILE},
-    {"sig-proxy", optional_argument, NULL, O_SIGPROXY},
+    {"sig-proxy", no_argument, NULL, O_SIGPROXY},
     {"attach", required_argument, NULL, 'a'},
     {"publish", required_argument, NULL, 'p'},
     {"publish-all", no_argument, NULL, 'P'},
@@ -81,6 +81,7 @@ static const char create_help[] =
     "  -a, --attach list              Attach to STDIN, STDOUT or STDERR\n"
     "      --cap-add list             Add Linux capabilities\n"
     "      --cap-drop list            Drop Linux capabilities\n"
+    "      --cidfile string           Write the container ID to the file\n"
     "  -c, --cpu-shares int           CPU shares (relative weight)\n"
     "      --cpus decimal             Number of CPUs\n"
     "  -d, --detach                   Run container in background and print container ID\n"
@@ -327,35 +328,45 @@ int parse_create_flags(cli_ctx *ctx, int argc, char **argv, bool for_run, create
     json_object_set_new(f->request, "Config", cfg);
     json_object_set_new(f->request, "HostConfig", hc);
     json_t *env = json_object_get(cfg, "Env");
-    const char *short_opts = for_run ? "+ditre:w:u:h:m:c:l:a:p:Pv:" : "+itre:w:u:h:m:c:l:a:p:Pv:";
+    const char *short_opts = for_run ? "+dite:w:u:h:m:c:l:a:p:Pv:" : "+ite:w:u:h:m:c:l:a:p:Pv:";
     const char *network = NULL, *ip = NULL;
-    json_t *aliases = json_array();
+    /* a flag error returns from anywhere in the loop */
+    json_auto_t *aliases = json_array();
     long long memory = 0, swap = 0;
     bool swap_set = false;
     int c;
-    while ((c = getopt_long(argc, argv, short_opts, create_opts, NULL)) != -1) {
+    while ((c = cli_getopt(argc, argv, short_opts, create_opts)) != -1) {
         long long v;
         char *end;
         switch (c) {
         case 'd':
             if (!for_run)
-                return cli_flag_error(ctx, argv);
-            f->detach = true;
+                return cli_flag_unknown(ctx);
+            f->detach = cli_opt_on();
             break;
         case 'i':
-            f->interactive = true;
-            json_object_set_new(cfg, "OpenStdin", json_true());
-            json_object_set_new(cfg, "AttachStdin", json_true());
-            json_object_set_new(cfg, "StdinOnce", json_true());
+            f->interactive = cli_opt_on();
+            json_object_set_new(cfg, "OpenStdin", json_boolean(f->interactive));
+            json_object_set_new(cfg, "AttachStdin", json_boolean(f->interactive));
+            json_object_set_new(cfg, "StdinOnce", json_boolean(f->interactive));
             break;
         case 't':
-            f->tty = true;
-            json_object_set_new(cfg, "Tty", json_true());
+            f->tty = cli_opt_on();
+            json_object_set_new(cfg, "Tty", json_boolean(f->tty));
             break;
-        case 'a':
+        case 'a': {
+            static const char *const streams[] = {"stdin", "stdout", "stderr"};
+            size_t k = 0;
+            while (k < TUG_ARRAY_SIZE(streams) && strcasecmp(optarg, streams[k]) != 0)
+                k++;
+            if (k == TUG_ARRAY_SIZE(streams))
+                return bad_value(ctx, optarg, "-a, --attach",
+                                 "valid streams are STDIN, STDOUT and STDERR");
+            f->attach |= 1u << k;
             break;
+        }
         case O_RM:
-            json_object_set_new(hc, "AutoRemove", json_true());
+            json_object_set_new(hc, "AutoRemove", json_boolean(cli_opt_on()));
             break;
         case O_NAME:
             f->name = optarg;
@@ -391,10 +402,10 @@ int parse_create_flags(cli_ctx *ctx, int argc, char **argv, bool for_run, create
             json_object_set_new(cfg, "Hostname", json_string(optarg));
             break;
         case O_INIT:
-            json_object_set_new(hc, "Init", json_true());
+            json_object_set_new(hc, "Init", json_boolean(cli_opt_on()));
             break;
         case O_READONLY:
-            json_object_set_new(hc, "ReadonlyRootfs", json_true());
+            json_object_set_new(hc, "ReadonlyRootfs", json_boolean(cli_opt_on()));
             break;
         case O_TMPFS: {
             json_t *t = json_object_get(hc, "Tmpfs");
@@ -468,7 +479,7 @@ int parse_create_flags(cli_ctx *ctx, int argc, char **argv, bool for_run, create
             break;
         }
         case O_PRIV:
-            json_object_set_new(hc, "Privileged", json_true());
+            json_object_set_new(hc, "Privileged", json_boolean(cli_opt_on()));
             break;
         case O_SECOPT:
             if (strcmp(optarg, "no-new-privileges") != 0 &&
@@ -604,7 +615,7 @@ int parse_create_flags(cli_ctx *ctx, int argc, char **argv, bool for_run, create
             break;
         }
         case 'P':
-            json_object_set_new(hc, "PublishAllPorts", json_true());
+            json_object_set_new(hc, "PublishAllPorts", json_boolean(cli_opt_on()));
             break;
         case 'p': {
             tug_port_spec *ps = NULL;
@@ -689,7 +700,12 @@ int parse_create_flags(cli_ctx *ctx, int argc, char **argv, bool for_run, create
             f->platform = optarg;
             break;
         case O_CIDFILE:
+            f->cidfile = optarg;
+            break;
         case O_SIGPROXY:
+            if (!for_run)
+                return cli_flag_unknown(ctx);
+            f->no_sig_proxy = !cli_opt_on();
             break;
         case O_HELP:
             cli_print_help(for_run ? "tug run [OPTIONS] IMAGE [COMMAND] [ARG...]"
@@ -699,7 +715,7 @@ int parse_create_flags(cli_ctx *ctx, int argc, char **argv, bool for_run, create
                            create_help);
             return -1;
         default:
-            return cli_flag_error(ctx, argv);
+            return cli_flag_error(ctx);
         }
     }
     if (optind >= argc) {
@@ -746,11 +762,10 @@ int parse_create_flags(cli_ctx *ctx, int argc, char **argv, bool for_run, create
          strcmp(mode, "host") == 0)) {
         fprintf(stderr, "Error: %s is only supported on user-defined networks\n",
                 ip ? "user specified IP address" : "network-scoped alias");
-        json_decref(aliases);
         return EXIT_ENGINE;
     }
     json_t *ncfg = json_object(), *eps = json_object(), *ep = json_object();
-    json_object_set_new(ep, "Aliases", aliases);
+    json_object_set(ep, "Aliases", aliases);
     if (ip) {
         json_t *ipam = json_object();
         json_object_set_new(ipam, "IPv4Address", json_string(ip));
@@ -765,6 +780,17 @@ int parse_create_flags(cli_ctx *ctx, int argc, char **argv, bool for_run, create
         for (; optind < argc; optind++)
             json_array_append_new(cmd, json_string(argv[optind]));
         json_object_set_new(cfg, "Cmd", cmd);
+    }
+    if (f->detach && f->attach) {
+        fprintf(stderr, "Error: Conflicting options: -a and -d\n");
+        return EXIT_ENGINE;
+    }
+    if (f->attach) {
+        /* -a names the streams run relays; -i attaches stdin whatever -a says (docker) */
+        if (f->attach & 1u)
+            json_object_set_new(cfg, "AttachStdin", json_true());
+        json_object_set_new(cfg, "AttachStdout", json_boolean(f->attach & 2u));
+        json_object_set_new(cfg, "AttachStderr", json_boolean(f->attach & 4u));
     }
     if (f->detach) {
         json_object_set_new(cfg, "AttachStdout", json_false());

@@ -11,7 +11,10 @@ typedef struct create_flags {
     const char *image;
     const char *pull; /* missing | always | never */
     const char *platform;
+    const char *cidfile; /* --cidfile: where run/create write the new container's ID */
     bool detach, interactive, tty;
+    bool no_sig_proxy; /* --sig-proxy=false: signals end tug run, the container goes on */
+    unsigned attach;   /* -a: 1 stdin, 2 stdout, 4 stderr; 0 when not given */
     char **warnings;  /* printed before the container starts */
     size_t n_warnings;
 } create_flags;

@@ -202,16 +202,16 @@ int cmd_exec(cli_ctx *ctx, int argc, char **argv)
     char **env = calloc((size_t)argc + 1, sizeof(char *));
     size_t nenv = 0;
     int c;
-    while ((c = getopt_long(argc, argv, "+dite:w:u:", opts, NULL)) != -1) {
+    while ((c = cli_getopt(argc, argv, "+dite:w:u:", opts)) != -1) {
         switch (c) {
         case 'd':
-            o.detach = true;
+            o.detach = cli_opt_on();
             break;
         case 'i':
-            interactive = true;
+            interactive = cli_opt_on();
             break;
         case 't':
-            o.tty = true;
+            o.tty = cli_opt_on();
             break;
         case 'e':
             if (strchr(optarg, '=') == NULL) {
@@ -229,7 +229,7 @@ int cmd_exec(cli_ctx *ctx, int argc, char **argv)
             o.user = optarg;
             break;
         case 'P':
-            o.privileged = true;
+            o.privileged = cli_opt_on();
             break;
         case 'H':
             free(env);
@@ -247,7 +247,7 @@ int cmd_exec(cli_ctx *ctx, int argc, char **argv)
             return 0;
         default:
             free(env);
-            return cli_flag_error(ctx, argv);
+            return cli_flag_error(ctx);
         }
     }
     if (argc - optind < 2) {
@@ -258,17 +258,20 @@ int cmd_exec(cli_ctx *ctx, int argc, char **argv)
     }
     o.env = env;
     o.args = argv + optind + 1;
+    /* before the first goto out: ct's cleanup runs on every way out */
     tug_store *s;
+    tug_error *err = NULL;
+    cleanup_container tug_container *ct = NULL;
+    int sv[2] = {-1, -1}, st = 0;
+    pid_t pid = 0;
+    tug_exec_proc proc = {.in = -1, .out = -1, .err = -1};
     int rc = cli_store(ctx, &s);
     if (rc)
         goto out;
-    tug_error *err = NULL;
-    cleanup_container tug_container *ct = NULL;
     if (tug_container_find(s, argv[optind], &ct, &err) < 0) {
         rc = cli_fail(err);
         goto out;
     }
-    int sv[2] = {-1, -1};
     if (o.tty && socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0)
         o.console = sv[1];
     struct winsize ws;
@@ -278,7 +281,6 @@ int cmd_exec(cli_ctx *ctx, int argc, char **argv)
         o.cols = ws.ws_col;
     }
     o.interactive = interactive;
-    tug_exec_proc proc = {.in = -1, .out = -1, .err = -1};
     if (tug_container_exec(s, ct, &o, &proc, &err) < 0) {
         if (sv[0] >= 0) {
             close(sv[0]);
@@ -296,7 +298,7 @@ int cmd_exec(cli_ctx *ctx, int argc, char **argv)
         rc = 0;
         goto out;
     }
-    pid_t pid = proc.pid;
+    pid = proc.pid;
     if (o.tty) {
         close(sv[1]);
         int master = tug_recv_fd(sv[0]);
@@ -308,11 +310,10 @@ int cmd_exec(cli_ctx *ctx, int argc, char **argv)
     } else {
         relay_pipes(&proc);
     }
-    int ends[] = {proc.in, proc.out, proc.err};
-    for (size_t i = 0; i < 3; i++)
-        if (ends[i] >= 0)
-            close(ends[i]);
-    int st = 0;
+    if (proc.in >= 0)
+        close(proc.in);
+    close(proc.out);
+    close(proc.err);
     while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {
     }
     rc = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);

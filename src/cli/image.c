@@ -62,24 +62,31 @@ int cmd_pull(cli_ctx *ctx, int argc, char **argv)
         {"quiet", no_argument, NULL, 'q'},
         {"platform", required_argument, NULL, 'p'},
         {"all-tags", no_argument, NULL, 'a'},
-        {"disable-content-trust", optional_argument, NULL, 'T'},
+        {"disable-content-trust", no_argument, NULL, 'T'},
         HELP_OPT,
         {NULL, 0, NULL, 0},
     };
     bool quiet = false;
     const char *platform = getenv("DOCKER_DEFAULT_PLATFORM");
     int c;
-    while ((c = getopt_long(argc, argv, "qa", opts, NULL)) != -1) {
+    while ((c = cli_getopt(argc, argv, "qa", opts)) != -1) {
         switch (c) {
         case 'q':
-            quiet = true;
+            quiet = cli_opt_on();
             break;
         case 'p':
             platform = optarg;
             break;
         case 'a':
-            return cli_usage_error(ctx, "--all-tags is not supported yet; pull the tags you need");
+            if (cli_opt_on())
+                return cli_usage_error(ctx,
+                                       "--all-tags is not supported yet; pull the tags you need");
+            break;
         case 'T':
+            /* true is docker's default: tug verifies digests, not Notary signatures */
+            if (!cli_opt_on())
+                return cli_usage_error(ctx, "content trust (Notary signatures) is not supported "
+                                            "by tug; pull without --disable-content-trust=false");
             break;
         case 'H':
             cli_print_help("tug pull [OPTIONS] NAME[:TAG|@DIGEST]",
@@ -88,7 +95,7 @@ int cmd_pull(cli_ctx *ctx, int argc, char **argv)
                            "capable\n  -q, --quiet             Suppress verbose output\n");
             return 0;
         default:
-            return cli_flag_error(ctx, argv);
+            return cli_flag_error(ctx);
         }
     }
     if (argc - optind != 1)
@@ -322,18 +329,18 @@ int cmd_images(cli_ctx *ctx, int argc, char **argv)
     char **filters = NULL;
     size_t nfilters = 0;
     int c, rc = 0;
-    while ((c = getopt_long(argc, argv, "aqf:", opts, NULL)) != -1) {
+    while ((c = cli_getopt(argc, argv, "aqf:", opts)) != -1) {
         switch (c) {
         case 'a':
             break; /* tug keeps no intermediate images: -a shows the same list */
         case 'q':
-            quiet = true;
+            quiet = cli_opt_on();
             break;
         case 'd':
-            digests = true;
+            digests = cli_opt_on();
             break;
         case 'n':
-            no_trunc = true;
+            no_trunc = cli_opt_on();
             break;
         case 'f': {
             char **n = realloc(filters, (nfilters + 1) * sizeof(*n));
@@ -358,7 +365,7 @@ int cmd_images(cli_ctx *ctx, int argc, char **argv)
             return 0;
         default:
             free(filters);
-            return cli_flag_error(ctx, argv);
+            return cli_flag_error(ctx);
         }
     }
     if (argc - optind > 1) {
@@ -453,22 +460,15 @@ int cmd_images(cli_ctx *ctx, int argc, char **argv)
 
 int cmd_tag(cli_ctx *ctx, int argc, char **argv)
 {
-    static const struct option opts[] = {HELP_OPT, {NULL, 0, NULL, 0}};
-    int c;
-    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-        if (c == 'H') {
-            cli_print_help("tug tag SOURCE_IMAGE[:TAG] TARGET_IMAGE[:TAG]",
-                           "Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE", "");
-            return 0;
-        }
-        return cli_flag_error(ctx, argv);
-    }
+    int rc = cli_help_only(ctx, argc, argv, "tug tag SOURCE_IMAGE[:TAG] TARGET_IMAGE[:TAG]",
+                           "Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE");
+    if (rc)
+        return rc < 0 ? 0 : rc;
     if (argc - optind != 2)
         return cli_usage_error(ctx, "\"tag\" requires exactly 2 arguments.\n\nUsage:  tug tag "
                                     "SOURCE_IMAGE[:TAG] TARGET_IMAGE[:TAG]");
     tug_store *s;
-    int rc = cli_store(ctx, &s);
-    if (rc)
+    if ((rc = cli_store(ctx, &s)) != 0)
         return rc;
     tug_error *err = NULL;
     cleanup_reference tug_reference *target = NULL;
@@ -617,20 +617,21 @@ int cmd_rmi(cli_ctx *ctx, int argc, char **argv)
     };
     bool force = false;
     int c;
-    while ((c = getopt_long(argc, argv, "f", opts, NULL)) != -1) {
+    while ((c = cli_getopt(argc, argv, "f", opts)) != -1) {
         switch (c) {
         case 'f':
-            force = true;
+            force = cli_opt_on();
             break;
         case 'n':
-            break;
+            break; /* no parent images to keep: tug's images have none (builds keep no
+                    * intermediate images) */
         case 'H':
             cli_print_help("tug rmi [OPTIONS] IMAGE [IMAGE...]", "Remove one or more images",
                            "  -f, --force      Force removal of the image\n"
                            "      --no-prune   Do not delete untagged parents\n");
             return 0;
         default:
-            return cli_flag_error(ctx, argv);
+            return cli_flag_error(ctx);
         }
     }
     if (optind >= argc)
@@ -669,7 +670,7 @@ int cmd_import(cli_ctx *ctx, int argc, char **argv)
     int c;
     if (changes == NULL)
         return EXIT_ENGINE;
-    while ((c = getopt_long(argc, argv, "c:m:", opts, NULL)) != -1) {
+    while ((c = cli_getopt(argc, argv, "c:m:", opts)) != -1) {
         switch (c) {
         case 'c':
             changes[nch++] = optarg;
@@ -691,7 +692,7 @@ int cmd_import(cli_ctx *ctx, int argc, char **argv)
             return 0;
         default:
             free(changes);
-            return cli_flag_error(ctx, argv);
+            return cli_flag_error(ctx);
         }
     }
     if (argc - optind < 1 || argc - optind > 2) {
@@ -765,13 +766,13 @@ int cmd_image_prune(cli_ctx *ctx, int argc, char **argv)
     bool all = false, force = false;
     const char *label = NULL;
     int c;
-    while ((c = getopt_long(argc, argv, "af", opts, NULL)) != -1) {
+    while ((c = cli_getopt(argc, argv, "af", opts)) != -1) {
         switch (c) {
         case 'a':
-            all = true;
+            all = cli_opt_on();
             break;
         case 'f':
-            force = true;
+            force = cli_opt_on();
             break;
         case 'F':
             if (strncmp(optarg, "label=", 6) != 0)
@@ -786,17 +787,19 @@ int cmd_image_prune(cli_ctx *ctx, int argc, char **argv)
                            "confirmation\n");
             return 0;
         default:
-            return cli_flag_error(ctx, argv);
+            return cli_flag_error(ctx);
         }
     }
+    int rc = cli_no_operands(ctx, argc, argv);
+    if (rc)
+        return rc;
     if (!force &&
         !cli_confirm(all ? "WARNING! This will remove all images without at least one container "
                        "associated to them."
                      : "WARNING! This will remove all dangling images."))
         return 0;
     tug_store *s;
-    int rc = cli_store(ctx, &s);
-    if (rc)
+    if ((rc = cli_store(ctx, &s)) != 0)
         return rc;
     tug_error *err = NULL;
     tug_df before, after;

@@ -13,33 +13,35 @@
 #include "util/strutil.h"
 #include "util/template.h"
 
-#define HELP_OPT {"help", no_argument, NULL, 'H'}
+#define HELP_OPT {"help", no_argument, NULL, O_HELP}
+
+enum { O_HELP = 1000 }; /* history's -H is --human */
 
 int cmd_history(cli_ctx *ctx, int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"human", optional_argument, NULL, 'h'}, {"no-trunc", no_argument, NULL, 'n'},
+        {"human", no_argument, NULL, 'H'},       {"no-trunc", no_argument, NULL, 'n'},
         {"quiet", no_argument, NULL, 'q'},       {"format", required_argument, NULL, 'F'},
         HELP_OPT,                                {NULL, 0, NULL, 0},
     };
     bool human = true, no_trunc = false, quiet = false;
     const char *format = NULL;
     int c;
-    while ((c = getopt_long(argc, argv, "q", opts, NULL)) != -1) {
+    while ((c = cli_getopt(argc, argv, "qH", opts)) != -1) {
         switch (c) {
-        case 'h':
-            human = optarg == NULL || strcmp(optarg, "true") == 0 || strcmp(optarg, "1") == 0;
+        case 'H':
+            human = cli_opt_on();
             break;
         case 'n':
-            no_trunc = true;
+            no_trunc = cli_opt_on();
             break;
         case 'q':
-            quiet = true;
+            quiet = cli_opt_on();
             break;
         case 'F':
             format = optarg;
             break;
-        case 'H':
+        case O_HELP:
             cli_print_help("tug history [OPTIONS] IMAGE", "Show the history of an image",
                            "      --format string   Pretty-print images using a Go template\n"
                            "  -H, --human           Print sizes and dates in human readable "
@@ -48,7 +50,7 @@ int cmd_history(cli_ctx *ctx, int argc, char **argv)
                            "  -q, --quiet           Only show image IDs\n");
             return 0;
         default:
-            return cli_flag_error(ctx, argv);
+            return cli_flag_error(ctx);
         }
     }
     if (argc - optind != 1)
@@ -145,27 +147,24 @@ static int parse_inspect(cli_ctx *ctx, int argc, char **argv, const char *fixed_
     static const struct option opts[] = {
         {"format", required_argument, NULL, 'f'},
         {"type", required_argument, NULL, 't'},
-        {"size", no_argument, NULL, 's'},
         HELP_OPT,
         {NULL, 0, NULL, 0},
     };
     const char *format = NULL;
     int c;
-    while ((c = getopt_long(argc, argv, "f:s", opts, NULL)) != -1) {
+    while ((c = cli_getopt(argc, argv, "f:", opts)) != -1) {
         switch (c) {
         case 'f':
             format = optarg;
             break;
         case 't':
             if (!any_type)
-                return cli_usage_error(ctx, "unknown flag: --type");
+                return cli_flag_unknown(ctx);
             if (strcmp(optarg, "image") != 0 && strcmp(optarg, "container") != 0)
                 return cli_usage_error(ctx, "\"%s\" is not a valid value for --type", optarg);
             type = optarg;
             break;
-        case 's':
-            break;
-        case 'H':
+        case O_HELP:
             cli_print_help(any_type ? "tug inspect [OPTIONS] NAME|ID [NAME|ID...]"
                                     : "tug image|container inspect [OPTIONS] NAME [NAME...]",
                            any_type ? "Return low-level information on tug objects"
@@ -174,7 +173,7 @@ static int parse_inspect(cli_ctx *ctx, int argc, char **argv, const char *fixed_
                            "template\n");
             return 0;
         default:
-            return cli_flag_error(ctx, argv);
+            return cli_flag_error(ctx);
         }
     }
     if (optind >= argc)

@@ -20,7 +20,7 @@
 #define HELP_OPT {"help", no_argument, NULL, 'H'}
 
 typedef struct log_opts {
-    bool timestamps;
+    bool timestamps, details;
     long long since_ns, until_ns; /* 0 = none */
     bool tty;                     /* everything went to stdout */
 } log_opts;
@@ -83,6 +83,10 @@ static void emit(const char *line, const log_opts *o)
     FILE *out = stream && strcmp(stream, "stderr") == 0 && !o->tty ? stderr : stdout;
     if (o->timestamps && time_s)
         fprintf(out, "%s ", time_s);
+    /* --details: the record's attributes then a space; tug records none (docker's labels/env
+     * log-opts), so what is left is the space */
+    if (o->details)
+        fputc(' ', out);
     json_t *log = json_object_get(rec, "log");
     fwrite(json_string_value(log), 1, json_string_length(log), out);
     json_decref(rec);
@@ -132,13 +136,13 @@ int cmd_logs(cli_ctx *ctx, int argc, char **argv)
     long tail = -1;
     int c;
     char *end;
-    while ((c = getopt_long(argc, argv, "ftn:", opts, NULL)) != -1) {
+    while ((c = cli_getopt(argc, argv, "ftn:", opts)) != -1) {
         switch (c) {
         case 'f':
-            follow = true;
+            follow = cli_opt_on();
             break;
         case 't':
-            o.timestamps = true;
+            o.timestamps = cli_opt_on();
             break;
         case 'n':
             if (strcmp(optarg, "all") == 0)
@@ -162,9 +166,11 @@ int cmd_logs(cli_ctx *ctx, int argc, char **argv)
             }
             break;
         case 'D':
+            o.details = cli_opt_on();
             break;
         case 'H':
             cli_print_help("tug logs [OPTIONS] CONTAINER", "Fetch the logs of a container",
+                           "      --details        Show extra details provided to logs\n"
                            "  -f, --follow         Follow log output\n"
                            "      --since string   Show logs since timestamp or relative (e.g. "
                            "42m)\n"
@@ -174,7 +180,7 @@ int cmd_logs(cli_ctx *ctx, int argc, char **argv)
                            "      --until string   Show logs before a timestamp or relative\n");
             return 0;
         default:
-            return cli_flag_error(ctx, argv);
+            return cli_flag_error(ctx);
         }
     }
     if (argc - optind != 1) {

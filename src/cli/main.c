@@ -135,8 +135,7 @@ static int dispatch(cli_ctx *ctx, const char *group, const cli_command *cmds, in
         char name[64];
         snprintf(name, sizeof(name), "%s%s%s", group ? group : "", group ? " " : "", argv[0]);
         ctx->cmd = name;
-        optind = 0; /* a full getopt reset for the command's own parsing */
-        opterr = 0; /* unknown flags are reported as docker words them */
+        optind = 0; /* the command's own flags are read from the start */
         return c->run(ctx, argc, argv);
     }
     if (group)
@@ -176,7 +175,7 @@ int main(int argc, char **argv)
         {NULL, 0, NULL, 0},
     };
     int c;
-    while ((c = getopt_long(argc, argv, "+vh", opts, NULL)) != -1) {
+    while ((c = cli_getopt(argc, argv, "+vh", opts)) != -1) {
         switch (c) {
         case 'r':
             ctx.root = optarg;
@@ -186,13 +185,14 @@ int main(int argc, char **argv)
                 ctx.insecure[ctx.n_insecure++] = optarg;
             break;
         case 'v':
+            if (!cli_opt_on())
+                break;
             return cmd_version(&ctx, 0, NULL);
         case 'h':
             usage(stdout);
             return 0;
         default:
-            fprintf(stderr, "See 'tug --help'.\n");
-            return EXIT_USER;
+            return cli_flag_error(&ctx);
         }
     }
     if (optind >= argc) {

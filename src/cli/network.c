@@ -82,7 +82,7 @@ static int net_create(cli_ctx *ctx, int argc, char **argv)
     bool internal = false;
     json_t *labels = json_object();
     int c;
-    while ((c = getopt_long(argc, argv, "d:", opts, NULL)) != -1) {
+    while ((c = cli_getopt(argc, argv, "d:", opts)) != -1) {
         switch (c) {
         case 's':
             subnet = optarg;
@@ -91,7 +91,7 @@ static int net_create(cli_ctx *ctx, int argc, char **argv)
             gateway = optarg;
             break;
         case 'i':
-            internal = true;
+            internal = cli_opt_on();
             break;
         case 'd':
             if (strcmp(optarg, "bridge") != 0) {
@@ -118,7 +118,7 @@ static int net_create(cli_ctx *ctx, int argc, char **argv)
             return 0;
         default:
             json_decref(labels);
-            return cli_flag_error(ctx, argv);
+            return cli_flag_error(ctx);
         }
     }
     if (argc - optind != 1) {
@@ -218,10 +218,10 @@ static int net_ls(cli_ctx *ctx, int argc, char **argv)
     const char *format = NULL, *filters[32];
     size_t nf = 0;
     int c;
-    while ((c = getopt_long(argc, argv, "qf:", opts, NULL)) != -1) {
+    while ((c = cli_getopt(argc, argv, "qf:", opts)) != -1) {
         switch (c) {
         case 'q':
-            quiet = true;
+            quiet = cli_opt_on();
             break;
         case 'F':
             format = optarg;
@@ -237,21 +237,24 @@ static int net_ls(cli_ctx *ctx, int argc, char **argv)
                 filters[nf++] = optarg;
             break;
         case 'n':
-            no_trunc = true;
+            no_trunc = cli_opt_on();
             break;
         case 'H':
             cli_print_help("tug network ls [OPTIONS]", "List networks",
                            "  -f, --filter filter   Provide filter values (e.g. 'name=net')\n"
                            "      --format string   Pretty-print networks using a Go template\n"
+                           "      --no-trunc        Do not truncate the output\n"
                            "  -q, --quiet           Only display network IDs\n");
             return 0;
         default:
-            return cli_flag_error(ctx, argv);
+            return cli_flag_error(ctx);
         }
     }
-    tug_store *s;
-    int rc = cli_store(ctx, &s);
+    int rc = cli_no_operands(ctx, argc, argv);
     if (rc)
+        return rc;
+    tug_store *s;
+    if ((rc = cli_store(ctx, &s)) != 0)
         return rc;
     tug_error *err = NULL;
     tug_network **v = NULL;
@@ -298,15 +301,18 @@ static int net_ls(cli_ctx *ctx, int argc, char **argv)
 
 static int net_rm(cli_ctx *ctx, int argc, char **argv)
 {
-    if (argc < 2) {
+    int rc = cli_help_only(ctx, argc, argv, "tug network rm NETWORK [NETWORK...]",
+                           "Remove one or more networks");
+    if (rc)
+        return rc < 0 ? 0 : rc;
+    if (optind >= argc) {
         fprintf(stderr, "\"network rm\" requires at least 1 argument.\n");
         return EXIT_USER;
     }
     tug_store *s;
-    int rc = cli_store(ctx, &s);
-    if (rc)
+    if ((rc = cli_store(ctx, &s)) != 0)
         return rc;
-    for (int i = 1; i < argc; i++) {
+    for (int i = optind; i < argc; i++) {
         tug_error *err = NULL;
         cleanup_network tug_network *n = NULL;
         if (strcmp(argv[i], "host") == 0 || strcmp(argv[i], "none") == 0) {
@@ -337,11 +343,16 @@ static int net_inspect(cli_ctx *ctx, int argc, char **argv)
         {"format", required_argument, NULL, 'f'}, HELP_OPT, {NULL, 0, NULL, 0}};
     const char *format = NULL;
     int c;
-    while ((c = getopt_long(argc, argv, "f:", opts, NULL)) != -1) {
+    while ((c = cli_getopt(argc, argv, "f:", opts)) != -1) {
         if (c == 'f')
             format = optarg;
-        else
-            return cli_flag_error(ctx, argv);
+        else if (c == 'H') {
+            cli_print_help("tug network inspect [OPTIONS] NETWORK [NETWORK...]",
+                           "Display detailed information on one or more networks",
+                           "  -f, --format string   Format output using a custom template\n");
+            return 0;
+        } else
+            return cli_flag_error(ctx);
     }
     if (optind >= argc) {
         fprintf(stderr, "\"network inspect\" requires at least 1 argument.\n");
@@ -352,13 +363,19 @@ static int net_inspect(cli_ctx *ctx, int argc, char **argv)
 
 static int net_prune(cli_ctx *ctx, int argc, char **argv)
 {
-    bool force = argc > 1 && (strcmp(argv[1], "-f") == 0 || strcmp(argv[1], "--force") == 0);
+    bool force = false;
+    int rc =
+        cli_force_only(ctx, argc, argv, "tug network prune [OPTIONS]", "Remove all unused networks",
+                       "  -f, --force   Do not prompt for confirmation\n", &force);
+    if (rc)
+        return rc < 0 ? 0 : rc;
+    if ((rc = cli_no_operands(ctx, argc, argv)) != 0)
+        return rc;
     if (!force && !cli_confirm("WARNING! This will remove all custom networks not used by at "
                                "least one container."))
         return 0;
     tug_store *s;
-    int rc = cli_store(ctx, &s);
-    if (rc)
+    if ((rc = cli_store(ctx, &s)) != 0)
         return rc;
     tug_error *err = NULL;
     tug_network **v = NULL;
@@ -385,22 +402,26 @@ static int net_prune(cli_ctx *ctx, int argc, char **argv)
 static int net_connect(cli_ctx *ctx, int argc, char **argv, bool connect)
 {
     static const struct option opts[] = {
-        {"alias", required_argument, NULL, 'a'}, {"ip", required_argument, NULL, 'i'},
-        {"force", no_argument, NULL, 'f'},       HELP_OPT,
+        {"alias", required_argument, NULL, 'a'},
+        {"ip", required_argument, NULL, 'i'},
+        HELP_OPT,
         {NULL, 0, NULL, 0},
     };
     json_t *aliases = json_array();
     const char *ip = NULL;
     int c;
-    while ((c = getopt_long(argc, argv, "f", opts, NULL)) != -1) {
+    while ((c = cli_getopt(argc, argv, "", opts)) != -1) {
         switch (c) {
         case 'a':
-            json_array_append_new(aliases, json_string(optarg));
-            break;
         case 'i':
-            ip = optarg;
-            break;
-        case 'f':
+            if (!connect) {
+                json_decref(aliases);
+                return cli_flag_unknown(ctx);
+            }
+            if (c == 'a')
+                json_array_append_new(aliases, json_string(optarg));
+            else
+                ip = optarg;
             break;
         case 'H':
             json_decref(aliases);
@@ -414,7 +435,7 @@ static int net_connect(cli_ctx *ctx, int argc, char **argv, bool connect)
             return 0;
         default:
             json_decref(aliases);
-            return cli_flag_error(ctx, argv);
+            return cli_flag_error(ctx);
         }
     }
     if (argc - optind != 2) {
@@ -501,18 +522,18 @@ int cmd_network(cli_ctx *ctx, int argc, char **argv)
 
 int cmd_port(cli_ctx *ctx, int argc, char **argv)
 {
-    if (argc < 2 || strcmp(argv[1], "--help") == 0) {
-        if (argc >= 2) {
-            cli_print_help("tug port CONTAINER [PRIVATE_PORT[/PROTO]]",
-                           "List port mappings or a specific mapping for the container", "");
-            return 0;
-        }
+    int rc = cli_help_only(ctx, argc, argv, "tug port CONTAINER [PRIVATE_PORT[/PROTO]]",
+                           "List port mappings or a specific mapping for the container");
+    if (rc)
+        return rc < 0 ? 0 : rc;
+    argc -= optind - 1; /* the operands from argv[1] on */
+    argv += optind - 1;
+    if (argc < 2) {
         fprintf(stderr, "\"port\" requires at least 1 argument.\n");
         return EXIT_USER;
     }
     tug_store *s;
-    int rc = cli_store(ctx, &s);
-    if (rc)
+    if ((rc = cli_store(ctx, &s)) != 0)
         return rc;
     tug_error *err = NULL;
     cleanup_container tug_container *ct = NULL;

@@ -1,7 +1,6 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
-#include <getopt.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -63,17 +62,6 @@ int cli_usage_error(cli_ctx *ctx, const char *fmt, ...)
     va_end(ap);
     fprintf(stderr, "\nSee '%s %s --help'.\n", ctx->prog, ctx->cmd);
     return EXIT_USER;
-}
-
-int cli_flag_error(cli_ctx *ctx, char **argv)
-{
-    const char *flag = optind > 0 ? argv[optind - 1] : "";
-    if (optopt && optopt != '?' && flag[0] == '-' && flag[1] != '-')
-        fprintf(stderr, "unknown shorthand flag: '%c' in %s\n", optopt, flag);
-    else
-        fprintf(stderr, "unknown flag: %s\n", flag);
-    fprintf(stderr, "See '%s %s --help'.\n", ctx->prog, ctx->cmd);
-    return EXIT_ENGINE;
 }
 
 void cli_print_help(const char *usage, const char *summary, const char *options)

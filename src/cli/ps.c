@@ -311,22 +311,22 @@ int cmd_ps(cli_ctx *ctx, int argc, char **argv)
         {"filter", required_argument, NULL, 'f'}, {"format", required_argument, NULL, 'F'},
         HELP_OPT,                                {NULL, 0, NULL, 0},
     };
-    bool all = false, quiet = false, size = false, no_trunc = false;
+    bool all = false, quiet = false, size = false, no_trunc = false, latest = false;
     int last = -1;
     const char *format = NULL;
     ps_filter flt = {.exited = -1};
     int c, rc = 0;
     char *end;
-    while ((c = getopt_long(argc, argv, "aqln:sf:", opts, NULL)) != -1) {
+    while ((c = cli_getopt(argc, argv, "aqln:sf:", opts)) != -1) {
         switch (c) {
         case 'a':
-            all = true;
+            all = cli_opt_on();
             break;
         case 'q':
-            quiet = true;
+            quiet = cli_opt_on();
             break;
         case 'l':
-            last = 1;
+            latest = cli_opt_on();
             break;
         case 'n':
             last = (int)strtol(optarg, &end, 10);
@@ -336,10 +336,10 @@ int cmd_ps(cli_ctx *ctx, int argc, char **argv)
             }
             break;
         case 's':
-            size = true;
+            size = cli_opt_on();
             break;
         case 'T':
-            no_trunc = true;
+            no_trunc = cli_opt_on();
             break;
         case 'f':
             if (parse_filter(optarg, &flt) < 0)
@@ -362,9 +362,13 @@ int cmd_ps(cli_ctx *ctx, int argc, char **argv)
                            "  -s, --size            Display total file sizes\n");
             return 0;
         default:
-            return cli_flag_error(ctx, argv);
+            return cli_flag_error(ctx);
         }
     }
+    if ((rc = cli_no_operands(ctx, argc, argv)) != 0)
+        return rc;
+    if (latest && last == -1)
+        last = 1;
     tug_store *s;
     if ((rc = cli_store(ctx, &s)) != 0)
         return rc;

@@ -41,30 +41,29 @@ int cmd_system_df(cli_ctx *ctx, int argc, char **argv)
 {
     static const struct option opts[] = {
         {"format", required_argument, NULL, 'F'},
-        {"verbose", no_argument, NULL, 'v'},
         HELP_OPT,
         {NULL, 0, NULL, 0},
     };
     const char *format = NULL;
     int c;
-    while ((c = getopt_long(argc, argv, "v", opts, NULL)) != -1) {
+    while ((c = cli_getopt(argc, argv, "", opts)) != -1) {
         switch (c) {
         case 'F':
             format = optarg;
-            break;
-        case 'v':
             break;
         case 'H':
             cli_print_help("tug system df [OPTIONS]", "Show tug disk usage",
                            "      --format string   Pretty-print images using a Go template\n");
             return 0;
         default:
-            return cli_flag_error(ctx, argv);
+            return cli_flag_error(ctx);
         }
     }
-    tug_store *s;
-    int rc = cli_store(ctx, &s);
+    int rc = cli_no_operands(ctx, argc, argv);
     if (rc)
+        return rc;
+    tug_store *s;
+    if ((rc = cli_store(ctx, &s)) != 0)
         return rc;
     tug_error *err = NULL;
     tug_df df;
@@ -103,10 +102,10 @@ int cmd_system_check(cli_ctx *ctx, int argc, char **argv)
     };
     bool dry = false;
     int c;
-    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+    while ((c = cli_getopt(argc, argv, "", opts)) != -1) {
         switch (c) {
         case 'n':
-            dry = true;
+            dry = cli_opt_on();
             break;
         case 'H':
             cli_print_help("tug system check [OPTIONS]",
@@ -114,12 +113,14 @@ int cmd_system_check(cli_ctx *ctx, int argc, char **argv)
                            "      --dry-run   Report problems without repairing them\n");
             return 0;
         default:
-            return cli_flag_error(ctx, argv);
+            return cli_flag_error(ctx);
         }
     }
-    tug_store *s;
-    int rc = cli_store(ctx, &s);
+    int rc = cli_no_operands(ctx, argc, argv);
     if (rc)
+        return rc;
+    tug_store *s;
+    if ((rc = cli_store(ctx, &s)) != 0)
         return rc;
     tug_error *err = NULL;
     tug_check_report rep;
@@ -192,6 +193,11 @@ int cmd_version(cli_ctx *ctx, int argc, char **argv)
         printf("tug version %s\n", TUG_VERSION);
         return 0;
     }
+    int rc = cli_help_only(ctx, argc, argv, "tug version", "Show the tug version information");
+    if (rc)
+        return rc < 0 ? 0 : rc;
+    if ((rc = cli_no_operands(ctx, argc, argv)) != 0)
+        return rc;
     printf("Client:\n Version:    %s\n Store:      %s\n", TUG_VERSION, ctx->root);
     return 0;
 }

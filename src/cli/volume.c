@@ -56,8 +56,12 @@ static int vol_create(cli_ctx *ctx, int argc, char **argv)
     };
     json_t *labels = json_object(), *options = json_object();
     const char *name = NULL;
+    /* declared before the first goto out: the cleanup runs at every exit */
+    cleanup_volume tug_volume *v = NULL;
+    tug_store *s;
+    tug_error *err = NULL;
     int c, rc = 0;
-    while ((c = getopt_long(argc, argv, "d:o:", opts, NULL)) != -1) {
+    while ((c = cli_getopt(argc, argv, "d:o:", opts)) != -1) {
         switch (c) {
         case 'l':
             if (add_label(labels, optarg) < 0)
@@ -87,13 +91,15 @@ static int vol_create(cli_ctx *ctx, int argc, char **argv)
                            "o)\n");
             goto out;
         default:
-            rc = cli_flag_error(ctx, argv);
+            rc = cli_flag_error(ctx);
         }
         if (rc)
             goto out;
     }
     if (argc - optind > 1) {
-        rc = cli_usage_error(ctx, "\"volume create\" requires at most 1 argument.");
+        fprintf(stderr, "\"volume create\" requires at most 1 argument.\nSee 'tug volume create "
+                        "--help'.\n\nUsage:  tug volume create [OPTIONS] [VOLUME]\n");
+        rc = EXIT_USER;
         goto out;
     }
     if (optind < argc) {
@@ -105,11 +111,8 @@ static int vol_create(cli_ctx *ctx, int argc, char **argv)
         }
         name = argv[optind];
     }
-    tug_store *s;
     if ((rc = cli_store(ctx, &s)) != 0)
         goto out;
-    tug_error *err = NULL;
-    cleanup_volume tug_volume *v = NULL;
     if (tug_volume_create(s, name, labels, json_object_size(options) ? options : NULL, &v, &err) <
         0) {
         rc = cli_fail(err);
@@ -133,10 +136,10 @@ static int vol_ls(cli_ctx *ctx, int argc, char **argv)
     const char *filters[32];
     size_t nf = 0;
     int c;
-    while ((c = getopt_long(argc, argv, "qf:", opts, NULL)) != -1) {
+    while ((c = cli_getopt(argc, argv, "qf:", opts)) != -1) {
         switch (c) {
         case 'q':
-            quiet = true;
+            quiet = cli_opt_on();
             break;
         case 'F':
             format = optarg;
@@ -164,12 +167,14 @@ static int vol_ls(cli_ctx *ctx, int argc, char **argv)
                            "  -q, --quiet           Only display volume names\n");
             return 0;
         default:
-            return cli_flag_error(ctx, argv);
+            return cli_flag_error(ctx);
         }
     }
-    tug_store *s;
-    int rc = cli_store(ctx, &s);
+    int rc = cli_no_operands(ctx, argc, argv);
     if (rc)
+        return rc;
+    tug_store *s;
+    if ((rc = cli_store(ctx, &s)) != 0)
         return rc;
     tug_error *err = NULL;
     tug_volume **v = NULL;
@@ -257,7 +262,7 @@ static int vol_inspect(cli_ctx *ctx, int argc, char **argv)
         {"format", required_argument, NULL, 'f'}, HELP_OPT, {NULL, 0, NULL, 0}};
     const char *format = NULL;
     int c;
-    while ((c = getopt_long(argc, argv, "f:", opts, NULL)) != -1) {
+    while ((c = cli_getopt(argc, argv, "f:", opts)) != -1) {
         if (c == 'f')
             format = optarg;
         else if (c == 'H') {
@@ -266,7 +271,7 @@ static int vol_inspect(cli_ctx *ctx, int argc, char **argv)
                            "  -f, --format string   Format output using a custom template\n");
             return 0;
         } else
-            return cli_flag_error(ctx, argv);
+            return cli_flag_error(ctx);
     }
     if (optind >= argc)
         return cli_usage_error(ctx, "\"volume inspect\" requires at least 1 argument.");
@@ -275,27 +280,17 @@ static int vol_inspect(cli_ctx *ctx, int argc, char **argv)
 
 static int vol_rm(cli_ctx *ctx, int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"force", no_argument, NULL, 'f'}, HELP_OPT, {NULL, 0, NULL, 0}};
     bool force = false;
-    int c;
-    while ((c = getopt_long(argc, argv, "f", opts, NULL)) != -1) {
-        if (c == 'f')
-            force = true;
-        else if (c == 'H') {
-            cli_print_help("tug volume rm [OPTIONS] VOLUME [VOLUME...]",
-                           "Remove one or more volumes. You cannot remove a volume that is in use "
-                           "by a container.",
-                           "  -f, --force   Do not fail when a volume does not exist\n");
-            return 0;
-        } else
-            return cli_flag_error(ctx, argv);
-    }
+    int rc = cli_force_only(ctx, argc, argv, "tug volume rm [OPTIONS] VOLUME [VOLUME...]",
+                            "Remove one or more volumes. You cannot remove a volume that is in "
+                            "use by a container.",
+                            "  -f, --force   Do not fail when a volume does not exist\n", &force);
+    if (rc)
+        return rc < 0 ? 0 : rc;
     if (optind >= argc)
         return cli_usage_error(ctx, "\"volume rm\" requires at least 1 argument.");
     tug_store *s;
-    int rc = cli_store(ctx, &s);
-    if (rc)
+    if ((rc = cli_store(ctx, &s)) != 0)
         return rc;
     for (int i = optind; i < argc; i++) {
         tug_error *err = NULL;
@@ -322,35 +317,45 @@ static int vol_prune(cli_ctx *ctx, int argc, char **argv)
         {"filter", required_argument, NULL, 'F'}, HELP_OPT, {NULL, 0, NULL, 0}};
     bool force = false, all = false;
     int c;
-    while ((c = getopt_long(argc, argv, "fa", opts, NULL)) != -1) {
+    while ((c = cli_getopt(argc, argv, "fa", opts)) != -1) {
         switch (c) {
         case 'f':
-            force = true;
+            force = cli_opt_on();
             break;
         case 'a':
-            all = true;
+            all = cli_opt_on();
             break;
-        case 'F':
-            if (strcmp(optarg, "all=true") == 0 || strcmp(optarg, "all=1") == 0)
-                all = true;
+        case 'F': {
+            /* the one filter tug's prune knows: docker's all=true|false (or 1|0) */
+            const char *v = strncmp(optarg, "all=", 4) == 0 ? optarg + 4 : "";
+            bool yes = strcmp(v, "true") == 0 || strcmp(v, "1") == 0;
+            if (!yes && strcmp(v, "false") != 0 && strcmp(v, "0") != 0)
+                return cli_usage_error(ctx, "invalid filter '%s' (tug supports all=true|false)",
+                                       optarg);
+            all = yes;
             break;
+        }
         case 'H':
             cli_print_help("tug volume prune [OPTIONS]", "Remove unused local volumes",
-                           "  -a, --all     Remove all unused volumes, not just anonymous ones\n"
-                           "  -f, --force   Do not prompt for confirmation\n");
+                           "  -a, --all             Remove all unused volumes, not just "
+                           "anonymous ones\n"
+                           "      --filter filter   Provide filter values (e.g. 'all=true')\n"
+                           "  -f, --force           Do not prompt for confirmation\n");
             return 0;
         default:
-            return cli_flag_error(ctx, argv);
+            return cli_flag_error(ctx);
         }
     }
+    int rc = cli_no_operands(ctx, argc, argv);
+    if (rc)
+        return rc;
     if (!force && !cli_confirm(all ? "WARNING! This will remove all local volumes not used by "
                                      "at least one container."
                                    : "WARNING! This will remove anonymous local volumes not "
                                      "used by at least one container."))
         return 0;
     tug_store *s;
-    int rc = cli_store(ctx, &s);
-    if (rc)
+    if ((rc = cli_store(ctx, &s)) != 0)
         return rc;
     tug_error *err = NULL;
     cleanup_strv char **names = NULL;

@@ -347,6 +347,8 @@ int tug_import(tug_store *s, int fd, const tug_import_opts *opts, char **ret_ima
     tug_image img = {0};
     tug_image_layer layer = {0};
     tug_unpack_result res;
+    const char *mt;
+    json_t *doc, *hist, *h, *rootfs, *ids;
     if (lock >= 0)
         tug_store_sweep_dead(s);
     if (lock < 0 || spool(s, fd, &spooled, blob_digest, &blob_size, err) < 0)
@@ -362,7 +364,7 @@ int tug_import(tug_store *s, int fd, const tug_import_opts *opts, char **ret_ima
         tug_error_wrap(err, "import");
         goto out;
     }
-    const char *mt = media_type_for(bfd);
+    mt = media_type_for(bfd);
     if (tug_store_commit_blob_file(s, spooled, blob_digest, err) < 0)
         goto out;
     free(spooled);
@@ -380,13 +382,14 @@ int tug_import(tug_store *s, int fd, const tug_import_opts *opts, char **ret_ima
         comment = strdup(opts->message);
     else if (asprintf(&comment, "Imported from %s", opts->source ? opts->source : "-") < 0)
         comment = NULL;
-    json_t *doc = json_object();
+    doc = json_object();
     json_object_set_new(doc, "architecture", json_string(plat.arch));
     json_object_set_new(doc, "comment", json_string(comment ? comment : ""));
     json_object_set_new(doc, "config", config);
     config = NULL;
     json_object_set_new(doc, "created", json_string(created));
-    json_t *hist = json_array(), *h = json_object();
+    hist = json_array();
+    h = json_object();
     json_object_set_new(h, "created", json_string(created));
     json_object_set_new(h, "comment", json_string(comment ? comment : ""));
     json_array_append_new(hist, h);
@@ -394,7 +397,8 @@ int tug_import(tug_store *s, int fd, const tug_import_opts *opts, char **ret_ima
     json_object_set_new(doc, "os", json_string(plat.os));
     if (plat.variant && strcmp(plat.arch, "amd64") != 0)
         json_object_set_new(doc, "variant", json_string(plat.variant));
-    json_t *rootfs = json_object(), *ids = json_array();
+    rootfs = json_object();
+    ids = json_array();
     json_object_set_new(rootfs, "type", json_string("layers"));
     json_array_append_new(ids, json_string(res.diff_id));
     json_object_set_new(rootfs, "diff_ids", ids);

@@ -94,6 +94,8 @@ int tug_manifest_parse(const char *body, size_t len, const char *content_type,
                               jerr.line, jerr.column);
     tug_manifest *m = calloc(1, sizeof(*m));
     int r = -1;
+    json_t *ver, *manifests;
+    const char *mt;
     if (m == NULL) {
         json_decref(root);
         return tug_error_set(err, 12, "manifest");
@@ -102,17 +104,17 @@ int tug_manifest_parse(const char *body, size_t len, const char *content_type,
         tug_error_user(err, "malformed manifest: not a JSON object");
         goto out;
     }
-    json_t *ver = json_object_get(root, "schemaVersion");
+    ver = json_object_get(root, "schemaVersion");
     if (json_is_integer(ver) && json_integer_value(ver) == 1) {
         tug_error_user(err, "manifest schema version 1 is not supported; push the image again "
                             "with a current client");
         goto out;
     }
-    const char *mt = json_string_value(json_object_get(root, "mediaType"));
+    mt = json_string_value(json_object_get(root, "mediaType"));
     if (mt == NULL && content_type && strstr(content_type, "json") &&
         strcmp(content_type, "application/json") != 0)
         mt = content_type;
-    json_t *manifests = json_object_get(root, "manifests");
+    manifests = json_object_get(root, "manifests");
     if (mt == NULL)
         mt = manifests ? TUG_MT_OCI_INDEX : TUG_MT_OCI_MANIFEST;
     m->media_type = strdup(mt);

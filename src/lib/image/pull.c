@@ -291,6 +291,12 @@ int tug_pull(tug_store *s, const tug_reference *ref, const tug_pull_opts *opts,
     tug_image *img = NULL;
     size_t len = 0;
     char top[72];
+    /* set before they are used; declared here since a goto out may pass over them */
+    json_t *diff_ids;
+    const char **digests, *parent = NULL;
+    size_t nthreads, started = 0;
+    long long created = 0;
+    bool same = false, fetched_any = false;
 
     if (tug_registry_open(ref->domain, ref->path, opts->registry, &c.reg, err) < 0)
         goto out;
@@ -298,7 +304,7 @@ int tug_pull(tug_store *s, const tug_reference *ref, const tug_pull_opts *opts,
         goto out;
     if (load_config(&c, &m->config, &cfg_raw, &cfg, err) < 0)
         goto out;
-    json_t *diff_ids = json_object_get(json_object_get(cfg, "rootfs"), "diff_ids");
+    diff_ids = json_object_get(json_object_get(cfg, "rootfs"), "diff_ids");
     if (!json_is_array(diff_ids) || json_array_size(diff_ids) != m->n_layers) {
         tug_error_user(err, "image config %.19s lists %zu layers but the manifest has %zu",
                        m->config.digest, json_array_size(diff_ids), m->n_layers);
@@ -306,13 +312,12 @@ int tug_pull(tug_store *s, const tug_reference *ref, const tug_pull_opts *opts,
     }
     c.n_jobs = m->n_layers;
     c.jobs = calloc(c.n_jobs ? c.n_jobs : 1, sizeof(*c.jobs));
-    const char **digests = calloc(c.n_jobs + 1, sizeof(*digests));
+    digests = calloc(c.n_jobs + 1, sizeof(*digests));
     if (c.jobs == NULL || digests == NULL) {
         free(digests);
         tug_error_set(err, ENOMEM, "pull");
         goto out;
     }
-    const char *parent = NULL;
     for (size_t i = 0; i < c.n_jobs; i++) {
         layer_job *j = &c.jobs[i];
         j->desc = &m->layers[i];
@@ -334,13 +339,12 @@ int tug_pull(tug_store *s, const tug_reference *ref, const tug_pull_opts *opts,
         report(&c, c.jobs[i].desc->digest, c.jobs[i].present ? "Already exists" : "Pulling fs layer",
                0, 0);
 
-    size_t nthreads = (size_t)(opts->parallel > 0 ? opts->parallel : DEFAULT_PARALLEL);
+    nthreads = (size_t)(opts->parallel > 0 ? opts->parallel : DEFAULT_PARALLEL);
     if (nthreads > c.n_jobs)
         nthreads = c.n_jobs;
     pthread_t tids[16];
     if (nthreads > 16)
         nthreads = 16;
-    size_t started = 0;
     for (; started < nthreads; started++)
         if (pthread_create(&tids[started], NULL, worker, &c) != 0)
             break;
@@ -371,7 +375,6 @@ int tug_pull(tug_store *s, const tug_reference *ref, const tug_pull_opts *opts,
     img->config_raw = strdup(cfg_raw);
     img->manifest_digest = strdup(mdigest);
     img->manifest_media_type = strdup(m->media_type);
-    long long created = 0;
     tug_parse_rfc3339(json_string_value(json_object_get(cfg, "created")), &created, NULL);
     img->created = created;
     img->layers = calloc(c.n_jobs ? c.n_jobs : 1, sizeof(*img->layers));
@@ -388,10 +391,8 @@ int tug_pull(tug_store *s, const tug_reference *ref, const tug_pull_opts *opts,
     for (size_t i = 0; i < c.n_jobs; i++)
         img->size += c.jobs[i].present ? tug_store_layer_size(s, c.jobs[i].chain_id)
                                        : c.jobs[i].size;
-    bool same = false;
     if (record_image(s, img, ref, top, &same, err) < 0)
         goto out;
-    bool fetched_any = false;
     for (size_t i = 0; i < c.n_jobs; i++)
         fetched_any |= !c.jobs[i].present;
     ret->image_id = strdup(img->id);

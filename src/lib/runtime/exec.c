@@ -279,6 +279,7 @@ int tug_container_exec(tug_store *s, tug_container *c, const tug_exec_opts *o,
     int pipes[3][2] = {{-1, -1}, {-1, -1}, {-1, -1}};
     cleanup_seccomp_filter tug_seccomp_filter *filter = NULL;
     cleanup_free char *cgpath = NULL;
+    pid_t pid = 0;
     int r = -1;
     /* everything the process needs from the host is read now, before anything joins */
     if (!o->privileged) {
@@ -297,7 +298,6 @@ int tug_container_exec(tug_store *s, tug_container *c, const tug_exec_opts *o,
     }
     if ((p.pidfd = init_pidfd(c, err)) < 0 || make_pipes(o, pipes, err) < 0)
         goto out;
-    pid_t pid = 0;
     if (launch(&p, pipes, &pid, err) < 0)
         goto out;
     if (o->detach) {

@@ -270,6 +270,17 @@ static void record_running(const char *root, const char *id, const start_msg *ms
     tug_error_free(err);
 }
 
+/* The container's stdio could not be prepared (errno says why): tell the client and end. */
+__attribute__((noreturn)) static void fail_stdio(int sync_fd, start_msg *msg)
+{
+    msg->code = 125;
+    snprintf(msg->text, sizeof(msg->text), "prepare the container's stdio: %s", strerror(errno));
+    if (write(sync_fd, msg, sizeof(*msg)) < 0) {
+        /* the client is gone */
+    }
+    _exit(1);
+}
+
 __attribute__((noreturn)) static void monitor_child(tug_store *s, tug_container *c,
                                                     const tug_spawn_spec *spec,
                                                     const tug_start_opts *o,
@@ -292,16 +303,16 @@ __attribute__((noreturn)) static void monitor_child(tug_store *s, tug_container 
     int out[2] = {-1, -1}, er[2] = {-1, -1}, in[2] = {-1, -1}, con[2] = {-1, -1};
     if (spec->terminal) {
         if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, con) < 0)
-            goto fail_errno;
+            fail_stdio(sync_fd, &msg);
         io.console = con[1];
     } else {
         if (pipe2(out, O_CLOEXEC) < 0 || pipe2(er, O_CLOEXEC) < 0)
-            goto fail_errno;
+            fail_stdio(sync_fd, &msg);
         io.out = out[1];
         io.err = er[1];
         if (o->open_stdin) {
             if (pipe2(in, O_CLOEXEC) < 0)
-                goto fail_errno;
+                fail_stdio(sync_fd, &msg);
             io.in = in[0];
         }
     }
@@ -309,7 +320,7 @@ __attribute__((noreturn)) static void monitor_child(tug_store *s, tug_container 
     cleanup_free char *seccomp_cache = NULL, *init = NULL, *monitor = NULL;
     if (asprintf(&seccomp_cache, "/run/tug/seccomp") < 0 ||
         asprintf(&init, "%s/tug-monitor", dir) < 0 || asprintf(&monitor, "%s/tug-monitor", dir) < 0)
-        goto fail_errno;
+        fail_stdio(sync_fd, &msg);
     tug_mkdir_p(seccomp_cache, 0700, NULL);
     tug_spawn_paths paths = {.seccomp_cache = seccomp_cache, .init_binary = init,
                              .before_start = net ? plumb : NULL, .userdata = (void *)net};
@@ -434,13 +445,6 @@ __attribute__((noreturn)) static void monitor_child(tug_store *s, tug_container 
     execv(monitor, argv);
     /* No monitor: the container runs unwatched; the next command notices. */
     _exit(125);
-fail_errno:
-    msg.code = 125;
-    snprintf(msg.text, sizeof(msg.text), "prepare the container's stdio: %s", strerror(errno));
-    if (write(sync_fd, &msg, sizeof(msg)) < 0) {
-        /* the client is gone */
-    }
-    _exit(1);
 }
 
 int tug_container_start(tug_store *s, tug_container *c, const tug_start_opts *o,

@@ -269,6 +269,8 @@ int tug_mount_parse_mount_flag(const char *spec, tug_mount_req *ret, tug_error *
         return tug_error_set(err, ENOMEM, "parse %s", spec);
     bool bind_opt = false, vol_opt = false, tmpfs_opt = false;
     int r = 0;
+    const char *t;
+    char *clean;
     for (char *save = NULL, *f = strtok_r(s, ",", &save); f; f = strtok_r(NULL, ",", &save)) {
         char *eq = strchr(f, '=');
         const char *v = NULL;
@@ -365,7 +367,7 @@ int tug_mount_parse_mount_flag(const char *spec, tug_mount_req *ret, tug_error *
         }
     }
     static const char *const tname[] = {"volume", "bind", "tmpfs"};
-    const char *t = tname[m.type];
+    t = tname[m.type];
     if (m.target == NULL || *m.target == '\0') {
         r = tug_error_user(err, "invalid mount config for type \"%s\": field Target must not be "
                                 "empty",
@@ -378,7 +380,7 @@ int tug_mount_parse_mount_flag(const char *spec, tug_mount_req *ret, tug_error *
                            t, m.target);
         goto fail;
     }
-    char *clean = tug_path_clean_abs(m.target);
+    clean = tug_path_clean_abs(m.target);
     free(m.target);
     m.target = clean;
     if (m.target == NULL || strcmp(m.target, "/") == 0) {
@@ -1194,6 +1196,8 @@ int tug_volume_setup_mounts(tug_store *s, const char *ctr_id, json_t *request, t
     json_t *v;
     int rc = -1;
     cleanup_strv char **created = NULL;
+    json_t *oci, *points;
+    size_t n_created = 0;
     json_array_foreach(json_object_get(hc, "Binds"), i, v)
     {
         tug_mount_req r;
@@ -1232,9 +1236,9 @@ int tug_volume_setup_mounts(tug_store *s, const char *ctr_id, json_t *request, t
         if (pending_add(&l, &r, true, false, err) < 0)
             goto out;
     }
-    json_t *oci = json_array(), *points = json_array();
+    oci = json_array();
+    points = json_array();
     created = calloc(1, sizeof(char *));
-    size_t n_created = 0;
     if (l.n > 0) {
         if (tug_store_begin(s, err) < 0) {
             json_decref(oci);

@@ -517,6 +517,7 @@ static int have_openat2 = -1; /* unknown until the first call; tests force the f
 static int resolve_fallback(int root_fd, const char *path)
 {
     int stack_cap = 16, depth = 0, links = 0, result = -1, saved = 0;
+    size_t pos = 0;
     int *stack = malloc(sizeof(int) * (size_t)stack_cap);
     char *rest = strdup(path);
     char *target = malloc(PATH_MAX);
@@ -525,7 +526,6 @@ static int resolve_fallback(int root_fd, const char *path)
         goto out;
     }
     stack[0] = root_fd;
-    size_t pos = 0;
     for (;;) {
         while (rest[pos] == '/')
             pos++;
