@@ -12,6 +12,7 @@
 #include "image/image.h"
 #include "net/ports.h"
 #include "runtime/container.h"
+#include "runtime/devices.h"
 #include "runtime/security.h"
 #include "runtime/volume.h"
 #include "util/cleanup.h"
@@ -22,7 +23,7 @@ enum {
     O_PIDS, O_CAPADD, O_CAPDROP, O_PRIV, O_SECOPT, O_RESTART, O_STOPSIG, O_STOPTIMEOUT,
     O_ULIMIT, O_SHM, O_LOGOPT, O_LOGDRIVER, O_ENVFILE, O_NETWORK, O_PULL, O_PLATFORM, O_HELP,
     O_CIDFILE, O_SIGPROXY, O_ALIAS, O_IP, O_DNS, O_ADDHOST, O_PUBALL,
-    O_MOUNT, O_VOLFROM,
+    O_MOUNT, O_VOLFROM, O_DEVICE, O_DEVRULE,
 };
 
 static const struct option create_opts[] = {
@@ -48,6 +49,8 @@ static const struct option create_opts[] = {
     {"cap-add", required_argument, NULL, O_CAPADD},
     {"cap-drop", required_argument, NULL, O_CAPDROP},
     {"privileged", no_argument, NULL, O_PRIV},
+    {"device", required_argument, NULL, O_DEVICE},
+    {"device-cgroup-rule", required_argument, NULL, O_DEVRULE},
     {"security-opt", required_argument, NULL, O_SECOPT},
     {"restart", required_argument, NULL, O_RESTART},
     {"stop-signal", required_argument, NULL, O_STOPSIG},
@@ -85,6 +88,8 @@ static const char create_help[] =
     "  -c, --cpu-shares int           CPU shares (relative weight)\n"
     "      --cpus decimal             Number of CPUs\n"
     "  -d, --detach                   Run container in background and print container ID\n"
+    "      --device list              Add a host device to the container\n"
+    "      --device-cgroup-rule list  Add a rule to the cgroup allowed devices list\n"
     "      --entrypoint string        Overwrite the default ENTRYPOINT of the image\n"
     "  -e, --env list                 Set environment variables\n"
     "      --env-file list            Read in a file of environment variables\n"
@@ -125,6 +130,14 @@ static int bad_value(cli_ctx *ctx, const char *value, const char *flag, const ch
     fprintf(stderr, "invalid argument \"%s\" for \"%s\" flag: %s\nSee '%s %s --help'.\n", value,
             flag, why, ctx->prog, ctx->cmd);
     return EXIT_ENGINE;
+}
+
+/* bad_value with the library's reason, which it frees. */
+static int bad_value_error(cli_ctx *ctx, const char *value, const char *flag, tug_error *err)
+{
+    int rc = bad_value(ctx, value, flag, err->msg);
+    tug_error_free(err);
+    return rc;
 }
 
 /* Options of --tmpfs PATH:OPTIONS, checked before anything is created: NULL when all are
@@ -295,6 +308,8 @@ static json_t *new_host_config(void)
     json_object_set_new(h, "CgroupnsMode", json_string("private"));
     json_object_set_new(h, "IpcMode", json_string("private"));
     json_object_set_new(h, "Privileged", json_false());
+    json_object_set_new(h, "Devices", json_array());
+    json_object_set_new(h, "DeviceCgroupRules", json_null());
     json_object_set_new(h, "ReadonlyRootfs", json_false());
     json_object_set_new(h, "SecurityOpt", json_null());
     json_object_set_new(h, "ShmSize", json_integer(67108864));
@@ -481,6 +496,23 @@ int parse_create_flags(cli_ctx *ctx, int argc, char **argv, bool for_run, create
         case O_PRIV:
             json_object_set_new(hc, "Privileged", json_boolean(cli_opt_on()));
             break;
+        case O_DEVICE: {
+            /* checked here; the host's node is looked up at create (runtime/devices.c) */
+            tug_error *err = NULL;
+            json_t *m = tug_device_mapping_parse(optarg, &err);
+            if (m == NULL)
+                return bad_value_error(ctx, optarg, "--device", err);
+            json_array_append_new(json_object_get(hc, "Devices"), m);
+            break;
+        }
+        case O_DEVRULE: {
+            tug_error *err = NULL;
+            tug_device_rule rule;
+            if (tug_device_rule_parse(optarg, &rule, &err) < 0)
+                return bad_value_error(ctx, optarg, "--device-cgroup-rule", err);
+            append_to(hc, "DeviceCgroupRules", optarg);
+            break;
+        }
         case O_SECOPT:
             if (strcmp(optarg, "no-new-privileges") != 0 &&
                 strncmp(optarg, "no-new-privileges", 17) != 0 &&

@@ -19,7 +19,14 @@
 
 #include <cmocka.h>
 
+#include <fcntl.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+
 #include "runtime/cgroup.h"
+#include "runtime/cgroup_devices.h"
+#include "runtime/devices.h"
+#include "util/cleanup.h"
 
 #ifndef CGROUP2_SUPER_MAGIC
 #define CGROUP2_SUPER_MAGIC 0x63677270
@@ -696,6 +703,315 @@ static void test_usage(void **state)
 }
 
 /* Remove the shared parent the tests created in every hierarchy. */
+/* ---- the device policy ------------------------------------------------------------------- */
+
+#define RWM TUG_DEV_RWM
+
+static unsigned acc_bits(const char *acc)
+{
+    unsigned b = 0;
+    for (; *acc; acc++)
+        b |= *acc == 'r' ? TUG_DEV_READ : *acc == 'w' ? TUG_DEV_WRITE : TUG_DEV_MKNOD;
+    return b;
+}
+
+/* What the kernel answers (1 allow, 0 deny) when the program runs for one access. Only the
+ * instructions tug emits are known; anything else, or a backward jump, fails the test. */
+static int run_program(const struct bpf_insn *p, size_t len, char type, unsigned maj,
+                       unsigned min, const char *acc)
+{
+    uint32_t ctx[3] = {
+        (acc_bits(acc) << 16) | (type == 'b' ? BPF_DEVCG_DEV_BLOCK : BPF_DEVCG_DEV_CHAR), maj,
+        min};
+    uint64_t r[11] = {0};
+    for (size_t pc = 0; pc < len; pc++) {
+        const struct bpf_insn *i = &p[pc];
+        uint64_t imm = (uint64_t)(int64_t)i->imm;
+        switch (i->code) {
+        case BPF_LDX | BPF_W | BPF_MEM:
+            assert_int_equal(i->src_reg, 1);
+            assert_true(i->off >= 0 && i->off <= 8 && i->off % 4 == 0);
+            r[i->dst_reg] = ctx[i->off / 4];
+            break;
+        case BPF_ALU64 | BPF_MOV | BPF_X:
+            r[i->dst_reg] = r[i->src_reg];
+            break;
+        case BPF_ALU64 | BPF_MOV | BPF_K:
+            r[i->dst_reg] = imm;
+            break;
+        case BPF_ALU64 | BPF_AND | BPF_K:
+            r[i->dst_reg] &= imm;
+            break;
+        case BPF_ALU64 | BPF_RSH | BPF_K:
+            r[i->dst_reg] >>= i->imm;
+            break;
+        case BPF_JMP | BPF_JNE | BPF_K:
+        case BPF_JMP | BPF_JEQ | BPF_K:
+            assert_true(i->off >= 0);
+            if ((r[i->dst_reg] == imm) == (BPF_OP(i->code) == BPF_JEQ))
+                pc += (size_t)i->off;
+            break;
+        case BPF_JMP | BPF_EXIT:
+            return (int)r[0];
+        default:
+            fail_msg("instruction %zu: unexpected opcode 0x%x", pc, i->code);
+        }
+    }
+    fail_msg("the program runs past its end");
+    return -1;
+}
+
+struct access_case {
+    char type;
+    unsigned maj, min;
+    const char *acc;
+    int want;
+};
+
+static void check_program(const tug_device_rule *rules, size_t n, const struct access_case *c,
+                          size_t nc, size_t *ret_len)
+{
+    struct bpf_insn *prog = NULL;
+    size_t len = 0;
+    tug_error *err = NULL;
+    assert_int_equal(tug_device_bpf_build(rules, n, &prog, &len, &err), 0);
+    for (size_t i = 0; i < nc; i++) {
+        int got = run_program(prog, len, c[i].type, c[i].maj, c[i].min, c[i].acc);
+        if (got != c[i].want)
+            fail_msg("%c %u:%u %s: got %s, want %s", c[i].type, c[i].maj, c[i].min, c[i].acc,
+                     got ? "allow" : "deny", c[i].want ? "allow" : "deny");
+    }
+    /* the verifier takes it (root only: loading needs CAP_BPF or CAP_SYS_ADMIN) */
+    if (geteuid() == 0) {
+        int fd = tug_device_bpf_load(prog, len, &err);
+        if (fd < 0)
+            fail_msg("load: %s", err->msg);
+        close(fd);
+    }
+    free(prog);
+    if (ret_len)
+        *ret_len = len;
+}
+
+static void test_device_program_decides(void **state)
+{
+    (void)state;
+    size_t n_def = 0;
+    const tug_device_rule *def = tug_device_rules_default(&n_def);
+    /* docker's defaults: the few harmless nodes, mknod of anything, nothing else */
+    static const struct access_case docker[] = {
+        {'c', 1, 3, "rw", 1},   {'c', 1, 9, "r", 1},    {'c', 5, 2, "rw", 1},
+        {'c', 136, 7, "rw", 1}, {'c', 10, 200, "rw", 1}, {'c', 5, 1, "w", 1},
+        {'c', 10, 232, "r", 0}, {'c', 10, 232, "m", 1}, {'c', 7, 0, "r", 0},
+        {'c', 4, 0, "rw", 0},   {'c', 10, 229, "rw", 0}, {'b', 7, 0, "rw", 0},
+        {'b', 7, 0, "m", 1},    {'b', 1, 3, "r", 0},    {'c', 1, 1, "r", 0},
+        {'c', 10, 232, "rm", 0},
+    };
+    check_program(def, n_def, docker, TUG_ARRAY_SIZE(docker), NULL);
+
+    /* --device-cgroup-rule 'c 42:* rmw' after them */
+    tug_device_rule more[32];
+    memcpy(more, def, n_def * sizeof(*def));
+    more[n_def] = (tug_device_rule){true, 'c', 42, -1, RWM};
+    static const struct access_case extra[] = {
+        {'c', 42, 7, "rw", 1}, {'c', 43, 7, "r", 0}, {'b', 42, 7, "r", 0}};
+    check_program(more, n_def + 1, extra, TUG_ARRAY_SIZE(extra), NULL);
+
+    /* privileged: allow-all last makes the rules before it dead code, which is not emitted */
+    static const tug_device_rule priv[] = {{false, 'a', -1, -1, RWM}, {true, 'a', -1, -1, RWM}};
+    static const struct access_case all[] = {{'c', 10, 232, "rw", 1}, {'b', 7, 0, "rwm", 1}};
+    size_t len = 0;
+    check_program(priv, 2, all, TUG_ARRAY_SIZE(all), &len);
+    assert_int_equal(len, 6 + 2);
+
+    /* the last rule that matches decides: a deny of w narrows an earlier allow */
+    static const tug_device_rule narrow[] = {
+        {false, 'a', -1, -1, RWM}, {true, 'c', 1, 3, RWM}, {false, 'c', 1, 3, TUG_DEV_WRITE}};
+    static const struct access_case narrowed[] = {
+        {'c', 1, 3, "r", 1}, {'c', 1, 3, "w", 0}, {'c', 1, 3, "rw", 0}, {'c', 1, 5, "r", 0}};
+    check_program(narrow, 3, narrowed, TUG_ARRAY_SIZE(narrowed), NULL);
+
+    /* an allow covers an access only with all its bits; type a is either type */
+    static const tug_device_rule read_any[] = {{true, 'a', -1, -1, TUG_DEV_READ}};
+    static const struct access_case reads[] = {
+        {'b', 8, 0, "r", 1}, {'c', 4, 0, "r", 1}, {'b', 8, 0, "w", 0}, {'c', 4, 0, "rw", 0}};
+    check_program(read_any, 1, reads, TUG_ARRAY_SIZE(reads), NULL);
+
+    /* no rule: nothing is allowed */
+    static const struct access_case none[] = {{'c', 1, 3, "r", 0}};
+    check_program(NULL, 0, none, 1, NULL);
+
+    /* what a 32-bit immediate cannot hold is refused, not truncated */
+    tug_device_rule big = {true, 'c', 1LL << 32, 0, RWM};
+    struct bpf_insn *prog = NULL;
+    tug_error *err = NULL;
+    assert_int_equal(tug_device_bpf_build(&big, 1, &prog, &len, &err), -EINVAL);
+    assert_null(prog);
+    tug_error_free(err);
+}
+
+static void test_device_rules_v1_lines(void **state)
+{
+    (void)state;
+    char lines[2][64];
+    tug_device_rule r = {true, 'c', 136, -1, RWM};
+    assert_int_equal(tug_device_rule_v1(&r, lines), 1);
+    assert_string_equal(lines[0], "c 136:* rwm");
+    r = (tug_device_rule){false, 'a', -1, -1, RWM};
+    assert_int_equal(tug_device_rule_v1(&r, lines), 1);
+    assert_string_equal(lines[0], "a");
+    /* the kernel would read "a *:* r" as all access: one line per type instead */
+    r = (tug_device_rule){true, 'a', -1, -1, TUG_DEV_READ | TUG_DEV_MKNOD};
+    assert_int_equal(tug_device_rule_v1(&r, lines), 2);
+    assert_string_equal(lines[0], "c *:* rm");
+    assert_string_equal(lines[1], "b *:* rm");
+}
+
+/* In a process inside the group: 0 when the policy holds (a null node made here opens, a kvm
+ * node is made but opening it fails with EPERM), else which step did not. */
+static int probe_devices(const char *dir)
+{
+    char null_path[4200], kvm_path[4200];
+    snprintf(null_path, sizeof(null_path), "%s/null", dir);
+    snprintf(kvm_path, sizeof(kvm_path), "%s/kvm", dir);
+    if (mknod(null_path, S_IFCHR | 0600, makedev(1, 3)) < 0)
+        return 1;
+    if (mknod(kvm_path, S_IFCHR | 0600, makedev(10, 232)) < 0)
+        return 2;
+    int fd = open(null_path, O_RDWR | O_CLOEXEC);
+    if (fd < 0)
+        return 3;
+    close(fd);
+    fd = open(kvm_path, O_RDWR | O_CLOEXEC);
+    if (fd >= 0)
+        return 4;
+    return errno == EPERM ? 0 : 5;
+}
+
+static void assert_probe_passes(pid_t pid)
+{
+    int status = 0;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status));
+    static const char *const why[] = {"", "mknod of null failed", "mknod of kvm failed",
+                                      "null does not open", "kvm opens",
+                                      "kvm fails, but not with EPERM", "could not enter"};
+    int code = WEXITSTATUS(status);
+    if (code != 0)
+        fail_msg("%s", code < 7 ? why[code] : "?");
+}
+
+static char *probe_dir(void)
+{
+    char *dir = strdup("/tmp/tug-test-devices-XXXXXX");
+    assert_non_null(mkdtemp(dir));
+    return dir;
+}
+
+static void remove_probe_dir(char *dir)
+{
+    char path[4200];
+    snprintf(path, sizeof(path), "%s/null", dir);
+    unlink(path);
+    snprintf(path, sizeof(path), "%s/kvm", dir);
+    unlink(path);
+    rmdir(dir);
+    free(dir);
+}
+
+static void test_device_rules_in_force(void **state)
+{
+    (void)state;
+    require_root();
+    size_t n_def = 0;
+    const tug_device_rule *def = tug_device_rules_default(&n_def);
+    tug_device_rule rules[32];
+    memcpy(rules, def, n_def * sizeof(*def));
+    rules[n_def] = (tug_device_rule){true, 'c', 42, -1, RWM};
+    tug_cgroup_limits lim = {.devices = rules, .n_devices = n_def + 1};
+    char *name = unique_name();
+    tug_cgroup *cg = NULL;
+    tug_error *err = NULL;
+    if (tug_cgroup_create(name, &lim, &cg, &err) < 0)
+        fail_msg("%s", err->msg);
+    if (tug_cgroup_host_mode() != TUG_CGROUP_V2)
+        assert_group_file("devices", name, "devices.list",
+                          "c *:* m\nb *:* m\nc 1:3 rwm\nc 1:5 rwm\nc 1:7 rwm\nc 1:8 rwm\n"
+                          "c 1:9 rwm\nc 5:0 rwm\nc 5:1 rwm\nc 5:2 rwm\nc 136:* rwm\n"
+                          "c 10:200 rwm\nc 42:* rwm");
+    char *dir = probe_dir();
+    pid_t pid = fork_child();
+    if (pid == 0)
+        _exit(tug_cgroup_enter_self(cg, NULL) < 0 ? 6 : probe_devices(dir));
+    assert_probe_passes(pid);
+    remove_probe_dir(dir);
+    assert_int_equal(tug_cgroup_destroy(cg, &err), 0);
+    tug_cgroup_free(cg);
+    free(name);
+}
+
+static uint32_t device_programs(int dfd)
+{
+    uint32_t ids[64];
+    union bpf_attr a;
+    memset(&a, 0, sizeof(a));
+    a.query.target_fd = (uint32_t)dfd;
+    a.query.attach_type = BPF_CGROUP_DEVICE;
+    a.query.prog_ids = (uint64_t)(uintptr_t)ids;
+    a.query.prog_cnt = 64;
+    assert_int_equal(syscall(SYS_bpf, BPF_PROG_QUERY, &a, sizeof(a)), 0);
+    return a.query.prog_cnt;
+}
+
+/* The v2 program on a cgroup2 group, whatever tug uses on this host (a hybrid host has the
+ * cgroup2 tree too): it holds for the group's processes, and attaching again replaces it. */
+static void test_device_program_on_cgroup2(void **state)
+{
+    (void)state;
+    require_root();
+    char *mnt = mount_of("");
+    if (mnt == NULL) {
+        print_message("skipped: no cgroup2 tree is mounted\n");
+        free(mnt);
+        skip();
+    }
+    char *name = unique_name(), *path = NULL, *parent = NULL;
+    assert_true(asprintf(&parent, "%s/" PARENT, mnt) > 0);
+    assert_true(asprintf(&path, "%s/%s", mnt, name) > 0);
+    assert_true(mkdir(parent, 0755) == 0 || errno == EEXIST);
+    assert_int_equal(mkdir(path, 0755), 0);
+    int dfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    assert_true(dfd >= 0);
+    size_t n_def = 0;
+    const tug_device_rule *def = tug_device_rules_default(&n_def);
+    struct bpf_insn *prog = NULL;
+    size_t len = 0;
+    tug_error *err = NULL;
+    assert_int_equal(tug_device_bpf_build(def, n_def, &prog, &len, &err), 0);
+    for (int round = 0; round < 2; round++) {
+        if (tug_device_bpf_attach(dfd, prog, len, &err) < 0)
+            fail_msg("%s", err->msg);
+        assert_int_equal(device_programs(dfd), 1);
+    }
+    char *dir = probe_dir();
+    pid_t pid = fork_child();
+    if (pid == 0) {
+        char procs[4200];
+        snprintf(procs, sizeof(procs), "%s/cgroup.procs", path);
+        FILE *f = fopen(procs, "we");
+        _exit(f == NULL || fputs("0", f) < 0 || fclose(f) != 0 ? 6 : probe_devices(dir));
+    }
+    assert_probe_passes(pid);
+    remove_probe_dir(dir);
+    close(dfd);
+    assert_int_equal(rmdir(path), 0);
+    free(prog);
+    free(path);
+    free(parent);
+    free(name);
+    free(mnt);
+}
+
 static int remove_parent(void **state)
 {
     (void)state;
@@ -735,6 +1051,10 @@ int main(void)
         cmocka_unit_test(test_bad_names),
         cmocka_unit_test(test_oom_kill_is_reported),
         cmocka_unit_test(test_usage),
+        cmocka_unit_test(test_device_program_decides),
+        cmocka_unit_test(test_device_rules_v1_lines),
+        cmocka_unit_test(test_device_rules_in_force),
+        cmocka_unit_test(test_device_program_on_cgroup2),
     };
     return cmocka_run_group_tests(tests, NULL, remove_parent);
 }

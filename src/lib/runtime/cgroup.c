@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "../util/cleanup.h"
+#include "cgroup_devices.h"
 
 /* v1 controllers a container is placed in, one bit each. */
 enum { V1_CPU, V1_CPUACCT, V1_CPUSET, V1_MEMORY, V1_DEVICES, V1_FREEZER, V1_BLKIO, V1_PIDS, V1_N };
@@ -65,6 +66,8 @@ struct tug_cgroup {
 struct cg_ops {
     int (*make)(tug_cgroup *cg, tug_error **err);
     int (*limit)(tug_cgroup *cg, const tug_cgroup_limits *lim, tug_error **err);
+    /* Replace the group's device policy with the rules. */
+    int (*devices)(tug_cgroup *cg, const tug_device_rule *rules, size_t n, tug_error **err);
     int (*freeze)(tug_cgroup *cg, bool frozen, tug_error **err);
     bool (*oom_killed)(tug_cgroup *cg);
     int (*kill)(tug_cgroup *cg, int sig, tug_error **err);
@@ -643,6 +646,25 @@ static int v1_limit(tug_cgroup *cg, const tug_cgroup_limits *lim, tug_error **er
     return 0;
 }
 
+static int v1_devices(tug_cgroup *cg, const tug_device_rule *rules, size_t n, tug_error **err)
+{
+    struct group_dir *d = dir_of(cg, V1_DEVICES);
+    if (d == NULL)
+        return tug_error_set(err, EOPNOTSUPP, "the devices cgroup is not mounted");
+    /* "a" on deny empties the group's list and denies by default; then the rules in order. */
+    if (write_at(d->fd, "devices.deny", "a", err) < 0)
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        char lines[2][64];
+        size_t k = tug_device_rule_v1(&rules[i], lines);
+        for (size_t j = 0; j < k; j++)
+            if (write_at(d->fd, rules[i].allow ? "devices.allow" : "devices.deny", lines[j],
+                         err) < 0)
+                return -1;
+    }
+    return 0;
+}
+
 static int v1_freeze(tug_cgroup *cg, bool frozen, tug_error **err)
 {
     struct group_dir *d = dir_of(cg, V1_FREEZER);
@@ -728,6 +750,7 @@ static int v1_usage(tug_cgroup *cg, long long *ret_mem, long long *ret_cpu_ns)
 static const struct cg_ops v1_ops = {
     .make = v1_make,
     .limit = v1_limit,
+    .devices = v1_devices,
     .freeze = v1_freeze,
     .oom_killed = v1_oom_killed,
     .kill = v1_kill,
@@ -871,6 +894,20 @@ static int v2_limit(tug_cgroup *cg, const tug_cgroup_limits *lim, tug_error **er
     return 0;
 }
 
+/* v2 has no devices controller: a program attached to the group decides each access. */
+static int v2_devices(tug_cgroup *cg, const tug_device_rule *rules, size_t n, tug_error **err)
+{
+    cleanup_free struct bpf_insn *prog = NULL;
+    size_t len = 0;
+    if (tug_device_bpf_build(rules, n, &prog, &len, err) < 0)
+        return -1;
+    /* BPF_PROG_ATTACH wants the group opened for reading, not O_PATH */
+    cleanup_close int fd = open(cg->d[0].path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return tug_error_set(err, errno, "open %s", cg->d[0].path);
+    return tug_device_bpf_attach(fd, prog, len, err);
+}
+
 /* Wait until "key value" shows in cgroup.events; the kernel signals changes with POLLPRI. */
 static int v2_wait_event(int dfd, const char *key, long long value, long long deadline)
 {
@@ -964,6 +1001,7 @@ static int v2_usage(tug_cgroup *cg, long long *ret_mem, long long *ret_cpu_ns)
 static const struct cg_ops v2_ops = {
     .make = v2_make,
     .limit = v2_limit,
+    .devices = v2_devices,
     .freeze = v2_freeze,
     .oom_killed = v2_oom_killed,
     .kill = v2_kill,
@@ -1049,7 +1087,14 @@ int tug_cgroup_create(const char *name, const tug_cgroup_limits *lim, tug_cgroup
     cleanup_cgroup tug_cgroup *cg = NULL;
     if (cgroup_new(name, &cg, err) < 0)
         return tug_error_wrap(err, "create cgroup");
-    if (cg->ops->make(cg, err) < 0 || cg->ops->limit(cg, lim, err) < 0) {
+    int r = cg->ops->make(cg, err);
+    if (r >= 0)
+        r = cg->ops->limit(cg, lim, err);
+    /* before any process is in the group: nothing runs a moment without the policy */
+    if (r >= 0 && lim->devices &&
+        cg->ops->devices(cg, lim->devices, lim->n_devices, err) < 0)
+        r = tug_error_wrap(err, "set the device rules");
+    if (r < 0) {
         /* Leave no half-made group behind; one that was there before stays. */
         for (size_t i = 0; i < cg->n; i++)
             if (cg->d[i].made)

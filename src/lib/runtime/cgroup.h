@@ -5,6 +5,19 @@
 
 #include "../util/error.h"
 
+/* One rule of a container's device policy, as OCI's linux.resources.devices has it. The rules
+ * are read in order and the last one that matches an access decides; an access no rule matches
+ * is denied. */
+typedef struct tug_device_rule {
+    bool allow;
+    char type;              /* 'a' (any), 'c' or 'b' */
+    long long major, minor; /* -1 = any */
+    unsigned access;        /* TUG_DEV_* bits, never 0 */
+} tug_device_rule;
+
+/* The bits of an access, the kernel's own (BPF_DEVCG_ACC_*). */
+enum { TUG_DEV_MKNOD = 1, TUG_DEV_READ = 2, TUG_DEV_WRITE = 4, TUG_DEV_RWM = 7 };
+
 typedef struct tug_cgroup_limits {
     long long memory;      /* bytes; 0 = no limit */
     long long memory_swap; /* memory + swap in bytes; 0 = docker's default (twice memory when a
@@ -13,6 +26,8 @@ typedef struct tug_cgroup_limits {
     long long cpu_period;  /* microseconds; 0 = 100000 */
     long long cpu_shares;  /* docker's --cpu-shares (v1 weight 2..262144); 0 = default */
     long long pids_limit;  /* 0 or negative = no limit */
+    const tug_device_rule *devices; /* the device policy; NULL leaves the group's as it is */
+    size_t n_devices;
 } tug_cgroup_limits;
 
 typedef enum { TUG_CGROUP_V1, TUG_CGROUP_V2, TUG_CGROUP_HYBRID } tug_cgroup_mode;

@@ -17,6 +17,7 @@
 #include "../util/digest.h"
 #include "../util/fs.h"
 #include "../util/strutil.h"
+#include "devices.h"
 #include "names.h"
 #include "../net/netsetup.h"
 #include "../net/network.h"
@@ -229,6 +230,9 @@ int tug_container_create(tug_store *s, const char *image, json_t *request, const
     if (tug_store_find_image(s, image, &img, err) < 0)
         return -1;
     if (tug_request_merge_image(request, img->config, err) < 0)
+        return -1;
+    /* a missing --device fails before anything is made (the spec looks it up again) */
+    if (tug_devices_spec(json_object_get(request, "HostConfig"), NULL, NULL, err) < 0)
         return -1;
     json_t *cfg = json_object_get(request, "Config");
     json_object_set_new(cfg, "Image", json_string(image));

@@ -189,6 +189,8 @@ void tug_spawn_spec_free(tug_spawn_spec *s)
     strv_free(s->masked);
     strv_free(s->readonly);
     free(s->seccomp);
+    free(s->device_rules);
+    tug_device_nodes_free(s->devices, s->n_devices);
     free(s);
 }
 
@@ -310,6 +312,13 @@ int tug_spawn_spec_parse(json_t *spec, const char *bundle, tug_spawn_spec **ret_
     s->seccomp = strdup(sc ? sc : "default");
     s->init = json_string_value(json_object_get(ann, TUG_ANN_INIT)) != NULL;
     s->privileged = json_string_value(json_object_get(ann, TUG_ANN_PRIVILEGED)) != NULL;
+    if (tug_devices_from_spec(linux_, s->privileged, &s->device_rules, &s->n_device_rules,
+                              &s->devices, &s->n_devices, err) < 0) {
+        tug_spawn_spec_free(s);
+        return -1;
+    }
+    s->limits.devices = s->device_rules;
+    s->limits.n_devices = s->n_device_rules;
     if (s->args == NULL || s->args[0] == NULL) {
         tug_spawn_spec_free(s);
         return tug_error_user(err, "the spec has no process.args");
@@ -573,7 +582,27 @@ static void copy_host_devices(int dev, const char *sub)
         closedir(d);
 }
 
-static void make_dev(int rootfd, bool privileged)
+/* A --device node at its path in the root, directories above it made. A file already there
+ * stays, as runc leaves it. */
+static void make_device_node(int rootfd, const tug_device_node *d)
+{
+    char dir[PATH_MAX];
+    snprintf(dir, sizeof(dir), "%s", d->path);
+    char *slash = strrchr(dir, '/'); /* the path is absolute */
+    *slash = '\0';
+    int pfd = mkdir_in_root(rootfd, *dir ? dir : "/");
+    if (pfd < 0)
+        tug_child_die(125, errno, "create the directory of device %s", d->path);
+    if (mknodat(pfd, slash + 1, d->mode, d->rdev) == 0) {
+        if (fchownat(pfd, slash + 1, d->uid, d->gid, AT_SYMLINK_NOFOLLOW) < 0)
+            tug_child_die(125, errno, "chown device %s", d->path);
+    } else if (errno != EEXIST) {
+        tug_child_die(125, errno, "create device %s", d->path);
+    }
+    close(pfd);
+}
+
+static void make_dev(int rootfd, const tug_spawn_spec *s)
 {
     static const struct {
         const char *name;
@@ -583,6 +612,9 @@ static void make_dev(int rootfd, bool privileged)
     int dev = open_in_root(rootfd, "/dev", O_PATH | O_DIRECTORY);
     if (dev < 0)
         tug_child_die(125, errno, "open /dev");
+    /* before the defaults: one given at a default's path is the one the container gets */
+    for (size_t i = 0; i < s->n_devices; i++)
+        make_device_node(rootfd, &s->devices[i]);
     for (size_t i = 0; i < TUG_ARRAY_SIZE(devs); i++)
         if (mknodat(dev, devs[i].name, S_IFCHR | 0666, makedev(devs[i].maj, devs[i].min)) < 0 &&
             errno != EEXIST)
@@ -597,7 +629,7 @@ static void make_dev(int rootfd, bool privileged)
     for (size_t i = 0; i < n_links; i++)
         if (symlinkat(links[i][0], dev, links[i][1]) < 0 && errno != EEXIST)
             tug_child_die(125, errno, "create /dev/%s", links[i][1]);
-    if (privileged)
+    if (s->privileged)
         copy_host_devices(dev, "");
     close(dev);
 }
@@ -672,7 +704,7 @@ static void do_mounts(const tug_spawn_spec *s, int rootfd)
             tug_child_die(125, errno, "set propagation of %s", m->dest);
         close(fd);
         if (strcmp(m->dest, "/dev") == 0 && strcmp(m->type, "tmpfs") == 0)
-            make_dev(rootfd, s->privileged);
+            make_dev(rootfd, s);
     }
 }
 

@@ -9,6 +9,7 @@
 
 #include "../util/error.h"
 #include "cgroup.h"
+#include "devices.h"
 
 typedef struct tug_mount {
     char *dest, *type, *src, *data;
@@ -48,6 +49,10 @@ typedef struct tug_spawn_spec {
     char *seccomp;     /* "default", "unconfined" or a profile file */
     bool init;
     bool privileged; /* the host's devices appear in /dev */
+    tug_device_rule *device_rules; /* the policy limits.devices points at */
+    size_t n_device_rules;
+    tug_device_node *devices; /* nodes to create (--device) */
+    size_t n_devices;
 } tug_spawn_spec;
 
 /* Parse an OCI runtime spec; bundle is the directory relative paths are taken from. */

@@ -7,6 +7,7 @@
 
 #include "../util/cleanup.h"
 #include "../util/strutil.h"
+#include "devices.h"
 #include "security.h"
 
 static json_t *strs(const char *const *v)
@@ -304,9 +305,16 @@ json_t *tug_spec_build(const char *id, json_t *request, const char *const *lower
     uint64_t caps = 0;
     if (compute_caps(hc, &caps, err) < 0)
         return NULL;
-    json_t *args = process_args(cfg, err);
-    if (args == NULL)
+    /* the host's nodes for --device are looked up now, while an error can still stop create */
+    json_t *dev_nodes = NULL, *dev_rules = NULL;
+    if (tug_devices_spec(hc, &dev_nodes, &dev_rules, err) < 0)
         return NULL;
+    json_t *args = process_args(cfg, err);
+    if (args == NULL) {
+        json_decref(dev_nodes);
+        json_decref(dev_rules);
+        return NULL;
+    }
     json_t *spec = json_object();
     json_object_set_new(spec, "ociVersion", json_string("1.0.2"));
 
@@ -450,6 +458,8 @@ json_t *tug_spec_build(const char *id, json_t *request, const char *const *lower
     if (asprintf(&cgpath, "tug/%s", id) >= 0)
         json_object_set_new(linux_, "cgroupsPath", json_string(cgpath));
     add_resources(linux_, hc);
+    json_object_set_new(json_object_get(linux_, "resources"), "devices", dev_rules);
+    json_object_set_new(linux_, "devices", dev_nodes);
     json_t *sysctl = sysctls(hc, host_net, err);
     if (sysctl == NULL) {
         json_decref(linux_);
