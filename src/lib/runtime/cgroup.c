@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -437,15 +438,40 @@ static int collect_pids(int dfd, int depth, pid_t **pids, size_t *n, size_t *cap
     return 0;
 }
 
+#ifndef SYS_pidfd_open
+#define SYS_pidfd_open 434
+#endif
+#ifndef SYS_pidfd_send_signal
+#define SYS_pidfd_send_signal 424
+#endif
+
+/* Signal every process of the group and the groups below it, never a process that took the pid
+ * of one that left: each pid gets a pidfd, and only those still listed in the group after their
+ * pidfd was opened are signalled (a pidfd names the process that had the pid when it was
+ * opened). */
 static int signal_dir(int dfd, int sig, size_t *ret_n)
 {
-    pid_t *pids = NULL;
-    size_t n = 0, cap = 0;
+    cleanup_free pid_t *pids = NULL, *again = NULL;
+    size_t n = 0, cap = 0, n2 = 0, cap2 = 0;
     int r = collect_pids(dfd, 0, &pids, &n, &cap);
+    cleanup_free int *fds = calloc(n ? n : 1, sizeof(int));
+    if (fds == NULL)
+        return -ENOMEM;
     for (size_t i = 0; i < n; i++)
-        if (kill(pids[i], sig) < 0 && errno != ESRCH && r == 0)
+        fds[i] = (int)syscall(SYS_pidfd_open, pids[i], 0);
+    int r2 = collect_pids(dfd, 0, &again, &n2, &cap2);
+    if (r == 0 && r2 < 0)
+        r = r2;
+    if (again)
+        qsort(again, n2, sizeof(pid_t), cmp_pid);
+    for (size_t i = 0; i < n; i++) {
+        if (fds[i] < 0)
+            continue;
+        if (again && bsearch(&pids[i], again, n2, sizeof(pid_t), cmp_pid) &&
+            syscall(SYS_pidfd_send_signal, fds[i], sig, NULL, 0) < 0 && errno != ESRCH && r == 0)
             r = -errno;
-    free(pids);
+        close(fds[i]);
+    }
     if (ret_n)
         *ret_n = n;
     return r == -ENOENT ? 0 : r;
