@@ -106,7 +106,9 @@ static void test_credentials(void **state)
                       "\"https://reg.example.com:5000\":{\"auth\":\"dTpw\"},"
                       "\"ghcr.io\":{\"username\":\"u\",\"password\":\"p\"},"
                       "\"quay.io\":{\"auth\":\"\"},"
-                      "\"http://127.0.0.1:5000/v2/\":{\"auth\":\"dTpw\"}"
+                      "\"http://127.0.0.1:5000/v2/\":{\"auth\":\"dTpw\"},"
+                      "\"pad1.example\":{\"username\":\"ab\",\"password\":\"cd\"},"
+                      "\"pad2.example\":{\"username\":\"ab\",\"password\":\"c\"}"
                       "},\"credsStore\":\"desktop\"}";
     struct {
         const char *domain;
@@ -117,6 +119,8 @@ static void test_credentials(void **state)
         {"REG.example.com:5000", "dTpw"},
         {"ghcr.io", "dTpw"},
         {"127.0.0.1:5000", "dTpw"},
+        {"pad1.example", "YWI6Y2Q="}, /* base64 padding, one and two '=' */
+        {"pad2.example", "YWI6Yw=="},
         {"reg.example.com", NULL},
         {"quay.io", NULL},
         {"example.org", NULL},

@@ -893,7 +893,7 @@ static void test_stream_without_threads(void **state)
         struct pipeline *p = calloc(1, sizeof(*p));
         tug_error *err = NULL;
         assert_int_equal(source_open(&p->src, fd, &err), 0);
-        p->hash = tug_sha256_new();
+        p->hash = tug_sha256_new(NULL);
         p->chunk[0] = malloc(CHUNK_SIZE);
         struct buf out = {0};
         const uint8_t *chunk;

@@ -255,11 +255,15 @@ static int spool(tug_store *s, int in, char **ret_path, char ret_digest[72], lon
     cleanup_close int out = mkostemp(path, O_CLOEXEC);
     if (out < 0)
         return tug_error_set(err, errno, "create %s", path);
-    cleanup_sha256 tug_sha256 *h = tug_sha256_new();
+    cleanup_sha256 tug_sha256 *h = tug_sha256_new(err);
+    if (h == NULL) {
+        unlink(path);
+        return -1;
+    }
     size_t cap = 1 << 20;
     cleanup_free char *buf = malloc(cap);
     long long total = 0;
-    if (buf == NULL || h == NULL) {
+    if (buf == NULL) {
         unlink(path);
         return tug_error_set(err, ENOMEM, "import");
     }

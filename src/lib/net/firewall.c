@@ -290,31 +290,26 @@ static struct {
     void (*set_output_flags)(struct nft_ctx *ctx, unsigned int flags);
     int (*run)(struct nft_ctx *ctx, const char *buf);
 } nft;
-static bool nft_loaded;
-static pthread_once_t nft_once = PTHREAD_ONCE_INIT;
-
-static void nft_load(void)
-{
-    if (tug_lazylib_open(nft_sonames, NULL) == NULL)
-        return;
-    nft.ctx_new = tug_lazylib_sym(nft_sonames, "nft_ctx_new");
-    nft.ctx_free = tug_lazylib_sym(nft_sonames, "nft_ctx_free");
-    nft.buffer_output = tug_lazylib_sym(nft_sonames, "nft_ctx_buffer_output");
-    nft.buffer_error = tug_lazylib_sym(nft_sonames, "nft_ctx_buffer_error");
-    nft.get_output = tug_lazylib_sym(nft_sonames, "nft_ctx_get_output_buffer");
-    nft.get_error = tug_lazylib_sym(nft_sonames, "nft_ctx_get_error_buffer");
-    nft.set_output_flags = tug_lazylib_sym(nft_sonames, "nft_ctx_output_set_flags");
-    nft.run = tug_lazylib_sym(nft_sonames, "nft_run_cmd_from_buffer");
-    nft_loaded = true;
-}
+static const tug_lazysym nft_syms[] = {
+    {"nft_ctx_new", (void **)&nft.ctx_new},
+    {"nft_ctx_free", (void **)&nft.ctx_free},
+    {"nft_ctx_buffer_output", (void **)&nft.buffer_output},
+    {"nft_ctx_buffer_error", (void **)&nft.buffer_error},
+    {"nft_ctx_get_output_buffer", (void **)&nft.get_output},
+    {"nft_ctx_get_error_buffer", (void **)&nft.get_error},
+    {"nft_ctx_output_set_flags", (void **)&nft.set_output_flags},
+    {"nft_run_cmd_from_buffer", (void **)&nft.run},
+    {NULL, NULL},
+};
+/* optional: without it (or with an unusable one) rules go through iptables */
+static tug_lazylib nft_lib = {.sonames = nft_sonames, .syms = nft_syms};
 
 static bool use_nft(void)
 {
     const char *force = getenv("TUG_FIREWALL");
     if (force && strcmp(force, "iptables") == 0)
         return false;
-    pthread_once(&nft_once, nft_load);
-    return nft_loaded;
+    return tug_lazylib_ready(&nft_lib);
 }
 
 /* One context per process and network namespace, kept until exit: closing its netlink socket
@@ -898,10 +893,9 @@ static int coexist_probe_nft(const char *br, struct ipt_view *v)
 /* iptables-nft's table, looked for in-process: listing through iptables-nft would make it. */
 static bool nft_ip_filter_exists(void)
 {
-    pthread_once(&nft_once, nft_load);
     cleanup_free char *out = NULL;
     tug_error *e = NULL;
-    if (!nft_loaded || nft_run("list tables ip", &out, &e) < 0) {
+    if (!tug_lazylib_ready(&nft_lib) || nft_run("list tables ip", &out, &e) < 0) {
         tug_error_free(e);
         return false;
     }

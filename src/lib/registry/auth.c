@@ -2,7 +2,6 @@
 
 #include <errno.h>
 #include <jansson.h>
-#include <openssl/evp.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -205,14 +204,27 @@ static char *b64_decode(const char *in, size_t *ret_len)
     return out;
 }
 
+static const char b64_digits[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+/* Standard base64 with padding (what a Basic authorization header carries). */
 static char *b64_encode(const char *in, size_t len)
 {
     if (len > (size_t)(1 << 20))
         return NULL;
-    char *out = malloc((len + 2) / 3 * 4 + 1);
+    char *out = malloc((len + 2) / 3 * 4 + 1), *o = out;
     if (out == NULL)
         return NULL;
-    EVP_EncodeBlock((unsigned char *)out, (const unsigned char *)in, (int)len);
+    const unsigned char *p = (const unsigned char *)in;
+    for (size_t i = 0; i < len; i += 3) {
+        size_t left = len - i;
+        unsigned v = (unsigned)p[i] << 16 | (left > 1 ? (unsigned)p[i + 1] << 8 : 0) |
+                     (left > 2 ? p[i + 2] : 0);
+        *o++ = b64_digits[v >> 18 & 63];
+        *o++ = b64_digits[v >> 12 & 63];
+        *o++ = left > 1 ? b64_digits[v >> 6 & 63] : '=';
+        *o++ = left > 2 ? b64_digits[v & 63] : '=';
+    }
+    *o = '\0';
     return out;
 }
 

@@ -16,6 +16,7 @@
 #include "../image/reference.h"
 #include "../util/cleanup.h"
 #include "../util/digest.h"
+#include "../util/lazylib.h"
 #include "auth.h"
 
 #define MANIFEST_MAX (4 << 20)
@@ -674,6 +675,8 @@ int tug_registry_open(const char *domain, const char *repo, const tug_registry_o
         return tug_error_user(err, "invalid registry name \"%s\"", domain ? domain : "");
     if (repo == NULL || !valid_repo(repo))
         return tug_error_user(err, "invalid repository name \"%s\"", repo ? repo : "");
+    if (tug_lazylib_load(&tug_libcurl, err) < 0)
+        return -1;
     pthread_once(&curl_once, curl_init);
     if (curl_init_result != CURLE_OK)
         return tug_error_set(err, 0, "initialize libcurl: %s",
@@ -856,9 +859,11 @@ int tug_registry_get_blob(tug_registry *reg, const char *digest, long long expec
     cleanup_close int fd = open(partial_path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
     if (fd < 0)
         return tug_error_set(err, errno, "open %s", partial_path);
-    cleanup_sha256 tug_sha256 *h = tug_sha256_new();
+    cleanup_sha256 tug_sha256 *h = tug_sha256_new(err);
+    if (h == NULL)
+        return -1;
     cleanup_curl CURL *curl = curl_easy_init();
-    if (h == NULL || curl == NULL)
+    if (curl == NULL)
         return tug_error_set(err, ENOMEM, "get %s", what);
 
     /* the second round starts from nothing after the partial file proved useless */

@@ -26,6 +26,7 @@
 
 #include "../util/cleanup.h"
 #include "../util/fs.h"
+#include "../util/lazylib.h"
 
 #ifndef SYS_openat2
 #define SYS_openat2 437
@@ -393,9 +394,9 @@ static int pipeline_start(struct pipeline *p, int fd, tug_error **err)
 {
     if (source_open(&p->src, fd, err) < 0)
         return -1;
-    p->hash = tug_sha256_new();
+    p->hash = tug_sha256_new(err);
     if (p->hash == NULL)
-        return tug_error_set(err, ENOMEM, "unpack layer");
+        return -1;
     for (unsigned i = 0; i < NCHUNKS; i++) {
         p->chunk[i] = malloc(CHUNK_SIZE);
         if (p->chunk[i] == NULL)
@@ -1287,6 +1288,8 @@ int tug_layer_unpack(int blob_fd, const char *target_dir, tug_unpack_result *ret
     if (root_fd < 0)
         return tug_error_set(err, errno, "open %s", target_dir);
 
+    if (tug_lazylib_load(&tug_libarchive, err) < 0)
+        return -1;
     __attribute__((cleanup(pipeline_freep))) struct pipeline *p = calloc(1, sizeof(*p));
     if (p == NULL)
         return tug_error_set(err, ENOMEM, "unpack layer");

@@ -5,10 +5,13 @@
  * first digest as much again. */
 #include "digest.h"
 
+#include <errno.h>
 #include <openssl/evp.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "lazylib.h"
 
 static const char hex_digits[] = "0123456789abcdef";
 
@@ -26,14 +29,19 @@ struct tug_sha256 {
     EVP_MD_CTX *ctx;
 };
 
-tug_sha256 *tug_sha256_new(void)
+tug_sha256 *tug_sha256_new(tug_error **err)
 {
-    tug_sha256 *h = calloc(1, sizeof(*h));
-    if (h == NULL)
+    if (tug_lazylib_load(&tug_libcrypto, err) < 0)
         return NULL;
+    tug_sha256 *h = calloc(1, sizeof(*h));
+    if (h == NULL) {
+        tug_error_set(err, ENOMEM, "sha256");
+        return NULL;
+    }
     h->ctx = EVP_MD_CTX_new();
     if (h->ctx == NULL || EVP_DigestInit_ex(h->ctx, EVP_sha256(), NULL) != 1) {
         tug_sha256_free(h);
+        tug_error_set(err, ENOMEM, "sha256");
         return NULL;
     }
     return h;

@@ -3,11 +3,14 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "error.h"
+
 #define TUG_DIGEST_LEN 71 /* "sha256:" + 64 hex */
 
 typedef struct tug_sha256 tug_sha256;
 
-tug_sha256 *tug_sha256_new(void);
+/* A streaming hash (libcrypto, loaded now: NULL and an error when it cannot be). */
+tug_sha256 *tug_sha256_new(tug_error **err);
 void tug_sha256_update(tug_sha256 *h, const void *data, size_t len);
 /* Write "sha256:<hex>" into out (TUG_DIGEST_LEN + 1 bytes) and reset the state. */
 void tug_sha256_final(tug_sha256 *h, char out[TUG_DIGEST_LEN + 1]);
