@@ -545,6 +545,12 @@ int tug_container_remove(tug_store *s, tug_container *c, tug_error **err)
 {
     cleanup_free char *dir = tug_container_dir(s, c->id);
     cleanup_free char *run = tug_run_dir(s);
+    cleanup_free char *trash = NULL;
+    if (dir == NULL ||
+        asprintf(&trash, "%s/containers/.rm-%d-%s", s->root, (int)getpid(), c->id) < 0)
+        return tug_error_set(err, ENOMEM, "remove %s", c->id);
+    /* what removals killed before they finished set aside goes first */
+    tug_store_sweep_dir(s, "containers", ".rm-");
     tug_net_release(s, c->id);
     /* The row goes first: a crash after it leaves only a directory `system check` removes. */
     cleanup_stmt sqlite3_stmt *st = tug_db_prepare(s, "DELETE FROM containers WHERE id = ?", err);
@@ -554,6 +560,11 @@ int tug_container_remove(tug_store *s, tug_container *c, tug_error **err)
     if (tug_db_step_done(s, st, err) < 0)
         return -1;
     c->removed = true;
+    /* Then the directory is set aside under a name that says whose removal it is: one that
+     * fails or is killed halfway leaves .rm-PID-ID, which the next removal (or `system check`)
+     * takes once that PID is gone, never a directory that looks like a container's. */
+    if (rename(dir, trash) < 0 && errno != ENOENT)
+        return tug_error_set(err, errno, "remove %s: rename %s", c->id, dir);
     /* named volumes stay; anonymous ones go with rm -v and --rm */
     json_t *hc = json_object_get(c->config, "HostConfig");
     tug_error *verr = NULL;
@@ -569,7 +580,7 @@ int tug_container_remove(tug_store *s, tug_container *c, tug_error **err)
      * appears under the directory while it is emptied is emptied on a second pass. */
     for (int pass = 0;; pass++) {
         tug_error *e = NULL;
-        if (tug_rm_rf(dir, &e) == 0)
+        if (tug_rm_rf(trash, &e) == 0)
             return 0;
         if (pass == 20 || e->errnum != ENOTEMPTY) {
             if (err)

@@ -1295,22 +1295,23 @@ static void set_meta(int dfd, const struct stat *st)
     futimens(dfd, ts);
 }
 
-static int copy_file(int sdir, int ddir, const char *name, const struct stat *st, tug_error **err)
+static int copy_file(int sdir, int ddir, const char *name, const char *shown, const struct stat *st,
+                     tug_error **err)
 {
     cleanup_close int in = openat(sdir, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
     if (in < 0)
-        return tug_error_set(err, errno, "open %s", name);
+        return tug_error_set(err, errno, "open %s", shown);
     cleanup_close int out =
         openat(ddir, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (out < 0)
-        return tug_error_set(err, errno, "create %s", name);
+        return tug_error_set(err, errno, "create %s", shown);
     char buf[65536];
     for (;;) {
         ssize_t r = read(in, buf, sizeof(buf));
         if (r < 0 && errno == EINTR)
             continue;
         if (r < 0)
-            return tug_error_set(err, errno, "read %s", name);
+            return tug_error_set(err, errno, "read %s", shown);
         if (r == 0)
             break;
         for (ssize_t off = 0; off < r;) {
@@ -1318,7 +1319,7 @@ static int copy_file(int sdir, int ddir, const char *name, const struct stat *st
             if (w < 0 && errno == EINTR)
                 continue;
             if (w < 0)
-                return tug_error_set(err, errno, "write %s", name);
+                return tug_error_set(err, errno, "write %s", shown);
             off += w;
         }
     }
@@ -1327,60 +1328,97 @@ static int copy_file(int sdir, int ddir, const char *name, const struct stat *st
     return 0;
 }
 
-static int copy_tree(int sdir, int ddir, int level, tug_error **err)
+/* The walk (util/fs.c) goes through the image's side; the volume's side follows it with one
+ * descriptor of its own, down by name and up by "..", checked against the way down. */
+struct copy_state {
+    int dst; /* the volume's directory matching the walk's current one */
+    struct stat *up;
+    size_t n, cap;
+};
+
+static int copy_one(int sdir, int ddir, const char *name, const char *shown, tug_error **err)
 {
-    if (level > 128)
-        return tug_error_user(err, "directories nested too deep to copy");
-    int dup_fd = fcntl(sdir, F_DUPFD_CLOEXEC, 3);
-    if (dup_fd < 0)
-        return tug_error_set(err, errno, "dup");
-    cleanup_dir DIR *d = fdopendir(dup_fd);
-    if (d == NULL) {
-        close(dup_fd);
-        return tug_error_set(err, errno, "read directory");
+    struct stat st;
+    if (fstatat(sdir, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+        return errno == ENOENT ? 0 : tug_error_set(err, errno, "stat %s", shown);
+    if (S_ISREG(st.st_mode))
+        return copy_file(sdir, ddir, name, shown, &st, err);
+    if (S_ISLNK(st.st_mode)) {
+        char target[4096];
+        ssize_t n = readlinkat(sdir, name, target, sizeof(target) - 1);
+        if (n < 0)
+            return tug_error_set(err, errno, "readlink %s", shown);
+        target[n] = '\0';
+        if (symlinkat(target, ddir, name) < 0)
+            return tug_error_set(err, errno, "symlink %s", shown);
+        fchownat(ddir, name, st.st_uid, st.st_gid, AT_SYMLINK_NOFOLLOW);
+        struct timespec ts[2] = {st.st_atim, st.st_mtim};
+        utimensat(ddir, name, ts, AT_SYMLINK_NOFOLLOW);
+    } else if (!S_ISDIR(st.st_mode)) {
+        /* devices, fifos, sockets: the node itself */
+        if (mknodat(ddir, name, st.st_mode, st.st_rdev) < 0)
+            return 0;
+        fchownat(ddir, name, st.st_uid, st.st_gid, AT_SYMLINK_NOFOLLOW);
+        fchmodat(ddir, name, st.st_mode & 07777, 0);
     }
-    struct dirent *de;
-    while ((de = readdir(d)) != NULL) {
-        const char *name = de->d_name;
-        if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
-            continue;
-        struct stat st;
-        if (fstatat(sdir, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
-            continue;
-        if (S_ISDIR(st.st_mode)) {
-            if (mkdirat(ddir, name, 0700) < 0 && errno != EEXIST)
-                return tug_error_set(err, errno, "mkdir %s", name);
-            cleanup_close int s2 = openat(sdir, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
-                                                          O_CLOEXEC);
-            cleanup_close int d2 = openat(ddir, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
-                                                          O_CLOEXEC);
-            if (s2 < 0 || d2 < 0)
-                return tug_error_set(err, errno, "open %s", name);
-            if (copy_tree(s2, d2, level + 1, err) < 0)
-                return tug_error_wrap(err, "%s", name);
-            copy_xattrs(s2, d2);
-            set_meta(d2, &st);
-        } else if (S_ISREG(st.st_mode)) {
-            if (copy_file(sdir, ddir, name, &st, err) < 0)
-                return -1;
-        } else if (S_ISLNK(st.st_mode)) {
-            char target[4096];
-            ssize_t n = readlinkat(sdir, name, target, sizeof(target) - 1);
-            if (n < 0)
-                return tug_error_set(err, errno, "readlink %s", name);
-            target[n] = '\0';
-            if (symlinkat(target, ddir, name) < 0)
-                return tug_error_set(err, errno, "symlink %s", name);
-            fchownat(ddir, name, st.st_uid, st.st_gid, AT_SYMLINK_NOFOLLOW);
-            struct timespec ts[2] = {st.st_atim, st.st_mtim};
-            utimensat(ddir, name, ts, AT_SYMLINK_NOFOLLOW);
-        } else {
-            /* devices, fifos, sockets: the node itself */
-            if (mknodat(ddir, name, st.st_mode, st.st_rdev) < 0)
-                continue;
-            fchownat(ddir, name, st.st_uid, st.st_gid, AT_SYMLINK_NOFOLLOW);
-            fchmodat(ddir, name, st.st_mode & 07777, 0);
+    return 0;
+}
+
+static int copy_entry(tug_walk *w, const tug_walk_entry *e, void *data, tug_error **err)
+{
+    struct copy_state *c = data;
+    cleanup_free char *shown = tug_walk_path(w, e->name);
+    const char *what = shown ? shown : e->name;
+    switch (e->event) {
+    case TUG_WALK_FILE:
+        return copy_one(e->dirfd, c->dst, e->name, what, err);
+    case TUG_WALK_ENTER: {
+        if (e->other_fs)
+            return 1; /* what is mounted in the image's tree is not the image's */
+        if (mkdirat(c->dst, e->name, 0700) < 0 && errno != EEXIST)
+            return tug_error_set(err, errno, "mkdir %s", what);
+        int d = openat(c->dst, e->name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (d < 0)
+            return tug_error_set(err, errno, "open %s", what);
+        if (c->n == c->cap) {
+            size_t cap = c->cap ? c->cap * 2 : 16;
+            struct stat *v = realloc(c->up, cap * sizeof(*v));
+            if (v == NULL) {
+                close(d);
+                return tug_error_set(err, ENOMEM, "copy %s", what);
+            }
+            c->up = v;
+            c->cap = cap;
         }
+        if (fstat(c->dst, &c->up[c->n]) < 0) {
+            close(d);
+            return tug_error_set(err, errno, "stat %s", what);
+        }
+        c->n++;
+        close(c->dst);
+        c->dst = d;
+        return 0;
+    }
+    case TUG_WALK_LEAVE: {
+        copy_xattrs(e->fd, c->dst);
+        set_meta(c->dst, e->st);
+        int parent = openat(c->dst, "..", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        struct stat pst;
+        if (parent < 0 || fstat(parent, &pst) < 0) {
+            int er = errno;
+            if (parent >= 0)
+                close(parent);
+            return tug_error_set(err, er, "open the parent of %s", what);
+        }
+        const struct stat *want = &c->up[--c->n];
+        if (pst.st_dev != want->st_dev || pst.st_ino != want->st_ino) {
+            close(parent);
+            return tug_error_set(err, 0, "the volume changed while %s was copied into it", what);
+        }
+        close(c->dst);
+        c->dst = parent;
+        return 0;
+    }
     }
     return 0;
 }
@@ -1400,7 +1438,13 @@ int tug_volume_copy_up(int src_dirfd, int dst_dirfd, tug_error **err)
     while ((de = readdir(d)) != NULL)
         if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0)
             return 0;
-    if (copy_tree(src_dirfd, dst_dirfd, 0, err) < 0)
+    struct copy_state c = {.dst = fcntl(dst_dirfd, F_DUPFD_CLOEXEC, 3)};
+    if (c.dst < 0)
+        return tug_error_set(err, errno, "dup");
+    int r = tug_walk_tree(src_dirfd, ".", copy_entry, &c, err);
+    close(c.dst);
+    free(c.up);
+    if (r < 0)
         return -1;
     struct stat st;
     if (fstat(src_dirfd, &st) == 0)

@@ -381,6 +381,14 @@ int tug_store_check(tug_store *s, bool repair, tug_check_report *ret, tug_error 
         cleanup_dir DIR *d = opendir(cdir);
         struct dirent *de;
         while (d && (de = readdir(d)) != NULL) {
+            if (tug_store_dead_writer(de->d_name, ".rm-")) {
+                /* set aside by a removal that failed or was killed (container.c) */
+                ret->temp_removed++;
+                note(ret, "interrupted removal: containers/%s", de->d_name);
+                if (repair && tug_rm_rf_at(dirfd(d), de->d_name, err) < 0)
+                    return -1;
+                continue;
+            }
             if (de->d_name[0] == '.')
                 continue;
             if (row_exists(s, "SELECT 1 FROM containers WHERE id = ?", de->d_name))

@@ -119,7 +119,7 @@ int tug_store_layer_tmp(tug_store *s, char **ret_tmp, char **ret_dir, tug_error 
     return 0;
 }
 
-static bool dead_pid_name(const char *name, const char *prefix)
+bool tug_store_dead_writer(const char *name, const char *prefix)
 {
     size_t pl = strlen(prefix);
     if (strncmp(name, prefix, pl) != 0)
@@ -139,7 +139,7 @@ void tug_store_sweep_dir(tug_store *s, const char *sub, const char *prefix)
     cleanup_dir DIR *d = opendir(path);
     struct dirent *de;
     while (d && (de = readdir(d)) != NULL) {
-        if (!dead_pid_name(de->d_name, prefix))
+        if (!tug_store_dead_writer(de->d_name, prefix))
             continue;
         tug_error *ignored = NULL;
         tug_rm_rf_at(dirfd(d), de->d_name, &ignored);

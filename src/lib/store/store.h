@@ -73,6 +73,8 @@ int tug_store_layer_tmp(tug_store *s, char **ret_tmp, char **ret_dir, tug_error 
 /* Remove what writers that died (kill -9) left: unpack dirs and import spools named after a
  * pid that no longer runs. Pull and import call it. */
 void tug_store_sweep_dead(tug_store *s);
+/* True for a name PREFIX<pid>-... whose writer (pid) is dead. */
+bool tug_store_dead_writer(const char *name, const char *prefix);
 /* Remove the entries of $ROOT/sub named PREFIX<pid>-... whose writer (pid) is dead. */
 void tug_store_sweep_dir(tug_store *s, const char *sub, const char *prefix);
 /* Move an unpacked tmp dir into place and record the layer (idempotent). */

@@ -1,8 +1,9 @@
 #include "fs.h"
 
+#include <dirent.h>
 #include <errno.h>
-#include <stdbool.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -182,23 +183,306 @@ int tug_read_file(const char *path, char **ret_data, size_t *ret_len, tug_error 
     return 0;
 }
 
-static int rm_children(int dfd, tug_error **err)
+/* ---- walking a tree with a bounded number of descriptors ----
+ *
+ * A walk holds two descriptors at the most, however deep the tree: the directory it is in and,
+ * for a moment, the one it moves to. Going down opens the child by name (O_NOFOLLOW) and
+ * closes the parent; coming back up opens ".." and checks that it is the directory the walk
+ * came from (device and inode kept for every level), so a tree changed under the walk stops it
+ * with an error instead of sending it elsewhere. What is left to visit in each directory on the
+ * way down is kept in memory as names, which costs a few bytes per directory, not a descriptor
+ * per level: a tree 5000 deep needs nothing a `ulimit -n 64` does not allow. */
+
+struct walk_level {
+    char **names; /* subdirectories not visited yet */
+    size_t n, next, cap;
+    dev_t dev;
+    ino_t ino;
+    char *name; /* this directory's name in its parent; NULL for the root */
+};
+
+struct tug_walk {
+    const char *root_name;
+    struct walk_level *lv;
+    size_t depth, cap; /* lv[0 .. depth] are in use */
+    char *buf;         /* getdents64 */
+};
+
+#define WALK_BUF_SIZE (32 * 1024)
+/* Past this length a path in a message keeps its start and its end. */
+#define WALK_PATH_SHOWN 1024
+
+char *tug_walk_path(const tug_walk *w, const char *name)
 {
-    DIR *d = fdopendir(dfd);
-    if (d == NULL) {
-        int e = errno;
-        close(dfd);
-        return tug_error_set(err, e, "opendir");
+    size_t len = strlen(w->root_name) + (name ? strlen(name) + 1 : 0) + 1;
+    for (size_t i = 1; i <= w->depth; i++)
+        len += strlen(w->lv[i].name) + 1;
+    char *p = malloc(len);
+    if (p == NULL)
+        return NULL;
+    size_t o = (size_t)snprintf(p, len, "%s", w->root_name);
+    for (size_t i = 1; i <= w->depth; i++)
+        o += (size_t)snprintf(p + o, len - o, "/%s", w->lv[i].name);
+    if (name)
+        snprintf(p + o, len - o, "/%s", name);
+    size_t total = strlen(p);
+    if (total > WALK_PATH_SHOWN) {
+        /* ROOT/first/names/.../last/names: whole names at each end, a quarter of the length
+         * at the start (the root at least), half at the end */
+        size_t root = strlen(w->root_name), head = WALK_PATH_SHOWN / 4;
+        if (head < root)
+            head = root;
+        while (head > root && p[head] != '/')
+            head--;
+        const char *tail = p + total - WALK_PATH_SHOWN / 2;
+        while (*tail && *tail != '/')
+            tail++;
+        if (tail > p + head + 4) {
+            memcpy(p + head, "/...", 4);
+            memmove(p + head + 4, tail, strlen(tail) + 1);
+        }
     }
-    cleanup_dir DIR *dir = d;
-    struct dirent *de;
-    while ((de = readdir(dir)) != NULL) {
-        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-            continue;
-        if (tug_rm_rf_at(dirfd(dir), de->d_name, err) < 0)
+    return p;
+}
+
+static void level_clear(struct walk_level *l)
+{
+    for (size_t i = 0; i < l->n; i++)
+        free(l->names[i]);
+    free(l->names);
+    free(l->name);
+    memset(l, 0, sizeof(*l));
+}
+
+static int walk_fail(tug_walk *w, const char *name, int errnum, const char *verb, tug_error **err)
+{
+    cleanup_free char *path = tug_walk_path(w, name);
+    return tug_error_set(err, errnum, "%s %s", verb, path ? path : w->root_name);
+}
+
+static int level_add(struct walk_level *l, const char *name)
+{
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 8;
+        char **v = realloc(l->names, cap * sizeof(*v));
+        if (v == NULL)
             return -1;
+        l->names = v;
+        l->cap = cap;
     }
+    if ((l->names[l->n] = strdup(name)) == NULL)
+        return -1;
+    l->n++;
     return 0;
+}
+
+/* Read the directory at fd (the walk's top level): files go to fn now, subdirectories are kept
+ * for later. */
+static int walk_read(tug_walk *w, int fd, tug_walk_fn fn, void *data, tug_error **err)
+{
+    struct walk_level *l = &w->lv[w->depth];
+    if (lseek(fd, 0, SEEK_SET) < 0)
+        return walk_fail(w, NULL, errno, "read", err);
+    for (;;) {
+        ssize_t n = getdents64(fd, w->buf, WALK_BUF_SIZE);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return walk_fail(w, NULL, errno, "read", err);
+        if (n == 0)
+            return 0;
+        for (ssize_t off = 0; off < n;) {
+            struct dirent64 *de = (struct dirent64 *)(w->buf + off);
+            off += de->d_reclen;
+            const char *name = de->d_name;
+            if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
+                continue;
+            unsigned char type = de->d_type;
+            if (type == DT_UNKNOWN) {
+                struct stat st;
+                if (fstatat(fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+                    if (errno == ENOENT)
+                        continue;
+                    return walk_fail(w, name, errno, "stat", err);
+                }
+                type = S_ISDIR(st.st_mode) ? DT_DIR : DT_REG;
+            }
+            if (type == DT_DIR) {
+                if (level_add(l, name) < 0)
+                    return walk_fail(w, name, ENOMEM, "walk", err);
+                continue;
+            }
+            tug_walk_entry e = {
+                .event = TUG_WALK_FILE, .dirfd = fd, .name = name, .fd = -1, .d_type = type};
+            if (fn(w, &e, data, err) < 0)
+                return -1;
+        }
+    }
+}
+
+/* Enter the next subdirectory of the top level; 1 when there is none left. */
+static int walk_down(tug_walk *w, int *cur, tug_walk_fn fn, void *data, tug_error **err)
+{
+    struct walk_level *l = &w->lv[w->depth];
+    while (l->next < l->n) {
+        char *name = l->names[l->next++];
+        int child = openat(*cur, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (child < 0 && errno == ENOENT)
+            continue; /* gone since it was read */
+        if (child < 0 && (errno == ENOTDIR || errno == ELOOP)) {
+            /* no longer a directory: an entry like the others */
+            tug_walk_entry e = {.event = TUG_WALK_FILE, .dirfd = *cur, .name = name, .fd = -1};
+            if (fn(w, &e, data, err) < 0)
+                return -1;
+            continue;
+        }
+        if (child < 0)
+            return walk_fail(w, name, errno, "open", err);
+        struct stat st;
+        if (fstat(child, &st) < 0) {
+            int e = errno;
+            close(child);
+            return walk_fail(w, name, e, "stat", err);
+        }
+        tug_walk_entry e = {.event = TUG_WALK_ENTER,
+                            .dirfd = *cur,
+                            .name = name,
+                            .fd = child,
+                            .st = &st,
+                            .d_type = DT_DIR,
+                            .other_fs = st.st_dev != l->dev};
+        int r = fn(w, &e, data, err);
+        if (r != 0) {
+            close(child);
+            if (r < 0)
+                return -1;
+            continue;
+        }
+        if (w->depth + 1 == w->cap) {
+            size_t cap = w->cap * 2;
+            struct walk_level *v = realloc(w->lv, cap * sizeof(*v));
+            if (v == NULL) {
+                close(child);
+                return walk_fail(w, name, ENOMEM, "walk", err);
+            }
+            w->lv = v;
+            w->cap = cap;
+        }
+        struct walk_level *next = &w->lv[w->depth + 1];
+        memset(next, 0, sizeof(*next));
+        next->dev = st.st_dev;
+        next->ino = st.st_ino;
+        next->name = strdup(name);
+        if (next->name == NULL) {
+            close(child);
+            return walk_fail(w, NULL, ENOMEM, "walk", err);
+        }
+        w->depth++;
+        close(*cur);
+        *cur = child;
+        return 0;
+    }
+    return 1;
+}
+
+/* Leave the top level for its parent, by "..", checked against what the walk came through. */
+static int walk_up(tug_walk *w, int *cur, tug_walk_fn fn, void *data, tug_error **err)
+{
+    struct walk_level *l = &w->lv[w->depth], *up = &w->lv[w->depth - 1];
+    int parent = openat(*cur, "..", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (parent < 0)
+        return walk_fail(w, NULL, errno, "open the parent of", err);
+    struct stat pst, st;
+    if (fstat(parent, &pst) < 0 || fstat(*cur, &st) < 0) {
+        int e = errno;
+        close(parent);
+        return walk_fail(w, NULL, e, "stat", err);
+    }
+    if (pst.st_dev != up->dev || pst.st_ino != up->ino) {
+        close(parent);
+        cleanup_free char *path = tug_walk_path(w, NULL);
+        return tug_error_set(err, 0, "%s was moved while tug walked the tree; try again",
+                             path ? path : w->root_name);
+    }
+    tug_walk_entry e = {.event = TUG_WALK_LEAVE,
+                        .dirfd = parent,
+                        .name = l->name,
+                        .fd = *cur,
+                        .st = &st,
+                        .d_type = DT_DIR};
+    /* the message of a failure names this directory: the level stays until fn returns */
+    w->depth--;
+    int r = fn(w, &e, data, err);
+    w->depth++;
+    level_clear(l);
+    w->depth--;
+    close(*cur);
+    *cur = parent;
+    return r < 0 ? -1 : 0;
+}
+
+int tug_walk_tree(int rootfd, const char *root_name, tug_walk_fn fn, void *data, tug_error **err)
+{
+    tug_walk w = {.root_name = root_name ? root_name : ".", .cap = 16};
+    w.lv = calloc(w.cap, sizeof(*w.lv));
+    w.buf = malloc(WALK_BUF_SIZE);
+    int cur = openat(rootfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    int r = -1;
+    struct stat st;
+    if (w.lv == NULL || w.buf == NULL) {
+        tug_error_set(err, ENOMEM, "walk %s", w.root_name);
+        goto out;
+    }
+    if (cur < 0 || fstat(cur, &st) < 0) {
+        tug_error_set(err, errno, "open %s", w.root_name);
+        goto out;
+    }
+    w.lv[0].dev = st.st_dev;
+    w.lv[0].ino = st.st_ino;
+    if (walk_read(&w, cur, fn, data, err) < 0)
+        goto out;
+    for (;;) {
+        int down = walk_down(&w, &cur, fn, data, err);
+        if (down < 0)
+            goto out;
+        if (down == 0) {
+            if (walk_read(&w, cur, fn, data, err) < 0)
+                goto out;
+            continue;
+        }
+        if (w.depth == 0)
+            break;
+        if (walk_up(&w, &cur, fn, data, err) < 0)
+            goto out;
+    }
+    r = 0;
+out:
+    for (size_t i = 0; w.lv && i <= w.depth; i++)
+        level_clear(&w.lv[i]);
+    free(w.lv);
+    free(w.buf);
+    if (cur >= 0)
+        close(cur);
+    return r;
+}
+
+static int rm_entry(tug_walk *w, const tug_walk_entry *e, void *data, tug_error **err)
+{
+    switch (e->event) {
+    case TUG_WALK_ENTER:
+        if (e->other_fs)
+            return walk_fail(w, e->name, EBUSY, "remove", err);
+        return 0;
+    case TUG_WALK_FILE:
+        if (unlinkat(e->dirfd, e->name, 0) == 0 || errno == ENOENT)
+            return 0;
+        break;
+    case TUG_WALK_LEAVE:
+        if (unlinkat(e->dirfd, e->name, AT_REMOVEDIR) == 0 || errno == ENOENT)
+            return 0;
+        break;
+    }
+    return walk_fail(w, e->name, errno, "remove", err);
 }
 
 int tug_rm_rf_at(int dirfd, const char *name, tug_error **err)
@@ -207,14 +491,14 @@ int tug_rm_rf_at(int dirfd, const char *name, tug_error **err)
         return 0;
     if (errno != EISDIR && errno != EPERM)
         return tug_error_set(err, errno, "remove %s", name);
-    int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    cleanup_close int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (fd < 0) {
         if (errno == ENOENT)
             return 0;
         return tug_error_set(err, errno, "open %s", name);
     }
-    if (rm_children(fd, err) < 0)
-        return tug_error_wrap(err, "remove %s", name);
+    if (tug_walk_tree(fd, name, rm_entry, NULL, err) < 0)
+        return -1;
     if (unlinkat(dirfd, name, AT_REMOVEDIR) < 0 && errno != ENOENT)
         return tug_error_set(err, errno, "remove %s", name);
     return 0;
@@ -225,38 +509,27 @@ int tug_rm_rf(const char *path, tug_error **err)
     return tug_rm_rf_at(AT_FDCWD, path, err);
 }
 
-static long long size_children(int dfd)
+static int size_entry(tug_walk *w, const tug_walk_entry *e, void *data, tug_error **err)
 {
-    DIR *d = fdopendir(dfd);
-    if (d == NULL) {
-        close(dfd);
+    long long *total = data;
+    if (e->event == TUG_WALK_ENTER)
+        return e->other_fs ? 1 : 0; /* what is mounted there is not this tree's */
+    if (e->event != TUG_WALK_FILE)
         return 0;
-    }
-    cleanup_dir DIR *dir = d;
-    long long total = 0;
-    struct dirent *de;
-    while ((de = readdir(dir)) != NULL) {
-        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-            continue;
-        struct stat st;
-        if (fstatat(dirfd(dir), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
-            continue;
-        if (S_ISREG(st.st_mode) || S_ISLNK(st.st_mode))
-            total += st.st_size;
-        else if (S_ISDIR(st.st_mode)) {
-            int fd = openat(dirfd(dir), de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-            if (fd >= 0)
-                total += size_children(fd);
-        }
-    }
-    return total;
+    struct stat st;
+    if (fstatat(e->dirfd, e->name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+        return errno == ENOENT ? 0 : walk_fail(w, e->name, errno, "stat", err);
+    if (S_ISREG(st.st_mode) || S_ISLNK(st.st_mode))
+        *total += st.st_size;
+    return 0;
 }
 
 int tug_dir_size(const char *path, long long *ret_size, tug_error **err)
 {
-    int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0)
-        return tug_error_set(err, errno, "open %s", path);
-    *ret_size = size_children(fd);
-    return 0;
+    long long total = 0;
+    cleanup_close int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    int r = fd < 0 ? tug_error_set(err, errno, "open %s", path)
+                   : tug_walk_tree(fd, path, size_entry, &total, err);
+    *ret_size = total;
+    return r < 0 ? -1 : 0;
 }

@@ -1,6 +1,8 @@
 /* File-system helpers: atomic writes, recursive create and remove. */
 #pragma once
+#include <stdbool.h>
 #include <stddef.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 
 #include "error.h"
@@ -22,8 +24,33 @@ int tug_write_file_atomic_nosync(const char *path, const void *data, size_t len,
                                  tug_error **err);
 /* Read a whole file; *ret_data is NUL-terminated. */
 int tug_read_file(const char *path, char **ret_data, size_t *ret_len, tug_error **err);
-/* Remove a tree without following symlinks; a missing path is success. */
+/* Walk the tree under the directory at rootfd, depth first, holding two descriptors at the
+ * most whatever its depth (see fs.c). fn sees every entry that is not a directory (FILE, with
+ * the type readdir gave), and every directory twice: ENTER before its contents (return 1 to
+ * skip it, 0 to go in) and LEAVE after them, both with the directory open as fd. It returns
+ * < 0 with *err set to stop the walk. Nothing is followed through a symlink. */
+typedef enum { TUG_WALK_FILE, TUG_WALK_ENTER, TUG_WALK_LEAVE } tug_walk_event;
+typedef struct tug_walk_entry {
+    tug_walk_event event;
+    int dirfd;             /* the directory holding the entry */
+    const char *name;      /* its name there */
+    int fd;                /* ENTER, LEAVE: the directory itself; FILE: -1 */
+    const struct stat *st; /* ENTER, LEAVE: its stat; FILE: NULL */
+    unsigned char d_type;  /* DT_* */
+    bool other_fs;         /* ENTER: on another file system than its parent (a mount point) */
+} tug_walk_entry;
+typedef struct tug_walk tug_walk;
+typedef int (*tug_walk_fn)(tug_walk *w, const tug_walk_entry *e, void *data, tug_error **err);
+/* root_name is what messages call the root ("/var/lib/tug/containers/ID"). */
+int tug_walk_tree(int rootfd, const char *root_name, tug_walk_fn fn, void *data, tug_error **err);
+/* root_name/dir/.../name of an entry of the walk's current directory (name may be NULL), for
+ * messages: one path, its middle elided when it is very long. */
+char *tug_walk_path(const tug_walk *w, const char *name);
+
+/* Remove a tree without following symlinks or going into a mount point; a missing path is
+ * success. An error names the one path that failed. */
 int tug_rm_rf(const char *path, tug_error **err);
 int tug_rm_rf_at(int dirfd, const char *name, tug_error **err);
-/* Sum of st_size of regular files under path (what docker reports as a layer's size). */
+/* Sum of st_size of regular files and symlinks under path, on path's file system (what docker
+ * reports as a layer's size). *ret_size is what was counted, even on failure. */
 int tug_dir_size(const char *path, long long *ret_size, tug_error **err);
