@@ -8,6 +8,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../store/imgconfig.h"
 #include "../store/unpack.h"
 #include "../util/cleanup.h"
 #include "../util/digest.h"
@@ -341,6 +342,12 @@ int tug_import(tug_store *s, int fd, const tug_import_opts *opts, char **ret_ima
             tug_platform_clear(&plat);
             return -1;
         }
+    /* before anything is written: what the changes made is checked as a pulled config is */
+    if (tug_container_config_check(config, "--change", false, err) < 0) {
+        json_decref(config);
+        tug_platform_clear(&plat);
+        return -1;
+    }
     cleanup_close int lock = tug_store_lock_shared(s, err);
     cleanup_free char *spooled = NULL, *tmp = NULL, *dir = NULL, *raw = NULL;
     cleanup_free char *created = NULL, *comment = NULL;
@@ -410,6 +417,10 @@ int tug_import(tug_store *s, int fd, const tug_import_opts *opts, char **ret_ima
     raw = json_dumps(doc, JSON_COMPACT | JSON_PRESERVE_ORDER);
     char id[72];
     tug_sha256_buf(raw, strlen(raw), id);
+    if (tug_image_config_check(doc, id, err) < 0) {
+        json_decref(doc);
+        goto out;
+    }
     if (tug_store_put_blob(s, id, raw, strlen(raw), err) < 0) {
         json_decref(doc);
         goto out;

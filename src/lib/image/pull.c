@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../store/imgconfig.h"
 #include "../store/unpack.h"
 #include "../util/cleanup.h"
 #include "../util/digest.h"
@@ -212,9 +213,14 @@ static int resolve_manifest(tug_registry *reg, const tug_reference *ref, const t
     }
 }
 
+/* The image config, fetched and checked field by field before anything else is: a config that
+ * fails is not kept, and no layer of its image is fetched. */
 static int load_config(pull_ctx *c, const tug_descriptor *cd, char **ret_raw, json_t **ret_cfg,
                        tug_error **err)
 {
+    if (cd->size > TUG_CONFIG_MAX_BYTES)
+        return tug_error_user(err, "image config %.19s is %lld bytes, more than the %d tug reads",
+                              cd->digest, cd->size, TUG_CONFIG_MAX_BYTES);
     if (fetch_blob(c, cd, true, err) < 0)
         return tug_error_wrap(err, "image config %.19s", cd->digest);
     cleanup_free char *path = tug_store_blob_path(c->store, cd->digest);
@@ -223,12 +229,17 @@ static int load_config(pull_ctx *c, const tug_descriptor *cd, char **ret_raw, js
     if (tug_read_file(path, &raw, &len, err) < 0)
         return -1;
     json_error_t jerr;
-    json_t *cfg = json_loadb(raw, len, 0, &jerr);
-    if (cfg == NULL || !json_is_object(cfg)) {
-        json_decref(cfg);
+    /* NUL is let through the parser so that the check can name the field holding it */
+    json_t *cfg = json_loadb(raw, len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &jerr);
+    if (cfg == NULL) {
         unlink(path);
         return tug_error_user(err, "image config %.19s is not valid JSON: %s", cd->digest,
                               jerr.text);
+    }
+    if (tug_image_config_check(cfg, cd->digest, err) < 0) {
+        json_decref(cfg);
+        unlink(path);
+        return -1;
     }
     *ret_raw = steal_pointer(&raw);
     *ret_cfg = cfg;

@@ -12,15 +12,16 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../net/netsetup.h"
+#include "../net/network.h"
 #include "../store/db.h"
+#include "../store/imgconfig.h"
 #include "../util/cleanup.h"
 #include "../util/digest.h"
 #include "../util/fs.h"
 #include "../util/strutil.h"
 #include "devices.h"
 #include "names.h"
-#include "../net/netsetup.h"
-#include "../net/network.h"
 #include "spec.h"
 #include "volume.h"
 
@@ -135,9 +136,20 @@ static tug_container *from_row(sqlite3_stmt *st)
     c->image_name = col(st, 3) ? strdup(col(st, 3)) : strdup("");
     c->created_ns = sqlite3_column_int64(st, 4);
     c->state = strdup(col(st, 5));
-    c->config = col(st, 6) ? json_loads(col(st, 6), 0, NULL) : NULL;
-    if (c->config == NULL)
+    c->config = col(st, 6) ? json_loads(col(st, 6), JSON_ALLOW_NUL, NULL) : NULL;
+    if (!json_is_object(c->config)) {
+        json_decref(c->config);
         c->config = json_object();
+    }
+    /* A record made before image configs were checked may hold what a hostile one had (Cmd
+     * ["sh", 1]): what is not of its type is taken out, so that ps and inspect read only
+     * well-typed values. */
+    json_t *cfg = json_object_get(c->config, "Config");
+    if (json_is_object(cfg)) {
+        tug_error *ignored = NULL;
+        tug_container_config_check(cfg, "container", true, &ignored);
+        tug_error_free(ignored);
+    }
     c->pid = (pid_t)sqlite3_column_int(st, 7);
     c->pid_start = sqlite3_column_int64(st, 8);
     c->monitor_pid = (pid_t)sqlite3_column_int(st, 9);
@@ -229,6 +241,11 @@ int tug_container_create(tug_store *s, const char *image, json_t *request, const
     cleanup_image tug_image *img = NULL;
     if (tug_store_find_image(s, image, &img, err) < 0)
         return -1;
+    if (img->config_error)
+        return tug_error_user(err,
+                              "%s (stored before tug checked image configs); remove the image "
+                              "with tug rmi %s",
+                              img->config_error, image);
     if (tug_request_merge_image(request, img->config, err) < 0)
         return -1;
     /* a missing --device fails before anything is made (the spec looks it up again) */

@@ -16,6 +16,7 @@
 #include "../util/fs.h"
 #include "../util/strutil.h"
 #include "db.h"
+#include "imgconfig.h"
 #include "store.h"
 
 char *tug_store_blob_path(tug_store *s, const char *digest)
@@ -203,6 +204,7 @@ void tug_image_free(tug_image *img)
     free(img->id);
     json_decref(img->config);
     free(img->config_raw);
+    free(img->config_error);
     free(img->manifest_digest);
     free(img->manifest_media_type);
     for (size_t i = 0; i < img->n_tags; i++)
@@ -312,6 +314,43 @@ static int load_strings(tug_store *s, const char *sql, const char *id, char ***r
     return 0;
 }
 
+/* An image from a row of "SELECT id, config, manifest_digest, manifest_media_type, created,
+ * added, size": its config parsed and checked (a row written before tug checked configs may
+ * hold anything; what fails is taken out and noted in config_error). */
+static tug_image *image_from_row(sqlite3_stmt *st)
+{
+    tug_image *img = calloc(1, sizeof(*img));
+    if (img == NULL)
+        return NULL;
+    img->id = tug_db_col_text(st, 0);
+    const void *cfg = sqlite3_column_blob(st, 1);
+    int cfglen = sqlite3_column_bytes(st, 1);
+    img->config_raw = strndup(cfg ? cfg : "", (size_t)cfglen);
+    json_error_t jerr;
+    img->config = json_loadb(img->config_raw, strlen(img->config_raw), JSON_ALLOW_NUL, &jerr);
+    tug_error *bad = NULL;
+    if (!json_is_object(img->config)) {
+        json_decref(img->config);
+        img->config = json_object();
+        tug_error_user(&bad, "image config %.19s is not a JSON object", img->id ? img->id : "");
+    } else
+        tug_image_config_repair(img->config, img->id, &bad);
+    if (bad) {
+        img->config_error = steal_pointer(&bad->msg);
+        tug_error_free(bad);
+    }
+    img->manifest_digest = tug_db_col_text(st, 2);
+    img->manifest_media_type = tug_db_col_text(st, 3);
+    img->created = sqlite3_column_int64(st, 4);
+    img->added = sqlite3_column_int64(st, 5);
+    img->size = sqlite3_column_int64(st, 6);
+    if (img->id == NULL || img->config_raw == NULL || img->config == NULL) {
+        tug_image_free(img);
+        return NULL;
+    }
+    return img;
+}
+
 int tug_store_load_image(tug_store *s, const char *id, tug_image **ret_img, tug_error **err)
 {
     cleanup_stmt sqlite3_stmt *st = tug_db_prepare(
@@ -324,21 +363,9 @@ int tug_store_load_image(tug_store *s, const char *id, tug_image **ret_img, tug_
     BIND_TEXT(st, 1, id);
     if (sqlite3_step(st) != SQLITE_ROW)
         return tug_error_user(err, "No such image: %s", id);
-    cleanup_image tug_image *img = calloc(1, sizeof(*img));
+    cleanup_image tug_image *img = image_from_row(st);
     if (img == NULL)
         return tug_error_set(err, ENOMEM, "image");
-    img->id = tug_db_col_text(st, 0);
-    const void *cfg = sqlite3_column_blob(st, 1);
-    int cfglen = sqlite3_column_bytes(st, 1);
-    img->config_raw = strndup(cfg ? cfg : "", (size_t)cfglen);
-    img->config = json_loadb(img->config_raw, (size_t)cfglen, 0, NULL);
-    if (img->config == NULL)
-        img->config = json_object();
-    img->manifest_digest = tug_db_col_text(st, 2);
-    img->manifest_media_type = tug_db_col_text(st, 3);
-    img->created = sqlite3_column_int64(st, 4);
-    img->added = sqlite3_column_int64(st, 5);
-    img->size = sqlite3_column_int64(st, 6);
     if (load_strings(s, "SELECT name FROM tags WHERE image_id = ? ORDER BY created, name", id,
                      &img->tags, &img->n_tags, err) < 0 ||
         load_strings(s, "SELECT name FROM digests WHERE image_id = ? ORDER BY name", id,
@@ -497,26 +524,13 @@ int tug_store_list_images(tug_store *s, tug_image ***ret_imgs, size_t *ret_n, tu
     size_t n = 0;
     while (sqlite3_step(st) == SQLITE_ROW) {
         tug_image **nv = realloc(v, (n + 1) * sizeof(*nv));
-        tug_image *img = calloc(1, sizeof(*img));
+        tug_image *img = nv ? image_from_row(st) : NULL;
         if (nv == NULL || img == NULL) {
-            free(img);
             tug_images_free(nv ? nv : v, n);
             return tug_error_set(err, ENOMEM, "images");
         }
         v = nv;
         v[n++] = img;
-        img->id = tug_db_col_text(st, 0);
-        const void *cfg = sqlite3_column_blob(st, 1);
-        int cfglen = sqlite3_column_bytes(st, 1);
-        img->config_raw = strndup(cfg ? cfg : "", (size_t)cfglen);
-        img->config = json_loadb(img->config_raw, (size_t)cfglen, 0, NULL);
-        if (img->config == NULL)
-            img->config = json_object();
-        img->manifest_digest = tug_db_col_text(st, 2);
-        img->manifest_media_type = tug_db_col_text(st, 3);
-        img->created = sqlite3_column_int64(st, 4);
-        img->added = sqlite3_column_int64(st, 5);
-        img->size = sqlite3_column_int64(st, 6);
     }
     static const char *const refs[] = {
         "SELECT image_id, name FROM tags ORDER BY created, name",

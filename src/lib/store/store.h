@@ -25,6 +25,9 @@ typedef struct tug_image {
     char *id; /* config digest "sha256:..." */
     json_t *config;
     char *config_raw; /* the config bytes exactly as stored */
+    /* A config stored before tug checked them whose bad fields were taken out of config
+     * (imgconfig.h): the first problem. Such an image runs no container. */
+    char *config_error;
     char *manifest_digest;
     char *manifest_media_type;
     long long created; /* unix seconds from the config */
