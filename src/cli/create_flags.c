@@ -13,6 +13,7 @@
 #include "net/ports.h"
 #include "runtime/container.h"
 #include "runtime/devices.h"
+#include "runtime/request.h"
 #include "runtime/security.h"
 #include "runtime/volume.h"
 #include "util/cleanup.h"
@@ -229,7 +230,7 @@ static int read_env_file(json_t *env, const char *path, char **ret_err)
     return 0;
 }
 
-static int parse_ulimit(const char *s, json_t *out, create_flags *f)
+static int parse_ulimit(const char *s, json_t *out)
 {
     const char *eq = strchr(s, '=');
     if (eq == NULL || eq == s)
@@ -246,28 +247,6 @@ static int parse_ulimit(const char *s, json_t *out, create_flags *f)
             return -1;
     } else if (*end) {
         return -1;
-    }
-    if (soft > hard)
-        return -1;
-    static const char *const known[] = {"core", "cpu", "data", "fsize", "locks", "memlock",
-                                        "msgqueue", "nice", "nofile", "nproc", "rss", "rtprio",
-                                        "rttime", "sigpending", "stack", "as"};
-    bool ok = false;
-    for (size_t i = 0; i < TUG_ARRAY_SIZE(known); i++)
-        ok |= strcmp(name, known[i]) == 0;
-    if (!ok)
-        return -1;
-    /* The host's hard limit cannot be raised: say so and clamp rather than fail. */
-    if (strcmp(name, "nofile") == 0 || strcmp(name, "nproc") == 0) {
-        struct rlimit rl;
-        int res = name[1] == 'o' ? RLIMIT_NOFILE : RLIMIT_NPROC;
-        if (getrlimit(res, &rl) == 0 && rl.rlim_max != RLIM_INFINITY &&
-            (unsigned long long)hard > rl.rlim_max) {
-            warn(f, "WARNING: --ulimit %s=%lld:%lld is above this host's hard limit %llu; the "
-                    "container gets %llu",
-                 name, soft, hard, (unsigned long long)rl.rlim_max,
-                 (unsigned long long)rl.rlim_max);
-        }
     }
     json_t *u = json_object();
     json_object_set_new(u, "Name", json_string(name));
@@ -399,9 +378,6 @@ int parse_create_flags(cli_ctx *ctx, int argc, char **argv, bool for_run, create
             break;
         }
         case 'w':
-            if (optarg[0] != '/')
-                return bad_value(ctx, optarg, "-w, --workdir",
-                                 "the working directory must be an absolute path");
             json_object_set_new(cfg, "WorkingDir", json_string(optarg));
             break;
         case 'u':
@@ -461,16 +437,18 @@ int parse_create_flags(cli_ctx *ctx, int argc, char **argv, bool for_run, create
                 return bad_value(ctx, optarg, "--memory-swap", "invalid size");
             swap_set = true;
             break;
-        case O_CPUS: {
-            double cpus = strtod(optarg, &end);
-            if (end == optarg || *end || cpus <= 0)
-                return bad_value(ctx, optarg, "--cpus", "invalid number of CPUs");
-            json_object_set_new(hc, "NanoCpus", json_integer((json_int_t)(cpus * 1e9)));
+        case O_CPUS:
+            if (tug_parse_nano(optarg, &v) < 0) {
+                cleanup_free char *why = NULL;
+                if (asprintf(&why, "failed to parse %s as a rational number", optarg) < 0)
+                    why = NULL;
+                return bad_value(ctx, optarg, "--cpus", why ? why : "not a number");
+            }
+            json_object_set_new(hc, "NanoCpus", json_integer(v));
             break;
-        }
         case 'c':
             v = strtoll(optarg, &end, 10);
-            if (end == optarg || *end || v < 0)
+            if (end == optarg || *end)
                 return bad_value(ctx, optarg, "-c, --cpu-shares", "invalid syntax");
             json_object_set_new(hc, "CpuShares", json_integer(v));
             break;
@@ -541,21 +519,15 @@ int parse_create_flags(cli_ctx *ctx, int argc, char **argv, bool for_run, create
             if (colon) {
                 *colon = '\0';
                 max = (int)strtol(colon + 1, &end, 10);
-                if (end == colon + 1 || *end || max < 0 || strcmp(name, "on-failure") != 0)
+                if (end == colon + 1 || *end)
                     return bad_value(ctx, optarg, "--restart",
-                                     "maximum retry count only with on-failure[:N]");
+                                     "maximum retry count must be an integer");
             }
-            if (strcmp(name, "no") != 0 && strcmp(name, "always") != 0 &&
-                strcmp(name, "on-failure") != 0 && strcmp(name, "unless-stopped") != 0)
-                return bad_value(ctx, optarg, "--restart",
-                                 "use no, always, unless-stopped or on-failure[:max-retries]");
             json_object_set_new(rp, "Name", json_string(name));
             json_object_set_new(rp, "MaximumRetryCount", json_integer(max));
             break;
         }
         case O_STOPSIG:
-            if (tug_signal_parse(optarg) < 0)
-                return bad_value(ctx, optarg, "--stop-signal", "invalid signal");
             json_object_set_new(cfg, "StopSignal", json_string(optarg));
             break;
         case O_STOPTIMEOUT:
@@ -577,12 +549,12 @@ int parse_create_flags(cli_ctx *ctx, int argc, char **argv, bool for_run, create
                 ul = json_array();
                 json_object_set_new(hc, "Ulimits", ul);
             }
-            if (parse_ulimit(optarg, ul, f) < 0)
+            if (parse_ulimit(optarg, ul) < 0)
                 return bad_value(ctx, optarg, "--ulimit", "use name=soft[:hard], e.g. nofile=1024:2048");
             break;
         }
         case O_SHM:
-            if (tug_parse_size(optarg, &v) < 0 || v <= 0)
+            if (tug_parse_size(optarg, &v) < 0)
                 return bad_value(ctx, optarg, "--shm-size", "invalid size");
             json_object_set_new(hc, "ShmSize", json_integer(v));
             break;
@@ -593,15 +565,15 @@ int parse_create_flags(cli_ctx *ctx, int argc, char **argv, bool for_run, create
                 return bad_value(ctx, optarg, "--log-opt", "use key=value");
             cleanup_free char *k = strndup(optarg, (size_t)(eq - optarg));
             if (strcmp(k, "max-size") == 0) {
-                if (tug_parse_size(eq + 1, &v) < 0 || v <= 0)
+                if (tug_parse_size(eq + 1, &v) < 0)
                     return bad_value(ctx, optarg, "--log-opt", "max-size must be a size like 10m");
                 char num[32];
                 snprintf(num, sizeof(num), "%lld", v);
                 json_object_set_new(lc, k, json_string(num));
             } else if (strcmp(k, "max-file") == 0) {
                 v = strtoll(eq + 1, &end, 10);
-                if (end == eq + 1 || *end || v < 1)
-                    return bad_value(ctx, optarg, "--log-opt", "max-file must be a positive number");
+                if (end == eq + 1 || *end)
+                    return bad_value(ctx, optarg, "--log-opt", "max-file must be a number");
                 json_object_set_new(lc, k, json_string(eq + 1));
             } else {
                 fprintf(stderr, "Error: unknown log opt '%s' for json-file log driver\n", k);
@@ -756,28 +728,8 @@ int parse_create_flags(cli_ctx *ctx, int argc, char **argv, bool for_run, create
                 ctx->cmd, ctx->prog, ctx->cmd, ctx->prog, ctx->cmd);
         return EXIT_USER;
     }
-    if (memory > 0 && memory < 6 * 1024 * 1024) {
-        fprintf(stderr, "Error: Minimum memory limit allowed is 6MB\n");
-        return EXIT_ENGINE;
-    }
-    if (swap_set && swap > 0 && memory > 0 && swap < memory) {
-        fprintf(stderr, "Error: Minimum memoryswap limit should be larger than memory limit, see "
-                        "usage\n");
-        return EXIT_ENGINE;
-    }
-    if (swap_set && memory == 0 && swap > 0) {
-        fprintf(stderr, "Error: You should always set the Memory limit when using Memoryswap "
-                        "limit, see usage\n");
-        return EXIT_ENGINE;
-    }
     json_object_set_new(hc, "Memory", json_integer(memory));
     json_object_set_new(hc, "MemorySwap", json_integer(swap_set ? swap : 0));
-    if (json_is_true(json_object_get(hc, "AutoRemove")) &&
-        strcmp(json_string_value(json_object_get(json_object_get(hc, "RestartPolicy"), "Name")),
-               "no") != 0) {
-        fprintf(stderr, "Error: Conflicting options: --restart and --rm\n");
-        return EXIT_ENGINE;
-    }
     const char *mode = network ? network : "default";
     if (strcmp(mode, "bridge") == 0)
         mode = "default";
@@ -827,6 +779,20 @@ int parse_create_flags(cli_ctx *ctx, int argc, char **argv, bool for_run, create
     if (f->detach) {
         json_object_set_new(cfg, "AttachStdout", json_false());
         json_object_set_new(cfg, "AttachStderr", json_false());
+    }
+    /* whether the values make sense is the library's to say (create says it again), before
+     * any image is pulled */
+    json_t *warnings = json_array();
+    tug_error *err = NULL;
+    int r = tug_request_validate(f->request, false, NULL, warnings, &err);
+    size_t wi;
+    json_t *w;
+    json_array_foreach(warnings, wi, w) warn(f, "WARNING: %s", json_string_value(w));
+    json_decref(warnings);
+    if (r < 0) {
+        fprintf(stderr, "Error: %s\n", err->msg);
+        tug_error_free(err);
+        return EXIT_ENGINE;
     }
     return 0;
 }

@@ -99,6 +99,72 @@ setup_file() { containers_setup_file; }
   no_containers_left
 }
 
+@test "--cpus inf, nan, 999, 0.001 and -1 are refused with exit 125 before any pull, and create nothing" {
+  local n v cmd
+  n=$(nproc)
+  for cmd in run create; do
+    for v in inf nan -inf 1e3; do
+      run_tug 125 $cmd --cpus $v busybox true
+      assert_match "^invalid argument \"$v\" for \"--cpus\" flag: failed to parse $v as a rational number$"
+    done
+    for v in 999 0.001 -1 0.009 $((n + 1)) "$n.000000001"; do
+      # an image that is not there: the value is judged before any pull is tried
+      run_tug 125 $cmd --cpus $v $REGISTRY/nosuchimage true
+      [[ $output == "Error: Range of CPUs is from 0.01 to $n.00, as there are only $n CPUs available" ]] ||
+        { echo "--cpus $v: $output" >&2; false; }
+    done
+  done
+  no_containers_left
+  # the ends of the range are taken, exactly
+  run_tug create --name low --cpus 0.01 busybox true
+  assert_inspect low '{{.HostConfig.NanoCpus}}' 10000000
+  run_tug create --name high --cpus $n busybox true
+  assert_inspect high '{{.HostConfig.NanoCpus}}' $((n * 1000000000))
+}
+
+@test "every other limit's bad value is refused with docker's words, exit 125, nothing created" {
+  local -a cases=(
+    "-m 32m --memory-swap 16m"   'Minimum memoryswap limit should be larger than memory limit, see usage'
+    "--memory-swap 64m"          'You should always set the Memory limit when using Memoryswap limit, see usage'
+    "-c -5"                      'Invalid CPU shares -5: use 2 to 262144 \(0 for the default\)'
+    "--pids-limit 99999999"      'Invalid pids limit 99999999: the kernel allows at most 4194304'
+    "--ulimit nofile=2048:1024"  'ulimit soft limit must be less than or equal to hard limit: 2048 > 1024'
+    "--ulimit nosuch=1"          'invalid ulimit type: nosuch'
+    "--ulimit nofile=-5"         'invalid ulimit nofile=-5:-5'
+    "--restart always:3"         "maximum retry count cannot be used with restart policy 'always'"
+    "--restart on-failure:-1"    'maximum retry count cannot be negative'
+    "--restart sometimes"        "invalid restart policy 'sometimes'"
+    "--rm --restart always"      'Conflicting options: --restart and --rm'
+    "--stop-signal SIGNOPE"      'Invalid signal: SIGNOPE'
+    "--stop-timeout -5"          'Invalid stop timeout -5'
+    "-w relative/dir"            "the working directory 'relative/dir' is invalid, it needs to be an absolute path"
+    "--log-opt max-file=0"       'invalid log option max-file "0": it must be a positive number'
+    "--log-opt max-size=0"       'invalid log option max-size "0": it must be a positive number'
+  )
+  local i
+  for ((i = 0; i < ${#cases[@]}; i += 2)); do
+    run_tug 125 create ${cases[i]} busybox true
+    [[ ${#lines[@]} -eq 1 ]] || { echo "${cases[i]}: one line expected: $output" >&2; false; }
+    assert_match "^Error: ${cases[i + 1]}"
+  done
+  # what only parses wrong is the flag's error
+  for i in "--cpu-shares abc" "--pids-limit abc" "--shm-size x" "--shm-size -1" "--memory-swap -5" \
+    "--restart on-failure:x" "--ulimit nofile"; do
+    run_tug 125 create $i busybox true
+    assert_match "^invalid argument \".*\" for \"-?-?[a-z, -]+\" flag"
+  done
+  no_containers_left
+}
+
+@test "CPU shares outside the kernel's range are moved into it with docker's warning" {
+  run_tug create --name few -c 1 busybox true
+  assert_match '^WARNING: Changing requested CPUShares of 1 to minimum allowed of 2$'
+  assert_inspect few '{{.HostConfig.CpuShares}}' 2
+  run_tug create --name many -c 999999 busybox true
+  assert_match '^WARNING: Changing requested CPUShares of 999999 to maximum allowed of 262144$'
+  assert_inspect many '{{.HostConfig.CpuShares}}' 262144
+}
+
 @test "on a cgroup v2 host a container is born in its own group, exec joins it, rm removes it" {
   # This host may be hybrid: a private mount namespace shows tug the cgroup2 tree alone at
   # /sys/fs/cgroup, as a pure v2 host has it.

@@ -1,3 +1,4 @@
+#include <limits.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -88,6 +89,46 @@ static void test_parse_size(void **state)
     assert_int_equal(tug_parse_size("", &v), -1);
 }
 
+static void test_parse_nano(void **state)
+{
+    (void)state;
+    struct {
+        const char *in;
+        int r;
+        long long want;
+    } cases[] = {
+        {"1.5", 0, 1500000000LL},
+        {"2", 0, 2000000000LL},
+        {"0.01", 0, 10000000LL},
+        {"0.001", 0, 1000000LL},
+        {".5", 0, 500000000LL},
+        {"3.", 0, 3000000000LL},
+        {"-1", 0, -1000000000LL},
+        {"999", 0, 999000000000LL},
+        {"0.000000001", 0, 1},
+        {"99999999999999999999", 0, LLONG_MAX},
+        {"-99999999999999999999", 0, LLONG_MIN},
+        {"0.0000000001", -1, 0}, /* more precise than a billionth */
+        {"inf", -1, 0},
+        {"nan", -1, 0},
+        {"-inf", -1, 0},
+        {"1e3", -1, 0},
+        {"0x10", -1, 0},
+        {"", -1, 0},
+        {".", -1, 0},
+        {"-", -1, 0},
+        {"1.2.3", -1, 0},
+        {" 1", -1, 0},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        long long v = 0;
+        int r = tug_parse_nano(cases[i].in, &v);
+        if (r != cases[i].r || (r == 0 && v != cases[i].want))
+            fail_msg("\"%s\": %d %lld, want %d %lld", cases[i].in, r, v, cases[i].r,
+                     cases[i].want);
+    }
+}
+
 static void test_glob(void **state)
 {
     (void)state;
@@ -101,6 +142,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_human_size), cmocka_unit_test(test_human_duration),
+        cmocka_unit_test(test_parse_nano),
         cmocka_unit_test(test_ellipsis),   cmocka_unit_test(test_rfc3339),
         cmocka_unit_test(test_parse_size), cmocka_unit_test(test_glob),
     };

@@ -22,6 +22,7 @@
 #include "../util/strutil.h"
 #include "devices.h"
 #include "names.h"
+#include "request.h"
 #include "spec.h"
 #include "volume.h"
 
@@ -238,6 +239,8 @@ static int write_etc_files(const char *dir, const char *hostname, json_t *hc, tu
 int tug_container_create(tug_store *s, const char *image, json_t *request, const char *name,
                          tug_container **ret_ctr, tug_error **err)
 {
+    if (tug_request_validate(request, false, NULL, NULL, err) < 0)
+        return -1;
     cleanup_image tug_image *img = NULL;
     if (tug_store_find_image(s, image, &img, err) < 0)
         return -1;

@@ -2,6 +2,7 @@
 
 #include <ctype.h>
 #include <fnmatch.h>
+#include <limits.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -196,6 +197,37 @@ int tug_parse_size(const char *s, long long *ret)
     if (bytes > 9.2e18)
         return -1;
     *ret = (long long)bytes;
+    return 0;
+}
+
+int tug_parse_nano(const char *s, long long *ret)
+{
+    if (s == NULL)
+        return -1;
+    bool neg = *s == '-';
+    const char *p = s + (neg || *s == '+');
+    size_t whole = strspn(p, "0123456789");
+    const char *frac = p + whole;
+    size_t decimals = 0;
+    if (*frac == '.') {
+        frac++;
+        decimals = strspn(frac, "0123456789");
+    }
+    if ((whole == 0 && decimals == 0) || frac[decimals] != '\0' || decimals > 9)
+        return -1;
+    unsigned long long v = 0;
+    bool over = false;
+    for (size_t i = 0; i < whole; i++)
+        over |= __builtin_mul_overflow(v, 10, &v) || __builtin_add_overflow(v, p[i] - '0', &v);
+    over |= __builtin_mul_overflow(v, 1000000000ULL, &v);
+    unsigned long long f = 0;
+    for (size_t i = 0; i < 9; i++)
+        f = f * 10 + (i < decimals ? (unsigned long long)(frac[i] - '0') : 0);
+    over |= __builtin_add_overflow(v, f, &v) || v > (unsigned long long)LLONG_MAX;
+    if (over)
+        *ret = neg ? LLONG_MIN : LLONG_MAX;
+    else
+        *ret = neg ? -(long long)v : (long long)v;
     return 0;
 }
 

@@ -25,5 +25,9 @@ void tug_append_linev(char **text, const char *fmt, va_list ap) __attribute__((f
 long long tug_now_ns(void);
 /* Parse a size like "10m", "1.5g", "512k" or plain bytes; -1 on failure. */
 int tug_parse_size(const char *s, long long *ret);
+/* A decimal ("1.5", "-2", "0.01") in billionths, exactly (1.5 -> 1500000000), as docker reads
+ * --cpus: -1 for anything else ("inf", "nan", "1e3", more than 9 decimals); a value past what
+ * 64 bits hold comes out as the largest (or smallest) one, for range checks to refuse. */
+int tug_parse_nano(const char *s, long long *ret);
 /* Go's path.Match glob (*, ?, [...]; '*' does not cross '/'). */
 bool tug_glob_match(const char *pattern, const char *s);

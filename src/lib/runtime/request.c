@@ -1,0 +1,298 @@
+/* Checks of a create request's values. The command line only parses (a size, a decimal, a
+ * name=soft:hard): whether the value makes sense is decided here, for every caller. */
+#include "request.h"
+
+#include <errno.h>
+#include <sched.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../store/imgconfig.h"
+#include "../util/cleanup.h"
+#include "container.h"
+
+#define MIN_MEMORY (6LL * 1024 * 1024) /* docker's linuxMinMemory */
+#define MIN_CPU_SHARES 2               /* the kernel's cpu.shares range */
+#define MAX_CPU_SHARES 262144
+#define MAX_PIDS 4194304         /* PID_MAX_LIMIT: pids.max refuses more */
+#define MAX_STOP_TIMEOUT 2147483 /* seconds that fit an int of milliseconds */
+
+void tug_request_host_detect(tug_request_host *ret)
+{
+    cpu_set_t set;
+    long n = 0;
+    if (sched_getaffinity(0, sizeof(set), &set) == 0)
+        n = CPU_COUNT(&set);
+    if (n <= 0)
+        n = sysconf(_SC_NPROCESSORS_ONLN);
+    ret->cpus = n > 0 ? (int)n : 1;
+    struct rlimit rl;
+    ret->nofile_hard = getrlimit(RLIMIT_NOFILE, &rl) == 0 ? rl.rlim_max : RLIM_INFINITY;
+    ret->nproc_hard = getrlimit(RLIMIT_NPROC, &rl) == 0 ? rl.rlim_max : RLIM_INFINITY;
+}
+
+static void warn(json_t *warnings, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void warn(json_t *warnings, const char *fmt, ...)
+{
+    char *msg = NULL;
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vasprintf(&msg, fmt, ap);
+    va_end(ap);
+    if (n >= 0 && warnings)
+        json_array_append_new(warnings, json_string(msg));
+    free(msg);
+}
+
+/* An integer member; *ret 0 when absent or null. */
+static int int_member(json_t *o, const char *key, long long *ret, tug_error **err)
+{
+    json_t *v = json_object_get(o, key);
+    *ret = 0;
+    if (v == NULL || json_is_null(v))
+        return 0;
+    if (!json_is_integer(v))
+        return tug_error_user(err, "HostConfig.%s is not an integer", key);
+    *ret = json_integer_value(v);
+    return 0;
+}
+
+static int check_memory(json_t *hc, bool update, tug_error **err)
+{
+    long long mem, swap;
+    if (int_member(hc, "Memory", &mem, err) < 0 || int_member(hc, "MemorySwap", &swap, err) < 0)
+        return -1;
+    if (mem != 0 && mem < MIN_MEMORY)
+        return tug_error_user(err, "Minimum memory limit allowed is 6MB");
+    if (swap < -1)
+        return tug_error_user(err, "Invalid memory swap limit %lld: use -1 for unlimited swap",
+                              swap);
+    if (mem > 0 && swap > 0 && swap < mem)
+        return tug_error_user(err, "Minimum memoryswap limit should be larger than memory "
+                                   "limit, see usage");
+    if (mem == 0 && swap > 0 && !update)
+        return tug_error_user(err, "You should always set the Memory limit when using "
+                                   "Memoryswap limit, see usage");
+    return 0;
+}
+
+static int check_cpu(json_t *hc, const tug_request_host *host, json_t *warnings, tug_error **err)
+{
+    long long nano, period, quota, shares;
+    if (int_member(hc, "NanoCpus", &nano, err) < 0 ||
+        int_member(hc, "CpuPeriod", &period, err) < 0 ||
+        int_member(hc, "CpuQuota", &quota, err) < 0 ||
+        int_member(hc, "CpuShares", &shares, err) < 0)
+        return -1;
+    if (nano > 0 && period > 0)
+        return tug_error_user(err, "Conflicting options: Nano CPUs and CPU Period cannot both "
+                                   "be set");
+    if (nano > 0 && quota > 0)
+        return tug_error_user(err, "Conflicting options: Nano CPUs and CPU Quota cannot both "
+                                   "be set");
+    /* docker leaves the lower end to the kernel, which refuses a quota under 1 ms of each
+     * 100 ms period when the container starts: refused here, with the same words */
+    if (nano < 0 || (nano > 0 && nano < 10000000) || nano > (long long)host->cpus * 1000000000LL)
+        return tug_error_user(err,
+                              "Range of CPUs is from 0.01 to %d.00, as there are only %d CPUs "
+                              "available",
+                              host->cpus, host->cpus);
+    if (period != 0 && (period < 1000 || period > 1000000))
+        return tug_error_user(err, "CPU cfs period can not be less than 1ms (i.e. 1000) or "
+                                   "larger than 1s (i.e. 1000000)");
+    if (quota > 0 && quota < 1000)
+        return tug_error_user(err, "CPU cfs quota can not be less than 1ms (i.e. 1000)");
+    if (shares < 0)
+        return tug_error_user(err, "Invalid CPU shares %lld: use %d to %d (0 for the default)",
+                              shares, MIN_CPU_SHARES, MAX_CPU_SHARES);
+    /* docker moves shares into the kernel's range and says so */
+    long long fixed = shares == 0               ? 0
+                      : shares < MIN_CPU_SHARES ? MIN_CPU_SHARES
+                      : shares > MAX_CPU_SHARES ? MAX_CPU_SHARES
+                                                : shares;
+    if (fixed != shares) {
+        warn(warnings, "Changing requested CPUShares of %lld to %s allowed of %lld", shares,
+             fixed == MIN_CPU_SHARES ? "minimum" : "maximum", fixed);
+        json_object_set_new(hc, "CpuShares", json_integer(fixed));
+    }
+    return 0;
+}
+
+static int check_pids_shm(json_t *hc, tug_error **err)
+{
+    long long pids, shm, oom;
+    if (int_member(hc, "PidsLimit", &pids, err) < 0 || int_member(hc, "ShmSize", &shm, err) < 0 ||
+        int_member(hc, "OomScoreAdj", &oom, err) < 0)
+        return -1;
+    /* 0 and below are "unlimited", as in docker */
+    if (pids > MAX_PIDS)
+        return tug_error_user(err,
+                              "Invalid pids limit %lld: the kernel allows at most %d (use -1 "
+                              "for unlimited)",
+                              pids, MAX_PIDS);
+    if (shm < 0)
+        return tug_error_user(err, "SHM size can not be less than 0");
+    if (oom < -1000 || oom > 1000)
+        return tug_error_user(err, "Invalid value %lld, range for oom score adj is [-1000, 1000]",
+                              oom);
+    return 0;
+}
+
+static const char *const ulimit_names[] = {
+    "as",   "core",   "cpu",   "data", "fsize",  "locks",  "memlock",    "msgqueue",
+    "nice", "nofile", "nproc", "rss",  "rtprio", "rttime", "sigpending", "stack",
+};
+
+static int check_ulimits(json_t *hc, const tug_request_host *host, json_t *warnings,
+                         tug_error **err)
+{
+    json_t *list = json_object_get(hc, "Ulimits");
+    if (list == NULL || json_is_null(list))
+        return 0;
+    if (!json_is_array(list))
+        return tug_error_user(err, "HostConfig.Ulimits is not a list");
+    size_t i;
+    json_t *u;
+    json_array_foreach(list, i, u)
+    {
+        const char *name = json_string_value(json_object_get(u, "Name"));
+        json_t *sv = json_object_get(u, "Soft"), *hv = json_object_get(u, "Hard");
+        if (name == NULL || !json_is_integer(sv) || !json_is_integer(hv))
+            return tug_error_user(err,
+                                  "HostConfig.Ulimits[%zu] needs a Name, a Soft and a Hard "
+                                  "limit",
+                                  i);
+        bool known = false;
+        for (size_t k = 0; k < TUG_ARRAY_SIZE(ulimit_names); k++)
+            known |= strcmp(name, ulimit_names[k]) == 0;
+        if (!known)
+            return tug_error_user(err, "invalid ulimit type: %s", name);
+        long long soft = json_integer_value(sv), hard = json_integer_value(hv);
+        if (soft < -1 || hard < -1)
+            return tug_error_user(err,
+                                  "invalid ulimit %s=%lld:%lld: a limit is a number of 0 or "
+                                  "more, or -1 for unlimited",
+                                  name, soft, hard);
+        /* -1 is unlimited, above any number */
+        if ((unsigned long long)soft > (unsigned long long)hard)
+            return tug_error_user(err,
+                                  "ulimit soft limit must be less than or equal to hard limit: "
+                                  "%lld > %lld",
+                                  soft, hard);
+        /* the host's hard limit cannot be raised: the container gets it, and is told so */
+        rlim_t max = strcmp(name, "nofile") == 0  ? host->nofile_hard
+                     : strcmp(name, "nproc") == 0 ? host->nproc_hard
+                                                  : RLIM_INFINITY;
+        if (max != RLIM_INFINITY && (unsigned long long)hard > (unsigned long long)max)
+            warn(warnings,
+                 "--ulimit %s=%lld:%lld is above this host's hard limit %llu; the container gets "
+                 "%llu",
+                 name, soft, hard, (unsigned long long)max, (unsigned long long)max);
+    }
+    return 0;
+}
+
+static int check_restart(json_t *hc, tug_error **err)
+{
+    json_t *rp = json_object_get(hc, "RestartPolicy");
+    const char *name = json_string_value(json_object_get(rp, "Name"));
+    long long max;
+    if (int_member(rp, "MaximumRetryCount", &max, err) < 0)
+        return -1;
+    if (name == NULL || *name == '\0')
+        name = "no";
+    if (strcmp(name, "on-failure") == 0) {
+        if (max < 0)
+            return tug_error_user(err, "maximum retry count cannot be negative");
+    } else if (strcmp(name, "no") == 0 || strcmp(name, "always") == 0 ||
+               strcmp(name, "unless-stopped") == 0) {
+        if (max != 0)
+            return tug_error_user(
+                err, "maximum retry count cannot be used with restart policy '%s'", name);
+    } else
+        return tug_error_user(err,
+                              "invalid restart policy '%s': use no, always, unless-stopped or "
+                              "on-failure[:max-retries]",
+                              name);
+    if (json_is_true(json_object_get(hc, "AutoRemove")) && strcmp(name, "no") != 0)
+        return tug_error_user(err, "Conflicting options: --restart and --rm (a container "
+                                   "removed when it exits cannot be restarted)");
+    return 0;
+}
+
+/* max-size in bytes and max-file as the command line wrote them (strings, as docker keeps
+ * log options) */
+static int check_log(json_t *hc, tug_error **err)
+{
+    json_t *opts = json_object_get(json_object_get(hc, "LogConfig"), "Config");
+    static const struct {
+        const char *key;
+        long long max;
+    } nums[] = {{"max-size", INT64_MAX}, {"max-file", INT32_MAX}};
+    for (size_t i = 0; i < TUG_ARRAY_SIZE(nums); i++) {
+        json_t *v = json_object_get(opts, nums[i].key);
+        if (v == NULL)
+            continue;
+        const char *s = json_string_value(v);
+        char *end = NULL;
+        errno = 0;
+        long long n = s ? strtoll(s, &end, 10) : 0;
+        if (s == NULL || end == s || *end || errno == ERANGE || n < 1 || n > nums[i].max)
+            return tug_error_user(err,
+                                  "invalid log option %s \"%s\": it must be a positive "
+                                  "number",
+                                  nums[i].key, s ? s : "");
+    }
+    return 0;
+}
+
+static int check_config(json_t *cfg, tug_error **err)
+{
+    if (cfg == NULL)
+        return 0;
+    if (tug_container_config_check(cfg, "Config", false, err) < 0)
+        return -1;
+    const char *wd = json_string_value(json_object_get(cfg, "WorkingDir"));
+    if (wd && *wd && wd[0] != '/')
+        return tug_error_user(err,
+                              "the working directory '%s' is invalid, it needs to be an absolute "
+                              "path",
+                              wd);
+    const char *sig = json_string_value(json_object_get(cfg, "StopSignal"));
+    if (sig && *sig && tug_signal_parse(sig) < 0)
+        return tug_error_user(err, "Invalid signal: %s", sig);
+    json_t *st = json_object_get(cfg, "StopTimeout");
+    if (json_is_integer(st) &&
+        (json_integer_value(st) < 0 || json_integer_value(st) > MAX_STOP_TIMEOUT))
+        return tug_error_user(err, "Invalid stop timeout %lld: use 0 to %d seconds",
+                              (long long)json_integer_value(st), MAX_STOP_TIMEOUT);
+    return 0;
+}
+
+int tug_request_validate(json_t *request, bool update, const tug_request_host *host,
+                         json_t *warnings, tug_error **err)
+{
+    tug_request_host here;
+    if (host == NULL) {
+        tug_request_host_detect(&here);
+        host = &here;
+    }
+    if (!json_is_object(request))
+        return tug_error_user(err, "the create request is not a JSON object");
+    json_t *hc = json_object_get(request, "HostConfig");
+    if (hc != NULL && !json_is_object(hc))
+        return tug_error_user(err, "HostConfig is not an object");
+    if (check_config(json_object_get(request, "Config"), err) < 0)
+        return -1;
+    if (hc == NULL)
+        return 0;
+    if (check_memory(hc, update, err) < 0 || check_cpu(hc, host, warnings, err) < 0 ||
+        check_pids_shm(hc, err) < 0 || check_ulimits(hc, host, warnings, err) < 0 ||
+        check_restart(hc, err) < 0 || check_log(hc, err) < 0)
+        return -1;
+    return 0;
+}
