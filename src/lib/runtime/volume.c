@@ -1295,32 +1295,32 @@ static void set_meta(int dfd, const struct stat *st)
     futimens(dfd, ts);
 }
 
-static int copy_file(int sdir, int ddir, const char *name, const char *shown, const struct stat *st,
+static int copy_file(tug_walk *w, int sdir, int ddir, const char *name, const struct stat *st,
                      tug_error **err)
 {
     cleanup_close int in = openat(sdir, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
     if (in < 0)
-        return tug_error_set(err, errno, "open %s", shown);
+        return tug_walk_fail(w, name, errno, "open", err);
     cleanup_close int out =
         openat(ddir, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (out < 0)
-        return tug_error_set(err, errno, "create %s", shown);
+        return tug_walk_fail(w, name, errno, "create", err);
     char buf[65536];
     for (;;) {
         ssize_t r = read(in, buf, sizeof(buf));
         if (r < 0 && errno == EINTR)
             continue;
         if (r < 0)
-            return tug_error_set(err, errno, "read %s", shown);
+            return tug_walk_fail(w, name, errno, "read", err);
         if (r == 0)
             break;
         for (ssize_t off = 0; off < r;) {
-            ssize_t w = write(out, buf + off, (size_t)(r - off));
-            if (w < 0 && errno == EINTR)
+            ssize_t n = write(out, buf + off, (size_t)(r - off));
+            if (n < 0 && errno == EINTR)
                 continue;
-            if (w < 0)
-                return tug_error_set(err, errno, "write %s", shown);
-            off += w;
+            if (n < 0)
+                return tug_walk_fail(w, name, errno, "write", err);
+            off += n;
         }
     }
     copy_xattrs(in, out);
@@ -1336,21 +1336,21 @@ struct copy_state {
     size_t n, cap;
 };
 
-static int copy_one(int sdir, int ddir, const char *name, const char *shown, tug_error **err)
+static int copy_one(tug_walk *w, int sdir, int ddir, const char *name, tug_error **err)
 {
     struct stat st;
     if (fstatat(sdir, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
-        return errno == ENOENT ? 0 : tug_error_set(err, errno, "stat %s", shown);
+        return errno == ENOENT ? 0 : tug_walk_fail(w, name, errno, "stat", err);
     if (S_ISREG(st.st_mode))
-        return copy_file(sdir, ddir, name, shown, &st, err);
+        return copy_file(w, sdir, ddir, name, &st, err);
     if (S_ISLNK(st.st_mode)) {
         char target[4096];
         ssize_t n = readlinkat(sdir, name, target, sizeof(target) - 1);
         if (n < 0)
-            return tug_error_set(err, errno, "readlink %s", shown);
+            return tug_walk_fail(w, name, errno, "readlink", err);
         target[n] = '\0';
         if (symlinkat(target, ddir, name) < 0)
-            return tug_error_set(err, errno, "symlink %s", shown);
+            return tug_walk_fail(w, name, errno, "symlink", err);
         fchownat(ddir, name, st.st_uid, st.st_gid, AT_SYMLINK_NOFOLLOW);
         struct timespec ts[2] = {st.st_atim, st.st_mtim};
         utimensat(ddir, name, ts, AT_SYMLINK_NOFOLLOW);
@@ -1367,32 +1367,30 @@ static int copy_one(int sdir, int ddir, const char *name, const char *shown, tug
 static int copy_entry(tug_walk *w, const tug_walk_entry *e, void *data, tug_error **err)
 {
     struct copy_state *c = data;
-    cleanup_free char *shown = tug_walk_path(w, e->name);
-    const char *what = shown ? shown : e->name;
     switch (e->event) {
     case TUG_WALK_FILE:
-        return copy_one(e->dirfd, c->dst, e->name, what, err);
+        return copy_one(w, e->dirfd, c->dst, e->name, err);
     case TUG_WALK_ENTER: {
         if (e->other_fs)
             return 1; /* what is mounted in the image's tree is not the image's */
         if (mkdirat(c->dst, e->name, 0700) < 0 && errno != EEXIST)
-            return tug_error_set(err, errno, "mkdir %s", what);
+            return tug_walk_fail(w, e->name, errno, "mkdir", err);
         int d = openat(c->dst, e->name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         if (d < 0)
-            return tug_error_set(err, errno, "open %s", what);
+            return tug_walk_fail(w, e->name, errno, "open", err);
         if (c->n == c->cap) {
             size_t cap = c->cap ? c->cap * 2 : 16;
             struct stat *v = realloc(c->up, cap * sizeof(*v));
             if (v == NULL) {
                 close(d);
-                return tug_error_set(err, ENOMEM, "copy %s", what);
+                return tug_walk_fail(w, e->name, ENOMEM, "copy", err);
             }
             c->up = v;
             c->cap = cap;
         }
         if (fstat(c->dst, &c->up[c->n]) < 0) {
             close(d);
-            return tug_error_set(err, errno, "stat %s", what);
+            return tug_walk_fail(w, e->name, errno, "stat", err);
         }
         c->n++;
         close(c->dst);
@@ -1408,12 +1406,14 @@ static int copy_entry(tug_walk *w, const tug_walk_entry *e, void *data, tug_erro
             int er = errno;
             if (parent >= 0)
                 close(parent);
-            return tug_error_set(err, er, "open the parent of %s", what);
+            return tug_walk_fail(w, e->name, er, "open the parent of", err);
         }
         const struct stat *want = &c->up[--c->n];
         if (pst.st_dev != want->st_dev || pst.st_ino != want->st_ino) {
             close(parent);
-            return tug_error_set(err, 0, "the volume changed while %s was copied into it", what);
+            cleanup_free char *shown = tug_walk_path(w, e->name);
+            return tug_error_set(err, 0, "the volume changed while %s was copied into it",
+                                 shown ? shown : e->name);
         }
         close(c->dst);
         c->dst = parent;

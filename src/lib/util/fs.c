@@ -254,7 +254,8 @@ static void level_clear(struct walk_level *l)
     memset(l, 0, sizeof(*l));
 }
 
-static int walk_fail(tug_walk *w, const char *name, int errnum, const char *verb, tug_error **err)
+int tug_walk_fail(const tug_walk *w, const char *name, int errnum, const char *verb,
+                  tug_error **err)
 {
     cleanup_free char *path = tug_walk_path(w, name);
     return tug_error_set(err, errnum, "%s %s", verb, path ? path : w->root_name);
@@ -282,13 +283,13 @@ static int walk_read(tug_walk *w, int fd, tug_walk_fn fn, void *data, tug_error 
 {
     struct walk_level *l = &w->lv[w->depth];
     if (lseek(fd, 0, SEEK_SET) < 0)
-        return walk_fail(w, NULL, errno, "read", err);
+        return tug_walk_fail(w, NULL, errno, "read", err);
     for (;;) {
         ssize_t n = getdents64(fd, w->buf, WALK_BUF_SIZE);
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0)
-            return walk_fail(w, NULL, errno, "read", err);
+            return tug_walk_fail(w, NULL, errno, "read", err);
         if (n == 0)
             return 0;
         for (ssize_t off = 0; off < n;) {
@@ -303,13 +304,13 @@ static int walk_read(tug_walk *w, int fd, tug_walk_fn fn, void *data, tug_error 
                 if (fstatat(fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
                     if (errno == ENOENT)
                         continue;
-                    return walk_fail(w, name, errno, "stat", err);
+                    return tug_walk_fail(w, name, errno, "stat", err);
                 }
                 type = S_ISDIR(st.st_mode) ? DT_DIR : DT_REG;
             }
             if (type == DT_DIR) {
                 if (level_add(l, name) < 0)
-                    return walk_fail(w, name, ENOMEM, "walk", err);
+                    return tug_walk_fail(w, name, ENOMEM, "walk", err);
                 continue;
             }
             tug_walk_entry e = {
@@ -337,12 +338,12 @@ static int walk_down(tug_walk *w, int *cur, tug_walk_fn fn, void *data, tug_erro
             continue;
         }
         if (child < 0)
-            return walk_fail(w, name, errno, "open", err);
+            return tug_walk_fail(w, name, errno, "open", err);
         struct stat st;
         if (fstat(child, &st) < 0) {
             int e = errno;
             close(child);
-            return walk_fail(w, name, e, "stat", err);
+            return tug_walk_fail(w, name, e, "stat", err);
         }
         tug_walk_entry e = {.event = TUG_WALK_ENTER,
                             .dirfd = *cur,
@@ -363,7 +364,7 @@ static int walk_down(tug_walk *w, int *cur, tug_walk_fn fn, void *data, tug_erro
             struct walk_level *v = realloc(w->lv, cap * sizeof(*v));
             if (v == NULL) {
                 close(child);
-                return walk_fail(w, name, ENOMEM, "walk", err);
+                return tug_walk_fail(w, name, ENOMEM, "walk", err);
             }
             w->lv = v;
             w->cap = cap;
@@ -375,7 +376,7 @@ static int walk_down(tug_walk *w, int *cur, tug_walk_fn fn, void *data, tug_erro
         next->name = strdup(name);
         if (next->name == NULL) {
             close(child);
-            return walk_fail(w, NULL, ENOMEM, "walk", err);
+            return tug_walk_fail(w, NULL, ENOMEM, "walk", err);
         }
         w->depth++;
         close(*cur);
@@ -391,12 +392,12 @@ static int walk_up(tug_walk *w, int *cur, tug_walk_fn fn, void *data, tug_error 
     struct walk_level *l = &w->lv[w->depth], *up = &w->lv[w->depth - 1];
     int parent = openat(*cur, "..", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (parent < 0)
-        return walk_fail(w, NULL, errno, "open the parent of", err);
+        return tug_walk_fail(w, NULL, errno, "open the parent of", err);
     struct stat pst, st;
     if (fstat(parent, &pst) < 0 || fstat(*cur, &st) < 0) {
         int e = errno;
         close(parent);
-        return walk_fail(w, NULL, e, "stat", err);
+        return tug_walk_fail(w, NULL, e, "stat", err);
     }
     if (pst.st_dev != up->dev || pst.st_ino != up->ino) {
         close(parent);
@@ -471,7 +472,7 @@ static int rm_entry(tug_walk *w, const tug_walk_entry *e, void *data, tug_error 
     switch (e->event) {
     case TUG_WALK_ENTER:
         if (e->other_fs)
-            return walk_fail(w, e->name, EBUSY, "remove", err);
+            return tug_walk_fail(w, e->name, EBUSY, "remove", err);
         return 0;
     case TUG_WALK_FILE:
         if (unlinkat(e->dirfd, e->name, 0) == 0 || errno == ENOENT)
@@ -482,7 +483,7 @@ static int rm_entry(tug_walk *w, const tug_walk_entry *e, void *data, tug_error 
             return 0;
         break;
     }
-    return walk_fail(w, e->name, errno, "remove", err);
+    return tug_walk_fail(w, e->name, errno, "remove", err);
 }
 
 int tug_rm_rf_at(int dirfd, const char *name, tug_error **err)
@@ -518,7 +519,7 @@ static int size_entry(tug_walk *w, const tug_walk_entry *e, void *data, tug_erro
         return 0;
     struct stat st;
     if (fstatat(e->dirfd, e->name, &st, AT_SYMLINK_NOFOLLOW) < 0)
-        return errno == ENOENT ? 0 : walk_fail(w, e->name, errno, "stat", err);
+        return errno == ENOENT ? 0 : tug_walk_fail(w, e->name, errno, "stat", err);
     if (S_ISREG(st.st_mode) || S_ISLNK(st.st_mode))
         *total += st.st_size;
     return 0;
