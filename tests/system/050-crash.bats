@@ -86,6 +86,15 @@ run_limited() {
   assert_store_clean
 }
 
+@test "a blob write cut short by kill -9 is swept by the next pull" {
+  # what a pull killed while it wrote the manifest blob leaves: a temp file named with its pid
+  mkdir -p "$TUG_ROOT/ingest"
+  echo partial >"$TUG_ROOT/ingest/put-999999-AbCdEf"
+  run_tug pull -q $REGISTRY/busybox
+  [[ ! -e $TUG_ROOT/ingest/put-999999-AbCdEf ]]
+  assert_store_clean
+}
+
 @test "system check repairs what an interrupted unpack and write leave behind" {
   run_tug pull -q $REGISTRY/busybox
   # what a crash in the middle of an unpack and of a blob write leaves

@@ -58,9 +58,12 @@ int tug_store_put_blob(tug_store *s, const char *digest, const void *data, size_
     if (tug_store_has_blob(s, digest))
         return 0;
     cleanup_free char *dst = tug_store_blob_path(s, digest);
-    if (dst == NULL)
+    cleanup_free char *tmpl = NULL;
+    /* written next to the downloads, named with the writer's pid: one that kill -9 cuts short
+     * is swept by the next pull (tug_store_sweep_dead), as an unpack or import is */
+    if (dst == NULL || asprintf(&tmpl, "%s/ingest/put-%d-XXXXXX", s->root, (int)getpid()) < 0)
         return tug_error_set(err, ENOMEM, "store blob");
-    return tug_write_file_atomic(dst, data, len, 0644, err);
+    return tug_write_file_atomic_via(tmpl, dst, data, len, 0644, err);
 }
 
 void tug_chain_id(const char *parent_chain, const char *diff_id, char out[72])
@@ -153,6 +156,7 @@ void tug_store_sweep_dead(tug_store *s)
     tug_store_sweep_dir(s, "layers", ".tmp-");
     tug_store_sweep_dir(s, "layers", ".del-");
     tug_store_sweep_dir(s, "ingest", "import-");
+    tug_store_sweep_dir(s, "ingest", "put-");
 }
 
 int tug_store_commit_layer(tug_store *s, const char *tmp, const char *chain_id,

@@ -100,11 +100,13 @@ int tug_mkdir_p(const char *path, mode_t mode, tug_error **err)
     return 0;
 }
 
-static int write_atomic(const char *path, const void *data, size_t len, mode_t mode, bool sync,
-                        tug_error **err)
+static int write_atomic(const char *path, const char *tmpl, const void *data, size_t len,
+                        mode_t mode, bool sync, tug_error **err)
 {
-    cleanup_free char *tmp = NULL;
-    if (asprintf(&tmp, "%s.tmp-XXXXXX", path) < 0)
+    cleanup_free char *tmp = tmpl ? strdup(tmpl) : NULL;
+    if (tmp == NULL && asprintf(&tmp, "%s.tmp-XXXXXX", path) < 0)
+        tmp = NULL;
+    if (tmp == NULL)
         return tug_error_set(err, ENOMEM, "write %s", path);
     cleanup_close int fd = mkostemp(tmp, O_CLOEXEC);
     if (fd < 0)
@@ -139,13 +141,19 @@ static int write_atomic(const char *path, const void *data, size_t len, mode_t m
 int tug_write_file_atomic(const char *path, const void *data, size_t len, mode_t mode,
                           tug_error **err)
 {
-    return write_atomic(path, data, len, mode, true, err);
+    return write_atomic(path, NULL, data, len, mode, true, err);
+}
+
+int tug_write_file_atomic_via(const char *tmpl, const char *path, const void *data, size_t len,
+                              mode_t mode, tug_error **err)
+{
+    return write_atomic(path, tmpl, data, len, mode, true, err);
 }
 
 int tug_write_file_atomic_nosync(const char *path, const void *data, size_t len, mode_t mode,
                                  tug_error **err)
 {
-    return write_atomic(path, data, len, mode, false, err);
+    return write_atomic(path, NULL, data, len, mode, false, err);
 }
 
 int tug_read_file(const char *path, char **ret_data, size_t *ret_len, tug_error **err)

@@ -19,6 +19,10 @@ int tug_mkdir_p(const char *path, mode_t mode, tug_error **err);
 /* Write data to path through a temp file in the same directory, fsync, rename. */
 int tug_write_file_atomic(const char *path, const void *data, size_t len, mode_t mode,
                           tug_error **err);
+/* The same through a temp file made from tmpl (a mkostemp template on path's file system), for
+ * writers whose leftovers a sweep must tell by name. */
+int tug_write_file_atomic_via(const char *tmpl, const char *path, const void *data, size_t len,
+                              mode_t mode, tug_error **err);
 /* The same without fsync: for files a crash of the machine may lose (kill -9 cannot). */
 int tug_write_file_atomic_nosync(const char *path, const void *data, size_t len, mode_t mode,
                                  tug_error **err);
