@@ -54,7 +54,7 @@ store_is_empty() {
 @test "pull refuses a config field of the wrong type, naming it; nothing is stored" {
   local -a cases=(
     '.config.Cmd = ["sh", 1]'                  'Cmd\[1\] is not a string$'
-    '.config.Entrypoint = "sh"'                'Entrypoint is not a list of strings$'
+    '.config.Entrypoint = 5'                   'Entrypoint is not a string or a list of strings$'
     '.config.Env = [1]'                        'Env\[0\] is not a string$'
     '.config.WorkingDir = 5'                   'WorkingDir is not a string$'
     '.config.User = {}'                        'User is not a string$'
@@ -62,7 +62,7 @@ store_is_empty() {
     '.config.Labels = {"a": 1}'                'Labels\["a"\] is not a string$'
     '.config.ExposedPorts = {"http": {}}'      'ExposedPorts\["http"\] is not a port'
     '.config.Volumes = {"data": {}}'           'Volumes\["data"\] is not an absolute path$'
-    '.config.Healthcheck = {"Test": "true"}'   'Healthcheck.Test is not a list of strings$'
+    '.config.Healthcheck = {"Test": true}'     'Healthcheck.Test is not a string or a list of strings$'
     '.config = "sh"'                           'config is not an object$'
     '.rootfs.diff_ids = [1]'                   'rootfs.diff_ids\[0\] is not a string$'
     '.history = [{"created_by": 1}]'           'history\[0\].created_by is not a string$'
@@ -162,4 +162,22 @@ PY
   run_tug rm old
   run_tug rmi $REGISTRY/busybox
   store_is_empty
+}
+
+@test "Cmd and Entrypoint given as one string are read as docker reads them: a list of it" {
+  # docker: StrSlice takes "x" as ["x"]; such images run
+  fixture_rootfs "$BATS_TEST_TMPDIR/rootfs" >/dev/null
+  tar -C "$BATS_TEST_TMPDIR/rootfs" -cf "$BATS_TEST_TMPDIR/rootfs.tar" .
+  local diff
+  diff=sha256:$(sha256sum <"$BATS_TEST_TMPDIR/rootfs.tar" | cut -d' ' -f1)
+  jq -n --arg d "$diff" '{architecture: "amd64", os: "linux",
+    config: {Entrypoint: "/bin/echo", Cmd: "from-a-string"},
+    rootfs: {type: "layers", diff_ids: [$d]}}' >"$BATS_TEST_TMPDIR/str.json"
+  python3 "$TUG_FIXTURES/push_raw.py" image --registry "$REGISTRY" --repo strslice --tag latest \
+    --config "$BATS_TEST_TMPDIR/str.json" "$BATS_TEST_TMPDIR/rootfs.tar" >/dev/null
+  run_tug pull -q "$REGISTRY/strslice"
+  run_tug image inspect -f '{{json .Config.Entrypoint}} {{json .Config.Cmd}}' "$REGISTRY/strslice"
+  [[ $output == '["/bin/echo"] ["from-a-string"]' ]]
+  run_tug run --rm "$REGISTRY/strslice"
+  [[ $output == from-a-string ]]
 }

@@ -176,8 +176,8 @@ static void test_config_hostile(void **state)
         const char *path, *value, *msg;
     } cases[] = {
         {"config/Cmd", "[\"sh\", 1]", "Cmd[1] is not a string"},
-        {"config/Cmd", "\"sh\"", "Cmd is not a list of strings"},
-        {"config/Entrypoint", "{}", "Entrypoint is not a list of strings"},
+        {"config/Cmd", "5", "Cmd is not a string or a list of strings"},
+        {"config/Entrypoint", "{}", "Entrypoint is not a string or a list of strings"},
         {"config/Env", "[\"A=1\", \"B=\\u0000x\"]", "Env[1] holds a NUL character"},
         {"config/Env", "[null]", "Env[0] is not a string"},
         {"config/WorkingDir", "5", "WorkingDir is not a string"},
@@ -194,7 +194,8 @@ static void test_config_hostile(void **state)
         {"config/ExposedPorts", "{\"80/tcp\": 1}", "ExposedPorts[\"80/tcp\"] is not an object"},
         {"config/Volumes", "{\"data\": {}}", "Volumes[\"data\"] is not an absolute path"},
         {"config/Volumes", "{\"/a\\u0001b\": 1}", "Volumes[\"/a?b\"] is not an object"},
-        {"config/Healthcheck", "{\"Test\": \"true\"}", "Healthcheck.Test is not a list of strings"},
+        {"config/Healthcheck", "{\"Test\": true}",
+         "Healthcheck.Test is not a string or a list of strings"},
         {"config/Healthcheck", "{\"Retries\": \"3\"}", "Healthcheck.Retries is not an integer"},
         {"config/Shell", "[[]]", "Shell[0] is not a string"},
         {"config/OnBuild", "1", "OnBuild is not a list of strings"},

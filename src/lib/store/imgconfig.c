@@ -16,6 +16,8 @@ enum kind {
     K_BOOL,    /* true or false */
     K_INT,     /* an integer */
     K_STRINGS, /* a list of strings */
+    K_STRSLICE, /* a list of strings, or one string that stands for a list of it (docker's
+                   StrSlice: Cmd, Entrypoint, Shell, Healthcheck.Test); read as the list */
     K_STRMAP,  /* an object whose values are strings (Labels) */
     K_SET,     /* an object whose values are objects, {} in practice (ExposedPorts, Volumes) */
     K_OBJECT,  /* an object with the members `fields` describes */
@@ -27,6 +29,7 @@ static const char *const kind_names[] = {
     [K_BOOL] = "a boolean",
     [K_INT] = "an integer",
     [K_STRINGS] = "a list of strings",
+    [K_STRSLICE] = "a string or a list of strings",
     [K_STRMAP] = "an object of strings",
     [K_SET] = "an object",
     [K_OBJECT] = "an object",
@@ -78,7 +81,7 @@ static bool valid_port(const char *s)
 }
 
 static const struct field health_fields[] = {
-    {"Test", K_STRINGS},      {"Interval", K_INT}, {"Timeout", K_INT}, {"StartPeriod", K_INT},
+    {"Test", K_STRSLICE},      {"Interval", K_INT}, {"Timeout", K_INT}, {"StartPeriod", K_INT},
     {"StartInterval", K_INT}, {"Retries", K_INT},  {NULL, 0},
 };
 
@@ -94,20 +97,20 @@ static const struct field container_fields[] = {
     {"OpenStdin", K_BOOL},
     {"StdinOnce", K_BOOL},
     {"Env", K_STRINGS},
-    {"Cmd", K_STRINGS},
+    {"Cmd", K_STRSLICE},
     {"Healthcheck", K_OBJECT, health_fields},
     {"ArgsEscaped", K_BOOL},
     {"Image", K_STRING},
     {"Volumes", K_SET, NULL, valid_abs_path, "an absolute path"},
     {"WorkingDir", K_STRING},
-    {"Entrypoint", K_STRINGS},
+    {"Entrypoint", K_STRSLICE},
     {"NetworkDisabled", K_BOOL},
     {"MacAddress", K_STRING},
     {"OnBuild", K_STRINGS},
     {"Labels", K_STRMAP},
     {"StopSignal", K_STRING},
     {"StopTimeout", K_INT},
-    {"Shell", K_STRINGS},
+    {"Shell", K_STRSLICE},
     {NULL, 0},
 };
 
@@ -230,6 +233,10 @@ static bool value_ok(struct check *c, json_t *v, const struct field *f, const ch
         if (json_is_integer(v))
             return true;
         break;
+    case K_STRSLICE:
+        if (json_is_string(v))
+            return string_ok(c, v, f, path);
+        __attribute__((fallthrough)); /* a list */
     case K_STRINGS:
     case K_OBJECTS: {
         if (!json_is_array(v))
@@ -241,7 +248,7 @@ static bool value_ok(struct check *c, json_t *v, const struct field *f, const ch
         json_array_foreach(v, i, e)
         {
             snprintf(sub, sizeof(sub), "%s[%zu]", path, i);
-            if (f->kind == K_STRINGS) {
+            if (f->kind != K_OBJECTS) {
                 if (!string_ok(c, e, f, sub))
                     return false;
                 continue;
@@ -301,8 +308,15 @@ static void check_object(struct check *c, json_t *obj, const struct field *field
             continue;
         char path[1024];
         snprintf(path, sizeof(path), "%s%s%s", prefix, *prefix ? "." : "", f->key);
-        if (!value_ok(c, v, f, path) && c->repair)
-            json_object_del(obj, f->key);
+        if (!value_ok(c, v, f, path)) {
+            if (c->repair)
+                json_object_del(obj, f->key);
+        } else if (f->kind == K_STRSLICE && json_is_string(v)) {
+            /* readers see the list docker reads it as */
+            json_t *list = json_array();
+            json_array_append(list, v);
+            json_object_set_new(obj, f->key, list);
+        }
         if (c->problems && !c->repair)
             return;
     }
