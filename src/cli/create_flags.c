@@ -24,7 +24,7 @@ enum {
     O_PIDS, O_CAPADD, O_CAPDROP, O_PRIV, O_SECOPT, O_RESTART, O_STOPSIG, O_STOPTIMEOUT,
     O_ULIMIT, O_SHM, O_LOGOPT, O_LOGDRIVER, O_ENVFILE, O_NETWORK, O_PULL, O_PLATFORM, O_HELP,
     O_CIDFILE, O_SIGPROXY, O_ALIAS, O_IP, O_DNS, O_ADDHOST, O_PUBALL,
-    O_MOUNT, O_VOLFROM, O_DEVICE, O_DEVRULE,
+    O_MOUNT, O_VOLFROM, O_DEVICE, O_DEVRULE, O_SYSCTL,
 };
 
 static const struct option create_opts[] = {
@@ -56,6 +56,7 @@ static const struct option create_opts[] = {
     {"restart", required_argument, NULL, O_RESTART},
     {"stop-signal", required_argument, NULL, O_STOPSIG},
     {"stop-timeout", required_argument, NULL, O_STOPTIMEOUT},
+    {"sysctl", required_argument, NULL, O_SYSCTL},
     {"label", required_argument, NULL, 'l'},
     {"ulimit", required_argument, NULL, O_ULIMIT},
     {"shm-size", required_argument, NULL, O_SHM},
@@ -118,6 +119,7 @@ static const char create_help[] =
     "      --shm-size bytes           Size of /dev/shm\n"
     "      --stop-signal string       Signal to stop a container (default \"SIGTERM\")\n"
     "      --stop-timeout int         Timeout (in seconds) to stop a container\n"
+    "      --sysctl map               Sysctl options\n"
     "      --tmpfs list               Mount a tmpfs directory\n"
     "  -t, --tty                      Allocate a pseudo-TTY\n"
     "      --ulimit ulimit            Ulimit options\n"
@@ -541,6 +543,20 @@ int parse_create_flags(cli_ctx *ctx, int argc, char **argv, bool for_run, create
             const char *eq = strchr(optarg, '=');
             cleanup_free char *k = eq ? strndup(optarg, (size_t)(eq - optarg)) : strdup(optarg);
             json_object_set_new(labels, k, json_string(eq ? eq + 1 : ""));
+            break;
+        }
+        case O_SYSCTL: {
+            /* which keys a container may set is the library's to judge, at create */
+            const char *eq = strchr(optarg, '=');
+            if (eq == NULL || eq == optarg)
+                return bad_value(ctx, optarg, "--sysctl", "use key=value");
+            json_t *sc = json_object_get(hc, "Sysctls");
+            if (!json_is_object(sc)) {
+                sc = json_object();
+                json_object_set_new(hc, "Sysctls", sc);
+            }
+            cleanup_free char *k = strndup(optarg, (size_t)(eq - optarg));
+            json_object_set_new(sc, k, json_string(eq + 1));
             break;
         }
         case O_ULIMIT: {

@@ -240,13 +240,29 @@ import_rootfs() {
   assert_output 0
 }
 
-@test "sysctls: docker's two per-network defaults; the host's values left alone with --network host" {
+@test "sysctls: docker's two per-network defaults; --sysctl sets namespaced ones and refuses the host's" {
   # docker: the same
   run_tug run --rm busybox cat /proc/sys/net/ipv4/ping_group_range /proc/sys/net/ipv4/ip_unprivileged_port_start
   assert_output $'0\t2147483647\n0'
   # with the host's network the host's values are left alone
   run_tug run --rm --network host busybox cat /proc/sys/net/ipv4/ip_unprivileged_port_start
   assert_output "$(cat /proc/sys/net/ipv4/ip_unprivileged_port_start)"
+  # --sysctl sets the container's own namespaced ones; the host's stay as they were
+  local host_shmmax
+  host_shmmax=$(cat /proc/sys/kernel/shmmax)
+  run_tug run --rm --sysctl net.ipv4.ip_forward=1 --sysctl kernel.shmmax=123456 busybox \
+    cat /proc/sys/net/ipv4/ip_forward /proc/sys/kernel/shmmax
+  assert_output $'1\n123456'
+  [[ $(cat /proc/sys/kernel/shmmax) == "$host_shmmax" ]]
+  # docker: host-wide keys, and net.* on the host's network, are refused before anything runs
+  run_tug 125 run --rm --sysctl kernel.core_pattern=x busybox true
+  assert_match "sysctl 'kernel.core_pattern' cannot be set in a container"
+  run_tug 125 run --rm --network host --sysctl net.ipv4.ip_forward=1 busybox true
+  assert_match "on the host's network"
+  run_tug 125 run --rm --sysctl nokey busybox true
+  assert_match 'invalid argument "nokey" for "--sysctl" flag'
+  run_tug ps -aq
+  assert_output ''
 }
 
 # push_layers REF N: an image of N layers made by umoci: busybox, then N-1 layers adding
