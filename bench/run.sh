@@ -6,6 +6,7 @@
 #   median and p90. All three with --network none (podman with --runtime runc and the ulimits
 #   this VM needs, see /work/shared/ANCHORS.md); tug also on its default network (a bridge
 #   and a veth per container), shown on a line of its own.
+# Part 3 (run between 1 and 2): `exec CONTAINER true` into a running busybox, BENCH_RUNS times.
 # Part 2: BENCH_DETACHED containers started one after another with `run -d --network none
 #   busybox sleep 3600`: total and per-container time; `ps` and `ps -a`
 #   latency with all of them running; resident memory of the process each container keeps on
@@ -289,6 +290,27 @@ bench_true() {
 }
 
 # ----------------------------------------------------------------------------------------
+# Part 3: exec into a running container
+
+declare -A EXEC_US=()
+bench_exec() {
+  local e=$1
+  local -n argv=${e}_argv rf=${e}_runflags rmf=${e}_rmflags
+  if ! timeout -k 5 "$T" "${argv[@]}" run -d --name bench-exec "${rf[@]}" busybox sleep 3600 \
+    >"$WORK/$e.exec.log" 2>&1; then
+    NOTE[$e.exec]="run -d failed: $(tail -n 1 "$WORK/$e.exec.log")"
+    return 0
+  fi
+  if time_runs "$RUNS" "$WARMUP" "${argv[@]}" exec bench-exec true; then
+    EXEC_US[$e]=$(median "${TIMES[@]}")
+    log "$e: exec true median $(fmt_ms "${EXEC_US[$e]}") ms"
+  else
+    NOTE[$e.exec]="exec failed: ${FAILED:-}"
+  fi
+  timeout -k 5 "$T" "${argv[@]}" rm -f "${rmf[@]}" bench-exec >/dev/null 2>&1 || true
+}
+
+# ----------------------------------------------------------------------------------------
 # Part 2: many detached containers
 
 keeper_pids() { # the host processes of engine $1's containers listed in file $2
@@ -430,6 +452,11 @@ if [[ -n ${MED[tugnet]:-} ]]; then
   ((veths == 0)) || NOTE[tugnet]+="${NOTE[tugnet]:+; }$veths veths left on $TUG_BRIDGE"
 fi
 
+echo "== exec CONTAINER true into a running busybox: $RUNS runs after $WARMUP warm-up runs"
+for e in $ENGINES; do
+  [[ -n ${OK[$e]:-} ]] && bench_exec "$e"
+done
+
 echo "== $NDET detached containers (run -d busybox sleep 3600), one after another"
 for e in $ENGINES; do
   [[ -n ${OK[$e]:-} ]] || continue
@@ -468,6 +495,17 @@ if [[ -n ${MED[tugnet]:-} ]]; then
 fi
 for e in tug tugnet docker podman; do
   [[ -n ${NOTE[$e]:-} ]] && echo "  ${e/tugnet/tug (default network)}: ${NOTE[$e]}"
+done
+
+line="exec true:"
+for e in tug docker podman; do
+  [[ -n ${EXEC_US[$e]:-} ]] || continue
+  line+="  $e $(fmt_ms "${EXEC_US[$e]}") ms"
+  [[ $e != tug && -n ${EXEC_US[tug]:-} ]] && line+=" ($(ratio "${EXEC_US[$e]}" "${EXEC_US[tug]}")x)"
+done
+echo "$line"
+for e in tug docker podman; do
+  [[ -n ${NOTE[$e.exec]:-} ]] && echo "  $e: ${NOTE[$e.exec]}"
 done
 
 line="run -d x$NDET:"
