@@ -132,7 +132,7 @@ if ! command -v bats >/dev/null; then
   echo "bats is not installed: run 'make check', which installs it"
   failed=$((failed + 1))
 else
-  run_bats "$PWD/$BUILD/tug" bats tests/system
+  run_bats "${TUG:-$PWD/$BUILD/tug}" bats tests/system
 
   section "system tests again under ASan+UBSan ($ASAN_BUILD/tug): $ASAN_BATS"
   files=()
