@@ -56,7 +56,7 @@ bench: deps all
 	@bench/pull.sh
 
 format:
-	clang-format -i $$(find src tests/unit -name '*.[ch]')
+	clang-format -i $$(find src tests/unit tests/fuzz -name '*.[ch]')
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)

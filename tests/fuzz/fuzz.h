@@ -24,21 +24,22 @@ static inline char *fuzz_str(const uint8_t *data, size_t size)
 }
 
 /* A promise broken: say which, and let libFuzzer save the input. */
-#define fuzz_check(cond, ...)                                                                  \
-    do {                                                                                       \
-        if (!(cond)) {                                                                         \
-            fprintf(stderr, "fuzz check failed: %s: ", #cond);                                 \
-            fprintf(stderr, __VA_ARGS__);                                                      \
-            fputc('\n', stderr);                                                               \
-            abort();                                                                           \
-        }                                                                                      \
+#define fuzz_check(cond, ...)                                                                      \
+    do {                                                                                           \
+        if (!(cond)) {                                                                             \
+            fprintf(stderr, "fuzz check failed: %s: ", #cond);                                     \
+            fprintf(stderr, __VA_ARGS__);                                                          \
+            fputc('\n', stderr);                                                                   \
+            abort();                                                                               \
+        }                                                                                          \
     } while (0)
 
 /* A failure must say why: a message, and nothing when it succeeded. */
 static inline void fuzz_check_error(int r, tug_error *err)
 {
     if (r < 0) {
-        fuzz_check(err != NULL && err->msg != NULL && err->msg[0] != '\0', "failed (%d) silently", r);
+        fuzz_check(err != NULL && err->msg != NULL && err->msg[0] != '\0', "failed (%d) silently",
+                   r);
     } else {
         fuzz_check(err == NULL, "succeeded with an error set: %s", err->msg);
     }

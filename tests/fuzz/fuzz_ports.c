@@ -16,8 +16,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         for (size_t i = 0; i < n; i++) {
             fuzz_check(strcmp(v[i].proto, "tcp") == 0 || strcmp(v[i].proto, "udp") == 0,
                        "\"%s\": protocol %s", s, v[i].proto);
-            fuzz_check(v[i].ctr_port >= 1 && v[i].ctr_port <= 65535, "\"%s\": container port %d",
-                       s, v[i].ctr_port);
+            fuzz_check(v[i].ctr_port >= 1 && v[i].ctr_port <= 65535, "\"%s\": container port %d", s,
+                       v[i].ctr_port);
             fuzz_check(v[i].host_port >= 0 && v[i].host_port <= 65535, "\"%s\": host port %d", s,
                        v[i].host_port);
             fuzz_check(memchr(v[i].host_ip, '\0', sizeof(v[i].host_ip)) != NULL,

@@ -13,7 +13,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     int r = tug_reference_parse(s, &ref, &err);
     fuzz_check_error(r, err);
     if (r < 0) {
-        fuzz_check(strncmp(err->msg, "invalid reference format", 24) == 0, "error \"%s\"", err->msg);
+        fuzz_check(strncmp(err->msg, "invalid reference format", 24) == 0, "error \"%s\"",
+                   err->msg);
         tug_error_free(err);
         err = NULL;
     } else {
