@@ -94,6 +94,9 @@ run_summarised() {
 section "run-all.sh's own counting (tests/fixtures/run-all-selftest.sh)"
 run_summarised tests/fixtures/run-all-selftest.sh
 
+section "CLI tests without ! as an assertion (tests/fixtures/bats-lint.sh)"
+run_summarised tests/fixtures/bats-lint.sh
+
 section "release build hardening ($BUILD, scripts/check-hardening.sh)"
 run_summarised scripts/check-hardening.sh "$BUILD"
 
