@@ -54,7 +54,10 @@ for name in "${names[@]}"; do
   merge)
     if [[ -d $FUZZ_BUILD/found/$name ]]; then
       # edges only, not hit counts: a corpus that stays small enough to keep in the repository
-      "$bin" -merge=1 -use_counters=0 "$corpus" "$FUZZ_BUILD/found/$name" 2>&1 | grep -E '^MERGE-OUTER: [0-9]+ new files'
+      # an input that crashes is left out, and saved with the crashes
+      mkdir -p "$FUZZ_BUILD/crashes"
+      "$bin" -merge=1 -use_counters=0 -artifact_prefix="$FUZZ_BUILD/crashes/$name-" \
+        "$corpus" "$FUZZ_BUILD/found/$name" 2>&1 | grep -E '^MERGE-OUTER: [0-9]+ new files'
     fi
     ;;
   fuzz)
