@@ -1,16 +1,21 @@
 #!/bin/bash
 # Install the Debian packages tug builds, tests and demonstrates with, when missing.
+# With everything installed it only asks dpkg (make check runs it each time): no apt-get.
 set -euo pipefail
 pkgs=(
   build-essential meson ninja-build pkg-config
   libcurl4-openssl-dev libjansson-dev libarchive-dev libzstd-dev zlib1g-dev libssl-dev
   libsqlite3-dev libisal-dev libcmocka-dev libseccomp-dev
+  clang libclang-rt-dev llvm zstd
   bats jq curl python3 busybox-static docker-registry skopeo umoci
   iproute2 e2fsprogs util-linux attr procps nftables iptables sqlite3
 )
+# one dpkg-query for all: a package it does not know is missing too
+installed=$(dpkg-query -W -f='${Package} ${Status}\n' "${pkgs[@]}" 2>/dev/null |
+  awk '$NF == "installed" { print $1 }') || true
 missing=()
 for p in "${pkgs[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+  grep -qxF "$p" <<<"$installed" || missing+=("$p")
 done
 if ((${#missing[@]})); then
   echo "Installing: ${missing[*]}"
@@ -19,6 +24,17 @@ if ((${#missing[@]})); then
     exit 1
   fi
   export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
-  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  # A fresh machine is often still running its unattended upgrades: wait up to 10 minutes for
+  # their locks. DPkg::Lock::Timeout waits for dpkg's; update's lock on the lists is retried.
+  deadline=$((SECONDS + 600))
+  until out=$(apt-get update -qq 2>&1); do
+    if ! grep -q 'Could not get lock' <<<"$out" || ((SECONDS >= deadline)); then
+      echo "$out" >&2
+      exit 1
+    fi
+    echo "install-deps: another apt-get holds the package lists; waiting"
+    sleep 5
+  done
+  apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends \
+    "${missing[@]}" >/dev/null
 fi

@@ -240,45 +240,34 @@ run_trapping() {
   no_containers_left
 }
 
-# exec_or_skip ARGS...: run_tug exec ARGS, skipping the test while exec is not implemented
-exec_or_skip() {
-  local expected=0
-  if [[ $1 =~ ^[0-9]+$ ]]; then expected=$1; shift; fi
-  status=0
-  output=$(timeout 120 "$TUG" exec "$@" 2>&1) || status=$?
-  mapfile -t lines <<<"$output"
-  if [[ $output == *"not implemented"* ]]; then skip "exec not implemented yet"; fi
-  [[ $status -eq $expected ]] || { echo "tug exec $*: exit status $status, expected $expected: $output" >&2; false; }
-}
-
 @test "exec runs a command in a running container and exits with its status" {
   run_tug run -d --name box busybox sleep 60
-  exec_or_skip box sh -c 'echo $$; cat /etc/hostname'
+  run_tug exec box sh -c 'echo $$; cat /etc/hostname'
   [[ ${lines[0]} != 1 ]]
   [[ ${lines[1]} == $(inspect_f box '{{.Id}}' | cut -c1-12) ]]
-  exec_or_skip 9 box sh -c 'exit 9'
-  exec_or_skip 127 box nosuchcmd
+  run_tug 9 exec box sh -c 'exit 9'
+  run_tug 127 exec box nosuchcmd
   assert_match 'executable file not found'
-  exec_or_skip 126 box /etc/motd
+  run_tug 126 exec box /etc/motd
   run_tug run --name stopped busybox true
-  exec_or_skip 1 stopped true
+  run_tug 1 exec stopped true
   assert_match 'is not running'
 }
 
 @test "exec -e, -w and -u set the exec'd command's environment, directory and user" {
   run_tug run -d --name box -e FROM_RUN=1 busybox sleep 60
-  exec_or_skip -e FOO=bar box sh -c 'echo $FOO $FROM_RUN'
+  run_tug exec -e FOO=bar box sh -c 'echo $FOO $FROM_RUN'
   assert_output "bar 1"
-  exec_or_skip -w /tmp box pwd
+  run_tug exec -w /tmp box pwd
   assert_output /tmp
-  exec_or_skip -u nobody box id
+  run_tug exec -u nobody box id
   assert_output "uid=65534(nobody) gid=65534(nogroup)"
 }
 
 @test "exec -d returns at once; the command goes on in the container" {
   run_tug run -d --name box busybox sleep 60
   # the command waits for a file that only appears after exec -d has returned
-  exec_or_skip -d box sh -c 'while [ ! -e /tmp/go ]; do sleep 0.1; done; touch /tmp/done'
+  run_tug exec -d box sh -c 'while [ ! -e /tmp/go ]; do sleep 0.1; done; touch /tmp/done'
   assert_output ""
   run timeout 5 "$TUG" exec box test -e /tmp/done
   [[ $status -eq 1 ]]

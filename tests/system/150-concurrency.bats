@@ -40,7 +40,10 @@ monitors() { pgrep -r R,S,D,T -f -- "^tug-monitor .*--root $TUG_ROOT " || true; 
   local pid
   for pid in "${lines[@]}"; do
     # none of them may be one of ours: its cgroup would say tug/<one of the IDs>
-    ! grep -qFf "$BATS_TEST_TMPDIR/all" "/proc/$pid/cgroup" 2>/dev/null || { echo "process $pid left" >&2; false; }
+    if grep -qFf "$BATS_TEST_TMPDIR/all" "/proc/$pid/cgroup" 2>/dev/null; then
+      echo "process $pid left" >&2
+      false
+    fi
   done
 }
 

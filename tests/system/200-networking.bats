@@ -401,7 +401,7 @@ sys.exit("no answer")
   # nothing of the second runs, no rule of it is left, and the port still leads to the first
   run_tug ps --format '{{.Names}}'
   assert_output first
-  ! status_is second running
+  run ! status_is second running
   local id
   if id=$(inspect_f second '{{.Id}}') && [[ -n $id ]]; then
     run tug_rules

@@ -54,6 +54,9 @@ static void test_functions(void **state)
     CHECK("{{json .Config.Env}}", "{\"Config\":{\"Env\":[\"PATH=/bin\"]}}", "[\"PATH=/bin\"]");
     CHECK("{{index .RepoTags 0}}", "{\"RepoTags\":[\"nginx:latest\",\"web:1\"]}", "nginx:latest");
     CHECK("{{index .Labels \"com.x\"}}", "{\"Labels\":{\"com.x\":\"y\"}}", "y");
+    /* a missing key gives "<no value>", which cannot be indexed further (found by fuzz_template) */
+    CHECK("{{index .Labels \"none\" \"x\"}}", "{\"Labels\":{}}",
+          "!emplate: index of value not possible");
     CHECK("{{upper .A}} {{lower .B}}", "{\"A\":\"abc\",\"B\":\"DEF\"}", "ABC def");
     CHECK("{{join .L \",\"}}", "{\"L\":[\"a\",\"b\"]}", "a,b");
     CHECK("{{len .L}}", "{\"L\":[1,2,3]}", "3");

@@ -639,9 +639,9 @@ static json_t *call_fn(env *e, const char *name, json_t **argv, size_t argc)
             else if (json_is_null(cur))
                 next = NULL;
             else {
-                json_decref(cur);
                 tug_error_user(e->err, "template: index of %s not possible",
                                json_is_array(cur) ? "list" : "value");
+                json_decref(cur);
                 return NULL;
             }
             if (next == NULL && json_is_array(cur)) {

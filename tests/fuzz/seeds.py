@@ -1,0 +1,161 @@
+#!/usr/bin/env python3
+"""Write the first seeds of each fuzz target's corpus (tests/fuzz/corpus/NAME/seed-*).
+
+  tests/fuzz/seeds.py
+
+The corpora grow with what the fuzzers find (make fuzz, then -merge=1); these seeds are the
+forms each parser is meant to take, and the attacks it must refuse. Output is deterministic.
+"""
+import gzip
+import io
+import json
+import os
+import subprocess
+import tarfile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+MTIME = 946684800
+DIGEST = "sha256:" + "ab" * 32
+
+
+def write(target, name, data):
+    d = os.path.join(HERE, "corpus", target)
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, "seed-" + name), "wb") as f:
+        f.write(data if isinstance(data, bytes) else data.encode())
+
+
+def strings(target, values, prefix=b""):
+    for i, v in enumerate(values):
+        write(target, "%02d" % i, prefix + v.encode())
+
+
+strings("reference", [
+    "busybox", "nginx:1.25", "docker.io/library/nginx:latest", "127.0.0.1:5000/a/b:tag",
+    "localhost/x@" + DIGEST, "host:5000/ns/repo:t@" + DIGEST, "[::1]:5000/img", "UPPER/case",
+    "a/b/c/d/e:1", "ex ample", "linux/arm/v7", "arm64", "linux/amd64/", "sha256:" + "0" * 64,
+])
+
+manifest = {"schemaVersion": 2, "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+            "config": {"mediaType": "application/vnd.docker.container.image.v1+json", "size": 7023,
+                       "digest": DIGEST},
+            "layers": [{"mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip",
+                        "size": 32654, "digest": DIGEST},
+                       {"mediaType": "application/vnd.oci.image.layer.v1.tar+zstd", "size": 1,
+                        "digest": DIGEST}]}
+oci = {"schemaVersion": 2, "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
+                                      "size": 2, "digest": DIGEST},
+       "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar", "size": 0,
+                   "digest": DIGEST}]}
+index = {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json",
+         "manifests": [{"mediaType": "application/vnd.oci.image.manifest.v1+json", "size": 1,
+                        "digest": DIGEST, "platform": {"os": "linux", "architecture": p[0],
+                                                       **({"variant": p[1]} if p[1] else {})}}
+                       for p in [("amd64", None), ("arm", "v7"), ("arm64", "v8"), ("s390x", None)]]}
+dlist = dict(index, mediaType="application/vnd.docker.distribution.manifest.list.v2+json")
+for name, doc in [("docker", manifest), ("oci", oci), ("index", index), ("list", dlist),
+                  ("v1", {"schemaVersion": 1, "name": "x"}), ("noindex", {"manifests": []})]:
+    write("manifest", name, json.dumps(doc))
+
+strings("template", [
+    "{{.ID}}", "{{json .}}", "{{.State.Status}} {{.State.Pid}}", "{{index .Labels \"b.c\"}}",
+    "{{range .Names}}{{.}},{{end}}", "{{if .State.Running}}up{{else}}down{{end}}",
+    "{{- .ID -}}\n", "{{join .Names \", \"}}", "{{upper .ID | lower}}", "{{len .Names}}",
+    "{{range $i, $p := .Ports}}{{$i}}:{{$p.PrivatePort}}{{end}}", "{{with .Labels}}{{.a}}{{end}}",
+    "table {{.ID}}\t{{.Size}}", "{{printf \"%s\" .ID}}", "{{split .ID \"4\"}}", "{{title .Empty}}",
+    "{{(index .Names 0)}}", "{{println .Map}}", "{{.Missing.Field}}", "{{",
+])
+
+strings("ports", [
+    "80", "8080:80", "127.0.0.1:8080:80/udp", "8080-8082:80-82", "[::1]:8080:80", "0:80",
+    "127.0.0.1::80", "53/udp", "1-65535:1-65535", "8080:80/sctp", "70000", "a:b:c:d",
+])
+
+strutil = [(0, "10m"), (0, "1.5g"), (0, "512k"), (0, "1024"), (0, "9223372036854775807g"),
+           (1, "2021-12-29T19:28:29.892199479Z"), (1, "2013-01-02T13:23:37+01:00"),
+           (1, "1970-01-01T00:00:00Z"), (2, "ng*x/[a-c]?\nnginx/b1"), (2, "[^a]\\*\nb"),
+           (3, "\x10héllo wörld, a long name"), (4, "CAP_NET_ADMIN"), (4, "all"), (4, "chown")]
+for i, (sel, v) in enumerate(strutil):
+    write("strutil", "%02d" % i, bytes([sel]) + v.encode())
+
+mounts = [(0, "/data"), (0, "vol:/data:ro"), (0, "/host:/ctr:rw,rslave,nocopy"), (0, "rel/dir:/x"),
+          (0, "/h:/c:Z,z"), (0, "v:/"), (1, "type=volume,source=v,target=/d,readonly"),
+          (1, "type=bind,src=/h,dst=/c,bind-propagation=rshared"),
+          (1, "type=tmpfs,target=/t,tmpfs-size=64m,tmpfs-mode=1770"),
+          (1, "type=volume,target=/d,volume-opt=o=1,volume-label=k=v,volume-nocopy"),
+          (1, "type=bind,source=/a,target=/b,readonly=false"), (2, "ctr:ro"), (2, "other")]
+for i, (sel, v) in enumerate(mounts):
+    write("mount", "%02d" % i, bytes([sel]) + v.encode())
+
+strings("change", [
+    "CMD [\"sh\", \"-c\", \"echo hi\"]", "CMD echo hi", "ENTRYPOINT [\"/bin/x\"]",
+    "ENV A=1 B=\"two words\"", "ENV K V", "EXPOSE 80/tcp 53/udp", "LABEL a=b \"c d\"=e",
+    "USER nobody:nogroup", "VOLUME [\"/data\", \"/logs\"]", "VOLUME /x", "WORKDIR /srv",
+    "STOPSIGNAL SIGTERM", "ONBUILD RUN x", "cmd [\"unterminated\"",
+])
+
+
+def tar_bytes(entries, fmt=tarfile.PAX_FORMAT):
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=fmt) as tar:
+        for e in entries:
+            ti = tarfile.TarInfo(e["name"])
+            ti.mtime = MTIME
+            ti.type = e.get("type", tarfile.REGTYPE)
+            ti.mode = e.get("mode", 0o755 if ti.type == tarfile.DIRTYPE else 0o644)
+            ti.linkname = e.get("link", "")
+            ti.uid, ti.gid = e.get("uid", 0), e.get("gid", 0)
+            ti.devmajor, ti.devminor = e.get("dev", (0, 0))
+            ti.pax_headers = e.get("pax", {})
+            data = e.get("data", b"")
+            ti.size = len(data) if ti.type == tarfile.REGTYPE else 0
+            tar.addfile(ti, io.BytesIO(data) if ti.size else None)
+    return buf.getvalue()
+
+
+D, S, H, C, F = tarfile.DIRTYPE, tarfile.SYMTYPE, tarfile.LNKTYPE, tarfile.CHRTYPE, tarfile.FIFOTYPE
+layers = {
+    "tree": [{"name": "etc", "type": D}, {"name": "etc/passwd", "data": b"root:x:0:0::/:/bin/sh\n"},
+             {"name": "bin", "type": D}, {"name": "bin/sh", "data": b"\x7fELF", "mode": 0o4755},
+             {"name": "bin/ash", "type": H, "link": "bin/sh"},
+             {"name": "usr/lib/l", "type": S, "link": "../../etc"},
+             {"name": "tmp", "type": D, "mode": 0o1777}, {"name": "home/u", "type": D, "uid": 1000,
+                                                          "gid": 1000}],
+    "whiteouts": [{"name": "a", "type": D}, {"name": "a/.wh..wh..opq"}, {"name": "a/.wh.gone"},
+                  {"name": ".wh.top"}],
+    "nodes": [{"name": "dev", "type": D}, {"name": "dev/null", "type": C, "dev": (1, 3)},
+              {"name": "dev/fifo", "type": F}, {"name": "dev/sda", "type": tarfile.BLKTYPE,
+                                                 "dev": (8, 0)}],
+    "xattrs": [{"name": "f", "data": b"x", "pax": {"SCHILY.xattr.user.k": "v",
+                                                    "SCHILY.xattr.security.capability": "\x01"}},
+               {"name": "dev", "type": D}, {"name": "dev/n", "type": C, "dev": (1, 3),
+                                             "pax": {"SCHILY.xattr.trusted.t": "1"}}],
+    "longname": [{"name": "d/" + "n" * 200 + "/" + "m" * 150, "data": b"long"},
+                 {"name": "l", "type": S, "link": "t" * 300}],
+    "escapes": [{"name": "../escape"}, {"name": "a/../../x"}, {"name": "/abs"},
+                {"name": "link", "type": S, "link": "/x"}, {"name": "link/pwned"},
+                {"name": "up", "type": S, "link": "../../../../x"}, {"name": "up/pwned-rel"},
+                {"name": "hard", "type": H, "link": "/dev/null"},
+                {"name": "hard2", "type": H, "link": "../../dev/null"},
+                {"name": "dev", "type": S, "link": "/dev"}, {"name": "dev/evil", "type": C,
+                                                              "dev": (1, 3)},
+                {"name": "proc", "type": S, "link": "/proc/self/root"}, {"name": "proc/x"}],
+    "replace": [{"name": "p", "type": D}, {"name": "p", "data": b"file now"},
+                {"name": "p", "type": S, "link": "elsewhere"}, {"name": "q", "data": b"1"},
+                {"name": "q/r", "data": b"under a file"}],
+}
+for name, entries in layers.items():
+    raw = tar_bytes(entries)
+    write("unpack", name + "-openat2", b"\0" + raw)
+    write("unpack", name + "-fallback", b"\1" + raw)
+raw = tar_bytes(layers["tree"], tarfile.GNU_FORMAT)
+write("unpack", "tree-gnu", b"\0" + raw)
+gz = io.BytesIO()
+with gzip.GzipFile(fileobj=gz, mode="wb", mtime=0) as g:
+    g.write(tar_bytes(layers["tree"]))
+write("unpack", "tree-gzip", b"\0" + gz.getvalue())
+write("unpack", "tree-gzip-twice", b"\1" + gz.getvalue() + gz.getvalue())
+z = subprocess.run(["zstd", "-q", "-c"], input=tar_bytes(layers["tree"]), capture_output=True,
+                   check=True).stdout
+write("unpack", "tree-zstd", b"\0" + z)
+write("unpack", "empty", b"\0")
