@@ -9,6 +9,7 @@ pkgs=(
   clang libclang-rt-dev llvm zstd
   bats jq curl python3 busybox-static docker-registry skopeo umoci
   iproute2 e2fsprogs util-linux attr procps nftables iptables sqlite3
+  docker.io # the networking tests run tug beside a dockerd of their own
 )
 # one dpkg-query for all: a package it does not know is missing too
 installed=$(dpkg-query -W -f='${Package} ${Status}\n' "${pkgs[@]}" 2>/dev/null |
