@@ -163,7 +163,7 @@ static tug_container *from_row(sqlite3_stmt *st)
     return c;
 }
 
-static int write_etc_files(const char *dir, const char *hostname, json_t *hc, tug_error **err)
+int tug_container_write_etc(const char *dir, const char *hostname, json_t *hc, tug_error **err)
 {
     cleanup_free char *p = NULL, *hosts = NULL;
     if (asprintf(&p, "%s/hostname", dir) < 0)
@@ -300,7 +300,7 @@ int tug_container_create(tug_store *s, const char *image, json_t *request, const
         if (tug_mkdir_p(sub, 0755, err) < 0)
             goto fail;
     }
-    if (write_etc_files(dir, hn, json_object_get(request, "HostConfig"), err) < 0)
+    if (tug_container_write_etc(dir, hn, json_object_get(request, "HostConfig"), err) < 0)
         goto fail;
     if (tug_volume_setup_mounts(s, id, request, err) < 0)
         goto fail;

@@ -111,6 +111,10 @@ int tug_signal_parse(const char *s);
 /* docker's `inspect` document for a container. */
 json_t *tug_container_inspect_json(tug_store *s, tug_container *c);
 
+/* hostname, hosts and resolv.conf for a container in dir (bound over the image's /etc ones):
+ * the host's resolvers less loopback ones, HostConfig's ExtraHosts and Dns. */
+int tug_container_write_etc(const char *dir, const char *hostname, json_t *hc, tug_error **err);
+
 /* ---- exec (exec.c) ---- */
 
 typedef struct tug_exec_opts {

@@ -998,28 +998,29 @@ static void short_link(int ldir, size_t i, const char *path)
  * layer paths fill at about 40 layers, and a store path holding a comma or colon would break
  * the option string. The kernel stacks at most 500 layers. */
 #define OVERLAY_MAX_LAYERS 500
-static void mount_overlay(const tug_spawn_spec *s)
+void tug_child_mount_overlay(const char *lowerdirs, const char *upperdir, const char *workdir,
+                             const char *target)
 {
     char base[PATH_MAX];
-    snprintf(base, sizeof(base), "%s", s->upperdir);
+    snprintf(base, sizeof(base), "%s", upperdir);
     char *slash = strrchr(base, '/');
     if (slash == NULL || slash == base)
-        tug_child_die(125, EINVAL, "overlay upper dir %s", s->upperdir);
+        tug_child_die(125, EINVAL, "overlay upper dir %s", upperdir);
     *slash = '\0';
     const char *upper = slash + 1;
     size_t blen = strlen(base);
-    const char *work = strncmp(s->workdir, base, blen) == 0 && s->workdir[blen] == '/' &&
-                               strchr(s->workdir + blen + 1, '/') == NULL
-                           ? s->workdir + blen + 1
-                           : s->workdir;
+    const char *work = strncmp(workdir, base, blen) == 0 && workdir[blen] == '/' &&
+                               strchr(workdir + blen + 1, '/') == NULL
+                           ? workdir + blen + 1
+                           : workdir;
     int bfd = open(base, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (bfd < 0 || (mkdirat(bfd, "l", 0700) < 0 && errno != EEXIST))
         tug_child_die(125, errno, "prepare the root filesystem in %s", base);
     int ldir = openat(bfd, "l", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (ldir < 0)
         tug_child_die(125, errno, "prepare the root filesystem in %s", base);
-    char *layers = strdup(s->lowerdirs);
-    size_t cap = strlen(s->lowerdirs) + strlen(upper) + strlen(work) + 64;
+    char *layers = strdup(lowerdirs);
+    size_t cap = strlen(lowerdirs) + strlen(upper) + strlen(work) + 64;
     char *opts = malloc(cap > 4096 ? cap : 4096);
     if (layers == NULL || opts == NULL)
         tug_child_die(125, ENOMEM, "overlay");
@@ -1033,11 +1034,11 @@ static void mount_overlay(const tug_spawn_spec *s)
     }
     int r = snprintf(opts + len, 4096 - len, ",upperdir=%s,workdir=%s", upper, work);
     if (r < 0 || len + (size_t)r >= 4096)
-        tug_child_die(125, E2BIG, "overlay options for %s", s->rootfs);
+        tug_child_die(125, E2BIG, "overlay options for %s", target);
     /* relative names are taken from the working directory */
-    if (fchdir(bfd) < 0 || mount("overlay", s->rootfs, "overlay", 0, opts) < 0)
+    if (fchdir(bfd) < 0 || mount("overlay", target, "overlay", 0, opts) < 0)
         tug_child_die(125, errno, "mount the root filesystem (overlay of %zu layers on %s)", n,
-                      s->rootfs);
+                      target);
     free(opts);
     free(layers);
     close(ldir);
@@ -1096,6 +1097,10 @@ __attribute__((noreturn)) static void child_main(const tug_spawn_spec *s, const 
         if (tug_cgroup_enter_self(cg, &err) < 0)
             tug_child_die(125, 0, "%s", err && err->msg ? err->msg : "enter the cgroup");
     }
+    /* the go pipe's write end closes when the parent dies: past this read it was alive, and
+     * from here its death kills the init */
+    if (paths->die_with_parent && prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
+        tug_child_die(125, errno, "tie the init to its parent");
     char c;
     if (read(go_fd, &c, 1) != 1)
         _exit(125); /* the parent gave up */
@@ -1120,7 +1125,7 @@ __attribute__((noreturn)) static void child_main(const tug_spawn_spec *s, const 
     }
     set_root_propagation(s);
     if (s->lowerdirs && *s->lowerdirs) {
-        mount_overlay(s);
+        tug_child_mount_overlay(s->lowerdirs, s->upperdir, s->workdir, s->rootfs);
     } else if (mount(s->rootfs, s->rootfs, NULL, MS_BIND | MS_REC, NULL) < 0) {
         tug_child_die(125, errno, "bind the root filesystem %s", s->rootfs);
     }

@@ -69,6 +69,9 @@ typedef struct tug_spawn_io {
 typedef struct tug_spawn_paths {
     const char *seccomp_cache; /* directory for compiled seccomp filters */
     const char *init_binary;   /* tug's init, for --init */
+    /* The init is killed when the process that spawned it dies (a build step: nothing outlives
+     * a killed build). A container's init outlives its monitor instead. */
+    bool die_with_parent;
     /* Called after clone, before the init goes on (e.g. to plumb its network namespace). */
     int (*before_start)(pid_t pid, void *userdata, tug_error **err);
     void *userdata;

@@ -28,3 +28,8 @@ void tug_child_setup_stdio(const tug_spawn_io *io);
  * above 2 is marked close-on-exec. filter NULL: unconfined. */
 void tug_child_become(uint64_t caps, bool no_new_privs, const tug_seccomp_filter *filter,
                       uid_t uid, gid_t gid, const gid_t *groups, int ngroups);
+/* Mount an overlay of lowerdirs (colon-separated, top first) with upperdir and workdir (same
+ * filesystem, workdir beside upperdir) on target. The layers go by short links in
+ * dirname(upperdir)/l, so any number up to the kernel's 500 fits mount(2)'s one page. */
+void tug_child_mount_overlay(const char *lowerdirs, const char *upperdir, const char *workdir,
+                             const char *target);
