@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "build/cache.h"
 #include "cli.h"
 #include "commands.h"
 #include "net/netsetup.h"
@@ -79,7 +80,10 @@ int cmd_system_df(cli_ctx *ctx, int argc, char **argv)
         return cli_fail(err);
     json_array_append_new(rows, df_row("Local Volumes", vdf.total, vdf.active, vdf.size,
                                        vdf.reclaimable));
-    json_array_append_new(rows, df_row("Build Cache", 0, 0, 0, 0));
+    long long bc_rows = 0, bc_size = 0, bc_reclaim = 0;
+    if (tug_build_cache_usage(s, &bc_rows, &bc_size, &bc_reclaim, &err) < 0)
+        return cli_fail(err);
+    json_array_append_new(rows, df_row("Build Cache", bc_rows, 0, bc_size, bc_reclaim));
     json_t *header = json_object();
     json_object_set_new(header, "Type", json_string("TYPE"));
     json_object_set_new(header, "TotalCount", json_string("TOTAL"));

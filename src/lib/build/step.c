@@ -22,10 +22,12 @@
 #include <unistd.h>
 
 #include "../net/netsetup.h"
+#include "../store/db.h"
 #include "../runtime/cgroup.h"
 #include "../runtime/container.h"
 #include "../runtime/linux.h"
 #include "../runtime/linux_child.h"
+#include "../runtime/proc.h"
 #include "../runtime/spec.h"
 #include "../util/cleanup.h"
 #include "../util/fs.h"
@@ -327,6 +329,7 @@ typedef struct step_run {
     json_t *request, *spec;
     tug_spawn_spec *sspec;
     tug_net_plan *net;
+    bool registered; /* in build_steps */
 } step_run;
 
 static void step_run_clear(tug_store *s, step_run *r)
@@ -334,6 +337,14 @@ static void step_run_clear(tug_store *s, step_run *r)
     if (r->net) {
         tug_net_release(s, r->id);
         tug_net_plan_free(r->net);
+    }
+    if (r->registered) {
+        cleanup_stmt sqlite3_stmt *st =
+            tug_db_prepare(s, "DELETE FROM build_steps WHERE id = ?", NULL);
+        if (st) {
+            BIND_TEXT(st, 1, r->id);
+            sqlite3_step(st);
+        }
     }
     tug_spawn_spec_free(r->sspec);
     json_decref(r->spec);
@@ -374,6 +385,18 @@ static int step_prepare(tug_store *s, const tug_step_rootfs *fs, const tug_step_
     json_object_set_new(ann, TUG_ANN_WORKDIR, json_string(work));
     if (tug_spawn_spec_parse(r->spec, r->dir, &r->sspec, err) < 0)
         return -1;
+    /* its address is the builder's while the builder lives (system check reads this) */
+    tug_proc self;
+    cleanup_stmt sqlite3_stmt *st =
+        tug_db_prepare(s, "INSERT INTO build_steps(id, pid, pid_start) VALUES (?,?,?)", err);
+    if (st == NULL || tug_proc_read(getpid(), &self) < 0)
+        return st ? tug_error_set(err, errno, "build step") : -1;
+    BIND_TEXT(st, 1, r->id);
+    sqlite3_bind_int(st, 2, (int)getpid());
+    sqlite3_bind_int64(st, 3, self.start);
+    if (tug_db_step_done(s, st, err) < 0)
+        return -1;
+    r->registered = true;
     return tug_net_plan_make(s, r->id, hostname, r->request, r->dir, &r->net, err);
 }
 

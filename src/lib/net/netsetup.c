@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "../runtime/proc.h"
 #include "../store/db.h"
 #include "../util/cleanup.h"
 #include "../util/strutil.h"
@@ -654,8 +655,28 @@ static int check_bridges(tug_store *s, bool repair, char **details)
     return found;
 }
 
+/* Forget build steps whose builder is gone (killed mid-RUN): their addresses are leftovers. */
+static void forget_dead_build_steps(tug_store *s)
+{
+    cleanup_stmt sqlite3_stmt *st =
+        tug_db_prepare(s, "SELECT id, pid, pid_start FROM build_steps", NULL);
+    while (st && sqlite3_step(st) == SQLITE_ROW) {
+        tug_proc p;
+        if (tug_proc_read((pid_t)sqlite3_column_int(st, 1), &p) == 0 &&
+            p.start == sqlite3_column_int64(st, 2) && !tug_proc_ended(&p))
+            continue;
+        cleanup_stmt sqlite3_stmt *del =
+            tug_db_prepare(s, "DELETE FROM build_steps WHERE id = ?", NULL);
+        if (del) {
+            BIND_TEXT(del, 1, (const char *)sqlite3_column_text(st, 0));
+            sqlite3_step(del);
+        }
+    }
+}
+
 int tug_net_check(tug_store *s, bool repair, char **details, tug_error **err)
 {
+    forget_dead_build_steps(s);
     int found = check_bridges(s, repair, details);
     tug_error *e = NULL;
     char **links = NULL;
@@ -691,7 +712,8 @@ int tug_net_check(tug_store *s, bool repair, char **details, tug_error **err)
     cleanup_stmt sqlite3_stmt *st = tug_db_prepare(
         s,
         "SELECT container_id FROM endpoints WHERE container_id NOT IN (SELECT id FROM containers "
-        "WHERE state IN ('running', 'paused', 'restarting')) UNION SELECT container_id FROM ports "
+        "WHERE state IN ('running', 'paused', 'restarting')) AND container_id NOT IN (SELECT id "
+        "FROM build_steps) UNION SELECT container_id FROM ports "
         "WHERE container_id NOT IN (SELECT id FROM containers WHERE state IN ('running', "
         "'paused', 'restarting'))",
         err);

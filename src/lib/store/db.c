@@ -11,7 +11,7 @@
 #include "db.h"
 #include "store.h"
 
-#define SCHEMA_VERSION 3
+#define SCHEMA_VERSION 4
 
 static const char schema_v1[] =
     "CREATE TABLE IF NOT EXISTS layers ("
@@ -106,6 +106,26 @@ static const char schema_v3[] =
     "  volume_name TEXT NOT NULL,"
     "  PRIMARY KEY (container_id, volume_name));"
     "CREATE INDEX IF NOT EXISTS volume_users_volume ON volume_users(volume_name);";
+
+/* v4: the build cache (a step's key -> the layer it made; such layers are kept like an image's
+ * until `builder prune`) and the build steps running now (their addresses are not leftovers). */
+static const char schema_v4[] =
+    "CREATE TABLE IF NOT EXISTS build_cache ("
+    "  key TEXT PRIMARY KEY,"
+    "  chain_id TEXT NOT NULL,"
+    "  diff_id TEXT NOT NULL,"
+    "  blob_digest TEXT,"
+    "  media_type TEXT,"
+    "  blob_size INTEGER NOT NULL DEFAULT 0,"
+    "  size INTEGER NOT NULL DEFAULT 0,"
+    "  description TEXT,"
+    "  created INTEGER NOT NULL,"
+    "  last_used INTEGER NOT NULL);"
+    "CREATE INDEX IF NOT EXISTS build_cache_chain ON build_cache(chain_id);"
+    "CREATE TABLE IF NOT EXISTS build_steps ("
+    "  id TEXT PRIMARY KEY,"
+    "  pid INTEGER NOT NULL,"
+    "  pid_start INTEGER NOT NULL);";
 
 /* SQLite's answer as an errno a caller can test: a taken unique key is EEXIST (a name in use),
  * any other failure keeps its own cause (a full disk is ENOSPC, not a conflict). */
@@ -244,6 +264,7 @@ static int open_db(tug_store *s, tug_error **err)
         if ((version < 1 && tug_store_exec(s, schema_v1, err) < 0) ||
             (version < 2 && tug_store_exec(s, schema_v2, err) < 0) ||
             (version < 3 && tug_store_exec(s, schema_v3, err) < 0) ||
+            (version < 4 && tug_store_exec(s, schema_v4, err) < 0) ||
             tug_store_exec(s, pragma, err) < 0) {
             tug_store_rollback(s);
             return tug_error_wrap(err, "create schema in %s", path);

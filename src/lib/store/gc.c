@@ -68,7 +68,8 @@ static int drop_layer(tug_store *s, const char *chain_id, bool *ret_dropped, tug
     cleanup_stmt sqlite3_stmt *st = tug_db_prepare(
         s,
         "DELETE FROM layers WHERE chain_id = ?1 AND NOT EXISTS "
-        "(SELECT 1 FROM image_layers WHERE chain_id = ?1)",
+        "(SELECT 1 FROM image_layers WHERE chain_id = ?1) AND NOT EXISTS "
+        "(SELECT 1 FROM build_cache WHERE chain_id = ?1)",
         err);
     if (st == NULL || (BIND_TEXT(st, 1, chain_id), tug_db_step_done(s, st, err)) < 0) {
         tug_store_rollback(s);
@@ -94,6 +95,7 @@ static bool blob_referenced(tug_store *s, const char *digest)
     cleanup_stmt sqlite3_stmt *st = tug_db_prepare(
         s,
         "SELECT 1 FROM image_layers WHERE blob_digest = ?1 UNION ALL "
+        "SELECT 1 FROM build_cache WHERE blob_digest = ?1 UNION ALL "
         "SELECT 1 FROM images WHERE id = ?1 OR manifest_digest = ?1 UNION ALL "
         "SELECT 1 FROM digests WHERE name LIKE '%@' || ?1 LIMIT 1",
         NULL);
@@ -145,7 +147,7 @@ int tug_store_gc(tug_store *s, char ***ret_layers, tug_error **err)
     cleanup_stmt sqlite3_stmt *st = tug_db_prepare(
         s,
         "SELECT chain_id FROM layers WHERE chain_id NOT IN (SELECT chain_id FROM image_layers) "
-        "ORDER BY created DESC",
+        "AND chain_id NOT IN (SELECT chain_id FROM build_cache) ORDER BY created DESC",
         err);
     if (st == NULL)
         return -1;
@@ -367,7 +369,8 @@ int tug_store_check(tug_store *s, bool repair, tug_check_report *ret, tug_error 
     cleanup_stmt sqlite3_stmt *ul = tug_db_prepare(
         s,
         "SELECT COUNT(*), COALESCE(SUM(size), 0) FROM layers WHERE chain_id NOT IN "
-        "(SELECT chain_id FROM image_layers)",
+        "(SELECT chain_id FROM image_layers) AND chain_id NOT IN (SELECT chain_id FROM "
+        "build_cache)",
         err);
     if (ul == NULL)
         return -1;
@@ -422,8 +425,10 @@ int tug_store_df(tug_store *s, tug_df *ret, tug_error **err)
         s,
         "SELECT (SELECT COUNT(*) FROM images),"
         " (SELECT COUNT(DISTINCT image_id) FROM containers),"
-        " (SELECT COALESCE(SUM(size), 0) FROM layers),"
-        " (SELECT COALESCE(SUM(size), 0) FROM layers WHERE chain_id NOT IN"
+        " (SELECT COALESCE(SUM(size), 0) FROM layers WHERE chain_id IN"
+        "   (SELECT chain_id FROM image_layers)),"
+        " (SELECT COALESCE(SUM(size), 0) FROM layers WHERE chain_id IN"
+        "   (SELECT chain_id FROM image_layers) AND chain_id NOT IN"
         "   (SELECT il.chain_id FROM image_layers il JOIN containers c ON c.image_id = il.image_id))",
         err);
     if (st == NULL)

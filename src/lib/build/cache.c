@@ -1,0 +1,156 @@
+/* The build cache table (schema v4 in store/db.c). */
+#include "cache.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "../store/db.h"
+#include "../util/cleanup.h"
+#include "../util/digest.h"
+
+void tug_build_cache_key(const char *text, char out[65])
+{
+    char d[72];
+    tug_sha256_buf(text, strlen(text), d);
+    memcpy(out, tug_digest_hex(d), 64);
+    out[64] = '\0';
+}
+
+void tug_build_layer_clear(tug_image_layer *l)
+{
+    free(l->chain_id);
+    free(l->diff_id);
+    free(l->blob_digest);
+    free(l->media_type);
+    memset(l, 0, sizeof(*l));
+}
+
+int tug_build_cache_get(tug_store *s, const char *key, tug_image_layer *ret, tug_error **err)
+{
+    cleanup_stmt sqlite3_stmt *st = tug_db_prepare(
+        s,
+        "SELECT chain_id, diff_id, blob_digest, media_type, blob_size, size FROM build_cache "
+        "WHERE key = ?",
+        err);
+    if (st == NULL)
+        return -1;
+    BIND_TEXT(st, 1, key);
+    if (sqlite3_step(st) != SQLITE_ROW)
+        return 0;
+    tug_image_layer l = {
+        .chain_id = tug_db_col_text(st, 0),
+        .diff_id = tug_db_col_text(st, 1),
+        .blob_digest = tug_db_col_text(st, 2),
+        .media_type = tug_db_col_text(st, 3),
+        .blob_size = sqlite3_column_int64(st, 4),
+        .size = sqlite3_column_int64(st, 5),
+    };
+    sqlite3_finalize(st);
+    st = NULL;
+    /* the row is only written after its layer, and gc keeps the layer; a store changed by hand
+     * may still lack it: then it is a miss */
+    bool have = tug_store_has_layer(s, l.chain_id) &&
+                (l.blob_digest == NULL || tug_store_has_blob(s, l.blob_digest));
+    cleanup_stmt sqlite3_stmt *up = tug_db_prepare(
+        s, have ? "UPDATE build_cache SET last_used = ?2 WHERE key = ?1"
+                : "DELETE FROM build_cache WHERE key = ?1 AND ?2 = ?2",
+        err);
+    if (up == NULL) {
+        tug_build_layer_clear(&l);
+        return -1;
+    }
+    BIND_TEXT(up, 1, key);
+    sqlite3_bind_int64(up, 2, (long long)time(NULL));
+    if (tug_db_step_done(s, up, err) < 0) {
+        tug_build_layer_clear(&l);
+        return -1;
+    }
+    if (!have) {
+        tug_build_layer_clear(&l);
+        return 0;
+    }
+    *ret = l;
+    return 1;
+}
+
+int tug_build_cache_put(tug_store *s, const char *key, const tug_image_layer *l,
+                        const char *description, tug_error **err)
+{
+    cleanup_stmt sqlite3_stmt *st = tug_db_prepare(
+        s,
+        "INSERT OR REPLACE INTO build_cache(key, chain_id, diff_id, blob_digest, media_type, "
+        "blob_size, size, description, created, last_used) VALUES (?,?,?,?,?,?,?,?,?,?)",
+        err);
+    if (st == NULL)
+        return -1;
+    long long now = (long long)time(NULL);
+    BIND_TEXT(st, 1, key);
+    BIND_TEXT(st, 2, l->chain_id);
+    BIND_TEXT(st, 3, l->diff_id);
+    BIND_TEXT(st, 4, l->blob_digest);
+    BIND_TEXT(st, 5, l->media_type);
+    sqlite3_bind_int64(st, 6, l->blob_size);
+    sqlite3_bind_int64(st, 7, l->size);
+    BIND_TEXT(st, 8, description);
+    sqlite3_bind_int64(st, 9, now);
+    sqlite3_bind_int64(st, 10, now);
+    return tug_db_step_done(s, st, err);
+}
+
+/* Sum of the sizes of the layers only the cache keeps. */
+static long long cache_only_bytes(tug_store *s)
+{
+    cleanup_stmt sqlite3_stmt *st = tug_db_prepare(
+        s,
+        "SELECT COALESCE(SUM(size), 0) FROM layers WHERE chain_id IN (SELECT chain_id FROM "
+        "build_cache) AND chain_id NOT IN (SELECT chain_id FROM image_layers)",
+        NULL);
+    return st && sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+}
+
+int tug_build_cache_prune(tug_store *s, long long until, long long *ret_rows,
+                          long long *ret_bytes, tug_error **err)
+{
+    long long before = cache_only_bytes(s);
+    cleanup_stmt sqlite3_stmt *st = tug_db_prepare(
+        s, until > 0 ? "DELETE FROM build_cache WHERE last_used < ?" : "DELETE FROM build_cache",
+        err);
+    if (st == NULL)
+        return -1;
+    if (until > 0)
+        sqlite3_bind_int64(st, 1, until);
+    if (tug_db_step_done(s, st, err) < 0)
+        return -1;
+    long long rows = sqlite3_changes(s->db);
+    char **gone = NULL;
+    if (tug_store_gc(s, &gone, err) < 0)
+        return -1;
+    for (char **g = gone; g && *g; g++)
+        free(*g);
+    free(gone);
+    if (ret_rows)
+        *ret_rows = rows;
+    if (ret_bytes)
+        *ret_bytes = before - cache_only_bytes(s);
+    return 0;
+}
+
+int tug_build_cache_usage(tug_store *s, long long *ret_rows, long long *ret_size,
+                          long long *ret_reclaimable, tug_error **err)
+{
+    cleanup_stmt sqlite3_stmt *st = tug_db_prepare(
+        s,
+        "SELECT (SELECT COUNT(*) FROM build_cache), (SELECT COALESCE(SUM(size), 0) FROM layers "
+        "WHERE chain_id IN (SELECT chain_id FROM build_cache))",
+        err);
+    if (st == NULL)
+        return -1;
+    if (sqlite3_step(st) != SQLITE_ROW)
+        return tug_error_set(err, EIO, "build cache");
+    *ret_rows = sqlite3_column_int64(st, 0);
+    *ret_size = sqlite3_column_int64(st, 1);
+    *ret_reclaimable = cache_only_bytes(s);
+    return 0;
+}

@@ -1,0 +1,24 @@
+/* The build cache: a step's key (what it started from and what it did) -> the layer it made.
+ * A row is written only after its layer is in the store, and garbage collection keeps the
+ * layers rows name, so a hit never points at a missing layer; `builder prune` lets them go. */
+#pragma once
+#include <stdbool.h>
+
+#include "../store/store.h"
+#include "../util/error.h"
+
+/* The hex sha256 of a step's key text, as rows are keyed. */
+void tug_build_cache_key(const char *text, char out[65]);
+/* A hit fills *ret (strings owned by the caller: tug_build_layer_clear) and marks the row used;
+ * 0 on a miss (or a row whose layer is gone, which is dropped), 1 on a hit. */
+int tug_build_cache_get(tug_store *s, const char *key, tug_image_layer *ret, tug_error **err);
+int tug_build_cache_put(tug_store *s, const char *key, const tug_image_layer *layer,
+                        const char *description, tug_error **err);
+void tug_build_layer_clear(tug_image_layer *l);
+/* Drop rows (all, or those last used before `until`, unix seconds; 0: any age), then the layers
+ * and blobs nothing else keeps. *ret_rows and *ret_bytes: what went. */
+int tug_build_cache_prune(tug_store *s, long long until, long long *ret_rows,
+                          long long *ret_bytes, tug_error **err);
+/* For system df: rows, the size of the layers they keep, the part only they keep. */
+int tug_build_cache_usage(tug_store *s, long long *ret_rows, long long *ret_size,
+                          long long *ret_reclaimable, tug_error **err);
