@@ -13,6 +13,7 @@
 static const cli_command image_cmds[] = {
     {"ls", cmd_images, "List images"},
     {"list", cmd_images, NULL},
+    {"build", cmd_build, "Build an image from a Dockerfile"},
     {"pull", cmd_pull, "Download an image from a registry"},
     {"rm", cmd_rmi, "Remove one or more images"},
     {"remove", cmd_rmi, NULL},
@@ -91,6 +92,7 @@ static const cli_command top_cmds[] = {
     {"network", cmd_network, "Manage networks"},
     {"volume", cmd_volume, "Manage volumes"},
     {"port", cmd_port, "List port mappings or a specific mapping for the container"},
+    {"build", cmd_build, "Build an image from a Dockerfile"},
     {"pull", cmd_pull, "Download an image from a registry"},
     {"images", cmd_images, "List images"},
     {"rmi", cmd_rmi, "Remove one or more images"},

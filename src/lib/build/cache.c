@@ -27,12 +27,13 @@ void tug_build_layer_clear(tug_image_layer *l)
     memset(l, 0, sizeof(*l));
 }
 
-int tug_build_cache_get(tug_store *s, const char *key, tug_image_layer *ret, tug_error **err)
+int tug_build_cache_get(tug_store *s, const char *key, tug_image_layer *ret,
+                        long long *ret_created, tug_error **err)
 {
     cleanup_stmt sqlite3_stmt *st = tug_db_prepare(
         s,
-        "SELECT chain_id, diff_id, blob_digest, media_type, blob_size, size FROM build_cache "
-        "WHERE key = ?",
+        "SELECT chain_id, diff_id, blob_digest, media_type, blob_size, size, created FROM "
+        "build_cache WHERE key = ?",
         err);
     if (st == NULL)
         return -1;
@@ -47,7 +48,15 @@ int tug_build_cache_get(tug_store *s, const char *key, tug_image_layer *ret, tug
         .blob_size = sqlite3_column_int64(st, 4),
         .size = sqlite3_column_int64(st, 5),
     };
+    long long created = sqlite3_column_int64(st, 6);
     sqlite3_finalize(st);
+    if (l.chain_id && *l.chain_id == '\0') {
+        /* a step that made no layer */
+        tug_build_layer_clear(&l);
+        *ret = (tug_image_layer){0};
+        *ret_created = created;
+        return 1;
+    }
     st = NULL;
     /* the row is only written after its layer, and gc keeps the layer; a store changed by hand
      * may still lack it: then it is a miss */
@@ -72,12 +81,15 @@ int tug_build_cache_get(tug_store *s, const char *key, tug_image_layer *ret, tug
         return 0;
     }
     *ret = l;
+    *ret_created = created;
     return 1;
 }
 
-int tug_build_cache_put(tug_store *s, const char *key, const tug_image_layer *l,
-                        const char *description, tug_error **err)
+int tug_build_cache_put(tug_store *s, const char *key, const tug_image_layer *layer,
+                        long long created, const char *description, tug_error **err)
 {
+    static const tug_image_layer none = {0};
+    const tug_image_layer *l = layer ? layer : &none;
     cleanup_stmt sqlite3_stmt *st = tug_db_prepare(
         s,
         "INSERT OR REPLACE INTO build_cache(key, chain_id, diff_id, blob_digest, media_type, "
@@ -87,14 +99,14 @@ int tug_build_cache_put(tug_store *s, const char *key, const tug_image_layer *l,
         return -1;
     long long now = (long long)time(NULL);
     BIND_TEXT(st, 1, key);
-    BIND_TEXT(st, 2, l->chain_id);
-    BIND_TEXT(st, 3, l->diff_id);
+    BIND_TEXT(st, 2, l->chain_id ? l->chain_id : "");
+    BIND_TEXT(st, 3, l->diff_id ? l->diff_id : "");
     BIND_TEXT(st, 4, l->blob_digest);
     BIND_TEXT(st, 5, l->media_type);
     sqlite3_bind_int64(st, 6, l->blob_size);
     sqlite3_bind_int64(st, 7, l->size);
     BIND_TEXT(st, 8, description);
-    sqlite3_bind_int64(st, 9, now);
+    sqlite3_bind_int64(st, 9, created);
     sqlite3_bind_int64(st, 10, now);
     return tug_db_step_done(s, st, err);
 }

@@ -9,11 +9,14 @@
 
 /* The hex sha256 of a step's key text, as rows are keyed. */
 void tug_build_cache_key(const char *text, char out[65]);
-/* A hit fills *ret (strings owned by the caller: tug_build_layer_clear) and marks the row used;
- * 0 on a miss (or a row whose layer is gone, which is dropped), 1 on a hit. */
-int tug_build_cache_get(tug_store *s, const char *key, tug_image_layer *ret, tug_error **err);
+/* A hit fills *ret (strings owned by the caller: tug_build_layer_clear; chain_id NULL for a
+ * step that made no layer) and *ret_created (when the step first ran, unix seconds), and marks
+ * the row used; 0 on a miss (or a row whose layer is gone, which is dropped), 1 on a hit. */
+int tug_build_cache_get(tug_store *s, const char *key, tug_image_layer *ret,
+                        long long *ret_created, tug_error **err);
+/* layer NULL or with chain_id NULL: the step made no layer. created: unix seconds. */
 int tug_build_cache_put(tug_store *s, const char *key, const tug_image_layer *layer,
-                        const char *description, tug_error **err);
+                        long long created, const char *description, tug_error **err);
 void tug_build_layer_clear(tug_image_layer *l);
 /* Drop rows (all, or those last used before `until`, unix seconds; 0: any age), then the layers
  * and blobs nothing else keeps. *ret_rows and *ret_bytes: what went. */

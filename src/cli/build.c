@@ -1,0 +1,354 @@
+/* build: flags, then the library's events drawn as BuildKit's plain progress (or nothing). */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "build/build.h"
+#include "cli.h"
+#include "commands.h"
+#include "image/reference.h"
+#include "util/cleanup.h"
+#include "util/fs.h"
+
+#define MAX_VERTICES 4096
+
+/* BuildKit's plain progress: "#N name", then the vertex's lines, "#N DONE 0.3s". */
+typedef struct plain_view {
+    FILE *out;
+    int last; /* the vertex printed last: a blank line separates groups */
+    double started[MAX_VERTICES];
+    char *pending[MAX_VERTICES]; /* a log line not ended yet */
+} plain_view;
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void group(plain_view *v, int vertex)
+{
+    if (v->last != 0 && v->last != vertex)
+        fputc('\n', v->out);
+    v->last = vertex;
+}
+
+static void ev_start(void *ud, int vertex, const char *name)
+{
+    plain_view *v = ud;
+    if (vertex <= 0 || vertex >= MAX_VERTICES)
+        return;
+    v->started[vertex] = now_s();
+    group(v, vertex);
+    fprintf(v->out, "#%d %s\n", vertex, name);
+    fflush(v->out);
+}
+
+static void ev_status(void *ud, int vertex, const char *text)
+{
+    plain_view *v = ud;
+    group(v, vertex);
+    fprintf(v->out, "#%d %s\n", vertex, text);
+    fflush(v->out);
+}
+
+static void log_line(plain_view *v, int vertex, const char *line, size_t n)
+{
+    double t = vertex > 0 && vertex < MAX_VERTICES ? now_s() - v->started[vertex] : 0;
+    group(v, vertex);
+    fprintf(v->out, "#%d %.3f %.*s\n", vertex, t, (int)n, line);
+}
+
+static void flush_pending(plain_view *v, int vertex)
+{
+    if (vertex <= 0 || vertex >= MAX_VERTICES || v->pending[vertex] == NULL)
+        return;
+    log_line(v, vertex, v->pending[vertex], strlen(v->pending[vertex]));
+    free(v->pending[vertex]);
+    v->pending[vertex] = NULL;
+}
+
+static void ev_log(void *ud, int vertex, int stream, const char *buf, size_t len)
+{
+    plain_view *v = ud;
+    (void)stream;
+    if (vertex <= 0 || vertex >= MAX_VERTICES)
+        return;
+    while (len > 0) {
+        const char *nl = memchr(buf, '\n', len);
+        size_t n = nl ? (size_t)(nl - buf) : len;
+        char *prev = v->pending[vertex];
+        char *joined = NULL;
+        if (asprintf(&joined, "%s%.*s", prev ? prev : "", (int)n, buf) < 0)
+            return;
+        free(prev);
+        v->pending[vertex] = joined;
+        if (nl == NULL)
+            break;
+        flush_pending(v, vertex);
+        buf += n + 1;
+        len -= n + 1;
+    }
+    fflush(v->out);
+}
+
+static void ev_cached(void *ud, int vertex)
+{
+    plain_view *v = ud;
+    group(v, vertex);
+    fprintf(v->out, "#%d CACHED\n", vertex);
+    fflush(v->out);
+}
+
+static void ev_done(void *ud, int vertex)
+{
+    plain_view *v = ud;
+    flush_pending(v, vertex);
+    double t = vertex > 0 && vertex < MAX_VERTICES ? now_s() - v->started[vertex] : 0;
+    group(v, vertex);
+    fprintf(v->out, "#%d DONE %.1fs\n", vertex, t);
+    fflush(v->out);
+}
+
+static void ev_error(void *ud, int vertex, const char *message)
+{
+    plain_view *v = ud;
+    flush_pending(v, vertex);
+    group(v, vertex);
+    fprintf(v->out, "#%d ERROR: %s\n", vertex, message);
+    fflush(v->out);
+}
+
+static void plain_view_clear(plain_view *v)
+{
+    for (int i = 0; i < MAX_VERTICES; i++)
+        free(v->pending[i]);
+}
+
+enum {
+    O_BUILDARG = 1000, O_LABEL, O_TARGET, O_PLATFORM, O_NOCACHE, O_PULL, O_IIDFILE, O_NETWORK,
+    O_ADDHOST, O_CACHEFROM, O_PROGRESS, O_HELP,
+};
+
+static const char build_help[] =
+    "      --add-host list           Add a custom host-to-IP mapping (host:ip)\n"
+    "      --build-arg list          Set build-time variables\n"
+    "      --cache-from strings      Images to consider as cache sources\n"
+    "  -f, --file string             Name of the Dockerfile (Default is 'PATH/Dockerfile')\n"
+    "      --iidfile string          Write the image ID to the file\n"
+    "      --label list              Set metadata for an image\n"
+    "      --network string          Set the networking mode for the RUN instructions during "
+    "build (default \"default\")\n"
+    "      --no-cache                Do not use cache when building the image\n"
+    "      --platform string         Set platform if server is multi-platform capable\n"
+    "      --progress string         Set type of progress output (auto, plain, tty, quiet). Use "
+    "plain to show container output (default \"auto\")\n"
+    "      --pull                    Always attempt to pull a newer version of the image\n"
+    "  -q, --quiet                   Suppress the build output and print image ID on success\n"
+    "  -t, --tag list                Name and optionally a tag in the 'name:tag' format\n"
+    "      --target string           Set the target build stage to build.\n";
+
+typedef struct strlist {
+    const char **v;
+    size_t n;
+} strlist;
+
+static void strlist_add(strlist *l, const char *s)
+{
+    const char **nv = realloc(l->v, (l->n + 2) * sizeof(*nv));
+    if (nv == NULL)
+        return;
+    l->v = nv;
+    l->v[l->n++] = s;
+    l->v[l->n] = NULL;
+}
+
+/* -t values as full names; docker's words for a bad one. */
+static int full_tags(cli_ctx *ctx, strlist *given, char ***ret)
+{
+    char **full = calloc(given->n + 1, sizeof(char *));
+    if (full == NULL)
+        return EXIT_ENGINE;
+    for (size_t i = 0; i < given->n; i++) {
+        tug_error *err = NULL;
+        tug_reference *ref = NULL;
+        if (tug_reference_parse(given->v[i], &ref, &err) < 0 || ref->digest) {
+            fprintf(stderr, "invalid argument \"%s\" for \"-t, --tag\" flag: %s\nSee '%s %s "
+                            "--help'.\n",
+                    given->v[i], err ? err->msg : "a tag cannot hold a digest", ctx->prog,
+                    ctx->cmd);
+            tug_error_free(err);
+            tug_reference_free(ref);
+            for (size_t j = 0; j < i; j++)
+                free(full[j]);
+            free(full);
+            return EXIT_ENGINE;
+        }
+        full[i] = tug_reference_string(ref);
+        tug_reference_free(ref);
+    }
+    *ret = full;
+    return 0;
+}
+
+/* The build itself, once the flags are read. */
+static int do_build(cli_ctx *ctx, tug_build_opts *o, const char *context, strlist *tags,
+                    bool quiet, const char *progress, const char *iidfile)
+{
+    if (strstr(context, "://") || strncmp(context, "git@", 4) == 0) {
+        fprintf(stderr, "Error: building from %s is not supported: give a local directory or - "
+                        "(a tar on stdin)\n",
+                context);
+        return EXIT_USER;
+    }
+    cleanup_strv char **full = NULL;
+    int rc = full_tags(ctx, tags, &full);
+    if (rc != 0)
+        return rc;
+    tug_store *s;
+    if ((rc = cli_store(ctx, &s)) != 0)
+        return rc;
+    tug_registry_opts ropts;
+    cli_registry_opts(ctx, &ropts);
+    o->context = context;
+    o->tags = (const char *const *)full;
+    o->registry = &ropts;
+    cleanup_free plain_view *view = NULL;
+    if (!quiet && strcmp(progress, "quiet") != 0) {
+        view = calloc(1, sizeof(*view));
+        if (view == NULL)
+            return EXIT_ENGINE;
+        view->out = stderr;
+        o->events = (tug_build_events){.start = ev_start, .status = ev_status, .log = ev_log,
+                                       .cached = ev_cached, .done = ev_done, .error = ev_error,
+                                       .userdata = view};
+    }
+    tug_error *err = NULL;
+    cleanup_free char *id = NULL;
+    int r = tug_build(s, o, &id, &err);
+    if (view)
+        plain_view_clear(view);
+    if (r < 0) {
+        fprintf(stderr, "ERROR: failed to solve: %s\n", err->msg);
+        tug_error_free(err);
+        return EXIT_USER;
+    }
+    if (quiet)
+        printf("%s\n", id);
+    if (iidfile && tug_write_file_atomic_nosync(iidfile, id, strlen(id), 0644, &err) < 0)
+        return cli_fail(err);
+    return 0;
+}
+
+int cmd_build(cli_ctx *ctx, int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"tag", required_argument, NULL, 't'},        {"file", required_argument, NULL, 'f'},
+        {"quiet", no_argument, NULL, 'q'},            {"build-arg", required_argument, NULL, O_BUILDARG},
+        {"label", required_argument, NULL, O_LABEL},  {"target", required_argument, NULL, O_TARGET},
+        {"platform", required_argument, NULL, O_PLATFORM},
+        {"no-cache", no_argument, NULL, O_NOCACHE},   {"pull", no_argument, NULL, O_PULL},
+        {"iidfile", required_argument, NULL, O_IIDFILE},
+        {"network", required_argument, NULL, O_NETWORK},
+        {"add-host", required_argument, NULL, O_ADDHOST},
+        {"cache-from", required_argument, NULL, O_CACHEFROM},
+        {"progress", required_argument, NULL, O_PROGRESS},
+        {"help", no_argument, NULL, O_HELP},          {NULL, 0, NULL, 0},
+    };
+    strlist tags = {0}, args = {0}, labels = {0}, hosts = {0}, cache_from = {0};
+    tug_build_opts o = {.network = "default"};
+    const char *iidfile = NULL, *progress = "auto";
+    bool quiet = false;
+    int rc = 0, c;
+    while ((c = cli_getopt(argc, argv, "t:f:q", opts)) != -1) {
+        switch (c) {
+        case 't':
+            strlist_add(&tags, optarg);
+            break;
+        case 'f':
+            o.dockerfile = optarg;
+            break;
+        case 'q':
+            quiet = cli_opt_on();
+            break;
+        case O_BUILDARG:
+            strlist_add(&args, optarg);
+            break;
+        case O_LABEL:
+            strlist_add(&labels, optarg);
+            break;
+        case O_TARGET:
+            o.target = optarg;
+            break;
+        case O_PLATFORM:
+            o.platform = optarg;
+            break;
+        case O_NOCACHE:
+            o.no_cache = cli_opt_on();
+            break;
+        case O_PULL:
+            o.pull = cli_opt_on();
+            break;
+        case O_IIDFILE:
+            iidfile = optarg;
+            break;
+        case O_NETWORK:
+            o.network = optarg;
+            break;
+        case O_ADDHOST:
+            strlist_add(&hosts, optarg);
+            break;
+        case O_CACHEFROM:
+            strlist_add(&cache_from, optarg);
+            break;
+        case O_PROGRESS:
+            progress = optarg;
+            break;
+        case O_HELP:
+            cli_print_help("tug build [OPTIONS] PATH | URL | -", "Build an image from a Dockerfile",
+                           build_help);
+            goto out;
+        default:
+            rc = cli_flag_error(ctx);
+            goto out;
+        }
+    }
+    if (argc - optind != 1) {
+        rc = cli_usage_error(ctx, "\"build\" requires exactly 1 argument.\n\nUsage:  tug build "
+                                  "[OPTIONS] PATH | URL | -");
+        goto out;
+    }
+    if (strcmp(progress, "auto") != 0 && strcmp(progress, "plain") != 0 &&
+        strcmp(progress, "tty") != 0 && strcmp(progress, "quiet") != 0) {
+        fprintf(stderr, "invalid argument \"%s\" for \"--progress\" flag: use auto, plain, tty "
+                        "or quiet\nSee '%s %s --help'.\n",
+                progress, ctx->prog, ctx->cmd);
+        rc = EXIT_ENGINE;
+        goto out;
+    }
+    if (strcmp(o.network, "default") != 0 && strcmp(o.network, "none") != 0 &&
+        strcmp(o.network, "host") != 0) {
+        fprintf(stderr, "Error: network mode \"%s\" not supported by buildkit: use default, none "
+                        "or host\n",
+                o.network);
+        rc = EXIT_USER;
+        goto out;
+    }
+    o.build_args = args.v;
+    o.labels = labels.v;
+    o.add_hosts = hosts.v;
+    o.cache_from = cache_from.v;
+    rc = do_build(ctx, &o, argv[optind], &tags, quiet, progress, iidfile);
+out:
+    free(tags.v);
+    free(args.v);
+    free(labels.v);
+    free(hosts.v);
+    free(cache_from.v);
+    return rc;
+}
