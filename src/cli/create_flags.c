@@ -318,6 +318,18 @@ static void append_to(json_t *obj, const char *key, const char *value)
 int parse_create_flags(cli_ctx *ctx, int argc, char **argv, bool for_run, create_flags *f)
 {
     memset(f, 0, sizeof(*f));
+    /* flags and the command end up in the container's JSON config, which holds UTF-8 only: a
+     * word that is not would be dropped there without a word */
+    for (int i = 1; i < argc; i++) {
+        json_t *probe = json_string(argv[i]);
+        if (probe == NULL) {
+            fprintf(stderr, "Error: argument %d is not valid UTF-8: a container's command, "
+                            "environment and paths must be UTF-8\n",
+                    i);
+            return EXIT_ENGINE;
+        }
+        json_decref(probe);
+    }
     f->pull = "missing";
     json_t *cfg = new_config(), *hc = new_host_config();
     f->request = json_object();

@@ -319,3 +319,16 @@ refused_as_docker() {
   run inspect_f s2 '{{.State.Status}} {{.State.ExitCode}}'
   [[ $output == "exited 137" ]] || { echo "$output"; false; }
 }
+
+@test "words that are not UTF-8 are refused, never dropped from the container's config" {
+  # docker: Go's JSON turns them into U+FFFD; a config holds UTF-8 only, so tug says so
+  with_busybox
+  run_tug 125 run --rm busybox echo $'caf\xe9'
+  assert_match 'argument 4 is not valid UTF-8'
+  run_tug 125 create -v $'/src\xff:/b' busybox true
+  assert_match 'not valid UTF-8'
+  run_tug 125 create --mount $'type=bind,source=/a\xff,target=/b' busybox true
+  assert_match 'not valid UTF-8'
+  run_tug ps -aq
+  [[ -z $output ]]
+}

@@ -203,16 +203,19 @@ int tug_config_apply_change(json_t *config, const char *change, tug_error **err)
                 char *end = NULL;
                 long port = strtol(s, &end, 10);
                 if (port <= 0 || port > 65535 || (*end && *end != '/')) {
+                    /* the message names the word before the list holding it goes */
+                    tug_error_user(err, "change \"%s\": invalid port \"%s\"", change, s);
                     json_decref(list);
-                    return tug_error_user(err, "change \"%s\": invalid port \"%s\"", change, s);
+                    return -1;
                 }
                 if (asprintf(&k, "%s%s", s, strchr(s, '/') ? "" : "/tcp") < 0)
                     break;
             } else {
                 if (s[0] != '/') {
+                    tug_error_user(err, "change \"%s\": volume path \"%s\" must be absolute",
+                                   change, s);
                     json_decref(list);
-                    return tug_error_user(err, "change \"%s\": volume path \"%s\" must be absolute",
-                                          change, s);
+                    return -1;
                 }
                 k = strdup(s);
             }

@@ -159,8 +159,24 @@ static int bad_volume_name(const char *name, tug_error **err)
                           name);
 }
 
+/* A spec's paths end up in JSON (the container's config), which holds only UTF-8: one that
+ * is not would be dropped silently there. */
+static int check_utf8(const char *spec, const char *flag, tug_error **err)
+{
+    json_t *probe = json_string(spec);
+    if (probe) {
+        json_decref(probe);
+        return 0;
+    }
+    return tug_error_user(err, "invalid %s specification: a path that is not valid UTF-8; give "
+                               "the path in UTF-8",
+                          flag);
+}
+
 int tug_mount_parse_volume_flag(const char *spec, tug_mount_req *ret, tug_error **err)
 {
+    if (check_utf8(spec, "volume", err) < 0)
+        return -1;
     tug_mount_req m = {0};
     cleanup_free char *s = strdup(spec);
     if (s == NULL)
@@ -263,6 +279,8 @@ static int add_kv(json_t **obj, const char *key, const char *kv, tug_error **err
 
 int tug_mount_parse_mount_flag(const char *spec, tug_mount_req *ret, tug_error **err)
 {
+    if (check_utf8(spec, "mount", err) < 0)
+        return -1;
     tug_mount_req m = {.type = TUG_MNT_VOLUME};
     cleanup_free char *s = strdup(spec);
     if (s == NULL)
