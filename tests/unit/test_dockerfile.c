@@ -454,6 +454,16 @@ static void test_errors(void **state)
     parse_fails(big, 12 + n, "Dockerfile:2: line longer than 65535 bytes");
     free(big);
 
+    /* no control character reaches a message */
+    parse_fails("FROM a\n\x1b[31mRUN x\n", 18, "Dockerfile:2: unknown instruction: ?[31mRUN");
+    tug_dockerfile *esc = parse_ok("FROM a\nENV A=\"\x1b]0;x\n");
+    tug_df_pairs *pairs = NULL;
+    tug_error *e = NULL;
+    assert_int_equal(tug_df_read_pairs(&esc->inst[1], NULL, NULL, &pairs, &e), -1);
+    assert_null(strchr(e->msg, 0x1b));
+    tug_error_free(e);
+    tug_dockerfile_free(esc);
+
     /* the name given is the name in messages */
     tug_dockerfile *df = NULL;
     tug_error *err = NULL;

@@ -146,6 +146,7 @@ int df_fail(const tug_df_instruction *in, tug_error **err, const char *fmt, ...)
     va_end(ap);
     if (n < 0)
         return df_oom(err);
+    tug_shell_printable(msg);
     return tug_error_user(err, "%s:%d: %s", in->file, in->line, msg);
 }
 
@@ -373,6 +374,7 @@ static int perr(parser *p, int line, const char *fmt, ...)
     va_end(ap);
     if (n < 0)
         return df_oom(p->err);
+    tug_shell_printable(msg);
     return tug_error_user(p->err, "%s:%d: %s", p->file, line, msg);
 }
 

@@ -10,7 +10,9 @@
  *    expanding $VAR exactly where BuildKit does, with a lookup it provides.
  *
  * Every error is of kind TUG_ERR_USER and starts with "FILE:LINE: " (the instruction's first
- * line), e.g. "Dockerfile:3: unknown instruction: RUNN (did you mean RUN?)".
+ * line), e.g. "Dockerfile:3: unknown instruction: RUNN (did you mean RUN?)"; control
+ * characters from the file are shown as '?'. Out of memory is ENOMEM (TUG_ERR_ENGINE), and so
+ * is a reader called on an instruction of another kind (EINVAL).
  *
  * Where BuildKit expands variables (tug_shell_expand: quotes removed, one word in, one out;
  * the readers below do it, the executor only provides the lookup):
@@ -123,6 +125,9 @@ typedef struct tug_df_instruction {
     const char *trigger_text;
 } tug_df_instruction;
 
+/* A build stage: its FROM and the instructions up to the next FROM. Names are compared in
+ * lower case (COPY --from=Build finds "build"); a name used twice is allowed, BuildKit only
+ * warns, and a later stage of that name hides the earlier one from the stages after it. */
 typedef struct tug_df_stage {
     const char *name; /* FROM ... AS name, in lower case; NULL when unnamed */
     size_t from;      /* index of its FROM in inst[] */

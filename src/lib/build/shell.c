@@ -72,6 +72,13 @@ void tug_strbuf_free(tug_strbuf *b)
     *b = (tug_strbuf){0};
 }
 
+void tug_shell_printable(char *s)
+{
+    for (; s && *s; s++)
+        if ((unsigned char)*s < 0x20 || *s == 0x7f)
+            *s = '?';
+}
+
 int tug_utf8_decode(const char *s, size_t n, size_t *ret_len)
 {
     const unsigned char *u = (const unsigned char *)s;
@@ -788,6 +795,8 @@ int tug_shell_process(const char *word, size_t len, const tug_shell_opts *opts, 
         }
         r = tug_error_user(err, "failed to process \"%.*s\": %s", (int)len, word, lx.msg);
         free(lx.msg);
+        if (err && *err)
+            tug_shell_printable((*err)->msg);
         return r;
     }
     tug_strbuf_free(&w.buf);

@@ -87,6 +87,9 @@ void tug_strbuf_adds(tug_strbuf *b, const char *s);
 char *tug_strbuf_steal(tug_strbuf *b);
 void tug_strbuf_free(tug_strbuf *b);
 
+/* Control characters in s (untrusted text on its way into a message) become '?'. */
+void tug_shell_printable(char *s);
+
 /* Go's utf8.DecodeRune: the code point at s (n > 0 bytes) and its length; an invalid or cut
  * sequence is U+FFFD of length 1. */
 int tug_utf8_decode(const char *s, size_t n, size_t *ret_len);
