@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <jansson.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -410,6 +411,8 @@ static int next_line(parser *p, pline *l)
     size_t rest = p->len - p->pos;
     const char *nl = memchr(s, '\n', rest);
     size_t raw = nl ? (size_t)(nl - s) + 1 : rest;
+    if (p->lineno == INT_MAX)
+        return perr(p, p->lineno, "more than %d lines", INT_MAX);
     p->pos += raw;
     p->lineno++;
     if ((nl ? raw - 1 : raw) > MAX_LINE)
