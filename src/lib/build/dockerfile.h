@@ -36,10 +36,11 @@
  *     tug_dockerfile *df;
  *     tug_dockerfile_parse("Dockerfile", text, len, &df, err);
  *     meta ARGs: df->inst[0 .. df->n_meta_args), each tug_df_read_arg
- *     for each df->stages[s]: tug_df_read_from(&df->inst[st->from], meta_lookup, ...), then
+ *     for each stage st = &df->stages[s]:
+ *         tug_df_read_from(&df->inst[st->from], meta_lookup, ...), then
  *         for i in st->from + 1 .. st->end, by df->inst[i].kind:
- *             TUG_DF_RUN: tug_df_run *run; tug_df_read_run(&df->inst[i], env_lookup, st, &run,
- *                         err); ... run->cmd, run->mounts ...; tug_df_free(run);
+ *             TUG_DF_RUN: tug_df_run *run; tug_df_read_run(&df->inst[i], env_lookup, state,
+ *                         &run, err); ... run->cmd, run->mounts ...; tug_df_free(run);
  *             TUG_DF_COPY, TUG_DF_ADD: tug_df_read_copy ...   TUG_DF_ENV: tug_df_read_pairs ...
  *     tug_dockerfile_free(df);
  * The readers' results own their memory (they outlive df); the instructions point into df.
