@@ -558,6 +558,11 @@ static void test_read_from_env(void **state)
     assert_string_equal(from->platform, "linux/amd64");
     assert_string_equal(from->stage, "web");
     tug_df_free(from);
+    tug_dockerfile *plat = parse_ok("FROM --platform= a\n");
+    assert_int_equal(tug_df_read_from(&plat->inst[0], lookup, vars, &from, NULL), 0);
+    assert_null(from->platform);
+    tug_df_free(from);
+    tug_dockerfile_free(plat);
 
     tug_error *err = NULL;
     assert_int_equal(tug_df_read_from(&in[6], lookup, vars, &from, &err), -1);
@@ -757,7 +762,8 @@ static void test_read_copy(void **state)
                                   "\tkeep $NAME\n"
                                   "\traw.txt\n"
                                   "COPY [\"with space\", \"$DIR/\"]\n"
-                                  "ADD --unpack=false a.tar /\n");
+                                  "ADD --unpack=false a.tar /\n"
+                                  "COPY --from= --chown=$EMPTY --chmod= a /\n");
     const tug_df_instruction *in = df->inst;
     tug_df_copy *c = NULL;
     assert_int_equal(tug_df_read_copy(&in[1], lookup, vars, &c, NULL), 0);
@@ -810,6 +816,12 @@ static void test_read_copy(void **state)
     tug_df_free(c);
     assert_int_equal(tug_df_read_copy(&in[6], lookup, vars, &c, NULL), 0);
     assert_int_equal(c->unpack, 0);
+    tug_df_free(c);
+    /* an empty value is no value */
+    assert_int_equal(tug_df_read_copy(&in[7], lookup, vars, &c, NULL), 0);
+    assert_null(c->from);
+    assert_null(c->chown);
+    assert_null(c->chmod);
     tug_df_free(c);
     tug_dockerfile_free(df);
 }

@@ -180,7 +180,7 @@ void tug_df_free(void *result);
 /* FROM [--platform=P] image [AS name] */
 typedef struct tug_df_from {
     const char *image;    /* expanded: "scratch", a stage name or an image reference */
-    const char *platform; /* expanded; NULL without --platform */
+    const char *platform; /* expanded; NULL without --platform (or with --platform=) */
     const char *stage;    /* AS name in lower case (not expanded); NULL */
 } tug_df_from;
 /* lookup: the meta ARGs (declared before the first FROM, with --build-arg and the predefined
@@ -259,10 +259,11 @@ typedef struct tug_df_copy {
     size_t n_sources;
     const tug_df_source *sources; /* in the order written */
     const char *dest;             /* expanded */
-    const char *from;             /* COPY --from: a stage name, a stage index or an image; NULL */
-    const char *chown;            /* expanded; NULL when not given */
-    const char *chmod;            /* expanded; NULL when not given */
-    const char *checksum;         /* ADD --checksum, expanded; NULL */
+    /* COPY --from: a stage name (compare in lower case), a stage index or an image; NULL */
+    const char *from;
+    const char *chown;    /* expanded; NULL when not given or empty, as in BuildKit */
+    const char *chmod;    /* expanded; NULL when not given or empty */
+    const char *checksum; /* ADD --checksum, expanded; NULL when not given or empty */
     bool link, parents;
     int keep_git_dir, unpack; /* ADD: -1 not given, else 0 or 1 */
     size_t n_excludes;

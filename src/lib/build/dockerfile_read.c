@@ -637,7 +637,7 @@ int tug_df_read_from(const tug_df_instruction *in, tug_shell_lookup lookup, void
     if (r->image[0] == '\0')
         return df_fail(in, err, "base name (%s) should not be blank", in->argv[0]);
     const char *platform = df_flag(in, "platform", NULL);
-    if (platform) {
+    if (platform && platform[0]) { /* --platform= is no platform, as in BuildKit */
         if (expand(a, in, platform, lookup, userdata, &r->platform, err) < 0)
             return -1;
         if (r->platform[0] == '\0')
@@ -941,19 +941,29 @@ static int copy_heredoc(df_arena *a, const tug_df_instruction *in, const tug_df_
     return 0;
 }
 
+/* A string flag expanded; not given, or empty once expanded, is NULL (BuildKit tests for ""). */
+static int copy_flag(df_arena *a, const tug_df_instruction *in, const char *name,
+                     tug_shell_lookup lookup, void *userdata, const char **ret, tug_error **err)
+{
+    const char *v = df_flag(in, name, NULL);
+    *ret = NULL;
+    if (v == NULL || expand(a, in, v, lookup, userdata, ret, err) < 0)
+        return v == NULL ? 0 : -1;
+    if ((*ret)[0] == '\0')
+        *ret = NULL;
+    return 0;
+}
+
 static int copy_flags(df_arena *a, const tug_df_instruction *in, tug_shell_lookup lookup,
                       void *userdata, tug_df_copy *r, tug_error **err)
 {
     const char *v;
     bool set;
-    if ((v = df_flag(in, "chown", NULL)) && expand(a, in, v, lookup, userdata, &r->chown, err) < 0)
+    if (copy_flag(a, in, "chown", lookup, userdata, &r->chown, err) < 0 ||
+        copy_flag(a, in, "chmod", lookup, userdata, &r->chmod, err) < 0 ||
+        copy_flag(a, in, "checksum", lookup, userdata, &r->checksum, err) < 0)
         return -1;
-    if ((v = df_flag(in, "chmod", NULL)) && expand(a, in, v, lookup, userdata, &r->chmod, err) < 0)
-        return -1;
-    if ((v = df_flag(in, "checksum", NULL)) &&
-        expand(a, in, v, lookup, userdata, &r->checksum, err) < 0)
-        return -1;
-    if ((v = df_flag(in, "from", NULL)) && (r->from = df_strdup(a, v)) == NULL)
+    if ((v = df_flag(in, "from", NULL)) && v[0] && (r->from = df_strdup(a, v)) == NULL)
         return df_oom(err);
     v = df_flag(in, "link", &set);
     r->link = set && (v == NULL || strcasecmp(v, "true") == 0);
