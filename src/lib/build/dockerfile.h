@@ -287,8 +287,10 @@ typedef enum {
 /* RUN --mount=type=...,target=...: BuildKit's Mount, with its defaults applied. */
 typedef struct tug_df_mount {
     tug_df_mount_type type;   /* bind when not given */
-    const char *target;       /* as written (relative: under the WORKDIR); secret: the
-                                 file, default /run/secrets/<id>, NULL with only env= */
+    const char *target;       /* as written, relative to the WORKDIR; NULL: the WORKDIR
+                                 itself (BuildKit refuses a target that comes to "/");
+                                 secret: the file, default /run/secrets/<id>, NULL with
+                                 only env= */
     const char *source;       /* NULL when not given */
     const char *from;         /* a stage or image to mount from; NULL: the context (bind),
                                  an empty dir (cache) */
