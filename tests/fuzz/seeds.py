@@ -95,6 +95,36 @@ strings("change", [
 ])
 
 
+strings("dockerfile", [
+    "# syntax=docker/dockerfile:1\nARG BASE=debian:12\nFROM --platform=$BUILDPLATFORM golang AS build\n"
+    "WORKDIR /src\nCOPY go.* ./\nRUN --mount=type=cache,target=/root/.cache go build -o /app .\n"
+    "FROM ${BASE}\nCOPY --from=build --chown=1:1 --chmod=0755 /app /usr/bin/\n"
+    "ENV PORT=8080 MODE=\"a b\"\nEXPOSE $PORT 53/udp 7000-7002\nUSER app\n"
+    "CMD [\"app\", \"--port\", \"8080\"]\n",
+    "FROM nginx\nCOPY index.html /usr/share/nginx/html/index.html\n",
+    "# escape=`\nFROM mcr.microsoft.com/windows/servercore\nCOPY a.txt c:\\\nRUN dir c:\\ `\n"
+    "  && echo done\nENV P=C:\\path`\\x\n",
+    "FROM x\nRUN a\\\n  b \\  \n# comment \\\n\n  c\nENV C trailing\\\\\nLABEL k=v\\\n",
+    "FROM x\nRUN <<EOF\necho $HOME\nEOF\nRUN <<-'T' sh\n\tcat\n\tT\n"
+    "COPY <<a <<\"b\" /d/\n1\na\n2\nb\nRUN 3<<A cat <&3\nx\r\nA\r\n",
+    "FROM x\nRUN <<EOF\n#!/usr/bin/env python3\nprint(1)\nEOF\nONBUILD RUN <<X\non\nX\n",
+    "FROM x\nCMD []\nCMD [\"\"]\nCMD [\"a\" \"b\"]\nENTRYPOINT []\nSHELL [\"/bin/bash\", \"-c\"]\n"
+    "VOLUME [\"/a\", \"$V\"]\nVOLUME /b /c\nCMD [1]\n",
+    "FROM x\nHEALTHCHECK --interval=1m30s --timeout=1.5s --start-period=2h --retries=3 "
+    "CMD curl -f http://l/ || exit 1\nHEALTHCHECK NONE\nSTOPSIGNAL SIGTERM\n",
+    "FROM x\nRUN --mount=type=secret,id=npmrc,target=/r/.npmrc,uid=1000,mode=0440,required "
+    "--mount=type=tmpfs,target=/t,size=64m --mount=type=bind,from=b,src=/o,dst=/i,rw "
+    "--mount=type=cache,target=/c,sharing=locked,id=c --mount=type=ssh "
+    "--network=none --security=insecure true\n",
+    "FROM x\nENV A=${B:-${C:+d}} E=${F#*.} G=${H%%.*} I=${J/a/b} K=${L//\\//|} M=${N:?no}\n"
+    "ARG a b=\"c d\" e\nLABEL \"x.y\"=\"$A\" z='q'\nWORKDIR $A/${B}\nUSER ${U:-1}:${G-2}\n",
+    "ARG V=1\nFROM a AS one\nFROM one AS two\nONBUILD COPY . /app\nMAINTAINER me\n"
+    "ADD --checksum=sha256:x --keep-git-dir --unpack=false http://h/a.tgz /\n"
+    "COPY --link --parents --exclude=*.md -- . /a\n",
+    "FROM a\nRUNN x\n", "RUN x\n", "FROM a\nCOPY --mount=x a b\n", "FROM a\nRUN <<EOF\nno end\n",
+    "\ufeff  #  syntax = x\r\n#check=skip=all\r\nFROM x\r\n",
+])
+
 def tar_bytes(entries, fmt=tarfile.PAX_FORMAT):
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w", format=fmt) as tar:
