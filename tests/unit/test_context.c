@@ -396,15 +396,28 @@ static void test_hash_cache(void **state)
     tug_build_context *c = open_ctx("cache", NULL, st);
     char a[TUG_DIGEST_LEN + 1], b[TUG_DIGEST_LEN + 1];
     checksum_of(c, "f", a);
-    /* the second checksum takes the hash from the cache: prove it with a false one */
-    assert_int_equal(
-        tug_store_exec(st,
-                       "UPDATE build_file_hashes SET digest = 'sha256:"
-                       "0000000000000000000000000000000000000000000000000000000000000000'",
-                       NULL),
-        0);
-    checksum_of(c, "f", b);
+    /* the second checksum takes the whole source's sum from the cache: prove it with a false
+     * one; without that, each file's hash */
+#define ZEROS "sha256:0000000000000000000000000000000000000000000000000000000000000000"
+    assert_int_equal(tug_store_exec(st, "UPDATE build_match_sums SET digest = '" ZEROS "'", NULL),
+                     0);
+    const char *src[] = {"f"};
+    tug_copy_sources *s = NULL;
+    assert_int_equal(tug_context_resolve(c, src, 1, NULL, &s, NULL), 0);
+    assert_int_equal(tug_context_checksum(c, s, true, b, NULL), 0);
+    assert_string_equal(s->matches[0].digest, ZEROS);
+    assert_string_equal(s->matches[0].entries[0].digest, ""); /* nothing was read */
+    tug_copy_sources_free(s);
+    assert_int_equal(tug_store_exec(st,
+                                    "DELETE FROM build_match_sums;"
+                                    "UPDATE build_file_hashes SET digest = '" ZEROS "'",
+                                    NULL),
+                     0);
+    assert_int_equal(tug_context_resolve(c, src, 1, NULL, &s, NULL), 0);
+    assert_int_equal(tug_context_checksum(c, s, true, b, NULL), 0);
+    assert_string_equal(s->matches[0].entries[0].digest, ZEROS);
     assert_string_not_equal(a, b);
+    tug_copy_sources_free(s);
     /* touch changes the key, not the checksum: the file is read again */
     char path[512];
     snprintf(path, sizeof(path), "%s/cache/f", tmp);

@@ -262,12 +262,17 @@ static void states_free(struct states *s)
     free(s->exc);
 }
 
+/* Room for each matcher's state; none for a matcher that is not there (or has no pattern). */
 static int states_alloc(const struct filter *f, struct states *s)
 {
-    s->ig = calloc(1, tug_ignore_state_size(f->ig) + 1);
-    s->inc = calloc(1, tug_ignore_state_size(f->inc) + 1);
-    s->exc = calloc(1, tug_ignore_state_size(f->exc) + 1);
-    return s->ig && s->inc && s->exc ? 0 : -ENOMEM;
+    const tug_ignore *m[] = {f->ig, f->inc, f->exc};
+    unsigned char **out[] = {&s->ig, &s->inc, &s->exc};
+    for (size_t i = 0; i < 3; i++) {
+        size_t sz = tug_ignore_state_size(m[i]);
+        if (sz > 0 && (*out[i] = calloc(1, sz)) == NULL)
+            return -ENOMEM;
+    }
+    return 0;
 }
 
 /* The .dockerignore state of a directory (real path), checked down from the root. */
@@ -298,11 +303,14 @@ static int ignore_state_of(const tug_ignore *ig, const char *path, unsigned char
 static int add_entry(tug_copy_match *m, const char *path, const char *rel, const struct stat *st,
                      const char *link)
 {
-    tug_copy_entry *v = realloc(m->entries, (m->n_entries + 1) * sizeof(*v));
-    if (v == NULL)
-        return -ENOMEM;
-    m->entries = v;
-    tug_copy_entry *e = &v[m->n_entries];
+    size_t n = m->n_entries;
+    if ((n & (n - 1)) == 0) { /* 0, 1, 2, 4...: grow to twice as many */
+        tug_copy_entry *v = realloc(m->entries, (n ? n * 2 : 1) * sizeof(*v));
+        if (v == NULL)
+            return -ENOMEM;
+        m->entries = v;
+    }
+    tug_copy_entry *e = &m->entries[n];
     *e = (tug_copy_entry){.st = *st};
     e->path = strdup(path);
     e->rel = strdup(rel);
@@ -810,12 +818,18 @@ int tug_context_resolve(tug_build_context *c, const char *const *sources, size_t
  * file, new hashes written in one transaction at the end. */
 struct hash_cache {
     tug_store *store;
-    sqlite3_stmt *get;
+    sqlite3_stmt *get, *get_match;
     struct cached {
         struct stat st;
         char digest[TUG_DIGEST_LEN + 1];
     } * todo;
     size_t n, cap;
+    /* whole matches by the fingerprint of their entries' metadata (match_fingerprint) */
+    struct cached_match {
+        char fingerprint[TUG_DIGEST_LEN + 1];
+        char digest[TUG_DIGEST_LEN + 1];
+    } * todo_matches;
+    size_t n_matches, cap_matches;
     long long now_ns;
 };
 
@@ -863,11 +877,73 @@ static void cache_put(struct hash_cache *hc, const struct stat *st, const char *
     memcpy(hc->todo[hc->n++].digest, digest, TUG_DIGEST_LEN + 1);
 }
 
+/* The fingerprint of a match: every entry's metadata including what tells a file unchanged
+ * (device, inode, size, mtime, ctime). Equal fingerprints, equal checksums, so a match found by
+ * it needs no file read and no per-file lookup. False when an entry changed within the last
+ * second (see cache_put): such a fingerprint is not kept. */
+static bool match_fingerprint(const tug_copy_match *m, bool xattrs, long long now_ns, tug_sha256 *h,
+                              char out[TUG_DIGEST_LEN + 1])
+{
+    bool settled = true;
+    char meta[256];
+    int n = snprintf(meta, sizeof(meta), "fingerprint 1 %d %d", xattrs, m->is_dir);
+    tug_sha256_update(h, meta, (size_t)n + 1);
+    tug_sha256_update(h, m->name, strlen(m->name) + 1);
+    for (size_t i = 0; i < m->n_entries; i++) {
+        const tug_copy_entry *e = &m->entries[i];
+        const struct stat *st = &e->st;
+        /* binary: a fingerprint is only compared with ones made on this machine */
+        int64_t v[] = {st->st_mode,          st->st_uid,         st->st_gid,
+                       (int64_t)st->st_rdev, st->st_size,        (int64_t)st->st_dev,
+                       (int64_t)st->st_ino,  ns_of(st->st_mtim), ns_of(st->st_ctim)};
+        tug_sha256_update(h, e->rel, strlen(e->rel) + 1);
+        tug_sha256_update(h, v, sizeof(v));
+        tug_sha256_update(h, e->link ? e->link : "", e->link ? strlen(e->link) + 1 : 1);
+        long long newest =
+            ns_of(st->st_mtim) > ns_of(st->st_ctim) ? ns_of(st->st_mtim) : ns_of(st->st_ctim);
+        if (newest > now_ns - 1000000000LL)
+            settled = false;
+    }
+    tug_sha256_final(h, out);
+    return settled;
+}
+
+static bool match_cache_get(struct hash_cache *hc, const char *fingerprint,
+                            char out[TUG_DIGEST_LEN + 1])
+{
+    if (hc->get_match == NULL)
+        return false;
+    sqlite3_reset(hc->get_match);
+    BIND_TEXT(hc->get_match, 1, fingerprint);
+    if (sqlite3_step(hc->get_match) != SQLITE_ROW)
+        return false;
+    const unsigned char *d = sqlite3_column_text(hc->get_match, 0);
+    if (d == NULL || !tug_digest_valid((const char *)d))
+        return false;
+    memcpy(out, d, TUG_DIGEST_LEN + 1);
+    return true;
+}
+
+static void match_cache_put(struct hash_cache *hc, const char *fingerprint, const char *digest)
+{
+    if (hc->n_matches == hc->cap_matches) {
+        size_t cap = hc->cap_matches ? hc->cap_matches * 2 : 8;
+        struct cached_match *v = realloc(hc->todo_matches, cap * sizeof(*v));
+        if (v == NULL)
+            return;
+        hc->todo_matches = v;
+        hc->cap_matches = cap;
+    }
+    struct cached_match *cm = &hc->todo_matches[hc->n_matches++];
+    memcpy(cm->fingerprint, fingerprint, TUG_DIGEST_LEN + 1);
+    memcpy(cm->digest, digest, TUG_DIGEST_LEN + 1);
+}
+
 /* Write what was hashed; the cache only saves work, so a busy or read-only database loses the
  * new hashes and nothing else. */
 static void cache_flush(struct hash_cache *hc)
 {
-    if (hc->store == NULL || hc->n == 0)
+    if (hc->store == NULL || (hc->n == 0 && hc->n_matches == 0))
         return;
     tug_error *err = NULL;
     if (tug_store_begin(hc->store, &err) < 0) {
@@ -890,6 +966,20 @@ static void cache_flush(struct hash_cache *hc)
         sqlite3_bind_int64(put, 5, ns_of(st->st_ctim));
         BIND_TEXT(put, 6, hc->todo[i].digest);
         sqlite3_bind_int64(put, 7, hc->now_ns / 1000000000LL);
+        ok = sqlite3_step(put) == SQLITE_DONE;
+    }
+    sqlite3_finalize(put);
+    put = ok ? tug_db_prepare(hc->store,
+                              "INSERT OR REPLACE INTO build_match_sums (fingerprint, digest, "
+                              "created) VALUES (?1, ?2, ?3)",
+                              &err)
+             : NULL;
+    ok = put != NULL;
+    for (size_t i = 0; ok && i < hc->n_matches; i++) {
+        sqlite3_reset(put);
+        BIND_TEXT(put, 1, hc->todo_matches[i].fingerprint);
+        BIND_TEXT(put, 2, hc->todo_matches[i].digest);
+        sqlite3_bind_int64(put, 3, hc->now_ns / 1000000000LL);
         ok = sqlite3_step(put) == SQLITE_DONE;
     }
     sqlite3_finalize(put);
@@ -996,25 +1086,36 @@ int tug_context_checksum(tug_build_context *c, tug_copy_sources *s, bool xattrs,
                                 "SELECT digest FROM build_file_hashes WHERE dev = ?1 AND "
                                 "ino = ?2 AND size = ?3 AND mtime_ns = ?4 AND ctime_ns = ?5",
                                 NULL);
+    if (c->store)
+        hc.get_match = tug_db_prepare(
+            c->store, "SELECT digest FROM build_match_sums WHERE fingerprint = ?1", NULL);
     int r = 0;
     for (size_t i = 0; i < s->n_matches && r == 0; i++) {
         tug_copy_match *m = &s->matches[i];
-        if (!m->is_dir)
-            tug_sha256_update(h, m->name, strlen(m->name) + 1);
-        for (size_t k = 0; k < m->n_entries && r == 0; k++)
-            r = hash_entry(c, &hc, &m->entries[k], file_h, h, xattrs, err);
-        if (r < 0)
-            break;
-        tug_sha256_final(h, m->digest);
+        char fp[TUG_DIGEST_LEN + 1];
+        bool settled = c->store && match_fingerprint(m, xattrs, hc.now_ns, h, fp);
+        if (!settled || !match_cache_get(&hc, fp, m->digest)) {
+            if (!m->is_dir)
+                tug_sha256_update(h, m->name, strlen(m->name) + 1);
+            for (size_t k = 0; k < m->n_entries && r == 0; k++)
+                r = hash_entry(c, &hc, &m->entries[k], file_h, h, xattrs, err);
+            if (r < 0)
+                break;
+            tug_sha256_final(h, m->digest);
+            if (settled)
+                match_cache_put(&hc, fp, m->digest);
+        }
         char idx[32];
         int n = snprintf(idx, sizeof(idx), "%zu ", m->source);
         tug_sha256_update(total, idx, (size_t)n);
         tug_sha256_update(total, m->digest, TUG_DIGEST_LEN + 1);
     }
     sqlite3_finalize(hc.get);
+    sqlite3_finalize(hc.get_match);
     if (r == 0)
         cache_flush(&hc);
     free(hc.todo);
+    free(hc.todo_matches);
     if (r < 0)
         return -1;
     tug_sha256_final(total, ret_digest);

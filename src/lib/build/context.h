@@ -83,7 +83,8 @@ typedef struct tug_copy_entry {
     char *rel;      /* where it goes, relative to the match ("" for the match itself) */
     struct stat st; /* lstat; for a followed match (a symlink source), its target's stat */
     char *link;     /* a symlink's target, NULL for anything else */
-    /* A regular file's "sha256:<hex>" once tug_context_checksum has run, "" before. */
+    /* A regular file's "sha256:<hex>" once tug_context_checksum has hashed it; "" before, and
+     * after a checksum that found its whole match unchanged in the cache (nothing was read) */
     char digest[TUG_DIGEST_LEN + 1];
 } tug_copy_entry;
 
@@ -140,9 +141,12 @@ void tug_copy_sources_freep(tug_copy_sources **s);
  * symlink target, device numbers, a regular file's sha256, and with xattrs its extended
  * attributes), plus a non-directory match's name. Never mtimes or ctimes: `touch` changes
  * nothing. Fills every entry's and match's digest, and ret_digest ("sha256:<hex>") for the
- * whole. File hashes come from the store's cache when the file's (device, inode, size, mtime,
- * ctime) are unchanged; files changed within the last second are hashed every time (a write
- * in the same clock tick would not change their times). */
+ * whole. With a store, a match whose every entry has the metadata it had at an earlier checksum
+ * (device, inode, size, mtime, ctime, mode, owner, link target: table build_match_sums) takes
+ * that checksum without reading or looking up anything more; otherwise each file's hash comes
+ * from the cache (build_file_hashes) when its (device, inode, size, mtime, ctime) are
+ * unchanged. Files changed within the last second are never remembered (a write in the same
+ * clock tick would not change their times). */
 int tug_context_checksum(tug_build_context *c, tug_copy_sources *s, bool xattrs,
                          char ret_digest[TUG_DIGEST_LEN + 1], tug_error **err);
 

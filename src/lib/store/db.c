@@ -127,7 +127,8 @@ static const char schema_v4[] =
     "  pid INTEGER NOT NULL,"
     "  pid_start INTEGER NOT NULL);";
 
-/* v5: the build context's file hashes, by what tells a file unchanged (build/context.c). */
+/* v5: the build context's file hashes, by what tells a file unchanged, and whole COPY sources'
+ * checksums by the fingerprint of their files' metadata (build/context.c). */
 static const char schema_v5[] =
     "CREATE TABLE IF NOT EXISTS build_file_hashes ("
     "  dev INTEGER NOT NULL,"
@@ -137,7 +138,11 @@ static const char schema_v5[] =
     "  ctime_ns INTEGER NOT NULL,"
     "  digest TEXT NOT NULL,"
     "  created INTEGER NOT NULL,"
-    "  PRIMARY KEY (dev, ino)) WITHOUT ROWID;";
+    "  PRIMARY KEY (dev, ino)) WITHOUT ROWID;"
+    "CREATE TABLE IF NOT EXISTS build_match_sums ("
+    "  fingerprint TEXT PRIMARY KEY,"
+    "  digest TEXT NOT NULL,"
+    "  created INTEGER NOT NULL) WITHOUT ROWID;";
 
 /* SQLite's answer as an errno a caller can test: a taken unique key is EEXIST (a name in use),
  * any other failure keeps its own cause (a full disk is ENOSPC, not a conflict). */
