@@ -194,12 +194,13 @@ static int resolve(tug_build_context *c, const char *path, bool follow_last, str
         rest = steal_pointer(&remain);
         if (comp[0] == '\0' || strcmp(comp, ".") == 0)
             continue;
-        if (strcmp(comp, "..") == 0) {
+        if (strcmp(comp, "..") == 0) { /* only from a symlink's target: sources are clean */
             char *up = strrchr(real, '/');
             if (up)
                 *up = '\0';
             else
                 real[0] = '\0';
+            st.st_mode = S_IFDIR; /* the parent of where we were */
             continue;
         }
         if (!S_ISDIR(st.st_mode))
@@ -806,7 +807,7 @@ int tug_context_resolve(tug_build_context *c, const char *const *sources, size_t
         if (r < 0)
             return -1;
         if (r > 0)
-            return not_found(err, s->wildcard[i] ? cleaned : cleaned, sources[i]);
+            return not_found(err, cleaned, sources[i]);
     }
     *ret_sources = steal_pointer(&s);
     return 0;
