@@ -350,7 +350,10 @@ typedef enum {
     IT_DIRS_LOOP, /* ... any runes but '\n', then a '/' (docker's optional group of dirs) */
     IT_TAIL,      /* "**" at the end after something else: runes but '\n' (docker's ".*") */
     IT_SET,       /* a bracket expression or a \d-like escape */
-    IT_BOL,       /* a bare '^', which docker's regexp keeps as "at the start" */
+    IT_BOL,       /* a bare '^' or \A, which docker's regexp keeps as "at the start" */
+    IT_EOL,       /* \z: at the end */
+    IT_WORDB,     /* \b: between a word character ([0-9A-Za-z_]) and another or an end */
+    IT_NWORDB,    /* \B: not there */
 } item_kind;
 
 struct item {
@@ -565,8 +568,8 @@ static int64_t escaped_char(struct cursor *c, const struct named_class **ret_cla
     *ret_class = perl_class(r, ret_negated);
     if (*ret_class)
         return -1;
-    c->why = "an escaped letter or digit has a regular-expression meaning in docker that tug "
-             "does not give it; escape only punctuation";
+    c->why = "this escape (a digit, \\p, \\Q, \\x or an unknown letter) has a regular-expression "
+             "meaning in docker that tug does not give it; escape only punctuation";
     return -2;
 }
 
@@ -676,6 +679,17 @@ static int add_set_item(struct pattern *p, struct item **ret)
 /* One "\\" escape outside brackets (the cursor past the backslash, not at the end). */
 static int compile_escape(struct pattern *p, struct cursor *c)
 {
+    /* the assertions of Go's regexp syntax */
+    static const struct {
+        char letter;
+        item_kind kind;
+    } asserts[] = {{'A', IT_BOL}, {'z', IT_EOL}, {'b', IT_WORDB}, {'B', IT_NWORDB}};
+    for (size_t i = 0; i < TUG_ARRAY_SIZE(asserts); i++) {
+        if (c->s[c->pos] == asserts[i].letter) {
+            c->pos++;
+            return add_item(p, asserts[i].kind, 0) ? 0 : -ENOMEM;
+        }
+    }
     const struct named_class *pc;
     bool neg;
     int64_t e = escaped_char(c, &pc, &neg);
@@ -715,6 +729,9 @@ static int compile_double_star(struct pattern *p, struct cursor *c, size_t i, ma
 static int compile_pattern(struct pattern *p, const char **ret_why)
 {
     struct cursor c = {p->text, strlen(p->text), 0, NULL};
+    /* docker reads the pattern with Go's text/scanner, which drops a leading BOM */
+    if (strncmp(p->text, "\xEF\xBB\xBF", 3) == 0)
+        c.pos = 3;
     match_type type = MT_EXACT;
     int r = 0;
     for (size_t i = 0; !at_end(&c) && r == 0; i++) {
@@ -765,6 +782,11 @@ static int compile_pattern(struct pattern *p, const char **ret_why)
     return 0;
 }
 
+static bool is_word(uint32_t r)
+{
+    return (r >= '0' && r <= '9') || (r >= 'A' && r <= 'Z') || (r >= 'a' && r <= 'z') || r == '_';
+}
+
 /* Run the items over s as one anchored match: a set of live item positions, one rune at a
  * time, so a pattern of many stars costs its length times the path's, never more. */
 static bool match_items(const struct pattern *p, const char *s, size_t len)
@@ -782,6 +804,7 @@ static bool match_items(const struct pattern *p, const char *s, size_t len)
     memset(cur, 0, m + 1);
     cur[0] = 1;
     bool any = true;
+    uint32_t prev = 0; /* the rune before pos */
     for (size_t pos = 0;;) {
         /* epsilon moves go forward only: one pass in order closes the set */
         for (size_t i = 0; i < m; i++) {
@@ -797,9 +820,19 @@ static bool match_items(const struct pattern *p, const char *s, size_t len)
                 cur[i + 2] = 1;
                 break;
             case IT_BOL:
-                if (pos == 0)
-                    cur[i + 1] = 1;
+                cur[i + 1] |= pos == 0;
                 break;
+            case IT_EOL:
+                cur[i + 1] |= pos == len;
+                break;
+            case IT_WORDB:
+            case IT_NWORDB: {
+                size_t w;
+                bool next = pos < len && is_word(decode_rune(s + pos, len - pos, &w));
+                bool boundary = (pos > 0 && is_word(prev)) != next;
+                cur[i + 1] |= boundary == (p->items[i].kind == IT_WORDB);
+                break;
+            }
             default:
                 break;
             }
@@ -809,6 +842,7 @@ static bool match_items(const struct pattern *p, const char *s, size_t len)
         size_t w;
         uint32_t r = decode_rune(s + pos, len - pos, &w);
         pos += w;
+        prev = r;
         memset(nxt, 0, m + 1);
         any = false;
         for (size_t i = 0; i < m; i++) {
@@ -839,6 +873,9 @@ static bool match_items(const struct pattern *p, const char *s, size_t len)
                 break;
             case IT_DIRS_OPT:
             case IT_BOL:
+            case IT_EOL:
+            case IT_WORDB:
+            case IT_NWORDB:
                 break;
             }
             if (to) {

@@ -27,12 +27,16 @@
  *        then "**": everything under a/ (not a itself); "a**": every path that starts with "a"
  *   "[...]" a bracket expression with "^" negation, ranges, "\" escapes and POSIX classes
  *        ("[[:digit:]]"): unlike Go globs it may match '/'
- *   "\c" the character c (a punctuation mark, or \t \n \r \f \v \a; \d \s \w and their
- *        capitals are the ASCII classes docker's regular expression gives them)
+ *   "\c" the character c (a punctuation mark); \t \n \r \f \v \a those characters; \d \s \w
+ *        and their capitals the ASCII classes, \A \z \b \B the assertions docker's regular
+ *        expression gives them ("foo\bar" never matches, as in docker)
+ *   '^' outside brackets, in a pattern with a wildcard, bracket or escape: "at the start" (docker
+ *        leaves it unescaped in its regular expression); elsewhere a plain character
  * A path is also matched by a pattern that matches one of its parent directories: "build"
- * excludes build/x/y. Where docker's translation into a regular expression gives a pattern a
- * meaning no one writes on purpose, tug refuses the pattern with an error naming it instead of
- * guessing: "*" or "?" inside brackets, and escapes of other letters and digits (\b, \A, \p..).
+ * excludes build/x/y. Where docker's translation gives a pattern a meaning no one writes on
+ * purpose, tug refuses the pattern with an error naming it instead of guessing: "*" or "?"
+ * inside brackets, and escapes of digits and of letters other than those above (\p, \Q, \x;
+ * docker fails on the unknown ones too, at its first match).
  */
 typedef struct tug_ignore tug_ignore;
 
