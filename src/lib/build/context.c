@@ -356,13 +356,12 @@ static int read_names(int dfd, unsigned depth, char ***ret, size_t *ret_n)
     int fd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0)
         return -errno;
-    DIR *d = fdopendir(fd);
+    cleanup_dir DIR *d = fdopendir(fd);
     if (d == NULL) {
         int e = errno;
         close(fd);
         return -e;
     }
-    cleanup_dir DIR *guard = d;
     char **v = NULL;
     size_t n = 0, cap = 0;
     struct dirent *de;
