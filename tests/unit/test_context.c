@@ -181,6 +181,15 @@ static void test_open(void **state)
     assert_null(tug_context_ignore(c));
     tug_context_free(c);
 
+    /* a .dockerignore that is a symlink is followed, as docker's client reads it */
+    put("shared.ignore", "b.txt\n");
+    put("symign/Dockerfile", "FROM x\n");
+    put("symign/b.txt", "b");
+    link_at("symign/.dockerignore", "../shared.ignore");
+    c = open_ctx("symign", NULL, NULL);
+    assert_string_equal(tug_ignore_pattern(tug_context_ignore(c), 0), "b.txt");
+    tug_context_free(c);
+
     /* errors a user can act on */
     char path[512];
     tug_build_context *none = NULL;

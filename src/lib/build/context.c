@@ -1357,25 +1357,48 @@ static int read_dockerfile(tug_build_context *c, const tug_context_opts *o, char
     return r;
 }
 
+/* One candidate ignore file: 0 and its text, 1 when it is not there, < 0 on failure. A
+ * directory context's are the user's own files, read as docker's client reads them (a symlink
+ * followed); a tar's are read inside its unpacked copy, following nothing. */
+static int read_ignore_file(tug_build_context *c, const char *path, char **ret, size_t *ret_len,
+                            tug_error **err)
+{
+    if (c->tmp == NULL) {
+        tug_error *e = NULL;
+        if (tug_read_file(path, ret, ret_len, &e) == 0)
+            return 0;
+        int errnum = e->errnum;
+        tug_error_free(e);
+        return errnum == ENOENT || errnum == ENOTDIR ? 1
+                                                     : tug_error_set(err, errnum, "read %s", path);
+    }
+    size_t dl = strlen(c->dir);
+    const char *rel = strncmp(path, c->dir, dl) == 0 && path[dl] == '/' ? path + dl + 1 : NULL;
+    cleanup_free char *clean = rel ? clean_source(rel) : NULL;
+    if (clean == NULL)
+        return 1; /* a Dockerfile outside the tar has no ignore file in it */
+    cleanup_close int fd = open_beneath(c->root_fd, clean, O_RDONLY | O_NONBLOCK);
+    if (fd < 0)
+        return errno == ENOENT || errno == ENOTDIR ? 1 : tug_error_set(err, errno, "open %s", rel);
+    return read_rest(fd, NULL, 0, ret, ret_len, err);
+}
+
 /* "<Dockerfile>.dockerignore" next to the Dockerfile, else the context's .dockerignore. */
 static int read_ignore(tug_build_context *c, const char *dockerfile_path, tug_error **err)
 {
-    cleanup_free char *text = NULL, *own = NULL;
+    cleanup_free char *text = NULL, *own = NULL, *root = join(c->dir, ".dockerignore");
     size_t len = 0;
-    if (dockerfile_path && asprintf(&own, "%s.dockerignore", dockerfile_path) < 0)
+    if (root == NULL || (dockerfile_path && asprintf(&own, "%s.dockerignore", dockerfile_path) < 0))
         return tug_error_set(err, ENOMEM, ".dockerignore");
-    tug_error *e = NULL;
-    if (own && tug_read_file(own, &text, &len, &e) == 0) {
-        c->ignore_name = strdup(base_name(own));
-    } else {
-        tug_error_free(e);
-        cleanup_close int fd = open_beneath(c->root_fd, ".dockerignore", O_RDONLY | O_NONBLOCK);
-        if (fd < 0)
-            return errno == ENOENT ? 0 : tug_error_set(err, errno, "open .dockerignore");
-        if (read_rest(fd, NULL, 0, &text, &len, err) < 0)
-            return tug_error_wrap(err, ".dockerignore");
-        c->ignore_name = strdup(".dockerignore");
+    int r = own ? read_ignore_file(c, own, &text, &len, err) : 1;
+    const char *used = own;
+    if (r == 1) {
+        r = read_ignore_file(c, root, &text, &len, err);
+        used = root;
     }
+    if (r != 0)
+        return r < 0 ? -1 : 0;
+    c->ignore_name = strdup(base_name(used));
     if (c->ignore_name == NULL)
         return tug_error_set(err, ENOMEM, ".dockerignore");
     return tug_ignore_parse(text, len, c->ignore_name, &c->ignore, err);
