@@ -172,6 +172,7 @@ ignores = [
     ("!\n", "x"),
     ("a\\\n", "x"),
     ("[*]\n", "*"),
+    ("\\Aab*\nfoo\\b.x\nx\\B-y*\ne\\z\n\ufeff*.bom\n", "abc\nfoo.x\nx-y\ne\na.bom"),
 ]
 for i, (text, paths) in enumerate(ignores):
     write("ignore", "%02d" % i, text.encode("utf-8", "surrogateescape") + b"\0" + paths.encode())
