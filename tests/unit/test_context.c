@@ -388,6 +388,12 @@ static void test_checksum(void **state)
     link_at("sum/d/l", "g");
     checksum_of(c, "d", b);
     assert_string_not_equal(a, b);
+    /* with xattrs, an extended attribute counts too */
+    snprintf(path, sizeof(path), "%s/sum/d/g", tmp);
+    checksum_of(c, "d", a);
+    assert_int_equal(setxattr(path, "user.tug", "1", 1, 0), 0);
+    checksum_of(c, "d", b);
+    assert_string_not_equal(a, b);
     /* a file copied under another name is another copy */
     char f1[TUG_DIGEST_LEN + 1], f2[TUG_DIGEST_LEN + 1];
     put("sum/same1", "x");

@@ -1022,9 +1022,11 @@ static void hash_xattrs(tug_build_context *c, const tug_copy_entry *e, tug_sha25
 {
     if (S_ISLNK(e->st.st_mode))
         return;
-    cleanup_close int fd = open_beneath(c->root_fd, e->path, O_RDONLY | O_NONBLOCK);
-    char names[4096], value[4096];
-    ssize_t n = fd < 0 ? -1 : flistxattr(fd, names, sizeof(names));
+    /* O_PATH: opening a device node or a FIFO for real could do something */
+    cleanup_close int fd = open_beneath(c->root_fd, e->path, O_PATH);
+    char names[4096], value[4096], proc[64];
+    snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+    ssize_t n = fd < 0 ? -1 : listxattr(proc, names, sizeof(names));
     if (n <= 0)
         return;
     const char *v[256];
@@ -1033,7 +1035,7 @@ static void hash_xattrs(tug_build_context *c, const tug_copy_entry *e, tug_sha25
         v[k++] = p;
     qsort(v, k, sizeof(*v), cmp_names);
     for (size_t i = 0; i < k; i++) {
-        ssize_t vl = fgetxattr(fd, v[i], value, sizeof(value));
+        ssize_t vl = getxattr(proc, v[i], value, sizeof(value));
         if (vl < 0)
             continue;
         tug_sha256_update(h, "x", 1);
