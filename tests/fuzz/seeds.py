@@ -189,3 +189,20 @@ z = subprocess.run(["zstd", "-q", "-c"], input=tar_bytes(layers["tree"]), captur
                    check=True).stdout
 write("unpack", "tree-zstd", b"\0" + z)
 write("unpack", "empty", b"\0")
+
+# .dockerignore text, NUL, the paths to check against it (one a line)
+ignores = [
+    ("# comment\n\nnode_modules\n*.log\n!important.log\n/build/\n", "node_modules/x\na.log\nimportant.log\nbuild/out"),
+    ("**\n!src/**/*.c\n!Dockerfile\n", "src/a/b.c\nsrc/a/b.h\nDockerfile\nREADME"),
+    ("docs\n!docs/README.md\ndocs/README.md/x\n", "docs/README.md\ndocs/other\ndocs/sub/x"),
+    ("\ufeff./a//b/../c\r\n  ! /keep  \r\n", "a/c\nkeep\na/c/d"),
+    ("a[b-d]e\n[^x]y\n[[:digit:]]*\nv\\d\\.\\*\n^start*\n", "ace\nay\n7z\nv1.*\nstartx"),
+    ("**/dir/**\n**file\nabc**\na/**/b\n*/**\n", "x/dir/y\nxfile\nabcdef/g\na/x/y/b\nq/r"),
+    ("[\n", "x"),
+    ("!\n", "x"),
+    ("a\\\n", "x"),
+    ("[*]\n", "*"),
+    ("\\Aab*\nfoo\\b.x\nx\\B-y*\ne\\z\n\ufeff*.bom\n", "abc\nfoo.x\nx-y\ne\na.bom"),
+]
+for i, (text, paths) in enumerate(ignores):
+    write("ignore", "%02d" % i, text.encode("utf-8", "surrogateescape") + b"\0" + paths.encode())

@@ -11,7 +11,7 @@
 #include "db.h"
 #include "store.h"
 
-#define SCHEMA_VERSION 4
+#define SCHEMA_VERSION 5
 
 static const char schema_v1[] =
     "CREATE TABLE IF NOT EXISTS layers ("
@@ -126,6 +126,23 @@ static const char schema_v4[] =
     "  id TEXT PRIMARY KEY,"
     "  pid INTEGER NOT NULL,"
     "  pid_start INTEGER NOT NULL);";
+
+/* v5: the build context's file hashes, by what tells a file unchanged, and whole COPY sources'
+ * checksums by the fingerprint of their files' metadata (build/context.c). */
+static const char schema_v5[] =
+    "CREATE TABLE IF NOT EXISTS build_file_hashes ("
+    "  dev INTEGER NOT NULL,"
+    "  ino INTEGER NOT NULL,"
+    "  size INTEGER NOT NULL,"
+    "  mtime_ns INTEGER NOT NULL,"
+    "  ctime_ns INTEGER NOT NULL,"
+    "  digest TEXT NOT NULL,"
+    "  created INTEGER NOT NULL,"
+    "  PRIMARY KEY (dev, ino)) WITHOUT ROWID;"
+    "CREATE TABLE IF NOT EXISTS build_match_sums ("
+    "  fingerprint TEXT PRIMARY KEY,"
+    "  digest TEXT NOT NULL,"
+    "  created INTEGER NOT NULL) WITHOUT ROWID;";
 
 /* SQLite's answer as an errno a caller can test: a taken unique key is EEXIST (a name in use),
  * any other failure keeps its own cause (a full disk is ENOSPC, not a conflict). */
@@ -265,6 +282,7 @@ static int open_db(tug_store *s, tug_error **err)
             (version < 2 && tug_store_exec(s, schema_v2, err) < 0) ||
             (version < 3 && tug_store_exec(s, schema_v3, err) < 0) ||
             (version < 4 && tug_store_exec(s, schema_v4, err) < 0) ||
+            (version < 5 && tug_store_exec(s, schema_v5, err) < 0) ||
             tug_store_exec(s, pragma, err) < 0) {
             tug_store_rollback(s);
             return tug_error_wrap(err, "create schema in %s", path);
