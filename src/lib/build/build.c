@@ -20,6 +20,7 @@
 #include "../image/image.h"
 #include "../image/manifest.h"
 #include "../image/reference.h"
+#include "../runtime/volume.h"
 #include "../store/diff.h"
 #include "../store/imgconfig.h"
 #include "../util/cleanup.h"
@@ -670,9 +671,6 @@ typedef struct copy_job {
     const char *scratch; /* where the other rootfs is mounted in the child */
 } copy_job;
 
-int tug_fs_copy_from(int rootfd, const tug_fs_copy *c, const char *const *paths, size_t n,
-                     tug_error **err);
-
 static int copy_in(int rootfd, void *ud, tug_error **err)
 {
     copy_job *j = ud;
@@ -711,174 +709,193 @@ static int copy_source_stage(builder *b, const char *from, const tug_stage **ret
     return base_image(b, from, ret_img, err);
 }
 
-static bool has_wildcard(const char *s)
+/* What a COPY or ADD step works with, read from its instruction. */
+typedef struct copy_plan {
+    tug_df_copy *cp;
+    copy_job j;
+    char *dest;
+    const char **paths; /* local sources (or --from paths) */
+    size_t n_paths;
+    tug_fs_inline *inl; /* heredocs */
+    size_t n_inl;
+    bool wild;
+    tug_copy_sources *srcs;
+    tug_image *from_img;
+    tug_stage from_tmp;
+    char digest[TUG_DIGEST_LEN + 1];
+    const char *sum; /* what the sources are, for the key */
+} copy_plan;
+
+static void copy_plan_clear(copy_plan *p)
 {
-    return tug_glob_has_wildcards(s);
+    if (p->j.from_lowers) {
+        for (size_t i = 0; p->j.from_lowers[i]; i++)
+            free(p->j.from_lowers[i]);
+        free(p->j.from_lowers);
+    }
+    tug_stage_clear(&p->from_tmp);
+    tug_image_free(p->from_img);
+    tug_copy_sources_free(p->srcs);
+    free(p->inl);
+    free(p->paths);
+    free(p->dest);
+    tug_df_free(p->cp);
+}
+
+static bool archive_name(const char *n)
+{
+    static const char *const exts[] = {".tar", ".tar.gz", ".tgz", ".tar.bz2",
+                                       ".tar.xz", ".txz", ".tbz2", ".tar.zst"};
+    size_t nl = strlen(n);
+    for (size_t e = 0; e < TUG_ARRAY_SIZE(exts); e++) {
+        size_t el = strlen(exts[e]);
+        if (nl > el && strcmp(n + nl - el, exts[e]) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* Sources, heredocs and the destination of the instruction. */
+static int plan_sources(const tug_stage *st, const tug_df_instruction *in, copy_plan *p,
+                        tug_error **err)
+{
+    tug_df_copy *cp = p->cp;
+    p->paths = calloc(cp->n_sources + 1, sizeof(char *));
+    p->inl = calloc(cp->n_sources + 1, sizeof(*p->inl));
+    if (p->paths == NULL || p->inl == NULL)
+        return tug_error_set(err, ENOMEM, "build");
+    for (size_t i = 0; i < cp->n_sources; i++) {
+        const tug_df_source *s = &cp->sources[i];
+        if (s->data) {
+            p->inl[p->n_inl++] = (tug_fs_inline){.name = s->path, .data = s->data, .fd = -1,
+                                                 .mode = 0644};
+            continue;
+        }
+        if (cp->add && (strncmp(s->path, "http://", 7) == 0 ||
+                        strncmp(s->path, "https://", 8) == 0 || strncmp(s->path, "git@", 4) == 0))
+            return tug_error_user(err, "%s:%d: ADD from a URL (%s) is not supported yet by tug: "
+                                       "download it in a RUN step",
+                                  in->file, in->line, s->path);
+        p->wild |= tug_glob_has_wildcards(s->path);
+        p->paths[p->n_paths++] = s->path;
+    }
+    /* the destination: relative to WORKDIR; a trailing / or several sources make it a dir */
+    size_t dl = strlen(cp->dest);
+    bool slash = dl > 0 && cp->dest[dl - 1] == '/';
+    if (cp->n_sources > 1 && !slash)
+        return tug_error_user(err, "%s:%d: When using %s with more than one source file, the "
+                                   "destination must be a directory and end with a /",
+                              in->file, in->line, cp->add ? "ADD" : "COPY");
+    p->dest = cp->dest[0] == '/' ? tug_path_clean_abs(cp->dest) : join_workdir(st, cp->dest);
+    if (p->dest == NULL)
+        return tug_error_set(err, ENOMEM, "build");
+    p->j.fc.dest = p->dest;
+    p->j.fc.dest_is_dir = slash || cp->n_sources > 1 || p->wild || strcmp(cp->dest, ".") == 0;
+    p->j.fc.chown = cp->chown;
+    p->j.fc.chmod = -1;
+    p->j.fc.from_root = -1;
+    if (cp->chmod) {
+        char *end;
+        long m = strtol(cp->chmod, &end, 8);
+        if (*cp->chmod == '\0' || *end != '\0' || m < 0 || m > 07777)
+            return tug_error_user(err, "%s:%d: invalid chmod parameter %s: use octal bits (0755)",
+                                  in->file, in->line, cp->chmod);
+        p->j.fc.chmod = m;
+    }
+    p->j.fc.inlines = p->inl;
+    p->j.fc.n_inlines = p->n_inl;
+    return 0;
+}
+
+/* COPY --from: the paths are read in the other stage's (or image's) layers. */
+static int plan_from(builder *b, copy_plan *p, tug_error **err)
+{
+    const tug_stage *from_st = NULL;
+    if (copy_source_stage(b, p->cp->from, &from_st, &p->from_img, err) < 0)
+        return -1;
+    if (p->from_img) {
+        if (tug_stage_from_image(&p->from_tmp, p->from_img, err) < 0)
+            return -1;
+        from_st = &p->from_tmp;
+    }
+    const char *top = tug_stage_top_chain(from_st);
+    p->sum = top ? top : "scratch";
+    p->j.from_lowers = lower_dirs(b, from_st);
+    p->j.n_from = from_st->n_layers;
+    p->j.from_paths = p->paths;
+    p->j.n_from_paths = p->n_paths;
+    return p->j.from_lowers ? 0 : tug_error_set(err, ENOMEM, "build");
+}
+
+/* The context's sources, resolved and checksummed. */
+static int plan_context(builder *b, const tug_df_instruction *in, copy_plan *p, tug_error **err)
+{
+    tug_copy_opts co = {.excludes = p->cp->excludes, .n_excludes = p->cp->n_excludes,
+                        .parents = p->cp->parents};
+    if (tug_context_resolve(b->ctx, p->paths, p->n_paths, &co, &p->srcs, err) < 0 ||
+        tug_context_checksum(b->ctx, p->srcs, false, p->digest, err) < 0)
+        return -1;
+    p->sum = p->digest;
+    p->j.fc.ctx = b->ctx;
+    p->j.fc.sources = p->srcs;
+    for (size_t i = 0; p->cp->add && i < p->srcs->n_matches; i++) {
+        const tug_copy_match *m = &p->srcs->matches[i];
+        /* an archive ADD unpacks it: not yet, so say so instead of copying it whole */
+        if (!m->is_dir && m->name && archive_name(m->name))
+            return tug_error_user(err, "%s:%d: ADD of an archive (%s) is not supported yet by "
+                                       "tug: COPY it and unpack it in a RUN step",
+                                  in->file, in->line, m->name);
+    }
+    return 0;
+}
+
+static char *copy_detail(const copy_plan *p)
+{
+    const tug_df_copy *cp = p->cp;
+    json_t *d = json_pack("{s:s,s:s,s:s,s:s,s:s,s:b}", "op", cp->add ? "add" : "copy", "sum",
+                          p->sum ? p->sum : "", "dest", p->dest, "chown",
+                          cp->chown ? cp->chown : "", "chmod", cp->chmod ? cp->chmod : "", "dir",
+                          p->j.fc.dest_is_dir);
+    if (d == NULL)
+        return NULL;
+    json_t *hd = json_array();
+    for (size_t i = 0; i < p->n_inl; i++)
+        json_array_append_new(hd, json_pack("[ss]", p->inl[i].name, p->inl[i].data));
+    json_object_set_new(d, "inline", hd);
+    json_t *fp = json_array();
+    for (size_t i = 0; cp->from && i < p->n_paths; i++)
+        json_array_append_new(fp, json_string(p->paths[i]));
+    json_object_set_new(d, "paths", fp);
+    char *t = json_dumps(d, JSON_COMPACT | JSON_SORT_KEYS);
+    json_decref(d);
+    return t;
 }
 
 static int do_copy(builder *b, tug_stage *st, const tug_df_instruction *in, tug_error **err)
 {
-    tug_df_copy *cp = NULL;
-    if (tug_df_read_copy(in, stage_lookup, st, &cp, err) < 0)
-        return -1;
-    int r = 0;
-    copy_job j = {.fc = {.from_root = -1, .chmod = -1}};
-    cleanup_free char *dest = NULL, *detail = NULL, *key = NULL, *created_by = NULL;
-    cleanup_free const char **paths = calloc(cp->n_sources + 1, sizeof(char *));
-    cleanup_free tug_fs_inline *inl = calloc(cp->n_sources + 1, sizeof(*inl));
-    cleanup_copy_sources tug_copy_sources *srcs = NULL;
-    cleanup_image tug_image *from_img = NULL;
-    tug_stage from_tmp = {0};
-    const tug_stage *from_st = NULL;
-    size_t n_paths = 0, n_inl = 0;
-    bool wild = false;
-    char label[96];
-    int v = 0;
-    if (paths == NULL || inl == NULL) {
+    copy_plan p = {.sum = ""};
+    int r = tug_df_read_copy(in, stage_lookup, st, &p.cp, err);
+    if (r == 0)
+        r = plan_sources(st, in, &p, err);
+    if (r == 0 && p.cp->from)
+        r = plan_from(b, &p, err);
+    else if (r == 0 && p.n_paths > 0)
+        r = plan_context(b, in, &p, err);
+    cleanup_free char *detail = r == 0 ? copy_detail(&p) : NULL;
+    cleanup_free char *key = detail ? key_text(st, p.cp->add ? "ADD" : "COPY", detail) : NULL;
+    cleanup_free char *created_by = NULL;
+    cleanup_free char *scratch = NULL;
+    if (r == 0 && (key == NULL || asprintf(&created_by, "%s # buildkit", in->original) < 0 ||
+                   asprintf(&scratch, "%s/tmp/from-%d", b->s->root, (int)getpid()) < 0))
         r = tug_error_set(err, ENOMEM, "build");
-        goto out;
+    if (r == 0) {
+        char label[96];
+        step_label(b, label, sizeof(label));
+        int v = ev_start(b, "%s %s", label, in->original);
+        p.j.scratch = scratch;
+        r = fs_step(b, st, v, key, in->original, created_by, copy_in, &p.j, err);
     }
-    for (size_t i = 0; i < cp->n_sources; i++) {
-        const tug_df_source *s = &cp->sources[i];
-        if (s->data) {
-            inl[n_inl++] = (tug_fs_inline){.name = s->path, .data = s->data, .fd = -1,
-                                           .mode = 0644, .mtime = 0};
-            continue;
-        }
-        if (cp->add && (strncmp(s->path, "http://", 7) == 0 ||
-                        strncmp(s->path, "https://", 8) == 0 || strncmp(s->path, "git@", 4) == 0)) {
-            r = tug_error_user(err, "%s:%d: ADD from a URL (%s) is not supported yet by tug: "
-                                    "download it in a RUN step",
-                               in->file, in->line, s->path);
-            goto out;
-        }
-        wild |= has_wildcard(s->path);
-        paths[n_paths++] = s->path;
-    }
-    /* the destination: relative to WORKDIR; a trailing / or several sources make it a dir */
-    size_t dl = strlen(cp->dest);
-    dest = cp->dest[0] == '/' ? strdup(cp->dest) : join_workdir(st, cp->dest);
-    if (dest == NULL) {
-        r = tug_error_set(err, ENOMEM, "build");
-        goto out;
-    }
-    j.fc.dest = dest;
-    j.fc.dest_is_dir = (dl > 0 && cp->dest[dl - 1] == '/') || cp->n_sources > 1 || wild ||
-                       strcmp(cp->dest, ".") == 0;
-    if (cp->n_sources > 1 && !(dl > 0 && cp->dest[dl - 1] == '/')) {
-        r = tug_error_user(err, "%s:%d: When using %s with more than one source file, the "
-                                "destination must be a directory and end with a /",
-                           in->file, in->line, cp->add ? "ADD" : "COPY");
-        goto out;
-    }
-    j.fc.chown = cp->chown;
-    if (cp->chmod) {
-        char *end;
-        long m = strtol(cp->chmod, &end, 8);
-        if (*cp->chmod == '\0' || *end != '\0' || m < 0 || m > 07777) {
-            r = tug_error_user(err, "%s:%d: invalid chmod parameter %s: use octal bits (0755)",
-                               in->file, in->line, cp->chmod);
-            goto out;
-        }
-        j.fc.chmod = m;
-    }
-    const char *sum = "";
-    char digest[TUG_DIGEST_LEN + 1] = "";
-    if (cp->from) {
-        if (copy_source_stage(b, cp->from, &from_st, &from_img, err) < 0) {
-            r = -1;
-            goto out;
-        }
-        if (from_img) {
-            if ((r = tug_stage_from_image(&from_tmp, from_img, err)) < 0)
-                goto out;
-            from_st = &from_tmp;
-        }
-        const char *top = tug_stage_top_chain(from_st);
-        sum = top ? top : "scratch";
-        j.from_lowers = lower_dirs(b, from_st);
-        j.n_from = from_st->n_layers;
-        j.from_paths = paths;
-        j.n_from_paths = n_paths;
-    } else if (n_paths > 0) {
-        tug_copy_opts co = {.excludes = cp->excludes, .n_excludes = cp->n_excludes,
-                            .parents = cp->parents};
-        if (tug_context_resolve(b->ctx, paths, n_paths, &co, &srcs, err) < 0 ||
-            tug_context_checksum(b->ctx, srcs, false, digest, err) < 0) {
-            r = -1;
-            goto out;
-        }
-        sum = digest;
-        j.fc.ctx = b->ctx;
-        j.fc.sources = srcs;
-        if (cp->add) {
-            /* a local archive ADD would unpack: not yet */
-            for (size_t i = 0; i < srcs->n_matches; i++) {
-                const tug_copy_match *m = &srcs->matches[i];
-                const char *n = m->name ? m->name : "";
-                size_t nl = strlen(n);
-                static const char *const exts[] = {".tar", ".tar.gz", ".tgz", ".tar.bz2",
-                                                   ".tar.xz", ".txz", ".tbz2", ".tar.zst"};
-                for (size_t e = 0; !m->is_dir && e < TUG_ARRAY_SIZE(exts); e++) {
-                    size_t el = strlen(exts[e]);
-                    if (nl > el && strcmp(n + nl - el, exts[e]) == 0) {
-                        r = tug_error_user(err, "%s:%d: ADD of an archive (%s) is not "
-                                                "supported yet by tug: COPY it and unpack it "
-                                                "in a RUN step",
-                                           in->file, in->line, n);
-                        goto out;
-                    }
-                }
-            }
-        }
-    }
-    j.fc.inlines = inl;
-    j.fc.n_inlines = n_inl;
-    {
-        json_t *d = json_pack("{s:s,s:s,s:s,s:s,s:s,s:b}", "op", cp->add ? "add" : "copy", "sum",
-                              sum, "dest", dest, "chown", cp->chown ? cp->chown : "", "chmod",
-                              cp->chmod ? cp->chmod : "", "dir", j.fc.dest_is_dir);
-        json_t *hd = json_array();
-        for (size_t i = 0; i < n_inl; i++)
-            json_array_append_new(hd, json_pack("[ss]", inl[i].name, inl[i].data));
-        json_object_set_new(d, "inline", hd);
-        json_t *fp = json_array();
-        for (size_t i = 0; cp->from && i < n_paths; i++)
-            json_array_append_new(fp, json_string(paths[i]));
-        json_object_set_new(d, "paths", fp);
-        detail = json_dumps(d, JSON_COMPACT | JSON_SORT_KEYS);
-        json_decref(d);
-    }
-    key = key_text(st, cp->add ? "ADD" : "COPY", detail ? detail : "");
-    if (asprintf(&created_by, "%s # buildkit", in->original) < 0)
-        created_by = NULL;
-    step_label(b, label, sizeof(label));
-    v = ev_start(b, "%s %s", label, in->original);
-    if (srcs && b->o->events.status) {
-        /* as BuildKit says what it sent of the context */
-        long long bytes = 0;
-        for (size_t i = 0; i < srcs->n_matches; i++)
-            for (size_t e = 0; e < srcs->matches[i].n_entries; e++)
-                if (S_ISREG(srcs->matches[i].entries[e].st.st_mode))
-                    bytes += srcs->matches[i].entries[e].st.st_size;
-        (void)bytes;
-    }
-    {
-        cleanup_free char *scratch = NULL;
-        if (asprintf(&scratch, "%s/tmp/from-%d", b->s->root, (int)getpid()) < 0)
-            scratch = NULL;
-        j.scratch = scratch;
-        r = fs_step(b, st, v, key ? key : "", in->original, created_by ? created_by : "", copy_in,
-                    &j, err);
-    }
-out:
-    if (j.from_lowers) {
-        for (size_t i = 0; j.from_lowers[i]; i++)
-            free(j.from_lowers[i]);
-        free(j.from_lowers);
-    }
-    tug_stage_clear(&from_tmp);
-    tug_df_free(cp);
+    copy_plan_clear(&p);
     return r;
 }
 
@@ -1346,55 +1363,55 @@ static int find_target(builder *b, size_t *ret, tug_error **err)
     return tug_error_user(err, "failed to reach build target %s in Dockerfile", b->o->target);
 }
 
+/* Parse, pick the stages the target needs, build them in order, export the target. */
+static int run_build(builder *b, char **ret_image_id, tug_error **err)
+{
+    if (check_platform(b, err) < 0 || read_build_args(b, err) < 0 || open_context(b, err) < 0)
+        return -1;
+    size_t len = 0;
+    const char *text = tug_context_dockerfile(b->ctx, &len);
+    if (tug_dockerfile_parse(tug_context_dockerfile_name(b->ctx), text, len, &b->df, err) < 0)
+        return -1;
+    predefined_args(b);
+    for (size_t i = 0; i < b->df->n_meta_args; i++)
+        if (apply_arg(b, &b->df->inst[i], b->meta, NULL, err) < 0)
+            return -1;
+    size_t target = 0;
+    if (find_target(b, &target, err) < 0)
+        return -1;
+    b->stages = calloc(b->df->n_stages, sizeof(*b->stages));
+    cleanup_free bool *needed = calloc(b->df->n_stages, sizeof(bool));
+    if (b->stages == NULL || needed == NULL)
+        return tug_error_set(err, ENOMEM, "build");
+    for (size_t i = 0; i < b->df->n_stages; i++) {
+        b->stages[i].index = (int)i;
+        b->stages[i].name = b->df->stages[i].name ? strdup(b->df->stages[i].name) : NULL;
+    }
+    if (mark_needed(b, target, needed, 0, err) < 0)
+        return -1;
+    for (size_t i = 0; i <= target; i++)
+        if (needed[i] && build_stage(b, i, err) < 0)
+            return -1;
+    return export_image(b, &b->stages[target], ret_image_id, err);
+}
+
 int tug_build(tug_store *s, const tug_build_opts *o, char **ret_image_id, tug_error **err)
 {
     builder b = {.s = s, .o = o};
-    int r = -1;
-    cleanup_free bool *needed = NULL;
-    size_t target = 0;
     b.build_args = json_object();
     b.used_args = json_object();
     b.meta = json_object();
+    int r = -1;
     if (b.build_args == NULL || b.used_args == NULL || b.meta == NULL) {
         tug_error_set(err, ENOMEM, "build");
-        goto out;
+    } else {
+        /* layers made here are nobody's until the image or a cache row names them */
+        cleanup_close int lock = tug_store_lock_shared(s, err);
+        if (lock >= 0) {
+            tug_store_sweep_dead(s);
+            r = run_build(&b, ret_image_id, err);
+        }
     }
-    if (check_platform(&b, err) < 0 || read_build_args(&b, err) < 0)
-        goto out;
-    /* layers made here are nobody's until the image or a cache row names them */
-    cleanup_close int lock = tug_store_lock_shared(s, err);
-    if (lock < 0)
-        goto out;
-    tug_store_sweep_dead(s);
-    if (open_context(&b, err) < 0)
-        goto out;
-    size_t len = 0;
-    const char *text = tug_context_dockerfile(b.ctx, &len);
-    if (tug_dockerfile_parse(tug_context_dockerfile_name(b.ctx), text, len, &b.df, err) < 0)
-        goto out;
-    predefined_args(&b);
-    for (size_t i = 0; i < b.df->n_meta_args; i++)
-        if (apply_arg(&b, &b.df->inst[i], b.meta, NULL, err) < 0)
-            goto out;
-    if (find_target(&b, &target, err) < 0)
-        goto out;
-    b.stages = calloc(b.df->n_stages, sizeof(*b.stages));
-    needed = calloc(b.df->n_stages, sizeof(bool));
-    if (b.stages == NULL || needed == NULL) {
-        tug_error_set(err, ENOMEM, "build");
-        goto out;
-    }
-    for (size_t i = 0; i < b.df->n_stages; i++) {
-        b.stages[i].index = (int)i;
-        b.stages[i].name = b.df->stages[i].name ? strdup(b.df->stages[i].name) : NULL;
-    }
-    if (mark_needed(&b, target, needed, 0, err) < 0)
-        goto out;
-    for (size_t i = 0; i <= target; i++)
-        if (needed[i] && build_stage(&b, i, err) < 0)
-            goto out;
-    r = export_image(&b, &b.stages[target], ret_image_id, err);
-out:
     builder_clear(&b);
     return r;
 }

@@ -9,8 +9,10 @@
 #include <grp.h>
 #include <limits.h>
 #include <pwd.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/mman.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -600,9 +602,6 @@ int tug_fs_copy_run(int rootfd, const tug_fs_copy *c, tug_error **err)
     return r;
 }
 
-/* COPY --from's sources are paths in the other rootfs (run after tug_fs_copy_run's setup). */
-int tug_fs_copy_from(int rootfd, const tug_fs_copy *c, const char *const *paths, size_t n,
-                     tug_error **err);
 int tug_fs_copy_from(int rootfd, const tug_fs_copy *c, const char *const *paths, size_t n,
                      tug_error **err)
 {

@@ -34,6 +34,11 @@ typedef struct tug_fs_copy {
  * a directory for several sources, an unknown --chown user). */
 int tug_fs_copy_run(int rootfd, const tug_fs_copy *c, tug_error **err);
 
+/* COPY --from: paths in c->from_root (an O_PATH fd of the other rootfs) copied into the rootfs
+ * at rootfd the same way. */
+int tug_fs_copy_from(int rootfd, const tug_fs_copy *c, const char *const *paths, size_t n,
+                     tug_error **err);
+
 /* mkdir -p path (absolute in the rootfs), owned by uid:gid, 0755; *ret_made says whether
  * anything was created. */
 int tug_fs_mkdir(int rootfd, const char *path, uid_t uid, gid_t gid, bool *ret_made,
