@@ -26,6 +26,8 @@ int tug_write_file_atomic_via(const char *tmpl, const char *path, const void *da
 /* The same without fsync: for files a crash of the machine may lose (kill -9 cannot). */
 int tug_write_file_atomic_nosync(const char *path, const void *data, size_t len, mode_t mode,
                                  tug_error **err);
+/* Write all of buf to fd (a pipe or socket may take it in parts); -1 with errno on failure. */
+int tug_write_all(int fd, const void *buf, size_t len);
 /* Read a whole file; *ret_data is NUL-terminated. */
 int tug_read_file(const char *path, char **ret_data, size_t *ret_len, tug_error **err);
 /* Walk the tree under the directory at rootfd, depth first, holding two descriptors at the
