@@ -114,6 +114,52 @@ static void test_wide_and_deep_size(void **state)
     assert_int_equal(stat("/etc/passwd", &st), 0);
 }
 
+struct events {
+    char text[4096];
+    size_t len;
+};
+
+static int note_event(tug_walk *w, const tug_walk_entry *e, void *data, tug_error **err)
+{
+    (void)w;
+    (void)err;
+    struct events *ev = data;
+    static const char mark[] = {
+        [TUG_WALK_FILE] = 'f', [TUG_WALK_ENTER] = '>', [TUG_WALK_LEAVE] = '<'};
+    ev->len += (size_t)snprintf(ev->text + ev->len, sizeof(ev->text) - ev->len, "%c%s ",
+                                mark[e->event], e->name);
+    return 0;
+}
+
+static void test_sorted_walk_is_gos_order(void **state)
+{
+    (void)state;
+    /* created out of order; read back in byte order, a directory where its name falls */
+    static const char *const dirs[] = {"t", "t/a", "t/B", "t/a/z"};
+    static const char *const files[] = {"t/a.b", "t/_", "t/a-b", "t/Z", "t/a/y", "t/a/z/x"};
+    char p[256];
+    for (size_t i = 0; i < 4; i++) {
+        snprintf(p, sizeof(p), "%s/%s", base, dirs[i]);
+        assert_int_equal(mkdir(p, 0755), 0);
+    }
+    for (size_t i = 0; i < 6; i++) {
+        snprintf(p, sizeof(p), "%s/%s", base, files[i]);
+        int fd = open(p, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+        assert_true(fd >= 0);
+        close(fd);
+    }
+    snprintf(p, sizeof(p), "%s/t", base);
+    int fd = open(p, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    struct events ev = {.len = 0};
+    cleanup_error tug_error *err = NULL;
+    struct rlimit old = limit_fds(8); /* still two descriptors at any depth, and the root */
+    int r = tug_walk_tree_sorted(fd, p, note_event, &ev, &err);
+    setrlimit(RLIMIT_NOFILE, &old);
+    close(fd);
+    assert_int_equal(r, 0);
+    assert_string_equal(ev.text, ">B <B fZ f_ >a fy >z fx <z <a fa-b fa.b ");
+}
+
 static void test_error_names_one_path(void **state)
 {
     (void)state;
@@ -146,6 +192,7 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_wide_and_deep_size, setup, teardown),
         cmocka_unit_test_setup_teardown(test_error_names_one_path, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sorted_walk_is_gos_order, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -9,7 +9,7 @@
 #include <unistd.h>
 
 #include "../store/imgconfig.h"
-#include "../store/unpack.h"
+#include "../store/layer.h"
 #include "../util/cleanup.h"
 #include "../util/digest.h"
 #include "../util/fs.h"
@@ -352,7 +352,7 @@ int tug_import(tug_store *s, int fd, const tug_import_opts *opts, char **ret_ima
         return -1;
     }
     cleanup_close int lock = tug_store_lock_shared(s, err);
-    cleanup_free char *spooled = NULL, *tmp = NULL, *dir = NULL, *raw = NULL;
+    cleanup_free char *spooled = NULL, *tmp = NULL, *raw = NULL;
     cleanup_free char *created = NULL, *comment = NULL;
     cleanup_close int bfd = -1;
     char blob_digest[72], chain[72];
@@ -361,6 +361,8 @@ int tug_import(tug_store *s, int fd, const tug_import_opts *opts, char **ret_ima
     tug_image img = {0};
     tug_image_layer layer = {0};
     tug_unpack_result res;
+    tug_layer_add add;
+    bool added;
     const char *mt;
     json_t *doc, *hist, *h, *rootfs, *ids;
     if (lock >= 0)
@@ -372,22 +374,23 @@ int tug_import(tug_store *s, int fd, const tug_import_opts *opts, char **ret_ima
         tug_error_set(err, errno, "open %s", spooled);
         goto out;
     }
-    if (tug_store_layer_tmp(s, &tmp, &dir, err) < 0)
-        goto out;
-    if (tug_layer_unpack(bfd, dir, &res, err) < 0) {
+    if (tug_store_unpack_layer(s, bfd, &tmp, &res, err) < 0) {
         tug_error_wrap(err, "import");
         goto out;
     }
     mt = media_type_for(bfd);
-    if (tug_store_commit_blob_file(s, spooled, blob_digest, err) < 0)
-        goto out;
+    /* the layer takes the spooled blob and the tmp directory, whatever happens */
+    add = (tug_layer_add){.tmp = tmp,
+                          .diff_id = res.diff_id,
+                          .size = res.size,
+                          .blob_file = spooled,
+                          .blob_digest = blob_digest};
+    added = tug_store_add_layer(s, &add, chain, err) == 0;
     free(spooled);
-    spooled = NULL;
-    tug_chain_id(NULL, res.diff_id, chain);
-    if (tug_store_commit_layer(s, tmp, chain, res.diff_id, res.size, err) < 0)
-        goto out;
     free(tmp);
-    tmp = NULL;
+    spooled = tmp = NULL;
+    if (!added)
+        goto out;
 
     struct timespec now;
     clock_gettime(CLOCK_REALTIME, &now);
@@ -459,11 +462,8 @@ int tug_import(tug_store *s, int fd, const tug_import_opts *opts, char **ret_ima
 out:
     if (spooled)
         unlink(spooled);
-    if (tmp) {
-        tug_error *ignored = NULL;
-        tug_rm_rf(tmp, &ignored);
-        tug_error_free(ignored);
-    }
+    if (tmp)
+        tug_store_drop_tmp(tmp);
     json_decref(config);
     tug_platform_clear(&plat);
     return r;

@@ -13,7 +13,7 @@
 #include <unistd.h>
 
 #include "../store/imgconfig.h"
-#include "../store/unpack.h"
+#include "../store/layer.h"
 #include "../util/cleanup.h"
 #include "../util/digest.h"
 #include "../util/fs.h"
@@ -27,6 +27,7 @@
 typedef struct layer_job {
     const tug_descriptor *desc;
     const char *diff_id;
+    const char *parent_chain; /* the chain ID of the job before; NULL for the first */
     char chain_id[72];
     bool present; /* already unpacked in the store */
     long long size;
@@ -117,37 +118,28 @@ static int do_layer(pull_ctx *c, layer_job *j, tug_error **err)
     cleanup_close int fd = open(blob, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return tug_error_set(err, errno, "open %s", blob);
-    cleanup_free char *tmp = NULL, *dir = NULL;
-    if (tug_store_layer_tmp(c->store, &tmp, &dir, err) < 0)
-        return -1;
+    cleanup_free char *tmp = NULL;
     tug_unpack_result res;
-    if (tug_layer_unpack(fd, dir, &res, err) < 0) {
-        tug_error *ignored = NULL;
-        tug_rm_rf(tmp, &ignored);
-        tug_error_free(ignored);
+    if (tug_store_unpack_layer(c->store, fd, &tmp, &res, err) < 0) {
         /* A blob that does not unpack is no use to keep: the next pull fetches it anew. */
         unlink(blob);
         return tug_error_wrap(err, "unpack layer %.19s", d->digest);
     }
     if (strcmp(res.diff_id, j->diff_id) != 0) {
-        tug_error *ignored = NULL;
-        tug_rm_rf(tmp, &ignored);
-        tug_error_free(ignored);
+        tug_store_drop_tmp(tmp);
         unlink(blob);
         return tug_error_user(err,
                               "layer %.19s: its content (%s) does not match the image "
                               "configuration (%s)",
                               d->digest, res.diff_id, j->diff_id);
     }
+    tug_layer_add add = {
+        .tmp = tmp, .parent_chain = j->parent_chain, .diff_id = res.diff_id, .size = res.size};
     pthread_mutex_lock(&c->lock);
-    int r = tug_store_commit_layer(c->store, tmp, j->chain_id, res.diff_id, res.size, err);
+    int r = tug_store_add_layer(c->store, &add, NULL, err);
     pthread_mutex_unlock(&c->lock);
-    if (r < 0) {
-        tug_error *ignored = NULL;
-        tug_rm_rf(tmp, &ignored);
-        tug_error_free(ignored);
+    if (r < 0)
         return -1;
-    }
     j->size = res.size;
     report(c, d->digest, "Pull complete", 0, 0);
     return 0;
@@ -338,6 +330,7 @@ int tug_pull(tug_store *s, const tug_reference *ref, const tug_pull_opts *opts,
             tug_error_user(err, "image config %.19s has an invalid diff_id", m->config.digest);
             goto out;
         }
+        j->parent_chain = parent;
         tug_chain_id(parent, j->diff_id, j->chain_id);
         parent = j->chain_id;
         j->present = tug_store_has_layer(s, j->chain_id);

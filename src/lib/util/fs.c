@@ -156,6 +156,21 @@ int tug_write_file_atomic_nosync(const char *path, const void *data, size_t len,
     return write_atomic(path, NULL, data, len, mode, false, err);
 }
 
+int tug_write_all(int fd, const void *buf, size_t len)
+{
+    const char *p = buf;
+    while (len > 0) {
+        ssize_t n = write(fd, p, len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return -1;
+        p += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
 int tug_read_file(const char *path, char **ret_data, size_t *ret_len, tug_error **err)
 {
     cleanup_close int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -201,8 +216,13 @@ int tug_read_file(const char *path, char **ret_data, size_t *ret_len, tug_error 
  * way down is kept in memory as names, which costs a few bytes per directory, not a descriptor
  * per level: a tree 5000 deep needs nothing a `ulimit -n 64` does not allow. */
 
+struct walk_name {
+    char *name;
+    unsigned char type; /* DT_* */
+};
+
 struct walk_level {
-    char **names; /* subdirectories not visited yet */
+    struct walk_name *ents; /* subdirectories not visited yet (sorted: every entry) */
     size_t n, next, cap;
     dev_t dev;
     ino_t ino;
@@ -211,6 +231,7 @@ struct walk_level {
 
 struct tug_walk {
     const char *root_name;
+    bool sorted;
     struct walk_level *lv;
     size_t depth, cap; /* lv[0 .. depth] are in use */
     char *buf;         /* getdents64 */
@@ -256,8 +277,8 @@ char *tug_walk_path(const tug_walk *w, const char *name)
 static void level_clear(struct walk_level *l)
 {
     for (size_t i = 0; i < l->n; i++)
-        free(l->names[i]);
-    free(l->names);
+        free(l->ents[i].name);
+    free(l->ents);
     free(l->name);
     memset(l, 0, sizeof(*l));
 }
@@ -269,24 +290,29 @@ int tug_walk_fail(const tug_walk *w, const char *name, int errnum, const char *v
     return tug_error_set(err, errnum, "%s %s", verb, path ? path : w->root_name);
 }
 
-static int level_add(struct walk_level *l, const char *name)
+static int level_add(struct walk_level *l, const char *name, unsigned char type)
 {
     if (l->n == l->cap) {
         size_t cap = l->cap ? l->cap * 2 : 8;
-        char **v = realloc(l->names, cap * sizeof(*v));
+        struct walk_name *v = realloc(l->ents, cap * sizeof(*v));
         if (v == NULL)
             return -1;
-        l->names = v;
+        l->ents = v;
         l->cap = cap;
     }
-    if ((l->names[l->n] = strdup(name)) == NULL)
+    if ((l->ents[l->n].name = strdup(name)) == NULL)
         return -1;
-    l->n++;
+    l->ents[l->n++].type = type;
     return 0;
 }
 
+static int walk_name_cmp(const void *a, const void *b)
+{
+    return strcmp(((const struct walk_name *)a)->name, ((const struct walk_name *)b)->name);
+}
+
 /* Read the directory at fd (the walk's top level): files go to fn now, subdirectories are kept
- * for later. */
+ * for later; a sorted walk keeps every entry, in order, for walk_down. */
 static int walk_read(tug_walk *w, int fd, tug_walk_fn fn, void *data, tug_error **err)
 {
     struct walk_level *l = &w->lv[w->depth];
@@ -298,8 +324,11 @@ static int walk_read(tug_walk *w, int fd, tug_walk_fn fn, void *data, tug_error 
             continue;
         if (n < 0)
             return tug_walk_fail(w, NULL, errno, "read", err);
-        if (n == 0)
+        if (n == 0) {
+            if (w->sorted && l->n > 1)
+                qsort(l->ents, l->n, sizeof(*l->ents), walk_name_cmp);
             return 0;
+        }
         for (ssize_t off = 0; off < n;) {
             struct dirent64 *de = (struct dirent64 *)(w->buf + off);
             off += de->d_reclen;
@@ -316,8 +345,8 @@ static int walk_read(tug_walk *w, int fd, tug_walk_fn fn, void *data, tug_error 
                 }
                 type = S_ISDIR(st.st_mode) ? DT_DIR : DT_REG;
             }
-            if (type == DT_DIR) {
-                if (level_add(l, name) < 0)
+            if (type == DT_DIR || w->sorted) {
+                if (level_add(l, name, type) < 0)
                     return tug_walk_fail(w, name, ENOMEM, "walk", err);
                 continue;
             }
@@ -329,12 +358,21 @@ static int walk_read(tug_walk *w, int fd, tug_walk_fn fn, void *data, tug_error 
     }
 }
 
-/* Enter the next subdirectory of the top level; 1 when there is none left. */
+/* Enter the next subdirectory of the top level (a sorted walk gives fn the files before it);
+ * 1 when there is none left. */
 static int walk_down(tug_walk *w, int *cur, tug_walk_fn fn, void *data, tug_error **err)
 {
     struct walk_level *l = &w->lv[w->depth];
     while (l->next < l->n) {
-        char *name = l->names[l->next++];
+        const struct walk_name *wn = &l->ents[l->next++];
+        char *name = wn->name;
+        if (wn->type != DT_DIR) {
+            tug_walk_entry e = {
+                .event = TUG_WALK_FILE, .dirfd = *cur, .name = name, .fd = -1, .d_type = wn->type};
+            if (fn(w, &e, data, err) < 0)
+                return -1;
+            continue;
+        }
         int child = openat(*cur, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         if (child < 0 && errno == ENOENT)
             continue; /* gone since it was read */
@@ -430,9 +468,10 @@ static int walk_up(tug_walk *w, int *cur, tug_walk_fn fn, void *data, tug_error 
     return r < 0 ? -1 : 0;
 }
 
-int tug_walk_tree(int rootfd, const char *root_name, tug_walk_fn fn, void *data, tug_error **err)
+static int walk_tree(int rootfd, const char *root_name, bool sorted, tug_walk_fn fn, void *data,
+                     tug_error **err)
 {
-    tug_walk w = {.root_name = root_name ? root_name : ".", .cap = 16};
+    tug_walk w = {.root_name = root_name ? root_name : ".", .sorted = sorted, .cap = 16};
     w.lv = calloc(w.cap, sizeof(*w.lv));
     w.buf = malloc(WALK_BUF_SIZE);
     int cur = openat(rootfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -473,6 +512,17 @@ out:
     if (cur >= 0)
         close(cur);
     return r;
+}
+
+int tug_walk_tree(int rootfd, const char *root_name, tug_walk_fn fn, void *data, tug_error **err)
+{
+    return walk_tree(rootfd, root_name, false, fn, data, err);
+}
+
+int tug_walk_tree_sorted(int rootfd, const char *root_name, tug_walk_fn fn, void *data,
+                         tug_error **err)
+{
+    return walk_tree(rootfd, root_name, true, fn, data, err);
 }
 
 static int rm_entry(tug_walk *w, const tug_walk_entry *e, void *data, tug_error **err)

@@ -26,6 +26,8 @@ int tug_write_file_atomic_via(const char *tmpl, const char *path, const void *da
 /* The same without fsync: for files a crash of the machine may lose (kill -9 cannot). */
 int tug_write_file_atomic_nosync(const char *path, const void *data, size_t len, mode_t mode,
                                  tug_error **err);
+/* Write all of buf to fd (a pipe or socket may take it in parts); -1 with errno on failure. */
+int tug_write_all(int fd, const void *buf, size_t len);
 /* Read a whole file; *ret_data is NUL-terminated. */
 int tug_read_file(const char *path, char **ret_data, size_t *ret_len, tug_error **err);
 /* Walk the tree under the directory at rootfd, depth first, holding two descriptors at the
@@ -47,6 +49,11 @@ typedef struct tug_walk tug_walk;
 typedef int (*tug_walk_fn)(tug_walk *w, const tug_walk_entry *e, void *data, tug_error **err);
 /* root_name is what messages call the root ("/var/lib/tug/containers/ID"). */
 int tug_walk_tree(int rootfd, const char *root_name, tug_walk_fn fn, void *data, tug_error **err);
+/* The same walk with each directory's entries in the byte order of their names, a subdirectory
+ * visited (ENTER, its contents, LEAVE) where its name falls among the files: the order of Go's
+ * filepath.Walk, in which docker writes layers. It keeps every name of the directories it is in. */
+int tug_walk_tree_sorted(int rootfd, const char *root_name, tug_walk_fn fn, void *data,
+                         tug_error **err);
 /* root_name/dir/.../name of an entry of the walk's current directory (name may be NULL), for
  * messages: one path, its middle elided when it is very long. */
 char *tug_walk_path(const tug_walk *w, const char *name);
