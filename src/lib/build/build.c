@@ -497,12 +497,11 @@ static int do_run(builder *b, tug_stage *st, const tug_df_instruction *in, tug_e
     if (got < 0) {
         r = ev_fail(b, v, err);
     } else if (got == 1) {
+        bool empty = hit.chain_id == NULL;
         r = take_cached(st, &hit, hit_created, err);
         tug_build_layer_clear(&hit);
         if (r == 0)
-            r = tug_stage_add_history(st, created_by, st->n_layers == 0 ||
-                                                          hit.chain_id == NULL,
-                                      err);
+            r = tug_stage_add_history(st, created_by, empty, err);
         if (r == 0)
             ev_cached(b, v);
     } else {
@@ -924,9 +923,33 @@ static json_t *cmdline_json(const tug_stage *st, const tug_df_cmdline *c)
     return a;
 }
 
-/* History text for a metadata step, as BuildKit writes it. */
-static int meta_history(tug_stage *st, const tug_df_instruction *in, tug_error **err)
+/* History for a metadata step, as BuildKit writes it. Its time is when the step first ran
+ * (a row of the cache keeps it), so that an unchanged rebuild makes the same image ID. */
+static int meta_history(builder *b, tug_stage *st, const tug_df_instruction *in,
+                        tug_error **err)
 {
+    cleanup_free char *cfg = json_dumps(st->config, JSON_COMPACT | JSON_SORT_KEYS);
+    cleanup_free char *detail = NULL;
+    if (cfg == NULL || asprintf(&detail, "%s\n%s", in->original, cfg) < 0)
+        return tug_error_set(err, ENOMEM, "build");
+    cleanup_free char *key = key_text(st, "META", detail);
+    if (key == NULL)
+        return tug_error_set(err, ENOMEM, "build");
+    char k[65];
+    tug_build_cache_key(key, k);
+    tug_image_layer none = {0};
+    long long created = 0;
+    int got = b->o->no_cache ? 0 : tug_build_cache_get(b->s, k, &none, &created, err);
+    if (got < 0)
+        return -1;
+    tug_build_layer_clear(&none);
+    if (got == 0) {
+        created = (long long)time(NULL);
+        cleanup_error tug_error *cache_err = NULL;
+        tug_build_cache_put(b->s, k, NULL, created, in->original, &cache_err);
+    }
+    st->created = created;
+    st->nsec = 0;
     return tug_stage_add_history(st, in->original, true, err);
 }
 
@@ -1038,7 +1061,7 @@ static int do_meta(builder *b, tug_stage *st, const tug_df_instruction *in, tug_
     }
     if (r < 0)
         return -1;
-    return meta_history(st, in, err);
+    return meta_history(b, st, in, err);
 }
 
 /* ---- stages ---- */

@@ -50,6 +50,7 @@ int tug_build_cache_get(tug_store *s, const char *key, tug_image_layer *ret,
     };
     long long created = sqlite3_column_int64(st, 6);
     sqlite3_finalize(st);
+    st = NULL;
     if (l.chain_id && *l.chain_id == '\0') {
         /* a step that made no layer */
         tug_build_layer_clear(&l);
@@ -57,7 +58,6 @@ int tug_build_cache_get(tug_store *s, const char *key, tug_image_layer *ret,
         *ret_created = created;
         return 1;
     }
-    st = NULL;
     /* the row is only written after its layer, and gc keeps the layer; a store changed by hand
      * may still lack it: then it is a miss */
     bool have = tug_store_has_layer(s, l.chain_id) &&

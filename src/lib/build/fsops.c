@@ -149,13 +149,12 @@ static int mkdir_all(int rootfd, const char *path, uid_t uid, gid_t gid, bool *m
     char *slash = strrchr(parent, '/');
     if (slash == NULL)
         return tug_error_user(err, "bad path %s", path);
-    const char *name = slash + 1;
+    char nm[NAME_MAX + 1];
+    snprintf(nm, sizeof(nm), "%s", slash + 1);
     if (slash == parent)
         parent[1] = '\0';
     else
         *slash = '\0';
-    char nm[NAME_MAX + 1];
-    snprintf(nm, sizeof(nm), "%s", name);
     cleanup_close int pfd = mkdir_all(rootfd, parent, uid, gid, made, err);
     if (pfd < 0)
         return -1;
