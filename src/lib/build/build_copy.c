@@ -1,0 +1,270 @@
+/* COPY and ADD: the sources (the context, heredocs, another stage or image), the destination
+ * as docker reads it, the cache key over the sources' contents. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../image/image.h"
+#include "../image/manifest.h"
+#include "../image/reference.h"
+#include "../runtime/volume.h"
+#include "../store/diff.h"
+#include "../store/imgconfig.h"
+#include "../util/cleanup.h"
+#include "../util/digest.h"
+#include "../util/fs.h"
+#include "../util/strutil.h"
+#include "builder.h"
+#include "cache.h"
+#include "fsops.h"
+#include "shell.h"
+#include "step.h"
+
+/* ---- COPY and ADD ---- */
+
+typedef struct copy_job {
+    tug_fs_copy fc;
+    /* COPY --from: the other rootfs's layers and the paths in it */
+    char **from_lowers;
+    size_t n_from;
+    const char *const *from_paths;
+    size_t n_from_paths;
+    const char *scratch; /* where the other rootfs is mounted in the child */
+} copy_job;
+
+static int copy_in(int rootfd, void *ud, tug_error **err)
+{
+    copy_job *j = ud;
+    if (j->from_paths == NULL)
+        return tug_fs_copy_run(rootfd, &j->fc, err);
+    int from = tug_step_mount_readonly((const char *const *)j->from_lowers, j->n_from,
+                                       j->scratch, err);
+    if (from < 0)
+        return -1;
+    j->fc.from_root = from;
+    int r = tug_fs_copy_from(rootfd, &j->fc, j->from_paths, j->n_from_paths, err);
+    close(from);
+    return r;
+}
+
+/* COPY --from=NAME: an earlier stage (by name or index), else an image. */
+int bld_copy_source_stage(builder *b, const char *from, const tug_stage **ret_stage,
+                             tug_image **ret_img, tug_error **err)
+{
+    *ret_stage = NULL;
+    *ret_img = NULL;
+    char *end;
+    long idx = strtol(from, &end, 10);
+    for (size_t i = 0; i < b->df->n_stages; i++) {
+        tug_stage *s = &b->stages[i];
+        if ((s->name && strcasecmp(s->name, from) == 0) ||
+            (*end == '\0' && end != from && idx == (long)i)) {
+            if (s == b->cur || !s->done)
+                return tug_error_user(err, "COPY --from=%s: the stage is not built before this "
+                                           "one (a stage can copy only from an earlier one)",
+                                      from);
+            *ret_stage = s;
+            return 0;
+        }
+    }
+    return bld_base_image(b, from, ret_img, err);
+}
+
+/* What a COPY or ADD step works with, read from its instruction. */
+typedef struct copy_plan {
+    tug_df_copy *cp;
+    copy_job j;
+    char *dest;
+    const char **paths; /* local sources (or --from paths) */
+    size_t n_paths;
+    tug_fs_inline *inl; /* heredocs */
+    size_t n_inl;
+    bool wild;
+    tug_copy_sources *srcs;
+    tug_image *from_img;
+    tug_stage from_tmp;
+    char digest[TUG_DIGEST_LEN + 1];
+    const char *sum; /* what the sources are, for the key */
+} copy_plan;
+
+static void copy_plan_clear(copy_plan *p)
+{
+    if (p->j.from_lowers) {
+        for (size_t i = 0; p->j.from_lowers[i]; i++)
+            free(p->j.from_lowers[i]);
+        free(p->j.from_lowers);
+    }
+    tug_stage_clear(&p->from_tmp);
+    tug_image_free(p->from_img);
+    tug_copy_sources_free(p->srcs);
+    free(p->inl);
+    free(p->paths);
+    free(p->dest);
+    tug_df_free(p->cp);
+}
+
+static bool archive_name(const char *n)
+{
+    static const char *const exts[] = {".tar", ".tar.gz", ".tgz", ".tar.bz2",
+                                       ".tar.xz", ".txz", ".tbz2", ".tar.zst"};
+    size_t nl = strlen(n);
+    for (size_t e = 0; e < TUG_ARRAY_SIZE(exts); e++) {
+        size_t el = strlen(exts[e]);
+        if (nl > el && strcmp(n + nl - el, exts[e]) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* Sources, heredocs and the destination of the instruction. */
+static int plan_sources(const tug_stage *st, const tug_df_instruction *in, copy_plan *p,
+                        tug_error **err)
+{
+    tug_df_copy *cp = p->cp;
+    p->paths = calloc(cp->n_sources + 1, sizeof(char *));
+    p->inl = calloc(cp->n_sources + 1, sizeof(*p->inl));
+    if (p->paths == NULL || p->inl == NULL)
+        return tug_error_set(err, ENOMEM, "build");
+    for (size_t i = 0; i < cp->n_sources; i++) {
+        const tug_df_source *s = &cp->sources[i];
+        if (s->data) {
+            p->inl[p->n_inl++] = (tug_fs_inline){.name = s->path, .data = s->data, .fd = -1,
+                                                 .mode = 0644};
+            continue;
+        }
+        if (cp->add && (strncmp(s->path, "http://", 7) == 0 ||
+                        strncmp(s->path, "https://", 8) == 0 || strncmp(s->path, "git@", 4) == 0))
+            return tug_error_user(err, "%s:%d: ADD from a URL (%s) is not supported yet by tug: "
+                                       "download it in a RUN step",
+                                  in->file, in->line, s->path);
+        p->wild |= tug_glob_has_wildcards(s->path);
+        p->paths[p->n_paths++] = s->path;
+    }
+    /* the destination: relative to WORKDIR; a trailing / or several sources make it a dir */
+    size_t dl = strlen(cp->dest);
+    bool slash = dl > 0 && cp->dest[dl - 1] == '/';
+    if (cp->n_sources > 1 && !slash)
+        return tug_error_user(err, "%s:%d: When using %s with more than one source file, the "
+                                   "destination must be a directory and end with a /",
+                              in->file, in->line, cp->add ? "ADD" : "COPY");
+    p->dest = cp->dest[0] == '/' ? tug_path_clean_abs(cp->dest) : bld_join_workdir(st, cp->dest);
+    if (p->dest == NULL)
+        return tug_error_set(err, ENOMEM, "build");
+    p->j.fc.dest = p->dest;
+    p->j.fc.dest_is_dir = slash || cp->n_sources > 1 || p->wild || strcmp(cp->dest, ".") == 0;
+    p->j.fc.chown = cp->chown;
+    p->j.fc.chmod = -1;
+    p->j.fc.from_root = -1;
+    if (cp->chmod) {
+        char *end;
+        long m = strtol(cp->chmod, &end, 8);
+        if (*cp->chmod == '\0' || *end != '\0' || m < 0 || m > 07777)
+            return tug_error_user(err, "%s:%d: invalid chmod parameter %s: use octal bits (0755)",
+                                  in->file, in->line, cp->chmod);
+        p->j.fc.chmod = m;
+    }
+    p->j.fc.inlines = p->inl;
+    p->j.fc.n_inlines = p->n_inl;
+    return 0;
+}
+
+/* COPY --from: the paths are read in the other stage's (or image's) layers. */
+static int plan_from(builder *b, copy_plan *p, tug_error **err)
+{
+    const tug_stage *from_st = NULL;
+    if (bld_copy_source_stage(b, p->cp->from, &from_st, &p->from_img, err) < 0)
+        return -1;
+    if (p->from_img) {
+        if (tug_stage_from_image(&p->from_tmp, p->from_img, err) < 0)
+            return -1;
+        from_st = &p->from_tmp;
+    }
+    const char *top = tug_stage_top_chain(from_st);
+    p->sum = top ? top : "scratch";
+    p->j.from_lowers = bld_lower_dirs(b, from_st);
+    p->j.n_from = from_st->n_layers;
+    p->j.from_paths = p->paths;
+    p->j.n_from_paths = p->n_paths;
+    return p->j.from_lowers ? 0 : tug_error_set(err, ENOMEM, "build");
+}
+
+/* The context's sources, resolved and checksummed. */
+static int plan_context(builder *b, const tug_df_instruction *in, copy_plan *p, tug_error **err)
+{
+    tug_copy_opts co = {.excludes = p->cp->excludes, .n_excludes = p->cp->n_excludes,
+                        .parents = p->cp->parents};
+    if (tug_context_resolve(b->ctx, p->paths, p->n_paths, &co, &p->srcs, err) < 0 ||
+        tug_context_checksum(b->ctx, p->srcs, false, p->digest, err) < 0)
+        return -1;
+    p->sum = p->digest;
+    p->j.fc.ctx = b->ctx;
+    p->j.fc.sources = p->srcs;
+    for (size_t i = 0; p->cp->add && i < p->srcs->n_matches; i++) {
+        const tug_copy_match *m = &p->srcs->matches[i];
+        /* an archive ADD unpacks it: not yet, so say so instead of copying it whole */
+        if (!m->is_dir && m->name && archive_name(m->name))
+            return tug_error_user(err, "%s:%d: ADD of an archive (%s) is not supported yet by "
+                                       "tug: COPY it and unpack it in a RUN step",
+                                  in->file, in->line, m->name);
+    }
+    return 0;
+}
+
+static char *copy_detail(const copy_plan *p)
+{
+    const tug_df_copy *cp = p->cp;
+    json_t *d = json_pack("{s:s,s:s,s:s,s:s,s:s,s:b}", "op", cp->add ? "add" : "copy", "sum",
+                          p->sum ? p->sum : "", "dest", p->dest, "chown",
+                          cp->chown ? cp->chown : "", "chmod", cp->chmod ? cp->chmod : "", "dir",
+                          p->j.fc.dest_is_dir);
+    if (d == NULL)
+        return NULL;
+    json_t *hd = json_array();
+    for (size_t i = 0; i < p->n_inl; i++)
+        json_array_append_new(hd, json_pack("[ss]", p->inl[i].name, p->inl[i].data));
+    json_object_set_new(d, "inline", hd);
+    json_t *fp = json_array();
+    for (size_t i = 0; cp->from && i < p->n_paths; i++)
+        json_array_append_new(fp, json_string(p->paths[i]));
+    json_object_set_new(d, "paths", fp);
+    char *t = json_dumps(d, JSON_COMPACT | JSON_SORT_KEYS);
+    json_decref(d);
+    return t;
+}
+
+int bld_do_copy(builder *b, tug_stage *st, const tug_df_instruction *in, tug_error **err)
+{
+    copy_plan p = {.sum = ""};
+    int r = tug_df_read_copy(in, bld_stage_lookup, st, &p.cp, err);
+    if (r == 0)
+        r = plan_sources(st, in, &p, err);
+    if (r == 0 && p.cp->from)
+        r = plan_from(b, &p, err);
+    else if (r == 0 && p.n_paths > 0)
+        r = plan_context(b, in, &p, err);
+    cleanup_free char *detail = r == 0 ? copy_detail(&p) : NULL;
+    cleanup_free char *key = detail ? bld_key_text(st, p.cp->add ? "ADD" : "COPY", detail) : NULL;
+    cleanup_free char *created_by = NULL;
+    cleanup_free char *scratch = NULL;
+    if (r == 0 && (key == NULL || asprintf(&created_by, "%s # buildkit", in->original) < 0 ||
+                   asprintf(&scratch, "%s/tmp/from-%d", b->s->root, (int)getpid()) < 0))
+        r = tug_error_set(err, ENOMEM, "build");
+    if (r == 0) {
+        char label[96];
+        bld_step_label(b, label, sizeof(label));
+        int v = bld_ev_start(b, "%s %s", label, in->original);
+        p.j.scratch = scratch;
+        r = bld_fs_step(b, st, v, key, in->original, created_by, copy_in, &p.j, err);
+    }
+    copy_plan_clear(&p);
+    return r;
+}
+

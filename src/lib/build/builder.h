@@ -1,0 +1,84 @@
+/* The build executor's own parts (build.c, build_steps.c, build_copy.c, build_meta.c): the
+ * builder's state and what they share. Not for other modules: build.h is the interface. */
+#pragma once
+#include <jansson.h>
+#include <stdbool.h>
+
+#include "../image/manifest.h"
+#include "../store/store.h"
+#include "../util/error.h"
+#include "build.h"
+#include "context.h"
+#include "dockerfile.h"
+#include "stage.h"
+#include "step.h"
+
+/* Bump when a step's meaning changes: old cache rows then miss. */
+#define CACHE_KEY_VERSION "tug-build-1"
+
+typedef struct builder {
+    tug_store *s;
+    const tug_build_opts *o;
+    tug_build_context *ctx;
+    tug_dockerfile *df;
+    tug_stage *stages;
+    json_t *build_args; /* --build-arg: name -> value */
+    json_t *used_args;  /* the --build-args some ARG declared */
+    json_t *meta;       /* ARGs before the first FROM: name -> value or null */
+    tug_platform plat;
+    int vertex;
+    /* the stage at work and its step count, for "[name 2/5]" */
+    tug_stage *cur;
+    int step, n_steps;
+} builder;
+
+/* Events: a vertex begins (its number back), says a line, is done, came from the cache, or
+ * failed (-1 back, for returning). */
+int bld_ev_start(builder *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void bld_ev_status(builder *b, int v, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+void bld_ev_done(builder *b, int v);
+void bld_ev_cached(builder *b, int v);
+int bld_ev_fail(builder *b, int v, tug_error **err);
+/* "[2/4]" or "[name 2/4]": the next step's label. */
+void bld_step_label(builder *b, char *out, size_t size);
+
+/* $VAR lookups in a stage: ENV first, then its ARGs with a value. */
+bool bld_stage_lookup(const char *name, const char **ret, void *ud);
+/* ARG a[=x] ...: each name's value into vars (the global scope when st is NULL). */
+int bld_apply_arg(builder *b, const tug_df_instruction *in, json_t *vars, const tug_stage *st,
+                  tug_error **err);
+/* The stage's ARGs with a value as "K=V" (RUN's environment gets them). */
+char **bld_arg_env(const tug_stage *st);
+/* An image FROM or COPY --from names: from the store, pulled when missing (or with --pull). */
+int bld_base_image(builder *b, const char *name, tug_image **ret, tug_error **err);
+/* COPY --from=NAME: an earlier stage by name or index, else an image. */
+int bld_copy_source_stage(builder *b, const char *from, const tug_stage **ret_stage,
+                          tug_image **ret_img, tug_error **err);
+
+/* The stage's layer dirs, bottom first (NULL-terminated). */
+char **bld_lower_dirs(builder *b, const tug_stage *st);
+/* A step's cache key text: where it starts and what it does. */
+char *bld_key_text(const tug_stage *st, const char *what, const char *detail);
+/* A hit's layer (if it made one) onto the stage, with its time. */
+int bld_take_cached(tug_stage *st, tug_image_layer *l, long long created, tug_error **err);
+/* A step's finished tmp dir into the store (no layer when empty), then its cache row. */
+int bld_commit_step(builder *b, tug_stage *st, char *tmp, const char *key,
+                    const char *description, bool *ret_empty, tug_error **err);
+/* fn in the stage's rootfs as a layer step, cached by key. */
+int bld_fs_step(builder *b, tug_stage *st, int v, const char *key, const char *description,
+                const char *created_by, tug_step_fs_fn fn, void *ud, tug_error **err);
+/* WORKDIR's rule: a relative path joins the current one; cleaned. */
+char *bld_join_workdir(const tug_stage *st, const char *path);
+json_t *bld_strv_json(char **v);
+char **bld_json_strv(json_t *a);
+/* The stage's SHELL, or ["/bin/sh", "-c"] (a new reference). */
+json_t *bld_stage_shell(const tug_stage *st);
+/* config[key] as an object, made when missing. */
+json_t *bld_object_at(json_t *config, const char *key);
+
+int bld_do_run(builder *b, tug_stage *st, const tug_df_instruction *in, tug_error **err);
+int bld_do_workdir(builder *b, tug_stage *st, const tug_df_instruction *in, tug_error **err);
+int bld_do_copy(builder *b, tug_stage *st, const tug_df_instruction *in, tug_error **err);
+/* ENV, LABEL, EXPOSE, VOLUME, USER, STOPSIGNAL, CMD, ENTRYPOINT, SHELL, HEALTHCHECK, ONBUILD,
+ * MAINTAINER, ARG: the config, and a history entry. */
+int bld_do_meta(builder *b, tug_stage *st, const tug_df_instruction *in, tug_error **err);
