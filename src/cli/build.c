@@ -8,6 +8,8 @@
 #include <unistd.h>
 
 #include "build/build.h"
+#include "build/cache.h"
+#include "util/strutil.h"
 #include "cli.h"
 #include "commands.h"
 #include "image/reference.h"
@@ -351,4 +353,63 @@ out:
     free(hosts.v);
     free(cache_from.v);
     return rc;
+}
+
+/* builder prune: the build cache's rows go, and the layers only they kept. */
+int cmd_builder_prune(cli_ctx *ctx, int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"all", no_argument, NULL, 'a'},
+        {"force", no_argument, NULL, 'f'},
+        {"filter", required_argument, NULL, 'F'},
+        {"help", no_argument, NULL, 'H'},
+        {NULL, 0, NULL, 0},
+    };
+    bool force = false;
+    long long until = 0;
+    int c;
+    while ((c = cli_getopt(argc, argv, "af", opts)) != -1) {
+        switch (c) {
+        case 'a':
+            /* every row is the cache of some build: -a and not -a prune the same */
+            break;
+        case 'f':
+            force = cli_opt_on();
+            break;
+        case 'F': {
+            int64_t ns = 0;
+            if (strncmp(optarg, "until=", 6) != 0 || tug_parse_go_duration(optarg + 6, &ns) < 0 ||
+                ns < 0)
+                return cli_usage_error(ctx, "invalid filter '%s' (tug supports until=DURATION, "
+                                            "e.g. until=24h)",
+                                       optarg);
+            until = (long long)time(NULL) - ns / 1000000000LL;
+            break;
+        }
+        case 'H':
+            cli_print_help("tug builder prune", "Remove build cache",
+                           "  -a, --all             Remove all unused build cache, not just "
+                           "dangling ones\n      --filter filter   Provide filter values (e.g. "
+                           "'until=24h')\n  -f, --force           Do not prompt for "
+                           "confirmation\n");
+            return 0;
+        default:
+            return cli_flag_error(ctx);
+        }
+    }
+    int rc = cli_no_operands(ctx, argc, argv);
+    if (rc)
+        return rc;
+    if (!force && !cli_confirm("WARNING! This will remove all dangling build cache."))
+        return 0;
+    tug_store *s;
+    if ((rc = cli_store(ctx, &s)) != 0)
+        return rc;
+    tug_error *err = NULL;
+    long long rows = 0, bytes = 0;
+    if (tug_build_cache_prune(s, until, &rows, &bytes, &err) < 0)
+        return cli_fail(err);
+    cleanup_free char *human = tug_human_size((double)bytes, 3);
+    printf("Total reclaimed space: %s\n", human ? human : "0B");
+    return 0;
 }

@@ -4,6 +4,7 @@
 
 int cmd_pull(cli_ctx *ctx, int argc, char **argv);
 int cmd_build(cli_ctx *ctx, int argc, char **argv);
+int cmd_builder_prune(cli_ctx *ctx, int argc, char **argv);
 int cmd_images(cli_ctx *ctx, int argc, char **argv);
 int cmd_rmi(cli_ctx *ctx, int argc, char **argv);
 int cmd_tag(cli_ctx *ctx, int argc, char **argv);

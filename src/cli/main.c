@@ -56,6 +56,17 @@ static const cli_command system_cmds[] = {
 };
 
 
+static const cli_command builder_cmds[] = {
+    {"build", cmd_build, "Build an image from a Dockerfile"},
+    {"prune", cmd_builder_prune, "Remove build cache"},
+    {NULL, NULL, NULL},
+};
+
+static int cmd_builder_group(cli_ctx *ctx, int argc, char **argv)
+{
+    return cli_run_group(ctx, "builder", builder_cmds, argc, argv);
+}
+
 static int cmd_image_group(cli_ctx *ctx, int argc, char **argv)
 {
     return cli_run_group(ctx, "image", image_cmds, argc, argv);
@@ -101,6 +112,7 @@ static const cli_command top_cmds[] = {
     {"import", cmd_import, "Import the contents from a tarball to create a filesystem image"},
     {"inspect", cmd_inspect, "Return low-level information on tug objects"},
     {"image", cmd_image_group, "Manage images"},
+    {"builder", cmd_builder_group, "Manage builds"},
     {"system", cmd_system_group, "Manage tug"},
     {"version", cmd_version, "Show the tug version information"},
     {NULL, NULL, NULL},

@@ -40,7 +40,6 @@ int df_heredoc_word(df_arena *a, const char *word, tug_df_heredoc *ret, tug_erro
 char *df_heredoc_text(df_arena *a, const tug_df_heredoc *h);
 
 /* Go's time.ParseDuration into nanoseconds; -1 on a syntax error or overflow. */
-int df_parse_duration(const char *s, int64_t *ret);
 
 /* The instruction checks that need no variable's value, done at parse time by dockerfile.c
  * and again by the readers (which assume they passed). */

@@ -131,80 +131,6 @@ char *tug_df_heredoc_text(const tug_df_heredoc *h)
 
 /* ---- numbers ---- */
 
-int df_parse_duration(const char *s, int64_t *ret)
-{
-    static const struct {
-        const char *name;
-        uint64_t ns;
-    } units[] = {
-        {"ns", 1},           {"us", 1000},         {"\xc2\xb5s", 1000}, /* µs */
-        {"\xce\xbcs", 1000},                                            /* μs */
-        {"ms", 1000000},     {"s", 1000000000ULL}, {"m", 60000000000ULL}, {"h", 3600000000000ULL},
-    };
-    const uint64_t max = 1ULL << 63;
-    bool neg = *s == '-';
-    if (*s == '-' || *s == '+')
-        s++;
-    if (strcmp(s, "0") == 0) {
-        *ret = 0;
-        return 0;
-    }
-    if (*s == '\0')
-        return -1;
-    uint64_t total = 0;
-    while (*s) {
-        if (*s != '.' && !is_digit(*s))
-            return -1;
-        const char *start = s;
-        uint64_t v = 0, f = 0;
-        double scale = 1;
-        for (; is_digit(*s); s++) {
-            if (v > max / 10)
-                return -1;
-            v = v * 10 + (uint64_t)(*s - '0');
-            if (v > max)
-                return -1;
-        }
-        bool pre = s != start, post = false;
-        if (*s == '.') {
-            const char *frac = ++s;
-            bool overflow = false;
-            for (; is_digit(*s); s++) {
-                if (overflow || f > (max - 1) / 10 || f * 10 + (uint64_t)(*s - '0') > max) {
-                    overflow = true;
-                    continue;
-                }
-                f = f * 10 + (uint64_t)(*s - '0');
-                scale *= 10;
-            }
-            post = s != frac;
-        }
-        if (!pre && !post)
-            return -1;
-        const char *u = s;
-        while (*s && *s != '.' && !is_digit(*s))
-            s++;
-        uint64_t unit = 0;
-        for (size_t i = 0; i < TUG_ARRAY_SIZE(units); i++)
-            if (strlen(units[i].name) == (size_t)(s - u) && memcmp(units[i].name, u, s - u) == 0)
-                unit = units[i].ns;
-        if (unit == 0 || v > max / unit)
-            return -1;
-        v *= unit;
-        if (f > 0) {
-            v += (uint64_t)((double)f * ((double)unit / scale));
-            if (v > max)
-                return -1;
-        }
-        total += v;
-        if (total > max)
-            return -1;
-    }
-    if (!neg && total == max)
-        return -1;
-    *ret = neg ? (int64_t)(0 - total) : (int64_t)total;
-    return 0;
-}
 
 /* Go's strconv.ParseUint(s, base, 32). */
 static int parse_u32(const char *s, int base, long long *ret)
@@ -269,7 +195,7 @@ static int health_duration(const tug_df_instruction *in, const char *name, int64
     *ret = 0;
     if (v == NULL || v[0] == '\0')
         return 0;
-    if (df_parse_duration(v, ret) < 0)
+    if (tug_parse_go_duration(v, ret) < 0)
         return df_fail(in, err, "HEALTHCHECK --%s: invalid duration \"%s\" (e.g. 30s, 1m30s)", name,
                        v);
     if (*ret != 0 && *ret < 1000000)

@@ -1,5 +1,7 @@
 #include "strutil.h"
 
+#include "cleanup.h"
+
 #include <ctype.h>
 #include <fnmatch.h>
 #include <limits.h>
@@ -261,4 +263,84 @@ long long tug_now_ns(void)
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+static bool duration_digit(char c)
+{
+    return c >= '0' && c <= '9';
+}
+
+int tug_parse_go_duration(const char *s, int64_t *ret)
+{
+    static const struct {
+        const char *name;
+        uint64_t ns;
+    } units[] = {
+        {"ns", 1},           {"us", 1000},         {"\xc2\xb5s", 1000}, /* µs */
+        {"\xce\xbcs", 1000},                                            /* μs */
+        {"ms", 1000000},     {"s", 1000000000ULL}, {"m", 60000000000ULL}, {"h", 3600000000000ULL},
+    };
+    const uint64_t max = 1ULL << 63;
+    bool neg = *s == '-';
+    if (*s == '-' || *s == '+')
+        s++;
+    if (strcmp(s, "0") == 0) {
+        *ret = 0;
+        return 0;
+    }
+    if (*s == '\0')
+        return -1;
+    uint64_t total = 0;
+    while (*s) {
+        if (*s != '.' && !duration_digit(*s))
+            return -1;
+        const char *start = s;
+        uint64_t v = 0, f = 0;
+        double scale = 1;
+        for (; duration_digit(*s); s++) {
+            if (v > max / 10)
+                return -1;
+            v = v * 10 + (uint64_t)(*s - '0');
+            if (v > max)
+                return -1;
+        }
+        bool pre = s != start, post = false;
+        if (*s == '.') {
+            const char *frac = ++s;
+            bool overflow = false;
+            for (; duration_digit(*s); s++) {
+                if (overflow || f > (max - 1) / 10 || f * 10 + (uint64_t)(*s - '0') > max) {
+                    overflow = true;
+                    continue;
+                }
+                f = f * 10 + (uint64_t)(*s - '0');
+                scale *= 10;
+            }
+            post = s != frac;
+        }
+        if (!pre && !post)
+            return -1;
+        const char *u = s;
+        while (*s && *s != '.' && !duration_digit(*s))
+            s++;
+        uint64_t unit = 0;
+        for (size_t i = 0; i < TUG_ARRAY_SIZE(units); i++)
+            if (strlen(units[i].name) == (size_t)(s - u) && memcmp(units[i].name, u, s - u) == 0)
+                unit = units[i].ns;
+        if (unit == 0 || v > max / unit)
+            return -1;
+        v *= unit;
+        if (f > 0) {
+            v += (uint64_t)((double)f * ((double)unit / scale));
+            if (v > max)
+                return -1;
+        }
+        total += v;
+        if (total > max)
+            return -1;
+    }
+    if (!neg && total == max)
+        return -1;
+    *ret = neg ? (int64_t)(0 - total) : (int64_t)total;
+    return 0;
 }

@@ -3,6 +3,7 @@
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <time.h>
 
 /* docker's units.HumanSizeWithPrecision: decimal units, "%.*g" precision digits: 142MB, 4.26MB. */
@@ -31,3 +32,6 @@ int tug_parse_size(const char *s, long long *ret);
 int tug_parse_nano(const char *s, long long *ret);
 /* Go's path.Match glob (*, ?, [...]; '*' does not cross '/'). */
 bool tug_glob_match(const char *pattern, const char *s);
+/* A Go duration ("30s", "1m30s", "1.5h", "-2ms", "0"; units ns us µs ms s m h) in
+ * nanoseconds; -1 when malformed or beyond int64. */
+int tug_parse_go_duration(const char *s, int64_t *ret_ns);
