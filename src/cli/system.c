@@ -132,9 +132,18 @@ int cmd_system_check(cli_ctx *ctx, int argc, char **argv)
         return cli_fail(err);
     int problems = rep.temp_removed + rep.orphan_layers + rep.missing_layers +
                    rep.broken_images;
+    /* containers first: their cgroups are judged by build steps the network check forgets */
+    char *ctr_details = NULL;
+    int ctr = tug_container_check(s, !dry, &ctr_details, &err);
+    if (ctr < 0) {
+        tug_check_report_clear(&rep);
+        return cli_fail(err);
+    }
+    problems += ctr;
     char *net_details = NULL;
     int net = tug_net_check(s, !dry, &net_details, &err);
     if (net < 0) {
+        free(ctr_details);
         tug_check_report_clear(&rep);
         return cli_fail(err);
     }
@@ -142,20 +151,12 @@ int cmd_system_check(cli_ctx *ctx, int argc, char **argv)
     char *vol_details = NULL;
     int vol = tug_volume_check(s, !dry, &vol_details, &err);
     if (vol < 0) {
+        free(ctr_details);
         free(net_details);
         tug_check_report_clear(&rep);
         return cli_fail(err);
     }
     problems += vol;
-    char *ctr_details = NULL;
-    int ctr = tug_container_check(s, !dry, &ctr_details, &err);
-    if (ctr < 0) {
-        free(vol_details);
-        free(net_details);
-        tug_check_report_clear(&rep);
-        return cli_fail(err);
-    }
-    problems += ctr;
     if (ctr_details) {
         fputs(ctr_details, stdout);
         free(ctr_details);

@@ -279,3 +279,37 @@ DOCKERFILE
   build -t pruned "$CTX"
   [[ $(steps_of | grep -c ' DONE') -eq 1 ]]
 }
+
+@test "kill -9 of a build mid-RUN: the step dies with it and system check takes what it left" {
+  ctx
+  printf 'FROM busybox\nRUN echo started; sleep 600\n' >"$CTX/Dockerfile"
+  timeout 120 "$TUG" build --progress plain "$CTX" >"$BATS_TEST_TMPDIR/build.log" 2>&1 &
+  local runner=$!
+  wait_until 30 grep -q started "$BATS_TEST_TMPDIR/build.log"
+  local builder
+  builder=$(pgrep -P "$runner" -x tug)
+  [[ -n $builder ]]
+  kill -9 "$builder"
+  wait "$runner" || true
+  # the RUN's processes went with the builder
+  wait_until 10 bash -c "! pgrep -f '^sleep 600$' >/dev/null"
+  run_tug system check
+  assert_match 'interrupted unpack: layers/\.tmp-'
+  assert_match 'cgroup of a container or build step that is gone'
+  assert_store_clean
+  run_tug images -q --no-trunc
+  [[ $(sort -u <<<"$output") == "$(timeout 30 "$TUG" images -q --no-trunc busybox)" ]]
+}
+
+@test "RUN steps get the isolation of tug run: docker's capabilities, read-only /proc/sys, no host" {
+  ctx
+  printf '%s\n' 'FROM busybox' \
+    'RUN grep CapEff /proc/self/status > /caps; (echo x > /proc/sys/kernel/domainname) 2>/proc.err; cat /proc/1/cmdline > /pid1' \
+    >"$CTX/Dockerfile"
+  build -t isolated "$CTX"
+  run_tug run --rm isolated sh -c 'cat /caps /proc.err; tr "\0" " " </pid1'
+  assert_match '^CapEff:\s+00000000a80425fb$'
+  assert_match 'Read-only file system'
+  # PID 1 of the step was the step's own command (its shell exec'd the last one), not the host's
+  assert_match '^cat /proc/1/cmdline $'
+}

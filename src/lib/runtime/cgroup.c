@@ -1267,3 +1267,61 @@ int tug_cgroup_usage(tug_cgroup *cg, long long *ret_mem, long long *ret_cpu_ns)
 {
     return cg->ops->usage(cg, ret_mem, ret_cpu_ns);
 }
+
+/* The groups under parent in every hierarchy: empty ones at least min_age(name) seconds old (a
+ * start makes its group just before the init joins it) are leftovers of containers and build
+ * steps that are gone. */
+int tug_cgroup_sweep(const char *parent, long long (*min_age)(const char *, void *), void *ud,
+                     bool repair, char ***ret_names, tug_error **err)
+{
+    pthread_once(&host_once, discover);
+    const char *mounts[V1_N + 1];
+    size_t n = 0;
+    for (size_t i = 0; i < host.n; i++)
+        mounts[n++] = host.h[i].mount;
+    if (host.unified)
+        mounts[n++] = host.unified;
+    char **names = NULL;
+    size_t nn = 0;
+    time_t now = time(NULL);
+    for (size_t m = 0; m < n; m++) {
+        cleanup_free char *dir = NULL;
+        if (asprintf(&dir, "%s/%s", mounts[m], parent) < 0)
+            return tug_error_set(err, ENOMEM, "cgroup");
+        cleanup_dir DIR *d = opendir(dir);
+        struct dirent *de;
+        while (d && (de = readdir(d)) != NULL) {
+            if (de->d_name[0] == '.' || de->d_type != DT_DIR)
+                continue;
+            struct stat st;
+            long long age = min_age ? min_age(de->d_name, ud) : 0;
+            if (age < 0 || fstatat(dirfd(d), de->d_name, &st, 0) < 0 || now - st.st_mtime < age)
+                continue;
+            cleanup_close int g = openat(dirfd(d), de->d_name, O_PATH | O_DIRECTORY | O_CLOEXEC);
+            pid_t *pids = NULL;
+            size_t np = 0, cap = 0;
+            if (g < 0 || collect_pids(g, 0, &pids, &np, &cap) < 0 || np > 0) {
+                free(pids);
+                continue; /* someone's processes are in it: not a leftover */
+            }
+            free(pids);
+            bool seen = false;
+            for (size_t k = 0; k < nn; k++)
+                seen |= strcmp(names[k], de->d_name) == 0;
+            if (!seen) {
+                char **nv = realloc(names, (nn + 2) * sizeof(*nv));
+                if (nv == NULL)
+                    break;
+                names = nv;
+                names[nn++] = strdup(de->d_name);
+                names[nn] = NULL;
+            }
+            if (repair) {
+                remove_children(g, 0);
+                unlinkat(dirfd(d), de->d_name, AT_REMOVEDIR);
+            }
+        }
+    }
+    *ret_names = names;
+    return (int)nn;
+}

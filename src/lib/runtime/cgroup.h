@@ -62,3 +62,8 @@ int tug_cgroup_kill(tug_cgroup *cg, int sig, tug_error **err);
 int tug_cgroup_destroy(tug_cgroup *cg, tug_error **err);
 /* Memory in use (bytes) and cumulative CPU (ns), for stats and top; -1 when unknown. */
 int tug_cgroup_usage(tug_cgroup *cg, long long *ret_mem, long long *ret_cpu_ns);
+/* Leftover groups under parent ("tug"): empty, and at least min_age(name) seconds old (-1:
+ * keep it; NULL: any age). With repair they are removed. *ret_names gets their names
+ * (NULL-terminated, or NULL); returns how many. */
+int tug_cgroup_sweep(const char *parent, long long (*min_age)(const char *, void *), void *ud,
+                     bool repair, char ***ret_names, tug_error **err);

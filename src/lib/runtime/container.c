@@ -1,5 +1,6 @@
 /* Container records: create, find, list, rename, remove. The lifecycle is in lifecycle.c. */
 #include "container.h"
+#include "proc.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -669,15 +670,54 @@ static void check_gone_stores(const char *self, bool repair, char **details)
     }
 }
 
+/* How old an empty group must be to be a leftover: one of this store's containers or of a build
+ * step whose builder is dead, at once (neither has anything in it when it runs); a running build
+ * step's, never; a name this store does not know (another store's container about to start),
+ * after a minute. */
+static long long group_age(const char *name, void *ud)
+{
+    tug_store *s = ud;
+    cleanup_stmt sqlite3_stmt *st = tug_db_prepare(
+        s,
+        "SELECT 0, 0, 0 FROM containers WHERE id = ?1 UNION ALL SELECT 1, pid, pid_start FROM "
+        "build_steps WHERE id = ?1",
+        NULL);
+    if (st == NULL)
+        return -1;
+    BIND_TEXT(st, 1, name);
+    if (sqlite3_step(st) != SQLITE_ROW)
+        return 60;
+    if (sqlite3_column_int(st, 0) == 0)
+        return 0;
+    tug_proc p;
+    bool alive = tug_proc_read((pid_t)sqlite3_column_int(st, 1), &p) == 0 &&
+                 p.start == sqlite3_column_int64(st, 2) && !tug_proc_ended(&p);
+    return alive ? -1 : 0;
+}
+
+/* Empty cgroups a container or build step left (a killed monitor or builder). */
+static int check_cgroups(tug_store *s, bool repair, char **details, tug_error **err)
+{
+    cleanup_strv char **names = NULL;
+    int n = tug_cgroup_sweep("tug", group_age, s, repair, &names, err);
+    for (int i = 0; i < n; i++)
+        tug_append_line(details, "cgroup of a container or build step that is gone: tug/%.12s%s",
+                        names[i], repair ? "" : " (system check without --dry-run removes it)");
+    return n;
+}
+
 int tug_container_check(tug_store *s, bool repair, char **details, tug_error **err)
 {
+    int groups = check_cgroups(s, repair, details, err);
+    if (groups < 0)
+        return -1;
     cleanup_free char *run = tug_run_dir(s);
     if (run == NULL)
         return tug_error_set(err, ENOMEM, "check");
     check_gone_stores(run, repair, details);
     cleanup_dir DIR *d = opendir(run);
     if (d == NULL)
-        return errno == ENOENT ? 0 : tug_error_set(err, errno, "open %s", run);
+        return errno == ENOENT ? groups : tug_error_set(err, errno, "open %s", run);
     cleanup_stmt sqlite3_stmt *st = tug_db_prepare(s, "SELECT 1 FROM containers WHERE id = ?", err);
     if (st == NULL)
         return -1;
@@ -700,7 +740,7 @@ int tug_container_check(tug_store *s, bool repair, char **details, tug_error **e
         if (repair)
             remove_run_tree(dirfd(d), de->d_name, 0);
     }
-    return found;
+    return found + groups;
 }
 
 static json_t *time_json(long long ns)
