@@ -1,4 +1,4 @@
-/* build: flags, then the library's events drawn as BuildKit's plain progress (or nothing). */
+/* build and builder prune: flags, then the library's work, its events drawn by build_view. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "build/build.h"
+#include "build_view.h"
 #include "build/cache.h"
 #include "util/strutil.h"
 #include "cli.h"
@@ -15,122 +16,6 @@
 #include "image/reference.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
-
-#define MAX_VERTICES 4096
-
-/* BuildKit's plain progress: "#N name", then the vertex's lines, "#N DONE 0.3s". */
-typedef struct plain_view {
-    FILE *out;
-    int last; /* the vertex printed last: a blank line separates groups */
-    double started[MAX_VERTICES];
-    char *pending[MAX_VERTICES]; /* a log line not ended yet */
-} plain_view;
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static void group(plain_view *v, int vertex)
-{
-    if (v->last != 0 && v->last != vertex)
-        fputc('\n', v->out);
-    v->last = vertex;
-}
-
-static void ev_start(void *ud, int vertex, const char *name)
-{
-    plain_view *v = ud;
-    if (vertex <= 0 || vertex >= MAX_VERTICES)
-        return;
-    v->started[vertex] = now_s();
-    group(v, vertex);
-    fprintf(v->out, "#%d %s\n", vertex, name);
-    fflush(v->out);
-}
-
-static void ev_status(void *ud, int vertex, const char *text)
-{
-    plain_view *v = ud;
-    group(v, vertex);
-    fprintf(v->out, "#%d %s\n", vertex, text);
-    fflush(v->out);
-}
-
-static void log_line(plain_view *v, int vertex, const char *line, size_t n)
-{
-    double t = vertex > 0 && vertex < MAX_VERTICES ? now_s() - v->started[vertex] : 0;
-    group(v, vertex);
-    fprintf(v->out, "#%d %.3f %.*s\n", vertex, t, (int)n, line);
-}
-
-static void flush_pending(plain_view *v, int vertex)
-{
-    if (vertex <= 0 || vertex >= MAX_VERTICES || v->pending[vertex] == NULL)
-        return;
-    log_line(v, vertex, v->pending[vertex], strlen(v->pending[vertex]));
-    free(v->pending[vertex]);
-    v->pending[vertex] = NULL;
-}
-
-static void ev_log(void *ud, int vertex, int stream, const char *buf, size_t len)
-{
-    plain_view *v = ud;
-    (void)stream;
-    if (vertex <= 0 || vertex >= MAX_VERTICES)
-        return;
-    while (len > 0) {
-        const char *nl = memchr(buf, '\n', len);
-        size_t n = nl ? (size_t)(nl - buf) : len;
-        char *prev = v->pending[vertex];
-        char *joined = NULL;
-        if (asprintf(&joined, "%s%.*s", prev ? prev : "", (int)n, buf) < 0)
-            return;
-        free(prev);
-        v->pending[vertex] = joined;
-        if (nl == NULL)
-            break;
-        flush_pending(v, vertex);
-        buf += n + 1;
-        len -= n + 1;
-    }
-    fflush(v->out);
-}
-
-static void ev_cached(void *ud, int vertex)
-{
-    plain_view *v = ud;
-    group(v, vertex);
-    fprintf(v->out, "#%d CACHED\n", vertex);
-    fflush(v->out);
-}
-
-static void ev_done(void *ud, int vertex)
-{
-    plain_view *v = ud;
-    flush_pending(v, vertex);
-    double t = vertex > 0 && vertex < MAX_VERTICES ? now_s() - v->started[vertex] : 0;
-    group(v, vertex);
-    fprintf(v->out, "#%d DONE %.1fs\n", vertex, t);
-    fflush(v->out);
-}
-
-static void ev_error(void *ud, int vertex, const char *message)
-{
-    plain_view *v = ud;
-    flush_pending(v, vertex);
-    group(v, vertex);
-    fprintf(v->out, "#%d ERROR: %s\n", vertex, message);
-    fflush(v->out);
-}
-
-static void plain_view_clear(plain_view *v)
-{
-    for (int i = 0; i < MAX_VERTICES; i++)
-        free(v->pending[i]);
-}
 
 enum {
     O_BUILDARG = 1000, O_LABEL, O_TARGET, O_PLATFORM, O_NOCACHE, O_PULL, O_IIDFILE, O_NETWORK,
@@ -220,21 +105,19 @@ static int do_build(cli_ctx *ctx, tug_build_opts *o, const char *context, strlis
     o->context = context;
     o->tags = (const char *const *)full;
     o->registry = &ropts;
-    cleanup_free plain_view *view = NULL;
+    build_view *view = NULL;
     if (!quiet && strcmp(progress, "quiet") != 0) {
-        view = calloc(1, sizeof(*view));
+        bool tty = strcmp(progress, "tty") == 0 ||
+                   (strcmp(progress, "auto") == 0 && isatty(STDERR_FILENO));
+        view = build_view_new(tty, stderr);
         if (view == NULL)
             return EXIT_ENGINE;
-        view->out = stderr;
-        o->events = (tug_build_events){.start = ev_start, .status = ev_status, .log = ev_log,
-                                       .cached = ev_cached, .done = ev_done, .error = ev_error,
-                                       .userdata = view};
+        o->events = build_view_events(view);
     }
     tug_error *err = NULL;
     cleanup_free char *id = NULL;
     int r = tug_build(s, o, &id, &err);
-    if (view)
-        plain_view_clear(view);
+    build_view_free(view, r == 0);
     if (r < 0) {
         fprintf(stderr, "ERROR: failed to solve: %s\n", err->msg);
         tug_error_free(err);

@@ -313,3 +313,14 @@ DOCKERFILE
   # PID 1 of the step was the step's own command (its shell exec'd the last one), not the host's
   assert_match '^cat /proc/1/cmdline $'
 }
+
+@test "on a terminal the build draws BuildKit's live view; --progress plain and quiet do not" {
+  ctx
+  printf 'FROM busybox\nRUN echo drawn\n' >"$CTX/Dockerfile"
+  run script -qec "timeout 60 '$TUG' build --no-cache -t viewed '$CTX'" /dev/null
+  [[ $status -eq 0 ]]
+  assert_match '\[\+\] Building [0-9.]+s \([0-9]+/[0-9]+\) FINISHED'
+  assert_match ' => \[2/2\] RUN echo drawn +[0-9.]+s'
+  run script -qec "timeout 60 '$TUG' build --progress quiet -t viewed '$CTX'" /dev/null
+  [[ $status -eq 0 && -z $(tr -d '\r\n' <<<"$output") ]]
+}
