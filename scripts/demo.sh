@@ -80,11 +80,37 @@ step "$TUG" run --rm -v notes:/data "$REGISTRY/busybox" sh -c 'echo "written at 
 step "$TUG" run --rm -v notes:/data "$REGISTRY/busybox" cat /data/note.txt
 step "$TUG" volume ls
 step "$TUG" volume rm notes
+say "The closing challenge: a Dockerfile that puts your own page into a web server image"
+"$TUG" rm -f $("$TUG" ps -aq) >/dev/null
+app=$work/my-site
+mkdir -p "$app"
+step "$TUG" tag "$REGISTRY/busybox" busybox
+printf '%s\n' 'FROM busybox' 'RUN mkdir -p /usr/share/nginx/html' \
+  'COPY index.html /usr/share/nginx/html/index.html' 'EXPOSE 80' \
+  'CMD ["httpd", "-f", "-p", "80", "-h", "/usr/share/nginx/html"]' >"$app/Dockerfile"
+echo '<h1>Hello from my custom image</h1>' >"$app/index.html"
+step cat "$app/Dockerfile"
+step "$TUG" build --progress plain -t my-custom-nginx "$app"
+port=$(fixture_free_port)
+step "$TUG" run -d --name my-site -p "$port:80" my-custom-nginx
+sleep 0.3
+step curl -s "http://127.0.0.1:$port/"
+say "Edit the page and build again: the earlier steps come from the cache"
+echo '<h1>Edited, rebuilt in a moment</h1>' >"$app/index.html"
+step "$TUG" build --progress plain -t my-custom-nginx "$app"
+step "$TUG" rm -f my-site
+step "$TUG" run -d --name my-site -p "$port:80" my-custom-nginx
+sleep 0.3
+step curl -s "http://127.0.0.1:$port/"
+say "One row per step; the metadata steps are 0B"
+step "$TUG" history my-custom-nginx
 say "Clean up: remove every container, then the images"
 "$TUG" rm -f $("$TUG" ps -aq) >/dev/null
 step "$TUG" ps -a
+step "$TUG" rmi my-custom-nginx busybox
 step "$TUG" rmi "$REGISTRY/hello"
 step "$TUG" rmi mybox:1 "$REGISTRY/busybox"
+step "$TUG" builder prune -f
 step "$TUG" images
 step "$TUG" system check
-say "Building images (tug build) comes next."
+say "Pushing images to a registry (tug push) comes next."
