@@ -111,9 +111,8 @@ static int parse_mount(json_t *m, tug_mount *out, tug_error **err)
                 known = true;
             }
         if (!known && s) {
-            if (*out->data)
-                strcat(out->data, ",");
-            strcat(out->data, s);
+            size_t used = strlen(out->data);
+            snprintf(out->data + used, cap - used, "%s%s", used ? "," : "", s);
         }
     }
     if (strcmp(out->type, "bind") == 0)
