@@ -280,6 +280,15 @@ DOCKERFILE
   [[ $(steps_of | grep -c ' DONE') -eq 1 ]]
 }
 
+# descendants PID: every process under PID, one per line
+descendants() {
+  local p
+  for p in $(pgrep -P "$1"); do
+    echo "$p"
+    descendants "$p"
+  done
+}
+
 @test "kill -9 of a build mid-RUN: the step dies with it and system check takes what it left" {
   ctx
   printf 'FROM busybox\nRUN echo started; sleep 600\n' >"$CTX/Dockerfile"
@@ -289,10 +298,14 @@ DOCKERFILE
   local builder
   builder=$(pgrep -P "$runner" -x tug)
   [[ -n $builder ]]
+  local step_pids
+  step_pids=$(descendants "$builder")
+  [[ -n $step_pids ]]
   kill -9 "$builder"
   wait "$runner" || true
-  # the RUN's processes went with the builder
-  wait_until 10 bash -c "! pgrep -f '^sleep 600$' >/dev/null"
+  # the RUN's processes went with the builder, and are reaped (a zombie keeps its cgroup busy)
+  # shellcheck disable=SC2016
+  wait_until 10 bash -c 'for p; do [[ -e /proc/$p ]] && exit 1; done; exit 0' _ $step_pids
   run_tug system check
   assert_match 'interrupted unpack: layers/\.tmp-'
   assert_match 'cgroup of a container or build step that is gone'
