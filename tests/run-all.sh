@@ -157,6 +157,12 @@ else
     run_bats "$PWD/$ASAN_BUILD/tug" bats-asan "${files[@]}"
   for r in "$reports"/*; do
     [[ -f $r ]] || continue
+    # LeakSanitizer stops a process's threads at exit to scan them; a process killed by a test
+    # (rm -f, kill -9) in that moment leaves only this line: no finding, so it is not counted
+    if [[ -s $r ]] && ! grep -qvE '^==[0-9]+==Unable to get registers from thread [0-9]+\.?$' "$r"; then
+      echo "note: $(basename "$r"): a leak check cut short by a kill ($(head -1 "$r"))"
+      continue
+    fi
     echo "!! sanitizer report $(basename "$r"):"
     sed 's/^/    /' "$r" | head -60
     failed=$((failed + 1))
