@@ -408,41 +408,7 @@ static const char *path_clean(df_arena *a, const char *p)
     if (n == 0)
         return ".";
     char *out = df_alloc(a, n + 2);
-    if (out == NULL)
-        return NULL;
-    bool rooted = p[0] == '/';
-    size_t w = 0, dotdot = 0; /* dotdot: where a leading run of .. ends */
-    if (rooted)
-        out[w++] = '/', dotdot = 1;
-    for (size_t r = 0; r < n;) {
-        if (p[r] == '/') {
-            r++;
-        } else if (p[r] == '.' && (r + 1 == n || p[r + 1] == '/')) {
-            r++;
-        } else if (p[r] == '.' && p[r + 1] == '.' && (r + 2 == n || p[r + 2] == '/')) {
-            r += 2;
-            if (w > dotdot) {
-                w--;
-                while (w > dotdot && out[w] != '/')
-                    w--;
-            } else if (!rooted) {
-                if (w > 0)
-                    out[w++] = '/';
-                out[w++] = '.';
-                out[w++] = '.';
-                dotdot = w;
-            }
-        } else {
-            if ((rooted && w != 1) || (!rooted && w != 0))
-                out[w++] = '/';
-            for (; r < n && p[r] != '/'; r++)
-                out[w++] = p[r];
-        }
-    }
-    if (w == 0)
-        out[w++] = '.';
-    out[w] = '\0';
-    return out;
+    return out ? tug_path_clean_to(p, n, out) : NULL;
 }
 
 /* BuildKit's checks once every option is read, then its defaults for the executor. */

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "../util/cleanup.h"
+#include "../util/strutil.h"
 
 #define RUNE_ERROR 0xFFFDu
 #define RUNE_MAX 0x10FFFFu
@@ -98,45 +99,8 @@ static char *clean_n(const char *path, size_t n)
 {
     if (n == 0)
         return strdup(".");
-    char *out = malloc(n + 1);
-    if (out == NULL)
-        return NULL;
-    bool rooted = path[0] == '/';
-    size_t r = 0, w = 0, dotdot = 0;
-    if (rooted) {
-        out[w++] = '/';
-        r = 1;
-        dotdot = 1;
-    }
-    while (r < n) {
-        if (path[r] == '/') {
-            r++;
-        } else if (path[r] == '.' && (r + 1 == n || path[r + 1] == '/')) {
-            r++;
-        } else if (path[r] == '.' && path[r + 1] == '.' && (r + 2 == n || path[r + 2] == '/')) {
-            r += 2;
-            if (w > dotdot) {
-                w--;
-                while (w > dotdot && out[w] != '/')
-                    w--;
-            } else if (!rooted) {
-                if (w > 0)
-                    out[w++] = '/';
-                out[w++] = '.';
-                out[w++] = '.';
-                dotdot = w;
-            }
-        } else {
-            if ((rooted && w != 1) || (!rooted && w != 0))
-                out[w++] = '/';
-            while (r < n && path[r] != '/')
-                out[w++] = path[r++];
-        }
-    }
-    if (w == 0)
-        out[w++] = '.';
-    out[w] = '\0';
-    return out;
+    char *out = malloc(n + 2);
+    return out ? tug_path_clean_to(path, n, out) : NULL;
 }
 
 char *tug_path_clean(const char *path)

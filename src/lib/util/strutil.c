@@ -427,3 +427,41 @@ void tug_random_hex(char *out, size_t nbytes)
     }
     out[2 * nbytes] = '\0';
 }
+
+char *tug_path_clean_to(const char *path, size_t n, char *out)
+{
+    bool rooted = path[0] == '/';
+    size_t w = 0, dotdot = 0; /* dotdot: where a leading run of .. ends */
+    if (rooted)
+        out[w++] = '/', dotdot = 1;
+    for (size_t r = 0; r < n;) {
+        if (path[r] == '/') {
+            r++;
+        } else if (path[r] == '.' && (r + 1 == n || path[r + 1] == '/')) {
+            r++;
+        } else if (path[r] == '.' && r + 1 < n && path[r + 1] == '.' &&
+                   (r + 2 == n || path[r + 2] == '/')) {
+            r += 2;
+            if (w > dotdot) {
+                w--;
+                while (w > dotdot && out[w] != '/')
+                    w--;
+            } else if (!rooted) {
+                if (w > 0)
+                    out[w++] = '/';
+                out[w++] = '.';
+                out[w++] = '.';
+                dotdot = w;
+            }
+        } else {
+            if ((rooted && w != 1) || (!rooted && w != 0))
+                out[w++] = '/';
+            for (; r < n && path[r] != '/'; r++)
+                out[w++] = path[r];
+        }
+    }
+    if (w == 0)
+        out[w++] = '.';
+    out[w] = '\0';
+    return out;
+}

@@ -52,3 +52,6 @@ char *tug_strbuf_steal(tug_strbuf *b);
 void tug_strbuf_free(tug_strbuf *b);
 /* nbytes (at most 64) random bytes as lower-case hex into out (2 * nbytes + 1 chars): IDs. */
 void tug_random_hex(char *out, size_t nbytes);
+/* Go's path.Clean of the n bytes at path (n > 0), written to out, which has room for n + 2 bytes:
+ * one slash between names, no "." names, ".." taken back where it can be. Returns out. */
+char *tug_path_clean_to(const char *path, size_t n, char *out);
