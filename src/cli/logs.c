@@ -40,27 +40,13 @@ static int parse_time(const char *s, long long *ret_ns)
         *ret_ns = (long long)(v * 1e9);
         return 0;
     }
-    /* Go durations: sequences of number+unit */
-    double total = 0;
-    const char *p = s;
-    while (*p) {
-        double n = strtod(p, &end);
-        if (end == p)
-            return -1;
-        p = end;
-        double mult = strncmp(p, "ms", 2) == 0 ? 1e-3
-                      : *p == 's'             ? 1
-                      : *p == 'm'             ? 60
-                      : *p == 'h'             ? 3600
-                                              : -1;
-        if (mult < 0)
-            return -1;
-        p += strncmp(p, "ms", 2) == 0 ? 2 : 1;
-        total += n * mult;
-    }
+    /* a Go duration: that long before now */
+    int64_t ago = 0;
+    if (tug_parse_go_duration(s, &ago) < 0)
+        return -1;
     struct timespec now;
     clock_gettime(CLOCK_REALTIME, &now);
-    *ret_ns = ((long long)now.tv_sec * 1000000000LL + now.tv_nsec) - (long long)(total * 1e9);
+    *ret_ns = ((long long)now.tv_sec * 1000000000LL + now.tv_nsec) - ago;
     return 0;
 }
 

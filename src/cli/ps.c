@@ -18,27 +18,22 @@
 static char *command_of(tug_container *c)
 {
     json_t *cfg = json_object_get(c->config, "Config");
-    size_t cap = 1;
     const char *keys[] = {"Entrypoint", "Cmd"};
-    for (int k = 0; k < 2; k++) {
-        size_t i;
-        json_t *v;
-        json_array_foreach(json_object_get(cfg, keys[k]), i, v) cap += json_string_length(v) + 1;
-    }
-    char *out = calloc(1, cap);
-    if (out == NULL)
-        return NULL;
+    tug_strbuf out = {0};
     for (int k = 0; k < 2; k++) {
         size_t i;
         json_t *v;
         json_array_foreach(json_object_get(cfg, keys[k]), i, v)
         {
-            if (*out)
-                strcat(out, " ");
-            strcat(out, json_string_value(v));
+            const char *word = json_string_value(v);
+            if (word == NULL)
+                continue;
+            if (out.len)
+                tug_strbuf_addc(&out, ' ');
+            tug_strbuf_adds(&out, word);
         }
     }
-    return out;
+    return tug_strbuf_steal(&out);
 }
 
 /* Go's strconv.Quote, enough for commands. */
@@ -61,7 +56,11 @@ static char *go_quote(const char *s)
             *o++ = '\\';
             *o++ = 't';
         } else if (c < 0x20) {
-            o += sprintf(o, "\\x%02x", c);
+            static const char hex[] = "0123456789abcdef";
+            *o++ = '\\';
+            *o++ = 'x';
+            *o++ = hex[c >> 4];
+            *o++ = hex[c & 15];
         } else
             *o++ = (char)c;
     }
@@ -255,19 +254,18 @@ static json_t *ps_row(tug_store *s, tug_container *c, bool no_trunc, bool size)
     json_object_set_new(r, "Status", json_string(status ? status : ""));
     json_object_set_new(r, "Names", json_string(c->name));
     json_t *labels = json_object_get(json_object_get(c->config, "Config"), "Labels");
-    cleanup_free char *lab = calloc(1, 4096);
+    tug_strbuf lb = {0};
     const char *k;
     json_t *v;
     json_object_foreach(labels, k, v)
     {
-        if (lab && strlen(lab) + strlen(k) + json_string_length(v) + 3 < 4096) {
-            if (*lab)
-                strcat(lab, ",");
-            strcat(lab, k);
-            strcat(lab, "=");
-            strcat(lab, json_string_value(v));
-        }
+        if (lb.len)
+            tug_strbuf_addc(&lb, ',');
+        tug_strbuf_adds(&lb, k);
+        tug_strbuf_addc(&lb, '=');
+        tug_strbuf_adds(&lb, json_string_value(v) ? json_string_value(v) : "");
     }
+    cleanup_free char *lab = tug_strbuf_steal(&lb);
     json_object_set_new(r, "Labels", json_string(lab ? lab : ""));
     json_object_set_new(r, "Mounts", json_string(""));
     json_t *eps = tug_net_endpoints_json(s, c->id);

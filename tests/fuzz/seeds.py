@@ -206,3 +206,30 @@ ignores = [
 ]
 for i, (text, paths) in enumerate(ignores):
     write("ignore", "%02d" % i, text.encode("utf-8", "surrogateescape") + b"\0" + paths.encode())
+# tarwrite: a type byte ("0123456"[b % 7]), mode uid gid size mtime devmajor devminor (8 bytes
+# each, little-endian), then NUL-separated name, link name, uname, gname, xattr names and values
+def tar_entry(t, name, link="", uname="root", gname="root", uid=0, gid=0, size=0,
+              mtime=MTIME, mode=0o644, dev=(0, 0), xattrs=()):
+    nums = [mode, uid, gid, size, mtime, dev[0], dev[1]]
+    raw = bytes([t]) + b"".join((n % (1 << 64)).to_bytes(8, "little") for n in nums)
+    fields = [name, link, uname, gname] + [s for kv in xattrs for s in kv]
+    return raw + b"\0".join(f.encode() if isinstance(f, str) else f for f in fields)
+
+
+entries = {
+    "file": tar_entry(0, "etc/f2", size=4),
+    "dir": tar_entry(5, "etc/", mode=0o755),
+    "hardlink": tar_entry(1, "h2", link="h1"),
+    "symlink-long": tar_entry(2, "t/sym", link="m" * 101),
+    "split": tar_entry(0, "t/" + "n" * 100),
+    "pax-name": tar_entry(0, "t/" + "m" * 101),
+    "deep-dir": tar_entry(5, "t/" + ("d" * 60 + "/") * 5, mode=0o755),
+    "not-ascii": tar_entry(0, "t/\u00e9-\u00fc"),
+    "big-ids": tar_entry(0, "big", uid=3000000, gid=2097152, uname="", gname=""),
+    "times": tar_entry(0, "old", mtime=-100),
+    "device": tar_entry(3, "bigdev", dev=(4095, 1048575)),
+    "capability": tar_entry(0, "cap", xattrs=[("security.capability", b"\x01\x02\x03")]),
+    "whiteout-link": tar_entry(0, "etc/.wh.passwd", link="etc/motd", mode=0o600),
+}
+for name, data in entries.items():
+    write("tarwrite", name, data)

@@ -137,6 +137,44 @@ json_t *bld_stage_shell(const tug_stage *st)
     return json_pack("[ss]", "/bin/sh", "-c");
 }
 
+/* The words of argv joined by spaces, as the error and the history show a command. */
+static char *join_words(json_t *argv)
+{
+    tug_strbuf b = {0};
+    size_t i;
+    json_t *a;
+    json_array_foreach(argv, i, a)
+    {
+        if (i)
+            tug_strbuf_addc(&b, ' ');
+        tug_strbuf_adds(&b, json_string_value(a) ? json_string_value(a) : "");
+    }
+    return tug_strbuf_steal(&b);
+}
+
+/* BuildKit's history line of a RUN: "RUN |N K=V ... cmd # buildkit", the build args in use. */
+static char *run_history(const char *joined, char **args)
+{
+    tug_strbuf b = {0};
+    tug_strbuf_adds(&b, "RUN ");
+    size_t n = 0;
+    for (char **a = args; a && *a; a++)
+        n++;
+    if (n) {
+        char count[32];
+        snprintf(count, sizeof(count), "|%zu", n);
+        tug_strbuf_adds(&b, count);
+        for (char **a = args; *a; a++) {
+            tug_strbuf_addc(&b, ' ');
+            tug_strbuf_adds(&b, *a);
+        }
+        tug_strbuf_addc(&b, ' ');
+    }
+    tug_strbuf_adds(&b, joined ? joined : "");
+    tug_strbuf_adds(&b, " # buildkit");
+    return tug_strbuf_steal(&b);
+}
+
 int bld_do_run(builder *b, tug_stage *st, const tug_df_instruction *in, tug_error **err)
 {
     tug_df_run *run = NULL;
@@ -178,39 +216,8 @@ int bld_do_run(builder *b, tug_stage *st, const tug_df_instruction *in, tug_erro
                                              : json_array());
     cleanup_free char *detail = json_dumps(desc, JSON_COMPACT | JSON_SORT_KEYS);
     json_decref(desc);
-    /* history: RUN |N K=V ... cmd # buildkit */
-    cleanup_free char *joined = NULL;
-    {
-        size_t len = 1, i;
-        json_t *a;
-        json_array_foreach(argv, i, a) len += json_string_length(a) + 1;
-        joined = calloc(1, len);
-        json_array_foreach(argv, i, a)
-        {
-            if (i)
-                strcat(joined, " ");
-            strcat(joined, json_string_value(a));
-        }
-    }
-    cleanup_free char *prefix = NULL;
-    size_t nargs = 0;
-    for (char **a = args; a && *a; a++)
-        nargs++;
-    if (nargs) {
-        size_t len = 32;
-        for (char **a = args; *a; a++)
-            len += strlen(*a) + 1;
-        prefix = calloc(1, len);
-        snprintf(prefix, len, "|%zu", nargs);
-        for (char **a = args; *a; a++) {
-            strcat(prefix, " ");
-            strcat(prefix, *a);
-        }
-    }
-    cleanup_free char *created_by = NULL;
-    if (asprintf(&created_by, "RUN %s%s%s # buildkit", prefix ? prefix : "", prefix ? " " : "",
-                 joined ? joined : "") < 0)
-        created_by = NULL;
+    cleanup_free char *joined = join_words(argv);
+    cleanup_free char *created_by = run_history(joined, args);
     char label[96];
     bld_step_label(b, label, sizeof(label));
     int v = bld_ev_start(b, "%s %s", label, run->display ? run->display : in->original);

@@ -136,6 +136,10 @@ int tug_build_cache_prune(tug_store *s, long long until, long long *ret_rows,
     if (tug_db_step_done(s, st, err) < 0)
         return -1;
     long long rows = sqlite3_changes(s->db);
+    /* the context hash caches only save time: all of the cache goes with them */
+    if (until <= 0 && (tug_store_exec(s, "DELETE FROM build_file_hashes; DELETE FROM build_match_sums",
+                                      err) < 0))
+        return -1;
     char **gone = NULL;
     if (tug_store_gc(s, &gone, err) < 0)
         return -1;

@@ -303,8 +303,10 @@ static int write_entry(copy_ctx *x, int dir, const char *name, const struct stat
             return tug_error_set(err, errno, "create %s", what);
         if (src >= 0 && copy_data(src, out, what, err) < 0)
             return -1;
-        if (fchown(out, uid, gid) < 0 || fchmod(out, mode_of(x, st->st_mode)) < 0 ||
-            futimens(out, times) < 0)
+        /* the mode, then the owner, as docker does it: the chown clears setuid and setgid (a
+         * 4755 file of the context is 0755 in the layer); --chmod is applied as given */
+        if (fchmod(out, st->st_mode & 07777) < 0 || fchown(out, uid, gid) < 0 ||
+            (x->c->chmod >= 0 && fchmod(out, (mode_t)x->c->chmod) < 0) || futimens(out, times) < 0)
             return tug_error_set(err, errno, "set the owner of %s", what);
         return 0;
     } else if (S_ISCHR(st->st_mode) || S_ISBLK(st->st_mode) || S_ISFIFO(st->st_mode)) {

@@ -14,64 +14,6 @@
 /* ${a:-${b:-...}} recurses once per level: a bound keeps a hostile Dockerfile off the stack */
 #define MAX_DEPTH 1000
 
-void tug_strbuf_add(tug_strbuf *b, const char *s, size_t n)
-{
-    if (b->failed)
-        return;
-    size_t need;
-    if (__builtin_add_overflow(b->len, n + 1, &need)) {
-        b->failed = true;
-        return;
-    }
-    if (need > b->cap) {
-        size_t cap = b->cap ? b->cap : 32;
-        while (cap < need) {
-            if (__builtin_mul_overflow(cap, 2, &cap)) {
-                b->failed = true;
-                return;
-            }
-        }
-        char *p = realloc(b->s, cap);
-        if (p == NULL) {
-            b->failed = true;
-            return;
-        }
-        b->s = p;
-        b->cap = cap;
-    }
-    if (n > 0)
-        memcpy(b->s + b->len, s, n);
-    b->len += n;
-    b->s[b->len] = '\0';
-}
-
-void tug_strbuf_addc(tug_strbuf *b, char c)
-{
-    tug_strbuf_add(b, &c, 1);
-}
-
-void tug_strbuf_adds(tug_strbuf *b, const char *s)
-{
-    tug_strbuf_add(b, s, strlen(s));
-}
-
-char *tug_strbuf_steal(tug_strbuf *b)
-{
-    if (!b->failed && b->s == NULL)
-        tug_strbuf_add(b, "", 0);
-    char *s = b->failed ? NULL : b->s;
-    if (b->failed)
-        free(b->s);
-    *b = (tug_strbuf){0};
-    return s;
-}
-
-void tug_strbuf_free(tug_strbuf *b)
-{
-    free(b->s);
-    *b = (tug_strbuf){0};
-}
-
 void tug_shell_printable(char *s)
 {
     for (; s && *s; s++)

@@ -36,6 +36,7 @@
 #include <stddef.h>
 
 #include "../util/error.h"
+#include "../util/strutil.h"
 
 /* Look NAME up: return true and set *ret_value (read before the next lookup; it is copied)
  * when it is set, an empty value included; false when unset. Called once for every variable
@@ -72,20 +73,6 @@ typedef struct tug_shell_opts {
 int tug_shell_process(const char *word, size_t len, const tug_shell_opts *opts, char **ret_word,
                       char ***ret_words, tug_error **err);
 
-/* A growable string the lexer and the Dockerfile parser build text in. After an allocation
- * fails every append is a no-op and tug_strbuf_steal returns NULL. */
-typedef struct tug_strbuf {
-    char *s;
-    size_t len, cap;
-    bool failed;
-} tug_strbuf;
-
-void tug_strbuf_add(tug_strbuf *b, const char *s, size_t n);
-void tug_strbuf_addc(tug_strbuf *b, char c);
-void tug_strbuf_adds(tug_strbuf *b, const char *s);
-/* The text as a new string (the buffer is left empty), or NULL when an allocation failed. */
-char *tug_strbuf_steal(tug_strbuf *b);
-void tug_strbuf_free(tug_strbuf *b);
 
 /* Control characters in s (untrusted text on its way into a message) become '?'. */
 void tug_shell_printable(char *s);

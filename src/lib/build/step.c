@@ -65,16 +65,13 @@ static char *lower_string(const tug_step_rootfs *fs)
 {
     if (fs->n_lower == 0)
         return path_in(fs->tmp, "step/empty");
-    size_t len = 1;
-    for (size_t i = 0; i < fs->n_lower; i++)
-        len += strlen(fs->lowerdirs[i]) + 1;
-    char *s = calloc(1, len);
-    for (size_t i = fs->n_lower; s && i-- > 0;) {
-        if (*s)
-            strcat(s, ":");
-        strcat(s, fs->lowerdirs[i]);
+    tug_strbuf b = {0};
+    for (size_t i = fs->n_lower; i-- > 0;) {
+        if (b.len)
+            tug_strbuf_addc(&b, ':');
+        tug_strbuf_adds(&b, fs->lowerdirs[i]);
     }
-    return s;
+    return tug_strbuf_steal(&b);
 }
 
 int tug_step_finish(const tug_step_rootfs *fs, tug_error **err)
@@ -249,17 +246,6 @@ static void remove_stubs(const tug_step_rootfs *fs, json_t *spec)
 
 /* ---- RUN ---- */
 
-static void random_id(char out[65])
-{
-    unsigned char b[32];
-    if (getrandom(b, sizeof(b), 0) != (ssize_t)sizeof(b)) {
-        for (size_t i = 0; i < sizeof(b); i++)
-            b[i] = (unsigned char)(rand() & 0xff);
-    }
-    for (size_t i = 0; i < sizeof(b); i++)
-        snprintf(out + 2 * i, 3, "%02x", b[i]);
-}
-
 static json_t *strv_json(char **v)
 {
     json_t *a = json_array();
@@ -357,7 +343,7 @@ static void step_run_clear(tug_store *s, step_run *r)
 static int step_prepare(tug_store *s, const tug_step_rootfs *fs, const tug_step_cmd *cmd,
                         step_run *r, tug_error **err)
 {
-    random_id(r->id);
+    tug_random_hex(r->id, 32);
     char hostname[13];
     snprintf(hostname, sizeof(hostname), "%.12s", r->id);
     if (make_scratch(fs, err) < 0)

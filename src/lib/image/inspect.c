@@ -106,16 +106,14 @@ json_t *tug_image_inspect_json(tug_store *s, const tug_image *img)
     json_t *gd = json_object(), *data = json_object();
     if (img->n_layers > 0) {
         cleanup_free char *upper = tug_store_layer_dir(s, img->layers[img->n_layers - 1].chain_id);
-        size_t cap = 1;
-        for (size_t i = 0; i + 1 < img->n_layers; i++)
-            cap += strlen(s->root) + 90;
-        cleanup_free char *lower = calloc(1, cap);
-        for (size_t i = img->n_layers - 1; lower && i-- > 0;) {
+        tug_strbuf lb = {0};
+        for (size_t i = img->n_layers - 1; i-- > 0;) {
             cleanup_free char *d = tug_store_layer_dir(s, img->layers[i].chain_id);
-            if (*lower)
-                strcat(lower, ":");
-            strcat(lower, d);
+            if (lb.len)
+                tug_strbuf_addc(&lb, ':');
+            tug_strbuf_adds(&lb, d ? d : "");
         }
+        cleanup_free char *lower = tug_strbuf_steal(&lb);
         if (lower && *lower)
             json_object_set_new(data, "LowerDir", json_string(lower));
         json_object_set_new(data, "UpperDir", json_string(upper));

@@ -162,16 +162,6 @@ static int pick_subnet(tug_store *s, char *buf, size_t size, tug_error **err)
                                "--subnet");
 }
 
-static void random_hex(char *out, size_t nbytes)
-{
-    unsigned char b[32];
-    if (getrandom(b, nbytes, 0) != (ssize_t)nbytes)
-        for (size_t i = 0; i < nbytes; i++)
-            b[i] = (unsigned char)(rand() & 0xff);
-    for (size_t i = 0; i < nbytes; i++)
-        sprintf(out + 2 * i, "%02x", b[i]);
-}
-
 static tug_network *from_row(sqlite3_stmt *st)
 {
     tug_network *n = calloc(1, sizeof(*n));
@@ -294,7 +284,7 @@ static int network_create(tug_store *s, const char *name, const char *subnet, co
         ip_string(net + 1, gw, sizeof(gw));
     }
     char id[65];
-    random_hex(id, 32);
+    tug_random_hex(id, 32);
     char bridge[16];
     if (strcmp(name, TUG_DEFAULT_NETWORK) == 0) {
         /* tug0 for the default store; other stores (tests, --root) get their own bridge */

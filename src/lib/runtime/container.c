@@ -99,25 +99,6 @@ int tug_run_dir_make(tug_store *s, const char *id, tug_error **err)
     return 0;
 }
 
-static void random_id(char out[65])
-{
-    unsigned char b[32];
-    if (getrandom(b, sizeof(b), 0) != (ssize_t)sizeof(b)) {
-        long long t = tug_now_ns() ^ getpid();
-        for (size_t i = 0; i < sizeof(b); i++)
-            b[i] = (unsigned char)(t >> ((i % 8) * 8)) ^ (unsigned char)(i * 131);
-    }
-    static const char hex[] = "0123456789abcdef";
-    for (int i = 0; i < 32; i++) {
-        out[2 * i] = hex[b[i] >> 4];
-        out[2 * i + 1] = hex[b[i] & 15];
-    }
-    out[64] = '\0';
-    /* An ID that is all digits would be taken for a number by some tools; docker avoids it too. */
-    if (strspn(out, "0123456789") == 64)
-        out[0] = 'a';
-}
-
 static const char *col(sqlite3_stmt *st, int i)
 {
     return (const char *)sqlite3_column_text(st, i);
@@ -204,19 +185,15 @@ int tug_container_write_etc(const char *dir, const char *hostname, json_t *hc, t
     cleanup_free char *resolv = NULL;
     size_t len = 0;
     tug_error *ignored = NULL;
-    cleanup_free char *out = calloc(1, 4096);
-    if (out == NULL)
-        return tug_error_set(err, ENOMEM, "create");
+    tug_strbuf ob = {0};
     json_t *dns = json_object_get(hc, "Dns");
     if (json_array_size(dns) > 0) {
         /* --dns replaces the host's resolvers */
         json_array_foreach(dns, i, v)
         {
-            if (strlen(out) + json_string_length(v) + 13 < 4096) {
-                strcat(out, "nameserver ");
-                strcat(out, json_string_value(v));
-                strcat(out, "\n");
-            }
+            tug_strbuf_adds(&ob, "nameserver ");
+            tug_strbuf_adds(&ob, json_string_value(v) ? json_string_value(v) : "");
+            tug_strbuf_addc(&ob, '\n');
         }
     }
     if (tug_read_file("/etc/resolv.conf", &resolv, &len, &ignored) == 0) {
@@ -225,14 +202,13 @@ int tug_container_write_etc(const char *dir, const char *hostname, json_t *hc, t
             if (strncmp(l, "nameserver", 10) == 0 &&
                 (strstr(l, " 127.") || strstr(l, " ::1") || json_array_size(dns) > 0))
                 continue;
-            if (strlen(out) + strlen(l) + 2 < 4096) {
-                strcat(out, l);
-                strcat(out, "\n");
-            }
+            tug_strbuf_adds(&ob, l);
+            tug_strbuf_addc(&ob, '\n');
         }
     }
     tug_error_free(ignored);
-    if (asprintf(&p, "%s/resolv.conf", dir) < 0)
+    cleanup_free char *out = tug_strbuf_steal(&ob);
+    if (out == NULL || asprintf(&p, "%s/resolv.conf", dir) < 0)
         return tug_error_set(err, ENOMEM, "create");
     return tug_write_file_atomic_nosync(p, out, strlen(out), 0644, err);
 }
@@ -274,7 +250,7 @@ int tug_container_create(tug_store *s, const char *image, json_t *request, const
             json_object_set_new(cfg, "Hostname", json_string(host));
     }
     char id[65];
-    random_id(id);
+    tug_random_hex(id, 32);
     const char *hn = json_string_value(json_object_get(cfg, "Hostname"));
     if (hn == NULL || *hn == '\0') {
         char shortid[13];

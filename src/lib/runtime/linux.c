@@ -111,9 +111,8 @@ static int parse_mount(json_t *m, tug_mount *out, tug_error **err)
                 known = true;
             }
         if (!known && s) {
-            if (*out->data)
-                strcat(out->data, ",");
-            strcat(out->data, s);
+            size_t used = strlen(out->data);
+            snprintf(out->data + used, cap - used, "%s%s", used ? "," : "", s);
         }
     }
     if (strcmp(out->type, "bind") == 0)
@@ -1032,13 +1031,26 @@ void tug_child_mount_overlay(const char *lowerdirs, const char *upperdir, const 
         short_link(ldir, n - 1, p);
         len += (size_t)snprintf(opts + len, 4096 - len, "%sl/%zu", n > 1 ? ":" : "", n - 1);
     }
-    int r = snprintf(opts + len, 4096 - len, ",upperdir=%s,workdir=%s", upper, work);
+    /* the upper dir must hold whole files (a layer is made of it): no metadata-only copy-up,
+     * no redirect to a lower directory */
+    int r = snprintf(opts + len, 4096 - len, ",upperdir=%s,workdir=%s,redirect_dir=off,metacopy=off",
+                     upper, work);
     if (r < 0 || len + (size_t)r >= 4096)
         tug_child_die(125, E2BIG, "overlay options for %s", target);
     /* relative names are taken from the working directory */
-    if (fchdir(bfd) < 0 || mount("overlay", target, "overlay", 0, opts) < 0)
-        tug_child_die(125, errno, "mount the root filesystem (overlay of %zu layers on %s)", n,
-                      target);
+    if (fchdir(bfd) < 0)
+        tug_child_die(125, errno, "prepare the root filesystem in %s", base);
+    if (mount("overlay", target, "overlay", 0, opts) < 0) {
+        /* a kernel that has neither option has neither feature */
+        char *extra = strstr(opts, ",redirect_dir=off");
+        if (errno != EINVAL || extra == NULL)
+            tug_child_die(125, errno, "mount the root filesystem (overlay of %zu layers on %s)", n,
+                          target);
+        *extra = '\0';
+        if (mount("overlay", target, "overlay", 0, opts) < 0)
+            tug_child_die(125, errno, "mount the root filesystem (overlay of %zu layers on %s)",
+                          n, target);
+    }
     free(opts);
     free(layers);
     close(ldir);

@@ -474,15 +474,13 @@ json_t *tug_spec_build(const char *id, json_t *request, const char *const *lower
     json_object_set_new(spec, "linux", linux_);
 
     json_t *ann = json_object();
-    size_t cap = 1;
-    for (i = 0; i < n_lower; i++)
-        cap += strlen(lowerdirs[i]) + 1;
-    cleanup_free char *lower = calloc(1, cap);
-    for (i = n_lower; lower && i-- > 0;) {
-        if (*lower)
-            strcat(lower, ":");
-        strcat(lower, lowerdirs[i]);
+    tug_strbuf lb = {0};
+    for (i = n_lower; i-- > 0;) {
+        if (lb.len)
+            tug_strbuf_addc(&lb, ':');
+        tug_strbuf_adds(&lb, lowerdirs[i]);
     }
+    cleanup_free char *lower = tug_strbuf_steal(&lb);
     json_object_set_new(ann, TUG_ANN_LOWERDIRS, json_string(lower ? lower : ""));
     cleanup_free char *upper = NULL, *work = NULL;
     if (asprintf(&upper, "%s/upper", ctr_dir) >= 0)

@@ -610,22 +610,6 @@ char *tug_volume_path(tug_store *s, const char *name)
     return p;
 }
 
-static void random_hex(char out[65])
-{
-    unsigned char b[32];
-    if (getrandom(b, sizeof(b), 0) != (ssize_t)sizeof(b)) {
-        long long t = tug_now_ns() ^ getpid();
-        for (size_t i = 0; i < sizeof(b); i++)
-            b[i] = (unsigned char)(t >> ((i % 8) * 8)) ^ (unsigned char)(i * 131);
-    }
-    static const char hex[] = "0123456789abcdef";
-    for (int i = 0; i < 32; i++) {
-        out[2 * i] = hex[b[i] >> 4];
-        out[2 * i + 1] = hex[b[i] & 15];
-    }
-    out[64] = '\0';
-}
-
 static json_t *json_col(sqlite3_stmt *st, int i)
 {
     const char *t = (const char *)sqlite3_column_text(st, i);
@@ -711,7 +695,7 @@ int tug_volume_create(tug_store *s, const char *name, json_t *labels, json_t *op
 {
     char anon[65];
     if (name == NULL) {
-        random_hex(anon);
+        tug_random_hex(anon, 32);
         name = anon;
     } else if (!tug_volume_name_valid(name)) {
         return bad_volume_name(name, err);
@@ -1144,7 +1128,7 @@ static int materialize(tug_store *s, const char *ctr_id, pending_list *l, json_t
             char anon[65];
             const char *name = r->source;
             if (name == NULL) {
-                random_hex(anon);
+                tug_random_hex(anon, 32);
                 name = anon;
             }
             if (r->options && check_options(r->options, err) < 0)

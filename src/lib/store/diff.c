@@ -764,9 +764,12 @@ int tug_layer_from_dir(tug_store *s, const char *tmp, const tug_layer_opts *opts
         *ret = l;
         return 0;
     }
-    /* one sync for the layer's files and its blob, before rows point at them (as unpack) */
-    cleanup_close int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dfd < 0 || syncfs(dfd) < 0) {
+    /* one sync for the layer's files and its blob, before rows point at them (as unpack);
+     * none when both are stored already and this copy only goes */
+    tug_chain_id(opts ? opts->parent_chain : NULL, l.diff_id, l.chain_id);
+    bool surplus = tug_store_has_layer(s, l.chain_id) && tug_store_has_blob(s, l.blob_digest);
+    cleanup_close int dfd = surplus ? -1 : open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (!surplus && (dfd < 0 || syncfs(dfd) < 0)) {
         int e = errno;
         unlink(blob);
         tug_store_drop_tmp(tmp);

@@ -39,17 +39,25 @@ int tug_store_add_layer(tug_store *s, const tug_layer_add *l, char ret_chain[TUG
 {
     char chain[TUG_DIGEST_LEN + 1];
     tug_chain_id(l->parent_chain, l->diff_id, chain);
-    /* the blob first: a layer row never waits for the blob that push and save will send */
-    int r = drop_extras(l->tmp, err);
-    if (r == 0 && l->blob_file)
+    /* the blob first: a layer row never waits for the blob that push and save will send; the
+     * same blob stored already stays as it is */
+    int r = 0;
+    if (l->blob_file && tug_store_has_blob(s, l->blob_digest))
+        unlink(l->blob_file);
+    else if (l->blob_file)
         r = tug_store_commit_blob_file(s, l->blob_file, l->blob_digest, err);
-    if (r == 0)
+    /* A layer the store has (a rebuild that made the same bytes, a pull that raced ours) is
+     * complete: this copy goes, and its removal, slow for a big tree, holds no lock. The
+     * caller's shared lock keeps collection from taking the stored one meanwhile. */
+    bool have = r == 0 && tug_store_has_layer(s, chain);
+    if (r == 0 && !have && (r = drop_extras(l->tmp, err)) == 0)
         r = tug_store_commit_layer(s, l->tmp, chain, l->diff_id, l->size, err);
-    if (r < 0) {
+    if (r < 0 || have) {
         if (l->blob_file)
             unlink(l->blob_file); /* gone already when it went into the store */
         tug_store_drop_tmp(l->tmp);
-        return -1;
+        if (r < 0)
+            return -1;
     }
     if (ret_chain)
         memcpy(ret_chain, chain, sizeof(chain));

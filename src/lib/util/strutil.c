@@ -10,6 +10,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
+#include <unistd.h>
 
 char *tug_human_size(double size, int precision)
 {
@@ -343,4 +345,85 @@ int tug_parse_go_duration(const char *s, int64_t *ret)
         return -1;
     *ret = neg ? (int64_t)(0 - total) : (int64_t)total;
     return 0;
+}
+
+void tug_strbuf_add(tug_strbuf *b, const char *s, size_t n)
+{
+    if (b->failed)
+        return;
+    size_t need;
+    if (__builtin_add_overflow(b->len, n + 1, &need)) {
+        b->failed = true;
+        return;
+    }
+    if (need > b->cap) {
+        size_t cap = b->cap ? b->cap : 32;
+        while (cap < need) {
+            if (__builtin_mul_overflow(cap, 2, &cap)) {
+                b->failed = true;
+                return;
+            }
+        }
+        char *p = realloc(b->s, cap);
+        if (p == NULL) {
+            b->failed = true;
+            return;
+        }
+        b->s = p;
+        b->cap = cap;
+    }
+    if (n > 0)
+        memcpy(b->s + b->len, s, n);
+    b->len += n;
+    b->s[b->len] = '\0';
+}
+
+void tug_strbuf_addc(tug_strbuf *b, char c)
+{
+    tug_strbuf_add(b, &c, 1);
+}
+
+void tug_strbuf_adds(tug_strbuf *b, const char *s)
+{
+    tug_strbuf_add(b, s, strlen(s));
+}
+
+char *tug_strbuf_steal(tug_strbuf *b)
+{
+    if (!b->failed && b->s == NULL)
+        tug_strbuf_add(b, "", 0);
+    char *s = b->failed ? NULL : b->s;
+    if (b->failed)
+        free(b->s);
+    *b = (tug_strbuf){0};
+    return s;
+}
+
+void tug_strbuf_free(tug_strbuf *b)
+{
+    free(b->s);
+    *b = (tug_strbuf){0};
+}
+
+
+void tug_random_hex(char *out, size_t nbytes)
+{
+    unsigned char b[64];
+    if (nbytes > sizeof(b))
+        nbytes = sizeof(b);
+    if (getrandom(b, nbytes, 0) != (ssize_t)nbytes) {
+        /* no entropy source: the clock and pid make an ID unique enough for names */
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        unsigned long long t = (unsigned long long)ts.tv_nsec ^ ((unsigned long long)ts.tv_sec << 20) ^
+                               (unsigned long long)getpid();
+        for (size_t i = 0; i < nbytes; i++)
+            b[i] = (unsigned char)(t >> ((i % 8) * 8)) ^ (unsigned char)(i * 131);
+    }
+    static const char hex[] = "0123456789abcdef";
+    for (size_t i = 0; i < nbytes; i++) {
+        out[2 * i] = hex[b[i] >> 4];
+        out[2 * i + 1] = hex[b[i] & 15];
+    }
+    out[2 * nbytes] = '\0';
 }

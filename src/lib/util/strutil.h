@@ -35,3 +35,20 @@ bool tug_glob_match(const char *pattern, const char *s);
 /* A Go duration ("30s", "1m30s", "1.5h", "-2ms", "0"; units ns us µs ms s m h) in
  * nanoseconds; -1 when malformed or beyond int64. */
 int tug_parse_go_duration(const char *s, int64_t *ret_ns);
+
+/* A growable string to build text in. After an allocation
+ * fails every append is a no-op and tug_strbuf_steal returns NULL. */
+typedef struct tug_strbuf {
+    char *s;
+    size_t len, cap;
+    bool failed;
+} tug_strbuf;
+
+void tug_strbuf_add(tug_strbuf *b, const char *s, size_t n);
+void tug_strbuf_addc(tug_strbuf *b, char c);
+void tug_strbuf_adds(tug_strbuf *b, const char *s);
+/* The text as a new string (the buffer is left empty), or NULL when an allocation failed. */
+char *tug_strbuf_steal(tug_strbuf *b);
+void tug_strbuf_free(tug_strbuf *b);
+/* nbytes (at most 64) random bytes as lower-case hex into out (2 * nbytes + 1 chars): IDs. */
+void tug_random_hex(char *out, size_t nbytes);
