@@ -22,7 +22,8 @@
 # tug's. Every build uses --network none (the private dockerd has no bridge: BuildKit's RUN
 # needs none or host there). The goals of issue 9 are printed MET or MISSED; a missed goal does
 # not fail the script. Everything runs on loopback (a private registry with the busybox
-# fixture, a private dockerd with its own data root) under one work dir, removed at the end.
+# fixture, a private dockerd with its own data root and socket) under one work dir, removed at
+# the end with the bridge tug made for it and that bridge's firewall rules, nothing else.
 #
 # Env: TUG (./build/tug) BENCH_RUNS (10) BENCH_SLOW_RUNS (3) BENCH_TIMEOUT (300: seconds any
 #      one build may take) BENCH_ENGINES ("tug legacy buildkit"; "docker" = both builders)
@@ -75,21 +76,52 @@ declare -A LABEL=([tug]=tug [tugnet]='tug (default network)' [legacy]='docker le
 label() { echo "${LABEL[$1]}"; }
 
 dk() { timeout -k 5 "$T" "$DOCKER_CLI" -H "unix://$DOCKER_SOCK" "$@"; }
-tug_bridge() { echo "tugb$(printf %s "$1" | sha256sum | cut -c1-10)"; }
 
 # ----------------------------------------------------------------------------------------
 # Cleanup: what this script made, and nothing else
 
+TUG_KILLED= # set when a tug build was killed by the timeout
+
+# store_bridge ROOT: the bridge of the store ROOT's default network (its alias names the store)
+store_bridge() {
+  ip -o link show type bridge 2>/dev/null |
+    awk -v want="alias tug store $1" '{ n = split($0, f, /\\ +/) } f[n] == want { sub(/:$/, "", $2); print $2 }'
+}
+
+# drop_bridge BR: the bridge BR and the firewall rules tug made for it, no other rule
+drop_bridge() {
+  local br=$1 ipt chain ch h
+  local -a rule
+  ip link delete "$br" 2>/dev/null || true
+  { nft -a list table inet tug 2>/dev/null || true; } |
+    awk -v c="comment \"net:$br\"" '$1 == "chain" { ch = $2 } index($0, c) { print ch, $NF }' |
+    while read -r ch h; do nft delete rule inet tug "$ch" handle "$h" || true; done
+  # its ACCEPT rules in docker's chains, in each iptables flavour loaded
+  for ipt in iptables-nft iptables-legacy; do
+    command -v "$ipt" >/dev/null || continue
+    [[ $ipt == iptables-nft ]] && ! nft list table ip filter >/dev/null 2>&1 && continue
+    [[ $ipt == iptables-legacy ]] && ! grep -qx filter /proc/net/ip_tables_names 2>/dev/null && continue
+    for chain in DOCKER-USER FORWARD; do
+      { "$ipt" -w -S "$chain" 2>/dev/null || true; } |
+        { grep -E -- "^-A $chain .*-[io] $br .*--comment tug( |$)" || true; } |
+        while read -r -a rule; do "$ipt" -w -D "${rule[@]:1}" || true; done
+    done
+  done
+}
+
 drop_tug_root() {
   local root=$1 br
   [[ -d $root ]] || return 0
-  # a build killed by the timeout may leave its step's cgroup: the store's check removes it
-  timeout -k 5 120 "$TUG" --root "$root" system check >/dev/null 2>&1 || true
+  # a build killed by the timeout may leave its step's cgroup; `system check` would remove it,
+  # and with it the leftovers of other stores, which are not this script's to touch: say so
+  if [[ -n $TUG_KILLED ]]; then
+    log "a tug build was killed: \`tug --root $root system check --dry-run\` says:"
+    timeout -k 5 120 "$TUG" --root "$root" system check --dry-run 2>&1 | sed 's/^/#   /' >&2 || true
+  fi
+  br=$(store_bridge "$root")
   rm_store "$root"
-  # the bridge of a store's default network outlives the store (tug's next firewall change
-  # sweeps its rules)
-  br=$(tug_bridge "$root")
-  if ip link show "$br" >/dev/null 2>&1; then ip link delete "$br" || true; fi
+  # the bridge of a store's default network and its rules outlive the store
+  [[ -z $br ]] || drop_bridge "$br"
 }
 
 cleanup() {
@@ -284,33 +316,43 @@ timed_round() {
     if ! timeout -k 5 $((T * n)) hyperfine -N -i --style none --runs 1 --export-json "$WORK/round.json" \
       "${cmds[@]}" >/dev/null 2>"$WORK/hyperfine.err"; then
       LOST[$part]=$((${LOST[$part]:-0} + 1))
+      [[ " ${round[*]} " == *" tug"* ]] && TUG_KILLED=1 # timeout killed what was running
       log "$part round $r: hyperfine failed or ran over: $(tail -n 1 "$WORK/hyperfine.err")"
       return 0
     fi
     mapfile -t res < <(jq -r '.results[] | "\(.exit_codes[0]) \(.times[0] * 1e6 | floor)"' "$WORK/round.json")
     for ((i = 0; i < n; i++)); do
       read -r rc t0 <<<"${res[i]}"
-      record "$part" "${round[i]}" "$rc" "$t0"
+      record "$part" "${round[i]}" "$rc" "$t0" /dev/null
     done
     return 0
   fi
   for e in "${round[@]}"; do # no hyperfine: the times include `timeout` (~1 ms)
     build_cmd "$part" "$e"
     stamp_us t0
-    timeout -k 5 "$T" "${CMD[@]}" >/dev/null 2>&1 && rc=0 || rc=$?
+    timeout -k 5 "$T" "${CMD[@]}" >"$WORK/timed.log" 2>&1 && rc=0 || rc=$?
     stamp_us t1
-    record "$part" "$e" "$rc" $((t1 - t0))
+    record "$part" "$e" "$rc" $((t1 - t0)) "$WORK/timed.log"
   done
 }
 
-record() { # record PART ENGINE STATUS US
+first_error() { # first_error LOG: the line of a failed build's output that says why
+  grep -m1 -E 'ERROR|[Ee]rror|did not complete' "$1" 2>/dev/null || tail -n 1 "$1" 2>/dev/null || true
+}
+
+record() { # record PART ENGINE STATUS US LOG
   if (($3 == 0)); then
     TM[$1.$2]+="$4 "
-  elif (($3 == 124 || $3 == 137)); then
-    FAILS[$1.$2]+="killed after ${T}s; "
-  else
-    FAILS[$1.$2]+="exit $3; "
+    return 0
   fi
+  if (($3 == 124 || $3 == 137)); then
+    FAILS[$1.$2]+="killed after ${T}s; "
+    [[ $2 == tug* ]] && TUG_KILLED=1
+  else
+    FAILS[$1.$2]+="exit $3: $(first_error "$5"); "
+  fi
+  # the whole output of the first failure of each, for the report
+  [[ -e $WORK/fail.$1.$2.log || ! -s $5 ]] || cp "$5" "$WORK/fail.$1.$2.log"
 }
 
 med() { # med PART ENGINE: median microseconds, or nothing
@@ -349,7 +391,8 @@ check_build() {
   build_cmd "$part" "$e"
   timeout -k 5 "$T" "${CMD[@]}" >"$log" 2>&1 && rc=0 || rc=$?
   if ((rc != 0)); then
-    CHECK[$part.$e]="failed (exit $rc): $(grep -m1 -E 'ERROR|rror' "$log" || tail -n 1 "$log")"
+    CHECK[$part.$e]="failed (exit $rc): $(first_error "$log")"
+    ((rc == 124 || rc == 137)) && [[ $e == tug* ]] && TUG_KILLED=1
     return 1
   fi
   out=$(steps_of "$e" "$log" | awk -F'\t' -v m="$marker" '
@@ -393,7 +436,9 @@ notes() { # notes PART ENGINE...: failed runs and lost rounds of PART
   local part=$1 e
   shift
   for e in "$@"; do
-    [[ -n ${FAILS[$part.$e]:-} ]] && echo "  $(label "$e"): ${FAILS[$part.$e]%; }"
+    [[ -n ${FAILS[$part.$e]:-} ]] || continue
+    echo "  $(label "$e"): ${FAILS[$part.$e]%; }"
+    [[ -e $WORK/fail.$part.$e.log ]] && tail -n 5 "$WORK/fail.$part.$e.log" | sed 's/^/    | /'
   done
   [[ -n ${LOST[$part]:-} ]] && echo "  ${LOST[$part]} rounds lost (hyperfine failed or ran over)"
   return 0
@@ -460,7 +505,9 @@ if awk -v a="$LOAD0" -v b="$LOAD1" -v n="$(nproc)" 'BEGIN {exit !(a > n / 2 || b
 fi
 for part in noop edit runs; do
   for e in "${run_engines[@]}"; do
-    [[ ${CHECK[$part.$e]:-} == failed* ]] && echo "$(label "$e"): $part check build ${CHECK[$part.$e]}"
+    [[ ${CHECK[$part.$e]:-} == failed* ]] || continue
+    echo "$(label "$e"): $part check build ${CHECK[$part.$e]}"
+    tail -n 5 "$WORK/$part.$e.log" | sed 's/^/    | /'
   done
 done
 
