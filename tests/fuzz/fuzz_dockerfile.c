@@ -22,11 +22,20 @@ static bool lookup(const char *name, const char **ret, void *userdata)
     return false;
 }
 
+/* A failure is the user's, with a message that shows no control character from the file. */
+static void check_message(const tug_error *err, const char *what)
+{
+    fuzz_check(err->kind == TUG_ERR_USER || err->errnum == ENOMEM, "%s: %s", what, err->msg);
+    for (const char *c = err->msg; *c; c++)
+        fuzz_check((unsigned char)*c >= 0x20 && *c != 0x7f, "%s: a control character in \"%s\"",
+                   what, err->msg);
+}
+
 static void check_fails_cleanly(int r, tug_error *err, const char *what)
 {
     fuzz_check_error(r, err);
     if (r < 0)
-        fuzz_check(err->kind == TUG_ERR_USER || err->errnum == ENOMEM, "%s: %s", what, err->msg);
+        check_message(err, what);
     tug_error_free(err);
 }
 
@@ -215,7 +224,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         lines += size > 0 && data[size - 1] != '\n';
         check_dockerfile(df, lines);
     } else {
-        fuzz_check(err->kind == TUG_ERR_USER || err->errnum == ENOMEM, "%s", err->msg);
+        check_message(err, "parse");
         fuzz_check(strncmp(err->msg, "Dockerfile", 10) == 0, "\"%s\" does not name the file",
                    err->msg);
     }

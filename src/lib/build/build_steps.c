@@ -181,10 +181,12 @@ int bld_do_run(builder *b, tug_stage *st, const tug_df_instruction *in, tug_erro
     if (tug_df_read_run(in, bld_stage_lookup, st, &run, err) < 0)
         return -1;
     if (run->n_mounts > 0 || run->script_path || run->n_devices > 0) {
+        const char *what = run->n_mounts    ? "RUN --mount"
+                           : run->script_path ? "a #! heredoc"
+                                              : "RUN --device";
         tug_df_free(run);
         return tug_error_user(err, "%s:%d: %s is not supported yet by tug", in->file, in->line,
-                              run->n_mounts ? "RUN --mount" : run->script_path ? "a #! heredoc"
-                                                                               : "RUN --device");
+                              what);
     }
     json_t *argv = json_array();
     if (run->cmd.shell) {
