@@ -13,8 +13,9 @@
 #                           (/proc/PID/smaps_rollup) over the PIDs still alive
 #   pids_with_arg COMM ARG  PIDs whose comm is COMM and whose command line holds the word ARG
 #   docker_cli ARGS...      the docker client against the private daemon below
-#   start_dockerd DIR       a private dockerd (data, exec root, socket, log under DIR; no bridge,
-#                           no iptables); sets DOCKERD_PID
+#   start_dockerd DIR       a private dockerd (data, exec root, socket, config, log under DIR;
+#                           its own containerd namespace; no bridge, no iptables, no ip_forward
+#                           change); sets DOCKERD_PID
 #   stop_dockerd            stop it and unmount what it left under its DIR
 
 LC_ALL=C
@@ -90,13 +91,20 @@ docker_cli() { "$DOCKER_CLI" -H "unix://$DOCKER_DIR/docker.sock" "$@"; }
 
 start_dockerd() {
   local -a extra=()
-  local i
+  local i help
   DOCKER_DIR=$1
   mkdir -p "$DOCKER_DIR"
-  dockerd --help 2>&1 | grep -q -- '--ip6tables' && extra+=(--ip6tables=false)
-  dockerd --data-root "$DOCKER_DIR/data" --exec-root "$DOCKER_DIR/exec" \
-    --pidfile "$DOCKER_DIR/docker.pid" -H "unix://$DOCKER_DIR/docker.sock" \
-    --bridge=none --iptables=false "${extra[@]}" </dev/null >"$DOCKER_DIR/dockerd.log" 2>&1 3>&- &
+  # not /etc/docker/daemon.json: nothing of the system daemon's settings
+  echo '{}' >"$DOCKER_DIR/daemon.json"
+  help=$(dockerd --help 2>&1)
+  [[ $help == *--ip6tables* ]] && extra+=(--ip6tables=false)
+  # a containerd already running at the standard socket is used as is: another namespace then
+  [[ $help == *--containerd-namespace* ]] &&
+    extra+=(--containerd-namespace "tug-bench-$$" --containerd-plugins-namespace "tug-bench-$$-plugins")
+  dockerd --config-file "$DOCKER_DIR/daemon.json" --data-root "$DOCKER_DIR/data" \
+    --exec-root "$DOCKER_DIR/exec" --pidfile "$DOCKER_DIR/docker.pid" \
+    -H "unix://$DOCKER_DIR/docker.sock" --bridge=none --iptables=false --ip-forward=false \
+    --ip-masq=false "${extra[@]}" </dev/null >"$DOCKER_DIR/dockerd.log" 2>&1 3>&- &
   DOCKERD_PID=$!
   for ((i = 0; i < 300; i++)); do
     docker_cli info >/dev/null 2>&1 && return 0
