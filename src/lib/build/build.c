@@ -105,6 +105,7 @@ void bld_step_label(builder *b, char *out, size_t size)
     } else {
         snprintf(out, size, "[%d/%d]", b->step, b->n_steps);
     }
+    snprintf(b->label, sizeof(b->label), "%s", out);
 }
 
 /* ---- variables ---- */
@@ -405,6 +406,7 @@ static int build_stage(builder *b, size_t idx, tug_error **err)
     b->cur = st;
     b->step = 0;
     b->n_steps = 1;
+    b->missed[0] = '\0';
     for (size_t i = ds->from + 1; i < ds->end; i++)
         if (makes_step(b->df->inst[i].kind))
             b->n_steps++;
