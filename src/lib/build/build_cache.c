@@ -1,5 +1,6 @@
-/* The build cache as the executor uses it: a step's lookup, why a step missed, what a row
- * remembers of the step's inputs (docs/build-cache.md). */
+/* The build cache as the executor uses it: a step's lookup (this store's rows, then the records
+ * of the --cache-from images), why a step missed, what a row remembers of the step's inputs,
+ * and the record an image carries of its steps' keys (docs/build-cache.md). */
 #include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
@@ -291,7 +292,128 @@ static int explain_miss(builder *b, const tug_stage *st, int v, bld_cache_step *
     return 0;
 }
 
-/* ---- the lookup and the row ---- */
+/* ---- --cache-from ---- */
+
+/* Every entry of an image's record names a layer of its rootfs, at that place. */
+static bool record_matches(const tug_image *img, json_t *rec)
+{
+    json_t *ids = json_object_get(json_object_get(img->config, "rootfs"), "diff_ids");
+    size_t i;
+    json_t *e;
+    json_array_foreach(rec, i, e)
+    {
+        const char *key = json_string_value(json_object_get(e, "key"));
+        json_t *layer = json_object_get(e, "layer");
+        if (key == NULL || strlen(key) != 64 || strspn(key, "0123456789abcdef") != 64 ||
+            !json_is_integer(layer) || !json_is_integer(json_object_get(e, "created")) ||
+            json_integer_value(json_object_get(e, "created")) < 0)
+            return false;
+        json_int_t l = json_integer_value(layer);
+        if (l == -1)
+            continue;
+        const char *d = json_string_value(json_object_get(e, "diff_id"));
+        if (l < 0 || (size_t)l >= json_array_size(ids) || (size_t)l >= img->n_layers || !d ||
+            !json_equal(json_array_get(ids, (size_t)l), json_object_get(e, "diff_id")) ||
+            strcmp(img->layers[l].diff_id, d) != 0)
+            return false;
+    }
+    return true;
+}
+
+int bld_cache_from_open(builder *b, tug_error **err)
+{
+    size_t n = 0;
+    for (const char *const *c = b->o->cache_from; c && *c; c++)
+        n++;
+    if (n == 0)
+        return 0;
+    b->from_imgs = calloc(n, sizeof(*b->from_imgs));
+    b->from_keys = json_object();
+    if (b->from_imgs == NULL || b->from_keys == NULL)
+        return tug_error_set(err, ENOMEM, "build");
+    for (const char *const *c = b->o->cache_from; *c; c++) {
+        int v = bld_ev_start(b, "importing cache manifest from %s", *c);
+        tug_image *img = NULL;
+        tug_error *miss = NULL;
+        if (tug_store_find_image(b->s, *c, &img, &miss) < 0) {
+            tug_error_free(miss);
+            bld_ev_status(b, v,
+                          "WARNING: --cache-from %s: no such image in the store (pull it "
+                          "first); no step comes from it",
+                          *c);
+            bld_ev_done(b, v);
+            continue;
+        }
+        b->from_imgs[b->n_from++] = img;
+        json_t *rec = json_object_get(img->config, BLD_CACHE_RECORD);
+        if (!json_is_array(rec))
+            bld_ev_status(b, v,
+                          "WARNING: --cache-from %s: the image has no build cache record "
+                          "(tug writes one in the images it builds); no step comes from it",
+                          *c);
+        else if (!record_matches(img, rec))
+            bld_ev_status(b, v,
+                          "WARNING: --cache-from %s: its build cache record does not "
+                          "match its layers; not used",
+                          *c);
+        else {
+            size_t i;
+            json_t *e;
+            json_array_foreach(rec, i, e)
+            {
+                const char *key = json_string_value(json_object_get(e, "key"));
+                if (json_object_get(b->from_keys, key) == NULL)
+                    json_object_set_new(b->from_keys, key,
+                                        json_pack("{s:I,s:O,s:O}", "image",
+                                                  (json_int_t)(b->n_from - 1), "layer",
+                                                  json_object_get(e, "layer"), "created",
+                                                  json_object_get(e, "created")));
+            }
+        }
+        bld_ev_done(b, v);
+    }
+    return 0;
+}
+
+/* A step an image of --cache-from made: its layer, when it sits on the stage's top layer. */
+static int cache_from_get(builder *b, const tug_stage *st, const bld_cache_step *cs,
+                          tug_image_layer *ret, long long *ret_created, tug_error **err)
+{
+    json_t *e = json_object_get(b->from_keys, cs->hex);
+    if (e == NULL)
+        return 0;
+    const tug_image *img = b->from_imgs[json_integer_value(json_object_get(e, "image"))];
+    json_int_t l = json_integer_value(json_object_get(e, "layer"));
+    long long created = json_integer_value(json_object_get(e, "created"));
+    if (l < 0) {
+        *ret = (tug_image_layer){0};
+        *ret_created = created;
+        return 1;
+    }
+    const tug_image_layer *il = &img->layers[l];
+    char chain[72];
+    tug_chain_id(tug_stage_top_chain(st), il->diff_id, chain);
+    if (strcmp(chain, il->chain_id) != 0 || !tug_store_has_layer(b->s, il->chain_id))
+        return 0;
+    tug_image_layer c = {
+        .chain_id = strdup(il->chain_id),
+        .diff_id = strdup(il->diff_id),
+        .blob_digest = il->blob_digest ? strdup(il->blob_digest) : NULL,
+        .media_type = il->media_type ? strdup(il->media_type) : NULL,
+        .blob_size = il->blob_size,
+        .size = il->size,
+    };
+    if (!c.chain_id || !c.diff_id || (il->blob_digest && !c.blob_digest) ||
+        (il->media_type && !c.media_type)) {
+        tug_build_layer_clear(&c);
+        return tug_error_set(err, ENOMEM, "build");
+    }
+    *ret = c;
+    *ret_created = created;
+    return 1;
+}
+
+/* ---- the lookup, the row, the record ---- */
 
 int bld_cache_get(builder *b, const tug_stage *st, int v, bld_cache_step *cs, tug_image_layer *ret,
                   long long *ret_created, tug_error **err)
@@ -304,6 +426,10 @@ int bld_cache_get(builder *b, const tug_stage *st, int v, bld_cache_step *cs, tu
             bld_ev_status(b, v, "cache miss: --no-cache");
     } else {
         got = tug_build_cache_get(b->s, cs->hex, ret, ret_created, err);
+        if (got == 0) {
+            got = cache_from_get(b, st, cs, ret, ret_created, err);
+            cs->hit_from_image = got == 1;
+        }
         if (got == 0 && v > 0 && explain_miss(b, st, v, cs, err) < 0)
             return -1;
     }
@@ -328,6 +454,18 @@ void bld_cache_put(builder *b, const tug_stage *st, bld_cache_step *cs, const tu
     tug_build_cache_put(b->s, cs->hex, l, created, cs->text, meta ? NULL : &in, &ignored);
 }
 
+int bld_cache_note(tug_stage *st, const char *hex, bool layer, long long created, tug_error **err)
+{
+    if (st->cache_record == NULL && (st->cache_record = json_array()) == NULL)
+        return tug_error_set(err, ENOMEM, "build");
+    json_int_t l = layer ? (json_int_t)st->n_layers - 1 : -1;
+    json_t *e = json_pack("{s:s,s:I,s:s?,s:I}", "key", hex, "layer", l, "diff_id",
+                          layer ? st->layers[l].diff_id : NULL, "created", (json_int_t)created);
+    if (e == NULL || json_array_append_new(st->cache_record, e) < 0)
+        return tug_error_set(err, ENOMEM, "build");
+    return 0;
+}
+
 int bld_cached_step(builder *b, tug_stage *st, int v, bld_cache_step *cs, const char *created_by,
                     tug_error **err)
 {
@@ -336,11 +474,16 @@ int bld_cached_step(builder *b, tug_stage *st, int v, bld_cache_step *cs, const 
     int got = bld_cache_get(b, st, v, cs, &hit, &created, err);
     if (got <= 0)
         return got;
+    /* taken from an image: this store's cache has it from now on */
+    if (cs->hit_from_image)
+        bld_cache_put(b, st, cs, &hit, created);
     bool layer = hit.chain_id != NULL;
     st->created = created;
     st->nsec = 0;
     int r = layer ? tug_stage_push_layer(st, &hit, err) : 0;
     tug_build_layer_clear(&hit);
+    if (r == 0)
+        r = bld_cache_note(st, cs->hex, layer, created, err);
     if (r == 0)
         r = tug_stage_add_history(st, created_by, !layer, err);
     if (r < 0)

@@ -73,8 +73,10 @@ static int meta_history(builder *b, tug_stage *st, const tug_df_instruction *in,
     tug_build_layer_clear(&none);
     if (got == 0)
         created = (long long)time(NULL);
-    if (got == 0)
+    if (got == 0 || cs.hit_from_image)
         bld_cache_put(b, st, &cs, NULL, created);
+    if (bld_cache_note(st, cs.hex, false, created, err) < 0)
+        return -1;
     st->created = created;
     st->nsec = 0;
     return tug_stage_add_history(st, in->original, true, err);

@@ -77,9 +77,9 @@ int bld_commit_step(builder *b, tug_stage *st, char *tmp, bld_cache_step *cs, bo
         }
     }
     bld_cache_put(b, st, cs, *ret_empty ? NULL : &l, st->created);
-    if (*ret_empty)
-        return 0;
-    return tug_stage_push_layer(st, &l, err);
+    if (!*ret_empty && tug_stage_push_layer(st, &l, err) < 0)
+        return -1;
+    return bld_cache_note(st, cs->hex, !*ret_empty, st->created, err);
 }
 
 typedef struct run_out {
