@@ -131,6 +131,7 @@ typedef struct tty_vertex {
     char *logs[TTY_LOG_LINES];
     size_t n_logs;
     char *partial;
+    char *why; /* "cache miss: ...": stays under the step when it is done */
 } tty_vertex;
 
 typedef struct tty_view {
@@ -198,6 +199,10 @@ static void tty_draw(tty_view *t, bool final)
                 fprintf(t->out, "\r\033[K => => # %.*s\n", width > 12 ? width - 12 : 1, x->logs[k]);
                 lines++;
             }
+        else if (x->why) {
+            fprintf(t->out, "\r\033[K => => # %.*s\n", width > 12 ? width - 12 : 1, x->why);
+            lines++;
+        }
     }
     /* what a shorter drawing leaves of the last one is cleared */
     for (int k = lines; k < t->drawn; k++)
@@ -250,6 +255,10 @@ static void tty_status(void *ud, int vertex, const char *text)
     tty_vertex *x = tty_at(ud, vertex);
     if (x)
         tty_add_log(x, text, strlen(text));
+    if (x && strncmp(text, "cache miss: ", 12) == 0) {
+        free(x->why);
+        x->why = strdup(text);
+    }
     tty_draw(ud, false);
 }
 
@@ -342,6 +351,7 @@ void build_view_free(build_view *v, bool ok)
         for (int i = 0; i < v->t.n; i++) {
             free(v->t.v[i].name);
             free(v->t.v[i].partial);
+            free(v->t.v[i].why);
             for (size_t k = 0; k < v->t.v[i].n_logs; k++)
                 free(v->t.v[i].logs[k]);
         }

@@ -105,6 +105,7 @@ void bld_step_label(builder *b, char *out, size_t size)
     } else {
         snprintf(out, size, "[%d/%d]", b->step, b->n_steps);
     }
+    snprintf(b->label, sizeof(b->label), "%s", out);
 }
 
 /* ---- variables ---- */
@@ -405,6 +406,7 @@ static int build_stage(builder *b, size_t idx, tug_error **err)
     b->cur = st;
     b->step = 0;
     b->n_steps = 1;
+    b->missed[0] = '\0';
     for (size_t i = ds->from + 1; i < ds->end; i++)
         if (makes_step(b->df->inst[i].kind))
             b->n_steps++;
@@ -491,6 +493,8 @@ static int export_image(builder *b, tug_stage *st, char **ret_id, tug_error **er
     json_object_set_new(doc, "rootfs", json_pack("{s:s,s:o}", "type", "layers", "diff_ids", ids));
     if (b->plat.variant && strcmp(b->plat.arch, "amd64") != 0)
         json_object_set_new(doc, "variant", json_string(b->plat.variant));
+    if (st->cache_record)
+        json_object_set(doc, BLD_CACHE_RECORD, st->cache_record);
     cleanup_free char *raw = json_dumps(doc, JSON_COMPACT | JSON_PRESERVE_ORDER);
     if (raw == NULL) {
         json_decref(doc);
@@ -565,6 +569,10 @@ static void builder_clear(builder *b)
     json_decref(b->build_args);
     json_decref(b->used_args);
     json_decref(b->meta);
+    for (size_t i = 0; i < b->n_from; i++)
+        tug_image_free(b->from_imgs[i]);
+    free(b->from_imgs);
+    json_decref(b->from_keys);
     tug_platform_clear(&b->plat);
 }
 
@@ -624,7 +632,7 @@ static int run_build(builder *b, char **ret_image_id, tug_error **err)
         b->stages[i].index = (int)i;
         b->stages[i].name = b->df->stages[i].name ? strdup(b->df->stages[i].name) : NULL;
     }
-    if (mark_needed(b, target, needed, 0, err) < 0)
+    if (mark_needed(b, target, needed, 0, err) < 0 || bld_cache_from_open(b, err) < 0)
         return -1;
     for (size_t i = 0; i <= target; i++)
         if (needed[i] && build_stage(b, i, err) < 0)

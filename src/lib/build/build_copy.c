@@ -262,7 +262,10 @@ int bld_do_copy(builder *b, tug_stage *st, const tug_df_instruction *in, tug_err
         bld_step_label(b, label, sizeof(label));
         int v = bld_ev_start(b, "%s %s", label, in->original);
         p.j.scratch = scratch;
-        r = bld_fs_step(b, st, v, key, in->original, created_by, copy_in, &p.j, err);
+        bld_cache_step cs = {.kind = p.cp->add ? "ADD" : "COPY", .text = in->original,
+                             .key = key, .detail = detail, .srcs = p.srcs};
+        r = bld_fs_step(b, st, v, &cs, created_by, copy_in, &p.j, err);
+        bld_cache_step_clear(&cs);
     }
     copy_plan_clear(&p);
     return r;

@@ -64,19 +64,19 @@ static int meta_history(builder *b, tug_stage *st, const tug_df_instruction *in,
     cleanup_free char *key = bld_key_text(st, "META", detail);
     if (key == NULL)
         return tug_error_set(err, ENOMEM, "build");
-    char k[65];
-    tug_build_cache_key(key, k);
+    bld_cache_step cs = {.kind = "META", .text = in->original, .key = key};
     tug_image_layer none = {0};
     long long created = 0;
-    int got = b->o->no_cache ? 0 : tug_build_cache_get(b->s, k, &none, &created, err);
+    int got = bld_cache_get(b, st, 0, &cs, &none, &created, err);
     if (got < 0)
         return -1;
     tug_build_layer_clear(&none);
-    if (got == 0) {
+    if (got == 0)
         created = (long long)time(NULL);
-        cleanup_error tug_error *cache_err = NULL;
-        tug_build_cache_put(b->s, k, NULL, created, in->original, &cache_err);
-    }
+    if (got == 0 || cs.hit_from_image)
+        bld_cache_put(b, st, &cs, NULL, created);
+    if (bld_cache_note(st, cs.hex, false, created, err) < 0)
+        return -1;
     st->created = created;
     st->nsec = 0;
     return tug_stage_add_history(st, in->original, true, err);

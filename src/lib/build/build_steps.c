@@ -49,20 +49,10 @@ char *bld_key_text(const tug_stage *st, const char *what, const char *detail)
     return t;
 }
 
-/* A cache hit: its layer (if it made one) on the stage. */
-int bld_take_cached(tug_stage *st, tug_image_layer *l, long long created, tug_error **err)
-{
-    st->created = created;
-    st->nsec = 0;
-    if (l->chain_id == NULL)
-        return 0;
-    return tug_stage_push_layer(st, l, err);
-}
-
 /* A step's tmp dir finished: into the store as a layer (none when it is empty), then the cache
  * row. */
-int bld_commit_step(builder *b, tug_stage *st, char *tmp, const char *key,
-                       const char *description, bool *ret_empty, tug_error **err)
+int bld_commit_step(builder *b, tug_stage *st, char *tmp, bld_cache_step *cs, bool *ret_empty,
+                    tug_error **err)
 {
     tug_layer_opts lo = {.parent_chain = tug_stage_top_chain(st), .gzip_level = -1};
     tug_new_layer nl;
@@ -86,17 +76,10 @@ int bld_commit_step(builder *b, tug_stage *st, char *tmp, const char *key,
             return tug_error_set(err, ENOMEM, "build");
         }
     }
-    if (!b->o->no_cache || true) {
-        cleanup_error tug_error *cache_err = NULL;
-        char k[65];
-        tug_build_cache_key(key, k);
-        /* a cache that cannot be written costs the next build time, never this one */
-        tug_build_cache_put(b->s, k, *ret_empty ? NULL : &l, st->created, description,
-                            &cache_err);
-    }
-    if (*ret_empty)
-        return 0;
-    return tug_stage_push_layer(st, &l, err);
+    bld_cache_put(b, st, cs, *ret_empty ? NULL : &l, st->created);
+    if (!*ret_empty && tug_stage_push_layer(st, &l, err) < 0)
+        return -1;
+    return bld_cache_note(st, cs->hex, !*ret_empty, st->created, err);
 }
 
 typedef struct run_out {
@@ -211,7 +194,7 @@ int bld_do_run(builder *b, tug_stage *st, const tug_df_instruction *in, tug_erro
         json_array_append_new(env, json_string(*a));
     const char *user = json_string_value(json_object_get(st->config, "User"));
     const char *wd = json_string_value(json_object_get(st->config, "WorkingDir"));
-    json_t *desc = json_pack("{s:s,s:O,s:O,s:s,s:s,s:s,s:O}", "op", "run", "argv", argv, "env",
+    json_t *desc = json_pack("{s:s,s:O,s:O,s:s,s:s,s:s,s:o}", "op", "run", "argv", argv, "env",
                              env, "user", user ? user : "", "cwd", wd && *wd ? wd : "/",
                              "network", network, "hosts",
                              b->o->add_hosts ? bld_strv_json((char **)b->o->add_hosts)
@@ -224,23 +207,13 @@ int bld_do_run(builder *b, tug_stage *st, const tug_df_instruction *in, tug_erro
     bld_step_label(b, label, sizeof(label));
     int v = bld_ev_start(b, "%s %s", label, run->display ? run->display : in->original);
     cleanup_free char *key = bld_key_text(st, "RUN", detail ? detail : "");
-    char k[65];
-    tug_build_cache_key(key ? key : "", k);
-    tug_image_layer hit = {0};
-    long long hit_created = 0;
-    int got = b->o->no_cache ? 0 : tug_build_cache_get(b->s, k, &hit, &hit_created, err);
+    bld_cache_step cs = {.kind = "RUN", .text = in->original, .key = key ? key : "",
+                         .detail = detail ? detail : ""};
+    int got = bld_cached_step(b, st, v, &cs, created_by, err);
     int r = 0;
     if (got < 0) {
         r = bld_ev_fail(b, v, err);
-    } else if (got == 1) {
-        bool empty = hit.chain_id == NULL;
-        r = bld_take_cached(st, &hit, hit_created, err);
-        tug_build_layer_clear(&hit);
-        if (r == 0)
-            r = tug_stage_add_history(st, created_by, empty, err);
-        if (r == 0)
-            bld_ev_cached(b, v);
-    } else {
+    } else if (got == 0) {
         cleanup_free char *tmp = NULL, *diff = NULL;
         cleanup_strv char **lowers = bld_lower_dirs(b, st);
         cleanup_strv char **cargv = bld_json_strv(argv);
@@ -268,7 +241,7 @@ int bld_do_run(builder *b, tug_stage *st, const tug_df_instruction *in, tug_erro
         bool empty = false;
         if (r == 0) {
             char *t = steal_pointer(&tmp);
-            r = bld_commit_step(b, st, t, key ? key : "", in->original, &empty, err);
+            r = bld_commit_step(b, st, t, &cs, &empty, err);
             free(t);
         } else if (tmp) {
             tug_error *ignored = NULL;
@@ -282,6 +255,7 @@ int bld_do_run(builder *b, tug_stage *st, const tug_df_instruction *in, tug_erro
         else
             bld_ev_fail(b, v, err);
     }
+    bld_cache_step_clear(&cs);
     json_decref(argv);
     json_decref(env);
     tug_df_free(run);
@@ -325,27 +299,12 @@ static int mkdir_in(int rootfd, void *ud, tug_error **err)
 
 /* Run fn in the stage's rootfs as a layer step: cached by key, committed when it changed
  * something. */
-int bld_fs_step(builder *b, tug_stage *st, int v, const char *key, const char *description,
-                   const char *created_by, tug_step_fs_fn fn, void *ud, tug_error **err)
+int bld_fs_step(builder *b, tug_stage *st, int v, bld_cache_step *cs, const char *created_by,
+                tug_step_fs_fn fn, void *ud, tug_error **err)
 {
-    char k[65];
-    tug_build_cache_key(key, k);
-    tug_image_layer hit = {0};
-    long long hit_created = 0;
-    int got = b->o->no_cache ? 0 : tug_build_cache_get(b->s, k, &hit, &hit_created, err);
-    if (got < 0)
-        return bld_ev_fail(b, v, err);
-    if (got == 1) {
-        bool empty = hit.chain_id == NULL;
-        int r = bld_take_cached(st, &hit, hit_created, err);
-        tug_build_layer_clear(&hit);
-        if (r == 0)
-            r = tug_stage_add_history(st, created_by, empty, err);
-        if (r < 0)
-            return bld_ev_fail(b, v, err);
-        bld_ev_cached(b, v);
-        return 0;
-    }
+    int got = bld_cached_step(b, st, v, cs, created_by, err);
+    if (got != 0)
+        return got < 0 ? bld_ev_fail(b, v, err) : 0;
     cleanup_free char *tmp = NULL, *diff = NULL;
     cleanup_strv char **lowers = bld_lower_dirs(b, st);
     if (tug_store_layer_tmp(b->s, &tmp, &diff, err) < 0)
@@ -358,7 +317,7 @@ int bld_fs_step(builder *b, tug_stage *st, int v, const char *key, const char *d
     bool empty = false;
     if (r == 0) {
         char *t = steal_pointer(&tmp);
-        r = bld_commit_step(b, st, t, key, description, &empty, err);
+        r = bld_commit_step(b, st, t, cs, &empty, err);
         free(t);
     } else {
         tug_error *ignored = NULL;
@@ -391,6 +350,10 @@ int bld_do_workdir(builder *b, tug_stage *st, const tug_df_instruction *in, tug_
     bld_step_label(b, label, sizeof(label));
     int v = bld_ev_start(b, "%s %s", label, in->original);
     mkdir_job j = {.path = path, .user = user};
-    return bld_fs_step(b, st, v, key ? key : "", in->original, in->original, mkdir_in, &j, err);
+    bld_cache_step cs = {.kind = "WORKDIR", .text = in->original, .key = key ? key : "",
+                         .detail = detail};
+    int r = bld_fs_step(b, st, v, &cs, in->original, mkdir_in, &j, err);
+    bld_cache_step_clear(&cs);
+    return r;
 }
 

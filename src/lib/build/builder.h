@@ -15,6 +15,8 @@
 
 /* Bump when a step's meaning changes: old cache rows then miss. */
 #define CACHE_KEY_VERSION "tug-build-1"
+/* The image config's field holding its steps' cache keys (docs/build-cache.md). */
+#define BLD_CACHE_RECORD "tug.build.cache.v1"
 
 typedef struct builder {
     tug_store *s;
@@ -30,7 +32,27 @@ typedef struct builder {
     /* the stage at work and its step count, for "[name 2/5]" */
     tug_stage *cur;
     int step, n_steps;
+    char label[96];  /* the last step's "[2/5]" */
+    char missed[96]; /* the stage's last step that missed the cache, "" for none */
+    /* --cache-from: the images, and their records' entries by key */
+    tug_image **from_imgs;
+    size_t n_from;
+    json_t *from_keys; /* key -> {image, layer, created} */
 } builder;
+
+/* A step as the cache sees it (build_cache.c). */
+typedef struct bld_cache_step {
+    const char *kind;   /* "RUN", "COPY", "ADD", "WORKDIR", "META" */
+    const char *text;   /* the instruction as written */
+    const char *key;    /* the key's text (bld_key_text) */
+    const char *detail; /* what the key says the step does */
+    const tug_copy_sources *srcs; /* COPY/ADD from the context: checksummed sources */
+    /* filled by the lookup */
+    char hex[65];
+    const char *parent;  /* the stage's top chain ID before the step */
+    bool hit_from_image; /* the hit came from a --cache-from image */
+    json_t *inputs;      /* for the row of a miss */
+} bld_cache_step;
 
 /* Events: a vertex begins (its number back), says a line, is done, came from the cache, or
  * failed (-1 back, for returning). */
@@ -59,14 +81,29 @@ int bld_copy_source_stage(builder *b, const char *from, const tug_stage **ret_st
 char **bld_lower_dirs(builder *b, const tug_stage *st);
 /* A step's cache key text: where it starts and what it does. */
 char *bld_key_text(const tug_stage *st, const char *what, const char *detail);
-/* A hit's layer (if it made one) onto the stage, with its time. */
-int bld_take_cached(tug_stage *st, tug_image_layer *l, long long created, tug_error **err);
+/* The cache's answer for a step: 1 on a hit (from this store, else a --cache-from image), 0 on
+ * a miss, which the vertex v explains when an earlier version of the step is known (v 0: a
+ * step with no vertex). A hit's layer is in *ret (chain_id NULL: none). */
+int bld_cache_get(builder *b, const tug_stage *st, int v, bld_cache_step *cs,
+                  tug_image_layer *ret, long long *ret_created, tug_error **err);
+/* A layer step's lookup: on a hit its layer and history are on the stage and the vertex says
+ * CACHED (1); 0 on a miss. */
+int bld_cached_step(builder *b, tug_stage *st, int v, bld_cache_step *cs,
+                    const char *created_by, tug_error **err);
+/* The step's row (layer NULL: none), with its inputs; failures only cost the next build. */
+void bld_cache_put(builder *b, const tug_stage *st, bld_cache_step *cs,
+                   const tug_image_layer *l, long long created);
+/* The step in the stage's record for the image (layer: it made the stage's top layer). */
+int bld_cache_note(tug_stage *st, const char *hex, bool layer, long long created, tug_error **err);
+void bld_cache_step_clear(bld_cache_step *cs);
+/* --cache-from: each image's record, checked against its layers (a warning when it has none). */
+int bld_cache_from_open(builder *b, tug_error **err);
 /* A step's finished tmp dir into the store (no layer when empty), then its cache row. */
-int bld_commit_step(builder *b, tug_stage *st, char *tmp, const char *key,
-                    const char *description, bool *ret_empty, tug_error **err);
-/* fn in the stage's rootfs as a layer step, cached by key. */
-int bld_fs_step(builder *b, tug_stage *st, int v, const char *key, const char *description,
-                const char *created_by, tug_step_fs_fn fn, void *ud, tug_error **err);
+int bld_commit_step(builder *b, tug_stage *st, char *tmp, bld_cache_step *cs, bool *ret_empty,
+                    tug_error **err);
+/* fn in the stage's rootfs as a layer step, cached. */
+int bld_fs_step(builder *b, tug_stage *st, int v, bld_cache_step *cs, const char *created_by,
+                tug_step_fs_fn fn, void *ud, tug_error **err);
 /* WORKDIR's rule: a relative path joins the current one; cleaned. */
 char *bld_join_workdir(const tug_stage *st, const char *path);
 json_t *bld_strv_json(char **v);

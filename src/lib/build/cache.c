@@ -1,4 +1,4 @@
-/* The build cache table (schema v4 in store/db.c). */
+/* The build cache tables (schema v4 and v6 in store/db.c). */
 #include "cache.h"
 
 #include <errno.h>
@@ -85,8 +85,27 @@ int tug_build_cache_get(tug_store *s, const char *key, tug_image_layer *ret,
     return 1;
 }
 
+static int put_inputs(tug_store *s, const char *key, const tug_build_cache_inputs *in,
+                      tug_error **err)
+{
+    cleanup_stmt sqlite3_stmt *st =
+        tug_db_prepare(s,
+                       "INSERT OR REPLACE INTO build_cache_inputs(key, parent, kind, text, inputs) "
+                       "VALUES (?,?,?,?,?)",
+                       err);
+    if (st == NULL)
+        return -1;
+    BIND_TEXT(st, 1, key);
+    BIND_TEXT(st, 2, in->parent ? in->parent : "");
+    BIND_TEXT(st, 3, in->kind);
+    BIND_TEXT(st, 4, in->text);
+    BIND_TEXT(st, 5, in->inputs ? in->inputs : "{}");
+    return tug_db_step_done(s, st, err);
+}
+
 int tug_build_cache_put(tug_store *s, const char *key, const tug_image_layer *layer,
-                        long long created, const char *description, tug_error **err)
+                        long long created, const char *description,
+                        const tug_build_cache_inputs *in, tug_error **err)
 {
     static const tug_image_layer none = {0};
     const tug_image_layer *l = layer ? layer : &none;
@@ -108,7 +127,52 @@ int tug_build_cache_put(tug_store *s, const char *key, const tug_image_layer *la
     BIND_TEXT(st, 8, description);
     sqlite3_bind_int64(st, 9, created);
     sqlite3_bind_int64(st, 10, now);
-    return tug_db_step_done(s, st, err);
+    /* the row replaced took its inputs with it (ON DELETE CASCADE) */
+    if (tug_db_step_done(s, st, err) < 0)
+        return -1;
+    return in ? put_inputs(s, key, in, err) : 0;
+}
+
+void tug_build_cache_inputs_clear(tug_build_cache_inputs *in)
+{
+    free((char *)in->parent);
+    free((char *)in->kind);
+    free((char *)in->text);
+    free((char *)in->inputs);
+    memset(in, 0, sizeof(*in));
+}
+
+int tug_build_cache_previous(tug_store *s, const tug_build_cache_inputs *step,
+                             tug_build_cache_inputs *ret, tug_error **err)
+{
+    cleanup_stmt sqlite3_stmt *st = tug_db_prepare(
+        s,
+        "SELECT i.parent, i.kind, i.text, i.inputs FROM build_cache_inputs i JOIN build_cache c "
+        "ON c.key = i.key WHERE i.kind = ?2 AND (i.parent = ?1 OR i.text = ?3) ORDER BY "
+        "(i.parent = ?1 AND i.text = ?3) DESC, i.parent = ?1 DESC, c.last_used DESC, "
+        "c.rowid DESC LIMIT 1",
+        err);
+    if (st == NULL)
+        return -1;
+    BIND_TEXT(st, 1, step->parent ? step->parent : "");
+    BIND_TEXT(st, 2, step->kind);
+    BIND_TEXT(st, 3, step->text);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_DONE)
+        return 0;
+    if (rc != SQLITE_ROW)
+        return tug_error_set(err, EIO, "build cache: %s", sqlite3_errmsg(s->db));
+    *ret = (tug_build_cache_inputs){
+        .parent = tug_db_col_text(st, 0),
+        .kind = tug_db_col_text(st, 1),
+        .text = tug_db_col_text(st, 2),
+        .inputs = tug_db_col_text(st, 3),
+    };
+    if (!ret->parent || !ret->kind || !ret->text || !ret->inputs) {
+        tug_build_cache_inputs_clear(ret);
+        return tug_error_set(err, ENOMEM, "build cache");
+    }
+    return 1;
 }
 
 /* Sum of the sizes of the layers only the cache keeps. */

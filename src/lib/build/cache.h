@@ -14,9 +14,27 @@ void tug_build_cache_key(const char *text, char out[65]);
  * the row used; 0 on a miss (or a row whose layer is gone, which is dropped), 1 on a hit. */
 int tug_build_cache_get(tug_store *s, const char *key, tug_image_layer *ret,
                         long long *ret_created, tug_error **err);
-/* layer NULL or with chain_id NULL: the step made no layer. created: unix seconds. */
+/* What a row's step was and read, remembered beside it so that a later miss can say what
+ * changed (table build_cache_inputs). */
+typedef struct tug_build_cache_inputs {
+    const char *parent; /* the chain ID it started from, "" for none */
+    const char *kind;   /* "RUN", "COPY", "ADD", "WORKDIR" */
+    const char *text;   /* the instruction as written */
+    const char *inputs; /* JSON: what it read (build args, sources' checksums...) */
+} tug_build_cache_inputs;
+
+/* layer NULL or with chain_id NULL: the step made no layer. created: unix seconds. in: NULL
+ * for a step no miss is explained of. */
 int tug_build_cache_put(tug_store *s, const char *key, const tug_image_layer *layer,
-                        long long created, const char *description, tug_error **err);
+                        long long created, const char *description,
+                        const tug_build_cache_inputs *in, tug_error **err);
+/* The row a step that missed is the new version of: the same parent and instruction, else the
+ * same parent and kind, else the same instruction on another parent; the last used (then the
+ * last written) first.
+ * 1 with *ret filled (strings the caller frees: tug_build_cache_inputs_clear), 0 when none. */
+int tug_build_cache_previous(tug_store *s, const tug_build_cache_inputs *step,
+                             tug_build_cache_inputs *ret, tug_error **err);
+void tug_build_cache_inputs_clear(tug_build_cache_inputs *in);
 void tug_build_layer_clear(tug_image_layer *l);
 /* Drop rows (all, or those last used before `until`, unix seconds; 0: any age), then the layers
  * and blobs nothing else keeps. *ret_rows and *ret_bytes: what went. */

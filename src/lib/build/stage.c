@@ -34,6 +34,7 @@ void tug_stage_clear(tug_stage *st)
     free(st->layers);
     json_decref(st->args);
     free(st->image_id);
+    json_decref(st->cache_record);
     memset(st, 0, sizeof(*st));
 }
 
@@ -61,7 +62,9 @@ int tug_stage_copy_from(tug_stage *dst, const tug_stage *src, tug_error **err)
     dst->history = json_deep_copy(src->history);
     dst->created = src->created;
     dst->nsec = src->nsec;
-    if (dst->config == NULL || dst->history == NULL)
+    dst->cache_record = src->cache_record ? json_deep_copy(src->cache_record) : NULL;
+    if (dst->config == NULL || dst->history == NULL ||
+        (src->cache_record && dst->cache_record == NULL))
         return tug_error_set(err, ENOMEM, "build");
     return copy_layers(dst, src->layers, src->n_layers, err);
 }

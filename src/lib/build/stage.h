@@ -21,6 +21,7 @@ typedef struct tug_stage {
     bool cmd_set;         /* CMD given in this stage (ENTRYPOINT then keeps it) */
     bool done;
     char *image_id;       /* once exported or loaded for COPY --from */
+    json_t *cache_record; /* the steps' cache keys, for the image (build_cache.c); or NULL */
 } tug_stage;
 
 void tug_stage_clear(tug_stage *st);

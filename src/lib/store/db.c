@@ -11,7 +11,7 @@
 #include "db.h"
 #include "store.h"
 
-#define SCHEMA_VERSION 5
+#define SCHEMA_VERSION 6
 
 static const char schema_v1[] =
     "CREATE TABLE IF NOT EXISTS layers ("
@@ -143,6 +143,18 @@ static const char schema_v5[] =
     "  fingerprint TEXT PRIMARY KEY,"
     "  digest TEXT NOT NULL,"
     "  created INTEGER NOT NULL) WITHOUT ROWID;";
+
+/* v6: what each build cache row's step was and read (its parent layer, instruction and inputs:
+ * the build args, each COPY source's checksum), so that a miss can say what changed since. */
+static const char schema_v6[] =
+    "CREATE TABLE IF NOT EXISTS build_cache_inputs ("
+    "  key TEXT PRIMARY KEY REFERENCES build_cache(key) ON DELETE CASCADE,"
+    "  parent TEXT NOT NULL,"
+    "  kind TEXT NOT NULL,"
+    "  text TEXT NOT NULL,"
+    "  inputs TEXT NOT NULL) WITHOUT ROWID;"
+    "CREATE INDEX IF NOT EXISTS build_cache_inputs_step ON build_cache_inputs(kind, parent);"
+    "CREATE INDEX IF NOT EXISTS build_cache_inputs_text ON build_cache_inputs(kind, text);";
 
 /* SQLite's answer as an errno a caller can test: a taken unique key is EEXIST (a name in use),
  * any other failure keeps its own cause (a full disk is ENOSPC, not a conflict). */
@@ -283,6 +295,7 @@ static int open_db(tug_store *s, tug_error **err)
             (version < 3 && tug_store_exec(s, schema_v3, err) < 0) ||
             (version < 4 && tug_store_exec(s, schema_v4, err) < 0) ||
             (version < 5 && tug_store_exec(s, schema_v5, err) < 0) ||
+            (version < 6 && tug_store_exec(s, schema_v6, err) < 0) ||
             tug_store_exec(s, pragma, err) < 0) {
             tug_store_rollback(s);
             return tug_error_wrap(err, "create schema in %s", path);
