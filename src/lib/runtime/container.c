@@ -671,15 +671,34 @@ static long long group_age(const char *name, void *ud)
     return alive ? -1 : 0;
 }
 
-/* Empty cgroups a container or build step left (a killed monitor or builder). */
+/* Whether name is one of this store's containers or build steps. */
+static bool own_group(tug_store *s, const char *name)
+{
+    cleanup_stmt sqlite3_stmt *st = tug_db_prepare(
+        s, "SELECT 1 FROM containers WHERE id = ?1 UNION ALL SELECT 1 FROM build_steps WHERE id = ?1",
+        NULL);
+    if (st == NULL)
+        return true;
+    BIND_TEXT(st, 1, name);
+    return sqlite3_step(st) == SQLITE_ROW;
+}
+
+/* Empty cgroups a container or build step left (a killed monitor or builder). The parent group
+ * is every store's: another store's leftovers are said and removed too, but are not this
+ * store's problems (as the run directories of gone stores). */
 static int check_cgroups(tug_store *s, bool repair, char **details, tug_error **err)
 {
     cleanup_strv char **names = NULL;
     int n = tug_cgroup_sweep("tug", group_age, s, repair, &names, err);
-    for (int i = 0; i < n; i++)
-        tug_append_line(details, "cgroup of a container or build step that is gone: tug/%.12s%s",
-                        names[i], repair ? "" : " (system check without --dry-run removes it)");
-    return n;
+    int own = 0;
+    for (int i = 0; i < n; i++) {
+        bool mine = own_group(s, names[i]);
+        own += mine;
+        tug_append_line(details, "cgroup of a%s container or build step that is gone: tug/%.12s%s",
+                        mine ? "" : "nother store's", names[i],
+                        repair ? "" : " (system check without --dry-run removes it)");
+    }
+    return n < 0 ? n : own;
 }
 
 int tug_container_check(tug_store *s, bool repair, char **details, tug_error **err)
