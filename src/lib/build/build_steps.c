@@ -211,7 +211,7 @@ int bld_do_run(builder *b, tug_stage *st, const tug_df_instruction *in, tug_erro
         json_array_append_new(env, json_string(*a));
     const char *user = json_string_value(json_object_get(st->config, "User"));
     const char *wd = json_string_value(json_object_get(st->config, "WorkingDir"));
-    json_t *desc = json_pack("{s:s,s:O,s:O,s:s,s:s,s:s,s:O}", "op", "run", "argv", argv, "env",
+    json_t *desc = json_pack("{s:s,s:O,s:O,s:s,s:s,s:s,s:o}", "op", "run", "argv", argv, "env",
                              env, "user", user ? user : "", "cwd", wd && *wd ? wd : "/",
                              "network", network, "hosts",
                              b->o->add_hosts ? bld_strv_json((char **)b->o->add_hosts)
