@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "build/build.h"
+#include "build/build_mounts.h"
 #include "build_view.h"
 #include "build/cache.h"
 #include "util/strutil.h"
@@ -19,7 +20,7 @@
 
 enum {
     O_BUILDARG = 1000, O_LABEL, O_TARGET, O_PLATFORM, O_NOCACHE, O_PULL, O_IIDFILE, O_NETWORK,
-    O_ADDHOST, O_CACHEFROM, O_PROGRESS, O_HELP,
+    O_ADDHOST, O_CACHEFROM, O_PROGRESS, O_SECRET, O_HELP,
 };
 
 static const char build_help[] =
@@ -37,6 +38,8 @@ static const char build_help[] =
     "plain to show container output (default \"auto\")\n"
     "      --pull                    Always attempt to pull a newer version of the image\n"
     "  -q, --quiet                   Suppress the build output and print image ID on success\n"
+    "      --secret stringArray      Secret to expose to the build (format: "
+    "\"id=mysecret[,src=/local/secret]\" or \"id=mysecret,env=VAR\")\n"
     "  -t, --tag list                Name and optionally a tag in the 'name:tag' format\n"
     "      --target string           Set the target build stage to build.\n";
 
@@ -143,9 +146,10 @@ int cmd_build(cli_ctx *ctx, int argc, char **argv)
         {"add-host", required_argument, NULL, O_ADDHOST},
         {"cache-from", required_argument, NULL, O_CACHEFROM},
         {"progress", required_argument, NULL, O_PROGRESS},
+        {"secret", required_argument, NULL, O_SECRET},
         {"help", no_argument, NULL, O_HELP},          {NULL, 0, NULL, 0},
     };
-    strlist tags = {0}, args = {0}, labels = {0}, hosts = {0}, cache_from = {0};
+    strlist tags = {0}, args = {0}, labels = {0}, hosts = {0}, cache_from = {0}, secrets = {0};
     tug_build_opts o = {.network = "default"};
     const char *iidfile = NULL, *progress = "auto";
     bool quiet = false;
@@ -194,6 +198,21 @@ int cmd_build(cli_ctx *ctx, int argc, char **argv)
         case O_PROGRESS:
             progress = optarg;
             break;
+        case O_SECRET: {
+            tug_build_secret sec;
+            tug_error *err = NULL;
+            if (tug_build_secret_parse(optarg, &sec, &err) < 0) {
+                fprintf(stderr, "invalid argument \"%s\" for \"--secret\" flag: %s\nSee '%s %s "
+                                "--help'.\n",
+                        optarg, err->msg, ctx->prog, ctx->cmd);
+                tug_error_free(err);
+                rc = EXIT_ENGINE;
+                goto out;
+            }
+            tug_build_secret_clear(&sec);
+            strlist_add(&secrets, optarg);
+            break;
+        }
         case O_HELP:
             cli_print_help("tug build [OPTIONS] PATH | URL | -", "Build an image from a Dockerfile",
                            build_help);
@@ -228,6 +247,7 @@ int cmd_build(cli_ctx *ctx, int argc, char **argv)
     o.labels = labels.v;
     o.add_hosts = hosts.v;
     o.cache_from = cache_from.v;
+    o.secrets = secrets.v;
     rc = do_build(ctx, &o, argv[optind], &tags, quiet, progress, iidfile);
 out:
     free(tags.v);
@@ -235,10 +255,11 @@ out:
     free(labels.v);
     free(hosts.v);
     free(cache_from.v);
+    free(secrets.v);
     return rc;
 }
 
-/* builder prune: the build cache's rows go, and the layers only they kept. */
+/* builder prune: the build cache's rows go, the layers only they kept, and the cache mounts. */
 int cmd_builder_prune(cli_ctx *ctx, int argc, char **argv)
 {
     static const struct option opts[] = {

@@ -422,7 +422,25 @@ static int build_stage(builder *b, size_t idx, tug_error **err)
     return 0;
 }
 
-/* The stages the target needs: itself, what it is FROM, what it copies from, transitively. */
+static int mark_needed(builder *b, size_t idx, bool *needed, int depth, tug_error **err);
+
+/* ref (a FROM, COPY --from or RUN --mount from=) names an earlier stage: it is needed. */
+static int need_ref(builder *b, size_t idx, const char *ref, bool *needed, int depth,
+                    tug_error **err)
+{
+    char *end;
+    long n = strtol(ref, &end, 10);
+    for (size_t s = 0; s < idx; s++) {
+        const char *name = b->df->stages[s].name;
+        if ((name && strcasecmp(name, ref) == 0) || (*end == '\0' && end != ref && n == (long)s))
+            if (mark_needed(b, s, needed, depth + 1, err) < 0)
+                return -1;
+    }
+    return 0;
+}
+
+/* The stages the target needs: itself, what it is FROM, what it copies or mounts from,
+ * transitively. */
 static int mark_needed(builder *b, size_t idx, bool *needed, int depth, tug_error **err)
 {
     if (needed[idx] || depth > 64)
@@ -444,17 +462,14 @@ static int mark_needed(builder *b, size_t idx, bool *needed, int depth, tug_erro
             for (size_t k = 0; k < in->n_flags; k++)
                 if (strcmp(in->flags[k].name, "from") == 0)
                     ref = in->flags[k].value;
-        }
-        if (ref == NULL)
-            continue;
-        char *end;
-        long n = strtol(ref, &end, 10);
-        for (size_t s = 0; s < idx; s++) {
-            const char *name = b->df->stages[s].name;
-            if ((name && strcasecmp(name, ref) == 0) || (*end == '\0' && end != ref && n == (long)s))
-                if (mark_needed(b, s, needed, depth + 1, err) < 0)
+        } else if (in->kind == TUG_DF_RUN) {
+            cleanup_strv char **froms = bld_mounts_froms(in);
+            for (char **f = froms; f && *f; f++)
+                if (need_ref(b, idx, *f, needed, depth, err) < 0)
                     return -1;
         }
+        if (ref && need_ref(b, idx, ref, needed, depth, err) < 0)
+            return -1;
     }
     return 0;
 }

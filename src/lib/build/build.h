@@ -35,6 +35,7 @@ typedef struct tug_build_opts {
     const char *network;        /* RUN's network: "default", "none" or "host" */
     const char *const *add_hosts; /* "name:ip" */
     const char *const *cache_from; /* images whose layers may serve as cache */
+    const char *const *secrets; /* --secret values (build_mounts.h), for RUN --mount=type=secret */
     bool no_cache;
     bool pull;                  /* always look for a newer base image */
     const tug_registry_opts *registry;

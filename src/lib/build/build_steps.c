@@ -158,18 +158,45 @@ static char *run_history(const char *joined, char **args)
     return tug_strbuf_steal(&b);
 }
 
+/* The step's environment: the stage's, with secrets given as variables winning. */
+static char **run_env(json_t *env, char **secrets)
+{
+    json_t *all = json_array();
+    size_t i;
+    json_t *e;
+    json_array_foreach(env, i, e)
+    {
+        const char *kv = json_string_value(e);
+        bool hidden = false;
+        for (char **s = secrets; kv && s && *s && !hidden; s++) {
+            size_t n = strcspn(*s, "=");
+            hidden = strncmp(kv, *s, n) == 0 && (kv[n] == '=' || kv[n] == '\0');
+        }
+        if (!hidden)
+            json_array_append(all, e);
+    }
+    for (char **s = secrets; s && *s; s++)
+        json_array_append_new(all, json_string(*s));
+    char **v = bld_json_strv(all);
+    json_decref(all);
+    return v;
+}
+
 int bld_do_run(builder *b, tug_stage *st, const tug_df_instruction *in, tug_error **err)
 {
     tug_df_run *run = NULL;
     if (tug_df_read_run(in, bld_stage_lookup, st, &run, err) < 0)
         return -1;
-    if (run->n_mounts > 0 || run->script_path || run->n_devices > 0) {
-        const char *what = run->n_mounts    ? "RUN --mount"
-                           : run->script_path ? "a #! heredoc"
-                                              : "RUN --device";
+    if (run->script_path || run->n_devices > 0) {
+        const char *what = run->script_path ? "a #! heredoc" : "RUN --device";
         tug_df_free(run);
         return tug_error_user(err, "%s:%d: %s is not supported yet by tug", in->file, in->line,
                               what);
+    }
+    bld_mounts ms = {0};
+    if (run->n_mounts > 0 && bld_mounts_plan(b, st, in, run, &ms, err) < 0) {
+        tug_df_free(run);
+        return -1;
     }
     json_t *argv = json_array();
     if (run->cmd.shell) {
@@ -199,6 +226,9 @@ int bld_do_run(builder *b, tug_stage *st, const tug_df_instruction *in, tug_erro
                              "network", network, "hosts",
                              b->o->add_hosts ? bld_strv_json((char **)b->o->add_hosts)
                                              : json_array());
+    /* the mounts as specs only: no secret, no cache mount's content */
+    if (json_array_size(ms.key) > 0)
+        json_object_set(desc, "mounts", ms.key);
     cleanup_free char *detail = json_dumps(desc, JSON_COMPACT | JSON_SORT_KEYS);
     json_decref(desc);
     cleanup_free char *joined = join_words(argv);
@@ -217,25 +247,25 @@ int bld_do_run(builder *b, tug_stage *st, const tug_df_instruction *in, tug_erro
         cleanup_free char *tmp = NULL, *diff = NULL;
         cleanup_strv char **lowers = bld_lower_dirs(b, st);
         cleanup_strv char **cargv = bld_json_strv(argv);
-        cleanup_strv char **cenv = bld_json_strv(env);
         r = tug_store_layer_tmp(b->s, &tmp, &diff, err);
+        if (r == 0 && run->n_mounts > 0)
+            r = bld_mounts_setup(b, in, &ms, err);
+        cleanup_strv char **cenv = run_env(env, ms.env);
         int status = 0;
         run_out ro = {.b = b, .vertex = v};
         tug_step_rootfs fs = {.lowerdirs = lowers, .n_lower = st->n_layers, .tmp = tmp,
                               .upperdir = diff};
         json_t *hosts = b->o->add_hosts ? bld_strv_json((char **)b->o->add_hosts) : NULL;
         tug_step_cmd cmd = {.argv = cargv, .env = cenv, .user = user, .cwd = wd && *wd ? wd : "/",
-                            .network = network, .extra_hosts = hosts, .output = run_output,
-                            .userdata = &ro};
+                            .network = network, .extra_hosts = hosts, .mounts = ms.oci,
+                            .output = run_output, .userdata = &ro};
         if (r == 0)
             r = tug_step_run(b->s, &fs, &cmd, &status, err);
+        bld_mounts_release(&ms);
         json_decref(hosts);
-        if (r == 0 && status != 0) {
-            cleanup_free char *shown = json_dumps(argv, JSON_COMPACT);
+        if (r == 0 && status != 0)
             r = tug_error_user(err, "process \"%s\" did not complete successfully: exit code: %d",
                                joined ? joined : "", status);
-            (void)shown;
-        }
         if (r == 0)
             r = tug_step_finish(&fs, err);
         bool empty = false;
@@ -258,6 +288,7 @@ int bld_do_run(builder *b, tug_stage *st, const tug_df_instruction *in, tug_erro
     bld_cache_step_clear(&cs);
     json_decref(argv);
     json_decref(env);
+    bld_mounts_clear(&ms);
     tug_df_free(run);
     return r;
 }

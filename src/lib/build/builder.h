@@ -38,6 +38,9 @@ typedef struct builder {
     tug_image **from_imgs;
     size_t n_from;
     json_t *from_keys; /* key -> {image, layer, created} */
+    /* RUN --mount binds: 1 once the builder has a mount namespace of its own, -errno when it
+     * could not have one, 0 before (build_mounts.c) */
+    int private_ns;
 } builder;
 
 /* A step as the cache sees it (build_cache.c). */
@@ -112,6 +115,32 @@ char **bld_json_strv(json_t *a);
 json_t *bld_stage_shell(const tug_stage *st);
 /* config[key] as an object, made when missing. */
 json_t *bld_object_at(json_t *config, const char *key);
+
+/* RUN --mount (build_mounts.c): first what the mounts are, for the step's cache key; then, when
+ * the step runs, each made ready for its container; cleared after the step. */
+typedef struct bld_mount_item bld_mount_item;
+typedef struct bld_mounts {
+    json_t *key;  /* the mounts as the key sees them: never a secret's or a cache's content */
+    json_t *oci;  /* the container's mounts (after setup) */
+    char **env;   /* secrets given as variables, K=V: for the container only */
+    bld_mount_item *items;
+    size_t n_items;
+    int *fds;     /* layers and locks, held while the step runs */
+    size_t n_fds;
+    char *stage_dir;  /* $ROOT/tmp/bmnt-PID-*: staging points, copies */
+    char **staged;    /* the staging points that are mounts */
+    size_t n_staged;
+    char *secret_dir; /* secrets' files, on the run directory's tmpfs */
+} bld_mounts;
+int bld_mounts_plan(builder *b, tug_stage *st, const tug_df_instruction *in,
+                    const tug_df_run *run, bld_mounts *ret, tug_error **err);
+int bld_mounts_setup(builder *b, const tug_df_instruction *in, bld_mounts *m, tug_error **err);
+/* Once the step ran: its staging mounts, held files and secrets go (clear does it too). */
+void bld_mounts_release(bld_mounts *m);
+void bld_mounts_clear(bld_mounts *m);
+/* What RUN --mount from= options name in a RUN instruction, as written (from= takes no
+ * variables): NULL-terminated, NULL when none. For the stages a target needs. */
+char **bld_mounts_froms(const tug_df_instruction *in);
 
 int bld_do_run(builder *b, tug_stage *st, const tug_df_instruction *in, tug_error **err);
 int bld_do_workdir(builder *b, tug_stage *st, const tug_df_instruction *in, tug_error **err);

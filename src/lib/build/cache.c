@@ -9,6 +9,7 @@
 #include "../store/db.h"
 #include "../util/cleanup.h"
 #include "../util/digest.h"
+#include "build_mounts.h"
 
 void tug_build_cache_key(const char *text, char out[65])
 {
@@ -210,10 +211,14 @@ int tug_build_cache_prune(tug_store *s, long long until, long long *ret_rows,
     for (char **g = gone; g && *g; g++)
         free(*g);
     free(gone);
+    /* RUN --mount=type=cache directories are build cache too */
+    long long mounts = 0, mount_bytes = 0;
+    if (tug_build_cache_mounts_prune(s, until, &mounts, &mount_bytes, err) < 0)
+        return -1;
     if (ret_rows)
-        *ret_rows = rows;
+        *ret_rows = rows + mounts;
     if (ret_bytes)
-        *ret_bytes = before - cache_only_bytes(s);
+        *ret_bytes = before - cache_only_bytes(s) + mount_bytes;
     return 0;
 }
 
@@ -229,8 +234,11 @@ int tug_build_cache_usage(tug_store *s, long long *ret_rows, long long *ret_size
         return -1;
     if (sqlite3_step(st) != SQLITE_ROW)
         return tug_error_set(err, EIO, "build cache");
-    *ret_rows = sqlite3_column_int64(st, 0);
-    *ret_size = sqlite3_column_int64(st, 1);
-    *ret_reclaimable = cache_only_bytes(s);
+    long long mounts = 0, mount_bytes = 0;
+    if (tug_build_cache_mounts_usage(s, &mounts, &mount_bytes, err) < 0)
+        return -1;
+    *ret_rows = sqlite3_column_int64(st, 0) + mounts;
+    *ret_size = sqlite3_column_int64(st, 1) + mount_bytes;
+    *ret_reclaimable = cache_only_bytes(s) + mount_bytes;
     return 0;
 }

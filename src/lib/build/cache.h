@@ -37,9 +37,11 @@ int tug_build_cache_previous(tug_store *s, const tug_build_cache_inputs *step,
 void tug_build_cache_inputs_clear(tug_build_cache_inputs *in);
 void tug_build_layer_clear(tug_image_layer *l);
 /* Drop rows (all, or those last used before `until`, unix seconds; 0: any age), then the layers
- * and blobs nothing else keeps. *ret_rows and *ret_bytes: what went. */
+ * and blobs nothing else keeps, and the RUN cache mounts no build uses now (build_mounts.h).
+ * *ret_rows (rows and cache mounts) and *ret_bytes: what went. */
 int tug_build_cache_prune(tug_store *s, long long until, long long *ret_rows,
                           long long *ret_bytes, tug_error **err);
-/* For system df: rows, the size of the layers they keep, the part only they keep. */
+/* For system df: rows and cache mounts, the size of the layers they keep and of the cache
+ * mounts, the part only they keep. */
 int tug_build_cache_usage(tug_store *s, long long *ret_rows, long long *ret_size,
                           long long *ret_reclaimable, tug_error **err);

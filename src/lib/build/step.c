@@ -269,6 +269,9 @@ static json_t *step_request(const tug_step_cmd *cmd, const char *hostname)
     if (cmd->extra_hosts)
         json_object_set(hc, "ExtraHosts", cmd->extra_hosts);
     json_t *req = json_object();
+    /* as `tug run`'s resolved -v and --mount: remove_stubs takes their mount points out */
+    if (cmd->mounts)
+        json_object_set(req, "TugMounts", cmd->mounts);
     json_object_set_new(req, "Config", cfg);
     json_object_set_new(req, "HostConfig", hc);
     return req;

@@ -27,6 +27,7 @@ typedef struct tug_step_cmd {
     const char *cwd;      /* absolute */
     const char *network;  /* "default" (tug's bridge), "none" or "host" */
     json_t *extra_hosts;  /* --add-host's ["name:ip", ...] or NULL */
+    json_t *mounts;       /* RUN --mount: more OCI mounts for the container, or NULL */
     tug_step_output_fn output;
     void *userdata;
 } tug_step_cmd;
