@@ -248,6 +248,9 @@ EOF
   printf 'FROM busybox\nADD --checksum=md5:abc http://127.0.0.1:%s/c.txt /c.txt\n' "$PORT" >"$CTX/Dockerfile"
   build 1 "$CTX"
   assert_match 'Dockerfile:2: invalid ADD --checksum md5:abc'
+  printf 'FROM busybox\nADD --checksum=%s http://127.0.0.1:%s/c.txt http://127.0.0.1:%s/d.txt /d/\n' "$sum" "$PORT" "$PORT" >"$CTX/Dockerfile"
+  build 1 "$CTX"
+  assert_match 'Dockerfile:2: ADD --checksum checks one source'
 }
 
 @test "ADD from a URL that fails: a 404, a host that does not answer, a git repository" {

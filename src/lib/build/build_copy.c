@@ -162,6 +162,10 @@ static int plan_add_flags(const tug_df_instruction *in, const tug_df_copy *cp, t
         return tug_error_user(err, "%s:%d: invalid ADD --checksum %s: tug checks sha256:<64 hex "
                                    "digits>",
                               in->file, in->line, cp->checksum);
+    if (cp->checksum && cp->n_sources > 1)
+        return tug_error_user(err, "%s:%d: ADD --checksum checks one source: give each URL an "
+                                   "ADD of its own",
+                              in->file, in->line);
     return 0;
 }
 
