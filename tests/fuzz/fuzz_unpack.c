@@ -1,5 +1,7 @@
 /* Layer tar streams (plain, gzip or zstd) unpacked as pull, import and load unpack them. The
- * first byte picks the resolver: openat2, or the fallback used where openat2 is missing.
+ * first byte picks the resolver (bit 1: the fallback used where openat2 is missing, else
+ * openat2) and the unpacker (bit 2: ADD's tug_archive_unpack_at, any compression, with bit 4
+ * every entry chowned; else the layer unpacker).
  *
  * A layer is hostile, and a bug here could write anywhere: the target runs in a sandbox. At
  * start it re-executes itself as PID 1 of new mount and PID namespaces, chrooted into a tmpfs
@@ -219,11 +221,25 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     __atomic_store_n(&have_openat2, data[0] & 1 ? 0 : -1, __ATOMIC_RELAXED);
     tug_unpack_result res;
     tug_error *err = NULL;
-    int r = tug_layer_unpack(fd, TARGET, &res, &err);
-    fuzz_check_error(r, err);
-    if (r == 0)
-        fuzz_check(res.size >= 0 && strncmp(res.diff_id, "sha256:", 7) == 0,
-                   "size %lld, diff ID %s", res.size, res.diff_id);
+    if (data[0] & 2) {
+        /* ADD's untar of the same bytes: names as they are, the target as the root */
+        int dir = open(TARGET, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dir < 0)
+            die("open " TARGET);
+        tug_untar_opts o = {.chown = data[0] & 4, .uid = 1000, .gid = 1000};
+        int r = tug_archive_probe(fd, &err);
+        fuzz_check_error(r, err);
+        if (r == 1)
+            r = tug_archive_unpack_at(fd, dir, &o, &err);
+        fuzz_check_error(r, err);
+        close(dir);
+    } else {
+        int r = tug_layer_unpack(fd, TARGET, &res, &err);
+        fuzz_check_error(r, err);
+        if (r == 0)
+            fuzz_check(res.size >= 0 && strncmp(res.diff_id, "sha256:", 7) == 0,
+                       "size %lld, diff ID %s", res.size, res.diff_id);
+    }
     tug_error_free(err);
     close(fd);
     for (size_t i = 0; i < N_WATCHED; i++) {

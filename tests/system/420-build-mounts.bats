@@ -3,19 +3,9 @@
 # stage, a tmpfs, secrets that reach the step and nothing else; none of them in the image.
 
 load containers
+load build
 
 setup_file() { containers_setup_file; }
-
-ctx() {
-  CTX=$BATS_TEST_TMPDIR/ctx
-  mkdir -p "$CTX"
-}
-
-build() {
-  local status_want=0
-  if [[ $1 =~ ^[0-9]+$ ]]; then status_want=$1; shift; fi
-  run_tug "$status_want" build --progress plain "$@"
-}
 
 # absent IMAGE PATH: the image has nothing at PATH.
 absent() {

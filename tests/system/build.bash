@@ -1,5 +1,5 @@
-# Helpers for the tug build tests (400-449): a context directory, a plain-progress build, and
-# the steps a build printed. In a test file, after `load containers`:  load build
+# Helpers of the tug build tests (400-499): a context directory, a plain-progress build, and the
+# steps a build printed. In a test file, after `load containers`:   load build
 
 # A context directory for the test: CTX, with files written by the caller.
 ctx() {
@@ -7,7 +7,7 @@ ctx() {
   mkdir -p "$CTX"
 }
 
-# build ARGS...: tug build with plain progress; output in $output, status checked.
+# build [STATUS] ARGS...: tug build with plain progress; output in $output, status checked.
 build() {
   local status_want=0
   if [[ $1 =~ ^[0-9]+$ ]]; then status_want=$1; shift; fi

@@ -38,7 +38,9 @@ static la_ssize_t buf_write_cb(struct archive *a, void *ud, const void *p, size_
     return (la_ssize_t)n;
 }
 
-enum filter { PLAIN, GZIP, ZSTD };
+/* ZSTD_FILE: zstd as zstd(1) writes it, with no padding after the frame (libarchive's zstd
+ * reader, unlike the layer unpacker, refuses the zeros libarchive's writer pads with) */
+enum filter { PLAIN, GZIP, ZSTD, BZIP2, XZ, ZSTD_FILE };
 
 struct ent {
     const char *name;
@@ -71,8 +73,14 @@ static struct buf make_layer(const struct ent *ents, enum filter f)
     assert_int_equal(archive_write_set_format_pax_restricted(a), ARCHIVE_OK);
     if (f == GZIP)
         assert_int_equal(archive_write_add_filter_gzip(a), ARCHIVE_OK);
-    else if (f == ZSTD)
+    else if (f == ZSTD || f == ZSTD_FILE)
         assert_int_equal(archive_write_add_filter_zstd(a), ARCHIVE_OK);
+    else if (f == BZIP2)
+        assert_int_equal(archive_write_add_filter_bzip2(a), ARCHIVE_OK);
+    else if (f == XZ)
+        assert_int_equal(archive_write_add_filter_xz(a), ARCHIVE_OK);
+    if (f == ZSTD_FILE)
+        assert_int_equal(archive_write_set_bytes_in_last_block(a, 1), ARCHIVE_OK);
     assert_int_equal(archive_write_open(a, &b, NULL, buf_write_cb, NULL), ARCHIVE_OK);
     for (const struct ent *e = ents; e->name; e++) {
         struct archive_entry *ae = archive_entry_new();
@@ -917,6 +925,150 @@ static void test_stream_without_threads(void **state)
     }
 }
 
+/* ---- ADD's archives ---------------------------------------------------------------------- */
+
+static int memfd_of(const void *data, size_t len)
+{
+    int fd = memfd_create("archive", MFD_CLOEXEC);
+    assert_true(fd >= 0);
+    if (len > 0)
+        assert_int_equal(write(fd, data, len), (ssize_t)len);
+    return fd;
+}
+
+/* tug_archive_unpack_at into dir as ADD does, after the probe says it is a tar. */
+static int add_unpack(const struct ent *ents, enum filter filt, const char *dir,
+                      const tug_untar_opts *o, tug_error **err)
+{
+    struct buf b = make_layer(ents, filt);
+    int fd = memfd_of(b.data, b.len);
+    free(b.data);
+    assert_int_equal(tug_archive_probe(fd, err), 1);
+    assert_int_equal(lseek(fd, 0, SEEK_CUR), 0);
+    int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    assert_true(dfd >= 0);
+    tug_untar_opts none = {0};
+    int rc = tug_archive_unpack_at(fd, dfd, o ? o : &none, err);
+    close(dfd);
+    close(fd);
+    return rc;
+}
+
+/* A tar is told by its content, whatever compresses it; anything else (an empty tar too, as
+ * docker's isArchivePath has it) is no archive. */
+static void test_archive_probe(void **state)
+{
+    (void)state;
+    static const struct ent one[] = {{"f", AE_IFREG, 0644, "x"}, {NULL}};
+    static const struct ent none[] = {{NULL}};
+    const enum filter filters[] = {PLAIN, GZIP, ZSTD_FILE, BZIP2, XZ};
+    tug_error *err = NULL;
+    for (size_t i = 0; i < sizeof(filters) / sizeof(filters[0]); i++) {
+        struct buf b = make_layer(one, filters[i]);
+        int fd = memfd_of(b.data, b.len);
+        assert_int_equal(tug_archive_probe(fd, &err), 1);
+        close(fd);
+        free(b.data);
+        b = make_layer(none, filters[i]);
+        fd = memfd_of(b.data, b.len);
+        assert_int_equal(tug_archive_probe(fd, &err), 0);
+        close(fd);
+        free(b.data);
+    }
+    const char text[] = "not a tar, though it may be named one\n";
+    int fd = memfd_of(text, sizeof(text) - 1);
+    assert_int_equal(tug_archive_probe(fd, &err), 0);
+    assert_int_equal(lseek(fd, 0, SEEK_CUR), 0);
+    close(fd);
+    struct buf gz = gzip_member(text, sizeof(text) - 1); /* compressed, but no tar */
+    fd = memfd_of(gz.data, gz.len);
+    assert_int_equal(tug_archive_probe(fd, &err), 0);
+    close(fd);
+    free(gz.data);
+    fd = memfd_of("", 0);
+    assert_int_equal(tug_archive_probe(fd, &err), 0);
+    close(fd);
+    assert_null(err);
+}
+
+/* ADD keeps whiteout-looking names as files (docker untars them so), owners and modes from the
+ * archive or --chown's, and replaces what is in the way. */
+static void test_archive_unpack(void **state)
+{
+    struct fixture *f = *state;
+    static const struct ent ents[] = {
+        {"d/", AE_IFDIR, 0750, NULL, NULL, 12, 34},
+        {"d/f", AE_IFREG, 0640, "file\n", NULL, 56, 78},
+        {".wh.gone", AE_IFREG, 0644, "w\n"},
+        {"d/.wh..wh..opq", AE_IFREG, 0644, "o\n"},
+        {"old", AE_IFREG, 0644, "new\n"},
+        {NULL},
+    };
+    assert_int_equal(mkdir(at(f->layer, "old"), 0755), 0);
+    tug_error *err = NULL;
+    if (add_unpack(ents, BZIP2, f->layer, NULL, &err) < 0)
+        fail_msg("unpack: %s", err->msg);
+    struct stat st = lstat_ok(f->layer, "d");
+    assert_int_equal(st.st_mode & 07777, 0750);
+    assert_int_equal(st.st_uid, 12);
+    assert_int_equal(st.st_gid, 34);
+    st = lstat_ok(f->layer, "d/f");
+    assert_int_equal(st.st_mode & 07777, 0640);
+    assert_int_equal(st.st_uid, 56);
+    assert_file(f->layer, ".wh.gone", "w\n");
+    assert_file(f->layer, "d/.wh..wh..opq", "o\n");
+    assert_false(exists(f->layer, "gone"));
+    assert_file(f->layer, "old", "new\n");
+
+    tug_untar_opts o = {.chown = true, .uid = 1001, .gid = 1002};
+    if (add_unpack(ents, XZ, f->layer, &o, &err) < 0)
+        fail_msg("unpack: %s", err->msg);
+    st = lstat_ok(f->layer, "d/f");
+    assert_int_equal(st.st_uid, 1001);
+    assert_int_equal(st.st_gid, 1002);
+    assert_int_equal(st.st_mode & 07777, 0640);
+    assert_int_equal(lstat_ok(f->layer, "d").st_uid, 1001);
+}
+
+/* The destination is the root of every name and link: nothing lands outside it. */
+static void archive_escapes(struct fixture *f)
+{
+    static const struct ent dots[] = {{"../escape", AE_IFREG, 0644, "x"}, {NULL}};
+    static const struct ent hard[] = {{"h", AE_IFREG, 0, NULL, "../hostfile"}, {NULL}};
+    const struct ent through[] = {
+        {"up", AE_IFLNK, 0777, "../../../../.."},
+        {"up/landed", AE_IFREG, 0644, "inside"},
+        {"host", AE_IFLNK, 0777, f->hostfile},
+        {"host", AE_IFREG, 0644, "replaced the link, not the file"},
+        {NULL},
+    };
+    tug_error *err = NULL;
+    assert_true(add_unpack(dots, PLAIN, f->layer, NULL, &err) < 0);
+    assert_non_null(strstr(err->msg, "archive entry ../escape escapes the destination"));
+    tug_error_free(err);
+    err = NULL;
+    assert_true(add_unpack(hard, PLAIN, f->layer, NULL, &err) < 0);
+    assert_non_null(strstr(err->msg, "archive entry h: hard link target ../hostfile escapes"));
+    tug_error_free(err);
+    err = NULL;
+    if (add_unpack(through, GZIP, f->layer, NULL, &err) < 0)
+        fail_msg("unpack: %s", err->msg);
+    assert_file(f->layer, "landed", "inside");
+    assert_file(f->layer, "host", "replaced the link, not the file");
+    assert_host_untouched(f);
+}
+
+static void test_archive_escapes(void **state)
+{
+    archive_escapes(*state);
+}
+
+static void test_archive_escapes_without_openat2(void **state)
+{
+    __atomic_store_n(&have_openat2, 0, __ATOMIC_RELAXED);
+    archive_escapes(*state);
+}
+
 static void test_clean_name(void **state)
 {
     char *buf = NULL;
@@ -935,6 +1087,10 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_clean_name),
+        cmocka_unit_test(test_archive_probe),
+        cmocka_unit_test_setup_teardown(test_archive_unpack, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_archive_escapes, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_archive_escapes_without_openat2, setup, teardown),
         cmocka_unit_test(test_stream_without_threads),
         cmocka_unit_test_setup_teardown(test_plain_tar, setup, teardown),
         cmocka_unit_test_setup_teardown(test_gzip, setup, teardown),

@@ -22,6 +22,7 @@
 #include "../util/digest.h"
 #include "../util/fs.h"
 #include "../util/strutil.h"
+#include "addurl.h"
 #include "builder.h"
 #include "cache.h"
 #include "fsops.h"
@@ -29,6 +30,15 @@
 #include "step.h"
 
 /* ---- COPY and ADD ---- */
+
+/* ADD from a URL: downloaded by the builder for the cache key, or with --checksum only when the
+ * step runs (the checksum is the key). */
+typedef struct add_url {
+    const char *url;
+    char *name;          /* the file's name */
+    tug_fs_inline *file; /* the download: its fd is -1 until it is downloaded */
+    char digest[TUG_DIGEST_LEN + 1];
+} add_url;
 
 typedef struct copy_job {
     tug_fs_copy fc;
@@ -38,11 +48,35 @@ typedef struct copy_job {
     const char *const *from_paths;
     size_t n_from_paths;
     const char *scratch; /* where the other rootfs is mounted in the child */
+    add_url *urls;
+    size_t n_urls;
+    const char *checksum; /* ADD --checksum */
+    const tug_df_instruction *in;
+    const char *ingest; /* where downloads are written */
 } copy_job;
+
+/* Download u into its file; with --checksum, the content must have that digest. */
+static int fetch_url(const copy_job *j, add_url *u, tug_error **err)
+{
+    tug_download d;
+    if (tug_download_url(u->url, j->ingest, &d, err) < 0)
+        return tug_error_wrap(err, "%s:%d: ADD %s", j->in->file, j->in->line, u->url);
+    u->file->fd = d.fd;
+    u->file->mtime = d.mtime;
+    snprintf(u->digest, sizeof(u->digest), "%s", d.digest);
+    if (j->checksum && strcmp(j->checksum, d.digest) != 0)
+        return tug_error_user(err, "%s:%d: ADD %s: checksum mismatch: --checksum is %s, the "
+                                   "download is %s",
+                              j->in->file, j->in->line, u->url, j->checksum, d.digest);
+    return 0;
+}
 
 static int copy_in(int rootfd, void *ud, tug_error **err)
 {
     copy_job *j = ud;
+    for (size_t i = 0; i < j->n_urls; i++)
+        if (j->urls[i].file->fd < 0 && fetch_url(j, &j->urls[i], err) < 0)
+            return -1;
     if (j->from_paths == NULL)
         return tug_fs_copy_run(rootfd, &j->fc, err);
     int from = tug_step_mount_readonly((const char *const *)j->from_lowers, j->n_from,
@@ -97,6 +131,12 @@ typedef struct copy_plan {
 
 static void copy_plan_clear(copy_plan *p)
 {
+    for (size_t i = 0; i < p->j.n_urls; i++) {
+        if (p->j.urls[i].file->fd >= 0)
+            close(p->j.urls[i].file->fd);
+        free(p->j.urls[i].name);
+    }
+    free(p->j.urls);
     if (p->j.from_lowers) {
         for (size_t i = 0; p->j.from_lowers[i]; i++)
             free(p->j.from_lowers[i]);
@@ -111,17 +151,47 @@ static void copy_plan_clear(copy_plan *p)
     tug_df_free(p->cp);
 }
 
-static bool archive_name(const char *n)
+/* ADD's flags that tug reads differently from COPY's, checked once. */
+static int plan_add_flags(const tug_df_instruction *in, const tug_df_copy *cp, tug_error **err)
 {
-    static const char *const exts[] = {".tar", ".tar.gz", ".tgz", ".tar.bz2",
-                                       ".tar.xz", ".txz", ".tbz2", ".tar.zst"};
-    size_t nl = strlen(n);
-    for (size_t e = 0; e < TUG_ARRAY_SIZE(exts); e++) {
-        size_t el = strlen(exts[e]);
-        if (nl > el && strcmp(n + nl - el, exts[e]) == 0)
-            return true;
-    }
-    return false;
+    if (cp->keep_git_dir >= 0)
+        return tug_error_user(err, "%s:%d: ADD --keep-git-dir is for git sources, which tug "
+                                   "does not support: clone the repository in a RUN step",
+                              in->file, in->line);
+    if (cp->checksum && tug_add_checksum_valid(cp->checksum) < 0)
+        return tug_error_user(err, "%s:%d: invalid ADD --checksum %s: tug checks sha256:<64 hex "
+                                   "digits>",
+                              in->file, in->line, cp->checksum);
+    if (cp->checksum && cp->n_sources > 1)
+        return tug_error_user(err, "%s:%d: ADD --checksum checks one source: give each URL an "
+                                   "ADD of its own",
+                              in->file, in->line);
+    return 0;
+}
+
+/* An ADD source that is a URL: a download to make (git: a clear refusal). */
+static int plan_url(const tug_df_instruction *in, const tug_df_copy *cp, const char *src,
+                    tug_add_kind kind, copy_plan *p, tug_error **err)
+{
+    if (kind == TUG_ADD_GIT)
+        return tug_error_user(err, "%s:%d: ADD from a git repository (%s) is not supported by "
+                                   "tug: clone it in a RUN step",
+                              in->file, in->line, src);
+    if (cp->unpack == 1)
+        return tug_error_user(err, "%s:%d: ADD --unpack=true of a URL (%s) is not supported by "
+                                   "tug: download it and unpack it in a RUN step",
+                              in->file, in->line, src);
+    char *name = tug_url_file_name(src);
+    if (name == NULL)
+        return tug_error_set(err, ENOMEM, "build");
+    /* docker's mode for a download; --chmod and --chown apply after it */
+    tug_fs_inline *f = &p->inl[p->n_inl++];
+    *f = (tug_fs_inline){.name = name, .fd = -1, .mode = 0600};
+    add_url *u = &p->j.urls[p->j.n_urls++];
+    u->url = src;
+    u->name = name;
+    u->file = f;
+    return 0;
 }
 
 /* Sources, heredocs and the destination of the instruction. */
@@ -131,8 +201,11 @@ static int plan_sources(const tug_stage *st, const tug_df_instruction *in, copy_
     tug_df_copy *cp = p->cp;
     p->paths = calloc(cp->n_sources + 1, sizeof(char *));
     p->inl = calloc(cp->n_sources + 1, sizeof(*p->inl));
-    if (p->paths == NULL || p->inl == NULL)
+    p->j.urls = calloc(cp->n_sources + 1, sizeof(*p->j.urls));
+    if (p->paths == NULL || p->inl == NULL || p->j.urls == NULL)
         return tug_error_set(err, ENOMEM, "build");
+    if (cp->add && plan_add_flags(in, cp, err) < 0)
+        return -1;
     for (size_t i = 0; i < cp->n_sources; i++) {
         const tug_df_source *s = &cp->sources[i];
         if (s->data) {
@@ -140,10 +213,15 @@ static int plan_sources(const tug_stage *st, const tug_df_instruction *in, copy_
                                                  .mode = 0644};
             continue;
         }
-        if (cp->add && (strncmp(s->path, "http://", 7) == 0 ||
-                        strncmp(s->path, "https://", 8) == 0 || strncmp(s->path, "git@", 4) == 0))
-            return tug_error_user(err, "%s:%d: ADD from a URL (%s) is not supported yet by tug: "
-                                       "download it in a RUN step",
+        tug_add_kind kind = cp->add ? tug_add_source_kind(s->path) : TUG_ADD_LOCAL;
+        if (kind != TUG_ADD_LOCAL) {
+            if (plan_url(in, cp, s->path, kind, p, err) < 0)
+                return -1;
+            continue;
+        }
+        if (cp->checksum)
+            return tug_error_user(err, "%s:%d: ADD --checksum applies to http(s) sources only, "
+                                       "not to %s",
                                   in->file, in->line, s->path);
         p->wild |= tug_glob_has_wildcards(s->path);
         p->paths[p->n_paths++] = s->path;
@@ -173,6 +251,26 @@ static int plan_sources(const tug_stage *st, const tug_df_instruction *in, copy_
     }
     p->j.fc.inlines = p->inl;
     p->j.fc.n_inlines = p->n_inl;
+    /* a local file that is a tar is unpacked, unless --unpack=false */
+    p->j.fc.unpack = cp->add && cp->unpack != 0;
+    return 0;
+}
+
+/* URLs without --checksum are downloaded now: their content is in the cache key. With it, the
+ * checksum is the key and the download waits for a miss. */
+static int plan_downloads(copy_plan *p, const tug_df_instruction *in, tug_error **err)
+{
+    p->j.checksum = p->cp->checksum;
+    p->j.in = in;
+    for (size_t i = 0; i < p->j.n_urls; i++) {
+        add_url *u = &p->j.urls[i];
+        if (p->cp->checksum) {
+            snprintf(u->digest, sizeof(u->digest), "%s", p->cp->checksum);
+            continue;
+        }
+        if (fetch_url(&p->j, u, err) < 0)
+            return -1;
+    }
     return 0;
 }
 
@@ -207,14 +305,6 @@ static int plan_context(builder *b, const tug_df_instruction *in, copy_plan *p, 
     p->sum = p->digest;
     p->j.fc.ctx = b->ctx;
     p->j.fc.sources = p->srcs;
-    for (size_t i = 0; p->cp->add && i < p->srcs->n_matches; i++) {
-        const tug_copy_match *m = &p->srcs->matches[i];
-        /* an archive ADD unpacks it: not yet, so say so instead of copying it whole */
-        if (!m->is_dir && m->name && archive_name(m->name))
-            return tug_error_user(err, "%s:%d: ADD of an archive (%s) is not supported yet by "
-                                       "tug: COPY it and unpack it in a RUN step",
-                                  in->file, in->line, m->name);
-    }
     return 0;
 }
 
@@ -235,6 +325,16 @@ static char *copy_detail(const copy_plan *p)
     for (size_t i = 0; cp->from && i < p->n_paths; i++)
         json_array_append_new(fp, json_string(p->paths[i]));
     json_object_set_new(d, "paths", fp);
+    /* ADD unpacks a tar: its rows are not those of the builds that copied it whole */
+    if (cp->add)
+        json_object_set_new(d, "unpack", json_boolean(p->j.fc.unpack));
+    if (p->j.n_urls > 0) {
+        /* a download's name and content (or --checksum), not its URL or time, as docker */
+        json_t *u = json_array();
+        for (size_t i = 0; i < p->j.n_urls; i++)
+            json_array_append_new(u, json_pack("[ss]", p->j.urls[i].name, p->j.urls[i].digest));
+        json_object_set_new(d, "urls", u);
+    }
     char *t = json_dumps(d, JSON_COMPACT | JSON_SORT_KEYS);
     json_decref(d);
     return t;
@@ -250,6 +350,14 @@ int bld_do_copy(builder *b, tug_stage *st, const tug_df_instruction *in, tug_err
         r = plan_from(b, &p, err);
     else if (r == 0 && p.n_paths > 0)
         r = plan_context(b, in, &p, err);
+    cleanup_free char *ingest = NULL;
+    if (r == 0 && p.j.n_urls > 0) {
+        if (asprintf(&ingest, "%s/ingest", b->s->root) < 0)
+            r = tug_error_set(err, ENOMEM, "build");
+        p.j.ingest = ingest;
+        if (r == 0)
+            r = plan_downloads(&p, in, err);
+    }
     cleanup_free char *detail = r == 0 ? copy_detail(&p) : NULL;
     cleanup_free char *key = detail ? bld_key_text(st, p.cp->add ? "ADD" : "COPY", detail) : NULL;
     cleanup_free char *created_by = NULL;

@@ -19,6 +19,7 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include "../store/unpack.h"
 #include "../util/cleanup.h"
 
 #ifndef SYS_openat2
@@ -391,11 +392,35 @@ static int open_rel_parent(int base, const char *rel, const char **ret_name)
     return (int)syscall(SYS_openat2, base, dir, &how, sizeof(how));
 }
 
+/* ADD of a local file that is a tar (by its content, whatever its name): unpacked into dest as
+ * a directory. 0 when it is no tar, to be copied as it is. */
+static int unpack_match(copy_ctx *x, int rootfd, const tug_copy_entry *e, tug_error **err)
+{
+    cleanup_close int src = tug_context_open_entry(x->c->ctx, e, err);
+    if (src < 0)
+        return -1;
+    int r = tug_archive_probe(src, err);
+    if (r <= 0)
+        return r;
+    cleanup_close int dir = dest_dir(x, rootfd, x->c->dest, err);
+    if (dir < 0)
+        return -1;
+    tug_untar_opts o = {.chown = x->chown, .uid = x->uid, .gid = x->gid};
+    if (tug_archive_unpack_at(src, dir, &o, err) < 0)
+        return tug_error_wrap(err, "unpack %s", e->path);
+    return 1;
+}
+
 /* One match of the context: a directory's entries into dest, anything else as dest/name (or
  * dest itself when dest names the file). */
 static int copy_match(copy_ctx *x, int rootfd, const tug_copy_match *m, tug_error **err)
 {
     const tug_fs_copy *c = x->c;
+    if (c->unpack && !m->is_dir && m->n_entries == 1 && S_ISREG(m->entries[0].st.st_mode)) {
+        int r = unpack_match(x, rootfd, &m->entries[0], err);
+        if (r != 0)
+            return r < 0 ? -1 : 0;
+    }
     cleanup_close int base = -1;
     char name[NAME_MAX + 1];
     if (m->is_dir) {

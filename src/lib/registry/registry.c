@@ -18,6 +18,7 @@
 #include "../util/digest.h"
 #include "../util/lazylib.h"
 #include "auth.h"
+#include "http.h"
 
 #define MANIFEST_MAX (4 << 20)
 #define TOKEN_MAX (1 << 20)
@@ -111,14 +112,6 @@ static void slist_freep(struct curl_slist **l)
     curl_slist_free_all(*l);
 }
 #define cleanup_slist __attribute__((cleanup(slist_freep)))
-
-static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
-static CURLcode curl_init_result;
-
-static void curl_init(void)
-{
-    curl_init_result = curl_global_init(CURL_GLOBAL_DEFAULT);
-}
 
 static void share_lock(CURL *h, curl_lock_data data, curl_lock_access access, void *userdata)
 {
@@ -351,29 +344,15 @@ static CURLcode perform(tug_registry *reg, CURL *curl, const char *url, struct c
                         const char *range, xfer *x, char *errbuf)
 {
     curl_easy_reset(curl);
-    errbuf[0] = '\0';
     x->status = 0;
     x->len = 0;
     x->range_start = -1;
     x->restart = x->unsatisfiable = x->oversize = x->too_big = false;
     x->write_errno = 0;
 
-    curl_easy_setopt(curl, CURLOPT_URL, url);
+    tug_http_setup(curl, url, reg->user_agent, errbuf);
     curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
-    curl_easy_setopt(curl, CURLOPT_USERAGENT, reg->user_agent);
-    curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, errbuf);
-    curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(curl, CURLOPT_SHARE, reg->share);
-    curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(curl, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
-    /* blob storage often sits behind a redirect; libcurl keeps our Authorization header
-     * for the original host only */
-    curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 1L);
-    curl_easy_setopt(curl, CURLOPT_MAXREDIRS, 10L);
-    curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT, 30L);
-    /* no total timeout: a large layer on a slow link may take hours, a stalled one may not */
-    curl_easy_setopt(curl, CURLOPT_LOW_SPEED_LIMIT, 1L);
-    curl_easy_setopt(curl, CURLOPT_LOW_SPEED_TIME, 60L);
     curl_easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, reg->tls_verify ? 1L : 0L);
     curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, reg->tls_verify ? 2L : 0L);
     curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, on_header);
@@ -675,12 +654,8 @@ int tug_registry_open(const char *domain, const char *repo, const tug_registry_o
         return tug_error_user(err, "invalid registry name \"%s\"", domain ? domain : "");
     if (repo == NULL || !valid_repo(repo))
         return tug_error_user(err, "invalid repository name \"%s\"", repo ? repo : "");
-    if (tug_lazylib_load(&tug_libcurl, err) < 0)
+    if (tug_http_init(err) < 0)
         return -1;
-    pthread_once(&curl_once, curl_init);
-    if (curl_init_result != CURLE_OK)
-        return tug_error_set(err, 0, "initialize libcurl: %s",
-                             curl_easy_strerror(curl_init_result));
 
     __attribute__((cleanup(registry_freep))) tug_registry *reg = calloc(1, sizeof(*reg));
     if (reg == NULL)

@@ -34,6 +34,11 @@
     X(archive_read_data_block)                                                                     \
     X(archive_read_next_header)                                                                    \
     X(archive_read_open)                                                                           \
+    X(archive_read_open_fd)                                                                        \
+    X(archive_read_support_filter_bzip2)                                                           \
+    X(archive_read_support_filter_gzip)                                                            \
+    X(archive_read_support_filter_xz)                                                              \
+    X(archive_read_support_filter_zstd)                                                            \
     X(archive_set_error)
 
 ARCHIVE_FNS(TUG_LAZY_POINTER)
@@ -69,6 +74,10 @@ FWD1(const char *, archive_error_string, struct archive *, "libarchive is not lo
 FWD1(int, archive_read_free, struct archive *, ARCHIVE_FATAL)
 FWD1(int, archive_read_support_format_empty, struct archive *, ARCHIVE_FATAL)
 FWD1(int, archive_read_support_format_tar, struct archive *, ARCHIVE_FATAL)
+FWD1(int, archive_read_support_filter_bzip2, struct archive *, ARCHIVE_FATAL)
+FWD1(int, archive_read_support_filter_gzip, struct archive *, ARCHIVE_FATAL)
+FWD1(int, archive_read_support_filter_xz, struct archive *, ARCHIVE_FATAL)
+FWD1(int, archive_read_support_filter_zstd, struct archive *, ARCHIVE_FATAL)
 
 int archive_entry_xattr_next(struct archive_entry *e, const char **name, const void **value,
                              size_t *size)
@@ -95,6 +104,11 @@ int archive_read_open(struct archive *a, void *data, archive_open_callback *o,
                       archive_read_callback *r, archive_close_callback *c)
 {
     return CALL_OR(ARCHIVE_FATAL, archive_read_open, a, data, o, r, c);
+}
+
+int archive_read_open_fd(struct archive *a, int fd, size_t block_size)
+{
+    return CALL_OR(ARCHIVE_FATAL, archive_read_open_fd, a, fd, block_size);
 }
 
 void archive_set_error(struct archive *a, int err, const char *fmt, ...)

@@ -704,6 +704,13 @@ struct extractor {
     gid_t egid;
     int umask; /* -1 when unknown */
     bool root_setgid, parent_setgid;
+    /* ADD's untar: names are taken as they are (no whiteouts), owners may be one for all */
+    const char *kind;  /* "layer" or "archive": what messages call the input */
+    const char *scope; /* "the layer" or "the destination": what entries must stay in */
+    bool literal;
+    bool chown;
+    uid_t uid;
+    gid_t gid;
 };
 
 static void extractor_done(struct extractor *x)
@@ -728,9 +735,10 @@ static char *printable(const char *s)
     return c;
 }
 
-static int entry_error(tug_error **err, int errnum, const char *name, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-static int entry_error(tug_error **err, int errnum, const char *name, const char *fmt, ...)
+static int entry_error(const struct extractor *x, tug_error **err, int errnum, const char *name,
+                       const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+static int entry_error(const struct extractor *x, tug_error **err, int errnum, const char *name,
+                       const char *fmt, ...)
 {
     cleanup_free char *shown = printable(name);
     cleanup_free char *what = NULL;
@@ -741,8 +749,8 @@ static int entry_error(tug_error **err, int errnum, const char *name, const char
     const char *w = n >= 0 ? what : "?";
     const char *s = shown ? shown : "?";
     if (errnum > 0)
-        return tug_error_set(err, errnum, "layer entry %s: %s", s, w);
-    return tug_error_user(err, "layer entry %s: %s", s, w);
+        return tug_error_set(err, errnum, "%s entry %s: %s", x->kind, s, w);
+    return tug_error_user(err, "%s entry %s: %s", x->kind, s, w);
 }
 
 static void forget_parent(struct extractor *x)
@@ -844,7 +852,7 @@ static int remove_existing(struct extractor *x, int pfd, const char *base, tug_e
             return 0;
         errno = rm_err->errnum;
     }
-    return entry_error(err, errno, x->name, "remove what is in its place");
+    return entry_error(x, err, errno, x->name, "remove what is in its place");
 }
 
 static void entry_times(struct archive_entry *e, struct timespec ts[2])
@@ -859,8 +867,13 @@ static void entry_times(struct archive_entry *e, struct timespec ts[2])
     }
 }
 
-static int entry_owner(struct archive_entry *e, uid_t *uid, gid_t *gid)
+static int entry_owner(const struct extractor *x, struct archive_entry *e, uid_t *uid, gid_t *gid)
 {
+    if (x->chown) {
+        *uid = x->uid;
+        *gid = x->gid;
+        return 0;
+    }
     la_int64_t u = archive_entry_uid(e), g = archive_entry_gid(e);
     if (u < 0 || u >= (la_int64_t)UINT32_MAX || g < 0 || g >= (la_int64_t)UINT32_MAX)
         return -1;
@@ -877,8 +890,8 @@ static bool xattr_allowed(const char *name)
 
 /* Set the entry's xattrs on fd, or on base in pfd when there is no fd to use (symlinks and
  * device nodes: through /proc/self/fd/PFD, which names the directory already resolved). */
-static int apply_xattrs(struct archive_entry *e, int fd, int pfd, const char *base,
-                        const char *name, tug_error **err)
+static int apply_xattrs(const struct extractor *x, struct archive_entry *e, int fd, int pfd,
+                        const char *base, const char *name, tug_error **err)
 {
     if (archive_entry_xattr_reset(e) == 0)
         return 0;
@@ -894,7 +907,7 @@ static int apply_xattrs(struct archive_entry *e, int fd, int pfd, const char *ba
         int r = fd >= 0 ? fsetxattr(fd, key, value, size, 0) : lsetxattr(path, key, value, size, 0);
         /* Like docker: a file system without xattrs, or a kernel refusing one, is no failure. */
         if (r < 0 && errno != ENOTSUP && errno != EPERM)
-            return entry_error(err, errno, name, "set xattr %s", key);
+            return entry_error(x, err, errno, name, "set xattr %s", key);
     }
     return 0;
 }
@@ -920,7 +933,7 @@ static int tar_error(struct pipeline *p, struct archive *a, tug_error **err);
 static int add_size(struct extractor *x, la_int64_t n, const char *name, tug_error **err)
 {
     if (n < 0 || __builtin_add_overflow(x->size, (long long)n, &x->size))
-        return entry_error(err, 0, name, "size out of range");
+        return entry_error(x, err, 0, name, "size out of range");
     return 0;
 }
 
@@ -930,8 +943,8 @@ static int make_file(struct extractor *x, struct pipeline *p, struct archive *a,
     const char *name = x->name;
     uid_t uid;
     gid_t gid;
-    if (entry_owner(e, &uid, &gid) < 0)
-        return entry_error(err, 0, name, "owner out of range");
+    if (entry_owner(x, e, &uid, &gid) < 0)
+        return entry_error(x, err, 0, name, "owner out of range");
     mode_t mode = archive_entry_perm(e) & 07777;
     /* Most files get their mode at creation; setuid bits must wait until after chown. */
     bool exact_mode = x->umask >= 0 && (mode & 07000) == 0 && (mode & (mode_t)x->umask) == 0;
@@ -944,7 +957,7 @@ static int make_file(struct extractor *x, struct pipeline *p, struct archive *a,
         fd = openat(pfd, base, flags, create_mode);
     }
     if (fd < 0)
-        return entry_error(err, errno, name, "create");
+        return entry_error(x, err, errno, name, "create");
 
     la_int64_t end = 0, flushed = 0;
     for (;;) {
@@ -957,7 +970,7 @@ static int make_file(struct extractor *x, struct pipeline *p, struct archive *a,
         if (r != ARCHIVE_OK && r != ARCHIVE_WARN)
             return tar_error(p, a, err);
         if (len > 0 && write_all(fd, buf, len, off) < 0)
-            return entry_error(err, errno, name, "write");
+            return entry_error(x, err, errno, name, "write");
         if (off + (la_int64_t)len > end)
             end = off + (la_int64_t)len;
         if (end - flushed >= WRITEBACK_STEP) {
@@ -967,7 +980,7 @@ static int make_file(struct extractor *x, struct pipeline *p, struct archive *a,
     }
     la_int64_t size = archive_entry_size(e);
     if (end < size && ftruncate(fd, size) < 0) /* a sparse file ending in a hole */
-        return entry_error(err, errno, name, "truncate");
+        return entry_error(x, err, errno, name, "truncate");
     if (size >= WRITEBACK_MIN)
         (void)sync_file_range(fd, flushed, 0, SYNC_FILE_RANGE_WRITE);
 
@@ -975,15 +988,15 @@ static int make_file(struct extractor *x, struct pipeline *p, struct archive *a,
      * belongs to us, and to our group unless its directory is setgid. */
     bool setgid_dir = pfd == x->root_fd ? x->root_setgid : x->parent_setgid;
     if ((uid != x->euid || gid != x->egid || setgid_dir) && fchown(fd, uid, gid) < 0)
-        return entry_error(err, errno, name, "chown");
+        return entry_error(x, err, errno, name, "chown");
     if (!exact_mode && fchmod(fd, mode) < 0)
-        return entry_error(err, errno, name, "chmod");
-    if (apply_xattrs(e, fd, pfd, base, name, err) < 0)
+        return entry_error(x, err, errno, name, "chmod");
+    if (apply_xattrs(x, e, fd, pfd, base, name, err) < 0)
         return -1;
     struct timespec ts[2];
     entry_times(e, ts);
     if (futimens(fd, ts) < 0)
-        return entry_error(err, errno, name, "set times");
+        return entry_error(x, err, errno, name, "set times");
     return add_size(x, size, name, err);
 }
 
@@ -993,29 +1006,29 @@ static int make_dir(struct extractor *x, struct archive_entry *e, int pfd, const
     const char *name = x->name;
     uid_t uid;
     gid_t gid;
-    if (entry_owner(e, &uid, &gid) < 0)
-        return entry_error(err, 0, name, "owner out of range");
+    if (entry_owner(x, e, &uid, &gid) < 0)
+        return entry_error(x, err, 0, name, "owner out of range");
     if (mkdirat(pfd, base, 0700) < 0) {
         if (errno != EEXIST)
-            return entry_error(err, errno, name, "mkdir");
+            return entry_error(x, err, errno, name, "mkdir");
         struct stat st;
         if (fstatat(pfd, base, &st, AT_SYMLINK_NOFOLLOW) < 0)
-            return entry_error(err, errno, name, "stat");
+            return entry_error(x, err, errno, name, "stat");
         if (!S_ISDIR(st.st_mode)) {
             if (remove_existing(x, pfd, base, err) < 0)
                 return -1;
             if (mkdirat(pfd, base, 0700) < 0)
-                return entry_error(err, errno, name, "mkdir");
+                return entry_error(x, err, errno, name, "mkdir");
         }
     }
     cleanup_close int fd = openat(pfd, base, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (fd < 0)
-        return entry_error(err, errno, name, "open");
+        return entry_error(x, err, errno, name, "open");
     if (fchown(fd, uid, gid) < 0)
-        return entry_error(err, errno, name, "chown");
+        return entry_error(x, err, errno, name, "chown");
     if (fchmod(fd, archive_entry_perm(e) & 07777) < 0)
-        return entry_error(err, errno, name, "chmod");
-    if (apply_xattrs(e, fd, pfd, base, name, err) < 0)
+        return entry_error(x, err, errno, name, "chmod");
+    if (apply_xattrs(x, e, fd, pfd, base, name, err) < 0)
         return -1;
 
     /* Creating its children changes a directory's mtime: set it once they all exist. */
@@ -1023,14 +1036,14 @@ static int make_dir(struct extractor *x, struct archive_entry *e, int pfd, const
         size_t cap = x->dirs_cap ? x->dirs_cap * 2 : 256;
         struct dir_time *nd = realloc(x->dirs, cap * sizeof(*nd));
         if (nd == NULL)
-            return entry_error(err, ENOMEM, name, "mkdir");
+            return entry_error(x, err, ENOMEM, name, "mkdir");
         x->dirs = nd;
         x->dirs_cap = cap;
     }
     struct dir_time *d = &x->dirs[x->ndirs];
     d->path = strdup(name);
     if (d->path == NULL)
-        return entry_error(err, ENOMEM, name, "mkdir");
+        return entry_error(x, err, ENOMEM, name, "mkdir");
     entry_times(e, d->ts);
     x->ndirs++;
 
@@ -1040,24 +1053,24 @@ static int make_dir(struct extractor *x, struct archive_entry *e, int pfd, const
 }
 
 /* Owner, mode, xattrs and times of a node that has no fd of its own (symlink, device). */
-static int finish_node(struct archive_entry *e, int pfd, const char *base, const char *name,
-                       bool is_link, tug_error **err)
+static int finish_node(const struct extractor *x, struct archive_entry *e, int pfd,
+                       const char *base, const char *name, bool is_link, tug_error **err)
 {
     uid_t uid;
     gid_t gid;
-    if (entry_owner(e, &uid, &gid) < 0)
-        return entry_error(err, 0, name, "owner out of range");
+    if (entry_owner(x, e, &uid, &gid) < 0)
+        return entry_error(x, err, 0, name, "owner out of range");
     if (fchownat(pfd, base, uid, gid, AT_SYMLINK_NOFOLLOW) < 0)
-        return entry_error(err, errno, name, "chown");
+        return entry_error(x, err, errno, name, "chown");
     /* fchmodat follows symlinks, but base is a device or fifo made a moment ago. */
     if (!is_link && fchmodat(pfd, base, archive_entry_perm(e) & 07777, 0) < 0)
-        return entry_error(err, errno, name, "chmod");
-    if (apply_xattrs(e, -1, pfd, base, name, err) < 0)
+        return entry_error(x, err, errno, name, "chmod");
+    if (apply_xattrs(x, e, -1, pfd, base, name, err) < 0)
         return -1;
     struct timespec ts[2];
     entry_times(e, ts);
     if (utimensat(pfd, base, ts, AT_SYMLINK_NOFOLLOW) < 0)
-        return entry_error(err, errno, name, "set times");
+        return entry_error(x, err, errno, name, "set times");
     return 0;
 }
 
@@ -1066,16 +1079,16 @@ static int make_symlink(struct extractor *x, struct archive_entry *e, int pfd, c
 {
     const char *target = archive_entry_symlink(e);
     if (target == NULL)
-        return entry_error(err, 0, x->name, "symlink without a target");
+        return entry_error(x, err, 0, x->name, "symlink without a target");
     if (symlinkat(target, pfd, base) < 0) {
         if (errno != EEXIST)
-            return entry_error(err, errno, x->name, "symlink");
+            return entry_error(x, err, errno, x->name, "symlink");
         if (remove_existing(x, pfd, base, err) < 0)
             return -1;
         if (symlinkat(target, pfd, base) < 0)
-            return entry_error(err, errno, x->name, "symlink");
+            return entry_error(x, err, errno, x->name, "symlink");
     }
-    if (finish_node(e, pfd, base, x->name, true, err) < 0)
+    if (finish_node(x, e, pfd, base, x->name, true, err) < 0)
         return -1;
     return add_size(x, (la_int64_t)strlen(target), x->name, err);
 }
@@ -1088,13 +1101,13 @@ static int make_node(struct extractor *x, struct archive_entry *e, mode_t type, 
         dev = 0;
     if (mknodat(pfd, base, type | 0600, dev) < 0) {
         if (errno != EEXIST)
-            return entry_error(err, errno, x->name, "mknod");
+            return entry_error(x, err, errno, x->name, "mknod");
         if (remove_existing(x, pfd, base, err) < 0)
             return -1;
         if (mknodat(pfd, base, type | 0600, dev) < 0)
-            return entry_error(err, errno, x->name, "mknod");
+            return entry_error(x, err, errno, x->name, "mknod");
     }
-    return finish_node(e, pfd, base, x->name, false, err);
+    return finish_node(x, e, pfd, base, x->name, false, err);
 }
 
 static int make_hardlink(struct extractor *x, const char *target, int pfd, const char *dir,
@@ -1104,11 +1117,11 @@ static int make_hardlink(struct extractor *x, const char *target, int pfd, const
     size_t len;
     int r = clean_name(target, &x->link, &x->link_cap, &len);
     if (r == -ENOMEM)
-        return entry_error(err, ENOMEM, name, "hard link");
+        return entry_error(x, err, ENOMEM, name, "hard link");
     if (r < 0 || len == 0) {
         cleanup_free char *shown = printable(target);
-        return entry_error(err, 0, name, "hard link target %s escapes the layer",
-                           shown ? shown : "?");
+        return entry_error(x, err, 0, name, "hard link target %s escapes %s", shown ? shown : "?",
+                           x->scope);
     }
     if (strcmp(x->link, name) == 0)
         return 0;
@@ -1129,16 +1142,16 @@ static int make_hardlink(struct extractor *x, const char *target, int pfd, const
         own_fd = open_dir_in_root(x->root_fd, x->link);
         x->link[tdir_len] = '/';
         if (own_fd < 0)
-            return entry_error(err, errno, name, "hard link to %s", to);
+            return entry_error(x, err, errno, name, "hard link to %s", to);
         tpfd = own_fd;
     }
     if (linkat(tpfd, tbase, pfd, base, 0) < 0) {
         if (errno != EEXIST)
-            return entry_error(err, errno, name, "hard link to %s", to);
+            return entry_error(x, err, errno, name, "hard link to %s", to);
         if (remove_existing(x, pfd, base, err) < 0)
             return -1;
         if (linkat(tpfd, tbase, pfd, base, 0) < 0)
-            return entry_error(err, errno, name, "hard link to %s", to);
+            return entry_error(x, err, errno, name, "hard link to %s", to);
     }
     return 0;
 }
@@ -1148,17 +1161,17 @@ static int make_whiteout(struct extractor *x, struct archive_entry *e, int pfd, 
                          tug_error **err)
 {
     if (hidden[0] == '\0' || strcmp(hidden, ".") == 0 || strcmp(hidden, "..") == 0)
-        return entry_error(err, 0, x->name, "invalid whiteout");
+        return entry_error(x, err, 0, x->name, "invalid whiteout");
     if (remove_existing(x, pfd, hidden, err) < 0)
         return -1;
     if (mknodat(pfd, hidden, S_IFCHR, makedev(0, 0)) < 0)
-        return entry_error(err, errno, x->name, "create whiteout");
+        return entry_error(x, err, errno, x->name, "create whiteout");
     uid_t uid;
     gid_t gid;
-    if (entry_owner(e, &uid, &gid) < 0)
-        return entry_error(err, 0, x->name, "owner out of range");
+    if (entry_owner(x, e, &uid, &gid) < 0)
+        return entry_error(x, err, 0, x->name, "owner out of range");
     if ((uid != 0 || gid != 0) && fchownat(pfd, hidden, uid, gid, AT_SYMLINK_NOFOLLOW) < 0)
-        return entry_error(err, errno, x->name, "chown");
+        return entry_error(x, err, errno, x->name, "chown");
     return 0;
 }
 
@@ -1174,7 +1187,8 @@ static int extract_entry(struct extractor *x, struct pipeline *p, struct archive
         return tug_error_set(err, ENOMEM, "unpack layer");
     if (r < 0) {
         cleanup_free char *shown = printable(raw);
-        return tug_error_user(err, "layer entry %s escapes the layer", shown ? shown : "?");
+        return tug_error_user(err, "%s entry %s escapes %s", x->kind, shown ? shown : "?",
+                              x->scope);
     }
     if (len == 0) /* the layer root itself; its metadata is the store's */
         return 0;
@@ -1184,27 +1198,28 @@ static int extract_entry(struct extractor *x, struct pipeline *p, struct archive
     const char *base = slash ? slash + 1 : name;
     size_t dir_len = slash ? (size_t)(slash - name) : 0;
 
-    bool opaque = strcmp(base, ".wh..wh..opq") == 0, aufs_link_dir = false;
-    if (!opaque && strncmp(name, ".wh..wh.", 8) == 0) {
+    /* docker's ADD untars with no whiteout format: .wh. names are files like any other */
+    bool opaque = !x->literal && strcmp(base, ".wh..wh..opq") == 0, aufs_link_dir = false;
+    if (!x->literal && !opaque && strncmp(name, ".wh..wh.", 8) == 0) {
         /* aufs bookkeeping at the top. Its .wh..wh.plnk holds the files that hard links
          * elsewhere in the layer point to: extract it like the rest, drop it at the end. */
         if (strcspn(name, "/") != 12 || strncmp(name, ".wh..wh.plnk", 12) != 0)
             return 0;
         x->aufs_links = aufs_link_dir = true;
-    } else if (!opaque && strncmp(base, ".wh..wh.", 8) == 0) {
+    } else if (!x->literal && !opaque && strncmp(base, ".wh..wh.", 8) == 0) {
         return 0;
     }
 
     int pfd = get_parent(x, name, dir_len, true);
     if (pfd < 0)
-        return entry_error(err, errno, name, "open parent directory");
+        return entry_error(x, err, errno, name, "open parent directory");
 
     if (opaque) {
         if (fsetxattr(pfd, "trusted.overlay.opaque", "y", 1, 0) < 0)
-            return entry_error(err, errno, name, "mark directory opaque");
+            return entry_error(x, err, errno, name, "mark directory opaque");
         return 0;
     }
-    if (!aufs_link_dir && strncmp(base, ".wh.", 4) == 0)
+    if (!x->literal && !aufs_link_dir && strncmp(base, ".wh.", 4) == 0)
         return make_whiteout(x, e, pfd, base + 4, err);
 
     const char *hardlink = archive_entry_hardlink(e);
@@ -1240,13 +1255,13 @@ static int fix_dir_times(struct extractor *x, tug_error **err)
         if (pfd < 0 && (errno == ENOENT || errno == ENOTDIR)) /* replaced by a later entry */
             continue;
         if (pfd < 0)
-            return entry_error(err, errno, path, "open parent directory");
+            return entry_error(x, err, errno, path, "open parent directory");
         struct stat st;
         if (x->replaced &&
             (fstatat(pfd, base, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISDIR(st.st_mode)))
             continue;
         if (utimensat(pfd, base, x->dirs[i].ts, AT_SYMLINK_NOFOLLOW) < 0 && errno != ENOENT)
-            return entry_error(err, errno, path, "set times");
+            return entry_error(x, err, errno, path, "set times");
     }
     return 0;
 }
@@ -1254,8 +1269,9 @@ static int fix_dir_times(struct extractor *x, tug_error **err)
 /* A failure of the stream explains a tar error better than libarchive's view of it. */
 static int tar_error(struct pipeline *p, struct archive *a, tug_error **err)
 {
-    pipeline_stop(p);
-    if (p->failed && p->err != NULL) {
+    if (p != NULL)
+        pipeline_stop(p);
+    if (p != NULL && p->failed && p->err != NULL) {
         tug_error_free(*err);
         *err = steal_pointer(&p->err);
         return (*err)->errnum > 0 ? -(*err)->errnum : -1;
@@ -1274,6 +1290,36 @@ static int read_umask(void)
         if (sscanf(line, "Umask: %o", &mask) == 1)
             return (int)(mask & 0777);
     return -1;
+}
+
+/* Every entry of the archive, then the directories' times. */
+static int extract_all(struct extractor *x, struct pipeline *p, struct archive *a, tug_error **err)
+{
+    for (;;) {
+        struct archive_entry *e;
+        int r = archive_read_next_header(a, &e);
+        if (r == ARCHIVE_EOF)
+            return 0;
+        if (r != ARCHIVE_OK && r != ARCHIVE_WARN)
+            return tar_error(p, a, err);
+        if (extract_entry(x, p, a, e, err) < 0)
+            return -1;
+    }
+}
+
+/* An extractor creating entries under root_fd, with what a new file gets without asking. */
+static struct extractor extractor_at(int root_fd)
+{
+    struct extractor x = {
+        .root_fd = root_fd,
+        .parent_fd = -1,
+        .euid = geteuid(),
+        .egid = getegid(),
+        .umask = read_umask(),
+    };
+    struct stat st;
+    x.root_setgid = fstat(root_fd, &st) < 0 || (st.st_mode & S_ISGID);
+    return x;
 }
 
 static void archive_freep(struct archive **a)
@@ -1296,15 +1342,9 @@ int tug_layer_unpack(int blob_fd, const char *target_dir, tug_unpack_result *ret
     if (pipeline_start(p, blob_fd, err) < 0)
         return -1;
 
-    __attribute__((cleanup(extractor_done))) struct extractor x = {
-        .root_fd = root_fd,
-        .parent_fd = -1,
-        .euid = geteuid(),
-        .egid = getegid(),
-        .umask = read_umask(),
-    };
-    struct stat st;
-    x.root_setgid = fstat(root_fd, &st) < 0 || (st.st_mode & S_ISGID);
+    __attribute__((cleanup(extractor_done))) struct extractor x = extractor_at(root_fd);
+    x.kind = "layer";
+    x.scope = "the layer";
     __attribute__((cleanup(archive_freep))) struct archive *a = archive_read_new();
     if (a == NULL)
         return tug_error_set(err, ENOMEM, "unpack layer");
@@ -1313,16 +1353,8 @@ int tug_layer_unpack(int blob_fd, const char *target_dir, tug_unpack_result *ret
     if (archive_read_open(a, p, NULL, archive_read_cb, NULL) != ARCHIVE_OK)
         return tar_error(p, a, err);
 
-    for (;;) {
-        struct archive_entry *e;
-        int r = archive_read_next_header(a, &e);
-        if (r == ARCHIVE_EOF)
-            break;
-        if (r != ARCHIVE_OK && r != ARCHIVE_WARN)
-            return tar_error(p, a, err);
-        if (extract_entry(&x, p, a, e, err) < 0)
-            return -1;
-    }
+    if (extract_all(&x, p, a, err) < 0)
+        return -1;
     if (pipeline_finish(p) < 0)
         return tar_error(p, a, err);
     if (x.aufs_links && tug_rm_rf_at(root_fd, ".wh..wh.plnk", err) < 0)
@@ -1335,4 +1367,58 @@ int tug_layer_unpack(int blob_fd, const char *target_dir, tug_unpack_result *ret
     tug_sha256_final(p->hash, ret->diff_id);
     ret->size = x.size;
     return 0;
+}
+
+/* ---- ADD's archives --------------------------------------------------------------------- */
+
+/* A reader of fd from its start with docker's decompressors (told apart by content) and tar. */
+static int archive_reader(int fd, struct archive **ret, tug_error **err)
+{
+    if (tug_lazylib_load(&tug_libarchive, err) < 0)
+        return -1;
+    if (lseek(fd, 0, SEEK_SET) < 0)
+        return tug_error_set(err, errno, "seek the archive");
+    struct archive *a = archive_read_new();
+    if (a == NULL)
+        return tug_error_set(err, ENOMEM, "read the archive");
+    archive_read_support_filter_gzip(a);
+    archive_read_support_filter_bzip2(a);
+    archive_read_support_filter_xz(a);
+    archive_read_support_filter_zstd(a);
+    archive_read_support_format_tar(a);
+    *ret = a;
+    return 0;
+}
+
+int tug_archive_probe(int fd, tug_error **err)
+{
+    __attribute__((cleanup(archive_freep))) struct archive *a = NULL;
+    if (archive_reader(fd, &a, err) < 0)
+        return -1;
+    struct archive_entry *e;
+    /* as docker's isArchivePath: a tar is what yields a first header (an empty one is not) */
+    int r = archive_read_open_fd(a, fd, 64 << 10) == ARCHIVE_OK &&
+            archive_read_next_header(a, &e) == ARCHIVE_OK;
+    if (lseek(fd, 0, SEEK_SET) < 0)
+        return tug_error_set(err, errno, "seek the archive");
+    return r;
+}
+
+int tug_archive_unpack_at(int src_fd, int dir_fd, const tug_untar_opts *o, tug_error **err)
+{
+    __attribute__((cleanup(archive_freep))) struct archive *a = NULL;
+    if (archive_reader(src_fd, &a, err) < 0)
+        return -1;
+    __attribute__((cleanup(extractor_done))) struct extractor x = extractor_at(dir_fd);
+    x.kind = "archive";
+    x.scope = "the destination";
+    x.literal = true;
+    x.chown = o->chown;
+    x.uid = o->uid;
+    x.gid = o->gid;
+    if (archive_read_open_fd(a, src_fd, 64 << 10) != ARCHIVE_OK)
+        return tar_error(NULL, a, err);
+    if (extract_all(&x, NULL, a, err) < 0)
+        return -1;
+    return fix_dir_times(&x, err);
 }

@@ -1,5 +1,8 @@
 /* Unpacking a layer tarball into its own directory, safely. */
 #pragma once
+#include <stdbool.h>
+#include <sys/types.h>
+
 #include "../util/digest.h"
 #include "../util/error.h"
 
@@ -15,3 +18,19 @@ typedef struct tug_unpack_result {
  * link escape) ever creates or changes anything outside target_dir. */
 int tug_layer_unpack(int blob_fd, const char *target_dir, tug_unpack_result *ret,
                      tug_error **err);
+
+/* ADD's archives: 1 when fd holds a tar (plain, gzip, bzip2, xz or zstd, told by content as
+ * docker tells them: a tar is what has a first entry), else 0; fd is left at its start. */
+int tug_archive_probe(int fd, tug_error **err);
+
+typedef struct tug_untar_opts {
+    bool chown; /* every entry owned by uid:gid, not by the archive's owners */
+    uid_t uid;
+    gid_t gid;
+} tug_untar_opts;
+
+/* Unpack the tar in src_fd into the directory dir_fd as docker's ADD does: owners, modes,
+ * xattrs and times from the archive, what is in an entry's way replaced, whiteout-looking
+ * names written as they are. dir_fd is the root of every name, symlink and hard link in it:
+ * nothing outside it is created or changed (an entry that would leave it is an error). */
+int tug_archive_unpack_at(int src_fd, int dir_fd, const tug_untar_opts *o, tug_error **err);
