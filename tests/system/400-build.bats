@@ -275,7 +275,7 @@ descendants() {
   printf 'FROM busybox\nRUN echo started; sleep 600\n' >"$CTX/Dockerfile"
   timeout 120 "$TUG" build --progress plain "$CTX" >"$BATS_TEST_TMPDIR/build.log" 2>&1 &
   local runner=$!
-  wait_until 30 grep -q started "$BATS_TEST_TMPDIR/build.log"
+  wait_until 30 grep -qE '^#[0-9]+ [0-9.]+ started$' "$BATS_TEST_TMPDIR/build.log"
   local builder
   builder=$(pgrep -P "$runner" -x tug)
   [[ -n $builder ]]
