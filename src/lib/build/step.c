@@ -152,8 +152,8 @@ static void remove_stubs(const tug_step_rootfs *fs, json_t *spec)
         dests[i] = json_string_value(json_object_get(json_array_get(mounts, i), "destination"));
     cleanup_strv char **stubs = NULL;
     tug_error *ignored = NULL;
-    if (dests == NULL || tug_mount_stubs(fs->upperdir, fs->lowerdirs, fs->n_lower, dests, n,
-                                         &stubs, &ignored) < 0) {
+    if (dests == NULL ||
+        tug_mount_stubs(fs->upperdir, fs->lowerdirs, fs->n_lower, dests, n, &stubs, &ignored) < 0) {
         tug_error_free(ignored);
         return;
     }
@@ -356,47 +356,4 @@ int tug_step_run(tug_store *s, const tug_step_rootfs *fs, const tug_step_cmd *cm
         remove_stubs(fs, r.spec);
     step_run_clear(s, &r);
     return rc;
-}
-
-int tug_step_mount_readonly(const char *const *lowers, size_t n, const char *scratch,
-                            tug_error **err)
-{
-    cleanup_free char *links = path_in(scratch, "l");
-    cleanup_free char *root = path_in(scratch, "root");
-    if (links == NULL || root == NULL)
-        return tug_error_set(err, ENOMEM, "build step");
-    if (tug_mkdir_p(links, 0700, err) < 0 || tug_mkdir_p(root, 0755, err) < 0)
-        return -1;
-    if (n == 1 && mount(lowers[0], root, NULL, MS_BIND | MS_REC, NULL) < 0)
-        return tug_error_set(err, errno, "mount the stage copied from");
-    if (n >= 2) {
-        /* short relative names from the links dir: any number of layers fits one page */
-        tug_strbuf opts = {0};
-        tug_strbuf_adds(&opts, "lowerdir=");
-        for (size_t i = n; i-- > 0;) {
-            char name[PATH_MAX];
-            snprintf(name, sizeof(name), "%s/%zu", links, i);
-            unlink(name);
-            if (symlink(lowers[i], name) < 0) {
-                tug_strbuf_free(&opts);
-                return tug_error_set(err, errno, "link layer %zu", i);
-            }
-            char part[40];
-            snprintf(part, sizeof(part), "%s%zu", i + 1 < n ? ":" : "", i);
-            tug_strbuf_adds(&opts, part);
-        }
-        cleanup_free char *o = tug_strbuf_steal(&opts);
-        cleanup_close int cwd = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC);
-        int r = o == NULL || chdir(links) < 0 ? -1 : mount("overlay", root, "overlay", MS_RDONLY, o);
-        int e = errno;
-        if (cwd >= 0 && fchdir(cwd) < 0) {
-            /* the child goes on from the links dir: harmless */
-        }
-        if (r < 0)
-            return tug_error_set(err, o ? e : ENOMEM, "mount the stage copied from");
-    }
-    int fd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0)
-        return tug_error_set(err, errno, "open %s", root);
-    return fd;
 }
