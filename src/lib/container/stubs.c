@@ -4,8 +4,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <stdint.h>
 #include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,7 +48,7 @@ static const char *split(char parent[PATH_MAX], const char *path)
     return path + (slash - parent) + 1;
 }
 
-static bool in_lowers(char *const *lowers, size_t n_lower, const char *path, struct stat *ret)
+bool tug_in_lowers(char *const *lowers, size_t n_lower, const char *path, struct stat *ret)
 {
     char parent[PATH_MAX];
     const char *name = split(parent, path);
@@ -135,7 +135,7 @@ static int find_stubs(int upper, char *const *lowers, size_t n_lower, const char
         if (pfd < 0 || fstatat(pfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
             return 0;
         bool stub;
-        if (!in_lowers(lowers, n_lower, path, &low))
+        if (!tug_in_lowers(lowers, n_lower, path, &low))
             stub = S_ISDIR(st.st_mode) ? only_stubs(pfd, name, path, found->v)
                                        : S_ISREG(st.st_mode) && st.st_size == 0;
         else
@@ -152,8 +152,7 @@ static int find_stubs(int upper, char *const *lowers, size_t n_lower, const char
 }
 
 int tug_mount_stubs(const char *upper, char *const *lowers, size_t n_lower,
-                    const char *const *dests, size_t n_dests, char ***ret_paths,
-                    tug_error **err)
+                    const char *const *dests, size_t n_dests, char ***ret_paths, tug_error **err)
 {
     stub_list found = {0};
     cleanup_close int ufd = open(upper, O_PATH | O_DIRECTORY | O_CLOEXEC);

@@ -5,6 +5,7 @@
 #pragma once
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/stat.h>
 
 #include "../util/error.h"
 
@@ -15,12 +16,15 @@
  * be empty) lists them relative to upper, without a leading '/', each before its parent, so
  * removing them in that order empties every directory before it goes. */
 int tug_mount_stubs(const char *upper, char *const *lowers, size_t n_lower,
-                    const char *const *dests, size_t n_dests, char ***ret_paths,
-                    tug_error **err);
+                    const char *const *dests, size_t n_dests, char ***ret_paths, tug_error **err);
 
 /* Remove them (a build step's upper dir, which nothing uses any more), quietly: a stub that
  * will not go stays. */
 void tug_mount_stubs_remove(const char *upper, char *const *paths);
+
+/* Is there something at path (relative) in one of lowers (bottom first)? *ret gets the lstat
+ * of the topmost one. Each layer is looked at alone: a whiteout above does not hide it. */
+bool tug_in_lowers(char *const *lowers, size_t n_lower, const char *path, struct stat *ret);
 
 /* Is path (relative to the tree, no leading '/') one of paths? */
 bool tug_stub_listed(char *const *paths, const char *path);
