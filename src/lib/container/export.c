@@ -1,14 +1,18 @@
-/* export: a container's whole filesystem as a tar. Its layers and upper dir are mounted
- * read-only in a child's own mount namespace (nothing of the container's mounts: no volume, no
- * /proc) and written as docker writes a tree (tug_layer_tar; the merged view has no whiteouts
- * left to translate). */
+/* export: a container's whole filesystem as a tar, written as docker writes a tree
+ * (tug_layer_tar; the merged view has no whiteouts left to translate) by a child with a view
+ * of it that holds nothing mounted in the container (no volume, no /proc): a stopped
+ * container's layers and upper dir mounted read-only in the child's own mount namespace; a
+ * running one's root mount cloned alone, in its mount namespace, as overlayfs wants an upper
+ * dir in use in no other mount. */
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <sys/pidfd.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -26,19 +30,42 @@ static int to_fd(void *data, const uint8_t *buf, size_t len, tug_error **err)
     return 0;
 }
 
-/* In the child: the tree mounted, then tarred to out. Never returns. */
-static void export_child(const tug_ctr_fs *f, const char *scratch, int out)
+/* In the child: the running container's root mount without what is mounted on it. */
+static int live_root(const tug_ctr_fs *f, int pidfd, tug_error **err)
+{
+    char proc_root[64];
+    snprintf(proc_root, sizeof(proc_root), "/proc/%d/root", (int)f->c->pid);
+    cleanup_close int where = open(proc_root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    /* the pid is still the container's init: the pidfd was checked against its start */
+    if (where < 0 || pidfd_send_signal(pidfd, 0, NULL, 0) < 0)
+        return tug_error_set(err, errno, "open the root of container %s", f->c->name);
+    if (setns(pidfd, CLONE_NEWNS) < 0)
+        return tug_error_set(err, errno, "enter the mount namespace of container %s", f->c->name);
+    int root = open_tree(where, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH);
+    if (root < 0)
+        return tug_error_set(err, errno, "clone the root mount of container %s", f->c->name);
+    return root;
+}
+
+/* In the child: the layers mounted read-only in a mount namespace of its own. */
+static int layers_root(const tug_ctr_fs *f, const char *scratch, tug_error **err)
 {
     if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL) < 0)
-        tug_child_die(125, errno, "a mount namespace for the export");
-    const char **layers = calloc(f->n_lower + 2, sizeof(char *));
+        return tug_error_set(err, errno, "a mount namespace for the export");
+    cleanup_free const char **layers = calloc(f->n_lower + 2, sizeof(char *));
     if (layers == NULL)
-        tug_child_die(125, ENOMEM, "export");
+        return tug_error_set(err, ENOMEM, "export");
     for (size_t i = 0; i < f->n_lower; i++)
         layers[i] = f->lowers[i];
     layers[f->n_lower] = f->upper;
+    return tug_mount_layers_readonly(layers, f->n_lower + 1, scratch, err);
+}
+
+/* In the child: the tree, then tarred to out. Never returns. */
+static void export_child(const tug_ctr_fs *f, int pidfd, const char *scratch, int out)
+{
     tug_error *e = NULL;
-    int root = tug_mount_layers_readonly(layers, f->n_lower + 1, scratch, &e);
+    int root = pidfd >= 0 ? live_root(f, pidfd, &e) : layers_root(f, scratch, &e);
     int dir = root < 0 ? -1 : openat(root, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (root >= 0 && dir < 0)
         tug_error_set(&e, errno, "open the container's filesystem");
@@ -69,12 +96,17 @@ int tug_container_export(tug_store *s, const char *what, int out, tug_error **er
         tug_rm_rf(scratch, NULL);
         return tug_error_set(err, e, "pipe");
     }
+    /* a running container is read through its root mount, found by its init's pidfd */
+    cleanup_close int pidfd = -1;
+    tug_error *gone = NULL;
+    if (tug_container_alive(f.c) && (pidfd = tug_container_pidfd(f.c, &gone)) < 0)
+        tug_error_free(gone);
     fflush(stdout);
     pid_t pid = fork();
     if (pid == 0) {
         close(fail[0]);
         tug_child_fail_fd = fail[1];
-        export_child(&f, scratch, out);
+        export_child(&f, pidfd, scratch, out);
     }
     int e = errno;
     close(fail[1]);
