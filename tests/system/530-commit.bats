@@ -106,7 +106,7 @@ D /var/www"
   timeout 20 docker info >/dev/null 2>&1 || skip "no dockerd answers to compare with"
   local img="$REGISTRY/busybox" cid
   timeout 60 docker pull -q "$img" >/dev/null
-  cid=$(timeout 60 docker run -d "$img" sh -c "$CHANGES") || { echo "docker run failed"; false; }
+  cid=$(timeout 60 docker run -d --network none "$img" sh -c "$CHANGES") || { echo "docker run failed"; false; }
   timeout 30 docker wait "$cid" >/dev/null
   local theirs
   theirs=$(timeout 30 docker diff "$cid" | sort)
