@@ -37,3 +37,6 @@ int cmd_exec(cli_ctx *ctx, int argc, char **argv);
 int cmd_network(cli_ctx *ctx, int argc, char **argv);
 int cmd_volume(cli_ctx *ctx, int argc, char **argv);
 int cmd_port(cli_ctx *ctx, int argc, char **argv);
+int cmd_commit(cli_ctx *ctx, int argc, char **argv);
+int cmd_diff(cli_ctx *ctx, int argc, char **argv);
+int cmd_export(cli_ctx *ctx, int argc, char **argv);

@@ -46,6 +46,9 @@ static const cli_command container_cmds[] = {
     {"pause", cmd_pause, "Pause all processes within one or more containers"},
     {"unpause", cmd_unpause, "Unpause all processes within one or more containers"},
     {"prune", cmd_container_prune, "Remove all stopped containers"},
+    {"commit", cmd_commit, "Create a new image from a container's changes"},
+    {"diff", cmd_diff, "Inspect changes to files or directories on a container's filesystem"},
+    {"export", cmd_export, "Export a container's filesystem as a tar archive"},
     {NULL, NULL, NULL},
 };
 
@@ -98,6 +101,9 @@ static const cli_command top_cmds[] = {
     {"top", cmd_top, "Display the running processes of a container"},
     {"pause", cmd_pause, "Pause all processes within one or more containers"},
     {"unpause", cmd_unpause, "Unpause all processes within one or more containers"},
+    {"commit", cmd_commit, "Create a new image from a container's changes"},
+    {"diff", cmd_diff, "Inspect changes to files or directories on a container's filesystem"},
+    {"export", cmd_export, "Export a container's filesystem as a tar archive"},
     {"container", cmd_container_group, "Manage containers"},
     {"container-finish", cmd_container_finish, NULL},
     {"network", cmd_network, "Manage networks"},

@@ -14,6 +14,7 @@
 
 #include "../image/image.h"
 #include "../image/manifest.h"
+#include "../container/rootfs.h"
 #include "../image/reference.h"
 #include "../runtime/volume.h"
 #include "../store/diff.h"
@@ -79,7 +80,7 @@ static int copy_in(int rootfd, void *ud, tug_error **err)
             return -1;
     if (j->from_paths == NULL)
         return tug_fs_copy_run(rootfd, &j->fc, err);
-    int from = tug_step_mount_readonly((const char *const *)j->from_lowers, j->n_from,
+    int from = tug_mount_layers_readonly((const char *const *)j->from_lowers, j->n_from,
                                        j->scratch, err);
     if (from < 0)
         return -1;

@@ -120,21 +120,6 @@ json_t *bld_stage_shell(const tug_stage *st)
     return json_pack("[ss]", "/bin/sh", "-c");
 }
 
-/* The words of argv joined by spaces, as the error and the history show a command. */
-static char *join_words(json_t *argv)
-{
-    tug_strbuf b = {0};
-    size_t i;
-    json_t *a;
-    json_array_foreach(argv, i, a)
-    {
-        if (i)
-            tug_strbuf_addc(&b, ' ');
-        tug_strbuf_adds(&b, json_string_value(a) ? json_string_value(a) : "");
-    }
-    return tug_strbuf_steal(&b);
-}
-
 /* BuildKit's history line of a RUN: "RUN |N K=V ... cmd # buildkit", the build args in use. */
 static char *run_history(const char *joined, char **args)
 {
@@ -231,7 +216,7 @@ int bld_do_run(builder *b, tug_stage *st, const tug_df_instruction *in, tug_erro
         json_object_set(desc, "mounts", ms.key);
     cleanup_free char *detail = json_dumps(desc, JSON_COMPACT | JSON_SORT_KEYS);
     json_decref(desc);
-    cleanup_free char *joined = join_words(argv);
+    cleanup_free char *joined = tug_json_join_words(argv);
     cleanup_free char *created_by = run_history(joined, args);
     char label[96];
     bld_step_label(b, label, sizeof(label));

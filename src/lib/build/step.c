@@ -21,6 +21,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "../container/stubs.h"
 #include "../net/netsetup.h"
 #include "../store/db.h"
 #include "../runtime/cgroup.h"
@@ -32,15 +33,6 @@
 #include "../util/cleanup.h"
 #include "../util/fs.h"
 #include "shell.h"
-
-#ifndef SYS_openat2
-#define SYS_openat2 437
-#endif
-struct step_open_how {
-    uint64_t flags, mode, resolve;
-};
-#define STEP_RESOLVE_NO_SYMLINKS 0x04
-#define STEP_RESOLVE_BENEATH 0x08
 
 static char *path_in(const char *dir, const char *name)
 {
@@ -150,98 +142,22 @@ int tug_step_in_rootfs(const tug_step_rootfs *fs, tug_step_fs_fn fn, void *userd
 
 /* ---- mount stubs ---- */
 
-/* Open dir (relative to base, no symlink followed on the way: the step wrote what is there). */
-static int open_beneath(int base, const char *dir)
-{
-    struct step_open_how how = {.flags = O_PATH | O_DIRECTORY | O_CLOEXEC,
-                                .resolve = STEP_RESOLVE_BENEATH | STEP_RESOLVE_NO_SYMLINKS};
-    while (*dir == '/')
-        dir++;
-    return (int)syscall(SYS_openat2, base, *dir ? dir : ".", &how, sizeof(how));
-}
-
-static bool in_lowers(const tug_step_rootfs *fs, const char *path, struct stat *ret)
-{
-    for (size_t i = fs->n_lower; i-- > 0;) {
-        cleanup_close int base = open(fs->lowerdirs[i], O_PATH | O_DIRECTORY | O_CLOEXEC);
-        if (base < 0)
-            continue;
-        char parent[PATH_MAX];
-        snprintf(parent, sizeof(parent), "%s", path);
-        char *slash = strrchr(parent, '/');
-        const char *name = slash ? slash + 1 : parent;
-        if (slash)
-            *slash = '\0';
-        cleanup_close int d = open_beneath(base, parent);
-        if (d >= 0 && fstatat(d, name, ret, AT_SYMLINK_NOFOLLOW) == 0)
-            return true;
-    }
-    return false;
-}
-
-static bool dir_empty(int parent, const char *name)
-{
-    int fd = openat(parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    if (fd < 0)
-        return false;
-    cleanup_dir DIR *d = fdopendir(fd);
-    if (d == NULL) {
-        close(fd);
-        return false;
-    }
-    struct dirent *de;
-    while ((de = readdir(d)) != NULL)
-        if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0)
-            return false;
-    return true;
-}
-
-/* The runtime made a mount point (and maybe its parents) where the image had nothing; the
- * command could not write there (something was mounted on it), so what is in the upper dir
- * at such a path is the stub, and a parent dir copied up only to hold it is unchanged. */
-static void remove_stub(const tug_step_rootfs *fs, int upper, const char *dest)
-{
-    char path[PATH_MAX];
-    snprintf(path, sizeof(path), "%s", dest);
-    for (;;) {
-        char full[PATH_MAX];
-        memcpy(full, path, sizeof(full));
-        char *slash = strrchr(path, '/');
-        if (slash == NULL || slash[1] == '\0')
-            return;
-        const char *name = slash + 1;
-        *slash = '\0';
-        cleanup_close int parent = open_beneath(upper, path);
-        struct stat st, low;
-        if (parent < 0 || fstatat(parent, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
-            return;
-        if (!in_lowers(fs, full, &low)) {
-            if (S_ISDIR(st.st_mode) ? unlinkat(parent, name, AT_REMOVEDIR) < 0
-                                    : !S_ISREG(st.st_mode) || st.st_size != 0 ||
-                                          unlinkat(parent, name, 0) < 0)
-                return;
-        } else if (!S_ISDIR(st.st_mode) || !S_ISDIR(low.st_mode) ||
-                   (st.st_mode & 07777) != (low.st_mode & 07777) || st.st_uid != low.st_uid ||
-                   st.st_gid != low.st_gid || !dir_empty(parent, name) ||
-                   unlinkat(parent, name, AT_REMOVEDIR) < 0) {
-            return;
-        }
-    }
-}
-
+/* The mount points the runtime made where the image had nothing leave the step's layer. */
 static void remove_stubs(const tug_step_rootfs *fs, json_t *spec)
 {
-    cleanup_close int upper = open(fs->upperdir, O_PATH | O_DIRECTORY | O_CLOEXEC);
-    if (upper < 0)
+    json_t *mounts = json_object_get(spec, "mounts");
+    size_t n = json_array_size(mounts);
+    cleanup_free const char **dests = calloc(n + 1, sizeof(char *));
+    for (size_t i = 0; dests && i < n; i++)
+        dests[i] = json_string_value(json_object_get(json_array_get(mounts, i), "destination"));
+    cleanup_strv char **stubs = NULL;
+    tug_error *ignored = NULL;
+    if (dests == NULL ||
+        tug_mount_stubs(fs->upperdir, fs->lowerdirs, fs->n_lower, dests, n, &stubs, &ignored) < 0) {
+        tug_error_free(ignored);
         return;
-    size_t i;
-    json_t *m;
-    json_array_foreach(json_object_get(spec, "mounts"), i, m)
-    {
-        const char *dest = json_string_value(json_object_get(m, "destination"));
-        if (dest && dest[0] == '/')
-            remove_stub(fs, upper, dest);
     }
+    tug_mount_stubs_remove(fs->upperdir, stubs);
 }
 
 /* ---- RUN ---- */
@@ -440,47 +356,4 @@ int tug_step_run(tug_store *s, const tug_step_rootfs *fs, const tug_step_cmd *cm
         remove_stubs(fs, r.spec);
     step_run_clear(s, &r);
     return rc;
-}
-
-int tug_step_mount_readonly(const char *const *lowers, size_t n, const char *scratch,
-                            tug_error **err)
-{
-    cleanup_free char *links = path_in(scratch, "l");
-    cleanup_free char *root = path_in(scratch, "root");
-    if (links == NULL || root == NULL)
-        return tug_error_set(err, ENOMEM, "build step");
-    if (tug_mkdir_p(links, 0700, err) < 0 || tug_mkdir_p(root, 0755, err) < 0)
-        return -1;
-    if (n == 1 && mount(lowers[0], root, NULL, MS_BIND | MS_REC, NULL) < 0)
-        return tug_error_set(err, errno, "mount the stage copied from");
-    if (n >= 2) {
-        /* short relative names from the links dir: any number of layers fits one page */
-        tug_strbuf opts = {0};
-        tug_strbuf_adds(&opts, "lowerdir=");
-        for (size_t i = n; i-- > 0;) {
-            char name[PATH_MAX];
-            snprintf(name, sizeof(name), "%s/%zu", links, i);
-            unlink(name);
-            if (symlink(lowers[i], name) < 0) {
-                tug_strbuf_free(&opts);
-                return tug_error_set(err, errno, "link layer %zu", i);
-            }
-            char part[40];
-            snprintf(part, sizeof(part), "%s%zu", i + 1 < n ? ":" : "", i);
-            tug_strbuf_adds(&opts, part);
-        }
-        cleanup_free char *o = tug_strbuf_steal(&opts);
-        cleanup_close int cwd = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC);
-        int r = o == NULL || chdir(links) < 0 ? -1 : mount("overlay", root, "overlay", MS_RDONLY, o);
-        int e = errno;
-        if (cwd >= 0 && fchdir(cwd) < 0) {
-            /* the child goes on from the links dir: harmless */
-        }
-        if (r < 0)
-            return tug_error_set(err, o ? e : ENOMEM, "mount the stage copied from");
-    }
-    int fd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0)
-        return tug_error_set(err, errno, "open %s", root);
-    return fd;
 }

@@ -49,8 +49,3 @@ int tug_step_in_rootfs(const tug_step_rootfs *fs, tug_step_fs_fn fn, void *userd
 /* Remove what the step left beside its diff (work dir, links, scratch), so that the tmp
  * directory is a layer to commit. */
 int tug_step_finish(const tug_step_rootfs *fs, tug_error **err);
-
-/* In the child of tug_step_in_rootfs: mount another stage's layers (bottom first) read-only
- * under scratch (made; its own links and mount point) and return an O_PATH fd of that root. */
-int tug_step_mount_readonly(const char *const *lowers, size_t n, const char *scratch,
-                            tug_error **err);

@@ -77,6 +77,10 @@ json_t *tug_image_inspect_json(tug_store *s, const tug_image *img)
     json_object_set_new(o, "RepoDigests", familiar_list(img->digests, img->n_digests, '@'));
     json_object_set_new(o, "Parent", json_string(""));
     const char *comment = json_string_value(json_object_get(cfg, "comment"));
+    json_t *hist = json_object_get(cfg, "history");
+    if (comment == NULL || *comment == '\0') /* docker's: commit keeps it in history alone */
+        comment = json_string_value(
+            json_object_get(json_array_get(hist, json_array_size(hist) - 1), "comment"));
     json_object_set_new(o, "Comment", json_string(comment ? comment : ""));
     long long sec = 0;
     long nsec = 0;

@@ -155,7 +155,8 @@ static int link_seen(struct links *t, const struct stat *st, const char *name,
 struct tarrer {
     tug_tar_writer *w;
     bool user_xattrs;
-    char *path; /* "a/b/": the directory the walk is in, as tar names it */
+    char *const *skip; /* paths left out, with what they hold */
+    char *path;        /* "a/b/": the directory the walk is in, as tar names it */
     size_t len, cap;
     char *name; /* the current entry's name */
     size_t name_cap;
@@ -487,9 +488,26 @@ static int tar_file(struct tarrer *t, tug_walk *w, const tug_walk_entry *e, tug_
     return 0;
 }
 
+/* Is the entry name of the current directory one of t->skip? */
+static int skipped(struct tarrer *t, const char *name)
+{
+    if (t->skip == NULL || t->skip[0] == NULL)
+        return 0;
+    const char *parts[] = {name, NULL};
+    if (set_name(t, parts) < 0)
+        return -1;
+    for (char *const *p = t->skip; *p; p++)
+        if (strcmp(*p, t->name) == 0)
+            return 1;
+    return 0;
+}
+
 static int tar_entry(tug_walk *w, const tug_walk_entry *e, void *data, tug_error **err)
 {
     struct tarrer *t = data;
+    int skip = e->event == TUG_WALK_LEAVE ? 0 : skipped(t, e->name);
+    if (skip != 0) /* a directory's ENTER: 1 skips what it holds too */
+        return skip < 0 ? tug_walk_fail(w, e->name, ENOMEM, "tar", err) : e->event != TUG_WALK_FILE;
     switch (e->event) {
     case TUG_WALK_ENTER:
         return tar_dir(t, w, e, err);
@@ -506,8 +524,14 @@ static int tar_entry(tug_walk *w, const tug_walk_entry *e, void *data, tug_error
 int tug_layer_tar(int dirfd, const char *dir_name, unsigned flags, tug_tar_sink_fn sink, void *data,
                   long long *ret_size, tug_error **err)
 {
+    return tug_layer_tar_skip(dirfd, dir_name, flags, NULL, sink, data, ret_size, err);
+}
+
+int tug_layer_tar_skip(int dirfd, const char *dir_name, unsigned flags, char *const *skip,
+                       tug_tar_sink_fn sink, void *data, long long *ret_size, tug_error **err)
+{
     __attribute__((cleanup(tarrer_clear))) struct tarrer t = {
-        .user_xattrs = flags & TUG_LAYER_USER_XATTRS, .groups = {.groups = true}};
+        .user_xattrs = flags & TUG_LAYER_USER_XATTRS, .skip = skip, .groups = {.groups = true}};
     t.w = tug_tar_writer_new(sink, data, err);
     if (t.w == NULL)
         return -1;
@@ -723,8 +747,9 @@ int tug_layer_blob(tug_store *s, const char *dir, const tug_layer_opts *opts, ch
     __attribute__((cleanup(blob_writer_clear))) struct blob_writer b = {.fd = -1};
     tug_new_layer l = {.media_type = "application/vnd.docker.image.rootfs.diff.tar.gzip"};
     unsigned flags = opts && opts->user_xattrs ? TUG_LAYER_USER_XATTRS : 0;
+    char *const *skip = opts ? opts->skip : NULL;
     if (blob_writer_open(&b, path, level, err) < 0 ||
-        tug_layer_tar(dfd, dir, flags, blob_sink, &b, &l.size, err) < 0 ||
+        tug_layer_tar_skip(dfd, dir, flags, skip, blob_sink, &b, &l.size, err) < 0 ||
         blob_finish(&b, err) < 0) {
         if (b.fd >= 0)
             unlink(path);

@@ -27,11 +27,17 @@
 int tug_layer_tar(int dirfd, const char *dir_name, unsigned flags, tug_tar_sink_fn sink, void *data,
                   long long *ret_size, tug_error **err);
 
+/* The same, leaving out the entries at skip (paths relative to the tree without a leading '/',
+ * NULL-terminated; a directory's with all it holds): a container's mount stubs. */
+int tug_layer_tar_skip(int dirfd, const char *dir_name, unsigned flags, char *const *skip,
+                       tug_tar_sink_fn sink, void *data, long long *ret_size, tug_error **err);
+
 typedef struct tug_layer_opts {
     const char *parent_chain; /* chain ID of the layer below; NULL for the first */
     int gzip_level;           /* isa-l's 0 (fastest) to 3; -1 for the default */
     bool keep_empty;          /* store a layer for an empty directory too */
     bool user_xattrs;         /* keep user.* xattrs (TUG_LAYER_USER_XATTRS) */
+    char *const *skip;        /* tug_layer_tar_skip's, or NULL */
 } tug_layer_opts;
 
 typedef struct tug_new_layer {

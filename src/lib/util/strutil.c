@@ -465,3 +465,17 @@ char *tug_path_clean_to(const char *path, size_t n, char *out)
     out[w] = '\0';
     return out;
 }
+
+char *tug_json_join_words(json_t *words)
+{
+    tug_strbuf b = {0};
+    size_t i;
+    json_t *a;
+    json_array_foreach(words, i, a)
+    {
+        if (i)
+            tug_strbuf_addc(&b, ' ');
+        tug_strbuf_adds(&b, json_string_value(a) ? json_string_value(a) : "");
+    }
+    return tug_strbuf_steal(&b);
+}

@@ -1,5 +1,6 @@
 /* Small string helpers, and the number and time formats docker prints. */
 #pragma once
+#include <jansson.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -55,3 +56,6 @@ void tug_random_hex(char *out, size_t nbytes);
 /* Go's path.Clean of the n bytes at path (n > 0), written to out, which has room for n + 2 bytes:
  * one slash between names, no "." names, ".." taken back where it can be. Returns out. */
 char *tug_path_clean_to(const char *path, size_t n, char *out);
+/* The strings of a JSON array joined by spaces, as docker shows a command (history, errors);
+ * "" for no array. NULL only without memory. */
+char *tug_json_join_words(json_t *words);
