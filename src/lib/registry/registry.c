@@ -459,8 +459,9 @@ static int fetch_token(tug_registry *reg, CURL *curl, const tug_auth_challenge *
     }
     if (x.status == 401 || x.status == 403) {
         cleanup_free char *text = tug_registry_error_text(x.body, x.len);
-        int r =
-            tug_error_user(err, "unauthorized: %s", text ? text : "incorrect username or password");
+        const char *detail = unauthorized_detail(text);
+        int r = tug_error_user(err, "unauthorized: %s",
+                               detail ? detail : "incorrect username or password");
         if (err && *err)
             (*err)->status = (int)x.status;
         return r;
