@@ -85,7 +85,12 @@ helper_log() { cat "$HELPER_DIR/log" 2>/dev/null || true; }
   run_tug 1 login -u bob --password-stdin $PROXY <<<"wrong"
   cmp "$CONFIG" "$BATS_TEST_TMPDIR/before"
 
+  # a registry that does not answer is said as plainly
   authproxy_stop
+  run_tug 1 login -u bob --password-stdin $PROXY <<<"pw"
+  assert_match "^Error: login to $PROXY: connect $PROXY"
+  cmp "$CONFIG" "$BATS_TEST_TMPDIR/before"
+
   authproxy_start "$BATS_TEST_TMPDIR/proxy2" --mode bearer --user bob --password pw
   run_tug 1 login -u bob --password-stdin $PROXY <<<"wrong"
   [[ ${#lines[@]} -eq 1 ]]
@@ -109,6 +114,17 @@ helper_log() { cat "$HELPER_DIR/log" 2>/dev/null || true; }
   [[ $(ls -A "$DOCKER_CONFIG") == config.json ]]
   # with the password in the file, tug says so as docker does
   assert_match "^WARNING! Your password is stored unencrypted in $CONFIG"
+}
+
+@test "a config.json that is a symlink stays one: its target is rewritten" {
+  authproxy_start "$BATS_TEST_TMPDIR/proxy" --mode basic --user bob --password pw
+  mkdir -p "$DOCKER_CONFIG" "$BATS_TEST_TMPDIR/dotfiles"
+  echo '{"psFormat":"x"}' >"$BATS_TEST_TMPDIR/dotfiles/docker.json"
+  ln -s "$BATS_TEST_TMPDIR/dotfiles/docker.json" "$CONFIG"
+  run_tug login -u bob --password-stdin $PROXY <<<"pw"
+  [[ -L $CONFIG ]] || { echo "the symlink was replaced"; false; }
+  [[ $(auth_of $PROXY) == bob:pw ]]
+  [[ $(jq -r .psFormat "$BATS_TEST_TMPDIR/dotfiles/docker.json") == x ]]
 }
 
 @test "logout removes only that registry's entry; a second logout says it was not logged in" {
@@ -275,6 +291,19 @@ EOF
   run docker pull -q $PROXY/busybox
   [[ $status -eq 0 ]] || { echo "docker pull: $output"; false; }
   docker rmi $PROXY/busybox >/dev/null
+  run docker logout $PROXY
+  [[ $status -eq 0 ]] || { echo "docker logout: $output"; false; }
+  run_tug logout $PROXY
+  [[ $output == "Not logged in to $PROXY" ]]
+
+  # and through the same credential helper
+  install_helper
+  write_config '{"credsStore":"test"}'
+  run_tug login -u bob --password-stdin $PROXY <<<"pw"
+  run docker pull -q $PROXY/busybox
+  [[ $status -eq 0 ]] || { echo "docker pull: $output"; false; }
+  docker rmi $PROXY/busybox >/dev/null
+  helper_log | grep -qx "get $PROXY" || { echo "docker did not ask the helper: $(helper_log)"; false; }
   run docker logout $PROXY
   [[ $status -eq 0 ]] || { echo "docker logout: $output"; false; }
   run_tug logout $PROXY

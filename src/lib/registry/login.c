@@ -31,8 +31,14 @@ static int check(const tug_login_opts *o, const char *domain, tug_error **err)
     explicit_bzero(basic, strlen(basic));
     if (r == 0)
         return 0;
-    if (err == NULL || *err == NULL || ((*err)->status != 401 && (*err)->status != 403))
+    if (err == NULL || *err == NULL)
+        return -1;
+    if ((*err)->status != 401 && (*err)->status != 403) {
+        /* an unreachable or failing registry is for the user to see to, as in pull */
+        if ((*err)->errnum != ENOMEM)
+            (*err)->kind = TUG_ERR_USER;
         return tug_error_wrap(err, "login to %s", domain);
+    }
     /* the registry said no: say so, and what to check */
     int status = (*err)->status;
     cleanup_free char *why = steal_pointer(&(*err)->msg);
