@@ -111,6 +111,8 @@ static const cli_command top_cmds[] = {
     {"port", cmd_port, "List port mappings or a specific mapping for the container"},
     {"build", cmd_build, "Build an image from a Dockerfile"},
     {"pull", cmd_pull, "Download an image from a registry"},
+    {"login", cmd_login, "Log in to a registry"},
+    {"logout", cmd_logout, "Log out from a registry"},
     {"images", cmd_images, "List images"},
     {"rmi", cmd_rmi, "Remove one or more images"},
     {"tag", cmd_tag, "Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE"},

@@ -9,9 +9,7 @@
 #include <strings.h>
 
 #include "../util/cleanup.h"
-#include "../util/fs.h"
-
-#define DEFAULT_DOMAIN "docker.io"
+#include "creds.h"
 
 /* ---- WWW-Authenticate (RFC 7235) ---- */
 
@@ -157,195 +155,35 @@ int tug_auth_parse_challenge(const char *header, tug_auth_challenge *ret, tug_er
     return 0;
 }
 
-/* ---- docker config.json ---- */
+/* ---- docker config.json (read by creds.c) ---- */
 
-static int b64_value(char c)
-{
-    if (c >= 'A' && c <= 'Z')
-        return c - 'A';
-    if (c >= 'a' && c <= 'z')
-        return c - 'a' + 26;
-    if (c >= '0' && c <= '9')
-        return c - '0' + 52;
-    if (c == '+')
-        return 62;
-    if (c == '/')
-        return 63;
-    return -1;
-}
-
-/* Standard base64, padding optional; NULL on malformed input. */
-static char *b64_decode(const char *in, size_t *ret_len)
-{
-    size_t n = strlen(in);
-    while (n > 0 && (in[n - 1] == '=' || in[n - 1] == '\n' || in[n - 1] == ' '))
-        n--;
-    char *out = malloc(n / 4 * 3 + 3 + 1);
-    if (out == NULL)
-        return NULL;
-    size_t o = 0;
-    unsigned acc = 0;
-    int bits = 0;
-    for (size_t i = 0; i < n; i++) {
-        int v = b64_value(in[i]);
-        if (v < 0) {
-            free(out);
-            return NULL;
-        }
-        acc = (acc << 6) | (unsigned)v;
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            out[o++] = (char)((acc >> bits) & 0xff);
-        }
-    }
-    out[o] = '\0';
-    *ret_len = o;
-    return out;
-}
-
-static const char b64_digits[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-/* Standard base64 with padding (what a Basic authorization header carries). */
-static char *b64_encode(const char *in, size_t len)
-{
-    if (len > (size_t)(1 << 20))
-        return NULL;
-    char *out = malloc((len + 2) / 3 * 4 + 1), *o = out;
-    if (out == NULL)
-        return NULL;
-    const unsigned char *p = (const unsigned char *)in;
-    for (size_t i = 0; i < len; i += 3) {
-        size_t left = len - i;
-        unsigned v = (unsigned)p[i] << 16 | (left > 1 ? (unsigned)p[i + 1] << 8 : 0) |
-                     (left > 2 ? p[i + 2] : 0);
-        *o++ = b64_digits[v >> 18 & 63];
-        *o++ = b64_digits[v >> 12 & 63];
-        *o++ = left > 1 ? b64_digits[v >> 6 & 63] : '=';
-        *o++ = left > 2 ? b64_digits[v & 63] : '=';
-    }
-    *o = '\0';
-    return out;
-}
-
-/* "https://index.docker.io/v1/" -> "docker.io", "http://host:5000/" -> "host:5000" */
-static char *normalize_host(const char *key)
-{
-    if (strncasecmp(key, "https://", 8) == 0)
-        key += 8;
-    else if (strncasecmp(key, "http://", 7) == 0)
-        key += 7;
-    char *host = strndup(key, strcspn(key, "/"));
-    if (host == NULL)
-        return NULL;
-    if (strcasecmp(host, "index.docker.io") == 0 || strcasecmp(host, "registry-1.docker.io") == 0 ||
-        strcasecmp(host, DEFAULT_DOMAIN) == 0) {
-        free(host);
-        return strdup(DEFAULT_DOMAIN);
-    }
-    return host;
-}
-
-static int entry_credentials(json_t *entry, const char *key, char **ret_basic, tug_error **err)
+static int basic_of(tug_creds *c, char **ret_basic, const char *domain, tug_error **err)
 {
     *ret_basic = NULL;
-    if (!json_is_object(entry))
+    if (c->username == NULL)
         return 0;
-    const char *auth = json_string_value(json_object_get(entry, "auth"));
-    if (auth != NULL && *auth != '\0') {
-        size_t len = 0;
-        cleanup_free char *plain = b64_decode(auth, &len);
-        if (plain == NULL || memchr(plain, ':', len) == NULL)
-            return tug_error_user(err, "invalid \"auth\" for %s: not base64 of user:password", key);
-        *ret_basic = b64_encode(plain, len);
-        return *ret_basic ? 0 : tug_error_set(err, ENOMEM, "credentials for %s", key);
-    }
-    const char *user = json_string_value(json_object_get(entry, "username"));
-    const char *pass = json_string_value(json_object_get(entry, "password"));
-    if (user == NULL || *user == '\0')
-        return 0;
-    cleanup_free char *plain = NULL;
-    if (asprintf(&plain, "%s:%s", user, pass ? pass : "") < 0)
-        return tug_error_set(err, ENOMEM, "credentials for %s", key);
-    *ret_basic = b64_encode(plain, strlen(plain));
-    return *ret_basic ? 0 : tug_error_set(err, ENOMEM, "credentials for %s", key);
+    *ret_basic = tug_creds_basic(c);
+    return *ret_basic ? 0 : tug_error_set(err, ENOMEM, "credentials for %s", domain);
 }
 
 int tug_auth_find_credentials(const char *json, size_t len, const char *domain, char **ret_basic,
                               tug_error **err)
 {
-    json_error_t jerr;
-    json_auto_t *root = json_loadb(json, len, 0, &jerr);
-    if (root == NULL)
-        return tug_error_user(err, "parse: line %d column %d: %s", jerr.line, jerr.column,
-                              jerr.text);
-    json_t *auths = json_object_get(root, "auths");
-    if (!json_is_object(auths)) {
-        *ret_basic = NULL;
-        return 0;
-    }
-
-    /* An entry named exactly like the domain wins over one that only normalizes to it. */
-    json_t *entry = json_object_get(auths, domain);
-    const char *found_key = domain;
-    if (entry == NULL) {
-        cleanup_free char *want = normalize_host(domain);
-        if (want == NULL)
-            return tug_error_set(err, ENOMEM, "credentials for %s", domain);
-        const char *key;
-        json_t *value;
-        json_object_foreach(auths, key, value)
-        {
-            cleanup_free char *host = normalize_host(key);
-            if (host != NULL && strcasecmp(host, want) == 0) {
-                entry = value;
-                found_key = key;
-                break;
-            }
-        }
-    }
-    if (entry == NULL) {
-        *ret_basic = NULL;
-        return 0;
-    }
-    return entry_credentials(entry, found_key, ret_basic, err);
+    cleanup_creds tug_creds c = {0};
+    *ret_basic = NULL;
+    if (tug_creds_find(json, len, domain, &c, err) < 0)
+        return -1;
+    return basic_of(&c, ret_basic, domain, err);
 }
 
 int tug_auth_load_credentials(const char *path, const char *domain, char **ret_basic,
                               tug_error **err)
 {
-    cleanup_free char *owned = NULL;
-    if (path == NULL) {
-        const char *dir = getenv("DOCKER_CONFIG");
-        const char *home = getenv("HOME");
-        int r = -1;
-        if (dir != NULL && *dir != '\0')
-            r = asprintf(&owned, "%s/config.json", dir);
-        else if (home != NULL && *home != '\0')
-            r = asprintf(&owned, "%s/.docker/config.json", home);
-        else {
-            *ret_basic = NULL;
-            return 0;
-        }
-        if (r < 0)
-            return tug_error_set(err, ENOMEM, "credentials");
-        path = owned;
-    }
-
-    cleanup_free char *data = NULL;
-    size_t len = 0;
-    int r = tug_read_file(path, &data, &len, err);
-    if (r == -ENOENT || r == -ENOTDIR) {
-        if (err != NULL)
-            tug_error_release(err);
-        *ret_basic = NULL;
-        return 0;
-    }
-    if (r < 0)
-        return tug_error_wrap(err, "read credentials");
-    if (tug_auth_find_credentials(data, len, domain, ret_basic, err) < 0)
-        return tug_error_wrap(err, "read credentials from %s", path);
-    return 0;
+    cleanup_creds tug_creds c = {0};
+    *ret_basic = NULL;
+    if (tug_creds_get(path, domain, &c, err) < 0)
+        return -1;
+    return basic_of(&c, ret_basic, domain, err);
 }
 
 /* ---- token server ---- */

@@ -429,10 +429,11 @@ static int auth_header(tug_registry *reg, char **ret_header, unsigned *ret_gen)
 static int fetch_token(tug_registry *reg, CURL *curl, const tug_auth_challenge *ch, tug_error **err)
 {
     cleanup_free char *scope = NULL;
-    if (asprintf(&scope, "repository:%s:pull", reg->repo) < 0)
+    if (reg->repo != NULL && asprintf(&scope, "repository:%s:pull", reg->repo) < 0)
         return tug_error_set(err, ENOMEM, "token");
-    const char *scopes[3] = {scope, NULL, NULL};
-    if (ch->scope != NULL && strcmp(ch->scope, scope) != 0)
+    /* a login asks for the challenge's scope alone */
+    const char *scopes[3] = {scope ? scope : ch->scope, NULL, NULL};
+    if (scope != NULL && ch->scope != NULL && strcmp(ch->scope, scope) != 0)
         scopes[1] = ch->scope;
     cleanup_free char *url = tug_auth_token_url(ch->realm, ch->service, scopes);
     if (url == NULL)
@@ -459,8 +460,9 @@ static int fetch_token(tug_registry *reg, CURL *curl, const tug_auth_challenge *
     }
     if (x.status == 401 || x.status == 403) {
         cleanup_free char *text = tug_registry_error_text(x.body, x.len);
-        int r =
-            tug_error_user(err, "unauthorized: %s", text ? text : "incorrect username or password");
+        const char *detail = unauthorized_detail(text);
+        int r = tug_error_user(err, "unauthorized: %s",
+                               detail ? detail : "incorrect username or password");
         if (err && *err)
             (*err)->status = (int)x.status;
         return r;
@@ -647,13 +649,14 @@ static void registry_freep(tug_registry **reg)
     tug_registry_free(*reg);
 }
 
-int tug_registry_open(const char *domain, const char *repo, const tug_registry_opts *opts,
-                      tug_registry **ret_reg, tug_error **err)
+/* repo NULL: a handle on the registry alone (login); creds false: no stored credentials. */
+static int registry_open(const char *domain, const char *repo, const tug_registry_opts *opts,
+                         bool creds, tug_registry **ret_reg, tug_error **err)
 {
     if (domain == NULL || !valid_domain_chars(domain))
         return tug_error_user(err, "invalid registry name \"%s\"", domain ? domain : "");
-    if (repo == NULL || !valid_repo(repo))
-        return tug_error_user(err, "invalid repository name \"%s\"", repo ? repo : "");
+    if (repo != NULL && !valid_repo(repo))
+        return tug_error_user(err, "invalid repository name \"%s\"", repo);
     if (tug_http_init(err) < 0)
         return -1;
 
@@ -664,12 +667,12 @@ int tug_registry_open(const char *domain, const char *repo, const tug_registry_o
     pthread_mutex_init(&reg->token_lock, NULL);
     reg->domain = strdup(domain);
     reg->host = strdup(tug_registry_host(domain));
-    reg->repo = strdup(repo);
+    reg->repo = repo ? strdup(repo) : NULL;
     if (opts != NULL && opts->user_agent != NULL)
         reg->user_agent = strdup(opts->user_agent);
     else
         reg->user_agent = strdup("tug/" TUG_VERSION);
-    if (!reg->domain || !reg->host || !reg->repo || !reg->user_agent)
+    if (!reg->domain || !reg->host || (repo && !reg->repo) || !reg->user_agent)
         return tug_error_set(err, ENOMEM, "open registry %s", domain);
 
     if (tug_domain_is_loopback(domain)) {
@@ -682,8 +685,8 @@ int tug_registry_open(const char *domain, const char *repo, const tug_registry_o
         reg->tls_verify = true;
     }
 
-    if (tug_auth_load_credentials(opts ? opts->auth_config_path : NULL, domain, &reg->basic, err) <
-        0)
+    if (creds && tug_auth_load_credentials(opts ? opts->auth_config_path : NULL, domain,
+                                           &reg->basic, err) < 0)
         return tug_error_wrap(err, "open registry %s", domain);
 
     for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
@@ -699,6 +702,33 @@ int tug_registry_open(const char *domain, const char *repo, const tug_registry_o
 
     *ret_reg = steal_pointer(&reg);
     return 0;
+}
+
+int tug_registry_open(const char *domain, const char *repo, const tug_registry_opts *opts,
+                      tug_registry **ret_reg, tug_error **err)
+{
+    if (repo == NULL)
+        return tug_error_user(err, "invalid repository name \"\"");
+    return registry_open(domain, repo, opts, true, ret_reg, err);
+}
+
+int tug_registry_check_login(const char *domain, const char *basic, const tug_registry_opts *opts,
+                             tug_error **err)
+{
+    __attribute__((cleanup(registry_freep))) tug_registry *reg = NULL;
+    if (registry_open(domain, NULL, opts, false, &reg, err) < 0)
+        return -1;
+    reg->basic = strdup(basic);
+    if (reg->basic == NULL)
+        return tug_error_set(err, ENOMEM, "log in to %s", domain);
+    cleanup_curl CURL *curl = curl_easy_init();
+    if (curl == NULL)
+        return tug_error_set(err, ENOMEM, "log in to %s", domain);
+    cleanup_xfer xfer x = {.fd = -1, .max = ERROR_BODY_MAX, .expected = -1};
+    int r = registry_get(reg, curl, "", NULL, &x, "log in", err);
+    if (r == 0 && x.status != 200)
+        r = http_error(reg, &x, "log in", err);
+    return r < 0 ? -1 : 0;
 }
 
 /* Content-Type when it is specific, else the body's mediaType, else a guess from its shape. */

@@ -32,6 +32,12 @@ int tug_registry_open(const char *domain, const char *repo, const tug_registry_o
                       tug_registry **ret_reg, tug_error **err);
 void tug_registry_free(tug_registry *reg);
 
+/* Check credentials (basic: base64 "user:pass") against the registry at domain: GET /v2/ with
+ * them, through basic auth or the token server's flow. A refusal is a user error with
+ * err->status 401 (or the token server's 401/403). */
+int tug_registry_check_login(const char *domain, const char *basic, const tug_registry_opts *opts,
+                             tug_error **err);
+
 /* GET a manifest by tag or digest with every media type above accepted. The body is returned
  * byte for byte as received (digests are over these bytes). *ret_media_type comes from
  * Content-Type, or the body's mediaType when the header is generic. On 404 the error is a user
