@@ -261,10 +261,18 @@ static int record_image(tug_store *s, tug_image *img, const tug_reference *ref,
     cleanup_free char *before = tag ? tug_store_tag_image(s, tag) : NULL;
     if (tug_store_add_image(s, img, err) < 0 ||
         (tag && (moved = tug_store_set_tag(s, tag, img->id, err)) < 0) ||
-        tug_store_add_digest_ref(s, dref, img->id, err) < 0) {
+        tug_store_add_digest_ref(s, dref, img->id, err) < 0 ||
+        tug_store_note_blob_source(s, img->id, ref->domain, ref->path, err) < 0) {
         tug_store_rollback(s);
         return -1;
     }
+    /* where each layer came from: a push to another repository there mounts it */
+    for (size_t i = 0; i < img->n_layers; i++)
+        if (tug_store_note_blob_source(s, img->layers[i].blob_digest, ref->domain, ref->path,
+                                       err) < 0) {
+            tug_store_rollback(s);
+            return -1;
+        }
     *ret_tag_same = before && strcmp(before, img->id) == 0;
     return tug_store_commit(s, err);
 }
