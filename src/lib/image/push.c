@@ -7,7 +7,6 @@
 #include <fcntl.h>
 #include <jansson.h>
 #include <pthread.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +18,7 @@
 #include "../store/layer.h"
 #include "../util/cleanup.h"
 #include "../util/fs.h"
+#include "../util/parallel.h"
 #include "../util/strutil.h"
 #include "manifest.h"
 
@@ -39,10 +39,7 @@ typedef struct push_ctx {
     const tug_push_opts *opts;
     push_job *jobs;
     size_t n_jobs;
-    atomic_size_t next;
-    atomic_bool failed;
     pthread_mutex_t lock; /* the database connection and the progress callback */
-    tug_error *err;
 } push_ctx;
 
 static void report(push_ctx *c, const push_job *j, const char *status, long long done,
@@ -131,50 +128,17 @@ static int push_blob(push_ctx *c, const push_job *j, tug_error **err)
     return r;
 }
 
-static void *worker(void *arg)
+static int push_one_job(void *data, size_t i, tug_error **err)
 {
-    push_ctx *c = arg;
-    for (;;) {
-        size_t i = atomic_fetch_add(&c->next, 1);
-        if (i >= c->n_jobs || atomic_load(&c->failed))
-            return NULL;
-        tug_error *err = NULL;
-        if (push_blob(c, &c->jobs[i], &err) < 0) {
-            pthread_mutex_lock(&c->lock);
-            if (c->err == NULL)
-                c->err = err;
-            else
-                tug_error_free(err);
-            pthread_mutex_unlock(&c->lock);
-            atomic_store(&c->failed, true);
-            return NULL;
-        }
-    }
+    push_ctx *c = data;
+    return push_blob(c, &c->jobs[i], err);
 }
 
 static int run_jobs(push_ctx *c, tug_error **err)
 {
-    pthread_mutex_init(&c->lock, NULL);
-    pthread_t tids[PUSH_PARALLEL];
-    size_t started = 0;
-    size_t want = c->n_jobs < PUSH_PARALLEL ? c->n_jobs : PUSH_PARALLEL;
-    for (size_t i = want; i < c->n_jobs; i++)
+    for (size_t i = PUSH_PARALLEL; i < c->n_jobs; i++)
         report(c, &c->jobs[i], "Waiting", 0, 0);
-    for (; started < want; started++)
-        if (pthread_create(&tids[started], NULL, worker, c) != 0)
-            break;
-    if (started == 0)
-        worker(c);
-    for (size_t i = 0; i < started; i++)
-        pthread_join(tids[i], NULL);
-    pthread_mutex_destroy(&c->lock);
-    if (c->err != NULL) {
-        if (err)
-            *err = steal_pointer(&c->err);
-        tug_error_free(c->err);
-        return -1;
-    }
-    return 0;
+    return tug_parallel_for(c->n_jobs, PUSH_PARALLEL, push_one_job, c, err);
 }
 
 /* ---- the manifest ---- */
@@ -383,6 +347,7 @@ int tug_push(tug_store *s, const tug_reference *ref, const tug_push_opts *opts,
         return tug_error_wrap(err, "manifest of %s", full);
 
     push_ctx c = {.store = s, .ref = ref, .opts = opts};
+    pthread_mutex_init(&c.lock, NULL);
     int r = -1;
     if (plan_jobs(&c, img, m, err) < 0)
         goto out;
@@ -409,6 +374,7 @@ int tug_push(tug_store *s, const tug_reference *ref, const tug_push_opts *opts,
 out:
     free(c.jobs);
     tug_registry_free(c.reg);
+    pthread_mutex_destroy(&c.lock);
     return r;
 }
 
