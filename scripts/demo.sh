@@ -1,5 +1,5 @@
 #!/bin/bash
-# The tutorial, as far as tug goes today, against a registry started on a free loopback port.
+# The tutorial, to its last step (push), against a registry started on a free loopback port.
 # Uses its own store (TUG_ROOT, default a fresh temp dir) so it never touches /var/lib/tug.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -104,13 +104,24 @@ sleep 0.3
 step curl -s "http://127.0.0.1:$port/"
 say "One row per step; the metadata steps are 0B"
 step "$TUG" history my-custom-nginx
+say "Share it: push it to the registry, remove it here, pull it back and run it"
+step "$TUG" tag my-custom-nginx "$REGISTRY/my-custom-nginx"
+step "$TUG" push "$REGISTRY/my-custom-nginx"
+step "$TUG" rm -f my-site
+step "$TUG" rmi my-custom-nginx "$REGISTRY/my-custom-nginx"
+say "The build cache still holds its layers, so the pull fetches the manifest and config only"
+step "$TUG" pull "$REGISTRY/my-custom-nginx"
+step "$TUG" run -d --name my-site -p "$port:80" "$REGISTRY/my-custom-nginx"
+sleep 0.3
+step curl -s "http://127.0.0.1:$port/"
+step "$TUG" images --digests "$REGISTRY/my-custom-nginx"
 say "Clean up: remove every container, then the images"
 "$TUG" rm -f $("$TUG" ps -aq) >/dev/null
 step "$TUG" ps -a
-step "$TUG" rmi my-custom-nginx busybox
+step "$TUG" rmi "$REGISTRY/my-custom-nginx" busybox
 step "$TUG" rmi "$REGISTRY/hello"
 step "$TUG" rmi mybox:1 "$REGISTRY/busybox"
 step "$TUG" builder prune -f
 step "$TUG" images
 step "$TUG" system check
-say "Pushing images to a registry (tug push) comes next."
+say "Built an image, pushed it, and from then on: tug pull + tug run, on any machine."

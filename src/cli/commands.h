@@ -5,6 +5,7 @@
 int cmd_pull(cli_ctx *ctx, int argc, char **argv);
 int cmd_login(cli_ctx *ctx, int argc, char **argv);
 int cmd_logout(cli_ctx *ctx, int argc, char **argv);
+int cmd_push(cli_ctx *ctx, int argc, char **argv);
 int cmd_build(cli_ctx *ctx, int argc, char **argv);
 int cmd_builder_prune(cli_ctx *ctx, int argc, char **argv);
 int cmd_images(cli_ctx *ctx, int argc, char **argv);

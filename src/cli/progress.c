@@ -96,7 +96,8 @@ void pull_view_progress(void *ud, const char *digest, const char *status, long l
         }
     if (idx == v->n)
         return;
-    bool has_progress = strcmp(status, "Downloading") == 0 || strcmp(status, "Extracting") == 0;
+    bool has_progress = strcmp(status, "Downloading") == 0 || strcmp(status, "Extracting") == 0 ||
+                        strcmp(status, "Pushing") == 0;
     if (!v->tty) {
         /* docker prints no byte counts when its output is not a terminal */
         if (!has_progress)

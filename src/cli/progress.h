@@ -1,4 +1,4 @@
-/* Pull progress as docker shows it: a line per layer, redrawn in place on a terminal. */
+/* Pull and push progress as docker shows it: a line per layer, redrawn in place on a terminal. */
 #pragma once
 #include <stdbool.h>
 #include <stddef.h>

@@ -207,6 +207,24 @@ static void test_token_url(void **state)
     assert_string_equal(u3, "http://h/t");
 }
 
+static void test_token_scopes(void **state)
+{
+    (void)state;
+    cleanup_strv char **pull = tug_auth_scopes("a/b", false, NULL, "repository:a/b:pull");
+    assert_non_null(pull);
+    assert_string_equal(pull[0], "repository:a/b:pull");
+    assert_null(pull[1]);
+    /* a mount's challenge names both repositories, space separated */
+    const char *from[] = {"lib/src", NULL};
+    cleanup_strv char **push = tug_auth_scopes(
+        "a/b", true, from, "repository:a/b:pull,push repository:lib/src:pull  extra:x:y");
+    assert_non_null(push);
+    assert_string_equal(push[0], "repository:a/b:pull,push");
+    assert_string_equal(push[1], "repository:lib/src:pull");
+    assert_string_equal(push[2], "extra:x:y");
+    assert_null(push[3]);
+}
+
 static void test_token_parse(void **state)
 {
     (void)state;
@@ -737,9 +755,10 @@ int main(void)
     const struct CMUnitTest parsing[] = {
         cmocka_unit_test(test_challenge_bearer), cmocka_unit_test(test_challenge_other),
         cmocka_unit_test(test_credentials),      cmocka_unit_test(test_credentials_file),
-        cmocka_unit_test(test_token_url),        cmocka_unit_test(test_token_parse),
-        cmocka_unit_test(test_error_text),       cmocka_unit_test(test_insecure),
-        cmocka_unit_test(test_open_invalid),     cmocka_unit_test(test_unreachable),
+        cmocka_unit_test(test_token_url),        cmocka_unit_test(test_token_scopes),
+        cmocka_unit_test(test_token_parse),      cmocka_unit_test(test_error_text),
+        cmocka_unit_test(test_insecure),         cmocka_unit_test(test_open_invalid),
+        cmocka_unit_test(test_unreachable),
     };
     const struct CMUnitTest fake[] = {
         cmocka_unit_test(test_manifest),

@@ -3,7 +3,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +16,7 @@
 #include "../util/cleanup.h"
 #include "../util/digest.h"
 #include "../util/fs.h"
+#include "../util/parallel.h"
 #include "../util/strutil.h"
 #include "image.h"
 #include "manifest.h"
@@ -39,10 +39,7 @@ typedef struct pull_ctx {
     const tug_pull_opts *opts;
     layer_job *jobs;
     size_t n_jobs;
-    atomic_size_t next;
-    atomic_bool failed;
     pthread_mutex_t lock; /* the database connection and the progress callback */
-    tug_error *err;       /* first failure */
 } pull_ctx;
 
 static void report(pull_ctx *c, const char *digest, const char *status, long long done,
@@ -145,28 +142,10 @@ static int do_layer(pull_ctx *c, layer_job *j, tug_error **err)
     return 0;
 }
 
-static void *worker(void *arg)
+static int pull_job(void *data, size_t i, tug_error **err)
 {
-    pull_ctx *c = arg;
-    for (;;) {
-        size_t i = atomic_fetch_add(&c->next, 1);
-        if (i >= c->n_jobs || atomic_load(&c->failed))
-            return NULL;
-        layer_job *j = &c->jobs[i];
-        if (j->present)
-            continue;
-        tug_error *err = NULL;
-        if (do_layer(c, j, &err) < 0) {
-            pthread_mutex_lock(&c->lock);
-            if (c->err == NULL)
-                c->err = err;
-            else
-                tug_error_free(err);
-            pthread_mutex_unlock(&c->lock);
-            atomic_store(&c->failed, true);
-            return NULL;
-        }
-    }
+    pull_ctx *c = data;
+    return c->jobs[i].present ? 0 : do_layer(c, &c->jobs[i], err);
 }
 
 /* Follow indexes down to one image manifest for the wanted platform. */
@@ -261,10 +240,18 @@ static int record_image(tug_store *s, tug_image *img, const tug_reference *ref,
     cleanup_free char *before = tag ? tug_store_tag_image(s, tag) : NULL;
     if (tug_store_add_image(s, img, err) < 0 ||
         (tag && (moved = tug_store_set_tag(s, tag, img->id, err)) < 0) ||
-        tug_store_add_digest_ref(s, dref, img->id, err) < 0) {
+        tug_store_add_digest_ref(s, dref, img->id, err) < 0 ||
+        tug_store_note_blob_source(s, img->id, ref->domain, ref->path, err) < 0) {
         tug_store_rollback(s);
         return -1;
     }
+    /* where each layer came from: a push to another repository there mounts it */
+    for (size_t i = 0; i < img->n_layers; i++)
+        if (tug_store_note_blob_source(s, img->layers[i].blob_digest, ref->domain, ref->path,
+                                       err) < 0) {
+            tug_store_rollback(s);
+            return -1;
+        }
     *ret_tag_same = before && strcmp(before, img->id) == 0;
     return tug_store_commit(s, err);
 }
@@ -297,7 +284,7 @@ int tug_pull(tug_store *s, const tug_reference *ref, const tug_pull_opts *opts,
     /* set before they are used; declared here since a goto out may pass over them */
     json_t *diff_ids;
     const char **digests, *parent = NULL;
-    size_t nthreads, started = 0;
+    size_t nthreads;
     long long created = 0;
     bool same = false, fetched_any = false;
 
@@ -344,23 +331,8 @@ int tug_pull(tug_store *s, const tug_reference *ref, const tug_pull_opts *opts,
                0, 0);
 
     nthreads = (size_t)(opts->parallel > 0 ? opts->parallel : DEFAULT_PARALLEL);
-    if (nthreads > c.n_jobs)
-        nthreads = c.n_jobs;
-    pthread_t tids[16];
-    if (nthreads > 16)
-        nthreads = 16;
-    for (; started < nthreads; started++)
-        if (pthread_create(&tids[started], NULL, worker, &c) != 0)
-            break;
-    if (started == 0 && c.n_jobs > 0)
-        worker(&c);
-    for (size_t i = 0; i < started; i++)
-        pthread_join(tids[i], NULL);
-    if (c.err) {
-        if (err)
-            *err = steal_pointer(&c.err);
+    if (tug_parallel_for(c.n_jobs, nthreads, pull_job, &c, err) < 0)
         goto out;
-    }
 
     /* The manifest is a blob too (the config already is): push and save reuse it byte for
      * byte. */
@@ -411,7 +383,6 @@ out:
     free(mt);
     tug_manifest_free(m);
     free(c.jobs);
-    tug_error_free(c.err);
     tug_registry_free(c.reg);
     pthread_mutex_destroy(&c.lock);
     tug_platform_clear(&plat);

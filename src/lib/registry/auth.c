@@ -243,6 +243,51 @@ char *tug_auth_token_url(const char *realm, const char *service, const char *con
     return steal_pointer(&url);
 }
 
+static bool strv_add(char ***v, size_t *n, char *s)
+{
+    if (s == NULL)
+        return false;
+    for (size_t i = 0; i < *n; i++)
+        if (strcmp((*v)[i], s) == 0) {
+            free(s);
+            return true;
+        }
+    char **nv = realloc(*v, (*n + 2) * sizeof(*nv));
+    if (nv == NULL) {
+        free(s);
+        return false;
+    }
+    nv[(*n)++] = s;
+    nv[*n] = NULL;
+    *v = nv;
+    return true;
+}
+
+char **tug_auth_scopes(const char *repo, bool push, const char *const *pull_repos,
+                       const char *challenge_scope)
+{
+    cleanup_strv char **v = calloc(1, sizeof(*v));
+    size_t n = 0;
+    char *s = NULL;
+    if (v == NULL)
+        return NULL;
+    /* no repository: a login, which asks for the challenge's scope alone */
+    if (repo != NULL && (asprintf(&s, "repository:%s:pull%s", repo, push ? ",push" : "") < 0 ||
+                         !strv_add(&v, &n, s)))
+        return NULL;
+    for (size_t i = 0; pull_repos != NULL && pull_repos[i] != NULL; i++)
+        if (asprintf(&s, "repository:%s:pull", pull_repos[i]) < 0 || !strv_add(&v, &n, s))
+            return NULL;
+    /* a challenge may name several scopes at once, space separated (a mount's two repos) */
+    for (const char *p = challenge_scope; p != NULL && *p != '\0';) {
+        size_t len = strcspn(p, " ");
+        if (len > 0 && !strv_add(&v, &n, strndup(p, len)))
+            return NULL;
+        p += len + strspn(p + len, " ");
+    }
+    return steal_pointer(&v);
+}
+
 int tug_auth_parse_token(const char *body, size_t len, char **ret_token, tug_error **err)
 {
     json_error_t jerr;

@@ -37,6 +37,12 @@ int tug_auth_load_credentials(const char *path, const char *domain, char **ret_b
 /* realm?service=..&scope=..&scope=.. with the values percent-encoded; service may be NULL and
  * scopes is a NULL-terminated list (or NULL). */
 char *tug_auth_token_url(const char *realm, const char *service, const char *const *scopes);
+/* The scopes a token is asked for: "repository:REPO:pull" (",push" added with push; none when
+ * REPO is NULL, as for a login), each of pull_repos (NULL-terminated, may be NULL) as
+ * "repository:X:pull", then every scope of the challenge (space separated, may be NULL).
+ * NULL-terminated, each string and the array freed (cleanup_strv). NULL when out of memory. */
+char **tug_auth_scopes(const char *repo, bool push, const char *const *pull_repos,
+                       const char *challenge_scope);
 /* The token from a token server's JSON answer ("token" or "access_token"). */
 int tug_auth_parse_token(const char *body, size_t len, char **ret_token, tug_error **err);
 

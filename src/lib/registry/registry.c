@@ -19,6 +19,7 @@
 #include "../util/lazylib.h"
 #include "auth.h"
 #include "http.h"
+#include "registry_int.h"
 
 #define MANIFEST_MAX (4 << 20)
 #define TOKEN_MAX (1 << 20)
@@ -53,6 +54,8 @@ struct tug_registry {
     tug_auth_scheme auth;
     char *token;
     unsigned token_gen;
+    bool push;         /* tokens are asked for with push scope */
+    char **pull_repos; /* other repositories a token must read (mounts from them) */
 };
 
 /* One answer being received: its headers and where its body goes. */
@@ -62,6 +65,9 @@ typedef struct xfer {
     char *www_auth;
     long long range_start;
     long long content_length;
+    char *location;      /* an upload's next URL */
+    char *docker_digest; /* Docker-Content-Digest */
+    long long range_end; /* an upload's Range: 0-N, -1 when absent */
 
     /* error bodies always, and success bodies without a file */
     char *body;
@@ -91,7 +97,9 @@ static void xfer_clear(xfer *x)
     free(x->content_type);
     free(x->www_auth);
     free(x->body);
-    x->content_type = x->www_auth = x->body = NULL;
+    free(x->location);
+    free(x->docker_digest);
+    x->content_type = x->www_auth = x->body = x->location = x->docker_digest = NULL;
 }
 
 static void xfer_clearp(xfer *x)
@@ -201,6 +209,7 @@ static size_t on_header(char *buf, size_t size, size_t nitems, void *userdata)
         xfer_clear(x);
         x->len = 0;
         x->range_start = -1;
+        x->range_end = -1;
         x->content_length = -1;
         const char *sp = memchr(buf, ' ', n);
         x->status = sp ? strtol(sp + 1, NULL, 10) : 0;
@@ -235,6 +244,17 @@ static size_t on_header(char *buf, size_t size, size_t nitems, void *userdata)
         }
     } else if (HEADER_IS("content-length")) {
         x->content_length = strtoll(v, NULL, 10);
+    } else if (HEADER_IS("location")) {
+        free(x->location);
+        x->location = strndup(v, vlen);
+    } else if (HEADER_IS("docker-content-digest")) {
+        free(x->docker_digest);
+        x->docker_digest = strndup(v, vlen);
+    } else if (HEADER_IS("range")) {
+        /* "0-N": the bytes an upload holds so far */
+        const char *dash = memchr(v, '-', vlen);
+        if (dash != NULL)
+            x->range_end = strtoll(dash + 1, NULL, 10);
     } else if (HEADER_IS("content-range")) {
         if (vlen > 6 && strncasecmp(v, "bytes ", 6) == 0)
             x->range_start = strtoll(v + 6, NULL, 10);
@@ -340,13 +360,42 @@ static int transport_error(tug_registry *reg, CURL *curl, CURLcode rc, const cha
     }
 }
 
-static CURLcode perform(tug_registry *reg, CURL *curl, const char *url, struct curl_slist *headers,
-                        const char *range, xfer *x, char *errbuf)
+/* curl reads a request body from memory or from a file range. */
+static size_t on_read(char *buf, size_t size, size_t nitems, void *userdata)
+{
+    tug_reg_body *b = userdata;
+    size_t want = size * nitems;
+    long long left = b->len - b->sent;
+    if ((long long)want > left)
+        want = (size_t)left;
+    if (want == 0)
+        return 0;
+    if (b->data != NULL) {
+        memcpy(buf, b->data + b->sent, want);
+    } else {
+        ssize_t n;
+        do
+            n = pread(b->fd, buf, want, b->offset + b->sent);
+        while (n < 0 && errno == EINTR);
+        if (n <= 0)
+            return CURL_READFUNC_ABORT;
+        want = (size_t)n;
+    }
+    b->sent += (long long)want;
+    if (b->progress != NULL)
+        b->progress(b->userdata, b->sent, b->len);
+    return want;
+}
+
+static CURLcode perform_body(tug_registry *reg, CURL *curl, const char *method, const char *url,
+                             struct curl_slist *headers, const char *range, tug_reg_body *body,
+                             xfer *x, char *errbuf)
 {
     curl_easy_reset(curl);
     x->status = 0;
     x->len = 0;
     x->range_start = -1;
+    x->range_end = -1;
     x->restart = x->unsatisfiable = x->oversize = x->too_big = false;
     x->write_errno = 0;
 
@@ -361,7 +410,27 @@ static CURLcode perform(tug_registry *reg, CURL *curl, const char *url, struct c
     curl_easy_setopt(curl, CURLOPT_WRITEDATA, x);
     if (range != NULL)
         curl_easy_setopt(curl, CURLOPT_RANGE, range);
+    if (strcmp(method, "HEAD") == 0) {
+        curl_easy_setopt(curl, CURLOPT_NOBODY, 1L);
+    } else if (body != NULL) {
+        body->sent = 0;
+        curl_easy_setopt(curl, CURLOPT_UPLOAD, 1L);
+        curl_easy_setopt(curl, CURLOPT_READFUNCTION, on_read);
+        curl_easy_setopt(curl, CURLOPT_READDATA, body);
+        curl_easy_setopt(curl, CURLOPT_INFILESIZE_LARGE, (curl_off_t)body->len);
+        curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method);
+    } else if (strcmp(method, "GET") != 0) {
+        curl_easy_setopt(curl, CURLOPT_POST, 1L);
+        curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE, 0L);
+        curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method);
+    }
     return curl_easy_perform(curl);
+}
+
+static CURLcode perform(tug_registry *reg, CURL *curl, const char *url, struct curl_slist *headers,
+                        const char *range, xfer *x, char *errbuf)
+{
+    return perform_body(reg, curl, "GET", url, headers, range, NULL, x, errbuf);
 }
 
 static const char *unauthorized_detail(const char *text)
@@ -428,14 +497,14 @@ static int auth_header(tug_registry *reg, char **ret_header, unsigned *ret_gen)
 
 static int fetch_token(tug_registry *reg, CURL *curl, const tug_auth_challenge *ch, tug_error **err)
 {
-    cleanup_free char *scope = NULL;
-    if (reg->repo != NULL && asprintf(&scope, "repository:%s:pull", reg->repo) < 0)
+    pthread_mutex_lock(&reg->lock);
+    cleanup_strv char **scopes =
+        tug_auth_scopes(reg->repo, reg->push, (const char *const *)reg->pull_repos, ch->scope);
+    pthread_mutex_unlock(&reg->lock);
+    if (scopes == NULL)
         return tug_error_set(err, ENOMEM, "token");
-    /* a login asks for the challenge's scope alone */
-    const char *scopes[3] = {scope ? scope : ch->scope, NULL, NULL};
-    if (scope != NULL && ch->scope != NULL && strcmp(ch->scope, scope) != 0)
-        scopes[1] = ch->scope;
-    cleanup_free char *url = tug_auth_token_url(ch->realm, ch->service, scopes);
+    cleanup_free char *url =
+        tug_auth_token_url(ch->realm, ch->service, (const char *const *)scopes);
     if (url == NULL)
         return tug_error_set(err, ENOMEM, "token");
 
@@ -500,10 +569,32 @@ static int refresh_token(tug_registry *reg, CURL *curl, const tug_auth_challenge
 
 /* ---- requests ---- */
 
-/* GET /v2/<path> on the registry, through the scheme probe and the auth dance. Returns 0 with
- * the final answer in x (any status but an unresolved 401), RESTART, or an error. */
-static int registry_get(tug_registry *reg, CURL *curl, const char *path, const char *accept,
-                        xfer *x, const char *what, tug_error **err)
+/* The URL of target: a full URL (an upload's Location) as it is, a path from the root
+ * ("/v2/...") or a path under /v2/. Credentials go only to the registry's own host. */
+static char *request_url(tug_registry *reg, scheme_mode mode, const char *target, bool *ret_own)
+{
+    const char *scheme = mode == SCHEME_HTTP ? "http" : "https";
+    char *url = NULL;
+    *ret_own = true;
+    if (strncmp(target, "http://", 7) == 0 || strncmp(target, "https://", 8) == 0) {
+        url = strdup(target);
+        const char *h = strstr(target, "://") + 3;
+        size_t hl = strlen(reg->host);
+        *ret_own = strncmp(h, reg->host, hl) == 0 && (h[hl] == '/' || h[hl] == '\0');
+    } else if (asprintf(&url, "%s://%s%s%s", scheme, reg->host, target[0] == '/' ? "" : "/v2/",
+                        target) < 0) {
+        url = NULL;
+    }
+    return url;
+}
+
+/* A request to the registry, through the scheme probe and the auth dance. extra is a
+ * NULL-terminated list of header lines (may be NULL); body (may be NULL) is sent with
+ * PUT/PATCH. Returns 0 with the final answer in x (any status but an unresolved 401), RESTART,
+ * or an error. */
+static int registry_request(tug_registry *reg, CURL *curl, const char *method, const char *target,
+                            const char *const *extra, tug_reg_body *body, xfer *x, const char *what,
+                            tug_error **err)
 {
     bool fetched = false, sent_basic = false;
     char errbuf[CURL_ERROR_SIZE];
@@ -513,17 +604,21 @@ static int registry_get(tug_registry *reg, CURL *curl, const char *path, const c
         scheme_mode mode = reg->scheme;
         pthread_mutex_unlock(&reg->lock);
 
-        cleanup_free char *url = NULL;
-        if (asprintf(&url, "%s://%s/v2/%s", mode == SCHEME_HTTP ? "http" : "https", reg->host,
-                     path) < 0)
+        bool own = true;
+        cleanup_free char *url = request_url(reg, mode, target, &own);
+        if (url == NULL)
             return tug_error_set(err, ENOMEM, "%s", what);
         cleanup_free char *authz = NULL;
         unsigned gen = 0;
-        if (auth_header(reg, &authz, &gen) < 0)
+        if (own && auth_header(reg, &authz, &gen) < 0)
             return tug_error_set(err, ENOMEM, "%s", what);
         cleanup_slist struct curl_slist *headers = NULL;
-        if (accept != NULL && (headers = curl_slist_append(headers, accept)) == NULL)
-            return tug_error_set(err, ENOMEM, "%s", what);
+        for (size_t i = 0; extra != NULL && extra[i] != NULL; i++) {
+            struct curl_slist *h = curl_slist_append(headers, extra[i]);
+            if (h == NULL)
+                return tug_error_set(err, ENOMEM, "%s", what);
+            headers = h;
+        }
         if (authz != NULL) {
             struct curl_slist *h = curl_slist_append(headers, authz);
             if (h == NULL)
@@ -536,7 +631,8 @@ static int registry_get(tug_registry *reg, CURL *curl, const char *path, const c
         if (ranged)
             snprintf(range, sizeof(range), "%lld-", x->offset);
 
-        CURLcode rc = perform(reg, curl, url, headers, ranged ? range : NULL, x, errbuf);
+        CURLcode rc =
+            perform_body(reg, curl, method, url, headers, ranged ? range : NULL, body, x, errbuf);
         if (rc != CURLE_OK) {
             if (x->restart)
                 return RESTART;
@@ -549,7 +645,7 @@ static int registry_get(tug_registry *reg, CURL *curl, const char *path, const c
                                      x->expected);
             if (x->too_big)
                 return tug_error_set(err, 0, "%s: larger than %d bytes", what, (int)x->max);
-            if (mode == SCHEME_PROBE && x->status == 0) {
+            if (mode == SCHEME_PROBE && x->status == 0 && own) {
                 pthread_mutex_lock(&reg->lock);
                 reg->scheme = SCHEME_HTTP;
                 pthread_mutex_unlock(&reg->lock);
@@ -584,6 +680,14 @@ static int registry_get(tug_registry *reg, CURL *curl, const char *path, const c
             return r;
     }
     return unauthorized(x, err);
+}
+
+/* GET /v2/<path>, with an Accept header line or NULL. */
+static int registry_get(tug_registry *reg, CURL *curl, const char *path, const char *accept,
+                        xfer *x, const char *what, tug_error **err)
+{
+    const char *extra[] = {accept, NULL};
+    return registry_request(reg, curl, "GET", path, extra, NULL, x, what, err);
 }
 
 /* ---- public API ---- */
@@ -641,6 +745,9 @@ void tug_registry_free(tug_registry *reg)
     free(reg->user_agent);
     free(reg->basic);
     free(reg->token);
+    for (size_t i = 0; reg->pull_repos != NULL && reg->pull_repos[i] != NULL; i++)
+        free(reg->pull_repos[i]);
+    free(reg->pull_repos);
     free(reg);
 }
 
@@ -933,4 +1040,81 @@ int tug_registry_get_blob(tug_registry *reg, const char *digest, long long expec
         return 0;
     }
     return tug_error_set(err, 0, "%s: download did not converge", what);
+}
+
+/* ---- for uploads (registry_int.h) ---- */
+
+void tug_reg_answer_clear(tug_reg_answer *a)
+{
+    free(a->location);
+    free(a->docker_digest);
+    free(a->error_text);
+    memset(a, 0, sizeof(*a));
+    a->range_end = -1;
+}
+
+int tug_registry_send(tug_registry *reg, const char *method, const char *target,
+                      const char *const *extra, tug_reg_body *body, tug_reg_answer *ret,
+                      const char *what, tug_error **err)
+{
+    cleanup_curl CURL *curl = curl_easy_init();
+    if (curl == NULL)
+        return tug_error_set(err, ENOMEM, "%s", what);
+    cleanup_xfer xfer x = {.fd = -1, .max = ERROR_BODY_MAX, .expected = -1};
+    tug_reg_answer_clear(ret);
+    int r = registry_request(reg, curl, method, target, extra, body, &x, what, err);
+    if (r < 0)
+        return r;
+    ret->status = x.status;
+    ret->location = steal_pointer(&x.location);
+    ret->docker_digest = steal_pointer(&x.docker_digest);
+    ret->range_end = x.range_end;
+    if (!is_success(x.status))
+        ret->error_text = tug_registry_error_text(x.body, x.len);
+    return 0;
+}
+
+int tug_registry_answer_error(tug_registry *reg, const tug_reg_answer *a, const char *what,
+                              tug_error **err)
+{
+    const char *text = a->error_text;
+    int r;
+    if (a->status == 401 || a->status == 403)
+        r = tug_error_user(err, "%s: %s%s%s", what,
+                           a->status == 401 ? "unauthorized: authentication required"
+                                            : "denied: requested access to the resource is denied",
+                           text ? ": " : "", text ? text : "");
+    else if (a->status >= 500 || a->status < 400)
+        r = tug_error_set(err, 0, "registry %s: %s: HTTP %ld%s%s", reg->host, what, a->status,
+                          text ? ": " : "", text ? text : "");
+    else
+        r = tug_error_user(err, "%s: %s", what, text ? text : "unexpected answer");
+    if (err && *err)
+        (*err)->status = (int)a->status;
+    return r;
+}
+
+int tug_registry_allow_push(tug_registry *reg, const char *from_repo, tug_error **err)
+{
+    pthread_mutex_lock(&reg->lock);
+    reg->push = true;
+    size_t n = 0;
+    bool known = from_repo == NULL;
+    for (; reg->pull_repos != NULL && reg->pull_repos[n] != NULL; n++)
+        known = known || strcmp(reg->pull_repos[n], from_repo) == 0;
+    char **nv = known ? NULL : realloc(reg->pull_repos, (n + 2) * sizeof(*nv));
+    if (nv != NULL) {
+        nv[n] = strdup(from_repo);
+        nv[n + 1] = NULL;
+        reg->pull_repos = nv;
+    }
+    pthread_mutex_unlock(&reg->lock);
+    if (!known && (nv == NULL || nv[n] == NULL))
+        return tug_error_set(err, ENOMEM, "registry");
+    return 0;
+}
+
+const char *tug_registry_repo(const tug_registry *reg)
+{
+    return reg->repo;
 }

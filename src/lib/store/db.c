@@ -11,7 +11,7 @@
 #include "db.h"
 #include "store.h"
 
-#define SCHEMA_VERSION 6
+#define SCHEMA_VERSION 7
 
 static const char schema_v1[] =
     "CREATE TABLE IF NOT EXISTS layers ("
@@ -156,6 +156,16 @@ static const char schema_v6[] =
     "CREATE INDEX IF NOT EXISTS build_cache_inputs_step ON build_cache_inputs(kind, parent);"
     "CREATE INDEX IF NOT EXISTS build_cache_inputs_text ON build_cache_inputs(kind, text);";
 
+/* v7: the repositories each blob was pulled from or pushed to, by registry, so that a push
+ * mounts a blob from another repository of the same registry instead of sending it again. */
+static const char schema_v7[] =
+    "CREATE TABLE IF NOT EXISTS blob_sources ("
+    "  digest TEXT NOT NULL,"
+    "  registry TEXT NOT NULL,"
+    "  repo TEXT NOT NULL,"
+    "  seen INTEGER NOT NULL,"
+    "  PRIMARY KEY (digest, registry, repo)) WITHOUT ROWID;";
+
 /* SQLite's answer as an errno a caller can test: a taken unique key is EEXIST (a name in use),
  * any other failure keeps its own cause (a full disk is ENOSPC, not a conflict). */
 static int sqlite_errno(int extended)
@@ -296,6 +306,7 @@ static int open_db(tug_store *s, tug_error **err)
             (version < 4 && tug_store_exec(s, schema_v4, err) < 0) ||
             (version < 5 && tug_store_exec(s, schema_v5, err) < 0) ||
             (version < 6 && tug_store_exec(s, schema_v6, err) < 0) ||
+            (version < 7 && tug_store_exec(s, schema_v7, err) < 0) ||
             tug_store_exec(s, pragma, err) < 0) {
             tug_store_rollback(s);
             return tug_error_wrap(err, "create schema in %s", path);

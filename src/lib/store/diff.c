@@ -731,25 +731,24 @@ static int blob_writer_open(struct blob_writer *b, char *path, int level, tug_er
     return 0;
 }
 
-int tug_layer_blob(tug_store *s, const char *dir, const tug_layer_opts *opts, char **ret_blob_file,
-                   tug_new_layer *ret, tug_error **err)
+/* What goes into a gzip blob: a stream handed to blob_sink; *ret_size the unpacked size when
+ * the filler knows it. */
+typedef int (*blob_fill_fn)(void *arg, struct blob_writer *b, long long *ret_size, tug_error **err);
+
+/* A gzip blob beside the store (ingest/put-*) of what fill writes. */
+static int gzip_blob(tug_store *s, int gzip_level, blob_fill_fn fill, void *arg,
+                     char **ret_blob_file, tug_new_layer *ret, tug_error **err)
 {
-    int level = opts && opts->gzip_level >= 0 ? opts->gzip_level : DEFAULT_GZIP_LEVEL;
+    int level = gzip_level >= 0 ? gzip_level : DEFAULT_GZIP_LEVEL;
     if (level > ISAL_DEF_MAX_LEVEL)
         return tug_error_set(err, EINVAL, "gzip level %d: isa-l has levels 0 to %d", level,
                              ISAL_DEF_MAX_LEVEL);
     cleanup_free char *path = NULL;
     if (asprintf(&path, "%s/ingest/put-%d-XXXXXX", s->root, (int)getpid()) < 0)
         return tug_error_set(err, ENOMEM, "layer");
-    cleanup_close int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    if (dfd < 0)
-        return tug_error_set(err, errno, "open %s", dir);
     __attribute__((cleanup(blob_writer_clear))) struct blob_writer b = {.fd = -1};
     tug_new_layer l = {.media_type = "application/vnd.docker.image.rootfs.diff.tar.gzip"};
-    unsigned flags = opts && opts->user_xattrs ? TUG_LAYER_USER_XATTRS : 0;
-    char *const *skip = opts ? opts->skip : NULL;
-    if (blob_writer_open(&b, path, level, err) < 0 ||
-        tug_layer_tar_skip(dfd, dir, flags, skip, blob_sink, &b, &l.size, err) < 0 ||
+    if (blob_writer_open(&b, path, level, err) < 0 || fill(arg, &b, &l.size, err) < 0 ||
         blob_finish(&b, err) < 0) {
         if (b.fd >= 0)
             unlink(path);
@@ -763,6 +762,44 @@ int tug_layer_blob(tug_store *s, const char *dir, const tug_layer_opts *opts, ch
     *ret = l;
     *ret_blob_file = steal_pointer(&path);
     return 0;
+}
+
+struct dir_fill {
+    int dfd;
+    const char *dir;
+    unsigned flags;
+    char *const *skip;
+};
+
+static int fill_from_dir(void *arg, struct blob_writer *b, long long *ret_size, tug_error **err)
+{
+    struct dir_fill *d = arg;
+    return tug_layer_tar_skip(d->dfd, d->dir, d->flags, d->skip, blob_sink, b, ret_size, err);
+}
+
+int tug_layer_blob(tug_store *s, const char *dir, const tug_layer_opts *opts, char **ret_blob_file,
+                   tug_new_layer *ret, tug_error **err)
+{
+    cleanup_close int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (dfd < 0)
+        return tug_error_set(err, errno, "open %s", dir);
+    struct dir_fill d = {.dfd = dfd,
+                         .dir = dir,
+                         .flags = opts && opts->user_xattrs ? TUG_LAYER_USER_XATTRS : 0,
+                         .skip = opts ? opts->skip : NULL};
+    return gzip_blob(s, opts ? opts->gzip_level : -1, fill_from_dir, &d, ret_blob_file, ret, err);
+}
+
+static int fill_from_blob(void *arg, struct blob_writer *b, long long *ret_size, tug_error **err)
+{
+    (void)ret_size;
+    return tug_layer_decompress(*(int *)arg, blob_sink, b, err);
+}
+
+int tug_layer_regzip(tug_store *s, int blob_fd, int gzip_level, char **ret_blob_file,
+                     tug_new_layer *ret, tug_error **err)
+{
+    return gzip_blob(s, gzip_level, fill_from_blob, &blob_fd, ret_blob_file, ret, err);
 }
 
 int tug_layer_from_dir(tug_store *s, const char *tmp, const tug_layer_opts *opts,

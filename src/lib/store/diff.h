@@ -61,6 +61,12 @@ typedef struct tug_new_layer {
 int tug_layer_blob(tug_store *s, const char *dir, const tug_layer_opts *opts, char **ret_blob_file,
                    tug_new_layer *ret, tug_error **err);
 
+/* The layer in blob_fd (plain tar or zstd) gzipped (isa-l, gzip_level -1 for the default) into
+ * a blob file beside the store, as tug_layer_blob writes one: ret gets the diff ID of the
+ * stream, the new blob's digest and sizes. */
+int tug_layer_regzip(tug_store *s, int blob_fd, int gzip_level, char **ret_blob_file,
+                     tug_new_layer *ret, tug_error **err);
+
 /* Make a layer of tmp, a directory from tug_store_layer_tmp whose diff/ is finished (a build
  * step's upper dir, unmounted; its overlay work dir may sit beside it and is dropped): tar it
  * (tug_layer_tar) through sha256 and gzip into a blob of the store, then store tmp as the

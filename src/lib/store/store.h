@@ -108,6 +108,21 @@ void tug_image_freep(tug_image **img);
 void tug_images_free(tug_image **imgs, size_t n);
 #define cleanup_image __attribute__((cleanup(tug_image_freep)))
 
+/* Where blobs were pulled from or pushed to (blobsrc.c): repositories of a registry (its
+ * domain, "127.0.0.1:5000") that hold blob digest, for cross-repository mounts. */
+int tug_store_note_blob_source(tug_store *s, const char *digest, const char *registry,
+                               const char *repo, tug_error **err);
+/* The repositories of registry known to hold digest, most recent first, NULL-terminated
+ * (cleanup_strv); an empty list when none is known. */
+int tug_store_blob_sources(tug_store *s, const char *digest, const char *registry,
+                           char ***ret_repos, tug_error **err);
+/* Layer idx of an image now has the compressed blob digest (made once for a push). */
+int tug_store_set_layer_blob(tug_store *s, const char *image_id, size_t idx, const char *digest,
+                             const char *media_type, long long size, tug_error **err);
+/* The manifest an image was pushed with, when it had none (built, imported, committed). */
+int tug_store_set_image_manifest(tug_store *s, const char *image_id, const char *digest,
+                                 const char *media_type, tug_error **err);
+
 /* Garbage collection: drop layers and blobs no image references. ret_layers lists the chain IDs
  * removed (may be NULL). */
 int tug_store_gc(tug_store *s, char ***ret_layers, tug_error **err);

@@ -285,6 +285,20 @@ static int source_fill(struct source *s, uint8_t *out, size_t cap, size_t *ret_l
     return 0;
 }
 
+int tug_layer_decompress(int blob_fd, tug_tar_sink_fn sink, void *data, tug_error **err)
+{
+    struct source src = {0};
+    cleanup_free uint8_t *buf = malloc(TUG_TAR_CHUNK);
+    int r = buf ? source_open(&src, blob_fd, err) : tug_error_set(err, ENOMEM, "decompress");
+    for (size_t got = 1; r == 0 && got > 0;) {
+        r = source_fill(&src, buf, TUG_TAR_CHUNK, &got, err);
+        if (r == 0 && got > 0)
+            r = sink(data, buf, got, err);
+    }
+    source_close(&src);
+    return r;
+}
+
 /* ---- Inflating, hashing and tar parsing in parallel, sharing chunks without copies ----- */
 
 struct pipeline {

@@ -5,6 +5,7 @@
 
 #include "../util/digest.h"
 #include "../util/error.h"
+#include "tarwrite.h"
 
 typedef struct tug_unpack_result {
     char diff_id[TUG_DIGEST_LEN + 1]; /* sha256 of the uncompressed tar stream */
@@ -18,6 +19,10 @@ typedef struct tug_unpack_result {
  * link escape) ever creates or changes anything outside target_dir. */
 int tug_layer_unpack(int blob_fd, const char *target_dir, tug_unpack_result *ret,
                      tug_error **err);
+
+/* Hand the uncompressed stream of the blob in blob_fd (gzip, zstd or plain, by magic bytes)
+ * to sink in chunks of up to TUG_TAR_CHUNK bytes. */
+int tug_layer_decompress(int blob_fd, tug_tar_sink_fn sink, void *data, tug_error **err);
 
 /* ADD's archives: 1 when fd holds a tar (plain, gzip, bzip2, xz or zstd, told by content as
  * docker tells them: a tar is what has a first entry), else 0; fd is left at its start. */
