@@ -229,10 +229,7 @@ int cmd_build(cli_ctx *ctx, int argc, char **argv)
     }
     if (strcmp(progress, "auto") != 0 && strcmp(progress, "plain") != 0 &&
         strcmp(progress, "tty") != 0 && strcmp(progress, "quiet") != 0) {
-        fprintf(stderr, "invalid argument \"%s\" for \"--progress\" flag: use auto, plain, tty "
-                        "or quiet\nSee '%s %s --help'.\n",
-                progress, ctx->prog, ctx->cmd);
-        rc = EXIT_ENGINE;
+        rc = cli_bad_value(ctx, progress, "--progress", "use auto, plain, tty or quiet");
         goto out;
     }
     if (strcmp(o.network, "default") != 0 && strcmp(o.network, "none") != 0 &&

@@ -39,6 +39,8 @@ int cli_run_group(cli_ctx *ctx, const char *group, const cli_command *cmds, int 
 int cli_fail(tug_error *err);
 /* Print an error message with the usage hint docker gives and return 1 (or 125 for flags). */
 int cli_usage_error(cli_ctx *ctx, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* docker's line for a flag value it refuses ("invalid argument V for F flag: why"); returns 125. */
+int cli_bad_value(cli_ctx *ctx, const char *value, const char *flag, const char *why);
 /* getopt_long's interface with docker's flag rules (spf13/pflag), which every command uses:
  * - a long flag is its exact name: no abbreviations (--pid is not --pids-limit);
  * - a flag without an argument is a boolean: --rm, --rm=true, --rm=false, -d=false, and

@@ -130,9 +130,7 @@ static const char create_help[] =
 
 static int bad_value(cli_ctx *ctx, const char *value, const char *flag, const char *why)
 {
-    fprintf(stderr, "invalid argument \"%s\" for \"%s\" flag: %s\nSee '%s %s --help'.\n", value,
-            flag, why, ctx->prog, ctx->cmd);
-    return EXIT_ENGINE;
+    return cli_bad_value(ctx, value, flag, why);
 }
 
 /* bad_value with the library's reason, which it frees. */

@@ -64,6 +64,13 @@ int cli_usage_error(cli_ctx *ctx, const char *fmt, ...)
     return EXIT_USER;
 }
 
+int cli_bad_value(cli_ctx *ctx, const char *value, const char *flag, const char *why)
+{
+    fprintf(stderr, "invalid argument \"%s\" for \"%s\" flag: %s\nSee '%s %s --help'.\n", value,
+            flag, why, ctx->prog, ctx->cmd);
+    return EXIT_ENGINE;
+}
+
 void cli_print_help(const char *usage, const char *summary, const char *options)
 {
     printf("\nUsage:  %s\n\n%s\n", usage, summary);

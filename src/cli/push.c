@@ -43,12 +43,14 @@ int cmd_push(cli_ctx *ctx, int argc, char **argv)
 {
     static const struct option opts[] = {
         {"all-tags", no_argument, NULL, 'a'},
+        {"compression", required_argument, NULL, 'C'},
         {"quiet", no_argument, NULL, 'q'},
         {"disable-content-trust", no_argument, NULL, 'T'},
         {"help", no_argument, NULL, 'H'},
         {NULL, 0, NULL, 0},
     };
     bool quiet = false, all = false;
+    tug_compression compression = TUG_COMPRESS_NONE;
     int c;
     while ((c = cli_getopt(argc, argv, "aq", opts)) != -1) {
         switch (c) {
@@ -57,6 +59,14 @@ int cmd_push(cli_ctx *ctx, int argc, char **argv)
             break;
         case 'q':
             quiet = cli_opt_on();
+            break;
+        case 'C':
+            if (strcmp(optarg, "gzip") == 0)
+                compression = TUG_COMPRESS_GZIP;
+            else if (strcmp(optarg, "zstd") == 0)
+                compression = TUG_COMPRESS_ZSTD;
+            else
+                return cli_bad_value(ctx, optarg, "--compression", "use gzip or zstd");
             break;
         case 'T':
             if (!cli_opt_on())
@@ -67,6 +77,10 @@ int cmd_push(cli_ctx *ctx, int argc, char **argv)
             cli_print_help(push_usage, "Upload an image to a registry",
                            "  -a, --all-tags                Push all tags of an image to the "
                            "repository\n"
+                           "      --compression string      Compress every layer as gzip or zstd "
+                           "(an OCI\n"
+                           "                                manifest; docker 20.10 cannot pull "
+                           "it)\n"
                            "      --disable-content-trust   Skip image signing (default true)\n"
                            "  -q, --quiet                   Suppress verbose output\n");
             return 0;
@@ -108,6 +122,7 @@ int cmd_push(cli_ctx *ctx, int argc, char **argv)
     cli_registry_opts(ctx, &ropts);
     tug_push_opts popts = {
         .registry = &ropts,
+        .compression = compression,
         .on_layers = on_layers,
         .progress = pull_view_progress,
     };

@@ -217,6 +217,36 @@ docker_config() { # USER PASS HOST
   [[ $output == "$id" ]]
 }
 
+@test "--compression zstd pushes an OCI manifest of zstd layers that pulls back and runs; again, nothing is sent" {
+  target
+  build_image "$PROXY/zstd:1"
+  run_tug images -q --no-trunc "$PROXY/zstd:1"
+  local id=$output
+  run_tug push --compression zstd "$PROXY/zstd:1"
+  assert_match '^1: digest: sha256:[0-9a-f]{64} size: [0-9]+$'
+  run skopeo inspect --raw --tls-verify=false "docker://$PROXY/zstd:1"
+  [[ $status -eq 0 ]] || { echo "$output"; false; }
+  [[ $(jq -r .mediaType <<<"$output") == application/vnd.oci.image.manifest.v1+json ]]
+  [[ $(jq -r .config.mediaType <<<"$output") == application/vnd.oci.image.config.v1+json ]]
+  [[ $(jq -r '[.layers[].mediaType] | unique | join(",")' <<<"$output") == application/vnd.oci.image.layer.v1.tar+zstd ]] ||
+    { echo "layer types: $output"; false; }
+  # each layer blob really is zstd: its first bytes are zstd's magic
+  local blob
+  blob=$(jq -r '.layers[0].digest' <<<"$output")
+  curl -fsS "http://$PROXY/v2/zstd/blobs/$blob" | head -c 4 | od -An -tx1 | grep -q '28 b5 2f fd' ||
+    { echo "layer $blob is not zstd"; false; }
+  TUG_ROOT=$BATS_TEST_TMPDIR/fresh run_tug pull -q "$PROXY/zstd:1"
+  TUG_ROOT=$BATS_TEST_TMPDIR/fresh run_tug images -q --no-trunc "$PROXY/zstd:1"
+  [[ $output == "$id" ]]
+  TUG_ROOT=$BATS_TEST_TMPDIR/fresh run_tug run --rm "$PROXY/zstd:1"
+  [[ $output == "built by tug" ]]
+  : >"$PROXY_LOG"
+  run_tug push --compression zstd "$PROXY/zstd:1"
+  [[ $(uploads) -eq 0 ]] || { echo "a second push uploaded"; cat "$PROXY_LOG"; false; }
+  run_tug 125 push --compression lz4 "$PROXY/zstd:1"
+  assert_match 'invalid argument "lz4" for "--compression" flag: use gzip or zstd'
+}
+
 @test "a store of schema 6 (before blob sources) is upgraded in place and pushes" {
   target
   run_tug pull -q "$REGISTRY/busybox"

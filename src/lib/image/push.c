@@ -24,6 +24,8 @@
 
 #define PUSH_PARALLEL 3
 #define MT_DOCKER_CONFIG "application/vnd.docker.container.image.v1+json"
+#define MT_OCI_CONFIG "application/vnd.oci.image.config.v1+json"
+#define MT_OCI_ZSTD "application/vnd.oci.image.layer.v1.tar+zstd"
 #define MT_DOCKER_GZIP "application/vnd.docker.image.rootfs.diff.tar.gzip"
 
 typedef struct push_job {
@@ -143,15 +145,16 @@ static int run_jobs(push_ctx *c, tug_error **err)
 
 /* ---- the manifest ---- */
 
-static bool is_gzip_type(const char *mt)
+static bool is_type(const char *mt, tug_compression want)
 {
-    return mt != NULL && tug_layer_compression(mt) == TUG_COMPRESS_GZIP;
+    return mt != NULL && tug_layer_compression(mt) == (int)want;
 }
 
-/* Layer idx of img gets a gzip blob kept in the store: its blob (plain tar or zstd) gzipped, or
- * with no blob its unpacked directory written as a tar, as long as what comes out is the layer
- * the config names (its diff ID). */
-static int gzip_layer(tug_store *s, tug_image *img, size_t idx, tug_error **err)
+/* Layer idx of img gets a blob compressed as want (gzip or zstd) kept in the store: its blob
+ * recompressed, or with no blob (gzip only) its unpacked directory written as a tar, as long as
+ * what comes out is the layer the config names (its diff ID). */
+static int compress_layer(tug_store *s, tug_image *img, size_t idx, tug_compression want,
+                          tug_error **err)
 {
     tug_image_layer *l = &img->layers[idx];
     cleanup_free char *file = NULL;
@@ -162,8 +165,12 @@ static int gzip_layer(tug_store *s, tug_image *img, size_t idx, tug_error **err)
         cleanup_close int fd = open(path, O_RDONLY | O_CLOEXEC);
         if (fd < 0)
             return tug_error_set(err, errno, "open %s", path);
-        if (tug_layer_regzip(s, fd, -1, &file, &nl, err) < 0)
+        if ((want == TUG_COMPRESS_ZSTD ? tug_layer_rezstd(s, fd, &file, &nl, err)
+                                       : tug_layer_regzip(s, fd, -1, &file, &nl, err)) < 0)
             return -1;
+    } else if (want == TUG_COMPRESS_ZSTD) {
+        return tug_error_user(err, "layer %.19s has no blob to recompress: push it with gzip",
+                              l->diff_id);
     } else {
         cleanup_free char *dir = tug_store_layer_dir(s, l->chain_id);
         if (dir == NULL || tug_layer_blob(s, dir, NULL, &file, &nl, err) < 0)
@@ -200,16 +207,19 @@ static json_t *descriptor(const char *mt, long long size, const char *digest)
     return d;
 }
 
-/* A docker schema2 manifest for an image without one: gzip blobs for every layer, the config
- * stored as a blob; the manifest kept as a blob and recorded as the image's. */
-static int make_manifest(tug_store *s, tug_image *img, char **ret_body, size_t *ret_len,
-                         tug_error **err)
+/* A manifest for an image without one (or whose layers are not compressed as want): a docker
+ * schema2 manifest of gzip blobs, or with zstd an OCI manifest of zstd blobs; the config stored
+ * as a blob; the manifest kept as a blob and recorded as the image's. */
+static int make_manifest(tug_store *s, tug_image *img, tug_compression want, char **ret_body,
+                         size_t *ret_len, tug_error **err)
 {
+    bool zstd = want == TUG_COMPRESS_ZSTD;
+    const char *mt_manifest = zstd ? TUG_MT_OCI_MANIFEST : TUG_MT_DOCKER_MANIFEST;
     for (size_t i = 0; i < img->n_layers; i++) {
         tug_image_layer *l = &img->layers[i];
-        if (!(is_gzip_type(l->media_type) && l->blob_digest &&
+        if (!(is_type(l->media_type, want) && l->blob_digest &&
               tug_store_has_blob(s, l->blob_digest)) &&
-            gzip_layer(s, img, i, err) < 0)
+            compress_layer(s, img, i, want, err) < 0)
             return -1;
     }
     size_t cfg_len = strlen(img->config_raw);
@@ -218,12 +228,14 @@ static int make_manifest(tug_store *s, tug_image *img, char **ret_body, size_t *
         return -1;
     json_auto_t *m = json_object();
     json_object_set_new(m, "schemaVersion", json_integer(2));
-    json_object_set_new(m, "mediaType", json_string(TUG_MT_DOCKER_MANIFEST));
-    json_object_set_new(m, "config", descriptor(MT_DOCKER_CONFIG, (long long)cfg_len, img->id));
+    json_object_set_new(m, "mediaType", json_string(mt_manifest));
+    json_object_set_new(m, "config", descriptor(zstd ? MT_OCI_CONFIG : MT_DOCKER_CONFIG,
+                                                (long long)cfg_len, img->id));
     json_t *layers = json_array();
     for (size_t i = 0; i < img->n_layers; i++) {
         const tug_image_layer *l = &img->layers[i];
-        json_array_append_new(layers, descriptor(MT_DOCKER_GZIP, l->blob_size, l->blob_digest));
+        json_array_append_new(
+            layers, descriptor(zstd ? MT_OCI_ZSTD : MT_DOCKER_GZIP, l->blob_size, l->blob_digest));
     }
     json_object_set_new(m, "layers", layers);
     char *body = json_dumps(m, JSON_INDENT(3) | JSON_PRESERVE_ORDER);
@@ -233,7 +245,7 @@ static int make_manifest(tug_store *s, tug_image *img, char **ret_body, size_t *
     char digest[TUG_DIGEST_LEN + 1];
     tug_sha256_buf(body, len, digest);
     if (tug_store_put_blob(s, digest, body, len, err) < 0 ||
-        tug_store_set_image_manifest(s, img->id, digest, TUG_MT_DOCKER_MANIFEST, err) < 0) {
+        tug_store_set_image_manifest(s, img->id, digest, mt_manifest, err) < 0) {
         free(body);
         return -1;
     }
@@ -242,10 +254,19 @@ static int make_manifest(tug_store *s, tug_image *img, char **ret_body, size_t *
     return 0;
 }
 
-/* The manifest recorded for img when its blob is kept (and names the image's config), else a
- * new one. */
-static int image_manifest(tug_store *s, tug_image *img, char **ret_body, size_t *ret_len,
-                          char **ret_mt, tug_manifest **ret_m, tug_error **err)
+/* Whether every layer of m is compressed as want (TUG_COMPRESS_NONE: whatever it is). */
+static bool layers_are(const tug_manifest *m, tug_compression want)
+{
+    for (size_t i = 0; want != TUG_COMPRESS_NONE && i < m->n_layers; i++)
+        if (!is_type(m->layers[i].media_type, want))
+            return false;
+    return true;
+}
+
+/* The manifest recorded for img when its blob is kept (and names the image's config, and its
+ * layers are compressed as want asks), else a new one. */
+static int image_manifest(tug_store *s, tug_image *img, tug_compression want, char **ret_body,
+                          size_t *ret_len, char **ret_mt, tug_manifest **ret_m, tug_error **err)
 {
     cleanup_free char *body = NULL;
     size_t len = 0;
@@ -257,17 +278,21 @@ static int image_manifest(tug_store *s, tug_image *img, char **ret_body, size_t 
     }
     cleanup_manifest tug_manifest *m = NULL;
     if (body != NULL && tug_manifest_parse(body, len, mt, &m, NULL) == 0 && !m->is_index &&
-        strcmp(m->config.digest, img->id) == 0) {
+        strcmp(m->config.digest, img->id) == 0 && layers_are(m, want)) {
         *ret_mt = strdup(m->media_type);
     } else {
         free(body);
         body = NULL;
         tug_manifest_free(m);
         m = NULL;
-        if (make_manifest(s, img, &body, &len, err) < 0 ||
-            tug_manifest_parse(body, len, TUG_MT_DOCKER_MANIFEST, &m, err) < 0)
+        if (want == TUG_COMPRESS_NONE)
+            want = TUG_COMPRESS_GZIP;
+        const char *new_mt =
+            want == TUG_COMPRESS_ZSTD ? TUG_MT_OCI_MANIFEST : TUG_MT_DOCKER_MANIFEST;
+        if (make_manifest(s, img, want, &body, &len, err) < 0 ||
+            tug_manifest_parse(body, len, new_mt, &m, err) < 0)
             return -1;
-        *ret_mt = strdup(TUG_MT_DOCKER_MANIFEST);
+        *ret_mt = strdup(new_mt);
     }
     if (*ret_mt == NULL)
         return tug_error_set(err, ENOMEM, "manifest");
@@ -343,7 +368,7 @@ int tug_push(tug_store *s, const tug_reference *ref, const tug_push_opts *opts,
     cleanup_free char *body = NULL, *mt = NULL;
     size_t len = 0;
     cleanup_manifest tug_manifest *m = NULL;
-    if (image_manifest(s, img, &body, &len, &mt, &m, err) < 0)
+    if (image_manifest(s, img, opts->compression, &body, &len, &mt, &m, err) < 0)
         return tug_error_wrap(err, "manifest of %s", full);
 
     push_ctx c = {.store = s, .ref = ref, .opts = opts};

@@ -6,6 +6,7 @@
 #include "../registry/registry.h"
 #include "../store/store.h"
 #include "../util/digest.h"
+#include "manifest.h"
 #include "reference.h"
 
 /* Progress per layer with docker's words: "Preparing", "Waiting", "Pushing" (done/total bytes),
@@ -18,6 +19,9 @@ typedef void (*tug_push_layers_fn)(void *userdata, const char *const *ids, size_
 
 typedef struct tug_push_opts {
     const tug_registry_opts *registry;
+    /* TUG_COMPRESS_NONE: the recorded manifest as it is (a new one gets gzip layers); GZIP or
+     * ZSTD: every layer so (zstd: an OCI manifest), each recompressed once and kept */
+    tug_compression compression;
     tug_push_layers_fn on_layers;
     tug_push_progress_fn progress;
     void *userdata;
@@ -30,7 +34,8 @@ typedef struct tug_push_result {
 
 /* Push the image tagged ref (name:tag) to ref's repository. The manifest is the one recorded
  * for the image (pulled: byte for byte), else a docker schema2 manifest made from the layers'
- * gzip blobs (a layer without one is gzipped once and the blob kept), recorded then. After the
+ * gzip blobs (a layer without one is gzipped once and the blob kept), recorded then; with
+ * opts->compression, the layers are first made so (see there). After the
  * push the image has the digest reference name@digest. */
 int tug_push(tug_store *s, const tug_reference *ref, const tug_push_opts *opts,
              tug_push_result *ret, tug_error **err);

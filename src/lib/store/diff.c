@@ -17,6 +17,7 @@
 #include <sys/sysmacros.h>
 #include <sys/xattr.h>
 #include <unistd.h>
+#include <zstd.h>
 
 #include "../util/cleanup.h"
 #include "../util/fs.h"
@@ -560,6 +561,7 @@ struct blob_writer {
     const char *path;
     tug_sha256 *tar_hash, *blob_hash;
     struct isal_zstream zs;
+    ZSTD_CCtx *zc; /* zstd instead of gzip */
     uint8_t *level_buf, *out;
     long long tar_bytes, blob_bytes;
     /* the compressor's thread */
@@ -574,10 +576,41 @@ struct blob_writer {
     tug_error *err; /* the thread's failure */
 };
 
+/* Write and hash n compressed bytes at b->out. */
+static int blob_out(struct blob_writer *b, size_t n, tug_error **err)
+{
+    if (n == 0)
+        return 0;
+    tug_sha256_update(b->blob_hash, b->out, n);
+    if (tug_write_all(b->fd, b->out, n) < 0)
+        return tug_error_set(err, errno, "write %s", b->path);
+    b->blob_bytes += (long long)n;
+    return 0;
+}
+
+/* Compress in with zstd (last: and end the frame). */
+static int zstd_into(struct blob_writer *b, const uint8_t *in, size_t len, bool last,
+                     tug_error **err)
+{
+    ZSTD_inBuffer ib = {in, len, 0};
+    for (;;) {
+        ZSTD_outBuffer ob = {b->out, GZIP_OUT, 0};
+        size_t left = ZSTD_compressStream2(b->zc, &ob, &ib, last ? ZSTD_e_end : ZSTD_e_continue);
+        if (ZSTD_isError(left))
+            return tug_error_set(err, EIO, "zstd %s: %s", b->path, ZSTD_getErrorName(left));
+        if (blob_out(b, ob.pos, err) < 0)
+            return -1;
+        if (last ? left == 0 : ib.pos == ib.size)
+            return 0;
+    }
+}
+
 /* Deflate in (last: and end the gzip member), writing and hashing what comes out. */
 static int deflate_into(struct blob_writer *b, const uint8_t *in, size_t len, bool last,
                         tug_error **err)
 {
+    if (b->zc)
+        return zstd_into(b, in, len, last, err);
     b->zs.next_in = (uint8_t *)in;
     b->zs.avail_in = (uint32_t)len;
     b->zs.end_of_stream = last;
@@ -587,13 +620,8 @@ static int deflate_into(struct blob_writer *b, const uint8_t *in, size_t len, bo
         int r = isal_deflate(&b->zs);
         if (r != COMP_OK)
             return tug_error_set(err, EIO, "gzip %s: isa-l's deflate failed (%d)", b->path, r);
-        size_t n = GZIP_OUT - b->zs.avail_out;
-        if (n > 0) {
-            tug_sha256_update(b->blob_hash, b->out, n);
-            if (tug_write_all(b->fd, b->out, n) < 0)
-                return tug_error_set(err, errno, "write %s", b->path);
-            b->blob_bytes += (long long)n;
-        }
+        if (blob_out(b, GZIP_OUT - b->zs.avail_out, err) < 0)
+            return -1;
         bool more_out = b->zs.avail_out == 0;
         bool done = last ? b->zs.internal_state.state == ZSTATE_END : b->zs.avail_in == 0;
         if (done && !more_out)
@@ -658,6 +686,7 @@ static void blob_writer_clear(struct blob_writer *b)
     tug_sha256_free(b->blob_hash);
     free(b->level_buf);
     free(b->out);
+    ZSTD_freeCCtx(b->zc);
 }
 
 static int compressor_failed(struct blob_writer *b, tug_error **err)
@@ -700,6 +729,9 @@ static int blob_finish(struct blob_writer *b, tug_error **err)
     return deflate_into(b, NULL, 0, true, err);
 }
 
+/* level: isa-l's gzip level, or ZSTD_LEVEL for zstd at its default level. */
+#define ZSTD_LEVEL (-2)
+
 static int blob_writer_open(struct blob_writer *b, char *path, int level, tug_error **err)
 {
     b->path = path;
@@ -711,14 +743,22 @@ static int blob_writer_open(struct blob_writer *b, char *path, int level, tug_er
     if (b->blob_hash == NULL)
         return -1;
     b->out = malloc(GZIP_OUT);
-    b->level_buf = gzip_level_buf[level] ? malloc(gzip_level_buf[level]) : NULL;
-    if (b->out == NULL || (gzip_level_buf[level] && b->level_buf == NULL))
-        return tug_error_set(err, ENOMEM, "gzip");
-    isal_deflate_init(&b->zs);
-    b->zs.level = (uint32_t)level;
-    b->zs.level_buf = b->level_buf;
-    b->zs.level_buf_size = gzip_level_buf[level];
-    b->zs.gzip_flag = IGZIP_GZIP;
+    if (b->out == NULL)
+        return tug_error_set(err, ENOMEM, "compress");
+    if (level == ZSTD_LEVEL) {
+        b->zc = ZSTD_createCCtx();
+        if (b->zc == NULL)
+            return tug_error_set(err, ENOMEM, "zstd");
+    } else {
+        b->level_buf = gzip_level_buf[level] ? malloc(gzip_level_buf[level]) : NULL;
+        if (gzip_level_buf[level] && b->level_buf == NULL)
+            return tug_error_set(err, ENOMEM, "gzip");
+        isal_deflate_init(&b->zs);
+        b->zs.level = (uint32_t)level;
+        b->zs.level_buf = b->level_buf;
+        b->zs.level_buf_size = gzip_level_buf[level];
+        b->zs.gzip_flag = IGZIP_GZIP;
+    }
     for (unsigned i = 0; i < QUEUED_CHUNKS; i++)
         if ((b->chunk[i] = malloc(TUG_TAR_CHUNK)) == NULL)
             return tug_error_set(err, ENOMEM, "gzip");
@@ -739,7 +779,7 @@ typedef int (*blob_fill_fn)(void *arg, struct blob_writer *b, long long *ret_siz
 static int gzip_blob(tug_store *s, int gzip_level, blob_fill_fn fill, void *arg,
                      char **ret_blob_file, tug_new_layer *ret, tug_error **err)
 {
-    int level = gzip_level >= 0 ? gzip_level : DEFAULT_GZIP_LEVEL;
+    int level = gzip_level >= 0 || gzip_level == ZSTD_LEVEL ? gzip_level : DEFAULT_GZIP_LEVEL;
     if (level > ISAL_DEF_MAX_LEVEL)
         return tug_error_set(err, EINVAL, "gzip level %d: isa-l has levels 0 to %d", level,
                              ISAL_DEF_MAX_LEVEL);
@@ -747,7 +787,9 @@ static int gzip_blob(tug_store *s, int gzip_level, blob_fill_fn fill, void *arg,
     if (asprintf(&path, "%s/ingest/put-%d-XXXXXX", s->root, (int)getpid()) < 0)
         return tug_error_set(err, ENOMEM, "layer");
     __attribute__((cleanup(blob_writer_clear))) struct blob_writer b = {.fd = -1};
-    tug_new_layer l = {.media_type = "application/vnd.docker.image.rootfs.diff.tar.gzip"};
+    tug_new_layer l = {.media_type = level == ZSTD_LEVEL
+                                         ? "application/vnd.oci.image.layer.v1.tar+zstd"
+                                         : "application/vnd.docker.image.rootfs.diff.tar.gzip"};
     if (blob_writer_open(&b, path, level, err) < 0 || fill(arg, &b, &l.size, err) < 0 ||
         blob_finish(&b, err) < 0) {
         if (b.fd >= 0)
@@ -800,6 +842,12 @@ int tug_layer_regzip(tug_store *s, int blob_fd, int gzip_level, char **ret_blob_
                      tug_new_layer *ret, tug_error **err)
 {
     return gzip_blob(s, gzip_level, fill_from_blob, &blob_fd, ret_blob_file, ret, err);
+}
+
+int tug_layer_rezstd(tug_store *s, int blob_fd, char **ret_blob_file, tug_new_layer *ret,
+                     tug_error **err)
+{
+    return gzip_blob(s, ZSTD_LEVEL, fill_from_blob, &blob_fd, ret_blob_file, ret, err);
 }
 
 int tug_layer_from_dir(tug_store *s, const char *tmp, const tug_layer_opts *opts,

@@ -66,6 +66,9 @@ int tug_layer_blob(tug_store *s, const char *dir, const tug_layer_opts *opts, ch
  * stream, the new blob's digest and sizes. */
 int tug_layer_regzip(tug_store *s, int blob_fd, int gzip_level, char **ret_blob_file,
                      tug_new_layer *ret, tug_error **err);
+/* The same with zstd (its default level) instead of gzip: an OCI tar+zstd blob. */
+int tug_layer_rezstd(tug_store *s, int blob_fd, char **ret_blob_file, tug_new_layer *ret,
+                     tug_error **err);
 
 /* Make a layer of tmp, a directory from tug_store_layer_tmp whose diff/ is finished (a build
  * step's upper dir, unmounted; its overlay work dir may sit beside it and is dropped): tar it
