@@ -19,6 +19,10 @@ typedef struct tug_unpack_result {
 int tug_layer_unpack(int blob_fd, const char *target_dir, tug_unpack_result *ret,
                      tug_error **err);
 
+/* The diff ID of the layer in blob_fd (gzip, zstd or plain): its uncompressed stream hashed,
+ * nothing unpacked. */
+int tug_layer_diff_id(int blob_fd, char ret[TUG_DIGEST_LEN + 1], tug_error **err);
+
 /* ADD's archives: 1 when fd holds a tar (plain, gzip, bzip2, xz or zstd, told by content as
  * docker tells them: a tar is what has a first entry), else 0; fd is left at its start. */
 int tug_archive_probe(int fd, tug_error **err);
