@@ -1,0 +1,764 @@
+/* Load: the archive is read once into a spool directory of the store (each regular entry a
+ * file named by its number, hashed on the way: no name from the archive ever reaches the file
+ * system), then read as docker-archive (manifest.json) or OCI layout (index.json), checked
+ * whole, and only then are its layers unpacked and its images recorded. */
+#include <archive.h>
+#include <archive_entry.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "../store/imgconfig.h"
+#include "../store/layer.h"
+#include "../util/cleanup.h"
+#include "../util/digest.h"
+#include "../util/fs.h"
+#include "../util/lazylib.h"
+#include "../util/strutil.h"
+#include "archive.h"
+#include "manifest.h"
+#include "reference.h"
+
+#define MAX_ENTRIES 10000
+#define MAX_JSON_BYTES TUG_CONFIG_MAX_BYTES /* manifest.json, index.json, manifests, configs */
+#define MAX_LINK_HOPS 8
+#define MAX_INDEX_DEPTH 4
+
+typedef struct entry {
+    char *name; /* cleaned: "blobs/sha256/<hex>", "<id>/layer.tar" */
+    char *file; /* the spooled copy; NULL for a link */
+    char *link; /* a symlink's or hard link's target, cleaned */
+    long long size;
+    char digest[TUG_DIGEST_LEN + 1];
+    bool stored; /* the file went into the blob store */
+} entry;
+
+typedef struct load_layer {
+    entry *e;
+    char diff_id[TUG_DIGEST_LEN + 1];
+    char *media_type;
+} load_layer;
+
+typedef struct load_image {
+    char id[TUG_DIGEST_LEN + 1];
+    char *config_raw;
+    json_t *config;
+    load_layer *layers;
+    size_t n_layers;
+    char **tags;
+    size_t n_tags;
+    entry *manifest; /* OCI: the manifest blob, kept for push and save */
+    char *manifest_mt;
+} load_image;
+
+typedef struct loader {
+    tug_store *s;
+    char *dir;
+    entry *v;
+    size_t n;
+    load_image *images;
+    size_t n_images;
+} loader;
+
+static void loader_clear(loader *l)
+{
+    for (size_t i = 0; i < l->n; i++) {
+        free(l->v[i].name);
+        free(l->v[i].file);
+        free(l->v[i].link);
+    }
+    free(l->v);
+    for (size_t i = 0; i < l->n_images; i++) {
+        load_image *im = &l->images[i];
+        free(im->config_raw);
+        json_decref(im->config);
+        for (size_t k = 0; k < im->n_layers; k++)
+            free(im->layers[k].media_type);
+        free(im->layers);
+        for (size_t k = 0; k < im->n_tags; k++)
+            free(im->tags[k]);
+        free(im->tags);
+        free(im->manifest_mt);
+    }
+    free(l->images);
+    if (l->dir) {
+        tug_error *ignored = NULL;
+        tug_rm_rf(l->dir, &ignored);
+        tug_error_free(ignored);
+        free(l->dir);
+    }
+}
+
+/* A name inside the archive, relative to base (a directory name, "" for the top): "." and
+ * empty parts dropped, ".." taken back; NULL when it is absolute or leaves the archive. */
+static char *clean_name(const char *base, const char *raw)
+{
+    if (raw == NULL || raw[0] == '/')
+        return NULL;
+    size_t cap = strlen(base) + strlen(raw) + 2;
+    char *out = malloc(cap), *in = NULL;
+    if (out == NULL || asprintf(&in, "%s/%s", base, raw) < 0) {
+        free(out);
+        return NULL;
+    }
+    size_t len = 0;
+    for (char *save = NULL, *p = strtok_r(in, "/", &save); p; p = strtok_r(NULL, "/", &save)) {
+        if (strcmp(p, ".") == 0)
+            continue;
+        if (strcmp(p, "..") == 0) {
+            if (len == 0) {
+                free(in);
+                free(out);
+                return NULL;
+            }
+            while (len > 0 && out[len - 1] != '/')
+                len--;
+            if (len > 0)
+                len--;
+            continue;
+        }
+        len += (size_t)snprintf(out + len, cap - len, "%s%s", len ? "/" : "", p);
+    }
+    out[len] = '\0';
+    free(in);
+    return out;
+}
+
+static entry *find_entry(loader *l, const char *name)
+{
+    for (int hop = 0; hop <= MAX_LINK_HOPS; hop++) {
+        entry *found = NULL;
+        for (size_t i = 0; i < l->n && found == NULL; i++)
+            if (strcmp(l->v[i].name, name) == 0)
+                found = &l->v[i];
+        if (found == NULL || found->link == NULL)
+            return found;
+        name = found->link;
+    }
+    return NULL;
+}
+
+/* The entry a document names, or a user error saying which document named what. */
+static int named_entry(loader *l, const char *doc, const char *name, entry **ret, tug_error **err)
+{
+    cleanup_free char *clean = clean_name("", name);
+    if (clean == NULL || *clean == '\0')
+        return tug_error_user(err, "%s names \"%s\", outside the archive", doc,
+                              name ? name : "(null)");
+    entry *e = find_entry(l, clean);
+    if (e == NULL)
+        return tug_error_user(err, "%s names %s, which the archive does not hold", doc, clean);
+    *ret = e;
+    return 0;
+}
+
+static int read_entry(const entry *e, size_t max, char **ret_data, size_t *ret_len, tug_error **err)
+{
+    if (e->size > (long long)max)
+        return tug_error_user(err, "%s is %lld bytes, more than the %zu tug reads", e->name,
+                              e->size, max);
+    return tug_read_file(e->file, ret_data, ret_len, err);
+}
+
+static json_t *read_json(const entry *e, tug_error **err)
+{
+    cleanup_free char *data = NULL;
+    size_t len;
+    if (read_entry(e, MAX_JSON_BYTES, &data, &len, err) < 0)
+        return NULL;
+    json_error_t jerr;
+    json_t *doc = json_loadb(data, len, JSON_REJECT_DUPLICATES, &jerr);
+    if (doc == NULL)
+        tug_error_user(err, "%s is not valid JSON: %s", e->name, jerr.text);
+    return doc;
+}
+
+/* ---- Spooling ------------------------------------------------------------------------- */
+
+static int spool_data(loader *l, struct archive *a, entry *e, tug_error **err)
+{
+    if (asprintf(&e->file, "%s/%zu", l->dir, l->n) < 0)
+        return tug_error_set(err, ENOMEM, "load");
+    cleanup_close int fd = open(e->file, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return tug_error_set(err, errno, "create %s", e->file);
+    cleanup_sha256 tug_sha256 *h = tug_sha256_new(err);
+    if (h == NULL)
+        return -1;
+    for (;;) {
+        const void *buf;
+        size_t len;
+        la_int64_t off;
+        int r = archive_read_data_block(a, &buf, &len, &off);
+        if (r == ARCHIVE_EOF)
+            break;
+        if (r != ARCHIVE_OK && r != ARCHIVE_WARN)
+            return tug_error_user(err, "the archive is truncated or corrupt at %s: %s", e->name,
+                                  archive_error_string(a) ? archive_error_string(a) : "?");
+        /* sparse holes: the data is what the offsets say */
+        if (off != e->size) {
+            static const char zeros[4096];
+            for (long long gap = off - e->size; gap > 0;) {
+                size_t n = gap > (long long)sizeof(zeros) ? sizeof(zeros) : (size_t)gap;
+                if (tug_write_all(fd, zeros, n) < 0)
+                    return tug_error_set(err, errno, "write %s", e->file);
+                tug_sha256_update(h, zeros, n);
+                gap -= (long long)n;
+                e->size += (long long)n;
+            }
+        }
+        if (len && tug_write_all(fd, buf, len) < 0)
+            return tug_error_set(err, errno, "write %s", e->file);
+        tug_sha256_update(h, buf, len);
+        e->size += (long long)len;
+    }
+    tug_sha256_final(h, e->digest);
+    /* an OCI blob is the digest its name says, or the archive is refused */
+    if (tug_str_has_prefix(e->name, "blobs/sha256/")) {
+        const char *hex = e->name + strlen("blobs/sha256/");
+        if (strcmp(hex, tug_digest_hex(e->digest)) != 0)
+            return tug_error_user(err, "%s holds content of digest %s, not the one its name says",
+                                  e->name, e->digest);
+    }
+    return 0;
+}
+
+static int spool_entry(loader *l, struct archive *a, struct archive_entry *ae, tug_error **err)
+{
+    const char *raw = archive_entry_pathname(ae);
+    cleanup_free char *name = clean_name("", raw);
+    if (name == NULL)
+        return tug_error_user(err, "the archive's entry \"%s\" leaves the archive; refused",
+                              raw ? raw : "(null)");
+    mode_t type = archive_entry_filetype(ae);
+    if (type == AE_IFDIR || *name == '\0')
+        return 0;
+    const char *hard = archive_entry_hardlink(ae);
+    if (type != AE_IFREG && type != AE_IFLNK)
+        return tug_error_user(err, "the archive's entry %s is not a file; refused", name);
+    if (find_entry(l, name) != NULL)
+        return tug_error_user(err, "the archive holds %s twice; refused", name);
+    if (l->n == MAX_ENTRIES)
+        return tug_error_user(err, "the archive has more than %d entries", MAX_ENTRIES);
+    entry *nv = realloc(l->v, (l->n + 1) * sizeof(*nv));
+    if (nv == NULL)
+        return tug_error_set(err, ENOMEM, "load");
+    l->v = nv;
+    entry *e = &nv[l->n];
+    *e = (entry){.name = steal_pointer(&name)};
+    l->n++;
+    if (hard || type == AE_IFLNK) {
+        /* docker's older archives link a layer seen before instead of writing it again */
+        cleanup_free char *base = strdup(e->name);
+        char *slash = base ? strrchr(base, '/') : NULL;
+        if (base == NULL)
+            return tug_error_set(err, ENOMEM, "load");
+        if (slash)
+            *slash = '\0';
+        else
+            *base = '\0';
+        e->link = hard ? clean_name("", hard) : clean_name(base, archive_entry_symlink(ae));
+        if (e->link == NULL)
+            return tug_error_user(err, "the archive's link %s points outside the archive; refused",
+                                  e->name);
+        return 0;
+    }
+    return spool_data(l, a, e, err);
+}
+
+static void archive_freep(struct archive **a)
+{
+    if (*a)
+        archive_read_free(*a);
+}
+
+static int open_reader(int fd, struct archive **ret, tug_error **err)
+{
+    if (tug_lazylib_load(&tug_libarchive, err) < 0)
+        return -1;
+    struct archive *a = archive_read_new();
+    if (a == NULL)
+        return tug_error_set(err, ENOMEM, "read the archive");
+    archive_read_support_filter_gzip(a);
+    archive_read_support_filter_bzip2(a);
+    archive_read_support_filter_xz(a);
+    archive_read_support_filter_zstd(a);
+    archive_read_support_format_tar(a);
+    archive_read_support_format_empty(a);
+    if (archive_read_open_fd(a, fd, 1 << 20) != ARCHIVE_OK) {
+        tug_error_user(err, "not an image archive (a tar, plain or compressed): %s",
+                       archive_error_string(a) ? archive_error_string(a) : "?");
+        archive_read_free(a);
+        return -1;
+    }
+    *ret = a;
+    return 0;
+}
+
+static int spool(loader *l, int fd, tug_error **err)
+{
+    if (asprintf(&l->dir, "%s/ingest/load-%d-XXXXXX", l->s->root, (int)getpid()) < 0 ||
+        mkdtemp(l->dir) == NULL) {
+        int e = errno;
+        free(steal_pointer(&l->dir));
+        return tug_error_set(err, e ? e : ENOMEM, "create a spool directory");
+    }
+    __attribute__((cleanup(archive_freep))) struct archive *a = NULL;
+    if (open_reader(fd, &a, err) < 0)
+        return -1;
+    for (size_t seen = 0;; seen++) {
+        struct archive_entry *ae;
+        int r = archive_read_next_header(a, &ae);
+        if (r == ARCHIVE_EOF)
+            return seen ? 0 : tug_error_user(err, "the archive is empty");
+        if (r != ARCHIVE_OK && r != ARCHIVE_WARN) {
+            const char *why = archive_error_string(a);
+            return tug_error_user(err, "%s: %s",
+                                  seen ? "the archive is truncated or corrupt"
+                                       : "not an image archive (a tar, plain or compressed)",
+                                  why ? why : "?");
+        }
+        if (spool_entry(l, a, ae, err) < 0)
+            return -1;
+    }
+}
+
+/* ---- Reading the archive's documents ---------------------------------------------------- */
+
+static load_image *add_image(loader *l, const char *id, tug_error **err)
+{
+    for (size_t i = 0; i < l->n_images; i++)
+        if (strcmp(l->images[i].id, id) == 0)
+            return &l->images[i];
+    load_image *ni = realloc(l->images, (l->n_images + 1) * sizeof(*ni));
+    if (ni == NULL) {
+        tug_error_set(err, ENOMEM, "load");
+        return NULL;
+    }
+    l->images = ni;
+    load_image *im = &ni[l->n_images++];
+    *im = (load_image){0};
+    snprintf(im->id, sizeof(im->id), "%s", id);
+    return im;
+}
+
+static int add_tag(load_image *im, const char *what, const char *name, tug_error **err)
+{
+    cleanup_reference tug_reference *ref = NULL;
+    if (tug_reference_parse(name, &ref, err) < 0)
+        return tug_error_wrap(err, "%s: tag \"%s\"", what, name);
+    if (ref->digest || ref->tag == NULL)
+        return tug_error_user(err, "%s: \"%s\" is not a name:tag", what, name);
+    cleanup_free char *full = tug_reference_string(ref);
+    for (size_t i = 0; i < im->n_tags; i++)
+        if (strcmp(im->tags[i], full) == 0)
+            return 0;
+    char **nt = full ? realloc(im->tags, (im->n_tags + 1) * sizeof(*nt)) : NULL;
+    if (nt == NULL)
+        return tug_error_set(err, ENOMEM, "load");
+    im->tags = nt;
+    nt[im->n_tags++] = steal_pointer(&full);
+    return 0;
+}
+
+/* The config: its digest is the image ID, its fields checked as pull checks them. */
+static int read_config(loader *l, const char *doc, const char *name, load_image **ret,
+                       tug_error **err)
+{
+    entry *ce;
+    if (named_entry(l, doc, name, &ce, err) < 0)
+        return -1;
+    load_image *im = add_image(l, ce->digest, err);
+    if (im == NULL)
+        return -1;
+    *ret = im;
+    if (im->config)
+        return 0; /* named before: one more tag for it */
+    size_t len;
+    if (read_entry(ce, TUG_CONFIG_MAX_BYTES, &im->config_raw, &len, err) < 0)
+        return -1;
+    json_error_t jerr;
+    im->config = json_loadb(im->config_raw, len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &jerr);
+    if (im->config == NULL || strlen(im->config_raw) != len)
+        return tug_error_user(err, "image config %s is not valid JSON: %s", ce->name,
+                              im->config ? "it holds a NUL byte" : jerr.text);
+    if (tug_image_config_check(im->config, im->id, err) < 0)
+        return -1;
+    json_t *ids = json_object_get(json_object_get(im->config, "rootfs"), "diff_ids");
+    if (!json_is_array(ids))
+        return tug_error_user(err, "image config %.19s has no rootfs.diff_ids", im->id);
+    im->n_layers = json_array_size(ids);
+    im->layers = calloc(im->n_layers + 1, sizeof(*im->layers));
+    if (im->layers == NULL)
+        return tug_error_set(err, ENOMEM, "load");
+    for (size_t i = 0; i < im->n_layers; i++) {
+        const char *d = json_string_value(json_array_get(ids, i));
+        if (!tug_digest_valid(d))
+            return tug_error_user(err, "image config %.19s has an invalid diff_id", im->id);
+        snprintf(im->layers[i].diff_id, sizeof(im->layers[i].diff_id), "%s", d);
+    }
+    return 0;
+}
+
+/* docker-archive: [{"Config": ..., "RepoTags": [...], "Layers": [...]}] */
+static int read_docker(loader *l, const entry *me, tug_error **err)
+{
+    json_t *doc = read_json(me, err);
+    if (doc == NULL)
+        return -1;
+    int r = -1;
+    size_t i;
+    json_t *m;
+    if (!json_is_array(doc) || json_array_size(doc) == 0) {
+        tug_error_user(err, "manifest.json lists no image");
+        goto out;
+    }
+    json_array_foreach(doc, i, m)
+    {
+        load_image *im;
+        json_t *layers = json_object_get(m, "Layers"), *tags = json_object_get(m, "RepoTags");
+        if (read_config(l, "manifest.json", json_string_value(json_object_get(m, "Config")), &im,
+                        err) < 0)
+            goto out;
+        if (!json_is_array(layers) || json_array_size(layers) != im->n_layers) {
+            tug_error_user(err, "manifest.json: image %.19s lists %zu layers, its config %zu",
+                           im->id, json_array_size(layers), im->n_layers);
+            goto out;
+        }
+        for (size_t k = 0; k < im->n_layers && im->layers[k].e == NULL; k++)
+            if (named_entry(l, "manifest.json", json_string_value(json_array_get(layers, k)),
+                            &im->layers[k].e, err) < 0)
+                goto out;
+        size_t t;
+        json_t *tag;
+        if (!json_is_array(tags) && !json_is_null(tags) && tags != NULL) {
+            tug_error_user(err, "manifest.json: RepoTags is not a list");
+            goto out;
+        }
+        json_array_foreach(tags, t, tag)
+        {
+            const char *name = json_string_value(tag);
+            if (add_tag(im, "manifest.json", name ? name : "", err) < 0)
+                goto out;
+        }
+    }
+    r = 0;
+out:
+    json_decref(doc);
+    return r;
+}
+
+/* The name an index entry gives its image: docker's and containerd's full name, or OCI's
+ * ref.name when it is a whole reference (skopeo writes a bare tag there: no name). */
+static const char *oci_name(json_t *desc)
+{
+    json_t *ann = json_object_get(desc, "annotations");
+    const char *full = json_string_value(json_object_get(ann, "io.containerd.image.name"));
+    if (full)
+        return full;
+    const char *ref = json_string_value(json_object_get(ann, "org.opencontainers.image.ref.name"));
+    return ref && (strchr(ref, '/') || strchr(ref, ':')) ? ref : NULL;
+}
+
+static int oci_blob(loader *l, const tug_descriptor *d, entry **ret, tug_error **err)
+{
+    if (!tug_digest_valid(d->digest))
+        return tug_error_user(err, "index.json names an invalid digest");
+    cleanup_free char *name = NULL;
+    if (asprintf(&name, "blobs/sha256/%s", tug_digest_hex(d->digest)) < 0)
+        return tug_error_set(err, ENOMEM, "load");
+    if (named_entry(l, "the OCI layout", name, ret, err) < 0)
+        return -1;
+    if (d->size != (*ret)->size)
+        return tug_error_user(err, "%s is %lld bytes, its descriptor says %lld", name, (*ret)->size,
+                              d->size);
+    return 0;
+}
+
+/* One image of an OCI layout: indexes followed down to this machine's platform. */
+static int read_oci_image(loader *l, const tug_descriptor *top, const char *name, tug_error **err)
+{
+    tug_descriptor d = *top;
+    cleanup_manifest tug_manifest *m = NULL;
+    entry *me = NULL;
+    for (int depth = 0;; depth++) {
+        cleanup_free char *body = NULL;
+        size_t len;
+        if (oci_blob(l, &d, &me, err) < 0 || read_entry(me, MAX_JSON_BYTES, &body, &len, err) < 0)
+            return -1;
+        tug_manifest_free(steal_pointer(&m));
+        if (tug_manifest_parse(body, len, d.media_type, &m, err) < 0)
+            return tug_error_wrap(err, "%s", me->name);
+        if (!m->is_index)
+            break;
+        if (depth == MAX_INDEX_DEPTH)
+            return tug_error_user(err, "image index nests deeper than %d levels", MAX_INDEX_DEPTH);
+        tug_platform plat = {0};
+        const tug_descriptor *pick;
+        tug_platform_host(&plat);
+        int r = tug_index_select(m, &plat, &pick, err);
+        tug_platform_clear(&plat);
+        if (r < 0)
+            return -1;
+        d = *pick;
+    }
+    entry *ce;
+    load_image *im;
+    if (oci_blob(l, &m->config, &ce, err) < 0)
+        return -1;
+    cleanup_free char *cname = strdup(ce->name);
+    if (cname == NULL || read_config(l, "the OCI layout", cname, &im, err) < 0)
+        return -1;
+    if (m->n_layers != im->n_layers)
+        return tug_error_user(err, "%s lists %zu layers, its config %zu", me->name, m->n_layers,
+                              im->n_layers);
+    if (im->manifest) /* the same image again (another compression of its layers): a tag */
+        return name ? add_tag(im, "index.json", name, err) : 0;
+    for (size_t k = 0; k < m->n_layers; k++) {
+        const tug_descriptor *ld = &m->layers[k];
+        if (tug_layer_compression(ld->media_type) < 0)
+            return tug_error_user(err, "layer %s has media type %s, which tug cannot unpack",
+                                  ld->digest, ld->media_type ? ld->media_type : "(none)");
+        if (oci_blob(l, ld, &im->layers[k].e, err) < 0)
+            return -1;
+        free(im->layers[k].media_type);
+        im->layers[k].media_type = strdup(ld->media_type);
+    }
+    im->manifest = me;
+    free(im->manifest_mt);
+    im->manifest_mt =
+        strdup(m->media_type ? m->media_type : "application/vnd.oci.image.manifest.v1+json");
+    return name ? add_tag(im, "index.json", name, err) : 0;
+}
+
+static int read_oci(loader *l, const entry *ie, tug_error **err)
+{
+    json_t *doc = read_json(ie, err);
+    if (doc == NULL)
+        return -1;
+    json_t *list = json_object_get(doc, "manifests"), *d;
+    size_t i;
+    int r = -1;
+    if (!json_is_array(list) || json_array_size(list) == 0) {
+        tug_error_user(err, "index.json lists no image");
+        goto out;
+    }
+    json_array_foreach(list, i, d)
+    {
+        tug_descriptor desc = {
+            .media_type = (char *)json_string_value(json_object_get(d, "mediaType")),
+            .digest = (char *)json_string_value(json_object_get(d, "digest")),
+            .size = json_integer_value(json_object_get(d, "size")),
+        };
+        if (desc.digest == NULL) {
+            tug_error_user(err, "index.json: entry %zu has no digest", i);
+            goto out;
+        }
+        if (read_oci_image(l, &desc, oci_name(d), err) < 0)
+            goto out;
+    }
+    r = 0;
+out:
+    json_decref(doc);
+    return r;
+}
+
+/* ---- Into the store ------------------------------------------------------------------- */
+
+static const char *docker_media_type(const entry *e)
+{
+    unsigned char m[4] = {0};
+    cleanup_close int fd = open(e->file, O_RDONLY | O_CLOEXEC);
+    ssize_t n = fd >= 0 ? read(fd, m, sizeof(m)) : -1;
+    if (n >= 2 && m[0] == 0x1f && m[1] == 0x8b)
+        return "application/vnd.docker.image.rootfs.diff.tar.gzip";
+    if (n == 4 && m[0] == 0x28 && m[1] == 0xb5 && m[2] == 0x2f && m[3] == 0xfd)
+        return "application/vnd.oci.image.layer.v1.tar+zstd";
+    return "application/vnd.docker.image.rootfs.diff.tar";
+}
+
+static int mismatch(const entry *e, const char *got, const char *want, tug_error **err)
+{
+    return tug_error_user(err,
+                          "layer %s: its content (%s) does not match the image "
+                          "configuration (%s)",
+                          e->name, got, want);
+}
+
+/* Unpack a layer the store lacks, check it is the one the config names and commit it with
+ * its blob; a layer the store has is taken as it is. */
+static int store_layer(loader *l, load_layer *ll, const char *parent,
+                       char chain[TUG_DIGEST_LEN + 1], long long *ret_size, tug_error **err)
+{
+    entry *e = ll->e;
+    tug_chain_id(parent, ll->diff_id, chain);
+    cleanup_free char *stored = e->stored ? tug_store_blob_path(l->s, e->digest) : NULL;
+    cleanup_close int fd = open(stored ? stored : e->file, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return tug_error_set(err, errno, "open %s", e->name);
+    if (tug_store_has_layer(l->s, chain)) {
+        /* the layer is here; its blob is kept too (push and save send it) once it is shown
+         * to be this layer */
+        char diff_id[TUG_DIGEST_LEN + 1];
+        *ret_size = tug_store_layer_size(l->s, chain);
+        if (e->stored || tug_store_has_blob(l->s, e->digest))
+            return 0;
+        if (tug_layer_diff_id(fd, diff_id, err) < 0)
+            return tug_error_wrap(err, "layer %s", e->name);
+        if (strcmp(diff_id, ll->diff_id) != 0)
+            return mismatch(e, diff_id, ll->diff_id, err);
+        e->stored = true;
+        return tug_store_commit_blob_file(l->s, e->file, e->digest, err);
+    }
+    cleanup_free char *tmp = NULL;
+    tug_unpack_result res;
+    if (tug_store_unpack_layer(l->s, fd, &tmp, &res, err) < 0)
+        return tug_error_wrap(err, "layer %s", e->name);
+    if (strcmp(res.diff_id, ll->diff_id) != 0) {
+        tug_store_drop_tmp(tmp);
+        return mismatch(e, res.diff_id, ll->diff_id, err);
+    }
+    tug_layer_add add = {.tmp = tmp,
+                         .parent_chain = parent,
+                         .diff_id = res.diff_id,
+                         .size = res.size,
+                         .blob_file = e->stored ? NULL : e->file,
+                         .blob_digest = e->digest};
+    e->stored = true; /* whatever happens the spooled file is consumed */
+    if (tug_store_add_layer(l->s, &add, NULL, err) < 0)
+        return -1;
+    *ret_size = res.size;
+    return 0;
+}
+
+static int store_image(loader *l, load_image *im, tug_error **err)
+{
+    tug_image img = {.id = im->id, .config = im->config, .config_raw = im->config_raw};
+    cleanup_free tug_image_layer *layers = calloc(im->n_layers + 1, sizeof(*layers));
+    cleanup_free char *chains = calloc(im->n_layers + 1, TUG_DIGEST_LEN + 1);
+    if (layers == NULL || chains == NULL)
+        return tug_error_set(err, ENOMEM, "load");
+    const char *parent = NULL;
+    for (size_t i = 0; i < im->n_layers; i++) {
+        load_layer *ll = &im->layers[i];
+        char *chain = chains + i * (TUG_DIGEST_LEN + 1);
+        long long size = 0;
+        if (store_layer(l, ll, parent, chain, &size, err) < 0)
+            return tug_error_wrap(err, "image %.19s", im->id);
+        parent = chain;
+        layers[i] = (tug_image_layer){
+            .chain_id = chain,
+            .diff_id = ll->diff_id,
+            .blob_digest = ll->e->digest,
+            .media_type = ll->media_type ? ll->media_type : (char *)docker_media_type(ll->e),
+            .blob_size = ll->e->size,
+            .size = size};
+        img.size += size;
+    }
+    if (tug_store_put_blob(l->s, im->id, im->config_raw, strlen(im->config_raw), err) < 0)
+        return -1;
+    if (im->manifest) {
+        cleanup_free char *body = NULL;
+        size_t len;
+        if (tug_read_file(im->manifest->file, &body, &len, err) < 0 ||
+            tug_store_put_blob(l->s, im->manifest->digest, body, len, err) < 0)
+            return -1;
+        img.manifest_digest = im->manifest->digest;
+        img.manifest_media_type = im->manifest_mt;
+    }
+    tug_parse_rfc3339(json_string_value(json_object_get(im->config, "created")), &img.created,
+                      NULL);
+    img.layers = layers;
+    img.n_layers = im->n_layers;
+    if (tug_store_begin(l->s, err) < 0)
+        return -1;
+    if (tug_store_add_image(l->s, &img, err) < 0)
+        goto fail;
+    for (size_t t = 0; t < im->n_tags; t++)
+        if (tug_store_set_tag(l->s, im->tags[t], im->id, err) < 0)
+            goto fail;
+    return tug_store_commit(l->s, err);
+fail:
+    tug_store_rollback(l->s);
+    return -1;
+}
+
+void tug_load_result_clear(tug_load_result *r)
+{
+    for (size_t i = 0; i < r->n; i++) {
+        free(r->images[i].id);
+        for (size_t t = 0; t < r->images[i].n_tags; t++)
+            free(r->images[i].tags[t]);
+        free(r->images[i].tags);
+    }
+    free(r->images);
+    memset(r, 0, sizeof(*r));
+}
+
+int tug_load(tug_store *s, int fd, tug_load_result *ret, tug_error **err)
+{
+    memset(ret, 0, sizeof(*ret));
+    cleanup_close int lock = tug_store_lock_shared(s, err);
+    if (lock < 0)
+        return -1;
+    tug_store_sweep_dead(s);
+    __attribute__((cleanup(loader_clear))) loader l = {.s = s};
+    if (spool(&l, fd, err) < 0)
+        return -1;
+    entry *me = find_entry(&l, "manifest.json"), *ie = find_entry(&l, "index.json");
+    if (me && me->file && read_docker(&l, me, err) < 0)
+        return -1;
+    if ((me == NULL || me->file == NULL) && ie && ie->file && read_oci(&l, ie, err) < 0)
+        return -1;
+    if (l.n_images == 0)
+        return tug_error_user(err, "not an image archive: it has neither manifest.json nor "
+                                   "index.json (a root file system tarball goes to tug import)");
+    ret->images = calloc(l.n_images, sizeof(*ret->images));
+    if (ret->images == NULL)
+        return tug_error_set(err, ENOMEM, "load");
+    for (size_t i = 0; i < l.n_images; i++) {
+        load_image *im = &l.images[i];
+        if (store_image(&l, im, err) < 0) {
+            tug_load_result_clear(ret);
+            return -1;
+        }
+        tug_loaded_image *out = &ret->images[ret->n++];
+        out->id = strdup(im->id);
+        out->tags = steal_pointer(&im->tags);
+        out->n_tags = im->n_tags;
+        im->n_tags = 0;
+    }
+    return 0;
+}
+
+int tug_image_archive_probe(int fd, tug_error **err)
+{
+    __attribute__((cleanup(archive_freep))) struct archive *a = NULL;
+    tug_error *ignored = NULL;
+    if (lseek(fd, 0, SEEK_SET) < 0)
+        return tug_error_set(err, errno, "seek the archive");
+    if (open_reader(fd, &a, &ignored) < 0) {
+        tug_error_free(ignored);
+        return lseek(fd, 0, SEEK_SET) < 0 ? tug_error_set(err, errno, "seek the archive") : 0;
+    }
+    bool manifest = false, layer = false, layout = false, index = false;
+    struct archive_entry *ae;
+    while (archive_read_next_header(a, &ae) == ARCHIVE_OK) {
+        cleanup_free char *name = clean_name("", archive_entry_pathname(ae));
+        if (name == NULL)
+            continue;
+        manifest |= strcmp(name, "manifest.json") == 0;
+        index |= strcmp(name, "index.json") == 0;
+        layout |= strcmp(name, "oci-layout") == 0;
+        size_t n = strlen(name);
+        layer |= tug_str_has_prefix(name, "blobs/sha256/") ||
+                 (n > 4 && strcmp(name + n - 4, ".tar") == 0);
+    }
+    if (lseek(fd, 0, SEEK_SET) < 0)
+        return tug_error_set(err, errno, "seek the archive");
+    return (manifest && layer) || (layout && index);
+}
