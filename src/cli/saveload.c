@@ -33,11 +33,13 @@ int cmd_save(cli_ctx *ctx, int argc, char **argv)
                 so.format = TUG_SAVE_OCI_DIR;
             else if (strcmp(optarg, "docker-archive") == 0)
                 so.format = TUG_SAVE_DOCKER_ARCHIVE;
-            else
-                return cli_usage_error(ctx,
-                                       "invalid --format \"%s\": use docker-archive (the "
-                                       "default) or oci-dir",
-                                       optarg);
+            else {
+                cli_usage_error(ctx,
+                                "invalid --format \"%s\": use docker-archive (the default) "
+                                "or oci-dir",
+                                optarg);
+                return EXIT_ENGINE; /* a flag's bad value, as docker's flag errors */
+            }
             break;
         case 'H':
             cli_print_help("tug save [OPTIONS] IMAGE [IMAGE...]",
@@ -56,8 +58,10 @@ int cmd_save(cli_ctx *ctx, int argc, char **argv)
         return cli_usage_error(ctx, "\"save\" requires at least 1 argument.\n\n"
                                     "Usage:  tug save [OPTIONS] IMAGE [IMAGE...]");
     tug_error *err = NULL;
-    if (so.format == TUG_SAVE_OCI_DIR && so.path == NULL)
-        return cli_usage_error(ctx, "--format oci-dir writes a directory: name it with -o DIR");
+    if (so.format == TUG_SAVE_OCI_DIR && so.path == NULL) {
+        cli_usage_error(ctx, "--format oci-dir writes a directory: name it with -o DIR");
+        return EXIT_ENGINE;
+    }
     if (so.path == NULL && isatty(STDOUT_FILENO)) {
         tug_error_user(&err, "Cowardly refusing to save to a terminal. Use the -o flag or "
                              "redirect");

@@ -53,6 +53,9 @@ typedef struct load_image {
     size_t n_tags;
     entry *manifest; /* OCI: the manifest blob, kept for push and save */
     char *manifest_mt;
+    tug_image row; /* what is recorded, pointing into this struct */
+    tug_image_layer *rows;
+    char *chains;
 } load_image;
 
 typedef struct loader {
@@ -83,6 +86,8 @@ static void loader_clear(loader *l)
             free(im->tags[k]);
         free(im->tags);
         free(im->manifest_mt);
+        free(im->rows);
+        free(im->chains);
     }
     free(l->images);
     if (l->dir) {
@@ -635,29 +640,31 @@ static int store_layer(loader *l, load_layer *ll, const char *parent,
     return 0;
 }
 
+/* The layers and blobs of an image into the store, and its row filled for the record. */
 static int store_image(loader *l, load_image *im, tug_error **err)
 {
-    tug_image img = {.id = im->id, .config = im->config, .config_raw = im->config_raw};
-    cleanup_free tug_image_layer *layers = calloc(im->n_layers + 1, sizeof(*layers));
-    cleanup_free char *chains = calloc(im->n_layers + 1, TUG_DIGEST_LEN + 1);
-    if (layers == NULL || chains == NULL)
+    tug_image *img = &im->row;
+    *img = (tug_image){.id = im->id, .config = im->config, .config_raw = im->config_raw};
+    im->rows = calloc(im->n_layers + 1, sizeof(*im->rows));
+    im->chains = calloc(im->n_layers + 1, TUG_DIGEST_LEN + 1);
+    if (im->rows == NULL || im->chains == NULL)
         return tug_error_set(err, ENOMEM, "load");
     const char *parent = NULL;
     for (size_t i = 0; i < im->n_layers; i++) {
         load_layer *ll = &im->layers[i];
-        char *chain = chains + i * (TUG_DIGEST_LEN + 1);
+        char *chain = im->chains + i * (TUG_DIGEST_LEN + 1);
         long long size = 0;
         if (store_layer(l, ll, parent, chain, &size, err) < 0)
             return tug_error_wrap(err, "image %.19s", im->id);
         parent = chain;
-        layers[i] = (tug_image_layer){
+        im->rows[i] = (tug_image_layer){
             .chain_id = chain,
             .diff_id = ll->diff_id,
             .blob_digest = ll->e->digest,
             .media_type = ll->media_type ? ll->media_type : (char *)docker_media_type(ll->e),
             .blob_size = ll->e->size,
             .size = size};
-        img.size += size;
+        img->size += size;
     }
     if (tug_store_put_blob(l->s, im->id, im->config_raw, strlen(im->config_raw), err) < 0)
         return -1;
@@ -667,20 +674,29 @@ static int store_image(loader *l, load_image *im, tug_error **err)
         if (tug_read_file(im->manifest->file, &body, &len, err) < 0 ||
             tug_store_put_blob(l->s, im->manifest->digest, body, len, err) < 0)
             return -1;
-        img.manifest_digest = im->manifest->digest;
-        img.manifest_media_type = im->manifest_mt;
+        img->manifest_digest = im->manifest->digest;
+        img->manifest_media_type = im->manifest_mt;
     }
-    tug_parse_rfc3339(json_string_value(json_object_get(im->config, "created")), &img.created,
+    tug_parse_rfc3339(json_string_value(json_object_get(im->config, "created")), &img->created,
                       NULL);
-    img.layers = layers;
-    img.n_layers = im->n_layers;
+    img->layers = im->rows;
+    img->n_layers = im->n_layers;
+    return 0;
+}
+
+/* Every image and tag in one transaction: an archive loads whole or not at all. */
+static int record_images(loader *l, tug_error **err)
+{
     if (tug_store_begin(l->s, err) < 0)
         return -1;
-    if (tug_store_add_image(l->s, &img, err) < 0)
-        goto fail;
-    for (size_t t = 0; t < im->n_tags; t++)
-        if (tug_store_set_tag(l->s, im->tags[t], im->id, err) < 0)
+    for (size_t i = 0; i < l->n_images; i++) {
+        load_image *im = &l->images[i];
+        if (tug_store_add_image(l->s, &im->row, err) < 0)
             goto fail;
+        for (size_t t = 0; t < im->n_tags; t++)
+            if (tug_store_set_tag(l->s, im->tags[t], im->id, err) < 0)
+                goto fail;
+    }
     return tug_store_commit(l->s, err);
 fail:
     tug_store_rollback(l->s);
@@ -717,15 +733,16 @@ int tug_load(tug_store *s, int fd, tug_load_result *ret, tug_error **err)
     if (l.n_images == 0)
         return tug_error_user(err, "not an image archive: it has neither manifest.json nor "
                                    "index.json (a root file system tarball goes to tug import)");
+    for (size_t i = 0; i < l.n_images; i++)
+        if (store_image(&l, &l.images[i], err) < 0)
+            return -1;
+    if (record_images(&l, err) < 0)
+        return -1;
     ret->images = calloc(l.n_images, sizeof(*ret->images));
     if (ret->images == NULL)
         return tug_error_set(err, ENOMEM, "load");
     for (size_t i = 0; i < l.n_images; i++) {
         load_image *im = &l.images[i];
-        if (store_image(&l, im, err) < 0) {
-            tug_load_result_clear(ret);
-            return -1;
-        }
         tug_loaded_image *out = &ret->images[ret->n++];
         out->id = strdup(im->id);
         out->tags = steal_pointer(&im->tags);
