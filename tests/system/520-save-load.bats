@@ -47,9 +47,12 @@ if case == "blob":
     entries.append(("blobs/sha256/" + "1" * 64, b"not what the name says"))
 if case == "huge":
     entries[0] = ("manifest.json", b" " * (9 << 20) + manifest)
-with tarfile.open(out, "w") as t:
+with tarfile.open(out, "w", format=tarfile.GNU_FORMAT) as t:
     for name, data in entries:
         i = tarfile.TarInfo(name); i.size = len(data); t.addfile(i, io.BytesIO(data))
+    if case == "bigentry":  # a header that claims a petabyte, and no data
+        i = tarfile.TarInfo("l2/layer.tar"); i.size = 1 << 50
+        t.fileobj.write(i.tobuf(tarfile.GNU_FORMAT))
 EOF
 }
 
@@ -263,6 +266,7 @@ refused() {
   refused blob "blobs/sha256/1111.* holds content of digest sha256:.*not the one its name says"
   refused diffid "does not match the image configuration"
   refused huge "manifest.json is [0-9]+ bytes, more than the [0-9]+ tug reads"
+  refused bigentry "l2/layer.tar is 1125899906842624 bytes, more than the [0-9]+ free in"
   # a truncated archive
   head -c 3000 ok.tar >cut.tar
   run_tug 1 load -i cut.tar

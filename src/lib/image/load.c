@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include "../store/imgconfig.h"
@@ -247,6 +248,15 @@ static int spool_entry(loader *l, struct archive *a, struct archive_entry *ae, t
         return tug_error_user(err, "the archive's entry %s is not a file; refused", name);
     if (find_entry(l, name) != NULL)
         return tug_error_user(err, "the archive holds %s twice; refused", name);
+    struct statvfs fs;
+    la_int64_t need = archive_entry_size(ae);
+    if (type == AE_IFREG && statvfs(l->dir, &fs) == 0 &&
+        need > (la_int64_t)(fs.f_bavail * fs.f_frsize))
+        return tug_error_user(err,
+                              "the archive's entry %s is %lld bytes, more than the %llu free "
+                              "in %s",
+                              name, (long long)need,
+                              (unsigned long long)(fs.f_bavail * fs.f_frsize), l->s->root);
     if (l->n == MAX_ENTRIES)
         return tug_error_user(err, "the archive has more than %d entries", MAX_ENTRIES);
     entry *nv = realloc(l->v, (l->n + 1) * sizeof(*nv));
@@ -768,6 +778,11 @@ int tug_image_archive_probe(int fd, tug_error **err)
         cleanup_free char *name = clean_name("", archive_entry_pathname(ae));
         if (name == NULL)
             continue;
+        /* a directory no image archive has (bin/, etc/): a root file system, read no further */
+        if (archive_entry_filetype(ae) == AE_IFDIR && *name && strcmp(name, "blobs") != 0 &&
+            strcmp(name, "blobs/sha256") != 0 &&
+            !(strlen(name) == 64 && strspn(name, "0123456789abcdef") == 64))
+            break;
         manifest |= strcmp(name, "manifest.json") == 0;
         index |= strcmp(name, "index.json") == 0;
         layout |= strcmp(name, "oci-layout") == 0;
