@@ -190,7 +190,7 @@ EOF
   run_tug save -o "$BATS_TEST_TMPDIR/t.tar" $tag
   run docker load -i "$BATS_TEST_TMPDIR/t.tar"
   [[ $status -eq 0 && $output =~ "Loaded image: $tag:latest" ]] || { echo "$output"; false; }
-  run docker run --rm $tag:latest
+  run docker run --rm --network none $tag:latest
   local ran=$status out=$output
   docker save -o "$BATS_TEST_TMPDIR/d.tar" $tag:latest
   docker rmi -f $tag:latest >/dev/null
