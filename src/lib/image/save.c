@@ -29,7 +29,8 @@
 typedef struct save_blob {
     char digest[TUG_DIGEST_LEN + 1];
     char *path;
-    bool made; /* path is ours to unlink */
+    bool made;   /* path is ours to unlink */
+    bool config; /* an image config: written before the layers */
     long long size;
 } save_blob;
 
@@ -95,10 +96,9 @@ static int add_blob(saver *v, const char *digest, char *path, bool made, size_t 
     }
     v->blobs = nb;
     save_blob *b = &nb[v->n_blobs];
+    *b = (save_blob){.made = made, .size = st.st_size};
     snprintf(b->digest, sizeof(b->digest), "%s", digest);
     b->path = path;
-    b->made = made;
-    b->size = st.st_size;
     *ret_idx = v->n_blobs++;
     return 0;
 }
@@ -233,6 +233,7 @@ static int collect(saver *v, tug_error **err)
             return -1;
         if (add_blob(v, img->id, tug_store_blob_path(v->s, img->id), false, &si->config, err) < 0)
             return -1;
+        v->blobs[si->config].config = true;
         si->layers = calloc(img->n_layers + 1, sizeof(*si->layers));
         if (si->layers == NULL)
             return tug_error_set(err, ENOMEM, "save");
@@ -405,8 +406,8 @@ static int tar_blob(tar_out *o, const save_blob *b, tug_error **err)
     return tar_pad(o, b->size, err);
 }
 
-/* The metadata first (a reader that streams learns what each blob is before it comes), then
- * configs, layers and manifests, each blob once. */
+/* The metadata first, then the configs, then layers and manifests, each blob once: a reader
+ * that streams (tug load) knows every image before its first layer comes. */
 static int write_tar(const saver *v, int fd, tug_error **err)
 {
     cleanup_free char *index = index_json(v), *manifest = NULL, *repos = NULL;
@@ -422,9 +423,10 @@ static int write_tar(const saver *v, int fd, tug_error **err)
         tar_header(&o, "blobs/", '5', 0, err) < 0 ||
         tar_header(&o, "blobs/sha256/", '5', 0, err) < 0)
         goto out;
-    for (size_t i = 0; i < v->n_blobs; i++)
-        if (tar_blob(&o, &v->blobs[i], err) < 0)
-            goto out;
+    for (int configs = 1; configs >= 0; configs--)
+        for (size_t i = 0; i < v->n_blobs; i++)
+            if (v->blobs[i].config == configs && tar_blob(&o, &v->blobs[i], err) < 0)
+                goto out;
     for (size_t n = 0; n < v->n_images; n++) {
         const save_image *si = &v->images[n];
         cleanup_free char *name = blob_name(si->manifest_digest);
