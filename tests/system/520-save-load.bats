@@ -30,6 +30,8 @@ def layer_tar(files):
             i = tarfile.TarInfo(name); i.size = len(data); t.addfile(i, io.BytesIO(data))
     return b.getvalue()
 layer = layer_tar([("ok.txt", b"ok\n")])
+if case == "garbage":  # unpacked while it is read: the unpacker fails half way
+    layer = gzip.compress(layer)[:40] + bytes(range(256)) * 64
 diff = "sha256:" + hashlib.sha256(layer).hexdigest()
 if case == "diffid":
     diff = "sha256:" + "0" * 64
@@ -266,6 +268,7 @@ refused() {
   refused blob "blobs/sha256/1111.* holds content of digest sha256:.*not the one its name says"
   refused diffid "does not match the image configuration"
   refused huge "manifest.json is [0-9]+ bytes, more than the [0-9]+ tug reads"
+  refused garbage "layer l1/layer.tar: layer is truncated or corrupt"
   refused bigentry "l2/layer.tar is 1125899906842624 bytes, more than the [0-9]+ free in"
   # a truncated archive
   head -c 3000 ok.tar >cut.tar

@@ -6,9 +6,11 @@
 #include <archive_entry.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
@@ -40,8 +42,13 @@ typedef struct entry {
 
 typedef struct load_layer {
     entry *e;
+    char *name; /* docker-archive: the path manifest.json gives, cleaned; e is found by it */
     char diff_id[TUG_DIGEST_LEN + 1];
+    char chain[TUG_DIGEST_LEN + 1];
     char *media_type;
+    bool stream_tried;
+    char *tmp; /* unpacked while the archive was read, not committed yet */
+    tug_unpack_result res;
 } load_layer;
 
 typedef struct load_image {
@@ -66,6 +73,9 @@ typedef struct loader {
     size_t n;
     load_image *images;
     size_t n_images;
+    size_t manifest_json; /* its entry + 1 (entries move as they grow), 0 before it came */
+    bool planned;
+    int plan_tries;
 } loader;
 
 static void loader_clear(loader *l)
@@ -80,8 +90,13 @@ static void loader_clear(loader *l)
         load_image *im = &l->images[i];
         free(im->config_raw);
         json_decref(im->config);
-        for (size_t k = 0; k < im->n_layers; k++)
+        for (size_t k = 0; k < im->n_layers; k++) {
             free(im->layers[k].media_type);
+            free(im->layers[k].name);
+            if (im->layers[k].tmp)
+                tug_store_drop_tmp(im->layers[k].tmp);
+            free(im->layers[k].tmp);
+        }
         free(im->layers);
         for (size_t k = 0; k < im->n_tags; k++)
             free(im->tags[k]);
@@ -185,7 +200,75 @@ static json_t *read_json(const entry *e, tug_error **err)
 
 /* ---- Spooling ------------------------------------------------------------------------- */
 
-static int spool_data(loader *l, struct archive *a, entry *e, tug_error **err)
+static int plan(loader *l, tug_error **err);
+
+/* A layer unpacked while it is spooled: the spooler sends each block down a socket too, and a
+ * thread unpacks from the other end. */
+typedef struct layer_stream {
+    tug_store *s;
+    int fd[2]; /* [0] the unpacker reads, [1] the spooler writes */
+    pthread_t thread;
+    bool broken; /* the unpacker stopped reading (it failed): the spool goes on alone */
+    int rc;
+    char *tmp;
+    tug_unpack_result res;
+    tug_error *err;
+} layer_stream;
+
+static void *stream_main(void *arg)
+{
+    layer_stream *st = arg;
+    st->rc = tug_store_unpack_layer(st->s, st->fd[0], &st->tmp, &st->res, &st->err);
+    close(st->fd[0]); /* a send after this fails, and the spooler stops sending */
+    return NULL;
+}
+
+static int stream_start(layer_stream *st, tug_store *s, tug_error **err)
+{
+    *st = (layer_stream){.s = s, .fd = {-1, -1}};
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, st->fd) < 0)
+        return tug_error_set(err, errno, "socketpair");
+    if (pthread_create(&st->thread, NULL, stream_main, st) != 0) {
+        close(st->fd[0]);
+        close(st->fd[1]);
+        return tug_error_set(err, EAGAIN, "start an unpacker thread");
+    }
+    return 0;
+}
+
+static void stream_send(layer_stream *st, const void *buf, size_t len)
+{
+    const char *p = buf;
+    while (st && !st->broken && len > 0) {
+        ssize_t n = send(st->fd[1], p, len, MSG_NOSIGNAL);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            st->broken = true;
+            return;
+        }
+        p += n;
+        len -= (size_t)n;
+    }
+}
+
+/* The end of the data: wait for the unpacker; its failure is the load's. */
+static int stream_end(layer_stream *st, const char *name, tug_error **err)
+{
+    close(st->fd[1]);
+    pthread_join(st->thread, NULL);
+    if (st->rc < 0) {
+        if (err) {
+            tug_error_free(*err);
+            *err = steal_pointer(&st->err);
+        }
+        tug_error_free(st->err);
+        return tug_error_wrap(err, "layer %s", name);
+    }
+    return 0;
+}
+
+static int spool_data(loader *l, struct archive *a, entry *e, layer_stream *st, tug_error **err)
 {
     if (asprintf(&e->file, "%s/%zu", l->dir, l->n) < 0)
         return tug_error_set(err, ENOMEM, "load");
@@ -212,6 +295,7 @@ static int spool_data(loader *l, struct archive *a, entry *e, tug_error **err)
                 size_t n = gap > (long long)sizeof(zeros) ? sizeof(zeros) : (size_t)gap;
                 if (tug_write_all(fd, zeros, n) < 0)
                     return tug_error_set(err, errno, "write %s", e->file);
+                stream_send(st, zeros, n);
                 tug_sha256_update(h, zeros, n);
                 gap -= (long long)n;
                 e->size += (long long)n;
@@ -219,6 +303,7 @@ static int spool_data(loader *l, struct archive *a, entry *e, tug_error **err)
         }
         if (len && tug_write_all(fd, buf, len) < 0)
             return tug_error_set(err, errno, "write %s", e->file);
+        stream_send(st, buf, len);
         tug_sha256_update(h, buf, len);
         e->size += (long long)len;
     }
@@ -231,6 +316,29 @@ static int spool_data(loader *l, struct archive *a, entry *e, tug_error **err)
                                   e->name, e->digest);
     }
     return 0;
+}
+
+static int mismatch(const entry *e, const char *got, const char *want, tug_error **err)
+{
+    return tug_error_user(err,
+                          "layer %s: its content (%s) does not match the image "
+                          "configuration (%s)",
+                          e->name, got, want);
+}
+
+/* The layer of a planned image that this entry is, when the store lacks it: the first one, so
+ * that each layer is unpacked once. */
+static load_layer *stream_target(loader *l, const char *name)
+{
+    for (size_t i = 0; l->planned && i < l->n_images; i++)
+        for (size_t k = 0; k < l->images[i].n_layers; k++) {
+            load_layer *ll = &l->images[i].layers[k];
+            if (ll->name && strcmp(ll->name, name) == 0 && !ll->stream_tried) {
+                ll->stream_tried = true;
+                return tug_store_has_layer(l->s, ll->chain) ? NULL : ll;
+            }
+        }
+    return NULL;
 }
 
 static int spool_entry(loader *l, struct archive *a, struct archive_entry *ae, tug_error **err)
@@ -282,7 +390,28 @@ static int spool_entry(loader *l, struct archive *a, struct archive_entry *ae, t
                                   e->name);
         return 0;
     }
-    return spool_data(l, a, e, err);
+    if (plan(l, err) < 0)
+        return -1;
+    load_layer *target = stream_target(l, e->name);
+    layer_stream st;
+    if (target && stream_start(&st, l->s, err) < 0)
+        return -1;
+    int r = spool_data(l, a, e, target ? &st : NULL, err);
+    if (target) {
+        /* the unpacker ends whatever happened: a spool that failed closes its input early */
+        tug_error *serr = NULL;
+        int sr = stream_end(&st, e->name, r < 0 ? &serr : err);
+        tug_error_free(serr);
+        target->tmp = st.tmp;
+        target->res = st.res;
+        if (r == 0 && sr < 0)
+            r = -1;
+        if (r == 0 && strcmp(st.res.diff_id, target->diff_id) != 0)
+            r = mismatch(e, st.res.diff_id, target->diff_id, err);
+    }
+    if (r == 0 && strcmp(e->name, "manifest.json") == 0)
+        l->manifest_json = (size_t)(e - l->v) + 1;
+    return r;
 }
 
 static void archive_freep(struct archive **a)
@@ -415,6 +544,7 @@ static int read_config(loader *l, const char *doc, const char *name, load_image 
         if (!tug_digest_valid(d))
             return tug_error_user(err, "image config %.19s has an invalid diff_id", im->id);
         snprintf(im->layers[i].diff_id, sizeof(im->layers[i].diff_id), "%s", d);
+        tug_chain_id(i ? im->layers[i - 1].chain : NULL, d, im->layers[i].chain);
     }
     return 0;
 }
@@ -444,10 +574,15 @@ static int read_docker(loader *l, const entry *me, tug_error **err)
                            im->id, json_array_size(layers), im->n_layers);
             goto out;
         }
-        for (size_t k = 0; k < im->n_layers && im->layers[k].e == NULL; k++)
-            if (named_entry(l, "manifest.json", json_string_value(json_array_get(layers, k)),
-                            &im->layers[k].e, err) < 0)
+        for (size_t k = 0; k < im->n_layers && im->layers[k].name == NULL; k++) {
+            const char *raw = json_string_value(json_array_get(layers, k));
+            im->layers[k].name = clean_name("", raw);
+            if (im->layers[k].name == NULL || *im->layers[k].name == '\0') {
+                tug_error_user(err, "manifest.json names \"%s\", outside the archive",
+                               raw ? raw : "(null)");
                 goto out;
+            }
+        }
         size_t t;
         json_t *tag;
         if (!json_is_array(tags) && !json_is_null(tags) && tags != NULL) {
@@ -465,6 +600,51 @@ static int read_docker(loader *l, const entry *me, tug_error **err)
 out:
     json_decref(doc);
     return r;
+}
+
+/* The entries manifest.json's layer paths name, once the whole archive is read. */
+static int resolve_layers(loader *l, tug_error **err)
+{
+    for (size_t i = 0; i < l->n_images; i++)
+        for (size_t k = 0; k < l->images[i].n_layers; k++) {
+            load_layer *ll = &l->images[i].layers[k];
+            if (ll->e == NULL && named_entry(l, "manifest.json", ll->name, &ll->e, err) < 0)
+                return -1;
+        }
+    return 0;
+}
+
+/* Read manifest.json as soon as it and the configs it names are in (tug's own archives put
+ * them first): the layers that come after are unpacked as they are read. Tried a few times,
+ * while configs are still coming; 0 when it is not (yet) possible. */
+#define MAX_PLAN_TRIES 16
+static int plan(loader *l, tug_error **err)
+{
+    if (l->planned || l->manifest_json == 0 || l->plan_tries >= MAX_PLAN_TRIES)
+        return 0;
+    const entry *me = &l->v[l->manifest_json - 1];
+    l->plan_tries++;
+    cleanup_free char *data = NULL;
+    size_t len;
+    tug_error *ignored = NULL;
+    if (read_entry(me, MAX_JSON_BYTES, &data, &len, &ignored) < 0) {
+        tug_error_free(ignored);
+        return 0;
+    }
+    json_t *doc = json_loadb(data, len, 0, NULL), *m;
+    size_t i;
+    bool ready = json_is_array(doc);
+    json_array_foreach(doc, i, m)
+    {
+        cleanup_free char *c = clean_name("", json_string_value(json_object_get(m, "Config")));
+        const entry *ce = c ? find_entry(l, c) : NULL;
+        ready = ready && ce && ce->file && tug_digest_valid(ce->digest); /* spooled whole */
+    }
+    json_decref(doc);
+    if (!ready)
+        return 0;
+    l->planned = true; /* a bad manifest.json fails the load now rather than at the end */
+    return read_docker(l, me, err);
 }
 
 /* The name an index entry gives its image: docker's and containerd's full name, or OCI's
@@ -596,26 +776,18 @@ static const char *docker_media_type(const entry *e)
     return "application/vnd.docker.image.rootfs.diff.tar";
 }
 
-static int mismatch(const entry *e, const char *got, const char *want, tug_error **err)
-{
-    return tug_error_user(err,
-                          "layer %s: its content (%s) does not match the image "
-                          "configuration (%s)",
-                          e->name, got, want);
-}
-
 /* Unpack a layer the store lacks, check it is the one the config names and commit it with
  * its blob; a layer the store has is taken as it is. */
 static int store_layer(loader *l, load_layer *ll, const char *parent,
                        char chain[TUG_DIGEST_LEN + 1], long long *ret_size, tug_error **err)
 {
     entry *e = ll->e;
-    tug_chain_id(parent, ll->diff_id, chain);
+    memcpy(chain, ll->chain, sizeof(ll->chain));
     cleanup_free char *stored = e->stored ? tug_store_blob_path(l->s, e->digest) : NULL;
-    cleanup_close int fd = open(stored ? stored : e->file, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
+    cleanup_close int fd = ll->tmp ? -1 : open(stored ? stored : e->file, O_RDONLY | O_CLOEXEC);
+    if (fd < 0 && ll->tmp == NULL)
         return tug_error_set(err, errno, "open %s", e->name);
-    if (tug_store_has_layer(l->s, chain)) {
+    if (ll->tmp == NULL && tug_store_has_layer(l->s, chain)) {
         /* the layer is here; its blob is kept too (push and save send it) once it is shown
          * to be this layer */
         char diff_id[TUG_DIGEST_LEN + 1];
@@ -629,9 +801,9 @@ static int store_layer(loader *l, load_layer *ll, const char *parent,
         e->stored = true;
         return tug_store_commit_blob_file(l->s, e->file, e->digest, err);
     }
-    cleanup_free char *tmp = NULL;
-    tug_unpack_result res;
-    if (tug_store_unpack_layer(l->s, fd, &tmp, &res, err) < 0)
+    cleanup_free char *tmp = steal_pointer(&ll->tmp);
+    tug_unpack_result res = ll->res;
+    if (tmp == NULL && tug_store_unpack_layer(l->s, fd, &tmp, &res, err) < 0)
         return tug_error_wrap(err, "layer %s", e->name);
     if (strcmp(res.diff_id, ll->diff_id) != 0) {
         tug_store_drop_tmp(tmp);
@@ -736,7 +908,9 @@ int tug_load(tug_store *s, int fd, tug_load_result *ret, tug_error **err)
     if (spool(&l, fd, err) < 0)
         return -1;
     entry *me = find_entry(&l, "manifest.json"), *ie = find_entry(&l, "index.json");
-    if (me && me->file && read_docker(&l, me, err) < 0)
+    if (!l.planned && me && me->file && read_docker(&l, me, err) < 0)
+        return -1;
+    if (resolve_layers(&l, err) < 0)
         return -1;
     if ((me == NULL || me->file == NULL) && ie && ie->file && read_oci(&l, ie, err) < 0)
         return -1;
