@@ -86,6 +86,10 @@ static void print_loaded(const tug_load_result *res)
             const char *colon = strrchr(im->tags[t], ':');
             cleanup_free char *name = strndup(im->tags[t], (size_t)(colon - im->tags[t]));
             cleanup_free char *fam = name ? tug_familiar_name(name) : NULL;
+            if (im->replaced[t])
+                printf("The image %s%s already exists, renaming the old one with ID %s to empty "
+                       "string\n",
+                       fam ? fam : im->tags[t], fam ? colon : "", im->replaced[t]);
             printf("Loaded image: %s%s\n", fam ? fam : im->tags[t], fam ? colon : "");
         }
     }

@@ -114,6 +114,19 @@ EOF
   [[ $(ls "$BATS_TEST_TMPDIR/other/layers" | grep -vc '^\.') -eq 2 ]]
 }
 
+@test "a loaded tag that named another image moves, and load says so as docker does" {
+  pull_both
+  run_tug tag $REGISTRY/busybox moving:1
+  run_tug save -o "$BATS_TEST_TMPDIR/a.tar" moving:1
+  run_tug tag $REGISTRY/hello moving:1
+  run_tug save -o "$BATS_TEST_TMPDIR/b.tar" moving:1
+  run_tug --root "$BATS_TEST_TMPDIR/other" load -i "$BATS_TEST_TMPDIR/a.tar"
+  run_tug --root "$BATS_TEST_TMPDIR/other" load -i "$BATS_TEST_TMPDIR/b.tar"
+  [[ ${lines[0]} == "The image moving:1 already exists, renaming the old one with ID $(image_id $REGISTRY/busybox) to empty string" ]]
+  [[ ${lines[1]} == "Loaded image: moving:1" ]]
+  [[ $(image_id moving:1 "$BATS_TEST_TMPDIR/other") == "$(image_id $REGISTRY/hello)" ]]
+}
+
 @test "save to stdout, load from stdin, gzip'd too; -q prints nothing; an ID saves no tag" {
   pull_both
   run bash -c "'$TUG' save $REGISTRY/hello | '$TUG' --root '$BATS_TEST_TMPDIR/other' load"

@@ -29,6 +29,7 @@ typedef struct tug_loaded_image {
     char *id;
     char **tags; /* full names: docker.io/library/busybox:latest */
     size_t n_tags;
+    char **replaced; /* per tag: the image it named before, when another; else NULL */
 } tug_loaded_image;
 
 typedef struct tug_load_result {

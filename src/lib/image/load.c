@@ -48,9 +48,12 @@ static void loader_clear(loader *l)
             free(im->layers[k].tmp);
         }
         free(im->layers);
-        for (size_t k = 0; k < im->n_tags; k++)
-            free(im->tags[k]);
+        for (size_t k = 0; k < im->n_tags; k++) {
+            free(im->tags ? im->tags[k] : NULL);
+            free(im->replaced ? im->replaced[k] : NULL);
+        }
         free(im->tags);
+        free(im->replaced);
         free(im->manifest_mt);
         free(im->rows);
         free(im->chains);
@@ -448,9 +451,20 @@ static int record_images(loader *l, tug_error **err)
         load_image *im = &l->images[i];
         if (tug_store_add_image(l->s, &im->row, err) < 0)
             goto fail;
-        for (size_t t = 0; t < im->n_tags; t++)
+        im->replaced = calloc(im->n_tags + 1, sizeof(*im->replaced));
+        if (im->replaced == NULL) {
+            tug_error_set(err, ENOMEM, "load");
+            goto fail;
+        }
+        for (size_t t = 0; t < im->n_tags; t++) {
+            char *before = tug_store_tag_image(l->s, im->tags[t]);
+            if (before && strcmp(before, im->id) != 0)
+                im->replaced[t] = before;
+            else
+                free(before);
             if (tug_store_set_tag(l->s, im->tags[t], im->id, err) < 0)
                 goto fail;
+        }
     }
     return tug_store_commit(l->s, err);
 fail:
@@ -462,8 +476,11 @@ void tug_load_result_clear(tug_load_result *r)
 {
     for (size_t i = 0; i < r->n; i++) {
         free(r->images[i].id);
-        for (size_t t = 0; t < r->images[i].n_tags; t++)
+        for (size_t t = 0; t < r->images[i].n_tags; t++) {
             free(r->images[i].tags[t]);
+            free(r->images[i].replaced ? r->images[i].replaced[t] : NULL);
+        }
+        free(r->images[i].replaced);
         free(r->images[i].tags);
     }
     free(r->images);
@@ -503,6 +520,7 @@ int tug_load(tug_store *s, int fd, tug_load_result *ret, tug_error **err)
         tug_loaded_image *out = &ret->images[ret->n++];
         out->id = strdup(im->id);
         out->tags = steal_pointer(&im->tags);
+        out->replaced = steal_pointer(&im->replaced);
         out->n_tags = im->n_tags;
         im->n_tags = 0;
     }

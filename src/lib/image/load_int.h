@@ -42,6 +42,7 @@ typedef struct load_image {
     load_layer *layers;
     size_t n_layers;
     char **tags;
+    char **replaced; /* per tag, filled when the tags are recorded */
     size_t n_tags;
     entry *manifest; /* OCI: the manifest blob, kept for push and save */
     char *manifest_mt;
