@@ -299,6 +299,8 @@ refused() {
   run_tug 1 save -o out.tar $REGISTRY/busybox nosuch:1
   [[ $output == "Error: No such image: nosuch:1" ]]
   [[ -z $(ls -A "$BATS_TEST_TMPDIR" | grep -v '^root$') ]]
+  run_tug 1 save -o "$BATS_TEST_TMPDIR/no/such/dir/out.tar" $REGISTRY/busybox
+  [[ $output == "Error: invalid output path $BATS_TEST_TMPDIR/no/such/dir/out.tar: No such file or directory" ]]
   run_tug 125 save --format zip -o out.tar $REGISTRY/busybox
   assert_match "invalid --format \"zip\""
   run_tug 125 save --format oci-dir $REGISTRY/busybox

@@ -499,14 +499,22 @@ static char *temp_beside(const char *path)
     return t;
 }
 
+/* Where the output cannot be made (no such directory, no permission): the user's to fix. */
+static int bad_output(const char *path, tug_error **err)
+{
+    return tug_error_user(err, "invalid output path %s: %s", path, strerror(errno));
+}
+
 static int write_dir(const saver *v, const char *dir, tug_error **err)
 {
     struct stat st;
     if (stat(dir, &st) == 0 || errno != ENOENT)
         return tug_error_user(err, "%s exists; name a directory that does not", dir);
     cleanup_free char *tmp = temp_beside(dir);
-    if (tmp == NULL || mkdtemp(tmp) == NULL)
-        return tug_error_set(err, errno ? errno : ENOMEM, "create a directory beside %s", dir);
+    if (tmp == NULL)
+        return tug_error_set(err, ENOMEM, "save");
+    if (mkdtemp(tmp) == NULL)
+        return bad_output(dir, err);
     cleanup_close int dfd = open(tmp, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     /* mkdtemp's 0700 is no mode for a directory others read */
     int r = dfd < 0 || fchmod(dfd, 0755) < 0 ? tug_error_set(err, errno, "open %s", tmp)
@@ -528,7 +536,7 @@ static int write_file(const saver *v, const char *path, tug_error **err)
         return tug_error_set(err, ENOMEM, "save");
     cleanup_close int fd = mkostemp(tmp, O_CLOEXEC);
     if (fd < 0)
-        return tug_error_set(err, errno, "create a file beside %s", path);
+        return bad_output(path, err);
     int r = write_tar(v, fd, err);
     if (r == 0 && fchmod(fd, 0644) < 0)
         r = tug_error_set(err, errno, "chmod %s", tmp);
