@@ -293,6 +293,29 @@ refused() {
   assert_store_clean
 }
 
+@test "a layer whose blob is gone is made again from its files, when that makes the same layer" {
+  run_tug pull -q $REGISTRY/busybox
+  mkdir "$BATS_TEST_TMPDIR/ctx"
+  printf 'FROM %s\nRUN echo made >/made.txt\n' "$REGISTRY/busybox" >"$BATS_TEST_TMPDIR/ctx/Dockerfile"
+  run_tug build -q --network none -t built:1 "$BATS_TEST_TMPDIR/ctx"
+  local id; id=$(image_id built:1)
+  blob_of() { sqlite3 "$TUG_ROOT/tug.db" "SELECT blob_digest FROM image_layers WHERE image_id = '$id' AND idx = $1"; }
+  local top; top=$(blob_of 1)
+  rm "$TUG_ROOT/blobs/sha256/${top:7}"
+  # tug's own layer: its files tar again to the same diff ID
+  run_tug save -o "$BATS_TEST_TMPDIR/b.tar" built:1
+  run_tug --root "$BATS_TEST_TMPDIR/other" load -i "$BATS_TEST_TMPDIR/b.tar"
+  [[ $(image_id built:1 "$BATS_TEST_TMPDIR/other") == "$id" ]]
+  run_tug --root "$BATS_TEST_TMPDIR/other" run --rm built:1 cat /made.txt
+  [[ $output == made ]]
+  # the fixture's layer was not tarred as docker tars: that one cannot be made again
+  local base; base=$(blob_of 0)
+  rm "$TUG_ROOT/blobs/sha256/${base:7}"
+  run_tug 1 save -o "$BATS_TEST_TMPDIR/c.tar" built:1
+  assert_match "its blob is gone from the store and its files do not make the same layer again; pull the image again"
+  [[ ! -e $BATS_TEST_TMPDIR/c.tar ]]
+}
+
 @test "save errors: no such image, bad format, oci-dir without -o; no half file left" {
   run_tug pull -q $REGISTRY/busybox
   cd "$BATS_TEST_TMPDIR"
