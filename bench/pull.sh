@@ -10,6 +10,7 @@
 # of `tug images` and `tug image inspect`. Missing engines are skipped with a hint.
 # Env: TUG (./build/tug) BENCH_RUNS (3) BENCH_LIST_RUNS (20) BENCH_IMAGES (100)
 #      BENCH_CACHE (/var/tmp/tug-bench) BENCH_MIRROR (http://deb.debian.org/debian)
+#      BENCH_IMAGE_ONLY (unset; set: build the image into the cache, then stop)
 # Run as root (debootstrap, dockerd, podman).
 set -euo pipefail
 
@@ -284,6 +285,8 @@ bench_listing() {
 
 build_rootfs
 build_layout
+# bench/save.sh (and others) only want the image in the cache
+[[ -n ${BENCH_IMAGE_ONLY:-} ]] && exit 0
 registry_start "$WORK/registry" >/dev/null
 log "registry at $REGISTRY; pushing $REF_PATH"
 push_image

@@ -10,6 +10,7 @@ pkgs=(
   bats jq curl python3 busybox-static docker-registry skopeo umoci
   iproute2 e2fsprogs util-linux attr procps nftables iptables sqlite3
   docker.io # the networking tests run tug beside a dockerd of their own
+  podman golang-github-opencontainers-image-spec-dev python3-jsonschema # 520-save-load: peers, schemas
 )
 # one dpkg-query for all: a package it does not know is missing too
 installed=$(dpkg-query -W -f='${Package} ${Status}\n' "${pkgs[@]}" 2>/dev/null |

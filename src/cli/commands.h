@@ -14,6 +14,8 @@ int cmd_tag(cli_ctx *ctx, int argc, char **argv);
 int cmd_history(cli_ctx *ctx, int argc, char **argv);
 int cmd_image_inspect(cli_ctx *ctx, int argc, char **argv);
 int cmd_import(cli_ctx *ctx, int argc, char **argv);
+int cmd_save(cli_ctx *ctx, int argc, char **argv);
+int cmd_load(cli_ctx *ctx, int argc, char **argv);
 int cmd_image_prune(cli_ctx *ctx, int argc, char **argv);
 int cmd_inspect(cli_ctx *ctx, int argc, char **argv);
 int cmd_system_df(cli_ctx *ctx, int argc, char **argv);

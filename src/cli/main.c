@@ -22,6 +22,8 @@ static const cli_command image_cmds[] = {
     {"history", cmd_history, "Show the history of an image"},
     {"inspect", cmd_image_inspect, "Display detailed information on one or more images"},
     {"import", cmd_import, "Import the contents from a tarball to create a filesystem image"},
+    {"save", cmd_save, "Save one or more images to a tar archive"},
+    {"load", cmd_load, "Load an image from a tar archive or STDIN"},
     {"prune", cmd_image_prune, "Remove unused images"},
     {NULL, NULL, NULL},
 };
@@ -120,6 +122,8 @@ static const cli_command top_cmds[] = {
     {"tag", cmd_tag, "Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE"},
     {"history", cmd_history, "Show the history of an image"},
     {"import", cmd_import, "Import the contents from a tarball to create a filesystem image"},
+    {"save", cmd_save, "Save one or more images to a tar archive"},
+    {"load", cmd_load, "Load an image from a tar archive or STDIN"},
     {"inspect", cmd_inspect, "Return low-level information on tug objects"},
     {"image", cmd_image_group, "Manage images"},
     {"builder", cmd_builder_group, "Manage builds"},

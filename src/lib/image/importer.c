@@ -14,6 +14,7 @@
 #include "../util/digest.h"
 #include "../util/fs.h"
 #include "../util/strutil.h"
+#include "archive.h"
 #include "image.h"
 #include "manifest.h"
 
@@ -357,7 +358,7 @@ int tug_import(tug_store *s, int fd, const tug_import_opts *opts, char **ret_ima
     cleanup_close int bfd = -1;
     char blob_digest[72], chain[72];
     long long blob_size = 0;
-    int r = -1;
+    int r = -1, probe;
     tug_image img = {0};
     tug_image_layer layer = {0};
     tug_unpack_result res;
@@ -372,6 +373,13 @@ int tug_import(tug_store *s, int fd, const tug_import_opts *opts, char **ret_ima
     bfd = open(spooled, O_RDONLY | O_CLOEXEC);
     if (bfd < 0) {
         tug_error_set(err, errno, "open %s", spooled);
+        goto out;
+    }
+    /* a `docker save` tarball is no root file system: say what reads it */
+    probe = tug_image_archive_probe(bfd, err);
+    if (probe != 0) {
+        if (probe > 0)
+            tug_error_user(err, "this is an image archive; use tug load");
         goto out;
     }
     if (tug_store_unpack_layer(s, bfd, &tmp, &res, err) < 0) {

@@ -157,6 +157,7 @@ void tug_store_sweep_dead(tug_store *s)
     tug_store_sweep_dir(s, "layers", ".del-");
     tug_store_sweep_dir(s, "ingest", "import-");
     tug_store_sweep_dir(s, "ingest", "put-");
+    tug_store_sweep_dir(s, "ingest", "load-");
 }
 
 int tug_store_commit_layer(tug_store *s, const char *tmp, const char *chain_id,

@@ -1383,6 +1383,24 @@ int tug_layer_unpack(int blob_fd, const char *target_dir, tug_unpack_result *ret
     return 0;
 }
 
+int tug_layer_diff_id(int blob_fd, char ret[TUG_DIGEST_LEN + 1], tug_error **err)
+{
+    __attribute__((cleanup(pipeline_freep))) struct pipeline *p = calloc(1, sizeof(*p));
+    if (p == NULL)
+        return tug_error_set(err, ENOMEM, "read layer");
+    if (pipeline_start(p, blob_fd, err) < 0)
+        return -1;
+    if (pipeline_finish(p) < 0) {
+        if (p->err == NULL)
+            return corrupt(err, "decompression failed");
+        if (err)
+            *err = steal_pointer(&p->err);
+        return -1;
+    }
+    tug_sha256_final(p->hash, ret);
+    return 0;
+}
+
 /* ---- ADD's archives --------------------------------------------------------------------- */
 
 /* A reader of fd from its start with docker's decompressors (told apart by content) and tar. */

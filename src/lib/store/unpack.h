@@ -23,6 +23,9 @@ int tug_layer_unpack(int blob_fd, const char *target_dir, tug_unpack_result *ret
 /* Hand the uncompressed stream of the blob in blob_fd (gzip, zstd or plain, by magic bytes)
  * to sink in chunks of up to TUG_TAR_CHUNK bytes. */
 int tug_layer_decompress(int blob_fd, tug_tar_sink_fn sink, void *data, tug_error **err);
+/* The diff ID of the layer in blob_fd (gzip, zstd or plain): its uncompressed stream hashed,
+ * nothing unpacked. */
+int tug_layer_diff_id(int blob_fd, char ret[TUG_DIGEST_LEN + 1], tug_error **err);
 
 /* ADD's archives: 1 when fd holds a tar (plain, gzip, bzip2, xz or zstd, told by content as
  * docker tells them: a tar is what has a first entry), else 0; fd is left at its start. */
