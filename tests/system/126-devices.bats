@@ -38,7 +38,8 @@ host_nodes() {
 # What a container runs to try nodes: for each "NAME TYPE MAJOR MINOR" on stdin it makes
 # DIR/NAME (when told "make"), opens it for reading (only opens: a read of tty0 would wait for
 # the console's keyboard) and writes a byte to it. Usage: sh -c "$probe" sh DIR make|keep
-probe='dir=$1 make=$2
+probe='exec 2>&1 # one pipe: the lines come in the order written
+  dir=$1 make=$2
   while read -r name type major minor; do
     [ "$make" = make ] && mknod "$dir/$name" $type $major $minor && echo "$name: made"
     (exec 3<"$dir/$name") && echo "$name: opened"
