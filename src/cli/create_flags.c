@@ -128,7 +128,7 @@ static const char create_help[] =
     "      --volumes-from list        Mount volumes from the specified container(s)\n"
     "  -w, --workdir string           Working directory inside the container\n";
 
-static int bad_value(cli_ctx *ctx, const char *value, const char *flag, const char *why)
+int bad_value(cli_ctx *ctx, const char *value, const char *flag, const char *why)
 {
     fprintf(stderr, "invalid argument \"%s\" for \"%s\" flag: %s\nSee '%s %s --help'.\n", value,
             flag, why, ctx->prog, ctx->cmd);

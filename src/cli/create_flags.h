@@ -23,3 +23,5 @@ typedef struct create_flags {
  * status (non-zero). for_run accepts -d. */
 int parse_create_flags(cli_ctx *ctx, int argc, char **argv, bool for_run, create_flags *ret);
 void create_flags_clear(create_flags *f);
+/* docker's "invalid argument V for F flag: WHY" and status 125 (run, create, update). */
+int bad_value(cli_ctx *ctx, const char *value, const char *flag, const char *why);
