@@ -45,3 +45,5 @@ int cmd_port(cli_ctx *ctx, int argc, char **argv);
 int cmd_commit(cli_ctx *ctx, int argc, char **argv);
 int cmd_diff(cli_ctx *ctx, int argc, char **argv);
 int cmd_export(cli_ctx *ctx, int argc, char **argv);
+int cmd_stats(cli_ctx *ctx, int argc, char **argv);
+int cmd_update(cli_ctx *ctx, int argc, char **argv);

@@ -128,15 +128,11 @@ static const char create_help[] =
     "      --volumes-from list        Mount volumes from the specified container(s)\n"
     "  -w, --workdir string           Working directory inside the container\n";
 
-static int bad_value(cli_ctx *ctx, const char *value, const char *flag, const char *why)
-{
-    return cli_bad_value(ctx, value, flag, why);
-}
 
 /* bad_value with the library's reason, which it frees. */
 static int bad_value_error(cli_ctx *ctx, const char *value, const char *flag, tug_error *err)
 {
-    int rc = bad_value(ctx, value, flag, err->msg);
+    int rc = cli_bad_value(ctx, value, flag, err->msg);
     tug_error_free(err);
     return rc;
 }
@@ -366,7 +362,7 @@ int parse_create_flags(cli_ctx *ctx, int argc, char **argv, bool for_run, create
             while (k < TUG_ARRAY_SIZE(streams) && strcasecmp(optarg, streams[k]) != 0)
                 k++;
             if (k == TUG_ARRAY_SIZE(streams))
-                return bad_value(ctx, optarg, "-a, --attach",
+                return cli_bad_value(ctx, optarg, "-a, --attach",
                                  "valid streams are STDIN, STDOUT and STDERR");
             f->attach |= 1u << k;
             break;
@@ -420,7 +416,7 @@ int parse_create_flags(cli_ctx *ctx, int argc, char **argv, bool for_run, create
             cleanup_free char *path = colon ? strndup(optarg, (size_t)(colon - optarg))
                                             : strdup(optarg);
             if (path[0] != '/')
-                return bad_value(ctx, optarg, "--tmpfs", "the mount point must be absolute");
+                return cli_bad_value(ctx, optarg, "--tmpfs", "the mount point must be absolute");
             cleanup_free char *bad = colon ? bad_tmpfs_option(colon + 1) : NULL;
             if (bad) {
                 cleanup_free char *why = NULL;
@@ -429,7 +425,7 @@ int parse_create_flags(cli_ctx *ctx, int argc, char **argv, bool for_run, create
                              "uid=, gid=, nr_inodes=, ro, noexec, nosuid or nodev",
                              bad) < 0)
                     why = NULL;
-                return bad_value(ctx, optarg, "--tmpfs", why ? why : "invalid tmpfs option");
+                return cli_bad_value(ctx, optarg, "--tmpfs", why ? why : "invalid tmpfs option");
             }
             json_object_set_new(t, path, json_string(colon ? colon + 1 : ""));
             break;
@@ -439,14 +435,14 @@ int parse_create_flags(cli_ctx *ctx, int argc, char **argv, bool for_run, create
                 cleanup_free char *why = NULL;
                 if (asprintf(&why, "invalid size: '%s'", optarg) < 0)
                     why = NULL;
-                return bad_value(ctx, optarg, "-m, --memory", why ? why : "invalid size");
+                return cli_bad_value(ctx, optarg, "-m, --memory", why ? why : "invalid size");
             }
             break;
         case O_MEMSWAP:
             if (strcmp(optarg, "-1") == 0)
                 swap = -1;
             else if (tug_parse_size(optarg, &swap) < 0)
-                return bad_value(ctx, optarg, "--memory-swap", "invalid size");
+                return cli_bad_value(ctx, optarg, "--memory-swap", "invalid size");
             swap_set = true;
             break;
         case O_CPUS:
@@ -454,20 +450,20 @@ int parse_create_flags(cli_ctx *ctx, int argc, char **argv, bool for_run, create
                 cleanup_free char *why = NULL;
                 if (asprintf(&why, "failed to parse %s as a rational number", optarg) < 0)
                     why = NULL;
-                return bad_value(ctx, optarg, "--cpus", why ? why : "not a number");
+                return cli_bad_value(ctx, optarg, "--cpus", why ? why : "not a number");
             }
             json_object_set_new(hc, "NanoCpus", json_integer(v));
             break;
         case 'c':
             v = strtoll(optarg, &end, 10);
             if (end == optarg || *end)
-                return bad_value(ctx, optarg, "-c, --cpu-shares", "invalid syntax");
+                return cli_bad_value(ctx, optarg, "-c, --cpu-shares", "invalid syntax");
             json_object_set_new(hc, "CpuShares", json_integer(v));
             break;
         case O_PIDS:
             v = strtoll(optarg, &end, 10);
             if (end == optarg || *end)
-                return bad_value(ctx, optarg, "--pids-limit", "invalid syntax");
+                return cli_bad_value(ctx, optarg, "--pids-limit", "invalid syntax");
             json_object_set_new(hc, "PidsLimit", json_integer(v));
             break;
         case O_CAPADD:
@@ -508,7 +504,7 @@ int parse_create_flags(cli_ctx *ctx, int argc, char **argv, bool for_run, create
                 strncmp(optarg, "no-new-privileges", 17) != 0 &&
                 strncmp(optarg, "seccomp=", 8) != 0 && strncmp(optarg, "seccomp:", 8) != 0 &&
                 strncmp(optarg, "label", 5) != 0 && strncmp(optarg, "apparmor", 8) != 0)
-                return bad_value(ctx, optarg, "--security-opt",
+                return cli_bad_value(ctx, optarg, "--security-opt",
                                  "use no-new-privileges, seccomp=unconfined or seccomp=FILE");
             if ((strncmp(optarg, "seccomp=", 8) == 0 || strncmp(optarg, "seccomp:", 8) == 0) &&
                 strcmp(optarg + 8, "unconfined") != 0) {
@@ -532,7 +528,7 @@ int parse_create_flags(cli_ctx *ctx, int argc, char **argv, bool for_run, create
                 *colon = '\0';
                 max = (int)strtol(colon + 1, &end, 10);
                 if (end == colon + 1 || *end)
-                    return bad_value(ctx, optarg, "--restart",
+                    return cli_bad_value(ctx, optarg, "--restart",
                                      "maximum retry count must be an integer");
             }
             json_object_set_new(rp, "Name", json_string(name));
@@ -545,7 +541,7 @@ int parse_create_flags(cli_ctx *ctx, int argc, char **argv, bool for_run, create
         case O_STOPTIMEOUT:
             v = strtoll(optarg, &end, 10);
             if (end == optarg || *end)
-                return bad_value(ctx, optarg, "--stop-timeout", "invalid syntax");
+                return cli_bad_value(ctx, optarg, "--stop-timeout", "invalid syntax");
             json_object_set_new(cfg, "StopTimeout", json_integer(v));
             break;
         case 'l': {
@@ -559,7 +555,7 @@ int parse_create_flags(cli_ctx *ctx, int argc, char **argv, bool for_run, create
             /* which keys a container may set is the library's to judge, at create */
             const char *eq = strchr(optarg, '=');
             if (eq == NULL || eq == optarg)
-                return bad_value(ctx, optarg, "--sysctl", "use key=value");
+                return cli_bad_value(ctx, optarg, "--sysctl", "use key=value");
             json_t *sc = json_object_get(hc, "Sysctls");
             if (!json_is_object(sc)) {
                 sc = json_object();
@@ -576,30 +572,30 @@ int parse_create_flags(cli_ctx *ctx, int argc, char **argv, bool for_run, create
                 json_object_set_new(hc, "Ulimits", ul);
             }
             if (parse_ulimit(optarg, ul) < 0)
-                return bad_value(ctx, optarg, "--ulimit", "use name=soft[:hard], e.g. nofile=1024:2048");
+                return cli_bad_value(ctx, optarg, "--ulimit", "use name=soft[:hard], e.g. nofile=1024:2048");
             break;
         }
         case O_SHM:
             if (tug_parse_size(optarg, &v) < 0)
-                return bad_value(ctx, optarg, "--shm-size", "invalid size");
+                return cli_bad_value(ctx, optarg, "--shm-size", "invalid size");
             json_object_set_new(hc, "ShmSize", json_integer(v));
             break;
         case O_LOGOPT: {
             json_t *lc = json_object_get(json_object_get(hc, "LogConfig"), "Config");
             const char *eq = strchr(optarg, '=');
             if (eq == NULL)
-                return bad_value(ctx, optarg, "--log-opt", "use key=value");
+                return cli_bad_value(ctx, optarg, "--log-opt", "use key=value");
             cleanup_free char *k = strndup(optarg, (size_t)(eq - optarg));
             if (strcmp(k, "max-size") == 0) {
                 if (tug_parse_size(eq + 1, &v) < 0)
-                    return bad_value(ctx, optarg, "--log-opt", "max-size must be a size like 10m");
+                    return cli_bad_value(ctx, optarg, "--log-opt", "max-size must be a size like 10m");
                 char num[32];
                 snprintf(num, sizeof(num), "%lld", v);
                 json_object_set_new(lc, k, json_string(num));
             } else if (strcmp(k, "max-file") == 0) {
                 v = strtoll(eq + 1, &end, 10);
                 if (end == eq + 1 || *end)
-                    return bad_value(ctx, optarg, "--log-opt", "max-file must be a number");
+                    return cli_bad_value(ctx, optarg, "--log-opt", "max-file must be a number");
                 json_object_set_new(lc, k, json_string(eq + 1));
             } else {
                 fprintf(stderr, "Error: unknown log opt '%s' for json-file log driver\n", k);
@@ -624,14 +620,14 @@ int parse_create_flags(cli_ctx *ctx, int argc, char **argv, bool for_run, create
         case O_IP: {
             unsigned char b[4];
             if (inet_pton(AF_INET, optarg, b) != 1)
-                return bad_value(ctx, optarg, "--ip", "not an IPv4 address");
+                return cli_bad_value(ctx, optarg, "--ip", "not an IPv4 address");
             ip = optarg;
             break;
         }
         case O_DNS: {
             unsigned char b[16];
             if (inet_pton(AF_INET, optarg, b) != 1 && inet_pton(AF_INET6, optarg, b) != 1)
-                return bad_value(ctx, optarg, "--dns", "not an IP address");
+                return cli_bad_value(ctx, optarg, "--dns", "not an IP address");
             append_to(hc, "Dns", optarg);
             break;
         }
@@ -640,7 +636,7 @@ int parse_create_flags(cli_ctx *ctx, int argc, char **argv, bool for_run, create
             unsigned char b[16];
             if (colon == NULL || colon == optarg ||
                 (inet_pton(AF_INET, colon + 1, b) != 1 && inet_pton(AF_INET6, colon + 1, b) != 1))
-                return bad_value(ctx, optarg, "--add-host", "use host:ip");
+                return cli_bad_value(ctx, optarg, "--add-host", "use host:ip");
             append_to(hc, "ExtraHosts", optarg);
             break;
         }
@@ -723,7 +719,7 @@ int parse_create_flags(cli_ctx *ctx, int argc, char **argv, bool for_run, create
         case O_PULL:
             if (strcmp(optarg, "missing") != 0 && strcmp(optarg, "always") != 0 &&
                 strcmp(optarg, "never") != 0)
-                return bad_value(ctx, optarg, "--pull", "use always, missing or never");
+                return cli_bad_value(ctx, optarg, "--pull", "use always, missing or never");
             f->pull = optarg;
             break;
         case O_PLATFORM:

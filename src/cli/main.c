@@ -52,6 +52,8 @@ static const cli_command container_cmds[] = {
     {"commit", cmd_commit, "Create a new image from a container's changes"},
     {"diff", cmd_diff, "Inspect changes to files or directories on a container's filesystem"},
     {"export", cmd_export, "Export a container's filesystem as a tar archive"},
+    {"stats", cmd_stats, "Display a live stream of container(s) resource usage statistics"},
+    {"update", cmd_update, "Update configuration of one or more containers"},
     {NULL, NULL, NULL},
 };
 
@@ -107,6 +109,8 @@ static const cli_command top_cmds[] = {
     {"commit", cmd_commit, "Create a new image from a container's changes"},
     {"diff", cmd_diff, "Inspect changes to files or directories on a container's filesystem"},
     {"export", cmd_export, "Export a container's filesystem as a tar archive"},
+    {"stats", cmd_stats, "Display a live stream of container(s) resource usage statistics"},
+    {"update", cmd_update, "Update configuration of one or more containers"},
     {"container", cmd_container_group, "Manage containers"},
     {"container-finish", cmd_container_finish, NULL},
     {"network", cmd_network, "Manage networks"},

@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -76,7 +77,7 @@ struct cg_ops {
     int (*populated)(tug_cgroup *cg);
     /* Wait for a change, at most until deadline (CLOCK_MONOTONIC ns). */
     void (*wait)(tug_cgroup *cg, long long deadline, long *nap_ns);
-    int (*usage)(tug_cgroup *cg, long long *ret_mem, long long *ret_cpu_ns);
+    void (*stats)(tug_cgroup *cg, tug_cgroup_stats *ret);
 };
 
 /* ---- small helpers ---------------------------------------------------------------------- */
@@ -226,6 +227,25 @@ static long long read_number(int dfd, const char *file)
     errno = 0;
     long long v = strtoll(buf, &end, 10);
     return errno || end == buf ? -1 : v;
+}
+
+/* usage less the inactive page cache, as docker counts memory; -1 when usage is. */
+static long long mem_in_use(int dfd, const char *usage_file, const char *inactive_key)
+{
+    long long mem = read_number(dfd, usage_file);
+    if (mem < 0)
+        return -1;
+    long long inactive = read_keyed(dfd, "memory.stat", inactive_key);
+    if (inactive > 0)
+        mem = inactive < mem ? mem - inactive : 0;
+    return mem;
+}
+
+/* A limit file's value; "max" (v2) and v1's page-rounded LLONG_MAX are no limit (-1). */
+static long long read_limit(int dfd, const char *file)
+{
+    long long v = read_number(dfd, file);
+    return v >= (LLONG_MAX & ~0xfffLL) ? -1 : v;
 }
 
 /* ---- host discovery ----------------------------------------------------------------------- */
@@ -541,6 +561,46 @@ static int open_dirs(tug_cgroup *cg, bool missing_ok, tug_error **err)
     return 0;
 }
 
+static int write_pids(int dfd, long long limit, tug_error **err)
+{
+    int r =
+        limit > 0 ? write_ll(dfd, "pids.max", limit, err) : write_at(dfd, "pids.max", "max", err);
+    return r < 0 ? tug_error_wrap(err, "set pids limit") : 0;
+}
+
+/* A weight goes to the controller's own file, or to BFQ's where only it keeps weights. */
+static int write_weight(int dfd, const char *file, const char *bfq_file, const char *fmt,
+                        long long w, tug_error **err)
+{
+    char buf[32];
+    snprintf(buf, sizeof(buf), fmt, w);
+    int r = write_raw(dfd, file, buf);
+    if (r == -ENOENT) {
+        snprintf(buf, sizeof(buf), "%lld", w);
+        r = write_raw(dfd, bfq_file, buf);
+    }
+    if (r < 0)
+        return tug_error_set(err, -r, "write %s to %s", buf, file);
+    return 0;
+}
+
+/* cpuset.cpus and cpuset.mems (the same file names in v1 and v2). */
+static int write_cpusets(int dfd, const tug_cgroup_limits *lim, tug_error **err)
+{
+    const char *vals[2] = {lim->cpuset_cpus, lim->cpuset_mems};
+    const char *files[2] = {"cpuset.cpus", "cpuset.mems"};
+    for (int i = 0; i < 2; i++) {
+        if (vals[i] == NULL || *vals[i] == '\0')
+            continue;
+        if (dfd < 0)
+            return tug_error_set(err, EOPNOTSUPP, "set %s: the cpuset controller is missing",
+                                 files[i]);
+        if (write_at(dfd, files[i], vals[i], err) < 0)
+            return tug_error_wrap(err, "set %s", files[i]);
+    }
+    return 0;
+}
+
 /* ---- cgroup v1 ---------------------------------------------------------------------------- */
 
 /* Copy cpuset.cpus and cpuset.mems down from the parent into every level that has none: the
@@ -662,13 +722,25 @@ static int v1_limit(tug_cgroup *cg, const tug_cgroup_limits *lim, tug_error **er
             write_ll(d->fd, "cpu.shares", clamp_shares(lim->cpu_shares), err) < 0)
             return tug_error_wrap(err, "set cpu shares");
     }
-    if (lim->pids_limit > 0) {
+    if (lim->pids_limit != 0) {
         struct group_dir *d = dir_of(cg, V1_PIDS);
         if (d == NULL)
             return tug_error_set(err, EOPNOTSUPP, "set pids limit: the pids cgroup is not mounted");
-        if (write_ll(d->fd, "pids.max", lim->pids_limit, err) < 0)
-            return tug_error_wrap(err, "set pids limit");
+        if (write_pids(d->fd, lim->pids_limit, err) < 0)
+            return -1;
     }
+    struct group_dir *m = dir_of(cg, V1_MEMORY), *b = dir_of(cg, V1_BLKIO),
+                     *cs = dir_of(cg, V1_CPUSET);
+    if (lim->memory_reservation > 0 &&
+        (m ? write_ll(m->fd, "memory.soft_limit_in_bytes", lim->memory_reservation, err)
+           : tug_error_set(err, EOPNOTSUPP, "the memory cgroup is not mounted")) < 0)
+        return tug_error_wrap(err, "set memory reservation");
+    if (lim->blkio_weight > 0 &&
+        (b ? write_weight(b->fd, "blkio.weight", "blkio.bfq.weight", "%lld", lim->blkio_weight, err)
+           : tug_error_set(err, EOPNOTSUPP, "the blkio cgroup is not mounted")) < 0)
+        return tug_error_wrap(err, "set blkio weight");
+    if (write_cpusets(cs ? cs->fd : -1, lim, err) < 0)
+        return -1;
     return 0;
 }
 
@@ -756,21 +828,46 @@ static void v1_wait(tug_cgroup *cg, long long deadline, long *nap_ns)
     nap(nap_ns, deadline);
 }
 
-static int v1_usage(tug_cgroup *cg, long long *ret_mem, long long *ret_cpu_ns)
+/* Sum the "Read" and "Write" lines of a blkio *io_service_bytes* file; false when it has
+ * none (the file of a scheduler that is not in use). */
+static bool v1_blkio_sum(int dfd, const char *file, tug_cgroup_stats *ret)
 {
-    struct group_dir *m = dir_of(cg, V1_MEMORY), *c = dir_of(cg, V1_CPUACCT);
-    long long mem = -1, cpu = -1;
-    if (m && m->fd >= 0 && (mem = read_number(m->fd, "memory.usage_in_bytes")) >= 0) {
-        /* What docker stats shows: the page cache the kernel can drop does not count. */
-        long long inactive = read_keyed(m->fd, "memory.stat", "total_inactive_file");
-        if (inactive > 0)
-            mem = inactive < mem ? mem - inactive : 0;
+    cleanup_free char *buf = NULL;
+    if (read_all(dfd, file, &buf) < 0)
+        return false;
+    bool any = false;
+    ret->blk_read = ret->blk_write = 0;
+    for (char *save = NULL, *l = strtok_r(buf, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+        char op[16];
+        long long v;
+        if (sscanf(l, "%*s %15s %lld", op, &v) != 2)
+            continue;
+        any = true;
+        if (strcmp(op, "Read") == 0)
+            ret->blk_read += v;
+        else if (strcmp(op, "Write") == 0)
+            ret->blk_write += v;
     }
+    return any;
+}
+
+static void v1_stats(tug_cgroup *cg, tug_cgroup_stats *ret)
+{
+    struct group_dir *m = dir_of(cg, V1_MEMORY), *c = dir_of(cg, V1_CPUACCT),
+                     *b = dir_of(cg, V1_BLKIO), *p = dir_of(cg, V1_PIDS);
+    *ret = (tug_cgroup_stats){-1, -1, -1, -1, -1, -1};
     if (c && c->fd >= 0)
-        cpu = read_number(c->fd, "cpuacct.usage");
-    *ret_mem = mem;
-    *ret_cpu_ns = cpu;
-    return mem < 0 && cpu < 0 ? -1 : 0;
+        ret->cpu_ns = read_number(c->fd, "cpuacct.usage");
+    if (m && m->fd >= 0) {
+        ret->mem_usage = mem_in_use(m->fd, "memory.usage_in_bytes", "total_inactive_file");
+        ret->mem_limit = read_limit(m->fd, "memory.limit_in_bytes");
+    }
+    /* The scheduler's own counters when it keeps them (CFQ, BFQ), else the throttle layer's,
+     * which sees every request; docker reads them in the same order. */
+    if (b && b->fd >= 0 && !v1_blkio_sum(b->fd, "blkio.io_service_bytes_recursive", ret))
+        v1_blkio_sum(b->fd, "blkio.throttle.io_service_bytes_recursive", ret);
+    if (p && p->fd >= 0)
+        ret->pids = read_number(p->fd, "pids.current");
 }
 
 static const struct cg_ops v1_ops = {
@@ -782,7 +879,7 @@ static const struct cg_ops v1_ops = {
     .kill = v1_kill,
     .populated = v1_populated,
     .wait = v1_wait,
-    .usage = v1_usage,
+    .stats = v1_stats,
 };
 
 /* ---- cgroup v2 ---------------------------------------------------------------------------- */
@@ -911,13 +1008,21 @@ static int v2_limit(tug_cgroup *cg, const tug_cgroup_limits *lim, tug_error **er
         if (write_ll(fd, "cpu.weight", weight, err) < 0)
             return tug_error_wrap(err, "set cpu shares");
     }
-    if (lim->pids_limit > 0) {
-        if (v2_need(cg, V2_PIDS, "pids limit", err) < 0)
-            return -1;
-        if (write_ll(fd, "pids.max", lim->pids_limit, err) < 0)
-            return tug_error_wrap(err, "set pids limit");
-    }
-    return 0;
+    if (lim->pids_limit != 0 &&
+        (v2_need(cg, V2_PIDS, "pids limit", err) < 0 || write_pids(fd, lim->pids_limit, err) < 0))
+        return -1;
+    if (lim->memory_reservation > 0 &&
+        (v2_need(cg, V2_MEMORY, "memory reservation", err) < 0 ||
+         write_ll(fd, "memory.low", lim->memory_reservation, err) < 0))
+        return tug_error_wrap(err, "set memory reservation");
+    if (lim->blkio_weight > 0 && (v2_need(cg, V2_IO, "blkio weight", err) < 0 ||
+                                  write_weight(fd, "io.weight", "io.bfq.weight", "default %lld",
+                                               lim->blkio_weight, err) < 0))
+        return tug_error_wrap(err, "set blkio weight");
+    if (((lim->cpuset_cpus && *lim->cpuset_cpus) || (lim->cpuset_mems && *lim->cpuset_mems)) &&
+        v2_need(cg, V2_CPUSET, "cpuset", err) < 0)
+        return -1;
+    return write_cpusets(fd, lim, err);
 }
 
 /* v2 has no devices controller: a program attached to the group decides each access. */
@@ -1007,21 +1112,29 @@ static void v2_wait(tug_cgroup *cg, long long deadline, long *nap_ns)
         *nap_ns *= 2;
 }
 
-static int v2_usage(tug_cgroup *cg, long long *ret_mem, long long *ret_cpu_ns)
+static void v2_stats(tug_cgroup *cg, tug_cgroup_stats *ret)
 {
     int fd = cg->d[0].fd;
-    long long mem = -1, cpu = -1;
-    if (fd >= 0 && (mem = read_number(fd, "memory.current")) >= 0) {
-        long long inactive = read_keyed(fd, "memory.stat", "inactive_file");
-        if (inactive > 0)
-            mem = inactive < mem ? mem - inactive : 0;
-    }
-    long long usec = fd >= 0 ? read_keyed(fd, "cpu.stat", "usage_usec") : -1;
+    *ret = (tug_cgroup_stats){-1, -1, -1, -1, -1, -1};
+    if (fd < 0)
+        return;
+    long long usec = read_keyed(fd, "cpu.stat", "usage_usec");
     if (usec >= 0)
-        cpu = usec * 1000;
-    *ret_mem = mem;
-    *ret_cpu_ns = cpu;
-    return mem < 0 && cpu < 0 ? -1 : 0;
+        ret->cpu_ns = usec * 1000;
+    ret->mem_usage = mem_in_use(fd, "memory.current", "inactive_file");
+    ret->mem_limit = read_limit(fd, "memory.max");
+    ret->pids = read_number(fd, "pids.current");
+    /* io.stat: one line per device, "MAJ:MIN rbytes=N wbytes=N rios=N ..." */
+    cleanup_free char *buf = NULL;
+    if (read_all(fd, "io.stat", &buf) < 0)
+        return;
+    ret->blk_read = ret->blk_write = 0;
+    for (char *save = NULL, *t = strtok_r(buf, " \n", &save); t; t = strtok_r(NULL, " \n", &save)) {
+        if (strncmp(t, "rbytes=", 7) == 0)
+            ret->blk_read += strtoll(t + 7, NULL, 10);
+        else if (strncmp(t, "wbytes=", 7) == 0)
+            ret->blk_write += strtoll(t + 7, NULL, 10);
+    }
 }
 
 static const struct cg_ops v2_ops = {
@@ -1033,7 +1146,7 @@ static const struct cg_ops v2_ops = {
     .kill = v2_kill,
     .populated = v2_populated,
     .wait = v2_wait,
-    .usage = v2_usage,
+    .stats = v2_stats,
 };
 
 /* ---- public API --------------------------------------------------------------------------- */
@@ -1141,6 +1254,10 @@ int tug_cgroup_open(const char *name, tug_cgroup **ret_cg, tug_error **err)
         found += cg->d[i].fd >= 0;
     if (found == 0)
         return tug_error_set(err, ENOENT, "open cgroup %s", name);
+    char buf[512];
+    /* what create enabled for the group, for `update` */
+    if (cg->ops == &v2_ops && read_small(cg->d[0].fd, "cgroup.controllers", buf, sizeof(buf)) >= 0)
+        cg->v2_ctrls = v2_parse_ctrls(buf);
     *ret_cg = steal_pointer(&cg);
     return 0;
 }
@@ -1265,7 +1382,44 @@ int tug_cgroup_destroy(tug_cgroup *cg, tug_error **err)
 
 int tug_cgroup_usage(tug_cgroup *cg, long long *ret_mem, long long *ret_cpu_ns)
 {
-    return cg->ops->usage(cg, ret_mem, ret_cpu_ns);
+    tug_cgroup_stats st;
+    cg->ops->stats(cg, &st);
+    *ret_mem = st.mem_usage;
+    *ret_cpu_ns = st.cpu_ns;
+    return st.mem_usage < 0 && st.cpu_ns < 0 ? -1 : 0;
+}
+
+void tug_cgroup_stats_read(tug_cgroup *cg, tug_cgroup_stats *ret)
+{
+    cg->ops->stats(cg, ret);
+}
+
+int tug_cgroup_update(tug_cgroup *cg, const tug_cgroup_limits *lim, tug_error **err)
+{
+    if (check_limits(lim, err) < 0 || cg->ops->limit(cg, lim, err) < 0)
+        return tug_error_wrap(err, "update cgroup %s", cg->name);
+    return 0;
+}
+
+bool tug_cgroup_blkio_weight_supported(void)
+{
+    pthread_once(&host_once, discover);
+    for (size_t i = 0; i < host.n; i++) {
+        if (!(host.h[i].ctrls & (1u << V1_BLKIO)))
+            continue;
+        cleanup_close int fd = open(host.h[i].mount, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        return fd >= 0 && (faccessat(fd, "blkio.weight", F_OK, 0) == 0 ||
+                           faccessat(fd, "blkio.bfq.weight", F_OK, 0) == 0);
+    }
+    if (host.n > 0 || host.unified == NULL)
+        return false;
+    /* v2: the root has no io.weight; io.bfq.weight shows in tug's own group when BFQ is on */
+    cleanup_free char *tug = NULL;
+    if (asprintf(&tug, "%s/tug", host.unified) < 0)
+        return false;
+    cleanup_close int fd = open(tug, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    return fd >= 0 && (faccessat(fd, "io.weight", F_OK, 0) == 0 ||
+                       faccessat(fd, "io.bfq.weight", F_OK, 0) == 0);
 }
 
 /* The groups under parent in every hierarchy: empty ones at least min_age(name) seconds old (a

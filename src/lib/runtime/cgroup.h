@@ -25,10 +25,23 @@ typedef struct tug_cgroup_limits {
     long long cpu_quota;   /* microseconds per period; 0 = no quota (--cpus 1.5 -> 150000) */
     long long cpu_period;  /* microseconds; 0 = 100000 */
     long long cpu_shares;  /* docker's --cpu-shares (v1 weight 2..262144); 0 = default */
-    long long pids_limit;  /* 0 or negative = no limit */
+    long long pids_limit;  /* 0 = leave as it is, negative = no limit */
+    long long memory_reservation; /* soft limit in bytes; 0 = leave as it is */
+    long long blkio_weight;       /* 10..1000; 0 = leave as it is */
+    const char *cpuset_cpus;      /* "0-1,3"; NULL or "" = leave as it is */
+    const char *cpuset_mems;
     const tug_device_rule *devices; /* the device policy; NULL leaves the group's as it is */
     size_t n_devices;
 } tug_cgroup_limits;
+
+/* What `stats` shows of a group; -1 where the controller is absent. */
+typedef struct tug_cgroup_stats {
+    long long cpu_ns;              /* CPU time used, cumulative */
+    long long mem_usage;           /* bytes in use less the inactive page cache (docker's figure) */
+    long long mem_limit;           /* bytes; -1 also when unlimited */
+    long long blk_read, blk_write; /* bytes, all devices */
+    long long pids;
+} tug_cgroup_stats;
 
 typedef enum { TUG_CGROUP_V1, TUG_CGROUP_V2, TUG_CGROUP_HYBRID } tug_cgroup_mode;
 
@@ -62,6 +75,13 @@ int tug_cgroup_kill(tug_cgroup *cg, int sig, tug_error **err);
 int tug_cgroup_destroy(tug_cgroup *cg, tug_error **err);
 /* Memory in use (bytes) and cumulative CPU (ns), for stats and top; -1 when unknown. */
 int tug_cgroup_usage(tug_cgroup *cg, long long *ret_mem, long long *ret_cpu_ns);
+/* CPU, memory, block I/O and pids of the group in one pass of reads. */
+void tug_cgroup_stats_read(tug_cgroup *cg, tug_cgroup_stats *ret);
+/* Apply changed limits to an existing group (`update`): the fields not left at 0 (NULL for
+ * the cpusets) are written, checked as at create. */
+int tug_cgroup_update(tug_cgroup *cg, const tug_cgroup_limits *lim, tug_error **err);
+/* Whether this host's block I/O controller takes a weight (it needs the BFQ scheduler). */
+bool tug_cgroup_blkio_weight_supported(void);
 /* Leftover groups under parent ("tug"): empty, and at least min_age(name) seconds old (-1:
  * keep it; NULL: any age). With repair they are removed. *ret_names gets their names
  * (NULL-terminated, or NULL); returns how many. */

@@ -453,6 +453,20 @@ int tug_container_save_state(tug_store *s, const tug_container *c, tug_error **e
     return tug_db_step_done(s, st, err);
 }
 
+int tug_container_save_config(tug_store *s, const tug_container *c, tug_error **err)
+{
+    cleanup_free char *cfg = json_dumps(c->config, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    if (cfg == NULL)
+        return tug_error_set(err, ENOMEM, "record the configuration of %s", c->name);
+    cleanup_stmt sqlite3_stmt *st =
+        tug_db_prepare(s, "UPDATE containers SET config = ? WHERE id = ?", err);
+    if (st == NULL)
+        return -1;
+    BIND_TEXT(st, 1, cfg);
+    BIND_TEXT(st, 2, c->id);
+    return tug_db_step_done(s, st, err);
+}
+
 int tug_container_save_ended(tug_store *s, tug_container *c, bool *ret_won, tug_error **err)
 {
     cleanup_stmt sqlite3_stmt *st = tug_db_prepare(

@@ -61,6 +61,8 @@ void tug_containers_free(tug_container **v, size_t n);
 int tug_container_refresh(tug_store *s, tug_container *c, tug_error **err);
 /* Persist state fields of c. */
 int tug_container_save_state(tug_store *s, const tug_container *c, tug_error **err);
+/* Persist c->config (docker's create request, as `update` changes it). */
+int tug_container_save_config(tug_store *s, const tug_container *c, tug_error **err);
 /* Record that c ended (its exit_code, oom_killed, finished_ns, error), unless the row has left
  * the state and run c was read in: then another process recorded it first. *ret_won tells;
  * when true, c says exited. */

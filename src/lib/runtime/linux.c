@@ -184,6 +184,8 @@ void tug_spawn_spec_free(tug_spawn_spec *s)
     free(s->mounts);
     free(s->netns_path);
     free(s->cgroup_path);
+    free((char *)s->limits.cpuset_cpus);
+    free((char *)s->limits.cpuset_mems);
     strv_free(s->sysctl);
     strv_free(s->masked);
     strv_free(s->readonly);
@@ -291,6 +293,11 @@ int tug_spawn_spec_parse(json_t *spec, const char *bundle, tug_spawn_spec **ret_
     s->limits.cpu_quota = json_integer_value(json_object_get(cpu, "quota"));
     s->limits.cpu_period = json_integer_value(json_object_get(cpu, "period"));
     s->limits.pids_limit = json_integer_value(json_object_get(json_object_get(res, "pids"), "limit"));
+    s->limits.memory_reservation = json_integer_value(json_object_get(mem, "reservation"));
+    s->limits.blkio_weight =
+        json_integer_value(json_object_get(json_object_get(res, "blockIO"), "weight"));
+    s->limits.cpuset_cpus = dup_or_null(json_string_value(json_object_get(cpu, "cpus")));
+    s->limits.cpuset_mems = dup_or_null(json_string_value(json_object_get(cpu, "mems")));
     json_t *sc_obj = json_object_get(linux_, "sysctl");
     s->sysctl = calloc(2 * json_object_size(sc_obj) + 1, sizeof(char *));
     if (s->sysctl) {

@@ -196,6 +196,71 @@ static int check_ulimits(json_t *hc, const tug_request_host *host, json_t *warni
     return 0;
 }
 
+/* A cpuset list ("0-2,4") as a bit mask of the first 1024; false when malformed. */
+static bool parse_cpuset(const char *s, unsigned long long mask[16])
+{
+    memset(mask, 0, 16 * sizeof(mask[0]));
+    if (*s == '\0')
+        return false;
+    for (const char *p = s;;) {
+        char *end;
+        errno = 0;
+        long lo = strtol(p, &end, 10), hi = lo;
+        if (end == p || *p == '-' || *p == '+' || errno)
+            return false;
+        if (*end == '-') {
+            p = end + 1;
+            hi = strtol(p, &end, 10);
+            if (end == p || *p == '-' || *p == '+' || hi < lo)
+                return false;
+        }
+        if (hi >= 1024)
+            hi = 1023; /* beyond any host: refused below as not available */
+        for (long i = lo; i <= hi; i++)
+            mask[i / 64] |= 1ULL << (i % 64);
+        if (lo >= 1024)
+            mask[15] |= 1ULL << 63;
+        if (*end == '\0')
+            return true;
+        if (*end != ',')
+            return false;
+        p = end + 1;
+    }
+}
+
+/* docker's checks of --cpuset-cpus and --cpuset-mems against what the host has online. */
+static int check_cpusets(json_t *hc, tug_error **err)
+{
+    static const struct {
+        const char *key, *what, *online, *deflt, *msg;
+    } sets[] = {
+        {"CpusetCpus", "cpus", "/sys/devices/system/cpu/online", "0", "CPUs"},
+        {"CpusetMems", "mems", "/sys/devices/system/node/online", "0", "memory nodes"},
+    };
+    for (size_t i = 0; i < TUG_ARRAY_SIZE(sets); i++) {
+        const char *v = json_string_value(json_object_get(hc, sets[i].key));
+        if (v == NULL || *v == '\0')
+            continue;
+        unsigned long long want[16], have[16];
+        if (!parse_cpuset(v, want))
+            return tug_error_user(err, "Invalid value %s for cpuset %s", v, sets[i].what);
+        char online[256] = "";
+        cleanup_fclose FILE *f = fopen(sets[i].online, "re");
+        if (f == NULL || fgets(online, sizeof(online), f) == NULL)
+            snprintf(online, sizeof(online), "%s", sets[i].deflt);
+        online[strcspn(online, "\n")] = '\0';
+        if (!parse_cpuset(online, have))
+            continue;
+        for (size_t k = 0; k < 16; k++)
+            if (want[k] & ~have[k])
+                return tug_error_user(err,
+                                      "Requested %s are not available - requested %s, "
+                                      "available: %s",
+                                      sets[i].msg, v, online);
+    }
+    return 0;
+}
+
 static int check_restart(json_t *hc, tug_error **err)
 {
     json_t *rp = json_object_get(hc, "RestartPolicy");
@@ -292,7 +357,7 @@ int tug_request_validate(json_t *request, bool update, const tug_request_host *h
         return 0;
     if (check_memory(hc, update, err) < 0 || check_cpu(hc, host, warnings, err) < 0 ||
         check_pids_shm(hc, err) < 0 || check_ulimits(hc, host, warnings, err) < 0 ||
-        check_restart(hc, err) < 0 || check_log(hc, err) < 0)
+        check_restart(hc, err) < 0 || check_log(hc, err) < 0 || check_cpusets(hc, err) < 0)
         return -1;
     return 0;
 }

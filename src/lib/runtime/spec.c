@@ -195,38 +195,57 @@ static json_t *process_args(json_t *cfg, tug_error **err)
     return args;
 }
 
-static int add_resources(json_t *linux_, json_t *hc)
+json_t *tug_spec_resources(json_t *hc)
 {
     json_t *res = json_object();
     long long mem = json_integer_value(json_object_get(hc, "Memory"));
     long long swap = json_integer_value(json_object_get(hc, "MemorySwap"));
-    if (mem > 0) {
+    long long resv = json_integer_value(json_object_get(hc, "MemoryReservation"));
+    if (mem > 0 || resv > 0) {
         json_t *m = json_object();
-        json_object_set_new(m, "limit", json_integer(mem));
-        if (swap != 0)
+        if (mem > 0)
+            json_object_set_new(m, "limit", json_integer(mem));
+        if (mem > 0 && swap != 0)
             json_object_set_new(m, "swap", json_integer(swap));
+        if (resv > 0)
+            json_object_set_new(m, "reservation", json_integer(resv));
         json_object_set_new(res, "memory", m);
     }
     long long nano = json_integer_value(json_object_get(hc, "NanoCpus"));
     long long shares = json_integer_value(json_object_get(hc, "CpuShares"));
-    if (nano > 0 || shares > 0) {
-        json_t *c = json_object();
-        if (shares > 0)
-            json_object_set_new(c, "shares", json_integer(shares));
-        if (nano > 0) {
-            json_object_set_new(c, "quota", json_integer(nano / 10000)); /* per 100 ms */
-            json_object_set_new(c, "period", json_integer(100000));
-        }
-        json_object_set_new(res, "cpu", c);
+    long long quota = json_integer_value(json_object_get(hc, "CpuQuota"));
+    long long period = json_integer_value(json_object_get(hc, "CpuPeriod"));
+    const char *cpus = json_string_value(json_object_get(hc, "CpusetCpus"));
+    const char *mems = json_string_value(json_object_get(hc, "CpusetMems"));
+    json_t *c = json_object();
+    if (shares > 0)
+        json_object_set_new(c, "shares", json_integer(shares));
+    if (nano > 0) {
+        json_object_set_new(c, "quota", json_integer(nano / 10000)); /* per 100 ms */
+        json_object_set_new(c, "period", json_integer(100000));
+    } else {
+        if (quota > 0)
+            json_object_set_new(c, "quota", json_integer(quota));
+        if (period > 0)
+            json_object_set_new(c, "period", json_integer(period));
     }
+    if (cpus && *cpus)
+        json_object_set_new(c, "cpus", json_string(cpus));
+    if (mems && *mems)
+        json_object_set_new(c, "mems", json_string(mems));
+    if (json_object_size(c) > 0)
+        json_object_set(res, "cpu", c);
+    json_decref(c);
     json_t *pl = json_object_get(hc, "PidsLimit");
     if (json_is_integer(pl) && json_integer_value(pl) > 0) {
         json_t *p = json_object();
         json_object_set_new(p, "limit", json_integer(json_integer_value(pl)));
         json_object_set_new(res, "pids", p);
     }
-    json_object_set_new(linux_, "resources", res);
-    return 0;
+    long long weight = json_integer_value(json_object_get(hc, "BlkioWeight"));
+    if (weight > 0)
+        json_object_set_new(res, "blockIO", json_pack("{sI}", "weight", (json_int_t)weight));
+    return res;
 }
 
 static json_t *rlimits(json_t *hc)
@@ -457,7 +476,7 @@ json_t *tug_spec_build(const char *id, json_t *request, const char *const *lower
     cleanup_free char *cgpath = NULL;
     if (asprintf(&cgpath, "tug/%s", id) >= 0)
         json_object_set_new(linux_, "cgroupsPath", json_string(cgpath));
-    add_resources(linux_, hc);
+    json_object_set_new(linux_, "resources", tug_spec_resources(hc));
     json_object_set_new(json_object_get(linux_, "resources"), "devices", dev_rules);
     json_object_set_new(linux_, "devices", dev_nodes);
     json_t *sysctl = sysctls(hc, host_net, err);

@@ -21,3 +21,5 @@ int tug_request_merge_image(json_t *request, json_t *image_config, tug_error **e
 /* Build the OCI spec for a container. lowerdirs are the image's layer dirs, bottom first. */
 json_t *tug_spec_build(const char *id, json_t *request, const char *const *lowerdirs,
                        size_t n_lower, const char *ctr_dir, tug_error **err);
+/* linux.resources of the spec from HostConfig's limits (create, and `update` rewriting it). */
+json_t *tug_spec_resources(json_t *hc);
