@@ -156,6 +156,30 @@ root:x:0:"
   assert_inspect live '{{.State.Status}}' running
 }
 
+@test "export of a running container loads nothing its /etc/nsswitch.conf names (CVE-2019-14271's kind)" {
+  # a name-service module that, loaded by any process, leaves a mark in that process's root
+  printf '%s\n' '#include <fcntl.h>' '#include <unistd.h>' \
+    '__attribute__((constructor)) static void mark(void)' \
+    '{ int fd = open("/nss-module-loaded", O_CREAT | O_WRONLY | O_CLOEXEC, 0644); if (fd >= 0) close(fd); }' \
+    >"$BATS_TEST_TMPDIR/evil.c"
+  gcc -shared -fPIC -o "$BATS_TEST_TMPDIR/libnss_evil.so.2" "$BATS_TEST_TMPDIR/evil.c"
+  run_tug run -d --name hostile busybox sh -c 'echo ready; while true; do sleep 0.1; done'
+  wait_until 10 logs_match hostile '^ready$'
+  local d
+  for d in /lib/x86_64-linux-gnu /lib64 /usr/lib/x86_64-linux-gnu /lib /usr/lib; do
+    run_tug exec hostile mkdir -p "$d"
+    timeout 30 "$TUG" exec -i hostile sh -c "cat > $d/libnss_evil.so.2" <"$BATS_TEST_TMPDIR/libnss_evil.so.2"
+  done
+  run_tug exec hostile sh -c 'printf "passwd: evil\ngroup: evil\nshadow: evil\n" >/etc/nsswitch.conf'
+  run_tug export -o "$BATS_TEST_TMPDIR/hostile.tar" hostile
+  run tar -tf "$BATS_TEST_TMPDIR/hostile.tar"
+  assert_match '^etc/nsswitch.conf$'
+  assert_match '^lib/x86_64-linux-gnu/libnss_evil.so.2$'
+  run_tug exec hostile sh -c 'ls /nss-module-loaded 2>&1; true'
+  assert_match 'No such file'
+  [[ ! -e /nss-module-loaded ]] || { echo "the module ran on the host"; false; }
+}
+
 @test "export refuses to write a tar to a terminal" {
   run_tug create --name ex busybox true
   run script -qec "timeout 30 '$TUG' export ex" /dev/null

@@ -30,11 +30,17 @@ static int to_fd(void *data, const uint8_t *buf, size_t len, tug_error **err)
     return 0;
 }
 
-/* In the child: the running container's root mount without what is mounted on it. */
+/* In the child: the running container's root mount without what is mounted on it, cloned in
+ * the container's mount namespace (open_tree wants it there), after which the child goes back
+ * to the host's: nothing of the container's files may be read as the host's own (owner names go
+ * through the C library's name services, which load whatever /etc/nsswitch.conf names). */
 static int live_root(const tug_ctr_fs *f, int pidfd, tug_error **err)
 {
     char proc_root[64];
     snprintf(proc_root, sizeof(proc_root), "/proc/%d/root", (int)f->c->pid);
+    cleanup_close int host_ns = open("/proc/self/ns/mnt", O_RDONLY | O_CLOEXEC);
+    if (host_ns < 0)
+        return tug_error_set(err, errno, "open the host's mount namespace");
     cleanup_close int where = open(proc_root, O_PATH | O_DIRECTORY | O_CLOEXEC);
     /* the pid is still the container's init: the pidfd was checked against its start */
     if (where < 0 || pidfd_send_signal(pidfd, 0, NULL, 0) < 0)
@@ -42,8 +48,11 @@ static int live_root(const tug_ctr_fs *f, int pidfd, tug_error **err)
     if (setns(pidfd, CLONE_NEWNS) < 0)
         return tug_error_set(err, errno, "enter the mount namespace of container %s", f->c->name);
     int root = open_tree(where, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH);
+    int e = errno;
+    if (setns(host_ns, CLONE_NEWNS) < 0)
+        tug_child_die(125, errno, "return to the host's mount namespace");
     if (root < 0)
-        return tug_error_set(err, errno, "clone the root mount of container %s", f->c->name);
+        return tug_error_set(err, e, "clone the root mount of container %s", f->c->name);
     return root;
 }
 
