@@ -120,6 +120,14 @@ static void plain_error(void *ud, int vertex, const char *message)
     fflush(v->out);
 }
 
+static void plain_canceled(void *ud, int vertex)
+{
+    plain_view *v = ud;
+    flush_pending(v, vertex);
+    group(v, vertex);
+    fprintf(v->out, "#%d CANCELED\n", vertex);
+    fflush(v->out);
+}
 
 /* ---- BuildKit's terminal view: every vertex on a line, its time running, the last lines of a
  * running step's output under it, redrawn in place ---- */
@@ -188,7 +196,10 @@ static void tty_draw(tty_view *t, bool final)
         double took = (x->state == 'r' ? now : x->end) - x->start;
         char right[32];
         snprintf(right, sizeof(right), " %.1fs", took < 0 ? 0 : took);
-        const char *prefix = x->state == 'c' ? " => CACHED " : x->state == 'e' ? " => ERROR " : " => ";
+        const char *prefix = x->state == 'c'   ? " => CACHED "
+                             : x->state == 'e' ? " => ERROR "
+                             : x->state == 'x' ? " => CANCELED "
+                                               : " => ";
         int room = width - (int)strlen(prefix) - (int)strlen(right) - 1;
         if (room < 10)
             room = 10;
@@ -310,6 +321,11 @@ static void tty_error(void *ud, int vertex, const char *message)
     tty_finish(ud, vertex, 'e');
 }
 
+static void tty_canceled(void *ud, int vertex)
+{
+    tty_finish(ud, vertex, 'x');
+}
+
 /* ---- either ---- */
 
 struct build_view {
@@ -335,10 +351,10 @@ tug_build_events build_view_events(build_view *v)
     if (v->tty)
         return (tug_build_events){.start = tty_start, .status = tty_status, .log = tty_log,
                                   .cached = tty_cached, .done = tty_done, .error = tty_error,
-                                  .userdata = &v->t};
+                                  .canceled = tty_canceled, .userdata = &v->t};
     return (tug_build_events){.start = plain_start, .status = plain_status, .log = plain_log,
                               .cached = plain_cached, .done = plain_done, .error = plain_error,
-                              .userdata = &v->plain};
+                              .canceled = plain_canceled, .userdata = &v->plain};
 }
 
 void build_view_free(build_view *v, bool ok)

@@ -262,14 +262,6 @@ DOCKERFILE
 }
 
 # descendants PID: every process under PID, one per line
-descendants() {
-  local p
-  for p in $(pgrep -P "$1"); do
-    echo "$p"
-    descendants "$p"
-  done
-}
-
 @test "kill -9 of a build mid-RUN: the step dies with it and system check takes what it left" {
   ctx
   printf 'FROM busybox\nRUN echo started; sleep 600\n' >"$CTX/Dockerfile"

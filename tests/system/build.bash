@@ -20,3 +20,12 @@ steps_of() {
        /^#[0-9]+ (CACHED|DONE)/ { if ($1 in name) state[$1] = $2 }
        END { for (i = 1; i <= k; i++) print name[order[i]] " " state[order[i]] }' <<<"$output"
 }
+
+# descendants PID: every process below PID, one a line.
+descendants() {
+  local p
+  for p in $(pgrep -P "$1"); do
+    echo "$p"
+    descendants "$p"
+  done
+}

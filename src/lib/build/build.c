@@ -399,7 +399,7 @@ static int run_instruction(builder *b, tug_stage *st, const tug_df_instruction *
     }
 }
 
-static int build_stage(builder *b, size_t idx, tug_error **err)
+int bld_build_stage(builder *b, size_t idx, tug_error **err)
 {
     const tug_df_stage *ds = &b->df->stages[idx];
     tug_stage *st = &b->stages[idx];
@@ -415,33 +415,40 @@ static int build_stage(builder *b, size_t idx, tug_error **err)
         return tug_error_set(err, ENOMEM, "build");
     if (do_from(b, st, &b->df->inst[ds->from], err) < 0)
         return -1;
-    for (size_t i = ds->from + 1; i < ds->end; i++)
+    for (size_t i = ds->from + 1; i < ds->end; i++) {
+        if (bld_cancelled(b))
+            return tug_error_set(err, ECANCELED, "build stage %d", st->index);
         if (run_instruction(b, st, &b->df->inst[i], err) < 0)
             return -1;
+    }
     st->done = true;
     return 0;
 }
 
-static int mark_needed(builder *b, size_t idx, bool *needed, int depth, tug_error **err);
+static int mark_needed(builder *b, size_t idx, bool *needed, bool *deps, int depth,
+                       tug_error **err);
 
-/* ref (a FROM, COPY --from or RUN --mount from=) names an earlier stage: it is needed. */
-static int need_ref(builder *b, size_t idx, const char *ref, bool *needed, int depth,
+/* ref (a FROM, COPY --from or RUN --mount from=) names an earlier stage: it is needed, and
+ * stage idx waits for it. */
+static int need_ref(builder *b, size_t idx, const char *ref, bool *needed, bool *deps, int depth,
                     tug_error **err)
 {
     char *end;
     long n = strtol(ref, &end, 10);
     for (size_t s = 0; s < idx; s++) {
         const char *name = b->df->stages[s].name;
-        if ((name && strcasecmp(name, ref) == 0) || (*end == '\0' && end != ref && n == (long)s))
-            if (mark_needed(b, s, needed, depth + 1, err) < 0)
+        if ((name && strcasecmp(name, ref) == 0) || (*end == '\0' && end != ref && n == (long)s)) {
+            deps[idx * b->df->n_stages + s] = true;
+            if (mark_needed(b, s, needed, deps, depth + 1, err) < 0)
                 return -1;
+        }
     }
     return 0;
 }
 
 /* The stages the target needs: itself, what it is FROM, what it copies or mounts from,
- * transitively. */
-static int mark_needed(builder *b, size_t idx, bool *needed, int depth, tug_error **err)
+ * transitively; deps[i * n + j]: stage i names stage j. */
+static int mark_needed(builder *b, size_t idx, bool *needed, bool *deps, int depth, tug_error **err)
 {
     if (needed[idx] || depth > 64)
         return 0;
@@ -465,10 +472,10 @@ static int mark_needed(builder *b, size_t idx, bool *needed, int depth, tug_erro
         } else if (in->kind == TUG_DF_RUN) {
             cleanup_strv char **froms = bld_mounts_froms(in);
             for (char **f = froms; f && *f; f++)
-                if (need_ref(b, idx, *f, needed, depth, err) < 0)
+                if (need_ref(b, idx, *f, needed, deps, depth, err) < 0)
                     return -1;
         }
-        if (ref && need_ref(b, idx, ref, needed, depth, err) < 0)
+        if (ref && need_ref(b, idx, ref, needed, deps, depth, err) < 0)
             return -1;
     }
     return 0;
@@ -641,23 +648,22 @@ static int run_build(builder *b, char **ret_image_id, tug_error **err)
         return -1;
     b->stages = calloc(b->df->n_stages, sizeof(*b->stages));
     cleanup_free bool *needed = calloc(b->df->n_stages, sizeof(bool));
-    if (b->stages == NULL || needed == NULL)
+    cleanup_free bool *deps = calloc(b->df->n_stages * b->df->n_stages, sizeof(bool));
+    if (b->stages == NULL || needed == NULL || deps == NULL)
         return tug_error_set(err, ENOMEM, "build");
     for (size_t i = 0; i < b->df->n_stages; i++) {
         b->stages[i].index = (int)i;
         b->stages[i].name = b->df->stages[i].name ? strdup(b->df->stages[i].name) : NULL;
     }
-    if (mark_needed(b, target, needed, 0, err) < 0 || bld_cache_from_open(b, err) < 0)
+    if (mark_needed(b, target, needed, deps, 0, err) < 0 || bld_cache_from_open(b, err) < 0 ||
+        bld_build_stages(b, needed, deps, target, err) < 0)
         return -1;
-    for (size_t i = 0; i <= target; i++)
-        if (needed[i] && build_stage(b, i, err) < 0)
-            return -1;
     return export_image(b, &b->stages[target], ret_image_id, err);
 }
 
 int tug_build(tug_store *s, const tug_build_opts *o, char **ret_image_id, tug_error **err)
 {
-    builder b = {.s = s, .o = o};
+    builder b = {.s = s, .o = o, .cancel_fd = -1};
     b.build_args = json_object();
     b.used_args = json_object();
     b.meta = json_object();

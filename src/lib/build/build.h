@@ -21,6 +21,8 @@ typedef struct tug_build_events {
     void (*cached)(void *userdata, int vertex);
     void (*done)(void *userdata, int vertex);
     void (*error)(void *userdata, int vertex, const char *message);
+    /* a vertex of a stage stopped because another stage failed */
+    void (*canceled)(void *userdata, int vertex);
     void *userdata;
 } tug_build_events;
 

@@ -243,7 +243,8 @@ int bld_do_run(builder *b, tug_stage *st, const tug_df_instruction *in, tug_erro
         json_t *hosts = b->o->add_hosts ? bld_strv_json((char **)b->o->add_hosts) : NULL;
         tug_step_cmd cmd = {.argv = cargv, .env = cenv, .user = user, .cwd = wd && *wd ? wd : "/",
                             .network = network, .extra_hosts = hosts, .mounts = ms.oci,
-                            .output = run_output, .userdata = &ro};
+                            .output = run_output, .userdata = &ro,
+                            .cancel_fd = b->cancel_fd > 0 ? b->cancel_fd : 0};
         if (r == 0)
             r = tug_step_run(b->s, &fs, &cmd, &status, err);
         bld_mounts_release(&ms);

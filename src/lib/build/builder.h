@@ -41,6 +41,9 @@ typedef struct builder {
     /* RUN --mount binds: 1 once the builder has a mount namespace of its own, -errno when it
      * could not have one, 0 before (build_mounts.c) */
     int private_ns;
+    /* a stage built in a process of its own (build_stages.c): readable or hung up once the
+     * build is cancelled (a RUN's container is then killed); -1 otherwise */
+    int cancel_fd;
 } builder;
 
 /* A step as the cache sees it (build_cache.c). */
@@ -141,6 +144,15 @@ void bld_mounts_clear(bld_mounts *m);
 /* What RUN --mount from= options name in a RUN instruction, as written (from= takes no
  * variables): NULL-terminated, NULL when none. For the stages a target needs. */
 char **bld_mounts_froms(const tug_df_instruction *in);
+
+/* The build was cancelled (another stage failed): the stage stops before its next step. */
+bool bld_cancelled(builder *b);
+/* One stage, FROM to its last instruction (build.c). */
+int bld_build_stage(builder *b, size_t idx, tug_error **err);
+/* The needed stages (deps[i * n + j]: stage i needs stage j), each once what it needs is
+ * built: independent ones at the same time, each in a process of its own (build_stages.c). */
+int bld_build_stages(builder *b, const bool *needed, const bool *deps, size_t target,
+                     tug_error **err);
 
 int bld_do_run(builder *b, tug_stage *st, const tug_df_instruction *in, tug_error **err);
 int bld_do_workdir(builder *b, tug_stage *st, const tug_df_instruction *in, tug_error **err);

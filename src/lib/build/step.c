@@ -199,19 +199,25 @@ static int plumb(pid_t pid, void *userdata, tug_error **err)
 }
 
 /* Pass the command's output on until both pipes close; the init's end ends the pid
- * namespace, and with it whatever it left running. */
-static void relay_output(const tug_step_cmd *cmd, int out, int er)
+ * namespace, and with it whatever it left running. The cancel fd becoming readable (or its
+ * writer gone) kills the init: another stage failed. */
+static void relay_output(const tug_step_cmd *cmd, pid_t init, int out, int er)
 {
-    int fds[2] = {out, er};
-    bool open_[2] = {true, true};
+    int fds[3] = {out, er, cmd->cancel_fd};
+    bool open_[3] = {true, true, cmd->cancel_fd > 0};
     char buf[16384];
     while (open_[0] || open_[1]) {
-        struct pollfd p[2] = {{.fd = open_[0] ? fds[0] : -1, .events = POLLIN},
-                              {.fd = open_[1] ? fds[1] : -1, .events = POLLIN}};
-        if (poll(p, 2, -1) < 0) {
+        struct pollfd p[3];
+        for (int i = 0; i < 3; i++)
+            p[i] = (struct pollfd){.fd = open_[i] ? fds[i] : -1, .events = POLLIN};
+        if (poll(p, 3, -1) < 0) {
             if (errno == EINTR)
                 continue;
             return;
+        }
+        if (p[2].revents) {
+            kill(init, SIGKILL);
+            open_[2] = false;
         }
         for (int i = 0; i < 2; i++) {
             if (!p[i].revents)
@@ -328,7 +334,7 @@ static int step_spawn(const step_run *r, const tug_step_cmd *cmd, int *ret_statu
     close(out[1]);
     close(er[1]);
     if (rc == 0) {
-        relay_output(cmd, out[0], er[0]);
+        relay_output(cmd, sp.pid, out[0], er[0]);
         int st = 0;
         while (waitpid(sp.pid, &st, 0) < 0 && errno == EINTR) {
         }

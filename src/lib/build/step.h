@@ -30,6 +30,7 @@ typedef struct tug_step_cmd {
     json_t *mounts;       /* RUN --mount: more OCI mounts for the container, or NULL */
     tug_step_output_fn output;
     void *userdata;
+    int cancel_fd;        /* > 0: once readable or hung up, the command is killed (exit 137) */
 } tug_step_cmd;
 
 /* Run cmd over fs with the isolation of `tug run`. *ret_status is the command's exit status

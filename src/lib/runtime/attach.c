@@ -6,20 +6,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
-static int read_full(int fd, void *buf, size_t len)
-{
-    char *p = buf;
-    while (len > 0) {
-        ssize_t n = read(fd, p, len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return -1;
-        p += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
+#include "../util/fs.h"
 
 int tug_frame_write(int fd, int type, const void *data, size_t len)
 {
@@ -51,12 +38,12 @@ int tug_frame_write(int fd, int type, const void *data, size_t len)
 int tug_frame_read(int fd, void *buf, size_t *ret_len)
 {
     unsigned char h[8];
-    if (read_full(fd, h, 8) < 0)
+    if (tug_read_all(fd, h, 8) < 0)
         return -1;
     size_t len = ((size_t)h[4] << 24) | ((size_t)h[5] << 16) | ((size_t)h[6] << 8) | h[7];
     if (len > TUG_FRAME_MAX)
         return -1;
-    if (len && read_full(fd, buf, len) < 0)
+    if (len && tug_read_all(fd, buf, len) < 0)
         return -1;
     *ret_len = len;
     return h[0];

@@ -360,6 +360,25 @@ void tug_store_closep(tug_store **s)
     tug_store_close(*s);
 }
 
+int tug_store_disconnect(tug_store *s, tug_error **err)
+{
+    if (s->db && sqlite3_close(s->db) != SQLITE_OK)
+        return tug_error_set(err, EBUSY, "close database %s: %s", s->root, sqlite3_errmsg(s->db));
+    s->db = NULL;
+    return 0;
+}
+
+int tug_store_reconnect(tug_store *s, tug_error **err)
+{
+    if (s->db)
+        return 0;
+    if (open_db(s, err) == 0)
+        return 0;
+    sqlite3_close(s->db);
+    s->db = NULL;
+    return -1;
+}
+
 sqlite3_stmt *tug_db_prepare(tug_store *s, const char *sql, tug_error **err)
 {
     sqlite3_stmt *st = NULL;

@@ -45,6 +45,11 @@ typedef struct tug_image {
 int tug_store_open(const char *root, tug_store **ret_store, tug_error **err);
 void tug_store_close(tug_store *s);
 void tug_store_closep(tug_store **s);
+/* Close the database connection for a while, and open it again: a process about to fork
+ * workers that use the store closes it first, as SQLite's connections and locks must not be
+ * carried across fork; each worker then opens its own. */
+int tug_store_disconnect(tug_store *s, tug_error **err);
+int tug_store_reconnect(tug_store *s, tug_error **err);
 #define cleanup_store __attribute__((cleanup(tug_store_closep)))
 /* The default root: $TUG_ROOT or /var/lib/tug. */
 const char *tug_store_default_root(void);

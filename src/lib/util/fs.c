@@ -171,6 +171,23 @@ int tug_write_all(int fd, const void *buf, size_t len)
     return 0;
 }
 
+int tug_read_all(int fd, void *buf, size_t len)
+{
+    char *p = buf;
+    while (len > 0) {
+        ssize_t n = read(fd, p, len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n == 0)
+            errno = 0;
+        if (n <= 0)
+            return -1;
+        p += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
 int tug_read_file(const char *path, char **ret_data, size_t *ret_len, tug_error **err)
 {
     cleanup_close int fd = open(path, O_RDONLY | O_CLOEXEC);

@@ -28,6 +28,8 @@ int tug_write_file_atomic_nosync(const char *path, const void *data, size_t len,
                                  tug_error **err);
 /* Write all of buf to fd (a pipe or socket may take it in parts); -1 with errno on failure. */
 int tug_write_all(int fd, const void *buf, size_t len);
+/* Read exactly len bytes; -1 on failure (errno) or at end of file before len (errno 0). */
+int tug_read_all(int fd, void *buf, size_t len);
 /* Read a whole file; *ret_data is NUL-terminated. */
 int tug_read_file(const char *path, char **ret_data, size_t *ret_len, tug_error **err);
 /* Walk the tree under the directory at rootfd, depth first, holding two descriptors at the
