@@ -43,3 +43,4 @@ int cmd_port(cli_ctx *ctx, int argc, char **argv);
 int cmd_commit(cli_ctx *ctx, int argc, char **argv);
 int cmd_diff(cli_ctx *ctx, int argc, char **argv);
 int cmd_export(cli_ctx *ctx, int argc, char **argv);
+int cmd_cp(cli_ctx *ctx, int argc, char **argv);

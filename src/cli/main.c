@@ -50,6 +50,7 @@ static const cli_command container_cmds[] = {
     {"commit", cmd_commit, "Create a new image from a container's changes"},
     {"diff", cmd_diff, "Inspect changes to files or directories on a container's filesystem"},
     {"export", cmd_export, "Export a container's filesystem as a tar archive"},
+    {"cp", cmd_cp, "Copy files/folders between a container and the local filesystem"},
     {NULL, NULL, NULL},
 };
 
@@ -105,6 +106,7 @@ static const cli_command top_cmds[] = {
     {"commit", cmd_commit, "Create a new image from a container's changes"},
     {"diff", cmd_diff, "Inspect changes to files or directories on a container's filesystem"},
     {"export", cmd_export, "Export a container's filesystem as a tar archive"},
+    {"cp", cmd_cp, "Copy files/folders between a container and the local filesystem"},
     {"container", cmd_container_group, "Manage containers"},
     {"container-finish", cmd_container_finish, NULL},
     {"network", cmd_network, "Manage networks"},
