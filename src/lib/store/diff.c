@@ -588,12 +588,17 @@ int tug_path_tar(int dirfd, const char *name, const char *as, tug_tar_sink_fn si
 {
     __attribute__((cleanup(tarrer_clear))) struct tarrer t = {
         .merged = true, .only = name, .as = as, .groups = {.groups = true}};
-    if (name == NULL && (asprintf(&t.path, "%s/", as) < 0 || (t.len = t.cap = strlen(t.path)) == 0))
-        return tug_error_set(err, ENOMEM, "tar %s", as);
     t.w = tug_tar_writer_new(sink, data, err);
     if (t.w == NULL)
         return -1;
-    int r = tug_walk_tree_sorted(dirfd, name ? name : as, tar_entry, &t, err);
+    /* name NULL: the directory itself first, which a walk does not report */
+    struct stat st;
+    tug_walk_entry top = {.event = TUG_WALK_ENTER, .name = as, .fd = dirfd, .st = &st};
+    int r = name == NULL && fstat(dirfd, &st) < 0 ? tug_error_set(err, errno, "stat %s", as) : 0;
+    if (r == 0 && name == NULL)
+        r = tar_dir(&t, NULL, &top, err);
+    if (r == 0)
+        r = tug_walk_tree_sorted(dirfd, name ? name : as, tar_entry, &t, err);
     if (r == 0)
         r = tug_tar_finish(t.w, err);
     tug_tar_writer_free(t.w);
