@@ -685,7 +685,7 @@ static const char *go_strerror(int e)
 /* The host source: like open_src, with the host's own path rules (its symlinks followed but for
  * the last, which -L follows too). */
 static int open_host_src(const char *path, bool follow, int *ret_dir, char **ret_name,
-                         tug_cp_src *src, tug_error **err)
+                         char **ret_base, tug_cp_src *src, tug_error **err)
 {
     bool asserts;
     cleanup_free char *p = tug_cp_clean(path, &src->contents, &asserts);
@@ -701,30 +701,17 @@ static int open_host_src(const char *path, bool follow, int *ret_dir, char **ret
     src->is_dir = S_ISDIR(st.st_mode);
     if (asserts && !src->is_dir)
         return tug_error_user(err, "lstat %s: not a directory", path);
-    src->base = base;
-    if ((*ret_name = strdup(base)) == NULL)
+    /* -L: the target's own directory and name; the tar still names it as the link */
+    cleanup_free char *real = follow && !src->contents ? realpath(p, NULL) : NULL;
+    const char *rbase = base;
+    cleanup_free char *rdir = real ? split_path(real, &rbase) : NULL;
+    if (follow && !src->contents && rdir == NULL)
+        return tug_error_user(err, "lstat %s: %s", path, go_strerror(errno ? errno : ENOMEM));
+    if ((*ret_base = strdup(src->contents ? "." : base)) == NULL ||
+        (!src->contents && (*ret_name = strdup(rbase)) == NULL))
         return tug_error_set(err, ENOMEM, "cp");
-    src->base = *ret_name;
-    if (src->contents) {
-        free(*ret_name);
-        *ret_name = NULL;
-        src->base = ".";
-        *ret_dir = open(p, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    } else if (follow && !src->contents) {
-        /* the target's own directory and name; the tar still names it as the link */
-        cleanup_free char *real = realpath(p, NULL);
-        const char *rbase;
-        cleanup_free char *rdir = real ? split_path(real, &rbase) : NULL;
-        if (rdir == NULL)
-            return tug_error_user(err, "lstat %s: %s", path, go_strerror(errno ? errno : ENOMEM));
-        *ret_dir = open(rdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        free(*ret_name);
-        if ((*ret_name = strdup(rbase)) == NULL)
-            return tug_error_set(err, ENOMEM, "cp");
-        src->base = base;
-    } else {
-        *ret_dir = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    }
+    src->base = *ret_base;
+    *ret_dir = open(src->contents ? p : rdir ? rdir : dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (*ret_dir < 0)
         return tug_error_set(err, errno, "open %s", path);
     return 0;
@@ -776,9 +763,9 @@ int tug_cp_to_container(tug_store *s, const char *what, const char *dst, const c
                         const tug_cp_opts *o, tug_error **err)
 {
     cleanup_close int sdir = -1;
-    cleanup_free char *sname = NULL;
+    cleanup_free char *sname = NULL, *sbase = NULL;
     tug_cp_src info = {0};
-    if (src && open_host_src(src, o->follow, &sdir, &sname, &info, err) < 0)
+    if (src && open_host_src(src, o->follow, &sdir, &sname, &sbase, &info, err) < 0)
         return -1;
     /* the unpacker is loaded from the host before anything of the container is opened */
     if (tug_lazylib_load(&tug_libarchive, err) < 0)
