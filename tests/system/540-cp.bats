@@ -205,6 +205,26 @@ stopped_tree() {
   assert_match 'Could not find the file'
 }
 
+@test "cp - never writes outside the destination, whatever the tar holds" {
+  run_tree tarred
+  local name=cp-evil-$RANDOM
+  python3 - "$BATS_TEST_TMPDIR/evil.tar" "$name" <<'PY'
+import io, sys, tarfile
+t = tarfile.open(sys.argv[1], "w")
+link = tarfile.TarInfo("l"); link.type = tarfile.SYMTYPE; link.linkname = "/"; t.addfile(link)
+for n in ("l/tmp/" + sys.argv[2], "../../../tmp/" + sys.argv[2] + "-2"):
+    f = tarfile.TarInfo(n); f.size = 6; t.addfile(f, io.BytesIO(b"pwned\n"))
+t.close()
+PY
+  run timeout 60 sh -c "'$TUG' cp - tarred:/tmp <'$BATS_TEST_TMPDIR/evil.tar'"
+  [[ $status -eq 1 ]] || { echo "status $status: $output"; false; }
+  assert_match 'escapes the destination'
+  [[ ! -e /tmp/$name && ! -e /tmp/$name-2 ]]
+  # the link's path was taken inside the destination
+  run_tug exec tarred cat "/tmp/tmp/$name"
+  assert_output pwned
+}
+
 @test "cp never leaves a stopped container through its symlinks either" {
   local mark=$BATS_TEST_TMPDIR/host-only-$RANDOM
   echo host >"$mark"
