@@ -313,4 +313,5 @@ PY
     fi
   done
   docker rm -f "$cid" >/dev/null 2>&1
+  docker rmi "$img" >/dev/null 2>&1 || true
 }
