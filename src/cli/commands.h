@@ -47,3 +47,4 @@ int cmd_diff(cli_ctx *ctx, int argc, char **argv);
 int cmd_export(cli_ctx *ctx, int argc, char **argv);
 int cmd_stats(cli_ctx *ctx, int argc, char **argv);
 int cmd_update(cli_ctx *ctx, int argc, char **argv);
+int cmd_cp(cli_ctx *ctx, int argc, char **argv);

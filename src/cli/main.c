@@ -54,6 +54,7 @@ static const cli_command container_cmds[] = {
     {"export", cmd_export, "Export a container's filesystem as a tar archive"},
     {"stats", cmd_stats, "Display a live stream of container(s) resource usage statistics"},
     {"update", cmd_update, "Update configuration of one or more containers"},
+    {"cp", cmd_cp, "Copy files/folders between a container and the local filesystem"},
     {NULL, NULL, NULL},
 };
 
@@ -111,6 +112,7 @@ static const cli_command top_cmds[] = {
     {"export", cmd_export, "Export a container's filesystem as a tar archive"},
     {"stats", cmd_stats, "Display a live stream of container(s) resource usage statistics"},
     {"update", cmd_update, "Update configuration of one or more containers"},
+    {"cp", cmd_cp, "Copy files/folders between a container and the local filesystem"},
     {"container", cmd_container_group, "Manage containers"},
     {"container-finish", cmd_container_finish, NULL},
     {"network", cmd_network, "Manage networks"},

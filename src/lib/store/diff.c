@@ -8,12 +8,14 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <isa-l/igzip_lib.h>
+#include <linux/magic.h>
 #include <pthread.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/sysmacros.h>
 #include <sys/xattr.h>
 #include <unistd.h>
@@ -173,6 +175,10 @@ struct tarrer {
     tug_tar_xattr *xattrs;
     size_t n_xattrs, xattrs_cap;
     long long size;
+    /* tug_path_tar: a merged tree (no whiteouts, mount points gone into), only the entry
+     * `only` of the top directory, named `as` in the tar */
+    bool merged;
+    const char *only, *as;
 };
 
 static void tarrer_clear(struct tarrer *t)
@@ -220,6 +226,30 @@ static int set_name(struct tarrer *t, const char *const *parts)
     }
     t->name[o] = '\0';
     return 0;
+}
+
+/* The name an entry of the walk's current directory has in the tar. */
+static const char *shown(const struct tarrer *t, const char *name)
+{
+    return t->as && t->only && t->len == 0 && strcmp(name, t->only) == 0 ? t->as : name;
+}
+
+/* A file system of the kernel's own (proc, sysfs...): a mount point of one in a container's
+ * tree is written as an empty directory, as docker sees it outside the container. */
+static bool pseudo_fs(int fd)
+{
+    static const long types[] = {
+        PROC_SUPER_MAGIC,    SYSFS_MAGIC,        CGROUP_SUPER_MAGIC,
+        CGROUP2_SUPER_MAGIC, DEVPTS_SUPER_MAGIC, 0x19800202 /* mqueue */,
+        SECURITYFS_MAGIC,    DEBUGFS_MAGIC,      TRACEFS_MAGIC,
+        BPF_FS_MAGIC,        NSFS_MAGIC,         0x73636673 /* configfs */};
+    struct statfs sf;
+    if (fstatfs(fd, &sf) < 0)
+        return true;
+    for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++)
+        if ((long)sf.f_type == types[i])
+            return true;
+    return false;
 }
 
 /* A value as docker keeps it: a capability set of revision 3 (root's uid of a user namespace)
@@ -318,7 +348,7 @@ static void set_owner(struct tarrer *t, tug_tar_entry *te, const struct stat *st
 
 static int tar_dir(struct tarrer *t, tug_walk *w, const tug_walk_entry *e, tug_error **err)
 {
-    if (e->other_fs) {
+    if (e->other_fs && !t->merged) {
         cleanup_free char *path = tug_walk_path(w, e->name);
         return tug_error_set(err, EBUSY,
                              "%s is a mount point: unmount what the step mounted before its "
@@ -328,7 +358,8 @@ static int tar_dir(struct tarrer *t, tug_walk *w, const tug_walk_entry *e, tug_e
     bool opaque = false;
     if (read_xattrs(t, e->fd, w, e->name, &opaque, err) < 0)
         return -1;
-    const char *parts[] = {e->name, "/", NULL};
+    const char *name = shown(t, e->name);
+    const char *parts[] = {name, "/", NULL};
     if (set_name(t, parts) < 0)
         return tug_walk_fail(w, e->name, ENOMEM, "tar", err);
     const struct stat *st = e->st;
@@ -341,9 +372,11 @@ static int tar_dir(struct tarrer *t, tug_walk *w, const tug_walk_entry *e, tug_e
     set_owner(t, &te, st);
     if (tug_tar_write_header(t->w, &te, err) < 0)
         return tug_error_wrap(err, "tar %s", t->name);
+    if (e->other_fs && pseudo_fs(e->fd))
+        return 1;
     if (opaque) {
         /* right after the directory, before what it holds; permissions only, no time */
-        const char *opq[] = {e->name, "/.wh..wh..opq", NULL};
+        const char *opq[] = {name, "/.wh..wh..opq", NULL};
         if (set_name(t, opq) < 0)
             return tug_walk_fail(w, e->name, ENOMEM, "tar", err);
         tug_tar_entry wo = {.name = t->name,
@@ -356,10 +389,10 @@ static int tar_dir(struct tarrer *t, tug_walk *w, const tug_walk_entry *e, tug_e
         if (tug_tar_write_header(t->w, &wo, err) < 0)
             return tug_error_wrap(err, "tar %s", t->name);
     }
-    size_t l = strlen(e->name);
+    size_t l = strlen(name);
     if (reserve(&t->path, &t->cap, t->len + l + 2, 1) < 0)
         return tug_walk_fail(w, e->name, ENOMEM, "tar", err);
-    memcpy(t->path + t->len, e->name, l);
+    memcpy(t->path + t->len, name, l);
     t->len += l;
     t->path[t->len++] = '/';
     t->path[t->len] = '\0';
@@ -423,6 +456,9 @@ static int tar_file(struct tarrer *t, tug_walk *w, const tug_walk_entry *e, tug_
         fd = openat(e->dirfd, e->name, O_RDONLY | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
         if (fd < 0)
             return tug_walk_fail(w, e->name, errno, "open", err);
+        struct stat now;
+        if (fstat(fd, &now) < 0 || !S_ISREG(now.st_mode) || now.st_ino != st.st_ino)
+            return tug_walk_fail(w, e->name, EAGAIN, "read (it was replaced)", err);
         if (read_xattrs(t, fd, w, e->name, NULL, err) < 0)
             return -1;
         break;
@@ -439,7 +475,7 @@ static int tar_file(struct tarrer *t, tug_walk *w, const tug_walk_entry *e, tug_
         te.mode |= S_ISCHR(st.st_mode) ? TUG_TAR_MODE_CHR : TUG_TAR_MODE_BLK;
         te.devmajor = major(st.st_rdev);
         te.devminor = minor(st.st_rdev);
-        whiteout = S_ISCHR(st.st_mode) && st.st_rdev == 0;
+        whiteout = !t->merged && S_ISCHR(st.st_mode) && st.st_rdev == 0;
         break;
     case S_IFIFO:
         te.type = '6';
@@ -448,7 +484,7 @@ static int tar_file(struct tarrer *t, tug_walk *w, const tug_walk_entry *e, tug_
     default: /* sockets: docker's tar writer refuses them, and so the entry is left out */
         return 0;
     }
-    const char *parts[] = {e->name, NULL};
+    const char *parts[] = {shown(t, e->name), NULL};
     if (set_name(t, parts) < 0)
         return tug_walk_fail(w, e->name, ENOMEM, "tar", err);
     if (st.st_nlink > 1) {
@@ -506,14 +542,17 @@ static int skipped(struct tarrer *t, const char *name)
 static int tar_entry(tug_walk *w, const tug_walk_entry *e, void *data, tug_error **err)
 {
     struct tarrer *t = data;
+    if (t->only && t->len == 0 && e->event != TUG_WALK_LEAVE && strcmp(e->name, t->only) != 0)
+        return e->event == TUG_WALK_ENTER;
     int skip = e->event == TUG_WALK_LEAVE ? 0 : skipped(t, e->name);
     if (skip != 0) /* a directory's ENTER: 1 skips what it holds too */
         return skip < 0 ? tug_walk_fail(w, e->name, ENOMEM, "tar", err) : e->event != TUG_WALK_FILE;
     switch (e->event) {
     case TUG_WALK_ENTER:
         return tar_dir(t, w, e, err);
-    case TUG_WALK_LEAVE:
-        t->len -= strlen(e->name) + 1;
+    case TUG_WALK_LEAVE: /* back to the '/' before the directory's name as shown */
+        for (t->len--; t->len > 0 && t->path[t->len - 1] != '/';)
+            t->len--;
         t->path[t->len] = '\0';
         return 0;
     case TUG_WALK_FILE:
@@ -542,6 +581,28 @@ int tug_layer_tar_skip(int dirfd, const char *dir_name, unsigned flags, char *co
     tug_tar_writer_free(t.w);
     if (r == 0 && ret_size)
         *ret_size = t.size;
+    return r < 0 ? -1 : 0;
+}
+
+int tug_path_tar(int dirfd, const char *name, const char *as, tug_tar_sink_fn sink, void *data,
+                 tug_error **err)
+{
+    __attribute__((cleanup(tarrer_clear))) struct tarrer t = {
+        .merged = true, .only = name, .as = as, .groups = {.groups = true}};
+    t.w = tug_tar_writer_new(sink, data, err);
+    if (t.w == NULL)
+        return -1;
+    /* name NULL: the directory itself first, which a walk does not report */
+    struct stat st;
+    tug_walk_entry top = {.event = TUG_WALK_ENTER, .name = as, .fd = dirfd, .st = &st};
+    int r = name == NULL && fstat(dirfd, &st) < 0 ? tug_error_set(err, errno, "stat %s", as) : 0;
+    if (r == 0 && name == NULL)
+        r = tar_dir(&t, NULL, &top, err);
+    if (r == 0)
+        r = tug_walk_tree_sorted(dirfd, name ? name : as, tar_entry, &t, err);
+    if (r == 0)
+        r = tug_tar_finish(t.w, err);
+    tug_tar_writer_free(t.w);
     return r < 0 ? -1 : 0;
 }
 

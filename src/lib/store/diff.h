@@ -32,6 +32,14 @@ int tug_layer_tar(int dirfd, const char *dir_name, unsigned flags, tug_tar_sink_
 int tug_layer_tar_skip(int dirfd, const char *dir_name, unsigned flags, char *const *skip,
                        tug_tar_sink_fn sink, void *data, long long *ret_size, tug_error **err);
 
+/* docker cp's archive of one path (moby's TarWithOptions with IncludeFiles and RebaseNames): the
+ * entry name of the directory dirfd, with all it holds when it is a directory, named as in the
+ * tar; or, name NULL, what dirfd holds, named as/... The tree is a merged one: no whiteouts are
+ * translated, mount points under it are gone into but those of the kernel's pseudo file systems
+ * (proc, sysfs...), which are written as empty directories. */
+int tug_path_tar(int dirfd, const char *name, const char *as, tug_tar_sink_fn sink, void *data,
+                 tug_error **err);
+
 typedef struct tug_layer_opts {
     const char *parent_chain; /* chain ID of the layer below; NULL for the first */
     int gzip_level;           /* isa-l's 0 (fastest) to 3; -1 for the default */

@@ -1408,7 +1408,7 @@ static int archive_reader(int fd, struct archive **ret, tug_error **err)
 {
     if (tug_lazylib_load(&tug_libarchive, err) < 0)
         return -1;
-    if (lseek(fd, 0, SEEK_SET) < 0)
+    if (lseek(fd, 0, SEEK_SET) < 0 && errno != ESPIPE) /* a pipe or socket is read as it is */
         return tug_error_set(err, errno, "seek the archive");
     struct archive *a = archive_read_new();
     if (a == NULL)

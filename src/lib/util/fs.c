@@ -260,6 +260,8 @@ struct tug_walk {
 
 char *tug_walk_path(const tug_walk *w, const char *name)
 {
+    if (w == NULL) /* an entry outside any walk: its own name */
+        return name ? strdup(name) : NULL;
     size_t len = strlen(w->root_name) + (name ? strlen(name) + 1 : 0) + 1;
     for (size_t i = 1; i <= w->depth; i++)
         len += strlen(w->lv[i].name) + 1;
@@ -304,7 +306,7 @@ int tug_walk_fail(const tug_walk *w, const char *name, int errnum, const char *v
                   tug_error **err)
 {
     cleanup_free char *path = tug_walk_path(w, name);
-    return tug_error_set(err, errnum, "%s %s", verb, path ? path : w->root_name);
+    return tug_error_set(err, errnum, "%s %s", verb, path ? path : w ? w->root_name : "");
 }
 
 static int level_add(struct walk_level *l, const char *name, unsigned char type)

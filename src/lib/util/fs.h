@@ -57,7 +57,7 @@ int tug_walk_tree(int rootfd, const char *root_name, tug_walk_fn fn, void *data,
 int tug_walk_tree_sorted(int rootfd, const char *root_name, tug_walk_fn fn, void *data,
                          tug_error **err);
 /* root_name/dir/.../name of an entry of the walk's current directory (name may be NULL), for
- * messages: one path, its middle elided when it is very long. */
+ * messages: one path, its middle elided when it is very long. w NULL: name alone. */
 char *tug_walk_path(const tug_walk *w, const char *name);
 /* Set *err to "VERB PATH: <errnum's text>" for that path; returns -1 (or -errnum). */
 int tug_walk_fail(const tug_walk *w, const char *name, int errnum, const char *verb,
