@@ -121,6 +121,8 @@ EOF
   assert_output built
   build 1 --target nosuch "$CTX"
   assert_match 'failed to reach build target nosuch in Dockerfile'
+  # COPY --from mounted the stage in a scratch directory: nothing of it stays
+  assert_store_clean
 }
 
 @test ".dockerignore leaves files out of COPY, with ! exceptions" {

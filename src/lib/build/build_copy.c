@@ -375,6 +375,13 @@ int bld_do_copy(builder *b, tug_stage *st, const tug_df_instruction *in, tug_err
                              .key = key, .detail = detail, .srcs = p.srcs};
         r = bld_fs_step(b, st, v, &cs, created_by, copy_in, &p.j, err);
         bld_cache_step_clear(&cs);
+        /* COPY --from mounted the other rootfs there, in the step's own mount namespace: the
+         * mounts went with it, the directories stay unless removed */
+        if (p.j.from_paths != NULL) {
+            tug_error *ignored = NULL;
+            tug_rm_rf(scratch, &ignored);
+            tug_error_free(ignored);
+        }
     }
     copy_plan_clear(&p);
     return r;
