@@ -16,60 +16,6 @@
 
 #define HELP_OPT {"help", no_argument, NULL, 'H'}
 
-static json_t *network_json(tug_store *s, tug_network *n)
-{
-    json_t *o = json_object();
-    json_object_set_new(o, "Name", json_string(n->name));
-    json_object_set_new(o, "Id", json_string(n->id));
-    time_t tt = (time_t)n->created;
-    struct tm tm;
-    char buf[64];
-    gmtime_r(&tt, &tm);
-    strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
-    json_object_set_new(o, "Created", json_string(buf));
-    json_object_set_new(o, "Scope", json_string("local"));
-    json_object_set_new(o, "Driver", json_string(n->driver));
-    json_object_set_new(o, "EnableIPv6", json_false());
-    json_t *ipam = json_object(), *cfgs = json_array(), *c = json_object();
-    json_object_set_new(ipam, "Driver", json_string("default"));
-    json_object_set_new(ipam, "Options", json_null());
-    json_object_set_new(c, "Subnet", json_string(n->subnet));
-    json_object_set_new(c, "Gateway", json_string(n->gateway));
-    json_array_append_new(cfgs, c);
-    json_object_set_new(ipam, "Config", cfgs);
-    json_object_set_new(o, "IPAM", ipam);
-    json_object_set_new(o, "Internal", json_boolean(n->internal));
-    json_object_set_new(o, "Attachable", json_false());
-    json_t *ctrs = json_object();
-
-    sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(s->db,
-                           "SELECT c.id, c.name, e.ip, e.mac FROM endpoints e JOIN containers c "
-                           "ON c.id = e.container_id WHERE e.network_id = ?",
-                           -1, &st, NULL) == SQLITE_OK) {
-        sqlite3_bind_text(st, 1, n->id, -1, SQLITE_STATIC);
-        while (sqlite3_step(st) == SQLITE_ROW) {
-            json_t *e = json_object();
-            char ip[80];
-            snprintf(ip, sizeof(ip), "%s/%d", sqlite3_column_text(st, 2),
-                     tug_subnet_prefix(n->subnet));
-            json_object_set_new(e, "Name", json_string((const char *)sqlite3_column_text(st, 1)));
-            json_object_set_new(e, "MacAddress",
-                                json_string((const char *)sqlite3_column_text(st, 3)));
-            json_object_set_new(e, "IPv4Address", json_string(ip));
-            json_object_set_new(e, "IPv6Address", json_string(""));
-            json_object_set_new(ctrs, (const char *)sqlite3_column_text(st, 0), e);
-        }
-    }
-    sqlite3_finalize(st);
-    json_object_set_new(o, "Containers", ctrs);
-    json_t *opts = json_object();
-    json_object_set_new(opts, "com.docker.network.bridge.name", json_string(n->bridge));
-    json_object_set_new(o, "Options", opts);
-    json_object_set(o, "Labels", n->labels ? n->labels : json_object());
-    return o;
-}
-
 static int net_create(cli_ctx *ctx, int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -334,7 +280,7 @@ static int net_rm(cli_ctx *ctx, int argc, char **argv)
 static json_t *find_network_doc(tug_store *s, const char *name, void *data, tug_error **err)
 {
     cleanup_network tug_network *n = NULL;
-    return tug_network_find(s, name, &n, err) < 0 ? NULL : network_json(s, n);
+    return tug_network_find(s, name, &n, err) < 0 ? NULL : tug_network_inspect_json(s, n);
 }
 
 static int net_inspect(cli_ctx *ctx, int argc, char **argv)

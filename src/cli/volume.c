@@ -23,30 +23,6 @@ static int add_label(json_t *labels, const char *kv)
     return 0;
 }
 
-static json_t *volume_json(tug_store *s, const tug_volume *v)
-{
-    json_t *o = json_object();
-    char *t = tug_format_rfc3339(v->created_ns / 1000000000LL, 0);
-    /* docker prints whole seconds */
-    if (t) {
-        char *dot = strchr(t, '.');
-        if (dot) {
-            dot[0] = 'Z';
-            dot[1] = '\0';
-        }
-    }
-    json_object_set_new(o, "CreatedAt", json_string(t ? t : ""));
-    free(t);
-    json_object_set_new(o, "Driver", json_string("local"));
-    json_object_set(o, "Labels", json_object_size(v->labels) ? v->labels : json_null());
-    cleanup_free char *mp = tug_volume_path(s, v->name);
-    json_object_set_new(o, "Mountpoint", json_string(mp ? mp : ""));
-    json_object_set_new(o, "Name", json_string(v->name));
-    json_object_set(o, "Options", json_object_size(v->options) ? v->options : json_null());
-    json_object_set_new(o, "Scope", json_string("local"));
-    return o;
-}
-
 static int vol_create(cli_ctx *ctx, int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -210,7 +186,7 @@ static int vol_ls(cli_ctx *ctx, int argc, char **argv)
         }
         if (!keep || (name_seen && !name_ok))
             continue;
-        json_t *r = volume_json(s, v[i]);
+        json_t *r = tug_volume_inspect_json(s, v[i]);
         /* the fields docker's volume ls templates know */
         char links[24];
         snprintf(links, sizeof(links), "%zu", nu);
@@ -253,7 +229,7 @@ static int vol_ls(cli_ctx *ctx, int argc, char **argv)
 static json_t *find_volume_doc(tug_store *s, const char *name, void *data, tug_error **err)
 {
     cleanup_volume tug_volume *v = NULL;
-    return tug_volume_find(s, name, &v, err) < 0 ? NULL : volume_json(s, v);
+    return tug_volume_find(s, name, &v, err) < 0 ? NULL : tug_volume_inspect_json(s, v);
 }
 
 static int vol_inspect(cli_ctx *ctx, int argc, char **argv)

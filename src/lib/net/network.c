@@ -659,3 +659,57 @@ int tug_ipam_release(tug_store *s, const char *container_id, tug_error **err)
     BIND_TEXT(st, 1, container_id);
     return tug_db_step_done(s, st, err);
 }
+
+json_t *tug_network_inspect_json(tug_store *s, const tug_network *n)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "Name", json_string(n->name));
+    json_object_set_new(o, "Id", json_string(n->id));
+    time_t tt = (time_t)n->created;
+    struct tm tm;
+    char buf[64];
+    gmtime_r(&tt, &tm);
+    strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
+    json_object_set_new(o, "Created", json_string(buf));
+    json_object_set_new(o, "Scope", json_string("local"));
+    json_object_set_new(o, "Driver", json_string(n->driver));
+    json_object_set_new(o, "EnableIPv6", json_false());
+    json_t *ipam = json_object(), *cfgs = json_array(), *c = json_object();
+    json_object_set_new(ipam, "Driver", json_string("default"));
+    json_object_set_new(ipam, "Options", json_null());
+    json_object_set_new(c, "Subnet", json_string(n->subnet));
+    json_object_set_new(c, "Gateway", json_string(n->gateway));
+    json_array_append_new(cfgs, c);
+    json_object_set_new(ipam, "Config", cfgs);
+    json_object_set_new(o, "IPAM", ipam);
+    json_object_set_new(o, "Internal", json_boolean(n->internal));
+    json_object_set_new(o, "Attachable", json_false());
+    json_t *ctrs = json_object();
+
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(s->db,
+                           "SELECT c.id, c.name, e.ip, e.mac FROM endpoints e JOIN containers c "
+                           "ON c.id = e.container_id WHERE e.network_id = ?",
+                           -1, &st, NULL) == SQLITE_OK) {
+        sqlite3_bind_text(st, 1, n->id, -1, SQLITE_STATIC);
+        while (sqlite3_step(st) == SQLITE_ROW) {
+            json_t *e = json_object();
+            char ip[80];
+            snprintf(ip, sizeof(ip), "%s/%d", sqlite3_column_text(st, 2),
+                     tug_subnet_prefix(n->subnet));
+            json_object_set_new(e, "Name", json_string((const char *)sqlite3_column_text(st, 1)));
+            json_object_set_new(e, "MacAddress",
+                                json_string((const char *)sqlite3_column_text(st, 3)));
+            json_object_set_new(e, "IPv4Address", json_string(ip));
+            json_object_set_new(e, "IPv6Address", json_string(""));
+            json_object_set_new(ctrs, (const char *)sqlite3_column_text(st, 0), e);
+        }
+    }
+    sqlite3_finalize(st);
+    json_object_set_new(o, "Containers", ctrs);
+    json_t *opts = json_object();
+    json_object_set_new(opts, "com.docker.network.bridge.name", json_string(n->bridge));
+    json_object_set_new(o, "Options", opts);
+    json_object_set(o, "Labels", n->labels ? n->labels : json_object());
+    return o;
+}

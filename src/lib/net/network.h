@@ -56,3 +56,5 @@ int tug_ipam_release(tug_store *s, const char *container_id, tug_error **err);
 void tug_endpoint_clear(tug_endpoint *e);
 /* The prefix length of a subnet "a.b.c.d/len". */
 int tug_subnet_prefix(const char *subnet);
+/* The network as docker's `network inspect` shows it, with its containers' endpoints. */
+json_t *tug_network_inspect_json(tug_store *s, const tug_network *n);

@@ -1542,3 +1542,27 @@ int tug_volume_check(tug_store *s, bool repair, char **ret_details, tug_error **
     *ret_details = details;
     return found;
 }
+
+json_t *tug_volume_inspect_json(tug_store *s, const tug_volume *v)
+{
+    json_t *o = json_object();
+    char *t = tug_format_rfc3339(v->created_ns / 1000000000LL, 0);
+    /* docker prints whole seconds */
+    if (t) {
+        char *dot = strchr(t, '.');
+        if (dot) {
+            dot[0] = 'Z';
+            dot[1] = '\0';
+        }
+    }
+    json_object_set_new(o, "CreatedAt", json_string(t ? t : ""));
+    free(t);
+    json_object_set_new(o, "Driver", json_string("local"));
+    json_object_set(o, "Labels", json_object_size(v->labels) ? v->labels : json_null());
+    cleanup_free char *mp = tug_volume_path(s, v->name);
+    json_object_set_new(o, "Mountpoint", json_string(mp ? mp : ""));
+    json_object_set_new(o, "Name", json_string(v->name));
+    json_object_set(o, "Options", json_object_size(v->options) ? v->options : json_null());
+    json_object_set_new(o, "Scope", json_string("local"));
+    return o;
+}

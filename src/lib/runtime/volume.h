@@ -102,3 +102,5 @@ int tug_volume_disk_usage(tug_store *s, tug_volume_df *ret, tug_error **err);
 /* system check: volume directories with no record (removed with repair), records whose
  * directory is gone. Returns the number of findings; *ret_details one line each. */
 int tug_volume_check(tug_store *s, bool repair, char **ret_details, tug_error **err);
+/* The volume as docker's `volume inspect` shows it. */
+json_t *tug_volume_inspect_json(tug_store *s, const tug_volume *v);
