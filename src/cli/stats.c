@@ -19,24 +19,11 @@
 
 /* ---- stats ---- */
 
-/* docker's units.BytesSize: binary units, four significant digits (1.234MiB, 23.54GiB). */
-static char *binary_size(double size)
-{
-    static const char *units[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
-    int i = 0;
-    while (size >= 1024.0 && i < 6) {
-        size /= 1024.0;
-        i++;
-    }
-    char *out = NULL;
-    return asprintf(&out, "%.4g%s", size, units[i]) < 0 ? NULL : out;
-}
-
 /* "A / B", each part with the given formatter's units. */
 static json_t *pair(long long a, long long b, bool binary)
 {
-    cleanup_free char *x = binary ? binary_size((double)a) : tug_human_size((double)a, 3);
-    cleanup_free char *y = binary ? binary_size((double)b) : tug_human_size((double)b, 3);
+    cleanup_free char *x = binary ? tug_human_size_binary((double)a) : tug_human_size((double)a, 3);
+    cleanup_free char *y = binary ? tug_human_size_binary((double)b) : tug_human_size((double)b, 3);
     char buf[96];
     snprintf(buf, sizeof(buf), "%s / %s", x ? x : "?", y ? y : "?");
     return json_string(buf);

@@ -27,6 +27,19 @@ char *tug_human_size(double size, int precision)
     return out;
 }
 
+/* docker's units.BytesSize: binary units, four significant digits (1.234MiB, 23.54GiB). */
+char *tug_human_size_binary(double size)
+{
+    static const char *units[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
+    int i = 0;
+    while (size >= 1024.0 && i < 6) {
+        size /= 1024.0;
+        i++;
+    }
+    char *out = NULL;
+    return asprintf(&out, "%.4g%s", size, units[i]) < 0 ? NULL : out;
+}
+
 char *tug_human_duration(long long seconds)
 {
     char *out = NULL;

@@ -9,6 +9,8 @@
 
 /* docker's units.HumanSizeWithPrecision: decimal units, "%.*g" precision digits: 142MB, 4.26MB. */
 char *tug_human_size(double size, int precision);
+/* docker's units.BytesSize: binary units, four significant digits (1.234MiB, 23.54GiB). */
+char *tug_human_size_binary(double size);
 /* docker's units.HumanDuration: "Less than a second", "About a minute", "3 weeks". */
 char *tug_human_duration(long long seconds);
 /* "<duration> ago" from a unix time to now; "N/A" for time 0. */
