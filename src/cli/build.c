@@ -14,6 +14,7 @@
 #include "util/strutil.h"
 #include "cli.h"
 #include "commands.h"
+#include "prune.h"
 #include "image/reference.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
@@ -256,6 +257,16 @@ out:
     return rc;
 }
 
+int cli_prune_build_cache(tug_store *s, const cli_prune_opts *o, long long *reclaimed)
+{
+    tug_error *err = NULL;
+    long long rows = 0, bytes = 0;
+    if (tug_build_cache_prune(s, o->until, &rows, &bytes, &err) < 0)
+        return cli_fail(err);
+    *reclaimed += bytes;
+    return 0;
+}
+
 /* builder prune: the build cache's rows go, the layers only they kept, and the cache mounts. */
 int cmd_builder_prune(cli_ctx *ctx, int argc, char **argv)
 {
@@ -306,11 +317,9 @@ int cmd_builder_prune(cli_ctx *ctx, int argc, char **argv)
     tug_store *s;
     if ((rc = cli_store(ctx, &s)) != 0)
         return rc;
-    tug_error *err = NULL;
-    long long rows = 0, bytes = 0;
-    if (tug_build_cache_prune(s, until, &rows, &bytes, &err) < 0)
-        return cli_fail(err);
-    cleanup_free char *human = tug_human_size((double)bytes, 3);
-    printf("Total reclaimed space: %s\n", human ? human : "0B");
-    return 0;
+    long long reclaimed = 0;
+    cli_prune_opts po = {.until = until};
+    rc = cli_prune_build_cache(s, &po, &reclaimed);
+    cli_prune_total(reclaimed);
+    return rc;
 }

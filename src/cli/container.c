@@ -15,10 +15,12 @@
 #include "attach.h"
 #include "cli.h"
 #include "commands.h"
+#include "container/system.h"
 #include "create_flags.h"
 #include "image/image.h"
 #include "image/reference.h"
 #include "progress.h"
+#include "prune.h"
 #include "runtime/cgroup.h"
 #include "runtime/container.h"
 #include "util/cleanup.h"
@@ -624,65 +626,24 @@ int cmd_unpause(cli_ctx *ctx, int argc, char **argv)
 
 /* ---- container prune ---- */
 
-int cmd_container_prune(cli_ctx *ctx, int argc, char **argv)
+int cli_prune_containers(tug_store *s, const cli_prune_opts *o, long long *reclaimed)
 {
-    static const struct option opts[] = {
-        {"force", no_argument, NULL, 'f'},
-        {"filter", required_argument, NULL, 'F'},
-        HELP_OPT,
-        {NULL, 0, NULL, 0},
-    };
-    bool force = false;
-    const char *labels[16];
-    size_t nlabels = 0;
-    int c;
-    while ((c = cli_getopt(argc, argv, "f", opts)) != -1) {
-        switch (c) {
-        case 'f':
-            force = cli_opt_on();
-            break;
-        case 'F':
-            if (strncmp(optarg, "label=", 6) != 0)
-                return cli_usage_error(ctx, "invalid filter '%s' (tug supports label=)", optarg);
-            if (nlabels == TUG_ARRAY_SIZE(labels))
-                return cli_usage_error(ctx, "too many filters: at most %zu",
-                                       TUG_ARRAY_SIZE(labels));
-            labels[nlabels++] = optarg + 6;
-            break;
-        case 'H':
-            cli_print_help("tug container prune [OPTIONS]", "Remove all stopped containers",
-                           "      --filter filter   Provide filter values (e.g. "
-                           "'label=<key>=<value>')\n"
-                           "  -f, --force           Do not prompt for confirmation\n");
-            return 0;
-        default:
-            return cli_flag_error(ctx);
-        }
-    }
-    int rc = cli_no_operands(ctx, argc, argv);
-    if (rc)
-        return rc;
-    if (!force && !cli_confirm("WARNING! This will remove all stopped containers."))
-        return 0;
-    tug_store *s;
-    if ((rc = cli_store(ctx, &s)) != 0)
-        return rc;
     tug_error *err = NULL;
     tug_container **v = NULL;
     size_t n = 0;
     if (tug_container_list(s, &v, &n, &err) < 0)
         return cli_fail(err);
     bool header = false;
+    int rc = 0;
     for (size_t i = 0; i < n; i++) {
         if (strcmp(v[i]->state, TUG_STATE_EXITED) != 0 &&
             strcmp(v[i]->state, TUG_STATE_CREATED) != 0 && strcmp(v[i]->state, TUG_STATE_DEAD) != 0)
             continue;
         json_t *clabels = json_object_get(json_object_get(v[i]->config, "Config"), "Labels");
-        size_t k = 0;
-        while (k < nlabels && cli_label_match(clabels, labels[k]))
-            k++;
-        if (k < nlabels)
+        if (!cli_prune_match(o, clabels, v[i]->created_ns / 1000000000LL))
             continue;
+        long long rw = 0, rootfs = 0;
+        tug_container_disk_size(s, v[i], &rw, &rootfs, NULL);
         if (tug_container_remove(s, v[i], &err) < 0) {
             rc = cli_fail(err);
             err = NULL;
@@ -692,11 +653,32 @@ int cmd_container_prune(cli_ctx *ctx, int argc, char **argv)
             printf("Deleted Containers:\n");
         header = true;
         printf("%s\n", v[i]->id);
+        *reclaimed += rw;
     }
     tug_containers_free(v, n);
     if (header)
         printf("\n");
-    printf("Total reclaimed space: 0B\n");
+    return rc;
+}
+
+int cmd_container_prune(cli_ctx *ctx, int argc, char **argv)
+{
+    cli_prune_opts po = {0};
+    int rc = cli_prune_parse(
+        ctx, argc, argv, "tug container prune [OPTIONS]", "Remove all stopped containers",
+        "      --filter filter   Provide filter values (e.g. 'until=<timestamp>')\n"
+        "  -f, --force           Do not prompt for confirmation\n",
+        false, false, &po);
+    if (rc)
+        return rc < 0 ? 0 : rc;
+    if (!po.force && !cli_confirm("WARNING! This will remove all stopped containers."))
+        return 0;
+    tug_store *s;
+    if ((rc = cli_store(ctx, &s)) != 0)
+        return rc;
+    long long reclaimed = 0;
+    rc = cli_prune_containers(s, &po, &reclaimed);
+    cli_prune_total(reclaimed);
     return rc;
 }
 

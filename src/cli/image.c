@@ -13,6 +13,7 @@
 #include "image/image.h"
 #include "image/reference.h"
 #include "progress.h"
+#include "prune.h"
 #include "util/cleanup.h"
 #include "util/digest.h"
 #include "util/strutil.h"
@@ -754,53 +755,8 @@ int cmd_import(cli_ctx *ctx, int argc, char **argv)
 
 /* ---------------- image prune ---------------- */
 
-int cmd_image_prune(cli_ctx *ctx, int argc, char **argv)
+int cli_prune_images(tug_store *s, const cli_prune_opts *o, long long *reclaimed)
 {
-    static const struct option opts[] = {
-        {"all", no_argument, NULL, 'a'},
-        {"force", no_argument, NULL, 'f'},
-        {"filter", required_argument, NULL, 'F'},
-        HELP_OPT,
-        {NULL, 0, NULL, 0},
-    };
-    bool all = false, force = false;
-    const char *label = NULL;
-    int c;
-    while ((c = cli_getopt(argc, argv, "af", opts)) != -1) {
-        switch (c) {
-        case 'a':
-            all = cli_opt_on();
-            break;
-        case 'f':
-            force = cli_opt_on();
-            break;
-        case 'F':
-            if (strncmp(optarg, "label=", 6) != 0)
-                return cli_usage_error(ctx, "invalid filter '%s' (tug supports label=)", optarg);
-            label = optarg + 6;
-            break;
-        case 'H':
-            cli_print_help("tug image prune [OPTIONS]", "Remove unused images",
-                           "  -a, --all             Remove all unused images, not just dangling "
-                           "ones\n      --filter filter   Provide filter values (e.g. "
-                           "'label=<key>=<value>')\n  -f, --force           Do not prompt for "
-                           "confirmation\n");
-            return 0;
-        default:
-            return cli_flag_error(ctx);
-        }
-    }
-    int rc = cli_no_operands(ctx, argc, argv);
-    if (rc)
-        return rc;
-    if (!force &&
-        !cli_confirm(all ? "WARNING! This will remove all images without at least one container "
-                       "associated to them."
-                     : "WARNING! This will remove all dangling images."))
-        return 0;
-    tug_store *s;
-    if ((rc = cli_store(ctx, &s)) != 0)
-        return rc;
     tug_error *err = NULL;
     tug_df before, after;
     if (tug_store_df(s, &before, &err) < 0)
@@ -812,16 +768,19 @@ int cmd_image_prune(cli_ctx *ctx, int argc, char **argv)
     char *buf = NULL;
     size_t len = 0;
     FILE *out = open_memstream(&buf, &len);
+    int rc = 0;
     for (size_t i = 0; i < n && rc == 0; i++) {
         tug_image *img = imgs[i];
-        if (!all && img->n_tags > 0)
+        if (!o->all && img->n_tags > 0)
             continue;
-        if (label && !cli_label_match(json_object_get(json_object_get(img->config, "config"), "Labels"),
-                                  label))
+        json_t *labels = json_object_get(json_object_get(img->config, "config"), "Labels");
+        if (!cli_prune_match(o, labels, img->created))
             continue;
         cleanup_strv char **users = NULL;
-        if (tug_store_image_users(s, img->id, &users, &err) < 0 || (users && users[0]))
+        if (tug_store_image_users(s, img->id, &users, &err) < 0 || (users && users[0])) {
+            tug_error_freep(&err);
             continue;
+        }
         bool deleted = false;
         if (delete_image(s, img, &deleted, out, "untagged", "deleted", &err) < 0)
             rc = cli_fail(err);
@@ -838,7 +797,30 @@ int cmd_image_prune(cli_ctx *ctx, int argc, char **argv)
     free(buf);
     if (tug_store_df(s, &after, &err) < 0)
         return cli_fail(err);
-    cleanup_free char *freed = tug_human_size((double)(before.images_size - after.images_size), 4);
-    printf("Total reclaimed space: %s\n", freed);
+    *reclaimed += before.images_size - after.images_size;
+    return rc;
+}
+
+int cmd_image_prune(cli_ctx *ctx, int argc, char **argv)
+{
+    cli_prune_opts po = {0};
+    int rc =
+        cli_prune_parse(ctx, argc, argv, "tug image prune [OPTIONS]", "Remove unused images",
+                        "  -a, --all             Remove all unused images, not just dangling ones\n"
+                        "      --filter filter   Provide filter values (e.g. 'until=<timestamp>')\n"
+                        "  -f, --force           Do not prompt for confirmation\n",
+                        true, false, &po);
+    if (rc)
+        return rc < 0 ? 0 : rc;
+    if (!po.force && !cli_confirm(po.all ? "WARNING! This will remove all images without at least "
+                                           "one container associated to them."
+                                         : "WARNING! This will remove all dangling images."))
+        return 0;
+    tug_store *s;
+    if ((rc = cli_store(ctx, &s)) != 0)
+        return rc;
+    long long reclaimed = 0;
+    rc = cli_prune_images(s, &po, &reclaimed);
+    cli_prune_total(reclaimed);
     return rc;
 }

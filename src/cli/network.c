@@ -9,6 +9,7 @@
 #include "commands.h"
 #include "net/netsetup.h"
 #include "net/network.h"
+#include "prune.h"
 #include "runtime/container.h"
 #include "util/cleanup.h"
 #include "util/digest.h"
@@ -307,22 +308,9 @@ static int net_inspect(cli_ctx *ctx, int argc, char **argv)
     return cli_inspect_each(ctx, argc - optind, argv + optind, format, find_network_doc, NULL);
 }
 
-static int net_prune(cli_ctx *ctx, int argc, char **argv)
+int cli_prune_networks(tug_store *s, const cli_prune_opts *o, long long *reclaimed)
 {
-    bool force = false;
-    int rc =
-        cli_force_only(ctx, argc, argv, "tug network prune [OPTIONS]", "Remove all unused networks",
-                       "  -f, --force   Do not prompt for confirmation\n", &force);
-    if (rc)
-        return rc < 0 ? 0 : rc;
-    if ((rc = cli_no_operands(ctx, argc, argv)) != 0)
-        return rc;
-    if (!force && !cli_confirm("WARNING! This will remove all custom networks not used by at "
-                               "least one container."))
-        return 0;
-    tug_store *s;
-    if ((rc = cli_store(ctx, &s)) != 0)
-        return rc;
+    (void)reclaimed; /* a network holds no disk */
     tug_error *err = NULL;
     tug_network **v = NULL;
     size_t n = 0;
@@ -330,8 +318,10 @@ static int net_prune(cli_ctx *ctx, int argc, char **argv)
         return cli_fail(err);
     bool header = false;
     for (size_t i = 0; i < n; i++) {
-        if (strcmp(v[i]->name, "bridge") == 0)
+        if (strcmp(v[i]->name, TUG_DEFAULT_NETWORK) == 0 ||
+            !cli_prune_match(o, v[i]->labels, v[i]->created))
             continue;
+        /* a network a container is on refuses to go: that is what keeps it */
         if (tug_network_remove(s, v[i], &err) < 0) {
             tug_error_freep(&err);
             continue;
@@ -342,7 +332,30 @@ static int net_prune(cli_ctx *ctx, int argc, char **argv)
         printf("%s\n", v[i]->name);
     }
     tug_networks_free(v, n);
+    if (header)
+        printf("\n");
     return 0;
+}
+
+static int net_prune(cli_ctx *ctx, int argc, char **argv)
+{
+    cli_prune_opts po = {0};
+    int rc = cli_prune_parse(
+        ctx, argc, argv, "tug network prune [OPTIONS]", "Remove all unused networks",
+        "      --filter filter   Provide filter values (e.g. 'until=<timestamp>')\n"
+        "  -f, --force           Do not prompt for confirmation\n",
+        false, false, &po);
+    if (rc)
+        return rc < 0 ? 0 : rc;
+    if (!po.force &&
+        !cli_confirm(
+            "WARNING! This will remove all custom networks not used by at least one container."))
+        return 0;
+    tug_store *s;
+    if ((rc = cli_store(ctx, &s)) != 0)
+        return rc;
+    long long reclaimed = 0;
+    return cli_prune_networks(s, &po, &reclaimed);
 }
 
 static int net_connect(cli_ctx *ctx, int argc, char **argv, bool connect)

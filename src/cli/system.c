@@ -3,11 +3,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "build/cache.h"
 #include "cli.h"
 #include "commands.h"
+#include "container/system.h"
 #include "net/netsetup.h"
+#include "prune.h"
 #include "runtime/container.h"
 #include "runtime/volume.h"
 #include "util/cleanup.h"
@@ -192,17 +195,322 @@ int cmd_system_check(cli_ctx *ctx, int argc, char **argv)
     return dry && problems ? EXIT_USER : 0;
 }
 
+/* A one-document --format: the template applied to doc (docker's "json" prints it whole). */
+static int print_formatted(json_t *doc, const char *format)
+{
+    if (strcmp(format, "json") == 0)
+        format = "{{json .}}";
+    json_t *docs = json_array();
+    json_array_append(docs, doc);
+    int rc = cli_print_documents(docs, format);
+    json_decref(docs);
+    return rc;
+}
+
+/* The flags of info and version: --format alone. Returns -1 after --help. */
+static int format_only(cli_ctx *ctx, int argc, char **argv, const char *usage, const char *summary,
+                       const char **ret_format)
+{
+    static const struct option opts[] = {
+        {"format", required_argument, NULL, 'f'},
+        HELP_OPT,
+        {NULL, 0, NULL, 0},
+    };
+    int c;
+    while ((c = cli_getopt(argc, argv, "f:", opts)) != -1) {
+        switch (c) {
+        case 'f':
+            *ret_format = optarg;
+            break;
+        case 'H':
+            cli_print_help(usage, summary,
+                           "  -f, --format string   Format output using a custom template:\n"
+                           "                        'json':             Print in JSON format\n"
+                           "                        'TEMPLATE':         Print output using the "
+                           "given Go template\n");
+            return -1;
+        default:
+            return cli_flag_error(ctx);
+        }
+    }
+    return cli_no_operands(ctx, argc, argv);
+}
+
+static const char *jstr(json_t *o, const char *key)
+{
+    const char *v = json_string_value(json_object_get(o, key));
+    return v ? v : "";
+}
+
+static long long jint(json_t *o, const char *key)
+{
+    return (long long)json_integer_value(json_object_get(o, key));
+}
+
+static void print_info(json_t *info)
+{
+    printf("Client:\n Version:    %s\n Context:    default\n Debug Mode: false\n\nServer:\n",
+           TUG_VERSION);
+    printf(" Containers: %lld\n  Running: %lld\n  Paused: %lld\n  Stopped: %lld\n",
+           jint(info, "Containers"), jint(info, "ContainersRunning"),
+           jint(info, "ContainersPaused"), jint(info, "ContainersStopped"));
+    printf(" Images: %lld\n Server Version: %s\n Storage Driver: %s\n", jint(info, "Images"),
+           jstr(info, "ServerVersion"), jstr(info, "Driver"));
+    size_t i;
+    json_t *kv;
+    json_array_foreach(json_object_get(info, "DriverStatus"), i, kv)
+        printf("  %s: %s\n", json_string_value(json_array_get(kv, 0)),
+               json_string_value(json_array_get(kv, 1)));
+    printf(" Logging Driver: %s\n Cgroup Driver: %s\n Cgroup Version: %s\n",
+           jstr(info, "LoggingDriver"), jstr(info, "CgroupDriver"), jstr(info, "CgroupVersion"));
+    printf(" Plugins:\n  Volume: local\n  Network: bridge host none\n  Log: json-file\n");
+    printf(" Default Runtime: %s\n Security Options:\n  seccomp\n   Profile: default\n",
+           jstr(info, "DefaultRuntime"));
+    printf(" Kernel Version: %s\n Operating System: %s\n OSType: %s\n Architecture: %s\n",
+           jstr(info, "KernelVersion"), jstr(info, "OperatingSystem"), jstr(info, "OSType"),
+           jstr(info, "Architecture"));
+    cleanup_free char *mem = tug_human_size_binary((double)jint(info, "MemTotal"));
+    printf(" CPUs: %lld\n Total Memory: %s\n Name: %s\n ID: %s\n Docker Root Dir: %s\n",
+           jint(info, "NCPU"), mem ? mem : "", jstr(info, "Name"), jstr(info, "ID"),
+           jstr(info, "DockerRootDir"));
+    printf(" Debug Mode: false\n Experimental: false\n");
+    json_t *reg = json_object_get(info, "RegistryConfig");
+    printf(" Insecure Registries:\n");
+    json_t *v;
+    json_array_foreach(json_object_get(reg, "InsecureRegistryCIDRs"), i, v)
+        printf("  %s\n", json_string_value(v));
+    const char *name;
+    json_object_foreach(json_object_get(reg, "IndexConfigs"), name,
+                        v) if (!json_is_true(json_object_get(v, "Secure"))) printf("  %s\n", name);
+    printf(" Live Restore Enabled: %s\n",
+           json_is_true(json_object_get(info, "LiveRestoreEnabled")) ? "true" : "false");
+}
+
+int cmd_info(cli_ctx *ctx, int argc, char **argv)
+{
+    const char *format = NULL;
+    int rc = format_only(ctx, argc, argv, "tug info [OPTIONS]", "Display system-wide information",
+                         &format);
+    if (rc)
+        return rc < 0 ? 0 : rc;
+    tug_store *s;
+    if ((rc = cli_store(ctx, &s)) != 0)
+        return rc;
+    tug_registry_opts ro;
+    cli_registry_opts(ctx, &ro);
+    tug_error *err = NULL;
+    json_t *info = NULL;
+    if (tug_engine_info(s, ro.insecure_registries, &info, &err) < 0)
+        return cli_fail(err);
+    if (format && *format)
+        rc = print_formatted(info, format);
+    else
+        print_info(info);
+    json_decref(info);
+    return rc;
+}
+
 int cmd_version(cli_ctx *ctx, int argc, char **argv)
 {
     if (argv == NULL) {
         printf("tug version %s\n", TUG_VERSION);
         return 0;
     }
-    int rc = cli_help_only(ctx, argc, argv, "tug version", "Show the tug version information");
+    const char *format = NULL;
+    int rc = format_only(ctx, argc, argv, "tug version [OPTIONS]",
+                         "Show the tug version information", &format);
     if (rc)
         return rc < 0 ? 0 : rc;
-    if ((rc = cli_no_operands(ctx, argc, argv)) != 0)
+    /* one program is client and engine: both halves carry the same version */
+    json_t *doc = json_object(), *client = json_object();
+    json_object_set_new(client, "Version", json_string(TUG_VERSION));
+    json_object_set_new(client, "Os", json_string("linux"));
+    json_object_set_new(client, "Arch", json_string(tug_go_arch()));
+    json_object_set_new(client, "Context", json_string("default"));
+    json_object_set_new(doc, "Client", client);
+    json_t *server = tug_engine_version();
+    json_object_set_new(doc, "Server", server);
+    if (format && *format) {
+        rc = print_formatted(doc, format);
+        json_decref(doc);
         return rc;
-    printf("Client:\n Version:    %s\n Store:      %s\n", TUG_VERSION, ctx->root);
+    }
+    printf("Client:\n Version:           %s\n OS/Arch:           linux/%s\n Context:           "
+           "default\n Store:             %s\n\nServer:\n Engine:\n  Version:          %s\n"
+           "  OS/Arch:          linux/%s\n  Kernel Version:   %s\n",
+           TUG_VERSION, tug_go_arch(), ctx->root, TUG_VERSION, tug_go_arch(),
+           jstr(server, "KernelVersion"));
+    json_decref(doc);
     return 0;
+}
+
+int cmd_search(cli_ctx *ctx, int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"filter", required_argument, NULL, 'F'},
+        {"format", required_argument, NULL, 'f'},
+        {"limit", required_argument, NULL, 'l'},
+        {"no-trunc", no_argument, NULL, 'n'},
+        HELP_OPT,
+        {NULL, 0, NULL, 0},
+    };
+    int c;
+    while ((c = cli_getopt(argc, argv, "f:", opts)) != -1) {
+        if (c == 'H') {
+            cli_print_help("tug search [OPTIONS] TERM", "Search a registry for images", "");
+            return 0;
+        }
+        if (c == '?')
+            return cli_flag_error(ctx);
+    }
+    if (argc - optind != 1)
+        return cli_usage_error(ctx, "\"search\" requires exactly 1 argument.\n\nUsage:  tug "
+                                    "search [OPTIONS] TERM");
+    fprintf(stderr,
+            "Error: search %s: tug does not speak Docker Hub's search API (/v1/search), "
+            "the registry API has none; browse the registry's site or list a "
+            "repository's tags with 'tug pull -a'\n",
+            argv[optind]);
+    return EXIT_USER;
+}
+
+/* docker's until=: a duration back from now (24h), unix seconds, or an RFC 3339 time. */
+static int parse_until(const char *v, long long *ret)
+{
+    int64_t ns = 0;
+    long nsec = 0;
+    char *end = NULL;
+    if (tug_parse_go_duration(v, &ns) == 0 && ns >= 0) {
+        *ret = (long long)time(NULL) - ns / 1000000000LL;
+        return 0;
+    }
+    long long sec = strtoll(v, &end, 10);
+    if (end != v && (*end == '\0' || *end == '.')) {
+        *ret = sec;
+        return 0;
+    }
+    return tug_parse_rfc3339(v, ret, &nsec);
+}
+
+int cli_prune_filter(cli_ctx *ctx, cli_prune_opts *o, const char *arg)
+{
+    if (strncmp(arg, "label=", 6) == 0) {
+        if (o->nlabels == TUG_ARRAY_SIZE(o->labels))
+            return cli_usage_error(ctx, "too many filters: at most %zu", TUG_ARRAY_SIZE(o->labels));
+        o->labels[o->nlabels++] = arg + 6;
+        return 0;
+    }
+    if (strncmp(arg, "until=", 6) == 0) {
+        if (parse_until(arg + 6, &o->until) == 0)
+            return 0;
+        return cli_usage_error(ctx,
+                               "invalid filter '%s': until takes a duration (24h), unix "
+                               "seconds or an RFC 3339 time",
+                               arg);
+    }
+    return cli_usage_error(ctx, "invalid filter '%s' (tug supports label= and until=)", arg);
+}
+
+bool cli_prune_match(const cli_prune_opts *o, json_t *labels, long long created)
+{
+    if (o->until && created >= o->until)
+        return false;
+    for (size_t k = 0; k < o->nlabels; k++)
+        if (!cli_label_match(labels, o->labels[k]))
+            return false;
+    return true;
+}
+
+void cli_prune_total(long long reclaimed)
+{
+    cleanup_free char *sz = tug_human_size((double)reclaimed, 4);
+    printf("Total reclaimed space: %s\n", sz ? sz : "0B");
+}
+
+int cli_prune_parse(cli_ctx *ctx, int argc, char **argv, const char *usage, const char *summary,
+                    const char *options_help, bool with_all, bool with_volumes, cli_prune_opts *o)
+{
+    static const struct option opts[] = {
+        {"all", no_argument, NULL, 'a'},
+        {"force", no_argument, NULL, 'f'},
+        {"volumes", no_argument, NULL, 'V'},
+        {"filter", required_argument, NULL, 'F'},
+        HELP_OPT,
+        {NULL, 0, NULL, 0},
+    };
+    int c, rc;
+    while ((c = cli_getopt(argc, argv, with_all ? "af" : "f", opts)) != -1) {
+        switch (c) {
+        case 'a':
+            if (!with_all)
+                return cli_flag_unknown(ctx);
+            o->all = cli_opt_on();
+            break;
+        case 'f':
+            o->force = cli_opt_on();
+            break;
+        case 'V':
+            if (!with_volumes)
+                return cli_flag_unknown(ctx);
+            o->volumes = cli_opt_on();
+            break;
+        case 'F':
+            if ((rc = cli_prune_filter(ctx, o, optarg)) != 0)
+                return rc;
+            break;
+        case 'H':
+            cli_print_help(usage, summary, options_help);
+            return -1;
+        default:
+            return cli_flag_error(ctx);
+        }
+    }
+    return cli_no_operands(ctx, argc, argv);
+}
+
+int cmd_system_prune(cli_ctx *ctx, int argc, char **argv)
+{
+    cli_prune_opts po = {0};
+    int rc = cli_prune_parse(ctx, argc, argv, "tug system prune [OPTIONS]", "Remove unused data",
+                             "  -a, --all             Remove all unused images not just dangling "
+                             "ones\n"
+                             "      --filter filter   Provide filter values (e.g. "
+                             "\"label=<key>=<value>\")\n"
+                             "  -f, --force           Do not prompt for confirmation\n"
+                             "      --volumes         Prune anonymous volumes\n",
+                             true, true, &po);
+    if (rc)
+        return rc < 0 ? 0 : rc;
+    if (!po.force) {
+        char warning[512];
+        snprintf(warning, sizeof(warning),
+                 "WARNING! This will remove:\n  - all stopped containers\n  - all networks not "
+                 "used by at least one container\n%s  - %s\n  - %s\n",
+                 po.volumes ? "  - all anonymous volumes not used by at least one container\n" : "",
+                 po.all ? "all images without at least one container associated to them"
+                        : "all dangling images",
+                 po.all ? "all build cache" : "unused build cache");
+        if (!cli_confirm(warning))
+            return 0;
+    }
+    tug_store *s;
+    if ((rc = cli_store(ctx, &s)) != 0)
+        return rc;
+    /* docker's order: what holds an image or a network goes before it */
+    long long reclaimed = 0;
+    int step = cli_prune_containers(s, &po, &reclaimed);
+    rc = step > rc ? step : rc;
+    step = cli_prune_networks(s, &po, &reclaimed);
+    rc = step > rc ? step : rc;
+    if (po.volumes) {
+        cli_prune_opts vo = {0}; /* anonymous volumes only, as docker's --volumes */
+        step = cli_prune_volumes(s, &vo, &reclaimed);
+        rc = step > rc ? step : rc;
+    }
+    step = cli_prune_images(s, &po, &reclaimed);
+    rc = step > rc ? step : rc;
+    step = cli_prune_build_cache(s, &po, &reclaimed);
+    rc = step > rc ? step : rc;
+    cli_prune_total(reclaimed);
+    return rc;
 }

@@ -6,6 +6,7 @@
 
 #include "cli.h"
 #include "commands.h"
+#include "prune.h"
 #include "runtime/volume.h"
 #include "util/cleanup.h"
 #include "util/strutil.h"
@@ -286,6 +287,23 @@ static int vol_rm(cli_ctx *ctx, int argc, char **argv)
     return rc;
 }
 
+int cli_prune_volumes(tug_store *s, const cli_prune_opts *o, long long *reclaimed)
+{
+    tug_error *err = NULL;
+    cleanup_strv char **names = NULL;
+    long long bytes = 0;
+    if (tug_volume_prune(s, o->all, &names, &bytes, &err) < 0)
+        return cli_fail(err);
+    if (names[0])
+        printf("Deleted Volumes:\n");
+    for (char **n = names; *n; n++)
+        printf("%s\n", *n);
+    if (names[0])
+        printf("\n");
+    *reclaimed += bytes;
+    return 0;
+}
+
 static int vol_prune(cli_ctx *ctx, int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -333,20 +351,11 @@ static int vol_prune(cli_ctx *ctx, int argc, char **argv)
     tug_store *s;
     if ((rc = cli_store(ctx, &s)) != 0)
         return rc;
-    tug_error *err = NULL;
-    cleanup_strv char **names = NULL;
     long long reclaimed = 0;
-    if (tug_volume_prune(s, all, &names, &reclaimed, &err) < 0)
-        return cli_fail(err);
-    if (names[0])
-        printf("Deleted Volumes:\n");
-    for (char **n = names; *n; n++)
-        printf("%s\n", *n);
-    if (names[0])
-        printf("\n");
-    cleanup_free char *sz = tug_human_size((double)reclaimed, 4);
-    printf("Total reclaimed space: %s\n", sz ? sz : "0B");
-    return 0;
+    cli_prune_opts po = {.all = all};
+    rc = cli_prune_volumes(s, &po, &reclaimed);
+    cli_prune_total(reclaimed);
+    return rc;
 }
 
 static const cli_command volume_cmds[] = {
