@@ -6,8 +6,11 @@
 
 #include "cli.h"
 #include "commands.h"
+#include "container/system.h"
 #include "image/image.h"
+#include "net/network.h"
 #include "runtime/container.h"
+#include "runtime/volume.h"
 #include "util/cleanup.h"
 #include "util/digest.h"
 #include "util/strutil.h"
@@ -110,49 +113,95 @@ int cmd_history(cli_ctx *ctx, int argc, char **argv)
     return rc;
 }
 
-/* type (data): NULL for either (containers first, as docker), "image" or "container". */
+typedef struct inspect_opts {
+    const char *type; /* NULL: any kind, tried in docker's order */
+    bool size;        /* -s: SizeRw and SizeRootFs on containers */
+} inspect_opts;
+
+static json_t *container_doc(tug_store *s, const char *name, const inspect_opts *o, tug_error **err)
+{
+    cleanup_container tug_container *c = NULL;
+    if (tug_container_find(s, name, &c, err) < 0)
+        return NULL;
+    tug_container_refresh(s, c, NULL);
+    json_t *doc = tug_container_inspect_json(s, c);
+    long long rw = 0, rootfs = 0;
+    if (doc && o->size && tug_container_disk_size(s, c, &rw, &rootfs, NULL) == 0) {
+        json_object_set_new(doc, "SizeRw", json_integer(rw));
+        json_object_set_new(doc, "SizeRootFs", json_integer(rootfs));
+    }
+    return doc;
+}
+
+static json_t *image_doc(tug_store *s, const char *name, const inspect_opts *o, tug_error **err)
+{
+    (void)o;
+    cleanup_image tug_image *img = NULL;
+    return tug_store_find_image(s, name, &img, err) < 0 ? NULL : tug_image_inspect_json(s, img);
+}
+
+static json_t *network_doc(tug_store *s, const char *name, const inspect_opts *o, tug_error **err)
+{
+    (void)o;
+    cleanup_network tug_network *n = NULL;
+    return tug_network_find(s, name, &n, err) < 0 ? NULL : tug_network_inspect_json(s, n);
+}
+
+static json_t *volume_doc(tug_store *s, const char *name, const inspect_opts *o, tug_error **err)
+{
+    (void)o;
+    cleanup_volume tug_volume *v = NULL;
+    return tug_volume_find(s, name, &v, err) < 0 ? NULL : tug_volume_inspect_json(s, v);
+}
+
+static const struct {
+    const char *type;
+    json_t *(*find)(tug_store *s, const char *name, const inspect_opts *o, tug_error **err);
+} kinds[] = {
+    {"container", container_doc},
+    {"image", image_doc},
+    {"network", network_doc},
+    {"volume", volume_doc},
+};
+
+/* One kind with --type (its own "No such ..." error), else the first kind that has the name. */
 static json_t *find_object_doc(tug_store *s, const char *name, void *data, tug_error **err)
 {
-    const char *type = data;
-    if (type == NULL || strcmp(type, "container") == 0) {
-        cleanup_container tug_container *c = NULL;
-        if (tug_container_find(s, name, &c, err) == 0) {
-            tug_container_refresh(s, c, NULL);
-            return tug_container_inspect_json(s, c);
-        }
-        if (type)
-            return NULL;
+    const inspect_opts *o = data;
+    for (size_t k = 0; k < TUG_ARRAY_SIZE(kinds); k++) {
+        if (o->type && strcmp(o->type, kinds[k].type) != 0)
+            continue;
+        json_t *doc = kinds[k].find(s, name, o, err);
+        if (doc || o->type)
+            return doc;
         tug_error_freep(err);
     }
-    cleanup_image tug_image *img = NULL;
-    if (tug_store_find_image(s, name, &img, err) == 0)
-        return tug_image_inspect_json(s, img);
-    if (type == NULL) {
-        tug_error_freep(err);
-        tug_error_user(err, "No such object: %s", name);
-    }
+    tug_error_user(err, "No such object: %s", name);
     return NULL;
 }
 
-static int inspect_objects(cli_ctx *ctx, int argc, char **argv, const char *format,
-                           const char *type)
+static bool known_type(const char *type)
 {
-    return cli_inspect_each(ctx, argc, argv, format, find_object_doc, (void *)type);
+    for (size_t k = 0; k < TUG_ARRAY_SIZE(kinds); k++)
+        if (strcmp(type, kinds[k].type) == 0)
+            return true;
+    return false;
 }
 
 static int parse_inspect(cli_ctx *ctx, int argc, char **argv, const char *fixed_type)
 {
     bool any_type = fixed_type == NULL;
-    const char *type = fixed_type;
+    inspect_opts io = {.type = fixed_type};
     static const struct option opts[] = {
         {"format", required_argument, NULL, 'f'},
         {"type", required_argument, NULL, 't'},
+        {"size", no_argument, NULL, 's'},
         HELP_OPT,
         {NULL, 0, NULL, 0},
     };
     const char *format = NULL;
     int c;
-    while ((c = cli_getopt(argc, argv, "f:", opts)) != -1) {
+    while ((c = cli_getopt(argc, argv, "f:s", opts)) != -1) {
         switch (c) {
         case 'f':
             format = optarg;
@@ -160,9 +209,19 @@ static int parse_inspect(cli_ctx *ctx, int argc, char **argv, const char *fixed_
         case 't':
             if (!any_type)
                 return cli_flag_unknown(ctx);
-            if (strcmp(optarg, "image") != 0 && strcmp(optarg, "container") != 0)
-                return cli_usage_error(ctx, "\"%s\" is not a valid value for --type", optarg);
-            type = optarg;
+            if (!known_type(optarg)) {
+                fprintf(stderr,
+                        "unknown type: \"%s\": must be one of \"container\", \"image\", "
+                        "\"network\", \"volume\"\n",
+                        optarg);
+                return EXIT_USER;
+            }
+            io.type = optarg;
+            break;
+        case 's':
+            if (fixed_type && strcmp(fixed_type, "container") != 0)
+                return cli_flag_unknown(ctx);
+            io.size = cli_opt_on();
             break;
         case O_HELP:
             cli_print_help(any_type ? "tug inspect [OPTIONS] NAME|ID [NAME|ID...]"
@@ -170,7 +229,10 @@ static int parse_inspect(cli_ctx *ctx, int argc, char **argv, const char *fixed_
                            any_type ? "Return low-level information on tug objects"
                                     : "Display detailed information on one or more objects",
                            "  -f, --format string   Format the output using the given Go "
-                           "template\n");
+                           "template\n"
+                           "  -s, --size            Display total file sizes if the type is "
+                           "container\n"
+                           "      --type string     Return JSON for specified type\n");
             return 0;
         default:
             return cli_flag_error(ctx);
@@ -178,7 +240,7 @@ static int parse_inspect(cli_ctx *ctx, int argc, char **argv, const char *fixed_
     }
     if (optind >= argc)
         return cli_usage_error(ctx, "\"%s\" requires at least 1 argument.", ctx->cmd);
-    return inspect_objects(ctx, argc - optind, argv + optind, format, type);
+    return cli_inspect_each(ctx, argc - optind, argv + optind, format, find_object_doc, &io);
 }
 
 int cmd_image_inspect(cli_ctx *ctx, int argc, char **argv)
