@@ -1,15 +1,31 @@
-/* The client side of an attach channel: the terminal or stdio of tug run / start -a. */
+/* The client side of an attach channel: the terminal or stdio of tug run / start -a / attach. */
 #pragma once
 #include <stdbool.h>
 
-/* Relay stdin (when forward_stdin) to the monitor and its stdout/stderr frames to ours until the
- * exit frame; streams says which: ATTACH_STDOUT, ATTACH_STDERR (run -a). With tty, the local
- * terminal is put in raw mode and its size follows. Signals that would end tug are forwarded
- * to the container's init through proxy_pidfd (a pidfd from tug_container_pidfd) when it is
- * >= 0 (no tty, no --sig-proxy=false); otherwise they end tug as usual. With finish_self the
- * caller records the exit (tug_container_finish) instead of the monitor. Returns the
- * container's exit code, or -1 when the channel broke without one. */
+#include "cli.h"
+#include "util/strutil.h"
+
 #define ATTACH_STDOUT 2u
 #define ATTACH_STDERR 4u
-int attach_relay(int sock, bool forward_stdin, unsigned streams, bool tty, int proxy_pidfd,
-                 bool finish_self);
+/* attach_relay's answer when the user typed the detach keys */
+#define ATTACH_DETACHED (-2)
+
+typedef struct attach_opts {
+    bool forward_stdin; /* relay our stdin to the container */
+    bool eof_closes;    /* our stdin's end ends the container's (run -i, start -ai) */
+    unsigned streams;   /* ATTACH_STDOUT, ATTACH_STDERR (run -a) */
+    bool tty;           /* the local terminal goes raw and its size follows */
+    int proxy_pidfd;    /* >= 0: signals that would end tug go to the container's init */
+    bool finish_self;   /* the caller records the exit (tug_container_finish), not the monitor */
+    const tug_detach_matcher *keys; /* with tty: the keys that leave the container running */
+} attach_opts;
+
+/* Relay stdin to the monitor and its stdout/stderr frames to ours until the exit frame.
+ * Returns the container's exit code, ATTACH_DETACHED after the detach keys (having said so on
+ * stderr), or -1 when the channel broke without one. */
+int attach_relay(int sock, const attach_opts *o);
+
+/* The detach keys: flag (NULL: none given), else detachKeys of the client config
+ * ($DOCKER_CONFIG/config.json or ~/.docker/config.json), else ctrl-p,ctrl-q. A bad sequence
+ * is docker's error, status 125. */
+int attach_detach_keys(const char *flag, tug_detach_matcher *ret);

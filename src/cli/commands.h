@@ -27,6 +27,7 @@ int cmd_search(cli_ctx *ctx, int argc, char **argv);
 int cmd_run(cli_ctx *ctx, int argc, char **argv);
 int cmd_create(cli_ctx *ctx, int argc, char **argv);
 int cmd_start(cli_ctx *ctx, int argc, char **argv);
+int cmd_attach(cli_ctx *ctx, int argc, char **argv);
 int cmd_stop(cli_ctx *ctx, int argc, char **argv);
 int cmd_restart(cli_ctx *ctx, int argc, char **argv);
 int cmd_kill(cli_ctx *ctx, int argc, char **argv);

@@ -167,13 +167,20 @@ int cmd_create(cli_ctx *ctx, int argc, char **argv)
 }
 
 /* Start c, attached or not; returns the exit status tug should end with. run has the flags
- * of tug run (the streams of -a, --sig-proxy), NULL for start and restart. */
+ * of tug run (the streams of -a, --sig-proxy), NULL for start and restart; detach_keys is
+ * --detach-keys (NULL: the config's or docker's). */
 static int start_container(cli_ctx *ctx, tug_container *c, bool attach, bool interactive,
-                           const create_flags *run)
+                           const create_flags *run, const char *detach_keys)
 {
     tug_store *s = ctx->store;
     tug_error *err = NULL;
     int sv[2] = {-1, -1};
+    tug_detach_matcher keys;
+    if (attach) {
+        int rc = attach_detach_keys(detach_keys, &keys);
+        if (rc)
+            return rc;
+    }
     if (attach && socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
         perror("socketpair");
         return EXIT_ENGINE;
@@ -208,10 +215,14 @@ static int start_container(cli_ctx *ctx, tug_container *c, bool attach, bool int
     /* signals go to the init through a pidfd: never to a process that took a dead init's pid */
     bool proxy = !tty && !(run && run->no_sig_proxy);
     int pidfd = proxy ? tug_container_pidfd(c, NULL) : -1;
-    int code = attach_relay(sv[0], interactive, streams, tty, pidfd, true);
+    attach_opts ao = {.forward_stdin = interactive, .eof_closes = true, .streams = streams,
+                      .tty = tty, .proxy_pidfd = pidfd, .finish_self = true, .keys = &keys};
+    int code = attach_relay(sv[0], &ao);
     if (pidfd >= 0)
         close(pidfd);
     close(sv[0]);
+    if (code == ATTACH_DETACHED)
+        return 0; /* the container runs on; its monitor records the exit */
     if (code >= 0) {
         /* The monitor left the bookkeeping to us (see TUG_FRAME_FINISH). */
         if (tug_container_finish(s, c->id, -1, &err) < 0)
@@ -236,7 +247,7 @@ int cmd_run(cli_ctx *ctx, int argc, char **argv)
     cleanup_container tug_container *c = NULL;
     rc = do_create(ctx, &f, &c);
     if (rc == 0)
-        rc = start_container(ctx, c, !f.detach, f.interactive, &f);
+        rc = start_container(ctx, c, !f.detach, f.interactive, &f, f.detach_keys);
     if (rc == 0 && f.detach)
         printf("%s\n", c->id);
     create_flags_clear(&f);
@@ -279,11 +290,16 @@ static int need_args(cli_ctx *ctx, int n, const char *usage)
 
 /* ---- start ---- */
 
+typedef struct start_args {
+    bool attach, interactive;
+    const char *detach_keys;
+} start_args;
+
 static int start_one(cli_ctx *ctx, tug_container *c, void *arg)
 {
-    bool *flags = arg; /* [attach, interactive] */
-    int code = start_container(ctx, c, flags[0], flags[1], NULL);
-    if (!flags[0] && code == 0)
+    start_args *a = arg;
+    int code = start_container(ctx, c, a->attach, a->interactive, NULL, a->detach_keys);
+    if (!a->attach && code == 0)
         printf("%s\n", c->name);
     return code;
 }
@@ -293,24 +309,30 @@ int cmd_start(cli_ctx *ctx, int argc, char **argv)
     static const struct option opts[] = {
         {"attach", no_argument, NULL, 'a'},
         {"interactive", no_argument, NULL, 'i'},
+        {"detach-keys", required_argument, NULL, 'K'},
         HELP_OPT,
         {NULL, 0, NULL, 0},
     };
-    bool flags[2] = {false, false};
+    start_args flags = {0};
     int c;
     while ((c = cli_getopt(argc, argv, "ai", opts)) != -1) {
         switch (c) {
         case 'a':
-            flags[0] = cli_opt_on();
+            flags.attach = cli_opt_on();
             break;
         case 'i':
-            flags[1] = cli_opt_on();
+            flags.interactive = cli_opt_on();
+            break;
+        case 'K':
+            flags.detach_keys = optarg;
             break;
         case 'H':
             cli_print_help("tug start [OPTIONS] CONTAINER [CONTAINER...]",
                            "Start one or more stopped containers",
-                           "  -a, --attach        Attach STDOUT/STDERR and forward signals\n"
-                           "  -i, --interactive   Attach container's STDIN\n");
+                           "  -a, --attach               Attach STDOUT/STDERR and forward signals\n"
+                           "      --detach-keys string   Override the key sequence for detaching a "
+                           "container\n"
+                           "  -i, --interactive          Attach container's STDIN\n");
             return 0;
         default:
             return cli_flag_error(ctx);
@@ -319,11 +341,11 @@ int cmd_start(cli_ctx *ctx, int argc, char **argv)
     int rc = need_args(ctx, argc - optind, "tug start [OPTIONS] CONTAINER [CONTAINER...]");
     if (rc)
         return rc;
-    if (flags[0] && argc - optind > 1) {
+    if (flags.attach && argc - optind > 1) {
         fprintf(stderr, "Error: you cannot start and attach multiple containers at once\n");
         return EXIT_USER;
     }
-    return for_each(ctx, argc - optind, argv + optind, start_one, flags);
+    return for_each(ctx, argc - optind, argv + optind, start_one, &flags);
 }
 
 /* ---- stop / kill / restart ---- */
@@ -351,7 +373,7 @@ static int stop_one(cli_ctx *ctx, tug_container *c, void *arg)
                 c->name, t, t == 1 ? "" : "s");
     }
     if (a->restart) {
-        int code = start_container(ctx, c, false, false, NULL);
+        int code = start_container(ctx, c, false, false, NULL, NULL);
         if (code)
             return code;
     }

@@ -18,6 +18,7 @@
 #include "runtime/volume.h"
 #include "util/cleanup.h"
 #include "util/strutil.h"
+#include "attach.h"
 
 enum {
     O_RM = 1000, O_NAME, O_ENTRYPOINT, O_INIT, O_READONLY, O_TMPFS, O_MEMSWAP, O_CPUS,
@@ -69,6 +70,7 @@ static const struct option create_opts[] = {
     {"cidfile", required_argument, NULL, O_CIDFILE},
     {"sig-proxy", no_argument, NULL, O_SIGPROXY},
     {"attach", required_argument, NULL, 'a'},
+    {"detach-keys", required_argument, NULL, 'K'}, /* a long flag only */
     {"publish", required_argument, NULL, 'p'},
     {"publish-all", no_argument, NULL, 'P'},
     {"network-alias", required_argument, NULL, O_ALIAS},
@@ -90,6 +92,7 @@ static const char create_help[] =
     "  -c, --cpu-shares int           CPU shares (relative weight)\n"
     "      --cpus decimal             Number of CPUs\n"
     "  -d, --detach                   Run container in background and print container ID\n"
+    "      --detach-keys string       Override the key sequence for detaching a container\n"
     "      --device list              Add a host device to the container\n"
     "      --device-cgroup-rule list  Add a rule to the cgroup allowed devices list\n"
     "      --entrypoint string        Overwrite the default ENTRYPOINT of the image\n"
@@ -346,6 +349,14 @@ int parse_create_flags(cli_ctx *ctx, int argc, char **argv, bool for_run, create
                 return cli_flag_unknown(ctx);
             f->detach = cli_opt_on();
             break;
+        case 'K': {
+            tug_detach_matcher keys;
+            int rc = attach_detach_keys(optarg, &keys);
+            if (rc)
+                return rc;
+            f->detach_keys = optarg;
+            break;
+        }
         case 'i':
             f->interactive = cli_opt_on();
             json_object_set_new(cfg, "OpenStdin", json_boolean(f->interactive));

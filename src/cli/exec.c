@@ -15,6 +15,7 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include "attach.h"
 #include "cli.h"
 #include "commands.h"
 #include "runtime/attach.h"
@@ -28,9 +29,30 @@ static void copy_size(int master)
         ioctl(master, TIOCSWINSZ, &ws);
 }
 
-/* Relay the local terminal and the exec'd process's pty until the process ends. */
-static void relay_pty(int master, bool forward_stdin, pid_t child)
+/* The user left with the detach keys and the command runs on. Someone must hold its
+ * terminal's master, or the command is hung up: a child of ours drains it until the command
+ * and whatever it left holding the terminal have ended. */
+static void keep_terminal(int master)
 {
+    if (fork() != 0)
+        return;
+    setsid();
+    int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+    for (int i = 0; null >= 0 && i < 3; i++)
+        dup2(null, i);
+    char buf[4096];
+    for (;;) {
+        ssize_t n = read(master, buf, sizeof(buf));
+        if (n <= 0 && !(n < 0 && errno == EINTR))
+            _exit(0);
+    }
+}
+
+/* Relay the local terminal and the exec'd process's pty until the process ends; true when the
+ * user typed the detach keys instead. */
+static bool relay_pty(int master, bool forward_stdin, pid_t child, tug_detach_matcher *keys)
+{
+    bool detached = false;
     struct termios saved;
     bool raw = false;
     if (isatty(STDIN_FILENO) && tcgetattr(STDIN_FILENO, &saved) == 0) {
@@ -61,7 +83,12 @@ static void relay_pty(int master, bool forward_stdin, pid_t child)
         if (p[1].revents & (POLLIN | POLLHUP)) {
             ssize_t n = read(STDIN_FILENO, buf, sizeof(buf));
             if (n > 0) {
-                if (write(master, buf, (size_t)n) < 0)
+                char typed[sizeof(buf) + sizeof(keys->keys)];
+                size_t len = 0;
+                detached = tug_detach_filter(keys, buf, (size_t)n, typed, &len);
+                if (len > 0 && write(master, typed, len) < 0)
+                    break;
+                if (detached)
                     break;
             } else {
                 char eot = 4;
@@ -85,6 +112,7 @@ static void relay_pty(int master, bool forward_stdin, pid_t child)
         tcsetattr(STDIN_FILENO, TCSANOW, &saved);
     if (sfd >= 0)
         close(sfd);
+    return detached;
 }
 
 #ifndef SYS_pidfd_open
@@ -195,8 +223,10 @@ int cmd_exec(cli_ctx *ctx, int argc, char **argv)
         {"tty", no_argument, NULL, 't'},         {"env", required_argument, NULL, 'e'},
         {"workdir", required_argument, NULL, 'w'}, {"user", required_argument, NULL, 'u'},
         {"privileged", no_argument, NULL, 'P'},  {"help", no_argument, NULL, 'H'},
+        {"detach-keys", required_argument, NULL, 'K'},
         {NULL, 0, NULL, 0},
     };
+    const char *detach_keys = NULL;
     tug_exec_opts o = {.console = -1};
     bool interactive = false;
     char **env = calloc((size_t)argc + 1, sizeof(char *));
@@ -231,12 +261,17 @@ int cmd_exec(cli_ctx *ctx, int argc, char **argv)
         case 'P':
             o.privileged = cli_opt_on();
             break;
+        case 'K':
+            detach_keys = optarg;
+            break;
         case 'H':
             free(env);
             cli_print_help("tug exec [OPTIONS] CONTAINER COMMAND [ARG...]",
                            "Execute a command in a running container",
                            "  -d, --detach           Detached mode: run command in the "
                            "background\n"
+                           "      --detach-keys string   Override the key sequence for "
+                           "detaching a container\n"
                            "  -e, --env list         Set environment variables\n"
                            "  -i, --interactive      Keep STDIN open even if not attached\n"
                            "      --privileged       Give extended privileges to the command\n"
@@ -255,6 +290,12 @@ int cmd_exec(cli_ctx *ctx, int argc, char **argv)
         fprintf(stderr, "\"exec\" requires at least 2 arguments.\nSee 'tug exec --help'.\n\n"
                         "Usage:  tug exec [OPTIONS] CONTAINER COMMAND [ARG...]\n");
         return EXIT_USER;
+    }
+    tug_detach_matcher keys = {0};
+    int krc = o.tty ? attach_detach_keys(detach_keys, &keys) : 0;
+    if (krc) {
+        free(env);
+        return krc;
     }
     o.env = env;
     o.args = argv + optind + 1;
@@ -303,10 +344,14 @@ int cmd_exec(cli_ctx *ctx, int argc, char **argv)
         close(sv[1]);
         int master = tug_recv_fd(sv[0]);
         close(sv[0]);
-        if (master >= 0) {
-            relay_pty(master, interactive, pid);
-            close(master);
+        if (master >= 0 && relay_pty(master, interactive, pid, &keys)) {
+            keep_terminal(master);
+            fprintf(stderr, "read escape sequence\n");
+            rc = 0;
+            goto out;
         }
+        if (master >= 0)
+            close(master);
     } else {
         relay_pipes(&proc);
     }

@@ -17,6 +17,7 @@
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -135,8 +136,87 @@ static void log_line(const char *name, const char *data, size_t len)
         m.log_size += (long long)o;
 }
 
+/* ---------------- attach clients ----------------
+ * Besides the command that started the container (m.attach), `tug attach` clients connect to
+ * a socket in the run directory: each gets the output from then on, and may type. */
+
+#define MAX_CLIENTS 16
+
+static int listen_fd = -1;
+static int clients[MAX_CLIENTS];
+static int n_clients;
+static char sock_path[4096];
+
+static void clients_open(void)
+{
+    const char *slash = m.exit_path ? strrchr(m.exit_path, '/') : NULL;
+    if (slash == NULL || (size_t)(slash - m.exit_path) >= sizeof(sock_path) - 16)
+        return;
+    snprintf(sock_path, sizeof(sock_path), "%.*s", (int)(slash - m.exit_path), m.exit_path);
+    listen_fd = tug_attach_listen(sock_path);
+    if (listen_fd < 0)
+        sock_path[0] = '\0';
+}
+
+static void client_drop(int i)
+{
+    close(clients[i]);
+    clients[i] = clients[--n_clients];
+}
+
+static void clients_send(int type, const void *data, size_t len)
+{
+    for (int i = n_clients - 1; i >= 0; i--)
+        if (tug_frame_write(clients[i], type, data, len) < 0)
+            client_drop(i);
+}
+
+/* After the exit: no one attaches any more; those attached get the exit code. */
+static void clients_close(const unsigned char code[4])
+{
+    if (listen_fd >= 0) {
+        tug_attach_unlisten(sock_path);
+        close(listen_fd);
+        listen_fd = -1;
+    }
+    clients_send(TUG_FRAME_EXIT, code, 4);
+    while (n_clients > 0)
+        client_drop(n_clients - 1);
+}
+
+static bool from_client(int fd);
+
+static int clients_poll_add(struct pollfd *p, int np)
+{
+    if (listen_fd >= 0)
+        p[np++] = (struct pollfd){.fd = listen_fd, .events = POLLIN};
+    for (int i = 0; i < n_clients; i++)
+        p[np++] = (struct pollfd){.fd = clients[i], .events = POLLIN};
+    return np;
+}
+
+static void clients_poll_handle(const struct pollfd *p, int first, int np)
+{
+    for (int k = np - 1; k >= first; k--) {
+        if (!(p[k].revents & (POLLIN | POLLHUP | POLLERR)))
+            continue;
+        if (p[k].fd == listen_fd) {
+            int fd = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
+            if (fd >= 0 && n_clients < MAX_CLIENTS)
+                clients[n_clients++] = fd;
+            else if (fd >= 0)
+                close(fd); /* the client reads the end of the channel and says so */
+            continue;
+        }
+        for (int i = 0; i < n_clients; i++)
+            if (clients[i] == p[k].fd && !from_client(clients[i]))
+                client_drop(i);
+    }
+}
+
 static void send_attach(int type, const void *data, size_t len)
 {
+    clients_send(type, data, len);
     if (m.attach < 0)
         return;
     if (tug_frame_write(m.attach, type, data, len) < 0) {
@@ -171,17 +251,15 @@ static bool pump(stream *s)
     return true;
 }
 
-static void from_client(void)
+/* One frame from a client; false when it went away. */
+static bool from_client(int fd)
 {
     static char buf[TUG_FRAME_MAX];
     size_t len = 0;
-    int t = tug_frame_read(m.attach, buf, &len);
+    int t = tug_frame_read(fd, buf, &len);
     int target = m.pty >= 0 ? m.pty : m.in;
-    if (t < 0) {
-        close(m.attach);
-        m.attach = -1;
-        return;
-    }
+    if (t < 0)
+        return false;
     if (t == TUG_FRAME_STDIN && target >= 0) {
         for (size_t off = 0; off < len;) {
             ssize_t w = write(target, buf + off, len - off);
@@ -207,6 +285,7 @@ static void from_client(void)
                              .ws_col = (unsigned short)(p[2] << 8 | p[3])};
         ioctl(m.pty, TIOCSWINSZ, &ws);
     }
+    return true;
 }
 
 static long long now_ns(void)
@@ -297,6 +376,7 @@ static int monitor_main(int argc, char **argv)
     }
     if (m.pty >= 0)
         out.fd = m.pty;
+    clients_open();
     int status = 0;
     bool exited = false;
     long long exit_at = 0;
@@ -306,7 +386,7 @@ static int monitor_main(int argc, char **argv)
         exit_at = now_ns();
     }
     for (;;) {
-        struct pollfd p[4];
+        struct pollfd p[5 + MAX_CLIENTS];
         int np = 0, io = -1, ie = -1, ia = -1;
         if (out.fd >= 0) {
             io = np;
@@ -322,6 +402,9 @@ static int monitor_main(int argc, char **argv)
         }
         int is = np;
         p[np++] = (struct pollfd){.fd = sfd, .events = POLLIN};
+        int ic = np;
+        if (!exited)
+            np = clients_poll_add(p, np);
         if (exited && out.fd < 0 && err.fd < 0)
             break;
         /* After the exit, wait a little for output still in flight, not for ever: a process
@@ -344,8 +427,11 @@ static int monitor_main(int argc, char **argv)
             close(err.fd);
             err.fd = -1;
         }
-        if (ia >= 0 && (p[ia].revents & (POLLIN | POLLHUP | POLLERR)))
-            from_client();
+        if (ia >= 0 && (p[ia].revents & (POLLIN | POLLHUP | POLLERR)) && !from_client(m.attach)) {
+            close(m.attach);
+            m.attach = -1;
+        }
+        clients_poll_handle(p, ic, np);
         if (p[is].revents & POLLIN) {
             struct signalfd_siginfo si;
             while (read(sfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
@@ -368,6 +454,7 @@ static int monitor_main(int argc, char **argv)
     int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
     unsigned char b[4] = {(unsigned char)(code >> 24), (unsigned char)(code >> 16),
                           (unsigned char)(code >> 8), (unsigned char)code};
+    clients_close(b);
     if (m.attach >= 0) {
         /* An attached client (tug run) is waiting: it records the exit itself, which saves
          * starting tug again here. Without its answer, hand over as usual. */

@@ -138,6 +138,39 @@ static void test_glob(void **state)
     assert_true(tug_glob_match("busybox:1.?", "busybox:1.2"));
 }
 
+static void test_detach_keys(void **state)
+{
+    (void)state;
+    unsigned char k[16];
+    size_t n = 0;
+    assert_int_equal(tug_detach_keys_parse("ctrl-p,ctrl-q", k, sizeof(k), &n), 0);
+    assert_int_equal(n, 2);
+    assert_int_equal(k[0], 16);
+    assert_int_equal(k[1], 17);
+    assert_int_equal(tug_detach_keys_parse("ctrl-@,ctrl-\\,ctrl-_,x", k, sizeof(k), &n), 0);
+    assert_int_equal(n, 4);
+    assert_int_equal(k[0], 0);
+    assert_int_equal(k[1], 28);
+    assert_int_equal(k[2], 31);
+    assert_int_equal(k[3], 'x');
+    assert_int_equal(tug_detach_keys_parse("ctrl-zz,a", k, sizeof(k), &n), 0);
+    assert_int_equal(n, 1);
+    assert_int_equal(tug_detach_keys_parse("foo", k, sizeof(k), &n), -1);
+    assert_int_equal(tug_detach_keys_parse("", k, sizeof(k), &n), -1);
+    assert_int_equal(tug_detach_keys_parse("a,,b", k, sizeof(k), &n), -1);
+
+    tug_detach_matcher d = {.keys = {16, 17}, .len = 2};
+    char out[64];
+    assert_false(tug_detach_filter(&d, "ab\x10", 3, out, &n));
+    assert_int_equal(n, 2); /* the ctrl-p is held back */
+    assert_false(tug_detach_filter(&d, "c", 1, out, &n));
+    assert_int_equal(n, 2);
+    assert_memory_equal(out, "\x10" "c", 2);
+    assert_true(tug_detach_filter(&d, "x\x10\x11y", 4, out, &n));
+    assert_int_equal(n, 1);
+    assert_memory_equal(out, "x", 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -145,6 +178,7 @@ int main(void)
         cmocka_unit_test(test_parse_nano),
         cmocka_unit_test(test_ellipsis),   cmocka_unit_test(test_rfc3339),
         cmocka_unit_test(test_parse_size), cmocka_unit_test(test_glob),
+        cmocka_unit_test(test_detach_keys),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,8 +1,11 @@
 #include "attach.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -66,5 +69,65 @@ int tug_recv_fd(int sock)
         return -1;
     int fd;
     memcpy(&fd, CMSG_DATA(c), sizeof(int));
+    return fd;
+}
+
+#define ATTACH_SOCKET "attach.sock"
+
+/* The socket's address through an open directory: run directories are deep, and a socket's
+ * path may not be longer than 107 bytes. */
+static int socket_addr(const char *dir, int *ret_dfd, struct sockaddr_un *ret)
+{
+    int dfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (dfd < 0)
+        return -1;
+    memset(ret, 0, sizeof(*ret));
+    ret->sun_family = AF_UNIX;
+    snprintf(ret->sun_path, sizeof(ret->sun_path), "/proc/self/fd/%d/" ATTACH_SOCKET, dfd);
+    *ret_dfd = dfd;
+    return 0;
+}
+
+int tug_attach_listen(const char *dir)
+{
+    struct sockaddr_un sa;
+    int dfd = -1;
+    if (socket_addr(dir, &dfd, &sa) < 0)
+        return -1;
+    unlinkat(dfd, ATTACH_SOCKET, 0);
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd >= 0 && (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(fd, 8) < 0)) {
+        close(fd);
+        fd = -1;
+    }
+    close(dfd);
+    return fd;
+}
+
+void tug_attach_unlisten(const char *dir)
+{
+    int dfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (dfd >= 0) {
+        unlinkat(dfd, ATTACH_SOCKET, 0);
+        close(dfd);
+    }
+}
+
+int tug_attach_connect(const char *dir, tug_error **err)
+{
+    struct sockaddr_un sa;
+    int dfd = -1;
+    if (socket_addr(dir, &dfd, &sa) < 0)
+        return tug_error_set(err, errno, "attach: open %s", dir);
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+        int e = errno;
+        close(fd);
+        close(dfd);
+        return tug_error_set(err, e, "attach: connect to the container's monitor");
+    }
+    close(dfd);
+    if (fd < 0)
+        return tug_error_set(err, errno, "attach: socket");
     return fd;
 }

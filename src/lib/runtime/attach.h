@@ -5,6 +5,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "../util/error.h"
+
 enum {
     TUG_FRAME_STDIN = 0,
     TUG_FRAME_STDOUT = 1,
@@ -24,3 +26,10 @@ int tug_frame_read(int fd, void *buf, size_t *ret_len);
 
 /* Receive a file descriptor sent with SCM_RIGHTS (a terminal's master); -1 on failure. */
 int tug_recv_fd(int sock);
+
+/* The socket `tug attach` connects to, in a container's run directory, served by its monitor.
+ * Listen: a non-blocking listening socket, -1 on failure. Unlisten removes it. */
+int tug_attach_listen(const char *dir);
+void tug_attach_unlisten(const char *dir);
+/* Connect to the monitor serving dir; -1 with err when none does (it has ended). */
+int tug_attach_connect(const char *dir, tug_error **err);

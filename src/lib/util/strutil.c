@@ -492,3 +492,57 @@ char *tug_json_join_words(json_t *words)
     }
     return tug_strbuf_steal(&b);
 }
+
+int tug_detach_keys_parse(const char *spec, unsigned char *out, size_t cap, size_t *ret_len)
+{
+    static const char ctrl[] = "@abcdefghijklmnopqrstuvwxyz[\\]^_";
+    size_t n = 0;
+    const char *p = spec;
+    for (;;) {
+        const char *end = strchr(p, ',');
+        size_t klen = end ? (size_t)(end - p) : strlen(p);
+        if (klen == 1) {
+            if (n == cap)
+                return -1;
+            out[n++] = (unsigned char)p[0];
+        } else if (klen == 6 && strncmp(p, "ctrl-", 5) == 0 && p[5] != '\0' &&
+                   strchr(ctrl, p[5]) != NULL) {
+            if (n == cap)
+                return -1;
+            out[n++] = (unsigned char)(strchr(ctrl, p[5]) - ctrl);
+        } else if (klen < 5 || strncmp(p, "ctrl-", 5) != 0) {
+            return -1;
+        }
+        if (end == NULL)
+            break;
+        p = end + 1;
+    }
+    if (n == 0)
+        return -1;
+    *ret_len = n;
+    return 0;
+}
+
+bool tug_detach_filter(tug_detach_matcher *d, const char *in, size_t n, char *out,
+                       size_t *ret_len)
+{
+    size_t o = 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char b = (unsigned char)in[i];
+        if (d->len > 0 && b == d->keys[d->matched]) {
+            if (++d->matched == d->len) {
+                d->matched = 0;
+                *ret_len = o;
+                return true;
+            }
+            continue;
+        }
+        /* not the sequence after all: what was held back goes through with this byte */
+        memcpy(out + o, d->keys, d->matched);
+        o += d->matched;
+        d->matched = 0;
+        out[o++] = (char)b;
+    }
+    *ret_len = o;
+    return false;
+}

@@ -61,3 +61,21 @@ char *tug_path_clean_to(const char *path, size_t n, char *out);
 /* The strings of a JSON array joined by spaces, as docker shows a command (history, errors);
  * "" for no array. NULL only without memory. */
 char *tug_json_join_words(json_t *words);
+
+/* docker's detach keys ("ctrl-p,ctrl-q", "ctrl-a,x"): comma separated, each one character or
+ * ctrl-@, ctrl-a..ctrl-z, ctrl-[, ctrl-\, ctrl-], ctrl-^, ctrl-_ (another "ctrl-" name is
+ * skipped, as docker does). Writes at most cap bytes to out and their count to *ret_len; -1 for
+ * anything else (an empty sequence too). */
+int tug_detach_keys_parse(const char *spec, unsigned char *out, size_t cap, size_t *ret_len);
+
+/* Watches typed input for a detach sequence. Bytes of a partial sequence are held back until
+ * the next byte tells: the sequence's end detaches, any other byte lets them all through. */
+typedef struct tug_detach_matcher {
+    unsigned char keys[16];
+    size_t len;     /* 0: nothing detaches */
+    size_t matched; /* bytes of keys held back */
+} tug_detach_matcher;
+/* Copies the n bytes at in that are to be forwarded to out (room for n + 16 bytes), their
+ * count to *ret_len; true when the sequence completed (what followed it is dropped). */
+bool tug_detach_filter(tug_detach_matcher *d, const char *in, size_t n, char *out,
+                       size_t *ret_len);

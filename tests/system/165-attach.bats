@@ -1,0 +1,184 @@
+#!/usr/bin/env bats
+# tug attach and the detach keys: a terminal or stdio joins a running container's output from
+# then on and types into it; ctrl-p ctrl-q (or --detach-keys, or config.json's detachKeys)
+# leaves it running. tests/helpers/ptydrive.py gives each client a terminal of its own and
+# waits for what it expects to see, within a bound.
+
+load containers
+
+setup_file() { containers_setup_file; }
+
+PTYDRIVE=$BATS_TEST_DIRNAME/../helpers/ptydrive.py
+
+# drive STEPS COMMAND...: run COMMAND in a terminal of its own, typing and expecting per STEPS
+drive() {
+  local steps=$1
+  shift
+  run timeout 90 python3 "$PTYDRIVE" "$steps" "$@"
+}
+
+# running NAME: the container's state is "running"
+state_of() { "$TUG" inspect --format '{{.State.Status}}' "$1"; }
+
+# wait_running NAME: bounded wait until the container runs
+wait_running() {
+  local i
+  for i in $(seq 100); do
+    [[ $(state_of "$1") == running ]] && return 0
+    sleep 0.1
+  done
+  return 1
+}
+
+@test "attach to a -it container: typing is echoed, ctrl-p ctrl-q leaves it running" {
+  run_tug run -dit --name box busybox sh
+  wait_running box
+  drive $'send echo hel""lo-attach\\r\nexpect hello-attach\nsend \\x10\\x11\nexpect read escape sequence\nexit' \
+    "$TUG" attach box
+  [[ $status -eq 0 ]]
+  assert_match 'read escape sequence'
+  run_tug inspect --format '{{.State.Status}}' box
+  assert_output running
+  # and again: a second attach works after the first has left
+  drive $'send echo sec""ond\\r\nexpect second\nsend \\x10\\x11\nexit' "$TUG" attach box
+  [[ $status -eq 0 ]]
+}
+
+@test "attach shows output from then on, not the history, and returns the container's exit code" {
+  run_tug run -dit --name box busybox sh
+  wait_running box
+  drive $'send echo fi""rst\\r\nexpect first\nsend \\x10\\x11\nexit' "$TUG" attach box
+  [[ $status -eq 0 ]]
+  drive $'send echo sec""ond; exit 7\\r\nexpect second\nexit' "$TUG" attach box
+  [[ $status -eq 7 ]]
+  [[ ! $output =~ first ]]
+  run_tug inspect --format '{{.State.Status}} {{.State.ExitCode}}' box
+  assert_output 'exited 7'
+}
+
+@test "a partial detach sequence followed by other keys is typed through" {
+  run_tug run -dit --name box busybox sh
+  wait_running box
+  # ctrl-p then x: both reach the shell (ctrl-p is its history key), then the line runs
+  drive $'send \\x10x\nsend \\x15echo through\\r\nexpect through\nsend \\x10\\x11\nexit' \
+    "$TUG" attach box
+  [[ $status -eq 0 ]]
+  run_tug inspect --format '{{.State.Status}}' box
+  assert_output running
+}
+
+@test "--detach-keys and config.json's detachKeys choose the sequence" {
+  run_tug run -dit --name box busybox sh
+  wait_running box
+  # ctrl-p ctrl-q is then plain input; ctrl-a,x leaves
+  drive $'send \\x10\\x11echo still-here\\r\nexpect still-here\nsend \\x01x\nexpect read escape sequence\nexit' \
+    "$TUG" attach --detach-keys ctrl-a,x box
+  [[ $status -eq 0 ]]
+  mkdir -p "$BATS_TEST_TMPDIR/dockercfg"
+  echo '{"detachKeys": "ctrl-e,e"}' >"$BATS_TEST_TMPDIR/dockercfg/config.json"
+  DOCKER_CONFIG=$BATS_TEST_TMPDIR/dockercfg drive $'send echo cfg""keys\\r\nexpect cfgkeys\nsend \\x05e\nexpect read escape sequence\nexit' \
+    "$TUG" attach box
+  [[ $status -eq 0 ]]
+  run_tug inspect --format '{{.State.Status}}' box
+  assert_output running
+}
+
+@test "run -it and start -ai detach with ctrl-p ctrl-q; the container runs on" {
+  drive $'expect #\nsend echo in""side\\r\nexpect inside\nsend \\x10\\x11\nexpect read escape sequence\nexit' \
+    "$TUG" run -it --name box busybox sh
+  [[ $status -eq 0 ]]
+  run_tug inspect --format '{{.State.Status}}' box
+  assert_output running
+  # it can be attached to afterwards, and ends with its own code
+  drive $'send exit 3\\r\nexit' "$TUG" attach box
+  [[ $status -eq 3 ]]
+  drive $'expect #\nsend \\x10\\x11\nexpect read escape sequence\nexit' "$TUG" start -ai box
+  [[ $status -eq 0 ]]
+  run_tug inspect --format '{{.State.Status}}' box
+  assert_output running
+}
+
+@test "exec -it detaches with the keys and its command runs on" {
+  run_tug run -d --name box busybox sleep 300
+  wait_running box
+  drive $'expect #\nsend echo ex""eced\\r\nexpect execed\nsend \\x10\\x11\nexpect read escape sequence\nexit' \
+    "$TUG" exec -it box sh
+  [[ $status -eq 0 ]]
+  # the shell is still there, with its terminal
+  run_tug exec box sh -c 'ps -o comm,tty 2>/dev/null || ps'
+  assert_match 'sh'
+  run_tug exec box sh -c 'ls /dev/pts'
+  assert_match '[0-9]'
+}
+
+@test "attach --no-stdin: output only; without a terminal stdout and stderr stay apart" {
+  run_tug run -d --name box busybox sh -c 'while sleep 0.2; do echo tick; echo tock >&2; done'
+  wait_running box
+  # tug attach passes SIGTERM on to the container (whose init ignores it): timeout kills
+  run bash -c "timeout -s KILL 3 '$TUG' attach --no-stdin box 2>/dev/null"
+  [[ $status -eq 137 ]]
+  assert_match tick
+  [[ ! $output =~ tock ]]
+  run bash -c "timeout -s KILL 3 '$TUG' attach box 2>&1 >/dev/null"
+  assert_match tock
+  [[ ! $output =~ tick ]]
+}
+
+@test "attach forwards stdin to a -i container and returns its exit code" {
+  run_tug run -di --name box busybox sh -c 'read line; echo "got $line"; exit 5'
+  wait_running box
+  run bash -c "echo hello | '$TUG' attach box"
+  [[ $status -eq 5 ]]
+  assert_output 'got hello'
+  # --no-stdin types nothing: the container waits on
+  run_tug run -di --name box2 busybox sh -c 'read line; echo "got $line"'
+  wait_running box2
+  run bash -c "echo hello | timeout -s KILL 2 '$TUG' attach --no-stdin box2"
+  [[ $status -eq 137 ]]
+  run_tug inspect --format '{{.State.Status}}' box2
+  assert_output running
+}
+
+@test "signals reach the container through attach unless --sig-proxy=false" {
+  run_tug run -d --name box busybox sh -c 'trap "echo got-term; exit 9" TERM; while :; do sleep 0.1; done'
+  wait_running box
+  "$TUG" attach box >"$BATS_TEST_TMPDIR/out" 2>&1 &
+  local pid=$!
+  sleep 0.5 # let attach connect before the signal; the container traps it either way
+  kill -TERM $pid
+  wait $pid || status=$?
+  [[ ${status:-0} -eq 9 ]]
+  grep -q got-term "$BATS_TEST_TMPDIR/out"
+}
+
+@test "several clients attach at once and see the same output" {
+  run_tug run -dit --name box busybox sh
+  wait_running box
+  timeout 30 "$TUG" attach --no-stdin box >"$BATS_TEST_TMPDIR/watch" 2>&1 &
+  local watcher=$!
+  drive $'send echo bo""th\\r\nexpect both\nsend exit 4\\r\nexit' "$TUG" attach box
+  [[ $status -eq 4 ]]
+  wait $watcher || status=$?
+  [[ $status -eq 4 ]]
+  grep -q both "$BATS_TEST_TMPDIR/watch"
+}
+
+@test "attach refuses a stopped, paused or missing container, and bad detach keys" {
+  run_tug create --name made busybox true
+  run_tug 1 attach made
+  assert_output 'Error: You cannot attach to a stopped container, start it first'
+  run_tug 1 attach nosuch
+  assert_output 'Error: No such container: nosuch'
+  run_tug run -d --name box busybox sleep 300
+  wait_running box
+  run_tug pause box
+  run_tug 1 attach box
+  assert_output 'Error: You cannot attach to a paused container, unpause it first'
+  run_tug unpause box
+  run_tug 125 attach --detach-keys ctrl-p,bad box
+  assert_match 'Invalid detach keys \(ctrl-p,bad\) provided'
+  run_tug 125 run -it --detach-keys nope busybox true
+  assert_match 'Invalid detach keys \(nope\) provided'
+  run_tug 1 attach
+  assert_match '"attach" requires exactly 1 argument'
+}
