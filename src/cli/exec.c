@@ -36,10 +36,14 @@ static void keep_terminal(int master)
 {
     if (fork() != 0)
         return;
+    signal(SIGHUP, SIG_IGN); /* until it has left tug's session */
     setsid();
     int null = open("/dev/null", O_RDWR | O_CLOEXEC);
     for (int i = 0; null >= 0 && i < 3; i++)
         dup2(null, i);
+    int fl = fcntl(master, F_GETFL);
+    if (fl >= 0)
+        fcntl(master, F_SETFL, fl & ~O_NONBLOCK);
     char buf[4096];
     for (;;) {
         ssize_t n = read(master, buf, sizeof(buf));

@@ -6,10 +6,12 @@
 STEPS is one step a line:
     expect REGEX   wait (at most 30 s) until the output since the last expect matches
     send TEXT      type TEXT (Python escapes: \\r, \\x10 for ctrl-p ...)
+    raw            wait (at most 30 s) until the command has put the terminal in raw mode:
+                   what is typed before would be echoed and edited by the local terminal
     exit           wait (at most 30 s) for the command to end
 At the end the whole output goes to stdout and the status is the command's (exit), or 0 when it
 still runs (it is then left running), or 124 when a step timed out (said on stderr)."""
-import os, pty, re, select, sys, time, signal
+import os, pty, re, select, sys, termios, time
 
 def main():
     steps = [l for l in sys.argv[1].splitlines() if l.strip()]
@@ -56,6 +58,13 @@ def main():
                 if time.time() > deadline or (not pump(0.2) and done()):
                     sys.stdout.write(out.decode(errors="replace"))
                     sys.stderr.write("ptydrive: no %r in the output\n" % arg)
+                    sys.exit(124)
+        elif verb == "raw":
+            while termios.tcgetattr(fd)[3] & termios.ICANON:
+                pump(0.05)
+                if time.time() > deadline or done():
+                    sys.stdout.write(out.decode(errors="replace"))
+                    sys.stderr.write("ptydrive: the terminal did not go raw\n")
                     sys.exit(124)
         elif verb == "exit":
             while not done():

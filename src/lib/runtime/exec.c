@@ -146,6 +146,10 @@ __attribute__((noreturn)) static void exec_helper(exec_plan *p)
     tug_cgroup_free(p->cg);
     p->cg = NULL;
     helper_stdio(p);
+    /* with a terminal of its own the process may outlive tug (the detach keys): the helper
+     * that reaps it must not go with the hangup of tug's terminal */
+    if (p->o->tty)
+        setsid();
     int keep[] = {tug_child_fail_fd, p->pidfd, p->o->tty ? p->o->console : -1};
     if (tug_close_fds_except(keep, TUG_ARRAY_SIZE(keep)) < 0)
         tug_child_die(125, errno, "exec: close the caller's file descriptors");
