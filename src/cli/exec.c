@@ -34,9 +34,10 @@ static void copy_size(int master)
  * and whatever it left holding the terminal have ended. */
 static void keep_terminal(int master)
 {
+    /* before the fork: tug may end, and hang up its terminal's session, before the child runs */
+    signal(SIGHUP, SIG_IGN);
     if (fork() != 0)
         return;
-    signal(SIGHUP, SIG_IGN); /* until it has left tug's session */
     setsid();
     int null = open("/dev/null", O_RDWR | O_CLOEXEC);
     for (int i = 0; null >= 0 && i < 3; i++)
