@@ -30,6 +30,16 @@ wait_running() {
   return 1
 }
 
+# wait_for FILE TEXT: bounded wait until FILE holds TEXT
+wait_for() {
+  local i
+  for i in $(seq 100); do
+    grep -q "$2" "$1" 2>/dev/null && return 0
+    sleep 0.1
+  done
+  return 1
+}
+
 @test "attach to a -it container: typing is echoed, ctrl-p ctrl-q leaves it running" {
   run_tug run -dit --name box busybox sh
   wait_running box
@@ -139,27 +149,48 @@ wait_running() {
 }
 
 @test "signals reach the container through attach unless --sig-proxy=false" {
-  run_tug run -d --name box busybox sh -c 'trap "echo got-term; exit 9" TERM; while :; do sleep 0.1; done'
+  run_tug run -d --name box busybox sh -c 'trap "echo got-term; exit 9" TERM; while :; do echo tick; sleep 0.1; done'
   wait_running box
   "$TUG" attach box >"$BATS_TEST_TMPDIR/out" 2>&1 &
   local pid=$!
-  sleep 0.5 # let attach connect before the signal; the container traps it either way
+  wait_for "$BATS_TEST_TMPDIR/out" tick # attached
   kill -TERM $pid
-  wait $pid || status=$?
-  [[ ${status:-0} -eq 9 ]]
+  local rc=0
+  wait $pid || rc=$?
+  [[ $rc -eq 9 ]]
   grep -q got-term "$BATS_TEST_TMPDIR/out"
+  # --sig-proxy=false: the signal ends tug attach, the container goes on
+  run_tug run -d --name box2 busybox sh -c 'trap "echo got-term; exit 9" TERM; while :; do echo tick; sleep 0.1; done'
+  wait_running box2
+  "$TUG" attach --sig-proxy=false box2 >"$BATS_TEST_TMPDIR/out2" 2>&1 &
+  pid=$!
+  wait_for "$BATS_TEST_TMPDIR/out2" tick
+  kill -TERM $pid
+  rc=0
+  wait $pid || rc=$?
+  [[ $rc -eq 143 ]]
+  run_tug inspect --format '{{.State.Status}}' box2
+  assert_output running
 }
 
-@test "several clients attach at once and see the same output" {
-  run_tug run -dit --name box busybox sh
+@test "several clients attach at once, see the same output and get the exit code" {
+  run_tug run -d --name box busybox sh -c 'while [ ! -e /stop ]; do echo tick; sleep 0.1; done; echo the-end; exit 4'
   wait_running box
-  timeout 30 "$TUG" attach --no-stdin box >"$BATS_TEST_TMPDIR/watch" 2>&1 &
-  local watcher=$!
-  drive $'raw\nsend echo bo""th\\r\nexpect both\nsend exit 4\\r\nexit' "$TUG" attach box
-  [[ $status -eq 4 ]]
-  wait $watcher || status=$?
-  [[ $status -eq 4 ]]
-  grep -q both "$BATS_TEST_TMPDIR/watch"
+  "$TUG" attach --no-stdin box >"$BATS_TEST_TMPDIR/one" 2>&1 &
+  local one=$!
+  "$TUG" attach --no-stdin box >"$BATS_TEST_TMPDIR/two" 2>&1 &
+  local two=$!
+  wait_for "$BATS_TEST_TMPDIR/one" tick
+  wait_for "$BATS_TEST_TMPDIR/two" tick
+  run_tug exec box touch /stop
+  local rc1=0 rc2=0
+  wait $one || rc1=$?
+  wait $two || rc2=$?
+  [[ $rc1 -eq 4 && $rc2 -eq 4 ]]
+  grep -q the-end "$BATS_TEST_TMPDIR/one"
+  grep -q the-end "$BATS_TEST_TMPDIR/two"
+  run_tug inspect --format '{{.State.Status}} {{.State.ExitCode}}' box
+  assert_output 'exited 4'
 }
 
 @test "attach refuses a stopped, paused or missing container, and bad detach keys" {
