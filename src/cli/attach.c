@@ -204,6 +204,38 @@ static void settle(tug_store *s, tug_container *c)
     tug_error_free(err);
 }
 
+int attach_running(tug_store *s, tug_container *ct, bool want_stdin, bool sig_proxy,
+                   const tug_detach_matcher *keys)
+{
+    tug_error *err = NULL;
+    int sock = tug_container_attach(s, ct, &err);
+    if (sock < 0)
+        return cli_fail(err);
+    json_t *cfg = json_object_get(ct->config, "Config");
+    bool tty = json_is_true(json_object_get(cfg, "Tty"));
+    bool open_stdin = json_is_true(json_object_get(cfg, "OpenStdin"));
+    int pidfd = sig_proxy && !tty ? tug_container_pidfd(ct, NULL) : -1;
+    attach_opts ao = {.forward_stdin = want_stdin && open_stdin,
+                      .streams = ATTACH_STDOUT | ATTACH_STDERR,
+                      .tty = tty,
+                      .proxy_pidfd = pidfd,
+                      .keys = keys};
+    int code = attach_relay(sock, &ao);
+    if (pidfd >= 0)
+        close(pidfd);
+    close(sock);
+    if (code == ATTACH_DETACHED)
+        return 0;
+    if (code >= 0) {
+        settle(s, ct);
+        return code;
+    }
+    /* the channel broke without an exit code (the monitor was killed): the store knows */
+    if (tug_container_wait(s, ct, &err) < 0)
+        return cli_fail(err);
+    return ct->exit_code;
+}
+
 int cmd_attach(cli_ctx *ctx, int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -253,30 +285,5 @@ int cmd_attach(cli_ctx *ctx, int argc, char **argv)
     cleanup_container tug_container *ct = NULL;
     if (tug_container_find(s, argv[optind], &ct, &err) < 0)
         return cli_fail(err);
-    int sock = tug_container_attach(s, ct, &err);
-    if (sock < 0)
-        return cli_fail(err);
-    json_t *cfg = json_object_get(ct->config, "Config");
-    bool tty = json_is_true(json_object_get(cfg, "Tty"));
-    bool open_stdin = json_is_true(json_object_get(cfg, "OpenStdin"));
-    int pidfd = sig_proxy && !tty ? tug_container_pidfd(ct, NULL) : -1;
-    attach_opts ao = {.forward_stdin = !no_stdin && open_stdin,
-                      .streams = ATTACH_STDOUT | ATTACH_STDERR,
-                      .tty = tty,
-                      .proxy_pidfd = pidfd,
-                      .keys = &keys};
-    int code = attach_relay(sock, &ao);
-    if (pidfd >= 0)
-        close(pidfd);
-    close(sock);
-    if (code == ATTACH_DETACHED)
-        return 0;
-    if (code >= 0) {
-        settle(s, ct);
-        return code;
-    }
-    /* the channel broke without an exit code (the monitor was killed): the store knows */
-    if (tug_container_wait(s, ct, &err) < 0)
-        return cli_fail(err);
-    return ct->exit_code;
+    return attach_running(s, ct, !no_stdin, sig_proxy, &keys);
 }

@@ -3,6 +3,7 @@
 #include <stdbool.h>
 
 #include "cli.h"
+#include "runtime/container.h"
 #include "util/strutil.h"
 
 #define ATTACH_STDOUT 2u
@@ -29,3 +30,8 @@ int attach_relay(int sock, const attach_opts *o);
  * ($DOCKER_CONFIG/config.json or ~/.docker/config.json), else ctrl-p,ctrl-q. A bad sequence
  * is docker's error, status 125. */
 int attach_detach_keys(const char *flag, tug_detach_matcher *ret);
+
+/* Attach to the running container ct as `tug attach` does (stdin when want_stdin and it was
+ * made with -i); returns the status tug ends with. */
+int attach_running(tug_store *s, tug_container *ct, bool want_stdin, bool sig_proxy,
+                   const tug_detach_matcher *keys);

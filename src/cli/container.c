@@ -180,6 +180,12 @@ static int start_container(cli_ctx *ctx, tug_container *c, bool attach, bool int
         int rc = attach_detach_keys(detach_keys, &keys);
         if (rc)
             return rc;
+        /* start -a of a running container attaches to it, as docker does */
+        if (run == NULL && tug_container_refresh(s, c, &err) == 0 &&
+            strcmp(c->state, TUG_STATE_RUNNING) == 0)
+            return attach_running(s, c, interactive, true, &keys);
+        tug_error_free(err);
+        err = NULL;
     }
     if (attach && socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
         perror("socketpair");

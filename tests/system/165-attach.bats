@@ -99,6 +99,10 @@ wait_for() {
   [[ $status -eq 0 ]]
   run_tug inspect --format '{{.State.Status}}' box
   assert_output running
+  # start -ai of the running container attaches to it
+  drive $'raw\nsend echo re""joined\\r\nexpect rejoined\nsend \\x10\\x11\nexpect read escape sequence\nexit' \
+    "$TUG" start -ai box
+  [[ $status -eq 0 ]]
   # it can be attached to afterwards, and ends with its own code
   drive $'raw\nsend exit 3\\r\nexit' "$TUG" attach box
   [[ $status -eq 3 ]]
