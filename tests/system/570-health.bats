@@ -76,6 +76,21 @@ no_health() {
   assert_match 'sleep 300'
 }
 
+@test "inside --health-start-period failures do not count, and probes come every --health-start-interval" {
+  # the default interval (30s) would give no second result within the bound below
+  run_tug run -d --name warm --health-cmd false --health-start-period 60s \
+    --health-start-interval 1s --health-retries 1 busybox sleep 300
+  log_at_least() { (($(log_count warm) >= 2)); }
+  wait_until 20 log_at_least
+  assert_inspect warm '{{.State.Health.Status}}' starting
+  assert_inspect warm '{{.State.Health.FailingStreak}}' 0
+  assert_inspect warm '{{(index .State.Health.Log 0).ExitCode}}' 1
+  # a pass inside the start period makes it healthy at once
+  run_tug run -d --name quick --health-cmd true --health-start-period 60s \
+    --health-start-interval 1s busybox sleep 300
+  wait_until 20 health_is quick healthy
+}
+
 @test "a stopped container keeps its log and is unhealthy; a new start begins again" {
   run_tug run -d --name st --health-cmd true --health-interval 1s busybox sleep 300
   wait_until 20 health_is st healthy
