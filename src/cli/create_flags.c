@@ -229,11 +229,10 @@ static int health_flag(cli_ctx *ctx, int c, const char *arg, health_flags *h)
     case O_HEALTH_RETRIES:
         errno = 0;
         h->retries = strtoll(arg, &end, 10);
-        if (end == arg || *end || errno == ERANGE || h->retries != (int)h->retries) {
+        if (end == arg || *end || errno == ERANGE) {
             cleanup_free char *why = NULL;
             if (asprintf(&why, "strconv.ParseInt: parsing \"%s\": %s", arg,
-                         errno == ERANGE || (end != arg && !*end) ? "value out of range"
-                                                                   : "invalid syntax") < 0)
+                         errno == ERANGE ? "value out of range" : "invalid syntax") < 0)
                 why = NULL;
             return cli_bad_value(ctx, arg, "--health-retries", why ? why : "invalid syntax");
         }

@@ -9,6 +9,7 @@
 #include "health.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -67,7 +68,8 @@ int tug_health_check_get(json_t *cfg, tug_health_check *ret)
     ret->timeout = ns_field(hc, "Timeout", TUG_HEALTH_TIMEOUT_NS);
     ret->start_period = ns_field(hc, "StartPeriod", 0);
     ret->start_interval = ns_field(hc, "StartInterval", TUG_HEALTH_START_INTERVAL_NS);
-    ret->retries = (int)ns_field(hc, "Retries", TUG_HEALTH_RETRIES);
+    long long retries = ns_field(hc, "Retries", TUG_HEALTH_RETRIES);
+    ret->retries = retries > INT_MAX ? INT_MAX : (int)retries;
     return 1;
 }
 
@@ -247,8 +249,7 @@ static bool collect(tug_exec_proc *p, probe_result *r, long long deadline)
     }
 }
 
-static void run_probe(tug_store *s, tug_container *c, const tug_health_check *hc,
-                      probe_result *r)
+static void run_probe(tug_store *s, tug_container *c, const tug_health_check *hc, probe_result *r)
 {
     r->start = tug_now_ns();
     tug_exec_opts o = {.args = hc->argv, .console = -1, .die_with_helper = true};
@@ -338,8 +339,8 @@ static const char *judge(json_t *st, const tug_container *c, const tug_health_ch
     return status;
 }
 
-static int record(tug_store *s, tug_container *c, const tug_health_check *hc,
-                  const probe_result *r, int *ret_status, tug_error **err)
+static int record(tug_store *s, tug_container *c, const tug_health_check *hc, const probe_result *r,
+                  int *ret_status, tug_error **err)
 {
     json_auto_t *st = state_load(s, c->id);
     if (st == NULL)
