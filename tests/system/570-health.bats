@@ -42,6 +42,11 @@ no_health() {
   run_tug ps --format '{{.Status}}' --filter name=plain
   [[ $output =~ ^Up\ [^\(]*$ ]] || { echo "status: $output"; false; }
   no_health plain
+  # docker keeps the first 4096 bytes of a probe's output
+  run_tug run -d --name big --health-cmd 'head -c 5000 /dev/zero | tr "\\0" a' \
+    --health-interval 1s busybox sleep 300
+  wait_until 20 health_is big healthy
+  assert_inspect big '{{len (index .State.Health.Log 0).Output}}' 4096
   run_tug 1 ps --filter health=sick
   assert_match 'Unrecognised filter value for health: sick'
 }
