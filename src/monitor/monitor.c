@@ -48,7 +48,7 @@ static struct {
 static stream out = {.fd = -1, .name = "stdout"}, err = {.fd = -1, .name = "stderr"};
 
 /* The health check schedule (docker's semantics): times in ns on CLOCK_MONOTONIC. */
-#define HEALTH_STARTING 10 /* `tug container-health`'s exit status: still starting */
+#define HEALTH_STARTING 10 /* `tug container-health` exits 10 starting, 11 healthy, 12 unhealthy */
 #define HEALTH_GRACE_NS (10LL * 1000000000LL) /* past the probe's own timeout: kill it */
 static struct {
     bool on;
@@ -324,7 +324,8 @@ static void health_start_probe(void)
 static void health_probe_ended(int status)
 {
     h.probe = 0;
-    if (WIFEXITED(status) && WEXITSTATUS(status) >= HEALTH_STARTING)
+    if (WIFEXITED(status) && WEXITSTATUS(status) >= HEALTH_STARTING &&
+        WEXITSTATUS(status) <= HEALTH_STARTING + 2)
         h.status = WEXITSTATUS(status);
     /* the next one counts from the end of this one, as in docker */
     h.next = mono_ns() + health_delay();

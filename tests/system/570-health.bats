@@ -79,6 +79,13 @@ no_health() {
   run_tug exec slow ps -o args
   refute_match 'sleep 100'
   assert_match 'sleep 300'
+  # one that closed its stdio and runs on is timed out the same
+  run_tug run -d --name quiet --health-cmd 'exec sleep 100 >/dev/null 2>&1' \
+    --health-timeout 1s --health-interval 1s --health-retries 1 busybox sleep 300
+  wait_until 20 health_is quiet unhealthy
+  assert_inspect quiet '{{(index .State.Health.Log 0).Output}}' 'Health check exceeded timeout (1s)'
+  run_tug exec quiet ps -o args
+  refute_match 'sleep 100'
 }
 
 @test "inside --health-start-period failures do not count, and probes come every --health-start-interval" {

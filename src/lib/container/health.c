@@ -18,6 +18,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "../runtime/proc.h"
 #include "../util/cleanup.h"
 #include "../util/fs.h"
 #include "../util/strutil.h"
@@ -162,6 +163,16 @@ static bool is_running(const tug_container *c)
     return strcmp(c->state, TUG_STATE_RUNNING) == 0 || strcmp(c->state, TUG_STATE_PAUSED) == 0;
 }
 
+/* One of the statuses as a static string (st's own is freed when st's "Status" is set). */
+static const char *known_status(const char *s)
+{
+    static const char *const known[] = {"starting", "healthy", "unhealthy"};
+    for (size_t i = 0; s && i < TUG_ARRAY_SIZE(known); i++)
+        if (strcmp(s, known[i]) == 0)
+            return known[i];
+    return known[0];
+}
+
 json_t *tug_health_state_json(tug_store *s, tug_container *c)
 {
     tug_health_check hc;
@@ -178,7 +189,7 @@ json_t *tug_health_state_json(tug_store *s, tug_container *c)
         status = "unhealthy";
         streak = json_integer_value(json_object_get(st, "FailingStreak"));
     } else if (this_run) {
-        status = json_string_value(json_object_get(st, "Status")) ?: "starting";
+        status = known_status(json_string_value(json_object_get(st, "Status")));
         streak = json_integer_value(json_object_get(st, "FailingStreak"));
     }
     json_t *h = json_object();
@@ -191,12 +202,7 @@ json_t *tug_health_state_json(tug_store *s, tug_container *c)
 const char *tug_health_status(tug_store *s, tug_container *c)
 {
     json_auto_t *h = tug_health_state_json(s, c);
-    const char *st = json_string_value(json_object_get(h, "Status"));
-    static const char *const known[] = {"starting", "healthy", "unhealthy"};
-    for (size_t i = 0; st && i < TUG_ARRAY_SIZE(known); i++)
-        if (strcmp(st, known[i]) == 0)
-            return known[i];
-    return "none";
+    return h ? known_status(json_string_value(json_object_get(h, "Status"))) : "none";
 }
 
 /* ---- one probe ---- */
@@ -266,7 +272,16 @@ static void run_probe(tug_store *s, tug_container *c, const tug_health_check *hc
     }
     if (p.in >= 0)
         close(p.in);
-    bool done = collect(&p, r, r->start + hc->timeout);
+    long long deadline = r->start + hc->timeout;
+    bool done = collect(&p, r, deadline);
+    if (done) {
+        /* the process may have closed its stdio and run on: the timeout holds for it too */
+        cleanup_close int pidfd = tug_pidfd_open(p.pid);
+        long long left = (deadline - tug_now_ns()) / 1000000 + 1;
+        done = pidfd < 0 || tug_pidfd_wait(pidfd, left < 1         ? 1
+                                                  : left > INT_MAX ? INT_MAX
+                                                                   : (int)left);
+    }
     if (!done)
         kill(p.pid, SIGKILL); /* the process dies with its helper (die_with_helper) */
     int st = 0;
@@ -325,7 +340,7 @@ static json_t *output_json(const probe_result *r)
 static const char *judge(json_t *st, const tug_container *c, const tug_health_check *hc,
                          const probe_result *r)
 {
-    const char *status = json_string_value(json_object_get(st, "Status")) ?: "starting";
+    const char *status = known_status(json_string_value(json_object_get(st, "Status")));
     long long streak = json_integer_value(json_object_get(st, "FailingStreak"));
     if (r->exit_code == 0) {
         streak = 0;
@@ -364,7 +379,7 @@ static int record(tug_store *s, tug_container *c, const tug_health_check *hc, co
     json_object_set_new(e, "ExitCode", json_integer(r->exit_code));
     json_object_set_new(e, "Output", output_json(r));
     json_array_append_new(log, e);
-    const char *old = json_string_value(json_object_get(st, "Status")) ?: "starting";
+    const char *old = known_status(json_string_value(json_object_get(st, "Status")));
     const char *status = judge(st, c, hc, r);
     if (strcmp(old, status) != 0) {
         /* TODO(events): health_status: <status> */
