@@ -106,6 +106,13 @@ no_health() {
 @test "a stopped container keeps its log and is unhealthy; a new start begins again" {
   run_tug run -d --name st --health-cmd true --health-interval 1s busybox sleep 300
   wait_until 20 health_is st healthy
+  # paused: not probed, unhealthy as docker says once its monitor stopped; ps says Paused
+  run_tug pause st
+  assert_inspect st '{{.State.Health.Status}}' unhealthy
+  run_tug ps --format '{{.Status}}' --filter name=st
+  [[ $output =~ ^Up\ .*\ \(Paused\)$ ]] || { echo "status: $output"; false; }
+  run_tug unpause st
+  wait_until 20 health_is st healthy
   run_tug stop -t 1 st
   assert_inspect st '{{.State.Health.Status}}' unhealthy
   [[ $(log_count st) -ge 1 ]]

@@ -185,7 +185,8 @@ json_t *tug_health_state_json(tug_store *s, tug_container *c)
     bool this_run = json_integer_value(json_object_get(st, "Run")) == c->started_ns;
     const char *status = "starting";
     long long streak = 0;
-    if (!is_running(c)) {
+    if (!is_running(c) || strcmp(c->state, TUG_STATE_PAUSED) == 0) {
+        /* docker stops the health monitor of a paused container too */
         status = "unhealthy";
         streak = json_integer_value(json_object_get(st, "FailingStreak"));
     } else if (this_run) {
