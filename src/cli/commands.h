@@ -37,6 +37,7 @@ int cmd_pause(cli_ctx *ctx, int argc, char **argv);
 int cmd_unpause(cli_ctx *ctx, int argc, char **argv);
 int cmd_container_prune(cli_ctx *ctx, int argc, char **argv);
 int cmd_container_finish(cli_ctx *ctx, int argc, char **argv);
+int cmd_container_health(cli_ctx *ctx, int argc, char **argv);
 int cmd_top(cli_ctx *ctx, int argc, char **argv);
 int cmd_ps(cli_ctx *ctx, int argc, char **argv);
 int cmd_logs(cli_ctx *ctx, int argc, char **argv);

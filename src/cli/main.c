@@ -117,6 +117,7 @@ static const cli_command top_cmds[] = {
     {"cp", cmd_cp, "Copy files/folders between a container and the local filesystem"},
     {"container", cmd_container_group, "Manage containers"},
     {"container-finish", cmd_container_finish, NULL},
+    {"container-health", cmd_container_health, NULL},
     {"network", cmd_network, "Manage networks"},
     {"volume", cmd_volume, "Manage volumes"},
     {"port", cmd_port, "List port mappings or a specific mapping for the container"},

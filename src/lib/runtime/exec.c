@@ -112,6 +112,9 @@ __attribute__((noreturn)) static void exec_process(const exec_plan *p)
     tug_child_become(caps, spec->no_new_privs, o->privileged ? NULL : p->filter, uid, gid, groups,
                      ngroups);
     umask(022);
+    /* after become: a change of credentials clears it */
+    if (o->die_with_helper)
+        prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
     execve(prog, o->args, env);
     int e = errno;
     if (e == ENOENT)
