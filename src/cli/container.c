@@ -157,6 +157,10 @@ int cmd_create(cli_ctx *ctx, int argc, char **argv)
         create_flags_clear(&f);
         return rc < 0 ? 0 : rc;
     }
+    if (!f.detach && f.interactive && f.tty && !isatty(STDIN_FILENO)) {
+        create_flags_clear(&f);
+        return cli_not_a_tty();
+    }
     cleanup_container tug_container *c = NULL;
     rc = do_create(ctx, &f, &c);
     create_flags_clear(&f);
@@ -232,6 +236,10 @@ int cmd_run(cli_ctx *ctx, int argc, char **argv)
     if (rc != 0) {
         create_flags_clear(&f);
         return rc < 0 ? 0 : rc;
+    }
+    if (!f.detach && f.interactive && f.tty && !isatty(STDIN_FILENO)) {
+        create_flags_clear(&f);
+        return cli_not_a_tty();
     }
     cleanup_container tug_container *c = NULL;
     rc = do_create(ctx, &f, &c);
@@ -347,8 +355,8 @@ static int stop_one(cli_ctx *ctx, tug_container *c, void *arg)
             json_t *st = json_object_get(json_object_get(c->config, "Config"), "StopTimeout");
             t = json_is_integer(st) ? (int)json_integer_value(st) : 10;
         }
-        fprintf(stderr, "%s did not exit within %d second%s of its stop signal: killed it\n",
-                c->name, t, t == 1 ? "" : "s");
+        cli_debug(ctx, "%s did not exit within %d second%s of its stop signal: killed it",
+                  c->name, t, t == 1 ? "" : "s");
     }
     if (a->restart) {
         int code = start_container(ctx, c, false, false, NULL);
