@@ -12,6 +12,7 @@
 #include "commands.h"
 #include "image/image.h"
 #include "image/reference.h"
+#include "runtime/container.h"
 #include "progress.h"
 #include "prune.h"
 #include "util/cleanup.h"
@@ -546,11 +547,30 @@ static bool same_repository(const tug_image *img)
     return true;
 }
 
+/* The short ID of a running container among users (container names), or false. */
+static bool running_user(tug_store *s, char **users, char ret_short[13])
+{
+    for (size_t i = 0; users && users[i]; i++) {
+        cleanup_container tug_container *c = NULL;
+        tug_error *e = NULL;
+        if (tug_container_find(s, users[i], &c, &e) < 0 || tug_container_refresh(s, c, &e) < 0) {
+            tug_error_free(e);
+            continue;
+        }
+        if (tug_container_alive(c)) {
+            snprintf(ret_short, 13, "%.12s", c->id);
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Remove one image or tag: 0, -1 on a failure, -2 when there is no such image. */
 static int rmi_one(tug_store *s, const char *arg, bool force, tug_error **err)
 {
     cleanup_image tug_image *img = NULL;
     if (tug_store_find_image(s, arg, &img, err) < 0)
-        return -1;
+        return (*err)->kind == TUG_ERR_USER ? -2 : -1;
     char shortid[13];
     snprintf(shortid, sizeof(shortid), "%.12s", tug_digest_hex(img->id));
     /* Was the image named by one of its tags? Then that tag is what goes. */
@@ -570,6 +590,21 @@ static int rmi_one(tug_store *s, const char *arg, bool force, tug_error **err)
         return -1;
     bool in_use = users && users[0];
     if (by_tag && img->n_tags > 1) {
+        if (tug_store_remove_tag(s, by_tag, err) < 0)
+            return -1;
+        cleanup_free char *fam = familiar_tag(by_tag);
+        printf("Untagged: %s\n", fam);
+        return 0;
+    }
+    char running[13];
+    if (in_use && force && running_user(s, users, running)) {
+        /* -f does not take an image from under a running container: by its ID that is a
+         * conflict; by its last tag, the tag goes and the image stays, as docker does */
+        if (!by_tag)
+            return tug_error_user(err,
+                                  "conflict: unable to delete %s (cannot be forced) - image is "
+                                  "being used by running container %s",
+                                  shortid, running);
         if (tug_store_remove_tag(s, by_tag, err) < 0)
             return -1;
         cleanup_free char *fam = familiar_tag(by_tag);
@@ -642,14 +677,17 @@ int cmd_rmi(cli_ctx *ctx, int argc, char **argv)
     int rc = cli_store(ctx, &s);
     if (rc)
         return rc;
+    /* as docker: each image is tried; a missing one is only reported under -f, any other
+     * failure makes the status 1 */
     for (int i = optind; i < argc; i++) {
         tug_error *err = NULL;
-        if (rmi_one(s, argv[i], force, &err) < 0) {
-            int r = cli_fail(err);
-            if (r > rc)
-                rc = r;
-        }
+        int r = rmi_one(s, argv[i], force, &err);
         fflush(stdout);
+        if (r < 0) {
+            cli_fail(err);
+            if (r == -1 || !force)
+                rc = EXIT_USER;
+        }
     }
     return rc;
 }
