@@ -58,6 +58,7 @@ static const cli_command container_cmds[] = {
     {"stats", cmd_stats, "Display a live stream of container(s) resource usage statistics"},
     {"update", cmd_update, "Update configuration of one or more containers"},
     {"cp", cmd_cp, "Copy files/folders between a container and the local filesystem"},
+    {"port", cmd_port, "List port mappings or a specific mapping for the container"},
     {NULL, NULL, NULL},
 };
 
