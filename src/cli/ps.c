@@ -229,7 +229,7 @@ static json_t *ports_string(tug_store *s, tug_container *c)
     return out;
 }
 
-static json_t *ps_row(tug_store *s, tug_container *c, bool no_trunc, bool size)
+json_t *ps_row(tug_store *s, tug_container *c, bool no_trunc, bool size)
 {
     json_t *r = json_object();
     char shortid[13];

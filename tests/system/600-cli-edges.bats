@@ -265,3 +265,26 @@ tug_streams() {
     [[ $r == "$a" ]] || { echo "shell_quote gave $q for $a" >&2; return 1; }
   done
 }
+
+@test "system df -v: docker's images, containers and volumes tables" {
+  run_tug volume create vv
+  run_tug run -d --name dfc -v vv:/data busybox sh -c 'echo hi > /x; sleep 60'
+  wait_until 10 status_is dfc running
+  local id cid
+  id=$(timeout 30 "$TUG" image inspect -f '{{.Id}}' busybox)
+  id=${id#sha256:}
+  cid=$(inspect_f dfc '{{.Id}}')
+  run_tug system df -v
+  [[ ${lines[0]} == "Images space usage:" ]]
+  [[ ${lines[1]} =~ ^REPOSITORY\ +TAG\ +IMAGE\ ID\ +CREATED\ +SIZE\ +SHARED\ SIZE\ +UNIQUE\ SIZE\ +CONTAINERS$ ]]
+  assert_match "^[^ ]+ +latest +${id:0:12} +.* ago +[0-9.]+[kM]?B +[0-9.]+[kM]?B +[0-9.]+[kM]?B +1$"
+  assert_match '^Containers space usage:$'
+  assert_match '^CONTAINER ID +IMAGE +COMMAND +LOCAL VOLUMES +SIZE +CREATED +STATUS +NAMES$'
+  assert_match "^${cid:0:12} +busybox +\"sh -c .*\" +1 +[0-9]+B +.* +Up .* +dfc$"
+  assert_match '^Local Volumes space usage:$'
+  assert_match '^VOLUME NAME +LINKS +SIZE$'
+  assert_match '^vv +1 +0B$'
+  assert_match '^Build cache usage: [0-9.]+[kMG]?B$'
+  run_tug rm -f dfc
+  run_tug volume rm vv
+}
