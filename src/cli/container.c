@@ -66,18 +66,8 @@ static int ensure_image(cli_ctx *ctx, tug_store *s, const create_flags *f)
     fflush(stdout);
     int saved = dup(STDOUT_FILENO);
     dup2(STDERR_FILENO, STDOUT_FILENO);
-    cleanup_free char *header = NULL;
-    if (asprintf(&header, "%s: Pulling from %s", ref->digest ? ref->digest : ref->tag,
-                 ref->path) < 0)
-        header = NULL;
-    pull_view *view = pull_view_new(false, header);
-    tug_registry_opts ropts;
-    cli_registry_opts(ctx, &ropts);
-    tug_pull_opts po = {.platform = f->platform, .registry = &ropts,
-                        .progress = pull_view_progress, .userdata = view};
     tug_pull_result res = {0};
-    int r = tug_pull(s, ref, &po, pull_view_layers, &res, &err);
-    pull_view_free(view);
+    int r = cli_pull_with_view(ctx, s, ref, false, f->platform, &res, &err);
     if (r == 0) {
         printf("Digest: %s\nStatus: %s for %s:%s\n", res.digest,
                res.up_to_date ? "Image is up to date" : "Downloaded newer image", fam,

@@ -58,12 +58,9 @@ static bool is_host_failure(int errnum)
            errnum == EDQUOT || errnum == EMFILE || errnum == ENFILE;
 }
 
-/* Pull one reference with the progress view; 0 or the exit status of the failure. */
-static int pull_ref(cli_ctx *ctx, tug_store *s, tug_reference *ref, bool quiet,
-                    const char *platform, tug_pull_result *res)
+int cli_pull_with_view(cli_ctx *ctx, tug_store *s, tug_reference *ref, bool quiet,
+                       const char *platform, tug_pull_result *res, tug_error **err)
 {
-    tug_error *err = NULL;
-    cleanup_free char *full = tug_reference_string(ref);
     cleanup_free char *header = NULL;
     if (asprintf(&header, "%s: Pulling from %s", ref->digest ? ref->digest : ref->tag,
                  ref->path) < 0)
@@ -77,9 +74,18 @@ static int pull_ref(cli_ctx *ctx, tug_store *s, tug_reference *ref, bool quiet,
         .progress = pull_view_progress,
         .userdata = view,
     };
-    int r = tug_pull(s, ref, &popts, pull_view_layers, res, &err);
+    int r = tug_pull(s, ref, &popts, pull_view_layers, res, err);
     pull_view_free(view);
-    if (r < 0) {
+    return r;
+}
+
+/* Pull one reference with the progress view; 0 or the exit status of the failure. */
+static int pull_ref(cli_ctx *ctx, tug_store *s, tug_reference *ref, bool quiet,
+                    const char *platform, tug_pull_result *res)
+{
+    tug_error *err = NULL;
+    cleanup_free char *full = tug_reference_string(ref);
+    if (cli_pull_with_view(ctx, s, ref, quiet, platform, res, &err) < 0) {
         tug_error_wrap(&err, "pull %s", full);
         /* What the registry or the image got wrong is the user's to fix (exit 1); a store
          * that cannot be written is tug's (125). */

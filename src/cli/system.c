@@ -122,13 +122,7 @@ static void df_containers(tug_store *s, tug_container **ctrs, size_t n)
             vols += type && strcmp(type, "volume") == 0;
         }
         json_decref(doc);
-        cleanup_free char *dir = tug_container_dir(s, ctrs[i]->id);
-        cleanup_free char *upper = NULL;
-        long long rw = 0;
-        tug_error *e = NULL;
-        if (asprintf(&upper, "%s/upper", dir) >= 0)
-            tug_dir_size(upper, &rw, &e);
-        tug_error_free(e);
+        long long rw = tug_store_container_size_rw(s, ctrs[i]->id);
         cleanup_free char *size = tug_human_size((double)rw, 4);
         cleanup_free char *line = NULL;
 #define F(k) (json_string_value(json_object_get(row, k)) ? json_string_value(json_object_get(row, k)) : "")
