@@ -542,7 +542,8 @@ int cmd_port(cli_ctx *ctx, int argc, char **argv)
         }
     }
     json_decref(ports);
-    qsort(out, n, sizeof(*out), port_line_cmp);
+    if (n > 1)
+        qsort(out, n, sizeof(*out), port_line_cmp);
     for (size_t i = 0; i < n; i++) {
         printf("%s\n", out[i]);
         free(out[i]);
