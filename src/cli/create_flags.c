@@ -725,6 +725,9 @@ int parse_create_flags(cli_ctx *ctx, int argc, char **argv, bool for_run, create
                 if (end == eq + 1 || *end)
                     return cli_bad_value(ctx, optarg, "--log-opt", "max-file must be a number");
                 json_object_set_new(lc, k, json_string(eq + 1));
+            } else if (strcmp(k, "labels") == 0 || strcmp(k, "labels-regex") == 0 ||
+                       strcmp(k, "env") == 0 || strcmp(k, "env-regex") == 0) {
+                json_object_set_new(lc, k, json_string(eq + 1)); /* logs --details */
             } else {
                 fprintf(stderr, "Error: unknown log opt '%s' for json-file log driver\n", k);
                 return EXIT_ENGINE;

@@ -256,7 +256,7 @@ static json_t *ports_string(tug_store *s, tug_container *c)
     return out;
 }
 
-static json_t *ps_row(tug_store *s, tug_container *c, bool no_trunc, bool size)
+json_t *ps_row(tug_store *s, tug_container *c, bool no_trunc, bool size)
 {
     json_t *r = json_object();
     char shortid[13];
@@ -303,16 +303,9 @@ static json_t *ps_row(tug_store *s, tug_container *c, bool no_trunc, bool size)
     json_decref(eps);
     json_object_set_new(r, "LocalVolumes", json_string("0"));
     if (size) {
-        cleanup_free char *dir = tug_container_dir(s, c->id);
-        cleanup_free char *upper = NULL;
-        long long rw = 0;
-        tug_error *err = NULL;
-        if (asprintf(&upper, "%s/upper", dir) >= 0)
-            tug_dir_size(upper, &rw, &err);
-        tug_error_free(err);
-        long long virt = rw;
+        long long rw = tug_store_container_size_rw(s, c->id), virt = rw;
         cleanup_image tug_image *img = NULL;
-        err = NULL;
+        tug_error *err = NULL;
         if (tug_store_load_image(s, c->image_id, &img, &err) == 0)
             virt += img->size;
         tug_error_free(err);

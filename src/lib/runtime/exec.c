@@ -45,7 +45,7 @@ static char **merged_env(char **base, char **extra)
         nb++;
     while (extra && extra[ne])
         ne++;
-    char **out = calloc(nb + ne + 2, sizeof(char *));
+    char **out = calloc(nb + ne + 3, sizeof(char *));
     if (out == NULL)
         return NULL;
     size_t n = 0;
@@ -96,6 +96,12 @@ __attribute__((noreturn)) static void exec_process(const exec_plan *p)
     char **env = merged_env(spec->env, o->env);
     if (env == NULL)
         tug_child_die(125, ENOMEM, "exec");
+    if (o->tty && tug_child_env_get(env, "TERM") == NULL) {
+        size_t n = 0; /* merged_env leaves room for TERM and HOME */
+        while (env[n])
+            n++;
+        env[n] = strdup("TERM=xterm");
+    }
     if (tug_child_env_get(env, "HOME") == NULL) {
         size_t n = 0;
         while (env[n])
