@@ -230,7 +230,15 @@ int attach_running(tug_store *s, tug_container *ct, bool want_stdin, bool sig_pr
         settle(s, ct);
         return code;
     }
-    /* the channel broke without an exit code (the monitor was killed): the store knows */
+    /* The channel ended without an exit code. With the container alive the monitor turned us
+     * away (it serves MAX_CLIENTS at once) or was killed; otherwise the store has the exit. */
+    if (tug_container_alive(ct)) {
+        fprintf(stderr, "Error: attach to %.12s: its monitor closed the channel: it serves 16 "
+                        "clients at once (detach one and try again), or it is gone (restart the "
+                        "container)\n",
+                ct->id);
+        return EXIT_ENGINE;
+    }
     if (tug_container_wait(s, ct, &err) < 0)
         return cli_fail(err);
     return ct->exit_code;

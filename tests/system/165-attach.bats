@@ -197,6 +197,21 @@ wait_for() {
   assert_output 'exited 4'
 }
 
+@test "a 17th client at once is turned away with a clear error" {
+  run_tug run -d --name box busybox sh -c 'while :; do echo tick; sleep 0.1; done'
+  wait_running box
+  local i pids=()
+  for i in $(seq 16); do
+    "$TUG" attach --no-stdin --sig-proxy=false box >"$BATS_TEST_TMPDIR/c$i" 2>&1 &
+    pids+=($!)
+  done
+  for i in $(seq 16); do wait_for "$BATS_TEST_TMPDIR/c$i" tick; done
+  run_tug 125 attach --no-stdin box
+  assert_match 'its monitor closed the channel: it serves 16 clients at once'
+  kill "${pids[@]}"
+  wait "${pids[@]}" || true
+}
+
 @test "attach refuses a stopped, paused or missing container, and bad detach keys" {
   run_tug create --name made busybox true
   run_tug 1 attach made
