@@ -52,14 +52,16 @@ static void default_keys(tug_detach_matcher *ret)
     ret->len = 2;
 }
 
-int attach_detach_keys(const char *flag, tug_detach_matcher *ret)
+int attach_detach_keys(cli_ctx *ctx, const char *flag, tug_detach_matcher *ret)
 {
     json_auto_t *conf = NULL;
     const char *spec = flag;
     if (spec == NULL) {
-        cleanup_free char *path = NULL;
+        cleanup_free char *given = NULL, *path = NULL;
         tug_error *err = NULL;
-        if (tug_creds_config_path(NULL, &path, &err) == 0 && path != NULL)
+        if (ctx->config_dir && asprintf(&given, "%s/config.json", ctx->config_dir) < 0)
+            given = NULL;
+        if (tug_creds_config_path(given, &path, &err) == 0 && path != NULL)
             conf = json_load_file(path, 0, NULL);
         tug_error_free(err);
         spec = json_string_value(json_object_get(conf, "detachKeys"));
@@ -283,7 +285,7 @@ int cmd_attach(cli_ctx *ctx, int argc, char **argv)
         return cli_usage_error(ctx, "\"attach\" requires exactly 1 argument.\n\nUsage:  "
                                     ATTACH_USAGE "\n\n" ATTACH_SUMMARY);
     tug_detach_matcher keys;
-    int rc = attach_detach_keys(detach_keys, &keys);
+    int rc = attach_detach_keys(ctx, detach_keys, &keys);
     if (rc)
         return rc;
     tug_store *s;

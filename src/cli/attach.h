@@ -26,10 +26,10 @@ typedef struct attach_opts {
  * stderr), or -1 when the channel broke without one. */
 int attach_relay(int sock, const attach_opts *o);
 
-/* The detach keys: flag (NULL: none given), else detachKeys of the client config
- * ($DOCKER_CONFIG/config.json or ~/.docker/config.json), else ctrl-p,ctrl-q. A bad sequence
- * is docker's error, status 125. */
-int attach_detach_keys(const char *flag, tug_detach_matcher *ret);
+/* The detach keys: flag (NULL: none given), else detachKeys of the client config (--config
+ * DIR, $DOCKER_CONFIG or ~/.docker: config.json), else ctrl-p,ctrl-q. A bad sequence is
+ * docker's error, status 125. */
+int attach_detach_keys(cli_ctx *ctx, const char *flag, tug_detach_matcher *ret);
 
 /* Attach to the running container ct as `tug attach` does (stdin when want_stdin and it was
  * made with -i); returns the status tug ends with. */

@@ -171,7 +171,7 @@ static int start_container(cli_ctx *ctx, tug_container *c, bool attach, bool int
     int sv[2] = {-1, -1};
     tug_detach_matcher keys;
     if (attach) {
-        int rc = attach_detach_keys(detach_keys, &keys);
+        int rc = attach_detach_keys(ctx, detach_keys, &keys);
         if (rc)
             return rc;
         /* start -a of a running container attaches to it, as docker does */

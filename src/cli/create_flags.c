@@ -479,7 +479,7 @@ int parse_create_flags(cli_ctx *ctx, int argc, char **argv, bool for_run, create
             break;
         case 'K': {
             tug_detach_matcher keys;
-            int rc = attach_detach_keys(optarg, &keys);
+            int rc = attach_detach_keys(ctx, optarg, &keys);
             if (rc)
                 return rc;
             f->detach_keys = optarg;

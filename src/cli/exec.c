@@ -303,7 +303,7 @@ int cmd_exec(cli_ctx *ctx, int argc, char **argv)
         return EXIT_USER;
     }
     tug_detach_matcher keys = {0};
-    int krc = o.tty ? attach_detach_keys(detach_keys, &keys) : 0;
+    int krc = o.tty ? attach_detach_keys(ctx, detach_keys, &keys) : 0;
     if (krc) {
         free(env);
         return krc;

@@ -89,6 +89,12 @@ wait_for() {
   DOCKER_CONFIG=$BATS_TEST_TMPDIR/dockercfg drive $'raw\nraw\nsend echo cfg""keys\\r\nexpect cfgkeys\nsend \\x05e\nexpect read escape sequence\nexit' \
     "$TUG" attach box
   [[ $status -eq 0 ]]
+  # tug --config DIR reads DIR/config.json
+  mkdir -p "$BATS_TEST_TMPDIR/cfg2"
+  echo '{"detachKeys": "ctrl-f,f"}' >"$BATS_TEST_TMPDIR/cfg2/config.json"
+  drive $'raw\nsend echo dir""keys\\r\nexpect dirkeys\nsend \\x06f\nexpect read escape sequence\nexit' \
+    "$TUG" --config "$BATS_TEST_TMPDIR/cfg2" attach box
+  [[ $status -eq 0 ]]
   run_tug inspect --format '{{.State.Status}}' box
   assert_output running
 }
