@@ -210,12 +210,16 @@ int attach_running(tug_store *s, tug_container *ct, bool want_stdin, bool sig_pr
                    const tug_detach_matcher *keys)
 {
     tug_error *err = NULL;
-    int sock = tug_container_attach(s, ct, &err);
-    if (sock < 0)
-        return cli_fail(err);
     json_t *cfg = json_object_get(ct->config, "Config");
     bool tty = json_is_true(json_object_get(cfg, "Tty"));
     bool open_stdin = json_is_true(json_object_get(cfg, "OpenStdin"));
+    int sock = tug_container_attach(s, ct, &err);
+    if (sock < 0)
+        return cli_fail(err);
+    if (tty && want_stdin && open_stdin && !isatty(STDIN_FILENO)) {
+        close(sock);
+        return cli_not_a_tty();
+    }
     int pidfd = sig_proxy && !tty ? tug_container_pidfd(ct, NULL) : -1;
     attach_opts ao = {.forward_stdin = want_stdin && open_stdin,
                       .streams = ATTACH_STDOUT | ATTACH_STDERR,

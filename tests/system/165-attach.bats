@@ -236,4 +236,9 @@ wait_for() {
   assert_match 'Invalid detach keys \(nope\) provided'
   run_tug 1 attach
   assert_match '"attach" requires exactly 1 argument'
+  # a terminal container's stdin wants a terminal, as docker says
+  run_tug run -dit --name tt busybox sh
+  wait_running tt
+  run_tug 1 attach tt </dev/null
+  assert_output 'the input device is not a TTY'
 }
