@@ -10,6 +10,7 @@
 #include <arpa/inet.h>
 
 #include "image/image.h"
+#include "net/dns.h"
 #include "net/ports.h"
 #include "runtime/container.h"
 #include "runtime/devices.h"
@@ -32,6 +33,9 @@ enum {
     O_HEALTH_CMD = 1900, O_HEALTH_INTERVAL, O_HEALTH_TIMEOUT, O_HEALTH_RETRIES,
     O_HEALTH_START_PERIOD, O_HEALTH_START_INTERVAL, O_NO_HEALTHCHECK,
 };
+
+/* names and name resolution (net/dns.c) */
+enum { O_DNSSEARCH = 2000, O_DNSOPT, O_LINK, O_EXPOSE, O_MAC };
 
 static const struct option create_opts[] = {
     {"detach", no_argument, NULL, 'd'},
@@ -81,6 +85,11 @@ static const struct option create_opts[] = {
     {"ip", required_argument, NULL, O_IP},
     {"dns", required_argument, NULL, O_DNS},
     {"add-host", required_argument, NULL, O_ADDHOST},
+    {"dns-search", required_argument, NULL, O_DNSSEARCH},
+    {"dns-option", required_argument, NULL, O_DNSOPT},
+    {"link", required_argument, NULL, O_LINK},
+    {"expose", required_argument, NULL, O_EXPOSE},
+    {"mac-address", required_argument, NULL, O_MAC},
     {"volume", required_argument, NULL, 'v'},
     {"mount", required_argument, NULL, O_MOUNT},
     {"volumes-from", required_argument, NULL, O_VOLFROM},
@@ -96,6 +105,7 @@ static const struct option create_opts[] = {
 };
 
 static const char create_help[] =
+    "      --add-host list            Add a custom host-to-IP mapping (host:ip)\n"
     "  -a, --attach list              Attach to STDIN, STDOUT or STDERR\n"
     "      --cap-add list             Add Linux capabilities\n"
     "      --cap-drop list            Drop Linux capabilities\n"
@@ -105,9 +115,13 @@ static const char create_help[] =
     "  -d, --detach                   Run container in background and print container ID\n"
     "      --device list              Add a host device to the container\n"
     "      --device-cgroup-rule list  Add a rule to the cgroup allowed devices list\n"
+    "      --dns list                 Set custom DNS servers\n"
+    "      --dns-option list          Set DNS options\n"
+    "      --dns-search list          Set custom DNS search domains\n"
     "      --entrypoint string        Overwrite the default ENTRYPOINT of the image\n"
     "  -e, --env list                 Set environment variables\n"
     "      --env-file list            Read in a file of environment variables\n"
+    "      --expose list              Expose a port or a range of ports\n"
     "      --health-cmd string        Command to run to check health\n"
     "      --health-interval duration Time between running the check (ms|s|m|h) (default 0s)\n"
     "      --health-retries int       Consecutive failures needed to report unhealthy\n"
@@ -122,14 +136,18 @@ static const char create_help[] =
     "      --init                     Run an init inside the container that forwards signals "
     "and reaps processes\n"
     "  -i, --interactive              Keep STDIN open even if not attached\n"
+    "      --ip string                IPv4 address (e.g., 172.30.100.104)\n"
     "  -l, --label list               Set meta data on a container\n"
+    "      --link list                Add link to another container\n"
     "      --log-opt list             Log driver options (max-size, max-file)\n"
+    "      --mac-address string       Container MAC address (e.g., 92:d0:c6:0a:29:33)\n"
     "  -m, --memory bytes             Memory limit\n"
     "      --memory-swap bytes        Swap limit equal to memory plus swap: '-1' to enable "
     "unlimited swap\n"
     "      --mount mount              Attach a filesystem mount to the container\n"
     "      --name string              Assign a name to the container\n"
     "      --network network          Connect a container to a network\n"
+    "      --network-alias list       Add network-scoped alias for the container\n"
     "      --no-healthcheck           Disable any container-specified HEALTHCHECK\n"
     "      --pids-limit int           Tune container pids limit (set -1 for unlimited)\n"
     "      --privileged               Give extended privileges to this container\n"
@@ -435,6 +453,96 @@ static void append_to(json_t *obj, const char *key, const char *value)
     }
     json_array_append_new(a, json_string(value));
 }
+
+/* --add-host, --dns-search, --dns-option, --link, --expose, --mac-address: recorded as docker
+ * records them. 0, or the exit status of a bad value. */
+static int name_flag(cli_ctx *ctx, int c, const char *arg, json_t *hc, json_t *cfg)
+{
+    char name[256], ip[64], why[600];
+    switch (c) {
+    case O_ADDHOST:
+        /* docker's "name=ip" and "name:ip" (ip perhaps in brackets) are kept as name:ip */
+        if (!tug_dns_extra_host(arg, "host-gateway", name, sizeof(name), ip, sizeof(ip))) {
+            const char *eq = strchr(arg, '=');
+            const char *sep = eq ? eq : strchr(arg, ':');
+            if (sep == NULL || sep == arg || memchr(arg, ':', (size_t)(sep - arg)))
+                snprintf(why, sizeof(why), "bad format for add-host: \"%s\"", arg);
+            else
+                snprintf(why, sizeof(why), "invalid IP address in add-host: \"%s\"", sep + 1);
+            return cli_bad_value(ctx, arg, "--add-host", why);
+        }
+        snprintf(why, sizeof(why), "%s:%s", name, ip);
+        append_to(hc, "ExtraHosts", why);
+        return 0;
+    case O_DNSSEARCH:
+    case O_DNSOPT:
+        if (*arg == '\0' || strpbrk(arg, " \t\n") || strlen(arg) > 255)
+            return cli_bad_value(ctx, arg, c == O_DNSSEARCH ? "--dns-search" : "--dns-option",
+                                 c == O_DNSSEARCH ? "not a DNS search domain"
+                                                  : "not a resolv.conf option");
+        append_to(hc, c == O_DNSSEARCH ? "DnsSearch" : "DnsOptions", arg);
+        return 0;
+    case O_LINK: {
+        const char *colon = strchr(arg, ':');
+        if (*arg == '\0' || colon == arg || (colon && (colon[1] == '\0' || strchr(colon + 1, ':'))))
+            return cli_bad_value(ctx, arg, "--link", "use NAME[:ALIAS]");
+        append_to(hc, "Links", arg);
+        return 0;
+    }
+    case O_EXPOSE: {
+        /* PORT[/PROTO] or START-END[/PROTO] */
+        const char *slash = strchr(arg, '/');
+        const char *proto = slash ? slash + 1 : "tcp";
+        char *end;
+        errno = 0;
+        unsigned long lo = strtoul(arg, &end, 10), hi = lo;
+        bool ok = end != arg && *arg != '-' && *arg != '+';
+        if (ok && *end == '-') {
+            const char *h = end + 1;
+            hi = strtoul(h, &end, 10);
+            ok = end != h && *h != '-' && *h != '+';
+        }
+        ok = ok && errno == 0 && (*end == '\0' || end == slash) && lo <= hi && hi <= 65535 &&
+             (strcmp(proto, "tcp") == 0 || strcmp(proto, "udp") == 0 ||
+              strcmp(proto, "sctp") == 0);
+        if (!ok) {
+            fprintf(stderr, "Error: invalid range format for --expose: %s: use PORT[/PROTO] or "
+                            "START-END[/PROTO] with a port up to 65535 and tcp, udp or sctp\n",
+                    arg);
+            return EXIT_ENGINE;
+        }
+        json_t *exposed = json_object_get(cfg, "ExposedPorts");
+        if (!json_is_object(exposed)) {
+            exposed = json_object();
+            json_object_set_new(cfg, "ExposedPorts", exposed);
+        }
+        for (unsigned long p = lo; p <= hi; p++) {
+            char key[32];
+            snprintf(key, sizeof(key), "%lu/%s", p, proto);
+            json_object_set_new(exposed, key, json_object());
+        }
+        return 0;
+    }
+    case O_MAC: {
+        unsigned b[6];
+        char tail;
+        if (sscanf(arg, "%2x:%2x:%2x:%2x:%2x:%2x%c", &b[0], &b[1], &b[2], &b[3], &b[4], &b[5],
+                   &tail) != 6 || strlen(arg) != 17) {
+            fprintf(stderr, "Error: %s is not a valid mac address\n", arg);
+            return EXIT_ENGINE;
+        }
+        if (b[0] & 1) {
+            fprintf(stderr, "Error: %s is a multicast mac address: give a unicast one (the "
+                            "lowest bit of its first byte clear)\n", arg);
+            return EXIT_ENGINE;
+        }
+        json_object_set_new(cfg, "MacAddress", json_string(arg));
+        return 0;
+    }
+    }
+    return 0;
+}
+
 
 int parse_create_flags(cli_ctx *ctx, int argc, char **argv, bool for_run, create_flags *f)
 {
@@ -762,13 +870,15 @@ int parse_create_flags(cli_ctx *ctx, int argc, char **argv, bool for_run, create
             append_to(hc, "Dns", optarg);
             break;
         }
-        case O_ADDHOST: {
-            const char *colon = strchr(optarg, ':');
-            unsigned char b[16];
-            if (colon == NULL || colon == optarg ||
-                (inet_pton(AF_INET, colon + 1, b) != 1 && inet_pton(AF_INET6, colon + 1, b) != 1))
-                return cli_bad_value(ctx, optarg, "--add-host", "use host:ip");
-            append_to(hc, "ExtraHosts", optarg);
+        case O_ADDHOST:
+        case O_DNSSEARCH:
+        case O_DNSOPT:
+        case O_LINK:
+        case O_EXPOSE:
+        case O_MAC: {
+            int r = name_flag(ctx, c, optarg, hc, cfg);
+            if (r != 0)
+                return r;
             break;
         }
         case 'P':
@@ -918,6 +1028,8 @@ int parse_create_flags(cli_ctx *ctx, int argc, char **argv, bool for_run, create
     }
     json_t *ncfg = json_object(), *eps = json_object(), *ep = json_object();
     json_object_set(ep, "Aliases", aliases);
+    if (json_object_get(cfg, "MacAddress"))
+        json_object_set(ep, "MacAddress", json_object_get(cfg, "MacAddress"));
     if (ip) {
         json_t *ipam = json_object();
         json_object_set_new(ipam, "IPv4Address", json_string(ip));

@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../net/dns.h"
 #include "../net/netsetup.h"
 #include "../net/network.h"
 #include "../store/db.h"
@@ -164,15 +165,15 @@ int tug_container_write_etc(const char *dir, const char *hostname, json_t *hc, t
                  "ff02::2\tip6-allrouters\n127.0.1.1\t%s\n",
                  hostname) < 0)
         return tug_error_set(err, ENOMEM, "create");
-    /* --add-host host:ip */
+    /* --add-host host:ip; host-gateway is the network's gateway, known at start */
     size_t i;
     json_t *v;
     json_array_foreach(json_object_get(hc, "ExtraHosts"), i, v)
     {
-        const char *e = json_string_value(v);
-        const char *colon = e ? strchr(e, ':') : NULL;
-        char *more = NULL;
-        if (colon && asprintf(&more, "%s%s\t%.*s\n", hosts, colon + 1, (int)(colon - e), e) >= 0) {
+        char hname[256], hip[64], *more = NULL;
+        if (tug_dns_extra_host(json_string_value(v), NULL, hname, sizeof(hname), hip,
+                               sizeof(hip)) &&
+            asprintf(&more, "%s%s\t%s\n", hosts, hip, hname) >= 0) {
             free(hosts);
             hosts = more;
         }
@@ -181,33 +182,8 @@ int tug_container_write_etc(const char *dir, const char *hostname, json_t *hc, t
         return -1;
     free(p);
     p = NULL;
-    /* The host's resolvers, minus loopback ones that mean nothing inside the container. */
-    cleanup_free char *resolv = NULL;
-    size_t len = 0;
-    tug_error *ignored = NULL;
-    tug_strbuf ob = {0};
-    json_t *dns = json_object_get(hc, "Dns");
-    if (json_array_size(dns) > 0) {
-        /* --dns replaces the host's resolvers */
-        json_array_foreach(dns, i, v)
-        {
-            tug_strbuf_adds(&ob, "nameserver ");
-            tug_strbuf_adds(&ob, json_string_value(v) ? json_string_value(v) : "");
-            tug_strbuf_addc(&ob, '\n');
-        }
-    }
-    if (tug_read_file("/etc/resolv.conf", &resolv, &len, &ignored) == 0) {
-        for (char *save = NULL, *l = strtok_r(resolv, "\n", &save); l;
-             l = strtok_r(NULL, "\n", &save)) {
-            if (strncmp(l, "nameserver", 10) == 0 &&
-                (strstr(l, " 127.") || strstr(l, " ::1") || json_array_size(dns) > 0))
-                continue;
-            tug_strbuf_adds(&ob, l);
-            tug_strbuf_addc(&ob, '\n');
-        }
-    }
-    tug_error_free(ignored);
-    cleanup_free char *out = tug_strbuf_steal(&ob);
+    /* user networks point it at their resolver at start (net/dns.c) */
+    cleanup_free char *out = tug_dns_resolv_conf(hc, NULL);
     if (out == NULL || asprintf(&p, "%s/resolv.conf", dir) < 0)
         return tug_error_set(err, ENOMEM, "create");
     return tug_write_file_atomic_nosync(p, out, strlen(out), 0644, err);
