@@ -369,3 +369,102 @@ int tug_dns_container_setup(tug_store *s, const tug_network *n, json_t *hc, cons
         return 0;
     return start_resolver(dir, n, err);
 }
+
+/* "target:alias" split; alias defaults to the target. */
+static bool split_link(const char *link, char *target, size_t tsize, const char **ret_alias)
+{
+    if (link == NULL)
+        return false;
+    const char *colon = strchr(link, ':');
+    size_t tl = colon ? (size_t)(colon - link) : strlen(link);
+    if (tl == 0 || tl >= tsize)
+        return false;
+    snprintf(target, tsize, "%.*s", (int)tl, link);
+    *ret_alias = colon && colon[1] ? colon + 1 : NULL;
+    return true;
+}
+
+int tug_dns_links_check(tug_store *s, json_t *hc, tug_error **err)
+{
+    json_t *links = json_object_get(hc, "Links");
+    size_t i;
+    json_t *v;
+    json_array_foreach(links, i, v)
+    {
+        char target[256];
+        const char *alias;
+        const char *link = json_string_value(v);
+        if (!split_link(link, target, sizeof(target), &alias))
+            return tug_error_user(err, "invalid link %s: use NAME[:ALIAS]", link ? link : "");
+        cleanup_stmt sqlite3_stmt *st = tug_db_prepare(
+            s, "SELECT name FROM containers WHERE name = ? OR id = ? OR id LIKE ? || '%'", err);
+        if (st == NULL)
+            return -1;
+        BIND_TEXT(st, 1, target);
+        BIND_TEXT(st, 2, target);
+        BIND_TEXT(st, 3, strlen(target) >= 3 ? target : "-");
+        if (sqlite3_step(st) != SQLITE_ROW)
+            return tug_error_user(err,
+                                  "could not get container for %s: No such container: %s; "
+                                  "link to an existing container",
+                                  target, target);
+        cleanup_free char *norm = NULL;
+        const char *name = (const char *)sqlite3_column_text(st, 0);
+        if (asprintf(&norm, "%s:%s", name, alias ? alias : target) < 0)
+            return tug_error_set(err, ENOMEM, "link");
+        json_array_set_new(links, i, json_string(norm));
+    }
+    return 0;
+}
+
+json_t *tug_dns_links_json(json_t *links, const char *self)
+{
+    if (!json_is_array(links) || json_array_size(links) == 0)
+        return json_null();
+    json_t *out = json_array();
+    size_t i;
+    json_t *v;
+    json_array_foreach(links, i, v)
+    {
+        char target[256];
+        const char *alias;
+        char *s = NULL;
+        if (split_link(json_string_value(v), target, sizeof(target), &alias) &&
+            asprintf(&s, "/%s:/%s/%s", target, self, alias ? alias : target) >= 0)
+            json_array_append_new(out, json_string(s));
+        free(s);
+    }
+    return out;
+}
+
+char *tug_dns_link_hosts(tug_store *s, json_t *hc)
+{
+    json_t *links = json_object_get(hc, "Links");
+    if (json_array_size(links) == 0)
+        return NULL;
+    tug_strbuf ob = {0};
+    size_t i;
+    json_t *v;
+    json_array_foreach(links, i, v)
+    {
+        char target[256];
+        const char *alias;
+        if (!split_link(json_string_value(v), target, sizeof(target), &alias))
+            continue;
+        cleanup_stmt sqlite3_stmt *st = tug_db_prepare(
+            s,
+            "SELECT e.ip, c.id FROM endpoints e JOIN containers c ON c.id = e.container_id "
+            "WHERE c.name = ? LIMIT 1",
+            NULL);
+        if (st == NULL)
+            continue;
+        BIND_TEXT(st, 1, target);
+        if (sqlite3_step(st) != SQLITE_ROW)
+            continue; /* not running: no address to give */
+        char line[700];
+        snprintf(line, sizeof(line), "%s\t%s %.12s %s\n", sqlite3_column_text(st, 0),
+                 alias ? alias : target, sqlite3_column_text(st, 1), target);
+        tug_strbuf_adds(&ob, line);
+    }
+    return tug_strbuf_steal(&ob);
+}

@@ -25,3 +25,11 @@ int tug_dns_container_setup(tug_store *s, const tug_network *n, json_t *hc, cons
  * host-gateway resolved to host_gateway (NULL: entry skipped). false when malformed. */
 bool tug_dns_extra_host(const char *entry, const char *host_gateway, char *name, size_t nsize,
                         char *ip, size_t isize);
+/* --link TARGET[:ALIAS], checked at create: the target exists; kept as "name:alias" with the
+ * target's own name. */
+int tug_dns_links_check(tug_store *s, json_t *hc, tug_error **err);
+/* The links as docker shows them: "/target:/self/alias". A new reference. */
+json_t *tug_dns_links_json(json_t *links, const char *self);
+/* /etc/hosts lines of a container's links to running containers: "ip\talias shortid name\n"
+ * each. NULL when there are none. */
+char *tug_dns_link_hosts(tug_store *s, json_t *hc);

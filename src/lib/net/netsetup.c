@@ -255,6 +255,14 @@ static void write_hosts(tug_store *s, const tug_network *n, bool user_network)
                     json_t *cfg = json_loads((const char *)sqlite3_column_text(xs, 0), 0, NULL);
                     size_t k;
                     json_t *v;
+                    /* --link targets, by their aliases */
+                    char *links = tug_dns_link_hosts(s, json_object_get(cfg, "HostConfig"));
+                    char *more = NULL;
+                    if (links && asprintf(&more, "%s%s", content, links) >= 0) {
+                        free(content);
+                        content = more;
+                    }
+                    free(links);
                     json_array_foreach(
                         json_object_get(json_object_get(cfg, "HostConfig"), "ExtraHosts"), k, v)
                     {

@@ -218,6 +218,8 @@ int tug_container_create(tug_store *s, const char *image, json_t *request, const
             return -1;
         tug_network_free(net);
     }
+    if (tug_dns_links_check(s, json_object_get(request, "HostConfig"), err) < 0)
+        return -1;
     const char *given_hn = json_string_value(json_object_get(cfg, "Hostname"));
     if (netmode && strcmp(netmode, "host") == 0 && (given_hn == NULL || *given_hn == '\0')) {
         /* on the host's network a container has the host's name, as in docker */
@@ -802,7 +804,14 @@ json_t *tug_container_inspect_json(tug_store *s, tug_container *c)
     json_object_set_new(o, "ProcessLabel", json_string(""));
     json_object_set_new(o, "AppArmorProfile", json_string(""));
     json_object_set_new(o, "ExecIDs", json_null());
-    json_object_set(o, "HostConfig", hc ? hc : json_object());
+    if (json_is_object(hc) && json_object_get(hc, "Links")) {
+        /* links as docker shows them, on a copy: hc is the container's record */
+        json_t *shown = json_copy(hc);
+        json_object_set_new(shown, "Links", tug_dns_links_json(json_object_get(hc, "Links"), c->name));
+        json_object_set_new(o, "HostConfig", shown);
+    } else {
+        json_object_set(o, "HostConfig", hc ? hc : json_object());
+    }
     json_t *gd = json_object(), *data = json_object();
     json_object_set_new(data, "MergedDir", json_string(mg));
     json_object_set_new(data, "UpperDir", json_string(up));
