@@ -98,6 +98,19 @@ static char *read_all(const char *path, struct stat *st)
     return data;
 }
 
+static void push_row(row **v, size_t *n, size_t *cap, row r)
+{
+    if (*n == *cap) {
+        size_t c = *cap ? *cap * 2 : 16;
+        row *nv = realloc(*v, c * sizeof(*nv));
+        if (nv == NULL)
+            return; /* the row is left out; the next reload tries again */
+        *v = nv;
+        *cap = c;
+    }
+    (*v)[(*n)++] = r;
+}
+
 /* Read the names file again: false when it is gone. */
 static bool load_names(void)
 {
@@ -119,14 +132,7 @@ static bool load_names(void)
             char *ctr = strtok_r(l + 5, " ", &s2);
             if (ctr == NULL || s2 == NULL)
                 continue;
-            if (R.n_dns == dcap) {
-                dcap = dcap ? dcap * 2 : 4;
-                row *nd = realloc(R.dns, dcap * sizeof(*nd));
-                if (nd == NULL)
-                    continue;
-                R.dns = nd;
-            }
-            R.dns[R.n_dns++] = (row){.ctr = ctr, .names = s2};
+            push_row(&R.dns, &R.n_dns, &dcap, (row){.ctr = ctr, .names = s2});
             continue;
         }
         char *net = strtok_r(l, " ", &s2), *ip = strtok_r(NULL, " ", &s2),
@@ -134,14 +140,7 @@ static bool load_names(void)
         row r = {.net = net, .ctr = ctr, .names = names ? names : (char *)""};
         if (net == NULL || ctr == NULL || inet_pton(AF_INET, ip, &r.ip) != 1)
             continue;
-        if (R.n_rows == cap) {
-            cap = cap ? cap * 2 : 16;
-            row *nr = realloc(R.rows, cap * sizeof(*nr));
-            if (nr == NULL)
-                break;
-            R.rows = nr;
-        }
-        R.rows[R.n_rows++] = r;
+        push_row(&R.rows, &R.n_rows, &cap, r);
     }
     return true;
 }

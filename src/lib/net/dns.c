@@ -282,16 +282,9 @@ static bool resolver_alive(const char *dir, const tug_network *n)
 
 static char *resolver_binary(void)
 {
-    char buf[PATH_MAX];
-    ssize_t n = readlink("/proc/self/exe", buf, sizeof(buf) - 1);
-    if (n <= 0)
-        return strdup("/usr/local/bin/tug-dns");
-    buf[n] = '\0';
-    char *slash = strrchr(buf, '/');
-    if (slash)
-        *slash = '\0';
+    cleanup_free char *dir = tug_self_dir();
     char *p = NULL;
-    return asprintf(&p, "%s/tug-dns", buf) < 0 ? NULL : p;
+    return dir == NULL || asprintf(&p, "%s/tug-dns", dir) < 0 ? NULL : p;
 }
 
 /* Start the resolver, detached (its own session, no parent among tug's commands), and wait

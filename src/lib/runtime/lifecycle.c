@@ -197,19 +197,6 @@ typedef struct start_msg {
     char text[1024];
 } start_msg;
 
-static char *self_dir(void)
-{
-    char buf[PATH_MAX];
-    ssize_t n = readlink("/proc/self/exe", buf, sizeof(buf) - 1);
-    if (n <= 0)
-        return strdup("/usr/local/bin");
-    buf[n] = '\0';
-    char *slash = strrchr(buf, '/');
-    if (slash)
-        *slash = '\0';
-    return strdup(buf);
-}
-
 static char *self_exe(void)
 {
     char buf[PATH_MAX];
@@ -335,7 +322,7 @@ __attribute__((noreturn)) static void monitor_child(tug_store *s, tug_container 
             io.in = in[0];
         }
     }
-    cleanup_free char *dir = self_dir();
+    cleanup_free char *dir = tug_self_dir();
     cleanup_free char *seccomp_cache = NULL, *init = NULL, *monitor = NULL;
     if (asprintf(&seccomp_cache, "/run/tug/seccomp") < 0 ||
         asprintf(&init, "%s/tug-monitor", dir) < 0 || asprintf(&monitor, "%s/tug-monitor", dir) < 0)
