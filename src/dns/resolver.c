@@ -9,7 +9,8 @@
  * It exits when no container is left on its network, or when the names file is gone (its
  * store was thrown away). Static and libc-only, like tug-monitor: one runs per busy network.
  *
- *   tug-dns NETWORK_ID GATEWAY BRIDGE DIR RESOLV_CONF
+ *   tug-dns NETWORK_ID GATEWAY BRIDGE DIR RESOLV_CONF [internal]
+ * An internal network's resolver answers its names only: its containers reach no one outside.
  * DIR holds names, names.lock, and <first 12 of NETWORK_ID>.pid, .lock. If fd 3 is open it is
  * told "R" once serving, "B" when another resolver already serves the address, "E<why>" else. */
 #include <arpa/inet.h>
@@ -61,6 +62,7 @@ typedef struct pending {
 
 static struct {
     const char *net, *dir, *resolv;
+    bool internal;
     char names_path[4096], pid_path[4096], lock_path[4096];
     struct in_addr gateway;
     char *buf;
@@ -462,8 +464,10 @@ static void serve_udp(int udp)
                              sizeof(out));
     if (an)
         sendto(udp, out, an, 0, (struct sockaddr *)&from, fl);
-    else
+    else if (!R.internal)
         forward(udp, q, (size_t)n, &from, fl);
+    else if ((an = servfail(q, (size_t)n, out)) > 0)
+        sendto(udp, out, an, 0, (struct sockaddr *)&from, fl);
 }
 
 static void relay_reply(int udp, pending *p)
@@ -508,7 +512,7 @@ static void serve_tcp(int tcp)
         an = answer_local(q, len, from.sin_addr, out + 2, sizeof(out) - 2);
         upstreams ups;
         upstreams_for(from.sin_addr, &ups);
-        for (int s = 0; an == 0 && s < ups.n; s++) {
+        for (int s = 0; an == 0 && !R.internal && s < ups.n; s++) {
             const struct sockaddr *up = (const struct sockaddr *)&ups.a[s];
             int u = socket(up->sa_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
             struct timeval tv = {.tv_sec = UPSTREAM_TIMEOUT_MS / 1000};
@@ -565,10 +569,11 @@ static void tell(const char *what)
 
 int main(int argc, char **argv)
 {
-    if (argc != 6) {
-        fprintf(stderr, "usage: tug-dns NETWORK_ID GATEWAY BRIDGE DIR RESOLV_CONF\n");
+    if (argc != 6 && !(argc == 7 && strcmp(argv[6], "internal") == 0)) {
+        fprintf(stderr, "usage: tug-dns NETWORK_ID GATEWAY BRIDGE DIR RESOLV_CONF [internal]\n");
         return 2;
     }
+    R.internal = argc == 7;
     R.net = argv[1];
     R.dir = argv[4];
     R.resolv = argv[5];

@@ -132,6 +132,16 @@ sleeper() { run_tug run -d "$@" busybox sleep 300; }
   assert_match "^Address: $(inspect_f client '{{.NetworkSettings.Networks.fwdnet.IPAddress}}')\$"
 }
 
+@test "the resolver of an --internal network answers its names and forwards nothing" {
+  run_tug network create --internal inside
+  sleeper --name peer --network inside
+  sleeper --name asker --network inside
+  run_tug exec asker nslookup peer
+  assert_match "^Address: $(inspect_f peer '{{.NetworkSettings.Networks.inside.IPAddress}}')\$"
+  run_tug 1 exec asker nslookup external.tug-test
+  refute_match "192\.0\.2\.7"
+}
+
 @test "the resolver goes with the last container of its network, and outlives the command that started it" {
   run_tug network create life
   no_resolver life

@@ -298,7 +298,8 @@ static int start_resolver(const char *dir, const tug_network *n, tug_error **err
     if (pipe2(ready, O_CLOEXEC) < 0)
         return tug_error_set(err, errno, "pipe");
     char *const argv[] = {"tug-dns", n->id, n->gateway, n->bridge, (char *)dir,
-                          (char *)tug_dns_host_resolv_conf(), NULL};
+                          (char *)tug_dns_host_resolv_conf(), n->internal ? "internal" : NULL,
+                          NULL};
     pid_t pid = fork();
     if (pid < 0) {
         int e = errno;
