@@ -362,9 +362,13 @@ static size_t answer_local(const unsigned char *q, size_t qlen, struct in_addr c
             an = 1;
         }
     } else if (type == 1 || type == 255) {
-        for (size_t i = 0; i < R.n_rows && o + 16 <= size; i++) {
+        for (size_t i = 0; i < R.n_rows; i++) {
             if (!has_name(&R.rows[i], name) || !visible(client, &R.rows[i]))
                 continue;
+            if (o + 16 > size) {
+                out[2] |= 0x02; /* truncated: the client asks again over TCP */
+                break;
+            }
             o += put16(out + o, 0xc00c);
             o += put16(out + o, 1);
             o += put16(out + o, 1);
@@ -460,8 +464,8 @@ static void serve_udp(int udp)
     if (n < 12 || from.ss_family != AF_INET || (q[2] & 0x80))
         return;
     refresh();
-    size_t an = answer_local(q, (size_t)n, ((struct sockaddr_in *)&from)->sin_addr, out,
-                             sizeof(out));
+    /* 512 bytes over UDP, as for a client without EDNS */
+    size_t an = answer_local(q, (size_t)n, ((struct sockaddr_in *)&from)->sin_addr, out, 512);
     if (an)
         sendto(udp, out, an, 0, (struct sockaddr *)&from, fl);
     else if (!R.internal)
