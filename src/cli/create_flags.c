@@ -221,7 +221,7 @@ typedef struct health_flags {
 } health_flags;
 
 /* docker's "docker: MESSAGE" for a flag it rejects after parsing */
-static int health_error(cli_ctx *ctx, const char *msg)
+static int docker_flag_error(cli_ctx *ctx, const char *msg)
 {
     fprintf(stderr, "%s: %s\n\nRun '%s %s --help' for more information\n", ctx->prog, msg,
             ctx->prog, ctx->cmd);
@@ -280,7 +280,7 @@ static int health_finish(cli_ctx *ctx, const health_flags *h, json_t *cfg)
         "--health-start-period cannot be negative", "--health-start-interval cannot be negative"};
     if (h->none) {
         if (h->any)
-            return health_error(ctx, "--no-healthcheck conflicts with --health-* options");
+            return docker_flag_error(ctx, "--no-healthcheck conflicts with --health-* options");
         json_t *hc = json_object();
         json_t *test = json_array();
         json_array_append_new(test, json_string("NONE"));
@@ -292,12 +292,12 @@ static int health_finish(cli_ctx *ctx, const health_flags *h, json_t *cfg)
         return 0;
     for (int k = 0; k < 2; k++)
         if (h->ns[k] < 0)
-            return health_error(ctx, negative[k]);
+            return docker_flag_error(ctx, negative[k]);
     if (h->retries < 0)
-        return health_error(ctx, "--health-retries cannot be negative");
+        return docker_flag_error(ctx, "--health-retries cannot be negative");
     for (int k = 2; k < 4; k++)
         if (h->ns[k] < 0)
-            return health_error(ctx, negative[k]);
+            return docker_flag_error(ctx, negative[k]);
     json_t *hc = json_object();
     if (h->cmd && *h->cmd) {
         json_t *test = json_array();
@@ -506,10 +506,11 @@ static int name_flag(cli_ctx *ctx, int c, const char *arg, json_t *hc, json_t *c
              (strcmp(proto, "tcp") == 0 || strcmp(proto, "udp") == 0 ||
               strcmp(proto, "sctp") == 0);
         if (!ok) {
-            fprintf(stderr, "Error: invalid range format for --expose: %s: use PORT[/PROTO] or "
-                            "START-END[/PROTO] with a port up to 65535 and tcp, udp or sctp\n",
-                    arg);
-            return EXIT_ENGINE;
+            snprintf(why, sizeof(why),
+                     "invalid range format for --expose: %s: use PORT[/PROTO] or "
+                     "START-END[/PROTO] with a port up to 65535 and tcp, udp or sctp",
+                     arg);
+            return docker_flag_error(ctx, why);
         }
         json_t *exposed = json_object_get(cfg, "ExposedPorts");
         if (!json_is_object(exposed)) {
@@ -528,13 +529,13 @@ static int name_flag(cli_ctx *ctx, int c, const char *arg, json_t *hc, json_t *c
         char tail;
         if (sscanf(arg, "%2x:%2x:%2x:%2x:%2x:%2x%c", &b[0], &b[1], &b[2], &b[3], &b[4], &b[5],
                    &tail) != 6 || strlen(arg) != 17) {
-            fprintf(stderr, "Error: %s is not a valid mac address\n", arg);
-            return EXIT_ENGINE;
+            snprintf(why, sizeof(why), "%s is not a valid mac address", arg);
+            return docker_flag_error(ctx, why);
         }
         if (b[0] & 1) {
-            fprintf(stderr, "Error: %s is a multicast mac address: give a unicast one (the "
-                            "lowest bit of its first byte clear)\n", arg);
-            return EXIT_ENGINE;
+            snprintf(why, sizeof(why), "%s is a multicast mac address: give a unicast one (the "
+                                       "lowest bit of its first byte clear)", arg);
+            return docker_flag_error(ctx, why);
         }
         json_object_set_new(cfg, "MacAddress", json_string(arg));
         return 0;
