@@ -476,16 +476,22 @@ static int name_flag(cli_ctx *ctx, int c, const char *arg, json_t *hc, json_t *c
         return 0;
     case O_DNSSEARCH:
     case O_DNSOPT:
-        if (*arg == '\0' || strpbrk(arg, " \t\n") || strlen(arg) > 255)
+        if (*arg == '\0' || strpbrk(arg, " \t\n") || strlen(arg) > 255) {
+            snprintf(why, sizeof(why), "%s is not a valid %s", arg,
+                     c == O_DNSSEARCH ? "domain" : "resolv.conf option");
             return cli_bad_value(ctx, arg, c == O_DNSSEARCH ? "--dns-search" : "--dns-option",
-                                 c == O_DNSSEARCH ? "not a DNS search domain"
-                                                  : "not a resolv.conf option");
+                                 why);
+        }
         append_to(hc, c == O_DNSSEARCH ? "DnsSearch" : "DnsOptions", arg);
         return 0;
     case O_LINK: {
         const char *colon = strchr(arg, ':');
-        if (*arg == '\0' || colon == arg || (colon && (colon[1] == '\0' || strchr(colon + 1, ':'))))
-            return cli_bad_value(ctx, arg, "--link", "use NAME[:ALIAS]");
+        if (*arg == '\0')
+            return cli_bad_value(ctx, arg, "--link", "empty string specified for links");
+        if (colon == arg || (colon && strchr(colon + 1, ':'))) {
+            snprintf(why, sizeof(why), "bad format for links: %s (use NAME[:ALIAS])", arg);
+            return cli_bad_value(ctx, arg, "--link", why);
+        }
         append_to(hc, "Links", arg);
         return 0;
     }

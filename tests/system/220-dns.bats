@@ -205,6 +205,8 @@ options ndots:3 rotate"
   assert_match "^options timeout:2 ndots:0\$"
   run_tug 125 create --dns-option "" busybox
   assert_match 'invalid argument "" for "--dns-option" flag'
+  run_tug 125 create --dns-search "a b" busybox
+  assert_match 'invalid argument "a b" for "--dns-search" flag: a b is not a valid domain'
 }
 
 @test "--add-host takes name:ip, name=ip and host-gateway; inspect shows name:ip" {
@@ -238,8 +240,12 @@ options ndots:3 rotate"
   assert_output '["/db:/app/database"]'
   run_tug 125 create --link nosuch busybox
   assert_match "nosuch"
-  run_tug 125 create --link db: busybox
-  assert_match 'invalid argument "db:" for "--link" flag'
+  run_tug 125 create --link db:a:b busybox
+  assert_match 'invalid argument "db:a:b" for "--link" flag: bad format for links: db:a:b'
+  # "NAME:" is NAME under its own name, as in docker
+  sleeper --name app2 --link db:
+  run_tug exec app2 cat /etc/hosts
+  assert_match "^$ip	db ${id:0:12} db\$"
 }
 
 @test "--expose records ports in Config.ExposedPorts" {
