@@ -63,6 +63,7 @@ typedef struct pending {
 static struct {
     const char *net, *dir, *resolv;
     bool internal;
+    int udp, tcp;
     char names_path[4096], pid_path[4096], lock_path[4096];
     struct in_addr gateway;
     char *buf;
@@ -241,8 +242,13 @@ static bool time_to_go(void)
         return true; /* the directory is gone with the store */
     flock(lock, LOCK_EX);
     bool go = !load_names() || !network_busy();
-    if (go)
+    if (go) {
+        /* the port is free before the lock is: a resolver started next can bind it */
         unlink(R.pid_path);
+        close(R.udp);
+        if (R.tcp >= 0)
+            close(R.tcp);
+    }
     close(lock);
     return go;
 }
@@ -591,7 +597,7 @@ int main(int argc, char **argv)
     snprintf(R.lock_path, sizeof(R.lock_path), "%s/%.12s.lock", R.dir, R.net);
     for (int i = 0; i < MAX_PENDING; i++)
         R.pend[i].fd = -1;
-    int udp = listen_on(SOCK_DGRAM, argv[3]);
+    int udp = R.udp = listen_on(SOCK_DGRAM, argv[3]);
     if (udp < 0) {
         char msg[256];
         snprintf(msg, sizeof(msg), "%c%s:53 on %s: %s", errno == EADDRINUSE ? 'B' : 'E', argv[2],
@@ -599,7 +605,7 @@ int main(int argc, char **argv)
         tell(msg);
         return errno == EADDRINUSE ? 0 : 1;
     }
-    int tcp = listen_on(SOCK_STREAM, argv[3]); /* best effort: UDP is what resolvers use */
+    int tcp = R.tcp = listen_on(SOCK_STREAM, argv[3]); /* best effort: UDP is what clients use */
     load_names();
     load_resolv();
     char tmp[4200], pid[32];

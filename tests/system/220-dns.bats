@@ -90,6 +90,19 @@ sleeper() { run_tug run -d "$@" busybox sleep 300; }
   # nothing else on the host answers: the resolver listens on the gateway of its bridge only
   run ss -Hlun "sport = :53"
   assert_match "$gw%tug-[0-9a-f]+:53"
+  # over TCP too (asked from the host, which reaches the bridge's address)
+  run python3 -c '
+import socket, sys
+q = bytes.fromhex("12340100000100000000000003776562" "0000010001")
+c = socket.create_connection((sys.argv[1], 53), timeout=5)
+c.sendall(len(q).to_bytes(2, "big") + q)
+n = int.from_bytes(c.recv(2), "big")
+r = b""
+while len(r) < n:
+    r += c.recv(n - len(r))
+print("answers", r[7], "address", ".".join(str(b) for b in r[-4:]))
+' "$gw"
+  assert_output "answers 1 address $ip"
   # a packet for that address that comes in by another interface (another network's bridge)
   # finds no one
   run_tug network create othernet
