@@ -291,3 +291,26 @@ options ndots:3 rotate"
   assert_match "^      --link list +Add link to another container\$"
   assert_match "^      --mac-address string +Container MAC address \(e\.g\., 92:d0:c6:0a:29:33\)\$"
 }
+
+@test "the resolver is confined: rooted in its own directory, no capabilities, a seccomp filter" {
+  # it parses what any container sends while it runs on the host: a flaw in that must find
+  # nothing to take (no capability, no host file, no execve, no signal to a host process)
+  run_tug network create jailnet
+  sleeper --name jailed --network jailnet
+  local pid run
+  pid=$(resolver_pid jailnet)
+  [[ -n $pid ]] || { echo "no resolver"; false; }
+  run=/run/tug/$(printf %s "$(realpath "$TUG_ROOT")" | sha256sum | cut -c1-16)
+  [[ $(readlink "/proc/$pid/root") == "$run/dns" ]] || { echo "root: $(readlink "/proc/$pid/root")"; false; }
+  run grep -E '^(CapPrm|CapEff|CapBnd|CapAmb|NoNewPrivs|Seccomp):' "/proc/$pid/status"
+  assert_match $'CapPrm:\t0000000000000000'
+  assert_match $'CapEff:\t0000000000000000'
+  assert_match $'CapBnd:\t0000000000000000'
+  assert_match $'NoNewPrivs:\t1'
+  assert_match $'Seccomp:\t2'
+  # and it still answers, and follows the host's resolv.conf through the copy in its directory
+  run_tug exec jailed nslookup jailed
+  assert_match "^Name:"
+  [[ -f $run/dns/resolv.conf ]]
+  cmp "$run/dns/resolv.conf" "$TUG_HOST_RESOLV_CONF"
+}

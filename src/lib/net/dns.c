@@ -194,6 +194,23 @@ static int lock_file(const char *dir, const char *name)
     return fd;
 }
 
+/* The resolver lives chrooted in dir (src/dns/resolver.c): it reads the host's resolvers from
+ * a copy there, made again with every rewrite of the names so that it follows the host's. */
+static void host_resolv_copy(const char *dir)
+{
+    cleanup_free char *data = NULL, *path = NULL;
+    size_t len = 0;
+    tug_error *ignored = NULL;
+    if (tug_read_file(tug_dns_host_resolv_conf(), &data, &len, &ignored) < 0) {
+        tug_error_free(ignored);
+        ignored = NULL;
+    }
+    if (asprintf(&path, "%s/resolv.conf", dir) < 0)
+        return;
+    if (tug_write_file_atomic_nosync(path, data ? data : "", data ? len : 0, 0644, &ignored) < 0)
+        tug_error_free(ignored);
+}
+
 void tug_dns_names_write(tug_store *s)
 {
     cleanup_free char *dir = dns_dir(s);
@@ -246,6 +263,7 @@ void tug_dns_names_write(tug_store *s)
     }
     cleanup_free char *data = tug_strbuf_steal(&ob);
     cleanup_free char *path = NULL;
+    host_resolv_copy(dir);
     if (asprintf(&path, "%s/names", dir) >= 0)
         tug_write_file_atomic_nosync(path, data ? data : "", data ? strlen(data) : 0, 0644, NULL);
 }
@@ -292,13 +310,15 @@ static char *resolver_binary(void)
 static int start_resolver(const char *dir, const tug_network *n, tug_error **err)
 {
     cleanup_free char *bin = resolver_binary();
-    if (bin == NULL)
+    cleanup_free char *resolv = NULL;
+    if (bin == NULL || asprintf(&resolv, "%s/resolv.conf", dir) < 0)
         return tug_error_set(err, ENOMEM, "resolver");
+    host_resolv_copy(dir);
     int ready[2];
     if (pipe2(ready, O_CLOEXEC) < 0)
         return tug_error_set(err, errno, "pipe");
     char *const argv[] = {"tug-dns", n->id, n->gateway, n->bridge, (char *)dir,
-                          (char *)tug_dns_host_resolv_conf(), n->internal ? "internal" : NULL,
+                          resolv, n->internal ? "internal" : NULL,
                           NULL};
     pid_t pid = fork();
     if (pid < 0) {
