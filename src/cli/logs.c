@@ -25,31 +25,6 @@ typedef struct log_opts {
     bool tty;                     /* everything went to stdout */
 } log_opts;
 
-/* "2013-01-02T13:23:37Z", a unix time, or a duration like "10m" / "1h30m" before now. */
-static int parse_time(const char *s, long long *ret_ns)
-{
-    long long sec;
-    long nsec = 0;
-    if (tug_parse_rfc3339(s, &sec, &nsec) == 0) {
-        *ret_ns = sec * 1000000000LL + nsec;
-        return 0;
-    }
-    char *end;
-    double v = strtod(s, &end);
-    if (end != s && *end == '\0') {
-        *ret_ns = (long long)(v * 1e9);
-        return 0;
-    }
-    /* a Go duration: that long before now */
-    int64_t ago = 0;
-    if (tug_parse_go_duration(s, &ago) < 0)
-        return -1;
-    struct timespec now;
-    clock_gettime(CLOCK_REALTIME, &now);
-    *ret_ns = ((long long)now.tv_sec * 1000000000LL + now.tv_nsec) - ago;
-    return 0;
-}
-
 static void emit(const char *line, const log_opts *o)
 {
     json_t *rec = json_loads(line, 0, NULL);
@@ -144,7 +119,7 @@ int cmd_logs(cli_ctx *ctx, int argc, char **argv)
             break;
         case 'S':
         case 'U':
-            if (parse_time(optarg, c == 'S' ? &o.since_ns : &o.until_ns) < 0) {
+            if (tug_parse_timestamp(optarg, tug_now_ns(), c == 'S' ? &o.since_ns : &o.until_ns) < 0) {
                 fprintf(stderr, "Error: invalid value for --%s: %s (a time like "
                                 "2026-01-02T15:04:05Z or a duration like 10m)\n",
                         c == 'S' ? "since" : "until", optarg);

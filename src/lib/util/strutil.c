@@ -492,3 +492,83 @@ char *tug_json_join_words(json_t *words)
     }
     return tug_strbuf_steal(&b);
 }
+
+/* "123", "123.456": exact, not through a double. */
+static int parse_unix_seconds(const char *s, long long *ret_ns)
+{
+    long long sec = 0, frac = 0;
+    int digits = 0;
+    const char *p = s;
+    if (!isdigit((unsigned char)*p))
+        return -1;
+    for (; isdigit((unsigned char)*p); p++)
+        if (__builtin_mul_overflow(sec, 10, &sec) || __builtin_add_overflow(sec, *p - '0', &sec))
+            return -1;
+    if (*p == '.')
+        for (p++; isdigit((unsigned char)*p); p++)
+            if (digits < 9) {
+                frac = frac * 10 + (*p - '0');
+                digits++;
+            }
+    if (*p != '\0' || sec > 9000000000LL)
+        return -1;
+    while (digits++ < 9)
+        frac *= 10;
+    *ret_ns = sec * 1000000000LL + frac;
+    return 0;
+}
+
+int tug_parse_timestamp(const char *s, long long now_ns, long long *ret_ns)
+{
+    int64_t ago = 0;
+    if (s == NULL || *s == '\0')
+        return -1;
+    if (strcmp(s, "0") != 0 && tug_parse_go_duration(s, &ago) == 0) {
+        *ret_ns = now_ns - ago;
+        return 0;
+    }
+    if (parse_unix_seconds(s, ret_ns) == 0)
+        return 0;
+    /* a date, then optionally THH[:MM[:SS[.frac]]], then optionally a zone (else local time) */
+    struct tm tm = {0};
+    const char *p = strptime(s, "%Y-%m-%d", &tm);
+    if (p == NULL)
+        return -1;
+    long nsec = 0;
+    if (*p == 'T') {
+        const char *q = strptime(p + 1, "%H", &tm);
+        if (q && *q == ':')
+            q = strptime(q + 1, "%M", &tm);
+        if (q && *q == ':')
+            q = strptime(q + 1, "%S", &tm);
+        if (q == NULL)
+            return -1;
+        p = q;
+        if (*p == '.') {
+            int digits = 0;
+            for (p++; isdigit((unsigned char)*p); p++)
+                if (digits < 9) {
+                    nsec = nsec * 10 + (*p - '0');
+                    digits++;
+                }
+            while (digits++ < 9)
+                nsec *= 10;
+        }
+    }
+    long long sec;
+    if (*p == '\0') {
+        tm.tm_isdst = -1;
+        sec = (long long)mktime(&tm);
+    } else if ((*p == 'Z' || *p == 'z') && p[1] == '\0') {
+        sec = (long long)timegm(&tm);
+    } else if (*p == '+' || *p == '-') {
+        int hh = 0, mm = 0, n = 0;
+        if (sscanf(p + 1, "%2d:%2d%n", &hh, &mm, &n) != 2 || p[1 + n] != '\0')
+            return -1;
+        sec = (long long)timegm(&tm) - (hh * 3600LL + mm * 60LL) * (*p == '-' ? -1 : 1);
+    } else {
+        return -1;
+    }
+    *ret_ns = sec * 1000000000LL + nsec;
+    return 0;
+}
