@@ -65,7 +65,7 @@ static json_t *template_view(json_t *ev)
     json_t *view = json_copy(ev);
     for (size_t i = 0; view && i < sizeof(alias) / sizeof(alias[0]); i++) {
         json_t *v = json_object_get(ev, alias[i][0]);
-        json_object_set(view, alias[i][1], v ? v : json_string(""));
+        json_object_set_new(view, alias[i][1], v ? json_incref(v) : json_string(""));
     }
     return view;
 }
