@@ -43,6 +43,44 @@ past_events() {
     echo "$output"; false; }
 }
 
+@test "events: kill, stop, pause, unpause, rename, restart and exec, with their attributes" {
+  T0=$(date +%s.%N)
+  run_tug run -d --name busy busybox sleep 300
+  local id=$output
+  run_tug 4 exec busy sh -c 'exit 4'
+  run_tug pause busy
+  run_tug unpause busy
+  run_tug rename busy busier
+  run_tug kill -s USR1 busier
+  run_tug restart -t 1 busier
+  run_tug stop -t 1 busier
+  # sleep as PID 1 ignores SIGTERM: each stop ends in a SIGKILL after its second
+  past_events --filter type=container --format '{{.Action}} {{.Actor.Attributes.name}} {{.Actor.Attributes.signal}}{{.Actor.Attributes.exitCode}}{{.Actor.Attributes.oldName}}'
+  local want="create busy <no value><no value><no value>
+start busy <no value><no value><no value>
+exec_create: sh -c exit 4 busy <no value><no value><no value>
+exec_start: sh -c exit 4 busy <no value><no value><no value>
+exec_die busy <no value>4<no value>
+pause busy <no value><no value><no value>
+unpause busy <no value><no value><no value>
+rename busier <no value><no value>busy
+kill busier 10<no value><no value>
+kill busier 15<no value><no value>
+kill busier 9<no value><no value>
+die busier <no value>137<no value>
+stop busier <no value><no value><no value>
+start busier <no value><no value><no value>
+restart busier <no value><no value><no value>
+kill busier 15<no value><no value>
+kill busier 9<no value><no value>
+die busier <no value>137<no value>
+stop busier <no value><no value><no value>"
+  [ "$output" = "$want" ] || { diff <(echo "$want") <(echo "$output"); false; }
+  past_events --filter event=exec_start --format '{{.Action}}'
+  [ "$output" = "exec_start: sh -c exit 4" ]
+  run_tug rm busier
+}
+
 @test "events --format: templates and {{json .}} with docker's fields" {
   T0=$(date +%s.%N)
   run_tug create --name fmt busybox true
