@@ -48,7 +48,8 @@ static void print_line(json_t *ev)
     json_t *v;
     const char *sep = " (";
     /* stored with their keys in order */
-    json_object_foreach (attrs, k, v) {
+    json_object_foreach(attrs, k, v)
+    {
         printf("%s%s=%s", sep, k, json_string_value(v) ? json_string_value(v) : "");
         sep = ", ";
     }

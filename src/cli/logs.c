@@ -119,7 +119,8 @@ int cmd_logs(cli_ctx *ctx, int argc, char **argv)
             break;
         case 'S':
         case 'U':
-            if (tug_parse_timestamp(optarg, tug_now_ns(), c == 'S' ? &o.since_ns : &o.until_ns) < 0) {
+            if (tug_parse_timestamp(optarg, tug_now_ns(),
+                                    c == 'S' ? &o.since_ns : &o.until_ns) < 0) {
                 fprintf(stderr, "Error: invalid value for --%s: %s (a time like "
                                 "2026-01-02T15:04:05Z or a duration like 10m)\n",
                         c == 'S' ? "since" : "until", optarg);

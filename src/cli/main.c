@@ -67,7 +67,6 @@ static const cli_command system_cmds[] = {
     {NULL, NULL, NULL},
 };
 
-
 static const cli_command builder_cmds[] = {
     {"build", cmd_build, "Build an image from a Dockerfile"},
     {"prune", cmd_builder_prune, "Remove build cache"},

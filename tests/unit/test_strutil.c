@@ -171,8 +171,7 @@ static void test_parse_timestamp(void **state)
         long long v = 0;
         int r = tug_parse_timestamp(cases[i].in, now, &v);
         if (r != cases[i].r || (r == 0 && v != cases[i].want))
-            fail_msg("\"%s\": %d %lld, want %d %lld", cases[i].in, r, v, cases[i].r,
-                     cases[i].want);
+            fail_msg("\"%s\": %d %lld, want %d %lld", cases[i].in, r, v, cases[i].r, cases[i].want);
     }
 }
 
@@ -180,10 +179,9 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_human_size), cmocka_unit_test(test_human_duration),
-        cmocka_unit_test(test_parse_nano),
-        cmocka_unit_test(test_ellipsis),   cmocka_unit_test(test_rfc3339),
-        cmocka_unit_test(test_parse_size), cmocka_unit_test(test_glob),
-        cmocka_unit_test(test_parse_timestamp),
+        cmocka_unit_test(test_parse_nano), cmocka_unit_test(test_ellipsis),
+        cmocka_unit_test(test_rfc3339),    cmocka_unit_test(test_parse_size),
+        cmocka_unit_test(test_glob),       cmocka_unit_test(test_parse_timestamp),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -13,9 +13,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "../store/events.h"
 #include "../registry/upload.h"
 #include "../store/diff.h"
+#include "../store/events.h"
 #include "../store/layer.h"
 #include "../util/cleanup.h"
 #include "../util/fs.h"

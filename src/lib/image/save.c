@@ -12,8 +12,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "../store/events.h"
 #include "../store/diff.h"
+#include "../store/events.h"
 #include "../store/tarwrite.h"
 #include "../util/cleanup.h"
 #include "../util/digest.h"

@@ -12,9 +12,9 @@
 #include "../store/events.h"
 #include "../util/cleanup.h"
 #include "../util/digest.h"
+#include "../util/strutil.h"
 #include "firewall.h"
 #include "netlink.h"
-#include "../util/strutil.h"
 
 void tug_network_free(tug_network *n)
 {
@@ -325,8 +325,8 @@ static int network_create(tug_store *s, const char *name, const char *subnet, co
 static void net_event(tug_store *s, const char *action, const char *id, const char *name,
                       const char *container)
 {
-    tug_event_emit(s, "network", action, id, "name", name, "type", "bridge", "container",
-                   container, NULL);
+    tug_event_emit(s, "network", action, id, "name", name, "type", "bridge", "container", container,
+                   NULL);
 }
 
 int tug_network_create(tug_store *s, const char *name, const char *subnet, const char *gateway,

@@ -369,9 +369,11 @@ void tug_container_event(tug_store *s, const tug_container *c, const char *actio
     json_t *v;
     if (attrs == NULL)
         return;
-    json_object_foreach (labels, k, v)
+    json_object_foreach(labels, k, v)
+    {
         if (json_is_string(v))
             json_object_set(attrs, k, v);
+    }
     json_object_set_new(attrs, "image", json_string(c->image_name ? c->image_name : ""));
     json_object_set_new(attrs, "name", json_string(c->name ? c->name : ""));
     va_list ap;
@@ -394,12 +396,11 @@ void tug_container_volume_events(tug_store *s, const tug_container *c, const cha
         const char *type = json_string_value(json_object_get(m, "Type"));
         if (type == NULL || strcmp(type, "volume") != 0)
             continue;
-        tug_event_emit(s, "volume", action, json_string_value(json_object_get(m, "Name")),
-                       "container", c->id, "destination",
-                       json_string_value(json_object_get(m, "Destination")), "driver", "local",
-                       "propagation", json_string_value(json_object_get(m, "Propagation")),
-                       "read/write",
-                       json_is_false(json_object_get(m, "RW")) ? "false" : "true", NULL);
+        tug_event_emit(
+            s, "volume", action, json_string_value(json_object_get(m, "Name")), "container", c->id,
+            "destination", json_string_value(json_object_get(m, "Destination")), "driver", "local",
+            "propagation", json_string_value(json_object_get(m, "Propagation")), "read/write",
+            json_is_false(json_object_get(m, "RW")) ? "false" : "true", NULL);
     }
 }
 

@@ -58,8 +58,8 @@ static void rotate(tug_store *s, int fd, const char *path, long long limit)
     struct stat a, b;
     if (old == NULL || flock(fd, LOCK_EX) < 0)
         return;
-    if (fstat(fd, &a) == 0 && stat(path, &b) == 0 && a.st_ino == b.st_ino &&
-        a.st_dev == b.st_dev && a.st_size >= limit)
+    if (fstat(fd, &a) == 0 && stat(path, &b) == 0 && a.st_ino == b.st_ino && a.st_dev == b.st_dev &&
+        a.st_size >= limit)
         rename(path, old);
     flock(fd, LOCK_UN);
 }
@@ -100,8 +100,10 @@ static json_t *sorted_attrs(json_t *attrs)
         free(keys);
         return out;
     }
-    json_object_foreach (attrs, k, v)
+    json_object_foreach(attrs, k, v)
+    {
         keys[i++] = k;
+    }
     qsort(keys, n, sizeof(*keys), cmp_str);
     for (i = 0; i < n; i++)
         json_object_set(out, keys[i], json_object_get(attrs, keys[i]));
@@ -353,7 +355,8 @@ static void drain(reader *r, int fd)
         if (r->pending.failed)
             return;
         char *start = r->pending.s, *nl;
-        while (!r->stop && (nl = memchr(start, '\n', r->pending.len - (size_t)(start - r->pending.s)))) {
+        while (!r->stop &&
+               (nl = memchr(start, '\n', r->pending.len - (size_t)(start - r->pending.s)))) {
             *nl = '\0';
             one_line(r, start);
             start = nl + 1;
