@@ -217,6 +217,18 @@ stop busier <no value><no value><no value>"
   [ "$output" = "tag" ]
 }
 
+@test "events: commit of a container, and the tag of its image" {
+  T0=$(date +%s.%N)
+  run_tug create --name cm busybox true
+  run_tug commit cm committed:v1
+  local img=$output
+  past_events --filter event=commit --format '{{.Type}} {{.Actor.Attributes.name}} {{.Actor.Attributes.imageID}} {{.Actor.Attributes.imageRef}}'
+  [ "$output" = "container cm $img committed:v1" ]
+  past_events --filter type=image --filter event=tag --format '{{.Actor.ID}} {{.Actor.Attributes.name}}'
+  [ "$output" = "$img committed:v1" ]
+  run_tug rm cm
+}
+
 @test "events: network create, connect, disconnect, destroy; volume create, mount, unmount, destroy" {
   T0=$(date +%s.%N)
   run_tug network create evnet
