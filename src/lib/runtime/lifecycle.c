@@ -544,6 +544,7 @@ int tug_container_start(tug_store *s, tug_container *c, const tug_start_opts *o,
     }
     mark_running(c, &msg);
     r = tug_container_save_state(s, c, err);
+    /* before the ack lets the command run: its die never comes before its start */
     if (r == 0 && o->attach_fd >= 0)
         tug_container_event(s, c, "attach", NULL);
     if (r == 0)
