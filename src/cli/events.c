@@ -96,15 +96,6 @@ static int print_event(json_t *ev, void *data)
     return fflush(stdout) == 0 ? 0 : 1;
 }
 
-static int bad_time(cli_ctx *ctx, const char *flag, const char *value)
-{
-    fprintf(stderr,
-            "Error: invalid value for --%s: %s (a time like 2026-12-07T12:00:00Z or "
-            "2026-12-07, unix seconds, or a duration like 10m)\n",
-            flag, value);
-    return EXIT_ENGINE;
-}
-
 int cmd_events(cli_ctx *ctx, int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -117,17 +108,15 @@ int cmd_events(cli_ctx *ctx, int argc, char **argv)
     const char *format = NULL;
     long long now = tug_now_ns(), since = 0, until = 0;
     tug_error *err = NULL;
-    int c;
+    int c, rc;
     optind = 0;
     while ((c = cli_getopt(argc, argv, "f:", opts)) != -1) {
         switch (c) {
         case 'S':
-            if (tug_parse_timestamp(optarg, now, &since) < 0)
-                return bad_time(ctx, "since", optarg);
-            break;
         case 'U':
-            if (tug_parse_timestamp(optarg, now, &until) < 0)
-                return bad_time(ctx, "until", optarg);
+            if ((rc = cli_parse_time(c == 'S' ? "since" : "until", optarg,
+                                     c == 'S' ? &since : &until)) != 0)
+                return rc;
             break;
         case 'f':
             if (tug_event_filter_add(&f, optarg, &err) < 0)
@@ -150,7 +139,7 @@ int cmd_events(cli_ctx *ctx, int argc, char **argv)
             return cli_flag_error(ctx);
         }
     }
-    int rc = cli_no_operands(ctx, argc, argv);
+    rc = cli_no_operands(ctx, argc, argv);
     if (rc)
         return rc;
     print_ctx p = {0};

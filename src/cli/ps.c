@@ -7,6 +7,7 @@
 
 #include "cli.h"
 #include "commands.h"
+#include "container/health.h"
 #include "net/netsetup.h"
 #include "runtime/container.h"
 #include "util/cleanup.h"
@@ -69,14 +70,25 @@ static char *go_quote(const char *s)
     return out;
 }
 
-static char *status_of(tug_container *c)
+/* " (health: starting)", " (healthy)", " (unhealthy)" or "" as docker's status ends */
+static const char *health_suffix(tug_store *s, tug_container *c)
+{
+    const char *h = tug_health_status(s, c);
+    return strcmp(h, "starting") == 0    ? " (health: starting)"
+           : strcmp(h, "healthy") == 0   ? " (healthy)"
+           : strcmp(h, "unhealthy") == 0 ? " (unhealthy)"
+                                         : "";
+}
+
+static char *status_of(tug_store *s, tug_container *c)
 {
     long long now = (long long)time(NULL);
     char *out = NULL;
     int r = -1;
     if (strcmp(c->state, TUG_STATE_RUNNING) == 0 || strcmp(c->state, TUG_STATE_PAUSED) == 0) {
         cleanup_free char *d = tug_human_duration(now - c->started_ns / 1000000000LL);
-        r = asprintf(&out, "Up %s%s", d, strcmp(c->state, TUG_STATE_PAUSED) == 0 ? " (Paused)" : "");
+        r = asprintf(&out, "Up %s%s", d,
+                     strcmp(c->state, TUG_STATE_PAUSED) == 0 ? " (Paused)" : health_suffix(s, c));
     } else if (strcmp(c->state, TUG_STATE_EXITED) == 0 ||
                strcmp(c->state, TUG_STATE_RESTARTING) == 0) {
         cleanup_free char *d = tug_human_duration(now - c->finished_ns / 1000000000LL);
@@ -97,6 +109,8 @@ typedef struct ps_filter {
     char **status, **names, **labels, **ancestors, **ids;
     size_t n_status, n_names, n_labels, n_ancestors, n_ids;
     int exited; /* -1 any */
+    char **health; /* starting | healthy | unhealthy | none */
+    size_t n_health;
 } ps_filter;
 
 static void push(char ***v, size_t *n, const char *s)
@@ -128,6 +142,15 @@ static int parse_filter(const char *f, ps_filter *flt)
             return -1;
         }
         push(&flt->status, &flt->n_status, v);
+    } else if (kl == 6 && strncmp(f, "health", 6) == 0) {
+        if (strcmp(v, "starting") != 0 && strcmp(v, "healthy") != 0 &&
+            strcmp(v, "unhealthy") != 0 && strcmp(v, "none") != 0) {
+            fprintf(stderr, "Error: Unrecognised filter value for health: %s (use starting, "
+                            "healthy, unhealthy or none)\n",
+                    v);
+            return -1;
+        }
+        push(&flt->health, &flt->n_health, v);
     } else if (kl == 4 && strncmp(f, "name", 4) == 0)
         push(&flt->names, &flt->n_names, v);
     else if (kl == 5 && strncmp(f, "label", 5) == 0)
@@ -164,6 +187,10 @@ static bool any_match(char **v, size_t n, bool (*fn)(const char *, tug_container
 static bool m_status(const char *v, tug_container *c, void *ud)
 {
     return strcmp(v, c->state) == 0;
+}
+static bool m_health(const char *v, tug_container *c, void *ud)
+{
+    return strcmp(v, tug_health_status(ud, c)) == 0;
 }
 static bool m_name(const char *v, tug_container *c, void *ud)
 {
@@ -229,7 +256,7 @@ static json_t *ports_string(tug_store *s, tug_container *c)
     return out;
 }
 
-static json_t *ps_row(tug_store *s, tug_container *c, bool no_trunc, bool size)
+json_t *ps_row(tug_store *s, tug_container *c, bool no_trunc, bool size)
 {
     json_t *r = json_object();
     char shortid[13];
@@ -250,7 +277,7 @@ static json_t *ps_row(tug_store *s, tug_container *c, bool no_trunc, bool size)
     json_object_set_new(r, "RunningFor", json_string(ago));
     json_object_set_new(r, "Ports", ports_string(s, c));
     json_object_set_new(r, "State", json_string(c->state));
-    cleanup_free char *status = status_of(c);
+    cleanup_free char *status = status_of(s, c);
     json_object_set_new(r, "Status", json_string(status ? status : ""));
     json_object_set_new(r, "Names", json_string(c->name));
     json_t *labels = json_object_get(json_object_get(c->config, "Config"), "Labels");
@@ -276,16 +303,9 @@ static json_t *ps_row(tug_store *s, tug_container *c, bool no_trunc, bool size)
     json_decref(eps);
     json_object_set_new(r, "LocalVolumes", json_string("0"));
     if (size) {
-        cleanup_free char *dir = tug_container_dir(s, c->id);
-        cleanup_free char *upper = NULL;
-        long long rw = 0;
-        tug_error *err = NULL;
-        if (asprintf(&upper, "%s/upper", dir) >= 0)
-            tug_dir_size(upper, &rw, &err);
-        tug_error_free(err);
-        long long virt = rw;
+        long long rw = tug_store_container_size_rw(s, c->id), virt = rw;
         cleanup_image tug_image *img = NULL;
-        err = NULL;
+        tug_error *err = NULL;
         if (tug_store_load_image(s, c->image_id, &img, &err) == 0)
             virt += img->size;
         tug_error_free(err);
@@ -390,7 +410,8 @@ int cmd_ps(cli_ctx *ctx, int argc, char **argv)
         if (!any_match(flt.status, flt.n_status, m_status, ct, s) ||
             !any_match(flt.names, flt.n_names, m_name, ct, s) ||
             !any_match(flt.ids, flt.n_ids, m_id, ct, s) ||
-            !any_match(flt.ancestors, flt.n_ancestors, m_ancestor, ct, s))
+            !any_match(flt.ancestors, flt.n_ancestors, m_ancestor, ct, s) ||
+            !any_match(flt.health, flt.n_health, m_health, ct, s))
             continue;
         bool labels_ok = true;
         for (size_t k = 0; k < flt.n_labels; k++)
@@ -405,6 +426,7 @@ int cmd_ps(cli_ctx *ctx, int argc, char **argv)
     }
     tug_containers_free(v, n);
     free(flt.status);
+    free(flt.health);
     free(flt.names);
     free(flt.labels);
     free(flt.ancestors);

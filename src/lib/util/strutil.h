@@ -38,10 +38,6 @@ bool tug_glob_match(const char *pattern, const char *s);
 /* A Go duration ("30s", "1m30s", "1.5h", "-2ms", "0"; units ns us µs ms s m h) in
  * nanoseconds; -1 when malformed or beyond int64. */
 int tug_parse_go_duration(const char *s, int64_t *ret_ns);
-/* docker's --since/--until times, in nanoseconds: a duration before now_ns ("10m", "1h30m"),
- * unix seconds ("1700000000", "1700000000.5"), RFC 3339, or a date and time without a zone
- * ("2026-12-07", "2026-12-07T12:00", "2026-12-07T12:00:05.5") in local time. -1 if none. */
-int tug_parse_timestamp(const char *s, long long now_ns, long long *ret_ns);
 
 /* A growable string to build text in. After an allocation
  * fails every append is a no-op and tug_strbuf_steal returns NULL. */
