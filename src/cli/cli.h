@@ -89,6 +89,9 @@ void cli_table_free(cli_table *t);
 /* Print inspect documents as docker does: a JSON array (4-space indent), or a template per
  * document. Returns an exit status (0 when printing worked). */
 int cli_print_documents(json_t *docs, const char *format);
+/* --since/--until of logs and events as docker reads them (tug_logs_parse_time, local times in
+ * this zone); 1 after docker's message. */
+int cli_parse_time(const char *flag, const char *value, long long *ret_ns);
 /* docker's label filter against an object's Labels: "key" (present) or "key=value". */
 bool cli_label_match(json_t *labels, const char *filter);
 /* Look each name up with `find` (its document, or NULL and an error) and print what was found

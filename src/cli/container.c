@@ -352,6 +352,7 @@ static int stop_one(cli_ctx *ctx, tug_container *c, void *arg)
         int code = start_container(ctx, c, false, false, NULL);
         if (code)
             return code;
+        tug_container_event(ctx->store, c, "restart", NULL);
     }
     printf("%s\n", ctx->cur_arg);
     return 0;

@@ -27,8 +27,7 @@ typedef struct log_opts {
     bool tty;                     /* everything went to stdout */
 } log_opts;
 
-/* --since/--until as docker reads them (see tug_logs_parse_time); 1 with docker's message */
-static int parse_time(const char *flag, const char *value, long long *ret_ns)
+int cli_parse_time(const char *flag, const char *value, long long *ret_ns)
 {
     struct timespec now;
     clock_gettime(CLOCK_REALTIME, &now);
@@ -128,7 +127,7 @@ int cmd_logs(cli_ctx *ctx, int argc, char **argv)
             break;
         case 'S':
         case 'U':
-            if (parse_time(c == 'S' ? "since" : "until", optarg,
+            if (cli_parse_time(c == 'S' ? "since" : "until", optarg,
                            c == 'S' ? &o.since_ns : &o.until_ns) != 0)
                 return EXIT_USER;
             break;

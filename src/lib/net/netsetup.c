@@ -841,6 +841,7 @@ int tug_net_disconnect(tug_store *s, const char *id, const char *network, bool p
     cleanup_network tug_network *n = NULL;
     if (tug_network_find(s, network, &n, err) < 0)
         return -1;
+    tug_net_disconnected(s, id, n->id);
     cleanup_stmt sqlite3_stmt *st = tug_db_prepare(
         s, "DELETE FROM endpoints WHERE container_id = ? AND network_id = ?", err);
     if (st == NULL)

@@ -5,6 +5,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +18,7 @@
 #include "../net/netsetup.h"
 #include "../net/network.h"
 #include "../store/db.h"
+#include "../store/events.h"
 #include "../store/imgconfig.h"
 #include "../util/cleanup.h"
 #include "../util/digest.h"
@@ -322,7 +324,10 @@ int tug_container_create(tug_store *s, const char *image, json_t *request, const
             goto fail;
         }
     }
-    return tug_container_find(s, id, ret_ctr, err);
+    if (tug_container_find(s, id, ret_ctr, err) < 0)
+        return -1;
+    tug_container_event(s, *ret_ctr, "create", NULL);
+    return 0;
 fail: {
     tug_error *ignored = NULL;
     tug_volume_release(s, id, true, &ignored);
@@ -332,6 +337,49 @@ fail: {
     tug_error_free(ignored);
     return -1;
 }
+}
+
+void tug_container_event(tug_store *s, const tug_container *c, const char *action, ...)
+{
+    json_t *attrs = json_object();
+    json_t *labels = json_object_get(json_object_get(c->config, "Config"), "Labels");
+    const char *k;
+    json_t *v;
+    if (attrs == NULL)
+        return;
+    json_object_foreach(labels, k, v)
+    {
+        if (json_is_string(v))
+            json_object_set(attrs, k, v);
+    }
+    json_object_set_new(attrs, "image", json_string(c->image_name ? c->image_name : ""));
+    json_object_set_new(attrs, "name", json_string(c->name ? c->name : ""));
+    va_list ap;
+    va_start(ap, action);
+    while ((k = va_arg(ap, const char *)) != NULL) {
+        const char *val = va_arg(ap, const char *);
+        if (val)
+            json_object_set_new(attrs, k, json_string(val));
+    }
+    va_end(ap);
+    tug_event_emitj(s, "container", action, c->id, attrs);
+}
+
+void tug_container_volume_events(tug_store *s, const tug_container *c, const char *action)
+{
+    size_t i;
+    json_t *m;
+    json_array_foreach(json_object_get(c->config, "TugMountPoints"), i, m)
+    {
+        const char *type = json_string_value(json_object_get(m, "Type"));
+        if (type == NULL || strcmp(type, "volume") != 0)
+            continue;
+        tug_event_emit(
+            s, "volume", action, json_string_value(json_object_get(m, "Name")), "container", c->id,
+            "destination", json_string_value(json_object_get(m, "Destination")), "driver", "local",
+            "propagation", json_string_value(json_object_get(m, "Propagation")), "read/write",
+            json_is_false(json_object_get(m, "RW")) ? "false" : "true", NULL);
+    }
 }
 
 int tug_container_find(tug_store *s, const char *what, tug_container **ret_ctr, tug_error **err)
@@ -505,8 +553,9 @@ int tug_container_rename(tug_store *s, tug_container *c, const char *name, tug_e
     }
     if (r < 0)
         return tug_error_wrap(err, "rename container %s to %s", c->name, name);
-    free(c->name);
+    cleanup_free char *old = c->name;
     c->name = strdup(name);
+    tug_container_event(s, c, "rename", "oldName", old, NULL);
     return 0;
 }
 
@@ -549,6 +598,7 @@ int tug_container_remove(tug_store *s, tug_container *c, tug_error **err)
     if (tug_db_step_done(s, st, err) < 0)
         return -1;
     c->removed = true;
+    tug_container_event(s, c, "destroy", NULL);
     /* Then the directory is set aside under a name that says whose removal it is: one that
      * fails or is killed halfway leaves .rm-PID-ID, which the next removal (or `system check`)
      * takes once that PID is gone, never a directory that looks like a container's. */

@@ -37,6 +37,16 @@ typedef struct tug_container {
 } tug_container;
 
 void tug_container_free(tug_container *c);
+/* Record a container event (store/events.h) with docker's attributes: image, name and the
+ * container's labels, then extra key, value pairs ending in NULL. */
+void tug_container_event(tug_store *s, const tug_container *c, const char *action, ...)
+    __attribute__((sentinel));
+/* docker's exec events: "exec_create: CMD ARGS" and "exec_start: CMD ARGS" when args is given,
+ * else "exec_die" with the exit code. */
+void tug_exec_event(tug_store *s, const tug_container *c, const char *action, char **args,
+                    int exit_code);
+/* A volume event ("mount", "unmount") for each volume the container mounts. */
+void tug_container_volume_events(tug_store *s, const tug_container *c, const char *action);
 void tug_container_freep(tug_container **c);
 #define cleanup_container __attribute__((cleanup(tug_container_freep)))
 

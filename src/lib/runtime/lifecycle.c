@@ -555,6 +555,13 @@ int tug_container_start(tug_store *s, tug_container *c, const tug_start_opts *o,
     }
     mark_running(c, &msg);
     r = tug_container_save_state(s, c, err);
+    /* before the ack lets the command run: its die never comes before its start */
+    if (r == 0 && o->attach_fd >= 0)
+        tug_container_event(s, c, "attach", NULL);
+    if (r == 0)
+        tug_container_volume_events(s, c, "mount");
+    if (r == 0)
+        tug_container_event(s, c, "start", NULL);
     if (write(ack[1], "k", 1) < 0) {
         /* the monitor went on without us */
     }
@@ -603,6 +610,14 @@ static void mark_stopped(tug_store *s, const tug_container *c)
         tug_write_file_atomic_nosync(stopped, "1", 1, 0600, NULL);
 }
 
+/* docker's "kill", with the signal's number. */
+static void kill_event(tug_store *s, const tug_container *c, int sig)
+{
+    char num[16];
+    snprintf(num, sizeof(num), "%d", sig);
+    tug_container_event(s, c, "kill", "signal", num, NULL);
+}
+
 int tug_container_signal(tug_store *s, tug_container *c, int sig, tug_error **err)
 {
     if (tug_container_refresh(s, c, err) < 0)
@@ -618,6 +633,7 @@ int tug_container_signal(tug_store *s, tug_container *c, int sig, tug_error **er
         return not_running(c, err);
     if (r < 0)
         return tug_error_set(err, -r, "signal %s", c->name);
+    kill_event(s, c, sig);
     if (sig == SIGKILL && strcmp(c->state, TUG_STATE_PAUSED) == 0) {
         /* a frozen process cannot die: thaw it so the kill lands, as docker does */
         tug_error *e = NULL;
@@ -698,14 +714,19 @@ int tug_container_stop(tug_store *s, tug_container *c, int sig, int timeout, boo
     }
     if (strcmp(c->state, TUG_STATE_PAUSED) == 0)
         tug_container_pause(s, c, false, NULL);
-    tug_pidfd_signal(pidfd, sig);
+    if (tug_pidfd_signal(pidfd, sig) == 0)
+        kill_event(s, c, sig);
     if (!tug_pidfd_wait(pidfd, timeout * 1000)) {
         *ret_forced = true;
-        tug_pidfd_signal(pidfd, SIGKILL);
+        if (tug_pidfd_signal(pidfd, SIGKILL) == 0)
+            kill_event(s, c, SIGKILL);
         tug_pidfd_wait(pidfd, 10000);
     }
     wait_ended(c, 10000);
-    return reload(s, c, exit_fd, err);
+    int r = reload(s, c, exit_fd, err);
+    if (r == 0)
+        tug_container_event(s, c, "stop", NULL);
+    return r;
 }
 
 int tug_container_pause(tug_store *s, tug_container *c, bool pause, tug_error **err)
@@ -730,7 +751,10 @@ int tug_container_pause(tug_store *s, tug_container *c, bool pause, tug_error **
     if (r < 0)
         return -1;
     set_state(c, pause ? TUG_STATE_PAUSED : TUG_STATE_RUNNING);
-    return tug_container_save_state(s, c, err);
+    if (tug_container_save_state(s, c, err) < 0)
+        return -1;
+    tug_container_event(s, c, pause ? "pause" : "unpause", NULL);
+    return 0;
 }
 
 static void send_exit(int fd, int code)
@@ -769,6 +793,19 @@ static bool restart_wanted(tug_store *s, const tug_container *c)
            (max <= 0 || c->restart_count < max);
 }
 
+/* docker's "die", with the exit code and how long the run took (seconds). */
+static void die_event(tug_store *s, const tug_container *c)
+{
+    char code[16], took[24];
+    long long secs = c->started_ns && c->finished_ns > c->started_ns
+                         ? (c->finished_ns - c->started_ns) / 1000000000LL
+                         : 0;
+    snprintf(code, sizeof(code), "%d", c->exit_code);
+    snprintf(took, sizeof(took), "%lld", secs);
+    tug_container_event(s, c, "die", "exitCode", code, "execDuration", took, NULL);
+    tug_container_volume_events(s, c, "unmount");
+}
+
 /* The container ended with the status in c: record it, then remove it (--rm) or restart it
  * (its restart policy), then tell an attached client. The monitor's container-finish, an
  * attached `tug run` and a command that found the monitor killed (late) may all get here for
@@ -786,6 +823,7 @@ static int container_ended(tug_store *s, tug_container *c, int attach_fd, bool l
         send_exit(attach_fd, c->exit_code);
         return reload(s, c, -1, err);
     }
+    die_event(s, c);
     if (late)
         remove_cgroup(c);
     tug_net_release(s, c->id);
