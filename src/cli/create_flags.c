@@ -25,6 +25,9 @@ enum {
     O_ULIMIT, O_SHM, O_LOGOPT, O_LOGDRIVER, O_ENVFILE, O_NETWORK, O_PULL, O_PLATFORM, O_HELP,
     O_CIDFILE, O_SIGPROXY, O_ALIAS, O_IP, O_DNS, O_ADDHOST, O_PUBALL,
     O_MOUNT, O_VOLFROM, O_DEVICE, O_DEVRULE, O_SYSCTL,
+    O_GROUPADD, O_IPC, O_PID, O_UTS, O_USERNS, O_CGROUPNS, O_CPUSET_CPUS, O_CPUSET_MEMS,
+    O_CPU_PERIOD, O_CPU_QUOTA, O_BLKIO_WEIGHT, O_MEM_RESV, O_SWAPPINESS, O_OOM_KILL_DISABLE,
+    O_OOM_SCORE_ADJ, O_LABELFILE, O_DOMAINNAME, O_ANNOTATION, O_DETACHKEYS,
 };
 
 static const struct option create_opts[] = {
@@ -78,56 +81,150 @@ static const struct option create_opts[] = {
     {"volume", required_argument, NULL, 'v'},
     {"mount", required_argument, NULL, O_MOUNT},
     {"volumes-from", required_argument, NULL, O_VOLFROM},
+    {"group-add", required_argument, NULL, O_GROUPADD},
+    {"ipc", required_argument, NULL, O_IPC},
+    {"pid", required_argument, NULL, O_PID},
+    {"uts", required_argument, NULL, O_UTS},
+    {"userns", required_argument, NULL, O_USERNS},
+    {"cgroupns", required_argument, NULL, O_CGROUPNS},
+    {"cpuset-cpus", required_argument, NULL, O_CPUSET_CPUS},
+    {"cpuset-mems", required_argument, NULL, O_CPUSET_MEMS},
+    {"cpu-period", required_argument, NULL, O_CPU_PERIOD},
+    {"cpu-quota", required_argument, NULL, O_CPU_QUOTA},
+    {"blkio-weight", required_argument, NULL, O_BLKIO_WEIGHT},
+    {"memory-reservation", required_argument, NULL, O_MEM_RESV},
+    {"memory-swappiness", required_argument, NULL, O_SWAPPINESS},
+    {"oom-kill-disable", no_argument, NULL, O_OOM_KILL_DISABLE},
+    {"oom-score-adj", required_argument, NULL, O_OOM_SCORE_ADJ},
+    {"label-file", required_argument, NULL, O_LABELFILE},
+    {"domainname", required_argument, NULL, O_DOMAINNAME},
+    {"annotation", required_argument, NULL, O_ANNOTATION},
+    {"detach-keys", required_argument, NULL, O_DETACHKEYS},
     {"help", no_argument, NULL, O_HELP},
     {NULL, 0, NULL, 0},
 };
 
-static const char create_help[] =
-    "  -a, --attach list              Attach to STDIN, STDOUT or STDERR\n"
-    "      --cap-add list             Add Linux capabilities\n"
-    "      --cap-drop list            Drop Linux capabilities\n"
-    "      --cidfile string           Write the container ID to the file\n"
-    "  -c, --cpu-shares int           CPU shares (relative weight)\n"
-    "      --cpus decimal             Number of CPUs\n"
-    "  -d, --detach                   Run container in background and print container ID\n"
-    "      --device list              Add a host device to the container\n"
-    "      --device-cgroup-rule list  Add a rule to the cgroup allowed devices list\n"
-    "      --entrypoint string        Overwrite the default ENTRYPOINT of the image\n"
-    "  -e, --env list                 Set environment variables\n"
-    "      --env-file list            Read in a file of environment variables\n"
-    "  -h, --hostname string          Container host name\n"
-    "      --init                     Run an init inside the container that forwards signals "
-    "and reaps processes\n"
-    "  -i, --interactive              Keep STDIN open even if not attached\n"
-    "  -l, --label list               Set meta data on a container\n"
-    "      --log-opt list             Log driver options (max-size, max-file)\n"
-    "  -m, --memory bytes             Memory limit\n"
-    "      --memory-swap bytes        Swap limit equal to memory plus swap: '-1' to enable "
-    "unlimited swap\n"
-    "      --mount mount              Attach a filesystem mount to the container\n"
-    "      --name string              Assign a name to the container\n"
-    "      --network network          Connect a container to a network\n"
-    "      --pids-limit int           Tune container pids limit (set -1 for unlimited)\n"
-    "      --privileged               Give extended privileges to this container\n"
-    "      --pull string              Pull image before running (\"always\"|\"missing\"|"
-    "\"never\")\n"
-    "      --read-only                Mount the container's root filesystem as read only\n"
-    "      --restart string           Restart policy to apply when a container exits "
-    "(default \"no\")\n"
-    "      --rm                       Automatically remove the container when it exits\n"
-    "      --security-opt list        Security Options\n"
-    "      --shm-size bytes           Size of /dev/shm\n"
-    "      --stop-signal string       Signal to stop a container (default \"SIGTERM\")\n"
-    "      --stop-timeout int         Timeout (in seconds) to stop a container\n"
-    "      --sysctl map               Sysctl options\n"
-    "      --tmpfs list               Mount a tmpfs directory\n"
-    "  -t, --tty                      Allocate a pseudo-TTY\n"
-    "      --ulimit ulimit            Ulimit options\n"
-    "  -u, --user string              Username or UID (format: <name|uid>[:<group|gid>])\n"
-    "  -v, --volume list              Bind mount a volume\n"
-    "      --volumes-from list        Mount volumes from the specified container(s)\n"
-    "  -w, --workdir string           Working directory inside the container\n";
+/* The flags as docker's help words them; run_only ones are not create's. */
+static const struct {
+    const char *flag, *desc;
+    bool run_only;
+} create_help[] = {
+    {"--add-host list", "Add a custom host-to-IP mapping (host:ip)", false},
+    {"--annotation map", "Add an annotation to the container (passed through to the OCI "
+                         "runtime) (default map[])", false},
+    {"-a, --attach list", "Attach to STDIN, STDOUT or STDERR", false},
+    {"--blkio-weight uint16", "Block IO (relative weight), between 10 and 1000, or 0 to "
+                              "disable (default 0)", false},
+    {"--cap-add list", "Add Linux capabilities", false},
+    {"--cap-drop list", "Drop Linux capabilities", false},
+    {"--cgroupns string", "Cgroup namespace to use (host|private)\n"
+                          "'host':    Run the container in the host's cgroup namespace\n"
+                          "'private': Run the container in its own private cgroup namespace "
+                          "(default)", false},
+    {"--cidfile string", "Write the container ID to the file", false},
+    {"--cpu-period int", "Limit CPU CFS (Completely Fair Scheduler) period", false},
+    {"--cpu-quota int", "Limit CPU CFS (Completely Fair Scheduler) quota", false},
+    {"-c, --cpu-shares int", "CPU shares (relative weight)", false},
+    {"--cpus decimal", "Number of CPUs", false},
+    {"--cpuset-cpus string", "CPUs in which to allow execution (0-3, 0,1)", false},
+    {"--cpuset-mems string", "MEMs in which to allow execution (0-3, 0,1)", false},
+    {"-d, --detach", "Run container in background and print container ID", true},
+    {"--detach-keys string", "Override the key sequence for detaching a container", false},
+    {"--device list", "Add a host device to the container", false},
+    {"--device-cgroup-rule list", "Add a rule to the cgroup allowed devices list", false},
+    {"--dns list", "Set custom DNS servers", false},
+    {"--domainname string", "Container NIS domain name", false},
+    {"--entrypoint string", "Overwrite the default ENTRYPOINT of the image", false},
+    {"-e, --env list", "Set environment variables", false},
+    {"--env-file list", "Read in a file of environment variables", false},
+    {"--group-add list", "Add additional groups to join", false},
+    {"-h, --hostname string", "Container host name", false},
+    {"--init", "Run an init inside the container that forwards signals and reaps processes",
+     false},
+    {"-i, --interactive", "Keep STDIN open even if not attached", false},
+    {"--ip string", "IPv4 address (e.g., 172.30.100.104)", false},
+    {"--ipc string", "IPC mode to use", false},
+    {"-l, --label list", "Set meta data on a container", false},
+    {"--label-file list", "Read in a line delimited file of labels", false},
+    {"--log-driver string", "Logging driver for the container", false},
+    {"--log-opt list", "Log driver options", false},
+    {"-m, --memory bytes", "Memory limit", false},
+    {"--memory-reservation bytes", "Memory soft limit", false},
+    {"--memory-swap bytes", "Swap limit equal to memory plus swap: '-1' to enable unlimited "
+                            "swap", false},
+    {"--memory-swappiness int", "Tune container memory swappiness (0 to 100) (default -1)",
+     false},
+    {"--mount mount", "Attach a filesystem mount to the container", false},
+    {"--name string", "Assign a name to the container", false},
+    {"--network network", "Connect a container to a network", false},
+    {"--network-alias list", "Add network-scoped alias for the container", false},
+    {"--oom-kill-disable", "Disable OOM Killer", false},
+    {"--oom-score-adj int", "Tune host's OOM preferences (-1000 to 1000)", false},
+    {"--pid string", "PID namespace to use", false},
+    {"--pids-limit int", "Tune container pids limit (set -1 for unlimited)", false},
+    {"--platform string", "Set platform if server is multi-platform capable", false},
+    {"--privileged", "Give extended privileges to this container", false},
+    {"-p, --publish list", "Publish a container's port(s) to the host", false},
+    {"-P, --publish-all", "Publish all exposed ports to random ports", false},
+    {"--pull string", "Pull image before running (\"always\", \"missing\", \"never\") "
+                      "(default \"missing\")", false},
+    {"--read-only", "Mount the container's root filesystem as read only", false},
+    {"--restart string", "Restart policy to apply when a container exits (default \"no\")",
+     false},
+    {"--rm", "Automatically remove the container when it exits", false},
+    {"--security-opt list", "Security Options", false},
+    {"--shm-size bytes", "Size of /dev/shm", false},
+    {"--sig-proxy", "Proxy received signals to the process (default true)", true},
+    {"--stop-signal string", "Signal to stop a container (default \"SIGTERM\")", false},
+    {"--stop-timeout int", "Timeout (in seconds) to stop a container", false},
+    {"--sysctl map", "Sysctl options (default map[])", false},
+    {"--tmpfs list", "Mount a tmpfs directory", false},
+    {"-t, --tty", "Allocate a pseudo-TTY", false},
+    {"--ulimit ulimit", "Ulimit options (default [])", false},
+    {"-u, --user string", "Username or UID (format: <name|uid>[:<group|gid>])", false},
+    {"--userns string", "User namespace to use", false},
+    {"--uts string", "UTS namespace to use", false},
+    {"-v, --volume list", "Bind mount a volume", false},
+    {"--volumes-from list", "Mount volumes from the specified container(s)", false},
+    {"-w, --workdir string", "Working directory inside the container", false},
+};
 
+/* The options part of the help: docker's columns, a description's further lines under its
+ * first. */
+static char *create_help_text(bool for_run)
+{
+    /* "-x, --long" starts four columns left of a lone "--long" */
+    size_t width = 0;
+    for (size_t i = 0; i < TUG_ARRAY_SIZE(create_help); i++) {
+        const char *fl = create_help[i].flag;
+        size_t w = strlen(fl) + (fl[1] == '-' ? 4 : 0);
+        if (w > width)
+            width = w;
+    }
+    char *out = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&out, &len);
+    if (f == NULL)
+        return NULL;
+    for (size_t i = 0; i < TUG_ARRAY_SIZE(create_help); i++) {
+        if (create_help[i].run_only && !for_run)
+            continue;
+        const char *flag = create_help[i].flag;
+        bool lone = flag[1] == '-';
+        fprintf(f, "  %s%-*s  ", lone ? "    " : "", (int)width - (lone ? 4 : 0), flag);
+        for (const char *d = create_help[i].desc; *d;) {
+            size_t n = strcspn(d, "\n");
+            fprintf(f, "%.*s\n", (int)n, d);
+            d += n;
+            if (*d == '\n') {
+                d++;
+                fprintf(f, "%*s", (int)width + 4, "");
+            }
+        }
+    }
+    fclose(f);
+    return out;
+}
 
 /* bad_value with the library's reason, which it frees. */
 static int bad_value_error(cli_ctx *ctx, const char *value, const char *flag, tug_error *err)
@@ -250,6 +347,48 @@ static int parse_ulimit(const char *s, json_t *out)
     json_object_set_new(u, "Soft", json_integer(soft));
     json_array_append_new(out, u);
     return 0;
+}
+
+/* --label-file: a label (key=value, or key) a line; '#' lines and blank ones skipped. */
+static int read_label_file(json_t *labels, const char *path, char **ret_err)
+{
+    cleanup_fclose FILE *f = fopen(path, "re");
+    if (f == NULL) {
+        if (asprintf(ret_err, "open %s: %s", path, strerror(errno)) < 0)
+            *ret_err = NULL;
+        return -1;
+    }
+    char line[8192];
+    while (fgets(line, sizeof(line), f)) {
+        line[strcspn(line, "\r\n")] = '\0';
+        char *p = line;
+        while (*p == ' ' || *p == '\t')
+            p++;
+        if (*p == '\0' || *p == '#')
+            continue;
+        const char *eq = strchr(p, '=');
+        cleanup_free char *k = eq ? strndup(p, (size_t)(eq - p)) : strdup(p);
+        json_object_set_new(labels, k, json_string(eq ? eq + 1 : ""));
+    }
+    return 0;
+}
+
+/* docker's detach keys: comma-separated single characters or ctrl-<a-z@[\]^_>. */
+static bool detach_keys_valid(const char *keys)
+{
+    cleanup_free char *copy = strdup(keys);
+    if (copy == NULL || *copy == '\0')
+        return false;
+    char *save = NULL;
+    int n = 0;
+    for (char *k = strtok_r(copy, ",", &save); k; k = strtok_r(NULL, ",", &save), n++) {
+        if (strlen(k) == 1)
+            continue;
+        if (strncmp(k, "ctrl-", 5) != 0 || strlen(k) != 6 ||
+            (strchr("abcdefghijklmnopqrstuvwxyz@[\\]^_", k[5]) == NULL))
+            return false;
+    }
+    return n > 0 && strstr(keys, ",,") == NULL && keys[strlen(keys) - 1] != ',';
 }
 
 /* A create request's Config: the defaults, attached to stdout and stderr unless -d. */
@@ -604,12 +743,8 @@ int parse_create_flags(cli_ctx *ctx, int argc, char **argv, bool for_run, create
             break;
         }
         case O_LOGDRIVER:
-            if (strcmp(optarg, "json-file") != 0) {
-                fprintf(stderr, "Error: log driver \"%s\" is not supported: tug writes "
-                                "json-file logs\n",
-                        optarg);
-                return EXIT_ENGINE;
-            }
+            /* the library says which drivers there are */
+            json_object_set_new(json_object_get(hc, "LogConfig"), "Type", json_string(optarg));
             break;
         case O_NETWORK:
             network = optarg;
@@ -733,13 +868,117 @@ int parse_create_flags(cli_ctx *ctx, int argc, char **argv, bool for_run, create
                 return cli_flag_unknown(ctx);
             f->no_sig_proxy = !cli_opt_on();
             break;
+        case O_GROUPADD:
+            append_to(hc, "GroupAdd", optarg);
+            break;
+        case O_IPC:
+        case O_PID:
+        case O_UTS:
+        case O_USERNS:
+        case O_CGROUPNS: {
+            static const struct {
+                int opt;
+                const char *key, *flag, *what, *use;
+            } modes[] = {
+                {O_IPC, "IpcMode", "--ipc", "IPC",
+                 "private, shareable, host, none or container:NAME"},
+                {O_PID, "PidMode", "--pid", "PID", "host or container:NAME"},
+                {O_UTS, "UTSMode", "--uts", "UTS", "host"},
+                {O_USERNS, "UsernsMode", "--userns", "USER", "host"},
+                {O_CGROUPNS, "CgroupnsMode", "--cgroupns", "CGROUP", "host or private"},
+            };
+            size_t k = 0;
+            while (modes[k].opt != c)
+                k++;
+            if (!tug_request_mode_valid(modes[k].key, optarg)) {
+                fprintf(stderr, "Error: %s: invalid %s mode: \"%s\": use %s\n", modes[k].flag,
+                        modes[k].what, optarg, modes[k].use);
+                return EXIT_ENGINE;
+            }
+            json_object_set_new(hc, modes[k].key, json_string(optarg));
+            break;
+        }
+        case O_CPUSET_CPUS:
+            json_object_set_new(hc, "CpusetCpus", json_string(optarg));
+            break;
+        case O_CPUSET_MEMS:
+            json_object_set_new(hc, "CpusetMems", json_string(optarg));
+            break;
+        case O_CPU_PERIOD:
+        case O_CPU_QUOTA:
+        case O_SWAPPINESS:
+        case O_OOM_SCORE_ADJ:
+        case O_BLKIO_WEIGHT: {
+            const char *flag = c == O_CPU_PERIOD    ? "--cpu-period"
+                               : c == O_CPU_QUOTA   ? "--cpu-quota"
+                               : c == O_SWAPPINESS  ? "--memory-swappiness"
+                               : c == O_OOM_SCORE_ADJ ? "--oom-score-adj"
+                                                      : "--blkio-weight";
+            errno = 0;
+            v = strtoll(optarg, &end, 10);
+            if (end == optarg || *end)
+                return cli_bad_value(ctx, optarg, flag, "invalid syntax");
+            if (errno == ERANGE || (c == O_BLKIO_WEIGHT && (v < 0 || v > 65535)))
+                return cli_bad_value(ctx, optarg, flag, "value out of range");
+            json_object_set_new(hc,
+                                c == O_CPU_PERIOD    ? "CpuPeriod"
+                                : c == O_CPU_QUOTA   ? "CpuQuota"
+                                : c == O_SWAPPINESS  ? "MemorySwappiness"
+                                : c == O_OOM_SCORE_ADJ ? "OomScoreAdj"
+                                                       : "BlkioWeight",
+                                json_integer(v));
+            break;
+        }
+        case O_MEM_RESV:
+            if (tug_parse_size(optarg, &v) < 0)
+                return cli_bad_value(ctx, optarg, "--memory-reservation", "invalid size");
+            json_object_set_new(hc, "MemoryReservation", json_integer(v));
+            break;
+        case O_OOM_KILL_DISABLE:
+            json_object_set_new(hc, "OomKillDisable", json_boolean(cli_opt_on()));
+            break;
+        case O_LABELFILE: {
+            char *why = NULL;
+            if (read_label_file(json_object_get(cfg, "Labels"), optarg, &why) < 0) {
+                fprintf(stderr, "Error: %s\n", why ? why : optarg);
+                free(why);
+                return EXIT_ENGINE;
+            }
+            break;
+        }
+        case O_DOMAINNAME:
+            json_object_set_new(cfg, "Domainname", json_string(optarg));
+            break;
+        case O_ANNOTATION: {
+            const char *eq = strchr(optarg, '=');
+            if (eq == optarg)
+                return cli_bad_value(ctx, optarg, "--annotation", "use key=value");
+            json_t *an = json_object_get(hc, "Annotations");
+            if (!json_is_object(an))
+                json_object_set_new(hc, "Annotations", an = json_object());
+            cleanup_free char *k = eq ? strndup(optarg, (size_t)(eq - optarg)) : strdup(optarg);
+            json_object_set_new(an, k, json_string(eq ? eq + 1 : ""));
+            break;
+        }
+        case O_DETACHKEYS:
+            if (!detach_keys_valid(optarg)) {
+                fprintf(stderr, "Error: Invalid detach keys (%s) provided: use a character or "
+                                "ctrl-<value> (a-z, @, [, \\, ], ^, _), comma-separated\n",
+                        optarg);
+                return EXIT_ENGINE;
+            }
+            f->detach_keys = optarg;
+            break;
         case O_HELP:
+        {
+            cleanup_free char *help = create_help_text(for_run);
             cli_print_help(for_run ? "tug run [OPTIONS] IMAGE [COMMAND] [ARG...]"
                                    : "tug create [OPTIONS] IMAGE [COMMAND] [ARG...]",
                            for_run ? "Run a command in a new container"
                                    : "Create a new container",
-                           create_help);
+                           help ? help : "");
             return -1;
+        }
         default:
             return cli_flag_error(ctx);
         }
@@ -750,6 +989,17 @@ int parse_create_flags(cli_ctx *ctx, int argc, char **argv, bool for_run, create
                 ctx->cmd, ctx->prog, ctx->cmd, ctx->prog, ctx->cmd);
         return EXIT_USER;
     }
+    const char *uts = json_string_value(json_object_get(hc, "UTSMode"));
+    const char *hn = json_string_value(json_object_get(cfg, "Hostname"));
+    if (uts && strcmp(uts, "host") == 0 && hn && *hn) {
+        fprintf(stderr, "Error: Conflicting options: hostname and the UTS mode\n");
+        return EXIT_ENGINE;
+    }
+    if (json_is_true(json_object_get(hc, "OomKillDisable")) && memory == 0)
+        warn(f, "WARNING: Disabling the OOM killer on containers without setting a "
+                "'-m/--memory' limit may be dangerous.");
+    if (f->cidfile)
+        json_object_set_new(hc, "ContainerIDFile", json_string(f->cidfile));
     json_object_set_new(hc, "Memory", json_integer(memory));
     json_object_set_new(hc, "MemorySwap", json_integer(swap_set ? swap : 0));
     const char *mode = network ? network : "default";

@@ -11,6 +11,7 @@ typedef struct create_flags {
     const char *image;
     const char *pull; /* missing | always | never */
     const char *platform;
+    const char *detach_keys; /* --detach-keys, checked; NULL when not given */
     const char *cidfile; /* --cidfile: where run/create write the new container's ID */
     bool detach, interactive, tty;
     bool no_sig_proxy; /* --sig-proxy=false: signals end tug run, the container goes on */

@@ -735,6 +735,14 @@ static int v1_limit(tug_cgroup *cg, const tug_cgroup_limits *lim, tug_error **er
         (m ? write_ll(m->fd, "memory.soft_limit_in_bytes", lim->memory_reservation, err)
            : tug_error_set(err, EOPNOTSUPP, "the memory cgroup is not mounted")) < 0)
         return tug_error_wrap(err, "set memory reservation");
+    if (lim->swappiness_set &&
+        (m ? write_ll(m->fd, "memory.swappiness", lim->memory_swappiness, err)
+           : tug_error_set(err, EOPNOTSUPP, "the memory cgroup is not mounted")) < 0)
+        return tug_error_wrap(err, "set memory swappiness");
+    if (lim->oom_kill_disable &&
+        (m ? write_ll(m->fd, "memory.oom_control", 1, err)
+           : tug_error_set(err, EOPNOTSUPP, "the memory cgroup is not mounted")) < 0)
+        return tug_error_wrap(err, "disable the OOM killer");
     if (lim->blkio_weight > 0 &&
         (b ? write_weight(b->fd, "blkio.weight", "blkio.bfq.weight", "%lld", lim->blkio_weight, err)
            : tug_error_set(err, EOPNOTSUPP, "the blkio cgroup is not mounted")) < 0)
@@ -1399,6 +1407,14 @@ int tug_cgroup_update(tug_cgroup *cg, const tug_cgroup_limits *lim, tug_error **
     if (check_limits(lim, err) < 0 || cg->ops->limit(cg, lim, err) < 0)
         return tug_error_wrap(err, "update cgroup %s", cg->name);
     return 0;
+}
+
+bool tug_cgroup_memory_v1_knob(const char *file)
+{
+    cleanup_free char *path = NULL;
+    if (asprintf(&path, "/sys/fs/cgroup/memory/%s", file) < 0)
+        return false;
+    return tug_cgroup_host_mode() != TUG_CGROUP_V2 && access(path, F_OK) == 0;
 }
 
 bool tug_cgroup_blkio_weight_supported(void)

@@ -213,6 +213,27 @@ int tug_container_write_etc(const char *dir, const char *hostname, json_t *hc, t
     return tug_write_file_atomic_nosync(p, out, strlen(out), 0644, err);
 }
 
+/* --pid/--ipc container:NAME: the container is looked up now, by the name the user gave, and
+ * joined by its ID when this one starts (request's TugJoin, the spec's annotations). */
+static int resolve_joins(tug_store *s, json_t *request, tug_error **err)
+{
+    static const char *const keys[][2] = {{"PidMode", "pid"}, {"IpcMode", "ipc"}};
+    json_t *hc = json_object_get(request, "HostConfig");
+    for (size_t i = 0; i < TUG_ARRAY_SIZE(keys); i++) {
+        const char *mode = json_string_value(json_object_get(hc, keys[i][0]));
+        if (mode == NULL || strncmp(mode, "container:", 10) != 0)
+            continue;
+        cleanup_container tug_container *other = NULL;
+        if (tug_container_find(s, mode + 10, &other, err) < 0)
+            return tug_error_wrap(err, "--%s %s", keys[i][1], mode);
+        json_t *join = json_object_get(request, "TugJoin");
+        if (!json_is_object(join))
+            json_object_set_new(request, "TugJoin", join = json_object());
+        json_object_set_new(join, keys[i][1], json_string(other->id));
+    }
+    return 0;
+}
+
 int tug_container_create(tug_store *s, const char *image, json_t *request, const char *name,
                          tug_container **ret_ctr, tug_error **err)
 {
@@ -242,8 +263,14 @@ int tug_container_create(tug_store *s, const char *image, json_t *request, const
             return -1;
         tug_network_free(net);
     }
+    if (resolve_joins(s, request, err) < 0)
+        return -1;
+    const char *utsmode =
+        json_string_value(json_object_get(json_object_get(request, "HostConfig"), "UTSMode"));
+    bool host_uts = utsmode && strcmp(utsmode, "host") == 0;
     const char *given_hn = json_string_value(json_object_get(cfg, "Hostname"));
-    if (netmode && strcmp(netmode, "host") == 0 && (given_hn == NULL || *given_hn == '\0')) {
+    if (((netmode && strcmp(netmode, "host") == 0) || host_uts) &&
+        (given_hn == NULL || *given_hn == '\0')) {
         /* on the host's network a container has the host's name, as in docker */
         char host[256] = "";
         if (gethostname(host, sizeof(host) - 1) == 0)
@@ -826,7 +853,10 @@ json_t *tug_container_inspect_json(tug_store *s, tug_container *c)
     json_object_set_new(o, "ProcessLabel", json_string(""));
     json_object_set_new(o, "AppArmorProfile", json_string(""));
     json_object_set_new(o, "ExecIDs", json_null());
-    json_object_set(o, "HostConfig", hc ? hc : json_object());
+    json_t *hco = hc ? json_deep_copy(hc) : json_object();
+    if (hco)
+        tug_spec_host_config_defaults(hco);
+    json_object_set_new(o, "HostConfig", hco ? hco : json_object());
     json_t *gd = json_object(), *data = json_object();
     json_object_set_new(data, "MergedDir", json_string(mg));
     json_object_set_new(data, "UpperDir", json_string(up));

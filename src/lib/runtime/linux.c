@@ -183,6 +183,11 @@ void tug_spawn_spec_free(tug_spawn_spec *s)
     }
     free(s->mounts);
     free(s->netns_path);
+    free(s->pidns_path);
+    free(s->ipcns_path);
+    free(s->utsns_path);
+    free(s->domainname);
+    free(s->groups);
     free(s->cgroup_path);
     free((char *)s->limits.cpuset_cpus);
     free((char *)s->limits.cpuset_mems);
@@ -198,6 +203,31 @@ void tug_spawn_spec_free(tug_spawn_spec *s)
 static char *dup_or_null(const char *s)
 {
     return s ? strdup(s) : NULL;
+}
+
+int tug_spawn_spec_join(tug_spawn_spec *s, const char *type, pid_t pid, tug_error **err)
+{
+    char *path = NULL;
+    if (asprintf(&path, "/proc/%d/ns/%s", (int)pid, type) < 0)
+        return tug_error_set(err, ENOMEM, "join");
+    char **slot = strcmp(type, "pid") == 0 ? &s->pidns_path : &s->ipcns_path;
+    free(*slot);
+    *slot = path;
+    if (strcmp(type, "ipc") != 0)
+        return 0;
+    /* the IPC namespace's POSIX side: the other container's /dev/shm */
+    char shm[64];
+    snprintf(shm, sizeof(shm), "/proc/%d/root/dev/shm", (int)pid);
+    json_auto_t *m = json_pack("{sssssss[sss]}", "destination", "/dev/shm", "type", "bind",
+                               "source", shm, "options", "rbind", "nosuid", "nodev");
+    tug_mount *more = realloc(s->mounts, (s->n_mounts + 2) * sizeof(*more));
+    if (m == NULL || more == NULL)
+        return tug_error_set(err, ENOMEM, "join");
+    s->mounts = more;
+    memset(&s->mounts[s->n_mounts], 0, 2 * sizeof(*more));
+    int r = parse_mount(m, &s->mounts[s->n_mounts], err);
+    s->n_mounts++;
+    return r;
 }
 
 int tug_spawn_spec_parse(json_t *spec, const char *bundle, tug_spawn_spec **ret_spec,
@@ -241,6 +271,11 @@ int tug_spawn_spec_parse(json_t *spec, const char *bundle, tug_spawn_spec **ret_
         t->hard = (rlim_t)json_integer_value(json_object_get(v, "hard"));
     }
     s->hostname = dup_or_null(json_string_value(json_object_get(spec, "hostname")));
+    s->domainname = dup_or_null(json_string_value(json_object_get(spec, "domainname")));
+    s->groups = dup_or_null(json_string_value(json_object_get(ann, TUG_ANN_GROUPS)));
+    json_t *oom = json_object_get(proc, "oomScoreAdj");
+    s->oom_score_adj_set = json_is_integer(oom);
+    s->oom_score_adj = (int)json_integer_value(oom);
     json_t *root = json_object_get(spec, "root");
     const char *rp = json_string_value(json_object_get(root, "path"));
     if (rp == NULL)
@@ -277,8 +312,14 @@ int tug_spawn_spec_parse(json_t *spec, const char *bundle, tug_spawn_spec **ret_
                    : strcmp(t, "mount") == 0   ? CLONE_NEWNS
                    : strcmp(t, "cgroup") == 0  ? CLONE_NEWCGROUP
                                                : 0;
-        if (flag == CLONE_NEWNET && path) {
-            s->netns_path = strdup(path);
+        char **join = flag == CLONE_NEWNET   ? &s->netns_path
+                      : flag == CLONE_NEWPID ? &s->pidns_path
+                      : flag == CLONE_NEWIPC ? &s->ipcns_path
+                      : flag == CLONE_NEWUTS ? &s->utsns_path
+                                             : NULL;
+        if (join && path) {
+            free(*join);
+            *join = strdup(path);
             continue;
         }
         s->ns_flags |= flag;
@@ -294,6 +335,10 @@ int tug_spawn_spec_parse(json_t *spec, const char *bundle, tug_spawn_spec **ret_
     s->limits.cpu_period = json_integer_value(json_object_get(cpu, "period"));
     s->limits.pids_limit = json_integer_value(json_object_get(json_object_get(res, "pids"), "limit"));
     s->limits.memory_reservation = json_integer_value(json_object_get(mem, "reservation"));
+    json_t *swp = json_object_get(mem, "swappiness");
+    s->limits.swappiness_set = json_is_integer(swp);
+    s->limits.memory_swappiness = json_integer_value(swp);
+    s->limits.oom_kill_disable = json_is_true(json_object_get(mem, "disableOOMKiller"));
     s->limits.blkio_weight =
         json_integer_value(json_object_get(json_object_get(res, "blockIO"), "weight"));
     s->limits.cpuset_cpus = dup_or_null(json_string_value(json_object_get(cpu, "cpus")));
@@ -871,6 +916,36 @@ void tug_child_resolve_user(const char *spec, uid_t *uid, gid_t *gid, gid_t *gro
     }
 }
 
+void tug_child_add_groups(const char *list, gid_t *groups, int *ngroups)
+{
+    char copy[4096];
+    snprintf(copy, sizeof(copy), "%s", list);
+    char *save = NULL;
+    for (char *g = strtok_r(copy, ",", &save); g; g = strtok_r(NULL, ",", &save)) {
+        char *end;
+        unsigned long n = strtoul(g, &end, 10);
+        bool numeric = *g && *end == '\0';
+        bool found = false;
+        gid_t gid = (gid_t)n;
+        FILE *f = open_user_db("/etc/group");
+        struct group *gr;
+        while (f && !found && (gr = fgetgrent(f)) != NULL)
+            if ((numeric && gr->gr_gid == gid) || (!numeric && strcmp(gr->gr_name, g) == 0)) {
+                gid = gr->gr_gid;
+                found = true;
+            }
+        if (f)
+            fclose(f);
+        if (!found && !numeric)
+            tug_child_die(125, 0, "Unable to find group %s: no matching entries in group file", g);
+        bool have = false;
+        for (int i = 0; i < *ngroups; i++)
+            have |= groups[i] == gid;
+        if (!have && *ngroups < 64)
+            groups[(*ngroups)++] = gid;
+    }
+}
+
 const char *tug_child_env_get(char **env, const char *key)
 {
     size_t kl = strlen(key);
@@ -1106,6 +1181,17 @@ static void set_root_propagation(const tug_spawn_spec *s)
     close(cur);
 }
 
+/* Join the namespace at path (another container's, or the host's) in place of a new one. */
+static void join_ns(const char *path, int type, const char *what)
+{
+    if (path == NULL)
+        return;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0 || setns(fd, type) < 0)
+        tug_child_die(125, errno, "join %s namespace %s", what, path);
+    close(fd);
+}
+
 __attribute__((noreturn)) static void child_main(const tug_spawn_spec *s, const tug_spawn_io *io,
                                                  const tug_spawn_paths *paths, tug_cgroup *cg,
                                                  const tug_seccomp_filter *filter, int go_fd)
@@ -1130,11 +1216,17 @@ __attribute__((noreturn)) static void child_main(const tug_spawn_spec *s, const 
         tug_child_setup_stdio(io);
     if ((s->ns_flags & CLONE_NEWCGROUP) && unshare(CLONE_NEWCGROUP) < 0)
         tug_child_die(125, errno, "create the cgroup namespace");
-    if (s->netns_path) {
-        int nfd = open(s->netns_path, O_RDONLY | O_CLOEXEC);
-        if (nfd < 0 || setns(nfd, CLONE_NEWNET) < 0)
-            tug_child_die(125, errno, "join network namespace %s", s->netns_path);
-        close(nfd);
+    join_ns(s->netns_path, CLONE_NEWNET, "network");
+    /* before the mounts: /dev/mqueue shows the IPC namespace of who mounts it */
+    join_ns(s->ipcns_path, CLONE_NEWIPC, "IPC");
+    join_ns(s->utsns_path, CLONE_NEWUTS, "UTS");
+    if (s->oom_score_adj_set) {
+        char buf[16];
+        int n = snprintf(buf, sizeof(buf), "%d", s->oom_score_adj);
+        int ofd = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
+        if (ofd < 0 || write(ofd, buf, (size_t)n) != n)
+            tug_child_die(125, errno, "write %s to /proc/self/oom_score_adj", buf);
+        close(ofd);
     }
     int init_fd = -1;
     if (s->init && paths->init_binary) {
@@ -1170,6 +1262,9 @@ __attribute__((noreturn)) static void child_main(const tug_spawn_spec *s, const 
     if (s->hostname && (s->ns_flags & CLONE_NEWUTS) &&
         sethostname(s->hostname, strlen(s->hostname)) < 0)
         tug_child_die(125, errno, "set hostname %s", s->hostname);
+    if (s->domainname && (s->ns_flags & CLONE_NEWUTS) &&
+        setdomainname(s->domainname, strlen(s->domainname)) < 0)
+        tug_child_die(125, errno, "set domainname %s", s->domainname);
     if (s->ns_flags & CLONE_NEWNET)
         loopback_up();
     if (s->terminal) {
@@ -1190,6 +1285,8 @@ __attribute__((noreturn)) static void child_main(const tug_spawn_spec *s, const 
         uid = s->uid;
         gid = s->gid;
     }
+    if (s->groups)
+        tug_child_add_groups(s->groups, groups, &ngroups);
     /* HOME from the user's entry unless set, as docker does. */
     char **env = s->env;
     if (tug_child_env_get(env, "HOME") == NULL) {
@@ -1329,8 +1426,40 @@ int tug_spawn(const tug_spawn_spec *s, const tug_spawn_io *io, const tug_spawn_p
         return tug_error_set(err, e, "pipe");
     }
     bool joined = false;
+    /* another PID namespace is joined by the children of whoever joins it: this process, for
+     * the one clone, and back to its own after */
+    int own_pidns = -1;
+    if (s->pidns_path) {
+        int pfd = open(s->pidns_path, O_RDONLY | O_CLOEXEC);
+        own_pidns = open("/proc/self/ns/pid", O_RDONLY | O_CLOEXEC);
+        if (pfd < 0 || own_pidns < 0 || setns(pfd, CLONE_NEWPID) < 0) {
+            int e = errno;
+            if (pfd >= 0)
+                close(pfd);
+            if (own_pidns >= 0)
+                close(own_pidns);
+            close(go[0]);
+            close(go[1]);
+            close(fail[0]);
+            close(fail[1]);
+            if (cg) {
+                tug_error *ignored = NULL;
+                tug_cgroup_destroy(cg, &ignored);
+                tug_error_free(ignored);
+                tug_cgroup_free(cg);
+            }
+            return tug_error_set(err, e, "join PID namespace %s", s->pidns_path);
+        }
+        close(pfd);
+    }
     pid_t pid = clone_child((unsigned long)(s->ns_flags & ~CLONE_NEWCGROUP),
                             cg ? tug_cgroup_clone_fd(cg) : -1, &joined);
+    if (own_pidns >= 0 && pid != 0) {
+        if (setns(own_pidns, CLONE_NEWPID) < 0) {
+            /* this process's later children would land there: it starts nothing else */
+        }
+        close(own_pidns);
+    }
     if (pid < 0) {
         int e = errno;
         close(go[0]);

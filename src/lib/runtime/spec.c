@@ -179,6 +179,43 @@ static const char *const readonly_paths[] = {
     "/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger", NULL,
 };
 
+void tug_spec_host_config_defaults(json_t *hc)
+{
+    /* docker 20.10's HostConfig of a container created with no flags, key by key */
+    json_auto_t *d = json_pack(
+        "{s:n, s:s, s:n, s:n, s:n, s:[], s:[], s:[], s:n, s:n, s:s, s:s, s:n, s:i, s:s, s:b,"
+        " s:b, s:b, s:n, s:s, s:s, s:I, s:[ii], s:s, s:i, s:I, s:I, s:s, s:i, s:[], s:n,"
+        " s:n, s:n, s:n, s:I, s:I, s:I, s:I, s:s, s:s, s:[], s:n, s:n, s:I, s:I, s:I, s:I,"
+        " s:n, s:b, s:n, s:n, s:I, s:I, s:I, s:I}",
+        "Binds", "ContainerIDFile", "", "PortBindings", "VolumeDriver" /* placeholder */,
+        "VolumesFrom", "Dns", "DnsOptions", "DnsSearch", "ExtraHosts", "GroupAdd", "IpcMode",
+        "private", "Cgroup", "", "Links", "OomScoreAdj", 0, "PidMode", "", "Privileged", 0,
+        "PublishAllPorts", 0, "ReadonlyRootfs", 0, "SecurityOpt", "UTSMode", "", "UsernsMode", "",
+        "ShmSize", (json_int_t)67108864, "ConsoleSize", 0, 0, "Isolation", "", "CpuShares", 0,
+        "Memory", (json_int_t)0, "NanoCpus", (json_int_t)0, "CgroupParent", "", "BlkioWeight", 0,
+        "BlkioWeightDevice", "BlkioDeviceReadBps", "BlkioDeviceWriteBps", "BlkioDeviceReadIOps",
+        "BlkioDeviceWriteIOps", "CpuPeriod", (json_int_t)0, "CpuQuota", (json_int_t)0,
+        "CpuRealtimePeriod", (json_int_t)0, "CpuRealtimeRuntime", (json_int_t)0, "CpusetCpus", "",
+        "CpusetMems", "", "Devices", "DeviceCgroupRules", "DeviceRequests", "KernelMemory",
+        (json_int_t)0, "KernelMemoryTCP", (json_int_t)0, "MemoryReservation", (json_int_t)0,
+        "MemorySwap", (json_int_t)0, "MemorySwappiness", "OomKillDisable", 0, "PidsLimit",
+        "Ulimits", "CpuCount", (json_int_t)0, "CpuPercent", (json_int_t)0, "IOMaximumIOps",
+        (json_int_t)0, "IOMaximumBandwidth", (json_int_t)0);
+    if (d == NULL)
+        return;
+    json_object_del(d, "PortBindings"); /* set at create, as docker's client does */
+    json_object_set_new(d, "VolumeDriver", json_string(""));
+    json_object_update_missing(hc, d);
+    json_t *init = json_object_get(hc, "Init");
+    if (init && json_is_null(init))
+        json_object_del(hc, "Init"); /* docker leaves out an Init not asked for */
+    bool privileged = json_is_true(json_object_get(hc, "Privileged"));
+    if (json_object_get(hc, "MaskedPaths") == NULL)
+        json_object_set_new(hc, "MaskedPaths", privileged ? json_null() : strs(masked_paths));
+    if (json_object_get(hc, "ReadonlyPaths") == NULL)
+        json_object_set_new(hc, "ReadonlyPaths", privileged ? json_null() : strs(readonly_paths));
+}
+
 static json_t *process_args(json_t *cfg, tug_error **err)
 {
     json_t *args = json_array();
@@ -241,6 +278,19 @@ json_t *tug_spec_resources(json_t *hc)
         json_t *p = json_object();
         json_object_set_new(p, "limit", json_integer(json_integer_value(pl)));
         json_object_set_new(res, "pids", p);
+    }
+    json_t *swp = json_object_get(hc, "MemorySwappiness");
+    if (json_is_integer(swp) && json_integer_value(swp) >= 0) {
+        json_t *m = json_object_get(res, "memory");
+        if (m == NULL)
+            json_object_set_new(res, "memory", m = json_object());
+        json_object_set(m, "swappiness", swp);
+    }
+    if (json_is_true(json_object_get(hc, "OomKillDisable"))) {
+        json_t *m = json_object_get(res, "memory");
+        if (m == NULL)
+            json_object_set_new(res, "memory", m = json_object());
+        json_object_set_new(m, "disableOOMKiller", json_true());
     }
     long long weight = json_integer_value(json_object_get(hc, "BlkioWeight"));
     if (weight > 0)
@@ -314,6 +364,21 @@ static json_t *sysctls(json_t *hc, bool host_net, tug_error **err)
         json_object_set(o, k, v);
     }
     return o;
+}
+
+bool tug_spec_own_ns(json_t *hc, const char *type)
+{
+    static const struct {
+        const char *type, *key;
+    } modes[] = {{"pid", "PidMode"}, {"ipc", "IpcMode"}, {"uts", "UTSMode"},
+                 {"cgroup", "CgroupnsMode"}};
+    for (size_t i = 0; i < TUG_ARRAY_SIZE(modes); i++) {
+        if (strcmp(type, modes[i].type) != 0)
+            continue;
+        const char *m = json_string_value(json_object_get(hc, modes[i].key));
+        return m == NULL || (strcmp(m, "host") != 0 && strncmp(m, "container:", 10) != 0);
+    }
+    return true;
 }
 
 json_t *tug_spec_build(const char *id, json_t *request, const char *const *lowerdirs,
@@ -396,6 +461,9 @@ json_t *tug_spec_build(const char *id, json_t *request, const char *const *lower
     if (privileged)
         seccomp = "unconfined";
     json_object_set_new(proc, "noNewPrivileges", json_boolean(nnp));
+    long long oom = json_integer_value(json_object_get(hc, "OomScoreAdj"));
+    if (oom != 0)
+        json_object_set_new(proc, "oomScoreAdj", json_integer(oom));
     json_object_set_new(spec, "process", proc);
 
     json_t *root = json_object();
@@ -404,6 +472,9 @@ json_t *tug_spec_build(const char *id, json_t *request, const char *const *lower
                         json_boolean(json_is_true(json_object_get(hc, "ReadonlyRootfs"))));
     json_object_set_new(spec, "root", root);
     json_object_set_new(spec, "hostname", json_string(hostname ? hostname : id));
+    const char *domain = json_string_value(json_object_get(cfg, "Domainname"));
+    if (domain && *domain)
+        json_object_set_new(spec, "domainname", json_string(domain));
 
     json_t *mounts = json_array();
     json_array_append_new(mounts, mount_new("/proc", "proc", "proc",
@@ -418,9 +489,16 @@ json_t *tug_spec_build(const char *id, json_t *request, const char *const *lower
     long long shm = json_integer_value(json_object_get(hc, "ShmSize"));
     char shmopt[64];
     snprintf(shmopt, sizeof(shmopt), "size=%lld", shm > 0 ? shm : 64LL * 1024 * 1024);
-    json_array_append_new(mounts, mount_new("/dev/shm", "tmpfs", "shm",
-                                            (const char *[]){"nosuid", "noexec", "nodev",
-                                                             "mode=1777", shmopt, NULL}));
+    const char *ipcmode = json_string_value(json_object_get(hc, "IpcMode"));
+    if (ipcmode && strcmp(ipcmode, "host") == 0)
+        json_array_append_new(mounts, mount_new("/dev/shm", "bind", "/dev/shm",
+                                                (const char *[]){"rbind", "nosuid", "noexec",
+                                                                 "nodev", NULL}));
+    else if (ipcmode == NULL || (strcmp(ipcmode, "none") != 0 &&
+                                 strncmp(ipcmode, "container:", 10) != 0))
+        json_array_append_new(mounts, mount_new("/dev/shm", "tmpfs", "shm",
+                                                (const char *[]){"nosuid", "noexec", "nodev",
+                                                                 "mode=1777", shmopt, NULL}));
     json_array_append_new(mounts, mount_new("/dev/mqueue", "mqueue", "mqueue",
                                             (const char *[]){"nosuid", "noexec", "nodev", NULL}));
     json_array_append_new(mounts,
@@ -466,7 +544,7 @@ json_t *tug_spec_build(const char *id, json_t *request, const char *const *lower
     const char *netmode = json_string_value(json_object_get(hc, "NetworkMode"));
     bool host_net = netmode && strcmp(netmode, "host") == 0;
     for (i = 0; i < TUG_ARRAY_SIZE(ns_types); i++) {
-        if (host_net && strcmp(ns_types[i], "network") == 0)
+        if ((host_net && strcmp(ns_types[i], "network") == 0) || !tug_spec_own_ns(hc, ns_types[i]))
             continue;
         json_t *n = json_object();
         json_object_set_new(n, "type", json_string(ns_types[i]));
@@ -514,6 +592,29 @@ json_t *tug_spec_build(const char *id, json_t *request, const char *const *lower
         json_object_set_new(ann, TUG_ANN_PRIVILEGED, json_string("1"));
     if (json_is_true(json_object_get(hc, "Init")))
         json_object_set_new(ann, TUG_ANN_INIT, json_string("1"));
+    tug_strbuf gb = {0};
+    json_array_foreach(json_object_get(hc, "GroupAdd"), i, v)
+    {
+        if (gb.len)
+            tug_strbuf_addc(&gb, ',');
+        tug_strbuf_adds(&gb, json_string_value(v) ? json_string_value(v) : "");
+    }
+    cleanup_free char *groups = tug_strbuf_steal(&gb);
+    if (groups && *groups)
+        json_object_set_new(ann, TUG_ANN_GROUPS, json_string(groups));
+    json_t *join = json_object_get(request, "TugJoin");
+    json_object_foreach(join, k, v)
+    {
+        cleanup_free char *key = NULL;
+        if (json_is_string(v) && asprintf(&key, "io.tug.join.%s", k) >= 0)
+            json_object_set(ann, key, v);
+    }
+    const char *ak;
+    json_object_foreach(json_object_get(hc, "Annotations"), ak, v)
+    {
+        if (json_is_string(v) && strncmp(ak, "io.tug.", 7) != 0)
+            json_object_set(ann, ak, v);
+    }
     json_object_set_new(spec, "annotations", ann);
     return spec;
 }
