@@ -48,3 +48,122 @@ setup_file() { containers_setup_file; }
     .BlkioWeight, .ConsoleSize, .IpcMode, .ContainerIDFile]' <<<"$(inspect_f plain '{{json .HostConfig}}')"
   assert_output '[[],[],[],null,null,0,"","","","","",null,false,0,[0,0],"private",""]'
 }
+
+@test "--pid, --ipc, --uts, --cgroupns host share the host's namespaces; default ones are the container's own" {
+  local ns
+  for ns in pid ipc uts cgroup; do
+    local host
+    host=$(readlink /proc/self/ns/$ns)
+    run_tug run --rm busybox readlink /proc/self/ns/$ns
+    [[ $output != "$host" ]] || { echo "default $ns namespace is the host's" >&2; return 1; }
+  done
+  run_tug run --rm --pid host --ipc host --uts host --cgroupns host busybox \
+    sh -c 'for n in pid ipc uts cgroup; do readlink /proc/self/ns/$n; done; hostname'
+  [[ ${lines[0]} == "$(readlink /proc/self/ns/pid)" ]]
+  [[ ${lines[1]} == "$(readlink /proc/self/ns/ipc)" ]]
+  [[ ${lines[2]} == "$(readlink /proc/self/ns/uts)" ]]
+  [[ ${lines[3]} == "$(readlink /proc/self/ns/cgroup)" ]]
+  [[ ${lines[4]} == "$(hostname)" ]]
+  run_tug create --name modes --pid host --ipc host --uts host --cgroupns host --userns host busybox true
+  assert_inspect modes '{{.HostConfig.PidMode}} {{.HostConfig.IpcMode}} {{.HostConfig.UTSMode}} {{.HostConfig.CgroupnsMode}} {{.HostConfig.UsernsMode}}' \
+    "host host host host host"
+}
+
+@test "--pid and --ipc container:NAME join a running container's namespaces" {
+  run_tug run -d --name first busybox sleep 60
+  local pid
+  pid=$(inspect_f first '{{.State.Pid}}')
+  run_tug run --rm --pid container:first --ipc container:first busybox \
+    sh -c 'readlink /proc/self/ns/pid; readlink /proc/self/ns/ipc; ps -o comm | grep -c sleep'
+  [[ ${lines[0]} == "$(readlink /proc/$pid/ns/pid)" ]]
+  [[ ${lines[1]} == "$(readlink /proc/$pid/ns/ipc)" ]]
+  [[ ${lines[2]} == 1 ]]
+  run_tug run --rm --ipc shareable busybox true
+  run_tug run --rm --ipc none busybox sh -c 'test -d /dev/shm && echo shm || echo no-shm'
+  assert_output no-shm
+  run_tug 125 run --rm --pid container:nosuch busybox true
+  assert_match 'No such container: nosuch'
+  run_tug create --name joiner --ipc container:first busybox true
+  run_tug stop -t 0 first
+  run_tug 125 start joiner
+  assert_match 'cannot join IPC of a non running container'
+}
+
+@test "--group-add, --oom-score-adj and --domainname are the container's" {
+  run_tug run --rm --group-add 1234 --group-add nogroup --oom-score-adj 500 --domainname example.org \
+    busybox sh -c 'grep ^Groups: /proc/self/status; cat /proc/self/oom_score_adj; cat /proc/sys/kernel/domainname; id -G'
+  assert_match '^Groups:.*\b1234\b'
+  [[ ${lines[1]} == 500 ]]
+  [[ ${lines[2]} == example.org ]]
+  assert_match '\b65534\b' # nogroup, from the image's /etc/group
+  run_tug create --name grp --group-add 1234 --group-add nogroup --oom-score-adj -200 --domainname example.org busybox true
+  assert_inspect grp '{{json .HostConfig.GroupAdd}} {{.HostConfig.OomScoreAdj}} {{.Config.Domainname}}' \
+    '["1234","nogroup"] -200 example.org'
+  # exec's processes join them too
+  run_tug run -d --name grp2 --group-add 1234 busybox sleep 60
+  run_tug exec grp2 id -G
+  assert_match '\b1234\b'
+  run_tug 125 run --rm --group-add nosuchgroup busybox true
+  assert_match 'Unable to find group nosuchgroup'
+  run_tug 125 run --rm --oom-score-adj 1001 busybox true
+  assert_match 'Invalid value 1001, range for oom score adj is \[-1000, 1000\]'
+}
+
+@test "--cpuset-cpus, --cpu-period, --cpu-quota, --memory-reservation, --memory-swappiness, --oom-kill-disable set the cgroup" {
+  local cg=/sys/fs/cgroup
+  [[ -d $cg/cpu ]] || skip "these checks read cgroup v1 files; this host has v2"
+  run_tug run --rm --cpuset-cpus 0 --cpuset-mems 0 --cpu-period 50000 --cpu-quota 25000 \
+    -m 64m --memory-reservation 32m --memory-swappiness 10 --oom-kill-disable busybox \
+    cat $cg/cpuset/cpuset.cpus $cg/cpuset/cpuset.mems $cg/cpu/cpu.cfs_period_us $cg/cpu/cpu.cfs_quota_us \
+    $cg/memory/memory.soft_limit_in_bytes $cg/memory/memory.swappiness $cg/memory/memory.oom_control
+  [[ ${lines[0]} == 0 && ${lines[1]} == 0 && ${lines[2]} == 50000 && ${lines[3]} == 25000 ]]
+  [[ ${lines[4]} == 33554432 && ${lines[5]} == 10 ]]
+  assert_match '^oom_kill_disable 1$'
+  run_tug create --name lim --cpuset-cpus 0 --cpuset-mems 0 --cpu-period 50000 --cpu-quota 25000 \
+    -m 64m --memory-reservation 32m --memory-swappiness 10 --oom-kill-disable busybox true
+  assert_inspect lim '{{.HostConfig.CpusetCpus}} {{.HostConfig.CpusetMems}} {{.HostConfig.CpuPeriod}} {{.HostConfig.CpuQuota}} {{.HostConfig.MemoryReservation}} {{.HostConfig.MemorySwappiness}} {{.HostConfig.OomKillDisable}}' \
+    "0 0 50000 25000 33554432 10 true"
+  run_tug run --rm --oom-kill-disable busybox true
+  assert_match "WARNING: Disabling the OOM killer on containers without setting a '-m/--memory' limit may be dangerous."
+}
+
+@test "bad values of the new flags: docker's words, exit 125" {
+  run_tug 125 run --rm --ipc bogus busybox true
+  assert_match '^Error: --ipc: invalid IPC mode'
+  run_tug 125 run --rm --pid private busybox true
+  assert_match '^Error: --pid: invalid PID mode'
+  run_tug 125 run --rm --uts private busybox true
+  assert_match '^Error: --uts: invalid UTS mode'
+  run_tug 125 run --rm --userns private busybox true
+  assert_match '^Error: --userns: invalid USER mode'
+  run_tug 125 run --rm --cgroupns other busybox true
+  assert_match '^Error: --cgroupns: invalid CGROUP mode'
+  run_tug 125 run --rm --uts host -h box busybox true
+  assert_match 'Conflicting options: hostname and the UTS mode'
+  run_tug 125 run --rm --cpu-period abc busybox true
+  assert_match 'invalid argument "abc" for "--cpu-period" flag'
+  run_tug 125 run --rm --cpu-period 500 busybox true
+  assert_match 'CPU cfs period can not be less than 1ms'
+  run_tug 125 run --rm --cpus 1 --cpu-quota 50000 busybox true
+  assert_match 'Conflicting options: Nano CPUs and CPU Quota cannot both be set'
+  run_tug 125 run --rm --cpuset-cpus 9999 busybox true
+  assert_match 'Requested CPUs are not available'
+  run_tug 125 run --rm --memory-swappiness 101 busybox true
+  assert_match 'Invalid value: 101, valid memory swappiness range is 0-100'
+  run_tug 125 run --rm --memory-reservation 1k busybox true
+  assert_match 'Minimum memory reservation allowed is 6MB'
+  run_tug 125 run --rm -m 16m --memory-reservation 32m busybox true
+  assert_match 'Minimum memory limit can not be less than memory reservation limit'
+  run_tug 125 run --rm --blkio-weight 5 busybox true
+  assert_match 'Range of blkio weight is from 10 to 1000'
+  run_tug 125 run --rm --blkio-weight 70000 busybox true
+  assert_match 'invalid argument "70000" for "--blkio-weight" flag: value out of range'
+  run_tug 125 run --rm --log-driver syslog busybox true
+  assert_match "logger: no log driver named 'syslog' is registered"
+  run_tug 125 run --rm --detach-keys ctrl-1 busybox true
+  assert_match 'Invalid detach keys \(ctrl-1\) provided'
+  run_tug 125 run --rm --label-file /nonexistent busybox true
+  assert_match 'open /nonexistent: No such file or directory'
+  run_tug ps -aq
+  assert_output ''
+}

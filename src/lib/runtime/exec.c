@@ -93,6 +93,8 @@ __attribute__((noreturn)) static void exec_process(const exec_plan *p)
     char home[PATH_MAX] = "/";
     const char *user = o->user && *o->user ? o->user : spec->user ? spec->user : "0";
     tug_child_resolve_user(user, &uid, &gid, groups, &ngroups, home, sizeof(home));
+    if (spec->groups)
+        tug_child_add_groups(spec->groups, groups, &ngroups);
     char **env = merged_env(spec->env, o->env);
     if (env == NULL)
         tug_child_die(125, ENOMEM, "exec");

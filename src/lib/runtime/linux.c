@@ -213,21 +213,7 @@ int tug_spawn_spec_join(tug_spawn_spec *s, const char *type, pid_t pid, tug_erro
     char **slot = strcmp(type, "pid") == 0 ? &s->pidns_path : &s->ipcns_path;
     free(*slot);
     *slot = path;
-    if (strcmp(type, "ipc") != 0)
-        return 0;
-    /* the IPC namespace's POSIX side: the other container's /dev/shm */
-    char shm[64];
-    snprintf(shm, sizeof(shm), "/proc/%d/root/dev/shm", (int)pid);
-    json_auto_t *m = json_pack("{sssssss[sss]}", "destination", "/dev/shm", "type", "bind",
-                               "source", shm, "options", "rbind", "nosuid", "nodev");
-    tug_mount *more = realloc(s->mounts, (s->n_mounts + 2) * sizeof(*more));
-    if (m == NULL || more == NULL)
-        return tug_error_set(err, ENOMEM, "join");
-    s->mounts = more;
-    memset(&s->mounts[s->n_mounts], 0, 2 * sizeof(*more));
-    int r = parse_mount(m, &s->mounts[s->n_mounts], err);
-    s->n_mounts++;
-    return r;
+    return 0;
 }
 
 int tug_spawn_spec_parse(json_t *spec, const char *bundle, tug_spawn_spec **ret_spec,

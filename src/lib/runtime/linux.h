@@ -64,7 +64,8 @@ typedef struct tug_spawn_spec {
 int tug_spawn_spec_parse(json_t *spec, const char *bundle, tug_spawn_spec **ret_spec,
                          tug_error **err);
 void tug_spawn_spec_free(tug_spawn_spec *s);
-/* Join the namespace type ("pid" or "ipc": with its /dev/shm) of the running process pid. */
+/* Join the namespace type ("pid" or "ipc") of the running process pid. The other container's
+ * /dev/shm lives in its mount namespace, out of reach: this one keeps a tmpfs of its own. */
 int tug_spawn_spec_join(tug_spawn_spec *s, const char *type, pid_t pid, tug_error **err);
 
 typedef struct tug_spawn_io {

@@ -494,8 +494,7 @@ json_t *tug_spec_build(const char *id, json_t *request, const char *const *lower
         json_array_append_new(mounts, mount_new("/dev/shm", "bind", "/dev/shm",
                                                 (const char *[]){"rbind", "nosuid", "noexec",
                                                                  "nodev", NULL}));
-    else if (ipcmode == NULL || (strcmp(ipcmode, "none") != 0 &&
-                                 strncmp(ipcmode, "container:", 10) != 0))
+    else if (ipcmode == NULL || strcmp(ipcmode, "none") != 0)
         json_array_append_new(mounts, mount_new("/dev/shm", "tmpfs", "shm",
                                                 (const char *[]){"nosuid", "noexec", "nodev",
                                                                  "mode=1777", shmopt, NULL}));
