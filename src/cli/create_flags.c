@@ -391,6 +391,46 @@ static bool detach_keys_valid(const char *keys)
     return n > 0 && strstr(keys, ",,") == NULL && keys[strlen(keys) - 1] != ',';
 }
 
+/* --security-opt as docker takes it: no-new-privileges[:true|false], seccomp=unconfined or a
+ * profile file (read now, as docker's client does), label=... and apparmor=... (accepted: this
+ * host has neither SELinux nor AppArmor to apply them). 0, or -1 with *ret_why. */
+static int check_security_opt(const char *opt, char **ret_why)
+{
+    const char *sep = strpbrk(opt, "=:");
+    size_t kl = sep ? (size_t)(sep - opt) : strlen(opt);
+    const char *val = sep ? sep + 1 : NULL;
+    int n = -1;
+    if (kl == 17 && strncmp(opt, "no-new-privileges", kl) == 0) {
+        if (val == NULL || strcmp(val, "true") == 0 || strcmp(val, "false") == 0)
+            return 0;
+        n = asprintf(ret_why, "invalid --security-opt 2: \"%s\": no-new-privileges takes true "
+                              "or false", opt);
+    } else if (val == NULL) {
+        n = asprintf(ret_why, "Invalid --security-opt: \"%s\": use no-new-privileges, "
+                              "seccomp=unconfined, seccomp=FILE, label=... or apparmor=...", opt);
+    } else if (kl == 7 && strncmp(opt, "seccomp", kl) == 0) {
+        if (strcmp(val, "unconfined") == 0)
+            return 0;
+        FILE *pf = fopen(val, "re");
+        if (pf) {
+            fclose(pf);
+            return 0;
+        }
+        n = asprintf(ret_why, "opening seccomp profile (%s) failed: %s", val, strerror(errno));
+    } else if ((kl == 5 && strncmp(opt, "label", kl) == 0) ||
+               (kl == 8 && strncmp(opt, "apparmor", kl) == 0)) {
+        if (*val)
+            return 0;
+        n = asprintf(ret_why, "invalid --security-opt 2: \"%s\": give a value", opt);
+    } else {
+        n = asprintf(ret_why, "invalid --security-opt 1: \"%s\": use no-new-privileges, "
+                              "seccomp=, label= or apparmor=", opt);
+    }
+    if (n < 0)
+        *ret_why = NULL;
+    return -1;
+}
+
 /* A create request's Config: the defaults, attached to stdout and stderr unless -d. */
 static json_t *new_config(void)
 {
@@ -638,26 +678,16 @@ int parse_create_flags(cli_ctx *ctx, int argc, char **argv, bool for_run, create
             append_to(hc, "DeviceCgroupRules", optarg);
             break;
         }
-        case O_SECOPT:
-            if (strcmp(optarg, "no-new-privileges") != 0 &&
-                strncmp(optarg, "no-new-privileges", 17) != 0 &&
-                strncmp(optarg, "seccomp=", 8) != 0 && strncmp(optarg, "seccomp:", 8) != 0 &&
-                strncmp(optarg, "label", 5) != 0 && strncmp(optarg, "apparmor", 8) != 0)
-                return cli_bad_value(ctx, optarg, "--security-opt",
-                                 "use no-new-privileges, seccomp=unconfined or seccomp=FILE");
-            if ((strncmp(optarg, "seccomp=", 8) == 0 || strncmp(optarg, "seccomp:", 8) == 0) &&
-                strcmp(optarg + 8, "unconfined") != 0) {
-                /* docker reads the profile on the client: check it exists now */
-                FILE *pf = fopen(optarg + 8, "re");
-                if (pf == NULL) {
-                    fprintf(stderr, "Error: opening seccomp profile (%s) failed: %s\n",
-                            optarg + 8, strerror(errno));
-                    return EXIT_ENGINE;
-                }
-                fclose(pf);
+        case O_SECOPT: {
+            cleanup_free char *why = NULL;
+            int r = check_security_opt(optarg, &why);
+            if (r != 0) {
+                fprintf(stderr, "Error: %s\n", why ? why : optarg);
+                return EXIT_ENGINE;
             }
             append_to(hc, "SecurityOpt", optarg);
             break;
+        }
         case O_RESTART: {
             json_t *rp = json_object_get(hc, "RestartPolicy");
             cleanup_free char *name = strdup(optarg);

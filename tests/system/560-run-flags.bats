@@ -167,3 +167,98 @@ setup_file() { containers_setup_file; }
   run_tug ps -aq
   assert_output ''
 }
+
+@test "--security-opt: seccomp=unconfined, a profile file, no-new-privileges[:true], label and apparmor" {
+  run_tug run --rm busybox grep -E '^(Seccomp|NoNewPrivs):' /proc/self/status
+  assert_match '^Seccomp:[[:space:]]+2$'
+  assert_match '^NoNewPrivs:[[:space:]]+0$'
+  run_tug run --rm --security-opt seccomp=unconfined busybox grep ^Seccomp: /proc/self/status
+  assert_match '^Seccomp:[[:space:]]+0$'
+  local opt
+  for opt in no-new-privileges no-new-privileges:true no-new-privileges=true; do
+    run_tug run --rm --security-opt "$opt" busybox grep ^NoNewPrivs: /proc/self/status
+    assert_match '^NoNewPrivs:[[:space:]]+1$'
+  done
+  run_tug run --rm --security-opt no-new-privileges:false busybox grep ^NoNewPrivs: /proc/self/status
+  assert_match '^NoNewPrivs:[[:space:]]+0$'
+  # a profile that refuses mkdir with EPERM and allows the rest
+  echo '{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["mkdir","mkdirat"],"action":"SCMP_ACT_ERRNO"}]}' \
+    >"$BATS_TEST_TMPDIR/profile.json"
+  run_tug 1 run --rm --security-opt seccomp="$BATS_TEST_TMPDIR/profile.json" busybox mkdir /tmp/x
+  assert_match 'Operation not permitted'
+  run_tug run --rm --security-opt label=disable --security-opt apparmor=unconfined busybox true
+  run_tug create --name sec --security-opt label=disable --security-opt no-new-privileges busybox true
+  assert_inspect sec '{{json .HostConfig.SecurityOpt}}' '["label=disable","no-new-privileges"]'
+  run_tug 125 run --rm --security-opt bogus busybox true
+  assert_match 'Invalid --security-opt: "bogus"'
+  run_tug 125 run --rm --security-opt no-new-privileges:maybe busybox true
+  assert_match 'invalid --security-opt 2: "no-new-privileges:maybe"'
+  run_tug 125 run --rm --security-opt seccomp=/nonexistent.json busybox true
+  assert_match 'opening seccomp profile \(/nonexistent.json\) failed'
+}
+
+@test "--label-file, --annotation, --detach-keys are kept; --log-driver none keeps no logs" {
+  printf '# a comment\n\none=1\ntwo=2\nthree\n' >"$BATS_TEST_TMPDIR/labels"
+  run_tug create --name lab --label-file "$BATS_TEST_TMPDIR/labels" -l two=override \
+    --annotation org.example.key=value --detach-keys ctrl-x,x busybox true
+  assert_inspect lab '{{index .Config.Labels "one"}} {{index .Config.Labels "two"}} [{{index .Config.Labels "three"}}]' "1 override []"
+  assert_inspect lab '{{json .HostConfig.Annotations}}' '{"org.example.key":"value"}'
+  run_tug run --name quiet --log-driver none busybox echo hello
+  assert_output hello
+  assert_inspect quiet '{{.HostConfig.LogConfig.Type}}' none
+  run_tug 125 logs quiet
+  assert_match '^Error: configured logging driver does not support reading'
+  run_tug run --name loc --log-driver local busybox echo kept
+  run_tug logs loc
+  assert_output kept
+  assert_inspect loc '{{.HostConfig.LogConfig.Type}}' local
+}
+
+@test "--cidfile is written, and refused when the file is there" {
+  local f=$BATS_TEST_TMPDIR/cid
+  run_tug create --name cid --cidfile "$f" busybox true
+  local id=$output
+  [[ $(cat "$f") == "$id" ]]
+  assert_inspect cid '{{.HostConfig.ContainerIDFile}}' "$f"
+  run_tug 125 run --rm --cidfile "$f" busybox true
+  assert_match "Container ID file found, make sure the other container isn't running or delete $f"
+}
+
+@test "--pull never refuses a missing image; --pull always pulls a present one" {
+  run_tug 125 run --rm --pull never nosuchimage true
+  assert_match 'No such image: nosuchimage'
+  run_tug run --rm --pull always "$REGISTRY/busybox" true
+  assert_match 'Pulling from|Status|Digest'
+  run_tug 125 run --rm --pull sometimes busybox true
+  assert_match 'invalid argument "sometimes" for "--pull" flag'
+}
+
+@test "--restart on-failure:2 restarts a failing container twice, then leaves it exited" {
+  run_tug run -d --name flaky --restart on-failure:2 busybox sh -c 'echo run; exit 3'
+  wait_until 30 status_is flaky exited
+  wait_until 30 eval '[[ $(inspect_f flaky "{{.RestartCount}}") == 2 ]]'
+  assert_inspect flaky '{{.HostConfig.RestartPolicy.Name}} {{.HostConfig.RestartPolicy.MaximumRetryCount}} {{.State.ExitCode}}' "on-failure 2 3"
+  run_tug logs flaky
+  [[ ${#lines[@]} -eq 3 ]]
+}
+
+@test "--stop-signal and --stop-timeout are what stop uses" {
+  # the shell traps USR1 only: stop with the default TERM would not end it before the timeout
+  run_tug run -d --name sig --stop-signal USR1 --stop-timeout 30 busybox \
+    sh -c 'trap "echo got-usr1; exit 0" USR1; echo ready; while true; do sleep 0.1; done'
+  wait_until 10 logs_match sig '^ready$'
+  local t0=$SECONDS
+  run_tug stop sig
+  ((SECONDS - t0 < 10))
+  wait_until 10 logs_match sig '^got-usr1$'
+  assert_inspect sig '{{.Config.StopSignal}} {{.Config.StopTimeout}} {{.State.ExitCode}}' "USR1 30 0"
+  # a process that ignores its stop signal is killed after --stop-timeout seconds
+  run_tug run -d --name slow --stop-timeout 1 busybox sh -c 'trap "" TERM; echo ready; while true; do sleep 0.1; done'
+  wait_until 10 logs_match slow '^ready$'
+  t0=$SECONDS
+  run_tug stop slow
+  ((SECONDS - t0 < 8))
+  assert_inspect slow '{{.State.ExitCode}}' 137
+  run_tug 125 run --rm --stop-signal SIGNOPE busybox true
+  assert_match 'Invalid signal: SIGNOPE'
+}
