@@ -495,7 +495,7 @@ static int rm_one(cli_ctx *ctx, tug_container *c, void *arg)
     /* Whatever a killed monitor left: the cgroup goes with the container. */
     cleanup_free char *cgpath = NULL;
     tug_cgroup *cg = NULL;
-    if (asprintf(&cgpath, "tug/%s", c->id) >= 0 && tug_cgroup_open(cgpath, &cg, &err) == 0) {
+    if (tug_container_cgroup_path(c, &cgpath) >= 0 && tug_cgroup_open(cgpath, &cg, &err) == 0) {
         tug_cgroup_destroy(cg, &err);
         tug_cgroup_free(cg);
     }
@@ -719,7 +719,7 @@ static int top_one(cli_ctx *ctx, tug_container *c, void *arg)
     tug_cgroup *cg = NULL;
     pid_t *pids = NULL;
     size_t np = 0;
-    if (asprintf(&cgpath, "tug/%s", c->id) < 0 || tug_cgroup_open(cgpath, &cg, &err) < 0 ||
+    if (tug_container_cgroup_path(c, &cgpath) < 0 || tug_cgroup_open(cgpath, &cg, &err) < 0 ||
         tug_cgroup_pids(cg, &pids, &np, &err) < 0) {
         tug_cgroup_free(cg);
         return cli_fail(err);

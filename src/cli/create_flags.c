@@ -27,7 +27,7 @@ enum {
     O_MOUNT, O_VOLFROM, O_DEVICE, O_DEVRULE, O_SYSCTL,
     O_GROUPADD, O_IPC, O_PID, O_UTS, O_USERNS, O_CGROUPNS, O_CPUSET_CPUS, O_CPUSET_MEMS,
     O_CPU_PERIOD, O_CPU_QUOTA, O_BLKIO_WEIGHT, O_MEM_RESV, O_SWAPPINESS, O_OOM_KILL_DISABLE,
-    O_OOM_SCORE_ADJ, O_LABELFILE, O_DOMAINNAME, O_ANNOTATION, O_DETACHKEYS,
+    O_OOM_SCORE_ADJ, O_LABELFILE, O_DOMAINNAME, O_ANNOTATION, O_DETACHKEYS, O_CGROUP_PARENT,
 };
 
 static const struct option create_opts[] = {
@@ -100,6 +100,7 @@ static const struct option create_opts[] = {
     {"domainname", required_argument, NULL, O_DOMAINNAME},
     {"annotation", required_argument, NULL, O_ANNOTATION},
     {"detach-keys", required_argument, NULL, O_DETACHKEYS},
+    {"cgroup-parent", required_argument, NULL, O_CGROUP_PARENT},
     {"help", no_argument, NULL, O_HELP},
     {NULL, 0, NULL, 0},
 };
@@ -117,6 +118,7 @@ static const struct {
                               "disable (default 0)", false},
     {"--cap-add list", "Add Linux capabilities", false},
     {"--cap-drop list", "Drop Linux capabilities", false},
+    {"--cgroup-parent string", "Optional parent cgroup for the container", false},
     {"--cgroupns string", "Cgroup namespace to use (host|private)\n"
                           "'host':    Run the container in the host's cgroup namespace\n"
                           "'private': Run the container in its own private cgroup namespace "
@@ -928,6 +930,9 @@ int parse_create_flags(cli_ctx *ctx, int argc, char **argv, bool for_run, create
             json_object_set_new(hc, modes[k].key, json_string(optarg));
             break;
         }
+        case O_CGROUP_PARENT:
+            json_object_set_new(hc, "CgroupParent", json_string(optarg));
+            break;
         case O_CPUSET_CPUS:
             json_object_set_new(hc, "CpusetCpus", json_string(optarg));
             break;

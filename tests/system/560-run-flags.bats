@@ -262,3 +262,23 @@ setup_file() { containers_setup_file; }
   run_tug 125 run --rm --stop-signal SIGNOPE busybox true
   assert_match 'Invalid signal: SIGNOPE'
 }
+
+@test "--cgroup-parent puts the container's cgroup under it" {
+  local parent=tug-test-parent-$$-$BATS_TEST_NUMBER
+  run_tug run -d --name par --cgroup-parent "/$parent" -m 64m busybox sleep 60
+  local id=$output
+  run_tug run --rm --cgroup-parent "$parent" --cgroupns host busybox cat /proc/self/cgroup
+  assert_match "/$parent/[0-9a-f]{64}$"
+  local mem=/sys/fs/cgroup/memory/$parent/$id
+  [[ -d /sys/fs/cgroup/memory ]] || mem=/sys/fs/cgroup/$parent/$id
+  [[ -d $mem ]]
+  assert_inspect par '{{.HostConfig.CgroupParent}}' "/$parent"
+  run_tug top par
+  assert_match 'sleep 60'
+  run_tug rm -f par
+  [[ ! -e $mem ]]
+  local d
+  for d in /sys/fs/cgroup/*/"$parent" /sys/fs/cgroup/"$parent"; do [[ -d $d ]] && rmdir "$d"; done
+  run_tug 125 run --rm --cgroup-parent ../escape busybox true
+  assert_match 'invalid cgroup parent "../escape"'
+}

@@ -789,6 +789,11 @@ static json_t *time_json(long long ns)
     return j;
 }
 
+int tug_container_cgroup_path(const tug_container *c, char **ret)
+{
+    return tug_spec_cgroup_path(json_object_get(c->config, "HostConfig"), c->id, ret);
+}
+
 json_t *tug_container_inspect_json(tug_store *s, tug_container *c)
 {
     json_t *o = json_object();

@@ -290,7 +290,7 @@ int tug_container_exec(tug_store *s, tug_container *c, const tug_exec_opts *o,
             goto out;
         p.filter = filter;
     }
-    if (asprintf(&cgpath, "tug/%s", c->id) < 0) {
+    if (tug_container_cgroup_path(c, &cgpath) < 0) {
         tug_error_set(err, ENOMEM, "exec");
         goto out;
     }

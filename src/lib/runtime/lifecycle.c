@@ -739,7 +739,7 @@ int tug_container_pause(tug_store *s, tug_container *c, bool pause, tug_error **
     if (!pause && !paused)
         return tug_error_user(err, "Container %s is not paused", c->id);
     cleanup_free char *cgpath = NULL;
-    if (asprintf(&cgpath, "tug/%s", c->id) < 0)
+    if (tug_container_cgroup_path(c, &cgpath) < 0)
         return tug_error_set(err, ENOMEM, "pause");
     tug_cgroup *cg = NULL;
     if (tug_cgroup_open(cgpath, &cg, err) < 0)
@@ -767,7 +767,7 @@ static void remove_cgroup(const tug_container *c)
     cleanup_free char *cgpath = NULL;
     tug_cgroup *cg = NULL;
     tug_error *e = NULL;
-    if (asprintf(&cgpath, "tug/%s", c->id) >= 0 && tug_cgroup_open(cgpath, &cg, &e) == 0) {
+    if (tug_container_cgroup_path(c, &cgpath) >= 0 && tug_cgroup_open(cgpath, &cg, &e) == 0) {
         tug_cgroup_destroy(cg, &e);
         tug_cgroup_free(cg);
     }

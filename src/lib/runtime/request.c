@@ -421,6 +421,15 @@ static int check_modes(json_t *hc, tug_error **err)
             return tug_error_user(err, "invalid %s mode: %s", modes[i].what,
                                   json_string_value(v));
     }
+    json_t *cp = json_object_get(hc, "CgroupParent");
+    if (cp && !json_is_null(cp) && !json_is_string(cp))
+        return tug_error_user(err, "HostConfig.CgroupParent is not a string");
+    const char *parent = json_string_value(cp);
+    if (parent && (strcmp(parent, "..") == 0 || strncmp(parent, "../", 3) == 0 ||
+                   strstr(parent, "/../") || (strlen(parent) >= 3 &&
+                                              strcmp(parent + strlen(parent) - 3, "/..") == 0)))
+        return tug_error_user(err, "invalid cgroup parent \"%s\": it may not contain \"..\"",
+                              parent);
     const char *driver =
         json_string_value(json_object_get(json_object_get(hc, "LogConfig"), "Type"));
     if (driver && *driver && strcmp(driver, "json-file") != 0 && strcmp(driver, "local") != 0 &&

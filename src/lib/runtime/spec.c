@@ -366,6 +366,19 @@ static json_t *sysctls(json_t *hc, bool host_net, tug_error **err)
     return o;
 }
 
+int tug_spec_cgroup_path(json_t *hc, const char *id, char **ret)
+{
+    const char *parent = json_string_value(json_object_get(hc, "CgroupParent"));
+    if (parent == NULL || *parent == '\0')
+        return asprintf(ret, "tug/%s", id);
+    while (*parent == '/')
+        parent++;
+    size_t n = strlen(parent);
+    while (n > 0 && parent[n - 1] == '/')
+        n--;
+    return n == 0 ? asprintf(ret, "%s", id) : asprintf(ret, "%.*s/%s", (int)n, parent, id);
+}
+
 bool tug_spec_own_ns(json_t *hc, const char *type)
 {
     static const struct {
@@ -551,7 +564,7 @@ json_t *tug_spec_build(const char *id, json_t *request, const char *const *lower
     }
     json_object_set_new(linux_, "namespaces", nss);
     cleanup_free char *cgpath = NULL;
-    if (asprintf(&cgpath, "tug/%s", id) >= 0)
+    if (tug_spec_cgroup_path(hc, id, &cgpath) >= 0)
         json_object_set_new(linux_, "cgroupsPath", json_string(cgpath));
     json_object_set_new(linux_, "resources", tug_spec_resources(hc));
     json_object_set_new(json_object_get(linux_, "resources"), "devices", dev_rules);

@@ -25,6 +25,9 @@ int tug_request_merge_image(json_t *request, json_t *image_config, tug_error **e
 /* Build the OCI spec for a container. lowerdirs are the image's layer dirs, bottom first. */
 json_t *tug_spec_build(const char *id, json_t *request, const char *const *lowerdirs,
                        size_t n_lower, const char *ctr_dir, tug_error **err);
+/* The container's cgroup, relative to each hierarchy's root: "tug/<id>", or under
+ * HostConfig.CgroupParent ("/a/b" or "a/b": "a/b/<id>"). asprintf's result. */
+int tug_spec_cgroup_path(json_t *hc, const char *id, char **ret);
 /* Whether the container gets a namespace of type ("pid", "ipc", "uts", "cgroup") of its own:
  * not with HostConfig's PidMode/IpcMode/UTSMode/CgroupnsMode "host" or "container:NAME". */
 bool tug_spec_own_ns(json_t *hc, const char *type);
