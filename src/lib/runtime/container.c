@@ -896,6 +896,16 @@ json_t *tug_container_inspect_json(tug_store *s, tug_container *c)
         json_object_set_new(e, "IPAddress", json_string(""));
         json_object_set_new(nets, mode && strcmp(mode, "default") != 0 ? mode : "bridge", e);
     }
+    /* the rest of docker's keys, with what they hold for a container on the default bridge */
+    json_t *eid = json_object_get(bridge, "EndpointID");
+    json_auto_t *rest = json_pack(
+        "{s:b, s:s, s:i, s:s, s:n, s:n, s:o, s:s, s:i, s:s, s:s}", "HairpinMode", 0,
+        "LinkLocalIPv6Address", "", "LinkLocalIPv6PrefixLen", 0, "SandboxKey", "",
+        "SecondaryIPAddresses", "SecondaryIPv6Addresses", "EndpointID",
+        json_is_string(eid) ? json_incref(eid) : json_string(""), "GlobalIPv6Address", "",
+        "GlobalIPv6PrefixLen", 0, "IPv6Gateway", "", "Bridge", "");
+    if (rest)
+        json_object_update_missing(ns, rest);
     json_object_set_new(ns, "Networks", nets);
     json_object_set_new(o, "NetworkSettings", ns);
     return o;

@@ -324,8 +324,10 @@ static json_t *rlimits(json_t *hc)
 
 /* Namespaced sysctls a container may set: its IPC namespace's, and its network namespace's
  * when it has one. */
-static bool sysctl_allowed(const char *key, bool host_net)
+static bool sysctl_allowed(const char *key, bool host_net, bool host_ipc)
 {
+    if (host_ipc && (strncmp(key, "kernel.", 7) == 0 || strncmp(key, "fs.mqueue.", 10) == 0))
+        return false; /* they would be the host's */
     static const char *const ipc[] = {"kernel.msgmax", "kernel.msgmnb", "kernel.msgmni",
                                       "kernel.sem",    "kernel.shmall", "kernel.shmmax",
                                       "kernel.shmmni", "kernel.shm_rmid_forced"};
@@ -352,11 +354,12 @@ static json_t *sysctls(json_t *hc, bool host_net, tug_error **err)
     json_object_foreach(json_object_get(hc, "Sysctls"), k, v)
     {
         if (!json_is_string(v) || strchr(k, '/') != NULL || strstr(k, "..") != NULL ||
-            !sysctl_allowed(k, host_net)) {
+            !sysctl_allowed(k, host_net, !tug_spec_own_ns(hc, "ipc"))) {
             json_decref(o);
             tug_error_user(err, "sysctl '%s' cannot be set in a container%s", k,
-                           strncmp(k, "net.", 4) == 0 && host_net
-                               ? " on the host's network"
+                           strncmp(k, "net.", 4) == 0 && host_net ? " on the host's network"
+                           : sysctl_allowed(k, false, false) ? " sharing another IPC namespace"
+                                                               " (--ipc)"
                                : ": only kernel.msg*, kernel.sem, kernel.shm*, fs.mqueue.* and "
                                  "net.* are its own");
             return NULL;
