@@ -303,9 +303,11 @@ static void add_env(json_t *env, const char *kv)
     json_array_append_new(env, json_string(kv));
 }
 
-static int read_env_file(json_t *env, const char *path, char **ret_err)
+/* --env-file and --label-file: each line not blank nor a '#' comment, given to add. */
+static int read_lines_file(json_t *into, const char *path, void (*add)(json_t *, const char *),
+                           char **ret_err)
 {
-    FILE *f = fopen(path, "re");
+    cleanup_fclose FILE *f = fopen(path, "re");
     if (f == NULL) {
         if (asprintf(ret_err, "open %s: %s", path, strerror(errno)) < 0)
             *ret_err = NULL;
@@ -319,10 +321,18 @@ static int read_env_file(json_t *env, const char *path, char **ret_err)
             p++;
         if (*p == '\0' || *p == '#')
             continue;
-        add_env(env, p);
+        add(into, p);
     }
-    fclose(f);
     return 0;
+}
+
+/* -l and --label-file: key=value, or key alone for an empty value. */
+static void add_label(json_t *labels, const char *kv)
+{
+    const char *eq = strchr(kv, '=');
+    cleanup_free char *k = eq ? strndup(kv, (size_t)(eq - kv)) : strdup(kv);
+    if (k)
+        json_object_set_new(labels, k, json_string(eq ? eq + 1 : ""));
 }
 
 static int parse_ulimit(const char *s, json_t *out)
@@ -348,30 +358,6 @@ static int parse_ulimit(const char *s, json_t *out)
     json_object_set_new(u, "Hard", json_integer(hard));
     json_object_set_new(u, "Soft", json_integer(soft));
     json_array_append_new(out, u);
-    return 0;
-}
-
-/* --label-file: a label (key=value, or key) a line; '#' lines and blank ones skipped. */
-static int read_label_file(json_t *labels, const char *path, char **ret_err)
-{
-    cleanup_fclose FILE *f = fopen(path, "re");
-    if (f == NULL) {
-        if (asprintf(ret_err, "open %s: %s", path, strerror(errno)) < 0)
-            *ret_err = NULL;
-        return -1;
-    }
-    char line[8192];
-    while (fgets(line, sizeof(line), f)) {
-        line[strcspn(line, "\r\n")] = '\0';
-        char *p = line;
-        while (*p == ' ' || *p == '\t')
-            p++;
-        if (*p == '\0' || *p == '#')
-            continue;
-        const char *eq = strchr(p, '=');
-        cleanup_free char *k = eq ? strndup(p, (size_t)(eq - p)) : strdup(p);
-        json_object_set_new(labels, k, json_string(eq ? eq + 1 : ""));
-    }
     return 0;
 }
 
@@ -559,7 +545,7 @@ int parse_create_flags(cli_ctx *ctx, int argc, char **argv, bool for_run, create
             break;
         case O_ENVFILE: {
             char *why = NULL;
-            if (read_env_file(env, optarg, &why) < 0) {
+            if (read_lines_file(env, optarg, add_env, &why) < 0) {
                 fprintf(stderr, "Error: %s\n", why ? why : optarg);
                 free(why);
                 return EXIT_ENGINE;
@@ -715,13 +701,9 @@ int parse_create_flags(cli_ctx *ctx, int argc, char **argv, bool for_run, create
                 return cli_bad_value(ctx, optarg, "--stop-timeout", "invalid syntax");
             json_object_set_new(cfg, "StopTimeout", json_integer(v));
             break;
-        case 'l': {
-            json_t *labels = json_object_get(cfg, "Labels");
-            const char *eq = strchr(optarg, '=');
-            cleanup_free char *k = eq ? strndup(optarg, (size_t)(eq - optarg)) : strdup(optarg);
-            json_object_set_new(labels, k, json_string(eq ? eq + 1 : ""));
+        case 'l':
+            add_label(json_object_get(cfg, "Labels"), optarg);
             break;
-        }
         case O_SYSCTL: {
             /* which keys a container may set is the library's to judge, at create */
             const char *eq = strchr(optarg, '=');
@@ -974,7 +956,7 @@ int parse_create_flags(cli_ctx *ctx, int argc, char **argv, bool for_run, create
             break;
         case O_LABELFILE: {
             char *why = NULL;
-            if (read_label_file(json_object_get(cfg, "Labels"), optarg, &why) < 0) {
+            if (read_lines_file(json_object_get(cfg, "Labels"), optarg, add_label, &why) < 0) {
                 fprintf(stderr, "Error: %s\n", why ? why : optarg);
                 free(why);
                 return EXIT_ENGINE;

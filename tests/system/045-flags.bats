@@ -62,9 +62,10 @@ refused_as_docker() {
 }
 
 @test "a flag docker has and tug does not take yet is an unknown flag, never another one" {
-  # getopt_long read --pid as --pids-limit and failed on "host" as a number
-  refused "unknown flag: --pid" run --pid host busybox true
-  refused "unknown flag: --pid" create --pid=host busybox true
+  # getopt_long read --pid as --pids-limit and failed on "host" as a number (--pid is a flag
+  # of its own now; --cpu-rt-runtime is one tug does not take)
+  refused "unknown flag: --cpu-rt-runtime" run --cpu-rt-runtime 5 busybox true
+  refused "unknown flag: --cpu-rt-runtime" create --cpu-rt-runtime=5 busybox true
   refused "unknown flag: --link" rm --link x
   refused "unknown flag: --size" inspect --size x
   refused "unknown shorthand flag: 's' in -s" container inspect -s x

@@ -1391,6 +1391,26 @@ static pid_t clone_child(unsigned long ns_flags, int cgroup_fd, bool *ret_joined
     return (pid_t)syscall(SYS_clone, ns_flags | SIGCHLD, NULL, NULL, NULL, NULL);
 }
 
+/* setns into the PID namespace at path for this process's next children; *ret_own gets an fd
+ * of its own one to go back to. -1 with errno. */
+static int join_pidns_for_children(const char *path, int *ret_own)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int own = open("/proc/self/ns/pid", O_RDONLY | O_CLOEXEC);
+    if (fd < 0 || own < 0 || setns(fd, CLONE_NEWPID) < 0) {
+        int e = errno;
+        if (fd >= 0)
+            close(fd);
+        if (own >= 0)
+            close(own);
+        errno = e;
+        return -1;
+    }
+    close(fd);
+    *ret_own = own;
+    return 0;
+}
+
 int tug_spawn(const tug_spawn_spec *s, const tug_spawn_io *io, const tug_spawn_paths *paths,
               tug_spawned *ret, tug_error **err)
 {
@@ -1414,32 +1434,12 @@ int tug_spawn(const tug_spawn_spec *s, const tug_spawn_io *io, const tug_spawn_p
     bool joined = false;
     /* another PID namespace is joined by the children of whoever joins it: this process, for
      * the one clone, and back to its own after */
-    int own_pidns = -1;
-    if (s->pidns_path) {
-        int pfd = open(s->pidns_path, O_RDONLY | O_CLOEXEC);
-        own_pidns = open("/proc/self/ns/pid", O_RDONLY | O_CLOEXEC);
-        if (pfd < 0 || own_pidns < 0 || setns(pfd, CLONE_NEWPID) < 0) {
-            int e = errno;
-            if (pfd >= 0)
-                close(pfd);
-            if (own_pidns >= 0)
-                close(own_pidns);
-            close(go[0]);
-            close(go[1]);
-            close(fail[0]);
-            close(fail[1]);
-            if (cg) {
-                tug_error *ignored = NULL;
-                tug_cgroup_destroy(cg, &ignored);
-                tug_error_free(ignored);
-                tug_cgroup_free(cg);
-            }
-            return tug_error_set(err, e, "join PID namespace %s", s->pidns_path);
-        }
-        close(pfd);
-    }
-    pid_t pid = clone_child((unsigned long)(s->ns_flags & ~CLONE_NEWCGROUP),
-                            cg ? tug_cgroup_clone_fd(cg) : -1, &joined);
+    int own_pidns = -1, join_errno = 0;
+    if (s->pidns_path && join_pidns_for_children(s->pidns_path, &own_pidns) < 0)
+        join_errno = errno;
+    pid_t pid = join_errno ? -1
+                           : clone_child((unsigned long)(s->ns_flags & ~CLONE_NEWCGROUP),
+                                         cg ? tug_cgroup_clone_fd(cg) : -1, &joined);
     if (own_pidns >= 0 && pid != 0) {
         if (setns(own_pidns, CLONE_NEWPID) < 0) {
             /* this process's later children would land there: it starts nothing else */
@@ -1447,7 +1447,7 @@ int tug_spawn(const tug_spawn_spec *s, const tug_spawn_io *io, const tug_spawn_p
         close(own_pidns);
     }
     if (pid < 0) {
-        int e = errno;
+        int e = join_errno ? join_errno : errno;
         close(go[0]);
         close(go[1]);
         close(fail[0]);
@@ -1458,6 +1458,8 @@ int tug_spawn(const tug_spawn_spec *s, const tug_spawn_io *io, const tug_spawn_p
             tug_error_free(ignored);
             tug_cgroup_free(cg);
         }
+        if (join_errno)
+            return tug_error_set(err, e, "join PID namespace %s", s->pidns_path);
         return tug_error_set(err, e, "create the container's namespaces");
     }
     if (pid == 0) {
