@@ -59,7 +59,7 @@ static int ensure_image(cli_ctx *ctx, tug_store *s, const create_flags *f)
     }
     cleanup_free char *name = tug_reference_name(ref);
     cleanup_free char *fam = tug_familiar_name(name);
-    if (!have)
+    if (!have && !f->quiet)
         fprintf(stderr, "Unable to find image '%s:%s' locally\n", fam,
                 ref->tag ? ref->tag : "latest");
     /* progress goes to stderr so that `tug run` output stays the container's */
@@ -70,7 +70,7 @@ static int ensure_image(cli_ctx *ctx, tug_store *s, const create_flags *f)
     if (asprintf(&header, "%s: Pulling from %s", ref->digest ? ref->digest : ref->tag,
                  ref->path) < 0)
         header = NULL;
-    pull_view *view = pull_view_new(false, header);
+    pull_view *view = pull_view_new(f->quiet, header);
     tug_registry_opts ropts;
     cli_registry_opts(ctx, &ropts);
     tug_pull_opts po = {.platform = f->platform, .registry = &ropts,
@@ -78,7 +78,7 @@ static int ensure_image(cli_ctx *ctx, tug_store *s, const create_flags *f)
     tug_pull_result res = {0};
     int r = tug_pull(s, ref, &po, pull_view_layers, &res, &err);
     pull_view_free(view);
-    if (r == 0) {
+    if (r == 0 && !f->quiet) {
         printf("Digest: %s\nStatus: %s for %s:%s\n", res.digest,
                res.up_to_date ? "Image is up to date" : "Downloaded newer image", fam,
                ref->tag ? ref->tag : "latest");

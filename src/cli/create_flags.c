@@ -28,6 +28,7 @@ enum {
     O_GROUPADD, O_IPC, O_PID, O_UTS, O_USERNS, O_CGROUPNS, O_CPUSET_CPUS, O_CPUSET_MEMS,
     O_CPU_PERIOD, O_CPU_QUOTA, O_BLKIO_WEIGHT, O_MEM_RESV, O_SWAPPINESS, O_OOM_KILL_DISABLE,
     O_OOM_SCORE_ADJ, O_LABELFILE, O_DOMAINNAME, O_ANNOTATION, O_DETACHKEYS, O_CGROUP_PARENT,
+    O_DEV_READ_BPS, O_DEV_WRITE_BPS, O_DEV_READ_IOPS, O_DEV_WRITE_IOPS,
 };
 
 static const struct option create_opts[] = {
@@ -101,6 +102,11 @@ static const struct option create_opts[] = {
     {"annotation", required_argument, NULL, O_ANNOTATION},
     {"detach-keys", required_argument, NULL, O_DETACHKEYS},
     {"cgroup-parent", required_argument, NULL, O_CGROUP_PARENT},
+    {"quiet", no_argument, NULL, 'q'},
+    {"device-read-bps", required_argument, NULL, O_DEV_READ_BPS},
+    {"device-write-bps", required_argument, NULL, O_DEV_WRITE_BPS},
+    {"device-read-iops", required_argument, NULL, O_DEV_READ_IOPS},
+    {"device-write-iops", required_argument, NULL, O_DEV_WRITE_IOPS},
     {"help", no_argument, NULL, O_HELP},
     {NULL, 0, NULL, 0},
 };
@@ -134,6 +140,14 @@ static const struct {
     {"--detach-keys string", "Override the key sequence for detaching a container", false},
     {"--device list", "Add a host device to the container", false},
     {"--device-cgroup-rule list", "Add a rule to the cgroup allowed devices list", false},
+    {"--device-read-bps list", "Limit read rate (bytes per second) from a device (default [])",
+     false},
+    {"--device-read-iops list", "Limit read rate (IO per second) from a device (default [])",
+     false},
+    {"--device-write-bps list", "Limit write rate (bytes per second) to a device (default [])",
+     false},
+    {"--device-write-iops list", "Limit write rate (IO per second) to a device (default [])",
+     false},
     {"--dns list", "Set custom DNS servers", false},
     {"--domainname string", "Container NIS domain name", false},
     {"--entrypoint string", "Overwrite the default ENTRYPOINT of the image", false},
@@ -170,6 +184,7 @@ static const struct {
     {"-P, --publish-all", "Publish all exposed ports to random ports", false},
     {"--pull string", "Pull image before running (\"always\", \"missing\", \"never\") "
                       "(default \"missing\")", false},
+    {"-q, --quiet", "Suppress the pull output", false},
     {"--read-only", "Mount the container's root filesystem as read only", false},
     {"--restart string", "Restart policy to apply when a container exits (default \"no\")",
      false},
@@ -361,6 +376,34 @@ static int parse_ulimit(const char *s, json_t *out)
     return 0;
 }
 
+/* --device-{read,write}-{bps,iops} PATH:RATE as {"Path","Rate"}; NULL with docker's reason. */
+static json_t *parse_throttle_flag(const char *arg, bool iops, char **ret_why)
+{
+    const char *colon = strchr(arg, ':');
+    int n = 0;
+    long long rate = -1;
+    char *end = NULL;
+    if (colon == NULL || colon == arg)
+        n = asprintf(ret_why, "bad format: %s", arg);
+    else if (strncmp(arg, "/dev/", 5) != 0)
+        n = asprintf(ret_why, "bad format for device path: %s", arg);
+    else if (iops ? (errno = 0, rate = strtoll(colon + 1, &end, 10),
+                     end == colon + 1 || *end || errno || rate < 0 || colon[1] == '-')
+                  : tug_parse_size(colon + 1, &rate) < 0 || rate < 0)
+        n = asprintf(ret_why,
+                     "invalid rate for device: %s. The correct format is "
+                     "<device-path>:<number>%s. Number must be a positive integer%s",
+                     arg, iops ? "" : "[<unit>]",
+                     iops ? "" : ". Unit is optional and can be kb, mb, or gb");
+    else {
+        cleanup_free char *path = strndup(arg, (size_t)(colon - arg));
+        return json_pack("{sssI}", "Path", path ? path : "", "Rate", (json_int_t)rate);
+    }
+    if (n < 0)
+        *ret_why = NULL;
+    return NULL;
+}
+
 /* docker's detach keys: comma-separated single characters or ctrl-<a-z@[\]^_>. */
 static bool detach_keys_valid(const char *keys)
 {
@@ -497,7 +540,7 @@ int parse_create_flags(cli_ctx *ctx, int argc, char **argv, bool for_run, create
     json_object_set_new(f->request, "Config", cfg);
     json_object_set_new(f->request, "HostConfig", hc);
     json_t *env = json_object_get(cfg, "Env");
-    const char *short_opts = for_run ? "+dite:w:u:h:m:c:l:a:p:Pv:" : "+ite:w:u:h:m:c:l:a:p:Pv:";
+    const char *short_opts = for_run ? "+dite:w:u:h:m:c:l:a:p:Pv:q" : "+ite:w:u:h:m:c:l:a:p:Pv:q";
     const char *network = NULL, *ip = NULL;
     /* a flag error returns from anywhere in the loop */
     json_auto_t *aliases = json_array();
@@ -910,6 +953,36 @@ int parse_create_flags(cli_ctx *ctx, int argc, char **argv, bool for_run, create
                 return EXIT_ENGINE;
             }
             json_object_set_new(hc, modes[k].key, json_string(optarg));
+            break;
+        }
+        case 'q':
+            f->quiet = cli_opt_on();
+            break;
+        case O_DEV_READ_BPS:
+        case O_DEV_WRITE_BPS:
+        case O_DEV_READ_IOPS:
+        case O_DEV_WRITE_IOPS: {
+            static const struct {
+                int opt;
+                const char *flag, *key;
+                bool iops;
+            } th[] = {
+                {O_DEV_READ_BPS, "--device-read-bps", "BlkioDeviceReadBps", false},
+                {O_DEV_WRITE_BPS, "--device-write-bps", "BlkioDeviceWriteBps", false},
+                {O_DEV_READ_IOPS, "--device-read-iops", "BlkioDeviceReadIOps", true},
+                {O_DEV_WRITE_IOPS, "--device-write-iops", "BlkioDeviceWriteIOps", true},
+            };
+            size_t k = 0;
+            while (th[k].opt != c)
+                k++;
+            cleanup_free char *why = NULL;
+            json_t *dev = parse_throttle_flag(optarg, th[k].iops, &why);
+            if (dev == NULL)
+                return cli_bad_value(ctx, optarg, th[k].flag, why ? why : "bad format");
+            json_t *list = json_object_get(hc, th[k].key);
+            if (!json_is_array(list))
+                json_object_set_new(hc, th[k].key, list = json_array());
+            json_array_append_new(list, dev);
             break;
         }
         case O_CGROUP_PARENT:

@@ -234,11 +234,14 @@ setup_file() { containers_setup_file; }
   assert_match "Container ID file found, make sure the other container isn't running or delete $f"
 }
 
-@test "--pull never refuses a missing image; --pull always pulls a present one" {
+@test "--pull never refuses a missing image; --pull always pulls a present one; -q hides it" {
   run_tug 125 run --rm --pull never nosuchimage true
   assert_match 'No such image: nosuchimage'
   run_tug run --rm --pull always "$REGISTRY/busybox" true
   assert_match 'Pulling from|Status|Digest'
+  # -q: the container's output alone
+  run_tug run --rm -q --pull always "$REGISTRY/busybox" echo hi
+  assert_output hi
   run_tug 125 run --rm --pull sometimes busybox true
   assert_match 'invalid argument "sometimes" for "--pull" flag'
 }
@@ -290,4 +293,33 @@ setup_file() { containers_setup_file; }
   for d in /sys/fs/cgroup/*/"$parent" /sys/fs/cgroup/"$parent"; do [[ -d $d ]] && rmdir "$d"; done
   run_tug 125 run --rm --cgroup-parent ../escape busybox true
   assert_match 'invalid cgroup parent "../escape"'
+}
+
+@test "--device-read-bps and friends limit the device's I/O in the container's cgroup" {
+  local dev
+  dev=$(lsblk -dpno NAME,TYPE 2>/dev/null | awk '$2=="disk"{print $1; exit}')
+  [[ -b $dev ]] || dev=/dev/loop0
+  [[ -b $dev ]] || skip "no block device to limit"
+  local nums
+  nums=$(stat -c '%t %T' "$dev")
+  nums=$((16#${nums% *})):$((16#${nums#* }))
+  [[ -d /sys/fs/cgroup/blkio ]] || skip "these checks read cgroup v1 files; this host has v2"
+  run_tug run --rm --device-read-bps "$dev:1mb" --device-write-bps "$dev:2mb" \
+    --device-read-iops "$dev:100" --device-write-iops "$dev:200" busybox sh -c \
+    'cd /sys/fs/cgroup/blkio; cat blkio.throttle.read_bps_device blkio.throttle.write_bps_device blkio.throttle.read_iops_device blkio.throttle.write_iops_device'
+  [[ ${lines[0]} == "$nums 1048576" && ${lines[1]} == "$nums 2097152" ]]
+  [[ ${lines[2]} == "$nums 100" && ${lines[3]} == "$nums 200" ]]
+  run_tug create --name bps --device-read-bps "$dev:1mb" busybox true
+  assert_inspect bps '{{json .HostConfig.BlkioDeviceReadBps}} {{json .HostConfig.BlkioDeviceWriteIOps}}' \
+    "[{\"Path\":\"$dev\",\"Rate\":1048576}] null"
+  run_tug 125 run --rm --device-read-bps nodev busybox true
+  assert_match 'invalid argument "nodev" for "--device-read-bps" flag: bad format: nodev'
+  run_tug 125 run --rm --device-read-bps /tmp/x:1mb busybox true
+  assert_match 'bad format for device path: /tmp/x:1mb'
+  run_tug 125 run --rm --device-write-iops "$dev:fast" busybox true
+  assert_match "invalid rate for device: $dev:fast. The correct format is <device-path>:<number>. Number must be a positive integer"
+  run_tug 125 run --rm --device-read-bps /dev/nosuchdisk:1mb busybox true
+  assert_match 'stat /dev/nosuchdisk: No such file or directory'
+  run_tug 125 run --rm --device-read-bps /dev/null:1mb busybox true
+  assert_match '/dev/null is not a block device'
 }

@@ -585,6 +585,31 @@ static int write_weight(int dfd, const char *file, const char *bfq_file, const c
 }
 
 /* cpuset.cpus and cpuset.mems (the same file names in v1 and v2). */
+/* Block I/O rate limits: v1's blkio.throttle.* files take "maj:min rate" a line, v2's io.max
+ * "maj:min rbps=N" (dfd -1: no controller for them). */
+static int write_throttle(int dfd, bool v2, const tug_cgroup_limits *lim, tug_error **err)
+{
+    static const char *const v1_files[] = {
+        "blkio.throttle.read_bps_device", "blkio.throttle.write_bps_device",
+        "blkio.throttle.read_iops_device", "blkio.throttle.write_iops_device"};
+    static const char *const v2_keys[] = {"rbps", "wbps", "riops", "wiops"};
+    for (size_t i = 0; i < lim->n_throttle; i++) {
+        const tug_blkio_throttle *t = &lim->throttle[i];
+        if (dfd < 0)
+            return tug_error_set(err, EOPNOTSUPP, "set block I/O limits: the %s cgroup is not "
+                                                  "mounted", v2 ? "io" : "blkio");
+        char line[96];
+        if (v2)
+            snprintf(line, sizeof(line), "%u:%u %s=%llu", t->major, t->minor, v2_keys[t->kind],
+                     t->rate);
+        else
+            snprintf(line, sizeof(line), "%u:%u %llu", t->major, t->minor, t->rate);
+        if (write_at(dfd, v2 ? "io.max" : v1_files[t->kind], line, err) < 0)
+            return tug_error_wrap(err, "set block I/O limit %s", line);
+    }
+    return 0;
+}
+
 static int write_cpusets(int dfd, const tug_cgroup_limits *lim, tug_error **err)
 {
     const char *vals[2] = {lim->cpuset_cpus, lim->cpuset_mems};
@@ -747,6 +772,8 @@ static int v1_limit(tug_cgroup *cg, const tug_cgroup_limits *lim, tug_error **er
         (b ? write_weight(b->fd, "blkio.weight", "blkio.bfq.weight", "%lld", lim->blkio_weight, err)
            : tug_error_set(err, EOPNOTSUPP, "the blkio cgroup is not mounted")) < 0)
         return tug_error_wrap(err, "set blkio weight");
+    if (write_throttle(b ? b->fd : -1, false, lim, err) < 0)
+        return -1;
     if (write_cpusets(cs ? cs->fd : -1, lim, err) < 0)
         return -1;
     return 0;
@@ -1027,6 +1054,9 @@ static int v2_limit(tug_cgroup *cg, const tug_cgroup_limits *lim, tug_error **er
                                   write_weight(fd, "io.weight", "io.bfq.weight", "default %lld",
                                                lim->blkio_weight, err) < 0))
         return tug_error_wrap(err, "set blkio weight");
+    if (lim->n_throttle > 0 && (v2_need(cg, V2_IO, "block I/O limits", err) < 0 ||
+                                write_throttle(fd, true, lim, err) < 0))
+        return -1;
     if (((lim->cpuset_cpus && *lim->cpuset_cpus) || (lim->cpuset_mems && *lim->cpuset_mems)) &&
         v2_need(cg, V2_CPUSET, "cpuset", err) < 0)
         return -1;

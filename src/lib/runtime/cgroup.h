@@ -18,6 +18,20 @@ typedef struct tug_device_rule {
 /* The bits of an access, the kernel's own (BPF_DEVCG_ACC_*). */
 enum { TUG_DEV_MKNOD = 1, TUG_DEV_READ = 2, TUG_DEV_WRITE = 4, TUG_DEV_RWM = 7 };
 
+/* One --device-{read,write}-{bps,iops} limit: the device's numbers and its rate. */
+typedef enum {
+    TUG_THROTTLE_READ_BPS,
+    TUG_THROTTLE_WRITE_BPS,
+    TUG_THROTTLE_READ_IOPS,
+    TUG_THROTTLE_WRITE_IOPS,
+} tug_throttle_kind;
+
+typedef struct tug_blkio_throttle {
+    tug_throttle_kind kind;
+    unsigned major, minor;
+    unsigned long long rate;
+} tug_blkio_throttle;
+
 typedef struct tug_cgroup_limits {
     long long memory;      /* bytes; 0 = no limit */
     long long memory_swap; /* memory + swap in bytes; 0 = docker's default (twice memory when a
@@ -33,6 +47,8 @@ typedef struct tug_cgroup_limits {
     bool oom_kill_disable;        /* --oom-kill-disable (v1 only: v2 has no such switch) */
     const char *cpuset_cpus;      /* "0-1,3"; NULL or "" = leave as it is */
     const char *cpuset_mems;
+    const tug_blkio_throttle *throttle; /* block I/O rate limits, n_throttle of them */
+    size_t n_throttle;
     const tug_device_rule *devices; /* the device policy; NULL leaves the group's as it is */
     size_t n_devices;
 } tug_cgroup_limits;

@@ -196,6 +196,7 @@ void tug_spawn_spec_free(tug_spawn_spec *s)
     strv_free(s->readonly);
     free(s->seccomp);
     free(s->device_rules);
+    free(s->throttle);
     tug_device_nodes_free(s->devices, s->n_devices);
     free(s);
 }
@@ -203,6 +204,35 @@ void tug_spawn_spec_free(tug_spawn_spec *s)
 static char *dup_or_null(const char *s)
 {
     return s ? strdup(s) : NULL;
+}
+
+/* linux.resources.blockIO's throttle lists into s->throttle. */
+static int parse_throttle(json_t *bio, tug_spawn_spec *s)
+{
+    static const char *const keys[] = {"throttleReadBpsDevice", "throttleWriteBpsDevice",
+                                       "throttleReadIOPSDevice", "throttleWriteIOPSDevice"};
+    size_t n = 0;
+    for (size_t k = 0; k < TUG_ARRAY_SIZE(keys); k++)
+        n += json_array_size(json_object_get(bio, keys[k]));
+    if (n == 0)
+        return 0;
+    s->throttle = calloc(n, sizeof(*s->throttle));
+    if (s->throttle == NULL)
+        return -1;
+    for (size_t k = 0; k < TUG_ARRAY_SIZE(keys); k++) {
+        size_t i;
+        json_t *v;
+        json_array_foreach(json_object_get(bio, keys[k]), i, v)
+        {
+            tug_blkio_throttle *t = &s->throttle[s->limits.n_throttle++];
+            t->kind = (tug_throttle_kind)k;
+            t->major = (unsigned)json_integer_value(json_object_get(v, "major"));
+            t->minor = (unsigned)json_integer_value(json_object_get(v, "minor"));
+            t->rate = (unsigned long long)json_integer_value(json_object_get(v, "rate"));
+        }
+    }
+    s->limits.throttle = s->throttle;
+    return 0;
 }
 
 int tug_spawn_spec_join(tug_spawn_spec *s, const char *type, pid_t pid, tug_error **err)
@@ -327,6 +357,10 @@ int tug_spawn_spec_parse(json_t *spec, const char *bundle, tug_spawn_spec **ret_
     s->limits.oom_kill_disable = json_is_true(json_object_get(mem, "disableOOMKiller"));
     s->limits.blkio_weight =
         json_integer_value(json_object_get(json_object_get(res, "blockIO"), "weight"));
+    if (parse_throttle(json_object_get(res, "blockIO"), s) < 0) {
+        tug_spawn_spec_free(s);
+        return tug_error_set(err, ENOMEM, "spec");
+    }
     s->limits.cpuset_cpus = dup_or_null(json_string_value(json_object_get(cpu, "cpus")));
     s->limits.cpuset_mems = dup_or_null(json_string_value(json_object_get(cpu, "mems")));
     json_t *sc_obj = json_object_get(linux_, "sysctl");

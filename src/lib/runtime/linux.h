@@ -54,6 +54,7 @@ typedef struct tug_spawn_spec {
     char *seccomp;     /* "default", "unconfined" or a profile file */
     bool init;
     bool privileged; /* the host's devices appear in /dev */
+    tug_blkio_throttle *throttle; /* what limits.throttle points at */
     tug_device_rule *device_rules; /* the policy limits.devices points at */
     size_t n_device_rules;
     tug_device_node *devices; /* nodes to create (--device) */

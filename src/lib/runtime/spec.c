@@ -1,7 +1,10 @@
 /* Docker's create request -> OCI runtime spec, with docker's security defaults. */
 #include "spec.h"
 
+#include <errno.h>
 #include <stdio.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -232,6 +235,54 @@ static json_t *process_args(json_t *cfg, tug_error **err)
     return args;
 }
 
+static const char *const throttle_keys[][2] = {
+    {"BlkioDeviceReadBps", "throttleReadBpsDevice"},
+    {"BlkioDeviceWriteBps", "throttleWriteBpsDevice"},
+    {"BlkioDeviceReadIOps", "throttleReadIOPSDevice"},
+    {"BlkioDeviceWriteIOps", "throttleWriteIOPSDevice"},
+};
+
+/* HostConfig's BlkioDevice{Read,Write}{Bps,IOps} as OCI's throttle lists, each device by its
+ * numbers (looked up now). NULL with err for a path that is not a block device. */
+static json_t *throttle_lists(json_t *hc, tug_error **err)
+{
+    json_t *bio = json_object();
+    for (size_t k = 0; k < TUG_ARRAY_SIZE(throttle_keys); k++) {
+        size_t i;
+        json_t *v;
+        json_array_foreach(json_object_get(hc, throttle_keys[k][0]), i, v)
+        {
+            const char *path = json_string_value(json_object_get(v, "Path"));
+            struct stat st;
+            if (path == NULL || stat(path, &st) < 0 || !S_ISBLK(st.st_mode)) {
+                int e = path && errno != 0 ? errno : EINVAL;
+                json_decref(bio);
+                if (path && stat(path, &st) == 0)
+                    tug_error_user(err, "%s is not a block device: the --device-*-bps and "
+                                        "--device-*-iops limits take one", path);
+                else
+                    tug_error_set(err, e, "stat %s", path ? path : "(no path)");
+                return NULL;
+            }
+            json_t *list = json_object_get(bio, throttle_keys[k][1]);
+            if (list == NULL)
+                json_object_set_new(bio, throttle_keys[k][1], list = json_array());
+            json_array_append_new(list, json_pack("{sIsIsO}", "major",
+                                                  (json_int_t)major(st.st_rdev), "minor",
+                                                  (json_int_t)minor(st.st_rdev), "rate",
+                                                  json_object_get(v, "Rate")));
+        }
+    }
+    return bio;
+}
+
+int tug_spec_check_throttle(json_t *hc, tug_error **err)
+{
+    json_t *bio = throttle_lists(hc, err);
+    json_decref(bio);
+    return bio ? 0 : -1;
+}
+
 json_t *tug_spec_resources(json_t *hc)
 {
     json_t *res = json_object();
@@ -293,8 +344,17 @@ json_t *tug_spec_resources(json_t *hc)
         json_object_set_new(m, "disableOOMKiller", json_true());
     }
     long long weight = json_integer_value(json_object_get(hc, "BlkioWeight"));
+    tug_error *ignored = NULL;
+    json_t *bio = throttle_lists(hc, &ignored); /* checked at create: a device gone is skipped */
+    tug_error_free(ignored);
+    if (bio == NULL)
+        bio = json_object();
     if (weight > 0)
-        json_object_set_new(res, "blockIO", json_pack("{sI}", "weight", (json_int_t)weight));
+        json_object_set_new(bio, "weight", json_integer(weight));
+    if (json_object_size(bio) > 0)
+        json_object_set_new(res, "blockIO", bio);
+    else
+        json_decref(bio);
     return res;
 }
 
@@ -403,7 +463,7 @@ json_t *tug_spec_build(const char *id, json_t *request, const char *const *lower
     json_t *cfg = json_object_get(request, "Config");
     json_t *hc = json_object_get(request, "HostConfig");
     uint64_t caps = 0;
-    if (compute_caps(hc, &caps, err) < 0)
+    if (compute_caps(hc, &caps, err) < 0 || tug_spec_check_throttle(hc, err) < 0)
         return NULL;
     /* the host's nodes for --device are looked up now, while an error can still stop create */
     json_t *dev_nodes = NULL, *dev_rules = NULL;

@@ -34,5 +34,7 @@ bool tug_spec_own_ns(json_t *hc, const char *type);
 /* Add the HostConfig keys docker's inspect shows that hc lacks, with docker's defaults (an
  * older container's stored request, flags never given). */
 void tug_spec_host_config_defaults(json_t *hc);
+/* Whether every --device-*-bps/-iops path is a block device. */
+int tug_spec_check_throttle(json_t *hc, tug_error **err);
 /* linux.resources of the spec from HostConfig's limits (create, and `update` rewriting it). */
 json_t *tug_spec_resources(json_t *hc);
