@@ -28,7 +28,8 @@ enum {
     O_GROUPADD, O_IPC, O_PID, O_UTS, O_USERNS, O_CGROUPNS, O_CPUSET_CPUS, O_CPUSET_MEMS,
     O_CPU_PERIOD, O_CPU_QUOTA, O_BLKIO_WEIGHT, O_MEM_RESV, O_SWAPPINESS, O_OOM_KILL_DISABLE,
     O_OOM_SCORE_ADJ, O_LABELFILE, O_DOMAINNAME, O_ANNOTATION, O_DETACHKEYS, O_CGROUP_PARENT,
-    O_DEV_READ_BPS, O_DEV_WRITE_BPS, O_DEV_READ_IOPS, O_DEV_WRITE_IOPS,
+    O_DEV_READ_BPS, O_DEV_WRITE_BPS, O_DEV_READ_IOPS, O_DEV_WRITE_IOPS, O_RUNTIME,
+    O_VOLDRIVER, O_NOTRUST,
 };
 
 static const struct option create_opts[] = {
@@ -103,6 +104,9 @@ static const struct option create_opts[] = {
     {"detach-keys", required_argument, NULL, O_DETACHKEYS},
     {"cgroup-parent", required_argument, NULL, O_CGROUP_PARENT},
     {"quiet", no_argument, NULL, 'q'},
+    {"runtime", required_argument, NULL, O_RUNTIME},
+    {"volume-driver", required_argument, NULL, O_VOLDRIVER},
+    {"disable-content-trust", no_argument, NULL, O_NOTRUST},
     {"device-read-bps", required_argument, NULL, O_DEV_READ_BPS},
     {"device-write-bps", required_argument, NULL, O_DEV_WRITE_BPS},
     {"device-read-iops", required_argument, NULL, O_DEV_READ_IOPS},
@@ -149,6 +153,7 @@ static const struct {
     {"--device-write-iops list", "Limit write rate (IO per second) to a device (default [])",
      false},
     {"--dns list", "Set custom DNS servers", false},
+    {"--disable-content-trust", "Skip image verification (default true)", false},
     {"--domainname string", "Container NIS domain name", false},
     {"--entrypoint string", "Overwrite the default ENTRYPOINT of the image", false},
     {"-e, --env list", "Set environment variables", false},
@@ -189,6 +194,7 @@ static const struct {
     {"--restart string", "Restart policy to apply when a container exits (default \"no\")",
      false},
     {"--rm", "Automatically remove the container when it exits", false},
+    {"--runtime string", "Runtime to use for this container", false},
     {"--security-opt list", "Security Options", false},
     {"--shm-size bytes", "Size of /dev/shm", false},
     {"--sig-proxy", "Proxy received signals to the process (default true)", true},
@@ -202,6 +208,7 @@ static const struct {
     {"--userns string", "User namespace to use", false},
     {"--uts string", "UTS namespace to use", false},
     {"-v, --volume list", "Bind mount a volume", false},
+    {"--volume-driver string", "Optional volume driver for the container", false},
     {"--volumes-from list", "Mount volumes from the specified container(s)", false},
     {"-w, --workdir string", "Working directory inside the container", false},
 };
@@ -957,6 +964,33 @@ int parse_create_flags(cli_ctx *ctx, int argc, char **argv, bool for_run, create
         }
         case 'q':
             f->quiet = cli_opt_on();
+            break;
+        case O_RUNTIME:
+            /* tug is its own runtime; "runc" is the name docker users write for the default */
+            if (strcmp(optarg, "tug") != 0 && strcmp(optarg, "runc") != 0) {
+                fprintf(stderr, "Error: unknown or invalid runtime name: %s: tug runs "
+                                "containers itself (--runtime tug, or runc)\n",
+                        optarg);
+                return EXIT_ENGINE;
+            }
+            json_object_set_new(hc, "Runtime", json_string(optarg));
+            break;
+        case O_VOLDRIVER:
+            if (strcmp(optarg, "local") != 0) {
+                fprintf(stderr, "Error: plugin \"%s\" not found: tug has the local volume "
+                                "driver alone\n",
+                        optarg);
+                return EXIT_ENGINE;
+            }
+            json_object_set_new(hc, "VolumeDriver", json_string(optarg));
+            break;
+        case O_NOTRUST:
+            /* tug verifies no signatures: there is no trust to turn on */
+            if (!cli_opt_on()) {
+                fprintf(stderr, "Error: --disable-content-trust=false: tug has no content "
+                                "trust (image signing) to enforce; leave the flag out\n");
+                return EXIT_ENGINE;
+            }
             break;
         case O_DEV_READ_BPS:
         case O_DEV_WRITE_BPS:

@@ -174,8 +174,20 @@ setup_file() { containers_setup_file; }
   assert_match 'Invalid detach keys \(ctrl-1\) provided'
   run_tug 125 run --rm --label-file /nonexistent busybox true
   assert_match 'open /nonexistent: No such file or directory'
+  run_tug 125 run --rm --runtime kata busybox true
+  assert_match '^Error: unknown or invalid runtime name: kata'
+  run_tug 125 run --rm --volume-driver nfs busybox true
+  assert_match '^Error: plugin "nfs" not found'
+  run_tug 125 run --rm --disable-content-trust=false busybox true
+  assert_match 'tug has no content trust'
   run_tug ps -aq
   assert_output ''
+}
+
+@test "--runtime, --volume-driver and --disable-content-trust take what docker's defaults are" {
+  run_tug run --name rt --runtime runc --volume-driver local --disable-content-trust busybox echo ok
+  assert_output ok
+  assert_inspect rt '{{.HostConfig.Runtime}} {{.HostConfig.VolumeDriver}}' "runc local"
 }
 
 @test "--security-opt: seccomp=unconfined, a profile file, no-new-privileges[:true], label and apparmor" {
