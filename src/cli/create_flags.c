@@ -115,10 +115,11 @@ static const struct option create_opts[] = {
     {NULL, 0, NULL, 0},
 };
 
-/* The flags as docker's help words them; run_only ones are not create's. */
+/* The flags as docker's help words them, for both commands or one (true: run's alone). */
+enum { BOTH = 0, RUN_ONLY = 1, CREATE_ONLY = 2 };
 static const struct {
     const char *flag, *desc;
-    bool run_only;
+    int only;
 } create_help[] = {
     {"--add-host list", "Add a custom host-to-IP mapping (host:ip)", false},
     {"--annotation map", "Add an annotation to the container (passed through to the OCI "
@@ -141,7 +142,7 @@ static const struct {
     {"--cpuset-cpus string", "CPUs in which to allow execution (0-3, 0,1)", false},
     {"--cpuset-mems string", "MEMs in which to allow execution (0-3, 0,1)", false},
     {"-d, --detach", "Run container in background and print container ID", true},
-    {"--detach-keys string", "Override the key sequence for detaching a container", false},
+    {"--detach-keys string", "Override the key sequence for detaching a container", true},
     {"--device list", "Add a host device to the container", false},
     {"--device-cgroup-rule list", "Add a rule to the cgroup allowed devices list", false},
     {"--device-read-bps list", "Limit read rate (bytes per second) from a device (default [])",
@@ -188,7 +189,9 @@ static const struct {
     {"-p, --publish list", "Publish a container's port(s) to the host", false},
     {"-P, --publish-all", "Publish all exposed ports to random ports", false},
     {"--pull string", "Pull image before running (\"always\", \"missing\", \"never\") "
-                      "(default \"missing\")", false},
+                      "(default \"missing\")", RUN_ONLY},
+    {"--pull string", "Pull image before creating (\"always\", \"missing\", \"never\") "
+                      "(default \"missing\")", CREATE_ONLY},
     {"-q, --quiet", "Suppress the pull output", false},
     {"--read-only", "Mount the container's root filesystem as read only", false},
     {"--restart string", "Restart policy to apply when a container exits (default \"no\")",
@@ -231,7 +234,7 @@ static char *create_help_text(bool for_run)
     if (f == NULL)
         return NULL;
     for (size_t i = 0; i < TUG_ARRAY_SIZE(create_help); i++) {
-        if (create_help[i].run_only && !for_run)
+        if (create_help[i].only == (for_run ? CREATE_ONLY : RUN_ONLY))
             continue;
         const char *flag = create_help[i].flag;
         bool lone = flag[1] == '-';
@@ -1085,6 +1088,8 @@ int parse_create_flags(cli_ctx *ctx, int argc, char **argv, bool for_run, create
             break;
         }
         case O_DETACHKEYS:
+            if (!for_run)
+                return cli_flag_unknown(ctx);
             if (!detach_keys_valid(optarg)) {
                 fprintf(stderr, "Error: Invalid detach keys (%s) provided: use a character or "
                                 "ctrl-<value> (a-z, @, [, \\, ], ^, _), comma-separated\n",

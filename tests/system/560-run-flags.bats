@@ -22,7 +22,8 @@ setup_file() { containers_setup_file; }
   assert_match '^      --oom-score-adj int +Tune host.s OOM preferences \(-1000 to 1000\)$'
   run_tug create --help
   assert_match '^  -P, --publish-all +Publish all exposed ports to random ports$'
-  refute_match '(--sig-proxy|-d, --detach)'
+  refute_match '(--sig-proxy|-d, --detach|--detach-keys|before running)'
+  assert_match '^      --pull string +Pull image before creating'
 }
 
 @test "inspect's HostConfig has every key docker's has, with docker's defaults" {
@@ -222,9 +223,13 @@ setup_file() { containers_setup_file; }
 @test "--label-file, --annotation, --detach-keys are kept; --log-driver none keeps no logs" {
   printf '# a comment\n\none=1\ntwo=2\nthree\n' >"$BATS_TEST_TMPDIR/labels"
   run_tug create --name lab --label-file "$BATS_TEST_TMPDIR/labels" -l two=override \
-    --annotation org.example.key=value --detach-keys ctrl-x,x busybox true
+    --annotation org.example.key=value busybox true
   assert_inspect lab '{{index .Config.Labels "one"}} {{index .Config.Labels "two"}} [{{index .Config.Labels "three"}}]' "1 override []"
   assert_inspect lab '{{json .HostConfig.Annotations}}' '{"org.example.key":"value"}'
+  # run takes --detach-keys (create does not, as in docker)
+  run_tug run --rm --detach-keys ctrl-x,x busybox true
+  run_tug 125 create --detach-keys ctrl-x busybox true
+  assert_match '^unknown flag: --detach-keys'
   run_tug run --name quiet --log-driver none busybox echo hello
   assert_output hello
   assert_inspect quiet '{{.HostConfig.LogConfig.Type}}' none
