@@ -175,6 +175,8 @@ setup_file() { containers_setup_file; }
   assert_match 'Invalid detach keys \(ctrl-1\) provided'
   run_tug 125 run --rm --label-file /nonexistent busybox true
   assert_match 'open /nonexistent: No such file or directory'
+  run_tug 125 run --rm --annotation io.tug.privileged=1 busybox true
+  assert_match 'annotation io.tug.privileged: keys under io.tug. are tug.s own'
   run_tug 125 run --rm --runtime kata busybox true
   assert_match '^Error: unknown or invalid runtime name: kata'
   run_tug 125 run --rm --volume-driver nfs busybox true

@@ -421,6 +421,18 @@ static int check_modes(json_t *hc, tug_error **err)
             return tug_error_user(err, "invalid %s mode: %s", modes[i].what,
                                   json_string_value(v));
     }
+    const char *ak;
+    json_t *av;
+    json_object_foreach(json_object_get(hc, "Annotations"), ak, av)
+    {
+        if (!json_is_string(av))
+            return tug_error_user(err, "HostConfig.Annotations[%s] is not a string", ak);
+        /* the spec's own keys say what tug does (privileged, seccomp...): not the user's */
+        if (strncmp(ak, "io.tug.", 7) == 0)
+            return tug_error_user(err, "annotation %s: keys under io.tug. are tug's own; use "
+                                       "another prefix",
+                                  ak);
+    }
     json_t *cp = json_object_get(hc, "CgroupParent");
     if (cp && !json_is_null(cp) && !json_is_string(cp))
         return tug_error_user(err, "HostConfig.CgroupParent is not a string");
