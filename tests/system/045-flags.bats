@@ -67,8 +67,6 @@ refused_as_docker() {
   refused "unknown flag: --cpu-rt-runtime" run --cpu-rt-runtime 5 busybox true
   refused "unknown flag: --cpu-rt-runtime" create --cpu-rt-runtime=5 busybox true
   refused "unknown flag: --link" rm --link x
-  refused "unknown flag: --size" inspect --size x
-  refused "unknown shorthand flag: 's' in -s" container inspect -s x
   refused "unknown flag: --verbose" system df --verbose
   refused "unknown flag: --force" network disconnect --force n c
   refused "unknown flag: --detach-keys" exec --detach-keys ctrl-x x true
