@@ -78,7 +78,10 @@ setup_file() { containers_setup_file; }
 }
 
 @test "--pid and --ipc container:NAME join a running container's namespaces" {
-  run_tug run -d --name first busybox sleep 60
+  run_tug run -d --name private busybox sleep 60
+  run_tug 125 create --ipc container:private busybox true
+  assert_match "can't join IPC of container private: non-shareable IPC \(hint: use IpcMode:shareable for the donor container\)"
+  run_tug run -d --name first --ipc shareable busybox sleep 60
   local pid
   pid=$(inspect_f first '{{.State.Pid}}')
   run_tug run --rm --pid container:first --ipc container:first busybox \
@@ -86,7 +89,6 @@ setup_file() { containers_setup_file; }
   [[ ${lines[0]} == "$(readlink /proc/$pid/ns/pid)" ]]
   [[ ${lines[1]} == "$(readlink /proc/$pid/ns/ipc)" ]]
   [[ ${lines[2]} == 1 ]]
-  run_tug run --rm --ipc shareable busybox true
   run_tug run --rm --ipc none busybox sh -c 'test -d /dev/shm && echo shm || echo no-shm'
   assert_output no-shm
   run_tug 125 run --rm --pid container:nosuch busybox true

@@ -226,6 +226,14 @@ static int resolve_joins(tug_store *s, json_t *request, tug_error **err)
         cleanup_container tug_container *other = NULL;
         if (tug_container_find(s, mode + 10, &other, err) < 0)
             return tug_error_wrap(err, "--%s %s", keys[i][1], mode);
+        /* as docker: a container's IPC is another's to join when it said so */
+        const char *donor = json_string_value(
+            json_object_get(json_object_get(other->config, "HostConfig"), "IpcMode"));
+        if (strcmp(keys[i][1], "ipc") == 0 && (donor == NULL || strcmp(donor, "shareable") != 0))
+            return tug_error_user(err,
+                                  "can't join IPC of container %s: non-shareable IPC (hint: use "
+                                  "IpcMode:shareable for the donor container)",
+                                  mode + 10);
         json_t *join = json_object_get(request, "TugJoin");
         if (!json_is_object(join))
             json_object_set_new(request, "TugJoin", join = json_object());
