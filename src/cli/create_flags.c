@@ -29,7 +29,7 @@ enum {
     O_CPU_PERIOD, O_CPU_QUOTA, O_BLKIO_WEIGHT, O_MEM_RESV, O_SWAPPINESS, O_OOM_KILL_DISABLE,
     O_OOM_SCORE_ADJ, O_LABELFILE, O_DOMAINNAME, O_ANNOTATION, O_DETACHKEYS, O_CGROUP_PARENT,
     O_DEV_READ_BPS, O_DEV_WRITE_BPS, O_DEV_READ_IOPS, O_DEV_WRITE_IOPS, O_RUNTIME,
-    O_VOLDRIVER, O_NOTRUST,
+    O_VOLDRIVER, O_NOTRUST, O_WEIGHT_DEVICE,
 };
 
 static const struct option create_opts[] = {
@@ -104,6 +104,7 @@ static const struct option create_opts[] = {
     {"detach-keys", required_argument, NULL, O_DETACHKEYS},
     {"cgroup-parent", required_argument, NULL, O_CGROUP_PARENT},
     {"quiet", no_argument, NULL, 'q'},
+    {"blkio-weight-device", required_argument, NULL, O_WEIGHT_DEVICE},
     {"runtime", required_argument, NULL, O_RUNTIME},
     {"volume-driver", required_argument, NULL, O_VOLDRIVER},
     {"disable-content-trust", no_argument, NULL, O_NOTRUST},
@@ -127,6 +128,8 @@ static const struct {
     {"-a, --attach list", "Attach to STDIN, STDOUT or STDERR", false},
     {"--blkio-weight uint16", "Block IO (relative weight), between 10 and 1000, or 0 to "
                               "disable (default 0)", false},
+    {"--blkio-weight-device list", "Block IO weight (relative device weight) (default [])",
+     false},
     {"--cap-add list", "Add Linux capabilities", false},
     {"--cap-drop list", "Drop Linux capabilities", false},
     {"--cgroup-parent string", "Optional parent cgroup for the container", false},
@@ -968,6 +971,31 @@ int parse_create_flags(cli_ctx *ctx, int argc, char **argv, bool for_run, create
         case 'q':
             f->quiet = cli_opt_on();
             break;
+        case O_WEIGHT_DEVICE: {
+            /* PATH:WEIGHT, docker's checks and words */
+            const char *colon = strchr(optarg, ':');
+            cleanup_free char *why = NULL;
+            int n = 0;
+            errno = 0;
+            v = colon ? strtoll(colon + 1, &end, 10) : -1;
+            if (colon == NULL || colon == optarg)
+                n = asprintf(&why, "bad format: %s", optarg);
+            else if (strncmp(optarg, "/dev/", 5) != 0)
+                n = asprintf(&why, "bad format for device path: %s", optarg);
+            else if (end == colon + 1 || *end || errno || colon[1] == '-' || v > 65535 ||
+                     (v > 0 && (v < 10 || v > 1000)))
+                n = asprintf(&why, "invalid weight for device: %s", optarg);
+            if (why || n < 0)
+                return cli_bad_value(ctx, optarg, "--blkio-weight-device",
+                                     why ? why : "bad format");
+            cleanup_free char *path = strndup(optarg, (size_t)(colon - optarg));
+            json_t *list = json_object_get(hc, "BlkioWeightDevice");
+            if (!json_is_array(list))
+                json_object_set_new(hc, "BlkioWeightDevice", list = json_array());
+            json_array_append_new(list, json_pack("{sssI}", "Path", path ? path : "", "Weight",
+                                                  (json_int_t)v));
+            break;
+        }
         case O_RUNTIME:
             /* tug is its own runtime; "runc" is the name docker users write for the default */
             if (strcmp(optarg, "tug") != 0 && strcmp(optarg, "runc") != 0) {

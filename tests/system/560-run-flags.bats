@@ -15,7 +15,9 @@ setup_file() { containers_setup_file; }
     '--memory-reservation bytes' '--memory-swappiness int' '--oom-kill-disable' \
     '--oom-score-adj int' '--label-file list' '--domainname string' '--annotation map' \
     '--log-driver string' '--detach-keys string' '--sig-proxy' '-d, --detach' \
-    '--network-alias list' '--ip string' '--platform string'; do
+    '--network-alias list' '--ip string' '--platform string' '--device-read-bps list' \
+    '--device-write-iops list' '--blkio-weight-device list' '--runtime string' '-q, --quiet' \
+    '--cgroup-parent string' '--volume-driver string' '--disable-content-trust'; do
     grep -qF -- "$f " <<<"$output" || { echo "run --help lacks $f" >&2; return 1; }
   done
   assert_match '^  -p, --publish list +Publish a container.s port\(s\) to the host$'
@@ -333,6 +335,16 @@ setup_file() { containers_setup_file; }
   run_tug create --name bps --device-read-bps "$dev:1mb" busybox true
   assert_inspect bps '{{json .HostConfig.BlkioDeviceReadBps}} {{json .HostConfig.BlkioDeviceWriteIOps}}' \
     "[{\"Path\":\"$dev\",\"Rate\":1048576}] null"
+  # a device's weight needs a block I/O scheduler that keeps weights (BFQ); where there is
+  # none, docker's warning and the weight is dropped
+  run_tug run --rm --blkio-weight-device "$dev:300" busybox true
+  if [[ -e /sys/fs/cgroup/blkio/blkio.weight_device || -e /sys/fs/cgroup/blkio/blkio.bfq.weight_device ]]; then
+    refute_match 'Weight-device discarded'
+  else
+    assert_match 'WARNING: Your kernel does not support BPS Block I/O weight_device or the cgroup is not mounted. Weight-device discarded.'
+  fi
+  run_tug 125 run --rm --blkio-weight-device "$dev:5" busybox true
+  assert_match "invalid argument \"$dev:5\" for \"--blkio-weight-device\" flag: invalid weight for device: $dev:5"
   run_tug 125 run --rm --device-read-bps nodev busybox true
   assert_match 'invalid argument "nodev" for "--device-read-bps" flag: bad format: nodev'
   run_tug 125 run --rm --device-read-bps /tmp/x:1mb busybox true

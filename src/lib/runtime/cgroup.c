@@ -584,9 +584,9 @@ static int write_weight(int dfd, const char *file, const char *bfq_file, const c
     return 0;
 }
 
-/* cpuset.cpus and cpuset.mems (the same file names in v1 and v2). */
 /* Block I/O rate limits: v1's blkio.throttle.* files take "maj:min rate" a line, v2's io.max
- * "maj:min rbps=N" (dfd -1: no controller for them). */
+ * "maj:min rbps=N"; a device's weight goes to the weight file, or BFQ's (dfd -1: no
+ * controller for them). */
 static int write_throttle(int dfd, bool v2, const tug_cgroup_limits *lim, tug_error **err)
 {
     static const char *const v1_files[] = {
@@ -599,6 +599,15 @@ static int write_throttle(int dfd, bool v2, const tug_cgroup_limits *lim, tug_er
             return tug_error_set(err, EOPNOTSUPP, "set block I/O limits: the %s cgroup is not "
                                                   "mounted", v2 ? "io" : "blkio");
         char line[96];
+        if (t->kind == TUG_BLKIO_WEIGHT_DEVICE) {
+            snprintf(line, sizeof(line), "%u:%u %llu", t->major, t->minor, t->rate);
+            int r = write_raw(dfd, v2 ? "io.weight" : "blkio.weight_device", line);
+            if (r == -ENOENT)
+                r = write_raw(dfd, v2 ? "io.bfq.weight" : "blkio.bfq.weight_device", line);
+            if (r < 0)
+                return tug_error_set(err, -r, "set block I/O weight %s", line);
+            continue;
+        }
         if (v2)
             snprintf(line, sizeof(line), "%u:%u %s=%llu", t->major, t->minor, v2_keys[t->kind],
                      t->rate);
@@ -610,6 +619,7 @@ static int write_throttle(int dfd, bool v2, const tug_cgroup_limits *lim, tug_er
     return 0;
 }
 
+/* cpuset.cpus and cpuset.mems (the same file names in v1 and v2). */
 static int write_cpusets(int dfd, const tug_cgroup_limits *lim, tug_error **err)
 {
     const char *vals[2] = {lim->cpuset_cpus, lim->cpuset_mems};

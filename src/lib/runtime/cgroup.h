@@ -18,12 +18,14 @@ typedef struct tug_device_rule {
 /* The bits of an access, the kernel's own (BPF_DEVCG_ACC_*). */
 enum { TUG_DEV_MKNOD = 1, TUG_DEV_READ = 2, TUG_DEV_WRITE = 4, TUG_DEV_RWM = 7 };
 
-/* One --device-{read,write}-{bps,iops} limit: the device's numbers and its rate. */
+/* One --device-{read,write}-{bps,iops} limit (or --blkio-weight-device weight): the device's
+ * numbers and its rate. */
 typedef enum {
     TUG_THROTTLE_READ_BPS,
     TUG_THROTTLE_WRITE_BPS,
     TUG_THROTTLE_READ_IOPS,
     TUG_THROTTLE_WRITE_IOPS,
+    TUG_BLKIO_WEIGHT_DEVICE, /* --blkio-weight-device: rate is the weight */
 } tug_throttle_kind;
 
 typedef struct tug_blkio_throttle {

@@ -210,7 +210,8 @@ static char *dup_or_null(const char *s)
 static int parse_throttle(json_t *bio, tug_spawn_spec *s)
 {
     static const char *const keys[] = {"throttleReadBpsDevice", "throttleWriteBpsDevice",
-                                       "throttleReadIOPSDevice", "throttleWriteIOPSDevice"};
+                                       "throttleReadIOPSDevice", "throttleWriteIOPSDevice",
+                                       "weightDevice"};
     size_t n = 0;
     for (size_t k = 0; k < TUG_ARRAY_SIZE(keys); k++)
         n += json_array_size(json_object_get(bio, keys[k]));
@@ -228,7 +229,8 @@ static int parse_throttle(json_t *bio, tug_spawn_spec *s)
             t->kind = (tug_throttle_kind)k;
             t->major = (unsigned)json_integer_value(json_object_get(v, "major"));
             t->minor = (unsigned)json_integer_value(json_object_get(v, "minor"));
-            t->rate = (unsigned long long)json_integer_value(json_object_get(v, "rate"));
+            t->rate = (unsigned long long)json_integer_value(
+                json_object_get(v, t->kind == TUG_BLKIO_WEIGHT_DEVICE ? "weight" : "rate"));
         }
     }
     s->limits.throttle = s->throttle;

@@ -383,6 +383,24 @@ static int check_memory_extra(json_t *hc, json_t *warnings, tug_error **err)
                        "mounted. Weight discarded.");
         json_object_set_new(hc, "BlkioWeight", json_integer(0));
     }
+    size_t i;
+    json_t *wd;
+    json_array_foreach(json_object_get(hc, "BlkioWeightDevice"), i, wd)
+    {
+        json_t *w = json_object_get(wd, "Weight");
+        if (!json_is_string(json_object_get(wd, "Path")) || !json_is_integer(w) ||
+            json_integer_value(w) < 0 || json_integer_value(w) > 1000 ||
+            (json_integer_value(w) > 0 && json_integer_value(w) < 10))
+            return tug_error_user(err, "HostConfig.BlkioWeightDevice[%zu] needs a Path and a "
+                                       "Weight from 10 to 1000",
+                                  i);
+    }
+    if (json_array_size(json_object_get(hc, "BlkioWeightDevice")) > 0 &&
+        !tug_cgroup_blkio_weight_supported()) {
+        warn(warnings, "Your kernel does not support BPS Block I/O weight_device or the cgroup "
+                       "is not mounted. Weight-device discarded.");
+        json_object_set_new(hc, "BlkioWeightDevice", json_array());
+    }
     return 0;
 }
 

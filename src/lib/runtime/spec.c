@@ -240,6 +240,7 @@ static const char *const throttle_keys[][2] = {
     {"BlkioDeviceWriteBps", "throttleWriteBpsDevice"},
     {"BlkioDeviceReadIOps", "throttleReadIOPSDevice"},
     {"BlkioDeviceWriteIOps", "throttleWriteIOPSDevice"},
+    {"BlkioWeightDevice", "weightDevice"},
 };
 
 /* HostConfig's BlkioDevice{Read,Write}{Bps,IOps} as OCI's throttle lists, each device by its
@@ -267,10 +268,13 @@ static json_t *throttle_lists(json_t *hc, tug_error **err)
             json_t *list = json_object_get(bio, throttle_keys[k][1]);
             if (list == NULL)
                 json_object_set_new(bio, throttle_keys[k][1], list = json_array());
-            json_array_append_new(list, json_pack("{sIsIsO}", "major",
+            bool weight = strcmp(throttle_keys[k][0], "BlkioWeightDevice") == 0;
+            json_t *num = json_object_get(v, weight ? "Weight" : "Rate");
+            json_array_append_new(list, json_pack("{sIsIsI}", "major",
                                                   (json_int_t)major(st.st_rdev), "minor",
-                                                  (json_int_t)minor(st.st_rdev), "rate",
-                                                  json_object_get(v, "Rate")));
+                                                  (json_int_t)minor(st.st_rdev),
+                                                  weight ? "weight" : "rate",
+                                                  (json_int_t)json_integer_value(num)));
         }
     }
     return bio;
