@@ -356,3 +356,17 @@ setup_file() { containers_setup_file; }
   run_tug 125 run --rm --device-read-bps /dev/null:1mb busybox true
   assert_match '/dev/null is not a block device'
 }
+
+@test "the flags tug had: --ulimit, --shm-size, --read-only, --tmpfs, --sysctl, --init, -h take effect" {
+  run_tug run --rm --ulimit nofile=1024:2048 --ulimit nproc=500 --shm-size 16m --read-only \
+    --tmpfs /scratch:size=1m --sysctl kernel.shmmni=1000 --init -h boxname busybox sh -c \
+    'ulimit -Sn; ulimit -Hn; ulimit -u; df -k /dev/shm | tail -1; touch /x 2>&1; touch /scratch/y && echo tmpfs-ok;
+     cat /proc/sys/kernel/shmmni; cat /proc/1/comm; hostname'
+  [[ ${lines[0]} == 1024 && ${lines[1]} == 2048 && ${lines[2]} == 500 ]]
+  [[ ${lines[3]} =~ ^shm\ +16384\  ]]
+  assert_match 'Read-only file system'
+  assert_match '^tmpfs-ok$'
+  assert_match '^1000$'
+  assert_match '^tug-init$|^init$'
+  [[ ${lines[-1]} == boxname ]]
+}
