@@ -86,11 +86,17 @@ setup_file() { containers_setup_file; }
   run_tug run -d --name first --ipc shareable busybox sleep 60
   local pid
   pid=$(inspect_f first '{{.State.Pid}}')
+  run_tug exec first sh -c 'echo from-first >/dev/shm/note'
   run_tug run --rm --pid container:first --ipc container:first busybox \
-    sh -c 'readlink /proc/self/ns/pid; readlink /proc/self/ns/ipc; ps -o comm | grep -c sleep'
+    sh -c 'readlink /proc/self/ns/pid; readlink /proc/self/ns/ipc; ps -o comm | grep -c sleep;
+           cat /dev/shm/note; echo from-second >/dev/shm/reply'
   [[ ${lines[0]} == "$(readlink /proc/$pid/ns/pid)" ]]
   [[ ${lines[1]} == "$(readlink /proc/$pid/ns/ipc)" ]]
   [[ ${lines[2]} == 1 ]]
+  # and the donor's /dev/shm, both ways
+  [[ ${lines[3]} == from-first ]]
+  run_tug exec first cat /dev/shm/reply
+  assert_output from-second
   run_tug run --rm --ipc none busybox sh -c 'test -d /dev/shm && echo shm || echo no-shm'
   assert_output no-shm
   run_tug 125 run --rm --pid container:nosuch busybox true

@@ -186,6 +186,7 @@ void tug_spawn_spec_free(tug_spawn_spec *s)
     free(s->pidns_path);
     free(s->ipcns_path);
     free(s->utsns_path);
+    free(s->shm_from);
     free(s->domainname);
     free(s->groups);
     free(s->cgroup_path);
@@ -245,6 +246,14 @@ int tug_spawn_spec_join(tug_spawn_spec *s, const char *type, pid_t pid, tug_erro
     char **slot = strcmp(type, "pid") == 0 ? &s->pidns_path : &s->ipcns_path;
     free(*slot);
     *slot = path;
+    if (strcmp(type, "ipc") != 0)
+        return 0;
+    free(s->shm_from);
+    s->shm_from = NULL;
+    if (asprintf(&s->shm_from, "/proc/%d/ns/mnt", (int)pid) < 0) {
+        s->shm_from = NULL;
+        return tug_error_set(err, ENOMEM, "join");
+    }
     return 0;
 }
 
@@ -1203,6 +1212,37 @@ static void set_root_propagation(const tug_spawn_spec *s)
     close(cur);
 }
 
+#ifndef SYS_open_tree
+#define SYS_open_tree 428
+#endif
+#ifndef SYS_move_mount
+#define SYS_move_mount 429
+#endif
+#define TUG_OPEN_TREE_CLONE 1
+#define TUG_MOVE_MOUNT_F_EMPTY_PATH 0x4
+#define TUG_MOVE_MOUNT_T_EMPTY_PATH 0x40
+
+/* A detached copy of the /dev/shm of the mount namespace at ns_path (another container's): a
+ * bind cannot reach into another namespace, a copy made from inside it can be attached here.
+ * Called before pivot_root; back in this namespace after. */
+static int clone_shm_of(const char *ns_path)
+{
+    int own = open("/proc/self/ns/mnt", O_RDONLY | O_CLOEXEC);
+    int other = open(ns_path, O_RDONLY | O_CLOEXEC);
+    if (own < 0 || other < 0 || setns(other, CLONE_NEWNS) < 0)
+        tug_child_die(125, errno, "enter the mount namespace %s for its /dev/shm", ns_path);
+    int tree = (int)syscall(SYS_open_tree, AT_FDCWD, "/dev/shm",
+                            TUG_OPEN_TREE_CLONE | O_CLOEXEC);
+    int e = errno;
+    if (setns(own, CLONE_NEWNS) < 0)
+        tug_child_die(125, errno, "come back to the container's mount namespace");
+    if (tree < 0)
+        tug_child_die(125, e, "copy /dev/shm of %s", ns_path);
+    close(own);
+    close(other);
+    return tree;
+}
+
 /* Join the namespace at path (another container's, or the host's) in place of a new one. */
 static void join_ns(const char *path, int type, const char *what)
 {
@@ -1262,10 +1302,19 @@ __attribute__((noreturn)) static void child_main(const tug_spawn_spec *s, const 
     } else if (mount(s->rootfs, s->rootfs, NULL, MS_BIND | MS_REC, NULL) < 0) {
         tug_child_die(125, errno, "bind the root filesystem %s", s->rootfs);
     }
+    int shm_tree = s->shm_from ? clone_shm_of(s->shm_from) : -1;
     int rootfd = open(s->rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
     if (rootfd < 0)
         tug_child_die(125, errno, "open %s", s->rootfs);
     do_mounts(s, rootfd);
+    if (shm_tree >= 0) {
+        int shm = open_in_root(rootfd, "/dev/shm", O_PATH);
+        if (shm < 0 || syscall(SYS_move_mount, shm_tree, "", shm, "",
+                               TUG_MOVE_MOUNT_F_EMPTY_PATH | TUG_MOVE_MOUNT_T_EMPTY_PATH) < 0)
+            tug_child_die(125, errno, "put the shared /dev/shm in place");
+        close(shm);
+        close(shm_tree);
+    }
     int oldroot = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
     if (oldroot < 0 || chdir(s->rootfs) < 0 || syscall(SYS_pivot_root, ".", ".") < 0)
         tug_child_die(125, errno, "pivot_root into %s", s->rootfs);

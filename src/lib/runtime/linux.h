@@ -43,6 +43,7 @@ typedef struct tug_spawn_spec {
     int ns_flags;      /* CLONE_NEW* to create */
     char *netns_path;  /* join this network namespace instead of creating one */
     char *pidns_path, *ipcns_path, *utsns_path; /* join these instead (--pid container:X ...) */
+    char *shm_from;    /* a mount namespace whose /dev/shm goes on this one's (--ipc container:) */
     char *domainname;  /* set in a UTS namespace of the container's own */
     char *groups;      /* --group-add: names or ids, comma-separated, from /etc/group */
     int oom_score_adj; /* written for the init when oom_score_adj_set */
@@ -65,8 +66,8 @@ typedef struct tug_spawn_spec {
 int tug_spawn_spec_parse(json_t *spec, const char *bundle, tug_spawn_spec **ret_spec,
                          tug_error **err);
 void tug_spawn_spec_free(tug_spawn_spec *s);
-/* Join the namespace type ("pid" or "ipc") of the running process pid. The other container's
- * /dev/shm lives in its mount namespace, out of reach: this one keeps a tmpfs of its own. */
+/* Join the namespace type ("pid" or "ipc") of the running process pid; with "ipc", its
+ * /dev/shm too. */
 int tug_spawn_spec_join(tug_spawn_spec *s, const char *type, pid_t pid, tug_error **err);
 
 typedef struct tug_spawn_io {
