@@ -29,7 +29,7 @@ enum {
     O_CPU_PERIOD, O_CPU_QUOTA, O_BLKIO_WEIGHT, O_MEM_RESV, O_SWAPPINESS, O_OOM_KILL_DISABLE,
     O_OOM_SCORE_ADJ, O_LABELFILE, O_DOMAINNAME, O_ANNOTATION, O_DETACHKEYS, O_CGROUP_PARENT,
     O_DEV_READ_BPS, O_DEV_WRITE_BPS, O_DEV_READ_IOPS, O_DEV_WRITE_IOPS, O_RUNTIME,
-    O_VOLDRIVER, O_NOTRUST, O_WEIGHT_DEVICE,
+    O_VOLDRIVER, O_NOTRUST, O_WEIGHT_DEVICE, O_ISOLATION,
 };
 
 static const struct option create_opts[] = {
@@ -105,6 +105,7 @@ static const struct option create_opts[] = {
     {"cgroup-parent", required_argument, NULL, O_CGROUP_PARENT},
     {"quiet", no_argument, NULL, 'q'},
     {"blkio-weight-device", required_argument, NULL, O_WEIGHT_DEVICE},
+    {"isolation", required_argument, NULL, O_ISOLATION},
     {"runtime", required_argument, NULL, O_RUNTIME},
     {"volume-driver", required_argument, NULL, O_VOLDRIVER},
     {"disable-content-trust", no_argument, NULL, O_NOTRUST},
@@ -169,6 +170,7 @@ static const struct {
     {"-i, --interactive", "Keep STDIN open even if not attached", false},
     {"--ip string", "IPv4 address (e.g., 172.30.100.104)", false},
     {"--ipc string", "IPC mode to use", false},
+    {"--isolation string", "Container isolation technology", false},
     {"-l, --label list", "Set meta data on a container", false},
     {"--label-file list", "Read in a line delimited file of labels", false},
     {"--log-driver string", "Logging driver for the container", false},
@@ -997,6 +999,16 @@ int parse_create_flags(cli_ctx *ctx, int argc, char **argv, bool for_run, create
                                                   (json_int_t)v));
             break;
         }
+        case O_ISOLATION:
+            /* namespaces and cgroups are Linux's one isolation */
+            if (*optarg && strcmp(optarg, "default") != 0) {
+                fprintf(stderr, "Error: Invalid isolation: \"%s\" - linux only supports "
+                                "'default'\n",
+                        optarg);
+                return EXIT_ENGINE;
+            }
+            json_object_set_new(hc, "Isolation", json_string(optarg));
+            break;
         case O_RUNTIME:
             /* tug is its own runtime; "runc" is the name docker users write for the default */
             if (strcmp(optarg, "tug") != 0 && strcmp(optarg, "runc") != 0) {

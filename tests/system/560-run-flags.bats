@@ -197,10 +197,13 @@ setup_file() { containers_setup_file; }
   assert_output ''
 }
 
-@test "--runtime, --volume-driver and --disable-content-trust take what docker's defaults are" {
-  run_tug run --name rt --runtime runc --volume-driver local --disable-content-trust busybox echo ok
+@test "--runtime, --volume-driver, --disable-content-trust and --isolation take what docker's defaults are" {
+  run_tug run --name rt --runtime runc --volume-driver local --disable-content-trust \
+    --isolation default busybox echo ok
   assert_output ok
-  assert_inspect rt '{{.HostConfig.Runtime}} {{.HostConfig.VolumeDriver}}' "runc local"
+  assert_inspect rt '{{.HostConfig.Runtime}} {{.HostConfig.VolumeDriver}} {{.HostConfig.Isolation}}' "runc local default"
+  run_tug 125 run --rm --isolation hyperv busybox true
+  assert_match "^Error: Invalid isolation: \"hyperv\" - linux only supports 'default'"
 }
 
 @test "--security-opt: seccomp=unconfined, a profile file, no-new-privileges[:true], label and apparmor" {
