@@ -732,7 +732,16 @@ int parse_create_flags(cli_ctx *ctx, int argc, char **argv, bool for_run, create
                 fprintf(stderr, "Error: %s\n", why ? why : optarg);
                 return EXIT_ENGINE;
             }
-            append_to(hc, "SecurityOpt", optarg);
+            /* a profile is read when the container starts, from wherever that is: its path is
+             * kept whole */
+            cleanup_free char *abs = NULL;
+            if ((strncmp(optarg, "seccomp=", 8) == 0 || strncmp(optarg, "seccomp:", 8) == 0) &&
+                optarg[8] != '/' && strcmp(optarg + 8, "unconfined") != 0) {
+                cleanup_free char *real = realpath(optarg + 8, NULL);
+                if (real == NULL || asprintf(&abs, "%.8s%s", optarg, real) < 0)
+                    abs = NULL;
+            }
+            append_to(hc, "SecurityOpt", abs ? abs : optarg);
             break;
         }
         case O_RESTART: {

@@ -224,6 +224,11 @@ setup_file() { containers_setup_file; }
     >"$BATS_TEST_TMPDIR/profile.json"
   run_tug 1 run --rm --security-opt seccomp="$BATS_TEST_TMPDIR/profile.json" busybox mkdir /tmp/x
   assert_match 'Operation not permitted'
+  # a relative path is the file's where the flag was given, whoever starts the container later
+  (cd "$BATS_TEST_TMPDIR" && timeout 60 "$TUG" create --name relprof --security-opt seccomp=profile.json busybox mkdir /tmp/x)
+  assert_inspect relprof '{{json .HostConfig.SecurityOpt}}' "[\"seccomp=$(realpath "$BATS_TEST_TMPDIR")/profile.json\"]"
+  (cd / && timeout 60 "$TUG" start -a relprof) >"$BATS_TEST_TMPDIR/out" 2>&1 || true
+  grep -q 'Operation not permitted' "$BATS_TEST_TMPDIR/out"
   run_tug run --rm --security-opt label=disable --security-opt apparmor=unconfined busybox true
   run_tug create --name sec --security-opt label=disable --security-opt no-new-privileges busybox true
   assert_inspect sec '{{json .HostConfig.SecurityOpt}}' '["label=disable","no-new-privileges"]'
