@@ -161,6 +161,14 @@ int cmd_logs(cli_ctx *ctx, int argc, char **argv)
     cleanup_container tug_container *ct = NULL;
     if (tug_container_find(s, argv[optind], &ct, &err) < 0)
         return cli_fail(err);
+    const char *driver = json_string_value(json_object_get(
+        json_object_get(json_object_get(ct->config, "HostConfig"), "LogConfig"), "Type"));
+    if (driver && strcmp(driver, "none") == 0) {
+        fprintf(stderr, "Error: configured logging driver does not support reading: container "
+                        "%s logs with --log-driver none\n",
+                ct->name);
+        return EXIT_ENGINE;
+    }
     o.tty = json_is_true(json_object_get(json_object_get(ct->config, "Config"), "Tty"));
     cleanup_free char *attrs = details ? tug_logs_details(ct->config) : NULL;
     o.details = attrs;

@@ -191,6 +191,35 @@ int tug_container_write_etc(const char *dir, const char *hostname, json_t *hc, t
     return tug_write_file_atomic_nosync(p, out, strlen(out), 0644, err);
 }
 
+/* --pid/--ipc container:NAME: the container is looked up now, by the name the user gave, and
+ * joined by its ID when this one starts (request's TugJoin, the spec's annotations). */
+static int resolve_joins(tug_store *s, json_t *request, tug_error **err)
+{
+    static const char *const keys[][2] = {{"PidMode", "pid"}, {"IpcMode", "ipc"}};
+    json_t *hc = json_object_get(request, "HostConfig");
+    for (size_t i = 0; i < TUG_ARRAY_SIZE(keys); i++) {
+        const char *mode = json_string_value(json_object_get(hc, keys[i][0]));
+        if (mode == NULL || strncmp(mode, "container:", 10) != 0)
+            continue;
+        cleanup_container tug_container *other = NULL;
+        if (tug_container_find(s, mode + 10, &other, err) < 0)
+            return tug_error_wrap(err, "--%s %s", keys[i][1], mode);
+        /* as docker: a container's IPC is another's to join when it said so */
+        const char *donor = json_string_value(
+            json_object_get(json_object_get(other->config, "HostConfig"), "IpcMode"));
+        if (strcmp(keys[i][1], "ipc") == 0 && (donor == NULL || strcmp(donor, "shareable") != 0))
+            return tug_error_user(err,
+                                  "can't join IPC of container %s: non-shareable IPC (hint: use "
+                                  "IpcMode:shareable for the donor container)",
+                                  mode + 10);
+        json_t *join = json_object_get(request, "TugJoin");
+        if (!json_is_object(join))
+            json_object_set_new(request, "TugJoin", join = json_object());
+        json_object_set_new(join, keys[i][1], json_string(other->id));
+    }
+    return 0;
+}
+
 int tug_container_create(tug_store *s, const char *image, json_t *request, const char *name,
                          tug_container **ret_ctr, tug_error **err)
 {
@@ -222,8 +251,14 @@ int tug_container_create(tug_store *s, const char *image, json_t *request, const
     }
     if (tug_dns_links_check(s, json_object_get(request, "HostConfig"), err) < 0)
         return -1;
+    if (resolve_joins(s, request, err) < 0)
+        return -1;
+    const char *utsmode =
+        json_string_value(json_object_get(json_object_get(request, "HostConfig"), "UTSMode"));
+    bool host_uts = utsmode && strcmp(utsmode, "host") == 0;
     const char *given_hn = json_string_value(json_object_get(cfg, "Hostname"));
-    if (netmode && strcmp(netmode, "host") == 0 && (given_hn == NULL || *given_hn == '\0')) {
+    if (((netmode && strcmp(netmode, "host") == 0) || host_uts) &&
+        (given_hn == NULL || *given_hn == '\0')) {
         /* on the host's network a container has the host's name, as in docker */
         char host[256] = "";
         if (gethostname(host, sizeof(host) - 1) == 0)
@@ -790,6 +825,11 @@ static json_t *time_json(long long ns)
     return j;
 }
 
+int tug_container_cgroup_path(const tug_container *c, char **ret)
+{
+    return tug_spec_cgroup_path(json_object_get(c->config, "HostConfig"), c->id, ret);
+}
+
 json_t *tug_container_inspect_json(tug_store *s, tug_container *c)
 {
     json_t *o = json_object();
@@ -854,14 +894,14 @@ json_t *tug_container_inspect_json(tug_store *s, tug_container *c)
     json_object_set_new(o, "ProcessLabel", json_string(""));
     json_object_set_new(o, "AppArmorProfile", json_string(""));
     json_object_set_new(o, "ExecIDs", json_null());
-    if (json_is_object(hc) && json_object_get(hc, "Links")) {
-        /* links as docker shows them, on a copy: hc is the container's record */
-        json_t *shown = json_copy(hc);
-        json_object_set_new(shown, "Links", tug_dns_links_json(json_object_get(hc, "Links"), c->name));
-        json_object_set_new(o, "HostConfig", shown);
-    } else {
-        json_object_set(o, "HostConfig", hc ? hc : json_object());
+    json_t *hco = hc ? json_deep_copy(hc) : json_object();
+    if (hco) {
+        tug_spec_host_config_defaults(hco);
+        if (json_object_get(hco, "Links")) /* links as docker shows them */
+            json_object_set_new(hco, "Links",
+                                tug_dns_links_json(json_object_get(hc, "Links"), c->name));
     }
+    json_object_set_new(o, "HostConfig", hco ? hco : json_object());
     json_t *gd = json_object(), *data = json_object();
     json_object_set_new(data, "MergedDir", json_string(mg));
     json_object_set_new(data, "UpperDir", json_string(up));
@@ -896,6 +936,16 @@ json_t *tug_container_inspect_json(tug_store *s, tug_container *c)
         json_object_set_new(e, "IPAddress", json_string(""));
         json_object_set_new(nets, mode && strcmp(mode, "default") != 0 ? mode : "bridge", e);
     }
+    /* the rest of docker's keys, with what they hold for a container on the default bridge */
+    json_t *eid = json_object_get(bridge, "EndpointID");
+    json_auto_t *rest = json_pack(
+        "{s:b, s:s, s:i, s:s, s:n, s:n, s:o, s:s, s:i, s:s, s:s}", "HairpinMode", 0,
+        "LinkLocalIPv6Address", "", "LinkLocalIPv6PrefixLen", 0, "SandboxKey", "",
+        "SecondaryIPAddresses", "SecondaryIPv6Addresses", "EndpointID",
+        json_is_string(eid) ? json_incref(eid) : json_string(""), "GlobalIPv6Address", "",
+        "GlobalIPv6PrefixLen", 0, "IPv6Gateway", "", "Bridge", "");
+    if (rest)
+        json_object_update_missing(ns, rest);
     json_object_set_new(ns, "Networks", nets);
     json_object_set_new(o, "NetworkSettings", ns);
     return o;

@@ -121,6 +121,9 @@ int tug_container_pidfd(const tug_container *c, tug_error **err);
 int tug_signal_parse(const char *s);
 
 /* docker's `inspect` document for a container. */
+/* The container's cgroup name for tug_cgroup_open ("tug/<id>", or under its --cgroup-parent);
+ * asprintf's result. */
+int tug_container_cgroup_path(const tug_container *c, char **ret);
 json_t *tug_container_inspect_json(tug_store *s, tug_container *c);
 
 /* hostname, hosts and resolv.conf for a container in dir (bound over the image's /etc ones):

@@ -94,6 +94,8 @@ __attribute__((noreturn)) static void exec_process(const exec_plan *p)
     char home[PATH_MAX] = "/";
     const char *user = o->user && *o->user ? o->user : spec->user ? spec->user : "0";
     tug_child_resolve_user(user, &uid, &gid, groups, &ngroups, home, sizeof(home));
+    if (spec->groups)
+        tug_child_add_groups(spec->groups, groups, &ngroups);
     char **env = merged_env(spec->env, o->env);
     if (env == NULL)
         tug_child_die(125, ENOMEM, "exec");
@@ -320,7 +322,7 @@ int tug_container_exec(tug_store *s, tug_container *c, const tug_exec_opts *o,
             goto out;
         p.filter = filter;
     }
-    if (asprintf(&cgpath, "tug/%s", c->id) < 0) {
+    if (tug_container_cgroup_path(c, &cgpath) < 0) {
         tug_error_set(err, ENOMEM, "exec");
         goto out;
     }

@@ -22,6 +22,7 @@
 #include "attach.h"
 #include "container.h"
 #include "linux.h"
+#include "spec.h"
 #include "proc.h"
 
 static long long proc_start_time(pid_t pid)
@@ -395,8 +396,12 @@ __attribute__((noreturn)) static void monitor_child(tug_store *s, tug_container 
     argv[a++] = s->root;
     argv[a++] = "--tug";
     argv[a++] = tug;
-    argv[a++] = "--log";
-    argv[a++] = log;
+    const char *driver = json_string_value(json_object_get(
+        json_object_get(json_object_get(c->config, "HostConfig"), "LogConfig"), "Type"));
+    if (driver == NULL || strcmp(driver, "none") != 0) {
+        argv[a++] = "--log";
+        argv[a++] = log;
+    }
     argv[a++] = "--exit-file";
     argv[a++] = exitf;
     argv[a++] = "--log-max-size";
@@ -458,6 +463,27 @@ __attribute__((noreturn)) static void monitor_child(tug_store *s, tug_container 
     _exit(125);
 }
 
+/* --pid/--ipc container:NAME: that container's namespaces, while it runs. */
+static int join_containers(tug_store *s, tug_spawn_spec *spec, json_t *ann, tug_error **err)
+{
+    static const char *const joins[][3] = {{TUG_ANN_JOIN_PID, "pid", "PID"},
+                                           {TUG_ANN_JOIN_IPC, "ipc", "IPC"}};
+    for (size_t i = 0; i < TUG_ARRAY_SIZE(joins); i++) {
+        const char *id = json_string_value(json_object_get(ann, joins[i][0]));
+        if (id == NULL)
+            continue;
+        cleanup_container tug_container *other = NULL;
+        if (tug_container_find(s, id, &other, err) < 0)
+            return -1;
+        if (strcmp(other->state, TUG_STATE_RUNNING) != 0 || !tug_container_alive(other))
+            return tug_error_user(err, "cannot join %s of a non running container: %s",
+                                  joins[i][2], other->id);
+        if (tug_spawn_spec_join(spec, joins[i][1], other->pid, err) < 0)
+            return -1;
+    }
+    return 0;
+}
+
 int tug_container_start(tug_store *s, tug_container *c, const tug_start_opts *o,
                         tug_error **err)
 {
@@ -477,9 +503,13 @@ int tug_container_start(tug_store *s, tug_container *c, const tug_start_opts *o,
         return tug_error_set(err, 0, "read %s: %s", cfgpath, jerr.text);
     tug_spawn_spec *spec = NULL;
     int r = tug_spawn_spec_parse(specj, dir, &spec, err);
+    if (r == 0)
+        r = join_containers(s, spec, json_object_get(specj, "annotations"), err);
     json_decref(specj);
-    if (r < 0)
+    if (r < 0) {
+        tug_spawn_spec_free(spec);
         return -1;
+    }
     cleanup_free char *exitf = ctr_run_path(s, c->id, "exit");
     cleanup_free char *stopped = ctr_run_path(s, c->id, "stopped");
     if (exitf == NULL || stopped == NULL || tug_run_dir_make(s, c->id, err) < 0) {
@@ -741,7 +771,7 @@ int tug_container_pause(tug_store *s, tug_container *c, bool pause, tug_error **
     if (!pause && !paused)
         return tug_error_user(err, "Container %s is not paused", c->id);
     cleanup_free char *cgpath = NULL;
-    if (asprintf(&cgpath, "tug/%s", c->id) < 0)
+    if (tug_container_cgroup_path(c, &cgpath) < 0)
         return tug_error_set(err, ENOMEM, "pause");
     tug_cgroup *cg = NULL;
     if (tug_cgroup_open(cgpath, &cg, err) < 0)
@@ -772,7 +802,7 @@ static void remove_cgroup(const tug_container *c)
     cleanup_free char *cgpath = NULL;
     tug_cgroup *cg = NULL;
     tug_error *e = NULL;
-    if (asprintf(&cgpath, "tug/%s", c->id) >= 0 && tug_cgroup_open(cgpath, &cg, &e) == 0) {
+    if (tug_container_cgroup_path(c, &cgpath) >= 0 && tug_cgroup_open(cgpath, &cg, &e) == 0) {
         tug_cgroup_destroy(cg, &e);
         tug_cgroup_free(cg);
     }
