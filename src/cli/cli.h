@@ -94,3 +94,7 @@ bool cli_confirm(const char *warning);
  * a header rendered from header; "json" prints one JSON object per line; anything else is a
  * template per row. Returns an exit status. */
 int cli_print_rows(const char *format, const char *default_table, json_t *header, json_t *rows);
+/* The same for rows docker renders from a Go struct of type_name ("*formatter.ContainerContext"):
+ * a field the row lacks is an error naming it. */
+int cli_print_rows_typed(const char *format, const char *default_table, const char *type_name,
+                         json_t *header, json_t *rows);

@@ -285,6 +285,9 @@ static json_t *image_row(const tug_image *img, const char *repo, const char *tag
     json_object_set_new(r, "Tag", json_string(tag));
     json_object_set_new(r, "UniqueSize", json_string("N/A"));
     json_object_set_new(r, "VirtualSize", json_string(vsize));
+    /* .Label "key" (a method of docker's row, see util/template.h) */
+    json_t *labels = json_object_get(json_object_get(img->config, "config"), "Labels");
+    json_object_set_new(r, "@Label", json_is_object(labels) ? json_copy(labels) : json_object());
     return r;
 }
 
@@ -451,7 +454,7 @@ int cmd_images(cli_ctx *ctx, int argc, char **argv)
                               : "{{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}";
     if (quiet && (format == NULL || *format == '\0'))
         format = "{{.ID}}";
-    rc = cli_print_rows(format, def, header, rows);
+    rc = cli_print_rows_typed(format, def, "*formatter.imageContext", header, rows);
     json_decref(header);
     json_decref(rows);
     return rc;

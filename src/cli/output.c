@@ -172,7 +172,21 @@ static char *unescape_tabs(const char *s)
     return out;
 }
 
+/* docker prints a template's error bare, after "template parsing error: ", and exits 1. */
+static int template_fail(tug_error *err)
+{
+    fprintf(stderr, "template parsing error: %s\n", err && err->msg ? err->msg : "unknown failure");
+    tug_error_free(err);
+    return EXIT_USER;
+}
+
 int cli_print_rows(const char *format, const char *default_table, json_t *header, json_t *rows)
+{
+    return cli_print_rows_typed(format, default_table, NULL, header, rows);
+}
+
+int cli_print_rows_typed(const char *format, const char *default_table, const char *type_name,
+                         json_t *header, json_t *rows)
 {
     const char *f = format && *format ? format : "table";
     bool table = false;
@@ -191,13 +205,15 @@ int cli_print_rows(const char *format, const char *default_table, json_t *header
     tug_error *err = NULL;
     cleanup_template tug_template *tmpl = NULL;
     if (tug_template_parse(tmpl_text, &tmpl, &err) < 0)
-        return cli_fail(err);
+        return template_fail(err);
+    const tug_template_opts row_opts = {.type_name = type_name};
+    const tug_template_opts header_opts = {.header = true};
     cli_table *t = cli_table_new();
     if (table) {
         cleanup_free char *h = NULL;
-        if (tug_template_render(tmpl, header, &h, &err) < 0) {
+        if (tug_template_render_opts(tmpl, header, &header_opts, &h, &err) < 0) {
             cli_table_free(t);
-            return cli_fail(err);
+            return template_fail(err);
         }
         cli_table_add(t, h);
     }
@@ -206,9 +222,9 @@ int cli_print_rows(const char *format, const char *default_table, json_t *header
     json_array_foreach(rows, i, row)
     {
         cleanup_free char *line = NULL;
-        if (tug_template_render(tmpl, row, &line, &err) < 0) {
+        if (tug_template_render_opts(tmpl, row, &row_opts, &line, &err) < 0) {
             cli_table_free(t);
-            return cli_fail(err);
+            return template_fail(err);
         }
         if (table)
             cli_table_add(t, line);
@@ -242,14 +258,14 @@ int cli_print_documents(json_t *docs, const char *format)
     tug_error *err = NULL;
     cleanup_template tug_template *t = NULL;
     if (tug_template_parse(format, &t, &err) < 0)
-        return cli_fail(err);
+        return template_fail(err);
     size_t i;
     json_t *d;
     json_array_foreach(docs, i, d)
     {
         cleanup_free char *out = NULL;
         if (tug_template_render(t, d, &out, &err) < 0)
-            return cli_fail(err);
+            return template_fail(err);
         printf("%s\n", out);
     }
     return 0;
