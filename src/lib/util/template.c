@@ -1609,8 +1609,10 @@ static int fn_json(call *c)
         }
         v = copy;
     }
+    /* a docker row marshals as a map: sorted keys; a document keeps its struct order */
+    size_t order = c->st->o->type_name ? JSON_SORT_KEYS : JSON_PRESERVE_ORDER;
     cleanup_free char *s =
-        v ? json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT | JSON_PRESERVE_ORDER) : strdup("null");
+        v ? json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT | order) : strdup("null");
     json_decref(copy);
     tug_strbuf b = {0};
     for (const char *p = s ? s : "null"; *p; p++) {
