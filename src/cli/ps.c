@@ -15,7 +15,10 @@
 #include "util/strutil.h"
 #include "util/template.h"
 
-#define HELP_OPT {"help", no_argument, NULL, 'H'}
+#define HELP_OPT                                                                                   \
+    {                                                                                              \
+        "help", no_argument, NULL, 'H'                                                             \
+    }
 
 static char *command_of(tug_container *c)
 {
@@ -45,7 +48,8 @@ static char *status_of(tug_container *c)
     int r = -1;
     if (strcmp(c->state, TUG_STATE_RUNNING) == 0 || strcmp(c->state, TUG_STATE_PAUSED) == 0) {
         cleanup_free char *d = tug_human_duration(now - c->started_ns / 1000000000LL);
-        r = asprintf(&out, "Up %s%s", d, strcmp(c->state, TUG_STATE_PAUSED) == 0 ? " (Paused)" : "");
+        r = asprintf(&out, "Up %s%s", d,
+                     strcmp(c->state, TUG_STATE_PAUSED) == 0 ? " (Paused)" : "");
     } else if (strcmp(c->state, TUG_STATE_EXITED) == 0 ||
                strcmp(c->state, TUG_STATE_RESTARTING) == 0) {
         cleanup_free char *d = tug_human_duration(now - c->finished_ns / 1000000000LL);
@@ -363,8 +367,8 @@ static bool filters_match(const ps_filters_set *set, ps_filter_ctx *x, tug_conta
 static json_t *ps_ports(tug_store *s, tug_container *c)
 {
     json_t *out = json_array();
-    bool running = strcmp(c->state, TUG_STATE_RUNNING) == 0 ||
-                   strcmp(c->state, TUG_STATE_PAUSED) == 0;
+    bool running =
+        strcmp(c->state, TUG_STATE_RUNNING) == 0 || strcmp(c->state, TUG_STATE_PAUSED) == 0;
     json_t *ports = running ? tug_net_ports_json(s, c->id) : json_object();
     const char *k;
     json_t *v;
@@ -376,15 +380,15 @@ static json_t *ps_ports(tug_store *s, tug_container *c)
         {
             const char *slash = strchr(k, '/');
             json_array_append_new(
-                out, json_pack("{s:s, s:I, s:I, s:s}", "IP",
-                               json_string_value(json_object_get(b, "HostIp")) ?: "",
-                               "PrivatePort", (json_int_t)atoi(k), "PublicPort",
-                               (json_int_t)atoi(json_string_value(json_object_get(b, "HostPort")) ?: "0"),
-                               "Type", slash ? slash + 1 : "tcp"));
+                out, json_pack(
+                         "{s:s, s:I, s:I, s:s}", "IP",
+                         json_string_value(json_object_get(b, "HostIp")) ?: "", "PrivatePort",
+                         (json_int_t)atoi(k), "PublicPort",
+                         (json_int_t)atoi(json_string_value(json_object_get(b, "HostPort")) ?: "0"),
+                         "Type", slash ? slash + 1 : "tcp"));
         }
     }
-    json_object_foreach(json_object_get(json_object_get(c->config, "Config"), "ExposedPorts"), k,
-                        v)
+    json_object_foreach(json_object_get(json_object_get(c->config, "Config"), "ExposedPorts"), k, v)
     {
         if (json_object_get(ports, k))
             continue;
@@ -428,48 +432,49 @@ static json_t *ports_string(json_t *ports)
 static json_t *network_names(tug_store *s, tug_container *c)
 {
     json_t *names = json_object();
-    const char *mode = json_string_value(
-        json_object_get(json_object_get(c->config, "HostConfig"), "NetworkMode"));
+    const char *mode =
+        json_string_value(json_object_get(json_object_get(c->config, "HostConfig"), "NetworkMode"));
     json_object_set_new(names, mode == NULL || strcmp(mode, "default") == 0 ? "bridge" : mode,
                         json_true());
     const char *k;
     json_t *v;
-    json_object_foreach(json_object_get(json_object_get(c->config, "NetworkingConfig"),
-                                        "EndpointsConfig"),
-                        k, v) json_object_set_new(names, k, json_true());
+    json_object_foreach(
+        json_object_get(json_object_get(c->config, "NetworkingConfig"), "EndpointsConfig"), k, v)
+        json_object_set_new(names, k, json_true());
     json_t *eps = tug_net_endpoints_json(s, c->id);
     json_object_foreach(eps, k, v) json_object_set_new(names, k, json_true());
     json_decref(eps);
     return names;
 }
 
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
 /* docker's .Networks: the names sorted, joined by commas */
 static char *networks_field(tug_store *s, tug_container *c)
 {
     json_t *names = network_names(s, c);
-    json_t *keys = json_array();
+    const char **sorted = calloc(json_object_size(names) + 1, sizeof(*sorted));
+    size_t n = 0;
     const char *k;
     json_t *v;
-    json_object_foreach(names, k, v) json_array_append_new(keys, json_string(k));
-    json_decref(names);
-    size_t n = json_array_size(keys);
-    const char **sorted = calloc(n + 1, sizeof(*sorted));
-    for (size_t i = 0; sorted && i < n; i++) {
-        sorted[i] = json_string_value(json_array_get(keys, i));
-        for (size_t j = i; j > 0 && strcmp(sorted[j - 1], sorted[j]) > 0; j--) {
-            const char *t = sorted[j];
-            sorted[j] = sorted[j - 1];
-            sorted[j - 1] = t;
-        }
+    json_object_foreach(names, k, v)
+    {
+        if (sorted)
+            sorted[n++] = k;
     }
+    if (sorted)
+        qsort(sorted, n, sizeof(*sorted), cmp_str);
     tug_strbuf b = {0};
-    for (size_t i = 0; sorted && i < n; i++) {
+    for (size_t i = 0; i < n; i++) {
         if (i)
             tug_strbuf_addc(&b, ',');
         tug_strbuf_adds(&b, sorted[i]);
     }
     free(sorted);
-    json_decref(keys);
+    json_decref(names);
     return tug_strbuf_steal(&b);
 }
 
@@ -487,8 +492,13 @@ static void mounts_fields(tug_container *c, bool no_trunc, json_t *row)
         const char *src = json_string_value(json_object_get(m, "Source"));
         const char *driver = json_string_value(json_object_get(m, "Driver"));
         local += driver && strcmp(driver, "local") == 0;
-        cleanup_free char *shown = no_trunc ? strdup(name ? name : src ? src : "")
-                                            : tug_ellipsis(name ? name : src ? src : "", 15);
+        cleanup_free char *shown = no_trunc ? strdup(name  ? name
+                                                     : src ? src
+                                                           : "")
+                                            : tug_ellipsis(name  ? name
+                                                           : src ? src
+                                                                 : "",
+                                                           15);
         if (b.len)
             tug_strbuf_addc(&b, ',');
         tug_strbuf_adds(&b, shown ? shown : "");
@@ -575,11 +585,16 @@ static json_t *ps_row(tug_store *s, tug_container *c, json_t *ports, bool no_tru
 int cmd_ps(cli_ctx *ctx, int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"all", no_argument, NULL, 'a'},         {"quiet", no_argument, NULL, 'q'},
-        {"latest", no_argument, NULL, 'l'},      {"last", required_argument, NULL, 'n'},
-        {"size", no_argument, NULL, 's'},        {"no-trunc", no_argument, NULL, 'T'},
-        {"filter", required_argument, NULL, 'f'}, {"format", required_argument, NULL, 'F'},
-        HELP_OPT,                                {NULL, 0, NULL, 0},
+        {"all", no_argument, NULL, 'a'},
+        {"quiet", no_argument, NULL, 'q'},
+        {"latest", no_argument, NULL, 'l'},
+        {"last", required_argument, NULL, 'n'},
+        {"size", no_argument, NULL, 's'},
+        {"no-trunc", no_argument, NULL, 'T'},
+        {"filter", required_argument, NULL, 'f'},
+        {"format", required_argument, NULL, 'F'},
+        HELP_OPT,
+        {NULL, 0, NULL, 0},
     };
     bool all = false, quiet = false, size = false, no_trunc = false, latest = false;
     int last = -1;
@@ -681,22 +696,25 @@ int cmd_ps(cli_ctx *ctx, int argc, char **argv)
     filters_clear(&flt);
     json_t *header = json_object();
     static const char *pairs[][2] = {
-        {"ID", "CONTAINER ID"}, {"Image", "IMAGE"},        {"Command", "COMMAND"},
-        {"CreatedAt", "CREATED AT"}, {"RunningFor", "CREATED"}, {"Ports", "PORTS"},
-        {"State", "STATE"},     {"Status", "STATUS"},      {"Size", "SIZE"},
-        {"Names", "NAMES"},     {"Labels", "LABELS"},      {"Mounts", "MOUNTS"},
-        {"Networks", "NETWORKS"}, {"LocalVolumes", "LOCAL VOLUMES"},
+        {"ID", "CONTAINER ID"},    {"Image", "IMAGE"},
+        {"Command", "COMMAND"},    {"CreatedAt", "CREATED AT"},
+        {"RunningFor", "CREATED"}, {"Ports", "PORTS"},
+        {"State", "STATE"},        {"Status", "STATUS"},
+        {"Size", "SIZE"},          {"Names", "NAMES"},
+        {"Labels", "LABELS"},      {"Mounts", "MOUNTS"},
+        {"Networks", "NETWORKS"},  {"LocalVolumes", "LOCAL VOLUMES"},
     };
     for (size_t i = 0; i < TUG_ARRAY_SIZE(pairs); i++)
         json_object_set_new(header, pairs[i][0], json_string(pairs[i][1]));
     if (quiet && (format == NULL || *format == '\0'))
         format = "{{.ID}}";
-    rc = cli_print_rows_typed(format,
-                        size ? "{{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t"
-                               "{{.Ports}}\t{{.Names}}\t{{.Size}}"
-                             : "{{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t"
-                               "{{.Ports}}\t{{.Names}}",
-                        "*formatter.ContainerContext", header, rows);
+    rc = cli_print_rows_typed(
+        format,
+        size ? "{{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t"
+               "{{.Ports}}\t{{.Names}}\t{{.Size}}"
+             : "{{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t"
+               "{{.Ports}}\t{{.Names}}",
+        "*formatter.ContainerContext", header, rows);
     json_decref(header);
     json_decref(rows);
     return rc;

@@ -24,15 +24,26 @@
 
 /* ---- the tree ---- */
 
-typedef enum { O_FIELD, O_VAR, O_PIPE, O_STRING, O_INT, O_FLOAT, O_BOOL, O_NIL, O_IDENT, O_DOT } op_kind;
+typedef enum {
+    O_FIELD,
+    O_VAR,
+    O_PIPE,
+    O_STRING,
+    O_INT,
+    O_FLOAT,
+    O_BOOL,
+    O_NIL,
+    O_IDENT,
+    O_DOT
+} op_kind;
 typedef enum { N_LIST, N_TEXT, N_ACTION, N_IF, N_WITH, N_RANGE, N_BREAK, N_CONTINUE } node_kind;
 
 typedef struct pipe_ pipe_;
 typedef struct operand {
     op_kind kind;
-    size_t pos;   /* where Go's errors point: the second name of a chain, else the start */
-    char *src;    /* the text as written, for "at <...>" */
-    char *str;    /* string value, function name, or variable name ("$x") */
+    size_t pos; /* where Go's errors point: the second name of a chain, else the start */
+    char *src;  /* the text as written, for "at <...>" */
+    char *str;  /* string value, function name, or variable name ("$x") */
     json_int_t i;
     double f;
     char **chain; /* field names after the operand: .A.B, $x.A, (p).A */
@@ -124,8 +135,9 @@ typedef struct {
 } parser;
 
 static const char *const functions[] = {
-    "and", "or", "not", "eq", "ne", "lt", "le", "gt", "ge", "len", "index", "print", "printf",
-    "println", "slice", "json", "join", "split", "lower", "upper", "title", "pad", "truncate",
+    "and",  "or",    "not",   "eq",    "ne",     "lt",      "le",       "gt",
+    "ge",   "len",   "index", "print", "printf", "println", "slice",    "json",
+    "join", "split", "lower", "upper", "title",  "pad",     "truncate",
 };
 
 static size_t line_of(const char *s, size_t pos)
@@ -211,14 +223,32 @@ static char *parse_string(parser *p)
         if (q == '"' && c == '\\' && s[i + 1]) {
             i++;
             switch (s[i]) {
-            case 'n': c = '\n'; break;
-            case 't': c = '\t'; break;
-            case 'r': c = '\r'; break;
-            case 'a': c = '\a'; break;
-            case 'b': c = '\b'; break;
-            case 'f': c = '\f'; break;
-            case 'v': c = '\v'; break;
-            case '\\': case '"': case '\'': c = s[i]; break;
+            case 'n':
+                c = '\n';
+                break;
+            case 't':
+                c = '\t';
+                break;
+            case 'r':
+                c = '\r';
+                break;
+            case 'a':
+                c = '\a';
+                break;
+            case 'b':
+                c = '\b';
+                break;
+            case 'f':
+                c = '\f';
+                break;
+            case 'v':
+                c = '\v';
+                break;
+            case '\\':
+            case '"':
+            case '\'':
+                c = s[i];
+                break;
             case 'x':
                 if (isxdigit((unsigned char)s[i + 1]) && isxdigit((unsigned char)s[i + 2])) {
                     char hex[3] = {s[i + 1], s[i + 2], 0};
@@ -333,8 +363,8 @@ static operand *parse_operand(parser *p)
         o->str = strndup(s, i);
         p->pos += i;
         ok = o->str && parse_chain(p, o);
-    } else if (isdigit((unsigned char)*s) || ((*s == '-' || *s == '+' || *s == '.') &&
-                                              isdigit((unsigned char)s[1]))) {
+    } else if (isdigit((unsigned char)*s) ||
+               ((*s == '-' || *s == '+' || *s == '.') && isdigit((unsigned char)s[1]))) {
         ok = parse_number(p, o);
     } else if (isalpha((unsigned char)*s) || *s == '_') {
         size_t i = 0;
@@ -469,7 +499,10 @@ static pipe_ *parse_pipe(parser *p, bool in_paren, bool decl_ok)
         }
         if (c.n == 0) {
             free(c.args);
-            perr(p, "missing value for %s", pp->n ? "command" : in_paren ? "parenthesized pipeline" : "command");
+            perr(p, "missing value for %s",
+                 pp->n      ? "command"
+                 : in_paren ? "parenthesized pipeline"
+                            : "command");
             goto fail;
         }
         c.src = join_src(c.args, c.n);
@@ -536,8 +569,8 @@ static bool close_action(parser *p, bool *trim, const char *what)
 {
     skip_space(p);
     *trim = false;
-    if (p->s[p->pos] == '-' && p->s[p->pos + 1] == '}' && p->s[p->pos + 2] == '}' &&
-        p->pos > 0 && isspace((unsigned char)p->s[p->pos - 1])) {
+    if (p->s[p->pos] == '-' && p->s[p->pos + 1] == '}' && p->s[p->pos + 2] == '}' && p->pos > 0 &&
+        isspace((unsigned char)p->s[p->pos - 1])) {
         *trim = true;
         p->pos++;
     }
@@ -799,6 +832,30 @@ static bool is_method_key(const char *k)
     return k[0] == '@';
 }
 
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* An object's keys but its "@" methods, sorted as Go orders a map; NULL without memory. */
+static const char **sorted_keys(json_t *obj, size_t *ret_n)
+{
+    const char **keys = calloc(json_object_size(obj) + 1, sizeof(*keys));
+    const char *k;
+    json_t *val;
+    size_t n = 0;
+    if (keys == NULL)
+        return NULL;
+    json_object_foreach(obj, k, val)
+    {
+        if (!is_method_key(k))
+            keys[n++] = k;
+    }
+    qsort(keys, n, sizeof(*keys), cmp_str);
+    *ret_n = n;
+    return keys;
+}
+
 static void format_into(tug_strbuf *b, json_t *v, int depth)
 {
     char num[32];
@@ -834,25 +891,10 @@ static void format_into(tug_strbuf *b, json_t *v, int depth)
         tug_strbuf_addc(b, ']');
         break;
     case JSON_OBJECT: {
-        /* Go prints maps with sorted keys. */
-        size_t n = json_object_size(v), i = 0;
-        const char **keys = calloc(n ? n : 1, sizeof(*keys));
-        const char *k;
-        json_t *val;
+        size_t n, i;
+        const char **keys = sorted_keys(v, &n);
         if (keys == NULL)
             return;
-        json_object_foreach(v, k, val)
-        {
-            if (!is_method_key(k))
-                keys[i++] = k;
-        }
-        n = i;
-        for (size_t a = 1; a < n; a++)
-            for (size_t c = a; c > 0 && strcmp(keys[c - 1], keys[c]) > 0; c--) {
-                const char *tmp = keys[c];
-                keys[c] = keys[c - 1];
-                keys[c - 1] = tmp;
-            }
         tug_strbuf_adds(b, "map[");
         for (i = 0; i < n; i++) {
             if (i)
@@ -886,15 +928,33 @@ char *tug_template_go_quote(const char *s)
     tug_strbuf_addc(&b, '"');
     for (const unsigned char *c = (const unsigned char *)s; *c; c++) {
         switch (*c) {
-        case '"': tug_strbuf_adds(&b, "\\\""); break;
-        case '\\': tug_strbuf_adds(&b, "\\\\"); break;
-        case '\n': tug_strbuf_adds(&b, "\\n"); break;
-        case '\t': tug_strbuf_adds(&b, "\\t"); break;
-        case '\r': tug_strbuf_adds(&b, "\\r"); break;
-        case '\a': tug_strbuf_adds(&b, "\\a"); break;
-        case '\b': tug_strbuf_adds(&b, "\\b"); break;
-        case '\f': tug_strbuf_adds(&b, "\\f"); break;
-        case '\v': tug_strbuf_adds(&b, "\\v"); break;
+        case '"':
+            tug_strbuf_adds(&b, "\\\"");
+            break;
+        case '\\':
+            tug_strbuf_adds(&b, "\\\\");
+            break;
+        case '\n':
+            tug_strbuf_adds(&b, "\\n");
+            break;
+        case '\t':
+            tug_strbuf_adds(&b, "\\t");
+            break;
+        case '\r':
+            tug_strbuf_adds(&b, "\\r");
+            break;
+        case '\a':
+            tug_strbuf_adds(&b, "\\a");
+            break;
+        case '\b':
+            tug_strbuf_adds(&b, "\\b");
+            break;
+        case '\f':
+            tug_strbuf_adds(&b, "\\f");
+            break;
+        case '\v':
+            tug_strbuf_adds(&b, "\\v");
+            break;
         default:
             if (*c < 0x20 || *c == 0x7f) {
                 char e[5] = {'\\', 'x', hex[*c >> 4], hex[*c & 15], 0};
@@ -913,14 +973,21 @@ static const char *type_name(json_t *v)
     if (v == NULL)
         return "<nil>";
     switch (json_typeof(v)) {
-    case JSON_STRING: return "string";
-    case JSON_INTEGER: return "int";
-    case JSON_REAL: return "float64";
+    case JSON_STRING:
+        return "string";
+    case JSON_INTEGER:
+        return "int";
+    case JSON_REAL:
+        return "float64";
     case JSON_TRUE:
-    case JSON_FALSE: return "bool";
-    case JSON_ARRAY: return "[]interface {}";
-    case JSON_OBJECT: return "map[string]interface {}";
-    default: return "interface {}";
+    case JSON_FALSE:
+        return "bool";
+    case JSON_ARRAY:
+        return "[]interface {}";
+    case JSON_OBJECT:
+        return "map[string]interface {}";
+    default:
+        return "interface {}";
     }
 }
 
@@ -1025,13 +1092,20 @@ static bool truthy(json_t *v)
         return false;
     switch (json_typeof(v)) {
     case JSON_NULL:
-    case JSON_FALSE: return false;
-    case JSON_STRING: return json_string_length(v) > 0;
-    case JSON_INTEGER: return json_integer_value(v) != 0;
-    case JSON_REAL: return json_real_value(v) != 0;
-    case JSON_ARRAY: return json_array_size(v) > 0;
-    case JSON_OBJECT: return json_object_size(v) > 0;
-    default: return true;
+    case JSON_FALSE:
+        return false;
+    case JSON_STRING:
+        return json_string_length(v) > 0;
+    case JSON_INTEGER:
+        return json_integer_value(v) != 0;
+    case JSON_REAL:
+        return json_real_value(v) != 0;
+    case JSON_ARRAY:
+        return json_array_size(v) > 0;
+    case JSON_OBJECT:
+        return json_object_size(v) > 0;
+    default:
+        return true;
     }
 }
 
@@ -1062,8 +1136,10 @@ static int field_of(state *st, operand *o, json_t *recv, const char *name, json_
             json_t *m = json_object_get(recv, mkey);
             if (json_is_string(m) || (m && argc != 1)) {
                 *ret = json_is_string(m) ? json_incref(m) : NULL;
-                return json_is_string(m) ? 0 : exec_err(st, o->pos, o->src,
-                           "wrong number of args for %s: want 1 got %zu", name, argc);
+                return json_is_string(m)
+                           ? 0
+                           : exec_err(st, o->pos, o->src,
+                                      "wrong number of args for %s: want 1 got %zu", name, argc);
             }
             if (json_is_object(m)) {
                 if (!json_is_string(argv[0]))
@@ -1274,7 +1350,7 @@ static int fn_cmp(call *c, const char *name)
         return fail(c, "incompatible types for comparison");
     if (r == -3 || r == 2 || json_is_boolean(c->argv[0]) || json_is_null(c->argv[0]))
         return fail(c, name[0] == 'n' ? "non-comparable types" : "invalid type for comparison");
-    bool v = name[0] == 'n' ? r != 0
+    bool v = name[0] == 'n'   ? r != 0
              : name[0] == 'l' ? (name[1] == 't' ? r < 0 : r <= 0)
                               : (name[1] == 't' ? r > 0 : r >= 0);
     c->ret = json_boolean(v);
@@ -1338,7 +1414,9 @@ static int fn_index(call *c)
 static int fn_slice(call *c)
 {
     json_t *v = c->argv[0];
-    size_t n = json_is_array(v) ? json_array_size(v) : json_is_string(v) ? json_string_length(v) : 0;
+    size_t n = json_is_array(v)    ? json_array_size(v)
+               : json_is_string(v) ? json_string_length(v)
+                                   : 0;
     if (!json_is_array(v) && !json_is_string(v))
         return fail(c, "can't slice item of type %s", type_name(v));
     json_int_t ix[2] = {0, (json_int_t)n};
@@ -1419,7 +1497,8 @@ static void printf_verb(tug_strbuf *b, char verb, const char *flags, long width,
     char buf[512];
     if (verb == 'v' || verb == 's' || verb == 'q') {
         if (verb != 'v' && !json_is_string(v) &&
-            !(verb == 's' && json_is_array(v) && json_array_size(v) && json_is_string(json_array_get(v, 0)))) {
+            !(verb == 's' && json_is_array(v) && json_array_size(v) &&
+              json_is_string(json_array_get(v, 0)))) {
             if (verb == 's' && json_is_array(v)) {
                 tug_strbuf t = {0};
                 format_into(&t, v, 0);
@@ -1515,7 +1594,9 @@ static void printf_verb(tug_strbuf *b, char verb, const char *flags, long width,
         char fmt[48];
         snprintf(fmt, sizeof(fmt), "%%%s*.*%c", flags, verb);
         snprintf(buf, sizeof(buf), fmt, (int)(width > 0 && width < 200 ? width : 0),
-                 (int)(prec >= 0 && prec < 100 ? prec : verb == 'g' || verb == 'G' ? -1 : 6),
+                 (int)(prec >= 0 && prec < 100      ? prec
+                       : verb == 'g' || verb == 'G' ? -1
+                                                    : 6),
                  json_real_value(v));
         tug_strbuf_adds(b, buf);
         return;
@@ -1730,39 +1811,44 @@ static int fn_not(call *c)
 
 typedef struct {
     const char *name;
-    int min, max; /* max -1: any number */
+    int min, max;         /* max -1: any number */
     bool header_identity; /* in a table header, gives its first argument back (docker) */
     int (*fn)(call *c);
     int (*fn_named)(call *c, const char *name);
 } fn_def;
 
-static int fn_println(call *c) { return fn_print(c, true); }
-static int fn_sprint(call *c) { return fn_print(c, false); }
-static int fn_upper(call *c) { return fn_case(c, 'u'); }
-static int fn_lower(call *c) { return fn_case(c, 'l'); }
-static int fn_title(call *c) { return fn_case(c, 't'); }
+static int fn_println(call *c)
+{
+    return fn_print(c, true);
+}
+static int fn_sprint(call *c)
+{
+    return fn_print(c, false);
+}
+static int fn_upper(call *c)
+{
+    return fn_case(c, 'u');
+}
+static int fn_lower(call *c)
+{
+    return fn_case(c, 'l');
+}
+static int fn_title(call *c)
+{
+    return fn_case(c, 't');
+}
 
 static const fn_def fn_table[] = {
-    {"not", 1, 1, false, fn_not, NULL},
-    {"eq", 1, -1, false, fn_eq, NULL},
-    {"ne", 2, 2, false, NULL, fn_cmp},
-    {"lt", 2, 2, false, NULL, fn_cmp},
-    {"le", 2, 2, false, NULL, fn_cmp},
-    {"gt", 2, 2, false, NULL, fn_cmp},
-    {"ge", 2, 2, false, NULL, fn_cmp},
-    {"len", 1, 1, false, fn_len, NULL},
-    {"index", 1, -1, false, fn_index, NULL},
-    {"slice", 1, -1, false, fn_slice, NULL},
-    {"print", 0, -1, false, fn_sprint, NULL},
-    {"println", 0, -1, false, fn_println, NULL},
-    {"printf", 1, -1, false, fn_printf, NULL},
-    {"json", 1, 1, true, fn_json, NULL},
-    {"join", 2, 2, true, fn_join, NULL},
-    {"split", 2, 2, true, fn_split, NULL},
-    {"lower", 1, 1, true, fn_lower, NULL},
-    {"upper", 1, 1, true, fn_upper, NULL},
-    {"title", 1, 1, true, fn_title, NULL},
-    {"pad", 3, 3, true, fn_pad, NULL},
+    {"not", 1, 1, false, fn_not, NULL},          {"eq", 1, -1, false, fn_eq, NULL},
+    {"ne", 2, 2, false, NULL, fn_cmp},           {"lt", 2, 2, false, NULL, fn_cmp},
+    {"le", 2, 2, false, NULL, fn_cmp},           {"gt", 2, 2, false, NULL, fn_cmp},
+    {"ge", 2, 2, false, NULL, fn_cmp},           {"len", 1, 1, false, fn_len, NULL},
+    {"index", 1, -1, false, fn_index, NULL},     {"slice", 1, -1, false, fn_slice, NULL},
+    {"print", 0, -1, false, fn_sprint, NULL},    {"println", 0, -1, false, fn_println, NULL},
+    {"printf", 1, -1, false, fn_printf, NULL},   {"json", 1, 1, true, fn_json, NULL},
+    {"join", 2, 2, true, fn_join, NULL},         {"split", 2, 2, true, fn_split, NULL},
+    {"lower", 1, 1, true, fn_lower, NULL},       {"upper", 1, 1, true, fn_upper, NULL},
+    {"title", 1, 1, true, fn_title, NULL},       {"pad", 3, 3, true, fn_pad, NULL},
     {"truncate", 2, 2, true, fn_truncate, NULL},
 };
 
@@ -1915,8 +2001,8 @@ static int range_step(state *st, node *n, json_t *key, json_t *val)
     pipe_ *p = n->pipe;
     if (p->nvars == 1 && !push_var(st, p->vars[0], json_incref(val)))
         return -1;
-    if (p->nvars == 2 &&
-        (!push_var(st, p->vars[0], json_incref(key)) || !push_var(st, p->vars[1], json_incref(val))))
+    if (p->nvars == 2 && (!push_var(st, p->vars[0], json_incref(key)) ||
+                          !push_var(st, p->vars[1], json_incref(val))))
         return -1;
     int r = exec_list(st, n->list, val);
     pop_to(st, mark);
@@ -1944,26 +2030,12 @@ static int exec_range(state *st, node *n, json_t *dot)
         }
     } else if (json_is_object(v)) {
         /* Go visits a map's keys in sorted order */
-        size_t cnt = json_object_size(v), i = 0;
-        const char **keys = calloc(cnt ? cnt : 1, sizeof(*keys));
-        const char *k;
-        json_t *val;
+        size_t cnt, i;
+        const char **keys = sorted_keys(v, &cnt);
         if (keys == NULL) {
             json_decref(v);
             return -1;
         }
-        json_object_foreach(v, k, val)
-        {
-            if (!is_method_key(k))
-                keys[i++] = k;
-        }
-        cnt = i;
-        for (size_t a = 1; a < cnt; a++)
-            for (size_t c = a; c > 0 && strcmp(keys[c - 1], keys[c]) > 0; c--) {
-                const char *t = keys[c];
-                keys[c] = keys[c - 1];
-                keys[c - 1] = t;
-            }
         for (i = 0; i < cnt && r == 0 && st->flow != FLOW_BREAK; i++) {
             json_t *kj = json_string(keys[i]);
             any = true;
@@ -1974,11 +2046,12 @@ static int exec_range(state *st, node *n, json_t *dot)
     } else if (json_is_integer(v)) {
         if (nv > 1) {
             json_decref(v);
-            return exec_err(st, n->pipe->pos, "", "can't use %" JSON_INTEGER_FORMAT
-                            " to iterate over more than one variable", json_integer_value(v));
+            return exec_err(st, n->pipe->pos, "",
+                            "can't use %" JSON_INTEGER_FORMAT
+                            " to iterate over more than one variable",
+                            json_integer_value(v));
         }
-        for (json_int_t i = 0; i < json_integer_value(v) && r == 0 && st->flow != FLOW_BREAK;
-             i++) {
+        for (json_int_t i = 0; i < json_integer_value(v) && r == 0 && st->flow != FLOW_BREAK; i++) {
             json_t *k = json_integer(i);
             any = true;
             r = range_step(st, n, k, k);
@@ -2046,8 +2119,8 @@ int tug_template_render_opts(const tug_template *tmpl, json_t *dot, const tug_te
 {
     static const tug_template_opts none = {0};
     tug_error *local = NULL;
-    state st = {.text = tmpl->text, .o = opts ? opts : &none, .root = dot,
-                .err = err ? err : &local};
+    state st = {
+        .text = tmpl->text, .o = opts ? opts : &none, .root = dot, .err = err ? err : &local};
     int r = push_var(&st, "$", json_incref(dot)) ? exec_node(&st, tmpl->root, dot) : -1;
     pop_to(&st, 0);
     free(st.vars);
