@@ -620,7 +620,7 @@ static node *parse_control(parser *p, node_kind kind, size_t pos, bool *ret_trim
         return n;
     }
     if (stop == STOP_ELSE) {
-        pop_vars(p, scope);
+        /* the pipeline's variables reach into {{else}}, as Go's do */
         n->elsel = parse_list(p, &stop, true);
         if (n->elsel == NULL)
             goto fail;
@@ -2045,11 +2045,11 @@ static int exec_range(state *st, node *n, json_t *dot)
         free(keys);
     } else if (json_is_integer(v)) {
         if (nv > 1) {
+            json_int_t cnt = json_integer_value(v);
             json_decref(v);
-            return exec_err(st, n->pipe->pos, "",
-                            "can't use %" JSON_INTEGER_FORMAT
-                            " to iterate over more than one variable",
-                            json_integer_value(v));
+            return exec_err(
+                st, n->pipe->pos, "",
+                "can't use %" JSON_INTEGER_FORMAT " to iterate over more than one variable", cnt);
         }
         for (json_int_t i = 0; i < json_integer_value(v) && r == 0 && st->flow != FLOW_BREAK; i++) {
             json_t *k = json_integer(i);
@@ -2063,9 +2063,13 @@ static int exec_range(state *st, node *n, json_t *dot)
         return exec_err(st, n->pipe->pos, n->pipe->cmds[0].src, "range can't iterate over %s", s);
     }
     st->flow = FLOW_NEXT;
-    json_decref(v);
+    /* Go declares the range's variables with the whole value before the first element */
+    for (size_t k = 0; r == 0 && !any && n->elsel && k < nv; k++)
+        if (!push_var(st, n->pipe->vars[k], json_incref(v)))
+            r = -1;
     if (r == 0 && !any && n->elsel)
         r = exec_list(st, n->elsel, dot);
+    json_decref(v);
     return r;
 }
 
