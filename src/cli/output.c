@@ -152,17 +152,23 @@ void cli_table_free(cli_table *t)
     free(t);
 }
 
-/* Go templates see "\t" written on the command line as a backslash and a t. */
+/* Go templates see "\t" written on the command line as a backslash and a t; docker turns it
+ * (and "\n") into the character, after trimming the spaces around the format. */
 static char *unescape_tabs(const char *s)
 {
     char *out = malloc(strlen(s) + 1), *o = out;
     if (out == NULL)
         return NULL;
-    for (; *s; s++) {
-        if (s[0] == '\\' && s[1] == 't') {
+    while (*s == ' ')
+        s++;
+    const char *end = s + strlen(s);
+    while (end > s && end[-1] == ' ')
+        end--;
+    for (; s < end; s++) {
+        if (s[0] == '\\' && s + 1 < end && s[1] == 't') {
             *o++ = '\t';
             s++;
-        } else if (s[0] == '\\' && s[1] == 'n') {
+        } else if (s[0] == '\\' && s + 1 < end && s[1] == 'n') {
             *o++ = '\n';
             s++;
         } else

@@ -54,6 +54,9 @@ setup_file() { containers_setup_file; }
 @test "images --format: functions, .Label, table headers, and the row type in errors" {
   run_tug images busybox --format '{{.Repository | upper}}|{{truncate .ID 4}}|{{printf "%.3s" .Tag}}|{{.Label "none"}}'
   assert_output 'BUSYBOX|'"$(timeout 30 "$TUG" images -q busybox | head -c 4)"'|lat|'
+  # docker trims the spaces around a list's format
+  run_tug images busybox --format '  {{.Tag}}  '
+  assert_output 'latest'
   run_tug images busybox --format 'table {{.Repository | lower}}\t{{.Tag | title}}'
   [[ ${lines[0]} =~ ^REPOSITORY\ +TAG$ ]]
   [[ ${lines[1]} =~ ^busybox\ +Latest$ ]]

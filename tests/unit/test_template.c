@@ -147,6 +147,8 @@ static void test_variables(void **state)
     CHECK("{{range 3}}{{.}}{{end}}", "{}", "012");
     CHECK("{{if eq .A 1}}one{{else if eq .A 2}}two{{else}}many{{end}}", "{\"A\":2}", "two");
     CHECK("{{with .X}}x{{else with .Y}}{{.}}{{end}}", "{\"X\":\"\",\"Y\":\"y\"}", "y");
+    CHECK("{{range $e := .L}}{{else}}[{{$e}}]{{end}}", "{\"L\":[]}", "[[]]");
+    CHECK("{{with $x := .A}}{{else}}[{{$x}}]{{end}}", "{\"A\":0}", "[0]");
     CHECK("{{/* a comment */}}a{{- /* trimmed */ -}} b", "{}", "ab");
     CHECK("{{(index .L 0).A}} {{(.M).A}}", "{\"L\":[{\"A\":1}],\"M\":{\"A\":2}}", "1 2");
 }
