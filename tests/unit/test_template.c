@@ -113,6 +113,7 @@ static void test_go_functions(void **state)
     CHECK("{{index .L 5}}", "{\"L\":[1]}",
           "!emplate: :1:2: executing \"\" at <index .L 5>: error calling index: index out of range: 5");
     CHECK("{{slice \"abcdef\" 1 3}} {{slice .L 1}}", "{\"L\":[1,2,3]}", "bc [2 3]");
+    CHECK("{{printf \"%q\" \"a\\tb\\x01\\\\\"}}", "{}", "\"a\\tb\\x01\\\\\"");
     CHECK("{{upper}}", "{}",
           "!emplate: :1:2: executing \"\" at <upper>: wrong number of args for upper: want 1 got 0");
 }

@@ -6,6 +6,7 @@
  * a field a struct lacks is an error, a key a map lacks prints "<no value>", as docker's
  * inspect gives them. */
 #include "template.h"
+#include "template_impl.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -133,12 +134,6 @@ typedef struct {
     size_t nvars;
     int depth;
 } parser;
-
-static const char *const functions[] = {
-    "and",  "or",    "not",   "eq",    "ne",     "lt",      "le",       "gt",
-    "ge",   "len",   "index", "print", "printf", "println", "slice",    "json",
-    "join", "split", "lower", "upper", "title",  "pad",     "truncate",
-};
 
 static size_t line_of(const char *s, size_t pos)
 {
@@ -380,9 +375,8 @@ static operand *parse_operand(parser *p)
             o->kind = O_NIL;
         else {
             o->kind = O_IDENT;
-            bool known = false;
-            for (size_t k = 0; k < TUG_ARRAY_SIZE(functions); k++)
-                known |= strcmp(functions[k], o->str) == 0;
+            bool known =
+                tpl_fn_find(o->str) || strcmp(o->str, "and") == 0 || strcmp(o->str, "or") == 0;
             if (!known) {
                 perr(p, "function \"%s\" not defined", o->str);
                 ok = false;
@@ -827,7 +821,7 @@ static void format_float(tug_strbuf *b, double d)
     tug_strbuf_adds(b, buf);
 }
 
-static bool is_method_key(const char *k)
+bool tpl_is_method_key(const char *k)
 {
     return k[0] == '@';
 }
@@ -848,7 +842,7 @@ static const char **sorted_keys(json_t *obj, size_t *ret_n)
         return NULL;
     json_object_foreach(obj, k, val)
     {
-        if (!is_method_key(k))
+        if (!tpl_is_method_key(k))
             keys[n++] = k;
     }
     qsort(keys, n, sizeof(*keys), cmp_str);
@@ -856,7 +850,7 @@ static const char **sorted_keys(json_t *obj, size_t *ret_n)
     return keys;
 }
 
-static void format_into(tug_strbuf *b, json_t *v, int depth)
+void tpl_format_into(tug_strbuf *b, json_t *v, int depth)
 {
     char num[32];
     if (depth > MAX_DEPTH)
@@ -886,7 +880,7 @@ static void format_into(tug_strbuf *b, json_t *v, int depth)
         for (size_t i = 0; i < json_array_size(v); i++) {
             if (i)
                 tug_strbuf_addc(b, ' ');
-            format_into(b, json_array_get(v, i), depth + 1);
+            tpl_format_into(b, json_array_get(v, i), depth + 1);
         }
         tug_strbuf_addc(b, ']');
         break;
@@ -901,7 +895,7 @@ static void format_into(tug_strbuf *b, json_t *v, int depth)
                 tug_strbuf_addc(b, ' ');
             tug_strbuf_adds(b, keys[i]);
             tug_strbuf_addc(b, ':');
-            format_into(b, json_object_get(v, keys[i]), depth + 1);
+            tpl_format_into(b, json_object_get(v, keys[i]), depth + 1);
         }
         tug_strbuf_addc(b, ']');
         free(keys);
@@ -916,7 +910,7 @@ char *tug_template_format_value(json_t *v)
     if (v == NULL)
         tug_strbuf_adds(&b, "<no value>");
     else
-        format_into(&b, v, 0);
+        tpl_format_into(&b, v, 0);
     char *s = tug_strbuf_steal(&b);
     return s ? s : strdup("");
 }
@@ -927,48 +921,24 @@ char *tug_template_go_quote(const char *s)
     tug_strbuf b = {0};
     tug_strbuf_addc(&b, '"');
     for (const unsigned char *c = (const unsigned char *)s; *c; c++) {
-        switch (*c) {
-        case '"':
-            tug_strbuf_adds(&b, "\\\"");
-            break;
-        case '\\':
-            tug_strbuf_adds(&b, "\\\\");
-            break;
-        case '\n':
-            tug_strbuf_adds(&b, "\\n");
-            break;
-        case '\t':
-            tug_strbuf_adds(&b, "\\t");
-            break;
-        case '\r':
-            tug_strbuf_adds(&b, "\\r");
-            break;
-        case '\a':
-            tug_strbuf_adds(&b, "\\a");
-            break;
-        case '\b':
-            tug_strbuf_adds(&b, "\\b");
-            break;
-        case '\f':
-            tug_strbuf_adds(&b, "\\f");
-            break;
-        case '\v':
-            tug_strbuf_adds(&b, "\\v");
-            break;
-        default:
-            if (*c < 0x20 || *c == 0x7f) {
-                char e[5] = {'\\', 'x', hex[*c >> 4], hex[*c & 15], 0};
-                tug_strbuf_adds(&b, e);
-            } else
-                tug_strbuf_addc(&b, (char)*c);
-        }
+        /* Go's short escapes: each character of from is written as \ and to's */
+        static const char from[] = "\"\\\n\t\r\a\b\f\v", to[] = "\"\\ntrabfv";
+        const char *e = strchr(from, (char)*c);
+        if (e) {
+            tug_strbuf_addc(&b, '\\');
+            tug_strbuf_addc(&b, to[e - from]);
+        } else if (*c < 0x20 || *c == 0x7f) {
+            char x[5] = {'\\', 'x', hex[*c >> 4], hex[*c & 15], 0};
+            tug_strbuf_adds(&b, x);
+        } else
+            tug_strbuf_addc(&b, (char)*c);
     }
     tug_strbuf_addc(&b, '"');
     return tug_strbuf_steal(&b);
 }
 
 /* Go's type name of a value, for its messages. */
-static const char *type_name(json_t *v)
+const char *tpl_type_name(json_t *v)
 {
     if (v == NULL)
         return "<nil>";
@@ -999,7 +969,7 @@ static bool struct_like(json_t *obj)
     size_t n = 0;
     json_object_foreach(obj, k, v)
     {
-        if (is_method_key(k))
+        if (tpl_is_method_key(k))
             continue;
         if (!isupper((unsigned char)k[0]))
             return false;
@@ -1086,7 +1056,7 @@ static var *find_var(state *st, const char *name)
     return NULL;
 }
 
-static bool truthy(json_t *v)
+bool tpl_truthy(json_t *v)
 {
     if (v == NULL)
         return false;
@@ -1145,7 +1115,7 @@ static int field_of(state *st, operand *o, json_t *recv, const char *name, json_
                 if (!json_is_string(argv[0]))
                     return exec_err(st, o->pos, o->src,
                                     "wrong type for value; expected string; got %s",
-                                    type_name(argv[0]));
+                                    tpl_type_name(argv[0]));
                 json_t *v = json_object_get(m, json_string_value(argv[0]));
                 *ret = v ? json_incref(v) : json_string("");
                 return 0;
@@ -1154,7 +1124,7 @@ static int field_of(state *st, operand *o, json_t *recv, const char *name, json_
                 return exec_err(st, o->pos, o->src, "%s is not a method but has arguments", name);
         }
         json_t *v = json_object_get(recv, name);
-        if (v && !is_method_key(name)) {
+        if (v && !tpl_is_method_key(name)) {
             *ret = json_incref(v);
             return 0;
         }
@@ -1168,7 +1138,7 @@ static int field_of(state *st, operand *o, json_t *recv, const char *name, json_
     if (json_is_null(recv))
         return exec_err(st, o->pos, o->src, "nil pointer evaluating interface {}.%s", name);
     return exec_err(st, o->pos, o->src, "can't evaluate field %s in type %s", name,
-                    type_name(recv));
+                    tpl_type_name(recv));
 }
 
 /* Walk o's chain from recv (a reference it takes); the last name gets the arguments. */
@@ -1247,601 +1217,6 @@ static int eval_operand(state *st, operand *o, operand **args, size_t nargs, jso
     return walk_chain(st, o, base, args, nargs, final, dot, ret);
 }
 
-/* ---- functions ---- */
-
-typedef struct {
-    state *st;
-    json_t **argv;
-    size_t argc;
-    json_t *ret;
-    char msg[256]; /* "error calling NAME: msg" */
-} call;
-
-__attribute__((format(printf, 2, 3))) static int fail(call *c, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(c->msg, sizeof(c->msg), fmt, ap);
-    va_end(ap);
-    return -1;
-}
-
-/* A string argument, or a Go type error. */
-static const char *want_str(call *c, size_t i)
-{
-    json_t *v = c->argv[i];
-    if (json_is_string(v))
-        return json_string_value(v);
-    fail(c, "wrong type for value; expected string; got %s", v ? type_name(v) : "<nil>");
-    return NULL;
-}
-
-static bool want_int(call *c, size_t i, json_int_t *ret)
-{
-    json_t *v = c->argv[i];
-    if (json_is_integer(v)) {
-        *ret = json_integer_value(v);
-        return true;
-    }
-    fail(c, "wrong type for value; expected int; got %s", v ? type_name(v) : "<nil>");
-    return false;
-}
-
-static int ret_str(call *c, const char *s, size_t n)
-{
-    c->ret = json_stringn_nocheck(s, n);
-    return c->ret ? 0 : fail(c, "out of memory");
-}
-
-static int ret_buf(call *c, tug_strbuf *b)
-{
-    char *s = tug_strbuf_steal(b);
-    int r = ret_str(c, s ? s : "", s ? strlen(s) : 0);
-    free(s);
-    return r;
-}
-
-/* Go's basic comparison: -2 incompatible, -3 not comparable, else <0, 0, >0 */
-static int compare(json_t *a, json_t *b)
-{
-    if (a == NULL || b == NULL || json_is_array(a) || json_is_object(a) || json_is_array(b) ||
-        json_is_object(b))
-        return -3;
-    if (json_is_number(a) && json_is_number(b)) {
-        if (json_is_integer(a) && json_is_integer(b)) {
-            json_int_t x = json_integer_value(a), y = json_integer_value(b);
-            return x < y ? -1 : x > y;
-        }
-        double x = json_number_value(a), y = json_number_value(b);
-        return x < y ? -1 : x > y;
-    }
-    if (json_is_string(a) && json_is_string(b)) {
-        int r = strcmp(json_string_value(a), json_string_value(b));
-        return r < 0 ? -1 : r > 0;
-    }
-    if (json_is_boolean(a) && json_is_boolean(b))
-        return json_is_true(a) == json_is_true(b) ? 0 : 2;
-    if (json_is_null(a) && json_is_null(b))
-        return 0;
-    return -2;
-}
-
-static int fn_eq(call *c)
-{
-    if (c->argc < 2)
-        return fail(c, "missing argument for comparison");
-    bool any = false;
-    for (size_t i = 1; i < c->argc; i++) {
-        int r = compare(c->argv[0], c->argv[i]);
-        if (r == -3)
-            return fail(c, "non-comparable type %s", type_name(c->argv[c->argv[0] ? i : 0]));
-        if (r == -2)
-            return fail(c, "incompatible types for comparison");
-        any |= r == 0;
-    }
-    c->ret = json_boolean(any);
-    return 0;
-}
-
-static int fn_cmp(call *c, const char *name)
-{
-    int r = compare(c->argv[0], c->argv[1]);
-    if (r == -2)
-        return fail(c, "incompatible types for comparison");
-    if (r == -3 || r == 2 || json_is_boolean(c->argv[0]) || json_is_null(c->argv[0]))
-        return fail(c, name[0] == 'n' ? "non-comparable types" : "invalid type for comparison");
-    bool v = name[0] == 'n'   ? r != 0
-             : name[0] == 'l' ? (name[1] == 't' ? r < 0 : r <= 0)
-                              : (name[1] == 't' ? r > 0 : r >= 0);
-    c->ret = json_boolean(v);
-    return 0;
-}
-
-static int fn_len(call *c)
-{
-    json_t *v = c->argv[0];
-    if (json_is_array(v))
-        c->ret = json_integer((json_int_t)json_array_size(v));
-    else if (json_is_object(v))
-        c->ret = json_integer((json_int_t)json_object_size(v));
-    else if (json_is_string(v))
-        c->ret = json_integer((json_int_t)json_string_length(v));
-    else if (v == NULL || json_is_null(v))
-        return fail(c, "len of nil pointer");
-    else
-        return fail(c, "len of type %s", type_name(v));
-    return 0;
-}
-
-static int fn_index(call *c)
-{
-    json_t *cur = c->argv[0];
-    for (size_t i = 1; i < c->argc; i++) {
-        json_t *k = c->argv[i];
-        if (cur == NULL || json_is_null(cur))
-            return fail(c, "index of untyped nil");
-        if (json_is_array(cur) || json_is_string(cur)) {
-            if (!json_is_integer(k))
-                return fail(c, "cannot index slice/array with type %s", type_name(k));
-            json_int_t x = json_integer_value(k);
-            size_t n = json_is_array(cur) ? json_array_size(cur) : json_string_length(cur);
-            if (x < 0 || (size_t)x >= n)
-                return fail(c, "index out of range: %" JSON_INTEGER_FORMAT, x);
-            if (json_is_string(cur)) {
-                c->ret = json_integer((unsigned char)json_string_value(cur)[x]);
-                return i + 1 == c->argc ? 0 : fail(c, "can't index item of type uint8");
-            }
-            cur = json_array_get(cur, (size_t)x);
-        } else if (json_is_object(cur)) {
-            if (!json_is_string(k))
-                return fail(c, "value has type %s; should be string", type_name(k));
-            json_t *next = json_object_get(cur, json_string_value(k));
-            if (next == NULL) {
-                /* the zero value of docker's map[string]string */
-                if (i + 1 < c->argc)
-                    return fail(c, "can't index item of type string");
-                c->ret = json_string("");
-                return 0;
-            }
-            cur = next;
-        } else
-            return fail(c, "can't index item of type %s", type_name(cur));
-    }
-    c->ret = json_incref(cur);
-    return 0;
-}
-
-static int fn_slice(call *c)
-{
-    json_t *v = c->argv[0];
-    size_t n = json_is_array(v)    ? json_array_size(v)
-               : json_is_string(v) ? json_string_length(v)
-                                   : 0;
-    if (!json_is_array(v) && !json_is_string(v))
-        return fail(c, "can't slice item of type %s", type_name(v));
-    json_int_t ix[2] = {0, (json_int_t)n};
-    for (size_t i = 1; i < c->argc && i < 3; i++)
-        if (!want_int(c, i, &ix[i - 1]))
-            return -1;
-    if (c->argc > 3)
-        return fail(c, "too many slice indexes: %zu", c->argc - 1);
-    if (ix[0] < 0 || ix[1] < ix[0] || (size_t)ix[1] > n)
-        return fail(c, "index out of range: %" JSON_INTEGER_FORMAT, ix[1] < ix[0] ? ix[0] : ix[1]);
-    if (json_is_string(v))
-        return ret_str(c, json_string_value(v) + ix[0], (size_t)(ix[1] - ix[0]));
-    c->ret = json_array();
-    for (json_int_t i = ix[0]; i < ix[1]; i++)
-        json_array_append(c->ret, json_array_get(v, (size_t)i));
-    return 0;
-}
-
-static void add_value(tug_strbuf *b, json_t *v)
-{
-    if (v == NULL)
-        tug_strbuf_adds(b, "<nil>");
-    else
-        format_into(b, v, 0);
-}
-
-static int fn_print(call *c, bool ln)
-{
-    tug_strbuf b = {0};
-    for (size_t i = 0; i < c->argc; i++) {
-        /* Sprint spaces operands when neither is a string; Sprintln always */
-        if (i && (ln || (!json_is_string(c->argv[i - 1]) && !json_is_string(c->argv[i]))))
-            tug_strbuf_addc(&b, ' ');
-        add_value(&b, c->argv[i]);
-    }
-    if (ln)
-        tug_strbuf_addc(&b, '\n');
-    return ret_buf(c, &b);
-}
-
-/* Pad s (n bytes) to width runes, as fmt does. */
-static void pad_to(tug_strbuf *b, const char *s, size_t n, long width, bool left, bool zero)
-{
-    long runes = 0;
-    for (size_t i = 0; i < n; i++)
-        runes += ((unsigned char)s[i] & 0xC0) != 0x80;
-    long fill = width > runes ? width - runes : 0;
-    if (!left)
-        for (long i = 0; i < fill; i++)
-            tug_strbuf_addc(b, zero ? '0' : ' ');
-    tug_strbuf_add(b, s, n);
-    if (left)
-        for (long i = 0; i < fill; i++)
-            tug_strbuf_addc(b, ' ');
-}
-
-static void bad_verb(tug_strbuf *b, char verb, json_t *v)
-{
-    tug_strbuf_addc(b, '%');
-    tug_strbuf_addc(b, '!');
-    tug_strbuf_addc(b, verb);
-    tug_strbuf_addc(b, '(');
-    if (v == NULL || json_is_null(v)) {
-        tug_strbuf_adds(b, "<nil>");
-    } else {
-        tug_strbuf_adds(b, type_name(v));
-        tug_strbuf_addc(b, '=');
-        format_into(b, v, 0);
-    }
-    tug_strbuf_addc(b, ')');
-}
-
-/* One verb of printf; spec is the "%-5.2" part, for snprintf. */
-static void printf_verb(tug_strbuf *b, char verb, const char *flags, long width, long prec,
-                        json_t *v)
-{
-    bool left = strchr(flags, '-') != NULL, zero = strchr(flags, '0') != NULL && !left;
-    char buf[512];
-    if (verb == 'v' || verb == 's' || verb == 'q') {
-        if (verb != 'v' && !json_is_string(v) &&
-            !(verb == 's' && json_is_array(v) && json_array_size(v) &&
-              json_is_string(json_array_get(v, 0)))) {
-            if (verb == 's' && json_is_array(v)) {
-                tug_strbuf t = {0};
-                format_into(&t, v, 0);
-                pad_to(b, t.s ? t.s : "", t.len, width, left, zero);
-                tug_strbuf_free(&t);
-                return;
-            }
-            bad_verb(b, verb, v);
-            return;
-        }
-        if (v == NULL || (json_is_null(v) && verb == 'v')) {
-            pad_to(b, "<nil>", 5, width, left, false);
-            return;
-        }
-        tug_strbuf t = {0};
-        format_into(&t, v, 0);
-        char *s = t.s ? t.s : "";
-        size_t n = t.len;
-        if (prec >= 0 && verb != 'q') {
-            long runes = 0;
-            size_t i = 0;
-            for (; i < n; i++) {
-                if (((unsigned char)s[i] & 0xC0) != 0x80 && runes++ == prec)
-                    break;
-            }
-            n = i;
-        }
-        if (verb == 'q') {
-            cleanup_free char *q = tug_template_go_quote(s);
-            pad_to(b, q ? q : "", q ? strlen(q) : 0, width, left, zero);
-        } else
-            pad_to(b, s, n, width, left, zero);
-        tug_strbuf_free(&t);
-        return;
-    }
-    if (strchr("dxXobc", verb)) {
-        if (json_is_string(v) && (verb == 'x' || verb == 'X')) {
-            tug_strbuf t = {0};
-            for (const unsigned char *c = (const unsigned char *)json_string_value(v); *c; c++) {
-                snprintf(buf, sizeof(buf), verb == 'x' ? "%02x" : "%02X", *c);
-                tug_strbuf_adds(&t, buf);
-            }
-            pad_to(b, t.s ? t.s : "", t.len, width, left, zero);
-            tug_strbuf_free(&t);
-            return;
-        }
-        if (!json_is_integer(v)) {
-            bad_verb(b, verb, v);
-            return;
-        }
-        long long x = json_integer_value(v);
-        if (verb == 'c') {
-            char u[5] = {0};
-            if (x < 0x80)
-                u[0] = (char)x;
-            else if (x < 0x800)
-                u[0] = (char)(0xC0 | (x >> 6)), u[1] = (char)(0x80 | (x & 0x3F));
-            else
-                u[0] = (char)(0xE0 | ((x >> 12) & 0x0F)), u[1] = (char)(0x80 | ((x >> 6) & 0x3F)),
-                u[2] = (char)(0x80 | (x & 0x3F));
-            pad_to(b, u, strlen(u), width, left, false);
-            return;
-        }
-        if (verb == 'b') {
-            char bits[72];
-            int i = 71;
-            bits[i] = '\0';
-            unsigned long long ux = x < 0 ? (unsigned long long)-x : (unsigned long long)x;
-            do
-                bits[--i] = (char)('0' + (ux & 1));
-            while ((ux >>= 1) && i > 1);
-            if (x < 0)
-                bits[--i] = '-';
-            pad_to(b, bits + i, strlen(bits + i), width, left, zero);
-            return;
-        }
-        char conv[8];
-        snprintf(conv, sizeof(conv), "ll%c", verb == 'd' ? 'd' : verb);
-        char fmt[80];
-        snprintf(fmt, sizeof(fmt), "%%%s%s%s", flags, prec >= 0 ? ".*" : "", conv);
-        if (prec >= 0)
-            snprintf(buf, sizeof(buf), fmt, (int)prec, x);
-        else
-            snprintf(buf, sizeof(buf), fmt, x);
-        pad_to(b, buf, strlen(buf), width, left, zero && prec < 0 && verb == 'd' ? false : false);
-        return;
-    }
-    if (strchr("feEgGF", verb)) {
-        if (!json_is_real(v)) {
-            bad_verb(b, verb, v);
-            return;
-        }
-        char fmt[48];
-        snprintf(fmt, sizeof(fmt), "%%%s*.*%c", flags, verb);
-        snprintf(buf, sizeof(buf), fmt, (int)(width > 0 && width < 200 ? width : 0),
-                 (int)(prec >= 0 && prec < 100      ? prec
-                       : verb == 'g' || verb == 'G' ? -1
-                                                    : 6),
-                 json_real_value(v));
-        tug_strbuf_adds(b, buf);
-        return;
-    }
-    if (verb == 't' && json_is_boolean(v)) {
-        pad_to(b, json_is_true(v) ? "true" : "false", json_is_true(v) ? 4 : 5, width, left, false);
-        return;
-    }
-    bad_verb(b, verb, v);
-}
-
-static int fn_printf(call *c)
-{
-    const char *f = want_str(c, 0);
-    if (f == NULL)
-        return -1;
-    tug_strbuf b = {0};
-    size_t argi = 1;
-    for (const char *p = f; *p; p++) {
-        if (*p != '%') {
-            tug_strbuf_addc(&b, *p);
-            continue;
-        }
-        char flags[8] = {0};
-        size_t nf = 0;
-        while (*++p && strchr("-+# 0", *p))
-            if (nf < sizeof(flags) - 1 && !strchr(flags, *p))
-                flags[nf++] = *p;
-        long width = -1, prec = -1;
-        if (isdigit((unsigned char)*p)) {
-            width = strtol(p, (char **)&p, 10);
-            if (width > 10000)
-                width = 10000;
-        }
-        if (*p == '.') {
-            p++;
-            prec = isdigit((unsigned char)*p) ? strtol(p, (char **)&p, 10) : 0;
-            if (prec > 1000)
-                prec = 1000;
-        }
-        if (*p == '\0') {
-            tug_strbuf_adds(&b, "%!(NOVERB)");
-            break;
-        }
-        if (*p == '%') {
-            tug_strbuf_addc(&b, '%');
-            continue;
-        }
-        if (argi >= c->argc) {
-            char miss[24];
-            snprintf(miss, sizeof(miss), "%%!%c(MISSING)", *p);
-            tug_strbuf_adds(&b, miss);
-            continue;
-        }
-        /* width goes to snprintf for numbers: keep it in the flags string */
-        char spec[40];
-        if (width >= 0 && strchr("dxXo", *p))
-            snprintf(spec, sizeof(spec), "%s%ld", flags, width);
-        else
-            snprintf(spec, sizeof(spec), "%s", flags);
-        printf_verb(&b, *p, strchr("dxXo", *p) ? spec : flags, strchr("dxXo", *p) ? -1 : width,
-                    prec, c->argv[argi++]);
-    }
-    if (argi < c->argc) {
-        tug_strbuf_adds(&b, "%!(EXTRA ");
-        for (size_t i = argi; i < c->argc; i++) {
-            if (i > argi)
-                tug_strbuf_adds(&b, ", ");
-            tug_strbuf_adds(&b, c->argv[i] ? type_name(c->argv[i]) : "<nil>");
-            tug_strbuf_addc(&b, '=');
-            add_value(&b, c->argv[i]);
-        }
-        tug_strbuf_addc(&b, ')');
-    }
-    return ret_buf(c, &b);
-}
-
-/* docker's json: compact, and <>& kept as they are (its encoder does not escape HTML); "@"
- * methods left out. */
-static int fn_json(call *c)
-{
-    json_t *v = c->argv[0];
-    json_t *copy = NULL;
-    if (json_is_object(v)) {
-        copy = json_object();
-        const char *k;
-        json_t *val;
-        json_object_foreach(v, k, val)
-        {
-            if (!is_method_key(k))
-                json_object_set(copy, k, val);
-        }
-        v = copy;
-    }
-    /* a docker row marshals as a map: sorted keys; a document keeps its struct order */
-    size_t order = c->st->o->type_name ? JSON_SORT_KEYS : JSON_PRESERVE_ORDER;
-    cleanup_free char *s =
-        v ? json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT | order) : strdup("null");
-    json_decref(copy);
-    return ret_str(c, s ? s : "null", s ? strlen(s) : 4);
-}
-
-static int fn_join(call *c)
-{
-    const char *sep = want_str(c, 1);
-    if (sep == NULL)
-        return -1;
-    if (!json_is_array(c->argv[0]))
-        return fail(c, "wrong type for value; expected []string; got %s", type_name(c->argv[0]));
-    tug_strbuf b = {0};
-    for (size_t i = 0; i < json_array_size(c->argv[0]); i++) {
-        if (i)
-            tug_strbuf_adds(&b, sep);
-        add_value(&b, json_array_get(c->argv[0], i));
-    }
-    return ret_buf(c, &b);
-}
-
-static int fn_split(call *c)
-{
-    const char *s = want_str(c, 0), *sep = s ? want_str(c, 1) : NULL;
-    if (sep == NULL)
-        return -1;
-    c->ret = json_array();
-    size_t sl = strlen(sep);
-    if (sl == 0) { /* Go splits into UTF-8 characters */
-        for (const char *p = s; *p;) {
-            size_t n = 1;
-            while (((unsigned char)p[n] & 0xC0) == 0x80)
-                n++;
-            json_array_append_new(c->ret, json_stringn_nocheck(p, n));
-            p += n;
-        }
-        return 0;
-    }
-    const char *p = s;
-    for (const char *q; (q = strstr(p, sep)) != NULL; p = q + sl)
-        json_array_append_new(c->ret, json_stringn_nocheck(p, (size_t)(q - p)));
-    json_array_append_new(c->ret, json_string_nocheck(p));
-    return 0;
-}
-
-static int fn_case(call *c, char how)
-{
-    const char *s = want_str(c, 0);
-    if (s == NULL)
-        return -1;
-    cleanup_free char *t = strdup(s);
-    if (t == NULL)
-        return fail(c, "out of memory");
-    bool start = true;
-    for (char *p = t; *p; p++) {
-        unsigned char ch = (unsigned char)*p;
-        if (how == 'u')
-            *p = (char)toupper(ch);
-        else if (how == 'l')
-            *p = (char)tolower(ch);
-        else {
-            /* title: each word's first letter up, the rest as it was */
-            if (start && islower(ch))
-                *p = (char)toupper(ch);
-            start = !(isalnum(ch) || ch == '\'' || ch >= 0x80);
-        }
-    }
-    return ret_str(c, t, strlen(t));
-}
-
-static int fn_pad(call *c)
-{
-    const char *s = want_str(c, 0);
-    json_int_t pre, post;
-    if (s == NULL || !want_int(c, 1, &pre) || !want_int(c, 2, &post))
-        return -1;
-    tug_strbuf b = {0};
-    if (*s) {
-        for (json_int_t i = 0; i < pre && i < 10000; i++)
-            tug_strbuf_addc(&b, ' ');
-        tug_strbuf_adds(&b, s);
-        for (json_int_t i = 0; i < post && i < 10000; i++)
-            tug_strbuf_addc(&b, ' ');
-    }
-    return ret_buf(c, &b);
-}
-
-static int fn_truncate(call *c)
-{
-    const char *s = want_str(c, 0);
-    json_int_t n;
-    if (s == NULL || !want_int(c, 1, &n))
-        return -1;
-    size_t len = strlen(s);
-    if (n < 0)
-        return fail(c, "slice bounds out of range [:%" JSON_INTEGER_FORMAT "]", n);
-    return ret_str(c, s, (size_t)n < len ? (size_t)n : len);
-}
-
-static int fn_not(call *c)
-{
-    c->ret = json_boolean(!truthy(c->argv[0]));
-    return 0;
-}
-
-typedef struct {
-    const char *name;
-    int min, max;         /* max -1: any number */
-    bool header_identity; /* in a table header, gives its first argument back (docker) */
-    int (*fn)(call *c);
-    int (*fn_named)(call *c, const char *name);
-} fn_def;
-
-static int fn_println(call *c)
-{
-    return fn_print(c, true);
-}
-static int fn_sprint(call *c)
-{
-    return fn_print(c, false);
-}
-static int fn_upper(call *c)
-{
-    return fn_case(c, 'u');
-}
-static int fn_lower(call *c)
-{
-    return fn_case(c, 'l');
-}
-static int fn_title(call *c)
-{
-    return fn_case(c, 't');
-}
-
-static const fn_def fn_table[] = {
-    {"not", 1, 1, false, fn_not, NULL},          {"eq", 1, -1, false, fn_eq, NULL},
-    {"ne", 2, 2, false, NULL, fn_cmp},           {"lt", 2, 2, false, NULL, fn_cmp},
-    {"le", 2, 2, false, NULL, fn_cmp},           {"gt", 2, 2, false, NULL, fn_cmp},
-    {"ge", 2, 2, false, NULL, fn_cmp},           {"len", 1, 1, false, fn_len, NULL},
-    {"index", 1, -1, false, fn_index, NULL},     {"slice", 1, -1, false, fn_slice, NULL},
-    {"print", 0, -1, false, fn_sprint, NULL},    {"println", 0, -1, false, fn_println, NULL},
-    {"printf", 1, -1, false, fn_printf, NULL},   {"json", 1, 1, true, fn_json, NULL},
-    {"join", 2, 2, true, fn_join, NULL},         {"split", 2, 2, true, fn_split, NULL},
-    {"lower", 1, 1, true, fn_lower, NULL},       {"upper", 1, 1, true, fn_upper, NULL},
-    {"title", 1, 1, true, fn_title, NULL},       {"pad", 3, 3, true, fn_pad, NULL},
-    {"truncate", 2, 2, true, fn_truncate, NULL},
-};
-
 /* and/or: Go evaluates left to right and stops at the first false/true operand, whose value
  * is the result. */
 static int call_logic(state *st, bool is_and, operand **args, size_t nargs, json_t *final,
@@ -1857,7 +1232,7 @@ static int call_logic(state *st, bool is_and, operand **args, size_t nargs, json
                 return -1;
         } else
             v = json_incref(final);
-        if (truthy(v) != is_and)
+        if (tpl_truthy(v) != is_and)
             break;
     }
     *ret = v;
@@ -1871,10 +1246,7 @@ static int eval_args_call(state *st, cmd *c, const char *name, size_t pos, opera
     *ret = NULL;
     if (name == NULL)
         return eval_operand(st, args[0], NULL, 0, NULL, dot, ret);
-    const fn_def *def = NULL;
-    for (size_t i = 0; i < TUG_ARRAY_SIZE(fn_table); i++)
-        if (strcmp(fn_table[i].name, name) == 0)
-            def = &fn_table[i];
+    const tpl_fn *def = tpl_fn_find(name);
     size_t argc = nargs + (final ? 1 : 0);
     bool logic = strcmp(name, "and") == 0 || strcmp(name, "or") == 0;
     int min = logic ? 1 : def ? def->min : 0, max = logic ? -1 : def ? def->max : 0;
@@ -1887,7 +1259,7 @@ static int eval_args_call(state *st, cmd *c, const char *name, size_t pos, opera
     }
     if (logic)
         return call_logic(st, name[0] == 'a', args, nargs, final, dot, ret);
-    call cl = {.st = st, .argc = argc};
+    tpl_call cl = {.o = st->o, .argc = argc};
     cl.argv = calloc(argc + 1, sizeof(json_t *));
     if (cl.argv == NULL)
         return tug_error_set(st->err, 12, "template: out of memory");
@@ -2093,7 +1465,7 @@ static int exec_node(state *st, node *n, json_t *dot)
     case N_WITH:
         if (eval_pipe(st, n->pipe, dot, &v) < 0)
             return -1;
-        if (truthy(v))
+        if (tpl_truthy(v))
             r = exec_list(st, n->list, n->kind == N_WITH ? v : dot);
         else if (n->elsel)
             r = exec_list(st, n->elsel, dot);
