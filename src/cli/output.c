@@ -6,6 +6,7 @@
 #include "cli.h"
 #include "util/cleanup.h"
 #include "registry/registry.h"
+#include "util/strutil.h"
 #include "util/template.h"
 
 int cli_store(cli_ctx *ctx, tug_store **ret_store)
@@ -223,6 +224,8 @@ int cli_print_rows_typed(const char *format, const char *default_table, const ch
         }
         cli_table_add(t, h);
     }
+    /* nothing is printed unless every row renders, as docker buffers its output */
+    tug_strbuf out = {0};
     size_t i;
     json_t *row;
     json_array_foreach(rows, i, row)
@@ -230,15 +233,21 @@ int cli_print_rows_typed(const char *format, const char *default_table, const ch
         cleanup_free char *line = NULL;
         if (tug_template_render_opts(tmpl, row, &row_opts, &line, &err) < 0) {
             cli_table_free(t);
+            tug_strbuf_free(&out);
             return template_fail(err);
         }
         if (table)
             cli_table_add(t, line);
-        else
-            printf("%s\n", line);
+        else {
+            tug_strbuf_adds(&out, line);
+            tug_strbuf_addc(&out, '\n');
+        }
     }
     if (table)
         cli_table_flush(t, stdout);
+    else if (out.len)
+        fwrite(out.s, 1, out.len, stdout);
+    tug_strbuf_free(&out);
     cli_table_free(t);
     return 0;
 }
@@ -265,15 +274,23 @@ int cli_print_documents(json_t *docs, const char *format)
     cleanup_template tug_template *t = NULL;
     if (tug_template_parse(format, &t, &err) < 0)
         return template_fail(err);
+    /* docker prints nothing when one document fails */
+    tug_strbuf all = {0};
     size_t i;
     json_t *d;
     json_array_foreach(docs, i, d)
     {
         cleanup_free char *out = NULL;
-        if (tug_template_render(t, d, &out, &err) < 0)
+        if (tug_template_render(t, d, &out, &err) < 0) {
+            tug_strbuf_free(&all);
             return template_fail(err);
-        printf("%s\n", out);
+        }
+        tug_strbuf_adds(&all, out);
+        tug_strbuf_addc(&all, '\n');
     }
+    if (all.len)
+        fwrite(all.s, 1, all.len, stdout);
+    tug_strbuf_free(&all);
     return 0;
 }
 

@@ -47,6 +47,12 @@ setup_file() { containers_setup_file; }
   assert_output 'template parsing error: template: :1: unexpected EOF'
   run_tug 1 inspect -f '{{index .Config.Cmd 5}}' doc
   assert_output 'template parsing error: template: :1:2: executing "" at <index .Config.Cmd 5>: error calling index: index out of range: 5'
+  # one document failing prints none of them, as docker's buffered output
+  run_tug create --name two busybox sleep 1
+  run_tug 1 inspect -f '{{index .Config.Cmd 1}}' two doc
+  assert_output 'template parsing error: template: :1:2: executing "" at <index .Config.Cmd 1>: error calling index: index out of range: 1'
+  run_tug 1 ps -a --format '{{.Names}} {{index (split .Command " ") 1}}'
+  assert_output 'template parsing error: template: :1:13: executing "" at <index (split .Comman...>: error calling index: index out of range: 1'
   run_tug 1 inspect -f '{{$x}}' doc
   assert_output 'template parsing error: template: :1: undefined variable "$x"'
 }
