@@ -241,7 +241,7 @@ static int net_ls(cli_ctx *ctx, int argc, char **argv)
     if (quiet && (format == NULL || !*format))
         format = "{{.ID}}";
     rc = cli_print_rows_typed(format, "{{.ID}}\t{{.Name}}\t{{.Driver}}\t{{.Scope}}",
-                              "*formatter.networkContext", header, rows);
+                              "*network.networkContext", header, rows);
     json_decref(header);
     json_decref(rows);
     return rc;

@@ -179,12 +179,30 @@ static char *unescape_tabs(const char *s)
     return out;
 }
 
+#define EXIT_TEMPLATE_PARSE 64
+
 /* docker prints a template's error bare, after "template parsing error: ", and exits 1. */
 static int template_fail(tug_error *err)
 {
     fprintf(stderr, "template parsing error: %s\n", err && err->msg ? err->msg : "unknown failure");
     tug_error_free(err);
     return EXIT_USER;
+}
+
+int cli_check_row_format(const tug_template *tmpl, const char *type_name, json_t *header,
+                         tug_error **err)
+{
+    /* docker runs the template once over an empty row before it lists anything */
+    json_t *empty = json_object();
+    const char *k;
+    json_t *v;
+    json_object_foreach(header, k, v) json_object_set_new(empty, k, json_string(""));
+    json_object_set_new(empty, "@Label", json_object());
+    const tug_template_opts opts = {.type_name = type_name};
+    cleanup_free char *out = NULL;
+    int r = tug_template_render_opts(tmpl, empty, &opts, &out, err);
+    json_decref(empty);
+    return r;
 }
 
 int cli_print_rows(const char *format, const char *default_table, json_t *header, json_t *rows)
@@ -215,6 +233,8 @@ int cli_print_rows_typed(const char *format, const char *default_table, const ch
         return template_fail(err);
     const tug_template_opts row_opts = {.type_name = type_name};
     const tug_template_opts header_opts = {.header = true};
+    if (type_name && cli_check_row_format(tmpl, type_name, header, &err) < 0)
+        return template_fail(err);
     cli_table *t = cli_table_new();
     if (table) {
         cleanup_free char *h = NULL;
@@ -272,8 +292,9 @@ int cli_print_documents(json_t *docs, const char *format)
     }
     tug_error *err = NULL;
     cleanup_template tug_template *t = NULL;
+    /* docker's inspect, version and info exit 64 for a template they cannot parse */
     if (tug_template_parse(format, &t, &err) < 0)
-        return template_fail(err);
+        return template_fail(err) ? EXIT_TEMPLATE_PARSE : 0;
     /* docker prints nothing when one document fails */
     tug_strbuf all = {0};
     size_t i;

@@ -582,6 +582,46 @@ static json_t *ps_row(tug_store *s, tug_container *c, json_t *ports, bool no_tru
     return r;
 }
 
+#define PS_ROW_TYPE "*formatter.ContainerContext"
+
+/* The column titles, by field, as docker heads them. */
+static json_t *ps_header(void)
+{
+    json_t *header = json_object();
+    static const char *pairs[][2] = {
+        {"ID", "CONTAINER ID"},    {"Image", "IMAGE"},
+        {"Command", "COMMAND"},    {"CreatedAt", "CREATED AT"},
+        {"RunningFor", "CREATED"}, {"Ports", "PORTS"},
+        {"State", "STATE"},        {"Status", "STATUS"},
+        {"Size", "SIZE"},          {"Names", "NAMES"},
+        {"Labels", "LABELS"},      {"Mounts", "MOUNTS"},
+        {"Networks", "NETWORKS"},  {"LocalVolumes", "LOCAL VOLUMES"},
+    };
+    for (size_t i = 0; i < TUG_ARRAY_SIZE(pairs); i++)
+        json_object_set_new(header, pairs[i][0], json_string(pairs[i][1]));
+    return header;
+}
+
+/* docker checks --format as written, over an empty row, before it lists anything. */
+static int check_format(const char *format)
+{
+    tug_error *err = NULL;
+    cleanup_template tug_template *t = NULL;
+    const char *what = "failed to parse template";
+    int r = tug_template_parse(format, &t, &err);
+    if (r == 0) {
+        json_t *header = ps_header();
+        what = "failed to execute template";
+        r = cli_check_row_format(t, PS_ROW_TYPE, header, &err);
+        json_decref(header);
+    }
+    if (r == 0)
+        return 0;
+    fprintf(stderr, "%s: %s\n", what, err && err->msg ? err->msg : "unknown failure");
+    tug_error_free(err);
+    return EXIT_USER;
+}
+
 int cmd_ps(cli_ctx *ctx, int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -656,6 +696,15 @@ int cmd_ps(cli_ctx *ctx, int argc, char **argv)
         filters_clear(&flt);
         return rc;
     }
+    if (format && *format && (rc = check_format(format)) != 0) {
+        filters_clear(&flt);
+        return rc;
+    }
+    if (quiet && format && *format) {
+        fprintf(stderr, "WARNING: Ignoring custom format, because both --format and --quiet are "
+                        "set.\n");
+        format = NULL;
+    }
     if (latest && last == -1)
         last = 1;
     /* docker works the size out when the template shows it */
@@ -694,18 +743,7 @@ int cmd_ps(cli_ctx *ctx, int argc, char **argv)
     }
     tug_containers_free(v, n);
     filters_clear(&flt);
-    json_t *header = json_object();
-    static const char *pairs[][2] = {
-        {"ID", "CONTAINER ID"},    {"Image", "IMAGE"},
-        {"Command", "COMMAND"},    {"CreatedAt", "CREATED AT"},
-        {"RunningFor", "CREATED"}, {"Ports", "PORTS"},
-        {"State", "STATE"},        {"Status", "STATUS"},
-        {"Size", "SIZE"},          {"Names", "NAMES"},
-        {"Labels", "LABELS"},      {"Mounts", "MOUNTS"},
-        {"Networks", "NETWORKS"},  {"LocalVolumes", "LOCAL VOLUMES"},
-    };
-    for (size_t i = 0; i < TUG_ARRAY_SIZE(pairs); i++)
-        json_object_set_new(header, pairs[i][0], json_string(pairs[i][1]));
+    json_t *header = ps_header();
     if (quiet && (format == NULL || *format == '\0'))
         format = "{{.ID}}";
     rc = cli_print_rows_typed(

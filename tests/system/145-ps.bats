@@ -131,12 +131,26 @@ ps_names() {
   [[ $(jq -r 'keys | join(",")' <<<"$output") == Command,CreatedAt,ID,Image,Labels,LocalVolumes,Mounts,Names,Networks,Ports,RunningFor,Size,State,Status ]]
 }
 
-@test "a field ps lacks is docker's template error with exit 1" {
-  run_tug run -d --name err busybox sleep 60
+@test "ps checks --format over an empty row first, as docker: its errors and exit 1" {
+  # no container at all: the template is still checked
   run_tug 1 ps --format '{{.Nope}}'
-  assert_output 'template parsing error: template: :1:2: executing "" at <.Nope>: can'"'"'t evaluate field Nope in type *formatter.ContainerContext'
+  assert_output 'failed to execute template: template: :1:2: executing "" at <.Nope>: can'"'"'t evaluate field Nope in type *formatter.ContainerContext'
+  # positions count in the format as written, "table " and all
+  run_tug 1 ps --format 'table {{.Nope}}'
+  assert_output 'failed to execute template: template: :1:8: executing "" at <.Nope>: can'"'"'t evaluate field Nope in type *formatter.ContainerContext'
   run_tug 1 ps --format '{{.Names'
-  assert_output 'template parsing error: template: :1: unclosed action'
+  assert_output 'failed to parse template: template: :1: unclosed action'
   run_tug 1 ps --format '{{nope .Names}}'
-  assert_output 'template parsing error: template: :1: function "nope" not defined'
+  assert_output 'failed to parse template: template: :1: function "nope" not defined'
+  run_tug 1 ps --format '{{index .Labels 3}}'
+  assert_output 'failed to execute template: template: :1:2: executing "" at <index .Labels 3>: error calling index: index out of range: 3'
+  # an error only a real row meets is the formatter's, and prints none of the rows
+  run_tug run -d --name err busybox sleep 60
+  run_tug create --name err2 busybox true
+  run_tug 1 ps -a --format '{{if .Names}}{{.Names}} {{index (split .Command " ") 1}}{{end}}'
+  assert_output 'template parsing error: template: :1:26: executing "" at <index (split .Comman...>: error calling index: index out of range: 1'
+  # -q wins over --format, with docker's warning
+  run_tug ps -q --format '{{.Names}}'
+  [[ ${lines[0]} == "WARNING: Ignoring custom format, because both --format and --quiet are set." ]]
+  [[ ${lines[1]} =~ ^[0-9a-f]{12}$ ]]
 }
