@@ -98,7 +98,17 @@ static void test_go_functions(void **state)
           "%!d(string=s) %!s(int=5) %!d(MISSING) 1%!(EXTRA int=2)");
     CHECK("{{printf \"%-8s|\" .A}}{{printf \"%v\" .L}}", "{\"A\":\"é\",\"L\":[1,\"x\"]}", "é       |[1 x]");
     CHECK("{{print 1 2 \"a\" \"b\" 3}}|{{println 1 \"a\"}}", "{}", "1 2ab3|1 a\n");
-    CHECK("{{eq 1 2 3 1}} {{eq \"a\" \"a\"}} {{eq .A 1.0}} {{ne 1 1}}", "{\"A\":1}", "true true true false");
+    CHECK("{{eq 1 2 3 1}} {{eq \"a\" \"a\"}} {{eq .A 1.5}} {{ne 1 1}}", "{\"A\":1.5}", "true true true false");
+    /* Go: the first equal operand answers; an int is no float */
+    CHECK("{{eq 1 1 \"x\"}} {{eq nil nil}}", "{}", "true true");
+    CHECK("{{eq 1 1.0}}", "{}",
+          "!emplate: :1:2: executing \"\" at <eq 1 1.0>: error calling eq: incompatible types for "
+          "comparison");
+    CHECK("{{printf \"%q|%U|%q|%5d|%s\" 65 65 .L .N nil}}", "{\"L\":[\"a\",\"b\"],\"N\":[1,2]}",
+          "'A'|U+0041|[\"a\" \"b\"]|[    1     2]|%!s(<nil>)");
+    CHECK("{{title \"don't foo_bar x.y 1st\"}} {{upper \"straße é\"}} {{lower \"ÀB\"}}", "{}",
+          "Don'T Foo_bar X.Y 1st STRAßE É àb");
+    CHECK("{{1_000}} {{\"\\u00e9\\x41\\101\"}}", "{}", "1000 éAA");
     CHECK("{{lt 1 2}} {{le 2 2}} {{gt \"b\" \"a\"}} {{ge 1 2}}", "{}", "true true true false");
     CHECK("{{and 1 0 2}} {{and 1 2}} {{or 0 \"\" \"x\"}} {{or 0 \"\"}} {{not 0}}", "{}", "0 2 x  true");
     CHECK("{{eq 1 \"a\"}}", "{}",

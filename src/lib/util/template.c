@@ -245,13 +245,38 @@ static char *parse_string(parser *p)
                 c = s[i];
                 break;
             case 'x':
-                if (isxdigit((unsigned char)s[i + 1]) && isxdigit((unsigned char)s[i + 2])) {
-                    char hex[3] = {s[i + 1], s[i + 2], 0};
-                    c = (char)strtol(hex, NULL, 16);
+            case 'u':
+            case 'U': {
+                size_t nd = s[i] == 'x' ? 2 : s[i] == 'u' ? 4 : 8, k = 1;
+                char hex[9] = {0};
+                for (; k <= nd && isxdigit((unsigned char)s[i + k]); k++)
+                    hex[k - 1] = s[i + k];
+                if (k <= nd)
+                    goto bad_escape;
+                unsigned long r = strtoul(hex, NULL, 16);
+                i += nd;
+                if (s[i - nd] == 'x') {
+                    c = (char)r;
+                    break;
+                }
+                tpl_utf8_encode(&b, (uint32_t)r);
+                continue;
+            }
+            case '0':
+            case '1':
+            case '2':
+            case '3':
+            case '4':
+            case '5':
+            case '6':
+            case '7':
+                if (s[i + 1] >= '0' && s[i + 1] <= '7' && s[i + 2] >= '0' && s[i + 2] <= '7') {
+                    c = (char)((s[i] - '0') << 6 | (s[i + 1] - '0') << 3 | (s[i + 2] - '0'));
                     i += 2;
                     break;
                 }
-                /* fall through */
+                goto bad_escape;
+            bad_escape:
             default:
                 tug_strbuf_free(&b);
                 return perr(p, "invalid syntax: %.*s", (int)(i + 1), s);
@@ -279,6 +304,14 @@ static bool parse_number(parser *p, operand *o)
         i++;
     cleanup_free char *t = strndup(s, i);
     char *end;
+    if (t == NULL)
+        return false;
+    /* Go's digit separators: 1_000 */
+    size_t w = 0;
+    for (size_t r = 0; t[r]; r++)
+        if (t[r] != '_')
+            t[w++] = t[r];
+    t[w] = '\0';
     errno = 0;
     long long v = strtoll(t, &end, 0);
     if (*end == '\0' && errno == 0) {
@@ -1209,8 +1242,9 @@ static int eval_operand(state *st, operand *o, operand **args, size_t nargs, jso
     case O_BOOL:
         base = json_boolean(o->str[0] == 't');
         break;
-    case O_NIL:
-        return exec_err(st, o->pos, o->src, "nil is not a command");
+    case O_NIL: /* as an argument; eval_cmd refuses it as a command */
+        base = json_null();
+        break;
     case O_IDENT:
         return eval_args_call(st, NULL, o->str, o->pos, NULL, 0, NULL, dot, ret);
     }
@@ -1295,6 +1329,8 @@ static int eval_args_call(state *st, cmd *c, const char *name, size_t pos, opera
 static int eval_cmd(state *st, cmd *c, json_t *dot, json_t *final, json_t **ret)
 {
     operand *first = c->args[0];
+    if (first->kind == O_NIL)
+        return exec_err(st, first->pos, first->src, "nil is not a command");
     if (first->kind == O_IDENT)
         return eval_args_call(st, c, first->str, first->pos, c->args + 1, c->n - 1, final, dot,
                               ret);

@@ -1,10 +1,13 @@
 /* The functions templates call: Go's (and/or aside, which template.c evaluates lazily)
  * and docker's, with printf and Go's messages for what they refuse. */
 #include <ctype.h>
+#include <locale.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <wctype.h>
 
 #include "cleanup.h"
 #include "template_impl.h"
@@ -59,12 +62,13 @@ static int compare(json_t *a, json_t *b)
     if (a == NULL || b == NULL || json_is_array(a) || json_is_object(a) || json_is_array(b) ||
         json_is_object(b))
         return -3;
-    if (json_is_number(a) && json_is_number(b)) {
-        if (json_is_integer(a) && json_is_integer(b)) {
-            json_int_t x = json_integer_value(a), y = json_integer_value(b);
-            return x < y ? -1 : x > y;
-        }
-        double x = json_number_value(a), y = json_number_value(b);
+    /* Go compares an int with an int and a float with a float, never across */
+    if (json_is_integer(a) && json_is_integer(b)) {
+        json_int_t x = json_integer_value(a), y = json_integer_value(b);
+        return x < y ? -1 : x > y;
+    }
+    if (json_is_real(a) && json_is_real(b)) {
+        double x = json_real_value(a), y = json_real_value(b);
         return x < y ? -1 : x > y;
     }
     if (json_is_string(a) && json_is_string(b)) {
@@ -82,16 +86,19 @@ static int fn_eq(tpl_call *c)
 {
     if (c->argc < 2)
         return fail(c, "missing argument for comparison");
-    bool any = false;
+    /* the first equal one answers, before later ones are looked at (Go) */
     for (size_t i = 1; i < c->argc; i++) {
         int r = compare(c->argv[0], c->argv[i]);
         if (r == -3)
             return fail(c, "non-comparable type %s", tpl_type_name(c->argv[c->argv[0] ? i : 0]));
         if (r == -2)
             return fail(c, "incompatible types for comparison");
-        any |= r == 0;
+        if (r == 0) {
+            c->ret = json_true();
+            return 0;
+        }
     }
-    c->ret = json_boolean(any);
+    c->ret = json_false();
     return 0;
 }
 
@@ -243,21 +250,39 @@ static void bad_verb(tug_strbuf *b, char verb, json_t *v)
 
 /* One verb of printf; spec is the "%-5.2" part, for snprintf. */
 static void printf_verb(tug_strbuf *b, char verb, const char *flags, long width, long prec,
-                        json_t *v)
+                        json_t *v, int depth)
 {
+    if (depth > 50)
+        return;
     bool left = strchr(flags, '-') != NULL, zero = strchr(flags, '0') != NULL && !left;
     char buf[512];
+    if (json_is_array(v) && verb != 'v') {
+        /* fmt applies the verb to each element of a slice: [%q %q] */
+        tug_strbuf_addc(b, '[');
+        for (size_t i = 0; i < json_array_size(v); i++) {
+            if (i)
+                tug_strbuf_addc(b, ' ');
+            printf_verb(b, verb, flags, width, prec, json_array_get(v, i), depth + 1);
+        }
+        tug_strbuf_addc(b, ']');
+        return;
+    }
+    if (verb == 'q' && json_is_integer(v) && json_integer_value(v) >= 0x20 &&
+        json_integer_value(v) < 0x7f) {
+        /* a rune, quoted */
+        char r[8];
+        json_int_t x = json_integer_value(v);
+        snprintf(r, sizeof(r), x == '\'' || x == '\\' ? "'\\%c'" : "'%c'", (char)x);
+        pad_to(b, r, strlen(r), width, left, zero);
+        return;
+    }
+    if (verb == 'U' && json_is_integer(v)) {
+        snprintf(buf, sizeof(buf), "U+%04llX", (unsigned long long)json_integer_value(v));
+        pad_to(b, buf, strlen(buf), width, left, zero);
+        return;
+    }
     if (verb == 'v' || verb == 's' || verb == 'q') {
-        if (verb != 'v' && !json_is_string(v) &&
-            !(verb == 's' && json_is_array(v) && json_array_size(v) &&
-              json_is_string(json_array_get(v, 0)))) {
-            if (verb == 's' && json_is_array(v)) {
-                tug_strbuf t = {0};
-                tpl_format_into(&t, v, 0);
-                pad_to(b, t.s ? t.s : "", t.len, width, left, zero);
-                tug_strbuf_free(&t);
-                return;
-            }
+        if (verb != 'v' && !json_is_string(v)) {
             bad_verb(b, verb, v);
             return;
         }
@@ -331,11 +356,18 @@ static void printf_verb(tug_strbuf *b, char verb, const char *flags, long width,
         snprintf(conv, sizeof(conv), "ll%c", verb == 'd' ? 'd' : verb);
         char fmt[80];
         snprintf(fmt, sizeof(fmt), "%%%s%s%s", flags, prec >= 0 ? ".*" : "", conv);
-        if (prec >= 0)
+        /* Go writes a negative number in hex or octal as a sign and its magnitude */
+        bool neg = x < 0 && verb != 'd';
+        unsigned long long mag = neg ? 0ULL - (unsigned long long)x : (unsigned long long)x;
+        if (neg)
+            snprintf(fmt, sizeof(fmt), "-%%%s", conv);
+        if (neg)
+            snprintf(buf, sizeof(buf), fmt, mag);
+        else if (prec >= 0)
             snprintf(buf, sizeof(buf), fmt, (int)prec, x);
         else
             snprintf(buf, sizeof(buf), fmt, x);
-        pad_to(b, buf, strlen(buf), width, left, zero && prec < 0 && verb == 'd' ? false : false);
+        tug_strbuf_adds(b, buf);
         return;
     }
     if (strchr("feEgGF", verb)) {
@@ -410,7 +442,7 @@ static int fn_printf(tpl_call *c)
         else
             snprintf(spec, sizeof(spec), "%s", flags);
         printf_verb(&b, *p, strchr("dxXo", *p) ? spec : flags, strchr("dxXo", *p) ? -1 : width,
-                    prec, c->argv[argi++]);
+                    prec, c->argv[argi++], 0);
     }
     if (argi < c->argc) {
         tug_strbuf_adds(&b, "%!(EXTRA ");
@@ -492,29 +524,80 @@ static int fn_split(tpl_call *c)
     return 0;
 }
 
+/* Unicode case mapping needs a UTF-8 LC_CTYPE; glibc always has C.UTF-8. */
+static locale_t utf8_locale(void)
+{
+    static locale_t loc;
+    static bool tried;
+    if (!tried) {
+        tried = true;
+        loc = newlocale(LC_CTYPE_MASK, "C.UTF-8", (locale_t)0);
+    }
+    return loc;
+}
+
+/* One UTF-8 rune at s and its length; a byte that starts none stands for itself. */
+static size_t utf8_decode(const unsigned char *s, uint32_t *ret)
+{
+    size_t n = s[0] >= 0xF0 ? 4 : s[0] >= 0xE0 ? 3 : s[0] >= 0xC0 ? 2 : 1;
+    uint32_t r = n == 1 ? s[0] : s[0] & (0x7F >> n);
+    for (size_t i = 1; i < n; i++) {
+        if ((s[i] & 0xC0) != 0x80) {
+            *ret = s[0];
+            return 1;
+        }
+        r = r << 6 | (s[i] & 0x3F);
+    }
+    *ret = r;
+    return n;
+}
+
+void tpl_utf8_encode(tug_strbuf *b, uint32_t r)
+{
+    char u[4];
+    size_t n;
+    if (r < 0x80)
+        u[0] = (char)r, n = 1;
+    else if (r < 0x800)
+        u[0] = (char)(0xC0 | r >> 6), u[1] = (char)(0x80 | (r & 0x3F)), n = 2;
+    else if (r < 0x10000)
+        u[0] = (char)(0xE0 | r >> 12), u[1] = (char)(0x80 | ((r >> 6) & 0x3F)),
+        u[2] = (char)(0x80 | (r & 0x3F)), n = 3;
+    else
+        u[0] = (char)(0xF0 | r >> 18), u[1] = (char)(0x80 | ((r >> 12) & 0x3F)),
+        u[2] = (char)(0x80 | ((r >> 6) & 0x3F)), u[3] = (char)(0x80 | (r & 0x3F)), n = 4;
+    tug_strbuf_add(b, u, n);
+}
+
 static int fn_case(tpl_call *c, char how)
 {
     const char *s = want_str(c, 0);
     if (s == NULL)
         return -1;
-    cleanup_free char *t = strdup(s);
-    if (t == NULL)
-        return fail(c, "out of memory");
+    locale_t loc = utf8_locale();
+    tug_strbuf b = {0};
     bool start = true;
-    for (char *p = t; *p; p++) {
-        unsigned char ch = (unsigned char)*p;
-        if (how == 'u')
-            *p = (char)toupper(ch);
-        else if (how == 'l')
-            *p = (char)tolower(ch);
+    for (const unsigned char *p = (const unsigned char *)s; *p;) {
+        uint32_t r;
+        size_t n = utf8_decode(p, &r);
+        bool bad = n == 1 && r >= 0x80; /* kept byte for byte */
+        wint_t w = (wint_t)r;
+        if (bad)
+            tug_strbuf_addc(&b, (char)*p);
         else {
-            /* title: each word's first letter up, the rest as it was */
-            if (start && islower(ch))
-                *p = (char)toupper(ch);
-            start = !(isalnum(ch) || ch == '\'' || ch >= 0x80);
+            bool word = loc ? (iswalnum_l(w, loc) || w == '_') : (isalnum((int)w) || w == '_');
+            if (how == 'u' || (how == 't' && start))
+                w = loc ? towupper_l(w, loc) : (wint_t)toupper((int)(w < 0x80 ? w : 0));
+            else if (how == 'l')
+                w = loc ? towlower_l(w, loc) : (wint_t)tolower((int)(w < 0x80 ? w : 0));
+            /* title: each word's first letter up, the rest as it was; words are letters,
+             * digits and _ (Go's strings.Title: "don't" is "Don'T") */
+            start = !word;
+            tpl_utf8_encode(&b, w ? (uint32_t)w : r);
         }
+        p += n;
     }
-    return ret_str(c, t, strlen(t));
+    return ret_buf(c, &b);
 }
 
 static int fn_pad(tpl_call *c)

@@ -2,6 +2,7 @@
 #pragma once
 #include <jansson.h>
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "strutil.h"
 #include "template.h"
@@ -34,3 +35,5 @@ const char *tpl_type_name(json_t *v);
 bool tpl_truthy(json_t *v);
 /* "@Name" members are methods (template.h), not data. */
 bool tpl_is_method_key(const char *k);
+/* Append rune r to b as UTF-8. */
+void tpl_utf8_encode(tug_strbuf *b, uint32_t r);
