@@ -183,6 +183,18 @@ static void test_errors(void **state)
     CHECK("\n{{$y}}", "{}", "!emplate: :2: undefined variable \"$y\"");
     CHECK("{{range .L}}{{$i := 1}}{{end}}{{$i}}", "{\"L\":[]}", "!emplate: :1: undefined variable \"$i\"");
     CHECK("{{break}}", "{}", "!emplate: :1: {{break}} outside {{range}}");
+    /* Go's parse messages, as docker prints them */
+    CHECK("{{.A}", "{}", "!emplate: :1: bad character U+007D '}'");
+    CHECK("{{.A ~ 1}}", "{}", "!emplate: :1: unexpected \"~\" in operand");
+    CHECK("{{|}}", "{}", "!emplate: :1: unexpected \"|\" in command");
+    CHECK("{{(.A}}", "{}", "!emplate: :1: unclosed left paren");
+    CHECK("{{if}}{{end}}", "{}", "!emplate: :1: missing value for if");
+    CHECK("{{range}}{{end}}", "{}", "!emplate: :1: missing value for range");
+    CHECK("{{3 | 4}}", "{}", "!emplate: :1: non executable command in pipeline stage 2");
+    CHECK("{{$a, $b := 1}}", "{}", "!emplate: :1: too many declarations in command");
+    CHECK("{{range $a, $b, $c := .L}}{{end}}", "{}", "!emplate: :1: too many declarations in range");
+    CHECK("{{$x = 1}}", "{}",
+          "!emplate: :1:2: executing \"\" at <$x>: undefined variable: $x");
     CHECK("{{.A 1}}", "{\"A\":1}",
           "!emplate: :1:2: executing \"\" at <.A>: A is not a method but has arguments");
     CHECK("{{range .S}}{{end}}", "{\"S\":\"ab\"}",

@@ -202,7 +202,8 @@ static void pop_vars(parser *p, size_t to)
         free(p->vars[--p->nvars]);
 }
 
-static pipe_ *parse_pipe(parser *p, bool in_paren, bool decl_ok);
+/* what: "command", "if", "with", "range" or "parenthesized pipeline", for Go's messages */
+static pipe_ *parse_pipe(parser *p, const char *what);
 
 /* A string literal at p->pos: "..." with Go's escapes or `raw`. */
 static char *parse_string(parser *p)
@@ -346,6 +347,14 @@ static bool parse_chain(parser *p, operand *o)
     return true;
 }
 
+/* Go's lexer on a character no token starts with */
+static void *bad_char(parser *p, char c)
+{
+    if (c == '}')
+        return perr(p, "bad character U+007D '}'");
+    return perr(p, "unexpected \"%c\" in operand", c);
+}
+
 static operand *parse_operand(parser *p)
 {
     skip_space(p);
@@ -366,7 +375,7 @@ static operand *parse_operand(parser *p)
         }
         p->pos++;
         o->kind = O_PIPE;
-        o->pipe = parse_pipe(p, true, true);
+        o->pipe = parse_pipe(p, "parenthesized pipeline");
         p->depth--;
         ok = o->pipe != NULL;
         if (ok) {
@@ -420,12 +429,12 @@ static operand *parse_operand(parser *p)
         return perr(p, "unclosed action");
     } else {
         free(o);
-        return perr(p, "unexpected \"%c\" in operand", *s);
+        return bad_char(p, *s);
     }
     if (ok && p->s[p->pos] && !isspace((unsigned char)p->s[p->pos]) && p->s[p->pos] != '|' &&
         p->s[p->pos] != ')' && !at_close(p) && p->s[p->pos] != '(' && p->s[p->pos] != ',' &&
         !(p->s[p->pos] == '.' && o->kind == O_PIPE)) {
-        perr(p, "unexpected \"%c\" in operand", p->s[p->pos]);
+        bad_char(p, p->s[p->pos]);
         ok = false;
     }
     if (ok && (o->src = strndup(p->s + start, p->pos - start)) == NULL)
@@ -438,7 +447,7 @@ static operand *parse_operand(parser *p)
 }
 
 /* "$x :=", "$k, $v :=" or "$x =" at the start of a pipeline. */
-static bool parse_decl(parser *p, pipe_ *pp)
+static bool parse_decl(parser *p, pipe_ *pp, const char *what)
 {
     size_t save = p->pos;
     for (size_t k = 0; k < 2; k++) {
@@ -455,16 +464,21 @@ static bool parse_decl(parser *p, pipe_ *pp)
         char c = p->s[after];
         bool decl = c == ':' && p->s[after + 1] == '=';
         bool assign = c == '=' && p->s[after + 1] != '=';
+        if (c == ',' && k == 1)
+            return perr(p, "too many declarations in %s", what), false;
         if (!decl && !assign && !(c == ',' && k == 0))
             break;
         pp->vars[pp->nvars++] = strndup(s, i);
         if (c == ',') {
             p->pos = after + 1;
+            skip_space(p);
+            if (p->s[p->pos] != '$')
+                return perr(p, "too many declarations in %s", what), false;
             continue;
         }
+        if (k == 1 && c == ',')
+            return perr(p, "too many declarations in %s", what), false;
         pp->assign = assign;
-        if (assign && !var_known(p, s, i))
-            return perr(p, "undefined variable \"%.*s\"", (int)i, s), false;
         p->pos = after + (decl ? 2 : 1);
         return true;
     }
@@ -488,15 +502,20 @@ static char *join_src(operand **args, size_t n)
     return tug_strbuf_steal(&b);
 }
 
-static pipe_ *parse_pipe(parser *p, bool in_paren, bool decl_ok)
+static pipe_ *parse_pipe(parser *p, const char *what)
 {
+    bool in_paren = what[0] == 'p';
     pipe_ *pp = calloc(1, sizeof(*pp));
     if (pp == NULL)
         return NULL;
     skip_space(p);
     pp->pos = p->pos;
-    if (decl_ok && !parse_decl(p, pp))
+    if (!parse_decl(p, pp, what))
         goto fail;
+    if (pp->nvars > 1 && strcmp(what, "range") != 0) {
+        perr(p, "too many declarations in %s", what);
+        goto fail;
+    }
     for (;;) {
         cmd c = {0};
         skip_space(p);
@@ -521,15 +540,27 @@ static pipe_ *parse_pipe(parser *p, bool in_paren, bool decl_ok)
             for (size_t j = 0; j < c.n; j++)
                 free_operand(c.args[j]);
             free(c.args);
-            perr(p, ch == ')' ? "unexpected right paren" : "unclosed action");
+            perr(p, ch == ')'  ? "unexpected right paren"
+                    : in_paren ? "unclosed left paren"
+                               : "unclosed action");
             goto fail;
         }
         if (c.n == 0) {
             free(c.args);
-            perr(p, "missing value for %s",
-                 pp->n      ? "command"
-                 : in_paren ? "parenthesized pipeline"
-                            : "command");
+            if (ch == '|')
+                perr(p, "unexpected \"|\" in %s", pp->n ? "command" : what);
+            else
+                perr(p, "missing value for %s", pp->n ? "command" : what);
+            goto fail;
+        }
+        /* a literal cannot take the value piped into it (Go's parse check) */
+        op_kind k0 = c.args[0]->kind;
+        if (pp->n > 0 && (k0 == O_BOOL || k0 == O_DOT || k0 == O_NIL || k0 == O_INT ||
+                          k0 == O_FLOAT || k0 == O_STRING)) {
+            for (size_t j = 0; j < c.n; j++)
+                free_operand(c.args[j]);
+            free(c.args);
+            perr(p, "non executable command in pipeline stage %zu", pp->n + 1);
             goto fail;
         }
         c.src = join_src(c.args, c.n);
@@ -625,7 +656,7 @@ static node *parse_control(parser *p, node_kind kind, size_t pos, bool *ret_trim
     stop_kind stop;
     if (++p->depth > MAX_DEPTH)
         goto fail_msg;
-    n->pipe = parse_pipe(p, false, true);
+    n->pipe = parse_pipe(p, kind == N_IF ? "if" : kind == N_WITH ? "with" : "range");
     if (n->pipe == NULL || !close_action(p, &trim, kind == N_RANGE ? "range" : "command"))
         goto fail;
     if (kind != N_RANGE && n->pipe->nvars > 0 && n->pipe->assign) {
@@ -765,7 +796,7 @@ static node *parse_list(parser *p, stop_kind *ret_stop, bool trim_first)
             goto fail;
         } else {
             n = new_node(N_ACTION, kwpos);
-            if (n == NULL || (n->pipe = parse_pipe(p, false, true)) == NULL ||
+            if (n == NULL || (n->pipe = parse_pipe(p, "command")) == NULL ||
                 !close_action(p, &trim_next, "command")) {
                 free_node(n);
                 goto fail;
@@ -1361,10 +1392,12 @@ static int eval_pipe(state *st, pipe_ *p, json_t *dot, json_t **ret)
     if (p->nvars == 1 || (p->nvars == 2 && p->assign)) {
         if (p->assign) {
             var *v = find_var(st, p->vars[0]);
-            if (v) {
-                json_decref(v->val);
-                v->val = json_incref(val);
+            if (v == NULL) {
+                json_decref(val);
+                return exec_err(st, p->pos, p->vars[0], "undefined variable: %s", p->vars[0]);
             }
+            json_decref(v->val);
+            v->val = json_incref(val);
         } else if (!push_var(st, p->vars[0], json_incref(val))) {
             json_decref(val);
             return -1;
