@@ -556,6 +556,7 @@ static json_t *ps_row(tug_store *s, tug_container *c, json_t *ports, bool no_tru
     json_object_set_new(r, "RunningFor", json_string(ago));
     json_object_set_new(r, "Ports", ports_string(ports));
     json_object_set_new(r, "State", json_string(c->state));
+    json_object_set_new(r, "Platform", json_null()); /* docker's: no image manifest recorded */
     cleanup_free char *status = status_of(c);
     json_object_set_new(r, "Status", json_string(status ? status : ""));
     json_object_set_new(r, "Names", json_string(c->name));
@@ -596,6 +597,7 @@ static json_t *ps_header(void)
         {"Size", "SIZE"},          {"Names", "NAMES"},
         {"Labels", "LABELS"},      {"Mounts", "MOUNTS"},
         {"Networks", "NETWORKS"},  {"LocalVolumes", "LOCAL VOLUMES"},
+        {"Platform", "PLATFORM"},
     };
     for (size_t i = 0; i < TUG_ARRAY_SIZE(pairs); i++)
         json_object_set_new(header, pairs[i][0], json_string(pairs[i][1]));

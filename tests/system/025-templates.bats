@@ -51,7 +51,7 @@ setup_file() { containers_setup_file; }
   # one document failing prints none of them, as docker's buffered output
   run_tug create --name two busybox sleep 1
   run_tug 1 inspect -f '{{index .Config.Cmd 1}}' two doc
-  assert_output 'template parsing error: template: :1:2: executing "" at <index .Config.Cmd 1>: error calling index: index out of range: 1'
+  assert_output 'template parsing error: template: :1:2: executing "" at <index .Config.Cmd 1>: error calling index: reflect: slice index out of range'
   run_tug 64 inspect -f '{{$x}}' doc
   assert_output 'template parsing error: template: :1: undefined variable "$x"'
 }

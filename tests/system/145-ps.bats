@@ -128,7 +128,7 @@ ps_names() {
   assert_output "live 3 2"
   run_tug ps --format json
   [[ $(jq -r .Names <<<"$output") == lab ]]
-  [[ $(jq -r 'keys | join(",")' <<<"$output") == Command,CreatedAt,ID,Image,Labels,LocalVolumes,Mounts,Names,Networks,Ports,RunningFor,Size,State,Status ]]
+  [[ $(jq -r 'keys | join(",")' <<<"$output") == Command,CreatedAt,ID,Image,Labels,LocalVolumes,Mounts,Names,Networks,Platform,Ports,RunningFor,Size,State,Status ]]
 }
 
 @test "ps checks --format over an empty row first, as docker: its errors and exit 1" {
@@ -148,7 +148,7 @@ ps_names() {
   run_tug run -d --name err busybox sleep 60
   run_tug create --name err2 busybox true
   run_tug 1 ps -a --format '{{if .Names}}{{.Names}} {{index (split .Command " ") 1}}{{end}}'
-  assert_output 'template parsing error: template: :1:26: executing "" at <index (split .Comman...>: error calling index: index out of range: 1'
+  assert_output 'template parsing error: template: :1:26: executing "" at <index (split .Command " ") 1>: error calling index: reflect: slice index out of range'
   # -q wins over --format, with docker's warning
   run_tug ps -q --format '{{.Names}}'
   [[ ${lines[0]} == "WARNING: Ignoring custom format, because both --format and --quiet are set." ]]

@@ -66,7 +66,7 @@ static void test_functions(void **state)
     CHECK("{{index .Labels \"com.x\"}}", "{\"Labels\":{\"com.x\":\"y\"}}", "y");
     /* a missing key gives "<no value>", which cannot be indexed further (found by fuzz_template) */
     CHECK("{{index .Labels \"none\" \"x\"}}", "{\"Labels\":{}}",
-          "!emplate: :1:2: executing \"\" at <index .Labels \"none\"...>: error calling index: "
+          "!emplate: :1:2: executing \"\" at <index .Labels \"none\" \"x\">: error calling index: "
           "can't index item of type string");
     CHECK("{{upper .A}} {{lower .B}}", "{\"A\":\"abc\",\"B\":\"DEF\"}", "ABC def");
     CHECK("{{join .L \",\"}}", "{\"L\":[\"a\",\"b\"]}", "a,b");
@@ -141,7 +141,7 @@ static void test_docker_functions(void **state)
           "{\"Labels\":\"com.x=1\",\"@Label\":{\"com.x\":\"1\"}}", "1||com.x=1");
     CHECK("{{.Names | upper | printf \"%s!\"}}", "{\"Names\":\"web\"}", "WEB!");
     CHECK("{{lower .A}}", "{\"A\":1}",
-          "!emplate: :1:2: executing \"\" at <lower .A>: wrong type for value; expected string; got int");
+          "!emplate: :1:8: executing \"\" at <.A>: wrong type for value; expected string; got int");
 }
 
 static void test_variables(void **state)

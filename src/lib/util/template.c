@@ -1083,9 +1083,7 @@ __attribute__((format(printf, 4, 5))) static int exec_err(state *st, size_t pos,
             col = 0;
         }
     }
-    size_t n = strlen(ctx);
-    tug_error_user(st->err, "template: :%zu:%zu: executing \"\" at <%.20s%s>: %s", line, col, ctx,
-                   n > 20 ? "..." : "", msg);
+    tug_error_user(st->err, "template: :%zu:%zu: executing \"\" at <%s>: %s", line, col, ctx, msg);
     return -1;
 }
 
@@ -1339,7 +1337,14 @@ static int eval_args_call(state *st, cmd *c, const char *name, size_t pos, opera
         } else if ((def->fn ? def->fn(&cl) : def->fn_named(&cl, name)) < 0) {
             const char *ctx = c ? c->src : name;
             size_t at = c ? c->pos : pos;
-            if (strncmp(cl.msg, "wrong type", 10) == 0)
+            operand *bad = cl.want && cl.bad_arg < nargs ? args[cl.bad_arg] : NULL;
+            /* Go points at the argument; a literal of the wrong type "is found" */
+            if (bad && bad->kind >= O_STRING && bad->kind <= O_NIL)
+                exec_err(st, bad->pos, bad->src, "expected %s; found %s",
+                         strcmp(cl.want, "int") == 0 ? "integer" : cl.want, bad->src);
+            else if (bad)
+                exec_err(st, bad->pos, bad->src, "%s", cl.msg);
+            else if (cl.want)
                 exec_err(st, at, ctx, "%s", cl.msg);
             else
                 exec_err(st, at, ctx, "error calling %s: %s", name, cl.msg);

@@ -27,6 +27,8 @@ static const char *want_str(tpl_call *c, size_t i)
     json_t *v = c->argv[i];
     if (json_is_string(v))
         return json_string_value(v);
+    c->bad_arg = i;
+    c->want = "string";
     fail(c, "wrong type for value; expected string; got %s", v ? tpl_type_name(v) : "<nil>");
     return NULL;
 }
@@ -38,6 +40,8 @@ static bool want_int(tpl_call *c, size_t i, json_int_t *ret)
         *ret = json_integer_value(v);
         return true;
     }
+    c->bad_arg = i;
+    c->want = "int";
     fail(c, "wrong type for value; expected int; got %s", v ? tpl_type_name(v) : "<nil>");
     return false;
 }
@@ -144,8 +148,12 @@ static int fn_index(tpl_call *c)
                 return fail(c, "cannot index slice/array with type %s", tpl_type_name(k));
             json_int_t x = json_integer_value(k);
             size_t n = json_is_array(cur) ? json_array_size(cur) : json_string_length(cur);
-            if (x < 0 || (size_t)x >= n)
+            /* Go checks x > len itself, and x == len trips reflect's own check */
+            if (x < 0 || (size_t)x > n)
                 return fail(c, "index out of range: %" JSON_INTEGER_FORMAT, x);
+            if ((size_t)x == n)
+                return fail(c, "reflect: %s index out of range",
+                            json_is_string(cur) ? "string" : "slice");
             if (json_is_string(cur)) {
                 c->ret = json_integer((unsigned char)json_string_value(cur)[x]);
                 return i + 1 == c->argc ? 0 : fail(c, "can't index item of type uint8");
@@ -485,12 +493,15 @@ static int fn_json(tpl_call *c)
 
 static int fn_join(tpl_call *c)
 {
+    if (!json_is_array(c->argv[0])) {
+        c->bad_arg = 0;
+        c->want = "[]string";
+        return fail(c, "wrong type for value; expected []string; got %s",
+                    tpl_type_name(c->argv[0]));
+    }
     const char *sep = want_str(c, 1);
     if (sep == NULL)
         return -1;
-    if (!json_is_array(c->argv[0]))
-        return fail(c, "wrong type for value; expected []string; got %s",
-                    tpl_type_name(c->argv[0]));
     tug_strbuf b = {0};
     for (size_t i = 0; i < json_array_size(c->argv[0]); i++) {
         if (i)

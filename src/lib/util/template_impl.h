@@ -14,6 +14,8 @@ typedef struct tpl_call {
     size_t argc;
     json_t *ret;
     char msg[256];
+    const char *want; /* set with bad_arg when an argument has the wrong Go type */
+    size_t bad_arg;
 } tpl_call;
 
 typedef struct tpl_fn {
