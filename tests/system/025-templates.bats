@@ -68,7 +68,7 @@ setup_file() { containers_setup_file; }
   run_tug 1 images --format '{{.Nope}}'
   assert_output 'template parsing error: template: :1:2: executing "" at <.Nope>: can'"'"'t evaluate field Nope in type *formatter.imageContext'
   run_tug 1 images --format '{{.Tag 1}}'
-  assert_match 'Tag is not a method but has arguments$'
+  assert_output 'template parsing error: template: :1:2: executing "" at <.Tag>: wrong number of args for Tag: want 0 got 1'
 }
 
 @test "image inspect -f ranges over tags and prints Go's values" {

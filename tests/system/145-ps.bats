@@ -144,6 +144,15 @@ ps_names() {
   assert_output 'failed to parse template: template: :1: function "nope" not defined'
   run_tug 1 ps --format '{{index .Labels 3}}'
   assert_output 'failed to execute template: template: :1:2: executing "" at <index .Labels 3>: error calling index: index out of range: 3'
+  # a row's fields take no arguments; .Label takes one string
+  run_tug 1 ps --format '{{.Names "x"}}'
+  assert_output 'failed to execute template: template: :1:2: executing "" at <.Names>: wrong number of args for Names: want 0 got 1'
+  run_tug 1 ps --format '{{.Label}}'
+  assert_output 'failed to execute template: template: :1:2: executing "" at <.Label>: wrong number of args for Label: want 1 got 0'
+  run_tug 1 ps --format '{{.Label 1}}'
+  assert_output 'failed to execute template: template: :1:9: executing "" at <1>: expected string; found 1'
+  run_tug 1 ps --format '{{pad .Names "a" 1}}'
+  assert_output 'failed to execute template: template: :1:13: executing "" at <"a">: expected integer; found "a"'
   # an error only a real row meets is the formatter's, and prints none of the rows
   run_tug run -d --name err busybox sleep 60
   run_tug create --name err2 busybox true

@@ -545,6 +545,11 @@ static pipe_ *parse_pipe(parser *p, const char *what)
                                : "unclosed action");
             goto fail;
         }
+        if (c.n == 0 && pp->n > 0 && ch != '|') {
+            /* Go takes {{.A | }} as {{.A}} */
+            free(c.args);
+            break;
+        }
         if (c.n == 0) {
             free(c.args);
             if (ch == '|')
@@ -1147,7 +1152,7 @@ static int eval_args_call(state *st, cmd *c, const char *name, size_t pos, opera
 
 /* One field of recv; args make it a method ("@Name" members: docker's .Label "key"). */
 static int field_of(state *st, operand *o, json_t *recv, const char *name, json_t **argv,
-                    size_t argc, json_t **ret)
+                    size_t argc, operand *arg0, json_t **ret)
 {
     *ret = NULL;
     if (recv == NULL)
@@ -1162,29 +1167,34 @@ static int field_of(state *st, operand *o, json_t *recv, const char *name, json_
             *ret = json_string(h ? h : "");
             return 0;
         }
-        if (argc > 0) {
-            char mkey[256];
-            snprintf(mkey, sizeof(mkey), "@%s", name);
-            json_t *m = json_object_get(recv, mkey);
-            if (json_is_string(m) || (m && argc != 1)) {
-                *ret = json_is_string(m) ? json_incref(m) : NULL;
-                return json_is_string(m)
-                           ? 0
-                           : exec_err(st, o->pos, o->src,
-                                      "wrong number of args for %s: want 1 got %zu", name, argc);
-            }
-            if (json_is_object(m)) {
-                if (!json_is_string(argv[0]))
-                    return exec_err(st, o->pos, o->src,
-                                    "wrong type for value; expected string; got %s",
-                                    tpl_type_name(argv[0]));
-                json_t *v = json_object_get(m, json_string_value(argv[0]));
-                *ret = v ? json_incref(v) : json_string("");
-                return 0;
-            }
-            if (json_object_get(recv, name) || !st->o->type_name)
-                return exec_err(st, o->pos, o->src, "%s is not a method but has arguments", name);
+        char mkey[256];
+        snprintf(mkey, sizeof(mkey), "@%s", name);
+        json_t *m = json_object_get(recv, mkey);
+        bool typed = st->o->type_name && recv == st->root;
+        if (m && argc != 1 && !json_is_string(m))
+            return exec_err(st, o->pos, o->src, "wrong number of args for %s: want 1 got %zu", name,
+                            argc);
+        if (argc > 0 && json_is_string(m)) {
+            *ret = json_incref(m);
+            return 0;
         }
+        if (argc > 0 && json_is_object(m)) {
+            if (!json_is_string(argv[0]) && arg0 && arg0->kind >= O_STRING && arg0->kind <= O_NIL)
+                return exec_err(st, arg0->pos, arg0->src, "expected string; found %s", arg0->src);
+            if (!json_is_string(argv[0]))
+                return exec_err(st, arg0 ? arg0->pos : o->pos, arg0 ? arg0->src : o->src,
+                                "wrong type for value; expected string; got %s",
+                                tpl_type_name(argv[0]));
+            json_t *v = json_object_get(m, json_string_value(argv[0]));
+            *ret = v ? json_incref(v) : json_string("");
+            return 0;
+        }
+        if (argc > 0 && json_object_get(recv, name) && typed)
+            /* a docker row's fields are methods without arguments */
+            return exec_err(st, o->pos, o->src, "wrong number of args for %s: want 0 got %zu", name,
+                            argc);
+        if (argc > 0 && (json_object_get(recv, name) || !st->o->type_name))
+            return exec_err(st, o->pos, o->src, "%s is not a method but has arguments", name);
         json_t *v = json_object_get(recv, name);
         if (v && !tpl_is_method_key(name)) {
             *ret = json_incref(v);
@@ -1218,7 +1228,8 @@ static int walk_chain(state *st, operand *o, json_t *recv, operand **args, size_
             argv[nargs] = json_incref(final);
         json_t *next = NULL;
         if (r == 0)
-            r = field_of(st, o, recv, o->chain[i], argv, argc, &next);
+            r = field_of(st, o, recv, o->chain[i], argv, argc, last && nargs ? args[0] : NULL,
+                         &next);
         for (size_t k = 0; argv && k < argc; k++)
             json_decref(argv[k]);
         free(argv);
@@ -1496,7 +1507,8 @@ static int exec_range(state *st, node *n, json_t *dot)
     } else if (v != NULL && !json_is_null(v)) {
         cleanup_free char *s = tug_template_format_value(v);
         json_decref(v);
-        return exec_err(st, n->pipe->pos, n->pipe->cmds[0].src, "range can't iterate over %s", s);
+        return exec_err(st, n->pipe->cmds[0].pos, n->pipe->cmds[0].src,
+                        "range can't iterate over %s", s);
     }
     st->flow = FLOW_NEXT;
     /* Go declares the range's variables with the whole value before the first element */
