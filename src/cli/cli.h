@@ -98,7 +98,7 @@ int cli_print_rows(const char *format, const char *default_table, json_t *header
  * a field the row lacks is an error naming it. */
 int cli_print_rows_typed(const char *format, const char *default_table, const char *type_name,
                          json_t *header, json_t *rows);
-/* Run tmpl over an empty row of type_name with header's fields, as docker checks a list's
+/* Run tmpl over an empty row of type_name with header's fields, as docker's ps checks its
  * template before it lists anything: the template's error, or 0. */
 struct tug_template;
 int cli_check_row_format(const struct tug_template *tmpl, const char *type_name, json_t *header,

@@ -285,9 +285,6 @@ static json_t *image_row(const tug_image *img, const char *repo, const char *tag
     json_object_set_new(r, "Tag", json_string(tag));
     json_object_set_new(r, "UniqueSize", json_string("N/A"));
     json_object_set_new(r, "VirtualSize", json_string(vsize));
-    /* .Label "key" (a method of docker's row, see util/template.h) */
-    json_t *labels = json_object_get(json_object_get(img->config, "config"), "Labels");
-    json_object_set_new(r, "@Label", json_is_object(labels) ? json_copy(labels) : json_object());
     return r;
 }
 

@@ -233,8 +233,6 @@ int cli_print_rows_typed(const char *format, const char *default_table, const ch
         return template_fail(err);
     const tug_template_opts row_opts = {.type_name = type_name};
     const tug_template_opts header_opts = {.header = true};
-    if (type_name && cli_check_row_format(tmpl, type_name, header, &err) < 0)
-        return template_fail(err);
     cli_table *t = cli_table_new();
     if (table) {
         cleanup_free char *h = NULL;

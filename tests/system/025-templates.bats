@@ -56,9 +56,14 @@ setup_file() { containers_setup_file; }
   assert_output 'template parsing error: template: :1: undefined variable "$x"'
 }
 
-@test "images --format: functions, .Label, table headers, and the row type in errors" {
-  run_tug images busybox --format '{{.Repository | upper}}|{{truncate .ID 4}}|{{printf "%.3s" .Tag}}|{{.Label "none"}}'
-  assert_output 'BUSYBOX|'"$(timeout 30 "$TUG" images -q busybox | head -c 4)"'|lat|'
+@test "images --format: functions, json, table headers, and the row type in errors" {
+  run_tug images busybox --format '{{.Repository | upper}}|{{truncate .ID 4}}|{{printf "%.3s" .Tag}}|{{json .Tag}}'
+  assert_output 'BUSYBOX|'"$(timeout 30 "$TUG" images -q busybox | head -c 4)"'|lat|"latest"'
+  # docker's image rows have no .Label, and marshal themselves with <> escaped
+  run_tug 1 images busybox --format '{{.Label "x"}}'
+  assert_output 'template parsing error: template: :1:2: executing "" at <.Label>: can'"'"'t evaluate field Label in type *formatter.imageContext'
+  run_tug images busybox --format json
+  [[ $output == *'"Digest":"\u003cnone\u003e"'* ]]
   # docker trims the spaces around a list's format
   run_tug images busybox --format '  {{.Tag}}  '
   assert_output 'latest'

@@ -122,7 +122,7 @@ ps_names() {
   run_tug ps --format '{{.Label "com.example.app-name"}}|{{.Label "none"}}|{{.Names | upper}}|{{printf "%-6s|" .State}}{{pad .Names 1 1}}|{{truncate .Names 2}}'
   assert_output "shop||LAB|running| lab |la"
   run_tug ps --format 'table {{.Names}}\t{{.Label "com.example.app-name"}}\t{{.Names | upper}}'
-  [[ ${lines[0]} =~ ^NAMES\ +APP\ NAME\ +NAMES$ ]]
+  [[ ${lines[0]} =~ ^NAMES\ +app\ name\ +NAMES$ ]]
   [[ ${lines[1]} =~ ^lab\ +shop\ +LAB$ ]]
   run_tug ps --format '{{if eq .State "running" "paused"}}live{{else}}not{{end}} {{len .Names}} {{split .Labels "," | len}}'
   assert_output "live 3 2"

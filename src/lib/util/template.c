@@ -1159,11 +1159,11 @@ static int field_of(state *st, operand *o, json_t *recv, const char *name, json_
         return 0; /* Go: a missing value's field is missing too */
     if (json_is_object(recv)) {
         if (argc > 0 && st->o->header && json_is_string(argv[0])) {
-            /* a label's column: its last dotted part, upper case, - and _ as spaces */
+            /* a label's column: its last dotted part, - and _ as spaces (docker) */
             const char *k = json_string_value(argv[0]), *dot = strrchr(k, '.');
             cleanup_free char *h = strdup(dot ? dot + 1 : k);
             for (char *c = h; c && *c; c++)
-                *c = *c == '-' || *c == '_' ? ' ' : (char)toupper((unsigned char)*c);
+                *c = *c == '-' || *c == '_' ? ' ' : *c;
             *ret = json_string(h ? h : "");
             return 0;
         }
@@ -1333,7 +1333,7 @@ static int eval_args_call(state *st, cmd *c, const char *name, size_t pos, opera
     }
     if (logic)
         return call_logic(st, name[0] == 'a', args, nargs, final, dot, ret);
-    tpl_call cl = {.o = st->o, .argc = argc};
+    tpl_call cl = {.o = st->o, .root = st->root, .argc = argc};
     cl.argv = calloc(argc + 1, sizeof(json_t *));
     if (cl.argv == NULL)
         return tug_error_set(st->err, 12, "template: out of memory");

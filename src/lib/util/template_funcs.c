@@ -466,8 +466,8 @@ static int fn_printf(tpl_call *c)
     return ret_buf(c, &b);
 }
 
-/* docker's json: compact, and <>& kept as they are (its encoder does not escape HTML); "@"
- * methods left out. */
+/* docker's json: compact, <>& kept as they are (its encoder does not escape HTML) but for a
+ * list row, which marshals itself; "@" methods left out. */
 static int fn_json(tpl_call *c)
 {
     json_t *v = c->argv[0];
@@ -488,7 +488,19 @@ static int fn_json(tpl_call *c)
     cleanup_free char *s =
         v ? json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT | order) : strdup("null");
     json_decref(copy);
-    return ret_str(c, s ? s : "null", s ? strlen(s) : 4);
+    if (!(c->o->type_name && c->argv[0] == c->root))
+        return ret_str(c, s ? s : "null", s ? strlen(s) : 4);
+    /* a docker row marshals itself with encoding/json, which escapes <, > and & */
+    tug_strbuf b = {0};
+    for (const char *p = s ? s : "null"; *p; p++) {
+        if (*p == '<' || *p == '>' || *p == '&') {
+            char u[8];
+            snprintf(u, sizeof(u), "\\u00%02x", (unsigned char)*p);
+            tug_strbuf_adds(&b, u);
+        } else
+            tug_strbuf_addc(&b, *p);
+    }
+    return ret_buf(c, &b);
 }
 
 static int fn_join(tpl_call *c)

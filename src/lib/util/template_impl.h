@@ -10,6 +10,7 @@
 /* One call: the arguments, the result, or a message for "error calling NAME: msg". */
 typedef struct tpl_call {
     const tug_template_opts *o;
+    json_t *root; /* the data the template runs over */
     json_t **argv;
     size_t argc;
     json_t *ret;
