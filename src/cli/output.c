@@ -302,6 +302,9 @@ int cli_print_documents(json_t *docs, const char *format)
         cleanup_free char *out = NULL;
         if (tug_template_render(t, d, &out, &err) < 0) {
             tug_strbuf_free(&all);
+            /* docker's inspector still ends its (empty) output with a newline */
+            putchar('\n');
+            fflush(stdout);
             return template_fail(err);
         }
         tug_strbuf_adds(&all, out);

@@ -35,23 +35,26 @@ setup_file() { containers_setup_file; }
 
 @test "inspect -f: a field the document lacks is docker's error; a label it lacks is <no value>" {
   run_tug create --name doc busybox true
+  # docker's inspect prints an empty line on stdout, then the error
   run_tug 1 inspect -f '{{.Nope}}' doc
-  assert_output 'template parsing error: template: :1:2: executing "" at <.Nope>: map has no entry for key "Nope"'
+  assert_output $'\n''template parsing error: template: :1:2: executing "" at <.Nope>: map has no entry for key "Nope"'
   run_tug 1 inspect -f '{{.State.Nope.Status}}' doc
-  assert_output 'template parsing error: template: :1:8: executing "" at <.State.Nope.Status>: map has no entry for key "Nope"'
-  run_tug inspect -f '{{.Config.Labels.nope}}' doc
-  assert_output '<no value>'
+  assert_output $'\n''template parsing error: template: :1:8: executing "" at <.State.Nope.Status>: map has no entry for key "Nope"'
+  run_tug inspect -f '{{.Config.Labels.nope}}|{{.GraphDriver.Data.nope}}|{{index .Config.Labels "nope"}}|' doc
+  assert_output '<no value>|<no value>||'
+  run_tug 1 inspect -f '{{.Name.X}}' doc
+  assert_output $'\n''template parsing error: template: :1:7: executing "" at <.Name.X>: can'"'"'t evaluate field X in type interface {}'
   # a template inspect cannot parse is docker's status 64
   run_tug 64 inspect -f '{{.Name' doc
   assert_output 'template parsing error: template: :1: unclosed action'
   run_tug 64 inspect -f '{{if .Name}}x' doc
   assert_output 'template parsing error: template: :1: unexpected EOF'
   run_tug 1 inspect -f '{{index .Config.Cmd 5}}' doc
-  assert_output 'template parsing error: template: :1:2: executing "" at <index .Config.Cmd 5>: error calling index: index out of range: 5'
+  assert_output $'\n''template parsing error: template: :1:2: executing "" at <index .Config.Cmd 5>: error calling index: index out of range: 5'
   # one document failing prints none of them, as docker's buffered output
   run_tug create --name two busybox sleep 1
   run_tug 1 inspect -f '{{index .Config.Cmd 1}}' two doc
-  assert_output 'template parsing error: template: :1:2: executing "" at <index .Config.Cmd 1>: error calling index: reflect: slice index out of range'
+  assert_output $'\n''template parsing error: template: :1:2: executing "" at <index .Config.Cmd 1>: error calling index: reflect: slice index out of range'
   run_tug 64 inspect -f '{{$x}}' doc
   assert_output 'template parsing error: template: :1: undefined variable "$x"'
 }

@@ -51,7 +51,10 @@ static void test_fields(void **state)
           "\"Health\"");
     CHECK("{{.Config.Labels.nope}}", "{\"Config\":{\"Labels\":{\"com.x\":\"1\"}}}", "<no value>");
     CHECK("{{.Name.X}}", "{\"Name\":\"web\"}",
-          "!emplate: :1:7: executing \"\" at <.Name.X>: can't evaluate field X in type string");
+          "!emplate: :1:7: executing \"\" at <.Name.X>: can't evaluate field X in type interface {}");
+    /* a field docker declares as a map gives <no value>, whatever its keys look like */
+    CHECK("{{.GraphDriver.Data.Nope}}", "{\"GraphDriver\":{\"Data\":{\"UpperDir\":\"/u\"}}}",
+          "<no value>");
     CHECK("{{.F}} {{.G}} {{.H}}", "{\"F\":1.5,\"G\":1000000.0,\"H\":null}", "1.5 1e+06 <nil>");
     CHECK("{{.Labels}}", "{\"Labels\":{\"b\":\"2\",\"a\":\"1\"}}", "map[a:1 b:2]");
     CHECK("plain text", "{}", "plain text");

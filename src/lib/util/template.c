@@ -1030,9 +1030,20 @@ const char *tpl_type_name(json_t *v)
     }
 }
 
-/* An object whose keys are all Go field names (Config, NetworkSettings) is a struct. */
-static bool struct_like(json_t *obj)
+/* Fields docker's types declare as maps, whatever their keys look like
+ * (GraphDriver.Data has MergedDir, UpperDir...). */
+static const char *const map_fields[] = {
+    "Labels",  "Options",    "Networks", "Ports",      "ExposedPorts", "Volumes",    "PortBindings",
+    "Sysctls", "DriverOpts", "Data",     "Containers", "Annotations",  "StorageOpt", "Tmpfs",
+};
+
+/* An object whose keys are all Go field names (Config, NetworkSettings) is a struct, unless it
+ * was reached through a field docker declares as a map (via). */
+static bool struct_like(json_t *obj, const char *via)
 {
+    for (size_t i = 0; via && i < TUG_ARRAY_SIZE(map_fields); i++)
+        if (strcmp(via, map_fields[i]) == 0)
+            return false;
     const char *k;
     json_t *v;
     size_t n = 0;
@@ -1151,8 +1162,8 @@ static int eval_args_call(state *st, cmd *c, const char *name, size_t pos, opera
                           size_t nargs, json_t *final, json_t *dot, json_t **ret);
 
 /* One field of recv; args make it a method ("@Name" members: docker's .Label "key"). */
-static int field_of(state *st, operand *o, json_t *recv, const char *name, json_t **argv,
-                    size_t argc, operand *arg0, json_t **ret)
+static int field_of(state *st, operand *o, json_t *recv, const char *via, const char *name,
+                    json_t **argv, size_t argc, operand *arg0, json_t **ret)
 {
     *ret = NULL;
     if (recv == NULL)
@@ -1203,14 +1214,15 @@ static int field_of(state *st, operand *o, json_t *recv, const char *name, json_
         if (st->o->type_name && recv == st->root)
             return exec_err(st, o->pos, o->src, "can't evaluate field %s in type %s", name,
                             st->o->type_name);
-        if (st->o->header || !struct_like(recv))
+        if (st->o->header || !struct_like(recv, via))
             return 0;
         return exec_err(st, o->pos, o->src, "map has no entry for key \"%s\"", name);
     }
     if (json_is_null(recv))
         return exec_err(st, o->pos, o->src, "nil pointer evaluating interface {}.%s", name);
+    /* a document's values are interface {} to docker's inspect; a row's fields have types */
     return exec_err(st, o->pos, o->src, "can't evaluate field %s in type %s", name,
-                    tpl_type_name(recv));
+                    st->o->type_name ? tpl_type_name(recv) : "interface {}");
 }
 
 /* Walk o's chain from recv (a reference it takes); the last name gets the arguments. */
@@ -1228,8 +1240,8 @@ static int walk_chain(state *st, operand *o, json_t *recv, operand **args, size_
             argv[nargs] = json_incref(final);
         json_t *next = NULL;
         if (r == 0)
-            r = field_of(st, o, recv, o->chain[i], argv, argc, last && nargs ? args[0] : NULL,
-                         &next);
+            r = field_of(st, o, recv, i ? o->chain[i - 1] : NULL, o->chain[i], argv, argc,
+                         last && nargs ? args[0] : NULL, &next);
         for (size_t k = 0; argv && k < argc; k++)
             json_decref(argv[k]);
         free(argv);
