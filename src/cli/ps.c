@@ -96,7 +96,7 @@ static char *check_status(const char *key, const char *v)
         if (strcmp(v, ok[i]) == 0)
             return NULL;
     char *m = NULL;
-    return asprintf(&m, "invalid filter 'status=%s'", v) < 0 ? NULL : m;
+    return asprintf(&m, "Invalid filter 'status=%s'", v) < 0 ? NULL : m;
 }
 
 static char *check_int(const char *key, const char *v)
@@ -105,7 +105,8 @@ static char *check_int(const char *key, const char *v)
     strtol(v, &end, 10);
     if (end != v && *end == '\0')
         return NULL;
-    return asprintf(&m, "invalid filter '%s=%s'", key, v) < 0 ? NULL : m;
+    /* Go's strconv.Atoi error, as docker's daemon passes it on */
+    return asprintf(&m, "strconv.Atoi: parsing \"%s\": invalid syntax", v) < 0 ? NULL : m;
 }
 
 /* docker's <port>[/<proto>] or <start>-<end>[/<proto>] */
@@ -133,9 +134,17 @@ static char *check_port(const char *key, const char *v)
     int r;
     if (strchr(v, ':'))
         r = asprintf(&m, "filter for '%s' should not contain ':': %s", key, v);
-    else if (!port_range(v, &lo, &hi, proto))
-        r = asprintf(&m, "error while looking up for %s %s: invalid port range", key, v);
-    else
+    else if (!port_range(v, &lo, &hi, proto)) {
+        /* the part that is no number, in Go's words */
+        size_t n = strcspn(v, "-/");
+        const char *bad = v;
+        if (n > 0 && strspn(v, "0123456789") == n && v[n] == '-')
+            bad = v + n + 1, n = strcspn(bad, "/");
+        r = asprintf(&m,
+                     "error while looking up for %s %s: strconv.ParseUint: parsing \"%.*s\": "
+                     "invalid syntax",
+                     key, v, (int)n, bad);
+    } else
         return NULL;
     return r < 0 ? NULL : m;
 }
@@ -143,8 +152,16 @@ static char *check_port(const char *key, const char *v)
 static int resolve_container(tug_store *s, char **value, tug_error **err)
 {
     cleanup_container tug_container *c = NULL;
-    if (tug_container_find(s, *value, &c, err) < 0)
-        return -1;
+    tug_error *e = NULL;
+    if (tug_container_find(s, *value, &c, &e) < 0) {
+        bool missing = e && e->kind == TUG_ERR_USER;
+        if (!missing) {
+            *err = e;
+            return -1;
+        }
+        tug_error_free(e);
+        return tug_error_user(err, "no such container %s", *value);
+    }
     free(*value);
     *value = strdup(c->id);
     return *value ? 0 : tug_error_set(err, 12, "out of memory");
@@ -294,34 +311,33 @@ static void filters_clear(ps_filters_set *f)
     free(f->v);
 }
 
-static int parse_filter(const char *f, ps_filters_set *set)
+/* 0, or the exit status for a filter the flag or the engine refuses */
+static int parse_filter(cli_ctx *ctx, const char *f, ps_filters_set *set)
 {
     const char *eq = strchr(f, '=');
-    if (eq == NULL) {
-        fprintf(stderr, "Error: bad format of filter (expected name=value)\n");
-        return -1;
-    }
+    if (eq == NULL)
+        return cli_bad_value(ctx, f, "-f, --filter", "bad format of filter (expected name=value)");
     size_t kl = (size_t)(eq - f);
     const ps_filter_def *def = NULL;
     for (size_t i = 0; i < TUG_ARRAY_SIZE(ps_filters); i++)
         if (strlen(ps_filters[i].key) == kl && strncmp(f, ps_filters[i].key, kl) == 0)
             def = &ps_filters[i];
     if (def == NULL) {
-        fprintf(stderr, "Error: invalid filter '%.*s'\n", (int)kl, f);
-        return -1;
+        fprintf(stderr, "Error: Invalid filter '%.*s'\n", (int)kl, f);
+        return EXIT_USER;
     }
     cleanup_free char *bad = def->check ? def->check(def->key, eq + 1) : NULL;
     if (bad) {
         fprintf(stderr, "Error: %s\n", bad);
-        return -1;
+        return EXIT_USER;
     }
     ps_filter *nv = realloc(set->v, (set->n + 1) * sizeof(*nv));
     if (nv == NULL)
-        return -1;
+        return EXIT_ENGINE;
     set->v = nv;
     nv[set->n].def = def;
     if ((nv[set->n].value = strdup(eq + 1)) == NULL)
-        return -1;
+        return EXIT_ENGINE;
     set->n++;
     return 0;
 }
@@ -669,9 +685,9 @@ int cmd_ps(cli_ctx *ctx, int argc, char **argv)
             no_trunc = cli_opt_on();
             break;
         case 'f':
-            if (parse_filter(optarg, &flt) < 0) {
+            if ((rc = parse_filter(ctx, optarg, &flt)) != 0) {
                 filters_clear(&flt);
-                return EXIT_USER;
+                return rc;
             }
             break;
         case 'F':

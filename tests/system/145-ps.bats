@@ -41,7 +41,7 @@ ps_names() {
   ps_names --filter since=one --filter before=three
   assert_output "two"
   run_tug 1 ps -a --filter before=nosuch
-  assert_match "No such container: nosuch"
+  assert_output "Error: no such container nosuch"
 }
 
 @test "ps --filter publish= takes a port, a port/proto or a range; expose= the container's port" {
@@ -66,7 +66,14 @@ ps_names() {
   run_tug 1 ps --filter publish=18080:80
   assert_match "filter for 'publish' should not contain ':': 18080:80"
   run_tug 1 ps --filter expose=x-y
-  assert_match "expose x-y"
+  assert_output 'Error: error while looking up for expose x-y: strconv.ParseUint: parsing "x": invalid syntax'
+  # docker's words for the other refusals
+  run_tug 1 ps --filter status=bogus
+  assert_output "Error: Invalid filter 'status=bogus'"
+  run_tug 1 ps --filter exited=x
+  assert_output 'Error: strconv.Atoi: parsing "x": invalid syntax'
+  run_tug 125 ps --filter noequals
+  assert_match '^invalid argument "noequals" for "-f, --filter" flag: bad format of filter \(expected name=value\)$'
 }
 
 @test "ps --filter network= and volume=; .Networks .Mounts .LocalVolumes" {
