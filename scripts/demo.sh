@@ -20,11 +20,27 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# shell_quote ARG: ARG as it can be pasted into a shell: bare when it is plain, else in single
+# quotes, or in double quotes (with \ " $ ` escaped) when it holds a single quote itself
+shell_quote() {
+  local a=$1
+  if [[ $a =~ ^[A-Za-z0-9_./:@%+=,-]+$ ]]; then
+    printf '%s' "$a"
+  elif [[ $a != *"'"* ]]; then
+    printf "'%s'" "$a"
+  else
+    a=${a//\\/\\\\}
+    a=${a//\"/\\\"}
+    a=${a//\$/\\\$}
+    a=${a//\`/\\\`}
+    printf '"%s"' "$a"
+  fi
+}
+
 step() {
   local shown="" a
   for a in "$@"; do
-    [[ $a == "$TUG" ]] && a=tug
-    [[ $a =~ [[:space:]\;\$\>\|] ]] && a="'$a'"
+    if [[ $a == "$TUG" ]]; then a=tug; else a=$(shell_quote "$a"); fi
     shown+="${shown:+ }$a"
   done
   printf '\n\033[1m$ %s\033[0m\n' "$shown"

@@ -20,7 +20,15 @@ typedef struct cli_ctx {
     const char *cur_arg; /* the argument a per-container command is working on */
     const char *insecure[16]; /* --insecure-registry and daemon.json's insecure-registries */
     size_t n_insecure;
+    const char *config_dir; /* --config: where config.json (registry credentials) lives */
+    int log_level;          /* -l/--log-level, -D: CLI_LOG_DEBUG prints cli_debug's lines */
 } cli_ctx;
+
+enum { CLI_LOG_TRACE, CLI_LOG_DEBUG, CLI_LOG_INFO, CLI_LOG_WARN, CLI_LOG_ERROR, CLI_LOG_FATAL,
+       CLI_LOG_PANIC };
+/* A line for -D/--debug (or --log-level debug) only, on stderr as docker's debug lines:
+ * time="..." level=debug msg="...". */
+void cli_debug(const cli_ctx *ctx, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 typedef struct cli_command {
     const char *name;
@@ -66,6 +74,8 @@ int cli_force_only(cli_ctx *ctx, int argc, char **argv, const char *usage, const
                    const char *force_help, bool *ret_force);
 /* After the flags: 0 when no operand is left, else docker's "accepts no arguments" (exit 1). */
 int cli_no_operands(cli_ctx *ctx, int argc, char **argv);
+/* -it with no terminal on stdin: docker's "the input device is not a TTY", status 1. */
+int cli_not_a_tty(void);
 /* Common "--help" text for a command. */
 void cli_print_help(const char *usage, const char *summary, const char *options);
 

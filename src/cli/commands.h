@@ -37,6 +37,7 @@ int cmd_pause(cli_ctx *ctx, int argc, char **argv);
 int cmd_unpause(cli_ctx *ctx, int argc, char **argv);
 int cmd_container_prune(cli_ctx *ctx, int argc, char **argv);
 int cmd_container_finish(cli_ctx *ctx, int argc, char **argv);
+int cmd_container_health(cli_ctx *ctx, int argc, char **argv);
 int cmd_top(cli_ctx *ctx, int argc, char **argv);
 int cmd_ps(cli_ctx *ctx, int argc, char **argv);
 int cmd_logs(cli_ctx *ctx, int argc, char **argv);
@@ -51,3 +52,7 @@ int cmd_export(cli_ctx *ctx, int argc, char **argv);
 int cmd_stats(cli_ctx *ctx, int argc, char **argv);
 int cmd_update(cli_ctx *ctx, int argc, char **argv);
 int cmd_cp(cli_ctx *ctx, int argc, char **argv);
+
+/* ps's row of a container (ps.c), which system df -v shows too. */
+struct tug_container;
+json_t *ps_row(tug_store *s, struct tug_container *c, bool no_trunc, bool size);

@@ -66,18 +66,8 @@ static int ensure_image(cli_ctx *ctx, tug_store *s, const create_flags *f)
     fflush(stdout);
     int saved = dup(STDOUT_FILENO);
     dup2(STDERR_FILENO, STDOUT_FILENO);
-    cleanup_free char *header = NULL;
-    if (asprintf(&header, "%s: Pulling from %s", ref->digest ? ref->digest : ref->tag,
-                 ref->path) < 0)
-        header = NULL;
-    pull_view *view = pull_view_new(false, header);
-    tug_registry_opts ropts;
-    cli_registry_opts(ctx, &ropts);
-    tug_pull_opts po = {.platform = f->platform, .registry = &ropts,
-                        .progress = pull_view_progress, .userdata = view};
     tug_pull_result res = {0};
-    int r = tug_pull(s, ref, &po, pull_view_layers, &res, &err);
-    pull_view_free(view);
+    int r = cli_pull_with_view(ctx, s, ref, false, f->platform, &res, &err);
     if (r == 0) {
         printf("Digest: %s\nStatus: %s for %s:%s\n", res.digest,
                res.up_to_date ? "Image is up to date" : "Downloaded newer image", fam,
@@ -157,6 +147,10 @@ int cmd_create(cli_ctx *ctx, int argc, char **argv)
         create_flags_clear(&f);
         return rc < 0 ? 0 : rc;
     }
+    if (!f.detach && f.interactive && f.tty && !isatty(STDIN_FILENO)) {
+        create_flags_clear(&f);
+        return cli_not_a_tty();
+    }
     cleanup_container tug_container *c = NULL;
     rc = do_create(ctx, &f, &c);
     create_flags_clear(&f);
@@ -232,6 +226,10 @@ int cmd_run(cli_ctx *ctx, int argc, char **argv)
     if (rc != 0) {
         create_flags_clear(&f);
         return rc < 0 ? 0 : rc;
+    }
+    if (!f.detach && f.interactive && f.tty && !isatty(STDIN_FILENO)) {
+        create_flags_clear(&f);
+        return cli_not_a_tty();
     }
     cleanup_container tug_container *c = NULL;
     rc = do_create(ctx, &f, &c);
@@ -347,8 +345,8 @@ static int stop_one(cli_ctx *ctx, tug_container *c, void *arg)
             json_t *st = json_object_get(json_object_get(c->config, "Config"), "StopTimeout");
             t = json_is_integer(st) ? (int)json_integer_value(st) : 10;
         }
-        fprintf(stderr, "%s did not exit within %d second%s of its stop signal: killed it\n",
-                c->name, t, t == 1 ? "" : "s");
+        cli_debug(ctx, "%s did not exit within %d second%s of its stop signal: killed it",
+                  c->name, t, t == 1 ? "" : "s");
     }
     if (a->restart) {
         int code = start_container(ctx, c, false, false, NULL);

@@ -27,6 +27,12 @@ enum {
     O_MOUNT, O_VOLFROM, O_DEVICE, O_DEVRULE, O_SYSCTL,
 };
 
+/* the health check flags (health_flag) */
+enum {
+    O_HEALTH_CMD = 1900, O_HEALTH_INTERVAL, O_HEALTH_TIMEOUT, O_HEALTH_RETRIES,
+    O_HEALTH_START_PERIOD, O_HEALTH_START_INTERVAL, O_NO_HEALTHCHECK,
+};
+
 static const struct option create_opts[] = {
     {"detach", no_argument, NULL, 'd'},
     {"interactive", no_argument, NULL, 'i'},
@@ -78,6 +84,13 @@ static const struct option create_opts[] = {
     {"volume", required_argument, NULL, 'v'},
     {"mount", required_argument, NULL, O_MOUNT},
     {"volumes-from", required_argument, NULL, O_VOLFROM},
+    {"health-cmd", required_argument, NULL, O_HEALTH_CMD},
+    {"health-interval", required_argument, NULL, O_HEALTH_INTERVAL},
+    {"health-timeout", required_argument, NULL, O_HEALTH_TIMEOUT},
+    {"health-retries", required_argument, NULL, O_HEALTH_RETRIES},
+    {"health-start-period", required_argument, NULL, O_HEALTH_START_PERIOD},
+    {"health-start-interval", required_argument, NULL, O_HEALTH_START_INTERVAL},
+    {"no-healthcheck", no_argument, NULL, O_NO_HEALTHCHECK},
     {"help", no_argument, NULL, O_HELP},
     {NULL, 0, NULL, 0},
 };
@@ -95,6 +108,16 @@ static const char create_help[] =
     "      --entrypoint string        Overwrite the default ENTRYPOINT of the image\n"
     "  -e, --env list                 Set environment variables\n"
     "      --env-file list            Read in a file of environment variables\n"
+    "      --health-cmd string        Command to run to check health\n"
+    "      --health-interval duration Time between running the check (ms|s|m|h) (default 0s)\n"
+    "      --health-retries int       Consecutive failures needed to report unhealthy\n"
+    "      --health-start-interval duration\n"
+    "                                 Time between running the check during the start period\n"
+    "      --health-start-period duration\n"
+    "                                 Start period for the container to initialize before "
+    "starting health-retries countdown (ms|s|m|h) (default 0s)\n"
+    "      --health-timeout duration  Maximum time to allow one check to run (ms|s|m|h) "
+    "(default 0s)\n"
     "  -h, --hostname string          Container host name\n"
     "      --init                     Run an init inside the container that forwards signals "
     "and reaps processes\n"
@@ -107,6 +130,7 @@ static const char create_help[] =
     "      --mount mount              Attach a filesystem mount to the container\n"
     "      --name string              Assign a name to the container\n"
     "      --network network          Connect a container to a network\n"
+    "      --no-healthcheck           Disable any container-specified HEALTHCHECK\n"
     "      --pids-limit int           Tune container pids limit (set -1 for unlimited)\n"
     "      --privileged               Give extended privileges to this container\n"
     "      --pull string              Pull image before running (\"always\"|\"missing\"|"
@@ -167,6 +191,109 @@ static char *bad_tmpfs_option(const char *opts)
             return strdup(o);
     }
     return NULL;
+}
+
+/* ---- health check flags: docker's checks, then Config.Healthcheck ---- */
+
+typedef struct health_flags {
+    const char *cmd;
+    long long ns[4]; /* interval, timeout, start period, start interval */
+    long long retries;
+    bool none, any;
+} health_flags;
+
+/* docker's "docker: MESSAGE" for a flag it rejects after parsing */
+static int health_error(cli_ctx *ctx, const char *msg)
+{
+    fprintf(stderr, "%s: %s\n\nRun '%s %s --help' for more information\n", ctx->prog, msg,
+            ctx->prog, ctx->cmd);
+    return EXIT_ENGINE;
+}
+
+/* One health flag; 0 or the exit status of its error. */
+static int health_flag(cli_ctx *ctx, int c, const char *arg, health_flags *h)
+{
+    static const char *const names[] = {"--health-interval", "--health-timeout",
+                                        "--health-start-period", "--health-start-interval"};
+    int k = c == O_HEALTH_INTERVAL ? 0 : c == O_HEALTH_TIMEOUT ? 1
+            : c == O_HEALTH_START_PERIOD ? 2 : 3;
+    char *end;
+    switch (c) {
+    case O_NO_HEALTHCHECK:
+        h->none = cli_opt_on();
+        return 0;
+    case O_HEALTH_CMD:
+        h->cmd = arg;
+        h->any |= *arg != '\0';
+        return 0;
+    case O_HEALTH_RETRIES:
+        errno = 0;
+        h->retries = strtoll(arg, &end, 10);
+        if (end == arg || *end || errno == ERANGE) {
+            cleanup_free char *why = NULL;
+            if (asprintf(&why, "strconv.ParseInt: parsing \"%s\": %s", arg,
+                         errno == ERANGE ? "value out of range" : "invalid syntax") < 0)
+                why = NULL;
+            return cli_bad_value(ctx, arg, "--health-retries", why ? why : "invalid syntax");
+        }
+        h->any |= h->retries != 0;
+        return 0;
+    default: {
+        int64_t ns;
+        if (tug_parse_go_duration(arg, &ns) < 0) {
+            cleanup_free char *why = NULL;
+            if (asprintf(&why, "time: invalid duration \"%s\"", arg) < 0)
+                why = NULL;
+            return cli_bad_value(ctx, arg, names[k], why ? why : "invalid duration");
+        }
+        h->ns[k] = ns;
+        h->any |= ns != 0;
+        return 0;
+    }
+    }
+}
+
+/* After the flags: Config.Healthcheck, docker's order of checks. */
+static int health_finish(cli_ctx *ctx, const health_flags *h, json_t *cfg)
+{
+    static const char *const keys[] = {"Interval", "Timeout", "StartPeriod", "StartInterval"};
+    static const char *const negative[] = {
+        "--health-interval cannot be negative", "--health-timeout cannot be negative",
+        "--health-start-period cannot be negative", "--health-start-interval cannot be negative"};
+    if (h->none) {
+        if (h->any)
+            return health_error(ctx, "--no-healthcheck conflicts with --health-* options");
+        json_t *hc = json_object();
+        json_t *test = json_array();
+        json_array_append_new(test, json_string("NONE"));
+        json_object_set_new(hc, "Test", test);
+        json_object_set_new(cfg, "Healthcheck", hc);
+        return 0;
+    }
+    if (!h->any)
+        return 0;
+    for (int k = 0; k < 2; k++)
+        if (h->ns[k] < 0)
+            return health_error(ctx, negative[k]);
+    if (h->retries < 0)
+        return health_error(ctx, "--health-retries cannot be negative");
+    for (int k = 2; k < 4; k++)
+        if (h->ns[k] < 0)
+            return health_error(ctx, negative[k]);
+    json_t *hc = json_object();
+    if (h->cmd && *h->cmd) {
+        json_t *test = json_array();
+        json_array_append_new(test, json_string("CMD-SHELL"));
+        json_array_append_new(test, json_string(h->cmd));
+        json_object_set_new(hc, "Test", test);
+    }
+    for (int k = 0; k < 4; k++)
+        if (h->ns[k])
+            json_object_set_new(hc, keys[k], json_integer(h->ns[k]));
+    if (h->retries)
+        json_object_set_new(hc, "Retries", json_integer(h->retries));
+    json_object_set_new(cfg, "Healthcheck", hc);
+    return 0;
 }
 
 static void warn(create_flags *f, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -336,6 +463,7 @@ int parse_create_flags(cli_ctx *ctx, int argc, char **argv, bool for_run, create
     json_auto_t *aliases = json_array();
     long long memory = 0, swap = 0;
     bool swap_set = false;
+    health_flags health = {0};
     int c;
     while ((c = cli_getopt(argc, argv, short_opts, create_opts)) != -1) {
         long long v;
@@ -597,6 +725,9 @@ int parse_create_flags(cli_ctx *ctx, int argc, char **argv, bool for_run, create
                 if (end == eq + 1 || *end)
                     return cli_bad_value(ctx, optarg, "--log-opt", "max-file must be a number");
                 json_object_set_new(lc, k, json_string(eq + 1));
+            } else if (strcmp(k, "labels") == 0 || strcmp(k, "labels-regex") == 0 ||
+                       strcmp(k, "env") == 0 || strcmp(k, "env-regex") == 0) {
+                json_object_set_new(lc, k, json_string(eq + 1)); /* logs --details */
             } else {
                 fprintf(stderr, "Error: unknown log opt '%s' for json-file log driver\n", k);
                 return EXIT_ENGINE;
@@ -733,6 +864,18 @@ int parse_create_flags(cli_ctx *ctx, int argc, char **argv, bool for_run, create
                 return cli_flag_unknown(ctx);
             f->no_sig_proxy = !cli_opt_on();
             break;
+        case O_HEALTH_CMD:
+        case O_HEALTH_INTERVAL:
+        case O_HEALTH_TIMEOUT:
+        case O_HEALTH_RETRIES:
+        case O_HEALTH_START_PERIOD:
+        case O_HEALTH_START_INTERVAL:
+        case O_NO_HEALTHCHECK: {
+            int hr = health_flag(ctx, c, optarg, &health);
+            if (hr)
+                return hr;
+            break;
+        }
         case O_HELP:
             cli_print_help(for_run ? "tug run [OPTIONS] IMAGE [COMMAND] [ARG...]"
                                    : "tug create [OPTIONS] IMAGE [COMMAND] [ARG...]",
@@ -750,6 +893,9 @@ int parse_create_flags(cli_ctx *ctx, int argc, char **argv, bool for_run, create
                 ctx->cmd, ctx->prog, ctx->cmd, ctx->prog, ctx->cmd);
         return EXIT_USER;
     }
+    int hr = health_finish(ctx, &health, cfg);
+    if (hr)
+        return hr;
     json_object_set_new(hc, "Memory", json_integer(memory));
     json_object_set_new(hc, "MemorySwap", json_integer(swap_set ? swap : 0));
     const char *mode = network ? network : "default";

@@ -188,6 +188,12 @@ static void relay_pipes(tug_exec_proc *p)
         close(pidfd);
 }
 
+int cli_not_a_tty(void)
+{
+    fprintf(stderr, "the input device is not a TTY\n");
+    return EXIT_USER;
+}
+
 int cmd_exec(cli_ctx *ctx, int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -272,6 +278,11 @@ int cmd_exec(cli_ctx *ctx, int argc, char **argv)
         rc = cli_fail(err);
         goto out;
     }
+    /* after the lookup, so that "no such container" comes first, as with docker */
+    if (!o.detach && interactive && o.tty && !isatty(STDIN_FILENO)) {
+        rc = cli_not_a_tty();
+        goto out;
+    }
     if (o.tty && socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0)
         o.console = sv[1];
     struct winsize ws;
@@ -286,12 +297,17 @@ int cmd_exec(cli_ctx *ctx, int argc, char **argv)
             close(sv[0]);
             close(sv[1]);
         }
-        int status = err->status == 126 || err->status == 127 ? err->status : EXIT_USER;
-        if (err->status == 0 && err->kind != TUG_ERR_USER)
-            status = EXIT_ENGINE;
-        fprintf(stderr, "Error: %s\n", err->msg);
-        tug_error_free(err);
-        rc = status;
+        if (err->status >= 125 && err->status <= 127) {
+            /* the process could not start (no such program or user, not executable...): as
+             * docker, the runtime's words on stdout and 126 */
+            printf("OCI runtime exec failed: exec failed: unable to start container process: "
+                   "%s: unknown\r\n",
+                   err->msg);
+            tug_error_free(err);
+            rc = 126;
+            goto out;
+        }
+        rc = cli_fail(err);
         goto out;
     }
     if (o.detach) {

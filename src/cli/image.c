@@ -12,6 +12,7 @@
 #include "commands.h"
 #include "image/image.h"
 #include "image/reference.h"
+#include "runtime/container.h"
 #include "progress.h"
 #include "prune.h"
 #include "util/cleanup.h"
@@ -57,6 +58,91 @@ static bool is_host_failure(int errnum)
            errnum == EDQUOT || errnum == EMFILE || errnum == ENFILE;
 }
 
+int cli_pull_with_view(cli_ctx *ctx, tug_store *s, tug_reference *ref, bool quiet,
+                       const char *platform, tug_pull_result *res, tug_error **err)
+{
+    cleanup_free char *header = NULL;
+    if (asprintf(&header, "%s: Pulling from %s", ref->digest ? ref->digest : ref->tag,
+                 ref->path) < 0)
+        header = NULL;
+    pull_view *view = pull_view_new(quiet, header);
+    tug_registry_opts ropts;
+    cli_registry_opts(ctx, &ropts);
+    tug_pull_opts popts = {
+        .platform = platform,
+        .registry = &ropts,
+        .progress = pull_view_progress,
+        .userdata = view,
+    };
+    int r = tug_pull(s, ref, &popts, pull_view_layers, res, err);
+    pull_view_free(view);
+    return r;
+}
+
+/* Pull one reference with the progress view; 0 or the exit status of the failure. */
+static int pull_ref(cli_ctx *ctx, tug_store *s, tug_reference *ref, bool quiet,
+                    const char *platform, tug_pull_result *res)
+{
+    tug_error *err = NULL;
+    cleanup_free char *full = tug_reference_string(ref);
+    if (cli_pull_with_view(ctx, s, ref, quiet, platform, res, &err) < 0) {
+        tug_error_wrap(&err, "pull %s", full);
+        /* What the registry or the image got wrong is the user's to fix (exit 1); a store
+         * that cannot be written is tug's (125). */
+        if (!is_host_failure(err->errnum))
+            err->kind = TUG_ERR_USER;
+        return cli_fail(err);
+    }
+    return 0;
+}
+
+/* pull -a: every tag the registry lists for the repository, then one status line as docker. */
+static int pull_all_tags(cli_ctx *ctx, tug_store *s, tug_reference *ref, bool quiet,
+                         const char *platform)
+{
+    cleanup_free char *name = tug_reference_name(ref);
+    cleanup_free char *fam_name = tug_familiar_name(name);
+    tug_registry_opts ropts;
+    cli_registry_opts(ctx, &ropts);
+    tug_registry *reg = NULL;
+    tug_error *err = NULL;
+    cleanup_strv char **tags = NULL;
+    if (tug_registry_open(ref->domain, ref->path, &ropts, &reg, &err) < 0 ||
+        tug_registry_list_tags(reg, &tags, &err) < 0) {
+        tug_registry_free(reg);
+        tug_error_wrap(&err, "pull %s", name);
+        if (!is_host_failure(err->errnum))
+            err->kind = TUG_ERR_USER;
+        return cli_fail(err);
+    }
+    tug_registry_free(reg);
+    bool downloaded = false;
+    for (size_t i = 0; tags[i]; i++) {
+        cleanup_free char *one = NULL;
+        cleanup_reference tug_reference *tref = NULL;
+        if (asprintf(&one, "%s:%s", name, tags[i]) < 0)
+            return EXIT_ENGINE;
+        if (tug_reference_parse(one, &tref, &err) < 0)
+            return cli_fail(err);
+        tug_pull_result res = {0};
+        int rc = pull_ref(ctx, s, tref, quiet, platform, &res);
+        if (rc) {
+            tug_pull_result_clear(&res);
+            return rc;
+        }
+        downloaded |= !res.up_to_date;
+        if (!quiet)
+            printf("Digest: %s\n", res.digest);
+        tug_pull_result_clear(&res);
+        fflush(stdout);
+    }
+    if (!quiet)
+        printf("Status: %s for %s\n",
+               downloaded ? "Downloaded newer image" : "Image is up to date", fam_name);
+    printf("%s\n", name);
+    return 0;
+}
+
 int cmd_pull(cli_ctx *ctx, int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -67,7 +153,7 @@ int cmd_pull(cli_ctx *ctx, int argc, char **argv)
         HELP_OPT,
         {NULL, 0, NULL, 0},
     };
-    bool quiet = false;
+    bool quiet = false, all_tags = false;
     const char *platform = getenv("DOCKER_DEFAULT_PLATFORM");
     int c;
     while ((c = cli_getopt(argc, argv, "qa", opts)) != -1) {
@@ -79,9 +165,7 @@ int cmd_pull(cli_ctx *ctx, int argc, char **argv)
             platform = optarg;
             break;
         case 'a':
-            if (cli_opt_on())
-                return cli_usage_error(ctx,
-                                       "--all-tags is not supported yet; pull the tags you need");
+            all_tags = cli_opt_on();
             break;
         case 'T':
             /* true is docker's default: tug verifies digests, not Notary signatures */
@@ -92,6 +176,8 @@ int cmd_pull(cli_ctx *ctx, int argc, char **argv)
         case 'H':
             cli_print_help("tug pull [OPTIONS] NAME[:TAG|@DIGEST]",
                            "Download an image from a registry",
+                           "  -a, --all-tags                Download all tagged images in the "
+                           "repository\n"
                            "      --platform string   Set platform if server is multi-platform "
                            "capable\n  -q, --quiet             Suppress verbose output\n");
             return 0;
@@ -113,6 +199,13 @@ int cmd_pull(cli_ctx *ctx, int argc, char **argv)
     int rc = cli_store(ctx, &s);
     if (rc)
         return rc;
+    if (all_tags) {
+        if (!ref->tag_defaulted) {
+            fprintf(stderr, "tag can't be used with --all-tags/-a\n");
+            return EXIT_USER;
+        }
+        return pull_all_tags(ctx, s, ref, quiet, platform);
+    }
     cleanup_free char *full = tug_reference_string(ref);
     cleanup_free char *name = tug_reference_name(ref);
     cleanup_free char *fam_name = tug_familiar_name(name);
@@ -120,29 +213,10 @@ int cmd_pull(cli_ctx *ctx, int argc, char **argv)
         printf("Using default tag: latest\n");
         fflush(stdout);
     }
-    cleanup_free char *header = NULL;
-    if (asprintf(&header, "%s: Pulling from %s", ref->digest ? ref->digest : ref->tag,
-                 ref->path) < 0)
-        header = NULL;
-    pull_view *view = pull_view_new(quiet, header);
-    tug_registry_opts ropts;
-    cli_registry_opts(ctx, &ropts);
-    tug_pull_opts popts = {
-        .platform = platform,
-        .registry = &ropts,
-        .progress = pull_view_progress,
-        .userdata = view,
-    };
     tug_pull_result res = {0};
-    int r = tug_pull(s, ref, &popts, pull_view_layers, &res, &err);
-    pull_view_free(view);
-    if (r < 0) {
-        tug_error_wrap(&err, "pull %s", full);
-        /* What the registry or the image got wrong is the user's to fix (exit 1); a store
-         * that cannot be written is tug's (125). */
-        if (!is_host_failure(err->errnum))
-            err->kind = TUG_ERR_USER;
-        return cli_fail(err);
+    if ((rc = pull_ref(ctx, s, ref, quiet, platform, &res)) != 0) {
+        tug_pull_result_clear(&res);
+        return rc;
     }
     if (!quiet) {
         cleanup_free char *shown = NULL;
@@ -546,11 +620,30 @@ static bool same_repository(const tug_image *img)
     return true;
 }
 
+/* The short ID of a running container among users (container names), or false. */
+static bool running_user(tug_store *s, char **users, char ret_short[13])
+{
+    for (size_t i = 0; users && users[i]; i++) {
+        cleanup_container tug_container *c = NULL;
+        tug_error *e = NULL;
+        if (tug_container_find(s, users[i], &c, &e) < 0 || tug_container_refresh(s, c, &e) < 0) {
+            tug_error_free(e);
+            continue;
+        }
+        if (tug_container_alive(c)) {
+            snprintf(ret_short, 13, "%.12s", c->id);
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Remove one image or tag: 0, -1 on a failure, -2 when there is no such image. */
 static int rmi_one(tug_store *s, const char *arg, bool force, tug_error **err)
 {
     cleanup_image tug_image *img = NULL;
     if (tug_store_find_image(s, arg, &img, err) < 0)
-        return -1;
+        return (*err)->kind == TUG_ERR_USER ? -2 : -1;
     char shortid[13];
     snprintf(shortid, sizeof(shortid), "%.12s", tug_digest_hex(img->id));
     /* Was the image named by one of its tags? Then that tag is what goes. */
@@ -570,6 +663,21 @@ static int rmi_one(tug_store *s, const char *arg, bool force, tug_error **err)
         return -1;
     bool in_use = users && users[0];
     if (by_tag && img->n_tags > 1) {
+        if (tug_store_remove_tag(s, by_tag, err) < 0)
+            return -1;
+        cleanup_free char *fam = familiar_tag(by_tag);
+        printf("Untagged: %s\n", fam);
+        return 0;
+    }
+    char running[13];
+    if (in_use && force && running_user(s, users, running)) {
+        /* -f does not take an image from under a running container: by its ID that is a
+         * conflict; by its last tag, the tag goes and the image stays, as docker does */
+        if (!by_tag)
+            return tug_error_user(err,
+                                  "conflict: unable to delete %s (cannot be forced) - image is "
+                                  "being used by running container %s",
+                                  shortid, running);
         if (tug_store_remove_tag(s, by_tag, err) < 0)
             return -1;
         cleanup_free char *fam = familiar_tag(by_tag);
@@ -642,14 +750,17 @@ int cmd_rmi(cli_ctx *ctx, int argc, char **argv)
     int rc = cli_store(ctx, &s);
     if (rc)
         return rc;
+    /* as docker: each image is tried; a missing one is only reported under -f, any other
+     * failure makes the status 1 */
     for (int i = optind; i < argc; i++) {
         tug_error *err = NULL;
-        if (rmi_one(s, argv[i], force, &err) < 0) {
-            int r = cli_fail(err);
-            if (r > rc)
-                rc = r;
-        }
+        int r = rmi_one(s, argv[i], force, &err);
         fflush(stdout);
+        if (r < 0) {
+            cli_fail(err);
+            if (r == -1 || !force)
+                rc = EXIT_USER;
+        }
     }
     return rc;
 }

@@ -6,6 +6,7 @@
 
 #include "cli.h"
 #include "commands.h"
+#include "container/health.h"
 #include "container/system.h"
 #include "image/image.h"
 #include "net/network.h"
@@ -125,6 +126,9 @@ static json_t *container_doc(tug_store *s, const char *name, const inspect_opts 
         return NULL;
     tug_container_refresh(s, c, NULL);
     json_t *doc = tug_container_inspect_json(s, c);
+    json_t *health = tug_health_state_json(s, c);
+    if (health)
+        json_object_set_new(json_object_get(doc, "State"), "Health", health);
     long long rw = 0, rootfs = 0;
     if (doc && o->size && tug_container_disk_size(s, c, &rw, &rootfs, NULL) == 0) {
         json_object_set_new(doc, "SizeRw", json_integer(rw));

@@ -13,6 +13,7 @@
 
 #include "cli.h"
 #include "commands.h"
+#include "container/logs.h"
 #include "runtime/container.h"
 #include "util/cleanup.h"
 #include "util/strutil.h"
@@ -20,33 +21,27 @@
 #define HELP_OPT {"help", no_argument, NULL, 'H'}
 
 typedef struct log_opts {
-    bool timestamps, details;
+    bool timestamps;
+    char *details; /* --details: the attributes ("" when none), else NULL */
     long long since_ns, until_ns; /* 0 = none */
     bool tty;                     /* everything went to stdout */
 } log_opts;
 
-/* "2013-01-02T13:23:37Z", a unix time, or a duration like "10m" / "1h30m" before now. */
-static int parse_time(const char *s, long long *ret_ns)
+/* --since/--until as docker reads them (see tug_logs_parse_time); 1 with docker's message */
+static int parse_time(const char *flag, const char *value, long long *ret_ns)
 {
-    long long sec;
-    long nsec = 0;
-    if (tug_parse_rfc3339(s, &sec, &nsec) == 0) {
-        *ret_ns = sec * 1000000000LL + nsec;
-        return 0;
-    }
-    char *end;
-    double v = strtod(s, &end);
-    if (end != s && *end == '\0') {
-        *ret_ns = (long long)(v * 1e9);
-        return 0;
-    }
-    /* a Go duration: that long before now */
-    int64_t ago = 0;
-    if (tug_parse_go_duration(s, &ago) < 0)
-        return -1;
     struct timespec now;
     clock_gettime(CLOCK_REALTIME, &now);
-    *ret_ns = ((long long)now.tv_sec * 1000000000LL + now.tv_nsec) - ago;
+    struct tm tm;
+    localtime_r(&now.tv_sec, &tm);
+    int64_t ns = 0;
+    cleanup_free char *why = NULL;
+    if (tug_logs_parse_time(value, (int64_t)now.tv_sec * 1000000000LL + now.tv_nsec,
+                            tm.tm_gmtoff, &ns, &why) < 0) {
+        fprintf(stderr, "invalid value for \"%s\": %s\n", flag, why ? why : value);
+        return EXIT_USER;
+    }
+    *ret_ns = ns;
     return 0;
 }
 
@@ -69,10 +64,9 @@ static void emit(const char *line, const log_opts *o)
     FILE *out = stream && strcmp(stream, "stderr") == 0 && !o->tty ? stderr : stdout;
     if (o->timestamps && time_s)
         fprintf(out, "%s ", time_s);
-    /* --details: the record's attributes then a space; tug records none (docker's labels/env
-     * log-opts), so what is left is the space */
+    /* --details: the attributes (docker's labels/env log-opts) then a space */
     if (o->details)
-        fputc(' ', out);
+        fprintf(out, "%s ", o->details);
     json_t *log = json_object_get(rec, "log");
     fwrite(json_string_value(log), 1, json_string_length(log), out);
     json_decref(rec);
@@ -118,10 +112,9 @@ int cmd_logs(cli_ctx *ctx, int argc, char **argv)
         HELP_OPT,                                 {NULL, 0, NULL, 0},
     };
     log_opts o = {0};
-    bool follow = false;
+    bool follow = false, details = false;
     long tail = -1;
     int c;
-    char *end;
     while ((c = cli_getopt(argc, argv, "ftn:", opts)) != -1) {
         switch (c) {
         case 'f':
@@ -131,28 +124,16 @@ int cmd_logs(cli_ctx *ctx, int argc, char **argv)
             o.timestamps = cli_opt_on();
             break;
         case 'n':
-            if (strcmp(optarg, "all") == 0)
-                tail = -1;
-            else {
-                tail = strtol(optarg, &end, 10);
-                if (end == optarg || *end) {
-                    fprintf(stderr, "Error: invalid value for --tail: %s (a number or \"all\")\n",
-                            optarg);
-                    return EXIT_ENGINE;
-                }
-            }
+            tail = tug_logs_parse_tail(optarg); /* as docker: what is no number shows all */
             break;
         case 'S':
         case 'U':
-            if (parse_time(optarg, c == 'S' ? &o.since_ns : &o.until_ns) < 0) {
-                fprintf(stderr, "Error: invalid value for --%s: %s (a time like "
-                                "2026-01-02T15:04:05Z or a duration like 10m)\n",
-                        c == 'S' ? "since" : "until", optarg);
-                return EXIT_ENGINE;
-            }
+            if (parse_time(c == 'S' ? "since" : "until", optarg,
+                           c == 'S' ? &o.since_ns : &o.until_ns) != 0)
+                return EXIT_USER;
             break;
         case 'D':
-            o.details = cli_opt_on();
+            details = cli_opt_on();
             break;
         case 'H':
             cli_print_help("tug logs [OPTIONS] CONTAINER", "Fetch the logs of a container",
@@ -182,6 +163,8 @@ int cmd_logs(cli_ctx *ctx, int argc, char **argv)
     if (tug_container_find(s, argv[optind], &ct, &err) < 0)
         return cli_fail(err);
     o.tty = json_is_true(json_object_get(json_object_get(ct->config, "Config"), "Tty"));
+    cleanup_free char *attrs = details ? tug_logs_details(ct->config) : NULL;
+    o.details = attrs;
     cleanup_free char *dir = tug_container_dir(s, ct->id);
     cleanup_free char *path = NULL;
     if (asprintf(&path, "%s/%s-json.log", dir, ct->id) < 0)

@@ -1,9 +1,12 @@
 /* tug: one binary, no daemon. This file dispatches commands; src/lib does the work. */
 #include <getopt.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <time.h>
 
 #include "cli.h"
 #include "commands.h"
@@ -55,6 +58,7 @@ static const cli_command container_cmds[] = {
     {"stats", cmd_stats, "Display a live stream of container(s) resource usage statistics"},
     {"update", cmd_update, "Update configuration of one or more containers"},
     {"cp", cmd_cp, "Copy files/folders between a container and the local filesystem"},
+    {"port", cmd_port, "List port mappings or a specific mapping for the container"},
     {NULL, NULL, NULL},
 };
 
@@ -117,6 +121,7 @@ static const cli_command top_cmds[] = {
     {"cp", cmd_cp, "Copy files/folders between a container and the local filesystem"},
     {"container", cmd_container_group, "Manage containers"},
     {"container-finish", cmd_container_finish, NULL},
+    {"container-health", cmd_container_health, NULL},
     {"network", cmd_network, "Manage networks"},
     {"volume", cmd_volume, "Manage volumes"},
     {"port", cmd_port, "List port mappings or a specific mapping for the container"},
@@ -154,10 +159,17 @@ static void usage(FILE *out)
     fprintf(out, "\nUsage:  tug [OPTIONS] COMMAND\n\n"
                  "A container engine with no daemon\n\n"
                  "Options:\n"
-                 "      --root string                Store root (default $TUG_ROOT or "
-                 "/var/lib/tug)\n"
+                 "      --config string              Location of client config files "
+                 "(default \"$DOCKER_CONFIG\" or \"~/.docker\")\n"
+                 "  -D, --debug                      Enable debug mode\n"
+                 "  -H, --host list                  Daemon socket to connect to (needs "
+                 "'tug serve', not there yet)\n"
                  "      --insecure-registry string   A registry reached over plain HTTP or "
                  "unverified TLS\n"
+                 "  -l, --log-level string           Set the logging level (\"debug\", "
+                 "\"info\", \"warn\", \"error\", \"fatal\") (default \"info\")\n"
+                 "      --root string                Store root (default $TUG_ROOT or "
+                 "/var/lib/tug)\n"
                  "  -v, --version                    Print version information and quit\n\n"
                  "Commands:\n");
     list_commands(out, top_cmds);
@@ -198,9 +210,47 @@ int cli_run_group(cli_ctx *ctx, const char *group, const cli_command *cmds, int 
     return dispatch(ctx, group, cmds, argc - 1, argv + 1);
 }
 
+void cli_debug(const cli_ctx *ctx, const char *fmt, ...)
+{
+    if (ctx->log_level > CLI_LOG_DEBUG)
+        return;
+    char msg[1024], when[64];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    time_t now = time(NULL);
+    struct tm tm;
+    strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S%z", localtime_r(&now, &tm));
+    /* %z is +0000: RFC 3339 wants +00:00 */
+    size_t n = strlen(when);
+    if (n > 5 && (when[n - 5] == '+' || when[n - 5] == '-')) {
+        memmove(when + n - 1, when + n - 2, 3);
+        when[n - 2] = ':';
+    }
+    fprintf(stderr, "time=\"%s\" level=debug msg=\"", when);
+    for (const char *p = msg; *p; p++) /* quoted as logfmt quotes */
+        fprintf(stderr, *p == '"' || *p == '\\' ? "\\%c" : "%c", *p);
+    fprintf(stderr, "\"\n");
+}
+
+/* logrus's level names, as docker's -l/--log-level reads them */
+static int parse_log_level(const char *s)
+{
+    static const char *const names[] = {"trace", "debug", "info",  "warn",
+                                        "error", "fatal", "panic"};
+    for (int i = 0; i < (int)TUG_ARRAY_SIZE(names); i++)
+        if (strcasecmp(s, names[i]) == 0)
+            return i;
+    if (strcasecmp(s, "warning") == 0)
+        return CLI_LOG_WARN;
+    return -1;
+}
+
 int main(int argc, char **argv)
 {
-    cli_ctx ctx = {.root = tug_store_default_root(), .prog = "tug", .cmd = ""};
+    cli_ctx ctx = {.root = tug_store_default_root(), .prog = "tug", .cmd = "",
+                   .log_level = CLI_LOG_INFO};
     /* fds the caller left open (exec 7</dir) go no further than this process */
     tug_close_fds_from(3, true);
     /* A reader that goes away (tug images | head) ends output, not the store's work. */
@@ -210,11 +260,29 @@ int main(int argc, char **argv)
         {"insecure-registry", required_argument, NULL, 'k'},
         {"version", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},
+        {"debug", no_argument, NULL, 'D'},
+        {"log-level", required_argument, NULL, 'l'},
+        {"config", required_argument, NULL, 'c'},
+        {"host", required_argument, NULL, 'H'},
         {NULL, 0, NULL, 0},
     };
+    const char *host = NULL, *level = NULL;
+    bool debug = false;
     int c;
-    while ((c = cli_getopt(argc, argv, "+vh", opts)) != -1) {
+    while ((c = cli_getopt(argc, argv, "+vhDl:H:", opts)) != -1) {
         switch (c) {
+        case 'D':
+            debug = cli_opt_on();
+            break;
+        case 'l':
+            level = optarg;
+            break;
+        case 'c':
+            ctx.config_dir = optarg;
+            break;
+        case 'H':
+            host = optarg;
+            break;
         case 'r':
             ctx.root = optarg;
             break;
@@ -233,9 +301,22 @@ int main(int argc, char **argv)
             return cli_flag_error(&ctx);
         }
     }
+    if (level && (ctx.log_level = parse_log_level(level)) < 0) {
+        fprintf(stderr, "Unable to parse logging level: %s\n", level);
+        return EXIT_USER;
+    }
+    if (debug)
+        ctx.log_level = CLI_LOG_DEBUG;
     if (optind >= argc) {
         usage(stderr);
         return 0;
+    }
+    if (host) {
+        /* no daemon: commands work on the store itself, an endpoint needs `tug serve` */
+        fprintf(stderr, "Cannot connect to %s: tug has no daemon and no 'tug serve' yet; leave "
+                        "out -H/--host to work on the store at %s\n",
+                host, ctx.root);
+        return EXIT_USER;
     }
     if (strcmp(argv[optind], "help") == 0) {
         usage(stdout);

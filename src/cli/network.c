@@ -480,6 +480,11 @@ int cmd_network(cli_ctx *ctx, int argc, char **argv)
     return cli_run_group(ctx, "network", network_cmds, argc, argv);
 }
 
+static int port_line_cmp(const void *a, const void *b)
+{
+    return strverscmp(*(char *const *)a, *(char *const *)b);
+}
+
 int cmd_port(cli_ctx *ctx, int argc, char **argv)
 {
     int rc = cli_help_only(ctx, argc, argv, "tug port CONTAINER [PRIVATE_PORT[/PROTO]]",
@@ -488,8 +493,11 @@ int cmd_port(cli_ctx *ctx, int argc, char **argv)
         return rc < 0 ? 0 : rc;
     argc -= optind - 1; /* the operands from argv[1] on */
     argv += optind - 1;
-    if (argc < 2) {
-        fprintf(stderr, "\"port\" requires at least 1 argument.\n");
+    if (argc < 2 || argc > 3) {
+        fprintf(stderr, "\"port\" requires at least 1 and at most 2 arguments.\n"
+                        "See 'tug port --help'.\n\n"
+                        "Usage:  tug port CONTAINER [PRIVATE_PORT[/PROTO]]\n\n"
+                        "List port mappings or a specific mapping for the container\n");
         return EXIT_USER;
     }
     tug_store *s;
@@ -501,11 +509,15 @@ int cmd_port(cli_ctx *ctx, int argc, char **argv)
         return cli_fail(err);
     json_t *ports = tug_net_ports_json(s, ct->id);
     cleanup_free char *want = NULL;
-    if (argc > 2)
-        want = strchr(argv[2], '/') ? strdup(argv[2]) : (asprintf(&want, "%s/tcp", argv[2]) < 0 ? NULL : want);
+    if (argc > 2 && (strchr(argv[2], '/') ? (want = strdup(argv[2])) == NULL
+                                           : asprintf(&want, "%s/tcp", argv[2]) < 0)) {
+        json_decref(ports);
+        return EXIT_ENGINE;
+    }
     const char *k;
     json_t *v;
-    bool any = false;
+    size_t n = 0, cap = 0;
+    char **out = NULL;
     json_object_foreach(ports, k, v)
     {
         if (want && strcmp(k, want) != 0)
@@ -514,17 +526,31 @@ int cmd_port(cli_ctx *ctx, int argc, char **argv)
         json_t *b;
         json_array_foreach(v, i, b)
         {
-            any = true;
-            if (want)
-                printf("%s:%s\n", json_string_value(json_object_get(b, "HostIp")),
-                       json_string_value(json_object_get(b, "HostPort")));
-            else
-                printf("%s -> %s:%s\n", k, json_string_value(json_object_get(b, "HostIp")),
-                       json_string_value(json_object_get(b, "HostPort")));
+            const char *ip = json_string_value(json_object_get(b, "HostIp"));
+            const char *hp = json_string_value(json_object_get(b, "HostPort"));
+            bool v6 = ip && strchr(ip, ':');
+            char *line = NULL;
+            if (n == cap) {
+                char **more = realloc(out, (cap = cap ? 2 * cap : 8) * sizeof(*out));
+                if (more == NULL)
+                    break;
+                out = more;
+            }
+            /* "HOST:PORT", an IPv6 host in brackets, after "80/tcp -> " for the full list */
+            if (asprintf(&line, "%s%s%s%s%s:%s", want ? "" : k, want ? "" : " -> ",
+                         v6 ? "[" : "", ip ? ip : "", v6 ? "]" : "", hp ? hp : "") >= 0)
+                out[n++] = line;
         }
     }
     json_decref(ports);
-    if (want && !any) {
+    if (n > 1)
+        qsort(out, n, sizeof(*out), port_line_cmp);
+    for (size_t i = 0; i < n; i++) {
+        printf("%s\n", out[i]);
+        free(out[i]);
+    }
+    free(out);
+    if (want && n == 0) {
         fprintf(stderr, "Error: No public port '%s' published for %s\n", want, argv[1]);
         return EXIT_USER;
     }

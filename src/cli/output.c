@@ -40,6 +40,10 @@ void cli_registry_opts(cli_ctx *ctx, tug_registry_opts *ret)
     memset(ret, 0, sizeof(*ret));
     ret->user_agent = "tug/" TUG_VERSION;
     ret->insecure_registries = ctx->insecure;
+    static char *auth; /* --config DIR: DIR/config.json, as long as the process runs */
+    if (ctx->config_dir && auth == NULL && asprintf(&auth, "%s/config.json", ctx->config_dir) < 0)
+        auth = NULL;
+    ret->auth_config_path = auth;
 }
 
 int cli_fail(tug_error *err)

@@ -12,3 +12,14 @@ void pull_view_free(pull_view *v);
 void pull_view_layers(void *ud, const char *const *digests, size_t n);
 void pull_view_progress(void *ud, const char *digest, const char *status, long long done,
                         long long total);
+
+/* tug_pull of ref with this view ("TAG: Pulling from PATH", a line per layer) and the command
+ * line's registry options; image.c. */
+struct cli_ctx;
+struct tug_store;
+struct tug_reference;
+struct tug_pull_result;
+struct tug_error;
+int cli_pull_with_view(struct cli_ctx *ctx, struct tug_store *s, struct tug_reference *ref,
+                       bool quiet, const char *platform, struct tug_pull_result *res,
+                       struct tug_error **err);

@@ -7,6 +7,7 @@
 
 #include "cli.h"
 #include "commands.h"
+#include "container/health.h"
 #include "net/netsetup.h"
 #include "net/network.h"
 #include "runtime/container.h"
@@ -41,7 +42,17 @@ static char *command_of(tug_container *c)
     return tug_strbuf_steal(&out);
 }
 
-static char *status_of(tug_container *c)
+/* " (health: starting)", " (healthy)", " (unhealthy)" or "" as docker's status ends */
+static const char *health_suffix(tug_store *s, tug_container *c)
+{
+    const char *h = tug_health_status(s, c);
+    return strcmp(h, "starting") == 0    ? " (health: starting)"
+           : strcmp(h, "healthy") == 0   ? " (healthy)"
+           : strcmp(h, "unhealthy") == 0 ? " (unhealthy)"
+                                         : "";
+}
+
+static char *status_of(tug_store *s, tug_container *c)
 {
     long long now = (long long)time(NULL);
     char *out = NULL;
@@ -49,7 +60,7 @@ static char *status_of(tug_container *c)
     if (strcmp(c->state, TUG_STATE_RUNNING) == 0 || strcmp(c->state, TUG_STATE_PAUSED) == 0) {
         cleanup_free char *d = tug_human_duration(now - c->started_ns / 1000000000LL);
         r = asprintf(&out, "Up %s%s", d,
-                     strcmp(c->state, TUG_STATE_PAUSED) == 0 ? " (Paused)" : "");
+                     strcmp(c->state, TUG_STATE_PAUSED) == 0 ? " (Paused)" : health_suffix(s, c));
     } else if (strcmp(c->state, TUG_STATE_EXITED) == 0 ||
                strcmp(c->state, TUG_STATE_RESTARTING) == 0) {
         cleanup_free char *d = tug_human_duration(now - c->finished_ns / 1000000000LL);
@@ -97,6 +108,20 @@ static char *check_status(const char *key, const char *v)
             return NULL;
     char *m = NULL;
     return asprintf(&m, "Invalid filter 'status=%s'", v) < 0 ? NULL : m;
+}
+
+static char *check_health(const char *key, const char *v)
+{
+    char *m = NULL;
+    if (strcmp(v, "starting") == 0 || strcmp(v, "healthy") == 0 || strcmp(v, "unhealthy") == 0 ||
+        strcmp(v, "none") == 0)
+        return NULL;
+    return asprintf(&m,
+                    "Unrecognised filter value for health: %s (use starting, healthy, unhealthy "
+                    "or none)",
+                    v) < 0
+               ? NULL
+               : m;
 }
 
 static char *check_int(const char *key, const char *v)
@@ -182,6 +207,10 @@ static int resolve_network(tug_store *s, char **value, tug_error **err)
 static bool m_status(ps_filter_ctx *x, tug_container *c, const char *v)
 {
     return strcmp(v, c->state) == 0;
+}
+static bool m_health(ps_filter_ctx *x, tug_container *c, const char *v)
+{
+    return strcmp(v, tug_health_status(x->s, c)) == 0;
 }
 static bool m_name(ps_filter_ctx *x, tug_container *c, const char *v)
 {
@@ -282,6 +311,7 @@ static bool m_volume(ps_filter_ctx *x, tug_container *c, const char *v)
 static const ps_filter_def ps_filters[] = {
     {"status", check_status, NULL, m_status, false, true},
     {"exited", check_int, NULL, m_exited, false, true},
+    {"health", check_health, NULL, m_health, false, false},
     {"name", NULL, NULL, m_name, false, false},
     {"id", NULL, NULL, m_id, false, false},
     {"label", NULL, NULL, m_label, true, false},
@@ -530,16 +560,9 @@ static void mounts_fields(tug_container *c, bool no_trunc, json_t *row)
 /* docker's SIZE: what the container wrote, and with its image's layers: "2B (virtual 1.2MB)" */
 static char *size_field(tug_store *s, tug_container *c)
 {
-    cleanup_free char *dir = tug_container_dir(s, c->id);
-    cleanup_free char *upper = NULL;
-    long long rw = 0;
+    long long rw = tug_store_container_size_rw(s, c->id), virt = rw;
     tug_error *err = NULL;
-    if (dir && asprintf(&upper, "%s/upper", dir) >= 0)
-        tug_dir_size(upper, &rw, &err);
-    tug_error_free(err);
-    long long virt = rw;
     cleanup_image tug_image *img = NULL;
-    err = NULL;
     if (tug_store_load_image(s, c->image_id, &img, &err) == 0)
         virt += img->size;
     tug_error_free(err);
@@ -551,7 +574,7 @@ static char *size_field(tug_store *s, tug_container *c)
     return sz;
 }
 
-static json_t *ps_row(tug_store *s, tug_container *c, json_t *ports, bool no_trunc, bool size)
+static json_t *ps_row_ports(tug_store *s, tug_container *c, json_t *ports, bool no_trunc, bool size)
 {
     json_t *r = json_object();
     char shortid[13];
@@ -573,7 +596,7 @@ static json_t *ps_row(tug_store *s, tug_container *c, json_t *ports, bool no_tru
     json_object_set_new(r, "Ports", ports_string(ports));
     json_object_set_new(r, "State", json_string(c->state));
     json_object_set_new(r, "Platform", json_null()); /* docker's: no image manifest recorded */
-    cleanup_free char *status = status_of(c);
+    cleanup_free char *status = status_of(s, c);
     json_object_set_new(r, "Status", json_string(status ? status : ""));
     json_object_set_new(r, "Names", json_string(c->name));
     json_t *labels = json_object_get(json_object_get(c->config, "Config"), "Labels");
@@ -596,6 +619,14 @@ static json_t *ps_row(tug_store *s, tug_container *c, json_t *ports, bool no_tru
     json_object_set_new(r, "Networks", json_string(nets ? nets : ""));
     cleanup_free char *sz = size ? size_field(s, c) : NULL;
     json_object_set_new(r, "Size", json_string(sz ? sz : "0B"));
+    return r;
+}
+
+json_t *ps_row(tug_store *s, tug_container *c, bool no_trunc, bool size)
+{
+    json_t *ports = ps_ports(s, c);
+    json_t *r = ps_row_ports(s, c, ports, no_trunc, size);
+    json_decref(ports);
     return r;
 }
 
@@ -754,7 +785,7 @@ int cmd_ps(cli_ctx *ctx, int argc, char **argv)
             continue;
         ps_filter_ctx x = {.s = s, .ports = ps_ports(s, ct)};
         if (filters_match(&flt, &x, ct)) {
-            json_array_append_new(rows, ps_row(s, ct, x.ports, no_trunc, size));
+            json_array_append_new(rows, ps_row_ports(s, ct, x.ports, no_trunc, size));
             shown++;
         }
         json_decref(x.ports);

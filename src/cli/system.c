@@ -9,11 +9,14 @@
 #include "cli.h"
 #include "commands.h"
 #include "container/system.h"
+#include "image/reference.h"
 #include "net/netsetup.h"
 #include "prune.h"
 #include "runtime/container.h"
 #include "runtime/volume.h"
 #include "util/cleanup.h"
+#include "util/digest.h"
+#include "util/fs.h"
 #include "util/strutil.h"
 
 #define HELP_OPT {"help", no_argument, NULL, 'H'}
@@ -41,23 +44,171 @@ static json_t *df_row(const char *type, long long total, long long active, long 
     return r;
 }
 
+/* system df -v, images: one row per image by its first tag, with the bytes of the layers it
+ * shares with other images apart, and how many containers use it. */
+static int df_images(tug_store *s, tug_container **ctrs, size_t n_ctrs, tug_error **err)
+{
+    tug_image **imgs = NULL;
+    size_t n = 0;
+    if (tug_store_list_images(s, &imgs, &n, err) < 0)
+        return -1;
+    for (size_t i = 0; i < n; i++) { /* with their layers */
+        tug_image *full = NULL;
+        tug_error *e = NULL;
+        if (imgs[i]->n_layers == 0 && tug_store_load_image(s, imgs[i]->id, &full, &e) == 0) {
+            tug_image_free(imgs[i]);
+            imgs[i] = full;
+        }
+        tug_error_free(e);
+    }
+    json_t *uses = json_object(); /* chain ID -> the number of images with the layer */
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = 0; j < imgs[i]->n_layers; j++) {
+            const char *chain = imgs[i]->layers[j].chain_id;
+            json_object_set_new(uses, chain,
+                                json_integer(json_integer_value(json_object_get(uses, chain)) + 1));
+        }
+    cli_table *t = cli_table_new();
+    cli_table_add(t, "REPOSITORY\tTAG\tIMAGE ID\tCREATED\tSIZE\tSHARED SIZE\tUNIQUE SIZE\t"
+                     "CONTAINERS");
+    for (size_t i = 0; i < n; i++) {
+        tug_image *img = imgs[i];
+        long long shared = 0, used = 0;
+        for (size_t j = 0; j < img->n_layers; j++)
+            if (json_integer_value(json_object_get(uses, img->layers[j].chain_id)) > 1)
+                shared += img->layers[j].size;
+        for (size_t j = 0; j < n_ctrs; j++)
+            used += ctrs[j]->image_id && strcmp(ctrs[j]->image_id, img->id) == 0;
+        cleanup_free char *repo = NULL, *tag = NULL;
+        if (img->n_tags > 0) {
+            const char *full = img->tags[0], *colon = strrchr(full, ':');
+            cleanup_free char *name = strndup(full, (size_t)(colon - full));
+            repo = tug_familiar_name(name);
+            tag = strdup(colon + 1);
+        }
+        cleanup_free char *ago = tug_time_ago(img->created);
+        cleanup_free char *size = tug_human_size((double)img->size, 3);
+        cleanup_free char *sh = tug_human_size((double)shared, 4);
+        cleanup_free char *uniq = tug_human_size((double)(img->size - shared), 4);
+        cleanup_free char *line = NULL;
+        if (asprintf(&line, "%s\t%s\t%.12s\t%s\t%s\t%s\t%s\t%lld", repo ? repo : "<none>",
+                     tag ? tag : "<none>", tug_digest_hex(img->id), ago ? ago : "",
+                     size ? size : "", sh ? sh : "", uniq ? uniq : "", used) >= 0)
+            cli_table_add(t, line);
+    }
+    printf("Images space usage:\n\n");
+    cli_table_flush(t, stdout);
+    cli_table_free(t);
+    json_decref(uses);
+    for (size_t i = 0; i < n; i++)
+        tug_image_free(imgs[i]);
+    free(imgs);
+    return 0;
+}
+
+/* system df -v, containers: ps's columns with the volumes each mounts and what it wrote. */
+static void df_containers(tug_store *s, tug_container **ctrs, size_t n)
+{
+    cli_table *t = cli_table_new();
+    cli_table_add(t, "CONTAINER ID\tIMAGE\tCOMMAND\tLOCAL VOLUMES\tSIZE\tCREATED\tSTATUS\tNAMES");
+    for (size_t i = 0; i < n; i++) {
+        json_t *row = ps_row(s, ctrs[i], false, false);
+        json_t *doc = tug_container_inspect_json(s, ctrs[i]);
+        size_t k, vols = 0;
+        json_t *m;
+        json_array_foreach(json_object_get(doc, "Mounts"), k, m)
+        {
+            const char *type = json_string_value(json_object_get(m, "Type"));
+            vols += type && strcmp(type, "volume") == 0;
+        }
+        json_decref(doc);
+        long long rw = tug_store_container_size_rw(s, ctrs[i]->id);
+        cleanup_free char *size = tug_human_size((double)rw, 4);
+        cleanup_free char *line = NULL;
+#define F(k) (json_string_value(json_object_get(row, k)) ? json_string_value(json_object_get(row, k)) : "")
+        if (asprintf(&line, "%s\t%s\t%s\t%zu\t%s\t%s\t%s\t%s", F("ID"), F("Image"),
+                     F("Command"), vols, size ? size : "", F("RunningFor"), F("Status"),
+                     F("Names")) >= 0)
+            cli_table_add(t, line);
+#undef F
+        json_decref(row);
+    }
+    printf("\nContainers space usage:\n\n");
+    cli_table_flush(t, stdout);
+    cli_table_free(t);
+}
+
+/* system df -v, volumes: name, how many containers use it, its bytes. */
+static int df_volumes(tug_store *s, tug_error **err)
+{
+    tug_volume **vols = NULL;
+    size_t n = 0;
+    if (tug_volume_list(s, &vols, &n, err) < 0)
+        return -1;
+    cli_table *t = cli_table_new();
+    cli_table_add(t, "VOLUME NAME\tLINKS\tSIZE");
+    for (size_t i = 0; i < n; i++) {
+        cleanup_strv char **users = NULL;
+        size_t links = 0;
+        tug_error *e = NULL;
+        if (tug_volume_users(s, vols[i]->name, &users, &links, &e) < 0)
+            tug_error_free(e);
+        cleanup_free char *size = tug_human_size((double)tug_volume_size(s, vols[i]->name), 4);
+        cleanup_free char *line = NULL;
+        if (asprintf(&line, "%s\t%zu\t%s", vols[i]->name, links, size ? size : "") >= 0)
+            cli_table_add(t, line);
+    }
+    printf("\nLocal Volumes space usage:\n\n");
+    cli_table_flush(t, stdout);
+    cli_table_free(t);
+    tug_volumes_free(vols, n);
+    return 0;
+}
+
+static int df_verbose(tug_store *s)
+{
+    tug_error *err = NULL;
+    tug_container **ctrs = NULL;
+    size_t n = 0;
+    if (tug_container_list(s, &ctrs, &n, &err) < 0)
+        return cli_fail(err);
+    int r = df_images(s, ctrs, n, &err);
+    if (r == 0)
+        df_containers(s, ctrs, n);
+    tug_containers_free(ctrs, n);
+    if (r < 0 || df_volumes(s, &err) < 0)
+        return cli_fail(err);
+    long long bc_rows = 0, bc_size = 0, bc_reclaim = 0;
+    if (tug_build_cache_usage(s, &bc_rows, &bc_size, &bc_reclaim, &err) < 0)
+        return cli_fail(err);
+    cleanup_free char *bc = tug_human_size((double)bc_size, 4);
+    printf("\nBuild cache usage: %s\n", bc ? bc : "");
+    return 0;
+}
+
 int cmd_system_df(cli_ctx *ctx, int argc, char **argv)
 {
     static const struct option opts[] = {
         {"format", required_argument, NULL, 'F'},
+        {"verbose", no_argument, NULL, 'v'},
         HELP_OPT,
         {NULL, 0, NULL, 0},
     };
     const char *format = NULL;
+    bool verbose = false;
     int c;
-    while ((c = cli_getopt(argc, argv, "", opts)) != -1) {
+    while ((c = cli_getopt(argc, argv, "v", opts)) != -1) {
         switch (c) {
         case 'F':
             format = optarg;
             break;
+        case 'v':
+            verbose = cli_opt_on();
+            break;
         case 'H':
             cli_print_help("tug system df [OPTIONS]", "Show tug disk usage",
-                           "      --format string   Pretty-print images using a Go template\n");
+                           "      --format string   Pretty-print images using a Go template\n"
+                           "  -v, --verbose         Show detailed information on space usage\n");
             return 0;
         default:
             return cli_flag_error(ctx);
@@ -69,6 +220,8 @@ int cmd_system_df(cli_ctx *ctx, int argc, char **argv)
     tug_store *s;
     if ((rc = cli_store(ctx, &s)) != 0)
         return rc;
+    if (verbose && (format == NULL || *format == '\0'))
+        return df_verbose(s);
     tug_error *err = NULL;
     tug_df df;
     if (tug_store_df(s, &df, &err) < 0)

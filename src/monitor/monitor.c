@@ -2,6 +2,8 @@
  * json-file format), serves an attached client, and when the container exits records the exit
  * status and OOM kill, removes its cgroup, and hands over to `tug container-finish` for the
  * rest (database, --rm, restart policy). Built static and small: one per running container.
+ * With --health it also schedules the container's health checks: each probe is a
+ * `tug container-health ID` it starts and waits for (container/health.c runs it in the container).
  *
  * Called as tug-init it is instead the container's init (--init): it reaps zombies and
  * forwards signals to the command it runs. */
@@ -18,6 +20,7 @@
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -43,6 +46,19 @@ static struct {
 } m = {.attach = -1, .in = -1, .pty = -1, .max_file = 1, .log_fd = -1};
 
 static stream out = {.fd = -1, .name = "stdout"}, err = {.fd = -1, .name = "stderr"};
+
+/* The health check schedule (docker's semantics): times in ns on CLOCK_MONOTONIC. */
+#define HEALTH_STARTING 10 /* `tug container-health` exits 10 starting, 11 healthy, 12 unhealthy */
+#define HEALTH_GRACE_NS (10LL * 1000000000LL) /* past the probe's own timeout: kill it */
+static struct {
+    bool on;
+    long long interval, timeout, start_period, start_interval;
+    long long started; /* when the container started */
+    long long next;    /* when the next probe starts */
+    long long deadline; /* of the probe running */
+    pid_t probe;       /* 0: none running */
+    int status;        /* the last probe's exit status */
+} h = {.status = HEALTH_STARTING};
 
 /* ---------------- json-file logs ---------------- */
 
@@ -243,6 +259,93 @@ static void record_exit(int status)
     }
 }
 
+/* ---------------- health checks ---------------- */
+
+static long long mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+/* "interval,timeout,start-period,start-interval" in ns, 0 for docker's default. */
+static bool health_parse(const char *s)
+{
+    long long v[4];
+    if (sscanf(s, "%lld,%lld,%lld,%lld", &v[0], &v[1], &v[2], &v[3]) != 4)
+        return false;
+    h.interval = v[0] > 0 ? v[0] : 30000000000LL;
+    h.timeout = v[1] > 0 ? v[1] : 30000000000LL;
+    h.start_period = v[2] > 0 ? v[2] : 0;
+    h.start_interval = v[3] > 0 ? v[3] : 5000000000LL;
+    h.on = true;
+    return true;
+}
+
+/* docker's: the start interval while starting inside the start period, else the interval. */
+static long long health_delay(void)
+{
+    if (mono_ns() - h.started < h.start_period && h.status == HEALTH_STARTING)
+        return h.start_interval;
+    return h.interval;
+}
+
+/* One probe: tug with nothing of the monitor's but /dev/null for its stdio. */
+static void health_start_probe(void)
+{
+    pid_t pid = fork();
+    if (pid == 0) {
+        sigset_t none;
+        sigemptyset(&none);
+        sigprocmask(SIG_SETMASK, &none, NULL);
+        int sigs[] = {SIGPIPE, SIGINT, SIGHUP, SIGTERM};
+        for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+            signal(sigs[i], SIG_DFL);
+        int null = open("/dev/null", O_RDWR);
+        for (int fd = 0; fd < 3 && null >= 0; fd++)
+            dup2(null, fd);
+        if (syscall(SYS_close_range, 3U, ~0U, 0U) < 0)
+            for (int fd = 3; fd < 4096; fd++)
+                close(fd);
+        char *args[] = {(char *)m.tug, "--root", (char *)m.root, "container-health",
+                        (char *)m.id, NULL};
+        execv(m.tug, args);
+        _exit(127);
+    }
+    long long now = mono_ns();
+    if (pid < 0) {
+        h.next = now + health_delay();
+        return;
+    }
+    h.probe = pid;
+    h.deadline = now + h.timeout + HEALTH_GRACE_NS;
+}
+
+static void health_probe_ended(int status)
+{
+    h.probe = 0;
+    if (WIFEXITED(status) && WEXITSTATUS(status) >= HEALTH_STARTING &&
+        WEXITSTATUS(status) <= HEALTH_STARTING + 2)
+        h.status = WEXITSTATUS(status);
+    /* the next one counts from the end of this one, as in docker */
+    h.next = mono_ns() + health_delay();
+}
+
+/* Start a probe that is due, kill one past its grace; the poll timeout (ms) until the next. */
+static int health_tick(void)
+{
+    long long now = mono_ns();
+    if (h.probe == 0 && now >= h.next)
+        health_start_probe();
+    else if (h.probe > 0 && now >= h.deadline) {
+        kill(h.probe, SIGKILL);
+        h.deadline = now + HEALTH_GRACE_NS;
+    }
+    long long at = h.probe ? h.deadline : h.next;
+    long long left = (at - mono_ns()) / 1000000 + 1;
+    return left < 0 ? 0 : left > 60000 ? 60000 : (int)left;
+}
+
 static int monitor_main(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -254,6 +357,7 @@ static int monitor_main(int argc, char **argv)
         {"pty", required_argument, NULL, 'y'},      {"attach", required_argument, NULL, 'a'},
         {"log-max-size", required_argument, NULL, 's'},
         {"log-max-file", required_argument, NULL, 'f'},
+        {"health", required_argument, NULL, 'H'},
         {NULL, 0, NULL, 0},
     };
     int c;
@@ -273,6 +377,7 @@ static int monitor_main(int argc, char **argv)
         case 'a': m.attach = atoi(optarg); break;
         case 's': m.max_size = atoll(optarg); break;
         case 'f': m.max_file = atoi(optarg); break;
+        case 'H': health_parse(optarg); break;
         default: return 2;
         }
     }
@@ -297,6 +402,12 @@ static int monitor_main(int argc, char **argv)
     }
     if (m.pty >= 0)
         out.fd = m.pty;
+    if (h.on && (m.tug == NULL || m.root == NULL))
+        h.on = false;
+    if (h.on) {
+        h.started = mono_ns();
+        h.next = h.started + health_delay();
+    }
     int status = 0;
     bool exited = false;
     long long exit_at = 0;
@@ -332,6 +443,8 @@ static int monitor_main(int argc, char **argv)
             if (left <= 0)
                 break;
             timeout = (int)left;
+        } else if (h.on) {
+            timeout = health_tick();
         }
         if (poll(p, (nfds_t)np, timeout) < 0 && errno != EINTR)
             break;
@@ -357,9 +470,14 @@ static int monitor_main(int argc, char **argv)
                     status = st;
                     exited = true;
                     exit_at = now_ns();
+                } else if (h.probe > 0 && r == h.probe) {
+                    health_probe_ended(st);
                 }
         }
     }
+    /* a probe still at work has nothing left to check */
+    if (h.probe > 0)
+        kill(h.probe, SIGKILL);
     if (out.len)
         log_line(out.name, out.buf, out.len);
     if (err.len)

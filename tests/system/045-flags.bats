@@ -63,14 +63,12 @@ refused_as_docker() {
 
 @test "a flag docker has and tug does not take yet is an unknown flag, never another one" {
   # getopt_long read --pid as --pids-limit and failed on "host" as a number
-  refused "unknown flag: --pid" run --pid host busybox true
-  refused "unknown flag: --pid" create --pid=host busybox true
+  # (--pid was read as --pids-limit before tug had --pid; the flags below are docker's ones
+  # tug still lacks, so each must be an unknown flag and never a prefix of another)
+  refused "unknown flag: --gpus" run --gpus all busybox true
+  refused "unknown flag: --isolation" create --isolation=default busybox true
   refused "unknown flag: --link" rm --link x
-  refused "unknown flag: --size" inspect --size x
-  refused "unknown shorthand flag: 's' in -s" container inspect -s x
-  refused "unknown flag: --verbose" system df --verbose
   refused "unknown flag: --force" network disconnect --force n c
-  refused "unknown flag: --detach-keys" exec --detach-keys ctrl-x x true
   # run's own flags are not create's, as docker has it
   refused_as_docker "unknown shorthand flag: 'd' in -d" create -d busybox
   refused_as_docker "unknown flag: --detach" create --detach busybox
@@ -274,8 +272,8 @@ refused_as_docker() {
   with_busybox
   run_tug create --label keep=yes --name labelled busybox true
   run_tug create --name plain busybox true
-  run_tug 1 container prune -f --filter until=1h
-  assert_match "invalid filter 'until=1h'"
+  run_tug 1 container prune -f --filter name=x
+  assert_match "invalid filter 'name=x'"
   run_tug container prune -f --filter label=keep=yes
   run_tug ps -a --format '{{.Names}}'
   [[ $output == plain ]] || { echo "$output"; false; }

@@ -27,12 +27,12 @@ run_trapping() {
   assert_match '^polite Exited \(7\) '
 }
 
-@test "stop kills a container that ignores SIGTERM after -t seconds, and says so" {
+@test "stop kills a container that ignores SIGTERM after -t seconds, and says so with -D" {
   run_tug run -d --name stubborn busybox \
     sh -c 'trap "" TERM; echo ready; while true; do sleep 0.1; done'
   wait_until 10 logs_match stubborn '^ready$'
   local t0=$SECONDS
-  run_tug stop -t 2 stubborn
+  run_tug -D stop -t 2 stubborn
   local took=$((SECONDS - t0))
   ((took >= 1 && took < 8))
   assert_match '^stubborn$'
@@ -246,7 +246,7 @@ run_trapping() {
   [[ ${lines[0]} != 1 ]]
   [[ ${lines[1]} == $(inspect_f box '{{.Id}}' | cut -c1-12) ]]
   run_tug 9 exec box sh -c 'exit 9'
-  run_tug 127 exec box nosuchcmd
+  run_tug 126 exec box nosuchcmd
   assert_match 'executable file not found'
   run_tug 126 exec box /etc/motd
   run_tug run --name stopped busybox true

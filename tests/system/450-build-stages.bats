@@ -87,8 +87,8 @@ EOF
   local id
   id=$(timeout 30 "$TUG" images -q --no-trunc same)
   [[ -n $id ]]
-  run_tug history --no-trunc same
-  local history=$output
+  run_tug history --no-trunc --human=false same
+  local history=$output  # absolute dates: "N seconds ago" moves between the builds
   TUG_BUILD_SEQUENTIAL=1 build -t same "$CTX"
   [[ $(steps_of) == $'[one 1/2] FROM docker.io/library/busybox:latest CACHED\n[one 2/2] RUN sleep 1; echo $WHO >/one CACHED\n[two 1/3] FROM docker.io/library/busybox:latest CACHED\n[two 2/3] WORKDIR /w CACHED\n[two 3/3] RUN sleep 1; echo two >/w/two CACHED\n[stage-2 1/3] FROM docker.io/library/busybox:latest CACHED\n[stage-2 2/3] COPY --from=one /one /one CACHED\n[stage-2 3/3] COPY --from=two /w/two /two CACHED' ]] ||
     { echo "steps: $(steps_of)"; false; }
@@ -97,7 +97,7 @@ EOF
   build -t same "$CTX"
   [[ $(steps_of | grep -c ' CACHED$') == 8 ]] || { echo "steps: $(steps_of)"; false; }
   [[ $(timeout 30 "$TUG" images -q --no-trunc same) == "$id" ]] || { echo "concurrent rebuild: another ID"; false; }
-  run_tug history --no-trunc same
+  run_tug history --no-trunc --human=false same
   [[ $output == "$history" ]]
   run_tug run --rm same
   assert_output $'one\ntwo'

@@ -915,6 +915,57 @@ int tug_registry_get_manifest(tug_registry *reg, const char *tag_or_digest, char
     return 0;
 }
 
+int tug_registry_list_tags(tug_registry *reg, char ***ret_tags, tug_error **err)
+{
+    cleanup_free char *path = NULL, *what = NULL, *full = NULL;
+    if (asprintf(&path, "%s/tags/list", reg->repo) < 0 ||
+        asprintf(&full, "%s/%s", reg->domain, reg->repo) < 0)
+        return tug_error_set(err, ENOMEM, "list tags");
+    cleanup_free char *name = tug_familiar_name(full);
+    if (name == NULL || asprintf(&what, "tags of %s", name) < 0)
+        return tug_error_set(err, ENOMEM, "list tags");
+    cleanup_curl CURL *curl = curl_easy_init();
+    if (curl == NULL)
+        return tug_error_set(err, ENOMEM, "list %s", what);
+    cleanup_xfer xfer x = {.fd = -1, .max = MANIFEST_MAX, .expected = -1};
+    int r = registry_get(reg, curl, path, "Accept: application/json", &x, what, err);
+    if (r < 0)
+        return r;
+    if (x.status == 404) {
+        r = tug_error_user(err, "repository %s not found: does not exist or no pull access",
+                           name);
+        if (err && *err)
+            (*err)->status = 404;
+        return r;
+    }
+    if (x.status != 200)
+        return http_error(reg, &x, what, err);
+    json_error_t jerr;
+    json_t *doc = json_loadb(x.body ? x.body : "", x.len, 0, &jerr);
+    json_t *tags = json_object_get(doc, "tags");
+    size_t n = json_array_size(tags), i, k = 0;
+    char **out = calloc(n + 1, sizeof(*out));
+    json_t *v;
+    if (out == NULL) {
+        json_decref(doc);
+        return tug_error_set(err, ENOMEM, "list %s", what);
+    }
+    json_array_foreach(tags, i, v)
+    {
+        if (json_is_string(v) && valid_tag(json_string_value(v)) &&
+            (out[k] = strdup(json_string_value(v))) != NULL)
+            k++;
+    }
+    json_decref(doc);
+    if (doc == NULL) {
+        free(out);
+        return tug_error_set(err, 0, "list %s: the registry's answer is no JSON: %s", what,
+                             jerr.text);
+    }
+    *ret_tags = out;
+    return 0;
+}
+
 /* Feed what the partial file already holds to the hash; *ret_have is its length. A file longer
  * than the blob can be is cut back to nothing. */
 static int hash_existing(int fd, tug_sha256 *h, long long expected, const char *path,

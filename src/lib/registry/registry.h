@@ -45,6 +45,10 @@ int tug_registry_check_login(const char *domain, const char *basic, const tug_re
 int tug_registry_get_manifest(tug_registry *reg, const char *tag_or_digest, char **ret_body,
                               size_t *ret_len, char **ret_media_type, tug_error **err);
 
+/* The repository's tags (GET /v2/<repo>/tags/list), in the registry's order, NULL-terminated.
+ * A repository the registry does not know is a user error naming it. */
+int tug_registry_list_tags(tug_registry *reg, char ***ret_tags, tug_error **err);
+
 /* Download blob `digest` into the file `partial_path`, continuing from the bytes already
  * there (HTTP Range) when the registry allows it, and verify the digest over the whole file.
  * On success the file holds exactly the blob. On a digest mismatch the partial file is removed

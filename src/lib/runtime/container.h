@@ -130,6 +130,7 @@ typedef struct tug_exec_opts {
     int console;      /* with tty: a unix socket the pty master is sent over */
     unsigned short rows, cols; /* the terminal's size (0: unknown) */
     bool detach;
+    bool die_with_helper; /* killing the returned pid kills the process too (timeouts) */
 } tug_exec_opts;
 
 /* A started exec. Without a tty its stdio are pipes (never the caller's own fds): the caller

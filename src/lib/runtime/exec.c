@@ -45,7 +45,7 @@ static char **merged_env(char **base, char **extra)
         nb++;
     while (extra && extra[ne])
         ne++;
-    char **out = calloc(nb + ne + 2, sizeof(char *));
+    char **out = calloc(nb + ne + 3, sizeof(char *));
     if (out == NULL)
         return NULL;
     size_t n = 0;
@@ -96,6 +96,12 @@ __attribute__((noreturn)) static void exec_process(const exec_plan *p)
     char **env = merged_env(spec->env, o->env);
     if (env == NULL)
         tug_child_die(125, ENOMEM, "exec");
+    if (o->tty && tug_child_env_get(env, "TERM") == NULL) {
+        size_t n = 0; /* merged_env leaves room for TERM and HOME */
+        while (env[n])
+            n++;
+        env[n] = strdup("TERM=xterm");
+    }
     if (tug_child_env_get(env, "HOME") == NULL) {
         size_t n = 0;
         while (env[n])
@@ -112,6 +118,9 @@ __attribute__((noreturn)) static void exec_process(const exec_plan *p)
     tug_child_become(caps, spec->no_new_privs, o->privileged ? NULL : p->filter, uid, gid, groups,
                      ngroups);
     umask(022);
+    /* after become: a change of credentials clears it */
+    if (o->die_with_helper)
+        prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
     execve(prog, o->args, env);
     int e = errno;
     if (e == ENOENT)

@@ -281,6 +281,25 @@ __attribute__((noreturn)) static void fail_stdio(int sync_fd, start_msg *msg)
     _exit(1);
 }
 
+/* The monitor's health schedule, "interval,timeout,start-period,start-interval" in ns (0:
+ * docker's default), when the container has a check to run (its Test is CMD or CMD-SHELL;
+ * the probe itself is container/health.c's); false when it has none. */
+static bool health_schedule(json_t *cfg, char *buf, size_t size)
+{
+    json_t *hc = json_object_get(cfg, "Healthcheck");
+    json_t *test = json_object_get(hc, "Test");
+    const char *kind = json_string_value(json_array_get(test, 0));
+    if (json_array_size(test) < 2 || kind == NULL ||
+        (strcmp(kind, "CMD") != 0 && strcmp(kind, "CMD-SHELL") != 0))
+        return false;
+    snprintf(buf, size, "%lld,%lld,%lld,%lld",
+             (long long)json_integer_value(json_object_get(hc, "Interval")),
+             (long long)json_integer_value(json_object_get(hc, "Timeout")),
+             (long long)json_integer_value(json_object_get(hc, "StartPeriod")),
+             (long long)json_integer_value(json_object_get(hc, "StartInterval")));
+    return true;
+}
+
 __attribute__((noreturn)) static void monitor_child(tug_store *s, tug_container *c,
                                                     const tug_spawn_spec *spec,
                                                     const tug_start_opts *o,
@@ -425,6 +444,11 @@ __attribute__((noreturn)) static void monitor_child(tug_store *s, tug_container 
         keep_fd(o->attach_fd);
         argv[a++] = "--attach";
         argv[a++] = fa;
+    }
+    char health[128];
+    if (health_schedule(json_object_get(c->config, "Config"), health, sizeof(health))) {
+        argv[a++] = "--health";
+        argv[a++] = health;
     }
     argv[a] = NULL;
     /* the monitor gets what is listed above and nothing else this process inherited */

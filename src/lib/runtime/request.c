@@ -315,11 +315,27 @@ static int check_log(json_t *hc, tug_error **err)
     return 0;
 }
 
+/* docker's daemon checks on a Healthcheck: times of at least 1ms (or 0, the default). */
+static int check_healthcheck(json_t *hc, tug_error **err)
+{
+    static const char *const keys[] = {"Interval", "Timeout", "StartPeriod", "StartInterval"};
+    for (size_t i = 0; i < TUG_ARRAY_SIZE(keys); i++) {
+        long long v = json_integer_value(json_object_get(hc, keys[i]));
+        if (v != 0 && v < 1000000)
+            return tug_error_user(err, "%s in Healthcheck cannot be less than 1ms", keys[i]);
+        if (i == 1 && json_integer_value(json_object_get(hc, "Retries")) < 0)
+            return tug_error_user(err, "Retries in Healthcheck cannot be negative");
+    }
+    return 0;
+}
+
 static int check_config(json_t *cfg, tug_error **err)
 {
     if (cfg == NULL)
         return 0;
     if (tug_container_config_check(cfg, "Config", false, err) < 0)
+        return -1;
+    if (check_healthcheck(json_object_get(cfg, "Healthcheck"), err) < 0)
         return -1;
     const char *wd = json_string_value(json_object_get(cfg, "WorkingDir"));
     if (wd && *wd && wd[0] != '/')

@@ -23,6 +23,32 @@ static bool is_null_or_empty(json_t *v)
     return v == NULL || json_is_null(v) || (json_is_array(v) && json_array_size(v) == 0);
 }
 
+/* docker's: the flags' Healthcheck over the image's, field by field (an empty Test, a zero
+ * time or retry count take the image's). */
+static void merge_healthcheck(json_t *cfg, json_t *img)
+{
+    json_t *ih = json_object_get(img, "Healthcheck");
+    json_t *ch = json_object_get(cfg, "Healthcheck");
+    if (!json_is_object(ih))
+        return;
+    if (!json_is_object(ch)) {
+        json_object_set_new(cfg, "Healthcheck", json_deep_copy(ih));
+        return;
+    }
+    /* rebuilt in docker's order of the fields */
+    static const char *const keys[] = {"Test",          "Interval", "Timeout", "StartPeriod",
+                                       "StartInterval", "Retries"};
+    json_t *merged = json_object();
+    for (size_t i = 0; i < TUG_ARRAY_SIZE(keys); i++) {
+        json_t *cv = json_object_get(ch, keys[i]), *iv = json_object_get(ih, keys[i]);
+        bool unset = i == 0 ? json_array_size(cv) == 0 : json_integer_value(cv) == 0;
+        json_t *v = unset && iv ? iv : cv;
+        if (v)
+            json_object_set(merged, keys[i], v);
+    }
+    json_object_set_new(cfg, "Healthcheck", merged);
+}
+
 int tug_request_merge_image(json_t *request, json_t *image_config, tug_error **err)
 {
     json_t *cfg = json_object_get(request, "Config");
@@ -78,6 +104,7 @@ int tug_request_merge_image(json_t *request, json_t *image_config, tug_error **e
         if ((v == NULL || *v == '\0') && iv)
             json_object_set(cfg, inherit[i], iv);
     }
+    merge_healthcheck(cfg, img);
     static const char *const sets[] = {"ExposedPorts", "Volumes", "Labels"};
     for (i = 0; i < TUG_ARRAY_SIZE(sets); i++) {
         json_t *iv = json_object_get(img, sets[i]);

@@ -418,6 +418,17 @@ int tug_store_check(tug_store *s, bool repair, tug_check_report *ret, tug_error 
     return 0;
 }
 
+long long tug_store_container_size_rw(tug_store *s, const char *id)
+{
+    cleanup_free char *upper = NULL;
+    long long rw = 0;
+    tug_error *err = NULL;
+    if (asprintf(&upper, "%s/containers/%s/upper", s->root, id) >= 0)
+        tug_dir_size(upper, &rw, &err);
+    tug_error_free(err);
+    return rw;
+}
+
 int tug_store_df(tug_store *s, tug_df *ret, tug_error **err)
 {
     memset(ret, 0, sizeof(*ret));
@@ -449,12 +460,7 @@ int tug_store_df(tug_store *s, tug_df *ret, tug_error **err)
         const char *state = (const char *)sqlite3_column_text(cs, 1);
         bool active = strcmp(state, "running") == 0 || strcmp(state, "paused") == 0 ||
                       strcmp(state, "restarting") == 0;
-        cleanup_free char *upper = NULL;
-        long long size = 0;
-        tug_error *ignored = NULL;
-        if (asprintf(&upper, "%s/containers/%s/upper", s->root, id) >= 0)
-            tug_dir_size(upper, &size, &ignored);
-        tug_error_free(ignored);
+        long long size = tug_store_container_size_rw(s, id);
         ret->containers++;
         ret->containers_size += size;
         if (active)

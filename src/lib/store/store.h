@@ -154,6 +154,8 @@ typedef struct tug_df {
     long long containers, containers_active, containers_size, containers_reclaimable;
 } tug_df;
 int tug_store_df(tug_store *s, tug_df *ret, tug_error **err);
+/* Bytes container id wrote: its upper directory (docker's SizeRw); 0 when unreadable. */
+long long tug_store_container_size_rw(tug_store *s, const char *id);
 
 /* Writers that add files before their rows exist (pull, import) hold the shared lock, so that
  * garbage collection (exclusive) never takes their files for leftovers. Returns an fd to close. */
