@@ -42,6 +42,9 @@ setup_file() { containers_setup_file; }
   assert_output $'\n''template parsing error: template: :1:8: executing "" at <.State.Nope.Status>: map has no entry for key "Nope"'
   run_tug inspect -f '{{.Config.Labels.nope}}|{{.GraphDriver.Data.nope}}|{{index .Config.Labels "nope"}}|' doc
   assert_output '<no value>|<no value>||'
+  # a container without a health check: docker's nil pointer
+  run_tug inspect -f '{{json .State.Health}}|{{.State.Health}}' doc
+  assert_output 'null|<nil>'
   run_tug 1 inspect -f '{{.Name.X}}' doc
   assert_output $'\n''template parsing error: template: :1:7: executing "" at <.Name.X>: can'"'"'t evaluate field X in type interface {}'
   # a template inspect cannot parse is docker's status 64

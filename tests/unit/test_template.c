@@ -52,6 +52,9 @@ static void test_fields(void **state)
     CHECK("{{.Config.Labels.nope}}", "{\"Config\":{\"Labels\":{\"com.x\":\"1\"}}}", "<no value>");
     CHECK("{{.Name.X}}", "{\"Name\":\"web\"}",
           "!emplate: :1:7: executing \"\" at <.Name.X>: can't evaluate field X in type interface {}");
+    /* a nil pointer docker's JSON leaves out prints <nil>; looked into, it is the map's error */
+    CHECK("{{json .State.Health}}|{{.State.Health}}|{{if .State.Health}}h{{else}}n{{end}}",
+          "{\"State\":{\"Status\":\"created\"}}", "null|<nil>|n");
     /* a field docker declares as a map gives <no value>, whatever its keys look like */
     CHECK("{{.GraphDriver.Data.Nope}}", "{\"GraphDriver\":{\"Data\":{\"UpperDir\":\"/u\"}}}",
           "<no value>");

@@ -1162,8 +1162,11 @@ static int eval_args_call(state *st, cmd *c, const char *name, size_t pos, opera
                           size_t nargs, json_t *final, json_t *dot, json_t **ret);
 
 /* One field of recv; args make it a method ("@Name" members: docker's .Label "key"). */
+/* Pointer fields of docker's inspect types that its JSON leaves out when nil. */
+static const char *const nil_fields[] = {"Health", "SizeRw", "SizeRootFs"};
+
 static int field_of(state *st, operand *o, json_t *recv, const char *via, const char *name,
-                    json_t **argv, size_t argc, operand *arg0, json_t **ret)
+                    bool last, json_t **argv, size_t argc, operand *arg0, json_t **ret)
 {
     *ret = NULL;
     if (recv == NULL)
@@ -1216,6 +1219,13 @@ static int field_of(state *st, operand *o, json_t *recv, const char *via, const 
                             st->o->type_name);
         if (st->o->header || !struct_like(recv, via))
             return 0;
+        /* docker's pointer fields left out of the JSON are nil to its typed template: printed,
+         * they are <nil> (json null); looked into, the error is the map's */
+        for (size_t i = 0; last && i < TUG_ARRAY_SIZE(nil_fields); i++)
+            if (strcmp(name, nil_fields[i]) == 0) {
+                *ret = json_null();
+                return 0;
+            }
         return exec_err(st, o->pos, o->src, "map has no entry for key \"%s\"", name);
     }
     if (json_is_null(recv))
@@ -1240,7 +1250,7 @@ static int walk_chain(state *st, operand *o, json_t *recv, operand **args, size_
             argv[nargs] = json_incref(final);
         json_t *next = NULL;
         if (r == 0)
-            r = field_of(st, o, recv, i ? o->chain[i - 1] : NULL, o->chain[i], argv, argc,
+            r = field_of(st, o, recv, i ? o->chain[i - 1] : NULL, o->chain[i], last, argv, argc,
                          last && nargs ? args[0] : NULL, &next);
         for (size_t k = 0; argv && k < argc; k++)
             json_decref(argv[k]);
