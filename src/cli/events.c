@@ -145,8 +145,12 @@ int cmd_events(cli_ctx *ctx, int argc, char **argv)
     print_ctx p = {0};
     if (format && (strcmp(format, "json") == 0 || strcmp(format, "{{json .}}") == 0))
         p.raw = true;
-    else if (format && *format && tug_template_parse(format, &tmpl, &err) < 0)
-        return cli_fail(err);
+    else if (format && *format && tug_template_parse(format, &tmpl, &err) < 0) {
+        /* docker's events words it so, and exits 64 as its inspect does */
+        fprintf(stderr, "Error parsing format: %s\n", err && err->msg ? err->msg : "bad template");
+        tug_error_free(err);
+        return 64;
+    }
     p.tmpl = tmpl;
     tug_store *s;
     if ((rc = cli_store(ctx, &s)) != 0)
