@@ -89,6 +89,9 @@ void cli_table_free(cli_table *t);
 /* Print inspect documents as docker does: a JSON array (4-space indent), or a template per
  * document. Returns an exit status (0 when printing worked). */
 int cli_print_documents(json_t *docs, const char *format);
+/* --since/--until of logs and events as docker reads them (tug_logs_parse_time, local times in
+ * this zone); 1 after docker's message. */
+int cli_parse_time(const char *flag, const char *value, long long *ret_ns);
 /* docker's label filter against an object's Labels: "key" (present) or "key=value". */
 bool cli_label_match(json_t *labels, const char *filter);
 /* Look each name up with `find` (its document, or NULL and an error) and print what was found
@@ -104,3 +107,12 @@ bool cli_confirm(const char *warning);
  * a header rendered from header; "json" prints one JSON object per line; anything else is a
  * template per row. Returns an exit status. */
 int cli_print_rows(const char *format, const char *default_table, json_t *header, json_t *rows);
+/* The same for rows docker renders from a Go struct of type_name ("*formatter.ContainerContext"):
+ * a field the row lacks is an error naming it. */
+int cli_print_rows_typed(const char *format, const char *default_table, const char *type_name,
+                         json_t *header, json_t *rows);
+/* Run tmpl over an empty row of type_name with header's fields, as docker's ps checks its
+ * template before it lists anything: the template's error, or 0. */
+struct tug_template;
+int cli_check_row_format(const struct tug_template *tmpl, const char *type_name, json_t *header,
+                         tug_error **err);

@@ -22,6 +22,7 @@ int cmd_system_df(cli_ctx *ctx, int argc, char **argv);
 int cmd_system_check(cli_ctx *ctx, int argc, char **argv);
 int cmd_version(cli_ctx *ctx, int argc, char **argv);
 int cmd_info(cli_ctx *ctx, int argc, char **argv);
+int cmd_events(cli_ctx *ctx, int argc, char **argv);
 int cmd_system_prune(cli_ctx *ctx, int argc, char **argv);
 int cmd_search(cli_ctx *ctx, int argc, char **argv);
 int cmd_run(cli_ctx *ctx, int argc, char **argv);

@@ -59,7 +59,7 @@ static int ensure_image(cli_ctx *ctx, tug_store *s, const create_flags *f)
     }
     cleanup_free char *name = tug_reference_name(ref);
     cleanup_free char *fam = tug_familiar_name(name);
-    if (!have)
+    if (!have && !f->quiet)
         fprintf(stderr, "Unable to find image '%s:%s' locally\n", fam,
                 ref->tag ? ref->tag : "latest");
     /* progress goes to stderr so that `tug run` output stays the container's */
@@ -67,8 +67,8 @@ static int ensure_image(cli_ctx *ctx, tug_store *s, const create_flags *f)
     int saved = dup(STDOUT_FILENO);
     dup2(STDERR_FILENO, STDOUT_FILENO);
     tug_pull_result res = {0};
-    int r = cli_pull_with_view(ctx, s, ref, false, f->platform, &res, &err);
-    if (r == 0) {
+    int r = cli_pull_with_view(ctx, s, ref, f->quiet, f->platform, &res, &err);
+    if (r == 0 && !f->quiet) {
         printf("Digest: %s\nStatus: %s for %s:%s\n", res.digest,
                res.up_to_date ? "Image is up to date" : "Downloaded newer image", fam,
                ref->tag ? ref->tag : "latest");
@@ -380,6 +380,7 @@ static int stop_one(cli_ctx *ctx, tug_container *c, void *arg)
         int code = start_container(ctx, c, false, false, NULL, NULL);
         if (code)
             return code;
+        tug_container_event(ctx->store, c, "restart", NULL);
     }
     printf("%s\n", ctx->cur_arg);
     return 0;
@@ -521,7 +522,7 @@ static int rm_one(cli_ctx *ctx, tug_container *c, void *arg)
     /* Whatever a killed monitor left: the cgroup goes with the container. */
     cleanup_free char *cgpath = NULL;
     tug_cgroup *cg = NULL;
-    if (asprintf(&cgpath, "tug/%s", c->id) >= 0 && tug_cgroup_open(cgpath, &cg, &err) == 0) {
+    if (tug_container_cgroup_path(c, &cgpath) >= 0 && tug_cgroup_open(cgpath, &cg, &err) == 0) {
         tug_cgroup_destroy(cg, &err);
         tug_cgroup_free(cg);
     }
@@ -745,7 +746,7 @@ static int top_one(cli_ctx *ctx, tug_container *c, void *arg)
     tug_cgroup *cg = NULL;
     pid_t *pids = NULL;
     size_t np = 0;
-    if (asprintf(&cgpath, "tug/%s", c->id) < 0 || tug_cgroup_open(cgpath, &cg, &err) < 0 ||
+    if (tug_container_cgroup_path(c, &cgpath) < 0 || tug_cgroup_open(cgpath, &cg, &err) < 0 ||
         tug_cgroup_pids(cg, &pids, &np, &err) < 0) {
         tug_cgroup_free(cg);
         return cli_fail(err);

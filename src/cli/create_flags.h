@@ -14,6 +14,7 @@ typedef struct create_flags {
     const char *detach_keys; /* --detach-keys, checked; NULL when not given */
     const char *cidfile; /* --cidfile: where run/create write the new container's ID */
     bool detach, interactive, tty;
+    bool quiet; /* -q: no pull output */
     bool no_sig_proxy; /* --sig-proxy=false: signals end tug run, the container goes on */
     unsigned attach;   /* -a: 1 stdin, 2 stdout, 4 stderr; 0 when not given */
     char **warnings;  /* printed before the container starts */

@@ -525,7 +525,7 @@ int cmd_images(cli_ctx *ctx, int argc, char **argv)
                               : "{{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}";
     if (quiet && (format == NULL || *format == '\0'))
         format = "{{.ID}}";
-    rc = cli_print_rows(format, def, header, rows);
+    rc = cli_print_rows_typed(format, def, "*formatter.imageContext", header, rows);
     json_decref(header);
     json_decref(rows);
     return rc;

@@ -27,8 +27,7 @@ typedef struct log_opts {
     bool tty;                     /* everything went to stdout */
 } log_opts;
 
-/* --since/--until as docker reads them (see tug_logs_parse_time); 1 with docker's message */
-static int parse_time(const char *flag, const char *value, long long *ret_ns)
+int cli_parse_time(const char *flag, const char *value, long long *ret_ns)
 {
     struct timespec now;
     clock_gettime(CLOCK_REALTIME, &now);
@@ -128,7 +127,7 @@ int cmd_logs(cli_ctx *ctx, int argc, char **argv)
             break;
         case 'S':
         case 'U':
-            if (parse_time(c == 'S' ? "since" : "until", optarg,
+            if (cli_parse_time(c == 'S' ? "since" : "until", optarg,
                            c == 'S' ? &o.since_ns : &o.until_ns) != 0)
                 return EXIT_USER;
             break;
@@ -162,6 +161,14 @@ int cmd_logs(cli_ctx *ctx, int argc, char **argv)
     cleanup_container tug_container *ct = NULL;
     if (tug_container_find(s, argv[optind], &ct, &err) < 0)
         return cli_fail(err);
+    const char *driver = json_string_value(json_object_get(
+        json_object_get(json_object_get(ct->config, "HostConfig"), "LogConfig"), "Type"));
+    if (driver && strcmp(driver, "none") == 0) {
+        fprintf(stderr, "Error: configured logging driver does not support reading: container "
+                        "%s logs with --log-driver none\n",
+                ct->name);
+        return EXIT_ENGINE;
+    }
     o.tty = json_is_true(json_object_get(json_object_get(ct->config, "Config"), "Tty"));
     cleanup_free char *attrs = details ? tug_logs_details(ct->config) : NULL;
     o.details = attrs;

@@ -66,11 +66,11 @@ static const cli_command container_cmds[] = {
 static const cli_command system_cmds[] = {
     {"df", cmd_system_df, "Show tug disk usage"},
     {"check", cmd_system_check, "Check the store and repair what a crash left behind"},
+    {"events", cmd_events, "Get real time events from the server"},
     {"info", cmd_info, "Display system-wide information"},
     {"prune", cmd_system_prune, "Remove unused data"},
     {NULL, NULL, NULL},
 };
-
 
 static const cli_command builder_cmds[] = {
     {"build", cmd_build, "Build an image from a Dockerfile"},
@@ -144,6 +144,7 @@ static const cli_command top_cmds[] = {
     {"builder", cmd_builder_group, "Manage builds"},
     {"system", cmd_system_group, "Manage tug"},
     {"version", cmd_version, "Show the tug version information"},
+    {"events", cmd_events, "Get real time events from the server"},
     {"info", cmd_info, "Display system-wide information"},
     {"search", cmd_search, "Search a registry for images"},
     {NULL, NULL, NULL},

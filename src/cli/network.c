@@ -240,7 +240,8 @@ static int net_ls(cli_ctx *ctx, int argc, char **argv)
     json_object_set_new(header, "Internal", json_string("INTERNAL"));
     if (quiet && (format == NULL || !*format))
         format = "{{.ID}}";
-    rc = cli_print_rows(format, "{{.ID}}\t{{.Name}}\t{{.Driver}}\t{{.Scope}}", header, rows);
+    rc = cli_print_rows_typed(format, "{{.ID}}\t{{.Name}}\t{{.Driver}}\t{{.Scope}}",
+                              "*network.networkContext", header, rows);
     json_decref(header);
     json_decref(rows);
     return rc;

@@ -6,6 +6,7 @@
 #include "cli.h"
 #include "util/cleanup.h"
 #include "registry/registry.h"
+#include "util/strutil.h"
 #include "util/template.h"
 
 int cli_store(cli_ctx *ctx, tug_store **ret_store)
@@ -156,17 +157,23 @@ void cli_table_free(cli_table *t)
     free(t);
 }
 
-/* Go templates see "\t" written on the command line as a backslash and a t. */
+/* Go templates see "\t" written on the command line as a backslash and a t; docker turns it
+ * (and "\n") into the character, after trimming the spaces around the format. */
 static char *unescape_tabs(const char *s)
 {
     char *out = malloc(strlen(s) + 1), *o = out;
     if (out == NULL)
         return NULL;
-    for (; *s; s++) {
-        if (s[0] == '\\' && s[1] == 't') {
+    while (*s == ' ')
+        s++;
+    const char *end = s + strlen(s);
+    while (end > s && end[-1] == ' ')
+        end--;
+    for (; s < end; s++) {
+        if (s[0] == '\\' && s + 1 < end && s[1] == 't') {
             *o++ = '\t';
             s++;
-        } else if (s[0] == '\\' && s[1] == 'n') {
+        } else if (s[0] == '\\' && s + 1 < end && s[1] == 'n') {
             *o++ = '\n';
             s++;
         } else
@@ -176,7 +183,39 @@ static char *unescape_tabs(const char *s)
     return out;
 }
 
+#define EXIT_TEMPLATE_PARSE 64
+
+/* docker prints a template's error bare, after "template parsing error: ", and exits 1. */
+static int template_fail(tug_error *err)
+{
+    fprintf(stderr, "template parsing error: %s\n", err && err->msg ? err->msg : "unknown failure");
+    tug_error_free(err);
+    return EXIT_USER;
+}
+
+int cli_check_row_format(const tug_template *tmpl, const char *type_name, json_t *header,
+                         tug_error **err)
+{
+    /* docker runs the template once over an empty row before it lists anything */
+    json_t *empty = json_object();
+    const char *k;
+    json_t *v;
+    json_object_foreach(header, k, v) json_object_set_new(empty, k, json_string(""));
+    json_object_set_new(empty, "@Label", json_object());
+    const tug_template_opts opts = {.type_name = type_name};
+    cleanup_free char *out = NULL;
+    int r = tug_template_render_opts(tmpl, empty, &opts, &out, err);
+    json_decref(empty);
+    return r;
+}
+
 int cli_print_rows(const char *format, const char *default_table, json_t *header, json_t *rows)
+{
+    return cli_print_rows_typed(format, default_table, NULL, header, rows);
+}
+
+int cli_print_rows_typed(const char *format, const char *default_table, const char *type_name,
+                         json_t *header, json_t *rows)
 {
     const char *f = format && *format ? format : "table";
     bool table = false;
@@ -195,32 +234,42 @@ int cli_print_rows(const char *format, const char *default_table, json_t *header
     tug_error *err = NULL;
     cleanup_template tug_template *tmpl = NULL;
     if (tug_template_parse(tmpl_text, &tmpl, &err) < 0)
-        return cli_fail(err);
+        return template_fail(err);
+    const tug_template_opts row_opts = {.type_name = type_name};
+    const tug_template_opts header_opts = {.header = true};
     cli_table *t = cli_table_new();
     if (table) {
         cleanup_free char *h = NULL;
-        if (tug_template_render(tmpl, header, &h, &err) < 0) {
+        if (tug_template_render_opts(tmpl, header, &header_opts, &h, &err) < 0) {
             cli_table_free(t);
-            return cli_fail(err);
+            return template_fail(err);
         }
         cli_table_add(t, h);
     }
+    /* nothing is printed unless every row renders, as docker buffers its output */
+    tug_strbuf out = {0};
     size_t i;
     json_t *row;
     json_array_foreach(rows, i, row)
     {
         cleanup_free char *line = NULL;
-        if (tug_template_render(tmpl, row, &line, &err) < 0) {
+        if (tug_template_render_opts(tmpl, row, &row_opts, &line, &err) < 0) {
             cli_table_free(t);
-            return cli_fail(err);
+            tug_strbuf_free(&out);
+            return template_fail(err);
         }
         if (table)
             cli_table_add(t, line);
-        else
-            printf("%s\n", line);
+        else {
+            tug_strbuf_adds(&out, line);
+            tug_strbuf_addc(&out, '\n');
+        }
     }
     if (table)
         cli_table_flush(t, stdout);
+    else if (out.len)
+        fwrite(out.s, 1, out.len, stdout);
+    tug_strbuf_free(&out);
     cli_table_free(t);
     return 0;
 }
@@ -245,17 +294,29 @@ int cli_print_documents(json_t *docs, const char *format)
     }
     tug_error *err = NULL;
     cleanup_template tug_template *t = NULL;
+    /* docker's inspect, version and info exit 64 for a template they cannot parse */
     if (tug_template_parse(format, &t, &err) < 0)
-        return cli_fail(err);
+        return template_fail(err) ? EXIT_TEMPLATE_PARSE : 0;
+    /* docker prints nothing when one document fails */
+    tug_strbuf all = {0};
     size_t i;
     json_t *d;
     json_array_foreach(docs, i, d)
     {
         cleanup_free char *out = NULL;
-        if (tug_template_render(t, d, &out, &err) < 0)
-            return cli_fail(err);
-        printf("%s\n", out);
+        if (tug_template_render(t, d, &out, &err) < 0) {
+            tug_strbuf_free(&all);
+            /* docker's inspector still ends its (empty) output with a newline */
+            putchar('\n');
+            fflush(stdout);
+            return template_fail(err);
+        }
+        tug_strbuf_adds(&all, out);
+        tug_strbuf_addc(&all, '\n');
     }
+    if (all.len)
+        fwrite(all.s, 1, all.len, stdout);
+    tug_strbuf_free(&all);
     return 0;
 }
 

@@ -221,7 +221,8 @@ static int vol_ls(cli_ctx *ctx, int argc, char **argv)
     json_object_set_new(header, "CreatedAt", json_string("CREATED"));
     if (quiet && (format == NULL || !*format))
         format = "{{.Name}}";
-    rc = cli_print_rows(format, "{{.Driver}}\t{{.Name}}", header, rows);
+    rc = cli_print_rows_typed(format, "{{.Driver}}\t{{.Name}}", "*formatter.volumeContext", header,
+                              rows);
     json_decref(header);
     json_decref(rows);
     return rc;

@@ -64,6 +64,14 @@ strings("template", [
     "{{range $i, $p := .Ports}}{{$i}}:{{$p.PrivatePort}}{{end}}", "{{with .Labels}}{{.a}}{{end}}",
     "table {{.ID}}\t{{.Size}}", "{{printf \"%s\" .ID}}", "{{split .ID \"4\"}}", "{{title .Empty}}",
     "{{(index .Names 0)}}", "{{println .Map}}", "{{.Missing.Field}}", "{{",
+    "{{printf \"%-10s|%5.2f|%q|%x|%05d|%v\" .ID .Size .ID 255 .State.Pid .Labels}}",
+    "{{range $k, $v := .Labels}}{{$k}}={{$v}}{{else}}none{{end}}",
+    "{{$x := .ID}}{{$x = \"y\"}}{{$x}}{{range $i, $e := .Names}}{{if eq $i 1}}{{break}}{{end}}{{end}}",
+    "{{if eq .State.Status \"a\" \"running\"}}x{{else if lt .State.Pid 3}}y{{else}}z{{end}}",
+    "{{and .State.Running (or .Empty \"d\") | not}} {{ge .Size 1.0}} {{ne .ID \"\"}}",
+    "{{pad .ID 2 3}}{{truncate .ID 2}}{{slice .ID 1 2}}{{index .Ports 0 \"Type\"}}",
+    "{{with $s := .State}}{{$s.Pid}}{{else with .Map}}m{{end}}{{/* c */}}{{range 3}}{{.}}{{end}}",
+    "{{.Label \"a\"}}{{.Nope}}{{.ID.X}}{{index .List 9}}{{len 3}}{{$u}}",
 ])
 
 strings("ports", [

@@ -48,7 +48,7 @@ teardown_file() { file_registry_stop; }
   [[ $(jq -r .Repository <<<"$output") == "$REGISTRY/busybox" ]]
   [[ $(jq -r .Tag <<<"$output") == latest ]]
   run_tug 1 images --format '{{.Nope'
-  assert_match "^Error: template"
+  assert_match "^template parsing error: template: :1: unclosed action$"
 }
 
 @test "images --digests and --filter dangling/reference" {

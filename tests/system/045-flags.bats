@@ -62,11 +62,12 @@ refused_as_docker() {
 }
 
 @test "a flag docker has and tug does not take yet is an unknown flag, never another one" {
-  # getopt_long read --pid as --pids-limit and failed on "host" as a number
-  # (--pid was read as --pids-limit before tug had --pid; the flags below are docker's ones
-  # tug still lacks, so each must be an unknown flag and never a prefix of another)
+  # getopt_long read --pid as --pids-limit and failed on "host" as a number (--pid is a flag
+  # of its own now; the flags below are docker's ones tug does not take, so each must be an
+  # unknown flag and never a prefix of another)
+  refused "unknown flag: --cpu-rt-runtime" run --cpu-rt-runtime 5 busybox true
+  refused "unknown flag: --cpu-rt-runtime" create --cpu-rt-runtime=5 busybox true
   refused "unknown flag: --gpus" run --gpus all busybox true
-  refused "unknown flag: --isolation" create --isolation=default busybox true
   refused "unknown flag: --link" rm --link x
   refused "unknown flag: --force" network disconnect --force n c
   # run's own flags are not create's, as docker has it

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "../image/image.h"
+#include "../image/reference.h"
 #include "../store/diff.h"
 #include "../store/imgconfig.h"
 #include "../store/layer.h"
@@ -232,6 +233,8 @@ int tug_container_commit(tug_store *s, const char *what, const tug_commit_opts *
     json_decref(cfg);
     if (r < 0)
         return tug_error_wrap(err, "commit %s", what);
+    cleanup_free char *ref = o->tag ? tug_familiar_name(o->tag) : NULL;
+    tug_container_event(s, f.c, "commit", "imageID", id, "imageRef", ref, NULL);
     *ret_image_id = strdup(id);
     return *ret_image_id ? 0 : tug_error_set(err, ENOMEM, "commit");
 }

@@ -382,9 +382,10 @@ static int record(tug_store *s, tug_container *c, const tug_health_check *hc, co
     json_array_append_new(log, e);
     const char *old = known_status(json_string_value(json_object_get(st, "Status")));
     const char *status = judge(st, c, hc, r);
-    if (strcmp(old, status) != 0) {
-        /* TODO(events): health_status: <status> */
-    }
+    char action[64];
+    snprintf(action, sizeof(action), "health_status: %s", status);
+    if (strcmp(old, status) != 0)
+        tug_container_event(s, c, action, NULL);
     json_object_set_new(st, "Status", json_string(status));
     cleanup_free char *text = json_dumps(st, JSON_COMPACT);
     cleanup_free char *path = state_path(s, c->id);

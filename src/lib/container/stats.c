@@ -152,7 +152,7 @@ static int entry_make(tug_stats *st, tug_container *c, const char *given, struct
     if (e->cg == NULL) {
         cleanup_free char *path = NULL;
         tug_error *ignored = NULL;
-        if (asprintf(&path, "tug/%s", c->id) >= 0)
+        if (tug_container_cgroup_path(c, &path) >= 0)
             tug_cgroup_open(path, &e->cg, &ignored);
         tug_error_free(ignored);
     }

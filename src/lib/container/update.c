@@ -138,7 +138,7 @@ int tug_container_update(tug_store *s, tug_container *c, json_t *changes, json_t
         limits_of(merged, ch, &lim);
         cleanup_free char *path = NULL;
         tug_cgroup *cg = NULL;
-        if (asprintf(&path, "tug/%s", c->id) < 0)
+        if (tug_container_cgroup_path(c, &path) < 0)
             return tug_error_set(err, ENOMEM, "update");
         int r = tug_cgroup_open(path, &cg, err);
         if (r == 0)

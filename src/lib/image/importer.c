@@ -8,6 +8,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../store/events.h"
 #include "../store/imgconfig.h"
 #include "../store/layer.h"
 #include "../util/cleanup.h"
@@ -466,6 +467,7 @@ int tug_import(tug_store *s, int fd, const tug_import_opts *opts, char **ret_ima
     if (tug_store_commit(s, err) < 0)
         goto out;
     *ret_image_id = strdup(id);
+    tug_event_image(s, "import", id, id);
     r = 0;
 out:
     if (spooled)

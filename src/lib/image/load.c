@@ -17,6 +17,7 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
+#include "../store/events.h"
 #include "../store/imgconfig.h"
 #include "../store/layer.h"
 #include "../util/cleanup.h"
@@ -519,6 +520,7 @@ int tug_load(tug_store *s, int fd, tug_load_result *ret, tug_error **err)
         load_image *im = &l.images[i];
         tug_loaded_image *out = &ret->images[ret->n++];
         out->id = strdup(im->id);
+        tug_event_image(s, "load", im->id, im->id);
         out->tags = steal_pointer(&im->tags);
         out->replaced = steal_pointer(&im->replaced);
         out->n_tags = im->n_tags;

@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../store/events.h"
 #include "../store/imgconfig.h"
 #include "../store/layer.h"
 #include "../util/cleanup.h"
@@ -253,7 +254,10 @@ static int record_image(tug_store *s, tug_image *img, const tug_reference *ref,
             return -1;
         }
     *ret_tag_same = before && strcmp(before, img->id) == 0;
-    return tug_store_commit(s, err);
+    if (tug_store_commit(s, err) < 0)
+        return -1;
+    tug_event_image(s, "pull", tag ? tag : dref, name);
+    return 0;
 }
 
 int tug_pull(tug_store *s, const tug_reference *ref, const tug_pull_opts *opts,

@@ -15,6 +15,7 @@
 
 #include "../registry/upload.h"
 #include "../store/diff.h"
+#include "../store/events.h"
 #include "../store/layer.h"
 #include "../util/cleanup.h"
 #include "../util/fs.h"
@@ -396,6 +397,8 @@ int tug_push(tug_store *s, const tug_reference *ref, const tug_push_opts *opts,
     tug_sha256_buf(body, len, ret->digest);
     ret->size = (long long)len;
     r = record_push(s, img, ref, ret->digest, err);
+    if (r == 0)
+        tug_event_image(s, "push", full, name);
 out:
     free(c.jobs);
     tug_registry_free(c.reg);

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "../store/diff.h"
+#include "../store/events.h"
 #include "../store/tarwrite.h"
 #include "../util/cleanup.h"
 #include "../util/digest.h"
@@ -564,9 +565,10 @@ int tug_save(tug_store *s, const char *const *names, size_t n, const tug_save_op
             return -1;
     if (collect(&v, err) < 0)
         return -1;
-    if (opts->format == TUG_SAVE_OCI_DIR)
-        return write_dir(&v, opts->path, err);
-    if (opts->path)
-        return write_file(&v, opts->path, err);
-    return write_tar(&v, opts->out_fd, err);
+    int r = opts->format == TUG_SAVE_OCI_DIR ? write_dir(&v, opts->path, err)
+            : opts->path                     ? write_file(&v, opts->path, err)
+                                             : write_tar(&v, opts->out_fd, err);
+    for (size_t i = 0; r == 0 && i < v.n_images; i++)
+        tug_event_image(s, "save", v.images[i].img->id, v.images[i].img->id);
+    return r;
 }

@@ -16,6 +16,7 @@
 #include "../store/db.h"
 #include "../util/cleanup.h"
 #include "../util/strutil.h"
+#include "dns.h"
 #include "netlink.h"
 #include "network.h"
 
@@ -254,14 +255,21 @@ static void write_hosts(tug_store *s, const tug_network *n, bool user_network)
                     json_t *cfg = json_loads((const char *)sqlite3_column_text(xs, 0), 0, NULL);
                     size_t k;
                     json_t *v;
+                    /* --link targets, by their aliases */
+                    char *links = tug_dns_link_hosts(s, json_object_get(cfg, "HostConfig"));
+                    char *more = NULL;
+                    if (links && asprintf(&more, "%s%s", content, links) >= 0) {
+                        free(content);
+                        content = more;
+                    }
+                    free(links);
                     json_array_foreach(
                         json_object_get(json_object_get(cfg, "HostConfig"), "ExtraHosts"), k, v)
                     {
-                        const char *e = json_string_value(v);
-                        const char *colon = e ? strchr(e, ':') : NULL;
-                        char *more = NULL;
-                        if (colon && asprintf(&more, "%s%s\t%.*s\n", content, colon + 1,
-                                              (int)(colon - e), e) >= 0) {
+                        char hname[256], hip[64], *more = NULL;
+                        if (tug_dns_extra_host(json_string_value(v), n->gateway, hname,
+                                               sizeof(hname), hip, sizeof(hip)) &&
+                            asprintf(&more, "%s%s\t%s\n", content, hip, hname) >= 0) {
                             free(content);
                             content = more;
                         }
@@ -276,6 +284,8 @@ static void write_hosts(tug_store *s, const tug_network *n, bool user_network)
     }
     free(ids);
     free(peers);
+    if (user_network)
+        tug_dns_names_write(s);
 }
 
 static void delete_ports(tug_store *s, const char *id)
@@ -323,6 +333,22 @@ int tug_net_plan_make(tug_store *s, const char *id, const char *hostname, json_t
     if (tug_ipam_allocate(s, n, id, want_ip, aliases, &ep, err) < 0) {
         free(p);
         return -1;
+    }
+    /* --mac-address instead of the one derived from the address */
+    const char *want_mac = json_string_value(json_object_get(epc, "MacAddress"));
+    if (want_mac == NULL)
+        want_mac = json_string_value(json_object_get(cfg, "MacAddress"));
+    if (want_mac && *want_mac) {
+        cleanup_stmt sqlite3_stmt *um = tug_db_prepare(
+            s, "UPDATE endpoints SET mac = ? WHERE container_id = ? AND network_id = ?", NULL);
+        if (um) {
+            BIND_TEXT(um, 1, want_mac);
+            BIND_TEXT(um, 2, id);
+            BIND_TEXT(um, 3, n->id);
+            sqlite3_step(um);
+        }
+        free(ep.mac);
+        ep.mac = strdup(want_mac);
     }
     int plen = tug_subnet_prefix(n->subnet);
     p->owner = strdup(id);
@@ -435,8 +461,14 @@ int tug_net_plan_make(tug_store *s, const char *id, const char *hostname, json_t
         return -1;
     }
     (void)hostname;
-    (void)ctr_dir;
     write_hosts(s, n, user_network);
+    if (user_network && tug_dns_container_setup(s, n, hc, ctr_dir, err) < 0) {
+        tug_ipam_release(s, id, NULL);
+        delete_ports(s, id);
+        write_hosts(s, n, user_network);
+        tug_net_plan_free(p);
+        return -1;
+    }
     *ret = p;
     return 0;
 }
@@ -741,6 +773,8 @@ int tug_net_check(tug_store *s, bool repair, char **details, tug_error **err)
         free(ids[i]);
     }
     free(ids);
+    if (repair && n)
+        tug_dns_names_write(s);
     return found;
 }
 
@@ -807,6 +841,7 @@ int tug_net_disconnect(tug_store *s, const char *id, const char *network, bool p
     cleanup_network tug_network *n = NULL;
     if (tug_network_find(s, network, &n, err) < 0)
         return -1;
+    tug_net_disconnected(s, id, n->id);
     cleanup_stmt sqlite3_stmt *st = tug_db_prepare(
         s, "DELETE FROM endpoints WHERE container_id = ? AND network_id = ?", err);
     if (st == NULL)

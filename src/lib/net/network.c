@@ -9,11 +9,12 @@
 #include <time.h>
 
 #include "../store/db.h"
+#include "../store/events.h"
 #include "../util/cleanup.h"
 #include "../util/digest.h"
+#include "../util/strutil.h"
 #include "firewall.h"
 #include "netlink.h"
-#include "../util/strutil.h"
 
 void tug_network_free(tug_network *n)
 {
@@ -319,10 +320,22 @@ static int network_create(tug_store *s, const char *name, const char *subnet, co
     return 0;
 }
 
+/* docker's network events: the network's name and driver, and the container for connect and
+ * disconnect. */
+static void net_event(tug_store *s, const char *action, const char *id, const char *name,
+                      const char *container)
+{
+    tug_event_emit(s, "network", action, id, "name", name, "type", "bridge", "container", container,
+                   NULL);
+}
+
 int tug_network_create(tug_store *s, const char *name, const char *subnet, const char *gateway,
                        bool internal, json_t *labels, tug_network **ret, tug_error **err)
 {
-    return network_create(s, name, subnet, gateway, internal, labels, true, ret, err);
+    int r = network_create(s, name, subnet, gateway, internal, labels, true, ret, err);
+    if (r == 0)
+        net_event(s, "create", (*ret)->id, (*ret)->name, NULL);
+    return r;
 }
 
 /* n's subnet and gateway as the record has them now, read under the write lock: the default
@@ -547,7 +560,10 @@ int tug_network_remove(tug_store *s, const tug_network *n, tug_error **err)
     if (st == NULL)
         return -1;
     BIND_TEXT(st, 1, n->id);
-    return tug_db_step_done(s, st, err);
+    if (tug_db_step_done(s, st, err) < 0)
+        return -1;
+    net_event(s, "destroy", n->id, n->name, NULL);
+    return 0;
 }
 
 int tug_ipam_allocate(tug_store *s, tug_network *n, const char *container_id,
@@ -647,17 +663,36 @@ int tug_ipam_allocate(tug_store *s, tug_network *n, const char *container_id,
     ret->ip = strdup(ip);
     ret->mac = strdup(mac);
     ret->aliases = aliases ? json_incref(aliases) : json_array();
+    net_event(s, "connect", n->id, n->name, container_id);
     return 0;
 }
 
 int tug_ipam_release(tug_store *s, const char *container_id, tug_error **err)
 {
+    tug_net_disconnected(s, container_id, NULL);
     cleanup_stmt sqlite3_stmt *st =
         tug_db_prepare(s, "DELETE FROM endpoints WHERE container_id = ?", err);
     if (st == NULL)
         return -1;
     BIND_TEXT(st, 1, container_id);
     return tug_db_step_done(s, st, err);
+}
+
+void tug_net_disconnected(tug_store *s, const char *container_id, const char *network_id)
+{
+    cleanup_stmt sqlite3_stmt *st = tug_db_prepare(
+        s,
+        "SELECT n.id, n.name FROM endpoints e JOIN networks n ON n.id = e.network_id "
+        "WHERE e.container_id = ?1 AND (?2 IS NULL OR n.id = ?2)",
+        NULL);
+    if (st == NULL)
+        return;
+    BIND_TEXT(st, 1, container_id);
+    if (network_id)
+        BIND_TEXT(st, 2, network_id);
+    while (sqlite3_step(st) == SQLITE_ROW)
+        net_event(s, "disconnect", (const char *)sqlite3_column_text(st, 0),
+                  (const char *)sqlite3_column_text(st, 1), container_id);
 }
 
 json_t *tug_network_inspect_json(tug_store *s, const tug_network *n)

@@ -52,6 +52,9 @@ typedef struct tug_endpoint {
 int tug_ipam_allocate(tug_store *s, tug_network *n, const char *container_id,
                       const char *want_ip, json_t *aliases, tug_endpoint *ret, tug_error **err);
 /* Release every address of a container. */
+/* Record "disconnect" events for the container's endpoints (on network_id, NULL: all) about
+ * to be removed. */
+void tug_net_disconnected(tug_store *s, const char *container_id, const char *network_id);
 int tug_ipam_release(tug_store *s, const char *container_id, tug_error **err);
 void tug_endpoint_clear(tug_endpoint *e);
 /* The prefix length of a subnet "a.b.c.d/len". */

@@ -584,6 +584,41 @@ static int write_weight(int dfd, const char *file, const char *bfq_file, const c
     return 0;
 }
 
+/* Block I/O rate limits: v1's blkio.throttle.* files take "maj:min rate" a line, v2's io.max
+ * "maj:min rbps=N"; a device's weight goes to the weight file, or BFQ's (dfd -1: no
+ * controller for them). */
+static int write_throttle(int dfd, bool v2, const tug_cgroup_limits *lim, tug_error **err)
+{
+    static const char *const v1_files[] = {
+        "blkio.throttle.read_bps_device", "blkio.throttle.write_bps_device",
+        "blkio.throttle.read_iops_device", "blkio.throttle.write_iops_device"};
+    static const char *const v2_keys[] = {"rbps", "wbps", "riops", "wiops"};
+    for (size_t i = 0; i < lim->n_throttle; i++) {
+        const tug_blkio_throttle *t = &lim->throttle[i];
+        if (dfd < 0)
+            return tug_error_set(err, EOPNOTSUPP, "set block I/O limits: the %s cgroup is not "
+                                                  "mounted", v2 ? "io" : "blkio");
+        char line[96];
+        if (t->kind == TUG_BLKIO_WEIGHT_DEVICE) {
+            snprintf(line, sizeof(line), "%u:%u %llu", t->major, t->minor, t->rate);
+            int r = write_raw(dfd, v2 ? "io.weight" : "blkio.weight_device", line);
+            if (r == -ENOENT)
+                r = write_raw(dfd, v2 ? "io.bfq.weight" : "blkio.bfq.weight_device", line);
+            if (r < 0)
+                return tug_error_set(err, -r, "set block I/O weight %s", line);
+            continue;
+        }
+        if (v2)
+            snprintf(line, sizeof(line), "%u:%u %s=%llu", t->major, t->minor, v2_keys[t->kind],
+                     t->rate);
+        else
+            snprintf(line, sizeof(line), "%u:%u %llu", t->major, t->minor, t->rate);
+        if (write_at(dfd, v2 ? "io.max" : v1_files[t->kind], line, err) < 0)
+            return tug_error_wrap(err, "set block I/O limit %s", line);
+    }
+    return 0;
+}
+
 /* cpuset.cpus and cpuset.mems (the same file names in v1 and v2). */
 static int write_cpusets(int dfd, const tug_cgroup_limits *lim, tug_error **err)
 {
@@ -735,10 +770,20 @@ static int v1_limit(tug_cgroup *cg, const tug_cgroup_limits *lim, tug_error **er
         (m ? write_ll(m->fd, "memory.soft_limit_in_bytes", lim->memory_reservation, err)
            : tug_error_set(err, EOPNOTSUPP, "the memory cgroup is not mounted")) < 0)
         return tug_error_wrap(err, "set memory reservation");
+    if (lim->swappiness_set &&
+        (m ? write_ll(m->fd, "memory.swappiness", lim->memory_swappiness, err)
+           : tug_error_set(err, EOPNOTSUPP, "the memory cgroup is not mounted")) < 0)
+        return tug_error_wrap(err, "set memory swappiness");
+    if (lim->oom_kill_disable &&
+        (m ? write_ll(m->fd, "memory.oom_control", 1, err)
+           : tug_error_set(err, EOPNOTSUPP, "the memory cgroup is not mounted")) < 0)
+        return tug_error_wrap(err, "disable the OOM killer");
     if (lim->blkio_weight > 0 &&
         (b ? write_weight(b->fd, "blkio.weight", "blkio.bfq.weight", "%lld", lim->blkio_weight, err)
            : tug_error_set(err, EOPNOTSUPP, "the blkio cgroup is not mounted")) < 0)
         return tug_error_wrap(err, "set blkio weight");
+    if (write_throttle(b ? b->fd : -1, false, lim, err) < 0)
+        return -1;
     if (write_cpusets(cs ? cs->fd : -1, lim, err) < 0)
         return -1;
     return 0;
@@ -1019,6 +1064,9 @@ static int v2_limit(tug_cgroup *cg, const tug_cgroup_limits *lim, tug_error **er
                                   write_weight(fd, "io.weight", "io.bfq.weight", "default %lld",
                                                lim->blkio_weight, err) < 0))
         return tug_error_wrap(err, "set blkio weight");
+    if (lim->n_throttle > 0 && (v2_need(cg, V2_IO, "block I/O limits", err) < 0 ||
+                                write_throttle(fd, true, lim, err) < 0))
+        return -1;
     if (((lim->cpuset_cpus && *lim->cpuset_cpus) || (lim->cpuset_mems && *lim->cpuset_mems)) &&
         v2_need(cg, V2_CPUSET, "cpuset", err) < 0)
         return -1;
@@ -1399,6 +1447,14 @@ int tug_cgroup_update(tug_cgroup *cg, const tug_cgroup_limits *lim, tug_error **
     if (check_limits(lim, err) < 0 || cg->ops->limit(cg, lim, err) < 0)
         return tug_error_wrap(err, "update cgroup %s", cg->name);
     return 0;
+}
+
+bool tug_cgroup_memory_v1_knob(const char *file)
+{
+    cleanup_free char *path = NULL;
+    if (asprintf(&path, "/sys/fs/cgroup/memory/%s", file) < 0)
+        return false;
+    return tug_cgroup_host_mode() != TUG_CGROUP_V2 && access(path, F_OK) == 0;
 }
 
 bool tug_cgroup_blkio_weight_supported(void)

@@ -18,6 +18,22 @@ typedef struct tug_device_rule {
 /* The bits of an access, the kernel's own (BPF_DEVCG_ACC_*). */
 enum { TUG_DEV_MKNOD = 1, TUG_DEV_READ = 2, TUG_DEV_WRITE = 4, TUG_DEV_RWM = 7 };
 
+/* One --device-{read,write}-{bps,iops} limit (or --blkio-weight-device weight): the device's
+ * numbers and its rate. */
+typedef enum {
+    TUG_THROTTLE_READ_BPS,
+    TUG_THROTTLE_WRITE_BPS,
+    TUG_THROTTLE_READ_IOPS,
+    TUG_THROTTLE_WRITE_IOPS,
+    TUG_BLKIO_WEIGHT_DEVICE, /* --blkio-weight-device: rate is the weight */
+} tug_throttle_kind;
+
+typedef struct tug_blkio_throttle {
+    tug_throttle_kind kind;
+    unsigned major, minor;
+    unsigned long long rate;
+} tug_blkio_throttle;
+
 typedef struct tug_cgroup_limits {
     long long memory;      /* bytes; 0 = no limit */
     long long memory_swap; /* memory + swap in bytes; 0 = docker's default (twice memory when a
@@ -28,8 +44,13 @@ typedef struct tug_cgroup_limits {
     long long pids_limit;  /* 0 = leave as it is, negative = no limit */
     long long memory_reservation; /* soft limit in bytes; 0 = leave as it is */
     long long blkio_weight;       /* 10..1000; 0 = leave as it is */
+    long long memory_swappiness;  /* 0..100 when swappiness_set */
+    bool swappiness_set;
+    bool oom_kill_disable;        /* --oom-kill-disable (v1 only: v2 has no such switch) */
     const char *cpuset_cpus;      /* "0-1,3"; NULL or "" = leave as it is */
     const char *cpuset_mems;
+    const tug_blkio_throttle *throttle; /* block I/O rate limits, n_throttle of them */
+    size_t n_throttle;
     const tug_device_rule *devices; /* the device policy; NULL leaves the group's as it is */
     size_t n_devices;
 } tug_cgroup_limits;
@@ -80,6 +101,9 @@ void tug_cgroup_stats_read(tug_cgroup *cg, tug_cgroup_stats *ret);
 /* Apply changed limits to an existing group (`update`): the fields not left at 0 (NULL for
  * the cpusets) are written, checked as at create. */
 int tug_cgroup_update(tug_cgroup *cg, const tug_cgroup_limits *lim, tug_error **err);
+/* Whether this host's v1 memory controller has file (memory.swappiness, memory.oom_control):
+ * v2 has neither. */
+bool tug_cgroup_memory_v1_knob(const char *file);
 /* Whether this host's block I/O controller takes a weight (it needs the BFQ scheduler). */
 bool tug_cgroup_blkio_weight_supported(void);
 /* Leftover groups under parent ("tug"): empty, and at least min_age(name) seconds old (-1:

@@ -5,6 +5,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,9 +14,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../net/dns.h"
 #include "../net/netsetup.h"
 #include "../net/network.h"
 #include "../store/db.h"
+#include "../store/events.h"
 #include "../store/imgconfig.h"
 #include "../util/cleanup.h"
 #include "../util/digest.h"
@@ -164,15 +167,15 @@ int tug_container_write_etc(const char *dir, const char *hostname, json_t *hc, t
                  "ff02::2\tip6-allrouters\n127.0.1.1\t%s\n",
                  hostname) < 0)
         return tug_error_set(err, ENOMEM, "create");
-    /* --add-host host:ip */
+    /* --add-host host:ip; host-gateway is the network's gateway, known at start */
     size_t i;
     json_t *v;
     json_array_foreach(json_object_get(hc, "ExtraHosts"), i, v)
     {
-        const char *e = json_string_value(v);
-        const char *colon = e ? strchr(e, ':') : NULL;
-        char *more = NULL;
-        if (colon && asprintf(&more, "%s%s\t%.*s\n", hosts, colon + 1, (int)(colon - e), e) >= 0) {
+        char hname[256], hip[64], *more = NULL;
+        if (tug_dns_extra_host(json_string_value(v), NULL, hname, sizeof(hname), hip,
+                               sizeof(hip)) &&
+            asprintf(&more, "%s%s\t%s\n", hosts, hip, hname) >= 0) {
             free(hosts);
             hosts = more;
         }
@@ -181,36 +184,40 @@ int tug_container_write_etc(const char *dir, const char *hostname, json_t *hc, t
         return -1;
     free(p);
     p = NULL;
-    /* The host's resolvers, minus loopback ones that mean nothing inside the container. */
-    cleanup_free char *resolv = NULL;
-    size_t len = 0;
-    tug_error *ignored = NULL;
-    tug_strbuf ob = {0};
-    json_t *dns = json_object_get(hc, "Dns");
-    if (json_array_size(dns) > 0) {
-        /* --dns replaces the host's resolvers */
-        json_array_foreach(dns, i, v)
-        {
-            tug_strbuf_adds(&ob, "nameserver ");
-            tug_strbuf_adds(&ob, json_string_value(v) ? json_string_value(v) : "");
-            tug_strbuf_addc(&ob, '\n');
-        }
-    }
-    if (tug_read_file("/etc/resolv.conf", &resolv, &len, &ignored) == 0) {
-        for (char *save = NULL, *l = strtok_r(resolv, "\n", &save); l;
-             l = strtok_r(NULL, "\n", &save)) {
-            if (strncmp(l, "nameserver", 10) == 0 &&
-                (strstr(l, " 127.") || strstr(l, " ::1") || json_array_size(dns) > 0))
-                continue;
-            tug_strbuf_adds(&ob, l);
-            tug_strbuf_addc(&ob, '\n');
-        }
-    }
-    tug_error_free(ignored);
-    cleanup_free char *out = tug_strbuf_steal(&ob);
+    /* user networks point it at their resolver at start (net/dns.c) */
+    cleanup_free char *out = tug_dns_resolv_conf(hc, NULL);
     if (out == NULL || asprintf(&p, "%s/resolv.conf", dir) < 0)
         return tug_error_set(err, ENOMEM, "create");
     return tug_write_file_atomic_nosync(p, out, strlen(out), 0644, err);
+}
+
+/* --pid/--ipc container:NAME: the container is looked up now, by the name the user gave, and
+ * joined by its ID when this one starts (request's TugJoin, the spec's annotations). */
+static int resolve_joins(tug_store *s, json_t *request, tug_error **err)
+{
+    static const char *const keys[][2] = {{"PidMode", "pid"}, {"IpcMode", "ipc"}};
+    json_t *hc = json_object_get(request, "HostConfig");
+    for (size_t i = 0; i < TUG_ARRAY_SIZE(keys); i++) {
+        const char *mode = json_string_value(json_object_get(hc, keys[i][0]));
+        if (mode == NULL || strncmp(mode, "container:", 10) != 0)
+            continue;
+        cleanup_container tug_container *other = NULL;
+        if (tug_container_find(s, mode + 10, &other, err) < 0)
+            return tug_error_wrap(err, "--%s %s", keys[i][1], mode);
+        /* as docker: a container's IPC is another's to join when it said so */
+        const char *donor = json_string_value(
+            json_object_get(json_object_get(other->config, "HostConfig"), "IpcMode"));
+        if (strcmp(keys[i][1], "ipc") == 0 && (donor == NULL || strcmp(donor, "shareable") != 0))
+            return tug_error_user(err,
+                                  "can't join IPC of container %s: non-shareable IPC (hint: use "
+                                  "IpcMode:shareable for the donor container)",
+                                  mode + 10);
+        json_t *join = json_object_get(request, "TugJoin");
+        if (!json_is_object(join))
+            json_object_set_new(request, "TugJoin", join = json_object());
+        json_object_set_new(join, keys[i][1], json_string(other->id));
+    }
+    return 0;
 }
 
 int tug_container_create(tug_store *s, const char *image, json_t *request, const char *name,
@@ -242,8 +249,16 @@ int tug_container_create(tug_store *s, const char *image, json_t *request, const
             return -1;
         tug_network_free(net);
     }
+    if (tug_dns_links_check(s, json_object_get(request, "HostConfig"), err) < 0)
+        return -1;
+    if (resolve_joins(s, request, err) < 0)
+        return -1;
+    const char *utsmode =
+        json_string_value(json_object_get(json_object_get(request, "HostConfig"), "UTSMode"));
+    bool host_uts = utsmode && strcmp(utsmode, "host") == 0;
     const char *given_hn = json_string_value(json_object_get(cfg, "Hostname"));
-    if (netmode && strcmp(netmode, "host") == 0 && (given_hn == NULL || *given_hn == '\0')) {
+    if (((netmode && strcmp(netmode, "host") == 0) || host_uts) &&
+        (given_hn == NULL || *given_hn == '\0')) {
         /* on the host's network a container has the host's name, as in docker */
         char host[256] = "";
         if (gethostname(host, sizeof(host) - 1) == 0)
@@ -344,7 +359,10 @@ int tug_container_create(tug_store *s, const char *image, json_t *request, const
             goto fail;
         }
     }
-    return tug_container_find(s, id, ret_ctr, err);
+    if (tug_container_find(s, id, ret_ctr, err) < 0)
+        return -1;
+    tug_container_event(s, *ret_ctr, "create", NULL);
+    return 0;
 fail: {
     tug_error *ignored = NULL;
     tug_volume_release(s, id, true, &ignored);
@@ -354,6 +372,49 @@ fail: {
     tug_error_free(ignored);
     return -1;
 }
+}
+
+void tug_container_event(tug_store *s, const tug_container *c, const char *action, ...)
+{
+    json_t *attrs = json_object();
+    json_t *labels = json_object_get(json_object_get(c->config, "Config"), "Labels");
+    const char *k;
+    json_t *v;
+    if (attrs == NULL)
+        return;
+    json_object_foreach(labels, k, v)
+    {
+        if (json_is_string(v))
+            json_object_set(attrs, k, v);
+    }
+    json_object_set_new(attrs, "image", json_string(c->image_name ? c->image_name : ""));
+    json_object_set_new(attrs, "name", json_string(c->name ? c->name : ""));
+    va_list ap;
+    va_start(ap, action);
+    while ((k = va_arg(ap, const char *)) != NULL) {
+        const char *val = va_arg(ap, const char *);
+        if (val)
+            json_object_set_new(attrs, k, json_string(val));
+    }
+    va_end(ap);
+    tug_event_emitj(s, "container", action, c->id, attrs);
+}
+
+void tug_container_volume_events(tug_store *s, const tug_container *c, const char *action)
+{
+    size_t i;
+    json_t *m;
+    json_array_foreach(json_object_get(c->config, "TugMountPoints"), i, m)
+    {
+        const char *type = json_string_value(json_object_get(m, "Type"));
+        if (type == NULL || strcmp(type, "volume") != 0)
+            continue;
+        tug_event_emit(
+            s, "volume", action, json_string_value(json_object_get(m, "Name")), "container", c->id,
+            "destination", json_string_value(json_object_get(m, "Destination")), "driver", "local",
+            "propagation", json_string_value(json_object_get(m, "Propagation")), "read/write",
+            json_is_false(json_object_get(m, "RW")) ? "false" : "true", NULL);
+    }
 }
 
 int tug_container_find(tug_store *s, const char *what, tug_container **ret_ctr, tug_error **err)
@@ -527,8 +588,9 @@ int tug_container_rename(tug_store *s, tug_container *c, const char *name, tug_e
     }
     if (r < 0)
         return tug_error_wrap(err, "rename container %s to %s", c->name, name);
-    free(c->name);
+    cleanup_free char *old = c->name;
     c->name = strdup(name);
+    tug_container_event(s, c, "rename", "oldName", old, NULL);
     return 0;
 }
 
@@ -571,6 +633,7 @@ int tug_container_remove(tug_store *s, tug_container *c, tug_error **err)
     if (tug_db_step_done(s, st, err) < 0)
         return -1;
     c->removed = true;
+    tug_container_event(s, c, "destroy", NULL);
     /* Then the directory is set aside under a name that says whose removal it is: one that
      * fails or is killed halfway leaves .rm-PID-ID, which the next removal (or `system check`)
      * takes once that PID is gone, never a directory that looks like a container's. */
@@ -762,6 +825,11 @@ static json_t *time_json(long long ns)
     return j;
 }
 
+int tug_container_cgroup_path(const tug_container *c, char **ret)
+{
+    return tug_spec_cgroup_path(json_object_get(c->config, "HostConfig"), c->id, ret);
+}
+
 json_t *tug_container_inspect_json(tug_store *s, tug_container *c)
 {
     json_t *o = json_object();
@@ -826,7 +894,14 @@ json_t *tug_container_inspect_json(tug_store *s, tug_container *c)
     json_object_set_new(o, "ProcessLabel", json_string(""));
     json_object_set_new(o, "AppArmorProfile", json_string(""));
     json_object_set_new(o, "ExecIDs", json_null());
-    json_object_set(o, "HostConfig", hc ? hc : json_object());
+    json_t *hco = hc ? json_deep_copy(hc) : json_object();
+    if (hco) {
+        tug_spec_host_config_defaults(hco);
+        if (json_object_get(hco, "Links")) /* links as docker shows them */
+            json_object_set_new(hco, "Links",
+                                tug_dns_links_json(json_object_get(hc, "Links"), c->name));
+    }
+    json_object_set_new(o, "HostConfig", hco ? hco : json_object());
     json_t *gd = json_object(), *data = json_object();
     json_object_set_new(data, "MergedDir", json_string(mg));
     json_object_set_new(data, "UpperDir", json_string(up));
@@ -861,6 +936,16 @@ json_t *tug_container_inspect_json(tug_store *s, tug_container *c)
         json_object_set_new(e, "IPAddress", json_string(""));
         json_object_set_new(nets, mode && strcmp(mode, "default") != 0 ? mode : "bridge", e);
     }
+    /* the rest of docker's keys, with what they hold for a container on the default bridge */
+    json_t *eid = json_object_get(bridge, "EndpointID");
+    json_auto_t *rest = json_pack(
+        "{s:b, s:s, s:i, s:s, s:n, s:n, s:o, s:s, s:i, s:s, s:s}", "HairpinMode", 0,
+        "LinkLocalIPv6Address", "", "LinkLocalIPv6PrefixLen", 0, "SandboxKey", "",
+        "SecondaryIPAddresses", "SecondaryIPv6Addresses", "EndpointID",
+        json_is_string(eid) ? json_incref(eid) : json_string(""), "GlobalIPv6Address", "",
+        "GlobalIPv6PrefixLen", 0, "IPv6Gateway", "", "Bridge", "");
+    if (rest)
+        json_object_update_missing(ns, rest);
     json_object_set_new(ns, "Networks", nets);
     json_object_set_new(o, "NetworkSettings", ns);
     return o;

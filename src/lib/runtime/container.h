@@ -37,6 +37,16 @@ typedef struct tug_container {
 } tug_container;
 
 void tug_container_free(tug_container *c);
+/* Record a container event (store/events.h) with docker's attributes: image, name and the
+ * container's labels, then extra key, value pairs ending in NULL. */
+void tug_container_event(tug_store *s, const tug_container *c, const char *action, ...)
+    __attribute__((sentinel));
+/* docker's exec events: "exec_create: CMD ARGS" and "exec_start: CMD ARGS" when args is given,
+ * else "exec_die" with the exit code. */
+void tug_exec_event(tug_store *s, const tug_container *c, const char *action, char **args,
+                    int exit_code);
+/* A volume event ("mount", "unmount") for each volume the container mounts. */
+void tug_container_volume_events(tug_store *s, const tug_container *c, const char *action);
 void tug_container_freep(tug_container **c);
 #define cleanup_container __attribute__((cleanup(tug_container_freep)))
 
@@ -111,6 +121,9 @@ int tug_container_pidfd(const tug_container *c, tug_error **err);
 int tug_signal_parse(const char *s);
 
 /* docker's `inspect` document for a container. */
+/* The container's cgroup name for tug_cgroup_open ("tug/<id>", or under its --cgroup-parent);
+ * asprintf's result. */
+int tug_container_cgroup_path(const tug_container *c, char **ret);
 json_t *tug_container_inspect_json(tug_store *s, tug_container *c);
 
 /* hostname, hosts and resolv.conf for a container in dir (bound over the image's /etc ones):

@@ -27,6 +27,7 @@
 
 #include "../util/cleanup.h"
 #include "../util/fs.h"
+#include "../util/strutil.h"
 #include "cgroup.h"
 #include "container.h"
 #include "linux.h"
@@ -93,6 +94,8 @@ __attribute__((noreturn)) static void exec_process(const exec_plan *p)
     char home[PATH_MAX] = "/";
     const char *user = o->user && *o->user ? o->user : spec->user ? spec->user : "0";
     tug_child_resolve_user(user, &uid, &gid, groups, &ngroups, home, sizeof(home));
+    if (spec->groups)
+        tug_child_add_groups(spec->groups, groups, &ngroups);
     char **env = merged_env(spec->env, o->env);
     if (env == NULL)
         tug_child_die(125, ENOMEM, "exec");
@@ -275,6 +278,28 @@ static int launch(exec_plan *p, int pipes[3][2], pid_t *ret_pid, tug_error **err
     return 0;
 }
 
+void tug_exec_event(tug_store *s, const tug_container *c, const char *action, char **args,
+                    int exit_code)
+{
+    if (args == NULL) {
+        char code[16];
+        snprintf(code, sizeof(code), "%d", exit_code);
+        tug_container_event(s, c, action, "exitCode", code, NULL);
+        return;
+    }
+    tug_strbuf b = {0};
+    tug_strbuf_adds(&b, action);
+    tug_strbuf_adds(&b, ":");
+    for (char **a = args; *a; a++) {
+        tug_strbuf_addc(&b, ' ');
+        tug_strbuf_adds(&b, *a);
+    }
+    cleanup_free char *full = tug_strbuf_steal(&b);
+    tug_strbuf_free(&b);
+    if (full)
+        tug_container_event(s, c, full, NULL);
+}
+
 int tug_container_exec(tug_store *s, tug_container *c, const tug_exec_opts *o,
                        tug_exec_proc *ret, tug_error **err)
 {
@@ -301,7 +326,7 @@ int tug_container_exec(tug_store *s, tug_container *c, const tug_exec_opts *o,
             goto out;
         p.filter = filter;
     }
-    if (asprintf(&cgpath, "tug/%s", c->id) < 0) {
+    if (tug_container_cgroup_path(c, &cgpath) < 0) {
         tug_error_set(err, ENOMEM, "exec");
         goto out;
     }
@@ -313,6 +338,8 @@ int tug_container_exec(tug_store *s, tug_container *c, const tug_exec_opts *o,
         goto out;
     if (launch(&p, pipes, &pid, err) < 0)
         goto out;
+    tug_exec_event(s, c, "exec_create", o->args, 0);
+    tug_exec_event(s, c, "exec_start", o->args, 0);
     if (o->detach) {
         waitpid(pid, NULL, 0);
         pid = 0;

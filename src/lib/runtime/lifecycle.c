@@ -22,6 +22,7 @@
 #include "attach.h"
 #include "container.h"
 #include "linux.h"
+#include "spec.h"
 #include "proc.h"
 
 static long long proc_start_time(pid_t pid)
@@ -197,19 +198,6 @@ typedef struct start_msg {
     char text[1024];
 } start_msg;
 
-static char *self_dir(void)
-{
-    char buf[PATH_MAX];
-    ssize_t n = readlink("/proc/self/exe", buf, sizeof(buf) - 1);
-    if (n <= 0)
-        return strdup("/usr/local/bin");
-    buf[n] = '\0';
-    char *slash = strrchr(buf, '/');
-    if (slash)
-        *slash = '\0';
-    return strdup(buf);
-}
-
 static char *self_exe(void)
 {
     char buf[PATH_MAX];
@@ -335,7 +323,7 @@ __attribute__((noreturn)) static void monitor_child(tug_store *s, tug_container 
             io.in = in[0];
         }
     }
-    cleanup_free char *dir = self_dir();
+    cleanup_free char *dir = tug_self_dir();
     cleanup_free char *seccomp_cache = NULL, *init = NULL, *monitor = NULL;
     if (asprintf(&seccomp_cache, "/run/tug/seccomp") < 0 ||
         asprintf(&init, "%s/tug-monitor", dir) < 0 || asprintf(&monitor, "%s/tug-monitor", dir) < 0)
@@ -408,8 +396,12 @@ __attribute__((noreturn)) static void monitor_child(tug_store *s, tug_container 
     argv[a++] = s->root;
     argv[a++] = "--tug";
     argv[a++] = tug;
-    argv[a++] = "--log";
-    argv[a++] = log;
+    const char *driver = json_string_value(json_object_get(
+        json_object_get(json_object_get(c->config, "HostConfig"), "LogConfig"), "Type"));
+    if (driver == NULL || strcmp(driver, "none") != 0) {
+        argv[a++] = "--log";
+        argv[a++] = log;
+    }
     argv[a++] = "--exit-file";
     argv[a++] = exitf;
     argv[a++] = "--log-max-size";
@@ -471,6 +463,27 @@ __attribute__((noreturn)) static void monitor_child(tug_store *s, tug_container 
     _exit(125);
 }
 
+/* --pid/--ipc container:NAME: that container's namespaces, while it runs. */
+static int join_containers(tug_store *s, tug_spawn_spec *spec, json_t *ann, tug_error **err)
+{
+    static const char *const joins[][3] = {{TUG_ANN_JOIN_PID, "pid", "PID"},
+                                           {TUG_ANN_JOIN_IPC, "ipc", "IPC"}};
+    for (size_t i = 0; i < TUG_ARRAY_SIZE(joins); i++) {
+        const char *id = json_string_value(json_object_get(ann, joins[i][0]));
+        if (id == NULL)
+            continue;
+        cleanup_container tug_container *other = NULL;
+        if (tug_container_find(s, id, &other, err) < 0)
+            return -1;
+        if (strcmp(other->state, TUG_STATE_RUNNING) != 0 || !tug_container_alive(other))
+            return tug_error_user(err, "cannot join %s of a non running container: %s",
+                                  joins[i][2], other->id);
+        if (tug_spawn_spec_join(spec, joins[i][1], other->pid, err) < 0)
+            return -1;
+    }
+    return 0;
+}
+
 int tug_container_start(tug_store *s, tug_container *c, const tug_start_opts *o,
                         tug_error **err)
 {
@@ -490,9 +503,13 @@ int tug_container_start(tug_store *s, tug_container *c, const tug_start_opts *o,
         return tug_error_set(err, 0, "read %s: %s", cfgpath, jerr.text);
     tug_spawn_spec *spec = NULL;
     int r = tug_spawn_spec_parse(specj, dir, &spec, err);
+    if (r == 0)
+        r = join_containers(s, spec, json_object_get(specj, "annotations"), err);
     json_decref(specj);
-    if (r < 0)
+    if (r < 0) {
+        tug_spawn_spec_free(spec);
         return -1;
+    }
     cleanup_free char *exitf = ctr_run_path(s, c->id, "exit");
     cleanup_free char *stopped = ctr_run_path(s, c->id, "stopped");
     if (exitf == NULL || stopped == NULL || tug_run_dir_make(s, c->id, err) < 0) {
@@ -568,6 +585,13 @@ int tug_container_start(tug_store *s, tug_container *c, const tug_start_opts *o,
     }
     mark_running(c, &msg);
     r = tug_container_save_state(s, c, err);
+    /* before the ack lets the command run: its die never comes before its start */
+    if (r == 0 && o->attach_fd >= 0)
+        tug_container_event(s, c, "attach", NULL);
+    if (r == 0)
+        tug_container_volume_events(s, c, "mount");
+    if (r == 0)
+        tug_container_event(s, c, "start", NULL);
     if (write(ack[1], "k", 1) < 0) {
         /* the monitor went on without us */
     }
@@ -616,6 +640,14 @@ static void mark_stopped(tug_store *s, const tug_container *c)
         tug_write_file_atomic_nosync(stopped, "1", 1, 0600, NULL);
 }
 
+/* docker's "kill", with the signal's number. */
+static void kill_event(tug_store *s, const tug_container *c, int sig)
+{
+    char num[16];
+    snprintf(num, sizeof(num), "%d", sig);
+    tug_container_event(s, c, "kill", "signal", num, NULL);
+}
+
 int tug_container_signal(tug_store *s, tug_container *c, int sig, tug_error **err)
 {
     if (tug_container_refresh(s, c, err) < 0)
@@ -631,6 +663,7 @@ int tug_container_signal(tug_store *s, tug_container *c, int sig, tug_error **er
         return not_running(c, err);
     if (r < 0)
         return tug_error_set(err, -r, "signal %s", c->name);
+    kill_event(s, c, sig);
     if (sig == SIGKILL && strcmp(c->state, TUG_STATE_PAUSED) == 0) {
         /* a frozen process cannot die: thaw it so the kill lands, as docker does */
         tug_error *e = NULL;
@@ -711,14 +744,19 @@ int tug_container_stop(tug_store *s, tug_container *c, int sig, int timeout, boo
     }
     if (strcmp(c->state, TUG_STATE_PAUSED) == 0)
         tug_container_pause(s, c, false, NULL);
-    tug_pidfd_signal(pidfd, sig);
+    if (tug_pidfd_signal(pidfd, sig) == 0)
+        kill_event(s, c, sig);
     if (!tug_pidfd_wait(pidfd, timeout * 1000)) {
         *ret_forced = true;
-        tug_pidfd_signal(pidfd, SIGKILL);
+        if (tug_pidfd_signal(pidfd, SIGKILL) == 0)
+            kill_event(s, c, SIGKILL);
         tug_pidfd_wait(pidfd, 10000);
     }
     wait_ended(c, 10000);
-    return reload(s, c, exit_fd, err);
+    int r = reload(s, c, exit_fd, err);
+    if (r == 0)
+        tug_container_event(s, c, "stop", NULL);
+    return r;
 }
 
 int tug_container_pause(tug_store *s, tug_container *c, bool pause, tug_error **err)
@@ -733,7 +771,7 @@ int tug_container_pause(tug_store *s, tug_container *c, bool pause, tug_error **
     if (!pause && !paused)
         return tug_error_user(err, "Container %s is not paused", c->id);
     cleanup_free char *cgpath = NULL;
-    if (asprintf(&cgpath, "tug/%s", c->id) < 0)
+    if (tug_container_cgroup_path(c, &cgpath) < 0)
         return tug_error_set(err, ENOMEM, "pause");
     tug_cgroup *cg = NULL;
     if (tug_cgroup_open(cgpath, &cg, err) < 0)
@@ -743,7 +781,10 @@ int tug_container_pause(tug_store *s, tug_container *c, bool pause, tug_error **
     if (r < 0)
         return -1;
     set_state(c, pause ? TUG_STATE_PAUSED : TUG_STATE_RUNNING);
-    return tug_container_save_state(s, c, err);
+    if (tug_container_save_state(s, c, err) < 0)
+        return -1;
+    tug_container_event(s, c, pause ? "pause" : "unpause", NULL);
+    return 0;
 }
 
 static void send_exit(int fd, int code)
@@ -761,7 +802,7 @@ static void remove_cgroup(const tug_container *c)
     cleanup_free char *cgpath = NULL;
     tug_cgroup *cg = NULL;
     tug_error *e = NULL;
-    if (asprintf(&cgpath, "tug/%s", c->id) >= 0 && tug_cgroup_open(cgpath, &cg, &e) == 0) {
+    if (tug_container_cgroup_path(c, &cgpath) >= 0 && tug_cgroup_open(cgpath, &cg, &e) == 0) {
         tug_cgroup_destroy(cg, &e);
         tug_cgroup_free(cg);
     }
@@ -782,6 +823,19 @@ static bool restart_wanted(tug_store *s, const tug_container *c)
            (max <= 0 || c->restart_count < max);
 }
 
+/* docker's "die", with the exit code and how long the run took (seconds). */
+static void die_event(tug_store *s, const tug_container *c)
+{
+    char code[16], took[24];
+    long long secs = c->started_ns && c->finished_ns > c->started_ns
+                         ? (c->finished_ns - c->started_ns) / 1000000000LL
+                         : 0;
+    snprintf(code, sizeof(code), "%d", c->exit_code);
+    snprintf(took, sizeof(took), "%lld", secs);
+    tug_container_event(s, c, "die", "exitCode", code, "execDuration", took, NULL);
+    tug_container_volume_events(s, c, "unmount");
+}
+
 /* The container ended with the status in c: record it, then remove it (--rm) or restart it
  * (its restart policy), then tell an attached client. The monitor's container-finish, an
  * attached `tug run` and a command that found the monitor killed (late) may all get here for
@@ -799,6 +853,7 @@ static int container_ended(tug_store *s, tug_container *c, int attach_fd, bool l
         send_exit(attach_fd, c->exit_code);
         return reload(s, c, -1, err);
     }
+    die_event(s, c);
     if (late)
         remove_cgroup(c);
     tug_net_release(s, c->id);

@@ -183,6 +183,12 @@ void tug_spawn_spec_free(tug_spawn_spec *s)
     }
     free(s->mounts);
     free(s->netns_path);
+    free(s->pidns_path);
+    free(s->ipcns_path);
+    free(s->utsns_path);
+    free(s->shm_from);
+    free(s->domainname);
+    free(s->groups);
     free(s->cgroup_path);
     free((char *)s->limits.cpuset_cpus);
     free((char *)s->limits.cpuset_mems);
@@ -191,6 +197,7 @@ void tug_spawn_spec_free(tug_spawn_spec *s)
     strv_free(s->readonly);
     free(s->seccomp);
     free(s->device_rules);
+    free(s->throttle);
     tug_device_nodes_free(s->devices, s->n_devices);
     free(s);
 }
@@ -198,6 +205,56 @@ void tug_spawn_spec_free(tug_spawn_spec *s)
 static char *dup_or_null(const char *s)
 {
     return s ? strdup(s) : NULL;
+}
+
+/* linux.resources.blockIO's throttle lists into s->throttle. */
+static int parse_throttle(json_t *bio, tug_spawn_spec *s)
+{
+    static const char *const keys[] = {"throttleReadBpsDevice", "throttleWriteBpsDevice",
+                                       "throttleReadIOPSDevice", "throttleWriteIOPSDevice",
+                                       "weightDevice"};
+    size_t n = 0;
+    for (size_t k = 0; k < TUG_ARRAY_SIZE(keys); k++)
+        n += json_array_size(json_object_get(bio, keys[k]));
+    if (n == 0)
+        return 0;
+    s->throttle = calloc(n, sizeof(*s->throttle));
+    if (s->throttle == NULL)
+        return -1;
+    for (size_t k = 0; k < TUG_ARRAY_SIZE(keys); k++) {
+        size_t i;
+        json_t *v;
+        json_array_foreach(json_object_get(bio, keys[k]), i, v)
+        {
+            tug_blkio_throttle *t = &s->throttle[s->limits.n_throttle++];
+            t->kind = (tug_throttle_kind)k;
+            t->major = (unsigned)json_integer_value(json_object_get(v, "major"));
+            t->minor = (unsigned)json_integer_value(json_object_get(v, "minor"));
+            t->rate = (unsigned long long)json_integer_value(
+                json_object_get(v, t->kind == TUG_BLKIO_WEIGHT_DEVICE ? "weight" : "rate"));
+        }
+    }
+    s->limits.throttle = s->throttle;
+    return 0;
+}
+
+int tug_spawn_spec_join(tug_spawn_spec *s, const char *type, pid_t pid, tug_error **err)
+{
+    char *path = NULL;
+    if (asprintf(&path, "/proc/%d/ns/%s", (int)pid, type) < 0)
+        return tug_error_set(err, ENOMEM, "join");
+    char **slot = strcmp(type, "pid") == 0 ? &s->pidns_path : &s->ipcns_path;
+    free(*slot);
+    *slot = path;
+    if (strcmp(type, "ipc") != 0)
+        return 0;
+    free(s->shm_from);
+    s->shm_from = NULL;
+    if (asprintf(&s->shm_from, "/proc/%d/ns/mnt", (int)pid) < 0) {
+        s->shm_from = NULL;
+        return tug_error_set(err, ENOMEM, "join");
+    }
+    return 0;
 }
 
 int tug_spawn_spec_parse(json_t *spec, const char *bundle, tug_spawn_spec **ret_spec,
@@ -241,6 +298,11 @@ int tug_spawn_spec_parse(json_t *spec, const char *bundle, tug_spawn_spec **ret_
         t->hard = (rlim_t)json_integer_value(json_object_get(v, "hard"));
     }
     s->hostname = dup_or_null(json_string_value(json_object_get(spec, "hostname")));
+    s->domainname = dup_or_null(json_string_value(json_object_get(spec, "domainname")));
+    s->groups = dup_or_null(json_string_value(json_object_get(ann, TUG_ANN_GROUPS)));
+    json_t *oom = json_object_get(proc, "oomScoreAdj");
+    s->oom_score_adj_set = json_is_integer(oom);
+    s->oom_score_adj = (int)json_integer_value(oom);
     json_t *root = json_object_get(spec, "root");
     const char *rp = json_string_value(json_object_get(root, "path"));
     if (rp == NULL)
@@ -277,8 +339,14 @@ int tug_spawn_spec_parse(json_t *spec, const char *bundle, tug_spawn_spec **ret_
                    : strcmp(t, "mount") == 0   ? CLONE_NEWNS
                    : strcmp(t, "cgroup") == 0  ? CLONE_NEWCGROUP
                                                : 0;
-        if (flag == CLONE_NEWNET && path) {
-            s->netns_path = strdup(path);
+        char **join = flag == CLONE_NEWNET   ? &s->netns_path
+                      : flag == CLONE_NEWPID ? &s->pidns_path
+                      : flag == CLONE_NEWIPC ? &s->ipcns_path
+                      : flag == CLONE_NEWUTS ? &s->utsns_path
+                                             : NULL;
+        if (join && path) {
+            free(*join);
+            *join = strdup(path);
             continue;
         }
         s->ns_flags |= flag;
@@ -294,8 +362,16 @@ int tug_spawn_spec_parse(json_t *spec, const char *bundle, tug_spawn_spec **ret_
     s->limits.cpu_period = json_integer_value(json_object_get(cpu, "period"));
     s->limits.pids_limit = json_integer_value(json_object_get(json_object_get(res, "pids"), "limit"));
     s->limits.memory_reservation = json_integer_value(json_object_get(mem, "reservation"));
+    json_t *swp = json_object_get(mem, "swappiness");
+    s->limits.swappiness_set = json_is_integer(swp);
+    s->limits.memory_swappiness = json_integer_value(swp);
+    s->limits.oom_kill_disable = json_is_true(json_object_get(mem, "disableOOMKiller"));
     s->limits.blkio_weight =
         json_integer_value(json_object_get(json_object_get(res, "blockIO"), "weight"));
+    if (parse_throttle(json_object_get(res, "blockIO"), s) < 0) {
+        tug_spawn_spec_free(s);
+        return tug_error_set(err, ENOMEM, "spec");
+    }
     s->limits.cpuset_cpus = dup_or_null(json_string_value(json_object_get(cpu, "cpus")));
     s->limits.cpuset_mems = dup_or_null(json_string_value(json_object_get(cpu, "mems")));
     json_t *sc_obj = json_object_get(linux_, "sysctl");
@@ -871,6 +947,36 @@ void tug_child_resolve_user(const char *spec, uid_t *uid, gid_t *gid, gid_t *gro
     }
 }
 
+void tug_child_add_groups(const char *list, gid_t *groups, int *ngroups)
+{
+    char copy[4096];
+    snprintf(copy, sizeof(copy), "%s", list);
+    char *save = NULL;
+    for (char *g = strtok_r(copy, ",", &save); g; g = strtok_r(NULL, ",", &save)) {
+        char *end;
+        unsigned long n = strtoul(g, &end, 10);
+        bool numeric = *g && *end == '\0';
+        bool found = false;
+        gid_t gid = (gid_t)n;
+        FILE *f = open_user_db("/etc/group");
+        struct group *gr;
+        while (f && !found && (gr = fgetgrent(f)) != NULL)
+            if ((numeric && gr->gr_gid == gid) || (!numeric && strcmp(gr->gr_name, g) == 0)) {
+                gid = gr->gr_gid;
+                found = true;
+            }
+        if (f)
+            fclose(f);
+        if (!found && !numeric)
+            tug_child_die(125, 0, "Unable to find group %s: no matching entries in group file", g);
+        bool have = false;
+        for (int i = 0; i < *ngroups; i++)
+            have |= groups[i] == gid;
+        if (!have && *ngroups < 64)
+            groups[(*ngroups)++] = gid;
+    }
+}
+
 const char *tug_child_env_get(char **env, const char *key)
 {
     size_t kl = strlen(key);
@@ -1106,6 +1212,48 @@ static void set_root_propagation(const tug_spawn_spec *s)
     close(cur);
 }
 
+#ifndef SYS_open_tree
+#define SYS_open_tree 428
+#endif
+#ifndef SYS_move_mount
+#define SYS_move_mount 429
+#endif
+#define TUG_OPEN_TREE_CLONE 1
+#define TUG_MOVE_MOUNT_F_EMPTY_PATH 0x4
+#define TUG_MOVE_MOUNT_T_EMPTY_PATH 0x40
+
+/* A detached copy of the /dev/shm of the mount namespace at ns_path (another container's): a
+ * bind cannot reach into another namespace, a copy made from inside it can be attached here.
+ * Called before pivot_root; back in this namespace after. */
+static int clone_shm_of(const char *ns_path)
+{
+    int own = open("/proc/self/ns/mnt", O_RDONLY | O_CLOEXEC);
+    int other = open(ns_path, O_RDONLY | O_CLOEXEC);
+    if (own < 0 || other < 0 || setns(other, CLONE_NEWNS) < 0)
+        tug_child_die(125, errno, "enter the mount namespace %s for its /dev/shm", ns_path);
+    int tree = (int)syscall(SYS_open_tree, AT_FDCWD, "/dev/shm",
+                            TUG_OPEN_TREE_CLONE | O_CLOEXEC);
+    int e = errno;
+    if (setns(own, CLONE_NEWNS) < 0)
+        tug_child_die(125, errno, "come back to the container's mount namespace");
+    if (tree < 0)
+        tug_child_die(125, e, "copy /dev/shm of %s", ns_path);
+    close(own);
+    close(other);
+    return tree;
+}
+
+/* Join the namespace at path (another container's, or the host's) in place of a new one. */
+static void join_ns(const char *path, int type, const char *what)
+{
+    if (path == NULL)
+        return;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0 || setns(fd, type) < 0)
+        tug_child_die(125, errno, "join %s namespace %s", what, path);
+    close(fd);
+}
+
 __attribute__((noreturn)) static void child_main(const tug_spawn_spec *s, const tug_spawn_io *io,
                                                  const tug_spawn_paths *paths, tug_cgroup *cg,
                                                  const tug_seccomp_filter *filter, int go_fd)
@@ -1130,11 +1278,17 @@ __attribute__((noreturn)) static void child_main(const tug_spawn_spec *s, const 
         tug_child_setup_stdio(io);
     if ((s->ns_flags & CLONE_NEWCGROUP) && unshare(CLONE_NEWCGROUP) < 0)
         tug_child_die(125, errno, "create the cgroup namespace");
-    if (s->netns_path) {
-        int nfd = open(s->netns_path, O_RDONLY | O_CLOEXEC);
-        if (nfd < 0 || setns(nfd, CLONE_NEWNET) < 0)
-            tug_child_die(125, errno, "join network namespace %s", s->netns_path);
-        close(nfd);
+    join_ns(s->netns_path, CLONE_NEWNET, "network");
+    /* before the mounts: /dev/mqueue shows the IPC namespace of who mounts it */
+    join_ns(s->ipcns_path, CLONE_NEWIPC, "IPC");
+    join_ns(s->utsns_path, CLONE_NEWUTS, "UTS");
+    if (s->oom_score_adj_set) {
+        char buf[16];
+        int n = snprintf(buf, sizeof(buf), "%d", s->oom_score_adj);
+        int ofd = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
+        if (ofd < 0 || write(ofd, buf, (size_t)n) != n)
+            tug_child_die(125, errno, "write %s to /proc/self/oom_score_adj", buf);
+        close(ofd);
     }
     int init_fd = -1;
     if (s->init && paths->init_binary) {
@@ -1148,10 +1302,19 @@ __attribute__((noreturn)) static void child_main(const tug_spawn_spec *s, const 
     } else if (mount(s->rootfs, s->rootfs, NULL, MS_BIND | MS_REC, NULL) < 0) {
         tug_child_die(125, errno, "bind the root filesystem %s", s->rootfs);
     }
+    int shm_tree = s->shm_from ? clone_shm_of(s->shm_from) : -1;
     int rootfd = open(s->rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
     if (rootfd < 0)
         tug_child_die(125, errno, "open %s", s->rootfs);
     do_mounts(s, rootfd);
+    if (shm_tree >= 0) {
+        int shm = open_in_root(rootfd, "/dev/shm", O_PATH);
+        if (shm < 0 || syscall(SYS_move_mount, shm_tree, "", shm, "",
+                               TUG_MOVE_MOUNT_F_EMPTY_PATH | TUG_MOVE_MOUNT_T_EMPTY_PATH) < 0)
+            tug_child_die(125, errno, "put the shared /dev/shm in place");
+        close(shm);
+        close(shm_tree);
+    }
     int oldroot = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
     if (oldroot < 0 || chdir(s->rootfs) < 0 || syscall(SYS_pivot_root, ".", ".") < 0)
         tug_child_die(125, errno, "pivot_root into %s", s->rootfs);
@@ -1170,6 +1333,9 @@ __attribute__((noreturn)) static void child_main(const tug_spawn_spec *s, const 
     if (s->hostname && (s->ns_flags & CLONE_NEWUTS) &&
         sethostname(s->hostname, strlen(s->hostname)) < 0)
         tug_child_die(125, errno, "set hostname %s", s->hostname);
+    if (s->domainname && (s->ns_flags & CLONE_NEWUTS) &&
+        setdomainname(s->domainname, strlen(s->domainname)) < 0)
+        tug_child_die(125, errno, "set domainname %s", s->domainname);
     if (s->ns_flags & CLONE_NEWNET)
         loopback_up();
     if (s->terminal) {
@@ -1190,6 +1356,8 @@ __attribute__((noreturn)) static void child_main(const tug_spawn_spec *s, const 
         uid = s->uid;
         gid = s->gid;
     }
+    if (s->groups)
+        tug_child_add_groups(s->groups, groups, &ngroups);
     /* HOME from the user's entry unless set, as docker does. */
     char **env = s->env;
     if (tug_child_env_get(env, "HOME") == NULL) {
@@ -1308,6 +1476,26 @@ static pid_t clone_child(unsigned long ns_flags, int cgroup_fd, bool *ret_joined
     return (pid_t)syscall(SYS_clone, ns_flags | SIGCHLD, NULL, NULL, NULL, NULL);
 }
 
+/* setns into the PID namespace at path for this process's next children; *ret_own gets an fd
+ * of its own one to go back to. -1 with errno. */
+static int join_pidns_for_children(const char *path, int *ret_own)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int own = open("/proc/self/ns/pid", O_RDONLY | O_CLOEXEC);
+    if (fd < 0 || own < 0 || setns(fd, CLONE_NEWPID) < 0) {
+        int e = errno;
+        if (fd >= 0)
+            close(fd);
+        if (own >= 0)
+            close(own);
+        errno = e;
+        return -1;
+    }
+    close(fd);
+    *ret_own = own;
+    return 0;
+}
+
 int tug_spawn(const tug_spawn_spec *s, const tug_spawn_io *io, const tug_spawn_paths *paths,
               tug_spawned *ret, tug_error **err)
 {
@@ -1329,10 +1517,22 @@ int tug_spawn(const tug_spawn_spec *s, const tug_spawn_io *io, const tug_spawn_p
         return tug_error_set(err, e, "pipe");
     }
     bool joined = false;
-    pid_t pid = clone_child((unsigned long)(s->ns_flags & ~CLONE_NEWCGROUP),
-                            cg ? tug_cgroup_clone_fd(cg) : -1, &joined);
+    /* another PID namespace is joined by the children of whoever joins it: this process, for
+     * the one clone, and back to its own after */
+    int own_pidns = -1, join_errno = 0;
+    if (s->pidns_path && join_pidns_for_children(s->pidns_path, &own_pidns) < 0)
+        join_errno = errno;
+    pid_t pid = join_errno ? -1
+                           : clone_child((unsigned long)(s->ns_flags & ~CLONE_NEWCGROUP),
+                                         cg ? tug_cgroup_clone_fd(cg) : -1, &joined);
+    if (own_pidns >= 0 && pid != 0) {
+        if (setns(own_pidns, CLONE_NEWPID) < 0) {
+            /* this process's later children would land there: it starts nothing else */
+        }
+        close(own_pidns);
+    }
     if (pid < 0) {
-        int e = errno;
+        int e = join_errno ? join_errno : errno;
         close(go[0]);
         close(go[1]);
         close(fail[0]);
@@ -1343,6 +1543,8 @@ int tug_spawn(const tug_spawn_spec *s, const tug_spawn_io *io, const tug_spawn_p
             tug_error_free(ignored);
             tug_cgroup_free(cg);
         }
+        if (join_errno)
+            return tug_error_set(err, e, "join PID namespace %s", s->pidns_path);
         return tug_error_set(err, e, "create the container's namespaces");
     }
     if (pid == 0) {

@@ -42,6 +42,12 @@ typedef struct tug_spawn_spec {
     size_t n_mounts;
     int ns_flags;      /* CLONE_NEW* to create */
     char *netns_path;  /* join this network namespace instead of creating one */
+    char *pidns_path, *ipcns_path, *utsns_path; /* join these instead (--pid container:X ...) */
+    char *shm_from;    /* a mount namespace whose /dev/shm goes on this one's (--ipc container:) */
+    char *domainname;  /* set in a UTS namespace of the container's own */
+    char *groups;      /* --group-add: names or ids, comma-separated, from /etc/group */
+    int oom_score_adj; /* written for the init when oom_score_adj_set */
+    bool oom_score_adj_set;
     char *cgroup_path; /* relative, e.g. "tug/<id>" */
     tug_cgroup_limits limits;
     char **masked, **readonly;
@@ -49,6 +55,7 @@ typedef struct tug_spawn_spec {
     char *seccomp;     /* "default", "unconfined" or a profile file */
     bool init;
     bool privileged; /* the host's devices appear in /dev */
+    tug_blkio_throttle *throttle; /* what limits.throttle points at */
     tug_device_rule *device_rules; /* the policy limits.devices points at */
     size_t n_device_rules;
     tug_device_node *devices; /* nodes to create (--device) */
@@ -59,6 +66,9 @@ typedef struct tug_spawn_spec {
 int tug_spawn_spec_parse(json_t *spec, const char *bundle, tug_spawn_spec **ret_spec,
                          tug_error **err);
 void tug_spawn_spec_free(tug_spawn_spec *s);
+/* Join the namespace type ("pid" or "ipc") of the running process pid; with "ipc", its
+ * /dev/shm too. */
+int tug_spawn_spec_join(tug_spawn_spec *s, const char *type, pid_t pid, tug_error **err);
 
 typedef struct tug_spawn_io {
     int in, out, err; /* the container's stdio; -1 for /dev/null. Ignored with a terminal. */

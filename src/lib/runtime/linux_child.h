@@ -20,6 +20,8 @@ __attribute__((noreturn, format(printf, 3, 4))) void tug_child_die(int code, int
                                                                    const char *fmt, ...);
 void tug_child_resolve_user(const char *spec, uid_t *uid, gid_t *gid, gid_t *groups,
                             int *ngroups, char *home, size_t home_size);
+/* Add the groups of --group-add (names looked up in the container's /etc/group, or ids). */
+void tug_child_add_groups(const char *list, gid_t *groups, int *ngroups);
 const char *tug_child_env_get(char **env, const char *key);
 void tug_child_find_program(const char *prog, char **env, char *out, size_t size);
 void tug_child_setup_terminal(int console, unsigned short rows, unsigned short cols);

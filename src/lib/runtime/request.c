@@ -13,6 +13,7 @@
 
 #include "../store/imgconfig.h"
 #include "../util/cleanup.h"
+#include "cgroup.h"
 #include "container.h"
 
 #define MIN_MEMORY (6LL * 1024 * 1024) /* docker's linuxMinMemory */
@@ -354,6 +355,138 @@ static int check_config(json_t *cfg, tug_error **err)
     return 0;
 }
 
+/* docker's checks of the limits this change adds: memory reservation, swappiness, the OOM
+ * killer and the blkio weight; what this host's cgroups cannot do is discarded with docker's
+ * warning, as dockerd does. */
+static int check_memory_extra(json_t *hc, json_t *warnings, tug_error **err)
+{
+    long long mem, resv, weight;
+    if (int_member(hc, "Memory", &mem, err) < 0 ||
+        int_member(hc, "MemoryReservation", &resv, err) < 0 ||
+        int_member(hc, "BlkioWeight", &weight, err) < 0)
+        return -1;
+    if (resv > 0 && resv < MIN_MEMORY)
+        return tug_error_user(err, "Minimum memory reservation allowed is 6MB");
+    if (mem > 0 && resv > 0 && mem < resv)
+        return tug_error_user(err, "Minimum memory limit can not be less than memory "
+                                   "reservation limit, see usage");
+    json_t *swp = json_object_get(hc, "MemorySwappiness");
+    if (swp && !json_is_null(swp)) {
+        if (!json_is_integer(swp))
+            return tug_error_user(err, "HostConfig.MemorySwappiness is not an integer");
+        long long v = json_integer_value(swp);
+        if (v != -1 && (v < 0 || v > 100))
+            return tug_error_user(err, "Invalid value: %lld, valid memory swappiness range is "
+                                       "0-100",
+                                  v);
+        if (v == -1) {
+            json_object_set_new(hc, "MemorySwappiness", json_null());
+        } else if (!tug_cgroup_memory_v1_knob("memory.swappiness")) {
+            warn(warnings, "Your kernel does not support memory swappiness capabilities or the "
+                           "cgroup is not mounted. Memory swappiness discarded.");
+            json_object_set_new(hc, "MemorySwappiness", json_null());
+        }
+    }
+    if (json_is_true(json_object_get(hc, "OomKillDisable")) &&
+        !tug_cgroup_memory_v1_knob("memory.oom_control")) {
+        warn(warnings, "Your kernel does not support OomKillDisable. OomKillDisable discarded.");
+        json_object_set_new(hc, "OomKillDisable", json_false());
+    }
+    if (weight != 0 && (weight < 10 || weight > 1000))
+        return tug_error_user(err, "Range of blkio weight is from 10 to 1000");
+    if (weight > 0 && !tug_cgroup_blkio_weight_supported()) {
+        warn(warnings, "Your kernel does not support Block I/O weight or the cgroup is not "
+                       "mounted. Weight discarded.");
+        json_object_set_new(hc, "BlkioWeight", json_integer(0));
+    }
+    size_t i;
+    json_t *wd;
+    json_array_foreach(json_object_get(hc, "BlkioWeightDevice"), i, wd)
+    {
+        json_t *w = json_object_get(wd, "Weight");
+        if (!json_is_string(json_object_get(wd, "Path")) || !json_is_integer(w) ||
+            json_integer_value(w) < 0 || json_integer_value(w) > 1000 ||
+            (json_integer_value(w) > 0 && json_integer_value(w) < 10))
+            return tug_error_user(err, "HostConfig.BlkioWeightDevice[%zu] needs a Path and a "
+                                       "Weight from 10 to 1000",
+                                  i);
+    }
+    if (json_array_size(json_object_get(hc, "BlkioWeightDevice")) > 0 &&
+        !tug_cgroup_blkio_weight_supported()) {
+        warn(warnings, "Your kernel does not support BPS Block I/O weight_device or the cgroup "
+                       "is not mounted. Weight-device discarded.");
+        json_object_set_new(hc, "BlkioWeightDevice", json_array());
+    }
+    return 0;
+}
+
+bool tug_request_mode_valid(const char *key, const char *mode)
+{
+    if (mode == NULL || *mode == '\0')
+        return true;
+    bool container = strncmp(mode, "container:", 10) == 0 && mode[10] != '\0';
+    if (strcmp(key, "IpcMode") == 0)
+        return strcmp(mode, "private") == 0 || strcmp(mode, "shareable") == 0 ||
+               strcmp(mode, "host") == 0 || strcmp(mode, "none") == 0 || container;
+    if (strcmp(key, "PidMode") == 0)
+        return strcmp(mode, "host") == 0 || container;
+    if (strcmp(key, "CgroupnsMode") == 0)
+        return strcmp(mode, "host") == 0 || strcmp(mode, "private") == 0;
+    /* UTSMode, UsernsMode */
+    return strcmp(mode, "host") == 0;
+}
+
+/* The namespace modes, and the log driver: tug writes json-file logs (local keeps them the
+ * same way) or none. */
+static int check_modes(json_t *hc, tug_error **err)
+{
+    static const struct {
+        const char *key, *what;
+    } modes[] = {{"IpcMode", "IPC"},
+                 {"PidMode", "PID"},
+                 {"UTSMode", "UTS"},
+                 {"UsernsMode", "USER"},
+                 {"CgroupnsMode", "CGROUP"}};
+    for (size_t i = 0; i < TUG_ARRAY_SIZE(modes); i++) {
+        json_t *v = json_object_get(hc, modes[i].key);
+        if (v && !json_is_null(v) && !json_is_string(v))
+            return tug_error_user(err, "HostConfig.%s is not a string", modes[i].key);
+        if (!tug_request_mode_valid(modes[i].key, json_string_value(v)))
+            return tug_error_user(err, "invalid %s mode: %s", modes[i].what,
+                                  json_string_value(v));
+    }
+    const char *ak;
+    json_t *av;
+    json_object_foreach(json_object_get(hc, "Annotations"), ak, av)
+    {
+        if (!json_is_string(av))
+            return tug_error_user(err, "HostConfig.Annotations[%s] is not a string", ak);
+        /* the spec's own keys say what tug does (privileged, seccomp...): not the user's */
+        if (strncmp(ak, "io.tug.", 7) == 0)
+            return tug_error_user(err, "annotation %s: keys under io.tug. are tug's own; use "
+                                       "another prefix",
+                                  ak);
+    }
+    json_t *cp = json_object_get(hc, "CgroupParent");
+    if (cp && !json_is_null(cp) && !json_is_string(cp))
+        return tug_error_user(err, "HostConfig.CgroupParent is not a string");
+    const char *parent = json_string_value(cp);
+    if (parent && (strcmp(parent, "..") == 0 || strncmp(parent, "../", 3) == 0 ||
+                   strstr(parent, "/../") || (strlen(parent) >= 3 &&
+                                              strcmp(parent + strlen(parent) - 3, "/..") == 0)))
+        return tug_error_user(err, "invalid cgroup parent \"%s\": it may not contain \"..\"",
+                              parent);
+    const char *driver =
+        json_string_value(json_object_get(json_object_get(hc, "LogConfig"), "Type"));
+    if (driver && *driver && strcmp(driver, "json-file") != 0 && strcmp(driver, "local") != 0 &&
+        strcmp(driver, "none") != 0)
+        return tug_error_user(err,
+                              "logger: no log driver named '%s' is registered (tug has "
+                              "json-file, local and none)",
+                              driver);
+    return 0;
+}
+
 int tug_request_validate(json_t *request, bool update, const tug_request_host *host,
                          json_t *warnings, tug_error **err)
 {
@@ -373,7 +506,8 @@ int tug_request_validate(json_t *request, bool update, const tug_request_host *h
         return 0;
     if (check_memory(hc, update, err) < 0 || check_cpu(hc, host, warnings, err) < 0 ||
         check_pids_shm(hc, err) < 0 || check_ulimits(hc, host, warnings, err) < 0 ||
-        check_restart(hc, err) < 0 || check_log(hc, err) < 0 || check_cpusets(hc, err) < 0)
+        check_restart(hc, err) < 0 || check_log(hc, err) < 0 || check_cpusets(hc, err) < 0 ||
+        check_memory_extra(hc, warnings, err) < 0 || check_modes(hc, err) < 0)
         return -1;
     return 0;
 }

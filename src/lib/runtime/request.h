@@ -27,3 +27,7 @@ void tug_request_host_detect(tug_request_host *ret);
  * without a memory one. host NULL: this host's. */
 int tug_request_validate(json_t *request, bool update, const tug_request_host *host,
                          json_t *warnings, tug_error **err);
+
+/* Whether mode is one docker takes for HostConfig's key (IpcMode, PidMode, UTSMode, UsernsMode,
+ * CgroupnsMode); "" is the default. */
+bool tug_request_mode_valid(const char *key, const char *mode);

@@ -1,7 +1,10 @@
 /* Docker's create request -> OCI runtime spec, with docker's security defaults. */
 #include "spec.h"
 
+#include <errno.h>
 #include <stdio.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -206,6 +209,43 @@ static const char *const readonly_paths[] = {
     "/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger", NULL,
 };
 
+void tug_spec_host_config_defaults(json_t *hc)
+{
+    /* docker 20.10's HostConfig of a container created with no flags, key by key */
+    json_auto_t *d = json_pack(
+        "{s:n, s:s, s:n, s:n, s:n, s:[], s:[], s:[], s:n, s:n, s:s, s:s, s:n, s:i, s:s, s:b,"
+        " s:b, s:b, s:n, s:s, s:s, s:I, s:[ii], s:s, s:i, s:I, s:I, s:s, s:i, s:[], s:n,"
+        " s:n, s:n, s:n, s:I, s:I, s:I, s:I, s:s, s:s, s:[], s:n, s:n, s:I, s:I, s:I, s:I,"
+        " s:n, s:b, s:n, s:n, s:I, s:I, s:I, s:I}",
+        "Binds", "ContainerIDFile", "", "PortBindings", "VolumeDriver" /* placeholder */,
+        "VolumesFrom", "Dns", "DnsOptions", "DnsSearch", "ExtraHosts", "GroupAdd", "IpcMode",
+        "private", "Cgroup", "", "Links", "OomScoreAdj", 0, "PidMode", "", "Privileged", 0,
+        "PublishAllPorts", 0, "ReadonlyRootfs", 0, "SecurityOpt", "UTSMode", "", "UsernsMode", "",
+        "ShmSize", (json_int_t)67108864, "ConsoleSize", 0, 0, "Isolation", "", "CpuShares", 0,
+        "Memory", (json_int_t)0, "NanoCpus", (json_int_t)0, "CgroupParent", "", "BlkioWeight", 0,
+        "BlkioWeightDevice", "BlkioDeviceReadBps", "BlkioDeviceWriteBps", "BlkioDeviceReadIOps",
+        "BlkioDeviceWriteIOps", "CpuPeriod", (json_int_t)0, "CpuQuota", (json_int_t)0,
+        "CpuRealtimePeriod", (json_int_t)0, "CpuRealtimeRuntime", (json_int_t)0, "CpusetCpus", "",
+        "CpusetMems", "", "Devices", "DeviceCgroupRules", "DeviceRequests", "KernelMemory",
+        (json_int_t)0, "KernelMemoryTCP", (json_int_t)0, "MemoryReservation", (json_int_t)0,
+        "MemorySwap", (json_int_t)0, "MemorySwappiness", "OomKillDisable", 0, "PidsLimit",
+        "Ulimits", "CpuCount", (json_int_t)0, "CpuPercent", (json_int_t)0, "IOMaximumIOps",
+        (json_int_t)0, "IOMaximumBandwidth", (json_int_t)0);
+    if (d == NULL)
+        return;
+    json_object_del(d, "PortBindings"); /* set at create, as docker's client does */
+    json_object_set_new(d, "VolumeDriver", json_string(""));
+    json_object_update_missing(hc, d);
+    json_t *init = json_object_get(hc, "Init");
+    if (init && json_is_null(init))
+        json_object_del(hc, "Init"); /* docker leaves out an Init not asked for */
+    bool privileged = json_is_true(json_object_get(hc, "Privileged"));
+    if (json_object_get(hc, "MaskedPaths") == NULL)
+        json_object_set_new(hc, "MaskedPaths", privileged ? json_null() : strs(masked_paths));
+    if (json_object_get(hc, "ReadonlyPaths") == NULL)
+        json_object_set_new(hc, "ReadonlyPaths", privileged ? json_null() : strs(readonly_paths));
+}
+
 static json_t *process_args(json_t *cfg, tug_error **err)
 {
     json_t *args = json_array();
@@ -220,6 +260,58 @@ static json_t *process_args(json_t *cfg, tug_error **err)
         return NULL;
     }
     return args;
+}
+
+static const char *const throttle_keys[][2] = {
+    {"BlkioDeviceReadBps", "throttleReadBpsDevice"},
+    {"BlkioDeviceWriteBps", "throttleWriteBpsDevice"},
+    {"BlkioDeviceReadIOps", "throttleReadIOPSDevice"},
+    {"BlkioDeviceWriteIOps", "throttleWriteIOPSDevice"},
+    {"BlkioWeightDevice", "weightDevice"},
+};
+
+/* HostConfig's BlkioDevice{Read,Write}{Bps,IOps} as OCI's throttle lists, each device by its
+ * numbers (looked up now). NULL with err for a path that is not a block device. */
+static json_t *throttle_lists(json_t *hc, tug_error **err)
+{
+    json_t *bio = json_object();
+    for (size_t k = 0; k < TUG_ARRAY_SIZE(throttle_keys); k++) {
+        size_t i;
+        json_t *v;
+        json_array_foreach(json_object_get(hc, throttle_keys[k][0]), i, v)
+        {
+            const char *path = json_string_value(json_object_get(v, "Path"));
+            struct stat st;
+            if (path == NULL || stat(path, &st) < 0 || !S_ISBLK(st.st_mode)) {
+                int e = path && errno != 0 ? errno : EINVAL;
+                json_decref(bio);
+                if (path && stat(path, &st) == 0)
+                    tug_error_user(err, "%s is not a block device: the --device-*-bps and "
+                                        "--device-*-iops limits take one", path);
+                else
+                    tug_error_set(err, e, "stat %s", path ? path : "(no path)");
+                return NULL;
+            }
+            json_t *list = json_object_get(bio, throttle_keys[k][1]);
+            if (list == NULL)
+                json_object_set_new(bio, throttle_keys[k][1], list = json_array());
+            bool weight = strcmp(throttle_keys[k][0], "BlkioWeightDevice") == 0;
+            json_t *num = json_object_get(v, weight ? "Weight" : "Rate");
+            json_array_append_new(list, json_pack("{sIsIsI}", "major",
+                                                  (json_int_t)major(st.st_rdev), "minor",
+                                                  (json_int_t)minor(st.st_rdev),
+                                                  weight ? "weight" : "rate",
+                                                  (json_int_t)json_integer_value(num)));
+        }
+    }
+    return bio;
+}
+
+int tug_spec_check_throttle(json_t *hc, tug_error **err)
+{
+    json_t *bio = throttle_lists(hc, err);
+    json_decref(bio);
+    return bio ? 0 : -1;
 }
 
 json_t *tug_spec_resources(json_t *hc)
@@ -269,9 +361,31 @@ json_t *tug_spec_resources(json_t *hc)
         json_object_set_new(p, "limit", json_integer(json_integer_value(pl)));
         json_object_set_new(res, "pids", p);
     }
+    json_t *swp = json_object_get(hc, "MemorySwappiness");
+    if (json_is_integer(swp) && json_integer_value(swp) >= 0) {
+        json_t *m = json_object_get(res, "memory");
+        if (m == NULL)
+            json_object_set_new(res, "memory", m = json_object());
+        json_object_set(m, "swappiness", swp);
+    }
+    if (json_is_true(json_object_get(hc, "OomKillDisable"))) {
+        json_t *m = json_object_get(res, "memory");
+        if (m == NULL)
+            json_object_set_new(res, "memory", m = json_object());
+        json_object_set_new(m, "disableOOMKiller", json_true());
+    }
     long long weight = json_integer_value(json_object_get(hc, "BlkioWeight"));
+    tug_error *ignored = NULL;
+    json_t *bio = throttle_lists(hc, &ignored); /* checked at create: a device gone is skipped */
+    tug_error_free(ignored);
+    if (bio == NULL)
+        bio = json_object();
     if (weight > 0)
-        json_object_set_new(res, "blockIO", json_pack("{sI}", "weight", (json_int_t)weight));
+        json_object_set_new(bio, "weight", json_integer(weight));
+    if (json_object_size(bio) > 0)
+        json_object_set_new(res, "blockIO", bio);
+    else
+        json_decref(bio);
     return res;
 }
 
@@ -301,8 +415,10 @@ static json_t *rlimits(json_t *hc)
 
 /* Namespaced sysctls a container may set: its IPC namespace's, and its network namespace's
  * when it has one. */
-static bool sysctl_allowed(const char *key, bool host_net)
+static bool sysctl_allowed(const char *key, bool host_net, bool host_ipc)
 {
+    if (host_ipc && (strncmp(key, "kernel.", 7) == 0 || strncmp(key, "fs.mqueue.", 10) == 0))
+        return false; /* they would be the host's */
     static const char *const ipc[] = {"kernel.msgmax", "kernel.msgmnb", "kernel.msgmni",
                                       "kernel.sem",    "kernel.shmall", "kernel.shmmax",
                                       "kernel.shmmni", "kernel.shm_rmid_forced"};
@@ -329,11 +445,12 @@ static json_t *sysctls(json_t *hc, bool host_net, tug_error **err)
     json_object_foreach(json_object_get(hc, "Sysctls"), k, v)
     {
         if (!json_is_string(v) || strchr(k, '/') != NULL || strstr(k, "..") != NULL ||
-            !sysctl_allowed(k, host_net)) {
+            !sysctl_allowed(k, host_net, !tug_spec_own_ns(hc, "ipc"))) {
             json_decref(o);
             tug_error_user(err, "sysctl '%s' cannot be set in a container%s", k,
-                           strncmp(k, "net.", 4) == 0 && host_net
-                               ? " on the host's network"
+                           strncmp(k, "net.", 4) == 0 && host_net ? " on the host's network"
+                           : sysctl_allowed(k, false, false) ? " sharing another IPC namespace"
+                                                               " (--ipc)"
                                : ": only kernel.msg*, kernel.sem, kernel.shm*, fs.mqueue.* and "
                                  "net.* are its own");
             return NULL;
@@ -343,13 +460,41 @@ static json_t *sysctls(json_t *hc, bool host_net, tug_error **err)
     return o;
 }
 
+int tug_spec_cgroup_path(json_t *hc, const char *id, char **ret)
+{
+    const char *parent = json_string_value(json_object_get(hc, "CgroupParent"));
+    if (parent == NULL || *parent == '\0')
+        return asprintf(ret, "tug/%s", id);
+    while (*parent == '/')
+        parent++;
+    size_t n = strlen(parent);
+    while (n > 0 && parent[n - 1] == '/')
+        n--;
+    return n == 0 ? asprintf(ret, "%s", id) : asprintf(ret, "%.*s/%s", (int)n, parent, id);
+}
+
+bool tug_spec_own_ns(json_t *hc, const char *type)
+{
+    static const struct {
+        const char *type, *key;
+    } modes[] = {{"pid", "PidMode"}, {"ipc", "IpcMode"}, {"uts", "UTSMode"},
+                 {"cgroup", "CgroupnsMode"}};
+    for (size_t i = 0; i < TUG_ARRAY_SIZE(modes); i++) {
+        if (strcmp(type, modes[i].type) != 0)
+            continue;
+        const char *m = json_string_value(json_object_get(hc, modes[i].key));
+        return m == NULL || (strcmp(m, "host") != 0 && strncmp(m, "container:", 10) != 0);
+    }
+    return true;
+}
+
 json_t *tug_spec_build(const char *id, json_t *request, const char *const *lowerdirs,
                        size_t n_lower, const char *ctr_dir, tug_error **err)
 {
     json_t *cfg = json_object_get(request, "Config");
     json_t *hc = json_object_get(request, "HostConfig");
     uint64_t caps = 0;
-    if (compute_caps(hc, &caps, err) < 0)
+    if (compute_caps(hc, &caps, err) < 0 || tug_spec_check_throttle(hc, err) < 0)
         return NULL;
     /* the host's nodes for --device are looked up now, while an error can still stop create */
     json_t *dev_nodes = NULL, *dev_rules = NULL;
@@ -423,6 +568,9 @@ json_t *tug_spec_build(const char *id, json_t *request, const char *const *lower
     if (privileged)
         seccomp = "unconfined";
     json_object_set_new(proc, "noNewPrivileges", json_boolean(nnp));
+    long long oom = json_integer_value(json_object_get(hc, "OomScoreAdj"));
+    if (oom != 0)
+        json_object_set_new(proc, "oomScoreAdj", json_integer(oom));
     json_object_set_new(spec, "process", proc);
 
     json_t *root = json_object();
@@ -431,6 +579,9 @@ json_t *tug_spec_build(const char *id, json_t *request, const char *const *lower
                         json_boolean(json_is_true(json_object_get(hc, "ReadonlyRootfs"))));
     json_object_set_new(spec, "root", root);
     json_object_set_new(spec, "hostname", json_string(hostname ? hostname : id));
+    const char *domain = json_string_value(json_object_get(cfg, "Domainname"));
+    if (domain && *domain)
+        json_object_set_new(spec, "domainname", json_string(domain));
 
     json_t *mounts = json_array();
     json_array_append_new(mounts, mount_new("/proc", "proc", "proc",
@@ -445,9 +596,15 @@ json_t *tug_spec_build(const char *id, json_t *request, const char *const *lower
     long long shm = json_integer_value(json_object_get(hc, "ShmSize"));
     char shmopt[64];
     snprintf(shmopt, sizeof(shmopt), "size=%lld", shm > 0 ? shm : 64LL * 1024 * 1024);
-    json_array_append_new(mounts, mount_new("/dev/shm", "tmpfs", "shm",
-                                            (const char *[]){"nosuid", "noexec", "nodev",
-                                                             "mode=1777", shmopt, NULL}));
+    const char *ipcmode = json_string_value(json_object_get(hc, "IpcMode"));
+    if (ipcmode && strcmp(ipcmode, "host") == 0)
+        json_array_append_new(mounts, mount_new("/dev/shm", "bind", "/dev/shm",
+                                                (const char *[]){"rbind", "nosuid", "noexec",
+                                                                 "nodev", NULL}));
+    else if (ipcmode == NULL || strcmp(ipcmode, "none") != 0)
+        json_array_append_new(mounts, mount_new("/dev/shm", "tmpfs", "shm",
+                                                (const char *[]){"nosuid", "noexec", "nodev",
+                                                                 "mode=1777", shmopt, NULL}));
     json_array_append_new(mounts, mount_new("/dev/mqueue", "mqueue", "mqueue",
                                             (const char *[]){"nosuid", "noexec", "nodev", NULL}));
     json_array_append_new(mounts,
@@ -493,7 +650,7 @@ json_t *tug_spec_build(const char *id, json_t *request, const char *const *lower
     const char *netmode = json_string_value(json_object_get(hc, "NetworkMode"));
     bool host_net = netmode && strcmp(netmode, "host") == 0;
     for (i = 0; i < TUG_ARRAY_SIZE(ns_types); i++) {
-        if (host_net && strcmp(ns_types[i], "network") == 0)
+        if ((host_net && strcmp(ns_types[i], "network") == 0) || !tug_spec_own_ns(hc, ns_types[i]))
             continue;
         json_t *n = json_object();
         json_object_set_new(n, "type", json_string(ns_types[i]));
@@ -501,7 +658,7 @@ json_t *tug_spec_build(const char *id, json_t *request, const char *const *lower
     }
     json_object_set_new(linux_, "namespaces", nss);
     cleanup_free char *cgpath = NULL;
-    if (asprintf(&cgpath, "tug/%s", id) >= 0)
+    if (tug_spec_cgroup_path(hc, id, &cgpath) >= 0)
         json_object_set_new(linux_, "cgroupsPath", json_string(cgpath));
     json_object_set_new(linux_, "resources", tug_spec_resources(hc));
     json_object_set_new(json_object_get(linux_, "resources"), "devices", dev_rules);
@@ -541,6 +698,29 @@ json_t *tug_spec_build(const char *id, json_t *request, const char *const *lower
         json_object_set_new(ann, TUG_ANN_PRIVILEGED, json_string("1"));
     if (json_is_true(json_object_get(hc, "Init")))
         json_object_set_new(ann, TUG_ANN_INIT, json_string("1"));
+    tug_strbuf gb = {0};
+    json_array_foreach(json_object_get(hc, "GroupAdd"), i, v)
+    {
+        if (gb.len)
+            tug_strbuf_addc(&gb, ',');
+        tug_strbuf_adds(&gb, json_string_value(v) ? json_string_value(v) : "");
+    }
+    cleanup_free char *groups = tug_strbuf_steal(&gb);
+    if (groups && *groups)
+        json_object_set_new(ann, TUG_ANN_GROUPS, json_string(groups));
+    json_t *join = json_object_get(request, "TugJoin");
+    json_object_foreach(join, k, v)
+    {
+        cleanup_free char *key = NULL;
+        if (json_is_string(v) && asprintf(&key, "io.tug.join.%s", k) >= 0)
+            json_object_set(ann, key, v);
+    }
+    const char *ak;
+    json_object_foreach(json_object_get(hc, "Annotations"), ak, v)
+    {
+        if (json_is_string(v) && strncmp(ak, "io.tug.", 7) != 0)
+            json_object_set(ann, ak, v);
+    }
     json_object_set_new(spec, "annotations", ann);
     return spec;
 }

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "../store/db.h"
+#include "../store/events.h"
 #include "../util/cleanup.h"
 #include "../util/fs.h"
 #include "../util/strutil.h"
@@ -687,7 +688,11 @@ static int volume_ensure(tug_store *s, const char *name, bool anonymous, json_t 
     BIND_TEXT(st, 3, lj);
     BIND_TEXT(st, 4, oj);
     sqlite3_bind_int(st, 5, anonymous);
-    return tug_db_step_done(s, st, err);
+    if (tug_db_step_done(s, st, err) < 0)
+        return -1;
+    if (sqlite3_changes(s->db) > 0)
+        tug_event_emit(s, "volume", "create", name, "driver", "local", NULL);
+    return 0;
 }
 
 int tug_volume_create(tug_store *s, const char *name, json_t *labels, json_t *options,
@@ -803,6 +808,7 @@ static int volume_drop(tug_store *s, const char *name, char **ret_trash, tug_err
         return -1;
     if (sqlite3_changes(s->db) == 0)
         return tug_error_user(err, "get %s: no such volume", name);
+    tug_event_emit(s, "volume", "destroy", name, "driver", "local", NULL);
     cleanup_free char *dir = volume_dir(s, name);
     char *trash = NULL;
     if (dir == NULL || asprintf(&trash, "%s/volumes/.rm-%d-%s", s->root, getpid(), name) < 0)

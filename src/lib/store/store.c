@@ -16,6 +16,7 @@
 #include "../util/fs.h"
 #include "../util/strutil.h"
 #include "db.h"
+#include "events.h"
 #include "imgconfig.h"
 #include "store.h"
 
@@ -577,6 +578,7 @@ int tug_store_set_tag(tug_store *s, const char *tag, const char *image_id, tug_e
     sqlite3_bind_int64(st, 3, (long long)time(NULL));
     if (tug_db_step_done(s, st, err) < 0)
         return tug_error_wrap(err, "tag %s", tag);
+    tug_event_image(s, "tag", image_id, tag);
     return old ? 1 : 0;
 }
 
@@ -593,11 +595,15 @@ int tug_store_add_digest_ref(tug_store *s, const char *ref, const char *image_id
 
 int tug_store_remove_tag(tug_store *s, const char *tag, tug_error **err)
 {
+    cleanup_free char *id = tug_store_tag_image(s, tag);
     cleanup_stmt sqlite3_stmt *st = tug_db_prepare(s, "DELETE FROM tags WHERE name = ?", err);
     if (st == NULL)
         return -1;
     BIND_TEXT(st, 1, tag);
-    return tug_db_step_done(s, st, err);
+    if (tug_db_step_done(s, st, err) < 0)
+        return -1;
+    tug_event_image(s, "untag", id, id);
+    return 0;
 }
 
 int tug_store_remove_image(tug_store *s, const char *id, tug_error **err)
@@ -606,7 +612,10 @@ int tug_store_remove_image(tug_store *s, const char *id, tug_error **err)
     if (st == NULL)
         return -1;
     BIND_TEXT(st, 1, id);
-    return tug_db_step_done(s, st, err);
+    if (tug_db_step_done(s, st, err) < 0)
+        return -1;
+    tug_event_image(s, "delete", id, id);
+    return 0;
 }
 
 int tug_store_image_users(tug_store *s, const char *id, char ***ret_names, tug_error **err)

@@ -611,3 +611,16 @@ int tug_dir_size(const char *path, long long *ret_size, tug_error **err)
     *ret_size = total;
     return r < 0 ? -1 : 0;
 }
+
+char *tug_self_dir(void)
+{
+    char buf[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", buf, sizeof(buf) - 1);
+    if (n <= 0)
+        return strdup("/usr/local/bin");
+    buf[n] = '\0';
+    char *slash = strrchr(buf, '/');
+    if (slash)
+        *slash = '\0';
+    return strdup(buf);
+}

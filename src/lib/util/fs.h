@@ -16,6 +16,9 @@ int tug_close_fds_from(int first, bool cloexec);
 int tug_close_fds_except(const int *keep, size_t n_keep);
 
 int tug_mkdir_p(const char *path, mode_t mode, tug_error **err);
+/* The directory of the running binary, where tug's helper programs live (tug-monitor,
+ * tug-dns); /usr/local/bin when /proc cannot tell. */
+char *tug_self_dir(void);
 /* Write data to path through a temp file in the same directory, fsync, rename. */
 int tug_write_file_atomic(const char *path, const void *data, size_t len, mode_t mode,
                           tug_error **err);

@@ -1,89 +1,99 @@
+/* Go's text/template over jansson values: parse into a tree, then walk it against the data.
+ * Positions are byte offsets into the text so errors say "line:column" as Go's do.
+ *
+ * JSON has no Go types, so an object stands for a Go struct when all its keys look like
+ * exported field names (Config, State...) and for a map otherwise (Labels, Ports...):
+ * a field a struct lacks is an error, a key a map lacks prints "<no value>", as docker's
+ * inspect gives them. */
 #include "template.h"
+#include "template_impl.h"
 
 #include <ctype.h>
-#include <stdbool.h>
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cleanup.h"
+#include "strutil.h"
 
-/* Parsed template: a tree of nodes. */
-typedef enum { N_TEXT, N_ACTION, N_RANGE, N_IF, N_WITH, N_LIST } node_kind;
-typedef enum { A_FIELD, A_STRING, A_NUMBER, A_CALL, A_PIPE, A_BOOL } arg_kind;
+#define MAX_OUTPUT (64u << 20) /* a range over a huge number stops here, not at OOM */
+#define MAX_DEPTH 200
 
-typedef struct arg arg;
+/* ---- the tree ---- */
+
+typedef enum {
+    O_FIELD,
+    O_VAR,
+    O_PIPE,
+    O_STRING,
+    O_INT,
+    O_FLOAT,
+    O_BOOL,
+    O_NIL,
+    O_IDENT,
+    O_DOT
+} op_kind;
+typedef enum { N_LIST, N_TEXT, N_ACTION, N_IF, N_WITH, N_RANGE, N_BREAK, N_CONTINUE } node_kind;
+
+typedef struct pipe_ pipe_;
+typedef struct operand {
+    op_kind kind;
+    size_t pos; /* where Go's errors point: the second name of a chain, else the start */
+    char *src;  /* the text as written, for "at <...>" */
+    char *str;  /* string value, function name, or variable name ("$x") */
+    json_int_t i;
+    double f;
+    char **chain; /* field names after the operand: .A.B, $x.A, (p).A */
+    size_t nchain;
+    pipe_ *pipe;
+} operand;
+
 typedef struct cmd {
-    arg **args; /* first is a function name (A_CALL) or an operand */
-    size_t n;
+    operand **args;
+    size_t n, pos;
+    char *src;
 } cmd;
-typedef struct pipe_ {
+
+struct pipe_ {
+    char *vars[2];
+    size_t nvars;
+    bool assign; /* $x = ... (not :=) */
     cmd *cmds;
-    size_t n;
-} pipe_;
-struct arg {
-    arg_kind kind;
-    char *text;      /* field path (".A.B", "." ) / string / function name / number */
-    pipe_ *pipe;     /* A_PIPE: parenthesised pipeline */
+    size_t n, pos;
 };
 
 typedef struct node node;
 struct node {
     node_kind kind;
+    size_t pos;
     char *text;
     pipe_ *pipe;
-    node *list;  /* N_LIST children, or body of range/if */
-    node *elsel; /* else branch */
+    node *list, *elsel;
     node **kids;
     size_t nkids;
 };
 
 struct tug_template {
     node *root;
+    char *text;
 };
 
-typedef struct {
-    const char *s;
-    size_t pos;
-    tug_error **err;
-} parser;
-
-typedef struct {
-    char *buf;
-    size_t len, cap;
-} sbuf;
-
-static int sb_add(sbuf *b, const char *s, size_t n)
-{
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 256;
-        while (cap < b->len + n + 1)
-            cap *= 2;
-        char *nb = realloc(b->buf, cap);
-        if (nb == NULL)
-            return -1;
-        b->buf = nb;
-        b->cap = cap;
-    }
-    memcpy(b->buf + b->len, s, n);
-    b->len += n;
-    b->buf[b->len] = '\0';
-    return 0;
-}
-
-static int sb_puts(sbuf *b, const char *s)
-{
-    return sb_add(b, s, strlen(s));
-}
-
 static void free_pipe(pipe_ *p);
-static void free_arg(arg *a)
+static void free_operand(operand *o)
 {
-    if (a == NULL)
+    if (o == NULL)
         return;
-    free(a->text);
-    free_pipe(a->pipe);
-    free(a);
+    free(o->src);
+    free(o->str);
+    for (size_t i = 0; i < o->nchain; i++)
+        free(o->chain[i]);
+    free(o->chain);
+    free_pipe(o->pipe);
+    free(o);
 }
 static void free_pipe(pipe_ *p)
 {
@@ -91,10 +101,13 @@ static void free_pipe(pipe_ *p)
         return;
     for (size_t i = 0; i < p->n; i++) {
         for (size_t j = 0; j < p->cmds[i].n; j++)
-            free_arg(p->cmds[i].args[j]);
+            free_operand(p->cmds[i].args[j]);
         free(p->cmds[i].args);
+        free(p->cmds[i].src);
     }
     free(p->cmds);
+    free(p->vars[0]);
+    free(p->vars[1]);
     free(p);
 }
 static void free_node(node *n)
@@ -111,173 +124,611 @@ static void free_node(node *n)
     free(n);
 }
 
-static int add_kid(node *list, node *kid)
+/* ---- parsing ---- */
+
+typedef struct {
+    const char *s;
+    size_t pos;
+    tug_error **err;
+    char **vars; /* variables in scope, for Go's "undefined variable" */
+    size_t nvars;
+    int depth;
+} parser;
+
+static size_t line_of(const char *s, size_t pos)
 {
-    node **k = realloc(list->kids, (list->nkids + 1) * sizeof(*k));
-    if (k == NULL) {
-        free_node(kid);
-        return -1;
-    }
-    list->kids = k;
-    list->kids[list->nkids++] = kid;
-    return 0;
+    size_t line = 1;
+    for (size_t i = 0; i < pos && s[i]; i++)
+        line += s[i] == '\n';
+    return line;
+}
+
+__attribute__((format(printf, 2, 3))) static void *perr(parser *p, const char *fmt, ...)
+{
+    if (*p->err)
+        return NULL;
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    tug_error_user(p->err, "template: :%zu: %s", line_of(p->s, p->pos), msg);
+    return NULL;
 }
 
 static void skip_space(parser *p)
 {
-    while (p->s[p->pos] == ' ' || p->s[p->pos] == '\t' || p->s[p->pos] == '\n')
+    while (p->s[p->pos] == ' ' || p->s[p->pos] == '\t' || p->s[p->pos] == '\n' ||
+           p->s[p->pos] == '\r')
         p->pos++;
 }
 
-static pipe_ *parse_pipe(parser *p, const char *stop);
-
-static arg *parse_operand(parser *p)
-{
-    skip_space(p);
-    const char *s = p->s + p->pos;
-    arg *a = calloc(1, sizeof(*a));
-    if (a == NULL)
-        return NULL;
-    if (*s == '"' || *s == '`') {
-        char q = *s;
-        sbuf b = {0};
-        size_t i = 1;
-        while (s[i] && s[i] != q) {
-            char c = s[i];
-            if (q == '"' && c == '\\' && s[i + 1]) {
-                i++;
-                c = s[i] == 'n' ? '\n' : s[i] == 't' ? '\t' : s[i];
-            }
-            sb_add(&b, &c, 1);
-            i++;
-        }
-        if (s[i] != q) {
-            free(b.buf);
-            free(a);
-            tug_error_user(p->err, "template: unterminated string");
-            return NULL;
-        }
-        a->kind = A_STRING;
-        a->text = b.buf ? b.buf : strdup("");
-        p->pos += i + 1;
-        return a;
-    }
-    if (*s == '(') {
-        p->pos++;
-        a->kind = A_PIPE;
-        a->pipe = parse_pipe(p, ")");
-        if (a->pipe == NULL) {
-            free(a);
-            return NULL;
-        }
-        skip_space(p);
-        if (p->s[p->pos] != ')') {
-            free_arg(a);
-            tug_error_user(p->err, "template: missing )");
-            return NULL;
-        }
-        p->pos++;
-        /* (pipeline).Field.Sub */
-        if (p->s[p->pos] == '.') {
-            size_t start = p->pos;
-            while (p->s[p->pos] && !isspace((unsigned char)p->s[p->pos]) && p->s[p->pos] != '|' &&
-                   p->s[p->pos] != ')' && !(p->s[p->pos] == '}' && p->s[p->pos + 1] == '}'))
-                p->pos++;
-            a->text = strndup(p->s + start, p->pos - start);
-        }
-        return a;
-    }
-    size_t i = 0;
-    while (s[i] && !isspace((unsigned char)s[i]) && s[i] != '|' && s[i] != ')' && s[i] != '(' &&
-           !(s[i] == '}' && s[i + 1] == '}') && !(s[i] == '-' && i > 0 && s[i + 1] == '}'))
-        i++;
-    if (i == 0) {
-        free(a);
-        tug_error_user(p->err, "template: missing value at \"%.10s\"", s);
-        return NULL;
-    }
-    a->text = strndup(s, i);
-    if (s[0] == '.' || s[0] == '$')
-        a->kind = A_FIELD;
-    else if (isdigit((unsigned char)s[0]) || s[0] == '-')
-        a->kind = A_NUMBER;
-    else if (strcmp(a->text, "true") == 0 || strcmp(a->text, "false") == 0)
-        a->kind = A_BOOL;
-    else
-        a->kind = A_CALL;
-    p->pos += i;
-    return a;
-}
-
-static bool at_end(parser *p, const char *stop)
+static bool at_close(parser *p)
 {
     const char *s = p->s + p->pos;
-    if (*s == '\0')
-        return true;
-    if (stop[0] == ')' )
-        return *s == ')';
     return (s[0] == '}' && s[1] == '}') || (s[0] == '-' && s[1] == '}' && s[2] == '}');
 }
 
-static pipe_ *parse_pipe(parser *p, const char *stop)
+static bool is_alnum(char c)
 {
+    return isalnum((unsigned char)c) || c == '_' || (unsigned char)c >= 0x80;
+}
+
+static bool push_str(char ***v, size_t *n, char *s)
+{
+    char **nv = realloc(*v, (*n + 1) * sizeof(*nv));
+    if (nv == NULL) {
+        free(s);
+        return false;
+    }
+    *v = nv;
+    nv[(*n)++] = s;
+    return true;
+}
+
+static bool var_known(parser *p, const char *name, size_t len)
+{
+    if (len == 1)
+        return true; /* $ is the data */
+    for (size_t i = p->nvars; i > 0; i--)
+        if (strlen(p->vars[i - 1]) == len && strncmp(p->vars[i - 1], name, len) == 0)
+            return true;
+    return false;
+}
+
+static void pop_vars(parser *p, size_t to)
+{
+    while (p->nvars > to)
+        free(p->vars[--p->nvars]);
+}
+
+/* what: "command", "if", "with", "range" or "parenthesized pipeline", for Go's messages */
+static pipe_ *parse_pipe(parser *p, const char *what);
+
+/* A string literal at p->pos: "..." with Go's escapes or `raw`. */
+static char *parse_string(parser *p)
+{
+    const char *s = p->s + p->pos;
+    char q = *s;
+    tug_strbuf b = {0};
+    size_t i = 1;
+    for (; s[i] && s[i] != q; i++) {
+        char c = s[i];
+        if (q == '"' && c == '\n')
+            break;
+        if (q == '"' && c == '\\' && s[i + 1]) {
+            i++;
+            switch (s[i]) {
+            case 'n':
+                c = '\n';
+                break;
+            case 't':
+                c = '\t';
+                break;
+            case 'r':
+                c = '\r';
+                break;
+            case 'a':
+                c = '\a';
+                break;
+            case 'b':
+                c = '\b';
+                break;
+            case 'f':
+                c = '\f';
+                break;
+            case 'v':
+                c = '\v';
+                break;
+            case '\\':
+            case '"':
+            case '\'':
+                c = s[i];
+                break;
+            case 'x':
+            case 'u':
+            case 'U': {
+                size_t nd = s[i] == 'x' ? 2 : s[i] == 'u' ? 4 : 8, k = 1;
+                char hex[9] = {0};
+                for (; k <= nd && isxdigit((unsigned char)s[i + k]); k++)
+                    hex[k - 1] = s[i + k];
+                if (k <= nd)
+                    goto bad_escape;
+                unsigned long r = strtoul(hex, NULL, 16);
+                i += nd;
+                if (s[i - nd] == 'x') {
+                    c = (char)r;
+                    break;
+                }
+                tpl_utf8_encode(&b, (uint32_t)r);
+                continue;
+            }
+            case '0':
+            case '1':
+            case '2':
+            case '3':
+            case '4':
+            case '5':
+            case '6':
+            case '7':
+                if (s[i + 1] >= '0' && s[i + 1] <= '7' && s[i + 2] >= '0' && s[i + 2] <= '7') {
+                    c = (char)((s[i] - '0') << 6 | (s[i + 1] - '0') << 3 | (s[i + 2] - '0'));
+                    i += 2;
+                    break;
+                }
+                goto bad_escape;
+            bad_escape:
+            default:
+                tug_strbuf_free(&b);
+                return perr(p, "invalid syntax: %.*s", (int)(i + 1), s);
+            }
+        }
+        tug_strbuf_addc(&b, c);
+    }
+    if (s[i] != q) {
+        tug_strbuf_free(&b);
+        return perr(p, q == '"' ? "unterminated quoted string" : "unterminated raw quoted string");
+    }
+    p->pos += i + 1;
+    char *out = tug_strbuf_steal(&b);
+    return out ? out : strdup("");
+}
+
+static bool parse_number(parser *p, operand *o)
+{
+    const char *s = p->s + p->pos;
+    size_t i = 0;
+    if (s[i] == '-' || s[i] == '+')
+        i++;
+    while (is_alnum(s[i]) || s[i] == '.' ||
+           ((s[i] == '-' || s[i] == '+') && (s[i - 1] == 'e' || s[i - 1] == 'E')))
+        i++;
+    cleanup_free char *t = strndup(s, i);
+    char *end;
+    if (t == NULL)
+        return false;
+    /* Go's digit separators: 1_000 */
+    size_t w = 0;
+    for (size_t r = 0; t[r]; r++)
+        if (t[r] != '_')
+            t[w++] = t[r];
+    t[w] = '\0';
+    errno = 0;
+    long long v = strtoll(t, &end, 0);
+    if (*end == '\0' && errno == 0) {
+        o->kind = O_INT;
+        o->i = v;
+    } else {
+        errno = 0;
+        o->f = strtod(t, &end);
+        if (*end || errno || strncmp(t + strspn(t, "+-"), "0x", 2) == 0) {
+            perr(p, "bad number syntax: \"%s\"", t);
+            return false;
+        }
+        o->kind = O_FLOAT;
+    }
+    p->pos += i;
+    return true;
+}
+
+/* .A.B after an operand; the chain's position is its first name's (Go's ChainNode). */
+static bool parse_chain(parser *p, operand *o)
+{
+    while (p->s[p->pos] == '.' && is_alnum(p->s[p->pos + 1]) &&
+           !isdigit((unsigned char)p->s[p->pos + 1])) {
+        if (o->nchain == (o->kind == O_FIELD ? 1u : 0u))
+            o->pos = p->pos;
+        size_t start = ++p->pos;
+        while (is_alnum(p->s[p->pos]))
+            p->pos++;
+        if (!push_str(&o->chain, &o->nchain, strndup(p->s + start, p->pos - start)))
+            return false;
+    }
+    return true;
+}
+
+/* Go's lexer on a character no token starts with */
+static void *bad_char(parser *p, char c)
+{
+    if (c == '}')
+        return perr(p, "bad character U+007D '}'");
+    return perr(p, "unexpected \"%c\" in operand", c);
+}
+
+static operand *parse_operand(parser *p)
+{
+    skip_space(p);
+    size_t start = p->pos;
+    const char *s = p->s + p->pos;
+    operand *o = calloc(1, sizeof(*o));
+    if (o == NULL)
+        return NULL;
+    o->pos = start;
+    bool ok = true;
+    if (*s == '"' || *s == '`') {
+        o->kind = O_STRING;
+        ok = (o->str = parse_string(p)) != NULL;
+    } else if (*s == '(') {
+        if (++p->depth > MAX_DEPTH) {
+            free(o);
+            return perr(p, "nesting too deep");
+        }
+        p->pos++;
+        o->kind = O_PIPE;
+        o->pipe = parse_pipe(p, "parenthesized pipeline");
+        p->depth--;
+        ok = o->pipe != NULL;
+        if (ok) {
+            p->pos++; /* ) */
+            ok = parse_chain(p, o);
+        }
+    } else if (*s == '.' && !is_alnum(s[1])) {
+        o->kind = O_DOT;
+        p->pos++;
+    } else if (*s == '.') {
+        o->kind = O_FIELD;
+        ok = parse_chain(p, o);
+    } else if (*s == '$') {
+        size_t i = 1;
+        while (is_alnum(s[i]))
+            i++;
+        if (!var_known(p, s, i)) {
+            free(o);
+            return perr(p, "undefined variable \"%.*s\"", (int)i, s);
+        }
+        o->kind = O_VAR;
+        o->str = strndup(s, i);
+        p->pos += i;
+        ok = o->str && parse_chain(p, o);
+    } else if (isdigit((unsigned char)*s) ||
+               ((*s == '-' || *s == '+' || *s == '.') && isdigit((unsigned char)s[1]))) {
+        ok = parse_number(p, o);
+    } else if (isalpha((unsigned char)*s) || *s == '_') {
+        size_t i = 0;
+        while (is_alnum(s[i]))
+            i++;
+        o->str = strndup(s, i);
+        p->pos += i;
+        if (o->str == NULL)
+            ok = false;
+        else if (strcmp(o->str, "true") == 0 || strcmp(o->str, "false") == 0)
+            o->kind = O_BOOL;
+        else if (strcmp(o->str, "nil") == 0)
+            o->kind = O_NIL;
+        else {
+            o->kind = O_IDENT;
+            bool known =
+                tpl_fn_find(o->str) || strcmp(o->str, "and") == 0 || strcmp(o->str, "or") == 0;
+            if (!known) {
+                perr(p, "function \"%s\" not defined", o->str);
+                ok = false;
+            }
+        }
+    } else if (*s == '\0') {
+        free(o);
+        return perr(p, "unclosed action");
+    } else {
+        free(o);
+        return bad_char(p, *s);
+    }
+    if (ok && p->s[p->pos] && !isspace((unsigned char)p->s[p->pos]) && p->s[p->pos] != '|' &&
+        p->s[p->pos] != ')' && !at_close(p) && p->s[p->pos] != '(' && p->s[p->pos] != ',' &&
+        !(p->s[p->pos] == '.' && o->kind == O_PIPE)) {
+        bad_char(p, p->s[p->pos]);
+        ok = false;
+    }
+    if (ok && (o->src = strndup(p->s + start, p->pos - start)) == NULL)
+        ok = false;
+    if (!ok) {
+        free_operand(o);
+        return NULL;
+    }
+    return o;
+}
+
+/* "$x :=", "$k, $v :=" or "$x =" at the start of a pipeline. */
+static bool parse_decl(parser *p, pipe_ *pp, const char *what)
+{
+    size_t save = p->pos;
+    for (size_t k = 0; k < 2; k++) {
+        skip_space(p);
+        const char *s = p->s + p->pos;
+        if (*s != '$')
+            break;
+        size_t i = 1;
+        while (is_alnum(s[i]))
+            i++;
+        size_t after = p->pos + i;
+        while (p->s[after] == ' ' || p->s[after] == '\t')
+            after++;
+        char c = p->s[after];
+        bool decl = c == ':' && p->s[after + 1] == '=';
+        bool assign = c == '=' && p->s[after + 1] != '=';
+        if (c == ',' && k == 1)
+            return perr(p, "too many declarations in %s", what), false;
+        if (!decl && !assign && !(c == ',' && k == 0))
+            break;
+        pp->vars[pp->nvars++] = strndup(s, i);
+        if (c == ',') {
+            p->pos = after + 1;
+            skip_space(p);
+            if (p->s[p->pos] != '$')
+                return perr(p, "too many declarations in %s", what), false;
+            continue;
+        }
+        if (k == 1 && c == ',')
+            return perr(p, "too many declarations in %s", what), false;
+        pp->assign = assign;
+        p->pos = after + (decl ? 2 : 1);
+        return true;
+    }
+    for (size_t k = 0; k < pp->nvars; k++) {
+        free(pp->vars[k]);
+        pp->vars[k] = NULL;
+    }
+    pp->nvars = 0;
+    p->pos = save;
+    return true;
+}
+
+static char *join_src(operand **args, size_t n)
+{
+    tug_strbuf b = {0};
+    for (size_t i = 0; i < n; i++) {
+        if (i)
+            tug_strbuf_addc(&b, ' ');
+        tug_strbuf_adds(&b, args[i]->src);
+    }
+    return tug_strbuf_steal(&b);
+}
+
+static pipe_ *parse_pipe(parser *p, const char *what)
+{
+    bool in_paren = what[0] == 'p';
     pipe_ *pp = calloc(1, sizeof(*pp));
     if (pp == NULL)
         return NULL;
+    skip_space(p);
+    pp->pos = p->pos;
+    if (!parse_decl(p, pp, what))
+        goto fail;
+    if (pp->nvars > 1 && strcmp(what, "range") != 0) {
+        perr(p, "too many declarations in %s", what);
+        goto fail;
+    }
     for (;;) {
         cmd c = {0};
+        skip_space(p);
+        c.pos = p->pos;
         for (;;) {
             skip_space(p);
-            if (at_end(p, stop) || p->s[p->pos] == '|')
+            char ch = p->s[p->pos];
+            if (ch == '\0' || ch == '|' || ch == ')' || at_close(p))
                 break;
-            arg *a = parse_operand(p);
-            if (a == NULL) {
+            operand *o = parse_operand(p);
+            if (o == NULL || !(c.args = realloc(c.args, (c.n + 1) * sizeof(*c.args)))) {
+                free_operand(o);
                 for (size_t j = 0; j < c.n; j++)
-                    free_arg(c.args[j]);
+                    free_operand(c.args[j]);
                 free(c.args);
-                free_pipe(pp);
-                return NULL;
+                goto fail;
             }
-            arg **na = realloc(c.args, (c.n + 1) * sizeof(*na));
-            if (na == NULL) {
-                free_arg(a);
-                free_pipe(pp);
-                return NULL;
-            }
-            c.args = na;
-            c.args[c.n++] = a;
+            c.args[c.n++] = o;
+        }
+        char ch = p->s[p->pos];
+        if (ch == '\0' || (ch == ')' && !in_paren) || (at_close(p) && in_paren)) {
+            for (size_t j = 0; j < c.n; j++)
+                free_operand(c.args[j]);
+            free(c.args);
+            perr(p, ch == ')'  ? "unexpected right paren"
+                    : in_paren ? "unclosed left paren"
+                               : "unclosed action");
+            goto fail;
+        }
+        if (c.n == 0 && pp->n > 0 && ch != '|') {
+            /* Go takes {{.A | }} as {{.A}} */
+            free(c.args);
+            break;
         }
         if (c.n == 0) {
             free(c.args);
-            free_pipe(pp);
-            tug_error_user(p->err, "template: missing command");
-            return NULL;
+            if (ch == '|')
+                perr(p, "unexpected \"|\" in %s", pp->n ? "command" : what);
+            else
+                perr(p, "missing value for %s", pp->n ? "command" : what);
+            goto fail;
         }
+        /* a literal cannot take the value piped into it (Go's parse check) */
+        op_kind k0 = c.args[0]->kind;
+        if (pp->n > 0 && (k0 == O_BOOL || k0 == O_DOT || k0 == O_NIL || k0 == O_INT ||
+                          k0 == O_FLOAT || k0 == O_STRING)) {
+            for (size_t j = 0; j < c.n; j++)
+                free_operand(c.args[j]);
+            free(c.args);
+            perr(p, "non executable command in pipeline stage %zu", pp->n + 1);
+            goto fail;
+        }
+        c.src = join_src(c.args, c.n);
         cmd *nc = realloc(pp->cmds, (pp->n + 1) * sizeof(*nc));
         if (nc == NULL) {
-            free_pipe(pp);
-            return NULL;
+            for (size_t j = 0; j < c.n; j++)
+                free_operand(c.args[j]);
+            free(c.args);
+            free(c.src);
+            goto fail;
         }
         pp->cmds = nc;
         pp->cmds[pp->n++] = c;
-        skip_space(p);
-        if (p->s[p->pos] == '|') {
-            p->pos++;
-            continue;
-        }
-        return pp;
+        if (p->s[p->pos] != '|')
+            break;
+        p->pos++;
     }
+    /* declared after the value is parsed: {{$x := $x}} reads the outer $x */
+    for (size_t k = 0; k < pp->nvars && !pp->assign; k++)
+        if (!push_str(&p->vars, &p->nvars, strdup(pp->vars[k])))
+            goto fail;
+    return pp;
+fail:
+    free_pipe(pp);
+    return NULL;
 }
 
-/* Parse until {{end}}/{{else}} or the end of input; *ret_stop tells which. */
-static node *parse_list(parser *p, char **ret_stop)
+typedef enum { STOP_EOF, STOP_END, STOP_ELSE, STOP_ELSE_IF, STOP_ELSE_WITH } stop_kind;
+
+static node *new_node(node_kind kind, size_t pos)
 {
-    node *list = calloc(1, sizeof(*list));
+    node *n = calloc(1, sizeof(*n));
+    if (n) {
+        n->kind = kind;
+        n->pos = pos;
+    }
+    return n;
+}
+
+static bool add_kid(node *list, node *kid)
+{
+    node **k = kid ? realloc(list->kids, (list->nkids + 1) * sizeof(*k)) : NULL;
+    if (k == NULL) {
+        free_node(kid);
+        return false;
+    }
+    list->kids = k;
+    list->kids[list->nkids++] = kid;
+    return true;
+}
+
+static bool keyword(parser *p, const char *kw)
+{
+    size_t n = strlen(kw);
+    const char *s = p->s + p->pos;
+    if (strncmp(s, kw, n) != 0 || is_alnum(s[n]))
+        return false;
+    p->pos += n;
+    return true;
+}
+
+/* The "}}" ending an action; *trim says whether it was " -}}". */
+static bool close_action(parser *p, bool *trim, const char *what)
+{
+    skip_space(p);
+    *trim = false;
+    if (p->s[p->pos] == '-' && p->s[p->pos + 1] == '}' && p->s[p->pos + 2] == '}' && p->pos > 0 &&
+        isspace((unsigned char)p->s[p->pos - 1])) {
+        *trim = true;
+        p->pos++;
+    }
+    if (strncmp(p->s + p->pos, "}}", 2) != 0) {
+        if (p->s[p->pos] == '\0')
+            perr(p, "unclosed action");
+        else
+            perr(p, "unexpected \"%c\" in %s", p->s[p->pos], what);
+        return false;
+    }
+    p->pos += 2;
+    return true;
+}
+
+static node *parse_list(parser *p, stop_kind *ret_stop, bool trim_first);
+
+/* if/with/range: pipeline, body, optional else (or else if / else with), end. */
+static node *parse_control(parser *p, node_kind kind, size_t pos, bool *ret_trim)
+{
+    node *n = new_node(kind, pos);
+    if (n == NULL)
+        return NULL;
+    size_t scope = p->nvars;
+    bool trim;
+    stop_kind stop;
+    if (++p->depth > MAX_DEPTH)
+        goto fail_msg;
+    n->pipe = parse_pipe(p, kind == N_IF ? "if" : kind == N_WITH ? "with" : "range");
+    if (n->pipe == NULL || !close_action(p, &trim, kind == N_RANGE ? "range" : "command"))
+        goto fail;
+    if (kind != N_RANGE && n->pipe->nvars > 0 && n->pipe->assign) {
+        /* {{if $x = ..}} is Go's too; nothing to check */
+    }
+    n->list = parse_list(p, &stop, trim);
+    if (n->list == NULL)
+        goto fail;
+    if (stop == STOP_ELSE_IF || stop == STOP_ELSE_WITH) {
+        node *inner = parse_control(p, stop == STOP_ELSE_IF ? N_IF : N_WITH, p->pos, ret_trim);
+        if (inner == NULL || (n->elsel = new_node(N_LIST, p->pos)) == NULL) {
+            free_node(inner);
+            goto fail;
+        }
+        if (!add_kid(n->elsel, inner))
+            goto fail;
+        pop_vars(p, scope);
+        p->depth--;
+        return n;
+    }
+    if (stop == STOP_ELSE) {
+        /* the pipeline's variables reach into {{else}}, as Go's do */
+        n->elsel = parse_list(p, &stop, true);
+        if (n->elsel == NULL)
+            goto fail;
+        if (stop != STOP_END) {
+            perr(p, stop == STOP_EOF ? "unexpected EOF" : "expected end; found {{else}}");
+            goto fail;
+        }
+    }
+    if (stop != STOP_END) {
+        perr(p, "unexpected EOF");
+        goto fail;
+    }
+    *ret_trim = p->s[p->pos - 3] == '-';
+    pop_vars(p, scope);
+    p->depth--;
+    return n;
+fail_msg:
+    perr(p, "nesting too deep");
+fail:
+    pop_vars(p, scope);
+    free_node(n);
+    return NULL;
+}
+
+static bool add_text(node *list, const char *t, size_t len)
+{
+    if (len == 0)
+        return true;
+    node *tn = new_node(N_TEXT, 0);
+    if (tn == NULL || (tn->text = strndup(t, len)) == NULL) {
+        free_node(tn);
+        return false;
+    }
+    return add_kid(list, tn);
+}
+
+static int loop_depth; /* parse-time only, guarded by the single-threaded CLI */
+
+/* Parse text and actions until {{end}}, {{else}} or the end of input. */
+static node *parse_list(parser *p, stop_kind *ret_stop, bool trim_first)
+{
+    node *list = new_node(N_LIST, p->pos);
     if (list == NULL)
         return NULL;
-    list->kind = N_LIST;
-    *ret_stop = NULL;
-    bool trim_next = false;
+    bool trim_next = trim_first;
     for (;;) {
         const char *s = p->s + p->pos;
         const char *open = strstr(s, "{{");
@@ -290,133 +741,102 @@ static node *parse_list(parser *p, char **ret_stop)
         if (trim_prev)
             while (tlen > 0 && isspace((unsigned char)t[tlen - 1]))
                 tlen--;
-        if (tlen > 0) {
-            node *tn = calloc(1, sizeof(*tn));
-            if (tn == NULL || (tn->text = strndup(t, tlen)) == NULL) {
-                free(tn);
-                free_node(list);
-                return NULL;
-            }
-            tn->kind = N_TEXT;
-            if (add_kid(list, tn) < 0) {
-                free_node(list);
-                return NULL;
-            }
-        }
+        if (!add_text(list, t, tlen))
+            goto fail;
         if (open == NULL) {
             p->pos += strlen(s);
+            *ret_stop = STOP_EOF;
             return list;
         }
-        p->pos = (size_t)(open - p->s) + 2 + (trim_prev ? 1 : 0);
+        size_t at = (size_t)(open - p->s);
+        p->pos = at + 2 + (trim_prev ? 1 : 0);
         skip_space(p);
-        const char *kw = p->s + p->pos;
-        node *n = NULL;
-        if (strncmp(kw, "end", 3) == 0 || strncmp(kw, "else", 4) == 0) {
-            bool is_end = kw[1] == 'n';
-            p->pos += is_end ? 3 : 4;
+        if (strncmp(p->s + p->pos, "/*", 2) == 0) {
+            const char *end = strstr(p->s + p->pos + 2, "*/");
+            if (end == NULL) {
+                perr(p, "unclosed comment");
+                goto fail;
+            }
+            p->pos = (size_t)(end - p->s) + 2;
+            if (!close_action(p, &trim_next, "comment"))
+                goto fail;
+            continue;
+        }
+        size_t kwpos = p->pos;
+        if (keyword(p, "end") || keyword(p, "else")) {
+            bool is_end = p->s[kwpos + 1] == 'n';
             skip_space(p);
-            trim_next = p->s[p->pos] == '-';
-            if (trim_next)
-                p->pos++;
-            if (strncmp(p->s + p->pos, "}}", 2) != 0) {
-                free_node(list);
-                tug_error_user(p->err, "template: unexpected text after %s", is_end ? "end" : "else");
-                return NULL;
+            if (!is_end && (keyword(p, "if") || keyword(p, "with"))) {
+                *ret_stop = p->s[p->pos - 1] == 'f' ? STOP_ELSE_IF : STOP_ELSE_WITH;
+                return list;
             }
-            p->pos += 2;
-            *ret_stop = strdup(is_end ? "end" : "else");
-            if (!is_end && trim_next)
-                while (isspace((unsigned char)p->s[p->pos]))
-                    p->pos++;
-            if (is_end && trim_next)
+            if (!close_action(p, &trim_next, is_end ? "end" : "else"))
+                goto fail;
+            *ret_stop = is_end ? STOP_END : STOP_ELSE;
+            if (trim_next)
                 while (isspace((unsigned char)p->s[p->pos]))
                     p->pos++;
             return list;
         }
-        n = calloc(1, sizeof(*n));
-        if (n == NULL) {
-            free_node(list);
-            return NULL;
-        }
-        if (strncmp(kw, "range ", 6) == 0 || strncmp(kw, "if ", 3) == 0 ||
-            strncmp(kw, "with ", 5) == 0) {
-            n->kind = kw[0] == 'r' ? N_RANGE : kw[0] == 'i' ? N_IF : N_WITH;
-            p->pos += kw[0] == 'r' ? 6 : kw[0] == 'i' ? 3 : 5;
+        node *n = NULL;
+        if (keyword(p, "if") || keyword(p, "with") || keyword(p, "range")) {
+            char k = p->s[kwpos];
+            node_kind kind = k == 'i' ? N_IF : k == 'w' ? N_WITH : N_RANGE;
+            loop_depth += kind == N_RANGE;
+            n = parse_control(p, kind, kwpos, &trim_next);
+            loop_depth -= kind == N_RANGE;
+            if (n == NULL)
+                goto fail;
+        } else if (keyword(p, "break") || keyword(p, "continue")) {
+            bool brk = p->s[kwpos] == 'b';
+            if (loop_depth == 0) {
+                perr(p, "{{%s}} outside {{range}}", brk ? "break" : "continue");
+                goto fail;
+            }
+            if (!close_action(p, &trim_next, brk ? "break" : "continue"))
+                goto fail;
+            n = new_node(brk ? N_BREAK : N_CONTINUE, kwpos);
+        } else if (keyword(p, "define") || keyword(p, "template") || keyword(p, "block")) {
+            perr(p, "{{%.*s}} is not supported", (int)(p->pos - kwpos), p->s + kwpos);
+            goto fail;
         } else {
-            n->kind = N_ACTION;
-        }
-        n->pipe = parse_pipe(p, "}}");
-        if (n->pipe == NULL) {
-            free(n);
-            free_node(list);
-            return NULL;
-        }
-        skip_space(p);
-        trim_next = p->s[p->pos] == '-';
-        if (trim_next)
-            p->pos++;
-        if (strncmp(p->s + p->pos, "}}", 2) != 0) {
-            free_node(n);
-            free_node(list);
-            tug_error_user(p->err, "template: unclosed action");
-            return NULL;
-        }
-        p->pos += 2;
-        if (n->kind != N_ACTION) {
-            cleanup_free char *stop = NULL;
-            n->list = parse_list(p, &stop);
-            if (n->list == NULL) {
+            n = new_node(N_ACTION, kwpos);
+            if (n == NULL || (n->pipe = parse_pipe(p, "command")) == NULL ||
+                !close_action(p, &trim_next, "command")) {
                 free_node(n);
-                free_node(list);
-                return NULL;
+                goto fail;
             }
-            if (stop && strcmp(stop, "else") == 0) {
-                free(stop);
-                stop = NULL;
-                n->elsel = parse_list(p, &stop);
-                if (n->elsel == NULL) {
-                    free_node(n);
-                    free_node(list);
-                    return NULL;
-                }
-            }
-            if (stop == NULL || strcmp(stop, "end") != 0) {
-                free_node(n);
-                free_node(list);
-                tug_error_user(p->err, "template: missing {{end}}");
-                return NULL;
-            }
-            trim_next = false;
         }
-        if (add_kid(list, n) < 0) {
-            free_node(list);
-            return NULL;
-        }
+        if (!add_kid(list, n))
+            goto fail;
     }
+fail:
+    free_node(list);
+    return NULL;
 }
 
 int tug_template_parse(const char *text, tug_template **ret_tmpl, tug_error **err)
 {
-    parser p = {.s = text, .pos = 0, .err = err};
-    cleanup_free char *stop = NULL;
     tug_error *local = NULL;
-    if (err == NULL)
-        p.err = &local;
-    node *root = parse_list(&p, &stop);
-    if (root == NULL) {
+    parser p = {.s = text, .err = err ? err : &local};
+    stop_kind stop;
+    loop_depth = 0;
+    node *root = parse_list(&p, &stop, false);
+    if (root && stop != STOP_EOF) {
+        free_node(root);
+        root = NULL;
+        perr(&p, "unexpected {{%s}}", stop == STOP_END ? "end" : "else");
+    }
+    pop_vars(&p, 0);
+    free(p.vars);
+    tug_template *t = root ? calloc(1, sizeof(*t)) : NULL;
+    if (t == NULL || (t->text = strdup(text)) == NULL) {
+        free(t);
+        free_node(root);
         tug_error_free(local);
         if (err && *err == NULL)
-            return tug_error_user(err, "template: parse error");
+            return tug_error_set(err, 12, "template: out of memory");
         return -1;
-    }
-    if (stop != NULL) {
-        free_node(root);
-        return tug_error_user(err, "template: unexpected {{%s}}", stop);
-    }
-    tug_template *t = calloc(1, sizeof(*t));
-    if (t == NULL) {
-        free_node(root);
-        return tug_error_set(err, 12, "template");
     }
     t->root = root;
     *ret_tmpl = t;
@@ -428,6 +848,7 @@ void tug_template_free(tug_template *tmpl)
     if (tmpl == NULL)
         return;
     free_node(tmpl->root);
+    free(tmpl->text);
     free(tmpl);
 }
 
@@ -436,113 +857,284 @@ void tug_template_freep(tug_template **tmpl)
     tug_template_free(*tmpl);
 }
 
-static void format_into(sbuf *b, json_t *v, bool top)
+/* ---- values as Go prints them ---- */
+
+/* Go's %v of a float64: the shortest digits that read back, %e past 21 digits or below 1e-4. */
+static void format_float(tug_strbuf *b, double d)
 {
-    char num[64];
+    char buf[64];
+    if (isinf(d)) {
+        tug_strbuf_adds(b, d > 0 ? "+Inf" : "-Inf");
+        return;
+    }
+    if (isnan(d)) {
+        tug_strbuf_adds(b, "NaN");
+        return;
+    }
+    int prec = 1;
+    for (; prec < 17; prec++) {
+        snprintf(buf, sizeof(buf), "%.*e", prec - 1, d);
+        if (strtod(buf, NULL) == d)
+            break;
+    }
+    snprintf(buf, sizeof(buf), "%.*e", prec - 1, d);
+    int exp = atoi(strchr(buf, 'e') + 1);
+    int eprec = 6; /* strconv's choice for the shortest form */
+    if (exp < -4 || exp >= eprec) {
+        /* Go writes e+06 as C does */
+        tug_strbuf_adds(b, buf);
+        return;
+    }
+    int decimals = prec - 1 - exp;
+    snprintf(buf, sizeof(buf), "%.*f", decimals > 0 ? decimals : 0, d);
+    tug_strbuf_adds(b, buf);
+}
+
+bool tpl_is_method_key(const char *k)
+{
+    return k[0] == '@';
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* An object's keys but its "@" methods, sorted as Go orders a map; NULL without memory. */
+static const char **sorted_keys(json_t *obj, size_t *ret_n)
+{
+    const char **keys = calloc(json_object_size(obj) + 1, sizeof(*keys));
+    const char *k;
+    json_t *val;
+    size_t n = 0;
+    if (keys == NULL)
+        return NULL;
+    json_object_foreach(obj, k, val)
+    {
+        if (!tpl_is_method_key(k))
+            keys[n++] = k;
+    }
+    qsort(keys, n, sizeof(*keys), cmp_str);
+    *ret_n = n;
+    return keys;
+}
+
+void tpl_format_into(tug_strbuf *b, json_t *v, int depth)
+{
+    char num[32];
+    if (depth > MAX_DEPTH)
+        return;
     switch (json_typeof(v)) {
     case JSON_STRING:
-        sb_add(b, json_string_value(v), json_string_length(v));
+        tug_strbuf_add(b, json_string_value(v), json_string_length(v));
         break;
     case JSON_INTEGER:
         snprintf(num, sizeof(num), "%" JSON_INTEGER_FORMAT, json_integer_value(v));
-        sb_puts(b, num);
+        tug_strbuf_adds(b, num);
         break;
     case JSON_REAL:
-        snprintf(num, sizeof(num), "%g", json_real_value(v));
-        sb_puts(b, num);
+        format_float(b, json_real_value(v));
         break;
     case JSON_TRUE:
-        sb_puts(b, "true");
+        tug_strbuf_adds(b, "true");
         break;
     case JSON_FALSE:
-        sb_puts(b, "false");
+        tug_strbuf_adds(b, "false");
         break;
     case JSON_NULL:
-        sb_puts(b, "<nil>");
+        tug_strbuf_adds(b, "<nil>");
         break;
-    case JSON_ARRAY: {
-        sb_puts(b, "[");
+    case JSON_ARRAY:
+        tug_strbuf_addc(b, '[');
         for (size_t i = 0; i < json_array_size(v); i++) {
             if (i)
-                sb_puts(b, " ");
-            format_into(b, json_array_get(v, i), false);
+                tug_strbuf_addc(b, ' ');
+            tpl_format_into(b, json_array_get(v, i), depth + 1);
         }
-        sb_puts(b, "]");
+        tug_strbuf_addc(b, ']');
         break;
-    }
     case JSON_OBJECT: {
-        /* Go prints maps with sorted keys. */
-        size_t n = json_object_size(v), i = 0;
-        const char **keys = calloc(n ? n : 1, sizeof(*keys));
-        const char *k;
-        json_t *val;
-        json_object_foreach(v, k, val) keys[i++] = k;
-        for (size_t a = 1; a < n; a++)
-            for (size_t c = a; c > 0 && strcmp(keys[c - 1], keys[c]) > 0; c--) {
-                const char *tmp = keys[c];
-                keys[c] = keys[c - 1];
-                keys[c - 1] = tmp;
-            }
-        sb_puts(b, "map[");
+        size_t n, i;
+        const char **keys = sorted_keys(v, &n);
+        if (keys == NULL)
+            return;
+        tug_strbuf_adds(b, "map[");
         for (i = 0; i < n; i++) {
             if (i)
-                sb_puts(b, " ");
-            sb_puts(b, keys[i]);
-            sb_puts(b, ":");
-            format_into(b, json_object_get(v, keys[i]), false);
+                tug_strbuf_addc(b, ' ');
+            tug_strbuf_adds(b, keys[i]);
+            tug_strbuf_addc(b, ':');
+            tpl_format_into(b, json_object_get(v, keys[i]), depth + 1);
         }
-        sb_puts(b, "]");
+        tug_strbuf_addc(b, ']');
         free(keys);
         break;
     }
     }
-    (void)top;
 }
 
 char *tug_template_format_value(json_t *v)
 {
-    sbuf b = {0};
+    tug_strbuf b = {0};
     if (v == NULL)
-        sb_puts(&b, "<no value>");
+        tug_strbuf_adds(&b, "<no value>");
     else
-        format_into(&b, v, true);
-    return b.buf ? b.buf : strdup("");
+        tpl_format_into(&b, v, 0);
+    char *s = tug_strbuf_steal(&b);
+    return s ? s : strdup("");
 }
+
+char *tug_template_go_quote(const char *s)
+{
+    static const char hex[] = "0123456789abcdef";
+    tug_strbuf b = {0};
+    tug_strbuf_addc(&b, '"');
+    for (const unsigned char *c = (const unsigned char *)s; *c; c++) {
+        /* Go's short escapes: each character of from is written as \ and to's */
+        static const char from[] = "\"\\\n\t\r\a\b\f\v", to[] = "\"\\ntrabfv";
+        const char *e = strchr(from, (char)*c);
+        if (e) {
+            tug_strbuf_addc(&b, '\\');
+            tug_strbuf_addc(&b, to[e - from]);
+        } else if (*c < 0x20 || *c == 0x7f) {
+            char x[5] = {'\\', 'x', hex[*c >> 4], hex[*c & 15], 0};
+            tug_strbuf_adds(&b, x);
+        } else
+            tug_strbuf_addc(&b, (char)*c);
+    }
+    tug_strbuf_addc(&b, '"');
+    return tug_strbuf_steal(&b);
+}
+
+/* Go's type name of a value, for its messages. */
+const char *tpl_type_name(json_t *v)
+{
+    if (v == NULL)
+        return "<nil>";
+    switch (json_typeof(v)) {
+    case JSON_STRING:
+        return "string";
+    case JSON_INTEGER:
+        return "int";
+    case JSON_REAL:
+        return "float64";
+    case JSON_TRUE:
+    case JSON_FALSE:
+        return "bool";
+    case JSON_ARRAY:
+        return "[]interface {}";
+    case JSON_OBJECT:
+        return "map[string]interface {}";
+    default:
+        return "interface {}";
+    }
+}
+
+/* Fields docker's types declare as maps, whatever their keys look like
+ * (GraphDriver.Data has MergedDir, UpperDir...). */
+static const char *const map_fields[] = {
+    "Labels",  "Options",    "Networks", "Ports",      "ExposedPorts", "Volumes",    "PortBindings",
+    "Sysctls", "DriverOpts", "Data",     "Containers", "Annotations",  "StorageOpt", "Tmpfs",
+};
+
+/* An object whose keys are all Go field names (Config, NetworkSettings) is a struct, unless it
+ * was reached through a field docker declares as a map (via). */
+static bool struct_like(json_t *obj, const char *via)
+{
+    for (size_t i = 0; via && i < TUG_ARRAY_SIZE(map_fields); i++)
+        if (strcmp(via, map_fields[i]) == 0)
+            return false;
+    const char *k;
+    json_t *v;
+    size_t n = 0;
+    json_object_foreach(obj, k, v)
+    {
+        if (tpl_is_method_key(k))
+            continue;
+        if (!isupper((unsigned char)k[0]))
+            return false;
+        for (const char *c = k; *c; c++)
+            if (!isalnum((unsigned char)*c) && *c != '_')
+                return false;
+        n++;
+    }
+    return n > 0;
+}
+
+/* ---- execution ---- */
 
 typedef struct {
+    const char *name;
+    json_t *val;
+} var;
+
+typedef struct {
+    const char *text;
+    const tug_template_opts *o;
     json_t *root;
     tug_error **err;
-} env;
+    var *vars;
+    size_t nvars, cap;
+    tug_strbuf out;
+    enum { FLOW_NEXT, FLOW_BREAK, FLOW_CONTINUE } flow;
+    int depth;
+} state;
 
-static json_t *eval_pipe(env *e, pipe_ *p, json_t *dot);
-
-static json_t *lookup_field(env *e, const char *path, json_t *dot)
+/* Go's "template: :1:2: executing "" at <.Nope>: ..." */
+__attribute__((format(printf, 4, 5))) static int exec_err(state *st, size_t pos, const char *ctx,
+                                                          const char *fmt, ...)
 {
-    json_t *cur = path[0] == '$' ? e->root : dot;
-    const char *s = path[0] == '$' ? path + 1 : path;
-    if (strcmp(s, ".") == 0 || *s == '\0')
-        return json_incref(cur);
-    while (*s == '.') {
-        s++;
-        const char *end = strchr(s, '.');
-        size_t n = end ? (size_t)(end - s) : strlen(s);
-        if (!json_is_object(cur)) {
-            tug_error_user(e->err, "template: can't evaluate field %.*s", (int)n, s);
-            return NULL;
+    if (*st->err)
+        return -1;
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    size_t line = 1, col = 0;
+    for (size_t i = 0; i < pos && st->text[i]; i++) {
+        col++;
+        if (st->text[i] == '\n') {
+            line++;
+            col = 0;
         }
-        cleanup_free char *key = strndup(s, n);
-        json_t *next = json_object_get(cur, key);
-        if (next == NULL) {
-            /* Go's templates print "<no value>" for a missing map key. */
-            return json_string("<no value>");
-        }
-        cur = next;
-        s += n;
     }
-    return json_incref(cur);
+    tug_error_user(st->err, "template: :%zu:%zu: executing \"\" at <%s>: %s", line, col, ctx, msg);
+    return -1;
 }
 
-static bool truthy(json_t *v)
+static bool push_var(state *st, const char *name, json_t *val)
+{
+    if (st->nvars == st->cap) {
+        size_t cap = st->cap ? st->cap * 2 : 8;
+        var *nv = realloc(st->vars, cap * sizeof(*nv));
+        if (nv == NULL) {
+            json_decref(val);
+            return false;
+        }
+        st->vars = nv;
+        st->cap = cap;
+    }
+    st->vars[st->nvars].name = name;
+    st->vars[st->nvars++].val = val;
+    return true;
+}
+
+static void pop_to(state *st, size_t mark)
+{
+    while (st->nvars > mark)
+        json_decref(st->vars[--st->nvars].val);
+}
+
+static var *find_var(state *st, const char *name)
+{
+    for (size_t i = st->nvars; i > 0; i--)
+        if (strcmp(st->vars[i - 1].name, name) == 0)
+            return &st->vars[i - 1];
+    return NULL;
+}
+
+bool tpl_truthy(json_t *v)
 {
     if (v == NULL)
         return false;
@@ -565,280 +1157,460 @@ static bool truthy(json_t *v)
     }
 }
 
-static json_t *eval_arg(env *e, arg *a, json_t *dot)
+static int eval_pipe(state *st, pipe_ *p, json_t *dot, json_t **ret);
+static int eval_args_call(state *st, cmd *c, const char *name, size_t pos, operand **args,
+                          size_t nargs, json_t *final, json_t *dot, json_t **ret);
+
+/* One field of recv; args make it a method ("@Name" members: docker's .Label "key"). */
+/* Pointer fields of docker's inspect types that its JSON leaves out when nil. */
+static const char *const nil_fields[] = {"Health", "SizeRw", "SizeRootFs"};
+
+static int field_of(state *st, operand *o, json_t *recv, const char *via, const char *name,
+                    bool last, json_t **argv, size_t argc, operand *arg0, json_t **ret)
 {
-    switch (a->kind) {
-    case A_FIELD:
-        return lookup_field(e, a->text, dot);
-    case A_STRING:
-        return json_string(a->text);
-    case A_NUMBER:
-        return json_integer(strtoll(a->text, NULL, 10));
-    case A_BOOL:
-        return json_boolean(a->text[0] == 't');
-    case A_PIPE: {
-        json_t *v = eval_pipe(e, a->pipe, dot);
-        if (v == NULL || a->text == NULL)
-            return v;
-        json_t *field = lookup_field(e, a->text, v);
-        json_decref(v);
-        return field;
+    *ret = NULL;
+    if (recv == NULL)
+        return 0; /* Go: a missing value's field is missing too */
+    if (json_is_object(recv)) {
+        if (argc > 0 && st->o->header && json_is_string(argv[0])) {
+            /* a label's column: its last dotted part, - and _ as spaces (docker) */
+            const char *k = json_string_value(argv[0]), *dot = strrchr(k, '.');
+            cleanup_free char *h = strdup(dot ? dot + 1 : k);
+            for (char *c = h; c && *c; c++)
+                *c = *c == '-' || *c == '_' ? ' ' : *c;
+            *ret = json_string(h ? h : "");
+            return 0;
+        }
+        char mkey[256];
+        snprintf(mkey, sizeof(mkey), "@%s", name);
+        json_t *m = json_object_get(recv, mkey);
+        bool typed = st->o->type_name && recv == st->root;
+        if (m && argc != 1 && !json_is_string(m))
+            return exec_err(st, o->pos, o->src, "wrong number of args for %s: want 1 got %zu", name,
+                            argc);
+        if (argc > 0 && json_is_string(m)) {
+            *ret = json_incref(m);
+            return 0;
+        }
+        if (argc > 0 && json_is_object(m)) {
+            if (!json_is_string(argv[0]) && arg0 && arg0->kind >= O_STRING && arg0->kind <= O_NIL)
+                return exec_err(st, arg0->pos, arg0->src, "expected string; found %s", arg0->src);
+            if (!json_is_string(argv[0]))
+                return exec_err(st, arg0 ? arg0->pos : o->pos, arg0 ? arg0->src : o->src,
+                                "wrong type for value; expected string; got %s",
+                                tpl_type_name(argv[0]));
+            json_t *v = json_object_get(m, json_string_value(argv[0]));
+            *ret = v ? json_incref(v) : json_string("");
+            return 0;
+        }
+        if (argc > 0 && json_object_get(recv, name) && typed)
+            /* a docker row's fields are methods without arguments */
+            return exec_err(st, o->pos, o->src, "wrong number of args for %s: want 0 got %zu", name,
+                            argc);
+        if (argc > 0 && (json_object_get(recv, name) || !st->o->type_name))
+            return exec_err(st, o->pos, o->src, "%s is not a method but has arguments", name);
+        json_t *v = json_object_get(recv, name);
+        if (v && !tpl_is_method_key(name)) {
+            *ret = json_incref(v);
+            return 0;
+        }
+        if (st->o->type_name && recv == st->root)
+            return exec_err(st, o->pos, o->src, "can't evaluate field %s in type %s", name,
+                            st->o->type_name);
+        if (st->o->header || !struct_like(recv, via))
+            return 0;
+        /* docker's pointer fields left out of the JSON are nil to its typed template: printed,
+         * they are <nil> (json null); looked into, the error is the map's */
+        for (size_t i = 0; last && i < TUG_ARRAY_SIZE(nil_fields); i++)
+            if (strcmp(name, nil_fields[i]) == 0) {
+                *ret = json_null();
+                return 0;
+            }
+        return exec_err(st, o->pos, o->src, "map has no entry for key \"%s\"", name);
     }
-    case A_CALL:
+    if (json_is_null(recv))
+        return exec_err(st, o->pos, o->src, "nil pointer evaluating interface {}.%s", name);
+    /* a document's values are interface {} to docker's inspect; a row's fields have types */
+    return exec_err(st, o->pos, o->src, "can't evaluate field %s in type %s", name,
+                    st->o->type_name ? tpl_type_name(recv) : "interface {}");
+}
+
+/* Walk o's chain from recv (a reference it takes); the last name gets the arguments. */
+static int walk_chain(state *st, operand *o, json_t *recv, operand **args, size_t nargs,
+                      json_t *final, json_t *dot, json_t **ret)
+{
+    for (size_t i = 0; i < o->nchain; i++) {
+        bool last = i + 1 == o->nchain;
+        size_t argc = last ? nargs + (final ? 1 : 0) : 0;
+        json_t **argv = calloc(argc + 1, sizeof(*argv));
+        int r = argv ? 0 : -1;
+        for (size_t k = 0; r == 0 && last && k < nargs; k++)
+            r = eval_args_call(st, NULL, NULL, 0, &args[k], 1, NULL, dot, &argv[k]);
+        if (r == 0 && last && final)
+            argv[nargs] = json_incref(final);
+        json_t *next = NULL;
+        if (r == 0)
+            r = field_of(st, o, recv, i ? o->chain[i - 1] : NULL, o->chain[i], last, argv, argc,
+                         last && nargs ? args[0] : NULL, &next);
+        for (size_t k = 0; argv && k < argc; k++)
+            json_decref(argv[k]);
+        free(argv);
+        json_decref(recv);
+        if (r < 0)
+            return -1;
+        recv = next;
+    }
+    if (o->nchain == 0 && (nargs || final)) {
+        json_decref(recv);
+        return exec_err(st, o->pos, o->src, "can't give argument to non-function %s", o->src);
+    }
+    *ret = recv;
+    return 0;
+}
+
+/* An operand's value; args/final only for a chain that ends in a method. */
+static int eval_operand(state *st, operand *o, operand **args, size_t nargs, json_t *final,
+                        json_t *dot, json_t **ret)
+{
+    json_t *base = NULL;
+    *ret = NULL;
+    switch (o->kind) {
+    case O_DOT:
+        base = json_incref(dot);
+        break;
+    case O_FIELD:
+        base = json_incref(dot);
+        break;
+    case O_VAR: {
+        var *v = find_var(st, o->str);
+        if (v == NULL)
+            return exec_err(st, o->pos, o->src, "undefined variable: %s", o->str);
+        base = json_incref(v->val);
         break;
     }
-    return NULL;
+    case O_PIPE:
+        if (eval_pipe(st, o->pipe, dot, &base) < 0)
+            return -1;
+        break;
+    case O_STRING:
+        base = json_string(o->str);
+        break;
+    case O_INT:
+        base = json_integer(o->i);
+        break;
+    case O_FLOAT:
+        base = json_real(o->f);
+        break;
+    case O_BOOL:
+        base = json_boolean(o->str[0] == 't');
+        break;
+    case O_NIL: /* as an argument; eval_cmd refuses it as a command */
+        base = json_null();
+        break;
+    case O_IDENT:
+        return eval_args_call(st, NULL, o->str, o->pos, NULL, 0, NULL, dot, ret);
+    }
+    return walk_chain(st, o, base, args, nargs, final, dot, ret);
 }
 
-static char *to_str(json_t *v)
+/* and/or: Go evaluates left to right and stops at the first false/true operand, whose value
+ * is the result. */
+static int call_logic(state *st, bool is_and, operand **args, size_t nargs, json_t *final,
+                      json_t *dot, json_t **ret)
 {
-    return tug_template_format_value(v);
+    json_t *v = NULL;
+    size_t total = nargs + (final ? 1 : 0);
+    for (size_t i = 0; i < total; i++) {
+        json_decref(v);
+        v = NULL;
+        if (i < nargs) {
+            if (eval_operand(st, args[i], NULL, 0, NULL, dot, &v) < 0)
+                return -1;
+        } else
+            v = json_incref(final);
+        if (tpl_truthy(v) != is_and)
+            break;
+    }
+    *ret = v;
+    return 0;
 }
 
-static json_t *call_fn(env *e, const char *name, json_t **argv, size_t argc)
+/* With name NULL: evaluate args[0] alone as an argument. Otherwise call the function. */
+static int eval_args_call(state *st, cmd *c, const char *name, size_t pos, operand **args,
+                          size_t nargs, json_t *final, json_t *dot, json_t **ret)
 {
-    if (strcmp(name, "json") == 0 && argc == 1) {
-        char *s = json_dumps(argv[0], JSON_ENCODE_ANY | JSON_COMPACT | JSON_PRESERVE_ORDER);
-        json_t *r = json_string(s ? s : "null");
-        free(s);
-        return r;
+    *ret = NULL;
+    if (name == NULL)
+        return eval_operand(st, args[0], NULL, 0, NULL, dot, ret);
+    const tpl_fn *def = tpl_fn_find(name);
+    size_t argc = nargs + (final ? 1 : 0);
+    bool logic = strcmp(name, "and") == 0 || strcmp(name, "or") == 0;
+    int min = logic ? 1 : def ? def->min : 0, max = logic ? -1 : def ? def->max : 0;
+    if ((int)argc < min || (max >= 0 && (int)argc > max)) {
+        if (max < 0)
+            return exec_err(st, pos, name, "wrong number of args for %s: want at least %d got %zu",
+                            name, min, argc);
+        return exec_err(st, pos, name, "wrong number of args for %s: want %d got %zu", name, min,
+                        argc);
     }
-    if ((strcmp(name, "upper") == 0 || strcmp(name, "lower") == 0 || strcmp(name, "title") == 0) &&
-        argc == 1) {
-        cleanup_free char *s = to_str(argv[0]);
-        bool start = true;
-        for (char *c = s; *c; c++) {
-            if (name[0] == 'u')
-                *c = (char)toupper((unsigned char)*c);
-            else if (name[0] == 'l')
-                *c = (char)tolower((unsigned char)*c);
-            else {
-                if (start)
-                    *c = (char)toupper((unsigned char)*c);
-                start = isspace((unsigned char)*c);
-            }
+    if (logic)
+        return call_logic(st, name[0] == 'a', args, nargs, final, dot, ret);
+    tpl_call cl = {.o = st->o, .root = st->root, .argc = argc};
+    cl.argv = calloc(argc + 1, sizeof(json_t *));
+    if (cl.argv == NULL)
+        return tug_error_set(st->err, 12, "template: out of memory");
+    int r = 0;
+    for (size_t i = 0; i < nargs && r == 0; i++)
+        r = eval_operand(st, args[i], NULL, 0, NULL, dot, &cl.argv[i]);
+    if (r == 0 && final)
+        cl.argv[nargs] = json_incref(final);
+    if (r == 0) {
+        if (st->o->header && def->header_identity && json_is_string(cl.argv[0])) {
+            cl.ret = json_incref(cl.argv[0]);
+        } else if ((def->fn ? def->fn(&cl) : def->fn_named(&cl, name)) < 0) {
+            const char *ctx = c ? c->src : name;
+            size_t at = c ? c->pos : pos;
+            operand *bad = cl.want && cl.bad_arg < nargs ? args[cl.bad_arg] : NULL;
+            /* Go points at the argument; a literal of the wrong type "is found" */
+            if (bad && bad->kind >= O_STRING && bad->kind <= O_NIL)
+                exec_err(st, bad->pos, bad->src, "expected %s; found %s",
+                         strcmp(cl.want, "int") == 0 ? "integer" : cl.want, bad->src);
+            else if (bad)
+                exec_err(st, bad->pos, bad->src, "%s", cl.msg);
+            else if (cl.want)
+                exec_err(st, at, ctx, "%s", cl.msg);
+            else
+                exec_err(st, at, ctx, "error calling %s: %s", name, cl.msg);
+            r = -1;
         }
-        return json_string(s);
     }
-    if (strcmp(name, "len") == 0 && argc == 1) {
-        json_t *v = argv[0];
-        size_t n = json_is_array(v)    ? json_array_size(v)
-                   : json_is_object(v) ? json_object_size(v)
-                   : json_is_string(v) ? json_string_length(v)
-                                       : 0;
-        return json_integer((json_int_t)n);
+    for (size_t i = 0; i < argc; i++)
+        json_decref(cl.argv[i]);
+    free(cl.argv);
+    if (r < 0) {
+        json_decref(cl.ret);
+        return -1;
     }
-    if (strcmp(name, "index") == 0 && argc >= 2) {
-        json_t *cur = json_incref(argv[0]);
-        for (size_t i = 1; i < argc && cur; i++) {
-            json_t *next = NULL;
-            if (json_is_array(cur) && json_is_integer(argv[i]))
-                next = json_array_get(cur, (size_t)json_integer_value(argv[i]));
-            else if (json_is_object(cur) && json_is_string(argv[i]))
-                next = json_object_get(cur, json_string_value(argv[i]));
-            else if (json_is_null(cur))
-                next = NULL;
-            else {
-                tug_error_user(e->err, "template: index of %s not possible",
-                               json_is_array(cur) ? "list" : "value");
-                json_decref(cur);
-                return NULL;
-            }
-            if (next == NULL && json_is_array(cur)) {
-                json_decref(cur);
-                tug_error_user(e->err, "template: index out of range");
-                return NULL;
-            }
-            json_t *old = cur;
-            cur = next ? json_incref(next) : json_string("<no value>");
-            json_decref(old);
-        }
-        return cur;
-    }
-    if (strcmp(name, "join") == 0 && argc == 2 && json_is_array(argv[0])) {
-        sbuf b = {0};
-        cleanup_free char *sep = to_str(argv[1]);
-        for (size_t i = 0; i < json_array_size(argv[0]); i++) {
-            if (i)
-                sb_puts(&b, sep);
-            cleanup_free char *s = to_str(json_array_get(argv[0], i));
-            sb_puts(&b, s);
-        }
-        json_t *r = json_string(b.buf ? b.buf : "");
-        free(b.buf);
-        return r;
-    }
-    if (strcmp(name, "split") == 0 && argc == 2) {
-        cleanup_free char *s = to_str(argv[0]);
-        cleanup_free char *sep = to_str(argv[1]);
-        json_t *r = json_array();
-        char *p = s;
-        size_t sl = strlen(sep);
-        for (char *q; sl && (q = strstr(p, sep)) != NULL; p = q + sl)
-            json_array_append_new(r, json_stringn(p, (size_t)(q - p)));
-        json_array_append_new(r, json_string(p));
-        return r;
-    }
-    if (strcmp(name, "println") == 0) {
-        sbuf b = {0};
-        for (size_t i = 0; i < argc; i++) {
-            if (i)
-                sb_puts(&b, " ");
-            cleanup_free char *s = to_str(argv[i]);
-            sb_puts(&b, s);
-        }
-        sb_puts(&b, "\n");
-        json_t *r = json_string(b.buf);
-        free(b.buf);
-        return r;
-    }
-    if (strcmp(name, "print") == 0) {
-        sbuf b = {0};
-        for (size_t i = 0; i < argc; i++) {
-            cleanup_free char *s = to_str(argv[i]);
-            sb_puts(&b, s);
-        }
-        json_t *r = json_string(b.buf ? b.buf : "");
-        free(b.buf);
-        return r;
-    }
-    if ((strcmp(name, "eq") == 0 || strcmp(name, "ne") == 0) && argc == 2) {
-        bool eq = json_equal(argv[0], argv[1]);
-        return json_boolean(name[0] == 'e' ? eq : !eq);
-    }
-    if (strcmp(name, "not") == 0 && argc == 1)
-        return json_boolean(!truthy(argv[0]));
-    tug_error_user(e->err, "template: function \"%s\" not defined or given %zu arguments", name,
-                   argc);
-    return NULL;
+    *ret = cl.ret;
+    return 0;
 }
 
-static json_t *eval_cmd(env *e, cmd *c, json_t *dot, json_t *piped)
+static int eval_cmd(state *st, cmd *c, json_t *dot, json_t *final, json_t **ret)
 {
-    if (c->args[0]->kind != A_CALL) {
-        if (c->n > 1 || piped) {
-            tug_error_user(e->err, "template: can't give argument to non-function %s",
-                           c->args[0]->text ? c->args[0]->text : "(...)");
-            return NULL;
+    operand *first = c->args[0];
+    if (first->kind == O_NIL)
+        return exec_err(st, first->pos, first->src, "nil is not a command");
+    if (first->kind == O_IDENT)
+        return eval_args_call(st, c, first->str, first->pos, c->args + 1, c->n - 1, final, dot,
+                              ret);
+    if (first->nchain == 0 && (c->n > 1 || final))
+        return exec_err(st, first->pos, first->src, "can't give argument to non-function %s",
+                        first->src);
+    return eval_operand(st, first, c->args + 1, c->n - 1, final, dot, ret);
+}
+
+static int eval_pipe(state *st, pipe_ *p, json_t *dot, json_t **ret)
+{
+    json_t *val = NULL;
+    if (++st->depth > MAX_DEPTH) {
+        st->depth--;
+        return exec_err(st, p->pos, "", "nesting too deep");
+    }
+    for (size_t i = 0; i < p->n; i++) {
+        json_t *next = NULL;
+        int r = eval_cmd(st, &p->cmds[i], dot, val, &next);
+        json_decref(val);
+        if (r < 0) {
+            st->depth--;
+            return -1;
         }
-        return eval_arg(e, c->args[0], dot);
+        val = next;
     }
-    size_t argc = c->n - 1 + (piped ? 1 : 0);
-    json_t **argv = calloc(argc + 1, sizeof(*argv));
-    if (argv == NULL)
-        return NULL;
-    json_t *r = NULL;
-    size_t i;
-    for (i = 0; i + 1 < c->n; i++) {
-        argv[i] = eval_arg(e, c->args[i + 1], dot);
-        if (argv[i] == NULL)
-            goto out;
+    st->depth--;
+    if (p->nvars == 1 || (p->nvars == 2 && p->assign)) {
+        if (p->assign) {
+            var *v = find_var(st, p->vars[0]);
+            if (v == NULL) {
+                json_decref(val);
+                return exec_err(st, p->pos, p->vars[0], "undefined variable: %s", p->vars[0]);
+            }
+            json_decref(v->val);
+            v->val = json_incref(val);
+        } else if (!push_var(st, p->vars[0], json_incref(val))) {
+            json_decref(val);
+            return -1;
+        }
     }
-    if (piped)
-        argv[i++] = json_incref(piped);
-    r = call_fn(e, c->args[0]->text, argv, argc);
-out:
-    for (size_t j = 0; j < argc; j++)
-        json_decref(argv[j]);
-    free(argv);
+    *ret = val;
+    return 0;
+}
+
+static int exec_node(state *st, node *n, json_t *dot);
+
+static int exec_list(state *st, node *n, json_t *dot)
+{
+    for (size_t i = 0; i < n->nkids && st->flow == FLOW_NEXT; i++)
+        if (exec_node(st, n->kids[i], dot) < 0)
+            return -1;
+    return 0;
+}
+
+static int out_add(state *st, const char *s, size_t n)
+{
+    if (st->out.len + n > MAX_OUTPUT)
+        return exec_err(st, 0, "", "output larger than %u bytes", MAX_OUTPUT);
+    tug_strbuf_add(&st->out, s, n);
+    return st->out.failed ? tug_error_set(st->err, 12, "template: out of memory") : 0;
+}
+
+/* One pass of a range body with its variables set. */
+static int range_step(state *st, node *n, json_t *key, json_t *val)
+{
+    size_t mark = st->nvars;
+    pipe_ *p = n->pipe;
+    if (p->nvars == 1 && !push_var(st, p->vars[0], json_incref(val)))
+        return -1;
+    if (p->nvars == 2 && (!push_var(st, p->vars[0], json_incref(key)) ||
+                          !push_var(st, p->vars[1], json_incref(val))))
+        return -1;
+    int r = exec_list(st, n->list, val);
+    pop_to(st, mark);
+    if (st->flow == FLOW_CONTINUE)
+        st->flow = FLOW_NEXT;
     return r;
 }
 
-static json_t *eval_pipe(env *e, pipe_ *p, json_t *dot)
+static int exec_range(state *st, node *n, json_t *dot)
 {
-    json_t *val = NULL;
-    for (size_t i = 0; i < p->n; i++) {
-        json_t *next = eval_cmd(e, &p->cmds[i], dot, val);
-        json_decref(val);
-        if (next == NULL)
-            return NULL;
-        val = next;
+    json_t *v = NULL;
+    size_t nv = n->pipe->nvars;
+    n->pipe->nvars = 0; /* the range's variables are per element, not the pipeline's value */
+    int r = eval_pipe(st, n->pipe, dot, &v);
+    n->pipe->nvars = nv;
+    if (r < 0)
+        return -1;
+    bool any = false;
+    if (json_is_array(v)) {
+        for (size_t i = 0; i < json_array_size(v) && r == 0 && st->flow != FLOW_BREAK; i++) {
+            json_t *k = json_integer((json_int_t)i);
+            any = true;
+            r = range_step(st, n, k, json_array_get(v, i));
+            json_decref(k);
+        }
+    } else if (json_is_object(v)) {
+        /* Go visits a map's keys in sorted order */
+        size_t cnt, i;
+        const char **keys = sorted_keys(v, &cnt);
+        if (keys == NULL) {
+            json_decref(v);
+            return -1;
+        }
+        for (i = 0; i < cnt && r == 0 && st->flow != FLOW_BREAK; i++) {
+            json_t *kj = json_string(keys[i]);
+            any = true;
+            r = range_step(st, n, kj, json_object_get(v, keys[i]));
+            json_decref(kj);
+        }
+        free(keys);
+    } else if (json_is_integer(v)) {
+        if (nv > 1) {
+            json_int_t cnt = json_integer_value(v);
+            json_decref(v);
+            return exec_err(
+                st, n->pipe->pos, "",
+                "can't use %" JSON_INTEGER_FORMAT " to iterate over more than one variable", cnt);
+        }
+        for (json_int_t i = 0; i < json_integer_value(v) && r == 0 && st->flow != FLOW_BREAK; i++) {
+            json_t *k = json_integer(i);
+            any = true;
+            r = range_step(st, n, k, k);
+            json_decref(k);
+        }
+    } else if (v != NULL && !json_is_null(v)) {
+        cleanup_free char *s = tug_template_format_value(v);
+        json_decref(v);
+        return exec_err(st, n->pipe->cmds[0].pos, n->pipe->cmds[0].src,
+                        "range can't iterate over %s", s);
     }
-    return val;
+    st->flow = FLOW_NEXT;
+    /* Go declares the range's variables with the whole value before the first element */
+    for (size_t k = 0; r == 0 && !any && n->elsel && k < nv; k++)
+        if (!push_var(st, n->pipe->vars[k], json_incref(v)))
+            r = -1;
+    if (r == 0 && !any && n->elsel)
+        r = exec_list(st, n->elsel, dot);
+    json_decref(v);
+    return r;
 }
 
-static int exec_node(env *e, node *n, json_t *dot, sbuf *out)
+static int exec_node(state *st, node *n, json_t *dot)
 {
+    size_t mark = st->nvars;
+    json_t *v = NULL;
+    int r = 0;
     switch (n->kind) {
     case N_TEXT:
-        return sb_puts(out, n->text);
+        return out_add(st, n->text, strlen(n->text));
     case N_LIST:
-        for (size_t i = 0; i < n->nkids; i++)
-            if (exec_node(e, n->kids[i], dot, out) < 0)
-                return -1;
+        return exec_list(st, n, dot);
+    case N_BREAK:
+        st->flow = FLOW_BREAK;
+        return 0;
+    case N_CONTINUE:
+        st->flow = FLOW_CONTINUE;
         return 0;
     case N_ACTION: {
-        json_t *v = eval_pipe(e, n->pipe, dot);
-        if (v == NULL)
+        if (eval_pipe(st, n->pipe, dot, &v) < 0)
             return -1;
-        cleanup_free char *s = to_str(v);
-        json_decref(v);
-        return sb_puts(out, s);
-    }
-    case N_IF: {
-        json_t *v = eval_pipe(e, n->pipe, dot);
-        if (v == NULL)
-            return -1;
-        bool t = truthy(v);
-        json_decref(v);
-        if (t)
-            return exec_node(e, n->list, dot, out);
-        return n->elsel ? exec_node(e, n->elsel, dot, out) : 0;
-    }
-    case N_WITH: {
-        json_t *v = eval_pipe(e, n->pipe, dot);
-        if (v == NULL)
-            return -1;
-        int r = 0;
-        if (truthy(v))
-            r = exec_node(e, n->list, v, out);
-        else if (n->elsel)
-            r = exec_node(e, n->elsel, dot, out);
-        json_decref(v);
-        return r;
-    }
-    case N_RANGE: {
-        json_t *v = eval_pipe(e, n->pipe, dot);
-        if (v == NULL)
-            return -1;
-        int r = 0;
-        bool any = false;
-        if (json_is_array(v)) {
-            for (size_t i = 0; i < json_array_size(v) && r == 0; i++, any = true)
-                r = exec_node(e, n->list, json_array_get(v, i), out);
-        } else if (json_is_object(v)) {
-            const char *k;
-            json_t *val;
-            json_object_foreach(v, k, val)
-            {
-                any = true;
-                if ((r = exec_node(e, n->list, val, out)) < 0)
-                    break;
-            }
+        if (n->pipe->nvars == 0) {
+            cleanup_free char *s = tug_template_format_value(v);
+            r = s ? out_add(st, s, strlen(s)) : -1;
         }
-        if (r == 0 && !any && n->elsel)
-            r = exec_node(e, n->elsel, dot, out);
         json_decref(v);
         return r;
     }
+    case N_IF:
+    case N_WITH:
+        if (eval_pipe(st, n->pipe, dot, &v) < 0)
+            return -1;
+        if (tpl_truthy(v))
+            r = exec_list(st, n->list, n->kind == N_WITH ? v : dot);
+        else if (n->elsel)
+            r = exec_list(st, n->elsel, dot);
+        json_decref(v);
+        pop_to(st, mark);
+        return r;
+    case N_RANGE:
+        r = exec_range(st, n, dot);
+        pop_to(st, mark);
+        return r;
     }
     return 0;
+}
+
+int tug_template_render_opts(const tug_template *tmpl, json_t *dot, const tug_template_opts *opts,
+                             char **ret_out, tug_error **err)
+{
+    static const tug_template_opts none = {0};
+    tug_error *local = NULL;
+    state st = {
+        .text = tmpl->text, .o = opts ? opts : &none, .root = dot, .err = err ? err : &local};
+    int r = push_var(&st, "$", json_incref(dot)) ? exec_node(&st, tmpl->root, dot) : -1;
+    pop_to(&st, 0);
+    free(st.vars);
+    tug_error_free(local);
+    if (r < 0 || st.out.failed) {
+        tug_strbuf_free(&st.out);
+        if (err && *err == NULL)
+            return tug_error_set(err, 12, "template: out of memory");
+        return -1;
+    }
+    char *s = tug_strbuf_steal(&st.out);
+    *ret_out = s ? s : strdup("");
+    return *ret_out ? 0 : tug_error_set(err, 12, "template: out of memory");
 }
 
 int tug_template_render(const tug_template *tmpl, json_t *dot, char **ret_out, tug_error **err)
 {
-    sbuf out = {0};
-    env e = {.root = dot, .err = err};
-    tug_error *local = NULL;
-    if (err == NULL)
-        e.err = &local;
-    if (exec_node(&e, tmpl->root, dot, &out) < 0) {
-        free(out.buf);
-        tug_error_free(local);
-        if (err && *err == NULL)
-            return tug_error_user(err, "template: execution failed");
-        return -1;
-    }
-    *ret_out = out.buf ? out.buf : strdup("");
-    return 0;
+    return tug_template_render_opts(tmpl, dot, NULL, ret_out, err);
 }
