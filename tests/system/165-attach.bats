@@ -116,6 +116,12 @@ wait_for() {
   [[ $status -eq 0 ]]
   run_tug inspect --format '{{.State.Status}}' box
   assert_output running
+  # run -it --detach-keys: that sequence and no other
+  drive $'raw\nexpect #\nsend \\x10\\x11echo still-in\\r\nexpect still-in\nsend \\x01x\nexpect read escape sequence\nexit' \
+    "$TUG" run -it --detach-keys ctrl-a,x --name box2 busybox sh
+  [[ $status -eq 0 ]]
+  run_tug inspect --format '{{.State.Status}}' box2
+  assert_output running
 }
 
 @test "exec -it detaches with the keys and its command runs on" {
