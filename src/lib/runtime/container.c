@@ -930,7 +930,9 @@ json_t *tug_container_inspect_json(tug_store *s, tug_container *c)
     json_object_set_new(ns, "MacAddress", (v = json_object_get(bridge, "MacAddress"))
                                               ? json_incref(v)
                                               : json_string(""));
-    if (json_object_size(nets) == 0) {
+    /* a container that is not running is on its network with no address, as in docker; a
+     * running one disconnected from every network is on none */
+    if (json_object_size(nets) == 0 && !running) {
         const char *mode = json_string_value(json_object_get(hc, "NetworkMode"));
         json_t *e = json_object();
         json_object_set_new(e, "IPAddress", json_string(""));
