@@ -497,19 +497,13 @@ int tug_net_plan_make(tug_store *s, const char *id, const char *hostname, json_t
             int port = hport && *hport ? atoi(hport) : 0;
             bool every = hip == NULL || *hip == '\0';
             const char *host_ip = every ? "0.0.0.0" : hip;
-            if (strchr(host_ip, ':') && strcmp(proto, "tcp") != 0) {
-                r = tug_error_user(err, "cannot publish %s port %d on %s: IPv6 host addresses "
-                                        "take tcp ports only",
-                                   proto, ctr_port, host_ip);
-                break;
-            }
             if (publish(s, p, id, proto, host_ip, &port, ctr_port, err) < 0) {
                 r = -1;
                 break;
             }
-            /* every address: IPv6 too, where the host has it, as docker does (tcp) */
+            /* every address: IPv6 too, where the host has it, as docker does */
             int port6 = port;
-            if (every && ipv6_enabled() && strcmp(proto, "tcp") == 0 &&
+            if (every && ipv6_enabled() &&
                 publish(s, p, id, proto, "::", &port6, ctr_port, err) < 0) {
                 /* a port of its own choosing taken on IPv6 only: IPv4 alone will do */
                 if (hport && *hport && atoi(hport) != 0) {
