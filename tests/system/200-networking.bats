@@ -363,6 +363,94 @@ sys.exit("no answer")
   assert_output "$(printf '%s\n' "0.0.0.0:$port"; six "[::]:$port")"
 }
 
+# freed_both PORT: a server can listen on PORT again on 0.0.0.0 and on [::] (with SO_REUSEADDR,
+# as servers do: the relayed connections linger in TIME_WAIT)
+freed_both() {
+  python3 - "$1" <<'EOF'
+import socket, sys
+p = int(sys.argv[1])
+a = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+a.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+a.bind(("0.0.0.0", p)); a.listen(1)
+b = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
+b.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+b.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+b.bind(("::", p)); b.listen(1)
+EOF
+}
+
+@test "a port published on every address answers on [::1] too, as docker lists it, until the container stops" {
+  [[ -n $(six yes) ]] || skip "this host has no IPv6"
+  local port
+  port=$(fixture_free_port)
+  web dual -p "$port:80"
+  wait_until 10 serves "$port" "page of dual" "[::1]"
+  wait_until 10 serves "$port" "page of dual"
+  run_tug ps --format '{{.Ports}}'
+  assert_output "0.0.0.0:$port->80/tcp, [::]:$port->80/tcp"
+  run_tug port dual
+  assert_output "$(printf '%s\n' "80/tcp -> 0.0.0.0:$port" "80/tcp -> [::]:$port")"
+  assert_inspect dual '{{json .NetworkSettings.Ports}}' \
+    "{\"80/tcp\":[{\"HostIp\":\"0.0.0.0\",\"HostPort\":\"$port\"},{\"HostIp\":\"::\",\"HostPort\":\"$port\"}]}"
+  # a large request body passes the relay and the server's answer comes back
+  run curl -sS -m 5 -o /dev/null -w '%{http_code}' --data-binary "@$TUG" "http://[::1]:$port/"
+  [[ $output =~ ^[0-9]{3}$ ]]
+
+  run_tug stop -t 1 dual
+  wait_until 10 refuses "$port" "[::1]"
+  refuses "$port"
+  freed_both "$port"
+  run_tug start dual
+  wait_until 10 serves "$port" "page of dual" "[::1]"
+  run_tug rm -f dual
+  wait_until 10 refuses "$port" "[::1]"
+  freed_both "$port"
+}
+
+@test "-p 127.0.0.1:P:80 publishes on IPv4 only, -p [::1]:P:80 on IPv6 only" {
+  [[ -n $(six yes) ]] || skip "this host has no IPv6"
+  local p4 p6
+  read -r p4 p6 <<<"$(free_ports 2 | xargs)"
+  web apart -p "127.0.0.1:$p4:80" -p "[::1]:$p6:81"
+  wait_until 10 serves "$p4" "page of apart"
+  refuses "$p4" "[::1]"
+  # nothing serves on the container's 81: ::1 accepts and the relay closes, 127.0.0.1 refuses
+  run curl -sS -m 2 "http://[::1]:$p6/"
+  [[ $status -ne 0 && $status -ne 7 ]]
+  refuses "$p6"
+  run_tug ps --format '{{.Ports}}'
+  assert_output "127.0.0.1:$p4->80/tcp, [::1]:$p6->81/tcp"
+  run_tug port apart 81
+  assert_output "[::1]:$p6"
+  assert_inspect apart '{{json .NetworkSettings.Ports}}' \
+    "{\"80/tcp\":[{\"HostIp\":\"127.0.0.1\",\"HostPort\":\"$p4\"}],\"81/tcp\":[{\"HostIp\":\"::1\",\"HostPort\":\"$p6\"}]}"
+  run_tug rm -f apart
+  web v6only -p "[::1]:$p6:80"
+  wait_until 10 serves "$p6" "page of v6only" "[::1]"
+  refuses "$p6"
+}
+
+@test "an IPv6 host address not on this host, or an IPv6 port held, is refused with exit 125" {
+  [[ -n $(six yes) ]] || skip "this host has no IPv6"
+  local port
+  port=$(fixture_free_port)
+  run_tug 125 run -d --name far -p "[2001:db8::1]:$port:80" busybox true
+  assert_match "cannot publish on \[2001:db8::1\]:$port: no such address on this host"
+  background python3 -c '
+import socket, sys, time
+s = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
+s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+s.bind(("::1", int(sys.argv[1]))); s.listen(1)
+open(sys.argv[2], "w").write("ready")
+time.sleep(120)
+' "$port" "$BATS_TEST_TMPDIR/held"
+  wait_until 10 test -s "$BATS_TEST_TMPDIR/held"
+  run_tug 125 run -d --name held -p "$port:80" busybox true
+  assert_match "Bind for \[::\]:$port failed: port is already allocated"
+  run_tug ps -q
+  assert_output ""
+}
+
 @test "a published port answers another host; one published on 127.0.0.1 does not" {
   remote_host
   local pub lo
