@@ -503,6 +503,7 @@ int tug_net_plan_make(tug_store *s, const char *id, const char *hostname, json_t
             }
             /* every address: IPv6 too, where the host has it, as docker does */
             int port6 = port;
+            size_t n_proxy = p->n_proxy;
             if (every && ipv6_enabled() &&
                 publish(s, p, id, proto, "::", &port6, ctr_port, err) < 0) {
                 /* a port of its own choosing taken on IPv6 only: IPv4 alone will do */
@@ -511,6 +512,8 @@ int tug_net_plan_make(tug_store *s, const char *id, const char *hostname, json_t
                     break;
                 }
                 tug_error_release(err);
+                while (p->n_proxy > n_proxy)
+                    close(p->proxy_fds[--p->n_proxy]);
             }
         }
         if (r < 0)
