@@ -1,7 +1,8 @@
 /* One process per container with IPv6 published ports: it accepts on each listening socket and
  * forks a relay per connection, which connects to the container's IPv4 address and copies both
- * ways (a half close passed on as shutdown); udp datagrams go through a socket per client. It ends when the container does (a pidfd) or when
- * its parent, the monitor, goes (the parent-death signal); a relay ends with the proxy. */
+ * ways (a half close passed on as shutdown); udp datagrams go through a socket per client. It
+ * ends when the container does (a pidfd) or when its parent, the monitor, goes (the
+ * parent-death signal); a relay ends with the proxy. */
 #include "proxy.h"
 
 #include <arpa/inet.h>
