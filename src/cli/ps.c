@@ -446,7 +446,7 @@ static json_t *ps_ports(tug_store *s, tug_container *c)
     return out;
 }
 
-/* "0.0.0.0:8080->80/tcp, 443/tcp" */
+/* "0.0.0.0:8080->80/tcp, [::]:8080->80/tcp, 443/tcp" */
 static json_t *ports_string(json_t *ports)
 {
     tug_strbuf b = {0};
@@ -458,9 +458,12 @@ static json_t *ports_string(json_t *ports)
         json_int_t pub = json_integer_value(json_object_get(p, "PublicPort"));
         json_int_t priv = json_integer_value(json_object_get(p, "PrivatePort"));
         const char *type = json_string_value(json_object_get(p, "Type"));
+        const char *ip = json_string_value(json_object_get(p, "IP"));
+        bool v6 = ip && strchr(ip, ':'); /* "[::]:8080->80/tcp", as docker's CLI */
         if (pub)
-            snprintf(one, sizeof(one), "%s:%" JSON_INTEGER_FORMAT "->%" JSON_INTEGER_FORMAT "/%s",
-                     json_string_value(json_object_get(p, "IP")), pub, priv, type);
+            snprintf(one, sizeof(one),
+                     "%s%s%s:%" JSON_INTEGER_FORMAT "->%" JSON_INTEGER_FORMAT "/%s", v6 ? "[" : "",
+                     ip ? ip : "", v6 ? "]" : "", pub, priv, type);
         else
             snprintf(one, sizeof(one), "%" JSON_INTEGER_FORMAT "/%s", priv, type);
         if (i)

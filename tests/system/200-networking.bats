@@ -72,6 +72,10 @@ fetch() {
 # fetches CONTAINER ADDR TEXT [PORT]: fetch prints TEXT (for wait_until)
 fetches() { [[ $(fetch "$1" "$2" "${4:-80}") == "$3" ]]; }
 
+# six LINE...: the LINEs when this host has IPv6 (a port published on every address is on [::]
+# too), nothing otherwise
+six() { [[ $(cat /proc/sys/net/ipv6/conf/all/disable_ipv6 2>/dev/null) == 0 ]] && printf '%s\n' "$@"; return 0; }
+
 # free_ports N: N distinct free TCP ports
 free_ports() {
   local -A seen=()
@@ -240,22 +244,22 @@ in_remote() { nsenter --net="/run/netns/$REMOTE_NS" "$@"; }
 
   run_tug ps --format '{{.Ports}}'
   output=$(sed 's/, /\n/g' <<<"$output" | sort)
-  assert_output "$(printf '%s\n' "0.0.0.0:$tcp->80/tcp" "127.0.0.1:$lo->81/tcp" \
-    "0.0.0.0:$base->5353/udp" | sort)"
+  assert_output "$({ printf '%s\n' "0.0.0.0:$tcp->80/tcp" "127.0.0.1:$lo->81/tcp" \
+    "0.0.0.0:$base->5353/udp"; six "[::]:$tcp->80/tcp" "[::]:$base->5353/udp"; } | sort)"
   run_tug ps
   [[ ${lines[0]} =~ PORTS ]]
   assert_match "0\.0\.0\.0:$tcp->80/tcp"
 
   run_tug port pub
   output=$(sort <<<"$output")
-  assert_output "$(printf '%s\n' "80/tcp -> 0.0.0.0:$tcp" "81/tcp -> 127.0.0.1:$lo" \
-    "5353/udp -> 0.0.0.0:$base" | sort)"
+  assert_output "$({ printf '%s\n' "80/tcp -> 0.0.0.0:$tcp" "81/tcp -> 127.0.0.1:$lo" \
+    "5353/udp -> 0.0.0.0:$base"; six "80/tcp -> [::]:$tcp" "5353/udp -> [::]:$base"; } | sort)"
   run_tug port pub 80
-  assert_output "0.0.0.0:$tcp"
+  assert_output "$(printf '%s\n' "0.0.0.0:$tcp"; six "[::]:$tcp")"
   run_tug port pub 81/tcp
   assert_output "127.0.0.1:$lo"
   run_tug port pub 5353/udp
-  assert_output "0.0.0.0:$base"
+  assert_output "$(printf '%s\n' "0.0.0.0:$base"; six "[::]:$base")"
   run_tug 1 port pub 9999
   assert_match "No public port '9999/tcp' published for pub"
 }
@@ -270,7 +274,7 @@ in_remote() { nsenter --net="/run/netns/$REMOTE_NS" "$@"; }
   [[ -n $ip && -n $subnet ]]
   in_subnet "$ip" "$subnet"
   assert_inspect seen '{{.NetworkSettings.Networks.bridge.IPAddress}}' "$ip"
-  assert_inspect seen '{{json .NetworkSettings.Ports}}' "{\"80/tcp\":[{\"HostIp\":\"0.0.0.0\",\"HostPort\":\"$port\"}]}"
+  assert_inspect seen '{{json .NetworkSettings.Ports}}' "{\"80/tcp\":[{\"HostIp\":\"0.0.0.0\",\"HostPort\":\"$port\"}$(six ",{\"HostIp\":\"::\",\"HostPort\":\"$port\"}")]}"
   # the address the container itself has
   run_tug exec seen ip -o -4 addr show eth0
   assert_match "inet $ip/"
@@ -289,18 +293,20 @@ in_remote() { nsenter --net="/run/netns/$REMOTE_NS" "$@"; }
   wait_until 10 serves "$((base + 1))" page-81
   run_tug port ranged
   output=$(sort <<<"$output")
-  assert_output "$(printf '%s\n' "80/tcp -> 0.0.0.0:$base" "81/tcp -> 0.0.0.0:$((base + 1))" | sort)"
+  assert_output "$({ printf '%s\n' "80/tcp -> 0.0.0.0:$base" "81/tcp -> 0.0.0.0:$((base + 1))"
+    six "80/tcp -> [::]:$base" "81/tcp -> [::]:$((base + 1))"; } | sort)"
 }
 
 @test "-p CONTAINERPORT publishes on a free host port that tug port tells" {
   web chosen -p 80
   run_tug port chosen 80/tcp
-  [[ $output =~ ^0\.0\.0\.0:([0-9]+)$ ]]
+  [[ ${lines[0]} =~ ^0\.0\.0\.0:([0-9]+)$ ]]
   local port=${BASH_REMATCH[1]}
   ((port >= 1024 && port <= 65535))
+  assert_output "$(printf '%s\n' "0.0.0.0:$port"; six "[::]:$port")"
   wait_until 10 serves "$port" "page of chosen"
   run_tug ps --format '{{.Ports}}'
-  assert_output "0.0.0.0:$port->80/tcp"
+  assert_output "0.0.0.0:$port->80/tcp$(six ", [::]:$port->80/tcp")"
 }
 
 @test "-P publishes the ports the image EXPOSEs on free host ports" {
@@ -310,11 +316,13 @@ in_remote() { nsenter --net="/run/netns/$REMOTE_NS" "$@"; }
   run_tug run -d --name all -P exposed \
     sh -c "mkdir -p /www && echo 'page of all' >/www/index.html && exec httpd -f -p 80 -h /www"
   run_tug port all
-  [[ ${#lines[@]} -eq 1 && ${lines[0]} =~ ^80/tcp\ -\>\ 0\.0\.0\.0:([0-9]+)$ ]]
-  wait_until 10 serves "${BASH_REMATCH[1]}" "page of all"
+  [[ ${lines[0]} =~ ^80/tcp\ -\>\ 0\.0\.0\.0:([0-9]+)$ ]]
+  local port=${BASH_REMATCH[1]}
+  assert_output "$(printf '%s\n' "80/tcp -> 0.0.0.0:$port"; six "80/tcp -> [::]:$port")"
+  wait_until 10 serves "$port" "page of all"
 }
 
-@test "-p HOSTPORT:CONTAINERPORT/udp forwards datagrams both ways" {
+@test "-p HOSTPORT:CONTAINERPORT/udp forwards datagrams both ways, over IPv4 and IPv6" {
   local port
   port=$(free_port_range 1)
   run_tug run -d --name dgram -p "$port:5353/udp" busybox sleep 120
@@ -333,23 +341,114 @@ while True:
     s.sendto(b"echo:" + d, a)
 ' "$BATS_TEST_TMPDIR/udp-ready"
   wait_until 10 test -s "$BATS_TEST_TMPDIR/udp-ready"
-  run python3 -c '
+  local addr
+  for addr in 127.0.0.1 $(six ::1); do
+    run python3 -c '
 import socket, sys
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s = socket.socket(socket.AF_INET6 if ":" in sys.argv[1] else socket.AF_INET, socket.SOCK_DGRAM)
 s.settimeout(1)
 for _ in range(3):
-    s.sendto(b"ping", ("127.0.0.1", int(sys.argv[1])))
+    s.sendto(b"ping " + sys.argv[1].encode(), (sys.argv[1], int(sys.argv[2])))
     try:
         print(s.recvfrom(512)[0].decode()); sys.exit(0)
     except socket.timeout:
         pass
 sys.exit("no answer")
-' "$port"
-  echo "$output"
-  [[ $status -eq 0 ]]
-  assert_output "echo:ping"
+' "$addr" "$port"
+    echo "$output"
+    [[ $status -eq 0 ]]
+    assert_output "echo:ping $addr"
+  done
   run_tug port dgram 5353/udp
-  assert_output "0.0.0.0:$port"
+  assert_output "$(printf '%s\n' "0.0.0.0:$port"; six "[::]:$port")"
+}
+
+# freed_both PORT: a server can listen on PORT again on 0.0.0.0 and on [::] (with SO_REUSEADDR,
+# as servers do: the relayed connections linger in TIME_WAIT)
+freed_both() {
+  python3 - "$1" <<'EOF'
+import socket, sys
+p = int(sys.argv[1])
+a = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+a.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+a.bind(("0.0.0.0", p)); a.listen(1)
+b = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
+b.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+b.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+b.bind(("::", p)); b.listen(1)
+EOF
+}
+
+@test "a port published on every address answers on [::1] too, as docker lists it, until the container stops" {
+  [[ -n $(six yes) ]] || skip "this host has no IPv6"
+  local port
+  port=$(fixture_free_port)
+  web dual -p "$port:80"
+  wait_until 10 serves "$port" "page of dual" "[::1]"
+  wait_until 10 serves "$port" "page of dual"
+  run_tug ps --format '{{.Ports}}'
+  assert_output "0.0.0.0:$port->80/tcp, [::]:$port->80/tcp"
+  run_tug port dual
+  assert_output "$(printf '%s\n' "80/tcp -> 0.0.0.0:$port" "80/tcp -> [::]:$port")"
+  assert_inspect dual '{{json .NetworkSettings.Ports}}' \
+    "{\"80/tcp\":[{\"HostIp\":\"0.0.0.0\",\"HostPort\":\"$port\"},{\"HostIp\":\"::\",\"HostPort\":\"$port\"}]}"
+  # a large request body passes the relay and the server's answer comes back
+  run curl -sS -m 5 -o /dev/null -w '%{http_code}' --data-binary "@$TUG" "http://[::1]:$port/"
+  [[ $output =~ ^[0-9]{3}$ ]]
+
+  run_tug stop -t 1 dual
+  wait_until 10 refuses "$port" "[::1]"
+  refuses "$port"
+  freed_both "$port"
+  run_tug start dual
+  wait_until 10 serves "$port" "page of dual" "[::1]"
+  run_tug rm -f dual
+  wait_until 10 refuses "$port" "[::1]"
+  freed_both "$port"
+}
+
+@test "-p 127.0.0.1:P:80 publishes on IPv4 only, -p [::1]:P:80 on IPv6 only" {
+  [[ -n $(six yes) ]] || skip "this host has no IPv6"
+  local p4 p6
+  read -r p4 p6 <<<"$(free_ports 2 | xargs)"
+  web apart -p "127.0.0.1:$p4:80" -p "[::1]:$p6:81"
+  wait_until 10 serves "$p4" "page of apart"
+  refuses "$p4" "[::1]"
+  # nothing serves on the container's 81: ::1 accepts and the relay closes, 127.0.0.1 refuses
+  run curl -sS -m 2 "http://[::1]:$p6/"
+  [[ $status -ne 0 && $status -ne 7 ]]
+  refuses "$p6"
+  run_tug ps --format '{{.Ports}}'
+  assert_output "127.0.0.1:$p4->80/tcp, [::1]:$p6->81/tcp"
+  run_tug port apart 81
+  assert_output "[::1]:$p6"
+  assert_inspect apart '{{json .NetworkSettings.Ports}}' \
+    "{\"80/tcp\":[{\"HostIp\":\"127.0.0.1\",\"HostPort\":\"$p4\"}],\"81/tcp\":[{\"HostIp\":\"::1\",\"HostPort\":\"$p6\"}]}"
+  run_tug rm -f apart
+  web v6only -p "[::1]:$p6:80"
+  wait_until 10 serves "$p6" "page of v6only" "[::1]"
+  refuses "$p6"
+}
+
+@test "an IPv6 host address not on this host, or an IPv6 port held, is refused with exit 125" {
+  [[ -n $(six yes) ]] || skip "this host has no IPv6"
+  local port
+  port=$(fixture_free_port)
+  run_tug 125 run -d --name far -p "[2001:db8::1]:$port:80" busybox true
+  assert_match "cannot publish on \[2001:db8::1\]:$port: no such address on this host"
+  background python3 -c '
+import socket, sys, time
+s = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
+s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+s.bind(("::1", int(sys.argv[1]))); s.listen(1)
+open(sys.argv[2], "w").write("ready")
+time.sleep(120)
+' "$port" "$BATS_TEST_TMPDIR/held"
+  wait_until 10 test -s "$BATS_TEST_TMPDIR/held"
+  run_tug 125 run -d --name held -p "$port:80" busybox true
+  assert_match "Bind for \[::\]:$port failed: port is already allocated"
+  run_tug ps -q
+  assert_output ""
 }
 
 @test "a published port answers another host; one published on 127.0.0.1 does not" {

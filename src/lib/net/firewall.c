@@ -41,7 +41,7 @@
  * (filter), jumped to from the built-in chains (FORWARD and INPUT at the top), with
  * `-m comment --comment <owner>`; each change is one iptables-save and one
  * iptables-restore --noflush (atomic per table) under /run/tug-firewall.lock.
- * IPv4 only for now. */
+ * IPv4 only: IPv6 host ports go through the port proxy (proxy.c). */
 #include <stddef.h> /* firewall.h uses size_t without including it */
 
 #include "firewall.h"

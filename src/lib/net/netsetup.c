@@ -37,6 +37,10 @@ void tug_net_plan_free(tug_net_plan *p)
     for (size_t i = 0; i < p->n_reserved; i++)
         close(p->reserved[i]);
     free(p->reserved);
+    for (size_t i = 0; i < p->n_proxy; i++)
+        close(p->proxy_fds[i]);
+    free(p->proxy_fds);
+    free(p->proxy_ctr_ports);
     free(p);
 }
 
@@ -124,42 +128,72 @@ static char *port_container(tug_store *s, const char *proto, int port)
     return tug_db_col_text(st, 0);
 }
 
-/* Hold host_ip:port so no one else can take it while the container publishes it. */
+/* Hold host_ip:port so no one else can take it while the container publishes it. An IPv6
+ * address gets a listening socket (IPv6 only, beside the IPv4 one) for the port proxy, which
+ * relays it to the container's IPv4 address: NAT cannot turn IPv6 into IPv4. */
 static int reserve(tug_store *s, const char *proto, const char *host_ip, int *port,
                    tug_error **err)
 {
-    bool udp = strcmp(proto, "udp") == 0;
-    int fd = socket(AF_INET, (udp ? SOCK_DGRAM : SOCK_STREAM) | SOCK_CLOEXEC, 0);
+    bool udp = strcmp(proto, "udp") == 0, v6 = strchr(host_ip, ':') != NULL;
+    struct sockaddr_storage ss = {0};
+    struct sockaddr_in *a4 = (struct sockaddr_in *)&ss;
+    struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)&ss;
+    socklen_t alen = v6 ? sizeof(*a6) : sizeof(*a4);
+    int ok = v6 ? inet_pton(AF_INET6, host_ip, &a6->sin6_addr)
+                : inet_pton(AF_INET, host_ip, &a4->sin_addr);
+    if (ok != 1)
+        return tug_error_user(err, "invalid host address %s", host_ip);
+    ss.ss_family = v6 ? AF_INET6 : AF_INET;
+    if (v6)
+        a6->sin6_port = htons((uint16_t)*port);
+    else
+        a4->sin_port = htons((uint16_t)*port);
+    int fd = socket(ss.ss_family, (udp ? SOCK_DGRAM : SOCK_STREAM) | SOCK_CLOEXEC, 0);
     if (fd < 0)
         return tug_error_set(err, errno, "socket");
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)*port)};
-    if (inet_pton(AF_INET, host_ip, &a.sin_addr) != 1) {
+    int one = 1;
+    /* the proxy's closed connections linger in TIME_WAIT on the port: a restart reuses it */
+    if (v6 && (setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) < 0 ||
+               setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0)) {
         close(fd);
-        return tug_error_user(err, "invalid host address %s", host_ip);
+        return tug_error_set(err, errno, "socket options for [%s]:%d", host_ip, *port);
     }
-    if (bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0) {
+    const char *lb = v6 ? "[" : "", *rb = v6 ? "]" : "";
+    if (bind(fd, (struct sockaddr *)&ss, alen) < 0 || (v6 && !udp && listen(fd, 128) < 0)) {
         int e = errno;
         close(fd);
         if (e == EADDRINUSE) {
             cleanup_free char *ctr = port_container(s, proto, *port);
             cleanup_free char *proc = ctr ? NULL : port_holder(proto, *port);
             return tug_error_user(err,
-                                  "Bind for %s:%d failed: port is already allocated%s%s%s; "
+                                  "Bind for %s%s%s:%d failed: port is already allocated%s%s; "
                                   "publish on another host port",
-                                  host_ip, *port, ctr ? " by container " : proc ? " by " : "",
-                                  ctr ? ctr : proc ? proc : "", "");
+                                  lb, host_ip, rb, *port,
+                                  ctr ? " by container " : proc ? " by " : "",
+                                  ctr ? ctr : proc ? proc : "");
         }
         if (e == EADDRNOTAVAIL)
-            return tug_error_user(err, "cannot publish on %s:%d: no such address on this host",
-                                  host_ip, *port);
-        return tug_error_set(err, e, "bind %s:%d", host_ip, *port);
+            return tug_error_user(err, "cannot publish on %s%s%s:%d: no such address on this host",
+                                  lb, host_ip, rb, *port);
+        return tug_error_set(err, e, "bind %s%s%s:%d", lb, host_ip, rb, *port);
     }
     if (*port == 0) {
-        socklen_t l = sizeof(a);
-        getsockname(fd, (struct sockaddr *)&a, &l);
-        *port = ntohs(a.sin_port);
+        socklen_t l = sizeof(ss);
+        getsockname(fd, (struct sockaddr *)&ss, &l);
+        *port = ntohs(v6 ? a6->sin6_port : a4->sin_port);
     }
     return fd;
+}
+
+/* IPv6 is on when the kernel has it and the sysctl does not turn it off. */
+static bool ipv6_enabled(void)
+{
+    FILE *f = fopen("/proc/sys/net/ipv6/conf/all/disable_ipv6", "re");
+    if (f == NULL)
+        return false;
+    int c = fgetc(f);
+    fclose(f);
+    return c == '0';
 }
 
 static int write_in_place(const char *path, const char *data)
@@ -297,6 +331,58 @@ static void delete_ports(tug_store *s, const char *id)
     }
 }
 
+/* One published host address: its socket held, its row in the ports table, and an IPv4 NAT
+ * rule or, for IPv6, a socket for the port proxy. *port 0 gets a free one. */
+static int publish(tug_store *s, tug_net_plan *p, const char *id, const char *proto,
+                   const char *host_ip, int *port, int ctr_port, tug_error **err)
+{
+    bool v6 = strchr(host_ip, ':') != NULL;
+    int fd = reserve(s, proto, host_ip, port, err);
+    if (fd < 0)
+        return -1;
+    if (v6) {
+        p->proxy_fds[p->n_proxy] = fd;
+        p->proxy_ctr_ports[p->n_proxy++] = ctr_port;
+    } else {
+        p->reserved[p->n_reserved++] = fd;
+    }
+    cleanup_stmt sqlite3_stmt *st = tug_db_prepare(
+        s,
+        "INSERT INTO ports(container_id, proto, host_ip, host_port, ctr_port) VALUES "
+        "(?,?,?,?,?)",
+        err);
+    if (st == NULL)
+        return -1;
+    BIND_TEXT(st, 1, id);
+    BIND_TEXT(st, 2, proto);
+    BIND_TEXT(st, 3, host_ip);
+    sqlite3_bind_int(st, 4, *port);
+    sqlite3_bind_int(st, 5, ctr_port);
+    int rc = tug_db_step_done(s, st, err);
+    if (rc == -EEXIST) {
+        tug_error_release(err);
+        cleanup_free char *holder = port_container(s, proto, *port);
+        return tug_error_user(err,
+                              "Bind for %s%s%s:%d failed: port is already allocated by "
+                              "container %s; publish on another host port",
+                              v6 ? "[" : "", host_ip, v6 ? "]" : "", *port,
+                              holder ? holder : "?");
+    }
+    if (rc < 0)
+        return tug_error_wrap(err, "record port %s:%d", host_ip, *port);
+    if (v6)
+        return 0;
+    tug_port_rule *rule = &p->rules[p->n_rules];
+    snprintf(p->rule_ips[p->n_rules], 64, "%s", host_ip);
+    rule->proto = proto;
+    rule->host_ip = p->rule_ips[p->n_rules];
+    rule->host_port = *port;
+    rule->ctr_ip = p->ip;
+    rule->ctr_port = ctr_port;
+    p->n_rules++;
+    return 0;
+}
+
 int tug_net_plan_make(tug_store *s, const char *id, const char *hostname, json_t *config,
                       const char *ctr_dir, tug_net_plan **ret, tug_error **err)
 {
@@ -393,6 +479,9 @@ int tug_net_plan_make(tug_store *s, const char *id, const char *hostname, json_t
     p->rules = calloc(total + 1, sizeof(*p->rules));
     p->rule_ips = calloc(total + 1, sizeof(*p->rule_ips));
     p->reserved = calloc(total + 1, sizeof(int));
+    /* every address publishes on IPv6 as well */
+    p->proxy_fds = calloc(total + 1, sizeof(int));
+    p->proxy_ctr_ports = calloc(total + 1, sizeof(int));
     int r = 0;
     json_object_foreach(bindings, key, val)
     {
@@ -406,49 +495,26 @@ int tug_net_plan_make(tug_store *s, const char *id, const char *hostname, json_t
             const char *hip = json_string_value(json_object_get(b, "HostIp"));
             const char *hport = json_string_value(json_object_get(b, "HostPort"));
             int port = hport && *hport ? atoi(hport) : 0;
-            const char *host_ip = hip && *hip ? hip : "0.0.0.0";
-            int fd = reserve(s, proto, host_ip, &port, err);
-            if (fd < 0) {
+            bool every = hip == NULL || *hip == '\0';
+            const char *host_ip = every ? "0.0.0.0" : hip;
+            if (publish(s, p, id, proto, host_ip, &port, ctr_port, err) < 0) {
                 r = -1;
                 break;
             }
-            p->reserved[p->n_reserved++] = fd;
-            cleanup_stmt sqlite3_stmt *st = tug_db_prepare(
-                s,
-                "INSERT INTO ports(container_id, proto, host_ip, host_port, ctr_port) VALUES "
-                "(?,?,?,?,?)",
-                err);
-            if (st == NULL) {
-                r = -1;
-                break;
-            }
-            BIND_TEXT(st, 1, id);
-            BIND_TEXT(st, 2, proto);
-            BIND_TEXT(st, 3, host_ip);
-            sqlite3_bind_int(st, 4, port);
-            sqlite3_bind_int(st, 5, ctr_port);
-            int rc = tug_db_step_done(s, st, err);
-            if (rc == -EEXIST) {
+            /* every address: IPv6 too, where the host has it, as docker does */
+            int port6 = port;
+            size_t n_proxy = p->n_proxy;
+            if (every && ipv6_enabled() &&
+                publish(s, p, id, proto, "::", &port6, ctr_port, err) < 0) {
+                /* a port of its own choosing taken on IPv6 only: IPv4 alone will do */
+                if (hport && *hport && atoi(hport) != 0) {
+                    r = -1;
+                    break;
+                }
                 tug_error_release(err);
-                cleanup_free char *holder = port_container(s, proto, port);
-                r = tug_error_user(err,
-                                   "Bind for %s:%d failed: port is already allocated by "
-                                   "container %s; publish on another host port",
-                                   host_ip, port, holder ? holder : "?");
-                break;
+                while (p->n_proxy > n_proxy)
+                    close(p->proxy_fds[--p->n_proxy]);
             }
-            if (rc < 0) {
-                r = tug_error_wrap(err, "record port %s:%d", host_ip, port);
-                break;
-            }
-            tug_port_rule *rule = &p->rules[p->n_rules];
-            snprintf(p->rule_ips[p->n_rules], 64, "%s", host_ip);
-            rule->proto = proto;
-            rule->host_ip = p->rule_ips[p->n_rules];
-            rule->host_port = port;
-            rule->ctr_ip = p->ip;
-            rule->ctr_port = ctr_port;
-            p->n_rules++;
         }
         if (r < 0)
             break;
@@ -531,7 +597,7 @@ json_t *tug_net_ports_json(tug_store *s, const char *id)
     cleanup_stmt sqlite3_stmt *st = tug_db_prepare(
         s,
         "SELECT proto, host_ip, host_port, ctr_port FROM ports WHERE container_id = ? ORDER BY "
-        "ctr_port, host_port",
+        "ctr_port, host_port, instr(host_ip, ':') > 0",
         NULL);
     if (st == NULL)
         return o;

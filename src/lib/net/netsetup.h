@@ -20,6 +20,9 @@ typedef struct tug_net_plan {
     char (*rule_ips)[64];
     int *reserved; /* sockets holding the published host ports */
     size_t n_reserved;
+    /* IPv6 host ports: listening sockets the port proxy relays to ip:proxy_ctr_ports[i] */
+    int *proxy_fds, *proxy_ctr_ports;
+    size_t n_proxy;
 } tug_net_plan;
 
 /* Make the plan for container `id` from its HostConfig (NetworkMode, PortBindings,

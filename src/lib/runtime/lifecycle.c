@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "../net/netsetup.h"
+#include "../net/proxy.h"
 #include "../util/cleanup.h"
 #include "../util/fs.h"
 #include "../util/strutil.h"
@@ -356,6 +357,9 @@ __attribute__((noreturn)) static void monitor_child(tug_store *s, tug_container 
     msg.pid = sp.pid;
     msg.monitor = getpid();
     msg.pid_start = proc_start_time(sp.pid);
+    /* IPv6 host ports: the proxy, a child of the monitor, relays them while the container runs */
+    if (net && net->n_proxy)
+        tug_proxy_spawn(net->proxy_fds, net->proxy_ctr_ports, net->n_proxy, net->ip, sp.pid);
     if (write(sync_fd, &msg, sizeof(msg)) < 0) {
         /* carry on: the record will be brought up to date by the next command */
     }

@@ -1,0 +1,251 @@
+/* One process per container with IPv6 published ports: it accepts on each listening socket and
+ * forks a relay per connection, which connects to the container's IPv4 address and copies both
+ * ways (a half close passed on as shutdown); udp datagrams go through a socket per client. It
+ * ends when the container does (a pidfd) or when its parent, the monitor, goes (the
+ * parent-death signal); a relay ends with the proxy. */
+#include "proxy.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../util/fs.h"
+
+static int ctr_socket(int type, const char *ctr_ip, int ctr_port);
+
+/* Tied to the parent: gone when it is (already gone: at once). */
+static void die_with_parent(pid_t parent)
+{
+    prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+    if (getppid() != parent)
+        _exit(0);
+}
+
+/* Copy what a has to b; false at the end of a (or on an error). */
+static bool pass(int a, int b)
+{
+    char buf[65536];
+    ssize_t n;
+    do
+        n = read(a, buf, sizeof(buf));
+    while (n < 0 && errno == EINTR);
+    if (n <= 0)
+        return false;
+    for (ssize_t off = 0; off < n;) {
+        ssize_t w = write(b, buf + off, (size_t)(n - off));
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return false;
+        off += w;
+    }
+    return true;
+}
+
+__attribute__((noreturn)) static void relay(int client, const char *ctr_ip, int ctr_port)
+{
+    int c = ctr_socket(SOCK_STREAM, ctr_ip, ctr_port);
+    if (c < 0)
+        _exit(1);
+    int fds[2] = {client, c};
+    bool open[2] = {true, true};
+    while (open[0] || open[1]) {
+        struct pollfd p[2];
+        nfds_t np = 0;
+        int which[2];
+        for (int i = 0; i < 2; i++)
+            if (open[i]) {
+                which[np] = i;
+                p[np++] = (struct pollfd){.fd = fds[i], .events = POLLIN};
+            }
+        if (poll(p, np, -1) < 0) {
+            if (errno == EINTR)
+                continue;
+            break;
+        }
+        for (nfds_t k = 0; k < np; k++) {
+            int i = which[k];
+            if (!(p[k].revents & (POLLIN | POLLHUP | POLLERR)))
+                continue;
+            if (!pass(fds[i], fds[1 - i])) {
+                /* this side is done: the other hears of it, and may still answer */
+                open[i] = false;
+                shutdown(fds[1 - i], SHUT_WR);
+            }
+        }
+    }
+    _exit(0);
+}
+
+/* A udp client: its datagrams go out of a socket connected to the container, whose answers
+ * go back to the client from the host port. Forgotten after UDP_IDLE_S without traffic. */
+#define UDP_IDLE_S 90
+#define UDP_FLOWS_MAX 1024
+typedef struct udp_flow {
+    int fd;
+    size_t listener;
+    struct sockaddr_in6 client;
+    time_t last;
+} udp_flow;
+
+static udp_flow flows[UDP_FLOWS_MAX];
+static size_t n_flows;
+
+static int ctr_socket(int type, const char *ctr_ip, int ctr_port)
+{
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)ctr_port)};
+    int c = socket(AF_INET, type | SOCK_CLOEXEC, 0);
+    if (c < 0)
+        return -1;
+    if (inet_pton(AF_INET, ctr_ip, &a.sin_addr) != 1 ||
+        connect(c, (struct sockaddr *)&a, sizeof(a)) < 0) {
+        close(c);
+        return -1;
+    }
+    return c;
+}
+
+/* A datagram for the container from a client on listener l. */
+static void udp_in(int lfd, size_t l, const char *ctr_ip, int ctr_port)
+{
+    char buf[65536];
+    struct sockaddr_in6 from = {0};
+    socklen_t fl = sizeof(from);
+    ssize_t n = recvfrom(lfd, buf, sizeof(buf), MSG_DONTWAIT, (struct sockaddr *)&from, &fl);
+    if (n < 0)
+        return;
+    udp_flow *f = NULL;
+    for (size_t i = 0; i < n_flows && f == NULL; i++)
+        if (flows[i].listener == l && memcmp(&flows[i].client, &from, sizeof(from)) == 0)
+            f = &flows[i];
+    if (f == NULL) {
+        if (n_flows == UDP_FLOWS_MAX)
+            return;
+        int c = ctr_socket(SOCK_DGRAM, ctr_ip, ctr_port);
+        if (c < 0)
+            return;
+        f = &flows[n_flows++];
+        *f = (udp_flow){.fd = c, .listener = l, .client = from};
+    }
+    f->last = time(NULL);
+    if (send(f->fd, buf, (size_t)n, MSG_DONTWAIT) < 0) {
+        /* the container is not listening (yet): the next datagram tries again */
+    }
+}
+
+/* An answer from the container for flow i's client. */
+static void udp_out(size_t i, const int *fds)
+{
+    char buf[65536];
+    ssize_t n = recv(flows[i].fd, buf, sizeof(buf), MSG_DONTWAIT);
+    if (n < 0)
+        return;
+    flows[i].last = time(NULL);
+    sendto(fds[flows[i].listener], buf, (size_t)n, MSG_DONTWAIT,
+           (struct sockaddr *)&flows[i].client, sizeof(flows[i].client));
+}
+
+static void udp_expire(void)
+{
+    time_t now = time(NULL);
+    for (size_t i = 0; i < n_flows;)
+        if (now - flows[i].last >= UDP_IDLE_S) {
+            close(flows[i].fd);
+            flows[i] = flows[--n_flows];
+        } else {
+            i++;
+        }
+}
+
+__attribute__((noreturn)) static void proxy_main(const int *fds, const int *ctr_ports, size_t n,
+                                                 const char *ctr_ip, pid_t watch)
+{
+    prctl(PR_SET_NAME, "tug-proxy", 0, 0, 0);
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    signal(SIGCHLD, SIG_IGN); /* relays are reaped by the kernel */
+    int pidfd = (int)syscall(SYS_pidfd_open, watch, 0);
+    if (pidfd < 0 && kill(watch, 0) < 0 && errno == ESRCH)
+        _exit(0);
+    bool *udp = calloc(n, sizeof(*udp));
+    struct pollfd *p = calloc(n + 1 + UDP_FLOWS_MAX, sizeof(*p));
+    if (udp == NULL || p == NULL)
+        _exit(1);
+    for (size_t i = 0; i < n; i++) {
+        int type = 0;
+        socklen_t tl = sizeof(type);
+        udp[i] = getsockopt(fds[i], SOL_SOCKET, SO_TYPE, &type, &tl) == 0 && type == SOCK_DGRAM;
+    }
+    pid_t self = getpid();
+    for (;;) {
+        nfds_t np = 0;
+        for (size_t i = 0; i < n; i++)
+            p[np++] = (struct pollfd){.fd = fds[i], .events = POLLIN};
+        p[np++] = (struct pollfd){.fd = pidfd, .events = POLLIN}; /* -1 is left alone */
+        size_t nf = n_flows;
+        for (size_t i = 0; i < nf; i++)
+            p[np++] = (struct pollfd){.fd = flows[i].fd, .events = POLLIN};
+        if (poll(p, np, nf ? 10000 : -1) < 0) {
+            if (errno == EINTR)
+                continue;
+            _exit(1);
+        }
+        if (p[n].revents)
+            _exit(0); /* the container ended */
+        for (size_t i = 0; i < nf; i++)
+            if (p[n + 1 + i].revents & POLLIN)
+                udp_out(i, fds);
+        for (size_t i = 0; i < n; i++) {
+            if (!(p[i].revents & POLLIN))
+                continue;
+            if (udp[i]) {
+                udp_in(fds[i], i, ctr_ip, ctr_ports[i]);
+                continue;
+            }
+            int c = accept4(fds[i], NULL, NULL, SOCK_CLOEXEC);
+            if (c < 0)
+                continue;
+            pid_t r = fork();
+            if (r == 0) {
+                die_with_parent(self);
+                for (size_t j = 0; j < n; j++)
+                    close(fds[j]);
+                for (size_t j = 0; j < n_flows; j++)
+                    close(flows[j].fd);
+                if (pidfd >= 0)
+                    close(pidfd);
+                relay(c, ctr_ip, ctr_ports[i]);
+            }
+            close(c);
+        }
+        udp_expire();
+    }
+}
+
+pid_t tug_proxy_spawn(const int *fds, const int *ctr_ports, size_t n, const char *ctr_ip,
+                      pid_t watch)
+{
+    if (n == 0)
+        return 0;
+    pid_t parent = getpid();
+    pid_t pid = fork();
+    if (pid != 0)
+        return pid;
+    die_with_parent(parent);
+    if (tug_close_fds_except(fds, n) < 0)
+        _exit(1);
+    proxy_main(fds, ctr_ports, n, ctr_ip, watch);
+}
