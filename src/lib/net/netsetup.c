@@ -559,6 +559,10 @@ void tug_net_release(tug_store *s, const char *id)
     if (st) {
         BIND_TEXT(st, 1, id);
         had_ports = sqlite3_step(st) == SQLITE_ROW;
+        /* done reading: a statement left active keeps a read transaction open, and the
+         * writes below would then fail at once with SQLITE_BUSY whenever another process
+         * (a monitor recording an exit) has written since, leaving the ports held */
+        sqlite3_reset(st);
     }
     if (had_ports)
         tug_fw_ports_remove(id, &e);
@@ -576,6 +580,7 @@ void tug_net_release(tug_store *s, const char *id)
         BIND_TEXT(q, 1, id);
         while (nn < 8 && sqlite3_step(q) == SQLITE_ROW)
             nets[nn++] = tug_db_col_text(q, 0);
+        sqlite3_reset(q);
     }
     tug_ipam_release(s, id, NULL);
     for (size_t i = 0; i < nn; i++) {

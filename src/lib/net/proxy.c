@@ -17,6 +17,7 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -92,6 +93,9 @@ __attribute__((noreturn)) static void relay(int client, const char *ctr_ip, int 
  * go back to the client from the host port. Forgotten after UDP_IDLE_S without traffic. */
 #define UDP_IDLE_S 90
 #define UDP_FLOWS_MAX 1024
+/* TCP connections relayed at once (a process each): more wait in the listen backlog, so that
+ * a flood of connections from outside costs the host a bounded number of processes */
+#define RELAYS_MAX 256
 typedef struct udp_flow {
     int fd;
     size_t listener;
@@ -176,7 +180,7 @@ __attribute__((noreturn)) static void proxy_main(const int *fds, const int *ctr_
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
     signal(SIGPIPE, SIG_IGN);
-    signal(SIGCHLD, SIG_IGN); /* relays are reaped by the kernel */
+    size_t relays = 0; /* relay processes not yet reaped */
     int pidfd = (int)syscall(SYS_pidfd_open, watch, 0);
     if (pidfd < 0 && kill(watch, 0) < 0 && errno == ESRCH)
         _exit(0);
@@ -193,12 +197,14 @@ __attribute__((noreturn)) static void proxy_main(const int *fds, const int *ctr_
     for (;;) {
         nfds_t np = 0;
         for (size_t i = 0; i < n; i++)
-            p[np++] = (struct pollfd){.fd = fds[i], .events = POLLIN};
+            p[np++] = (struct pollfd){.fd = udp[i] || relays < RELAYS_MAX ? fds[i] : -1,
+                                      .events = POLLIN};
         p[np++] = (struct pollfd){.fd = pidfd, .events = POLLIN}; /* -1 is left alone */
         size_t nf = n_flows;
         for (size_t i = 0; i < nf; i++)
             p[np++] = (struct pollfd){.fd = flows[i].fd, .events = POLLIN};
-        if (poll(p, np, nf ? 10000 : -1) < 0) {
+        /* with relays running, wake each second to reap them and count them out */
+        if (poll(p, np, relays ? 1000 : nf ? 10000 : -1) < 0) {
             if (errno == EINTR)
                 continue;
             _exit(1);
@@ -208,6 +214,8 @@ __attribute__((noreturn)) static void proxy_main(const int *fds, const int *ctr_
         for (size_t i = 0; i < nf; i++)
             if (p[n + 1 + i].revents & POLLIN)
                 udp_out(i, fds);
+        while (relays > 0 && waitpid(-1, NULL, WNOHANG) > 0)
+            relays--;
         for (size_t i = 0; i < n; i++) {
             if (!(p[i].revents & POLLIN))
                 continue;
@@ -215,10 +223,14 @@ __attribute__((noreturn)) static void proxy_main(const int *fds, const int *ctr_
                 udp_in(fds[i], i, ctr_ip, ctr_ports[i]);
                 continue;
             }
+            if (relays >= RELAYS_MAX)
+                continue; /* left in the backlog until a relay ends */
             int c = accept4(fds[i], NULL, NULL, SOCK_CLOEXEC);
             if (c < 0)
                 continue;
             pid_t r = fork();
+            if (r > 0)
+                relays++;
             if (r == 0) {
                 die_with_parent(self);
                 for (size_t j = 0; j < n; j++)
