@@ -103,8 +103,7 @@ int attach_relay(int sock, const attach_opts *o)
     bool raw = false;
     if (o->tty && isatty(STDIN_FILENO) && tcgetattr(STDIN_FILENO, &saved) == 0) {
         struct termios t = saved;
-        cfmakeraw(&t);
-        t.c_oflag = saved.c_oflag;
+        cfmakeraw(&t); /* output too: the container's pty already wrote \r\n, as docker relays it */
         if (tcsetattr(STDIN_FILENO, TCSANOW, &t) == 0)
             raw = true;
     }
@@ -182,8 +181,6 @@ int attach_relay(int sock, const attach_opts *o)
     if (sfd >= 0)
         close(sfd);
     sigprocmask(SIG_UNBLOCK, &set, NULL);
-    if (code == ATTACH_DETACHED)
-        fprintf(stderr, "read escape sequence\n");
     return code;
 }
 
@@ -231,7 +228,7 @@ int attach_running(tug_store *s, tug_container *ct, bool want_stdin, bool sig_pr
         close(pidfd);
     close(sock);
     if (code == ATTACH_DETACHED)
-        return 0;
+        return ATTACH_DETACHED;
     if (code >= 0) {
         settle(s, ct);
         return code;
@@ -299,5 +296,11 @@ int cmd_attach(cli_ctx *ctx, int argc, char **argv)
     cleanup_container tug_container *ct = NULL;
     if (tug_container_find(s, argv[optind], &ct, &err) < 0)
         return cli_fail(err);
-    return attach_running(s, ct, !no_stdin, sig_proxy, &keys);
+    rc = attach_running(s, ct, !no_stdin, sig_proxy, &keys);
+    if (rc == ATTACH_DETACHED) {
+        /* docker's attach says so and ends with 1; run -it and start -ai leave quietly */
+        fprintf(stderr, "read escape sequence\n");
+        return 1;
+    }
+    return rc;
 }

@@ -22,8 +22,8 @@ typedef struct attach_opts {
 } attach_opts;
 
 /* Relay stdin to the monitor and its stdout/stderr frames to ours until the exit frame.
- * Returns the container's exit code, ATTACH_DETACHED after the detach keys (having said so on
- * stderr), or -1 when the channel broke without one. */
+ * Returns the container's exit code, ATTACH_DETACHED after the detach keys (the caller says
+ * so or not, as docker's command it stands for), or -1 when the channel broke without one. */
 int attach_relay(int sock, const attach_opts *o);
 
 /* The detach keys: flag (NULL: none given), else detachKeys of the client config (--config
@@ -32,6 +32,6 @@ int attach_relay(int sock, const attach_opts *o);
 int attach_detach_keys(cli_ctx *ctx, const char *flag, tug_detach_matcher *ret);
 
 /* Attach to the running container ct as `tug attach` does (stdin when want_stdin and it was
- * made with -i); returns the status tug ends with. */
+ * made with -i); returns the status tug ends with, or ATTACH_DETACHED after the keys. */
 int attach_running(tug_store *s, tug_container *ct, bool want_stdin, bool sig_proxy,
                    const tug_detach_matcher *keys);

@@ -176,8 +176,10 @@ static int start_container(cli_ctx *ctx, tug_container *c, bool attach, bool int
             return rc;
         /* start -a of a running container attaches to it, as docker does */
         if (run == NULL && tug_container_refresh(s, c, &err) == 0 &&
-            strcmp(c->state, TUG_STATE_RUNNING) == 0)
-            return attach_running(s, c, interactive, true, &keys);
+            strcmp(c->state, TUG_STATE_RUNNING) == 0) {
+            int r = attach_running(s, c, interactive, true, &keys);
+            return r == ATTACH_DETACHED ? 0 : r; /* start -ai leaves quietly, as docker */
+        }
         tug_error_free(err);
         err = NULL;
     }

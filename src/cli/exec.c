@@ -62,8 +62,7 @@ static bool relay_pty(int master, bool forward_stdin, pid_t child, tug_detach_ma
     bool raw = false;
     if (isatty(STDIN_FILENO) && tcgetattr(STDIN_FILENO, &saved) == 0) {
         struct termios t = saved;
-        cfmakeraw(&t);
-        t.c_oflag = saved.c_oflag;
+        cfmakeraw(&t); /* output too: the container's pty already wrote \r\n, as docker relays it */
         raw = tcsetattr(STDIN_FILENO, TCSANOW, &t) == 0;
     }
     copy_size(master);
@@ -346,9 +345,13 @@ int cmd_exec(cli_ctx *ctx, int argc, char **argv)
         if (err->status >= 125 && err->status <= 127) {
             /* the process could not start (no such program or user, not executable...): as
              * docker, the runtime's words on stdout and 126 */
-            printf("OCI runtime exec failed: exec failed: unable to start container process: "
-                   "%s: unknown\r\n",
-                   err->msg);
+            if (strncmp(err->msg, "unable to find user ", 20) == 0 ||
+                strncmp(err->msg, "unable to find group ", 21) == 0)
+                printf("%s\r\n", err->msg); /* docker's engine says these bare */
+            else
+                printf("OCI runtime exec failed: exec failed: unable to start container "
+                       "process: %s: unknown\r\n",
+                       err->msg);
             tug_error_free(err);
             rc = 126;
             goto out;
@@ -367,8 +370,8 @@ int cmd_exec(cli_ctx *ctx, int argc, char **argv)
         close(sv[0]);
         if (master >= 0 && relay_pty(master, interactive, pid, &keys)) {
             keep_terminal(master);
-            fprintf(stderr, "read escape sequence\n");
-            rc = 0;
+            fprintf(stderr, "read escape sequence\n"); /* and 1, as docker's exec -it */
+            rc = 1;
             goto out;
         }
         if (master >= 0)

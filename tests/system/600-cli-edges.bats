@@ -67,8 +67,11 @@ tug_streams() {
   run_tug run -d --name box busybox sleep 60
   run_tug 126 exec box nope
   assert_output $'OCI runtime exec failed: exec failed: unable to start container process: exec: "nope": executable file not found in $PATH: unknown\r'
+  # a user or group that is not there: docker 20.10's engine says it bare (checked beside it)
   run_tug 126 exec -u nosuch box true
-  assert_output $'OCI runtime exec failed: exec failed: unable to start container process: unable to find user nosuch: no matching entries in passwd file: unknown\r'
+  assert_output $'unable to find user nosuch: no matching entries in passwd file\r'
+  run_tug 126 exec -u 0:nogroup_x box true
+  assert_output $'unable to find group nogroup_x: no matching entries in group file\r'
   run_tug 126 exec box /etc/passwd
   assert_output $'OCI runtime exec failed: exec failed: unable to start container process: exec: "/etc/passwd": permission denied: unknown\r'
   # docker writes the runtime's words on stdout, nothing on stderr
