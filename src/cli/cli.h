@@ -11,6 +11,8 @@
 
 #define EXIT_USER 1
 #define EXIT_ENGINE 125
+/* docker's inspect, version, info and events: a --format template that cannot parse */
+#define EXIT_TEMPLATE_PARSE 64
 
 typedef struct cli_ctx {
     const char *root;

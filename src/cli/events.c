@@ -146,10 +146,10 @@ int cmd_events(cli_ctx *ctx, int argc, char **argv)
     if (format && (strcmp(format, "json") == 0 || strcmp(format, "{{json .}}") == 0))
         p.raw = true;
     else if (format && *format && tug_template_parse(format, &tmpl, &err) < 0) {
-        /* docker's events words it so, and exits 64 as its inspect does */
+        /* docker's events words it so */
         fprintf(stderr, "Error parsing format: %s\n", err && err->msg ? err->msg : "bad template");
         tug_error_free(err);
-        return 64;
+        return EXIT_TEMPLATE_PARSE;
     }
     p.tmpl = tmpl;
     tug_store *s;

@@ -183,8 +183,6 @@ static char *unescape_tabs(const char *s)
     return out;
 }
 
-#define EXIT_TEMPLATE_PARSE 64
-
 /* docker prints a template's error bare, after "template parsing error: ", and exits 1. */
 static int template_fail(tug_error *err)
 {

@@ -195,7 +195,8 @@ static int lock_file(const char *dir, const char *name)
 }
 
 /* The resolver lives chrooted in dir (src/dns/resolver.c): it reads the host's resolvers from
- * a copy there, made again with every rewrite of the names so that it follows the host's. */
+ * a copy there, made with every rewrite of the names (the first before any resolver starts)
+ * so that it follows the host's. */
 static void host_resolv_copy(const char *dir)
 {
     cleanup_free char *data = NULL, *path = NULL;
@@ -311,9 +312,10 @@ static int start_resolver(const char *dir, const tug_network *n, tug_error **err
 {
     cleanup_free char *bin = resolver_binary();
     cleanup_free char *resolv = NULL;
+    /* its copy of the host's resolv.conf is there: the names were just written (write_hosts
+     * runs before tug_dns_container_setup), and host_resolv_copy with them */
     if (bin == NULL || asprintf(&resolv, "%s/resolv.conf", dir) < 0)
         return tug_error_set(err, ENOMEM, "resolver");
-    host_resolv_copy(dir);
     int ready[2];
     if (pipe2(ready, O_CLOEXEC) < 0)
         return tug_error_set(err, errno, "pipe");
