@@ -186,7 +186,6 @@ int attach_relay(int sock, const attach_opts *o)
 
 /* ---- tug attach ---- */
 
-#define HELP_OPT {"help", no_argument, NULL, 'H'}
 #define ATTACH_USAGE "tug attach [OPTIONS] CONTAINER"
 #define ATTACH_SUMMARY "Attach local standard input, output, and error streams to a running container"
 

@@ -14,6 +14,9 @@
 /* docker's inspect, version, info and events: a --format template that cannot parse */
 #define EXIT_TEMPLATE_PARSE 64
 
+/* --help in a command's getopt table, answered as 'H' */
+#define HELP_OPT {"help", no_argument, NULL, 'H'}
+
 typedef struct cli_ctx {
     const char *root;
     const char *prog;  /* "tug" */

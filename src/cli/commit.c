@@ -13,8 +13,6 @@
 #include "image/reference.h"
 #include "util/cleanup.h"
 
-#define HELP_OPT {"help", no_argument, NULL, 'H'}
-
 /* ---------------- commit ---------------- */
 
 static int commit_help(void)

@@ -26,8 +26,6 @@
 #include "util/cleanup.h"
 #include "util/strutil.h"
 
-#define HELP_OPT {"help", no_argument, NULL, 'H'}
-
 static int fail_for_start(tug_error *err)
 {
     /* 126: found but cannot be run; 127: not found; 125: anything else (docker's codes) */

@@ -11,7 +11,6 @@
 #include "container/cp.h"
 #include "util/cleanup.h"
 
-#define HELP_OPT {"help", no_argument, NULL, 'H'}
 #define CP_USAGE                                                                                   \
     "tug cp [OPTIONS] CONTAINER:SRC_PATH DEST_PATH|-\n"                                            \
     "\ttug cp [OPTIONS] SRC_PATH|- CONTAINER:DEST_PATH"

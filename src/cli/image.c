@@ -19,8 +19,6 @@
 #include "util/digest.h"
 #include "util/strutil.h"
 
-#define HELP_OPT {"help", no_argument, NULL, 'H'}
-
 /* Familiar "name:tag" of a full "domain/path:tag". */
 static char *familiar_tag(const char *full)
 {

@@ -17,7 +17,7 @@
 #include "util/strutil.h"
 #include "util/template.h"
 
-#define HELP_OPT {"help", no_argument, NULL, O_HELP}
+#define INSPECT_HELP_OPT {"help", no_argument, NULL, O_HELP}
 
 enum { O_HELP = 1000 }; /* history's -H is --human */
 
@@ -26,7 +26,7 @@ int cmd_history(cli_ctx *ctx, int argc, char **argv)
     static const struct option opts[] = {
         {"human", no_argument, NULL, 'H'},       {"no-trunc", no_argument, NULL, 'n'},
         {"quiet", no_argument, NULL, 'q'},       {"format", required_argument, NULL, 'F'},
-        HELP_OPT,                                {NULL, 0, NULL, 0},
+        INSPECT_HELP_OPT,                                {NULL, 0, NULL, 0},
     };
     bool human = true, no_trunc = false, quiet = false;
     const char *format = NULL;
@@ -200,7 +200,7 @@ static int parse_inspect(cli_ctx *ctx, int argc, char **argv, const char *fixed_
         {"format", required_argument, NULL, 'f'},
         {"type", required_argument, NULL, 't'},
         {"size", no_argument, NULL, 's'},
-        HELP_OPT,
+        INSPECT_HELP_OPT,
         {NULL, 0, NULL, 0},
     };
     const char *format = NULL;

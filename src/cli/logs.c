@@ -18,8 +18,6 @@
 #include "util/cleanup.h"
 #include "util/strutil.h"
 
-#define HELP_OPT {"help", no_argument, NULL, 'H'}
-
 typedef struct log_opts {
     bool timestamps;
     char *details; /* --details: the attributes ("" when none), else NULL */

@@ -15,8 +15,6 @@
 #include "util/digest.h"
 #include "util/template.h"
 
-#define HELP_OPT {"help", no_argument, NULL, 'H'}
-
 static int net_create(cli_ctx *ctx, int argc, char **argv)
 {
     static const struct option opts[] = {

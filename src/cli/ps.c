@@ -16,11 +16,6 @@
 #include "util/strutil.h"
 #include "util/template.h"
 
-#define HELP_OPT                                                                                   \
-    {                                                                                              \
-        "help", no_argument, NULL, 'H'                                                             \
-    }
-
 static char *command_of(tug_container *c)
 {
     json_t *cfg = json_object_get(c->config, "Config");

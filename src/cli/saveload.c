@@ -11,8 +11,6 @@
 #include "image/reference.h"
 #include "util/cleanup.h"
 
-#define HELP_OPT {"help", no_argument, NULL, 'H'}
-
 int cmd_save(cli_ctx *ctx, int argc, char **argv)
 {
     static const struct option opts[] = {

@@ -19,8 +19,6 @@
 #include "util/fs.h"
 #include "util/strutil.h"
 
-#define HELP_OPT {"help", no_argument, NULL, 'H'}
-
 static json_t *df_row(const char *type, long long total, long long active, long long size,
                       long long reclaimable)
 {

@@ -12,8 +12,6 @@
 #include "util/strutil.h"
 #include "util/template.h"
 
-#define HELP_OPT {"help", no_argument, NULL, 'H'}
-
 static int add_label(json_t *labels, const char *kv)
 {
     const char *eq = strchr(kv, '=');
