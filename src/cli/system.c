@@ -18,6 +18,7 @@
 #include "util/digest.h"
 #include "util/fs.h"
 #include "util/strutil.h"
+#include "util/template.h"
 
 static json_t *df_row(const char *type, long long total, long long active, long long size,
                       long long reclaimable)
@@ -358,6 +359,33 @@ static int print_formatted(json_t *doc, const char *format)
     return rc;
 }
 
+/* version's and info's --format: docker names the template ("version" or none) and the Go
+ * types of its data in its messages; a template that fails prints a bare line and exits 1. */
+static int print_typed(json_t *doc, const char *format, const char *name,
+                       const char *const *types)
+{
+    if (strcmp(format, "json") == 0)
+        return print_formatted(doc, format);
+    tug_error *err = NULL;
+    cleanup_template tug_template *t = NULL;
+    if (tug_template_parse_named(name, format, &t, &err) < 0) {
+        fprintf(stderr, "template parsing error: %s\n", err && err->msg ? err->msg : "");
+        tug_error_free(err);
+        return EXIT_TEMPLATE_PARSE;
+    }
+    cleanup_free char *out = NULL, *partial = NULL;
+    const tug_template_opts opts = {.field_types = types, .ret_partial = &partial};
+    if (tug_template_render_opts(t, doc, &opts, &out, &err) < 0) {
+        printf("%s\n", partial ? partial : "");
+        fflush(stdout);
+        fprintf(stderr, "%s\n", err && err->msg ? err->msg : "");
+        tug_error_free(err);
+        return EXIT_USER;
+    }
+    printf("%s\n", out);
+    return 0;
+}
+
 /* The flags of info and version: --format alone. Returns -1 after --help. */
 static int format_only(cli_ctx *ctx, int argc, char **argv, const char *usage, const char *summary,
                        const char **ret_format)
@@ -453,8 +481,13 @@ int cmd_info(cli_ctx *ctx, int argc, char **argv)
     json_t *info = NULL;
     if (tug_engine_info(s, ro.insecure_registries, &info, &err) < 0)
         return cli_fail(err);
+    static const char *const info_types[] = {
+        "",           "system.dockerInfo",   "Plugins",        "system.PluginsInfo",
+        "Swarm",      "swarm.Info",          "RegistryConfig", "*registry.ServiceConfig",
+        "ClientInfo", "*system.clientInfo",  NULL,
+    };
     if (format && *format)
-        rc = print_formatted(info, format);
+        rc = print_typed(info, format, "", info_types);
     else
         print_info(info);
     json_decref(info);
@@ -481,8 +514,12 @@ int cmd_version(cli_ctx *ctx, int argc, char **argv)
     json_object_set_new(doc, "Client", client);
     json_t *server = tug_engine_version();
     json_object_set_new(doc, "Server", server);
+    static const char *const version_types[] = {
+        "",       "system.versionInfo", "Client", "system.clientVersion",
+        "Server", "*types.Version",     NULL,
+    };
     if (format && *format) {
-        rc = print_formatted(doc, format);
+        rc = print_typed(doc, format, "version", version_types);
         json_decref(doc);
         return rc;
     }

@@ -204,6 +204,9 @@ int tug_engine_info(tug_store *s, const char *const *insecure, json_t **ret_info
     json_array_append_new(ds, dt);
     json_object_set_new(info, "DriverStatus", ds);
     json_object_set_new(info, "LoggingDriver", json_string("json-file"));
+    json_object_set_new(info, "Plugins",
+                        json_pack("{s:[s], s:[s,s,s], s:n, s:[s]}", "Volume", "local", "Network",
+                                  "bridge", "host", "none", "Authorization", "Log", "json-file"));
     host_facts(info);
     json_object_set_new(info, "IndexServerAddress", json_string("https://index.docker.io/v1/"));
     json_object_set_new(info, "RegistryConfig", registry_config(insecure));
