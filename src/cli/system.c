@@ -164,6 +164,33 @@ static int df_volumes(tug_store *s, tug_error **err)
     return 0;
 }
 
+/* system df -v, build cache: one line per cache row and cache mount, as docker's. */
+static int df_build_cache(tug_store *s)
+{
+    tug_error *err = NULL;
+    tug_build_cache_entry *list = NULL;
+    size_t n = 0;
+    if (tug_build_cache_list(s, &list, &n, &err) < 0)
+        return cli_fail(err);
+    cli_table *t = cli_table_new();
+    cli_table_add(t, "CACHE ID\tCACHE TYPE\tSIZE\tCREATED\tLAST USED\tUSAGE\tSHARED");
+    for (size_t i = 0; i < n; i++) {
+        const tug_build_cache_entry *e = &list[i];
+        cleanup_free char *size = tug_human_size((double)e->size, 3);
+        cleanup_free char *made = tug_time_ago(e->created);
+        cleanup_free char *used = tug_time_ago(e->last_used);
+        cleanup_free char *line = NULL;
+        if (asprintf(&line, "%.12s%s\t%s\t%s\t%s\t%s\t%d\t%s", e->id, e->in_use ? "*" : "",
+                     e->type, size ? size : "", made ? made : "", used ? used : "", e->usage,
+                     e->shared ? "true" : "false") >= 0)
+            cli_table_add(t, line);
+    }
+    cli_table_flush(t, stdout);
+    cli_table_free(t);
+    free(list);
+    return 0;
+}
+
 static int df_verbose(tug_store *s)
 {
     tug_error *err = NULL;
@@ -181,8 +208,8 @@ static int df_verbose(tug_store *s)
     if (tug_build_cache_usage(s, &bc_rows, &bc_size, &bc_reclaim, &err) < 0)
         return cli_fail(err);
     cleanup_free char *bc = tug_human_size((double)bc_size, 4);
-    printf("\nBuild cache usage: %s\n", bc ? bc : "");
-    return 0;
+    printf("\nBuild cache usage: %s\n\n", bc ? bc : "");
+    return df_build_cache(s);
 }
 
 int cmd_system_df(cli_ctx *ctx, int argc, char **argv)

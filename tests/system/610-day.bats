@@ -86,3 +86,108 @@ docker_answers() { timeout 20 docker info >/dev/null 2>&1; }
     done
   done
 }
+
+@test "--cpu-rt-period and --cpu-rt-runtime: listed, kept in HostConfig, written to the cgroup" {
+  run_tug run --help
+  assert_match '^      --cpu-rt-period int +Limit CPU real-time period in microseconds$'
+  assert_match '^      --cpu-rt-runtime int +Limit CPU real-time runtime in microseconds$'
+  run_tug update --help
+  assert_match '^      --cpu-rt-period int +Limit the CPU real-time period in microseconds$'
+  run_tug 125 create --cpu-rt-runtime abc busybox true
+  assert_match '^invalid argument "abc" for "--cpu-rt-runtime" flag'
+  if [[ ! -e /sys/fs/cgroup/cpu/cpu.rt_period_us ]]; then
+    # no real-time group scheduling in this cgroup hierarchy (v2): docker's refusal
+    run_tug 125 create --cpu-rt-period 900000 busybox true
+    assert_output 'Error: Your kernel does not support cgroup cpu real-time period'
+    return
+  fi
+  run_tug 125 create --cpu-rt-period 1000000 --cpu-rt-runtime 2000000 busybox true
+  assert_output 'Error: cpu real-time runtime cannot be higher than cpu real-time period'
+  run_tug create --name rt --cpu-rt-period 900000 busybox sleep 100
+  assert_inspect rt '{{.HostConfig.CpuRealtimePeriod}} {{.HostConfig.CpuRealtimeRuntime}}' '900000 0'
+  run_tug start rt
+  local id
+  id=$(inspect_f rt '{{.Id}}')
+  [[ $(</sys/fs/cgroup/cpu/tug/$id/cpu.rt_period_us) == 900000 ]]
+  run_tug update --cpu-rt-period 800000 rt
+  [[ $(</sys/fs/cgroup/cpu/tug/$id/cpu.rt_period_us) == 800000 ]]
+  assert_inspect rt '{{.HostConfig.CpuRealtimePeriod}}' '800000'
+  run_tug rm -f rt
+  # a runtime the parent group does not have: the kernel refuses it at start (docker: 125 too)
+  if [[ $(cat /sys/fs/cgroup/cpu/tug/cpu.rt_runtime_us 2>/dev/null) == 0 ]]; then
+    run_tug 125 run --rm --cpu-rt-runtime 1000 busybox true
+    assert_match 'write 1000 to cpu.rt_runtime_us: invalid argument'
+  fi
+}
+
+@test "--gpus is read as docker reads it; with no GPU driver the container cannot start" {
+  run_tug run --help
+  assert_match "^      --gpus gpu-request +GPU devices to add to the container \('all' to pass all GPUs\)$"
+  run_tug create --name gp --gpus all busybox true
+  assert_inspect gp '{{json .HostConfig.DeviceRequests}}' '[{"Driver":"","Count":-1,"DeviceIDs":null,"Capabilities":[["gpu"]],"Options":{}}]'
+  run_tug 125 start gp
+  assert_match 'could not select device driver "" with capabilities: \[\[gpu\]\]$'
+  run_tug rm gp
+  run_tug 125 run --gpus count=2,capabilities=utility busybox true
+  assert_match 'could not select device driver "" with capabilities: \[\[utility gpu\]\]$'
+  run_tug 125 create --gpus bogus busybox true
+  assert_match '^invalid argument "bogus" for "--gpus" flag: invalid count \(bogus\): value must be either "all" or an integer: invalid syntax$'
+  run_tug 125 create --gpus foo=1 busybox true
+  assert_match "^invalid argument \"foo=1\" for \"--gpus\" flag: unexpected key 'foo' in 'foo=1'$"
+  run_tug 125 create --gpus '' busybox true
+  assert_match '^invalid argument "" for "--gpus" flag: EOF$'
+}
+
+@test "--gpus requests are docker's, and so is the failed run's status (when dockerd answers)" {
+  docker_answers || skip "no dockerd answers to compare with"
+  timeout 60 docker image inspect busybox >/dev/null 2>&1 || skip "docker has no busybox image"
+  local g did theirs ours drc=0
+  for g in all 2 device=0,1 '"device=0,1"' count=2,capabilities=utility driver=nvidia,count=1; do
+    did=$(timeout 30 docker create --gpus "$g" busybox true) || { echo "docker create --gpus $g failed"; false; }
+    theirs=$(timeout 30 docker inspect -f '{{json .HostConfig.DeviceRequests}}' "$did")
+    timeout 30 docker rm "$did" >/dev/null
+    run_tug create --name gp --gpus "$g" busybox true
+    ours=$(inspect_f gp '{{json .HostConfig.DeviceRequests}}')
+    run_tug rm gp
+    [[ $ours == "$theirs" ]] || { printf '%s\ntug:    %s\ndocker: %s\n' "$g" "$ours" "$theirs"; false; }
+  done
+  timeout 30 docker run --name "tug-610-gpus-$$" --gpus all busybox true 2>"$BATS_TEST_TMPDIR/derr" || drc=$?
+  timeout 30 docker rm "tug-610-gpus-$$" >/dev/null 2>&1 || true
+  run_tug "$drc" run --gpus all busybox true
+  grep -qF 'could not select device driver "" with capabilities: [[gpu]]' "$BATS_TEST_TMPDIR/derr"
+  assert_match 'could not select device driver "" with capabilities: \[\[gpu\]\]$'
+}
+
+@test "system df -v lists the build cache entry by entry, with docker's columns" {
+  run_tug system df -v
+  [[ $output == *$'\nBuild cache usage: 0B\n\nCACHE ID   CACHE TYPE   SIZE      CREATED   LAST USED   USAGE     SHARED' ]]
+  local ctx=$BATS_TEST_TMPDIR/ctx
+  mkdir -p "$ctx"
+  printf 'FROM busybox\nRUN echo hi >/x\nRUN --mount=type=cache,target=/c echo abc >/c/a\n' >"$ctx/Dockerfile"
+  run_tug build -q -t bc "$ctx"
+  run_tug system df -v
+  local section
+  section=$(sed -n '/^Build cache usage: /,$p' <<<"$output")
+  [[ $(sed -n 1p <<<"$section") =~ ^Build\ cache\ usage:\ [0-9.]+k?B$ ]]
+  [[ $(sed -n 3p <<<"$section") =~ ^CACHE\ ID\ +CACHE\ TYPE\ +SIZE\ +CREATED\ +LAST\ USED\ +USAGE\ +SHARED$ ]]
+  # the RUN's layer is the image's too (shared); the cache mount holds the 4 bytes written
+  grep -qE '^[0-9a-f]{12} +regular +[0-9.]+k?B +.* ago +.* ago +1 +true$' <<<"$section"
+  grep -qE '^[0-9a-f]{12} +exec\.cachemount +4B +.* ago +.* ago +1 +false$' <<<"$section"
+  # the summary counts the same entries
+  run_tug system df --format '{{.Type}} {{.TotalCount}}'
+  local rows
+  rows=$(($(wc -l <<<"$section") - 3))
+  assert_match "^Build Cache $rows\$"
+  run_tug builder prune -f
+  run_tug system df -v
+  [[ $output == *$'\nBuild cache usage: 0B\n\nCACHE ID   CACHE TYPE   SIZE      CREATED   LAST USED   USAGE     SHARED' ]]
+}
+
+@test "system df -v's build cache header is docker's (when dockerd answers)" {
+  docker_answers || skip "no dockerd answers to compare with"
+  local theirs ours
+  theirs=$(timeout 30 docker system df -v | sed -n '/^Build cache usage: /,/^CACHE ID/p' | tail -1 | tr -s ' ')
+  run_tug system df -v
+  ours=$(sed -n '/^Build cache usage: /,/^CACHE ID/p' <<<"$output" | tail -1 | tr -s ' ')
+  [[ $ours == "$theirs" ]] || { printf 'tug:    %s\ndocker: %s\n' "$ours" "$theirs"; false; }
+}
