@@ -191,3 +191,100 @@ docker_answers() { timeout 20 docker info >/dev/null 2>&1; }
   ours=$(sed -n '/^Build cache usage: /,/^CACHE ID/p' <<<"$output" | tail -1 | tr -s ' ')
   [[ $ours == "$theirs" ]] || { printf 'tug:    %s\ndocker: %s\n' "$ours" "$theirs"; false; }
 }
+
+# exec_events SINCE: the exec events since then, as "ACTION|execID|exitCode"
+exec_events() {
+  run_tug events --since "$1" --until "$(date +%s.%N)" --filter type=container \
+    --format '{{.Action}}|{{index .Actor.Attributes "execID"}}|{{index .Actor.Attributes "exitCode"}}'
+  output=$(grep '^exec_' <<<"$output") || true
+  lines=()
+  [[ -z $output ]] || mapfile -t lines <<<"$output"
+}
+
+@test "exec, exec -t and exec -d record exec_create, exec_start and exec_die with docker's attributes" {
+  local t0
+  t0=$(date +%s.%N)
+  run_tug run -d --name ex busybox sleep 300
+  run_tug 3 exec ex sh -c 'exit 3'
+  run_tug exec -t ex true
+  exec_events "$t0"
+  [[ ${#lines[@]} -eq 6 ]] || { echo "$output"; false; }
+  # docker's action: the program, a space, its arguments ("true " alone); one execID per exec
+  [[ ${lines[0]} =~ ^exec_create:\ sh\ -c\ exit\ 3\|([0-9a-f]{64})\|$ ]]
+  local id1=${BASH_REMATCH[1]}
+  [[ ${lines[1]} == "exec_start: sh -c exit 3|$id1|" && ${lines[2]} == "exec_die|$id1|3" ]]
+  [[ ${lines[3]} =~ ^exec_create:\ true\ \|([0-9a-f]{64})\|$ ]]
+  local id2=${BASH_REMATCH[1]}
+  [[ $id2 != "$id1" && ${lines[4]} == "exec_start: true |$id2|" && ${lines[5]} == "exec_die|$id2|0" ]]
+  # -d: the command returns at once; the process's end is recorded when it comes
+  t0=$(date +%s.%N)
+  run_tug exec -d ex sh -c 'sleep 1; exit 4'
+  assert_output ""
+  exec_events "$t0"
+  [[ ${#lines[@]} -eq 2 && ${lines[0]} =~ ^exec_create:\ sh\ -c\ sleep\ 1\;\ exit\ 4\|([0-9a-f]{64})\|$ ]] || { echo "$output"; false; }
+  local id3=${BASH_REMATCH[1]}
+  wait_until 20 eval 'exec_events "$t0"; [[ ${#lines[@]} -eq 3 ]]'
+  [[ ${lines[2]} == "exec_die|$id3|4" ]] || { echo "$output"; false; }
+  # the process that could not start: created and started, no exec_die (as docker)
+  t0=$(date +%s.%N)
+  run_tug 126 exec ex nope
+  exec_events "$t0"
+  [[ ${#lines[@]} -eq 2 && ${lines[0]} == 'exec_create: nope |'* && ${lines[1]} == 'exec_start: nope |'* ]] || { echo "$output"; false; }
+  run_tug rm -f ex
+}
+
+@test "the exec events' lines read as docker's (when dockerd answers)" {
+  docker_answers || skip "no dockerd answers to compare with"
+  timeout 60 docker image inspect busybox >/dev/null 2>&1 || skip "docker has no busybox image"
+  local cid t0 theirs ours
+  cid=$(timeout 60 docker run -d busybox sleep 300) || { echo "docker run failed"; false; }
+  t0=$(date +%s)
+  timeout 30 docker exec "$cid" sh -c 'exit 3' || true
+  timeout 30 docker exec -d "$cid" sh -c 'exit 4'
+  local fmt='{{.Action}} {{index .Actor.Attributes "exitCode"}} {{with index .Actor.Attributes "execID"}}{{len .}}{{end}}'
+  wait_until 20 eval '[[ $(timeout 30 docker events --since "$t0" --until "$(date +%s)" --filter "container=$cid" --filter event=exec_die | wc -l) -eq 2 ]]'
+  theirs=$(timeout 30 docker events --since "$t0" --until "$(date +%s)" --filter "container=$cid" --format "$fmt" | grep '^exec_')
+  timeout 30 docker rm -f "$cid" >/dev/null
+  run_tug run -d --name ex busybox sleep 300
+  t0=$(date +%s.%N)
+  run_tug 3 exec ex sh -c 'exit 3'
+  run_tug exec -d ex sh -c 'exit 4'
+  wait_until 20 eval '[[ $("$TUG" events --since "$t0" --until "$(date +%s.%N)" --filter event=exec_die | wc -l) -eq 2 ]]'
+  run_tug events --since "$t0" --until "$(date +%s.%N)" --filter container=ex --format "$fmt"
+  ours=$(grep '^exec_' <<<"$output")
+  run_tug rm -f ex
+  [[ $ours == "$theirs" ]] || { printf 'tug:\n%s\ndocker:\n%s\n' "$ours" "$theirs"; false; }
+}
+
+@test "logs keeps the order a container wrote its stdout and stderr in, on one pipe or terminal" {
+  # without a terminal the two streams are two pipes: writes apart in time stay in order
+  run_tug run --name lg busybox sh -c 'for i in 1 2 3; do echo o$i; sleep 0.2; echo e$i >&2; sleep 0.2; done'
+  local want=$'o1\ne1\no2\ne2\no3\ne3'
+  run_tug logs lg
+  assert_output "$want"
+  run_tug logs -f lg
+  assert_output "$want"
+  run_tug logs -t lg
+  [[ $(cut -d' ' -f2- <<<"$output") == "$want" ]]
+  # each stream still goes where it belongs
+  [[ $("$TUG" logs lg 2>/dev/null | tr '\n' ' ') == 'o1 o2 o3 ' ]]
+  [[ $("$TUG" logs lg 2>&1 >/dev/null | tr '\n' ' ') == 'e1 e2 e3 ' ]]
+  # on a terminal (python's pty: both streams on it)
+  run python3 -c 'import os, pty, sys
+pid, fd = pty.fork()
+if pid == 0:
+    os.execv(sys.argv[1], [sys.argv[1], "logs", "lg"])
+out = b""
+while True:
+    try:
+        b = os.read(fd, 4096)
+    except OSError:
+        break
+    if not b:
+        break
+    out += b
+os.waitpid(pid, 0)
+sys.stdout.write(out.decode().replace("\r\n", "\n"))' "$TUG"
+  assert_output "$want"
+  run_tug rm lg
+}
