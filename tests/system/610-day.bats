@@ -288,3 +288,17 @@ sys.stdout.write(out.decode().replace("\r\n", "\n"))' "$TUG"
   assert_output "$want"
   run_tug rm lg
 }
+
+@test "attach: resizing the attaching terminal resizes the container's" {
+  local ptydrive=$BATS_TEST_DIRNAME/../helpers/ptydrive.py
+  run_tug run -dit --name rs busybox sh
+  wait_until 30 status_is rs running
+  # the size at attach, then after each resize: what stty inside reads
+  run timeout 90 python3 "$ptydrive" $'resize 30 90\nraw\nsend stty s""ize\\r\nexpect 30 90\nresize 41 123\nsend stty s""ize\\r\nexpect 41 123\nresize 25 80\nsend stty s""ize\\r\nexpect 25 80\nsend \\x10\\x11\nexit' \
+    "$TUG" attach rs
+  [[ $status -eq 1 ]] || { echo "$output"; false; }
+  assert_match '^41 123'
+  run_tug inspect -f '{{.State.Status}}' rs
+  assert_output running
+  run_tug rm -f rs
+}
