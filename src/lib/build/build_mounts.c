@@ -307,26 +307,17 @@ int tug_build_cache_mounts_prune(tug_store *s, long long until, long long *ret_c
 int tug_build_cache_mounts_usage(tug_store *s, long long *ret_count, long long *ret_bytes,
                                  tug_error **err)
 {
-    long long count = 0, bytes = 0;
-    cleanup_free char *root = cache_root(s);
-    if (root == NULL)
-        return tug_error_set(err, ENOMEM, "cache mounts");
-    cleanup_dir DIR *d = opendir(root);
-    struct dirent *de;
-    while (d && (de = readdir(d)) != NULL) {
-        if (de->d_name[0] == '.')
-            continue;
-        cleanup_free char *data = NULL;
-        if (asprintf(&data, "%s/%s/data", root, de->d_name) < 0)
-            return tug_error_set(err, ENOMEM, "cache mounts");
-        long long size = 0;
-        tug_error *ignored = NULL;
-        tug_dir_size(data, &size, &ignored);
-        tug_error_free(ignored);
-        count++;
-        bytes += size;
+    tug_build_cache_entry *list = NULL;
+    size_t n = 0;
+    if (tug_build_cache_mounts_list(s, &list, &n, err) < 0) {
+        free(list);
+        return -1;
     }
-    *ret_count = count;
+    long long bytes = 0;
+    for (size_t i = 0; i < n; i++)
+        bytes += list[i].size;
+    free(list);
+    *ret_count = (long long)n;
     *ret_bytes = bytes;
     return 0;
 }

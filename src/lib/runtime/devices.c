@@ -433,24 +433,13 @@ static json_t *csv_fields(const char *s, tug_error **err)
     for (const char *p = s;;) {
         tug_strbuf f = {0};
         if (*p == '"') {
-            for (p++;; p++) {
-                if (*p == '\0') {
-                    tug_strbuf_free(&f);
-                    json_decref(out);
-                    return tug_error_user(err,
-                                          "parse error on line 1, column %zu: extraneous or "
-                                          "missing \" in quoted-field",
-                                          (size_t)(p - s) + 1),
-                           NULL;
-                }
-                if (*p == '"' && p[1] == '"')
-                    p++;
-                else if (*p == '"')
-                    break;
+            for (p++; *p && !(*p == '"' && p[1] != '"'); p++) {
+                p += *p == '"'; /* "" is a quote */
                 tug_strbuf_addc(&f, *p);
             }
-            p++;
-            if (*p != ',' && *p != '\0') {
+            bool closed = *p == '"';
+            p += closed;
+            if (!closed || (*p != ',' && *p != '\0')) {
                 tug_strbuf_free(&f);
                 json_decref(out);
                 return tug_error_user(err,
