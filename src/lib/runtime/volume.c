@@ -726,7 +726,7 @@ int tug_volume_find(tug_store *s, const char *name, tug_volume **ret_vol, tug_er
         return -1;
     BIND_TEXT(st, 1, name);
     if (sqlite3_step(st) != SQLITE_ROW)
-        return tug_error_user(err, "get %s: no such volume", name);
+        return tug_error_not_found(err, "get %s: no such volume", name);
     *ret_vol = volume_from_row(st);
     return *ret_vol ? 0 : tug_error_set(err, ENOMEM, "volume");
 }
@@ -807,7 +807,7 @@ static int volume_drop(tug_store *s, const char *name, char **ret_trash, tug_err
     if (tug_db_step_done(s, del, err) < 0)
         return -1;
     if (sqlite3_changes(s->db) == 0)
-        return tug_error_user(err, "get %s: no such volume", name);
+        return tug_error_not_found(err, "get %s: no such volume", name);
     tug_event_emit(s, "volume", "destroy", name, "driver", "local", NULL);
     cleanup_free char *dir = volume_dir(s, name);
     char *trash = NULL;
