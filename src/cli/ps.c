@@ -337,31 +337,16 @@ int cmd_ps(cli_ctx *ctx, int argc, char **argv)
         return cli_fail(err);
     }
     tug_container **v = NULL;
+    json_t **ports = NULL;
     size_t n = 0;
-    if (tug_container_list(s, &v, &n, &err) < 0) {
+    if (tug_ps_select(s, &flt, all, last, &v, &ports, &n, &err) < 0) {
         tug_ps_filters_clear(&flt);
         return cli_fail(err);
     }
     json_t *rows = json_array();
-    int shown = 0;
-    bool show_all = all || last > 0 || tug_ps_filters_show_all(&flt);
-    for (size_t i = 0; i < n; i++) {
-        tug_container *ct = v[i];
-        if (last > 0 && shown >= last)
-            break;
-        bool running = strcmp(ct->state, TUG_STATE_RUNNING) == 0 ||
-                       strcmp(ct->state, TUG_STATE_PAUSED) == 0 ||
-                       strcmp(ct->state, TUG_STATE_RESTARTING) == 0;
-        if (!show_all && !running)
-            continue;
-        json_t *ports = tug_container_ports_summary(s, ct);
-        if (tug_ps_filters_match(&flt, s, ct, ports)) {
-            json_array_append_new(rows, ps_row_ports(s, ct, ports, no_trunc, size));
-            shown++;
-        }
-        json_decref(ports);
-    }
-    tug_containers_free(v, n);
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(rows, ps_row_ports(s, v[i], ports[i], no_trunc, size));
+    tug_ps_selection_free(v, ports, n);
     tug_ps_filters_clear(&flt);
     json_t *header = ps_header();
     if (quiet && (format == NULL || *format == '\0'))

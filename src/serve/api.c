@@ -155,36 +155,6 @@ static int add_ps_filter(void *data, const char *key, const char *value, tug_err
     return tug_ps_filters_add(data, key, value, err);
 }
 
-/* The containers GET /containers/json lists: all (or the running ones), filtered, the newest
- * limit ones (limit <= 0: every one); size adds SizeRw and SizeRootFs. */
-static json_t *container_list(tug_store *s, bool all, int limit, bool size,
-                              const tug_ps_filters *flt, tug_error **err)
-{
-    tug_container **v = NULL;
-    size_t n = 0;
-    if (tug_container_list(s, &v, &n, err) < 0)
-        return NULL;
-    json_t *out = json_array();
-    bool show_all = all || limit > 0 || tug_ps_filters_show_all(flt);
-    for (size_t i = 0; i < n && (limit <= 0 || (int)json_array_size(out) < limit); i++) {
-        tug_container *c = v[i];
-        bool running = strcmp(c->state, TUG_STATE_RUNNING) == 0 ||
-                       strcmp(c->state, TUG_STATE_PAUSED) == 0 ||
-                       strcmp(c->state, TUG_STATE_RESTARTING) == 0;
-        if (!show_all && !running)
-            continue;
-        json_t *ports = tug_container_ports_summary(s, c);
-        if (tug_ps_filters_match(flt, s, c, ports)) {
-            json_t *row = tug_container_summary_json(s, c, size);
-            if (row)
-                json_array_append_new(out, row);
-        }
-        json_decref(ports);
-    }
-    tug_containers_free(v, n);
-    return out;
-}
-
 static int api_containers(tug_api_ctx *x, tug_http_req *req, const char *arg, tug_http_out *o)
 {
     tug_store *s;
@@ -204,10 +174,22 @@ static int api_containers(tug_api_ctx *x, tug_http_req *req, const char *arg, tu
         tug_ps_filters_clear(&flt);
         return send_err(o, err);
     }
-    json_t *list =
-        container_list(s, query_bool(req, "all"), (int)limit, query_bool(req, "size"), &flt, &err);
+    tug_container **v = NULL;
+    json_t **ports = NULL;
+    size_t n = 0;
+    int r = tug_ps_select(s, &flt, query_bool(req, "all"), (int)limit, &v, &ports, &n, &err);
     tug_ps_filters_clear(&flt);
-    return list ? tug_http_send_json(o, 200, list) : send_err(o, err);
+    if (r < 0)
+        return send_err(o, err);
+    json_t *list = json_array();
+    bool size = query_bool(req, "size");
+    for (size_t i = 0; i < n; i++) {
+        json_t *row = tug_container_summary_json(s, v[i], size);
+        if (row)
+            json_array_append_new(list, row);
+    }
+    tug_ps_selection_free(v, ports, n);
+    return tug_http_send_json(o, 200, list);
 }
 
 static int api_container_inspect(tug_api_ctx *x, tug_http_req *req, const char *arg,
@@ -464,41 +446,14 @@ static int api_volume_inspect(tug_api_ctx *x, tug_http_req *req, const char *arg
 static json_t *df_images(tug_store *s, tug_container **ctrs, size_t n_ctrs, long long *ret_layers,
                          tug_error **err)
 {
-    tug_image **imgs = NULL;
+    tug_image_usage *u = NULL;
     size_t n = 0;
-    if (tug_store_list_images(s, &imgs, &n, err) < 0)
+    if (tug_image_usage_list(s, ctrs, n_ctrs, &u, &n, ret_layers, err) < 0)
         return NULL;
-    for (size_t i = 0; i < n; i++) { /* with their layers */
-        tug_image *full = NULL;
-        tug_error *e = NULL;
-        if (imgs[i]->n_layers == 0 && tug_store_load_image(s, imgs[i]->id, &full, &e) == 0) {
-            tug_image_free(imgs[i]);
-            imgs[i] = full;
-        }
-        tug_error_free(e);
-    }
-    json_auto_t *uses = json_object(); /* chain ID -> the number of images with the layer */
-    long long layers = 0;
-    for (size_t i = 0; i < n; i++)
-        for (size_t j = 0; j < imgs[i]->n_layers; j++) {
-            const char *chain = imgs[i]->layers[j].chain_id;
-            json_int_t k = json_integer_value(json_object_get(uses, chain));
-            if (k == 0)
-                layers += imgs[i]->layers[j].size;
-            json_object_set_new(uses, chain, json_integer(k + 1));
-        }
     json_t *out = json_array();
-    for (size_t i = 0; i < n; i++) {
-        long long shared = 0, used = 0;
-        for (size_t j = 0; j < imgs[i]->n_layers; j++)
-            if (json_integer_value(json_object_get(uses, imgs[i]->layers[j].chain_id)) > 1)
-                shared += imgs[i]->layers[j].size;
-        for (size_t j = 0; j < n_ctrs; j++)
-            used += ctrs[j]->image_id && strcmp(ctrs[j]->image_id, imgs[i]->id) == 0;
-        json_array_append_new(out, image_summary(s, imgs[i], used, shared));
-    }
-    tug_images_free(imgs, n);
-    *ret_layers = layers;
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(out, image_summary(s, u[i].img, u[i].containers, u[i].shared));
+    tug_image_usage_free(u, n);
     return out;
 }
 

@@ -456,6 +456,54 @@ void tug_ps_filters_clear(tug_ps_filters *f)
     f->n = 0;
 }
 
+int tug_ps_select(tug_store *s, const tug_ps_filters *f, bool all, int last,
+                  tug_container ***ret_ctrs, json_t ***ret_ports, size_t *ret_n, tug_error **err)
+{
+    tug_container **v = NULL;
+    size_t n = 0, kept = 0;
+    if (tug_container_list(s, &v, &n, err) < 0)
+        return -1;
+    json_t **ports = calloc(n + 1, sizeof(*ports));
+    if (ports == NULL) {
+        tug_containers_free(v, n);
+        return tug_error_set(err, ENOMEM, "list containers");
+    }
+    bool show_all = all || last > 0 || tug_ps_filters_show_all(f);
+    for (size_t i = 0; i < n; i++) {
+        tug_container *c = v[i];
+        v[i] = NULL;
+        bool running = strcmp(c->state, TUG_STATE_RUNNING) == 0 ||
+                       strcmp(c->state, TUG_STATE_PAUSED) == 0 ||
+                       strcmp(c->state, TUG_STATE_RESTARTING) == 0;
+        json_t *p = NULL;
+        if ((last <= 0 || (int)kept < last) && (show_all || running)) {
+            p = tug_container_ports_summary(s, c);
+            if (!tug_ps_filters_match(f, s, c, p)) {
+                json_decref(p);
+                p = NULL;
+            }
+        }
+        if (p == NULL) {
+            tug_container_free(c);
+            continue;
+        }
+        v[kept] = c;
+        ports[kept++] = p;
+    }
+    *ret_ctrs = v;
+    *ret_ports = ports;
+    *ret_n = kept;
+    return 0;
+}
+
+void tug_ps_selection_free(tug_container **ctrs, json_t **ports, size_t n)
+{
+    for (size_t i = 0; ports && i < n; i++)
+        json_decref(ports[i]);
+    free(ports);
+    tug_containers_free(ctrs, n);
+}
+
 json_t *tug_container_inspect_doc(tug_store *s, const char *name, bool size, tug_error **err)
 {
     cleanup_container tug_container *c = NULL;

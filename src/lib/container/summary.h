@@ -51,3 +51,10 @@ bool tug_ps_filters_show_all(const tug_ps_filters *f);
 /* ports: tug_container_ports_summary's answer for c. */
 bool tug_ps_filters_match(const tug_ps_filters *f, tug_store *s, tug_container *c, json_t *ports);
 void tug_ps_filters_clear(tug_ps_filters *f);
+/* The containers ps lists, newest first: the running ones (every one with all, with last > 0
+ * or a filter on stopped ones) that pass f, at most last of them (last <= 0: no bound). Each
+ * comes with its ports (tug_container_ports_summary) in *ret_ports[i]; tug_ps_selection_free
+ * frees both. */
+int tug_ps_select(tug_store *s, const tug_ps_filters *f, bool all, int last,
+                  tug_container ***ret_ctrs, json_t ***ret_ports, size_t *ret_n, tug_error **err);
+void tug_ps_selection_free(tug_container **ctrs, json_t **ports, size_t n);
