@@ -5,6 +5,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include "serve/http.h"
@@ -110,10 +111,44 @@ static void test_refused(void **state)
     assert_string_equal(why, "malformed HTTP request: NUL byte");
 }
 
+/* What the writers put on the wire: a JSON document with its length, a chunked stream. */
+static char *written(int fd)
+{
+    static char buf[4096];
+    ssize_t n = read(fd, buf, sizeof(buf) - 1);
+    buf[n > 0 ? n : 0] = '\0';
+    return buf;
+}
+
+static void test_writers(void **state)
+{
+    (void)state;
+    int p[2];
+    assert_int_equal(pipe(p), 0);
+    tug_http_out o = {.fd = p[1], .extra_headers = "Api-Version: 1.41\r\n"};
+    assert_int_equal(tug_http_send_error(&o, 404, "No such container: x"), 0);
+    char *w = written(p[0]);
+    static const char head[] = "HTTP/1.1 404 Not Found\r\nApi-Version: 1.41\r\n";
+    assert_true(strncmp(w, head, sizeof(head) - 1) == 0);
+    assert_non_null(strstr(w, "Content-Type: application/json\r\n"));
+    assert_non_null(strstr(w, "Content-Length: 35\r\n\r\n{\"message\":\"No such container: x\"}\n"));
+    o.close = true;
+    assert_int_equal(tug_http_chunked_begin(&o, 200, "application/json"), 0);
+    assert_int_equal(tug_http_chunk(&o, "{\"a\":1}\n", 8), 0);
+    assert_int_equal(tug_http_chunk(&o, "", 0), 0); /* nothing: an empty chunk would end it */
+    assert_int_equal(tug_http_chunked_end(&o), 0);
+    w = written(p[0]);
+    assert_non_null(strstr(w, "Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+                              "8\r\n{\"a\":1}\n\r\n0\r\n\r\n"));
+    close(p[0]);
+    close(p[1]);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {cmocka_unit_test(test_request),
                                        cmocka_unit_test(test_incomplete),
-                                       cmocka_unit_test(test_refused)};
+                                       cmocka_unit_test(test_refused),
+                                       cmocka_unit_test(test_writers)};
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
