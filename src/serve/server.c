@@ -21,6 +21,8 @@
 
 /* A body larger than this is refused (413): the endpoints served so far take none. */
 #define MAX_BODY (1024 * 1024)
+/* Connections answered at once; more wait in the listen queue until one ends. */
+#define MAX_CONNECTIONS 256
 /* An open keep-alive connection with no request for this long is closed. */
 #define KEEPALIVE_SECONDS 300
 
@@ -251,7 +253,8 @@ int tug_serve(const tug_serve_opts *opts, tug_error **err)
                 break;
             timeout = (int)(left * 1000);
         }
-        struct pollfd p[2] = {{.fd = lfd, .events = POLLIN}, {.fd = sfd, .events = POLLIN}};
+        struct pollfd p[2] = {{.fd = children < MAX_CONNECTIONS ? lfd : -1, .events = POLLIN},
+                              {.fd = sfd, .events = POLLIN}};
         int r = poll(p, 2, timeout);
         if (r < 0 && errno != EINTR)
             break;
