@@ -4,7 +4,6 @@
 #include <unistd.h>
 
 #include "cli.h"
-#include "container/summary.h"
 #include "util/cleanup.h"
 #include "registry/registry.h"
 #include "util/strutil.h"

@@ -15,6 +15,7 @@
 #include "runtime/volume.h"
 #include "serve.h"
 #include "util/cleanup.h"
+#include "util/strutil.h"
 
 typedef int (*api_fn)(tug_api_ctx *x, tug_http_req *req, const char *arg, tug_http_out *o);
 
@@ -376,7 +377,7 @@ static int api_image_history(tug_api_ctx *x, tug_http_req *req, const char *arg,
 
 /* ---- networks and volumes ---- */
 
-/* Their filters are matched in the CLI so far (network.c, volume.c): until they move into the
+/* Network filters are matched in the CLI so far (src/cli/network.c): until they move into the
  * library, a filtered list is refused rather than answered unfiltered. 0 when there are no
  * filters, else -1 after the 501. */
 static int unfiltered_only(const tug_http_req *req, tug_http_out *o, const char *what,
@@ -425,22 +426,51 @@ static int api_network_inspect(tug_api_ctx *x, tug_http_req *req, const char *ar
     return tug_http_send_json(o, 200, tug_network_inspect_json(s, n));
 }
 
+/* "key=value" strings of the volume filters, checked */
+static int add_volume_filter(void *data, const char *key, const char *value, tug_error **err)
+{
+    char *f = NULL;
+    if (asprintf(&f, "%s=%s", key, value) < 0)
+        return tug_error_set(err, ENOMEM, "filter");
+    if (tug_volume_filter_check(f, err) < 0) {
+        free(f);
+        return -1;
+    }
+    json_array_append_new(data, json_string(f));
+    free(f);
+    return 0;
+}
+
 static int api_volumes(tug_api_ctx *x, tug_http_req *req, const char *arg, tug_http_out *o)
 {
     tug_store *s;
-    if (unfiltered_only(req, o, "/volumes", "tug volume ls") < 0 || store_of(x, o, &s) < 0)
+    if (store_of(x, o, &s) < 0)
         return 0;
     tug_error *err = NULL;
+    json_auto_t *given = json_array();
     tug_volume **v = NULL;
     size_t n = 0;
-    if (tug_volume_list(s, &v, &n, &err) < 0)
+    if (each_filter(req, add_volume_filter, given, &err) < 0 ||
+        tug_volume_list(s, &v, &n, &err) < 0)
         return send_err(o, err);
+    size_t nf = json_array_size(given);
+    const char **filters = calloc(nf + 1, sizeof(*filters));
+    for (size_t k = 0; filters && k < nf; k++)
+        filters[k] = json_string_value(json_array_get(given, k));
     json_t *vols = json_array();
     for (size_t i = 0; i < n; i++) {
+        cleanup_strv char **users = NULL;
+        size_t nu = 0;
+        tug_error *e = NULL;
+        if (nf > 0 && tug_volume_users(s, v[i]->name, &users, &nu, &e) < 0)
+            tug_error_free(e);
+        if (filters && !tug_volume_filters_match(v[i], nu, filters, nf))
+            continue;
         json_t *doc = tug_volume_inspect_json(s, v[i]);
         if (doc)
             json_array_append_new(vols, doc);
     }
+    free(filters);
     tug_volumes_free(v, n);
     return tug_http_send_json(o, 200, json_pack("{s:o, s:n}", "Volumes", vols, "Warnings"));
 }

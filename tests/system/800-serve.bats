@@ -203,9 +203,14 @@ tug_arch() { "$TUG" version --format '{{.Server.Arch}}'; }
   [[ $output == "served-vol v" ]]
   run_docker network inspect -f '{{.Name}} {{.Driver}}' bridge
   [[ $output == "bridge bridge" ]]
-  # their filters are not served yet: said, never answered unfiltered
-  run_docker 1 volume ls --filter name=served
-  [[ $output == "Error response from daemon: filters on /volumes are not served yet; use 'tug volume ls --filter'" ]]
+  run_tug volume create other-vol
+  run_docker volume ls --filter name=served -q
+  [[ $output == served-vol ]]
+  run_docker volume ls --filter label=k=v --filter dangling=true -q
+  [[ $output == served-vol ]]
+  run_docker 1 volume ls --filter bogus=1
+  [[ $output == "Error response from daemon: invalid filter 'bogus=1'" ]]
+  # network filters are not served yet: said, never answered unfiltered
   run_docker 1 network ls --filter name=bridge
   assert_match "filters on /networks are not served yet; use 'tug network ls --filter'"
 }

@@ -133,16 +133,6 @@ json_t *tug_container_network_names(tug_store *s, tug_container *c)
     return names;
 }
 
-bool tug_label_match(json_t *labels, const char *filter)
-{
-    const char *eq = strchr(filter, '=');
-    cleanup_free char *key = eq ? strndup(filter, (size_t)(eq - filter)) : strdup(filter);
-    json_t *v = key ? json_object_get(labels, key) : NULL;
-    if (v == NULL)
-        return false;
-    return eq == NULL || (json_is_string(v) && strcmp(json_string_value(v), eq + 1) == 0);
-}
-
 /* ---- filters: docker's keys, one table row each ---- */
 
 typedef struct ps_filter_ctx {

@@ -19,8 +19,6 @@ json_t *tug_container_ports_summary(tug_store *s, tug_container *c);
 /* The networks a container is on, as a set (object keys): its mode's network and the ones it
  * was connected to. */
 json_t *tug_container_network_names(tug_store *s, tug_container *c);
-/* docker's label filter against an object's Labels: "key" (present) or "key=value". */
-bool tug_label_match(json_t *labels, const char *filter);
 /* Find a container by ID, prefix or name and give its inspect document, with its health and,
  * when size is set, SizeRw and SizeRootFs. */
 json_t *tug_container_inspect_doc(tug_store *s, const char *name, bool size, tug_error **err);

@@ -1572,3 +1572,35 @@ json_t *tug_volume_inspect_json(tug_store *s, const tug_volume *v)
     json_object_set_new(o, "Scope", json_string("local"));
     return o;
 }
+
+int tug_volume_filter_check(const char *f, tug_error **err)
+{
+    if (strncmp(f, "dangling=", 9) != 0 && strncmp(f, "name=", 5) != 0 &&
+        strncmp(f, "label=", 6) != 0 && strncmp(f, "driver=", 7) != 0)
+        return tug_error_user(err, "invalid filter '%s'", f);
+    if (strncmp(f, "dangling=", 9) == 0 && strcmp(f + 9, "true") != 0 &&
+        strcmp(f + 9, "false") != 0 && strcmp(f + 9, "1") != 0 && strcmp(f + 9, "0") != 0)
+        return tug_error_user(err, "invalid filter 'dangling=%s'", f + 9);
+    return 0;
+}
+
+bool tug_volume_filters_match(const tug_volume *v, size_t n_users, const char *const *filters,
+                              size_t n_filters)
+{
+    bool keep = true, name_seen = false, name_ok = false;
+    for (size_t k = 0; k < n_filters; k++) {
+        const char *f = filters[k];
+        if (strncmp(f, "dangling=", 9) == 0) {
+            bool want = strcmp(f + 9, "true") == 0 || strcmp(f + 9, "1") == 0;
+            keep &= want == (n_users == 0);
+        } else if (strncmp(f, "name=", 5) == 0) {
+            name_seen = true;
+            name_ok |= strstr(v->name, f + 5) != NULL;
+        } else if (strncmp(f, "label=", 6) == 0) {
+            keep &= tug_label_match(v->labels, f + 6);
+        } else if (strncmp(f, "driver=", 7) == 0) {
+            keep &= strcmp(f + 7, "local") == 0;
+        }
+    }
+    return keep && (!name_seen || name_ok);
+}
