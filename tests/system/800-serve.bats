@@ -322,6 +322,32 @@ print(c.version()["Version"])
   [[ ! -e $sock ]]
 }
 
+# start_server SOCK LOG [ARGS...]: tug serve in the background on SOCK; $server_pid
+start_server() {
+  local sock=$1 log=$2 i
+  shift 2
+  "$TUG" serve -H "unix://$sock" "$@" >"$log" 2>&1 3>&- &
+  server_pid=$!
+  for ((i = 0; i < 100; i++)); do [[ -S $sock ]] && return 0; sleep 0.1; done
+  echo "tug serve did not listen on $sock: $(cat "$log")" >&2
+  return 1
+}
+
+@test "tug serve killed -9 changes nothing for containers; a new one takes over its socket" {
+  need_docker
+  local sock=$BATS_TEST_TMPDIR/k.sock
+  start_server "$sock" "$BATS_TEST_TMPDIR/k.log"
+  run_tug run -d --name survivor busybox sleep 300
+  kill -9 "$server_pid"
+  wait "$server_pid" 2>/dev/null || true
+  [[ -S $sock ]] # left behind by the kill
+  [[ $("$TUG" inspect -f '{{.State.Status}}' survivor) == running ]]
+  start_server "$sock" "$BATS_TEST_TMPDIR/k2.log"
+  DOCKER_HOST=unix://$sock run timeout 60 docker ps --format '{{.Names}} {{.State}}'
+  kill "$server_pid"
+  [[ $status -eq 0 && $output == "survivor running" ]] || { echo "got ($status): $output" >&2; return 1; }
+}
+
 @test "serve --help" {
   run_tug serve --help
   assert_match "^Usage:  tug serve \[OPTIONS\]$"
