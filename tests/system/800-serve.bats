@@ -25,8 +25,10 @@ setup_file() {
 }
 
 teardown_file() {
-  local pid
-  pid=$(cat "$BATS_FILE_TMPDIR/serve.pid" 2>/dev/null) && kill "$pid" 2>/dev/null
+  local pid i
+  if pid=$(cat "$BATS_FILE_TMPDIR/serve.pid" 2>/dev/null) && kill "$pid" 2>/dev/null; then
+    for ((i = 0; i < 100; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  fi
   file_registry_stop
 }
 
@@ -38,7 +40,8 @@ setup() {
   export DOCKER_CONFIG=$BATS_FILE_TMPDIR/docker-config # no user's context or config
 }
 
-# What a test made goes: its containers and volumes (the images stay for the file).
+# What a test made goes: its containers and volumes (the images stay for the file). Running
+# containers are on --network none: no bridge outlives the file's store.
 teardown() {
   local ids
   ids=$(timeout 30 "$TUG" ps -aq) || true
@@ -138,7 +141,7 @@ tug_arch() { "$TUG" version --format '{{.Server.Arch}}'; }
 
 @test "docker ps shows a running container as Up, and limit (-n) keeps the newest" {
   need_docker
-  run_tug run -d --name runner busybox sleep 300
+  run_tug run -d --network none --name runner busybox sleep 300
   run_tug create --name second busybox true
   run_docker ps --format '{{.Names}} {{.State}}'
   [[ $output == "runner running" ]] || { echo "got: $output" >&2; return 1; }
@@ -337,7 +340,7 @@ start_server() {
   need_docker
   local sock=$BATS_TEST_TMPDIR/k.sock
   start_server "$sock" "$BATS_TEST_TMPDIR/k.log"
-  run_tug run -d --name survivor busybox sleep 300
+  run_tug run -d --network none --name survivor busybox sleep 300
   kill -9 "$server_pid"
   wait "$server_pid" 2>/dev/null || true
   [[ -S $sock ]] # left behind by the kill
