@@ -325,13 +325,17 @@ print(c.version()["Version"])
   [[ ! -e $sock ]]
 }
 
-# start_server SOCK LOG [ARGS...]: tug serve in the background on SOCK; $server_pid
+# start_server SOCK LOG [ARGS...]: tug serve in the background on SOCK, once it answers (a
+# stale socket file may be there before it); $server_pid
 start_server() {
   local sock=$1 log=$2 i
   shift 2
   "$TUG" serve -H "unix://$sock" "$@" >"$log" 2>&1 3>&- &
   server_pid=$!
-  for ((i = 0; i < 100; i++)); do [[ -S $sock ]] && return 0; sleep 0.1; done
+  for ((i = 0; i < 100; i++)); do
+    [[ $(curl -s --max-time 5 --unix-socket "$sock" http://tug/_ping 2>/dev/null) == OK ]] && return 0
+    sleep 0.1
+  done
   echo "tug serve did not listen on $sock: $(cat "$log")" >&2
   return 1
 }
