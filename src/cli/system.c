@@ -47,37 +47,16 @@ static json_t *df_row(const char *type, long long total, long long active, long 
  * shares with other images apart, and how many containers use it. */
 static int df_images(tug_store *s, tug_container **ctrs, size_t n_ctrs, tug_error **err)
 {
-    tug_image **imgs = NULL;
+    tug_image_usage *u = NULL;
     size_t n = 0;
-    if (tug_store_list_images(s, &imgs, &n, err) < 0)
+    long long layers = 0;
+    if (tug_image_usage_list(s, ctrs, n_ctrs, &u, &n, &layers, err) < 0)
         return -1;
-    for (size_t i = 0; i < n; i++) { /* with their layers */
-        tug_image *full = NULL;
-        tug_error *e = NULL;
-        if (imgs[i]->n_layers == 0 && tug_store_load_image(s, imgs[i]->id, &full, &e) == 0) {
-            tug_image_free(imgs[i]);
-            imgs[i] = full;
-        }
-        tug_error_free(e);
-    }
-    json_t *uses = json_object(); /* chain ID -> the number of images with the layer */
-    for (size_t i = 0; i < n; i++)
-        for (size_t j = 0; j < imgs[i]->n_layers; j++) {
-            const char *chain = imgs[i]->layers[j].chain_id;
-            json_object_set_new(uses, chain,
-                                json_integer(json_integer_value(json_object_get(uses, chain)) + 1));
-        }
     cli_table *t = cli_table_new();
     cli_table_add(t, "REPOSITORY\tTAG\tIMAGE ID\tCREATED\tSIZE\tSHARED SIZE\tUNIQUE SIZE\t"
                      "CONTAINERS");
     for (size_t i = 0; i < n; i++) {
-        tug_image *img = imgs[i];
-        long long shared = 0, used = 0;
-        for (size_t j = 0; j < img->n_layers; j++)
-            if (json_integer_value(json_object_get(uses, img->layers[j].chain_id)) > 1)
-                shared += img->layers[j].size;
-        for (size_t j = 0; j < n_ctrs; j++)
-            used += ctrs[j]->image_id && strcmp(ctrs[j]->image_id, img->id) == 0;
+        tug_image *img = u[i].img;
         cleanup_free char *repo = NULL, *tag = NULL;
         if (img->n_tags > 0) {
             const char *full = img->tags[0], *colon = strrchr(full, ':');
@@ -87,21 +66,18 @@ static int df_images(tug_store *s, tug_container **ctrs, size_t n_ctrs, tug_erro
         }
         cleanup_free char *ago = tug_time_ago(img->created);
         cleanup_free char *size = tug_human_size((double)img->size, 3);
-        cleanup_free char *sh = tug_human_size((double)shared, 4);
-        cleanup_free char *uniq = tug_human_size((double)(img->size - shared), 4);
+        cleanup_free char *sh = tug_human_size((double)u[i].shared, 4);
+        cleanup_free char *uniq = tug_human_size((double)(img->size - u[i].shared), 4);
         cleanup_free char *line = NULL;
         if (asprintf(&line, "%s\t%s\t%.12s\t%s\t%s\t%s\t%s\t%lld", repo ? repo : "<none>",
                      tag ? tag : "<none>", tug_digest_hex(img->id), ago ? ago : "",
-                     size ? size : "", sh ? sh : "", uniq ? uniq : "", used) >= 0)
+                     size ? size : "", sh ? sh : "", uniq ? uniq : "", u[i].containers) >= 0)
             cli_table_add(t, line);
     }
     printf("Images space usage:\n\n");
     cli_table_flush(t, stdout);
     cli_table_free(t);
-    json_decref(uses);
-    for (size_t i = 0; i < n; i++)
-        tug_image_free(imgs[i]);
-    free(imgs);
+    tug_image_usage_free(u, n);
     return 0;
 }
 
