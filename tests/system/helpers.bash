@@ -29,6 +29,10 @@ setup() {
   mkdir -p "$TUG_ROOT"
 }
 
+# mounted_under DIR: the mount points under DIR (an EROFS store's layer mounts are elsewhere:
+# their sources are in the store, their mount points in its run directory).
+mounted_under() { awk -v r="${1%/}/" 'index($5, r) == 1 { print $5 }' /proc/self/mountinfo; }
+
 # run_tug [EXPECTED_STATUS] ARGS...: run tug with a timeout; fail unless the status matches
 # (default 0). Output is in $output and $lines, as with bats' run.
 run_tug() {
