@@ -210,3 +210,37 @@ null opens"
   [[ ! -e $rd ]]
   mv "$TUG_ROOT.gone" "$TUG_ROOT"
 }
+
+@test "system migrate turns a directory store into an EROFS one; its containers start as before" {
+  grep -qw erofs /proc/filesystems || skip "this kernel has no EROFS"
+  rm -rf "$TUG_ROOT" && mkdir -p "$TUG_ROOT"
+  export TUG_LAYER_FORMAT=directory
+  "$TUG" pull -q "$REGISTRY/busybox" >/dev/null && "$TUG" tag "$REGISTRY/busybox" busybox
+  local ctx=$BATS_TEST_TMPDIR/ctx
+  mkdir -p "$ctx" && printf 'FROM busybox\nRUN echo built >/built\n' >"$ctx/Dockerfile"
+  run_tug build -q -t mine "$ctx"
+  run_tug create --name before mine cat /built
+  run_tug run -d --name busy busybox sleep 300
+  run_tug 1 system migrate
+  assert_match '^Error: 1 containers are running on this store.s layers; stop them first \(tug stop \$\(tug ps -q\)\)$'
+  [[ $(cat "$TUG_ROOT/layer-format") == directory ]]
+  run_tug rm -f busy
+  unset TUG_LAYER_FORMAT
+  run_tug system migrate
+  assert_match '^Converted sha256:[0-9a-f]{12} \([0-9.]+[kMG]?B\)$'
+  assert_match '^[0-9]+ layers converted; the store writes EROFS layers from now on$'
+  [[ $(cat "$TUG_ROOT/layer-format") == erofs ]]
+  local l
+  for l in $(ls "$TUG_ROOT/layers" | grep -v '^\.'); do
+    [[ -f $TUG_ROOT/layers/$l/layer.erofs && ! -e $TUG_ROOT/layers/$l/diff ]]
+  done
+  # made before: it starts on the layers where they are now
+  run_tug start -a before
+  assert_output built
+  run_tug run --rm mine cat /built
+  assert_output built
+  # once more: nothing left to do
+  run_tug system migrate
+  assert_output "0 layers converted; the store writes EROFS layers from now on"
+  assert_store_clean
+}

@@ -58,8 +58,9 @@ int tug_store_image_dir_layer(tug_store *s, const char *tmp, const char *blob_pa
  * directory layer is ready as it is. */
 int tug_store_layer_dir_ready(tug_store *s, const char *dir, tug_error **err);
 int tug_store_layers_ready(tug_store *s, char *const *dirs, size_t n, tug_error **err);
-/* The same for an overlay's colon-separated lowerdir list. */
-int tug_store_lowerdirs_ready(tug_store *s, const char *lowerdirs, tug_error **err);
+/* The same for an overlay's colon-separated lowerdir list (a container's, written when it was
+ * made); *ret gets the list as it is now: a layer converted since then is where it is now. */
+int tug_store_lowerdirs_ready(tug_store *s, const char *lowerdirs, char **ret, tug_error **err);
 /* Take the mount of an EROFS layer away, detached: a container still using it keeps it until
  * it ends. */
 void tug_store_layer_unmount(tug_store *s, const char *chain_id);
@@ -68,3 +69,10 @@ void tug_store_layer_unmount(tug_store *s, const char *chain_id);
  * Returns how many went, or -errno. */
 int tug_layer_mounts_sweep(const char *run, tug_store *s,
                            bool (*keep)(tug_store *, const char *hex), char **gone);
+
+/* A directory store's layers as EROFS images, one at a time (each swapped in whole under the
+ * write lock, so a kill leaves every layer one kind or the other; running it again goes on),
+ * then the store records erofs for new layers. Refused while containers run on the layers.
+ * progress (may be NULL) hears of each layer converted. Returns how many were. */
+typedef void (*tug_convert_fn)(const char *chain_id, long long size, void *ud);
+int tug_store_convert_layers(tug_store *s, tug_convert_fn progress, void *ud, tug_error **err);

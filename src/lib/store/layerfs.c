@@ -24,6 +24,8 @@
 #include "../util/cleanup.h"
 #include "../util/fs.h"
 #include "../util/strutil.h"
+#include "db.h"
+#include "diff.h"
 #include "erofs.h"
 
 #ifndef EROFS_SUPER_MAGIC_V1
@@ -364,15 +366,49 @@ int tug_store_layers_ready(tug_store *s, char *const *dirs, size_t n, tug_error 
     return 0;
 }
 
-int tug_store_lowerdirs_ready(tug_store *s, const char *lowerdirs, tug_error **err)
+/* The chain ID's hex of a layer directory of either kind: <root>/layers/<hex>/diff or
+ * <run>/layers/<hex>; NULL for anything else. */
+static const char *layer_hex(tug_store *s, const char *dir, char buf[65])
+{
+    const char *hex = mount_point_hex(s, dir);
+    size_t n = strlen(s->root);
+    if (hex == NULL && strncmp(dir, s->root, n) == 0 && strncmp(dir + n, "/layers/", 8) == 0 &&
+        strlen(dir + n + 8) == 64 + 5 && strcmp(dir + n + 8 + 64, "/diff") == 0)
+        hex = dir + n + 8;
+    if (hex == NULL || strspn(hex, "0123456789abcdef") < 64)
+        return NULL;
+    memcpy(buf, hex, 64);
+    buf[64] = '\0';
+    return buf;
+}
+
+int tug_store_lowerdirs_ready(tug_store *s, const char *lowerdirs, char **ret, tug_error **err)
 {
     cleanup_free char *copy = strdup(lowerdirs ? lowerdirs : "");
     if (copy == NULL)
         return tug_error_set(err, ENOMEM, "layers");
+    tug_strbuf out = {0};
     char *save = NULL;
-    for (char *d = strtok_r(copy, ":", &save); d; d = strtok_r(NULL, ":", &save))
-        if (tug_store_layer_dir_ready(s, d, err) < 0)
+    for (char *d = strtok_r(copy, ":", &save); d; d = strtok_r(NULL, ":", &save)) {
+        /* where the layer is now: a store converted since the container was made has moved
+         * it */
+        char hex[65], chain[80];
+        cleanup_free char *now = NULL;
+        if (layer_hex(s, d, hex)) {
+            snprintf(chain, sizeof(chain), "sha256:%s", hex);
+            now = tug_store_layer_dir(s, chain);
+        }
+        const char *dir = now ? now : d;
+        if (tug_store_layer_dir_ready(s, dir, err) < 0) {
+            tug_strbuf_free(&out);
             return -1;
+        }
+        if (out.len)
+            tug_strbuf_addc(&out, ':');
+        tug_strbuf_adds(&out, dir);
+    }
+    if ((*ret = tug_strbuf_steal(&out)) == NULL)
+        return tug_error_set(err, ENOMEM, "layers");
     return 0;
 }
 
@@ -422,4 +458,145 @@ int tug_layer_mounts_sweep(const char *run, tug_store *s,
     if (keep == NULL)
         rmdir(dir);
     return n;
+}
+
+/* ---- converting a directory store ---- */
+
+/* A blob of the layer: the one pulled or made with it when the store has it, else its files
+ * tarred again (ingest/put-*, *ret_file set to remove after). */
+static int layer_source(tug_store *s, const char *chain, const char *dir, char **ret_path,
+                        char **ret_file, tug_error **err)
+{
+    *ret_file = NULL;
+    cleanup_stmt sqlite3_stmt *st = tug_db_prepare(
+        s, "SELECT blob_digest FROM image_layers WHERE chain_id = ? AND blob_digest IS NOT NULL",
+        err);
+    if (st == NULL)
+        return -1;
+    BIND_TEXT(st, 1, chain);
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        const char *d = (const char *)sqlite3_column_text(st, 0);
+        if (d && tug_store_has_blob(s, d))
+            return (*ret_path = tug_store_blob_path(s, d)) ? 0 : tug_error_set(err, ENOMEM, "blob");
+    }
+    tug_new_layer nl;
+    if (tug_layer_blob(s, dir, NULL, ret_file, &nl, err) < 0)
+        return -1;
+    return (*ret_path = strdup(*ret_file)) ? 0 : tug_error_set(err, ENOMEM, "blob");
+}
+
+/* One directory layer as an image: written beside it, checked to hold the same diff ID, then
+ * swapped in under the write lock (the old directory set aside as .del-* and removed after). */
+static int convert_layer(tug_store *s, const char *chain, const char *diff_id, tug_error **err)
+{
+    const char *hex = tug_digest_hex(chain);
+    cleanup_free char *dir = NULL, *path = NULL, *file = NULL, *tmp = NULL, *tmpdiff = NULL;
+    cleanup_free char *dst = NULL, *trash = NULL;
+    if (asprintf(&dir, "%s/layers/%s/diff", s->root, hex) < 0 ||
+        asprintf(&dst, "%s/layers/%s", s->root, hex) < 0 ||
+        asprintf(&trash, "%s/layers/.del-%d-%s", s->root, (int)getpid(), hex) < 0)
+        return tug_error_set(err, ENOMEM, "convert");
+    if (layer_source(s, chain, dir, &path, &file, err) < 0)
+        return -1;
+    int r = tug_store_layer_tmp(s, &tmp, &tmpdiff, err);
+    cleanup_close int bfd = r < 0 ? -1 : open(path, O_RDONLY | O_CLOEXEC);
+    if (r == 0 && bfd < 0)
+        r = tug_error_set(err, errno, "open %s", path);
+    tug_unpack_result res;
+    if (r == 0)
+        r = tug_store_image_layer(s, bfd, tmp, &res, err);
+    if (file)
+        unlink(file);
+    /* the blob it came from must give the same layer; files tarred again need not give the
+     * same bytes (another tar writer's headers), and are the layer's content as they are */
+    if (r == 0 && file == NULL && strcmp(res.diff_id, diff_id) != 0)
+        r = tug_error_set(err, 0, "layer %.19s reads as %.19s now; it stays a directory",
+                          diff_id, res.diff_id);
+    if (r == 0 && (r = tug_store_begin(s, err)) == 0) {
+        if (rename(dst, trash) < 0 || rename(tmp, dst) < 0) {
+            r = tug_error_set(err, errno, "swap layer %.19s", chain);
+            rename(trash, dst); /* the directory back where it was */
+            tug_store_rollback(s);
+        } else {
+            r = tug_store_commit(s, err);
+        }
+    }
+    if (r < 0) {
+        if (tmp)
+            tug_store_drop_tmp(tmp);
+        return -1;
+    }
+    tug_store_drop_tmp(trash);
+    return 0;
+}
+
+int tug_store_convert_layers(tug_store *s, tug_convert_fn progress, void *ud, tug_error **err)
+{
+    if (!kernel_has_erofs())
+        return tug_error_user(err, "this kernel has no EROFS: the store stays a directory store");
+    cleanup_stmt sqlite3_stmt *run = tug_db_prepare(
+        s, "SELECT COUNT(*) FROM containers WHERE state IN ('running', 'paused', 'restarting')",
+        err);
+    if (run == NULL)
+        return -1;
+    if (sqlite3_step(run) == SQLITE_ROW && sqlite3_column_int(run, 0) > 0)
+        return tug_error_user(err,
+                              "%d containers are running on this store's layers; stop them "
+                              "first (tug stop $(tug ps -q))",
+                              sqlite3_column_int(run, 0));
+    /* no pull, build or collection meanwhile */
+    cleanup_close int lock = tug_store_lock_exclusive(s, true, err);
+    if (lock < 0)
+        return -1;
+    cleanup_stmt sqlite3_stmt *st =
+        tug_db_prepare(s, "SELECT chain_id, diff_id, size FROM layers ORDER BY created", err);
+    if (st == NULL)
+        return -1;
+    char **chains = NULL, **diffs = NULL;
+    long long *sizes = NULL;
+    size_t n = 0;
+    bool oom = false;
+    while (!oom && sqlite3_step(st) == SQLITE_ROW) {
+        const char *c = (const char *)sqlite3_column_text(st, 0);
+        if (tug_store_layer_is_image(s, tug_digest_hex(c)))
+            continue;
+        char **c2 = reallocarray(chains, n + 2, sizeof(char *));
+        chains = c2 ? c2 : chains;
+        char **d2 = c2 ? reallocarray(diffs, n + 2, sizeof(char *)) : NULL;
+        diffs = d2 ? d2 : diffs;
+        long long *s2 = d2 ? reallocarray(sizes, n + 1, sizeof(long long)) : NULL;
+        sizes = s2 ? s2 : sizes;
+        if (s2 == NULL) {
+            oom = true;
+            break;
+        }
+        chains[n] = strdup(c);
+        diffs[n] = strdup((const char *)sqlite3_column_text(st, 1));
+        sizes[n] = sqlite3_column_int64(st, 2);
+        oom = chains[n] == NULL || diffs[n] == NULL;
+        n++;
+        chains[n] = diffs[n] = NULL;
+    }
+    cleanup_strv char **c_free = chains, **d_free = diffs;
+    cleanup_free long long *s_free = sizes;
+    if (oom)
+        return tug_error_set(err, ENOMEM, "list the layers");
+    int done = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (convert_layer(s, chains[i], diffs[i], err) < 0)
+            return tug_error_wrap(err, "convert layer %.19s (%d of %zu converted; run it again to "
+                                       "go on)",
+                                  chains[i], done, n);
+        done++;
+        if (progress)
+            progress(chains[i], sizes[i], ud);
+    }
+    /* new layers are images from now on */
+    cleanup_free char *path = NULL;
+    if (asprintf(&path, "%s/" FORMAT_FILE, s->root) < 0)
+        return tug_error_set(err, ENOMEM, "convert");
+    if (tug_write_file_atomic(path, "erofs\n", 6, 0644, err) < 0)
+        return -1;
+    s->layer_format = TUG_LAYERS_EROFS + 1;
+    return done;
 }
