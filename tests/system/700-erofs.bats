@@ -284,6 +284,29 @@ EOF
   cmp "$WORK/mnt/plain" "$WORK/src/plain"
 }
 
+@test "a file over 4 GiB stored flat: block addresses and sizes past 32 bits of bytes" {
+  mkdir -p "$WORK/src"
+  local off=$((4 * 1024 * 1024 * 1024 + 17))
+  truncate -s $((4 * 1024 * 1024 * 1024 + 5000)) "$WORK/src/big"
+  printf 'first' | dd of="$WORK/src/big" conv=notrunc status=none
+  printf 'past4g' | dd of="$WORK/src/big" bs=1 seek=$off conv=notrunc status=none
+  printf 'last' | dd of="$WORK/src/big" bs=1 seek=$((4 * 1024 * 1024 * 1024 + 4996)) conv=notrunc status=none
+  printf 'after\n' >"$WORK/src/small-after"
+  # no --sparse: the tar holds every zero (zstd keeps it small on disk)
+  tar -C "$WORK/src" --numeric-owner --format=pax -cf - . | zstd -q -1 >"$WORK/big.tar.zst"
+  run "$WRITE" "$WORK/big.tar.zst" "$WORK/img"
+  [ "$status" -eq 0 ]
+  run fsck.erofs "$WORK/img"
+  [ "$status" -eq 0 ]
+  mount_image "$WORK/img" "$WORK/mnt"
+  run stat -c %s "$WORK/mnt/big"
+  [ "$output" = $((4 * 1024 * 1024 * 1024 + 5000)) ]
+  [ "$(head -c 5 "$WORK/mnt/big")" = first ]
+  [ "$(dd if="$WORK/mnt/big" bs=1 skip=$off count=6 status=none)" = past4g ]
+  [ "$(tail -c 4 "$WORK/mnt/big")" = last ]
+  [ "$(cat "$WORK/mnt/small-after")" = after ]
+}
+
 @test "the busybox rootfs the suite's images hold" {
   fixture_rootfs "$WORK/src" >/dev/null
   layer_tar "$WORK/src" "$WORK/busybox.tar"

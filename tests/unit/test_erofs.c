@@ -521,6 +521,13 @@ static void test_hostile(void **state)
                                       {NULL}},
                  "layer entry l/x: open parent directory: Too many levels of symbolic links");
 
+    char long_name[300];
+    memset(long_name, 'n', 256);
+    strcpy(long_name + 256, "/x");
+    char long_msg[400];
+    snprintf(long_msg, sizeof(long_msg), "layer entry %s: name: File name too long", long_name);
+    expect_error((const struct ent[]){{long_name, AE_IFREG, 0644, "x"}, {NULL}}, long_msg);
+
     /* a symlink on the way leads inside the layer, whatever it says */
     struct buf layer = make_layer((const struct ent[]){{"up", AE_IFLNK, 0777, "../../.."},
                                                        {"up/etc/x", AE_IFREG, 0644, "in"},

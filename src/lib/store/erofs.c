@@ -8,6 +8,7 @@
 #include <archive.h>
 #include <archive_entry.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -702,6 +703,12 @@ static int add_tar_entry(void *data, struct pipeline *p, struct archive *a,
     if (len == 0) /* the layer root itself; its metadata is the store's */
         return 0;
     const char *name = w->name;
+    for (const char *c = name; *c;) { /* a directory block holds names of up to NAME_MAX */
+        size_t n = strcspn(c, "/");
+        if (n > NAME_MAX)
+            return entry_error(err, ENAMETOOLONG, name, "name");
+        c += n + (c[n] == '/');
+    }
     const char *slash = strrchr(name, '/');
     const char *base = slash ? slash + 1 : name;
     size_t dir_len = slash ? (size_t)(slash - name) : 0;
