@@ -272,8 +272,8 @@ static char *xattr_get(const struct erofs_inode_ext *in, unsigned index, const c
 {
     if (in->i_xattr_icount == 0)
         return NULL;
-    const uint8_t *p = (const uint8_t *)in + 64 + 12, *end = (const uint8_t *)in + 64 +
-                                                             xattr_ibody(in);
+    const uint8_t *p = (const uint8_t *)in + 64 + 12,
+                  *end = (const uint8_t *)in + 64 + xattr_ibody(in);
     while (p < end) {
         const struct erofs_xattr_entry *x = (const void *)p;
         if (x->e_name_index == index && x->e_name_len == strlen(suffix) &&
@@ -512,14 +512,14 @@ static void test_hostile(void **state)
                  "layer entry h: hard link target ../../etc/passwd escapes the layer");
     expect_error((const struct ent[]){{"h", .data = "nothing", .hardlink = true}, {NULL}},
                  "layer entry h: hard link to nothing: No such file or directory");
-    expect_error((const struct ent[]){{"f", AE_IFREG, 0644, "x"}, {"f/y", AE_IFREG, 0644, "y"},
-                                      {NULL}},
-                 "layer entry f/y: open parent directory: Not a directory");
+    expect_error(
+        (const struct ent[]){{"f", AE_IFREG, 0644, "x"}, {"f/y", AE_IFREG, 0644, "y"}, {NULL}},
+        "layer entry f/y: open parent directory: Not a directory");
     expect_error((const struct ent[]){{"big", AE_IFREG, 0644, "x", .uid = 4294967295LL}, {NULL}},
                  "layer entry big: owner out of range");
-    expect_error((const struct ent[]){{"l", AE_IFLNK, 0777, "l/"}, {"l/x", AE_IFREG, 0644, "x"},
-                                      {NULL}},
-                 "layer entry l/x: open parent directory: Too many levels of symbolic links");
+    expect_error(
+        (const struct ent[]){{"l", AE_IFLNK, 0777, "l/"}, {"l/x", AE_IFREG, 0644, "x"}, {NULL}},
+        "layer entry l/x: open parent directory: Too many levels of symbolic links");
 
     char long_name[300];
     memset(long_name, 'n', 256);

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "../util/cleanup.h"
+#include "../util/fs.h"
 #include "erofs_format.h"
 #include "unpack_int.h"
 
@@ -41,12 +42,12 @@ struct inode {
     uint8_t layout;
     uint8_t chunkbits;
     uint32_t nchunks;
-    uint32_t *chunks;   /* chunk-based: each chunk's first block, or EROFS_NULL_ADDR */
-    uint8_t *xattrs;    /* erofs_xattr_entry records, each 4-byte aligned */
+    uint32_t *chunks; /* chunk-based: each chunk's first block, or EROFS_NULL_ADDR */
+    uint8_t *xattrs;  /* erofs_xattr_entry records, each 4-byte aligned */
     uint32_t xattr_len;
-    uint8_t *data;      /* a file's last partial block (inline), or a symlink's target */
+    uint8_t *data; /* a file's last partial block (inline), or a symlink's target */
     uint32_t data_len;
-    uint32_t node;      /* a directory's node: its children */
+    uint32_t node; /* a directory's node: its children */
     uint32_t nlink;
     uint64_t nid;
     bool seen;
@@ -113,20 +114,9 @@ static int entry_error(tug_error **err, int errnum, const char *name, const char
     return tug_error_user(err, "layer entry %s: %s", s, w);
 }
 
-static int pwrite_all(int fd, const void *buf, size_t len, uint64_t off)
+static off_t block_at(uint64_t blk)
 {
-    const char *p = buf;
-    while (len > 0) {
-        ssize_t n = pwrite(fd, p, len, (off_t)off);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            return -1;
-        p += n;
-        len -= (size_t)n;
-        off += (uint64_t)n;
-    }
-    return 0;
+    return (off_t)(blk * EROFS_BLKSIZE);
 }
 
 /* ---- The tree --------------------------------------------------------------------------- */
@@ -206,8 +196,12 @@ static uint32_t new_node(struct writer *w, uint32_t parent, const char *name, si
     uint32_t i = w->nnodes++;
     struct node *n = &w->nodes[i];
     uint32_t h = name_hash(parent, name, len) & (w->nbuckets - 1);
-    *n = (struct node){.name = copy, .namelen = (uint32_t)len, .parent = parent, .ino = ino,
-                       .first_child = NONE, .next_sibling = w->nodes[parent].first_child,
+    *n = (struct node){.name = copy,
+                       .namelen = (uint32_t)len,
+                       .parent = parent,
+                       .ino = ino,
+                       .first_child = NONE,
+                       .next_sibling = w->nodes[parent].first_child,
                        .hnext = w->buckets[h]};
     w->buckets[h] = i;
     w->nodes[parent].first_child = i;
@@ -231,8 +225,7 @@ static uint32_t implicit_dir(struct writer *w, uint32_t parent, const char *name
 /* The directory at path (cleaned, relative) with symlinks followed inside the layer, as
  * RESOLVE_IN_ROOT resolves them for unpack. With create, missing components of path itself
  * (not of a symlink's target) are made. -errno on failure. */
-static int resolve_dir(struct writer *w, const char *path, size_t len, bool create,
-                       uint32_t *ret)
+static int resolve_dir(struct writer *w, const char *path, size_t len, bool create, uint32_t *ret)
 {
     cleanup_free char *rest = strndup(path, len);
     if (rest == NULL)
@@ -376,8 +369,7 @@ static int set_xattr(struct inode *in, const char *key, const void *value, size_
     for (uint32_t off = 0; off < in->xattr_len;) {
         const struct erofs_xattr_entry *x = (const void *)(in->xattrs + off);
         uint32_t xr = xattr_record_size(x->e_name_len, x->e_value_size);
-        if (x->e_name_index == index && x->e_name_len == slen &&
-            memcmp(x + 1, suffix, slen) == 0) {
+        if (x->e_name_index == index && x->e_name_len == slen && memcmp(x + 1, suffix, slen) == 0) {
             memmove(in->xattrs + off, in->xattrs + off + xr, in->xattr_len - off - xr);
             in->xattr_len -= xr;
             break;
@@ -385,8 +377,7 @@ static int set_xattr(struct inode *in, const char *key, const void *value, size_
         off += xr;
     }
     if (in->xattr_len + rec > XATTR_BODY_MAX)
-        return entry_error(err, 0, name, "xattrs are too large (%u bytes at most)",
-                           XATTR_BODY_MAX);
+        return entry_error(err, 0, name, "xattrs are too large (%u bytes at most)", XATTR_BODY_MAX);
     uint8_t *nx = realloc(in->xattrs, in->xattr_len + rec);
     if (nx == NULL)
         return entry_error(err, ENOMEM, name, "xattr %s", key);
@@ -489,11 +480,11 @@ static int write_sparse(struct writer *w, struct inode *in, const uint8_t *buf, 
         size_t n = len < chunk - in_chunk ? len : (size_t)(chunk - in_chunk);
         if (in->chunks[ci] == EROFS_NULL_ADDR) {
             uint64_t bytes = in->size - ci * chunk < chunk ? in->size - ci * chunk : chunk;
-            if (take_blocks(w, (bytes + EROFS_BLKSIZE - 1) / EROFS_BLKSIZE, &in->chunks[ci],
-                            err) < 0)
+            if (take_blocks(w, (bytes + EROFS_BLKSIZE - 1) / EROFS_BLKSIZE, &in->chunks[ci], err) <
+                0)
                 return -1;
         }
-        if (pwrite_all(w->fd, buf, n, (uint64_t)in->chunks[ci] * EROFS_BLKSIZE + in_chunk) < 0)
+        if (tug_pwrite_all(w->fd, buf, n, block_at(in->chunks[ci]) + (off_t)in_chunk) < 0)
             return entry_error(err, errno, w->name, "write the image");
         buf += n;
         len -= n;
@@ -508,7 +499,7 @@ static int write_flat(struct writer *w, struct inode *in, const uint8_t *buf, si
     uint64_t inline_from = in->data ? in->size - in->data_len : in->size;
     if (off < inline_from) {
         size_t n = len < inline_from - off ? len : (size_t)(inline_from - off);
-        if (pwrite_all(w->fd, buf, n, (uint64_t)in->blkaddr * EROFS_BLKSIZE + off) < 0)
+        if (tug_pwrite_all(w->fd, buf, n, block_at(in->blkaddr) + (off_t)off) < 0)
             return entry_error(err, errno, w->name, "write the image");
         buf += n;
         len -= n;
@@ -521,8 +512,7 @@ static int write_flat(struct writer *w, struct inode *in, const uint8_t *buf, si
 
 /* Where the data goes, decided before it comes: full blocks from the next free one; the last
  * partial block inline after the inode when it fits beside it (and the cap allows). */
-static int plan_file(struct writer *w, struct inode *in, struct archive_entry *e,
-                     tug_error **err)
+static int plan_file(struct writer *w, struct inode *in, struct archive_entry *e, tug_error **err)
 {
     if (in->size > 0 && archive_entry_sparse_count(e) > 0)
         return sparse_layout(w, in, err);
@@ -596,8 +586,8 @@ static int add_dir(struct writer *w, struct archive_entry *e, uint32_t dir, cons
     return entry_xattrs(in, e, w->name, err);
 }
 
-static int add_symlink(struct writer *w, struct archive_entry *e, uint32_t dir,
-                       const char *base, tug_error **err)
+static int add_symlink(struct writer *w, struct archive_entry *e, uint32_t dir, const char *base,
+                       tug_error **err)
 {
     const char *target = archive_entry_symlink(e);
     if (target == NULL)
@@ -667,8 +657,8 @@ static int add_hardlink(struct writer *w, const char *target, uint32_t dir, cons
 }
 
 /* ".wh.NAME" hides NAME of the layers below: overlayfs reads a 0:0 char device as that. */
-static int add_whiteout(struct writer *w, struct archive_entry *e, uint32_t dir,
-                        const char *hidden, tug_error **err)
+static int add_whiteout(struct writer *w, struct archive_entry *e, uint32_t dir, const char *hidden,
+                        tug_error **err)
 {
     if (hidden[0] == '\0' || strcmp(hidden, ".") == 0 || strcmp(hidden, "..") == 0)
         return entry_error(err, 0, w->name, "invalid whiteout");
@@ -685,8 +675,8 @@ static int add_whiteout(struct writer *w, struct archive_entry *e, uint32_t dir,
     return 0;
 }
 
-static int add_tar_entry(void *data, struct pipeline *p, struct archive *a,
-                         struct archive_entry *e, tug_error **err)
+static int add_tar_entry(void *data, struct pipeline *p, struct archive *a, struct archive_entry *e,
+                         tug_error **err)
 {
     struct writer *w = data;
     const char *raw = archive_entry_pathname(e);
@@ -823,8 +813,7 @@ static int collect(struct writer *w, uint32_t **ret_order, uint32_t *ret_n, tug_
         struct inode *in = &w->inodes[order[k]];
         if (!S_ISDIR(in->mode))
             continue;
-        for (uint32_t c = w->nodes[in->node].first_child; c != NONE;
-             c = w->nodes[c].next_sibling) {
+        for (uint32_t c = w->nodes[in->node].first_child; c != NONE; c = w->nodes[c].next_sibling) {
             if (w->nodes[c].dead)
                 continue;
             struct inode *ci = &w->inodes[w->nodes[c].ino];
@@ -920,7 +909,7 @@ static uint8_t file_type(uint32_t mode)
 /* The metadata area through a buffer: records come in increasing offsets. */
 struct meta_out {
     int fd;
-    uint64_t base; /* the area's byte offset in the image */
+    uint64_t base;  /* the area's byte offset in the image */
     uint64_t start; /* buf holds [start, start + META_BUF) of the area */
     uint64_t end;   /* bytes of buf in use */
     uint8_t *buf;
@@ -928,7 +917,7 @@ struct meta_out {
 
 static int meta_flush(struct meta_out *m)
 {
-    if (m->end > 0 && pwrite_all(m->fd, m->buf, m->end, m->base + m->start) < 0)
+    if (m->end > 0 && tug_pwrite_all(m->fd, m->buf, m->end, (off_t)(m->base + m->start)) < 0)
         return -1;
     m->start += m->end;
     m->end = 0;
@@ -960,8 +949,8 @@ static void fill_dir_block(const struct writer *w, const struct dent *d, uint32_
     uint32_t nameoff = n * (uint32_t)sizeof(struct erofs_dirent);
     for (uint32_t i = 0; i < n; i++) {
         const struct inode *ci = &w->inodes[d[i].ino];
-        struct erofs_dirent de = {.nid = ci->nid, .nameoff = (uint16_t)nameoff,
-                                  .file_type = file_type(ci->mode)};
+        struct erofs_dirent de = {
+            .nid = ci->nid, .nameoff = (uint16_t)nameoff, .file_type = file_type(ci->mode)};
         memcpy(out + i * sizeof(de), &de, sizeof(de));
         memcpy(out + nameoff, d[i].name, d[i].len);
         nameoff += d[i].len;
@@ -988,8 +977,7 @@ static int write_dir(struct writer *w, const struct inode *in, uint8_t *tail, tu
         bool inl = last && in->layout == EROFS_FLAT_INLINE;
         uint8_t *out = inl ? tail : w->block;
         fill_dir_block(w, d + first, i - first, out, inl ? used : EROFS_BLKSIZE);
-        if (!inl && pwrite_all(w->fd, out, EROFS_BLKSIZE,
-                               ((uint64_t)in->blkaddr + blk) * EROFS_BLKSIZE) < 0)
+        if (!inl && tug_pwrite_all(w->fd, out, EROFS_BLKSIZE, block_at(in->blkaddr + blk)) < 0)
             return tug_error_set(err, errno, "write the image");
         blk++;
         first = i;
@@ -1035,16 +1023,15 @@ static int write_inode(struct writer *w, struct meta_out *m, uint32_t index, tug
     else if (S_ISDIR(in->mode))
         return write_dir(w, in, il ? after : NULL, err);
     else if (S_ISLNK(in->mode) && il == 0 &&
-             pwrite_all(w->fd, in->data, in->data_len, (uint64_t)in->blkaddr * EROFS_BLKSIZE) <
-                 0)
+             tug_pwrite_all(w->fd, in->data, in->data_len, block_at(in->blkaddr)) < 0)
         return tug_error_set(err, errno, "write the image");
     else if (il > 0)
         memcpy(after, in->data, il);
     return 0;
 }
 
-static int write_super(struct writer *w, uint32_t root_nid, uint32_t meta_blkaddr,
-                       uint64_t blocks, uint32_t inos, tug_error **err)
+static int write_super(struct writer *w, uint32_t root_nid, uint32_t meta_blkaddr, uint64_t blocks,
+                       uint32_t inos, tug_error **err)
 {
     struct erofs_sb sb = {
         .magic = EROFS_MAGIC,
@@ -1056,7 +1043,7 @@ static int write_super(struct writer *w, uint32_t root_nid, uint32_t meta_blkadd
         .meta_blkaddr = meta_blkaddr,
         .feature_incompat = w->chunked ? EROFS_INCOMPAT_CHUNKED_FILE : 0,
     };
-    if (pwrite_all(w->fd, &sb, sizeof(sb), EROFS_SB_OFFSET) < 0)
+    if (tug_pwrite_all(w->fd, &sb, sizeof(sb), EROFS_SB_OFFSET) < 0)
         return tug_error_set(err, errno, "write the image");
     /* holes at the end (sparse chunks, the last block's rest) read as zeros */
     if (ftruncate(w->fd, (off_t)(blocks * EROFS_BLKSIZE)) < 0)
@@ -1107,8 +1094,8 @@ int tug_layer_to_erofs(int blob_fd, int out_fd, tug_unpack_result *ret, tug_erro
     uint32_t root = new_inode(&w, S_IFDIR | 0755, 0, 0);
     if (root == NONE || grow((void **)&w.nodes, &w.nodes_cap, 0, sizeof(*w.nodes)) < 0)
         return tug_error_set(err, ENOMEM, "write layer image");
-    w.nodes[0] = (struct node){.name = NULL, .first_child = NONE, .next_sibling = NONE,
-                               .hnext = NONE};
+    w.nodes[0] =
+        (struct node){.name = NULL, .first_child = NONE, .next_sibling = NONE, .hnext = NONE};
     w.nnodes = 1;
     w.inodes[root].node = 0;
 

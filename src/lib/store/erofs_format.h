@@ -12,7 +12,7 @@
 #define EROFS_SB_OFFSET 1024 /* the superblock's byte offset in block 0 */
 #define EROFS_BLKBITS 12
 #define EROFS_BLKSIZE (1u << EROFS_BLKBITS)
-#define EROFS_NID_SHIFT 5 /* an nid counts 32-byte slots from the metadata area's start */
+#define EROFS_NID_SHIFT 5           /* an nid counts 32-byte slots from the metadata area's start */
 #define EROFS_NULL_ADDR 0xFFFFFFFFu /* a chunk with no blocks: a hole */
 
 #define EROFS_INCOMPAT_CHUNKED_FILE 0x00000004u

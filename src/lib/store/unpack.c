@@ -927,22 +927,6 @@ static int apply_xattrs(const struct extractor *x, struct archive_entry *e, int 
     return 0;
 }
 
-static int write_all(int fd, const void *buf, size_t len, la_int64_t off)
-{
-    const char *p = buf;
-    while (len > 0) {
-        ssize_t n = pwrite(fd, p, len, off);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            return -1;
-        p += n;
-        len -= (size_t)n;
-        off += n;
-    }
-    return 0;
-}
-
 static int tar_error(struct pipeline *p, struct archive *a, tug_error **err);
 
 static int add_size(struct extractor *x, la_int64_t n, const char *name, tug_error **err)
@@ -984,7 +968,7 @@ static int make_file(struct extractor *x, struct pipeline *p, struct archive *a,
             break;
         if (r != ARCHIVE_OK && r != ARCHIVE_WARN)
             return tar_error(p, a, err);
-        if (len > 0 && write_all(fd, buf, len, off) < 0)
+        if (len > 0 && tug_pwrite_all(fd, buf, len, off) < 0)
             return entry_error(x, err, errno, name, "write");
         if (off + (la_int64_t)len > end)
             end = off + (la_int64_t)len;
