@@ -7,6 +7,7 @@
 #include "layer.h"
 
 #include <dirent.h>
+#include <pthread.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/loop.h>
@@ -157,30 +158,51 @@ static void boot_id(char out[40])
     }
 }
 
-static int write_sum(int img_fd, const char *sum_path, tug_error **err)
+/* The sha256 and size of what fd holds, read through the page cache. */
+static int hash_file(int fd, char digest[TUG_DIGEST_LEN + 1], long long *ret_size,
+                     tug_error **err)
 {
     cleanup_sha256 tug_sha256 *h = tug_sha256_new(err);
     if (h == NULL)
         return -1;
     static __thread char buf[1 << 17];
     long long size = 0;
-    for (off_t off = 0;;) {
-        ssize_t r = pread(img_fd, buf, sizeof(buf), off);
+    for (;;) {
+        ssize_t r = pread(fd, buf, sizeof(buf), (off_t)size);
         if (r < 0 && errno == EINTR)
             continue;
         if (r < 0)
-            return tug_error_set(err, errno, "read the layer image back");
+            return tug_error_set(err, errno, "read the layer image");
         if (r == 0)
             break;
         tug_sha256_update(h, buf, (size_t)r);
-        off += r;
         size += r;
     }
-    char digest[TUG_DIGEST_LEN + 1], line[TUG_DIGEST_LEN + 80], boot[40];
     tug_sha256_final(h, digest);
+    *ret_size = size;
+    return 0;
+}
+
+static int write_sum(int img_fd, const char *sum_path, tug_error **err)
+{
+    char digest[TUG_DIGEST_LEN + 1], line[TUG_DIGEST_LEN + 80], boot[40];
+    long long size;
+    if (hash_file(img_fd, digest, &size, err) < 0)
+        return -1;
     boot_id(boot);
     int len = snprintf(line, sizeof(line), "%s %lld %s\n", digest, size, boot[0] ? boot : "-");
     return tug_write_file_atomic_nosync(sum_path, line, (size_t)len, 0600, err);
+}
+
+typedef struct syncer {
+    int fd, errnum;
+} syncer;
+
+static void *sync_main(void *data)
+{
+    syncer *y = data;
+    y->errnum = fsync(y->fd) < 0 ? errno : 0;
+    return NULL;
 }
 
 /* The image of the layer in blob_fd into dir/layer.erofs, its digest and size beside it, both
@@ -193,11 +215,22 @@ static int write_image(const char *dir, int blob_fd, tug_unpack_result *ret, tug
     cleanup_close int fd = open(img, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     if (fd < 0)
         return tug_error_set(err, errno, "create %s", img);
-    if (tug_layer_to_erofs(blob_fd, fd, ret, err) < 0 || write_sum(fd, sum, err) < 0)
+    if (tug_layer_to_erofs(blob_fd, fd, ret, err) < 0)
         return -1;
-    /* one sync: the image's data and the directory holding both files */
-    if (fsync(fd) < 0)
-        return tug_error_set(err, errno, "sync %s", img);
+    /* the image's sync and its digest at once: one writes the pages out while the other reads
+     * them from the page cache (each alone ~0.25 s for a 200 MB layer here) */
+    syncer y = {.fd = fd};
+    pthread_t t;
+    bool threaded = pthread_create(&t, NULL, sync_main, &y) == 0;
+    if (!threaded)
+        sync_main(&y);
+    int r = write_sum(fd, sum, err);
+    if (threaded)
+        pthread_join(t, NULL);
+    if (r < 0)
+        return -1;
+    if (y.errnum)
+        return tug_error_set(err, y.errnum, "sync %s", img);
     /* the mount reads it with direct I/O: the pages just written are of no more use */
     posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
     cleanup_close int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -265,26 +298,13 @@ static int verify_image(int fd, const char *img, const char *sum, tug_error **er
     boot_id(boot);
     if (boot[0] && strcmp(boot, written) == 0)
         return 0; /* written in this boot, synced before it was renamed into place */
-    cleanup_sha256 tug_sha256 *h = tug_sha256_new(err);
-    if (h == NULL)
-        return -1;
-    static __thread char buf[1 << 17];
-    for (off_t off = 0;;) {
-        ssize_t r = pread(fd, buf, sizeof(buf), off);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r < 0)
-            return tug_error_set(err, errno, "read %s", img);
-        if (r == 0)
-            break;
-        tug_sha256_update(h, buf, (size_t)r);
-        off += r;
-    }
+    char got[TUG_DIGEST_LEN + 1];
+    long long got_size;
+    if (hash_file(fd, got, &got_size, err) < 0)
+        return tug_error_wrap(err, "%s", img);
     /* what was read to check it has no place in the page cache: the mount caches what
      * containers read (with direct I/O beneath) */
     posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
-    char got[TUG_DIGEST_LEN + 1];
-    tug_sha256_final(h, got);
     if (strcmp(got, digest) != 0)
         return tug_error_set(err, 0,
                              "layer image %s has changed since tug wrote it (%.19s, not %.19s); "
