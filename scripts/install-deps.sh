@@ -7,7 +7,7 @@ pkgs=(
   libcurl4-openssl-dev libjansson-dev libarchive-dev libzstd-dev zlib1g-dev libssl-dev
   libsqlite3-dev libisal-dev libcmocka-dev libseccomp-dev
   clang libclang-rt-dev llvm zstd
-  bats jq curl python3 busybox-static docker-registry skopeo umoci
+  bats jq curl python3 busybox-static docker-registry skopeo umoci erofs-utils
   iproute2 e2fsprogs util-linux attr procps nftables iptables sqlite3
   docker.io # the networking tests run tug beside a dockerd of their own
   podman golang-github-opencontainers-image-spec-dev python3-jsonschema # 520-save-load: peers, schemas

@@ -20,6 +20,7 @@ int cmd_image_prune(cli_ctx *ctx, int argc, char **argv);
 int cmd_inspect(cli_ctx *ctx, int argc, char **argv);
 int cmd_system_df(cli_ctx *ctx, int argc, char **argv);
 int cmd_system_check(cli_ctx *ctx, int argc, char **argv);
+int cmd_system_migrate(cli_ctx *ctx, int argc, char **argv);
 int cmd_version(cli_ctx *ctx, int argc, char **argv);
 int cmd_info(cli_ctx *ctx, int argc, char **argv);
 int cmd_events(cli_ctx *ctx, int argc, char **argv);

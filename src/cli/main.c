@@ -66,6 +66,7 @@ static const cli_command container_cmds[] = {
 static const cli_command system_cmds[] = {
     {"df", cmd_system_df, "Show tug disk usage"},
     {"check", cmd_system_check, "Check the store and repair what a crash left behind"},
+    {"migrate", cmd_system_migrate, "Convert a directory store's layers to EROFS images"},
     {"events", cmd_events, "Get real time events from the server"},
     {"info", cmd_info, "Display system-wide information"},
     {"prune", cmd_system_prune, "Remove unused data"},

@@ -14,6 +14,7 @@
 #include "prune.h"
 #include "runtime/container.h"
 #include "runtime/volume.h"
+#include "store/layer.h"
 #include "util/cleanup.h"
 #include "util/digest.h"
 #include "util/fs.h"
@@ -704,4 +705,45 @@ int cmd_system_prune(cli_ctx *ctx, int argc, char **argv)
     rc = step > rc ? step : rc;
     cli_prune_total(reclaimed);
     return rc;
+}
+
+static void converted(const char *chain, long long size, void *ud)
+{
+    (void)ud;
+    cleanup_free char *h = tug_human_size((double)size, 3);
+    printf("Converted %.19s (%s)\n", chain, h ? h : "");
+    fflush(stdout);
+}
+
+int cmd_system_migrate(cli_ctx *ctx, int argc, char **argv)
+{
+    static const struct option opts[] = {
+        HELP_OPT,
+        {NULL, 0, NULL, 0},
+    };
+    int c;
+    while ((c = cli_getopt(argc, argv, "", opts)) != -1) {
+        switch (c) {
+        case 'H':
+            cli_print_help("tug system migrate",
+                           "Convert a directory store's layers to EROFS images (docs/store.md)",
+                           "");
+            return 0;
+        default:
+            return cli_flag_error(ctx);
+        }
+    }
+    int rc = cli_no_operands(ctx, argc, argv);
+    if (rc)
+        return rc;
+    tug_store *s;
+    if ((rc = cli_store(ctx, &s)) != 0)
+        return rc;
+    tug_error *err = NULL;
+    int n = tug_store_convert_layers(s, converted, NULL, &err);
+    if (n < 0)
+        return cli_fail(err);
+    printf("%d layer%s converted; the store writes EROFS layers from now on\n", n,
+           n == 1 ? "" : "s");
+    return 0;
 }

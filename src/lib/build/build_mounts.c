@@ -34,6 +34,7 @@
 #include "../util/strutil.h"
 #include "builder.h"
 #include "fsops.h"
+#include "../store/layer.h"
 
 #define SECRET_MAX (500 * 1024) /* BuildKit's limit */
 #define CACHE_MOUNTS "build-cache-mounts"
@@ -509,7 +510,8 @@ static int plan_bind(builder *b, const tug_df_instruction *in, bld_mount_item *i
         return tug_error_wrap(err, "%s:%d: RUN --mount from=%s", in->file, in->line, m->from);
     it->from_ref = true;
     if (from) {
-        it->lowers = bld_lower_dirs(b, from);
+        if ((it->lowers = bld_lower_dirs(b, from, err)) == NULL)
+            return -1;
         it->n_lowers = from->n_layers;
         const char *top = tug_stage_top_chain(from);
         json_object_set_new(k, "from", json_string(top ? top : "scratch"));
@@ -521,7 +523,7 @@ static int plan_bind(builder *b, const tug_df_instruction *in, bld_mount_item *i
     }
     if (it->lowers == NULL)
         return tug_error_set(err, ENOMEM, "RUN --mount");
-    return 0;
+    return tug_store_layers_ready(b->s, it->lowers, it->n_lowers, err);
 }
 
 int bld_mounts_plan(builder *b, tug_stage *st, const tug_df_instruction *in, const tug_df_run *run,

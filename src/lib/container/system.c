@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "../runtime/cgroup.h"
+#include "../store/layer.h"
 #include "../util/cleanup.h"
 #include "../util/digest.h"
 #include "../util/fs.h"
@@ -258,6 +259,12 @@ int tug_engine_info(tug_store *s, const char *const *insecure, json_t **ret_info
     json_array_append_new(dt, json_string("true"));
     json_array_append_new(ds, bf);
     json_array_append_new(ds, dt);
+    /* what the layers under the overlay are: EROFS images or directories (docs/store.md) */
+    int lf = tug_store_layer_format(s, NULL);
+    json_t *fmt = json_array();
+    json_array_append_new(fmt, json_string("Layer Format"));
+    json_array_append_new(fmt, json_string(lf < 0 ? "unknown" : tug_layer_format_name(lf)));
+    json_array_append_new(ds, fmt);
     json_object_set_new(info, "DriverStatus", ds);
     json_object_set_new(info, "LoggingDriver", json_string("json-file"));
     json_object_set_new(info, "Plugins",

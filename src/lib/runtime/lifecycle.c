@@ -26,6 +26,7 @@
 #include "linux.h"
 #include "spec.h"
 #include "proc.h"
+#include "../store/layer.h"
 
 static long long proc_start_time(pid_t pid)
 {
@@ -512,6 +513,13 @@ int tug_container_start(tug_store *s, tug_container *c, const tug_start_opts *o,
     int r = tug_spawn_spec_parse(specj, dir, &spec, err);
     if (r == 0)
         r = join_containers(s, spec, json_object_get(specj, "annotations"), err);
+    /* an EROFS layer is mounted once, by the first container that needs it (after a reboot
+     * too) */
+    char *lowers = NULL;
+    if (r == 0 && spec->lowerdirs && (r = tug_store_lowerdirs_ready(s, spec->lowerdirs, &lowers, err)) == 0) {
+        free(spec->lowerdirs);
+        spec->lowerdirs = lowers;
+    }
     json_decref(specj);
     if (r < 0) {
         tug_spawn_spec_free(spec);

@@ -22,6 +22,7 @@
     X(archive_entry_rdevmajor)                                                                     \
     X(archive_entry_rdevminor)                                                                     \
     X(archive_entry_size)                                                                          \
+    X(archive_entry_sparse_count)                                                                  \
     X(archive_entry_symlink)                                                                       \
     X(archive_entry_uid)                                                                           \
     X(archive_entry_xattr_reset)                                                                   \
@@ -67,6 +68,7 @@ FWD1(__LA_MODE_T, archive_entry_perm, struct archive_entry *, 0)
 FWD1(dev_t, archive_entry_rdevmajor, struct archive_entry *, 0)
 FWD1(dev_t, archive_entry_rdevminor, struct archive_entry *, 0)
 FWD1(la_int64_t, archive_entry_size, struct archive_entry *, 0)
+FWD1(int, archive_entry_sparse_count, struct archive_entry *, 0)
 FWD1(const char *, archive_entry_symlink, struct archive_entry *, NULL)
 FWD1(la_int64_t, archive_entry_uid, struct archive_entry *, 0)
 FWD1(int, archive_entry_xattr_reset, struct archive_entry *, 0)

@@ -15,6 +15,7 @@
 #include "../util/fs.h"
 #include "../util/strutil.h"
 #include "db.h"
+#include "layer.h"
 #include "store.h"
 
 static int lock_file(tug_store *s, int op, tug_error **err)
@@ -76,6 +77,8 @@ static int drop_layer(tug_store *s, const char *chain_id, bool *ret_dropped, tug
         return -1;
     }
     bool gone = sqlite3_changes(s->db) > 0;
+    if (gone)
+        tug_store_layer_unmount(s, chain_id); /* an EROFS layer's mount, then its files */
     if (gone && rename(dir, trash) < 0 && errno != ENOENT) {
         tug_store_rollback(s);
         return tug_error_set(err, errno, "remove layer %s", chain_id);
@@ -228,6 +231,32 @@ static int check_layer_dirs(tug_store *s, bool repair, tug_check_report *rep, tu
     return 0;
 }
 
+/* Mounts of EROFS layers that are gone (a removal killed between its row and its unmount):
+ * unmounted. */
+static int check_layer_mounts(tug_store *s, bool repair, tug_check_report *rep, tug_error **err)
+{
+    cleanup_free char *run = tug_store_run_dir(s), *dir = NULL;
+    if (run == NULL || asprintf(&dir, "%s/layers", run) < 0)
+        return tug_error_set(err, ENOMEM, "check");
+    cleanup_dir DIR *d = opendir(dir);
+    if (d == NULL)
+        return errno == ENOENT ? 0 : tug_error_set(err, errno, "open %s", dir);
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL) {
+        const char *n = de->d_name;
+        char chain[300];
+        snprintf(chain, sizeof(chain), "sha256:%s", n);
+        if (n[0] == '.' || (tug_digest_valid(chain) && tug_store_layer_is_image(s, n) &&
+                            row_exists(s, "SELECT 1 FROM layers WHERE chain_id = ?", chain)))
+            continue;
+        rep->temp_removed++;
+        note(rep, "mount of a layer that is gone: %s/%s", dir, n);
+        if (repair)
+            tug_store_layer_unmount(s, chain);
+    }
+    return 0;
+}
+
 static int check_layer_rows(tug_store *s, bool repair, tug_check_report *rep, tug_error **err)
 {
     cleanup_stmt sqlite3_stmt *st = tug_db_prepare(s, "SELECT chain_id FROM layers", err);
@@ -237,6 +266,8 @@ static int check_layer_rows(tug_store *s, bool repair, tug_check_report *rep, tu
     size_t nm = 0;
     while (sqlite3_step(st) == SQLITE_ROW) {
         const char *chain = (const char *)sqlite3_column_text(st, 0);
+        if (tug_store_layer_is_image(s, tug_digest_hex(chain)))
+            continue; /* an EROFS layer: its image is there (mounted or not) */
         cleanup_free char *ldir = tug_store_layer_dir(s, chain);
         struct stat sb;
         if (stat(ldir, &sb) == 0 && S_ISDIR(sb.st_mode))
@@ -360,6 +391,7 @@ int tug_store_check(tug_store *s, bool repair, tug_check_report *ret, tug_error 
     if (tug_store_begin(s, err) < 0)
         return -1;
     if (check_layer_dirs(s, repair, ret, err) < 0 || check_layer_rows(s, repair, ret, err) < 0 ||
+        check_layer_mounts(s, repair, ret, err) < 0 ||
         check_blobs(s, repair, ret, err) < 0 || check_ingest(s, repair, ret, err) < 0) {
         tug_store_rollback(s);
         return -1;

@@ -16,6 +16,7 @@
 #include "../util/fs.h"
 #include "../util/strutil.h"
 #include "db.h"
+#include "layer.h"
 #include "events.h"
 #include "imgconfig.h"
 #include "store.h"
@@ -98,10 +99,29 @@ bool tug_store_has_layer(tug_store *s, const char *chain_id)
     return sqlite3_step(st) == SQLITE_ROW;
 }
 
+char *tug_store_run_dir(tug_store *s)
+{
+    /* /run is tmpfs: runtime state is gone after a reboot, as it should be. Two roots get two
+     * directories. */
+    char digest[72], *p = NULL;
+    tug_sha256_buf(s->root, strlen(s->root), digest);
+    if (asprintf(&p, "/run/tug/%.16s", tug_digest_hex(digest)) < 0)
+        return NULL;
+    return p;
+}
+
 char *tug_store_layer_dir(tug_store *s, const char *chain_id)
 {
     char *p = NULL;
-    if (asprintf(&p, "%s/layers/%s/diff", s->root, tug_digest_hex(chain_id)) < 0)
+    const char *hex = tug_digest_hex(chain_id);
+    /* an EROFS layer's files are where its image is mounted (layerfs.c) */
+    if (tug_store_layer_is_image(s, hex)) {
+        cleanup_free char *run = tug_store_run_dir(s);
+        if (run == NULL || asprintf(&p, "%s/layers/%s", run, hex) < 0)
+            return NULL;
+        return p;
+    }
+    if (asprintf(&p, "%s/layers/%s/diff", s->root, hex) < 0)
         return NULL;
     return p;
 }

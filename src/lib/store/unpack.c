@@ -3,6 +3,7 @@
  * and creates each entry with *at() calls relative to a parent directory resolved inside the
  * layer root. Creating inodes is what costs: nothing is fsynced but the one syncfs at the end. */
 #include "unpack.h"
+#include "unpack_int.h"
 
 #include <archive.h>
 #include <archive_entry.h>
@@ -926,22 +927,6 @@ static int apply_xattrs(const struct extractor *x, struct archive_entry *e, int 
     return 0;
 }
 
-static int write_all(int fd, const void *buf, size_t len, la_int64_t off)
-{
-    const char *p = buf;
-    while (len > 0) {
-        ssize_t n = pwrite(fd, p, len, off);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            return -1;
-        p += n;
-        len -= (size_t)n;
-        off += n;
-    }
-    return 0;
-}
-
 static int tar_error(struct pipeline *p, struct archive *a, tug_error **err);
 
 static int add_size(struct extractor *x, la_int64_t n, const char *name, tug_error **err)
@@ -983,7 +968,7 @@ static int make_file(struct extractor *x, struct pipeline *p, struct archive *a,
             break;
         if (r != ARCHIVE_OK && r != ARCHIVE_WARN)
             return tar_error(p, a, err);
-        if (len > 0 && write_all(fd, buf, len, off) < 0)
+        if (len > 0 && tug_pwrite_all(fd, buf, len, off) < 0)
             return entry_error(x, err, errno, name, "write");
         if (off + (la_int64_t)len > end)
             end = off + (la_int64_t)len;
@@ -1342,12 +1327,9 @@ static void archive_freep(struct archive **a)
         archive_read_free(*a);
 }
 
-int tug_layer_unpack(int blob_fd, const char *target_dir, tug_unpack_result *ret, tug_error **err)
+int tug_layer_walk(int blob_fd, tug_layer_entry_fn fn, void *data,
+                   char ret_diff_id[TUG_DIGEST_LEN + 1], tug_error **err)
 {
-    cleanup_close int root_fd = open(target_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (root_fd < 0)
-        return tug_error_set(err, errno, "open %s", target_dir);
-
     if (tug_lazylib_load(&tug_libarchive, err) < 0)
         return -1;
     __attribute__((cleanup(pipeline_freep))) struct pipeline *p = calloc(1, sizeof(*p));
@@ -1355,10 +1337,6 @@ int tug_layer_unpack(int blob_fd, const char *target_dir, tug_unpack_result *ret
         return tug_error_set(err, ENOMEM, "unpack layer");
     if (pipeline_start(p, blob_fd, err) < 0)
         return -1;
-
-    __attribute__((cleanup(extractor_done))) struct extractor x = extractor_at(root_fd);
-    x.kind = "layer";
-    x.scope = "the layer";
     __attribute__((cleanup(archive_freep))) struct archive *a = archive_read_new();
     if (a == NULL)
         return tug_error_set(err, ENOMEM, "unpack layer");
@@ -1366,11 +1344,55 @@ int tug_layer_unpack(int blob_fd, const char *target_dir, tug_unpack_result *ret
     archive_read_support_format_empty(a);
     if (archive_read_open(a, p, NULL, archive_read_cb, NULL) != ARCHIVE_OK)
         return tar_error(p, a, err);
-
-    if (extract_all(&x, p, a, err) < 0)
-        return -1;
+    for (;;) {
+        struct archive_entry *e;
+        int r = archive_read_next_header(a, &e);
+        if (r == ARCHIVE_EOF)
+            break;
+        if (r != ARCHIVE_OK && r != ARCHIVE_WARN)
+            return tar_error(p, a, err);
+        if (fn(data, p, a, e, err) < 0)
+            return -1;
+    }
     if (pipeline_finish(p) < 0)
         return tar_error(p, a, err);
+    tug_sha256_final(p->hash, ret_diff_id);
+    return 0;
+}
+
+int tug_layer_tar_error(struct pipeline *p, struct archive *a, tug_error **err)
+{
+    return tar_error(p, a, err);
+}
+
+int tug_layer_clean_name(const char *name, char **buf, size_t *cap, size_t *ret_len)
+{
+    return clean_name(name, buf, cap, ret_len);
+}
+
+char *tug_layer_printable(const char *s)
+{
+    return printable(s);
+}
+
+static int unpack_entry(void *data, struct pipeline *p, struct archive *a,
+                        struct archive_entry *e, tug_error **err)
+{
+    return extract_entry(data, p, a, e, err);
+}
+
+int tug_layer_unpack(int blob_fd, const char *target_dir, tug_unpack_result *ret, tug_error **err)
+{
+    cleanup_close int root_fd = open(target_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (root_fd < 0)
+        return tug_error_set(err, errno, "open %s", target_dir);
+
+    __attribute__((cleanup(extractor_done))) struct extractor x = extractor_at(root_fd);
+    x.kind = "layer";
+    x.scope = "the layer";
+    char diff_id[TUG_DIGEST_LEN + 1];
+    if (tug_layer_walk(blob_fd, unpack_entry, &x, diff_id, err) < 0)
+        return -1;
     if (x.aufs_links && tug_rm_rf_at(root_fd, ".wh..wh.plnk", err) < 0)
         return tug_error_wrap(err, "unpack layer");
     if (fix_dir_times(&x, err) < 0)
@@ -1378,7 +1400,7 @@ int tug_layer_unpack(int blob_fd, const char *target_dir, tug_unpack_result *ret
     if (syncfs(root_fd) < 0)
         return tug_error_set(err, errno, "sync %s", target_dir);
 
-    tug_sha256_final(p->hash, ret->diff_id);
+    memcpy(ret->diff_id, diff_id, sizeof(diff_id));
     ret->size = x.size;
     return 0;
 }

@@ -171,6 +171,22 @@ int tug_write_all(int fd, const void *buf, size_t len)
     return 0;
 }
 
+int tug_pwrite_all(int fd, const void *buf, size_t len, off_t off)
+{
+    const char *p = buf;
+    while (len > 0) {
+        ssize_t n = pwrite(fd, p, len, off);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return -1;
+        p += n;
+        len -= (size_t)n;
+        off += n;
+    }
+    return 0;
+}
+
 int tug_read_all(int fd, void *buf, size_t len)
 {
     char *p = buf;

@@ -31,6 +31,8 @@ int tug_write_file_atomic_nosync(const char *path, const void *data, size_t len,
                                  tug_error **err);
 /* Write all of buf to fd (a pipe or socket may take it in parts); -1 with errno on failure. */
 int tug_write_all(int fd, const void *buf, size_t len);
+/* The same at offset off of a file (pwrite); -1 with errno on failure. */
+int tug_pwrite_all(int fd, const void *buf, size_t len, off_t off);
 /* Read exactly len bytes; -1 on failure (errno) or at end of file before len (errno 0). */
 int tug_read_all(int fd, void *buf, size_t len);
 /* Read a whole file; *ret_data is NUL-terminated. */
