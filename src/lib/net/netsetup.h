@@ -15,6 +15,7 @@ typedef struct tug_net_plan {
     char *bridge, *gateway;
     bool internal;
     char *host_if, *cidr, *ip, *mac;
+    char *cidr6, *gateway6; /* IPv6 on eth0 (NULL: none) and its default route */
     tug_port_rule *rules; /* strings inside point to the plan's own storage */
     size_t n_rules;
     char (*rule_ips)[64];
