@@ -54,9 +54,12 @@ void tug_endpoint_clear(tug_endpoint *e)
     memset(e, 0, sizeof(*e));
 }
 
-static int parse_cidr(const char *s, uint32_t *ret_net, int *ret_len)
+/* "addr/len" of family with len in [min, max]: the address (not masked) into ret_addr. */
+static int split_cidr(int family, const char *s, int min, int max, void *ret_addr, int *ret_len)
 {
-    char buf[64];
+    char buf[80];
+    if (s == NULL || strlen(s) >= sizeof(buf))
+        return -1;
     snprintf(buf, sizeof(buf), "%s", s);
     char *slash = strchr(buf, '/');
     if (slash == NULL)
@@ -64,14 +67,22 @@ static int parse_cidr(const char *s, uint32_t *ret_net, int *ret_len)
     *slash = '\0';
     char *end;
     long len = strtol(slash + 1, &end, 10);
-    if (*end || len < 8 || len > 30)
+    if (slash[1] == '\0' || *end || len < min || len > max ||
+        inet_pton(family, buf, ret_addr) != 1)
         return -1;
+    *ret_len = (int)len;
+    return 0;
+}
+
+static int parse_cidr(const char *s, uint32_t *ret_net, int *ret_len)
+{
     struct in_addr a;
-    if (inet_pton(AF_INET, buf, &a) != 1)
+    int len;
+    if (split_cidr(AF_INET, s, 8, 30, &a, &len) < 0)
         return -1;
     uint32_t mask = len ? 0xffffffffu << (32 - len) : 0;
     *ret_net = ntohl(a.s_addr) & mask;
-    *ret_len = (int)len;
+    *ret_len = len;
     return 0;
 }
 
@@ -86,27 +97,16 @@ int tug_subnet_prefix(const char *subnet)
 
 static int parse_cidr6(const char *s, struct in6_addr *ret_net, int *ret_len)
 {
-    char buf[80];
-    if (s == NULL || strlen(s) >= sizeof(buf))
-        return -1;
-    snprintf(buf, sizeof(buf), "%s", s);
-    char *slash = strchr(buf, '/');
-    if (slash == NULL)
-        return -1;
-    *slash = '\0';
-    char *end;
-    long len = strtol(slash + 1, &end, 10);
-    if (slash[1] == '\0' || *end || len < 1 || len > 126)
-        return -1;
     struct in6_addr a;
-    if (inet_pton(AF_INET6, buf, &a) != 1)
+    int len;
+    if (split_cidr(AF_INET6, s, 1, 126, &a, &len) < 0)
         return -1;
     for (int i = 0; i < 16; i++) {
-        int bits = (int)len - 8 * i;
+        int bits = len - 8 * i;
         a.s6_addr[i] &= bits >= 8 ? 0xff : bits <= 0 ? 0 : (unsigned char)(0xff << (8 - bits));
     }
     *ret_net = a;
-    *ret_len = (int)len;
+    *ret_len = len;
     return 0;
 }
 
