@@ -667,9 +667,14 @@ static int delete_link(nl_sock *s, const char *ifname, tug_error **err)
     return sock_transact(s, &b, NULL, NULL, err);
 }
 
-/* The calling thread's network namespace and that of pid, for setns() there and back. */
-static int open_netns(pid_t pid, int *ret_self, int *ret_ns, tug_error **err)
+/* The calling thread's network namespace and that of pid, for setns() there and back; where
+ * gets " in the namespace of pid N" for messages. */
+static int open_netns(pid_t pid, char *where, size_t wsize, int *ret_self, int *ret_ns,
+                      tug_error **err)
 {
+    if (pid <= 0)
+        return tug_error_set(err, EINVAL, "network namespace of pid %d", (int)pid);
+    snprintf(where, wsize, " in the namespace of pid %d", (int)pid);
     char path[64];
     snprintf(path, sizeof(path), "/proc/%d/ns/net", (int)pid);
     *ret_self = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
@@ -757,13 +762,9 @@ int tug_nl_veth_setup(const char *host_if, const char *bridge, pid_t netns_pid, 
         return r;
     if (gateway != NULL && inet_pton(AF_INET, gateway, &gw) != 1)
         return tug_error_user(err, "invalid IPv4 gateway \"%s\"", gateway);
-    if (netns_pid <= 0)
-        return tug_error_set(err, EINVAL, "network namespace of pid %d", (int)netns_pid);
-
     char where[64];
-    snprintf(where, sizeof(where), " in the namespace of pid %d", (int)netns_pid);
     cleanup_close int self_fd = -1, ns_fd = -1;
-    if ((r = open_netns(netns_pid, &self_fd, &ns_fd, err)) < 0)
+    if ((r = open_netns(netns_pid, where, sizeof(where), &self_fd, &ns_fd, err)) < 0)
         return r;
     __attribute__((cleanup(sock_closep))) nl_sock ns = {.fd = -1};
     r = sock_open_in(ns_fd, self_fd, netns_pid, &ns, err);
@@ -912,12 +913,9 @@ int tug_nl_addr6_setup(pid_t netns_pid, const char *ctr_if, const char *cidr6,
         return r;
     if (gateway6 != NULL && inet_pton(AF_INET6, gateway6, &gw) != 1)
         return tug_error_user(err, "invalid IPv6 gateway \"%s\"", gateway6);
-    if (netns_pid <= 0)
-        return tug_error_set(err, EINVAL, "network namespace of pid %d", (int)netns_pid);
     char where[64];
-    snprintf(where, sizeof(where), " in the namespace of pid %d", (int)netns_pid);
     cleanup_close int self_fd = -1, ns_fd = -1;
-    if ((r = open_netns(netns_pid, &self_fd, &ns_fd, err)) < 0)
+    if ((r = open_netns(netns_pid, where, sizeof(where), &self_fd, &ns_fd, err)) < 0)
         return r;
     /* the sysctl files are opened inside, like the socket, and written from here */
     if (setns(ns_fd, CLONE_NEWNET) < 0)
