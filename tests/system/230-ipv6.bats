@@ -5,7 +5,9 @@
 # store from before IPv6 (schema v7) opened by this tug.
 #
 # Where docker 20.10 is the oracle, the expected text and exit status are written out (they were
-# taken from `docker network create ...`), so that the tests need no dockerd.
+# taken from `docker network create ...`), so that the tests need no dockerd; where the host's
+# dockerd answers, the same commands are put to docker too and must give the same (docker_runs),
+# and whatever they made in docker is removed.
 
 load containers
 
@@ -15,7 +17,33 @@ eval "_containers_teardown() $(declare -f teardown | sed 1d)"
 teardown() {
   _containers_teardown
   timeout 30 "$TUG" network prune -f >/dev/null 2>&1
+  # docker's networks this test made (docker_network)
+  local n
+  for n in $(cat "$BATS_TEST_TMPDIR/docker-networks" 2>/dev/null); do
+    timeout 30 docker network rm "$n" >/dev/null 2>&1
+  done
   return 0
+}
+
+# docker_runs: the docker CLI is here and the host's dockerd answers (the oracle is available)
+docker_runs() { command -v docker >/dev/null && timeout 20 docker version --format '{{.Server.Version}}' >/dev/null 2>&1; }
+
+# docker_network NAME: note a docker network this test makes, for teardown to remove
+docker_network() { echo "$1" >>"$BATS_TEST_TMPDIR/docker-networks"; }
+
+# refused_as_docker STATUS 'MESSAGE' ARGS...: `tug ARGS` exits STATUS saying "Error: MESSAGE..."
+# (MESSAGE empty: any message); where docker runs, `docker ARGS` exits STATUS too, saying MESSAGE
+refused_as_docker() {
+  local want_status=$1 want=$2 name
+  shift 2
+  run_tug "$want_status" "$@"
+  [[ $output == "Error: $want"* ]] || { echo "tug $*: '$output', expected 'Error: $want...'" >&2; return 1; }
+  docker_runs || return 0
+  name=${!#}
+  docker_network "$name"
+  run timeout 60 docker "$@"
+  [[ $status -eq $want_status && $output == *"$want"* ]] ||
+    { echo "docker $*: exit $status, '$output'; tug's test expects $want_status, '$want'" >&2; return 1; }
 }
 
 # has_ipv6: this host's kernel has IPv6 on (the containers' addresses need it)
@@ -54,8 +82,9 @@ bridge_of() { timeout 30 "$TUG" network inspect -f '{{index .Options "com.docker
 # --- network create: flags and docker's errors ---
 
 @test "network create --ipv6 without an IPv6 subnet fails as docker 20.10 does" {
+  refused_as_docker 1 "could not find an available, non-overlapping IPv6 address pool among the defaults to assign to the network" \
+    network create --ipv6 "tug230-nosub-$RANDOM"
   run_tug 1 network create --ipv6 nosub
-  [[ $output == "Error: could not find an available, non-overlapping IPv6 address pool among the defaults to assign to the network"* ]]
   [[ $output == *"--subnet"* ]]
   run_tug network ls --format '{{.Name}}'
   refute_match '^nosub$'
@@ -65,19 +94,22 @@ bridge_of() { timeout 30 "$TUG" network inspect -f '{{index .Options "com.docker
   local s1 s2
   s1=$(free_subnet6)
   s2=$(free_subnet6)
-  run_tug 1 network create --ipv6 --subnet "$s1" --subnet "$s2" two6
-  assert_match "^Error: bridge driver doesn't support multiple subnets"
-  run_tug 1 network create --subnet 10.97.0.0/24 --subnet 10.96.0.0/24 two4
-  assert_match "^Error: bridge driver doesn't support multiple subnets"
-  run_tug 1 network create --gateway "$(prefix "$s1")::1" gwonly
-  assert_match "^Error: every ip-range or gateway must have a corresponding subnet"
-  run_tug 1 network create --ipv6 --subnet "$s1" --gateway "$(prefix "$s2")::1" gwout
-  assert_match "^Error: no matching subnet for gateway $(prefix "$s2")::1"
-  run_tug 1 network create --ipv6 --subnet "$s1" --gateway 10.0.0.1 gw4
-  assert_match "^Error: no matching subnet for gateway 10.0.0.1"
+  refused_as_docker 1 "bridge driver doesn't support multiple subnets" \
+    network create --ipv6 --subnet "$s1" --subnet "$s2" two6
+  refused_as_docker 1 "bridge driver doesn't support multiple subnets" \
+    network create --subnet 10.97.0.0/24 --subnet 10.96.0.0/24 two4
+  refused_as_docker 1 "every ip-range or gateway must have a corresponding subnet" \
+    network create --gateway "$(prefix "$s1")::1" gwonly
+  refused_as_docker 1 "no matching subnet for gateway $(prefix "$s2")::1" \
+    network create --ipv6 --subnet "$s1" --gateway "$(prefix "$s2")::1" gwout
+  refused_as_docker 1 "no matching subnet for gateway 10.0.0.1" \
+    network create --ipv6 --subnet "$s1" --gateway 10.0.0.1 gw4
   run_tug 1 network create --ipv6 --subnet fd00:zz::/64 bad6
   assert_match "^Error: invalid subnet fd00:zz::/64"
+  # docker: "Invalid subnet fd00:zz::/64 : invalid CIDR address: fd00:zz::/64", exit 1
+  refused_as_docker 1 "" network create --ipv6 --subnet fd00:zz::/64 bad6
   run_tug network create --ipv6 --subnet "$s1" first6
+  # docker says "Pool overlaps with other one on this address space" (its own networks only)
   run_tug 1 network create --ipv6 --subnet "$(prefix "$s1")::/80" overlap6
   assert_match "^Error: subnet $(prefix "$s1")::/80 overlaps"
   run_tug network ls --format '{{.Name}}'
@@ -243,6 +275,32 @@ bridge_of() { timeout 30 "$TUG" network inspect -f '{{index .Options "com.docker
   assert_match '"IPv6":"true"'
   assert_match '"CreatedAt":"'
   run_tug network rm six inner
+}
+
+@test "network ls and inspect show an IPv6 network as docker shows its own" {
+  local s6 d6 fields='{{.IPv6}}|{{.Internal}}|{{.Labels}}|{{.Label "k"}}|{{.Label "none"}}|{{.Scope}}|{{.Driver}}'
+  local want='true|false|a=b,k=v|v||local|bridge' dname=tug230-ls-$RANDOM
+  s6=$(free_subnet6)
+  run_tug network create --ipv6 --subnet "$s6" --gateway "$(prefix "$s6")::fe" --label k=v --label a=b six
+  run_tug network ls --filter name=six --format "$fields"
+  [ "$output" = "$want" ]
+  run_tug network inspect -f '{{.EnableIPv6}} {{json (index .IPAM.Config 1)}}' six
+  [ "$output" = "true {\"Subnet\":\"$s6\",\"Gateway\":\"$(prefix "$s6")::fe\"}" ]
+  docker_runs || return 0
+  # the same network in docker (on a subnet of its own: the two would overlap)
+  d6=$(free_subnet6)
+  docker_network "$dname"
+  run timeout 60 docker network create --ipv6 --subnet "$d6" --gateway "$(prefix "$d6")::fe" \
+    --label k=v --label a=b "$dname"
+  [ "$status" -eq 0 ]
+  run timeout 60 docker network ls --filter "name=$dname" --format "$fields"
+  [ "$output" = "$want" ]
+  run timeout 60 docker network ls --filter "name=$dname" --format '{{.CreatedAt}}'
+  [[ $output =~ ^[0-9]{4}-[0-9]{2}-[0-9]{2}\ [0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?\ \+0000\ UTC$ ]]
+  run timeout 60 docker network inspect -f '{{.EnableIPv6}} {{json (index .IPAM.Config 1)}}' "$dname"
+  [ "$output" = "true {\"Subnet\":\"$d6\",\"Gateway\":\"$(prefix "$d6")::fe\"}" ]
+  run timeout 60 docker network rm "$dname"
+  run_tug network rm six
 }
 
 # --- the store ---
