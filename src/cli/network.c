@@ -461,24 +461,28 @@ static int net_connect(cli_ctx *ctx, int argc, char **argv, bool connect)
     static const struct option opts[] = {
         {"alias", required_argument, NULL, 'a'},
         {"ip", required_argument, NULL, 'i'},
+        {"ip6", required_argument, NULL, '6'},
         HELP_OPT,
         {NULL, 0, NULL, 0},
     };
     json_t *aliases = json_array();
-    const char *ip = NULL;
+    const char *ip = NULL, *ip6 = NULL;
     int c;
     while ((c = cli_getopt(argc, argv, "", opts)) != -1) {
         switch (c) {
         case 'a':
         case 'i':
+        case '6':
             if (!connect) {
                 json_decref(aliases);
                 return cli_flag_unknown(ctx);
             }
             if (c == 'a')
                 json_array_append_new(aliases, json_string(optarg));
-            else
+            else if (c == 'i')
                 ip = optarg;
+            else
+                ip6 = optarg;
             break;
         case 'H':
             json_decref(aliases);
@@ -488,6 +492,7 @@ static int net_connect(cli_ctx *ctx, int argc, char **argv, bool connect)
                                    : "Disconnect a container from a network",
                            connect ? "      --alias strings   Add network-scoped alias for the "
                                      "container\n      --ip string       IPv4 address\n"
+                                     "      --ip6 string      IPv6 address\n"
                                    : "");
             return 0;
         default:
@@ -533,7 +538,7 @@ static int net_connect(cli_ctx *ctx, int argc, char **argv, bool connect)
     }
     int r;
     if (connect)
-        r = tug_net_connect(s, ct->id, ct->pid, argv[optind], aliases, ip, &err);
+        r = tug_net_connect6(s, ct->id, ct->pid, argv[optind], aliases, ip, ip6, &err);
     else {
         cleanup_network tug_network *n = NULL;
         bool is_primary = false;

@@ -253,6 +253,46 @@ bridge_of() { timeout 30 "$TUG" network inspect -f '{{index .Options "com.docker
   run_tug network rm six
 }
 
+@test "--ip6 on run and network connect picks the container's IPv6 address; docker's refusals otherwise" {
+  has_ipv6 || skip "this host has IPv6 turned off"
+  local s6 p other
+  s6=$(free_subnet6)
+  p=$(prefix "$s6")
+  other=$(prefix "$(free_subnet6)")
+  run_tug network create --ipv6 --subnet "$s6" six
+  run_tug network create plain
+  run_tug run -d --name fixed6 --network six --ip6 "$p::42" busybox sleep 300
+  run_tug inspect -f '{{(index .NetworkSettings.Networks "six").GlobalIPv6Address}}' fixed6
+  [ "$output" = "$p::42" ]
+  run_tug exec fixed6 ip -6 addr show dev eth0 scope global
+  assert_match "inet6 $p::42/64"
+  # the next container takes the lowest free address still
+  run_tug run -d --name next6 --network six busybox sleep 300
+  run_tug inspect -f '{{(index .NetworkSettings.Networks "six").GlobalIPv6Address}}' next6
+  [ "$output" = "$p::2" ]
+  # taken, the gateway, outside the subnet, on a network without IPv6, not an address
+  run_tug 125 run -d --name dup6 --network six --ip6 "$p::42" busybox sleep 300
+  assert_match "Address already in use: $p::42 in network six"
+  run_tug 125 run -d --name gw6 --network six --ip6 "$p::1" busybox sleep 300
+  assert_match "Address already in use: $p::1 is the gateway"
+  run_tug 125 run -d --name out6 --network six --ip6 "$other::5" busybox sleep 300
+  assert_match "Invalid address $other::5: It does not belong to any of this network's subnets"
+  run_tug 125 run -d --name plain6 --network plain --ip6 "$p::7" busybox sleep 300
+  assert_match "user specified IP address is supported only when connecting to networks with user configured subnets"
+  run_tug 125 run -d --name bad6 --network six --ip6 zz busybox sleep 300
+  assert_match "zz"
+  run_tug 125 run -d --name def6 --ip6 "$p::8" busybox sleep 300
+  assert_match "^Error: user specified IP address is only supported on user-defined networks"
+  # network connect --ip6
+  run_tug run -d --name joiner --network plain busybox sleep 300
+  run_tug 1 network connect --ip6 "$other::5" six joiner
+  assert_match "^Error: Invalid address $other::5"
+  run_tug network connect --ip6 "$p::99" six joiner
+  run_tug exec joiner ip -6 addr show dev eth1 scope global
+  assert_match "inet6 $p::99/64"
+  run_tug rm -f fixed6 next6 joiner
+}
+
 # --- network ls ---
 
 @test "network ls --format has docker's fields: CreatedAt, IPv6, Internal, Labels, Label" {

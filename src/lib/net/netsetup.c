@@ -412,7 +412,11 @@ int tug_net_plan_make(tug_store *s, const char *id, const char *hostname, json_t
             netname);
     const char *want_ip = json_string_value(
         json_object_get(json_object_get(epc, "IPAMConfig"), "IPv4Address"));
-    if (want_ip && !user_network)
+    const char *want_ip6 = json_string_value(
+        json_object_get(json_object_get(epc, "IPAMConfig"), "IPv6Address"));
+    if (want_ip6 && !*want_ip6)
+        want_ip6 = NULL;
+    if ((want_ip || want_ip6) && !user_network)
         return tug_error_user(err, "user specified IP address is supported on user defined "
                                    "networks only");
     json_t *aliases = json_object_get(epc, "Aliases");
@@ -422,7 +426,7 @@ int tug_net_plan_make(tug_store *s, const char *id, const char *hostname, json_t
     tug_endpoint ep = {0};
     tug_ipam_release(s, id, NULL);
     delete_ports(s, id);
-    if (tug_ipam_allocate(s, n, id, want_ip, aliases, &ep, err) < 0) {
+    if (tug_ipam_allocate(s, n, id, want_ip, want_ip6, aliases, &ep, err) < 0) {
         free(p);
         return -1;
     }
@@ -882,6 +886,12 @@ static void extra_if_name(const char *id, const char *network_id, char out[16])
 int tug_net_connect(tug_store *s, const char *id, pid_t pid, const char *network,
                     json_t *aliases, const char *ip, tug_error **err)
 {
+    return tug_net_connect6(s, id, pid, network, aliases, ip, NULL, err);
+}
+
+int tug_net_connect6(tug_store *s, const char *id, pid_t pid, const char *network,
+                     json_t *aliases, const char *ip, const char *ip6, tug_error **err)
+{
     cleanup_network tug_network *n = NULL;
     if (tug_network_find(s, network, &n, err) < 0 || tug_network_up(s, n, err) < 0)
         return -1;
@@ -900,11 +910,11 @@ int tug_net_connect(tug_store *s, const char *id, pid_t pid, const char *network
         return tug_error_user(err, "endpoint with name %.12s already exists in network %s", id,
                               n->name);
     bool user_network = strcmp(n->name, TUG_DEFAULT_NETWORK) != 0;
-    if (ip && !user_network)
+    if ((ip || ip6) && !user_network)
         return tug_error_user(err, "user specified IP address is supported on user defined "
                                    "networks only");
     tug_endpoint ep = {0};
-    if (tug_ipam_allocate(s, n, id, ip, aliases, &ep, err) < 0)
+    if (tug_ipam_allocate(s, n, id, ip, ip6, aliases, &ep, err) < 0)
         return -1;
     char host_if[16], ctr_if[16], cidr[64];
     extra_if_name(id, n->id, host_if);

@@ -770,13 +770,28 @@ int tug_network_remove(tug_store *s, const tug_network *n, tug_error **err)
 /* The lowest free IPv6 address of n (its subnet's first address is the subnet-router anycast
  * one, then the gateway by default); the caller holds the write lock. */
 #define IPAM6_SCAN_MAX 65536
-static int ipam_pick6(tug_store *s, const tug_network *n, char *ret, size_t size, tug_error **err)
+static int ipam_pick6(tug_store *s, const tug_network *n, const char *want, char *ret, size_t size,
+                      tug_error **err)
 {
     struct in6_addr net, gw;
     int len;
     if (parse_cidr6(n->subnet6, &net, &len) < 0 || inet_pton(AF_INET6, n->gateway6, &gw) != 1)
         return tug_error_set(err, 0, "network %s has a bad IPv6 subnet %s", n->name,
                              n->subnet6 ? n->subnet6 : "");
+    if (want) {
+        /* docker's messages; one taken by another container fails at the insert */
+        struct in6_addr a;
+        if (inet_pton(AF_INET6, want, &a) != 1 || !overlaps6(&a, 128, &net, len) ||
+            memcmp(&a, &net, sizeof(a)) == 0)
+            return tug_error_user(err, "Invalid address %s: It does not belong to any of this "
+                                       "network's subnets (%s)",
+                                  want, n->subnet6);
+        if (memcmp(&a, &gw, sizeof(a)) == 0)
+            return tug_error_user(err, "Address already in use: %s is the gateway of network %s",
+                                  want, n->name);
+        inet_ntop(AF_INET6, &a, ret, (socklen_t)size);
+        return 0;
+    }
     cleanup_stmt sqlite3_stmt *used =
         tug_db_prepare(s, "SELECT 1 FROM endpoints WHERE network_id = ? AND ip6 = ?", err);
     if (used == NULL)
@@ -802,8 +817,14 @@ static int ipam_pick6(tug_store *s, const tug_network *n, char *ret, size_t size
 }
 
 int tug_ipam_allocate(tug_store *s, tug_network *n, const char *container_id,
-                      const char *want_ip, json_t *aliases, tug_endpoint *ret, tug_error **err)
+                      const char *want_ip, const char *want_ip6, json_t *aliases,
+                      tug_endpoint *ret, tug_error **err)
 {
+    if (want_ip6 && !n->ipv6)
+        return tug_error_user(err, "user specified IP address is supported only when connecting "
+                                   "to networks with user configured subnets: network %s has no "
+                                   "IPv6 (network create --ipv6 --subnet ...)",
+                              n->name);
     cleanup_free char *al = aliases ? json_dumps(aliases, JSON_COMPACT) : NULL;
     if (tug_store_begin(s, err) < 0)
         return -1;
@@ -856,7 +877,7 @@ int tug_ipam_allocate(tug_store *s, tug_network *n, const char *container_id,
                               n->subnet);
     }
     char ip6[INET6_ADDRSTRLEN] = "";
-    if (n->ipv6 && ipam_pick6(s, n, ip6, sizeof(ip6), err) < 0) {
+    if (n->ipv6 && ipam_pick6(s, n, want_ip6, ip6, sizeof(ip6), err) < 0) {
         tug_store_rollback(s);
         return -1;
     }
@@ -896,8 +917,8 @@ int tug_ipam_allocate(tug_store *s, tug_network *n, const char *container_id,
     if (rc != SQLITE_DONE) {
         tug_store_rollback(s);
         if (rc == SQLITE_CONSTRAINT)
-            return tug_error_user(err, "Address already in use: %s in network %s", ip,
-                                  n->name);
+            return tug_error_user(err, "Address already in use: %s in network %s",
+                                  want_ip6 && !want_ip ? ip6 : ip, n->name);
         return tug_error_set(err, 0, "record address: %s", sqlite3_errmsg(s->db));
     }
     if (tug_store_commit(s, err) < 0)

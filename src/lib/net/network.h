@@ -67,9 +67,12 @@ typedef struct tug_endpoint {
     json_t *aliases;
 } tug_endpoint;
 
-/* Give container an address on the network: want_ip (NULL: the next free one). */
+/* Give container an address on the network: want_ip (NULL: the next free one), and on a network
+ * with IPv6 an IPv6 address too: want_ip6 (NULL: the next free one; given on a network without
+ * IPv6, a user error). */
 int tug_ipam_allocate(tug_store *s, tug_network *n, const char *container_id,
-                      const char *want_ip, json_t *aliases, tug_endpoint *ret, tug_error **err);
+                      const char *want_ip, const char *want_ip6, json_t *aliases,
+                      tug_endpoint *ret, tug_error **err);
 /* Release every address of a container. */
 /* Record "disconnect" events for the container's endpoints (on network_id, NULL: all) about
  * to be removed. */
