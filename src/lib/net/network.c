@@ -164,14 +164,14 @@ static bool route6_overlaps(const struct in6_addr *net, int len)
         if (sscanf(line, "%32s %x %*s %*s %*s %*s %*s %*s %*s %31s", hex, &plen, ifn) != 3 ||
             plen == 0 || strcmp(ifn, "lo") == 0)
             continue;
-        struct in6_addr r;
-        for (int i = 0; i < 16; i++) {
+        struct in6_addr r = {0};
+        bool ok = strlen(hex) == 32;
+        for (int i = 0; ok && i < 16; i++) {
             unsigned b;
-            if (sscanf(hex + 2 * i, "%2x", &b) != 1)
-                break;
+            ok = sscanf(hex + 2 * i, "%2x", &b) == 1;
             r.s6_addr[i] = (unsigned char)b;
         }
-        if (r.s6_addr[0] == 0xff || (r.s6_addr[0] == 0xfe && (r.s6_addr[1] & 0xc0) == 0x80))
+        if (!ok || r.s6_addr[0] == 0xff || (r.s6_addr[0] == 0xfe && (r.s6_addr[1] & 0xc0) == 0x80))
             continue;
         if (overlaps6(net, len, &r, (int)plen))
             return true;
@@ -195,8 +195,8 @@ static bool subnet6_taken(tug_store *s, const struct in6_addr *net, int len)
     return false;
 }
 
-/* The IPv6 subnet and gateway of a new network, checked: *gw out is the gateway to use,
- * *given whether it was asked for. */
+/* The IPv6 subnet of a new network, checked and normalized into sub, and its gateway into gw:
+ * gateway6, or the subnet's first address when it is NULL. */
 static int pick_subnet6(tug_store *s, const char *subnet6, const char *gateway6, char *sub,
                         size_t ssize, char *gw, size_t gsize, tug_error **err)
 {
