@@ -30,7 +30,8 @@ enum {
     O_CPU_PERIOD, O_CPU_QUOTA, O_BLKIO_WEIGHT, O_MEM_RESV, O_SWAPPINESS, O_OOM_KILL_DISABLE,
     O_OOM_SCORE_ADJ, O_LABELFILE, O_DOMAINNAME, O_ANNOTATION, O_DETACHKEYS, O_CGROUP_PARENT,
     O_DEV_READ_BPS, O_DEV_WRITE_BPS, O_DEV_READ_IOPS, O_DEV_WRITE_IOPS, O_RUNTIME,
-    O_VOLDRIVER, O_NOTRUST, O_WEIGHT_DEVICE, O_ISOLATION,
+    O_VOLDRIVER, O_NOTRUST, O_WEIGHT_DEVICE, O_ISOLATION, O_CPU_RT_PERIOD, O_CPU_RT_RUNTIME,
+    O_GPUS,
 };
 
 /* the health check flags (health_flag) */
@@ -116,6 +117,9 @@ static const struct option create_opts[] = {
     {"cpuset-mems", required_argument, NULL, O_CPUSET_MEMS},
     {"cpu-period", required_argument, NULL, O_CPU_PERIOD},
     {"cpu-quota", required_argument, NULL, O_CPU_QUOTA},
+    {"cpu-rt-period", required_argument, NULL, O_CPU_RT_PERIOD},
+    {"cpu-rt-runtime", required_argument, NULL, O_CPU_RT_RUNTIME},
+    {"gpus", required_argument, NULL, O_GPUS},
     {"blkio-weight", required_argument, NULL, O_BLKIO_WEIGHT},
     {"memory-reservation", required_argument, NULL, O_MEM_RESV},
     {"memory-swappiness", required_argument, NULL, O_SWAPPINESS},
@@ -164,6 +168,8 @@ static const struct {
     {"--cidfile string", "Write the container ID to the file", false},
     {"--cpu-period int", "Limit CPU CFS (Completely Fair Scheduler) period", false},
     {"--cpu-quota int", "Limit CPU CFS (Completely Fair Scheduler) quota", false},
+    {"--cpu-rt-period int", "Limit CPU real-time period in microseconds", false},
+    {"--cpu-rt-runtime int", "Limit CPU real-time runtime in microseconds", false},
     {"-c, --cpu-shares int", "CPU shares (relative weight)", false},
     {"--cpus decimal", "Number of CPUs", false},
     {"--cpuset-cpus string", "CPUs in which to allow execution (0-3, 0,1)", false},
@@ -200,6 +206,7 @@ static const struct {
                                        "(default 0s)", false},
     {"--health-timeout duration", "Maximum time to allow one check to run (ms|s|m|h) "
                                   "(default 0s)", false},
+    {"--gpus gpu-request", "GPU devices to add to the container ('all' to pass all GPUs)", false},
     {"--group-add list", "Add additional groups to join", false},
     {"-h, --hostname string", "Container host name", false},
     {"--init", "Run an init inside the container that forwards signals and reaps processes",
@@ -959,6 +966,16 @@ int parse_create_flags(cli_ctx *ctx, int argc, char **argv, bool for_run, create
             json_array_append_new(json_object_get(hc, "Devices"), m);
             break;
         }
+        case O_GPUS: {
+            tug_error *err = NULL;
+            json_t *req = tug_gpu_request_parse(optarg, &err);
+            if (req == NULL)
+                return bad_value_error(ctx, optarg, "--gpus", err);
+            if (!json_is_array(json_object_get(hc, "DeviceRequests")))
+                json_object_set_new(hc, "DeviceRequests", json_array());
+            json_array_append_new(json_object_get(hc, "DeviceRequests"), req);
+            break;
+        }
         case O_DEVRULE: {
             tug_error *err = NULL;
             tug_device_rule rule;
@@ -1349,11 +1366,15 @@ int parse_create_flags(cli_ctx *ctx, int argc, char **argv, bool for_run, create
             break;
         case O_CPU_PERIOD:
         case O_CPU_QUOTA:
+        case O_CPU_RT_PERIOD:
+        case O_CPU_RT_RUNTIME:
         case O_SWAPPINESS:
         case O_OOM_SCORE_ADJ:
         case O_BLKIO_WEIGHT: {
             const char *flag = c == O_CPU_PERIOD    ? "--cpu-period"
                                : c == O_CPU_QUOTA   ? "--cpu-quota"
+                               : c == O_CPU_RT_PERIOD ? "--cpu-rt-period"
+                               : c == O_CPU_RT_RUNTIME ? "--cpu-rt-runtime"
                                : c == O_SWAPPINESS  ? "--memory-swappiness"
                                : c == O_OOM_SCORE_ADJ ? "--oom-score-adj"
                                                       : "--blkio-weight";
@@ -1366,6 +1387,8 @@ int parse_create_flags(cli_ctx *ctx, int argc, char **argv, bool for_run, create
             json_object_set_new(hc,
                                 c == O_CPU_PERIOD    ? "CpuPeriod"
                                 : c == O_CPU_QUOTA   ? "CpuQuota"
+                                : c == O_CPU_RT_PERIOD ? "CpuRealtimePeriod"
+                                : c == O_CPU_RT_RUNTIME ? "CpuRealtimeRuntime"
                                 : c == O_SWAPPINESS  ? "MemorySwappiness"
                                 : c == O_OOM_SCORE_ADJ ? "OomScoreAdj"
                                                        : "BlkioWeight",

@@ -662,7 +662,7 @@ int tug_network_find(tug_store *s, const char *what, tug_network **ret, tug_erro
     }
     if (strcmp(what, TUG_DEFAULT_NETWORK) == 0)
         return tug_network_default(s, ret, err);
-    return tug_error_user(err, "network %s not found", what);
+    return tug_error_not_found(err, "network %s not found", what);
 }
 
 int tug_network_default(tug_store *s, tug_network **ret, tug_error **err)

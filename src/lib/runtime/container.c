@@ -451,7 +451,7 @@ int tug_container_find(tug_store *s, const char *what, tug_container **ret_ctr, 
                 return 0;
             }
         }
-        return tug_error_user(err, "No such container: %s", what);
+        return tug_error_not_found(err, "No such container: %s", what);
     }
     *ret_ctr = from_row(st);
     return *ret_ctr ? 0 : tug_error_set(err, ENOMEM, "find");

@@ -22,6 +22,7 @@
 #include "../util/strutil.h"
 #include "attach.h"
 #include "container.h"
+#include "devices.h"
 #include "linux.h"
 #include "spec.h"
 #include "proc.h"
@@ -497,6 +498,8 @@ int tug_container_start(tug_store *s, tug_container *c, const tug_start_opts *o,
         return tug_error_user(err, "No such container: %s (it ended and --rm removed it)", c->name);
     if (strcmp(c->state, TUG_STATE_RUNNING) == 0 || strcmp(c->state, TUG_STATE_PAUSED) == 0)
         return 0;
+    if (tug_device_requests_check(json_object_get(c->config, "HostConfig"), err) < 0)
+        return -1;
     cleanup_free char *dir = tug_container_dir(s, c->id);
     cleanup_free char *cfgpath = NULL;
     if (asprintf(&cfgpath, "%s/config.json", dir) < 0)

@@ -368,7 +368,7 @@ int tug_store_load_image(tug_store *s, const char *id, tug_image **ret_img, tug_
         return -1;
     BIND_TEXT(st, 1, id);
     if (sqlite3_step(st) != SQLITE_ROW)
-        return tug_error_user(err, "No such image: %s", id);
+        return tug_error_not_found(err, "No such image: %s", id);
     cleanup_image tug_image *img = image_from_row(st);
     if (img == NULL)
         return tug_error_set(err, ENOMEM, "image");
@@ -484,9 +484,9 @@ int tug_store_find_image(tug_store *s, const char *what, tug_image **ret_img, tu
         if (ref && ref->tag && ref->digest == NULL && !looks_full_id) {
             cleanup_free char *name = tug_reference_name(ref);
             cleanup_free char *fam = tug_familiar_name(name);
-            return tug_error_user(err, "No such image: %s:%s", fam, ref->tag);
+            return tug_error_not_found(err, "No such image: %s:%s", fam, ref->tag);
         }
-        return tug_error_user(err, "No such image: %s", what);
+        return tug_error_not_found(err, "No such image: %s", what);
     }
     return tug_store_load_image(s, id, ret_img, err);
 }
