@@ -11,6 +11,10 @@ typedef struct tug_store {
     char *root;
     sqlite3 *db;
     int layer_format; /* tug_layer_format + 1 once read (layerfs.c), 0 before */
+    /* Collection leaves the unlinking of what it took away (big files: a layer's image, its
+     * blob) to a child process that holds the collection lock until it is done, so the command
+     * returns first; set by the CLI for rmi and prune. */
+    bool gc_detach;
 } tug_store;
 
 typedef struct tug_image_layer {
