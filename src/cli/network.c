@@ -315,6 +315,10 @@ static int net_ls(cli_ctx *ctx, int argc, char **argv)
         json_object_set_new(r, "Driver", json_string(driver));
         json_object_set_new(r, "Scope", json_string("local"));
         json_object_set_new(r, "Internal", json_string(i < n && v[i]->internal ? "true" : "false"));
+        /* docker 28's daemons say whether a network has IPv4 (20.10's leave it false) */
+        json_object_set_new(r, "IPv4", json_string(i < n && v[i]->subnet && *v[i]->subnet
+                                                       ? "true"
+                                                       : "false"));
         json_object_set_new(r, "IPv6", json_string(i < n && v[i]->ipv6 ? "true" : "false"));
         char created[64];
         created_text(i < n ? v[i]->created : def_created, created, sizeof(created));
@@ -332,6 +336,7 @@ static int net_ls(cli_ctx *ctx, int argc, char **argv)
     json_object_set_new(header, "Driver", json_string("DRIVER"));
     json_object_set_new(header, "Scope", json_string("SCOPE"));
     json_object_set_new(header, "Internal", json_string("INTERNAL"));
+    json_object_set_new(header, "IPv4", json_string("IPV4"));
     json_object_set_new(header, "IPv6", json_string("IPV6"));
     json_object_set_new(header, "CreatedAt", json_string("CREATED"));
     json_object_set_new(header, "Labels", json_string("LABELS"));

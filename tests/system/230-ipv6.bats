@@ -264,12 +264,17 @@ bridge_of() { timeout 30 "$TUG" network inspect -f '{{index .Options "com.docker
   run_tug run -d --name fixed6 --network six --ip6 "$p::42" busybox sleep 300
   run_tug inspect -f '{{(index .NetworkSettings.Networks "six").GlobalIPv6Address}}' fixed6
   [ "$output" = "$p::42" ]
+  # the address asked for, as docker's inspect shows it
+  run_tug inspect -f '{{json (index .NetworkSettings.Networks "six").IPAMConfig}}' fixed6
+  [ "$output" = "{\"IPv6Address\":\"$p::42\"}" ]
   run_tug exec fixed6 ip -6 addr show dev eth0 scope global
   assert_match "inet6 $p::42/64"
   # the next container takes the lowest free address still
   run_tug run -d --name next6 --network six busybox sleep 300
   run_tug inspect -f '{{(index .NetworkSettings.Networks "six").GlobalIPv6Address}}' next6
   [ "$output" = "$p::2" ]
+  run_tug inspect -f '{{json (index .NetworkSettings.Networks "six").IPAMConfig}}' next6
+  [ "$output" = "null" ]
   # taken, the gateway, outside the subnet, on a network without IPv6, not an address
   run_tug 125 run -d --name dup6 --network six --ip6 "$p::42" busybox sleep 300
   assert_match "Address already in use: $p::42 in network six"
@@ -311,6 +316,13 @@ bridge_of() { timeout 30 "$TUG" network inspect -f '{{index .Options "com.docker
   assert_match '^host false$'
   assert_match '^none false$'
   assert_match '^bridge false$'
+  # IPv4 as docker 28's daemons say it: a network with an IPv4 subnet
+  run_tug network ls --format '{{.Name}} {{.IPv4}}'
+  assert_match '^bridge true$'
+  assert_match '^host false$'
+  assert_match '^six true$'
+  run_tug network ls --format 'table {{.Name}}\t{{.IPv4}}'
+  assert_match '^NAME +IPV4$'
   run_tug network ls --filter name=six --format '{{json .}}'
   assert_match '"IPv6":"true"'
   assert_match '"CreatedAt":"'

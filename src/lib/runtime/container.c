@@ -914,6 +914,16 @@ json_t *tug_container_inspect_json(tug_store *s, tug_container *c)
     json_object_set(o, "Config", cfg ? cfg : json_object());
     json_t *ns = json_object();
     json_t *nets = tug_net_endpoints_json(s, c->id);
+    /* the addresses asked for (--ip, --ip6), as docker shows them */
+    json_t *epcs =
+        json_object_get(json_object_get(c->config, "NetworkingConfig"), "EndpointsConfig");
+    const char *nk;
+    json_t *ne;
+    json_object_foreach(nets, nk, ne) {
+        json_t *ipam = json_object_get(json_object_get(epcs, nk), "IPAMConfig");
+        if (json_is_object(ipam) && json_object_size(ipam) > 0)
+            json_object_set(ne, "IPAMConfig", ipam);
+    }
     json_t *bridge = json_object_get(nets, "bridge");
     json_object_set_new(ns, "Bridge", json_string(""));
     json_object_set_new(ns, "SandboxID", json_string(""));
