@@ -249,3 +249,20 @@ null opens"
   assert_output "0 layers converted; the store writes EROFS layers from now on"
   assert_store_clean
 }
+
+@test "a store thrown away after only reading its layers (no container ran) has its mounts taken down" {
+  erofs_store
+  run_tug create --name looker busybox true
+  # cp from a container that never ran mounts the layers all the same
+  run_tug cp looker:/bin/busybox "$BATS_TEST_TMPDIR/bb"
+  local rd
+  rd=$(run_dir)
+  [[ -n $(mounted_under "$rd/layers") ]]
+  # the run directory says whose it is, though no container made it
+  [[ $(cat "$rd/root") == "$(realpath "$TUG_ROOT")" ]]
+  mv "$TUG_ROOT" "$TUG_ROOT.gone"
+  TUG_ROOT=$BATS_TEST_TMPDIR/other run_tug system check
+  [[ -z $(mounted_under "$rd/layers") ]]
+  [[ ! -e $rd ]]
+  mv "$TUG_ROOT.gone" "$TUG_ROOT"
+}

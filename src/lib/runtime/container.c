@@ -68,7 +68,7 @@ char *tug_container_dir(tug_store *s, const char *id)
 }
 
 #define RUN_BASE "/run/tug"
-#define RUN_ROOT_FILE "root"
+#define RUN_ROOT_FILE TUG_RUN_ROOT_FILE
 
 char *tug_run_dir(tug_store *s)
 {
@@ -77,24 +77,10 @@ char *tug_run_dir(tug_store *s)
 
 int tug_run_dir_make(tug_store *s, const char *id, tug_error **err)
 {
-    cleanup_free char *run = tug_run_dir(s);
-    cleanup_free char *dir = NULL, *mark = NULL;
-    if (run == NULL || asprintf(&dir, "%s/%s", run, id) < 0 ||
-        asprintf(&mark, "%s/" RUN_ROOT_FILE, run) < 0)
+    cleanup_free char *sub = NULL;
+    if (asprintf(&sub, "/%s", id) < 0)
         return tug_error_set(err, ENOMEM, "run directory");
-    if (tug_mkdir_p(dir, 0700, err) < 0)
-        return -1;
-    /* which store it is, for `system check` of any store once this one is gone: the name,
-     * a hash of the root, cannot tell */
-    cleanup_close int fd = open(mark, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-    if (fd < 0)
-        return errno == EEXIST ? 0 : tug_error_set(err, errno, "create %s", mark);
-    size_t n = strlen(s->root);
-    if (write(fd, s->root, n) != (ssize_t)n) {
-        unlink(mark);
-        return tug_error_set(err, errno ? errno : EIO, "write %s", mark);
-    }
-    return 0;
+    return tug_store_run_dir_make(s, sub, err);
 }
 
 static const char *col(sqlite3_stmt *st, int i)

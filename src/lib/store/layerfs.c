@@ -404,7 +404,10 @@ int tug_store_layer_dir_ready(tug_store *s, const char *dir, tug_error **err)
         return tug_error_set(err, errno, "lock %s", img);
     if (is_erofs_mount(dir))
         return 0;
-    if (tug_mkdir_p(dir, 0700, err) < 0 || verify_image(fd, img, sum, err) < 0 ||
+    cleanup_free char *sub = NULL;
+    if (asprintf(&sub, "/layers/%s", hex) < 0)
+        return tug_error_set(err, ENOMEM, "layer %s", dir);
+    if (tug_store_run_dir_make(s, sub, err) < 0 || verify_image(fd, img, sum, err) < 0 ||
         mount_image(fd, img, dir, err) < 0)
         return -1;
     return 0;

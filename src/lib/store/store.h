@@ -88,6 +88,11 @@ bool tug_store_layer_is_image(tug_store *s, const char *hex);
 /* The store's directory of runtime state: /run/tug/<16 hex of the root's digest>, gone after a
  * reboot. Its layers/<hex> are where EROFS layers are mounted. */
 char *tug_store_run_dir(tug_store *s);
+/* Make <run>SUB (SUB "" or "/..."), and the run directory's mark naming the store's root
+ * ("root"), by which `system check` of any store tells the run directory of a store that is
+ * gone: its containers' state and its layers' mounts. */
+#define TUG_RUN_ROOT_FILE "root"
+int tug_store_run_dir_make(tug_store *s, const char *sub, tug_error **err);
 /* A fresh private directory to unpack into; *ret_dir is its diff/ subdirectory. */
 int tug_store_layer_tmp(tug_store *s, char **ret_tmp, char **ret_dir, tug_error **err);
 /* Remove what writers that died (kill -9) left: unpack dirs and import spools named after a
