@@ -726,24 +726,18 @@ static int add_tar_entry(void *data, struct pipeline *p, struct archive *a, stru
     const char *base = slash ? slash + 1 : name;
     size_t dir_len = slash ? (size_t)(slash - name) : 0;
 
-    bool opaque = strcmp(base, ".wh..wh..opq") == 0, aufs_link_dir = false;
-    if (!opaque && strncmp(name, ".wh..wh.", 8) == 0) {
-        /* aufs bookkeeping at the top; its .wh..wh.plnk holds hard link targets, dropped at
-         * the end */
-        if (strcspn(name, "/") != 12 || strncmp(name, ".wh..wh.plnk", 12) != 0)
-            return 0;
-        w->aufs_links = aufs_link_dir = true;
-    } else if (!opaque && strncmp(base, ".wh..wh.", 8) == 0) {
+    enum tug_whiteout wh = tug_layer_whiteout(name, base);
+    if (wh == TUG_WH_SKIP)
         return 0;
-    }
+    w->aufs_links |= wh == TUG_WH_AUFS_LINK;
 
     uint32_t dir = 0;
     if (dir_len > 0 && (r = resolve_dir(w, name, dir_len, true, &dir)) < 0)
         return entry_error(err, -r, name, "open parent directory");
-    if (opaque)
+    if (wh == TUG_WH_OPAQUE)
         return set_xattr(&w->inodes[w->nodes[dir].ino], "trusted.overlay.opaque", "y", 1, name,
                          err);
-    if (!aufs_link_dir && strncmp(base, ".wh.", 4) == 0)
+    if (wh == TUG_WH_HIDE)
         return add_whiteout(w, e, dir, base + 4, err);
 
     const char *hardlink = archive_entry_hardlink(e);
