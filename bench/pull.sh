@@ -6,7 +6,11 @@
 # and ratios. Every pull goes into a directory that never held anything (docker: a new daemon
 # on a new data root each time) and stores are deleted only at the end: on a disk mounted with
 # `discard`, as this VM's is, writing over space just freed costs 2-4x, and no engine should pay
-# for the previous run's deletion. Part 2 (tug only): with 100 tiny images in one tug root, the median latency
+# for the previous run's deletion. Then the same again into space just freed: before each timed
+# pull the previous round's store is deleted (what users who pull and remove images get).
+# tug runs twice: with its EROFS layers (the default where the kernel has EROFS) and with the
+# directory layers forced (TUG_LAYER_FORMAT=directory), same binary. Then `tug rmi` of the
+# image, per format. Part 2 (tug only): with 100 tiny images in one tug root, the median latency
 # of `tug images` and `tug image inspect`. Missing engines are skipped with a hint.
 # Env: TUG (./build/tug) BENCH_RUNS (3) BENCH_LIST_RUNS (20) BENCH_IMAGES (100)
 #      BENCH_CACHE (/var/tmp/tug-bench) BENCH_MIRROR (http://deb.debian.org/debian)
@@ -124,14 +128,33 @@ push_image() {
 
 tug_ok() { command -v "$TUG" >/dev/null && "$TUG" --version >/dev/null 2>&1; }
 
-pull_tug() {
-  local root=$WORK/tug-root-$1 t0 t1
+# SPACE=fresh: every store in space never used; SPACE=freed: the previous round's store is
+# deleted (and the deletion synced) just before the timed pull
+SPACE=fresh
+
+# free_previous ENGINE N: in freed mode, delete round N-1's store of ENGINE
+free_previous() {
+  [[ $SPACE == freed ]] || return 0
+  case $1 in
+  docker) rm_store "$DOCKER_DIR/data-$SPACE-$2" ;;
+  podman) rm_store "$WORK/podman-root-$SPACE-$2" ;;
+  *) rm_store "$WORK/$1-root-$SPACE-$2" ;;
+  esac
+  sync
+}
+
+# pull_tug_as NAME FORMAT N
+pull_tug_as() {
+  local root=$WORK/$1-root-$SPACE-$3 t0 t1
+  free_previous "$1" $(($3 - 1))
   sync
   t0=$(now_ns)
-  "$TUG" --root "$root" pull "$REGISTRY/$REF_PATH" >>"$WORK/tug.log" 2>&1 || return 1
+  TUG_LAYER_FORMAT=$2 "$TUG" --root "$root" pull "$REGISTRY/$REF_PATH" >>"$WORK/$1.log" 2>&1 || return 1
   t1=$(now_ns)
   echo $(((t1 - t0) / 1000000))
 }
+pull_tug() { pull_tug_as tug erofs "$1"; }
+pull_tugdir() { pull_tug_as tugdir directory "$1"; }
 
 DOCKER_CLI=docker
 [[ -x /usr/bin/docker ]] && DOCKER_CLI=/usr/bin/docker # the client packaged with dockerd
@@ -166,7 +189,8 @@ stop_dockerd() {
 
 pull_docker() {
   local t0 t1 rc=0
-  start_dockerd "$DOCKER_DIR/data-$1" >&2 || return 1
+  free_previous docker $(($1 - 1))
+  start_dockerd "$DOCKER_DIR/data-$SPACE-$1" >&2 || return 1
   sync
   t0=$(now_ns)
   docker_cli pull -q "$REGISTRY/$REF_PATH" >>"$WORK/docker.log" 2>&1 || rc=1
@@ -177,7 +201,8 @@ pull_docker() {
 }
 
 pull_podman() {
-  local root=$WORK/podman-root-$1 run=$WORK/podman-run-$1 t0 t1
+  local root=$WORK/podman-root-$SPACE-$1 run=$WORK/podman-run-$SPACE-$1 t0 t1
+  free_previous podman $(($1 - 1))
   sync
   t0=$(now_ns)
   podman --root "$root" --runroot "$run" --storage-driver overlay --events-backend file \
@@ -189,9 +214,15 @@ pull_podman() {
 
 # bench ENGINE: runs pull_ENGINE $RUNS times; sets RESULT to the median in ms ("" on failure)
 bench() {
-  local engine=$1 i ms
+  local engine=$1 i ms first=1
   local -a times=()
-  for ((i = 1; i <= RUNS; i++)); do
+  # freed: round 0 is an untimed pull whose store round 1 deletes
+  if [[ $SPACE == freed ]]; then
+    first=0
+    "pull_$engine" 0 >/dev/null || true
+  fi
+  for ((i = first; i <= RUNS; i++)); do
+    ((i == 0)) && continue
     if ! ms=$("pull_$engine" "$i"); then
       echo "$engine: pull failed: $(tail -n 1 "$WORK/$engine.log")" >&2
       RESULT=
@@ -294,38 +325,77 @@ size=$(skopeo inspect --raw --tls-verify=false "docker://$REGISTRY/$REF_PATH" | 
 files=$(find "$CACHE/rootfs" -xdev | wc -l)
 log "image: $(awk -v s="$size" 'BEGIN {printf "%.1f", s / 1048576}') MiB compressed, $files files; $RUNS runs each"
 
-declare -A MED=()
-SKIPS=()
-if tug_ok; then
-  bench tug && MED[tug]=$RESULT || SKIPS+=("tug: skipped (pull failed, see above)")
-else
-  SKIPS+=("tug: skipped ($TUG does not run: build it with make)")
+# one_space fresh|freed: every engine, medians and ratios against tug (EROFS) on one line
+one_space() {
+  SPACE=$1
+  local -A MED=()
+  local -a SKIPS=()
+  if tug_ok; then
+    bench tug && MED[tug]=$RESULT || SKIPS+=("tug: skipped (pull failed, see above)")
+    bench tugdir && MED[tugdir]=$RESULT || SKIPS+=("tug (directory layers): skipped (pull failed)")
+  else
+    SKIPS+=("tug: skipped ($TUG does not run: build it with make)")
+  fi
+  if command -v dockerd >/dev/null; then
+    bench docker && MED[docker]=$RESULT ||
+      SKIPS+=("docker: skipped (dockerd did not start or the pull failed: see above and $DOCKER_DIR/dockerd.log)")
+  else
+    SKIPS+=("docker: skipped (dockerd not installed: apt-get install docker.io)")
+  fi
+  if command -v podman >/dev/null; then
+    bench podman && MED[podman]=$RESULT || SKIPS+=("podman: skipped (pull failed, see above)")
+  else
+    SKIPS+=("podman: skipped (podman not installed: apt-get install podman)")
+  fi
+  local s e line="pull into $1 space:"
+  for s in "${SKIPS[@]}"; do echo "$s"; done
+  for e in tug tugdir docker podman; do
+    [[ -n ${MED[$e]:-} ]] || continue
+    line+=" $e $(fmt_s "${MED[$e]}")s"
+    [[ $e != tug && -n ${MED[tug]:-} ]] && line+=" ($(ratio "${MED[$e]}" "${MED[tug]}")x)"
+    line+=" "
+  done
+  echo "${line% }"
+  if [[ -n ${MED[tug]:-} && -n ${MED[docker]:-} ]]; then
+    local r
+    r=$(ratio "${MED[docker]}" "${MED[tug]}")
+    awk -v r="$r" 'BEGIN {exit !(r >= 6)}' && echo "goal (6x docker, $1 space): MET" ||
+      echo "goal (6x docker, $1 space): MISSED (${r}x)"
+  fi
+  [[ -n ${MED[tug]:-} ]] && TUG_OK=1
+  return 0
+}
+
+# rmi of the big image, per layer format: median of RUNS (each a pull, untimed, then rmi)
+bench_rmi() {
+  local name=$1 fmt=$2 i t0 t1 root
+  local -a times=()
+  for ((i = 1; i <= RUNS; i++)); do
+    root=$WORK/rmi-$name-$i
+    TUG_LAYER_FORMAT=$fmt "$TUG" --root "$root" pull -q "$REGISTRY/$REF_PATH" >/dev/null 2>&1 || return 1
+    # a container ran on it: the layers are mounted (EROFS) and in the page cache
+    "$TUG" --root "$root" run --rm --network none "$REGISTRY/$REF_PATH" true >/dev/null 2>&1 || return 1
+    sync
+    t0=$(now_ns)
+    "$TUG" --root "$root" rmi "$REGISTRY/$REF_PATH" >/dev/null 2>&1 || return 1
+    t1=$(now_ns)
+    times+=("$(((t1 - t0) / 1000000))")
+    rm_store "$root"
+  done
+  median "${times[@]}"
+}
+
+TUG_OK=
+one_space fresh
+one_space freed
+if [[ -n $TUG_OK ]]; then
+  rmi_e=$(bench_rmi erofs erofs) || rmi_e=
+  rmi_d=$(bench_rmi dir directory) || rmi_d=
+  echo "rmi: tug ${rmi_e:-?} ms (EROFS layers)  ${rmi_d:-?} ms (directory layers)"
+  [[ -n $rmi_e ]] && { ((rmi_e < 50)) && echo "goal (rmi under 50 ms): MET" || echo "goal (rmi under 50 ms): MISSED"; }
 fi
 
-if command -v dockerd >/dev/null; then
-  bench docker && MED[docker]=$RESULT ||
-    SKIPS+=("docker: skipped (dockerd did not start or the pull failed: see above and $DOCKER_DIR/dockerd.log)")
-else
-  SKIPS+=("docker: skipped (dockerd not installed: apt-get install docker.io)")
-fi
-
-if command -v podman >/dev/null; then
-  bench podman && MED[podman]=$RESULT || SKIPS+=("podman: skipped (pull failed, see above)")
-else
-  SKIPS+=("podman: skipped (podman not installed: apt-get install podman)")
-fi
-
-for s in "${SKIPS[@]}"; do echo "$s"; done
-line="pull:"
-for e in tug docker podman; do
-  [[ -n ${MED[$e]:-} ]] || continue
-  line+=" $e $(fmt_s "${MED[$e]}")s"
-  [[ $e != tug && -n ${MED[tug]:-} ]] && line+=" ($(ratio "${MED[$e]}" "${MED[tug]}")x)"
-  line+=" "
-done
-echo "${line% }"
-
-if [[ -n ${MED[tug]:-} ]]; then
+if [[ -n $TUG_OK ]]; then
   bench_listing
 else
   echo "list: skipped (needs a working tug pull)"

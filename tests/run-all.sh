@@ -18,7 +18,11 @@ FUZZ_BUILD=${FUZZ_BUILD:-build-fuzz}
 # The bats files run a second time against the ASan+UBSan tug: images, formats, bad input,
 # crashes, imports, volumes, and the container files that parse flags, specs and logs
 # (about 2.5 minutes more on a 2-core VM under load).
-ASAN_BATS=${ASAN_BATS:-010-images 020-formats 040-bad-input 050-crash 060-import 100-run 110-lifecycle 120-isolation 140-logs-ps 300-volumes 030-auth 510-login 530-commit 400-build 520-save-load 450-build-stages 700-erofs}
+ASAN_BATS=${ASAN_BATS:-010-images 020-formats 040-bad-input 050-crash 060-import 100-run 110-lifecycle 120-isolation 140-logs-ps 300-volumes 030-auth 510-login 530-commit 400-build 520-save-load 450-build-stages 800-serve 700-erofs}
+# Layers are EROFS images where the kernel has EROFS (this VM); these files run once more with
+# the directory layers forced, the fallback of kernels without it and the format of older
+# stores (docs/store.md, "Layer formats").
+DIR_BATS=${DIR_BATS:-010-images 050-crash 055-hostile-images 060-import 100-run 110-lifecycle 400-build 410-layer-diff 420-build-mounts 430-build-add 450-build-stages 520-save-load 530-commit 540-cp}
 passed=0 failed=0 skipped=0
 
 # count_tap FILE STATUS: sets c_passed, c_failed, c_skipped from a bats TAP stream and bats'
@@ -136,6 +140,18 @@ if ! command -v bats >/dev/null; then
   failed=$((failed + 1))
 else
   run_bats "${TUG:-$PWD/$BUILD/tug}" bats tests/system
+
+  section "system tests again with directory layers (TUG_LAYER_FORMAT=directory): $DIR_BATS"
+  files=()
+  for f in $DIR_BATS; do
+    if [[ -f tests/system/$f.bats ]]; then
+      files+=("tests/system/$f.bats")
+    else
+      echo "!! DIR_BATS names tests/system/$f.bats, which does not exist"
+      failed=$((failed + 1))
+    fi
+  done
+  TUG_LAYER_FORMAT=directory run_bats "${TUG:-$PWD/$BUILD/tug}" bats-dir "${files[@]}"
 
   section "system tests again under ASan+UBSan ($ASAN_BUILD/tug): $ASAN_BATS"
   files=()

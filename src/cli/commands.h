@@ -20,6 +20,7 @@ int cmd_image_prune(cli_ctx *ctx, int argc, char **argv);
 int cmd_inspect(cli_ctx *ctx, int argc, char **argv);
 int cmd_system_df(cli_ctx *ctx, int argc, char **argv);
 int cmd_system_check(cli_ctx *ctx, int argc, char **argv);
+int cmd_system_migrate(cli_ctx *ctx, int argc, char **argv);
 int cmd_version(cli_ctx *ctx, int argc, char **argv);
 int cmd_info(cli_ctx *ctx, int argc, char **argv);
 int cmd_events(cli_ctx *ctx, int argc, char **argv);
@@ -54,6 +55,7 @@ int cmd_export(cli_ctx *ctx, int argc, char **argv);
 int cmd_stats(cli_ctx *ctx, int argc, char **argv);
 int cmd_update(cli_ctx *ctx, int argc, char **argv);
 int cmd_cp(cli_ctx *ctx, int argc, char **argv);
+int cmd_serve(cli_ctx *ctx, int argc, char **argv);
 
 /* ps's row of a container (ps.c), which system df -v shows too. */
 struct tug_container;

@@ -24,13 +24,14 @@ enum {
     O_RM = 1000, O_NAME, O_ENTRYPOINT, O_INIT, O_READONLY, O_TMPFS, O_MEMSWAP, O_CPUS,
     O_PIDS, O_CAPADD, O_CAPDROP, O_PRIV, O_SECOPT, O_RESTART, O_STOPSIG, O_STOPTIMEOUT,
     O_ULIMIT, O_SHM, O_LOGOPT, O_LOGDRIVER, O_ENVFILE, O_NETWORK, O_PULL, O_PLATFORM, O_HELP,
-    O_CIDFILE, O_SIGPROXY, O_ALIAS, O_IP, O_DNS, O_ADDHOST, O_PUBALL,
+    O_CIDFILE, O_SIGPROXY, O_ALIAS, O_IP, O_IP6, O_DNS, O_ADDHOST, O_PUBALL,
     O_MOUNT, O_VOLFROM, O_DEVICE, O_DEVRULE, O_SYSCTL,
     O_GROUPADD, O_IPC, O_PID, O_UTS, O_USERNS, O_CGROUPNS, O_CPUSET_CPUS, O_CPUSET_MEMS,
     O_CPU_PERIOD, O_CPU_QUOTA, O_BLKIO_WEIGHT, O_MEM_RESV, O_SWAPPINESS, O_OOM_KILL_DISABLE,
     O_OOM_SCORE_ADJ, O_LABELFILE, O_DOMAINNAME, O_ANNOTATION, O_DETACHKEYS, O_CGROUP_PARENT,
     O_DEV_READ_BPS, O_DEV_WRITE_BPS, O_DEV_READ_IOPS, O_DEV_WRITE_IOPS, O_RUNTIME,
-    O_VOLDRIVER, O_NOTRUST, O_WEIGHT_DEVICE, O_ISOLATION,
+    O_VOLDRIVER, O_NOTRUST, O_WEIGHT_DEVICE, O_ISOLATION, O_CPU_RT_PERIOD, O_CPU_RT_RUNTIME,
+    O_GPUS,
 };
 
 /* the health check flags (health_flag) */
@@ -88,6 +89,7 @@ static const struct option create_opts[] = {
     {"publish-all", no_argument, NULL, 'P'},
     {"network-alias", required_argument, NULL, O_ALIAS},
     {"ip", required_argument, NULL, O_IP},
+    {"ip6", required_argument, NULL, O_IP6},
     {"dns", required_argument, NULL, O_DNS},
     {"add-host", required_argument, NULL, O_ADDHOST},
     {"dns-search", required_argument, NULL, O_DNSSEARCH},
@@ -115,6 +117,9 @@ static const struct option create_opts[] = {
     {"cpuset-mems", required_argument, NULL, O_CPUSET_MEMS},
     {"cpu-period", required_argument, NULL, O_CPU_PERIOD},
     {"cpu-quota", required_argument, NULL, O_CPU_QUOTA},
+    {"cpu-rt-period", required_argument, NULL, O_CPU_RT_PERIOD},
+    {"cpu-rt-runtime", required_argument, NULL, O_CPU_RT_RUNTIME},
+    {"gpus", required_argument, NULL, O_GPUS},
     {"blkio-weight", required_argument, NULL, O_BLKIO_WEIGHT},
     {"memory-reservation", required_argument, NULL, O_MEM_RESV},
     {"memory-swappiness", required_argument, NULL, O_SWAPPINESS},
@@ -163,6 +168,8 @@ static const struct {
     {"--cidfile string", "Write the container ID to the file", false},
     {"--cpu-period int", "Limit CPU CFS (Completely Fair Scheduler) period", false},
     {"--cpu-quota int", "Limit CPU CFS (Completely Fair Scheduler) quota", false},
+    {"--cpu-rt-period int", "Limit CPU real-time period in microseconds", false},
+    {"--cpu-rt-runtime int", "Limit CPU real-time runtime in microseconds", false},
     {"-c, --cpu-shares int", "CPU shares (relative weight)", false},
     {"--cpus decimal", "Number of CPUs", false},
     {"--cpuset-cpus string", "CPUs in which to allow execution (0-3, 0,1)", false},
@@ -199,12 +206,14 @@ static const struct {
                                        "(default 0s)", false},
     {"--health-timeout duration", "Maximum time to allow one check to run (ms|s|m|h) "
                                   "(default 0s)", false},
+    {"--gpus gpu-request", "GPU devices to add to the container ('all' to pass all GPUs)", false},
     {"--group-add list", "Add additional groups to join", false},
     {"-h, --hostname string", "Container host name", false},
     {"--init", "Run an init inside the container that forwards signals and reaps processes",
      false},
     {"-i, --interactive", "Keep STDIN open even if not attached", false},
     {"--ip string", "IPv4 address (e.g., 172.30.100.104)", false},
+    {"--ip6 string", "IPv6 address (e.g., 2001:db8::33)", false},
     {"--ipc string", "IPC mode to use", false},
     {"--isolation string", "Container isolation technology", false},
     {"-l, --label list", "Set meta data on a container", false},
@@ -796,7 +805,7 @@ int parse_create_flags(cli_ctx *ctx, int argc, char **argv, bool for_run, create
     json_object_set_new(f->request, "HostConfig", hc);
     json_t *env = json_object_get(cfg, "Env");
     const char *short_opts = for_run ? "+dite:w:u:h:m:c:l:a:p:Pv:q" : "+ite:w:u:h:m:c:l:a:p:Pv:q";
-    const char *network = NULL, *ip = NULL;
+    const char *network = NULL, *ip = NULL, *ip6 = NULL;
     /* a flag error returns from anywhere in the loop */
     json_auto_t *aliases = json_array();
     long long memory = 0, swap = 0;
@@ -957,6 +966,16 @@ int parse_create_flags(cli_ctx *ctx, int argc, char **argv, bool for_run, create
             json_array_append_new(json_object_get(hc, "Devices"), m);
             break;
         }
+        case O_GPUS: {
+            tug_error *err = NULL;
+            json_t *req = tug_gpu_request_parse(optarg, &err);
+            if (req == NULL)
+                return bad_value_error(ctx, optarg, "--gpus", err);
+            if (!json_is_array(json_object_get(hc, "DeviceRequests")))
+                json_object_set_new(hc, "DeviceRequests", json_array());
+            json_array_append_new(json_object_get(hc, "DeviceRequests"), req);
+            break;
+        }
         case O_DEVRULE: {
             tug_error *err = NULL;
             tug_device_rule rule;
@@ -1082,6 +1101,13 @@ int parse_create_flags(cli_ctx *ctx, int argc, char **argv, bool for_run, create
             if (inet_pton(AF_INET, optarg, b) != 1)
                 return cli_bad_value(ctx, optarg, "--ip", "not an IPv4 address");
             ip = optarg;
+            break;
+        }
+        case O_IP6: {
+            unsigned char b[16];
+            if (inet_pton(AF_INET6, optarg, b) != 1)
+                return cli_bad_value(ctx, optarg, "--ip6", "not an IPv6 address");
+            ip6 = optarg;
             break;
         }
         case O_DNS: {
@@ -1340,11 +1366,15 @@ int parse_create_flags(cli_ctx *ctx, int argc, char **argv, bool for_run, create
             break;
         case O_CPU_PERIOD:
         case O_CPU_QUOTA:
+        case O_CPU_RT_PERIOD:
+        case O_CPU_RT_RUNTIME:
         case O_SWAPPINESS:
         case O_OOM_SCORE_ADJ:
         case O_BLKIO_WEIGHT: {
             const char *flag = c == O_CPU_PERIOD    ? "--cpu-period"
                                : c == O_CPU_QUOTA   ? "--cpu-quota"
+                               : c == O_CPU_RT_PERIOD ? "--cpu-rt-period"
+                               : c == O_CPU_RT_RUNTIME ? "--cpu-rt-runtime"
                                : c == O_SWAPPINESS  ? "--memory-swappiness"
                                : c == O_OOM_SCORE_ADJ ? "--oom-score-adj"
                                                       : "--blkio-weight";
@@ -1357,6 +1387,8 @@ int parse_create_flags(cli_ctx *ctx, int argc, char **argv, bool for_run, create
             json_object_set_new(hc,
                                 c == O_CPU_PERIOD    ? "CpuPeriod"
                                 : c == O_CPU_QUOTA   ? "CpuQuota"
+                                : c == O_CPU_RT_PERIOD ? "CpuRealtimePeriod"
+                                : c == O_CPU_RT_RUNTIME ? "CpuRealtimeRuntime"
                                 : c == O_SWAPPINESS  ? "MemorySwappiness"
                                 : c == O_OOM_SCORE_ADJ ? "OomScoreAdj"
                                                        : "BlkioWeight",
@@ -1452,20 +1484,23 @@ int parse_create_flags(cli_ctx *ctx, int argc, char **argv, bool for_run, create
                     mode);
         json_object_set_new(hc, "PortBindings", json_object());
     }
-    if ((ip || json_array_size(aliases)) &&
+    if ((ip || ip6 || json_array_size(aliases)) &&
         (strcmp(mode, "default") == 0 || strcmp(mode, "none") == 0 ||
          strcmp(mode, "host") == 0)) {
         fprintf(stderr, "Error: %s is only supported on user-defined networks\n",
-                ip ? "user specified IP address" : "network-scoped alias");
+                ip || ip6 ? "user specified IP address" : "network-scoped alias");
         return EXIT_ENGINE;
     }
     json_t *ncfg = json_object(), *eps = json_object(), *ep = json_object();
     json_object_set(ep, "Aliases", aliases);
     if (json_object_get(cfg, "MacAddress"))
         json_object_set(ep, "MacAddress", json_object_get(cfg, "MacAddress"));
-    if (ip) {
+    if (ip || ip6) {
         json_t *ipam = json_object();
-        json_object_set_new(ipam, "IPv4Address", json_string(ip));
+        if (ip)
+            json_object_set_new(ipam, "IPv4Address", json_string(ip));
+        if (ip6)
+            json_object_set_new(ipam, "IPv6Address", json_string(ip6));
         json_object_set_new(ep, "IPAMConfig", ipam);
     }
     json_object_set_new(eps, strcmp(mode, "default") == 0 ? "bridge" : mode, ep);

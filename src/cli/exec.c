@@ -386,7 +386,7 @@ int cmd_exec(cli_ctx *ctx, int argc, char **argv)
     while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {
     }
     rc = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-    tug_exec_event(s, ct, "exec_die", NULL, rc);
+    tug_exec_event(s, ct, "exec_die", NULL, proc.exec_id, rc);
 out:
     for (size_t i = 0; i < nenv; i++)
         free(env[i]);

@@ -707,6 +707,7 @@ static int rmi_one(tug_store *s, const char *arg, bool force, tug_error **err)
         return -1;
     if (deleted) {
         cleanup_strv char **layers = NULL;
+        s->gc_detach = true; /* the space is given back after the command returns */
         if (tug_store_gc(s, &layers, err) < 0)
             return -1;
         print_deleted_layers(layers);
@@ -896,6 +897,7 @@ int cli_prune_images(tug_store *s, const cli_prune_opts *o, long long *reclaimed
     }
     tug_images_free(imgs, n);
     cleanup_strv char **layers = NULL;
+    s->gc_detach = true;
     if (rc == 0 && tug_store_gc(s, &layers, &err) < 0)
         rc = cli_fail(err);
     for (char **l = layers; l && *l; l++)

@@ -6,7 +6,7 @@
 
 #include "cli.h"
 #include "commands.h"
-#include "container/health.h"
+#include "container/summary.h"
 #include "container/system.h"
 #include "image/image.h"
 #include "net/network.h"
@@ -121,20 +121,7 @@ typedef struct inspect_opts {
 
 static json_t *container_doc(tug_store *s, const char *name, const inspect_opts *o, tug_error **err)
 {
-    cleanup_container tug_container *c = NULL;
-    if (tug_container_find(s, name, &c, err) < 0)
-        return NULL;
-    tug_container_refresh(s, c, NULL);
-    json_t *doc = tug_container_inspect_json(s, c);
-    json_t *health = tug_health_state_json(s, c);
-    if (health)
-        json_object_set_new(json_object_get(doc, "State"), "Health", health);
-    long long rw = 0, rootfs = 0;
-    if (doc && o->size && tug_container_disk_size(s, c, &rw, &rootfs, NULL) == 0) {
-        json_object_set_new(doc, "SizeRw", json_integer(rw));
-        json_object_set_new(doc, "SizeRootFs", json_integer(rootfs));
-    }
-    return doc;
+    return tug_container_inspect_doc(s, name, o->size, err);
 }
 
 static json_t *image_doc(tug_store *s, const char *name, const inspect_opts *o, tug_error **err)

@@ -59,6 +59,12 @@ static void emit(const char *line, const log_opts *o)
     }
     const char *stream = json_string_value(json_object_get(rec, "stream"));
     FILE *out = stream && strcmp(stream, "stderr") == 0 && !o->tty ? stderr : stdout;
+    /* stdout is buffered, stderr is not: what went to the other stream is let out first, so
+     * that both on one terminal or pipe keep the order the container wrote in (docker's too) */
+    static FILE *last;
+    if (last && last != out)
+        fflush(last);
+    last = out;
     if (o->timestamps && time_s)
         fprintf(out, "%s ", time_s);
     /* --details: the attributes (docker's labels/env log-opts) then a space */

@@ -66,6 +66,7 @@ static const cli_command container_cmds[] = {
 static const cli_command system_cmds[] = {
     {"df", cmd_system_df, "Show tug disk usage"},
     {"check", cmd_system_check, "Check the store and repair what a crash left behind"},
+    {"migrate", cmd_system_migrate, "Convert a directory store's layers to EROFS images"},
     {"events", cmd_events, "Get real time events from the server"},
     {"info", cmd_info, "Display system-wide information"},
     {"prune", cmd_system_prune, "Remove unused data"},
@@ -147,6 +148,7 @@ static const cli_command top_cmds[] = {
     {"events", cmd_events, "Get real time events from the server"},
     {"info", cmd_info, "Display system-wide information"},
     {"search", cmd_search, "Search a registry for images"},
+    {"serve", cmd_serve, "Serve the Docker Engine API on a unix socket"},
     {NULL, NULL, NULL},
 };
 
@@ -165,8 +167,8 @@ static void usage(FILE *out)
                  "      --config string              Location of client config files "
                  "(default \"$DOCKER_CONFIG\" or \"~/.docker\")\n"
                  "  -D, --debug                      Enable debug mode\n"
-                 "  -H, --host list                  Daemon socket to connect to (needs "
-                 "'tug serve', not there yet)\n"
+                 "  -H, --host list                  Daemon socket to connect to (tug "
+                 "works on the store; see 'tug serve')\n"
                  "      --insecure-registry string   A registry reached over plain HTTP or "
                  "unverified TLS\n"
                  "  -l, --log-level string           Set the logging level (\"debug\", "
@@ -316,9 +318,10 @@ int main(int argc, char **argv)
     }
     if (host) {
         /* no daemon: commands work on the store itself, an endpoint needs `tug serve` */
-        fprintf(stderr, "Cannot connect to %s: tug has no daemon and no 'tug serve' yet; leave "
-                        "out -H/--host to work on the store at %s\n",
-                host, ctx.root);
+        fprintf(stderr, "Cannot connect to %s: tug has no daemon; 'tug serve' serves the store to "
+                        "docker's clients (tug serve -H %s); leave out -H/--host to work on the "
+                        "store at %s\n",
+                host, host, ctx.root);
         return EXIT_USER;
     }
     if (strcmp(argv[optind], "help") == 0) {

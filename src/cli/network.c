@@ -13,30 +13,74 @@
 #include "runtime/container.h"
 #include "util/cleanup.h"
 #include "util/digest.h"
+#include "util/strutil.h"
 #include "util/template.h"
+
+/* --subnet and --gateway, each given once per address family, sorted into o as docker's
+ * client checks them: 0, or the exit status after the message. */
+static int net_create_addrs(const char *const *subnets, size_t ns, const char *const *gateways,
+                            size_t ng, tug_network_opts *o)
+{
+    for (size_t i = 0; i < ns; i++) {
+        const char **slot = strchr(subnets[i], ':') ? &o->subnet6 : &o->subnet;
+        if (*slot) {
+            fprintf(stderr, "Error: bridge driver doesn't support multiple subnets: give one "
+                            "IPv4 and one IPv6 --subnet at most\n");
+            return EXIT_USER;
+        }
+        *slot = subnets[i];
+    }
+    if (ng > ns) {
+        fprintf(stderr, "Error: every ip-range or gateway must have a corresponding subnet: "
+                        "give the gateway's --subnet too\n");
+        return EXIT_USER;
+    }
+    for (size_t i = 0; i < ng; i++) {
+        bool v6 = strchr(gateways[i], ':') != NULL;
+        const char **slot = v6 ? &o->gateway6 : &o->gateway;
+        if ((v6 ? o->subnet6 : o->subnet) == NULL || *slot) {
+            fprintf(stderr, "Error: no matching subnet for gateway %s: give one gateway per "
+                            "--subnet, in it\n",
+                    gateways[i]);
+            return EXIT_USER;
+        }
+        *slot = gateways[i];
+    }
+    return 0;
+}
 
 static int net_create(cli_ctx *ctx, int argc, char **argv)
 {
     static const struct option opts[] = {
         {"subnet", required_argument, NULL, 's'},  {"gateway", required_argument, NULL, 'g'},
         {"internal", no_argument, NULL, 'i'},      {"driver", required_argument, NULL, 'd'},
-        {"label", required_argument, NULL, 'l'},   HELP_OPT,
-        {NULL, 0, NULL, 0},
+        {"label", required_argument, NULL, 'l'},   {"ipv6", no_argument, NULL, '6'},
+        HELP_OPT,                                  {NULL, 0, NULL, 0},
     };
-    const char *subnet = NULL, *gateway = NULL;
-    bool internal = false;
+    const char *subnets[8], *gateways[8];
+    size_t ns = 0, ng = 0;
+    tug_network_opts o = {0};
     json_t *labels = json_object();
     int c;
     while ((c = cli_getopt(argc, argv, "d:", opts)) != -1) {
         switch (c) {
         case 's':
-            subnet = optarg;
-            break;
         case 'g':
-            gateway = optarg;
+            if ((c == 's' ? ns : ng) == TUG_ARRAY_SIZE(subnets)) {
+                json_decref(labels);
+                fprintf(stderr, "Error: bridge driver doesn't support multiple subnets\n");
+                return EXIT_USER;
+            }
+            if (c == 's')
+                subnets[ns++] = optarg;
+            else
+                gateways[ng++] = optarg;
             break;
         case 'i':
-            internal = cli_opt_on();
+            o.internal = cli_opt_on();
+            break;
+        case '6':
+            o.ipv6 = cli_opt_on();
             break;
         case 'd':
             if (strcmp(optarg, "bridge") != 0) {
@@ -56,8 +100,9 @@ static int net_create(cli_ctx *ctx, int argc, char **argv)
         case 'H':
             json_decref(labels);
             cli_print_help("tug network create [OPTIONS] NETWORK", "Create a network",
-                           "      --gateway strings   IPv4 Gateway for the master subnet\n"
+                           "      --gateway strings   IPv4 or IPv6 Gateway for the master subnet\n"
                            "      --internal          Restrict external access to the network\n"
+                           "      --ipv6              Enable IPv6 networking\n"
                            "      --label list        Set metadata on a network\n"
                            "      --subnet strings    Subnet in CIDR format\n");
             return 0;
@@ -78,15 +123,16 @@ static int net_create(cli_ctx *ctx, int argc, char **argv)
         fprintf(stderr, "Error: %s is a pre-defined network and cannot be created\n", name);
         return EXIT_USER;
     }
+    int rc = net_create_addrs(subnets, ns, gateways, ng, &o);
     tug_store *s;
-    int rc = cli_store(ctx, &s);
-    if (rc) {
+    if (rc || (rc = cli_store(ctx, &s)) != 0) {
         json_decref(labels);
         return rc;
     }
     tug_error *err = NULL;
     cleanup_network tug_network *n = NULL;
-    rc = tug_network_create(s, name, subnet, gateway, internal, labels, &n, &err);
+    o.labels = labels;
+    rc = tug_network_create_opts(s, name, &o, &n, &err);
     json_decref(labels);
     if (rc < 0)
         return cli_fail(err);
@@ -152,6 +198,43 @@ static void fixed_network_id(tug_store *s, const char *name, char id[65])
     snprintf(id, 65, "%s", digest + 7);
 }
 
+static int key_cmp(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* docker's .Labels: "k=v" pairs by key, comma separated. */
+static char *labels_text(json_t *labels)
+{
+    size_t n = json_object_size(labels), i = 0;
+    cleanup_free const char **keys = calloc(n + 1, sizeof(*keys));
+    if (keys == NULL)
+        return NULL;
+    const char *k;
+    json_t *v;
+    json_object_foreach(labels, k, v) keys[i++] = k;
+    qsort(keys, n, sizeof(*keys), key_cmp);
+    tug_strbuf b = {0};
+    for (i = 0; i < n; i++) {
+        if (i)
+            tug_strbuf_addc(&b, ',');
+        tug_strbuf_adds(&b, keys[i]);
+        tug_strbuf_addc(&b, '=');
+        tug_strbuf_adds(&b, json_string_value(json_object_get(labels, keys[i])) ?: "");
+    }
+    char *out = tug_strbuf_steal(&b);
+    return out ? out : strdup("");
+}
+
+/* docker's .CreatedAt: Go's time.Time text in UTC, "2006-01-02 15:04:05 +0000 UTC". */
+static void created_text(long long created, char *buf, size_t size)
+{
+    time_t t = (time_t)created;
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(buf, size, "%Y-%m-%d %H:%M:%S +0000 UTC", &tm);
+}
+
 static int net_ls(cli_ctx *ctx, int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -208,6 +291,11 @@ static int net_ls(cli_ctx *ctx, int argc, char **argv)
         return cli_fail(err);
     json_t *rows = json_array();
     static const char *const fixed[][2] = {{"host", "host"}, {"none", "null"}};
+    /* host and none have no record: they count as made with the default network */
+    long long def_created = 0;
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(v[i]->name, TUG_DEFAULT_NETWORK) == 0)
+            def_created = v[i]->created;
     for (size_t i = 0; i < n + 2; i++) {
         const char *name = i < n ? v[i]->name : fixed[i - n][0];
         const char *driver = i < n ? v[i]->driver : fixed[i - n][1];
@@ -227,6 +315,14 @@ static int net_ls(cli_ctx *ctx, int argc, char **argv)
         json_object_set_new(r, "Driver", json_string(driver));
         json_object_set_new(r, "Scope", json_string("local"));
         json_object_set_new(r, "Internal", json_string(i < n && v[i]->internal ? "true" : "false"));
+        json_object_set_new(r, "IPv6", json_string(i < n && v[i]->ipv6 ? "true" : "false"));
+        char created[64];
+        created_text(i < n ? v[i]->created : def_created, created, sizeof(created));
+        json_object_set_new(r, "CreatedAt", json_string(created));
+        json_t *labels = i < n && json_is_object(v[i]->labels) ? v[i]->labels : NULL;
+        cleanup_free char *lab = labels_text(labels);
+        json_object_set_new(r, "Labels", json_string(lab ? lab : ""));
+        json_object_set_new(r, "@Label", labels ? json_copy(labels) : json_object());
         json_array_append_new(rows, r);
     }
     tug_networks_free(v, n);
@@ -236,6 +332,9 @@ static int net_ls(cli_ctx *ctx, int argc, char **argv)
     json_object_set_new(header, "Driver", json_string("DRIVER"));
     json_object_set_new(header, "Scope", json_string("SCOPE"));
     json_object_set_new(header, "Internal", json_string("INTERNAL"));
+    json_object_set_new(header, "IPv6", json_string("IPV6"));
+    json_object_set_new(header, "CreatedAt", json_string("CREATED"));
+    json_object_set_new(header, "Labels", json_string("LABELS"));
     if (quiet && (format == NULL || !*format))
         format = "{{.ID}}";
     rc = cli_print_rows_typed(format, "{{.ID}}\t{{.Name}}\t{{.Driver}}\t{{.Scope}}",
@@ -362,24 +461,28 @@ static int net_connect(cli_ctx *ctx, int argc, char **argv, bool connect)
     static const struct option opts[] = {
         {"alias", required_argument, NULL, 'a'},
         {"ip", required_argument, NULL, 'i'},
+        {"ip6", required_argument, NULL, '6'},
         HELP_OPT,
         {NULL, 0, NULL, 0},
     };
     json_t *aliases = json_array();
-    const char *ip = NULL;
+    const char *ip = NULL, *ip6 = NULL;
     int c;
     while ((c = cli_getopt(argc, argv, "", opts)) != -1) {
         switch (c) {
         case 'a':
         case 'i':
+        case '6':
             if (!connect) {
                 json_decref(aliases);
                 return cli_flag_unknown(ctx);
             }
             if (c == 'a')
                 json_array_append_new(aliases, json_string(optarg));
-            else
+            else if (c == 'i')
                 ip = optarg;
+            else
+                ip6 = optarg;
             break;
         case 'H':
             json_decref(aliases);
@@ -389,6 +492,7 @@ static int net_connect(cli_ctx *ctx, int argc, char **argv, bool connect)
                                    : "Disconnect a container from a network",
                            connect ? "      --alias strings   Add network-scoped alias for the "
                                      "container\n      --ip string       IPv4 address\n"
+                                     "      --ip6 string      IPv6 address\n"
                                    : "");
             return 0;
         default:
@@ -434,7 +538,7 @@ static int net_connect(cli_ctx *ctx, int argc, char **argv, bool connect)
     }
     int r;
     if (connect)
-        r = tug_net_connect(s, ct->id, ct->pid, argv[optind], aliases, ip, &err);
+        r = tug_net_connect6(s, ct->id, ct->pid, argv[optind], aliases, ip, ip6, &err);
     else {
         cleanup_network tug_network *n = NULL;
         bool is_primary = false;

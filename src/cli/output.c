@@ -274,12 +274,7 @@ int cli_print_rows_typed(const char *format, const char *default_table, const ch
 
 bool cli_label_match(json_t *labels, const char *filter)
 {
-    const char *eq = strchr(filter, '=');
-    cleanup_free char *key = eq ? strndup(filter, (size_t)(eq - filter)) : strdup(filter);
-    json_t *v = key ? json_object_get(labels, key) : NULL;
-    if (v == NULL)
-        return false;
-    return eq == NULL || (json_is_string(v) && strcmp(json_string_value(v), eq + 1) == 0);
+    return tug_label_match(labels, filter);
 }
 
 int cli_print_documents(json_t *docs, const char *format)

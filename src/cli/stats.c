@@ -166,6 +166,8 @@ static const char update_help[] =
     "to disable (default 0)\n"
     "      --cpu-period int             Limit CPU CFS (Completely Fair Scheduler) period\n"
     "      --cpu-quota int              Limit CPU CFS (Completely Fair Scheduler) quota\n"
+    "      --cpu-rt-period int          Limit the CPU real-time period in microseconds\n"
+    "      --cpu-rt-runtime int         Limit the CPU real-time runtime in microseconds\n"
     "  -c, --cpu-shares int             CPU shares (relative weight)\n"
     "      --cpus decimal               Number of CPUs\n"
     "      --cpuset-cpus string         CPUs in which to allow execution (0-3, 0,1)\n"
@@ -192,6 +194,8 @@ static int update_flag(cli_ctx *ctx, int c, const char *arg, json_t *ch)
         {'c', "CpuShares", "-c, --cpu-shares", 'i'},
         {'P', "CpuPeriod", "--cpu-period", 'i'},
         {'Q', "CpuQuota", "--cpu-quota", 'i'},
+        {'T', "CpuRealtimePeriod", "--cpu-rt-period", 'i'},
+        {'W', "CpuRealtimeRuntime", "--cpu-rt-runtime", 'i'},
         {'U', "CpusetCpus", "--cpuset-cpus", 't'},
         {'M', "CpusetMems", "--cpuset-mems", 't'},
         {'p', "PidsLimit", "--pids-limit", 'i'},
@@ -245,6 +249,8 @@ int cmd_update(cli_ctx *ctx, int argc, char **argv)
         {"cpu-shares", required_argument, NULL, 'c'},
         {"cpu-period", required_argument, NULL, 'P'},
         {"cpu-quota", required_argument, NULL, 'Q'},
+        {"cpu-rt-period", required_argument, NULL, 'T'},
+        {"cpu-rt-runtime", required_argument, NULL, 'W'},
         {"cpuset-cpus", required_argument, NULL, 'U'},
         {"cpuset-mems", required_argument, NULL, 'M'},
         {"pids-limit", required_argument, NULL, 'p'},

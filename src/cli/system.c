@@ -14,10 +14,12 @@
 #include "prune.h"
 #include "runtime/container.h"
 #include "runtime/volume.h"
+#include "store/layer.h"
 #include "util/cleanup.h"
 #include "util/digest.h"
 #include "util/fs.h"
 #include "util/strutil.h"
+#include "util/template.h"
 
 static json_t *df_row(const char *type, long long total, long long active, long long size,
                       long long reclaimable)
@@ -46,37 +48,16 @@ static json_t *df_row(const char *type, long long total, long long active, long 
  * shares with other images apart, and how many containers use it. */
 static int df_images(tug_store *s, tug_container **ctrs, size_t n_ctrs, tug_error **err)
 {
-    tug_image **imgs = NULL;
+    tug_image_usage *u = NULL;
     size_t n = 0;
-    if (tug_store_list_images(s, &imgs, &n, err) < 0)
+    long long layers = 0;
+    if (tug_image_usage_list(s, ctrs, n_ctrs, &u, &n, &layers, err) < 0)
         return -1;
-    for (size_t i = 0; i < n; i++) { /* with their layers */
-        tug_image *full = NULL;
-        tug_error *e = NULL;
-        if (imgs[i]->n_layers == 0 && tug_store_load_image(s, imgs[i]->id, &full, &e) == 0) {
-            tug_image_free(imgs[i]);
-            imgs[i] = full;
-        }
-        tug_error_free(e);
-    }
-    json_t *uses = json_object(); /* chain ID -> the number of images with the layer */
-    for (size_t i = 0; i < n; i++)
-        for (size_t j = 0; j < imgs[i]->n_layers; j++) {
-            const char *chain = imgs[i]->layers[j].chain_id;
-            json_object_set_new(uses, chain,
-                                json_integer(json_integer_value(json_object_get(uses, chain)) + 1));
-        }
     cli_table *t = cli_table_new();
     cli_table_add(t, "REPOSITORY\tTAG\tIMAGE ID\tCREATED\tSIZE\tSHARED SIZE\tUNIQUE SIZE\t"
                      "CONTAINERS");
     for (size_t i = 0; i < n; i++) {
-        tug_image *img = imgs[i];
-        long long shared = 0, used = 0;
-        for (size_t j = 0; j < img->n_layers; j++)
-            if (json_integer_value(json_object_get(uses, img->layers[j].chain_id)) > 1)
-                shared += img->layers[j].size;
-        for (size_t j = 0; j < n_ctrs; j++)
-            used += ctrs[j]->image_id && strcmp(ctrs[j]->image_id, img->id) == 0;
+        tug_image *img = u[i].img;
         cleanup_free char *repo = NULL, *tag = NULL;
         if (img->n_tags > 0) {
             const char *full = img->tags[0], *colon = strrchr(full, ':');
@@ -86,21 +67,18 @@ static int df_images(tug_store *s, tug_container **ctrs, size_t n_ctrs, tug_erro
         }
         cleanup_free char *ago = tug_time_ago(img->created);
         cleanup_free char *size = tug_human_size((double)img->size, 3);
-        cleanup_free char *sh = tug_human_size((double)shared, 4);
-        cleanup_free char *uniq = tug_human_size((double)(img->size - shared), 4);
+        cleanup_free char *sh = tug_human_size((double)u[i].shared, 4);
+        cleanup_free char *uniq = tug_human_size((double)(img->size - u[i].shared), 4);
         cleanup_free char *line = NULL;
         if (asprintf(&line, "%s\t%s\t%.12s\t%s\t%s\t%s\t%s\t%lld", repo ? repo : "<none>",
                      tag ? tag : "<none>", tug_digest_hex(img->id), ago ? ago : "",
-                     size ? size : "", sh ? sh : "", uniq ? uniq : "", used) >= 0)
+                     size ? size : "", sh ? sh : "", uniq ? uniq : "", u[i].containers) >= 0)
             cli_table_add(t, line);
     }
     printf("Images space usage:\n\n");
     cli_table_flush(t, stdout);
     cli_table_free(t);
-    json_decref(uses);
-    for (size_t i = 0; i < n; i++)
-        tug_image_free(imgs[i]);
-    free(imgs);
+    tug_image_usage_free(u, n);
     return 0;
 }
 
@@ -163,6 +141,33 @@ static int df_volumes(tug_store *s, tug_error **err)
     return 0;
 }
 
+/* system df -v, build cache: one line per cache row and cache mount, as docker's. */
+static int df_build_cache(tug_store *s)
+{
+    tug_error *err = NULL;
+    tug_build_cache_entry *list = NULL;
+    size_t n = 0;
+    if (tug_build_cache_list(s, &list, &n, &err) < 0)
+        return cli_fail(err);
+    cli_table *t = cli_table_new();
+    cli_table_add(t, "CACHE ID\tCACHE TYPE\tSIZE\tCREATED\tLAST USED\tUSAGE\tSHARED");
+    for (size_t i = 0; i < n; i++) {
+        const tug_build_cache_entry *e = &list[i];
+        cleanup_free char *size = tug_human_size((double)e->size, 3);
+        cleanup_free char *made = tug_time_ago(e->created);
+        cleanup_free char *used = tug_time_ago(e->last_used);
+        cleanup_free char *line = NULL;
+        if (asprintf(&line, "%.12s%s\t%s\t%s\t%s\t%s\t%d\t%s", e->id, e->in_use ? "*" : "",
+                     e->type, size ? size : "", made ? made : "", used ? used : "", e->usage,
+                     e->shared ? "true" : "false") >= 0)
+            cli_table_add(t, line);
+    }
+    cli_table_flush(t, stdout);
+    cli_table_free(t);
+    free(list);
+    return 0;
+}
+
 static int df_verbose(tug_store *s)
 {
     tug_error *err = NULL;
@@ -180,8 +185,8 @@ static int df_verbose(tug_store *s)
     if (tug_build_cache_usage(s, &bc_rows, &bc_size, &bc_reclaim, &err) < 0)
         return cli_fail(err);
     cleanup_free char *bc = tug_human_size((double)bc_size, 4);
-    printf("\nBuild cache usage: %s\n", bc ? bc : "");
-    return 0;
+    printf("\nBuild cache usage: %s\n\n", bc ? bc : "");
+    return df_build_cache(s);
 }
 
 int cmd_system_df(cli_ctx *ctx, int argc, char **argv)
@@ -358,6 +363,33 @@ static int print_formatted(json_t *doc, const char *format)
     return rc;
 }
 
+/* version's and info's --format: docker names the template ("version" or none) and the Go
+ * types of its data in its messages; a template that fails prints a bare line and exits 1. */
+static int print_typed(json_t *doc, const char *format, const char *name,
+                       const char *const *types)
+{
+    if (strcmp(format, "json") == 0)
+        return print_formatted(doc, format);
+    tug_error *err = NULL;
+    cleanup_template tug_template *t = NULL;
+    if (tug_template_parse_named(name, format, &t, &err) < 0) {
+        fprintf(stderr, "template parsing error: %s\n", err && err->msg ? err->msg : "");
+        tug_error_free(err);
+        return EXIT_TEMPLATE_PARSE;
+    }
+    cleanup_free char *out = NULL, *partial = NULL;
+    const tug_template_opts opts = {.field_types = types, .ret_partial = &partial};
+    if (tug_template_render_opts(t, doc, &opts, &out, &err) < 0) {
+        printf("%s\n", partial ? partial : "");
+        fflush(stdout);
+        fprintf(stderr, "%s\n", err && err->msg ? err->msg : "");
+        tug_error_free(err);
+        return EXIT_USER;
+    }
+    printf("%s\n", out);
+    return 0;
+}
+
 /* The flags of info and version: --format alone. Returns -1 after --help. */
 static int format_only(cli_ctx *ctx, int argc, char **argv, const char *usage, const char *summary,
                        const char **ret_format)
@@ -453,8 +485,13 @@ int cmd_info(cli_ctx *ctx, int argc, char **argv)
     json_t *info = NULL;
     if (tug_engine_info(s, ro.insecure_registries, &info, &err) < 0)
         return cli_fail(err);
+    static const char *const info_types[] = {
+        "",           "system.dockerInfo",   "Plugins",        "system.PluginsInfo",
+        "Swarm",      "swarm.Info",          "RegistryConfig", "*registry.ServiceConfig",
+        "ClientInfo", "*system.clientInfo",  NULL,
+    };
     if (format && *format)
-        rc = print_formatted(info, format);
+        rc = print_typed(info, format, "", info_types);
     else
         print_info(info);
     json_decref(info);
@@ -481,8 +518,12 @@ int cmd_version(cli_ctx *ctx, int argc, char **argv)
     json_object_set_new(doc, "Client", client);
     json_t *server = tug_engine_version();
     json_object_set_new(doc, "Server", server);
+    static const char *const version_types[] = {
+        "",       "system.versionInfo", "Client", "system.clientVersion",
+        "Server", "*types.Version",     NULL,
+    };
     if (format && *format) {
-        rc = print_formatted(doc, format);
+        rc = print_typed(doc, format, "version", version_types);
         json_decref(doc);
         return rc;
     }
@@ -664,4 +705,45 @@ int cmd_system_prune(cli_ctx *ctx, int argc, char **argv)
     rc = step > rc ? step : rc;
     cli_prune_total(reclaimed);
     return rc;
+}
+
+static void converted(const char *chain, long long size, void *ud)
+{
+    (void)ud;
+    cleanup_free char *h = tug_human_size((double)size, 3);
+    printf("Converted %.19s (%s)\n", chain, h ? h : "");
+    fflush(stdout);
+}
+
+int cmd_system_migrate(cli_ctx *ctx, int argc, char **argv)
+{
+    static const struct option opts[] = {
+        HELP_OPT,
+        {NULL, 0, NULL, 0},
+    };
+    int c;
+    while ((c = cli_getopt(argc, argv, "", opts)) != -1) {
+        switch (c) {
+        case 'H':
+            cli_print_help("tug system migrate",
+                           "Convert a directory store's layers to EROFS images (docs/store.md)",
+                           "");
+            return 0;
+        default:
+            return cli_flag_error(ctx);
+        }
+    }
+    int rc = cli_no_operands(ctx, argc, argv);
+    if (rc)
+        return rc;
+    tug_store *s;
+    if ((rc = cli_store(ctx, &s)) != 0)
+        return rc;
+    tug_error *err = NULL;
+    int n = tug_store_convert_layers(s, converted, NULL, &err);
+    if (n < 0)
+        return cli_fail(err);
+    printf("%d layer%s converted; the store writes EROFS layers from now on\n", n,
+           n == 1 ? "" : "s");
+    return 0;
 }

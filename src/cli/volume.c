@@ -110,6 +110,7 @@ static int vol_ls(cli_ctx *ctx, int argc, char **argv)
     const char *format = NULL;
     const char *filters[32];
     size_t nf = 0;
+    tug_error *ferr = NULL;
     int c;
     while ((c = cli_getopt(argc, argv, "qf:", opts)) != -1) {
         switch (c) {
@@ -120,17 +121,8 @@ static int vol_ls(cli_ctx *ctx, int argc, char **argv)
             format = optarg;
             break;
         case 'f':
-            if (strncmp(optarg, "dangling=", 9) != 0 && strncmp(optarg, "name=", 5) != 0 &&
-                strncmp(optarg, "label=", 6) != 0 && strncmp(optarg, "driver=", 7) != 0) {
-                fprintf(stderr, "Error: invalid filter '%s'\n", optarg);
-                return EXIT_USER;
-            }
-            if (strncmp(optarg, "dangling=", 9) == 0 && strcmp(optarg + 9, "true") != 0 &&
-                strcmp(optarg + 9, "false") != 0 && strcmp(optarg + 9, "1") != 0 &&
-                strcmp(optarg + 9, "0") != 0) {
-                fprintf(stderr, "Error: invalid filter 'dangling=%s'\n", optarg + 9);
-                return EXIT_USER;
-            }
+            if (tug_volume_filter_check(optarg, &ferr) < 0)
+                return cli_fail(ferr);
             if (nf < TUG_ARRAY_SIZE(filters))
                 filters[nf++] = optarg;
             break;
@@ -165,25 +157,7 @@ static int vol_ls(cli_ctx *ctx, int argc, char **argv)
             json_decref(rows);
             return cli_fail(err);
         }
-        bool keep = true;
-        /* filters of one kind are or-ed, kinds are and-ed, as in docker; kept simple: a name
-         * or label filter must match, dangling must agree */
-        bool name_seen = false, name_ok = false;
-        for (size_t k = 0; k < nf; k++) {
-            const char *f = filters[k];
-            if (strncmp(f, "dangling=", 9) == 0) {
-                bool want = strcmp(f + 9, "true") == 0 || strcmp(f + 9, "1") == 0;
-                keep &= want == (nu == 0);
-            } else if (strncmp(f, "name=", 5) == 0) {
-                name_seen = true;
-                name_ok |= strstr(v[i]->name, f + 5) != NULL;
-            } else if (strncmp(f, "label=", 6) == 0) {
-                keep &= cli_label_match(v[i]->labels, f + 6);
-            } else if (strncmp(f, "driver=", 7) == 0) {
-                keep &= strcmp(f + 7, "local") == 0;
-            }
-        }
-        if (!keep || (name_seen && !name_ok))
+        if (!tug_volume_filters_match(v[i], nu, filters, nf))
             continue;
         json_t *r = tug_volume_inspect_json(s, v[i]);
         /* the fields docker's volume ls templates know */

@@ -2,7 +2,8 @@
  * port 53 (UDP and TCP), bound to the network's bridge so that no other interface of the host
  * hears it. Names come from a file tug rewrites atomically whenever a container joins or leaves
  * a user network (src/lib/net/dns.c writes it), one line per endpoint:
- *     <network id> <ip> <container id> <name> <name>...
+ *     <network id> <ip>[,<ipv6>] <container id> <name> <name>...
+ * (the IPv6 address on networks with IPv6: AAAA questions and ip6.arpa PTR get it)
  * A client sees the names of every network its container is on. Other names are forwarded to
  * the host's resolvers (the nameserver lines of a resolv.conf, read again when it changes), or
  * to the container's own (--dns), which a line "@dns <container id> <ip>..." gives.
@@ -52,6 +53,8 @@
 typedef struct row {
     char *net, *ctr, *names; /* names: space separated, into the file's buffer */
     struct in_addr ip;
+    struct in6_addr ip6;
+    bool has6;
 } row;
 
 typedef struct upstreams {
@@ -152,6 +155,11 @@ static bool load_names(void)
         char *net = strtok_r(l, " ", &s2), *ip = strtok_r(NULL, " ", &s2),
              *ctr = strtok_r(NULL, " ", &s2), *names = s2;
         row r = {.net = net, .ctr = ctr, .names = names ? names : (char *)""};
+        char *comma = ip ? strchr(ip, ',') : NULL;
+        if (comma) {
+            *comma = '\0';
+            r.has6 = inet_pton(AF_INET6, comma + 1, &r.ip6) == 1;
+        }
         if (net == NULL || ctr == NULL || inet_pton(AF_INET, ip, &r.ip) != 1)
             continue;
         push_row(&R.rows, &R.n_rows, &cap, r);
@@ -319,6 +327,30 @@ static int parse_question(const unsigned char *m, size_t len, char *name, size_t
     return 0;
 }
 
+/* x.x....x.ip6.arpa (32 nibbles, the last first): the address; false for other names. */
+static bool parse_ip6_arpa(const char *name, struct in6_addr *ret)
+{
+    if (strlen(name) != 64 + 8 || strcasecmp(name + 64, "ip6.arpa") != 0)
+        return false;
+    for (int i = 0; i < 32; i++) {
+        char c = name[2 * i];
+        if (name[2 * i + 1] != '.')
+            return false;
+        int v = c >= '0' && c <= '9'   ? c - '0'
+                : c >= 'a' && c <= 'f' ? c - 'a' + 10
+                : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                       : -1;
+        if (v < 0)
+            return false;
+        int byte = 15 - i / 2;
+        if (i % 2 == 0)
+            ret->s6_addr[byte] = (unsigned char)v;
+        else
+            ret->s6_addr[byte] |= (unsigned char)(v << 4);
+    }
+    return true;
+}
+
 static size_t put16(unsigned char *p, unsigned v)
 {
     p[0] = (unsigned char)(v >> 8);
@@ -351,6 +383,15 @@ static size_t answer_local(const unsigned char *q, size_t qlen, struct in_addr c
         if (ptr == NULL)
             return 0;
     }
+    struct in6_addr ip6;
+    if (ptr == NULL && parse_ip6_arpa(name, &ip6)) {
+        for (size_t i = 0; i < R.n_rows && ptr == NULL; i++)
+            if (R.rows[i].has6 && memcmp(&R.rows[i].ip6, &ip6, sizeof(ip6)) == 0 &&
+                visible(client, &R.rows[i]))
+                ptr = &R.rows[i];
+        if (ptr == NULL)
+            return 0;
+    }
     size_t hits = 0;
     for (size_t i = 0; i < R.n_rows && ptr == NULL; i++)
         hits += has_name(&R.rows[i], name) && visible(client, &R.rows[i]);
@@ -378,26 +419,35 @@ static size_t answer_local(const unsigned char *q, size_t qlen, struct in_addr c
             out[o++] = 0;
             an = 1;
         }
-    } else if (type == 1 || type == 255) {
-        for (size_t i = 0; i < R.n_rows; i++) {
-            if (!has_name(&R.rows[i], name) || !visible(client, &R.rows[i]))
+    } else if (type == 1 || type == 28 || type == 255) {
+        /* A, AAAA (the rows with an IPv6 address), or both for ANY */
+        for (int pass = 0; pass < 2 && !(out[2] & 0x02); pass++) {
+            bool six = pass == 1;
+            if ((six && type == 1) || (!six && type == 28))
                 continue;
-            if (o + 16 > size) {
-                out[2] |= 0x02; /* truncated: the client asks again over TCP */
-                break;
+            size_t alen = six ? 16 : 4;
+            for (size_t i = 0; i < R.n_rows; i++) {
+                if (!has_name(&R.rows[i], name) || !visible(client, &R.rows[i]) ||
+                    (six && !R.rows[i].has6))
+                    continue;
+                if (o + 12 + alen > size) {
+                    out[2] |= 0x02; /* truncated: the client asks again over TCP */
+                    break;
+                }
+                o += put16(out + o, 0xc00c);
+                o += put16(out + o, six ? 28 : 1);
+                o += put16(out + o, 1);
+                o += put16(out + o, TTL >> 16);
+                o += put16(out + o, TTL & 0xffff);
+                o += put16(out + o, (unsigned)alen);
+                memcpy(out + o, six ? (const void *)&R.rows[i].ip6 : (const void *)&R.rows[i].ip,
+                       alen);
+                o += alen;
+                an++;
             }
-            o += put16(out + o, 0xc00c);
-            o += put16(out + o, 1);
-            o += put16(out + o, 1);
-            o += put16(out + o, TTL >> 16);
-            o += put16(out + o, TTL & 0xffff);
-            o += put16(out + o, 4);
-            memcpy(out + o, &R.rows[i].ip, 4);
-            o += 4;
-            an++;
         }
     }
-    /* other types of a known name (AAAA): no data, no error */
+    /* other types of a known name (AAAA on a network without IPv6): no data, no error */
     put16(out + 6, (unsigned)an);
     put16(out + 8, 0);
     put16(out + 10, 0);

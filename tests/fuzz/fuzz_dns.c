@@ -22,9 +22,9 @@ static void names_once(void)
     FILE *f = fopen(R.names_path, "w");
     if (f == NULL)
         abort();
-    fputs("n1 10.0.0.2 c1 web www c1short\n"
+    fputs("n1 10.0.0.2,fd00:1::2 c1 web www c1short\n"
           "n1 10.0.0.3 c2 client c2short\n"
-          "n2 10.1.0.2 c3 web other\n"
+          "n2 10.1.0.2,fd00:2::2 c3 web other\n"
           "n1 10.0.0.4 c4 web\n"
           "@dns c2 192.0.2.1 192.0.2.2\n",
           f);

@@ -9,9 +9,10 @@ STEPS is one step a line:
     raw            wait (at most 30 s) until the command has put the terminal in raw mode:
                    what is typed before would be echoed and edited by the local terminal
     exit           wait (at most 30 s) for the command to end
+    resize R C     make the terminal R rows by C columns (the command gets SIGWINCH)
 At the end the whole output goes to stdout and the status is the command's (exit), or 0 when it
 still runs (it is then left running), or 124 when a step timed out (said on stderr)."""
-import os, pty, re, select, sys, termios, time
+import fcntl, os, pty, re, select, struct, sys, termios, time
 
 def main():
     steps = [l for l in sys.argv[1].splitlines() if l.strip()]
@@ -59,6 +60,9 @@ def main():
                     sys.stdout.write(out.decode(errors="replace"))
                     sys.stderr.write("ptydrive: no %r in the output\n" % arg)
                     sys.exit(124)
+        elif verb == "resize":
+            rows, cols = (int(x) for x in arg.split())
+            fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
         elif verb == "raw":
             while termios.tcgetattr(fd)[3] & termios.ICANON:
                 pump(0.05)

@@ -5,6 +5,7 @@ load helpers
 
 setup_file() { file_registry busybox oci zstd multiarch whiteout; }
 teardown_file() { file_registry_stop; }
+teardown() { unmount_views; }
 
 layer_dirs() { ls "$TUG_ROOT/layers" | grep -v '^\.'; }
 
@@ -21,7 +22,7 @@ layer_dirs() { ls "$TUG_ROOT/layers" | grep -v '^\.'; }
   mt=$(skopeo inspect --tls-verify=false --raw docker://$REGISTRY/zstd:latest | jq -r '.layers[0].mediaType')
   [[ $mt == application/vnd.oci.image.layer.v1.tar+zstd ]]
   local dir
-  dir=$TUG_ROOT/layers/$(layer_dirs | head -1)/diff
+  dir=$(layer_view "$(layer_dirs | head -1)")
   [[ -x $dir/bin/busybox ]]
   [[ -L $dir/bin/sh ]]
 }
@@ -31,7 +32,7 @@ layer_dirs() { ls "$TUG_ROOT/layers" | grep -v '^\.'; }
   run_tug image inspect -f '{{.Architecture}}' $REGISTRY/multiarch
   [[ $output == amd64 ]]
   local top
-  top=$(jq -r '.[0].GraphDriver.Data.UpperDir' <<<"$("$TUG" image inspect $REGISTRY/multiarch)")
+  top=$(top_layer_view $REGISTRY/multiarch)
   [[ $(cat "$top/etc/arch") == amd64 ]]
 }
 
@@ -82,7 +83,7 @@ layer_dirs() { ls "$TUG_ROOT/layers" | grep -v '^\.'; }
 @test "whiteouts become overlay whiteouts and opaque directories" {
   run_tug pull -q $REGISTRY/whiteout
   local top
-  top=$(jq -r '.[0].GraphDriver.Data.UpperDir' <<<"$("$TUG" image inspect $REGISTRY/whiteout)")
+  top=$(top_layer_view $REGISTRY/whiteout)
   # etc/.wh.motd -> a 0:0 character device named motd
   [[ -c $top/etc/motd ]]
   [[ $(stat -c '%t:%T' "$top/etc/motd") == 0:0 ]]
@@ -95,7 +96,7 @@ layer_dirs() { ls "$TUG_ROOT/layers" | grep -v '^\.'; }
 @test "the unpacked layer keeps modes, ownership, symlinks" {
   run_tug pull -q $REGISTRY/busybox
   local dir
-  dir=$TUG_ROOT/layers/$(layer_dirs | head -1)/diff
+  dir=$(layer_view "$(layer_dirs | head -1)")
   [[ $(stat -c '%a %u %g' "$dir/tmp") == "1777 0 0" ]]
   [[ $(readlink "$dir/bin/sh") == busybox ]]
   cmp "$dir/bin/busybox" /bin/busybox

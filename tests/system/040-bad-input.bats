@@ -10,6 +10,7 @@ teardown_file() { file_registry_stop; }
 teardown() {
   authproxy_stop 2>/dev/null || true
   if mountpoint -q "$BATS_TEST_TMPDIR/small" 2>/dev/null; then umount "$BATS_TEST_TMPDIR/small"; fi
+  unmount_views
 }
 
 store_is_empty() {
@@ -82,6 +83,26 @@ store_is_empty() {
   authproxy_start "$BATS_TEST_TMPDIR/proxy2" --mode plain
   run_tug pull -q $PROXY/busybox
   [[ $(proxy_count "^GET /v2/busybox/blobs/$d 206") -eq 1 ]]
+  assert_store_clean
+}
+
+@test "a resumed pull from a registry that ignores Range starts the blob over and unpacks it whole" {
+  local d
+  d=$(fixture_layer_digest busybox:latest)
+  authproxy_start "$BATS_TEST_TMPDIR/proxy" --mode evil --truncate-blob "$d"
+  run_tug '?' pull -q $PROXY/busybox
+  [[ $status -ne 0 ]]
+  authproxy_stop
+  # the partial file is there; this registry answers the Range with the whole blob (200), so the
+  # download starts the file over under the unpack that follows it
+  authproxy_start "$BATS_TEST_TMPDIR/proxy2" --mode evil --no-range
+  run_tug pull -q $PROXY/busybox
+  [[ $(proxy_count "^GET /v2/busybox/blobs/$d 200") -eq 1 ]]
+  local l view
+  l=$(ls "$TUG_ROOT/layers" | grep -v '^\.')
+  view=$(layer_view "$l")
+  cmp "$view/bin/busybox" /bin/busybox
+  [[ -L $view/bin/sh ]]
   assert_store_clean
 }
 

@@ -65,9 +65,9 @@ refused_as_docker() {
   # getopt_long read --pid as --pids-limit and failed on "host" as a number (--pid is a flag
   # of its own now; the flags below are docker's ones tug does not take, so each must be an
   # unknown flag and never a prefix of another)
-  refused "unknown flag: --cpu-rt-runtime" run --cpu-rt-runtime 5 busybox true
-  refused "unknown flag: --cpu-rt-runtime" create --cpu-rt-runtime=5 busybox true
-  refused "unknown flag: --gpus" run --gpus all busybox true
+  refused "unknown flag: --storage-opt" run --storage-opt size=5G busybox true
+  refused "unknown flag: --storage-opt" create --storage-opt=size=5G busybox true
+  refused "unknown flag: --link-local-ip" run --link-local-ip 169.254.1.1 busybox true
   refused "unknown flag: --link" rm --link x
   refused "unknown flag: --force" network disconnect --force n c
   # run's own flags are not create's, as docker has it

@@ -190,6 +190,8 @@ bind_source() {
   bind_source
   mount --bind "$SRC" "$SRC"
   mount --make-rshared "$SRC"
+  # busybox's layers mounted first (an EROFS store keeps one shared mount per layer)
+  run_tug run --rm busybox true
   local before
   before=$(grep -c . /proc/self/mountinfo)
   run_tug run -d --name shared --privileged -v "$SRC:/m:rshared" busybox sleep 600

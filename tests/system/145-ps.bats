@@ -17,14 +17,14 @@ ps_names() {
   run_tug create --name long busybox sh -c "echo 'daemon off;' && sleep 1"
   run_tug create --name short busybox echo 'a"b'
   run_tug ps -a --format '{{.Names}} {{.Command}}'
-  assert_match "^long \"sh -c echo 'daemon …\"$"
+  assert_match "^long \"sh -c 'echo 'daemon…\"$"
   assert_match '^short "echo a\\"b"$'
   run_tug ps -a --no-trunc --format '{{.Names}} {{.Command}}'
-  assert_match "^long \"sh -c echo 'daemon off;' && sleep 1\"$"
+  assert_match "^long \"sh -c 'echo 'daemon off;' && sleep 1'\"$"
   # the table shows the same cell under COMMAND
   run_tug ps -a --filter name=long
   [[ ${lines[0]} =~ ^CONTAINER\ ID\ +IMAGE\ +COMMAND\ +CREATED\ +STATUS\ +PORTS\ +NAMES$ ]]
-  assert_match " +busybox +\"sh -c echo 'daemon …\" +"
+  assert_match " +busybox +\"sh -c 'echo 'daemon…\" +"
 }
 
 @test "ps --filter before= and since= take a container's name or ID" {

@@ -27,10 +27,11 @@ run_dir() {
 }
 
 # run_dir_empty: nothing of any container is left under the store's run directory (the store's
-# own mark, "root", naming the store it belongs to, stays)
+# own mark, "root", naming the store it belongs to, stays, and so do its layers' mounts, which
+# belong to the images)
 run_dir_empty() {
   local left
-  left=$(ls -A "$(run_dir)" 2>/dev/null | grep -vx root) || true
+  left=$(ls -A "$(run_dir)" 2>/dev/null | grep -vx -e root -e layers) || true
   [[ -z $left ]] && return 0
   echo "left in $(run_dir): $left" >&2
   return 1

@@ -174,7 +174,7 @@ DOCKERFILE
   run_tug ps -aq
   [[ -z $output ]]
   [[ -z $(ls -A "$TUG_ROOT/layers" | grep '^\.tmp-') ]]
-  if grep -q " $TUG_ROOT/" /proc/self/mountinfo; then
+  if [[ -n $(mounted_under "$TUG_ROOT") ]]; then
     echo "a mount is left" >&2
     false
   fi

@@ -167,7 +167,7 @@ EOF
   # the stages' processes and their RUNs go with it, and are reaped
   # shellcheck disable=SC2016
   wait_until 20 bash -c 'for p; do [[ -e /proc/$p ]] && exit 1; done; exit 0' _ $pids
-  run grep -F "$TUG_ROOT" /proc/self/mountinfo
+  run mounted_under "$TUG_ROOT"
   [[ -z $output ]] || { echo "left mounted: $output"; false; }
   run_tug system check
   assert_store_clean

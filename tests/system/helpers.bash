@@ -29,6 +29,38 @@ setup() {
   mkdir -p "$TUG_ROOT"
 }
 
+# mounted_under DIR: the mount points under DIR (an EROFS store's layer mounts are elsewhere:
+# their sources are in the store, their mount points in its run directory).
+mounted_under() { awk -v r="${1%/}/" 'index($5, r) == 1 { print $5 }' /proc/self/mountinfo; }
+
+# layer_view HEX: a directory holding the files of the store's layer HEX, whatever its format:
+# a directory layer's diff/, or an EROFS layer's image mounted read-only by the kernel under the
+# test's tmpdir (unmount_views takes those down: call it from teardown).
+layer_view() {
+  local l=$TUG_ROOT/layers/$1 m=$BATS_TEST_TMPDIR/view-$1
+  if [[ -f $l/layer.erofs ]]; then
+    mkdir -p "$m"
+    mountpoint -q "$m" || mount -t erofs -o ro "$l/layer.erofs" "$m" >&2 || return 1
+    echo "$m"
+  else
+    echo "$l/diff"
+  fi
+}
+# top_layer_view IMAGE: layer_view of the image's top layer
+top_layer_view() {
+  local top
+  top=$(timeout 30 "$TUG" image inspect -f '{{.GraphDriver.Data.UpperDir}}' "$1") || return 1
+  [[ $top == */diff ]] && top=${top%/diff}
+  layer_view "$(basename "$top")"
+}
+unmount_views() {
+  local m
+  for m in "$BATS_TEST_TMPDIR"/view-*; do
+    mountpoint -q "$m" 2>/dev/null && umount "$m"
+  done
+  return 0
+}
+
 # run_tug [EXPECTED_STATUS] ARGS...: run tug with a timeout; fail unless the status matches
 # (default 0). Output is in $output and $lines, as with bats' run.
 run_tug() {

@@ -331,6 +331,69 @@ static void test_runtime_reads_the_spec(void **state)
     }
 }
 
+/* --gpus as docker's CLI reads it, into HostConfig.DeviceRequests; tug has no driver for it. */
+static void test_gpu_requests(void **state)
+{
+    (void)state;
+    struct {
+        const char *value, *want;
+    } ok[] = {
+        {"all", "{\"Driver\":\"\",\"Count\":-1,\"DeviceIDs\":null,\"Capabilities\":[[\"gpu\"]],"
+                "\"Options\":{}}"},
+        {"2", "{\"Driver\":\"\",\"Count\":2,\"DeviceIDs\":null,\"Capabilities\":[[\"gpu\"]],"
+              "\"Options\":{}}"},
+        /* unquoted, the comma ends the field: "1" is a count */
+        {"device=0,1", "{\"Driver\":\"\",\"Count\":1,\"DeviceIDs\":[\"0\"],\"Capabilities\":"
+                       "[[\"gpu\"]],\"Options\":{}}"},
+        {"\"device=0,1\"", "{\"Driver\":\"\",\"Count\":0,\"DeviceIDs\":[\"0\",\"1\"],"
+                           "\"Capabilities\":[[\"gpu\"]],\"Options\":{}}"},
+        {"count=2,capabilities=utility,driver=nvidia",
+         "{\"Driver\":\"nvidia\",\"Count\":2,\"DeviceIDs\":null,\"Capabilities\":[[\"utility\","
+         "\"gpu\"]],\"Options\":{}}"},
+        {"\"options=a=b,c\"", "{\"Driver\":\"\",\"Count\":1,\"DeviceIDs\":null,\"Capabilities\":"
+                             "[[\"gpu\"]],\"Options\":{\"a\":\"b\",\"c\":\"\"}}"},
+    };
+    for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+        tug_error *err = NULL;
+        json_t *req = tug_gpu_request_parse(ok[i].value, &err);
+        if (req == NULL)
+            fail_msg("%s: %s", ok[i].value, err->msg);
+        char *got = json_dumps(req, JSON_COMPACT | JSON_PRESERVE_ORDER);
+        assert_string_equal(got, ok[i].want);
+        free(got);
+        json_t *hc = json_pack("{s:[o]}", "DeviceRequests", req);
+        assert_int_equal(tug_device_requests_check(hc, &err), -1);
+        assert_non_null(strstr(err->msg, "could not select device driver"));
+        tug_error_free(err);
+        json_decref(hc);
+    }
+    struct {
+        const char *value, *msg;
+    } bad[] = {
+        {"", "EOF"},
+        {"bogus", "invalid count (bogus): value must be either \"all\" or an integer: invalid syntax"},
+        {"foo=1", "unexpected key 'foo' in 'foo=1'"},
+        {"count=1,count=2", "gpu request key 'count' can be specified only once"},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        tug_error *err = NULL;
+        assert_null(tug_gpu_request_parse(bad[i].value, &err));
+        assert_string_equal(err->msg, bad[i].msg);
+        tug_error_free(err);
+    }
+    tug_error *err = NULL;
+    json_t *hc = json_pack("{s:[{s:s, s:[[s, s]]}]}", "DeviceRequests", "Driver", "", "Capabilities",
+                           "utility", "gpu");
+    assert_int_equal(tug_device_requests_check(hc, &err), -1);
+    assert_string_equal(err->msg, "could not select device driver \"\" with capabilities: "
+                                  "[[utility gpu]]");
+    tug_error_free(err);
+    json_decref(hc);
+    hc = json_pack("{s:[]}", "DeviceRequests");
+    assert_int_equal(tug_device_requests_check(hc, &err), 0);
+    json_decref(hc);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -341,6 +404,7 @@ int main(void)
         cmocka_unit_test(test_device_directory),
         cmocka_unit_test(test_missing_device_is_docker_error),
         cmocka_unit_test(test_runtime_reads_the_spec),
+        cmocka_unit_test(test_gpu_requests),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

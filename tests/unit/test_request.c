@@ -45,6 +45,11 @@ static void test_refused(void **state)
          "CPU cfs period can not be less than 1ms (i.e. 1000) or larger than 1s (i.e. 1000000)"},
         {"{\"CpuPeriod\":1000001}", "{}", "CPU cfs period can not be less than 1ms"},
         {"{\"CpuQuota\":999}", "{}", "CPU cfs quota can not be less than 1ms (i.e. 1000)"},
+        /* a host whose cpu cgroup has no real-time files (cgroup v2) */
+        {"{\"CpuRealtimePeriod\":1000000}", "{}",
+         "Your kernel does not support cgroup cpu real-time period"},
+        {"{\"CpuRealtimeRuntime\":1000}", "{}",
+         "Your kernel does not support cgroup cpu real-time runtime"},
         {"{\"Memory\":1024}", "{}", "Minimum memory limit allowed is 6MB"},
         {"{\"Memory\":-1}", "{}", "Minimum memory limit allowed is 6MB"},
         {"{\"Memory\":67108864,\"MemorySwap\":1048576}", "{}",
@@ -140,11 +145,30 @@ static void test_accepted_and_adjusted(void **state)
     json_decref(r);
 }
 
+/* On a host with cpu.rt_* (cgroup v1): the runtime may not pass the period. */
+static void test_realtime(void **state)
+{
+    (void)state;
+    tug_request_host rt = two_cpus;
+    rt.cpu_realtime = true;
+    tug_error *err = NULL;
+    json_t *r = request("{\"CpuRealtimePeriod\":1000000,\"CpuRealtimeRuntime\":2000000}", "{}");
+    assert_int_equal(tug_request_validate(r, false, &rt, NULL, &err), -1);
+    assert_string_equal(err->msg, "cpu real-time runtime cannot be higher than cpu real-time period");
+    tug_error_free(err);
+    err = NULL;
+    json_decref(r);
+    r = request("{\"CpuRealtimePeriod\":1000000,\"CpuRealtimeRuntime\":950000}", "{}");
+    assert_int_equal(tug_request_validate(r, false, &rt, NULL, &err), 0);
+    json_decref(r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_refused),
         cmocka_unit_test(test_accepted_and_adjusted),
+        cmocka_unit_test(test_realtime),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -243,6 +243,39 @@ static void test_typed_rows(void **state)
     free(got);
 }
 
+/* {{define}}, {{template}} and {{block}}, with Go's messages. */
+static void test_named_templates(void **state)
+{
+    (void)state;
+    CHECK("{{define \"x\"}}<{{.}}>{{end}}{{template \"x\" .A}}{{template \"x\"}}", "{\"A\":\"a\"}",
+          "<a><<no value>>");
+    /* used before it is defined; a blank definition gives way to a full one */
+    CHECK("{{template \"x\" .A}}{{define \"x\"}} {{end}}{{define \"x\"}}({{.}}){{end}}",
+          "{\"A\":1}", "(1)");
+    CHECK("{{block \"b\" .A}}[{{.}}]{{end}}|{{template \"b\" 2}}", "{\"A\":1}", "[1]|[2]");
+    CHECK("{{define \"x\" -}}  A  {{- end}}[{{template \"x\"}}]", "{}", "[A]");
+    /* a definition has its own variables and $ */
+    CHECK("{{define \"x\"}}{{$.B}}{{end}}{{range .L}}{{template \"x\" .}}{{end}}",
+          "{\"L\":[{\"B\":1},{\"B\":2}]}", "12");
+    CHECK("{{define \"x\"}}{{$y}}{{end}}{{$y := 1}}", "{}",
+          "!emplate: :1: undefined variable \"$y\"");
+    CHECK("{{define \"x\"}}A{{end}}{{define \"x\"}}B{{end}}", "{}",
+          "!emplate: :1: template: multiple definition of template \"x\"");
+    CHECK("{{if 1}}{{define \"x\"}}A{{end}}{{end}}", "{}",
+          "!emplate: :1: unexpected <define> in command");
+    CHECK("{{define x}}A{{end}}", "{}", "!emplate: :1: unexpected \"x\" in define clause");
+    CHECK("{{template}}", "{}", "!emplate: :1: unexpected \"}}\" in template clause");
+    CHECK("{{define \"x\"}}A", "{}", "!emplate: :1: unexpected EOF");
+    CHECK("{{block \"b\"}}{{end}}", "{}", "!emplate: :1: missing value for block clause");
+    CHECK("{{ template \"x\" . }}", "{}",
+          "!emplate: :1:12: executing \"\" at <{{template \"x\" .}}>: template \"x\" not defined");
+    CHECK("{{define \"x\"}}\n{{.Nope}}{{end}}{{template \"x\" .}}", "{\"A\":1}",
+          "!emplate: :2:2: executing \"x\" at <.Nope>: map has no entry for key \"Nope\"");
+    CHECK("{{define \"x\"}}{{template \"x\" .}}{{end}}{{template \"x\" .}}", "{}",
+          "!emplate: :1:25: executing \"x\" at <{{template \"x\" .}}>: exceeded maximum template "
+          "depth (1000)");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -254,6 +287,7 @@ int main(void)
         cmocka_unit_test(test_variables),
         cmocka_unit_test(test_errors),
         cmocka_unit_test(test_typed_rows),
+        cmocka_unit_test(test_named_templates),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -288,11 +288,11 @@ static int plan_from(builder *b, copy_plan *p, tug_error **err)
     }
     const char *top = tug_stage_top_chain(from_st);
     p->sum = top ? top : "scratch";
-    p->j.from_lowers = bld_lower_dirs(b, from_st);
+    p->j.from_lowers = bld_lower_dirs(b, from_st, err);
     p->j.n_from = from_st->n_layers;
     p->j.from_paths = p->paths;
     p->j.n_from_paths = p->n_paths;
-    return p->j.from_lowers ? 0 : tug_error_set(err, ENOMEM, "build");
+    return p->j.from_lowers ? 0 : -1;
 }
 
 /* The context's sources, resolved and checksummed. */

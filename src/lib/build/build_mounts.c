@@ -34,6 +34,7 @@
 #include "../util/strutil.h"
 #include "builder.h"
 #include "fsops.h"
+#include "../store/layer.h"
 
 #define SECRET_MAX (500 * 1024) /* BuildKit's limit */
 #define CACHE_MOUNTS "build-cache-mounts"
@@ -307,27 +308,59 @@ int tug_build_cache_mounts_prune(tug_store *s, long long until, long long *ret_c
 int tug_build_cache_mounts_usage(tug_store *s, long long *ret_count, long long *ret_bytes,
                                  tug_error **err)
 {
-    long long count = 0, bytes = 0;
+    tug_build_cache_entry *list = NULL;
+    size_t n = 0;
+    if (tug_build_cache_mounts_list(s, &list, &n, err) < 0) {
+        free(list);
+        return -1;
+    }
+    long long bytes = 0;
+    for (size_t i = 0; i < n; i++)
+        bytes += list[i].size;
+    free(list);
+    *ret_count = (long long)n;
+    *ret_bytes = bytes;
+    return 0;
+}
+
+int tug_build_cache_mounts_list(tug_store *s, tug_build_cache_entry **list, size_t *n,
+                                tug_error **err)
+{
     cleanup_free char *root = cache_root(s);
     if (root == NULL)
         return tug_error_set(err, ENOMEM, "cache mounts");
     cleanup_dir DIR *d = opendir(root);
     struct dirent *de;
     while (d && (de = readdir(d)) != NULL) {
-        if (de->d_name[0] == '.')
+        if (de->d_name[0] == '.' || strlen(de->d_name) >= sizeof((*list)->id))
             continue;
-        cleanup_free char *data = NULL;
-        if (asprintf(&data, "%s/%s/data", root, de->d_name) < 0)
+        cleanup_free char *path = NULL, *data = NULL, *lockp = NULL;
+        if (asprintf(&path, "%s/%s", root, de->d_name) < 0 ||
+            asprintf(&data, "%s/data", path) < 0 || asprintf(&lockp, "%s/lock", path) < 0)
             return tug_error_set(err, ENOMEM, "cache mounts");
-        long long size = 0;
+        struct statx made;
+        struct stat used;
+        if (statx(AT_FDCWD, path, AT_SYMLINK_NOFOLLOW, STATX_BTIME | STATX_MTIME, &made) < 0)
+            continue; /* pruned meanwhile */
+        tug_build_cache_entry *grown = realloc(*list, (*n + 1) * sizeof(**list));
+        if (grown == NULL)
+            return tug_error_set(err, ENOMEM, "cache mounts");
+        *list = grown;
+        tug_build_cache_entry *e = &grown[*n];
+        memset(e, 0, sizeof(*e));
+        snprintf(e->id, sizeof(e->id), "%s", de->d_name);
+        e->type = "exec.cachemount";
         tug_error *ignored = NULL;
-        tug_dir_size(data, &size, &ignored);
+        tug_dir_size(data, &e->size, &ignored);
         tug_error_free(ignored);
-        count++;
-        bytes += size;
+        e->created = made.stx_mask & STATX_BTIME ? made.stx_btime.tv_sec : made.stx_mtime.tv_sec;
+        /* a step touches the lock file each time it takes the directory (cache_lock) */
+        e->last_used = stat(lockp, &used) == 0 ? used.st_mtime : e->created;
+        e->usage = e->last_used > e->created ? 2 : 1;
+        cleanup_close int fd = open(lockp, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+        e->in_use = fd >= 0 && flock(fd, LOCK_SH | LOCK_NB) < 0 && errno == EWOULDBLOCK;
+        (*n)++;
     }
-    *ret_count = count;
-    *ret_bytes = bytes;
     return 0;
 }
 
@@ -477,7 +510,8 @@ static int plan_bind(builder *b, const tug_df_instruction *in, bld_mount_item *i
         return tug_error_wrap(err, "%s:%d: RUN --mount from=%s", in->file, in->line, m->from);
     it->from_ref = true;
     if (from) {
-        it->lowers = bld_lower_dirs(b, from);
+        if ((it->lowers = bld_lower_dirs(b, from, err)) == NULL)
+            return -1;
         it->n_lowers = from->n_layers;
         const char *top = tug_stage_top_chain(from);
         json_object_set_new(k, "from", json_string(top ? top : "scratch"));
@@ -489,7 +523,7 @@ static int plan_bind(builder *b, const tug_df_instruction *in, bld_mount_item *i
     }
     if (it->lowers == NULL)
         return tug_error_set(err, ENOMEM, "RUN --mount");
-    return 0;
+    return tug_store_layers_ready(b->s, it->lowers, it->n_lowers, err);
 }
 
 int bld_mounts_plan(builder *b, tug_stage *st, const tug_df_instruction *in, const tug_df_run *run,

@@ -6,6 +6,7 @@
 #include <stdbool.h>
 
 #include "../store/store.h"
+#include "cache.h"
 #include "../util/error.h"
 
 typedef enum {
@@ -36,3 +37,7 @@ int tug_build_cache_mounts_prune(tug_store *s, long long until, long long *ret_c
 /* For system df: how many cache mounts there are and their size. */
 int tug_build_cache_mounts_usage(tug_store *s, long long *ret_count, long long *ret_bytes,
                                  tug_error **err);
+
+/* Append the cache mounts to *list (n entries, grown with realloc), for system df -v. */
+int tug_build_cache_mounts_list(tug_store *s, tug_build_cache_entry **list, size_t *n,
+                                tug_error **err);

@@ -27,14 +27,23 @@
 #include "fsops.h"
 #include "shell.h"
 #include "step.h"
+#include "../store/layer.h"
 
 /* ---- steps that make layers ---- */
 
-char **bld_lower_dirs(builder *b, const tug_stage *st)
+char **bld_lower_dirs(builder *b, const tug_stage *st, tug_error **err)
 {
     char **v = calloc(st->n_layers + 1, sizeof(char *));
     for (size_t i = 0; v && i < st->n_layers; i++)
-        v[i] = tug_store_layer_dir(b->s, st->layers[i].chain_id);
+        if ((v[i] = tug_store_layer_dir(b->s, st->layers[i].chain_id)) == NULL)
+            cleanup_strvp(&v), v = NULL;
+    if (v == NULL) {
+        tug_error_set(err, ENOMEM, "build");
+        return NULL;
+    }
+    /* an EROFS layer is mounted for the step's overlay */
+    if (tug_store_layers_ready(b->s, v, st->n_layers, err) < 0)
+        cleanup_strvp(&v), v = NULL;
     return v;
 }
 
@@ -230,9 +239,9 @@ int bld_do_run(builder *b, tug_stage *st, const tug_df_instruction *in, tug_erro
         r = bld_ev_fail(b, v, err);
     } else if (got == 0) {
         cleanup_free char *tmp = NULL, *diff = NULL;
-        cleanup_strv char **lowers = bld_lower_dirs(b, st);
+        cleanup_strv char **lowers = bld_lower_dirs(b, st, err);
         cleanup_strv char **cargv = bld_json_strv(argv);
-        r = tug_store_layer_tmp(b->s, &tmp, &diff, err);
+        r = lowers ? tug_store_layer_tmp(b->s, &tmp, &diff, err) : -1;
         if (r == 0 && run->n_mounts > 0)
             r = bld_mounts_setup(b, in, &ms, err);
         cleanup_strv char **cenv = run_env(env, ms.env);
@@ -323,8 +332,8 @@ int bld_fs_step(builder *b, tug_stage *st, int v, bld_cache_step *cs, const char
     if (got != 0)
         return got < 0 ? bld_ev_fail(b, v, err) : 0;
     cleanup_free char *tmp = NULL, *diff = NULL;
-    cleanup_strv char **lowers = bld_lower_dirs(b, st);
-    if (tug_store_layer_tmp(b->s, &tmp, &diff, err) < 0)
+    cleanup_strv char **lowers = bld_lower_dirs(b, st, err);
+    if (lowers == NULL || tug_store_layer_tmp(b->s, &tmp, &diff, err) < 0)
         return bld_ev_fail(b, v, err);
     tug_step_rootfs fs = {.lowerdirs = lowers, .n_lower = st->n_layers, .tmp = tmp,
                           .upperdir = diff};

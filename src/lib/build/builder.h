@@ -84,7 +84,7 @@ int bld_copy_source_stage(builder *b, const char *from, const tug_stage **ret_st
                           tug_image **ret_img, tug_error **err);
 
 /* The stage's layer dirs, bottom first (NULL-terminated). */
-char **bld_lower_dirs(builder *b, const tug_stage *st);
+char **bld_lower_dirs(builder *b, const tug_stage *st, tug_error **err);
 /* A step's cache key text: where it starts and what it does. */
 char *bld_key_text(const tug_stage *st, const char *what, const char *detail);
 /* The cache's answer for a step: 1 on a hit (from this store, else a --cache-from image), 0 on

@@ -242,3 +242,58 @@ int tug_build_cache_usage(tug_store *s, long long *ret_rows, long long *ret_size
     *ret_reclaimable = cache_only_bytes(s) + mount_bytes;
     return 0;
 }
+
+static int entry_order(const void *a, const void *b)
+{
+    const tug_build_cache_entry *x = a, *y = b;
+    if (x->last_used != y->last_used)
+        return x->last_used < y->last_used ? -1 : 1;
+    return strcmp(x->id, y->id);
+}
+
+int tug_build_cache_list(tug_store *s, tug_build_cache_entry **ret, size_t *ret_n,
+                         tug_error **err)
+{
+    cleanup_stmt sqlite3_stmt *st = tug_db_prepare(
+        s,
+        "SELECT c.key, COALESCE(l.size, 0), c.created, c.last_used, "
+        "EXISTS (SELECT 1 FROM image_layers i WHERE i.chain_id = c.chain_id) "
+        "FROM build_cache c LEFT JOIN layers l ON l.chain_id = c.chain_id",
+        err);
+    if (st == NULL)
+        return -1;
+    tug_build_cache_entry *list = NULL;
+    size_t n = 0;
+    int r;
+    while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+        tug_build_cache_entry *grown = realloc(list, (n + 1) * sizeof(*list));
+        if (grown == NULL) {
+            free(list);
+            return tug_error_set(err, ENOMEM, "build cache");
+        }
+        list = grown;
+        tug_build_cache_entry *e = &list[n++];
+        memset(e, 0, sizeof(*e));
+        const char *key = (const char *)sqlite3_column_text(st, 0);
+        snprintf(e->id, sizeof(e->id), "%s", key ? key : "");
+        e->type = "regular";
+        e->size = sqlite3_column_int64(st, 1);
+        e->created = sqlite3_column_int64(st, 2);
+        e->last_used = sqlite3_column_int64(st, 3);
+        e->usage = e->last_used > e->created ? 2 : 1;
+        e->shared = sqlite3_column_int(st, 4) != 0;
+    }
+    if (r != SQLITE_DONE) {
+        free(list);
+        return tug_error_set(err, EIO, "build cache: %s", sqlite3_errmsg(s->db));
+    }
+    if (tug_build_cache_mounts_list(s, &list, &n, err) < 0) {
+        free(list);
+        return -1;
+    }
+    if (n > 1)
+        qsort(list, n, sizeof(*list), entry_order);
+    *ret = list;
+    *ret_n = n;
+    return 0;
+}

@@ -45,3 +45,20 @@ int tug_build_cache_prune(tug_store *s, long long until, long long *ret_rows,
  * mounts, the part only they keep. */
 int tug_build_cache_usage(tug_store *s, long long *ret_rows, long long *ret_size,
                           long long *ret_reclaimable, tug_error **err);
+
+/* One entry of the build cache as `system df -v` lists it (docker's CACHE ID ... SHARED). */
+typedef struct tug_build_cache_entry {
+    char id[72];      /* the row's key, or the cache mount's directory name */
+    const char *type; /* "regular" (a step's layer) or "exec.cachemount" (RUN --mount=type=cache) */
+    long long size;   /* bytes */
+    long long created, last_used; /* unix seconds */
+    /* tug keeps when a row was last used, not how often: 1, or 2 when it was used again since
+     * it was made (a lower bound of BuildKit's count) */
+    int usage;
+    bool in_use; /* a build holds it now (cache mounts) */
+    bool shared; /* an image has its layer too: pruning the cache does not free it */
+} tug_build_cache_entry;
+
+/* The rows and cache mounts, least recently used first (then by ID), as docker lists them. */
+int tug_build_cache_list(tug_store *s, tug_build_cache_entry **ret, size_t *ret_n,
+                         tug_error **err);

@@ -8,6 +8,7 @@
 #include "../util/fs.h"
 #include "commit.h"
 #include "stubs.h"
+#include "../store/layer.h"
 
 void tug_ctr_fs_clear(tug_ctr_fs *f)
 {
@@ -89,7 +90,9 @@ int tug_ctr_fs_open(tug_store *s, const char *what, tug_ctr_fs *ret, tug_error *
     }
     cleanup_free const char **dests = NULL;
     size_t n = 0;
-    int r = runtime_mount_points(s, f.c, &dests, &n, err);
+    int r = tug_store_layers_ready(s, f.lowers, f.n_lower, err);
+    if (r == 0)
+        r = runtime_mount_points(s, f.c, &dests, &n, err);
     if (r == 0)
         r = tug_mount_stubs(f.upper, f.lowers, f.n_lower, dests, n, &f.stubs, err);
     for (size_t i = 0; dests && i < n; i++)

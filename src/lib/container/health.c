@@ -293,6 +293,9 @@ static void run_probe(tug_store *s, tug_container *c, const tug_health_check *hc
     if (p.err >= 0)
         close(p.err);
     r->end = tug_now_ns();
+    /* docker records the probe's end as any exec's */
+    tug_exec_event(s, c, "exec_die", NULL, p.exec_id,
+                   WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st));
     if (!done) {
         cleanup_free char *d = tug_health_duration_string(hc->timeout);
         r->exit_code = -1;

@@ -11,10 +11,67 @@
 #include <unistd.h>
 
 #include "../runtime/cgroup.h"
+#include "../store/layer.h"
 #include "../util/cleanup.h"
 #include "../util/digest.h"
 #include "../util/fs.h"
 #include "../util/strutil.h"
+
+int tug_image_usage_list(tug_store *s, tug_container *const *ctrs, size_t n_ctrs,
+                         tug_image_usage **ret, size_t *ret_n, long long *ret_layers,
+                         tug_error **err)
+{
+    tug_image **imgs = NULL;
+    size_t n = 0;
+    if (tug_store_list_images(s, &imgs, &n, err) < 0)
+        return -1;
+    for (size_t i = 0; i < n; i++) { /* with their layers */
+        tug_image *full = NULL;
+        tug_error *e = NULL;
+        if (imgs[i]->n_layers == 0 && tug_store_load_image(s, imgs[i]->id, &full, &e) == 0) {
+            tug_image_free(imgs[i]);
+            imgs[i] = full;
+        }
+        tug_error_free(e);
+    }
+    json_t *uses = json_object(); /* chain ID -> the number of images with the layer */
+    long long layers = 0;
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = 0; j < imgs[i]->n_layers; j++) {
+            const char *chain = imgs[i]->layers[j].chain_id;
+            json_int_t k = json_integer_value(json_object_get(uses, chain));
+            if (k == 0)
+                layers += imgs[i]->layers[j].size;
+            json_object_set_new(uses, chain, json_integer(k + 1));
+        }
+    tug_image_usage *u = calloc(n + 1, sizeof(*u));
+    if (u == NULL) {
+        json_decref(uses);
+        tug_images_free(imgs, n);
+        return tug_error_set(err, ENOMEM, "image usage");
+    }
+    for (size_t i = 0; i < n; i++) {
+        u[i].img = imgs[i];
+        for (size_t j = 0; j < imgs[i]->n_layers; j++)
+            if (json_integer_value(json_object_get(uses, imgs[i]->layers[j].chain_id)) > 1)
+                u[i].shared += imgs[i]->layers[j].size;
+        for (size_t j = 0; j < n_ctrs; j++)
+            u[i].containers += ctrs[j]->image_id && strcmp(ctrs[j]->image_id, imgs[i]->id) == 0;
+    }
+    free(imgs);
+    json_decref(uses);
+    *ret = u;
+    *ret_n = n;
+    *ret_layers = layers;
+    return 0;
+}
+
+void tug_image_usage_free(tug_image_usage *u, size_t n)
+{
+    for (size_t i = 0; u && i < n; i++)
+        tug_image_free(u[i].img);
+    free(u);
+}
 
 int tug_container_disk_size(tug_store *s, const tug_container *c, long long *ret_rw,
                             long long *ret_rootfs, tug_error **err)
@@ -202,8 +259,17 @@ int tug_engine_info(tug_store *s, const char *const *insecure, json_t **ret_info
     json_array_append_new(dt, json_string("true"));
     json_array_append_new(ds, bf);
     json_array_append_new(ds, dt);
+    /* what the layers under the overlay are: EROFS images or directories (docs/store.md) */
+    int lf = tug_store_layer_format(s, NULL);
+    json_t *fmt = json_array();
+    json_array_append_new(fmt, json_string("Layer Format"));
+    json_array_append_new(fmt, json_string(lf < 0 ? "unknown" : tug_layer_format_name(lf)));
+    json_array_append_new(ds, fmt);
     json_object_set_new(info, "DriverStatus", ds);
     json_object_set_new(info, "LoggingDriver", json_string("json-file"));
+    json_object_set_new(info, "Plugins",
+                        json_pack("{s:[s], s:[s,s,s], s:n, s:[s]}", "Volume", "local", "Network",
+                                  "bridge", "host", "none", "Authorization", "Log", "json-file"));
     host_facts(info);
     json_object_set_new(info, "IndexServerAddress", json_string("https://index.docker.io/v1/"));
     json_object_set_new(info, "RegistryConfig", registry_config(insecure));

@@ -69,6 +69,8 @@ static void limits_of(json_t *merged, json_t *ch, tug_cgroup_limits *lim)
     lim->cpu_quota = nano > 0 ? nano / 10000 : num(ch, "CpuQuota");
     lim->cpu_period = nano > 0 ? 100000 : num(ch, "CpuPeriod");
     lim->cpu_shares = num(ch, "CpuShares");
+    lim->cpu_rt_period = num(ch, "CpuRealtimePeriod");
+    lim->cpu_rt_runtime = num(ch, "CpuRealtimeRuntime");
     json_t *pids = json_object_get(ch, "PidsLimit");
     if (json_is_integer(pids))
         lim->pids_limit = json_integer_value(pids) > 0 ? json_integer_value(pids) : -1;

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -75,7 +76,8 @@ static void on_download(void *ud, long long done, long long total)
 
 /* Make sure blob `d` is in the blob store, downloading (or resuming) it when it is not. A lock
  * file keeps two pulls of the same blob from writing one partial file. */
-static int fetch_blob(pull_ctx *c, const tug_descriptor *d, bool quiet, tug_error **err)
+static int fetch_blob_with(pull_ctx *c, const tug_descriptor *d, bool quiet,
+                           tug_progress_fn progress, void *progress_data, tug_error **err)
 {
     if (tug_store_has_blob(c->store, d->digest))
         return 0;
@@ -87,9 +89,8 @@ static int fetch_blob(pull_ctx *c, const tug_descriptor *d, bool quiet, tug_erro
     if (lfd < 0 || flock(lfd, LOCK_EX) < 0)
         return tug_error_set(err, errno, "lock %s", lockpath);
     if (!tug_store_has_blob(c->store, d->digest)) {
-        dl_progress p = {.c = c, .digest = d->digest};
-        if (tug_registry_get_blob(c->reg, d->digest, d->size, partial, quiet ? NULL : on_download,
-                                  &p, err) < 0) {
+        if (tug_registry_get_blob(c->reg, d->digest, d->size, partial, quiet ? NULL : progress,
+                                  progress_data, err) < 0) {
             unlink(lockpath);
             return -1;
         }
@@ -102,23 +103,200 @@ static int fetch_blob(pull_ctx *c, const tug_descriptor *d, bool quiet, tug_erro
     return 0;
 }
 
+static int fetch_blob(pull_ctx *c, const tug_descriptor *d, bool quiet, tug_error **err)
+{
+    dl_progress p = {.c = c, .digest = d->digest};
+    return fetch_blob_with(c, d, quiet, on_download, &p, err);
+}
+
+/* ---- unpacking while the blob downloads ----
+ * The download appends to its partial file; a pump thread follows the file as it grows and
+ * feeds a pipe, from which the unpack (an EROFS image, or a directory) reads in a thread of its
+ * own. A download that starts the file over (a registry that ignored the Range of a resumed
+ * pull) breaks the stream: what was unpacked is dropped and the layer unpacked from the
+ * complete blob afterwards, as it is when the blob was stored already. */
+typedef struct follow {
+    pthread_mutex_t lock;
+    pthread_cond_t more;
+    const char *path; /* the partial file */
+    int pipe_w;
+    bool finished, failed, broken;
+    /* the unpack's side */
+    tug_store *store;
+    int pipe_r;
+    char *tmp;
+    tug_unpack_result res;
+    tug_error *err;
+} follow;
+
+static void follow_wait(follow *f)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_REALTIME, &t);
+    t.tv_nsec += 2 * 1000000;
+    if (t.tv_nsec >= 1000000000) {
+        t.tv_sec++;
+        t.tv_nsec -= 1000000000;
+    }
+    pthread_cond_timedwait(&f->more, &f->lock, &t);
+}
+
+static void *pump_main(void *data)
+{
+    follow *f = data;
+    /* a write to a pipe the unpack closed (it failed) is EPIPE here, not a signal */
+    sigset_t pipe_set;
+    sigemptyset(&pipe_set);
+    sigaddset(&pipe_set, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &pipe_set, NULL);
+    static __thread char buf[1 << 17];
+    int fd = -1;
+    off_t off = 0;
+    for (;;) {
+        pthread_mutex_lock(&f->lock);
+        bool finished = f->finished, failed = f->failed;
+        pthread_mutex_unlock(&f->lock);
+        if (failed)
+            break;
+        if (fd < 0 && (fd = open(f->path, O_RDONLY | O_CLOEXEC)) < 0) {
+            if (errno != ENOENT || finished) {
+                f->broken = true; /* stored meanwhile by another pull: unpacked after */
+                break;
+            }
+        }
+        ssize_t n = fd < 0 ? 0 : pread(fd, buf, sizeof(buf), off);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            f->broken = true;
+            break;
+        }
+        if (n > 0) {
+            if (tug_write_all(f->pipe_w, buf, (size_t)n) < 0) {
+                f->broken = true; /* the unpack stopped reading: it has failed */
+                break;
+            }
+            off += n;
+            continue;
+        }
+        struct stat st;
+        if (fd >= 0 && fstat(fd, &st) == 0 && st.st_size < off) {
+            f->broken = true; /* started over */
+            break;
+        }
+        if (finished)
+            break; /* all of it read after the download ended */
+        pthread_mutex_lock(&f->lock);
+        if (!f->finished)
+            follow_wait(f);
+        pthread_mutex_unlock(&f->lock);
+    }
+    if (fd >= 0)
+        close(fd);
+    close(f->pipe_w);
+    f->pipe_w = -1;
+    return NULL;
+}
+
+static void *unpack_main(void *data)
+{
+    follow *f = data;
+    if (tug_store_unpack_layer(f->store, f->pipe_r, &f->tmp, &f->res, &f->err) < 0)
+        f->tmp = NULL;
+    close(f->pipe_r);
+    f->pipe_r = -1;
+    return NULL;
+}
+
+typedef struct {
+    dl_progress dl;
+    follow *f;
+} stream_progress;
+
+static void on_stream_download(void *ud, long long done, long long total)
+{
+    stream_progress *sp = ud;
+    pthread_mutex_lock(&sp->f->lock);
+    pthread_cond_signal(&sp->f->more);
+    pthread_mutex_unlock(&sp->f->lock);
+    on_download(&sp->dl, done, total);
+}
+
+/* Download the layer's blob and unpack it at once; *ret_tmp NULL (and no error) when the
+ * stream broke and the blob is to be unpacked from the store. */
+static int fetch_unpacking(pull_ctx *c, const tug_descriptor *d, char **ret_tmp,
+                           tug_unpack_result *ret, tug_error **err)
+{
+    *ret_tmp = NULL;
+    cleanup_free char *partial = tug_store_ingest_path(c->store, d->digest);
+    int p[2];
+    if (partial == NULL || pipe2(p, O_CLOEXEC) < 0)
+        return tug_error_set(err, errno ? errno : ENOMEM, "fetch");
+    follow f = {.lock = PTHREAD_MUTEX_INITIALIZER, .more = PTHREAD_COND_INITIALIZER,
+                .path = partial, .pipe_w = p[1], .store = c->store, .pipe_r = p[0]};
+    pthread_t pump, unpack;
+    if (pthread_create(&unpack, NULL, unpack_main, &f) != 0) {
+        close(p[0]);
+        close(p[1]);
+        return tug_error_set(err, EAGAIN, "start the unpack of layer %.19s", d->digest);
+    }
+    bool pumping = pthread_create(&pump, NULL, pump_main, &f) == 0;
+    if (!pumping) {
+        f.broken = true;
+        close(p[1]);
+    }
+    stream_progress sp = {.dl = {.c = c, .digest = d->digest}, .f = &f};
+    int r = fetch_blob_with(c, d, false, on_stream_download, &sp, err);
+    pthread_mutex_lock(&f.lock);
+    f.finished = true;
+    f.failed = r < 0;
+    pthread_cond_signal(&f.more);
+    pthread_mutex_unlock(&f.lock);
+    if (pumping)
+        pthread_join(pump, NULL);
+    pthread_join(unpack, NULL);
+    if (r < 0 || f.broken || f.tmp == NULL) {
+        if (f.tmp)
+            tug_store_drop_tmp(f.tmp);
+        if (r < 0 || f.broken) {
+            tug_error_free(f.err);
+            return r;
+        }
+        if (err)
+            *err = f.err;
+        else
+            tug_error_free(f.err);
+        return -2; /* the unpack failed on the whole blob */
+    }
+    *ret_tmp = f.tmp;
+    *ret = f.res;
+    return 0;
+}
+
 static int do_layer(pull_ctx *c, layer_job *j, tug_error **err)
 {
     const tug_descriptor *d = j->desc;
     if (tug_layer_compression(d->media_type) < 0)
         return tug_error_user(err, "layer %s has media type %s, which tug cannot unpack",
                               d->digest, d->media_type);
-    if (fetch_blob(c, d, false, err) < 0)
-        return tug_error_wrap(err, "layer %.19s", d->digest);
-    report(c, d->digest, "Download complete", d->size, d->size);
-    report(c, d->digest, "Extracting", 0, d->size);
     cleanup_free char *blob = tug_store_blob_path(c->store, d->digest);
-    cleanup_close int fd = open(blob, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return tug_error_set(err, errno, "open %s", blob);
     cleanup_free char *tmp = NULL;
     tug_unpack_result res;
-    if (tug_store_unpack_layer(c->store, fd, &tmp, &res, err) < 0) {
+    int r = 0;
+    if (!tug_store_has_blob(c->store, d->digest)) {
+        r = fetch_unpacking(c, d, &tmp, &res, err);
+        if (r == -1)
+            return tug_error_wrap(err, "layer %.19s", d->digest);
+    }
+    report(c, d->digest, "Download complete", d->size, d->size);
+    report(c, d->digest, "Extracting", 0, d->size);
+    if (r == 0 && tmp == NULL) {
+        cleanup_close int fd = open(blob, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+            return tug_error_set(err, errno, "open %s", blob);
+        r = tug_store_unpack_layer(c->store, fd, &tmp, &res, err) < 0 ? -2 : 0;
+    }
+    if (r < 0) {
         /* A blob that does not unpack is no use to keep: the next pull fetches it anew. */
         unlink(blob);
         return tug_error_wrap(err, "unpack layer %.19s", d->digest);
@@ -134,7 +312,7 @@ static int do_layer(pull_ctx *c, layer_job *j, tug_error **err)
     tug_layer_add add = {
         .tmp = tmp, .parent_chain = j->parent_chain, .diff_id = res.diff_id, .size = res.size};
     pthread_mutex_lock(&c->lock);
-    int r = tug_store_add_layer(c->store, &add, NULL, err);
+    r = tug_store_add_layer(c->store, &add, NULL, err);
     pthread_mutex_unlock(&c->lock);
     if (r < 0)
         return -1;

@@ -174,7 +174,8 @@ static int compress_layer(tug_store *s, tug_image *img, size_t idx, tug_compress
                               l->diff_id);
     } else {
         cleanup_free char *dir = tug_store_layer_dir(s, l->chain_id);
-        if (dir == NULL || tug_layer_blob(s, dir, NULL, &file, &nl, err) < 0)
+        if (dir == NULL || tug_store_layer_dir_ready(s, dir, err) < 0 ||
+            tug_layer_blob(s, dir, NULL, &file, &nl, err) < 0)
             return tug_error_wrap(err, "layer %.19s has no blob", l->diff_id);
     }
     if (strcmp(nl.diff_id, l->diff_id) != 0) {

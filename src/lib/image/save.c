@@ -20,6 +20,7 @@
 #include "../util/fs.h"
 #include "archive.h"
 #include "reference.h"
+#include "../store/layer.h"
 
 #define MT_OCI_MANIFEST "application/vnd.oci.image.manifest.v1+json"
 #define MT_OCI_INDEX "application/vnd.oci.image.index.v1+json"
@@ -115,7 +116,8 @@ static int layer_blob(saver *v, const tug_image *img, size_t i, size_t *ret_idx,
     cleanup_free char *dir = tug_store_layer_dir(v->s, l->chain_id);
     cleanup_free char *file = NULL;
     tug_new_layer nl;
-    if (dir == NULL || tug_layer_blob(v->s, dir, NULL, &file, &nl, err) < 0)
+    if (dir == NULL || tug_store_layer_dir_ready(v->s, dir, err) < 0 ||
+        tug_layer_blob(v->s, dir, NULL, &file, &nl, err) < 0)
         return tug_error_wrap(err, "layer %.19s of image %.19s", l->diff_id, img->id);
     if (strcmp(nl.diff_id, l->diff_id) != 0) {
         unlink(file);

@@ -221,9 +221,9 @@ void tug_dns_names_write(tug_store *s)
     cleanup_close int lock = lock_file(dir, "names.lock");
     cleanup_stmt sqlite3_stmt *st = tug_db_prepare(
         s,
-        "SELECT e.network_id, e.ip, e.container_id, c.name, e.aliases, c.config FROM endpoints e JOIN "
-        "containers c ON c.id = e.container_id JOIN networks n ON n.id = e.network_id WHERE "
-        "n.name != '" TUG_DEFAULT_NETWORK "' ORDER BY e.network_id, e.ip",
+        "SELECT e.network_id, e.ip, e.container_id, c.name, e.aliases, c.config, e.ip6 FROM "
+        "endpoints e JOIN containers c ON c.id = e.container_id JOIN networks n ON n.id = "
+        "e.network_id WHERE n.name != '" TUG_DEFAULT_NETWORK "' ORDER BY e.network_id, e.ip",
         NULL);
     if (st == NULL)
         return;
@@ -231,8 +231,11 @@ void tug_dns_names_write(tug_store *s)
     while (sqlite3_step(st) == SQLITE_ROW) {
         const char *id = (const char *)sqlite3_column_text(st, 2);
         char line[1024];
-        snprintf(line, sizeof(line), "%s %s %s %s %.12s", sqlite3_column_text(st, 0),
-                 sqlite3_column_text(st, 1), id, sqlite3_column_text(st, 3), id);
+        const unsigned char *ip6 = sqlite3_column_text(st, 6);
+        /* "ip,ipv6" where the container has an IPv6 address (src/dns/resolver.c) */
+        snprintf(line, sizeof(line), "%s %s%s%s %s %s %.12s", sqlite3_column_text(st, 0),
+                 sqlite3_column_text(st, 1), ip6 ? "," : "", ip6 ? (const char *)ip6 : "", id,
+                 sqlite3_column_text(st, 3), id);
         tug_strbuf_adds(&ob, line);
         json_t *al = json_loads((const char *)sqlite3_column_text(st, 4), 0, NULL);
         size_t i;

@@ -381,26 +381,35 @@ static int check_ifname(const char *name, const char *role, tug_error **err)
     return 0;
 }
 
-static int parse_cidr(const char *cidr, struct in_addr *ret_addr, unsigned *ret_prefix,
-                      tug_error **err)
+/* "addr/prefix" of family (AF_INET or AF_INET6) into ret_addr (a struct in_addr or in6_addr). */
+static int parse_cidr_family(int family, const char *cidr, void *ret_addr, unsigned *ret_prefix,
+                             tug_error **err)
 {
-    char host[INET_ADDRSTRLEN];
+    bool v6 = family == AF_INET6;
+    const char *what = v6 ? "IPv6" : "IPv4", *form = v6 ? "addr/prefix" : "a.b.c.d/prefix";
+    char host[INET6_ADDRSTRLEN];
     const char *slash = cidr ? strchr(cidr, '/') : NULL;
     char *end = NULL;
     if (slash == NULL || (size_t)(slash - cidr) >= sizeof(host))
-        return tug_error_user(err, "invalid IPv4 address \"%s\": expected a.b.c.d/prefix",
-                              cidr ? cidr : "");
+        return tug_error_user(err, "invalid %s address \"%s\": expected %s", what,
+                              cidr ? cidr : "", form);
     memcpy(host, cidr, (size_t)(slash - cidr));
     host[slash - cidr] = '\0';
     errno = 0;
     long prefix = strtol(slash + 1, &end, 10);
-    struct in_addr a;
-    if (inet_pton(AF_INET, host, &a) != 1 || end == slash + 1 || *end != '\0' || errno != 0 ||
-        prefix < 0 || prefix > 32)
-        return tug_error_user(err, "invalid IPv4 address \"%s\": expected a.b.c.d/prefix", cidr);
-    *ret_addr = a;
+    struct in6_addr a; /* room for either */
+    if (inet_pton(family, host, &a) != 1 || end == slash + 1 || *end != '\0' || errno != 0 ||
+        prefix < (v6 ? 1 : 0) || prefix > (v6 ? 128 : 32))
+        return tug_error_user(err, "invalid %s address \"%s\": expected %s", what, cidr, form);
+    memcpy(ret_addr, &a, v6 ? sizeof(struct in6_addr) : sizeof(struct in_addr));
     *ret_prefix = (unsigned)prefix;
     return 0;
+}
+
+static int parse_cidr(const char *cidr, struct in_addr *ret_addr, unsigned *ret_prefix,
+                      tug_error **err)
+{
+    return parse_cidr_family(AF_INET, cidr, ret_addr, ret_prefix, err);
 }
 
 static int parse_mac(const char *mac, unsigned char ret[6], tug_error **err)
@@ -434,6 +443,22 @@ static void add_addr_msg(nl_batch *b, int ifindex, struct in_addr addr, unsigned
         struct in_addr brd = {.s_addr = addr.s_addr | ~mask};
         batch_put(b, IFA_BROADCAST, &brd, sizeof(brd));
     }
+}
+
+static void default_route_msg(nl_batch *b, unsigned char family, const void *gw, size_t gwlen,
+                              int ifindex, const char *gateway, const char *ifname,
+                              const char *where)
+{
+    struct rtmsg *rtm =
+        batch_msg(b, RTM_NEWROUTE, NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL, sizeof(*rtm), 0,
+                  "add default route via %s on %s%s", gateway, ifname, where);
+    rtm->rtm_family = family;
+    rtm->rtm_table = RT_TABLE_MAIN;
+    rtm->rtm_protocol = RTPROT_BOOT;
+    rtm->rtm_scope = RT_SCOPE_UNIVERSE;
+    rtm->rtm_type = RTN_UNICAST;
+    batch_put(b, RTA_GATEWAY, gw, gwlen);
+    batch_put_u32(b, RTA_OIF, (uint32_t)ifindex);
 }
 
 static void link_up_msg(nl_batch *b, int ifindex, const char *ifname, const char *where)
@@ -642,6 +667,26 @@ static int delete_link(nl_sock *s, const char *ifname, tug_error **err)
     return sock_transact(s, &b, NULL, NULL, err);
 }
 
+/* The calling thread's network namespace and that of pid, for setns() there and back; where
+ * gets " in the namespace of pid N" for messages. */
+static int open_netns(pid_t pid, char *where, size_t wsize, int *ret_self, int *ret_ns,
+                      tug_error **err)
+{
+    if (pid <= 0)
+        return tug_error_set(err, EINVAL, "network namespace of pid %d", (int)pid);
+    snprintf(where, wsize, " in the namespace of pid %d", (int)pid);
+    char path[64];
+    snprintf(path, sizeof(path), "/proc/%d/ns/net", (int)pid);
+    *ret_self = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+    if (*ret_self < 0)
+        return tug_error_set(err, errno, "open /proc/thread-self/ns/net");
+    *ret_ns = open(path, O_RDONLY | O_CLOEXEC);
+    if (*ret_ns < 0)
+        return tug_error_set(err, errno, "open the network namespace of pid %d (%s)", (int)pid,
+                             path);
+    return 0;
+}
+
 /* A netlink socket in the network namespace ns_fd (that of pid). A socket belongs to the
  * namespace it was created in for its whole life, so the thread visits ns_fd only for the
  * socket() call. */
@@ -680,18 +725,8 @@ static int configure_peer(nl_sock *ns, const char *ctr_if, struct in_addr addr, 
     add_addr_msg(&b, li.index, addr, prefix, 0, cidr, ctr_if, where);
     link_up_msg(&b, li.index, ctr_if, where);
     link_up_msg(&b, LOOPBACK_IFINDEX, "lo", where);
-    if (gateway != NULL) {
-        struct rtmsg *rtm =
-            batch_msg(&b, RTM_NEWROUTE, NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL, sizeof(*rtm), 0,
-                      "add default route via %s on %s%s", gateway, ctr_if, where);
-        rtm->rtm_family = AF_INET;
-        rtm->rtm_table = RT_TABLE_MAIN;
-        rtm->rtm_protocol = RTPROT_BOOT;
-        rtm->rtm_scope = RT_SCOPE_UNIVERSE;
-        rtm->rtm_type = RTN_UNICAST;
-        batch_put(&b, RTA_GATEWAY, &gw, sizeof(gw));
-        batch_put_u32(&b, RTA_OIF, (uint32_t)li.index);
-    }
+    if (gateway != NULL)
+        default_route_msg(&b, AF_INET, &gw, sizeof(gw), li.index, gateway, ctr_if, where);
     return sock_transact(ns, &b, NULL, NULL, err);
 }
 
@@ -727,20 +762,10 @@ int tug_nl_veth_setup(const char *host_if, const char *bridge, pid_t netns_pid, 
         return r;
     if (gateway != NULL && inet_pton(AF_INET, gateway, &gw) != 1)
         return tug_error_user(err, "invalid IPv4 gateway \"%s\"", gateway);
-    if (netns_pid <= 0)
-        return tug_error_set(err, EINVAL, "network namespace of pid %d", (int)netns_pid);
-
     char where[64];
-    snprintf(where, sizeof(where), " in the namespace of pid %d", (int)netns_pid);
-    char path[64];
-    snprintf(path, sizeof(path), "/proc/%d/ns/net", (int)netns_pid);
-    cleanup_close int self_fd = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
-    if (self_fd < 0)
-        return tug_error_set(err, errno, "open /proc/thread-self/ns/net");
-    cleanup_close int ns_fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (ns_fd < 0)
-        return tug_error_set(err, errno, "open the network namespace of pid %d (%s)",
-                             (int)netns_pid, path);
+    cleanup_close int self_fd = -1, ns_fd = -1;
+    if ((r = open_netns(netns_pid, where, sizeof(where), &self_fd, &ns_fd, err)) < 0)
+        return r;
     __attribute__((cleanup(sock_closep))) nl_sock ns = {.fd = -1};
     r = sock_open_in(ns_fd, self_fd, netns_pid, &ns, err);
     if (r < 0)
@@ -808,6 +833,121 @@ int tug_nl_veth_setup(const char *host_if, const char *bridge, pid_t netns_pid, 
     }
     set_hairpin(host_if);
     return 0;
+}
+
+/* ---- IPv6 ---- */
+
+static int parse_cidr6(const char *cidr, struct in6_addr *ret_addr, unsigned *ret_prefix,
+                       tug_error **err)
+{
+    return parse_cidr_family(AF_INET6, cidr, ret_addr, ret_prefix, err);
+}
+
+/* Without duplicate address detection (IFA_F_NODAD): IPAM hands out each address once, and
+ * DAD would hold it "tentative", unusable, for a second or more after the container starts. */
+static void add_addr6_msg(nl_batch *b, int ifindex, const struct in6_addr *addr, unsigned prefix,
+                          int ok_errno, const char *cidr, const char *ifname, const char *where)
+{
+    struct ifaddrmsg *ifa =
+        batch_msg(b, RTM_NEWADDR, NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL, sizeof(*ifa), ok_errno,
+                  "add address %s to %s%s", cidr, ifname, where);
+    ifa->ifa_family = AF_INET6;
+    ifa->ifa_prefixlen = (unsigned char)prefix;
+    ifa->ifa_flags = IFA_F_NODAD;
+    ifa->ifa_scope = RT_SCOPE_UNIVERSE;
+    ifa->ifa_index = (unsigned)ifindex;
+    batch_put(b, IFA_ADDRESS, addr, sizeof(*addr));
+}
+
+/* Open /proc/sys/net/ipv6/conf/IFNAME/KEY for writing, in the network namespace the calling
+ * thread is in now (a sysctl file belongs to the namespace of its opener). */
+static int sysctl6_open(const char *ifname, const char *key)
+{
+    char path[128];
+    snprintf(path, sizeof(path), "/proc/sys/net/ipv6/conf/%s/%s", ifname, key);
+    return open(path, O_WRONLY | O_CLOEXEC);
+}
+
+static int sysctl_write(int fd, const char *value, const char *what, tug_error **err)
+{
+    if (fd < 0 || write(fd, value, strlen(value)) != (ssize_t)strlen(value))
+        return tug_error_set(err, errno, "set %s to %s", what, value);
+    return 0;
+}
+
+int tug_nl_bridge_ensure6(const char *name, const char *cidr6, tug_error **err)
+{
+    struct in6_addr addr;
+    unsigned prefix;
+    int r = check_ifname(name, "bridge", err);
+    if (r < 0 || (r = parse_cidr6(cidr6, &addr, &prefix, err)) < 0)
+        return r;
+    /* a host that turns IPv6 off for new interfaces (default.disable_ipv6) would refuse it */
+    cleanup_close int fd = sysctl6_open(name, "disable_ipv6");
+    char what[96];
+    snprintf(what, sizeof(what), "net.ipv6.conf.%s.disable_ipv6", name);
+    if ((r = sysctl_write(fd, "0", what, err)) < 0)
+        return tug_error_wrap(err, "IPv6 on bridge %s (is IPv6 on in this kernel?)", name);
+    host_locked nl_sock *s = NULL;
+    r = host_acquire(&s, err);
+    if (r < 0)
+        return r;
+    link_info li;
+    snprintf(what, sizeof(what), "find bridge %s", name);
+    r = get_link(s, name, what, &li, err);
+    if (r < 0)
+        return r;
+    nl_batch b = {0};
+    add_addr6_msg(&b, li.index, &addr, prefix, EEXIST, cidr6, name, "");
+    return sock_transact(s, &b, NULL, NULL, err);
+}
+
+int tug_nl_addr6_setup(pid_t netns_pid, const char *ctr_if, const char *cidr6,
+                       const char *gateway6, tug_error **err)
+{
+    struct in6_addr addr, gw = {0};
+    unsigned prefix;
+    int r;
+    if ((r = check_ifname(ctr_if, "interface", err)) < 0 ||
+        (r = parse_cidr6(cidr6, &addr, &prefix, err)) < 0)
+        return r;
+    if (gateway6 != NULL && inet_pton(AF_INET6, gateway6, &gw) != 1)
+        return tug_error_user(err, "invalid IPv6 gateway \"%s\"", gateway6);
+    char where[64];
+    cleanup_close int self_fd = -1, ns_fd = -1;
+    if ((r = open_netns(netns_pid, where, sizeof(where), &self_fd, &ns_fd, err)) < 0)
+        return r;
+    /* the sysctl files are opened inside, like the socket, and written from here */
+    if (setns(ns_fd, CLONE_NEWNET) < 0)
+        return tug_error_set(err, errno, "enter the network namespace of pid %d", (int)netns_pid);
+    cleanup_close int dis = sysctl6_open(ctr_if, "disable_ipv6");
+    cleanup_close int dad = sysctl6_open(ctr_if, "accept_dad");
+    if (setns(self_fd, CLONE_NEWNET) < 0)
+        return tug_error_set(err, errno,
+                             "return from the network namespace of pid %d to the original one "
+                             "(this thread stays in the wrong one)",
+                             (int)netns_pid);
+    char what[96];
+    snprintf(what, sizeof(what), "net.ipv6.conf.%s.disable_ipv6%s", ctr_if, where);
+    if ((r = sysctl_write(dis, "0", what, err)) < 0)
+        return r;
+    snprintf(what, sizeof(what), "net.ipv6.conf.%s.accept_dad%s", ctr_if, where);
+    if ((r = sysctl_write(dad, "0", what, err)) < 0)
+        return r;
+    __attribute__((cleanup(sock_closep))) nl_sock ns = {.fd = -1};
+    r = sock_open_in(ns_fd, self_fd, netns_pid, &ns, err);
+    if (r < 0)
+        return r;
+    snprintf(what, sizeof(what), "find %s%s", ctr_if, where);
+    link_info li;
+    r = get_link(&ns, ctr_if, what, &li, err);
+    if (r < 0)
+        return r;
+    nl_batch b = {0};
+    add_addr6_msg(&b, li.index, &addr, prefix, 0, cidr6, ctr_if, where);
+    if (gateway6 != NULL)
+        default_route_msg(&b, AF_INET6, &gw, sizeof(gw), li.index, gateway6, ctr_if, where);
+    return sock_transact(&ns, &b, NULL, NULL, err);
 }
 
 /* ---- links ---- */

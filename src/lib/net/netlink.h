@@ -11,6 +11,13 @@
  * processes race to create it. */
 int tug_nl_bridge_ensure(const char *name, const char *cidr, const char *alias, bool *ret_changed,
                          tug_error **err);
+/* IPv6 on the bridge: IPv6 turned on for it and cidr6 ("fd00:1::1/64") added (without
+ * duplicate address detection), beside the addresses it has. Idempotent. */
+int tug_nl_bridge_ensure6(const char *name, const char *cidr6, tug_error **err);
+/* IPv6 on ctr_if in the network namespace of netns_pid (after tug_nl_veth_setup): IPv6 and
+ * no DAD for the interface, cidr6 as its address, a default route via gateway6 (NULL: none). */
+int tug_nl_addr6_setup(pid_t netns_pid, const char *ctr_if, const char *cidr6,
+                       const char *gateway6, tug_error **err);
 /* The link's alias ("" when it has none). */
 int tug_nl_link_alias(const char *ifname, char **ret_alias, tug_error **err);
 /* Create a veth pair: host_if stays in the caller's namespace, enslaved to bridge and up; peer

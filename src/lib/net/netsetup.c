@@ -32,6 +32,8 @@ void tug_net_plan_free(tug_net_plan *p)
     free(p->cidr);
     free(p->ip);
     free(p->mac);
+    free(p->cidr6);
+    free(p->gateway6);
     free(p->rules);
     free(p->rule_ips);
     for (size_t i = 0; i < p->n_reserved; i++)
@@ -213,7 +215,7 @@ static void write_hosts(tug_store *s, const tug_network *n, bool user_network)
 {
     cleanup_stmt sqlite3_stmt *st = tug_db_prepare(
         s,
-        "SELECT e.container_id, e.ip, c.name, e.aliases, c.config FROM endpoints e JOIN "
+        "SELECT e.container_id, e.ip, c.name, e.aliases, c.config, e.ip6 FROM endpoints e JOIN "
         "containers c ON c.id = e.container_id WHERE e.network_id = ?",
         NULL);
     if (st == NULL)
@@ -232,16 +234,20 @@ static void write_hosts(tug_store *s, const tug_network *n, bool user_network)
         json_t *cfg = json_loads((const char *)sqlite3_column_text(st, 4), 0, NULL);
         const char *hn =
             json_string_value(json_object_get(json_object_get(cfg, "Config"), "Hostname"));
-        fprintf(pf, "%s\t%s", ip, hn ? hn : "");
-        if (user_network) {
-            fprintf(pf, " %s", name);
-            if (hn == NULL || strncmp(hn, id, 12) != 0)
-                fprintf(pf, " %.12s", id);
-            size_t i;
-            json_t *a;
-            json_array_foreach(al, i, a) fprintf(pf, " %s", json_string_value(a));
+        /* the IPv4 line, and the same names for the IPv6 address, as docker writes both */
+        const char *ip6 = (const char *)sqlite3_column_text(st, 5);
+        for (int fam = 0; fam < (ip6 ? 2 : 1); fam++) {
+            fprintf(pf, "%s\t%s", fam ? ip6 : ip, hn ? hn : "");
+            if (user_network) {
+                fprintf(pf, " %s", name);
+                if (hn == NULL || strncmp(hn, id, 12) != 0)
+                    fprintf(pf, " %.12s", id);
+                size_t i;
+                json_t *a;
+                json_array_foreach(al, i, a) fprintf(pf, " %s", json_string_value(a));
+            }
+            fprintf(pf, "\n");
         }
-        fprintf(pf, "\n");
         json_decref(al);
         json_decref(cfg);
         char **nv = realloc(ids, (nids + 1) * sizeof(*nv));
@@ -406,7 +412,11 @@ int tug_net_plan_make(tug_store *s, const char *id, const char *hostname, json_t
             netname);
     const char *want_ip = json_string_value(
         json_object_get(json_object_get(epc, "IPAMConfig"), "IPv4Address"));
-    if (want_ip && !user_network)
+    const char *want_ip6 = json_string_value(
+        json_object_get(json_object_get(epc, "IPAMConfig"), "IPv6Address"));
+    if (want_ip6 && !*want_ip6)
+        want_ip6 = NULL;
+    if ((want_ip || want_ip6) && !user_network)
         return tug_error_user(err, "user specified IP address is supported on user defined "
                                    "networks only");
     json_t *aliases = json_object_get(epc, "Aliases");
@@ -416,7 +426,7 @@ int tug_net_plan_make(tug_store *s, const char *id, const char *hostname, json_t
     tug_endpoint ep = {0};
     tug_ipam_release(s, id, NULL);
     delete_ports(s, id);
-    if (tug_ipam_allocate(s, n, id, want_ip, aliases, &ep, err) < 0) {
+    if (tug_ipam_allocate(s, n, id, want_ip, want_ip6, aliases, &ep, err) < 0) {
         free(p);
         return -1;
     }
@@ -444,6 +454,15 @@ int tug_net_plan_make(tug_store *s, const char *id, const char *hostname, json_t
     p->internal = n->internal;
     p->ip = strdup(ep.ip);
     p->mac = strdup(ep.mac);
+    if (ep.ip6 && n->subnet6) {
+        const char *slash = strrchr(n->subnet6, '/');
+        if (asprintf(&p->cidr6, "%s%s", ep.ip6, slash ? slash : "/64") < 0) {
+            tug_endpoint_clear(&ep);
+            tug_net_plan_free(p);
+            return tug_error_set(err, ENOMEM, "network");
+        }
+        p->gateway6 = n->internal ? NULL : strdup(n->gateway6);
+    }
     if (asprintf(&p->cidr, "%s/%d", ep.ip, plen) < 0 ||
         asprintf(&p->host_if, "tugv%.10s", id) < 0) {
         tug_endpoint_clear(&ep);
@@ -545,6 +564,8 @@ int tug_net_plumb(const tug_net_plan *p, pid_t pid, tug_error **err)
     if (tug_nl_veth_setup(p->host_if, p->bridge, pid, "eth0", p->cidr, p->mac,
                           p->internal ? NULL : p->gateway, err) < 0)
         return tug_error_wrap(err, "network %s", p->network);
+    if (p->cidr6 && tug_nl_addr6_setup(pid, "eth0", p->cidr6, p->gateway6, err) < 0)
+        return tug_error_wrap(err, "network %s", p->network);
     if (p->n_rules && tug_fw_ports_add(p->owner, p->bridge, p->rules, p->n_rules, err) < 0)
         return tug_error_wrap(err, "publish ports");
     return 0;
@@ -629,13 +650,17 @@ json_t *tug_net_endpoints_json(tug_store *s, const char *id)
     json_t *o = json_object();
     cleanup_stmt sqlite3_stmt *st = tug_db_prepare(
         s,
-        "SELECT n.name, n.id, n.gateway, n.subnet, e.ip, e.mac, e.aliases FROM endpoints e JOIN "
-        "networks n ON n.id = e.network_id WHERE e.container_id = ?",
+        "SELECT n.name, n.id, n.gateway, n.subnet, e.ip, e.mac, e.aliases, e.ip6 FROM endpoints e "
+        "JOIN networks n ON n.id = e.network_id WHERE e.container_id = ?",
         NULL);
     if (st == NULL)
         return o;
     BIND_TEXT(st, 1, id);
     while (sqlite3_step(st) == SQLITE_ROW) {
+        cleanup_network tug_network *net = NULL;
+        const char *ip6 = (const char *)sqlite3_column_text(st, 7);
+        if (ip6 && tug_network_find(s, (const char *)sqlite3_column_text(st, 1), &net, NULL) < 0)
+            ip6 = NULL;
         json_t *e = json_object();
         json_t *al = json_loads((const char *)sqlite3_column_text(st, 6), 0, NULL);
         json_object_set_new(e, "IPAMConfig", json_null());
@@ -647,6 +672,10 @@ json_t *tug_net_endpoints_json(tug_store *s, const char *id)
         json_object_set_new(e, "IPAddress", json_string((const char *)sqlite3_column_text(st, 4)));
         json_object_set_new(e, "IPPrefixLen",
                             json_integer(tug_subnet_prefix((const char *)sqlite3_column_text(st, 3))));
+        json_object_set_new(e, "IPv6Gateway", json_string(ip6 ? net->gateway6 : ""));
+        json_object_set_new(e, "GlobalIPv6Address", json_string(ip6 ? ip6 : ""));
+        const char *slash = ip6 && net->subnet6 ? strrchr(net->subnet6, '/') : NULL;
+        json_object_set_new(e, "GlobalIPv6PrefixLen", json_integer(slash ? atoi(slash + 1) : 0));
         json_object_set_new(e, "MacAddress", json_string((const char *)sqlite3_column_text(st, 5)));
         json_object_set_new(o, (const char *)sqlite3_column_text(st, 0), e);
     }
@@ -857,6 +886,12 @@ static void extra_if_name(const char *id, const char *network_id, char out[16])
 int tug_net_connect(tug_store *s, const char *id, pid_t pid, const char *network,
                     json_t *aliases, const char *ip, tug_error **err)
 {
+    return tug_net_connect6(s, id, pid, network, aliases, ip, NULL, err);
+}
+
+int tug_net_connect6(tug_store *s, const char *id, pid_t pid, const char *network,
+                     json_t *aliases, const char *ip, const char *ip6, tug_error **err)
+{
     cleanup_network tug_network *n = NULL;
     if (tug_network_find(s, network, &n, err) < 0 || tug_network_up(s, n, err) < 0)
         return -1;
@@ -875,11 +910,11 @@ int tug_net_connect(tug_store *s, const char *id, pid_t pid, const char *network
         return tug_error_user(err, "endpoint with name %.12s already exists in network %s", id,
                               n->name);
     bool user_network = strcmp(n->name, TUG_DEFAULT_NETWORK) != 0;
-    if (ip && !user_network)
+    if ((ip || ip6) && !user_network)
         return tug_error_user(err, "user specified IP address is supported on user defined "
                                    "networks only");
     tug_endpoint ep = {0};
-    if (tug_ipam_allocate(s, n, id, ip, aliases, &ep, err) < 0)
+    if (tug_ipam_allocate(s, n, id, ip, ip6, aliases, &ep, err) < 0)
         return -1;
     char host_if[16], ctr_if[16], cidr[64];
     extra_if_name(id, n->id, host_if);
@@ -889,6 +924,16 @@ int tug_net_connect(tug_store *s, const char *id, pid_t pid, const char *network
     /* the first network keeps the default route */
     if (tug_nl_veth_setup(host_if, n->bridge, pid, ctr_if, cidr, ep.mac, NULL, err) < 0)
         r = -1;
+    /* IPv6 too, without a route: the first network keeps the default ones */
+    if (r == 0 && ep.ip6 && n->subnet6) {
+        char cidr6[96];
+        const char *slash = strrchr(n->subnet6, '/');
+        snprintf(cidr6, sizeof(cidr6), "%s%s", ep.ip6, slash ? slash : "/64");
+        if (tug_nl_addr6_setup(pid, ctr_if, cidr6, NULL, err) < 0) {
+            tug_nl_link_delete(host_if, NULL);
+            r = -1;
+        }
+    }
     if (r < 0) {
         cleanup_stmt sqlite3_stmt *del = tug_db_prepare(
             s, "DELETE FROM endpoints WHERE container_id = ? AND network_id = ?", NULL);

@@ -15,6 +15,7 @@ typedef struct tug_net_plan {
     char *bridge, *gateway;
     bool internal;
     char *host_if, *cidr, *ip, *mac;
+    char *cidr6, *gateway6; /* IPv6 on eth0 (NULL: none) and its default route */
     tug_port_rule *rules; /* strings inside point to the plan's own storage */
     size_t n_rules;
     char (*rule_ips)[64];
@@ -47,6 +48,9 @@ int tug_net_check(tug_store *s, bool repair, char **details, tug_error **err);
  * the network's hosts files. */
 int tug_net_connect(tug_store *s, const char *id, pid_t pid, const char *network,
                     json_t *aliases, const char *ip, tug_error **err);
+/* The same with an IPv6 address asked for (ip6, NULL: the next free one on an IPv6 network). */
+int tug_net_connect6(tug_store *s, const char *id, pid_t pid, const char *network,
+                     json_t *aliases, const char *ip, const char *ip6, tug_error **err);
 /* Detach it: the interface and the address go. primary: the network it started on. */
 int tug_net_disconnect(tug_store *s, const char *id, const char *network, bool primary,
                        tug_error **err);

@@ -11,6 +11,10 @@
 
 typedef struct tug_network {
     char *id, *name, *driver, *bridge, *subnet, *gateway;
+    /* IPv6: the subnet (NULL: none) and its gateway (the subnet's first address unless one was
+     * given: gateway6_given); containers get an address in it only when ipv6 is on. */
+    char *subnet6, *gateway6;
+    bool ipv6, gateway6_given;
     bool internal;
     long long created;
     json_t *labels;
@@ -35,6 +39,20 @@ void tug_network_bridge_down(const char *bridge);
 int tug_network_up(tug_store *s, tug_network *n, tug_error **err);
 int tug_network_create(tug_store *s, const char *name, const char *subnet, const char *gateway,
                        bool internal, json_t *labels, tug_network **ret, tug_error **err);
+/* What `network create` can ask for; NULL strings: chosen (IPv4) or none (IPv6). */
+typedef struct tug_network_opts {
+    const char *subnet, *gateway;   /* IPv4 */
+    const char *subnet6, *gateway6; /* IPv6 */
+    bool ipv6, internal;
+    json_t *labels;
+} tug_network_opts;
+/* As tug_network_create, with IPv6: ipv6 without subnet6 is a user error (there is no pool of
+ * IPv6 subnets to choose from, as in docker 20.10). */
+int tug_network_create_opts(tug_store *s, const char *name, const tug_network_opts *o,
+                            tug_network **ret, tug_error **err);
+/* An IPv6 "addr/len" (len 1 to 126) as its network address: ret "fd00:1::/64". false when
+ * malformed. */
+bool tug_subnet6_normalize(const char *subnet, char *ret, size_t size);
 int tug_network_find(tug_store *s, const char *name_or_id, tug_network **ret, tug_error **err);
 int tug_network_list(tug_store *s, tug_network ***ret, size_t *ret_n, tug_error **err);
 void tug_networks_free(tug_network **v, size_t n);
@@ -45,12 +63,16 @@ int tug_network_remove(tug_store *s, const tug_network *n, tug_error **err);
 
 typedef struct tug_endpoint {
     char *network_id, *ip, *mac;
+    char *ip6; /* NULL: the network has no IPv6 */
     json_t *aliases;
 } tug_endpoint;
 
-/* Give container an address on the network: want_ip (NULL: the next free one). */
+/* Give container an address on the network: want_ip (NULL: the next free one), and on a network
+ * with IPv6 an IPv6 address too: want_ip6 (NULL: the next free one; given on a network without
+ * IPv6, a user error). */
 int tug_ipam_allocate(tug_store *s, tug_network *n, const char *container_id,
-                      const char *want_ip, json_t *aliases, tug_endpoint *ret, tug_error **err);
+                      const char *want_ip, const char *want_ip6, json_t *aliases,
+                      tug_endpoint *ret, tug_error **err);
 /* Release every address of a container. */
 /* Record "disconnect" events for the container's endpoints (on network_id, NULL: all) about
  * to be removed. */

@@ -757,6 +757,29 @@ static int v1_limit(tug_cgroup *cg, const tug_cgroup_limits *lim, tug_error **er
             write_ll(d->fd, "cpu.shares", clamp_shares(lim->cpu_shares), err) < 0)
             return tug_error_wrap(err, "set cpu shares");
     }
+    if (lim->cpu_rt_period != 0 || lim->cpu_rt_runtime != 0) {
+        /* the kernel takes a group's real-time time only out of its parent's: tug's parent
+         * group has none unless the host gave it some, and then the write is refused */
+        struct group_dir *d = dir_of(cg, V1_CPU);
+        if (d == NULL)
+            return tug_error_set(err, EOPNOTSUPP, "set cpu real-time: the cpu cgroup is not "
+                                                  "mounted");
+        if (lim->cpu_rt_period != 0 &&
+            write_ll(d->fd, "cpu.rt_period_us", lim->cpu_rt_period, err) < 0)
+            return tug_error_wrap(err, "set cpu real-time period");
+        char buf[32];
+        snprintf(buf, sizeof(buf), "%lld", lim->cpu_rt_runtime);
+        int r = lim->cpu_rt_runtime != 0 ? write_raw(d->fd, "cpu.rt_runtime_us", buf) : 0;
+        if (r == -EINVAL)
+            return tug_error_user(err,
+                                  "set cpu real-time runtime: write %s to cpu.rt_runtime_us: "
+                                  "invalid argument (more than the parent cgroup's "
+                                  "cpu.rt_runtime_us leaves: raise it first, or ask for less)",
+                                  buf);
+        if (r < 0)
+            return tug_error_set(err, -r, "set cpu real-time runtime: write %s to "
+                                          "cpu.rt_runtime_us", buf);
+    }
     if (lim->pids_limit != 0) {
         struct group_dir *d = dir_of(cg, V1_PIDS);
         if (d == NULL)

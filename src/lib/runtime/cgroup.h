@@ -41,6 +41,8 @@ typedef struct tug_cgroup_limits {
     long long cpu_quota;   /* microseconds per period; 0 = no quota (--cpus 1.5 -> 150000) */
     long long cpu_period;  /* microseconds; 0 = 100000 */
     long long cpu_shares;  /* docker's --cpu-shares (v1 weight 2..262144); 0 = default */
+    long long cpu_rt_period;  /* real-time scheduling, microseconds (v1 cpu.rt_*); 0 = leave */
+    long long cpu_rt_runtime;
     long long pids_limit;  /* 0 = leave as it is, negative = no limit */
     long long memory_reservation; /* soft limit in bytes; 0 = leave as it is */
     long long blkio_weight;       /* 10..1000; 0 = leave as it is */

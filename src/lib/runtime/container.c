@@ -20,6 +20,7 @@
 #include "../store/db.h"
 #include "../store/events.h"
 #include "../store/imgconfig.h"
+#include "../store/layer.h"
 #include "../util/cleanup.h"
 #include "../util/digest.h"
 #include "../util/fs.h"
@@ -71,13 +72,7 @@ char *tug_container_dir(tug_store *s, const char *id)
 
 char *tug_run_dir(tug_store *s)
 {
-    /* /run is tmpfs: runtime state is gone after a reboot, as it should be. Two roots get two
-     * directories. */
-    char digest[72], *p = NULL;
-    tug_sha256_buf(s->root, strlen(s->root), digest);
-    if (asprintf(&p, RUN_BASE "/%.16s", tug_digest_hex(digest)) < 0)
-        return NULL;
-    return p;
+    return tug_store_run_dir(s);
 }
 
 int tug_run_dir_make(tug_store *s, const char *id, tug_error **err)
@@ -451,7 +446,7 @@ int tug_container_find(tug_store *s, const char *what, tug_container **ret_ctr, 
                 return 0;
             }
         }
-        return tug_error_user(err, "No such container: %s", what);
+        return tug_error_not_found(err, "No such container: %s", what);
     }
     *ret_ctr = from_row(st);
     return *ret_ctr ? 0 : tug_error_set(err, ENOMEM, "find");
@@ -718,8 +713,13 @@ static void check_gone_stores(const char *self, bool repair, char **details)
         tug_append_line(details,
                         "run directory of a store that is gone: " RUN_BASE "/%s (store %s)%s", n,
                         root, repair ? "" : " (system check without --dry-run removes it)");
-        if (repair)
+        if (repair) {
+            /* the layers it had mounted go first: their images went with the store */
+            char path[sizeof(RUN_BASE) + 32];
+            snprintf(path, sizeof(path), RUN_BASE "/%s", n);
+            tug_layer_mounts_sweep(path, NULL, NULL, NULL);
             remove_store_run_dir(dirfd(d), n);
+        }
     }
 }
 

@@ -41,10 +41,10 @@ void tug_container_free(tug_container *c);
  * container's labels, then extra key, value pairs ending in NULL. */
 void tug_container_event(tug_store *s, const tug_container *c, const char *action, ...)
     __attribute__((sentinel));
-/* docker's exec events: "exec_create: CMD ARGS" and "exec_start: CMD ARGS" when args is given,
- * else "exec_die" with the exit code. */
+/* docker's exec events, each with the exec's ID (execID): "exec_create: CMD ARGS" and
+ * "exec_start: CMD ARGS" when args is given, else "exec_die" with the exit code (exitCode). */
 void tug_exec_event(tug_store *s, const tug_container *c, const char *action, char **args,
-                    int exit_code);
+                    const char *exec_id, int exit_code);
 /* A volume event ("mount", "unmount") for each volume the container mounts. */
 void tug_container_volume_events(tug_store *s, const tug_container *c, const char *action);
 void tug_container_freep(tug_container **c);
@@ -151,10 +151,14 @@ typedef struct tug_exec_opts {
 typedef struct tug_exec_proc {
     pid_t pid; /* waitpid() it: its exit status is the process's; 0 when detached */
     int in, out, err; /* the caller's ends, O_CLOEXEC; -1 when unused */
+    char exec_id[65]; /* docker's execID, for the caller's exec_die */
 } tug_exec_proc;
 
 /* Run a process inside a running container (its namespaces, cgroup, user, capabilities and
  * seccomp profile). Failing to exec gives err->status 126/127; a container that stops while the
- * process joins is an error, never a run on the host. */
+ * process joins is an error, never a run on the host. Records exec_create and exec_start; the
+ * caller records exec_die when it has waited the process, except with detach, where a waiter
+ * that outlives the caller does (it is a child subreaper, so the process, left by its helper,
+ * becomes its child). */
 int tug_container_exec(tug_store *s, tug_container *c, const tug_exec_opts *o,
                        tug_exec_proc *ret, tug_error **err);

@@ -14,6 +14,8 @@
 #include <sys/sysmacros.h>
 
 #include "../util/cleanup.h"
+#include "../util/strutil.h"
+#include "../util/template.h"
 #include "cgroup_devices.h"
 #include "volume.h"
 
@@ -419,4 +421,159 @@ int tug_devices_from_spec(json_t *linux_, bool privileged, tug_device_rule **ret
     *ret_nodes = nodes;
     *ret_n_nodes = n_nodes;
     return 0;
+}
+
+/* One record of Go's encoding/csv (what docker reads --gpus with): fields split at commas, a
+ * field in double quotes may hold commas and "" for a quote. A new list of strings. */
+static json_t *csv_fields(const char *s, tug_error **err)
+{
+    if (*s == '\0')
+        return tug_error_user(err, "EOF"), NULL;
+    json_t *out = json_array();
+    for (const char *p = s;;) {
+        tug_strbuf f = {0};
+        if (*p == '"') {
+            for (p++; *p && !(*p == '"' && p[1] != '"'); p++) {
+                p += *p == '"'; /* "" is a quote */
+                tug_strbuf_addc(&f, *p);
+            }
+            bool closed = *p == '"';
+            p += closed;
+            if (!closed || (*p != ',' && *p != '\0')) {
+                tug_strbuf_free(&f);
+                json_decref(out);
+                return tug_error_user(err,
+                                      "parse error on line 1, column %zu: extraneous or missing "
+                                      "\" in quoted-field",
+                                      (size_t)(p - s) + 1),
+                       NULL;
+            }
+        } else {
+            size_t n = strcspn(p, ",\n");
+            const char *q = memchr(p, '"', n);
+            if (q) {
+                json_decref(out);
+                return tug_error_user(err,
+                                      "parse error on line 1, column %zu: bare \" in "
+                                      "non-quoted-field",
+                                      (size_t)(q - s) + 1),
+                       NULL;
+            }
+            tug_strbuf_add(&f, p, n);
+            p += n;
+        }
+        char *field = tug_strbuf_steal(&f);
+        json_array_append_new(out, json_string(field ? field : ""));
+        free(field);
+        if (*p != ',')
+            return out;
+        p++;
+    }
+}
+
+/* docker's count: "all" (-1) or a decimal integer. */
+static int gpu_count(const char *v, json_int_t *ret, tug_error **err)
+{
+    if (strcmp(v, "all") == 0) {
+        *ret = -1;
+        return 0;
+    }
+    char *end;
+    errno = 0;
+    long long n = strtoll(v, &end, 10);
+    bool ok = *v && *end == '\0' && !isspace((unsigned char)*v);
+    if (!ok || errno == ERANGE)
+        return tug_error_user(err,
+                              "invalid count (%s): value must be either \"all\" or an integer: %s",
+                              v, ok ? "value out of range" : "invalid syntax");
+    *ret = n;
+    return 0;
+}
+
+static json_t *strings_of(const char *csv_value)
+{
+    json_t *a = json_array();
+    const char *p = csv_value;
+    for (;;) {
+        size_t n = strcspn(p, ",");
+        json_array_append_new(a, json_stringn(p, n));
+        if (p[n] == '\0')
+            return a;
+        p += n + 1;
+    }
+}
+
+json_t *tug_gpu_request_parse(const char *value, tug_error **err)
+{
+    json_auto_t *fields = csv_fields(value, err);
+    if (fields == NULL)
+        return NULL;
+    json_auto_t *req = json_pack("{s:s, s:I, s:n, s:n, s:{}}", "Driver", "", "Count",
+                                 (json_int_t)0, "DeviceIDs", "Capabilities", "Options");
+    json_auto_t *seen = json_object();
+    size_t i;
+    json_t *fj;
+    json_array_foreach(fields, i, fj)
+    {
+        const char *field = json_string_value(fj), *eq = strchr(field, '=');
+        cleanup_free char *key = eq ? strndup(field, (size_t)(eq - field)) : strdup(field);
+        if (key == NULL)
+            return tug_error_set(err, ENOMEM, "--gpus"), NULL;
+        if (json_object_get(seen, key))
+            return tug_error_user(err, "gpu request key '%s' can be specified only once", key),
+                   NULL;
+        json_object_set_new(seen, key, json_true());
+        json_int_t count = 0;
+        if (eq == NULL || strcmp(key, "count") == 0) {
+            json_object_set_new(seen, "count", json_true());
+            if (gpu_count(eq ? eq + 1 : key, &count, err) < 0)
+                return NULL;
+            json_object_set_new(req, "Count", json_integer(count));
+        } else if (strcmp(key, "driver") == 0) {
+            json_object_set_new(req, "Driver", json_string(eq + 1));
+        } else if (strcmp(key, "device") == 0) {
+            json_object_set_new(req, "DeviceIDs", strings_of(eq + 1));
+        } else if (strcmp(key, "capabilities") == 0) {
+            json_t *caps = strings_of(eq + 1);
+            json_array_append_new(caps, json_string("gpu"));
+            json_object_set_new(req, "Capabilities", json_pack("[o]", caps));
+        } else if (strcmp(key, "options") == 0) {
+            tug_error *e = NULL;
+            json_auto_t *opts = csv_fields(eq + 1, &e);
+            if (opts == NULL) {
+                tug_error_user(err, "failed to read gpu options: %s", e && e->msg ? e->msg : "");
+                tug_error_free(e);
+                return NULL;
+            }
+            json_t *m = json_object(), *o;
+            size_t k;
+            json_array_foreach(opts, k, o)
+            {
+                const char *kv = json_string_value(o), *oeq = strchr(kv, '=');
+                cleanup_free char *ok = oeq ? strndup(kv, (size_t)(oeq - kv)) : strdup(kv);
+                if (ok)
+                    json_object_set_new(m, ok, json_string(oeq ? oeq + 1 : ""));
+            }
+            json_object_set_new(req, "Options", m);
+        } else {
+            return tug_error_user(err, "unexpected key '%s' in '%s'", key, field), NULL;
+        }
+    }
+    if (json_object_get(seen, "count") == NULL && json_is_null(json_object_get(req, "DeviceIDs")))
+        json_object_set_new(req, "Count", json_integer(1));
+    if (json_is_null(json_object_get(req, "Capabilities")))
+        json_object_set_new(req, "Capabilities", json_pack("[[s]]", "gpu"));
+    return json_incref(req);
+}
+
+int tug_device_requests_check(json_t *host_config, tug_error **err)
+{
+    json_t *reqs = json_object_get(host_config, "DeviceRequests");
+    if (json_array_size(reqs) == 0)
+        return 0;
+    json_t *first = json_array_get(reqs, 0);
+    const char *driver = json_string_value(json_object_get(first, "Driver"));
+    cleanup_free char *caps = tug_template_format_value(json_object_get(first, "Capabilities"));
+    return tug_error_user(err, "could not select device driver \"%s\" with capabilities: %s",
+                          driver ? driver : "", caps ? caps : "[]");
 }

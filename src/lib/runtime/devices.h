@@ -38,3 +38,12 @@ int tug_devices_from_spec(json_t *linux_, bool privileged, tug_device_rule **ret
                           size_t *ret_n_rules, tug_device_node **ret_nodes, size_t *ret_n_nodes,
                           tug_error **err);
 void tug_device_nodes_free(tug_device_node *nodes, size_t n);
+
+/* docker's --gpus VALUE (CSV: "all", a count, count=, device=, driver=, capabilities=,
+ * options=) as the HostConfig.DeviceRequests entry docker makes of it; NULL with err set (docker's
+ * words: "unexpected key 'foo' in 'foo=1'") when malformed. */
+json_t *tug_gpu_request_parse(const char *value, tug_error **err);
+
+/* tug has no device driver (docker's NVIDIA hook): a container asking for devices through
+ * HostConfig.DeviceRequests cannot start, with docker's words. 0 when it asks for none. */
+int tug_device_requests_check(json_t *host_config, tug_error **err);

@@ -279,25 +279,116 @@ static int launch(exec_plan *p, int pipes[3][2], pid_t *ret_pid, tug_error **err
 }
 
 void tug_exec_event(tug_store *s, const tug_container *c, const char *action, char **args,
-                    int exit_code)
+                    const char *exec_id, int exit_code)
 {
     if (args == NULL) {
         char code[16];
         snprintf(code, sizeof(code), "%d", exit_code);
-        tug_container_event(s, c, action, "exitCode", code, NULL);
+        tug_container_event(s, c, action, "execID", exec_id, "exitCode", code, NULL);
         return;
     }
+    /* docker's words: "ACTION: " + the program + " " + its arguments joined ("true " alone) */
     tug_strbuf b = {0};
     tug_strbuf_adds(&b, action);
-    tug_strbuf_adds(&b, ":");
-    for (char **a = args; *a; a++) {
-        tug_strbuf_addc(&b, ' ');
+    tug_strbuf_adds(&b, ": ");
+    tug_strbuf_adds(&b, args[0] ? args[0] : "");
+    tug_strbuf_addc(&b, ' ');
+    for (char **a = args[0] ? args + 1 : args; *a; a++) {
+        if (a > args + 1)
+            tug_strbuf_addc(&b, ' ');
         tug_strbuf_adds(&b, *a);
     }
     cleanup_free char *full = tug_strbuf_steal(&b);
     tug_strbuf_free(&b);
     if (full)
-        tug_container_event(s, c, full, NULL);
+        tug_container_event(s, c, full, "execID", exec_id, NULL);
+}
+
+/* The pid of the one child a process has (/proc/self/task/TID/children), 0 if none. */
+static pid_t only_child(void)
+{
+    char path[64], buf[64];
+    snprintf(path, sizeof(path), "/proc/self/task/%d/children", (int)getpid());
+    cleanup_close int fd = open(path, O_RDONLY | O_CLOEXEC);
+    ssize_t n = fd >= 0 ? read(fd, buf, sizeof(buf) - 1) : -1;
+    if (n <= 0)
+        return 0;
+    buf[n] = '\0';
+    return (pid_t)strtol(buf, NULL, 10);
+}
+
+/* exec -d: the process is left by its helper and nobody waits it, so the waiter, a child
+ * subreaper that outlives the command (double-forked, its own session, stdio on /dev/null),
+ * launches it, reports the launch over a pipe, becomes its parent when the helper leaves, and
+ * records exec_die when it ends. Orphans of the process that come to it meanwhile are reaped. */
+static int launch_detached(tug_store *s, const tug_container *c, exec_plan *p, int pipes[3][2],
+                           const char *exec_id, tug_error **err)
+{
+    int res[2];
+    if (pipe2(res, O_CLOEXEC) < 0)
+        return tug_error_set(err, errno, "exec: pipe");
+    fflush(stdout);
+    fflush(stderr);
+    pid_t mid = fork();
+    if (mid < 0) {
+        close(res[0]);
+        close(res[1]);
+        return tug_error_set(err, errno, "exec: fork");
+    }
+    if (mid == 0) {
+        close(res[0]);
+        if (fork() != 0)
+            _exit(0);
+        setsid();
+        int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+        for (int i = 0; i < 3 && null >= 0; i++)
+            dup2(null, i);
+        child_fail out = {0};
+        pid_t helper = 0;
+        tug_error *e = NULL;
+        if (prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) < 0)
+            tug_error_set(&e, errno, "exec: become a child subreaper");
+        if (e == NULL && launch(p, pipes, &helper, &e) == 0) {
+            while (waitpid(helper, NULL, 0) < 0 && errno == EINTR) {
+            }
+        }
+        if (e) {
+            out.code = e->status ? e->status : 125;
+            snprintf(out.msg, sizeof(out.msg), "%s", e->msg ? e->msg : "exec");
+        }
+        pid_t target = e ? 0 : only_child();
+        if (write(res[1], &out, sizeof(out)) != (ssize_t)sizeof(out) || e || target <= 0)
+            _exit(0);
+        /* nothing of the command's stays open while the process runs (a caller waiting for
+         * the end of its output would wait for the process) */
+        int keep[] = {0, 1, 2};
+        tug_close_fds_except(keep, TUG_ARRAY_SIZE(keep));
+        int st = 0;
+        pid_t got;
+        while ((got = waitpid(-1, &st, 0)) != target)
+            if (got < 0 && errno != EINTR)
+                _exit(0);
+        tug_exec_event(s, c, "exec_die", NULL, exec_id,
+                       WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st));
+        _exit(0);
+    }
+    close(res[1]);
+    while (waitpid(mid, NULL, 0) < 0 && errno == EINTR) {
+    }
+    child_fail f;
+    ssize_t n;
+    do
+        n = read(res[0], &f, sizeof(f));
+    while (n < 0 && errno == EINTR);
+    close(res[0]);
+    if (n != (ssize_t)sizeof(f))
+        return tug_error_set(err, EIO, "exec: the waiter of the detached process failed");
+    if (f.code == 0)
+        return 0;
+    f.msg[sizeof(f.msg) - 1] = '\0';
+    tug_error_user(err, "%s", f.msg);
+    (*err)->status = f.code;
+    return -1;
 }
 
 int tug_container_exec(tug_store *s, tug_container *c, const tug_exec_opts *o,
@@ -336,15 +427,16 @@ int tug_container_exec(tug_store *s, tug_container *c, const tug_exec_opts *o,
     }
     if ((p.pidfd = init_pidfd(c, err)) < 0 || make_pipes(o, pipes, err) < 0)
         goto out;
-    if (launch(&p, pipes, &pid, err) < 0)
+    char exec_id[65];
+    tug_random_hex(exec_id, 32);
+    /* docker records both before the process runs */
+    tug_exec_event(s, c, "exec_create", o->args, exec_id, 0);
+    tug_exec_event(s, c, "exec_start", o->args, exec_id, 0);
+    if (o->detach ? launch_detached(s, c, &p, pipes, exec_id, err) < 0
+                  : launch(&p, pipes, &pid, err) < 0)
         goto out;
-    tug_exec_event(s, c, "exec_create", o->args, 0);
-    tug_exec_event(s, c, "exec_start", o->args, 0);
-    if (o->detach) {
-        waitpid(pid, NULL, 0);
-        pid = 0;
-    }
     *ret = (tug_exec_proc){.pid = pid, .in = pipes[0][1], .out = pipes[1][0], .err = pipes[2][0]};
+    memcpy(ret->exec_id, exec_id, sizeof(exec_id));
     pipes[0][1] = pipes[1][0] = pipes[2][0] = -1;
     r = 0;
 out:

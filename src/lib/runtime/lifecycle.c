@@ -22,9 +22,11 @@
 #include "../util/strutil.h"
 #include "attach.h"
 #include "container.h"
+#include "devices.h"
 #include "linux.h"
 #include "spec.h"
 #include "proc.h"
+#include "../store/layer.h"
 
 static long long proc_start_time(pid_t pid)
 {
@@ -497,6 +499,8 @@ int tug_container_start(tug_store *s, tug_container *c, const tug_start_opts *o,
         return tug_error_user(err, "No such container: %s (it ended and --rm removed it)", c->name);
     if (strcmp(c->state, TUG_STATE_RUNNING) == 0 || strcmp(c->state, TUG_STATE_PAUSED) == 0)
         return 0;
+    if (tug_device_requests_check(json_object_get(c->config, "HostConfig"), err) < 0)
+        return -1;
     cleanup_free char *dir = tug_container_dir(s, c->id);
     cleanup_free char *cfgpath = NULL;
     if (asprintf(&cfgpath, "%s/config.json", dir) < 0)
@@ -509,6 +513,13 @@ int tug_container_start(tug_store *s, tug_container *c, const tug_start_opts *o,
     int r = tug_spawn_spec_parse(specj, dir, &spec, err);
     if (r == 0)
         r = join_containers(s, spec, json_object_get(specj, "annotations"), err);
+    /* an EROFS layer is mounted once, by the first container that needs it (after a reboot
+     * too) */
+    char *lowers = NULL;
+    if (r == 0 && spec->lowerdirs && (r = tug_store_lowerdirs_ready(s, spec->lowerdirs, &lowers, err)) == 0) {
+        free(spec->lowerdirs);
+        spec->lowerdirs = lowers;
+    }
     json_decref(specj);
     if (r < 0) {
         tug_spawn_spec_free(spec);

@@ -360,6 +360,8 @@ int tug_spawn_spec_parse(json_t *spec, const char *bundle, tug_spawn_spec **ret_
     s->limits.cpu_shares = json_integer_value(json_object_get(cpu, "shares"));
     s->limits.cpu_quota = json_integer_value(json_object_get(cpu, "quota"));
     s->limits.cpu_period = json_integer_value(json_object_get(cpu, "period"));
+    s->limits.cpu_rt_period = json_integer_value(json_object_get(cpu, "realtimePeriod"));
+    s->limits.cpu_rt_runtime = json_integer_value(json_object_get(cpu, "realtimeRuntime"));
     s->limits.pids_limit = json_integer_value(json_object_get(json_object_get(res, "pids"), "limit"));
     s->limits.memory_reservation = json_integer_value(json_object_get(mem, "reservation"));
     json_t *swp = json_object_get(mem, "swappiness");

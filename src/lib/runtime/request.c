@@ -34,6 +34,8 @@ void tug_request_host_detect(tug_request_host *ret)
     struct rlimit rl;
     ret->nofile_hard = getrlimit(RLIMIT_NOFILE, &rl) == 0 ? rl.rlim_max : RLIM_INFINITY;
     ret->nproc_hard = getrlimit(RLIMIT_NPROC, &rl) == 0 ? rl.rlim_max : RLIM_INFINITY;
+    ret->cpu_realtime = access("/sys/fs/cgroup/cpu/cpu.rt_period_us", F_OK) == 0 ||
+                        access("/sys/fs/cgroup/cpu,cpuacct/cpu.rt_period_us", F_OK) == 0;
 }
 
 static void warn(json_t *warnings, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -107,6 +109,17 @@ static int check_cpu(json_t *hc, const tug_request_host *host, json_t *warnings,
                                    "larger than 1s (i.e. 1000000)");
     if (quota > 0 && quota < 1000)
         return tug_error_user(err, "CPU cfs quota can not be less than 1ms (i.e. 1000)");
+    long long rt_period, rt_runtime;
+    if (int_member(hc, "CpuRealtimePeriod", &rt_period, err) < 0 ||
+        int_member(hc, "CpuRealtimeRuntime", &rt_runtime, err) < 0)
+        return -1;
+    if (rt_period > 0 && !host->cpu_realtime)
+        return tug_error_user(err, "Your kernel does not support cgroup cpu real-time period");
+    if (rt_runtime > 0 && !host->cpu_realtime)
+        return tug_error_user(err, "Your kernel does not support cgroup cpu real-time runtime");
+    if (rt_period != 0 && rt_runtime != 0 && rt_runtime > rt_period)
+        return tug_error_user(err, "cpu real-time runtime cannot be higher than cpu real-time "
+                                   "period");
     if (shares < 0)
         return tug_error_user(err, "Invalid CPU shares %lld: use %d to %d (0 for the default)",
                               shares, MIN_CPU_SHARES, MAX_CPU_SHARES);

@@ -12,6 +12,7 @@ typedef struct tug_request_host {
     int cpus;           /* CPUs this process may run on */
     rlim_t nofile_hard; /* the hard limits a container cannot go past */
     rlim_t nproc_hard;
+    bool cpu_realtime; /* the cpu cgroup has cpu.rt_period_us (v1) */
 } tug_request_host;
 
 /* This host's (sched_getaffinity, getrlimit). */

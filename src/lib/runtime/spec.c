@@ -348,6 +348,12 @@ json_t *tug_spec_resources(json_t *hc)
         if (period > 0)
             json_object_set_new(c, "period", json_integer(period));
     }
+    long long rt_period = json_integer_value(json_object_get(hc, "CpuRealtimePeriod"));
+    long long rt_runtime = json_integer_value(json_object_get(hc, "CpuRealtimeRuntime"));
+    if (rt_period != 0)
+        json_object_set_new(c, "realtimePeriod", json_integer(rt_period));
+    if (rt_runtime != 0)
+        json_object_set_new(c, "realtimeRuntime", json_integer(rt_runtime));
     if (cpus && *cpus)
         json_object_set_new(c, "cpus", json_string(cpus));
     if (mems && *mems)

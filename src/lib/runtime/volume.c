@@ -726,7 +726,7 @@ int tug_volume_find(tug_store *s, const char *name, tug_volume **ret_vol, tug_er
         return -1;
     BIND_TEXT(st, 1, name);
     if (sqlite3_step(st) != SQLITE_ROW)
-        return tug_error_user(err, "get %s: no such volume", name);
+        return tug_error_not_found(err, "get %s: no such volume", name);
     *ret_vol = volume_from_row(st);
     return *ret_vol ? 0 : tug_error_set(err, ENOMEM, "volume");
 }
@@ -807,7 +807,7 @@ static int volume_drop(tug_store *s, const char *name, char **ret_trash, tug_err
     if (tug_db_step_done(s, del, err) < 0)
         return -1;
     if (sqlite3_changes(s->db) == 0)
-        return tug_error_user(err, "get %s: no such volume", name);
+        return tug_error_not_found(err, "get %s: no such volume", name);
     tug_event_emit(s, "volume", "destroy", name, "driver", "local", NULL);
     cleanup_free char *dir = volume_dir(s, name);
     char *trash = NULL;
@@ -1571,4 +1571,36 @@ json_t *tug_volume_inspect_json(tug_store *s, const tug_volume *v)
     json_object_set(o, "Options", json_object_size(v->options) ? v->options : json_null());
     json_object_set_new(o, "Scope", json_string("local"));
     return o;
+}
+
+int tug_volume_filter_check(const char *f, tug_error **err)
+{
+    if (strncmp(f, "dangling=", 9) != 0 && strncmp(f, "name=", 5) != 0 &&
+        strncmp(f, "label=", 6) != 0 && strncmp(f, "driver=", 7) != 0)
+        return tug_error_user(err, "invalid filter '%s'", f);
+    if (strncmp(f, "dangling=", 9) == 0 && strcmp(f + 9, "true") != 0 &&
+        strcmp(f + 9, "false") != 0 && strcmp(f + 9, "1") != 0 && strcmp(f + 9, "0") != 0)
+        return tug_error_user(err, "invalid filter 'dangling=%s'", f + 9);
+    return 0;
+}
+
+bool tug_volume_filters_match(const tug_volume *v, size_t n_users, const char *const *filters,
+                              size_t n_filters)
+{
+    bool keep = true, name_seen = false, name_ok = false;
+    for (size_t k = 0; k < n_filters; k++) {
+        const char *f = filters[k];
+        if (strncmp(f, "dangling=", 9) == 0) {
+            bool want = strcmp(f + 9, "true") == 0 || strcmp(f + 9, "1") == 0;
+            keep &= want == (n_users == 0);
+        } else if (strncmp(f, "name=", 5) == 0) {
+            name_seen = true;
+            name_ok |= strstr(v->name, f + 5) != NULL;
+        } else if (strncmp(f, "label=", 6) == 0) {
+            keep &= tug_label_match(v->labels, f + 6);
+        } else if (strncmp(f, "driver=", 7) == 0) {
+            keep &= strcmp(f + 7, "local") == 0;
+        }
+    }
+    return keep && (!name_seen || name_ok);
 }

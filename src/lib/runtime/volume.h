@@ -102,5 +102,12 @@ int tug_volume_disk_usage(tug_store *s, tug_volume_df *ret, tug_error **err);
 /* system check: volume directories with no record (removed with repair), records whose
  * directory is gone. Returns the number of findings; *ret_details one line each. */
 int tug_volume_check(tug_store *s, bool repair, char **ret_details, tug_error **err);
+/* docker's volume ls filter "key=value": dangling (true, false, 1, 0), name (a part of the
+ * name), label (key or key=value), driver. User error "invalid filter 'F'" for another. */
+int tug_volume_filter_check(const char *filter, tug_error **err);
+/* Does the volume, used by n_users containers, pass the checked filters? Values of name are
+ * or-ed, every other filter must hold. */
+bool tug_volume_filters_match(const tug_volume *v, size_t n_users, const char *const *filters,
+                              size_t n_filters);
 /* The volume as docker's `volume inspect` shows it. */
 json_t *tug_volume_inspect_json(tug_store *s, const tug_volume *v);

@@ -11,7 +11,7 @@
 #include "db.h"
 #include "store.h"
 
-#define SCHEMA_VERSION 7
+#define SCHEMA_VERSION 8
 
 static const char schema_v1[] =
     "CREATE TABLE IF NOT EXISTS layers ("
@@ -166,6 +166,21 @@ static const char schema_v7[] =
     "  seen INTEGER NOT NULL,"
     "  PRIMARY KEY (digest, registry, repo)) WITHOUT ROWID;";
 
+/* v8: IPv6 on user networks: a network's IPv6 subnet (recorded as given, used only with
+ * enable_ipv6) and the gateway given for it (NULL: the subnet's first address), and each
+ * endpoint's IPv6 address. Columns are added only where missing, so that a store whose
+ * version was set back (as the tests of older migrations do) takes it again. */
+static const struct {
+    const char *table, *column, *decl;
+} schema_v8_columns[] = {
+    {"networks", "subnet6", "TEXT"},
+    {"networks", "gateway6", "TEXT"},
+    {"networks", "enable_ipv6", "INTEGER NOT NULL DEFAULT 0"},
+    {"endpoints", "ip6", "TEXT"},
+};
+static const char schema_v8[] =
+    "CREATE UNIQUE INDEX IF NOT EXISTS endpoints_ip6 ON endpoints(network_id, ip6);";
+
 /* SQLite's answer as an errno a caller can test: a taken unique key is EEXIST (a name in use),
  * any other failure keeps its own cause (a full disk is ENOSPC, not a conflict). */
 static int sqlite_errno(int extended)
@@ -228,6 +243,35 @@ int tug_store_exec(tug_store *s, const char *sql, tug_error **err)
         return r;
     }
     return 0;
+}
+
+static bool has_column(tug_store *s, const char *table, const char *column)
+{
+    sqlite3_stmt *st = NULL;
+    bool found = false;
+    if (sqlite3_prepare_v2(s->db, "SELECT 1 FROM pragma_table_info(?) WHERE name = ?", -1, &st,
+                           NULL) == SQLITE_OK) {
+        sqlite3_bind_text(st, 1, table, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, column, -1, SQLITE_STATIC);
+        found = sqlite3_step(st) == SQLITE_ROW;
+    }
+    sqlite3_finalize(st);
+    return found;
+}
+
+static int schema_v8_apply(tug_store *s, tug_error **err)
+{
+    for (size_t i = 0; i < TUG_ARRAY_SIZE(schema_v8_columns); i++) {
+        if (has_column(s, schema_v8_columns[i].table, schema_v8_columns[i].column))
+            continue;
+        cleanup_free char *sql = NULL;
+        if (asprintf(&sql, "ALTER TABLE %s ADD COLUMN %s %s", schema_v8_columns[i].table,
+                     schema_v8_columns[i].column, schema_v8_columns[i].decl) < 0)
+            return tug_error_set(err, ENOMEM, "database");
+        if (tug_store_exec(s, sql, err) < 0)
+            return -1;
+    }
+    return tug_store_exec(s, schema_v8, err);
 }
 
 int tug_store_begin(tug_store *s, tug_error **err)
@@ -307,6 +351,7 @@ static int open_db(tug_store *s, tug_error **err)
             (version < 5 && tug_store_exec(s, schema_v5, err) < 0) ||
             (version < 6 && tug_store_exec(s, schema_v6, err) < 0) ||
             (version < 7 && tug_store_exec(s, schema_v7, err) < 0) ||
+            (version < 8 && schema_v8_apply(s, err) < 0) ||
             tug_store_exec(s, pragma, err) < 0) {
             tug_store_rollback(s);
             return tug_error_wrap(err, "create schema in %s", path);

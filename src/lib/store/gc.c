@@ -15,6 +15,7 @@
 #include "../util/fs.h"
 #include "../util/strutil.h"
 #include "db.h"
+#include "layer.h"
 #include "store.h"
 
 static int lock_file(tug_store *s, int op, tug_error **err)
@@ -54,8 +55,67 @@ static int strv_add(char ***v, size_t *n, const char *s)
     return 0;
 }
 
+/* Paths collection took out of the store, to unlink (gc_detach: in a child, after). */
+typedef struct trash {
+    char **paths;
+    size_t n;
+} trash;
+
+/* Unlink what collection set aside (layers/.del-PID-*), here or in a child of its own. The
+ * child first renames each to .del-<its PID>-*: a removal whose PID runs is one in progress,
+ * which the sweeps leave alone and check does not count; one whose PID is gone, a removal to
+ * finish. */
+static void empty_trash(tug_store *s, trash *t)
+{
+    if (t->n == 0)
+        return;
+    int ready[2] = {-1, -1};
+    pid_t pid = s->gc_detach && pipe2(ready, O_CLOEXEC) == 0 ? fork() : -1;
+    if (pid > 0) {
+        /* back once every name is the child's: nothing sees a removal nobody runs */
+        char c;
+        close(ready[1]);
+        while (read(ready[0], &c, 1) < 0 && errno == EINTR)
+            ;
+        close(ready[0]);
+        return;
+    }
+    char mine[32];
+    snprintf(mine, sizeof(mine), ".del-%d-", (int)getpid());
+    char **paths = t->paths;
+    cleanup_strv char **owned = calloc(t->n + 1, sizeof(char *));
+    if (pid == 0) {
+        setsid();
+        for (size_t i = 0; owned && i < t->n; i++) {
+            const char *path = t->paths[i], *base = strrchr(path, '/');
+            const char *rest = base ? strchr(base + 6, '-') : NULL; /* after ".del-PID" */
+            if (rest && asprintf(&owned[i], "%.*s/%s%s", (int)(base - path), path, mine,
+                                 rest + 1) >= 0 &&
+                rename(path, owned[i]) < 0) {
+                free(owned[i]);
+                owned[i] = strdup(path);
+            }
+        }
+        if (owned)
+            paths = owned;
+        tug_close_fds_from(0, false); /* the pipe too: the command goes on */
+    } else if (ready[0] >= 0) {
+        close(ready[0]);
+        close(ready[1]);
+    }
+    for (size_t i = 0; i < t->n; i++) {
+        tug_error *ignored = NULL;
+        if (paths[i])
+            tug_rm_rf(paths[i], &ignored);
+        tug_error_free(ignored);
+    }
+    if (pid == 0)
+        _exit(0);
+}
+
 /* Drop one unreferenced layer: row and rename under the write lock, the slow delete after. */
-static int drop_layer(tug_store *s, const char *chain_id, bool *ret_dropped, tug_error **err)
+static int drop_layer(tug_store *s, const char *chain_id, trash *t, bool *ret_dropped,
+                      tug_error **err)
 {
     *ret_dropped = false;
     cleanup_free char *dir = NULL, *trash = NULL;
@@ -76,6 +136,8 @@ static int drop_layer(tug_store *s, const char *chain_id, bool *ret_dropped, tug
         return -1;
     }
     bool gone = sqlite3_changes(s->db) > 0;
+    if (gone)
+        tug_store_layer_unmount(s, chain_id); /* an EROFS layer's mount, then its files */
     if (gone && rename(dir, trash) < 0 && errno != ENOENT) {
         tug_store_rollback(s);
         return tug_error_set(err, errno, "remove layer %s", chain_id);
@@ -83,8 +145,7 @@ static int drop_layer(tug_store *s, const char *chain_id, bool *ret_dropped, tug
     if (tug_store_commit(s, err) < 0)
         return -1;
     if (gone) {
-        if (tug_rm_rf(trash, err) < 0)
-            return -1;
+        strv_add(&t->paths, &t->n, trash);
         *ret_dropped = true;
     }
     return 0;
@@ -105,7 +166,7 @@ static bool blob_referenced(tug_store *s, const char *digest)
     return sqlite3_step(st) == SQLITE_ROW;
 }
 
-static int gc_blobs(tug_store *s, int *ret_removed, tug_error **err)
+static int gc_blobs(tug_store *s, trash *t, int *ret_removed, tug_error **err)
 {
     cleanup_free char *dir = NULL;
     if (asprintf(&dir, "%s/blobs/sha256", s->root) < 0)
@@ -123,8 +184,17 @@ static int gc_blobs(tug_store *s, int *ret_removed, tug_error **err)
         /* Leftover temp files of an atomic write are never referenced. */
         if (tug_digest_valid(digest) && blob_referenced(s, digest))
             continue;
-        if (unlinkat(dirfd(d), de->d_name, 0) == 0)
+        /* set aside under a name check and the next collection know, for the unlink after */
+        cleanup_free char *aside = NULL;
+        if (asprintf(&aside, "%s/layers/.del-%d-blob-%.64s", s->root, (int)getpid(),
+                     de->d_name) < 0)
+            return tug_error_set(err, ENOMEM, "gc");
+        if (renameat(dirfd(d), de->d_name, AT_FDCWD, aside) == 0) {
+            strv_add(&t->paths, &t->n, aside);
             removed++;
+        } else if (unlinkat(dirfd(d), de->d_name, 0) == 0) {
+            removed++;
+        }
     }
     if (ret_removed)
         *ret_removed = removed;
@@ -156,15 +226,18 @@ int tug_store_gc(tug_store *s, char ***ret_layers, tug_error **err)
     while (sqlite3_step(st) == SQLITE_ROW)
         strv_add(&cands, &nc, (const char *)sqlite3_column_text(st, 0));
     int r = 0;
+    trash t = {0};
     for (size_t i = 0; i < nc && r == 0; i++) {
         bool dropped = false;
-        r = drop_layer(s, cands[i], &dropped, err);
+        r = drop_layer(s, cands[i], &t, &dropped, err);
         if (dropped)
             strv_add(&removed, &n, cands[i]);
     }
     cleanup_strv char **freeme = cands;
     if (r == 0)
-        r = gc_blobs(s, NULL, err);
+        r = gc_blobs(s, &t, NULL, err);
+    empty_trash(s, &t);
+    cleanup_strv char **trashed = t.paths;
     if (ret_layers)
         *ret_layers = steal_pointer(&removed);
     cleanup_strv char **unused = removed;
@@ -209,6 +282,9 @@ static int check_layer_dirs(tug_store *s, bool repair, tug_check_report *rep, tu
         if (strcmp(n, ".") == 0 || strcmp(n, "..") == 0)
             continue;
         bool temp = n[0] == '.';
+        /* a removal still running (rmi's unlinking after it returned) is no problem */
+        if (strncmp(n, ".del-", 5) == 0 && !tug_store_dead_writer(n, ".del-"))
+            continue;
         char chain[300];
         snprintf(chain, sizeof(chain), "sha256:%s", n);
         if (!temp && tug_digest_valid(chain) &&
@@ -228,6 +304,32 @@ static int check_layer_dirs(tug_store *s, bool repair, tug_check_report *rep, tu
     return 0;
 }
 
+/* Mounts of EROFS layers that are gone (a removal killed between its row and its unmount):
+ * unmounted. */
+static int check_layer_mounts(tug_store *s, bool repair, tug_check_report *rep, tug_error **err)
+{
+    cleanup_free char *run = tug_store_run_dir(s), *dir = NULL;
+    if (run == NULL || asprintf(&dir, "%s/layers", run) < 0)
+        return tug_error_set(err, ENOMEM, "check");
+    cleanup_dir DIR *d = opendir(dir);
+    if (d == NULL)
+        return errno == ENOENT ? 0 : tug_error_set(err, errno, "open %s", dir);
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL) {
+        const char *n = de->d_name;
+        char chain[300];
+        snprintf(chain, sizeof(chain), "sha256:%s", n);
+        if (n[0] == '.' || (tug_digest_valid(chain) && tug_store_layer_is_image(s, n) &&
+                            row_exists(s, "SELECT 1 FROM layers WHERE chain_id = ?", chain)))
+            continue;
+        rep->temp_removed++;
+        note(rep, "mount of a layer that is gone: %s/%s", dir, n);
+        if (repair)
+            tug_store_layer_unmount(s, chain);
+    }
+    return 0;
+}
+
 static int check_layer_rows(tug_store *s, bool repair, tug_check_report *rep, tug_error **err)
 {
     cleanup_stmt sqlite3_stmt *st = tug_db_prepare(s, "SELECT chain_id FROM layers", err);
@@ -237,6 +339,8 @@ static int check_layer_rows(tug_store *s, bool repair, tug_check_report *rep, tu
     size_t nm = 0;
     while (sqlite3_step(st) == SQLITE_ROW) {
         const char *chain = (const char *)sqlite3_column_text(st, 0);
+        if (tug_store_layer_is_image(s, tug_digest_hex(chain)))
+            continue; /* an EROFS layer: its image is there (mounted or not) */
         cleanup_free char *ldir = tug_store_layer_dir(s, chain);
         struct stat sb;
         if (stat(ldir, &sb) == 0 && S_ISDIR(sb.st_mode))
@@ -360,6 +464,7 @@ int tug_store_check(tug_store *s, bool repair, tug_check_report *ret, tug_error 
     if (tug_store_begin(s, err) < 0)
         return -1;
     if (check_layer_dirs(s, repair, ret, err) < 0 || check_layer_rows(s, repair, ret, err) < 0 ||
+        check_layer_mounts(s, repair, ret, err) < 0 ||
         check_blobs(s, repair, ret, err) < 0 || check_ingest(s, repair, ret, err) < 0) {
         tug_store_rollback(s);
         return -1;

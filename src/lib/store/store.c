@@ -16,6 +16,7 @@
 #include "../util/fs.h"
 #include "../util/strutil.h"
 #include "db.h"
+#include "layer.h"
 #include "events.h"
 #include "imgconfig.h"
 #include "store.h"
@@ -98,10 +99,29 @@ bool tug_store_has_layer(tug_store *s, const char *chain_id)
     return sqlite3_step(st) == SQLITE_ROW;
 }
 
+char *tug_store_run_dir(tug_store *s)
+{
+    /* /run is tmpfs: runtime state is gone after a reboot, as it should be. Two roots get two
+     * directories. */
+    char digest[72], *p = NULL;
+    tug_sha256_buf(s->root, strlen(s->root), digest);
+    if (asprintf(&p, "/run/tug/%.16s", tug_digest_hex(digest)) < 0)
+        return NULL;
+    return p;
+}
+
 char *tug_store_layer_dir(tug_store *s, const char *chain_id)
 {
     char *p = NULL;
-    if (asprintf(&p, "%s/layers/%s/diff", s->root, tug_digest_hex(chain_id)) < 0)
+    const char *hex = tug_digest_hex(chain_id);
+    /* an EROFS layer's files are where its image is mounted (layerfs.c) */
+    if (tug_store_layer_is_image(s, hex)) {
+        cleanup_free char *run = tug_store_run_dir(s);
+        if (run == NULL || asprintf(&p, "%s/layers/%s", run, hex) < 0)
+            return NULL;
+        return p;
+    }
+    if (asprintf(&p, "%s/layers/%s/diff", s->root, hex) < 0)
         return NULL;
     return p;
 }
@@ -368,7 +388,7 @@ int tug_store_load_image(tug_store *s, const char *id, tug_image **ret_img, tug_
         return -1;
     BIND_TEXT(st, 1, id);
     if (sqlite3_step(st) != SQLITE_ROW)
-        return tug_error_user(err, "No such image: %s", id);
+        return tug_error_not_found(err, "No such image: %s", id);
     cleanup_image tug_image *img = image_from_row(st);
     if (img == NULL)
         return tug_error_set(err, ENOMEM, "image");
@@ -484,9 +504,9 @@ int tug_store_find_image(tug_store *s, const char *what, tug_image **ret_img, tu
         if (ref && ref->tag && ref->digest == NULL && !looks_full_id) {
             cleanup_free char *name = tug_reference_name(ref);
             cleanup_free char *fam = tug_familiar_name(name);
-            return tug_error_user(err, "No such image: %s:%s", fam, ref->tag);
+            return tug_error_not_found(err, "No such image: %s:%s", fam, ref->tag);
         }
-        return tug_error_user(err, "No such image: %s", what);
+        return tug_error_not_found(err, "No such image: %s", what);
     }
     return tug_store_load_image(s, id, ret_img, err);
 }

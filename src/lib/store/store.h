@@ -10,6 +10,11 @@
 typedef struct tug_store {
     char *root;
     sqlite3 *db;
+    int layer_format; /* tug_layer_format + 1 once read (layerfs.c), 0 before */
+    /* Collection leaves the unlinking of what it took away (big files: a layer's image, its
+     * blob) to a child process that holds the collection lock until it is done, so the command
+     * returns first; set by the CLI for rmi and prune. */
+    bool gc_detach;
 } tug_store;
 
 typedef struct tug_image_layer {
@@ -75,7 +80,14 @@ int tug_store_put_blob(tug_store *s, const char *digest, const void *data, size_
 bool tug_store_has_layer(tug_store *s, const char *chain_id);
 /* The unpacked size recorded for a layer, 0 when unknown. */
 long long tug_store_layer_size(tug_store *s, const char *chain_id);
-char *tug_store_layer_dir(tug_store *s, const char *chain_id); /* .../layers/<hex>/diff */
+/* Where a layer's files are read: layers/<hex>/diff of a directory layer, the mount point of an
+ * EROFS layer (<run>/layers/<hex>; tug_store_layer_dir_ready mounts it). */
+char *tug_store_layer_dir(tug_store *s, const char *chain_id);
+/* Whether the layer (by the hex of its chain ID) is an EROFS image (layerfs.c). */
+bool tug_store_layer_is_image(tug_store *s, const char *hex);
+/* The store's directory of runtime state: /run/tug/<16 hex of the root's digest>, gone after a
+ * reboot. Its layers/<hex> are where EROFS layers are mounted. */
+char *tug_store_run_dir(tug_store *s);
 /* A fresh private directory to unpack into; *ret_dir is its diff/ subdirectory. */
 int tug_store_layer_tmp(tug_store *s, char **ret_tmp, char **ret_dir, tug_error **err);
 /* Remove what writers that died (kill -9) left: unpack dirs and import spools named after a

@@ -7,9 +7,18 @@ typedef enum {
     TUG_ERR_USER,       /* bad input or a missing object: exit 1 */
 } tug_error_kind;
 
+/* What went wrong, for a front end that answers with a status of its own (tug serve's HTTP
+ * codes); the CLI's exit status follows kind alone. */
+typedef enum {
+    TUG_ERR_R_NONE = 0,
+    TUG_ERR_R_NOT_FOUND, /* no such container, image, network or volume: 404 */
+    TUG_ERR_R_CONFLICT,  /* the object's state forbids it: 409 */
+} tug_error_reason;
+
 typedef struct tug_error {
     int errnum;          /* errno of the root cause, 0 if none */
     tug_error_kind kind;
+    tug_error_reason reason;
     int status;          /* HTTP status of a registry answer, 0 if none */
     char *msg;
 } tug_error;
@@ -19,6 +28,8 @@ int tug_error_set(tug_error **err, int errnum, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 /* The same, marked as the user's mistake (exit status 1). */
 int tug_error_user(tug_error **err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* A user error naming an object that is not there (reason TUG_ERR_R_NOT_FOUND). */
+int tug_error_not_found(tug_error **err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Prefix the existing message with "context: "; returns the same negative value pattern. */
 int tug_error_wrap(tug_error **err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void tug_error_free(tug_error *err);

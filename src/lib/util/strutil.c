@@ -546,3 +546,13 @@ bool tug_detach_filter(tug_detach_matcher *d, const char *in, size_t n, char *ou
     *ret_len = o;
     return false;
 }
+
+bool tug_label_match(json_t *labels, const char *filter)
+{
+    const char *eq = strchr(filter, '=');
+    cleanup_free char *key = eq ? strndup(filter, (size_t)(eq - filter)) : strdup(filter);
+    json_t *v = key ? json_object_get(labels, key) : NULL;
+    if (v == NULL)
+        return false;
+    return eq == NULL || (json_is_string(v) && strcmp(json_string_value(v), eq + 1) == 0);
+}

@@ -79,3 +79,5 @@ typedef struct tug_detach_matcher {
  * count to *ret_len; true when the sequence completed (what followed it is dropped). */
 bool tug_detach_filter(tug_detach_matcher *d, const char *in, size_t n, char *out,
                        size_t *ret_len);
+/* docker's label filter against an object's Labels: "key" (present) or "key=value". */
+bool tug_label_match(json_t *labels, const char *filter);

@@ -37,7 +37,17 @@ typedef enum {
     O_IDENT,
     O_DOT
 } op_kind;
-typedef enum { N_LIST, N_TEXT, N_ACTION, N_IF, N_WITH, N_RANGE, N_BREAK, N_CONTINUE } node_kind;
+typedef enum {
+    N_LIST,
+    N_TEXT,
+    N_ACTION,
+    N_IF,
+    N_WITH,
+    N_RANGE,
+    N_BREAK,
+    N_CONTINUE,
+    N_TEMPLATE /* {{template "name" pipe}}: text is the name, src the action as Go prints it */
+} node_kind;
 
 typedef struct pipe_ pipe_;
 typedef struct operand {
@@ -71,15 +81,25 @@ struct node {
     node_kind kind;
     size_t pos;
     char *text;
+    char *src;
     pipe_ *pipe;
     node *list, *elsel;
     node **kids;
     size_t nkids;
 };
 
+/* {{define "name"}}body{{end}} and {{block}}: the named templates beside the main one. */
+typedef struct tpl_def {
+    char *name;
+    node *body;
+} tpl_def;
+
 struct tug_template {
     node *root;
     char *text;
+    char *name; /* "" unless named (docker's version: "version") */
+    tpl_def *defs;
+    size_t ndefs;
 };
 
 static void free_pipe(pipe_ *p);
@@ -115,6 +135,7 @@ static void free_node(node *n)
     if (n == NULL)
         return;
     free(n->text);
+    free(n->src);
     free_pipe(n->pipe);
     free_node(n->list);
     free_node(n->elsel);
@@ -133,6 +154,10 @@ typedef struct {
     char **vars; /* variables in scope, for Go's "undefined variable" */
     size_t nvars;
     int depth;
+    const char *name; /* the template's name, in its messages */
+    bool in_define;
+    tpl_def **defs; /* where {{define}} puts what it parses */
+    size_t *ndefs;
 } parser;
 
 static size_t line_of(const char *s, size_t pos)
@@ -152,7 +177,7 @@ __attribute__((format(printf, 2, 3))) static void *perr(parser *p, const char *f
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
-    tug_error_user(p->err, "template: :%zu: %s", line_of(p->s, p->pos), msg);
+    tug_error_user(p->err, "template: %s:%zu: %s", p->name, line_of(p->s, p->pos), msg);
     return NULL;
 }
 
@@ -722,6 +747,144 @@ static bool add_text(node *list, const char *t, size_t len)
 
 static int loop_depth; /* parse-time only, guarded by the single-threaded CLI */
 
+/* Go's IsEmptyTree: nothing but blank text (a definition that may be replaced). */
+static bool empty_tree(const node *n)
+{
+    if (n->kind == N_TEXT) {
+        for (const char *c = n->text; *c; c++)
+            if (!isspace((unsigned char)*c))
+                return false;
+        return true;
+    }
+    if (n->kind != N_LIST)
+        return false;
+    for (size_t i = 0; i < n->nkids; i++)
+        if (!empty_tree(n->kids[i]))
+            return false;
+    return true;
+}
+
+/* The quoted name after define, template or block; Go's message for anything else. */
+static char *parse_tname(parser *p, const char *clause)
+{
+    skip_space(p);
+    const char *s = p->s + p->pos;
+    if (*s == '"' || *s == '`')
+        return parse_string(p);
+    if (*s == '\0')
+        return perr(p, "unclosed action");
+    size_t n = at_close(p) ? (*s == '-' ? 3 : 2) : 1;
+    while (is_alnum(s[0]) && is_alnum(s[n]))
+        n++;
+    return perr(p, "unexpected \"%.*s\" in %s clause", (int)n, s, clause);
+}
+
+/* Keep body as the template called name (both taken). As Go: a blank definition gives way to
+ * a full one; two full ones are an error. */
+static bool add_def(parser *p, char *name, node *body)
+{
+    for (size_t i = 0; i < *p->ndefs; i++) {
+        tpl_def *d = &(*p->defs)[i];
+        if (strcmp(d->name, name) != 0)
+            continue;
+        bool ok = empty_tree(body) || empty_tree(d->body);
+        if (!ok) {
+            cleanup_free char *q = tug_template_go_quote(name);
+            perr(p, "template: multiple definition of template %s", q ? q : name);
+        }
+        if (ok && !empty_tree(body)) {
+            free_node(d->body);
+            d->body = body;
+        } else
+            free_node(body);
+        free(name);
+        return ok;
+    }
+    tpl_def *nd = realloc(*p->defs, (*p->ndefs + 1) * sizeof(*nd));
+    if (nd == NULL) {
+        free(name);
+        free_node(body);
+        return false;
+    }
+    *p->defs = nd;
+    nd[(*p->ndefs)++] = (tpl_def){.name = name, .body = body};
+    return true;
+}
+
+/* A definition's body, up to its {{end}}: its own variables ($ alone) and no enclosing range. */
+static bool parse_def_body(parser *p, char *name, bool trim)
+{
+    char **outer = p->vars;
+    size_t nouter = p->nvars;
+    int loops = loop_depth;
+    bool in_define = p->in_define;
+    p->vars = NULL;
+    p->nvars = 0;
+    loop_depth = 0;
+    p->in_define = true;
+    stop_kind stop = STOP_EOF;
+    node *body = parse_list(p, &stop, trim);
+    pop_vars(p, 0);
+    free(p->vars);
+    p->vars = outer;
+    p->nvars = nouter;
+    loop_depth = loops;
+    p->in_define = in_define;
+    if (body && stop != STOP_END) {
+        perr(p, stop == STOP_EOF ? "unexpected EOF" : "unexpected {{else}}");
+        free_node(body);
+        body = NULL;
+    }
+    if (body == NULL) {
+        free(name);
+        return false;
+    }
+    return add_def(p, name, body);
+}
+
+/* A call as Go prints it in messages: {{template "name" pipe}}. */
+static char *call_src(const node *n)
+{
+    cleanup_free char *q = tug_template_go_quote(n->text);
+    tug_strbuf b = {0};
+    tug_strbuf_adds(&b, "{{template ");
+    tug_strbuf_adds(&b, q ? q : "");
+    for (size_t i = 0; n->pipe && i < n->pipe->n; i++) {
+        tug_strbuf_adds(&b, i ? " | " : " ");
+        tug_strbuf_adds(&b, n->pipe->cmds[i].src ? n->pipe->cmds[i].src : "");
+    }
+    tug_strbuf_adds(&b, "}}");
+    return tug_strbuf_steal(&b);
+}
+
+/* {{template "name" pipe}} and {{block "name" pipe}}body{{end}}: a call of a named template;
+ * the block defines it too. */
+static node *parse_call(parser *p, bool block, bool *ret_trim)
+{
+    const char *clause = block ? "block" : "template";
+    skip_space(p);
+    node *n = new_node(N_TEMPLATE, p->pos);
+    if (n == NULL || (n->text = parse_tname(p, clause)) == NULL)
+        goto fail;
+    skip_space(p);
+    char what[32];
+    snprintf(what, sizeof(what), "%s clause", clause);
+    if ((block || !at_close(p)) && (n->pipe = parse_pipe(p, what)) == NULL)
+        goto fail;
+    if (!close_action(p, ret_trim, what) || (n->src = call_src(n)) == NULL)
+        goto fail;
+    if (block) {
+        char *name = strdup(n->text);
+        if (name == NULL || !parse_def_body(p, name, *ret_trim))
+            goto fail;
+        *ret_trim = p->s[p->pos - 3] == '-';
+    }
+    return n;
+fail:
+    free_node(n);
+    return NULL;
+}
+
 /* Parse text and actions until {{end}}, {{else}} or the end of input. */
 static node *parse_list(parser *p, stop_kind *ret_stop, bool trim_first)
 {
@@ -796,9 +959,23 @@ static node *parse_list(parser *p, stop_kind *ret_stop, bool trim_first)
             if (!close_action(p, &trim_next, brk ? "break" : "continue"))
                 goto fail;
             n = new_node(brk ? N_BREAK : N_CONTINUE, kwpos);
-        } else if (keyword(p, "define") || keyword(p, "template") || keyword(p, "block")) {
-            perr(p, "{{%.*s}} is not supported", (int)(p->pos - kwpos), p->s + kwpos);
-            goto fail;
+        } else if (keyword(p, "define")) {
+            if (p->depth > 0 || p->in_define) {
+                perr(p, "unexpected <define> in command");
+                goto fail;
+            }
+            char *name = parse_tname(p, "define");
+            if (name == NULL || !close_action(p, &trim_next, "define clause")) {
+                free(name);
+                goto fail;
+            }
+            if (!parse_def_body(p, name, trim_next))
+                goto fail;
+            trim_next = p->s[p->pos - 3] == '-';
+            continue;
+        } else if (keyword(p, "template") || keyword(p, "block")) {
+            if ((n = parse_call(p, p->s[kwpos] == 'b', &trim_next)) == NULL)
+                goto fail;
         } else {
             n = new_node(N_ACTION, kwpos);
             if (n == NULL || (n->pipe = parse_pipe(p, "command")) == NULL ||
@@ -815,10 +992,27 @@ fail:
     return NULL;
 }
 
+static void free_defs(tpl_def *defs, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(defs[i].name);
+        free_node(defs[i].body);
+    }
+    free(defs);
+}
+
 int tug_template_parse(const char *text, tug_template **ret_tmpl, tug_error **err)
 {
+    return tug_template_parse_named("", text, ret_tmpl, err);
+}
+
+int tug_template_parse_named(const char *name, const char *text, tug_template **ret_tmpl,
+                             tug_error **err)
+{
     tug_error *local = NULL;
-    parser p = {.s = text, .err = err ? err : &local};
+    tpl_def *defs = NULL;
+    size_t ndefs = 0;
+    parser p = {.s = text, .err = err ? err : &local, .name = name, .defs = &defs, .ndefs = &ndefs};
     stop_kind stop;
     loop_depth = 0;
     node *root = parse_list(&p, &stop, false);
@@ -830,15 +1024,20 @@ int tug_template_parse(const char *text, tug_template **ret_tmpl, tug_error **er
     pop_vars(&p, 0);
     free(p.vars);
     tug_template *t = root ? calloc(1, sizeof(*t)) : NULL;
-    if (t == NULL || (t->text = strdup(text)) == NULL) {
+    if (t == NULL || (t->text = strdup(text)) == NULL || (t->name = strdup(name)) == NULL) {
+        if (t)
+            free(t->text);
         free(t);
         free_node(root);
+        free_defs(defs, ndefs);
         tug_error_free(local);
         if (err && *err == NULL)
             return tug_error_set(err, 12, "template: out of memory");
         return -1;
     }
     t->root = root;
+    t->defs = defs;
+    t->ndefs = ndefs;
     *ret_tmpl = t;
     return 0;
 }
@@ -849,6 +1048,8 @@ void tug_template_free(tug_template *tmpl)
         return;
     free_node(tmpl->root);
     free(tmpl->text);
+    free(tmpl->name);
+    free_defs(tmpl->defs, tmpl->ndefs);
     free(tmpl);
 }
 
@@ -1070,6 +1271,9 @@ typedef struct {
 
 typedef struct {
     const char *text;
+    const tug_template *t;
+    const char *tname; /* the template running: the main one's name or a definition's */
+    int calls;         /* {{template}} calls deep */
     const tug_template_opts *o;
     json_t *root;
     tug_error **err;
@@ -1099,7 +1303,8 @@ __attribute__((format(printf, 4, 5))) static int exec_err(state *st, size_t pos,
             col = 0;
         }
     }
-    tug_error_user(st->err, "template: :%zu:%zu: executing \"\" at <%s>: %s", line, col, ctx, msg);
+    tug_error_user(st->err, "template: %s:%zu:%zu: executing \"%s\" at <%s>: %s", st->t->name, line,
+                   col, st->tname, ctx, msg);
     return -1;
 }
 
@@ -1217,6 +1422,11 @@ static int field_of(state *st, operand *o, json_t *recv, const char *via, const 
         if (st->o->type_name && recv == st->root)
             return exec_err(st, o->pos, o->src, "can't evaluate field %s in type %s", name,
                             st->o->type_name);
+        for (const char *const *ft = st->o->field_types; ft && ft[0]; ft += 2)
+            if (*ft[0] ? via && strcmp(ft[0], via) == 0 && recv == json_object_get(st->root, via)
+                       : recv == st->root)
+                return exec_err(st, o->pos, o->src, "can't evaluate field %s in type %s", name,
+                                ft[1]);
         if (st->o->header || !struct_like(recv, via))
             return 0;
         /* docker's pointer fields left out of the JSON are nil to its typed template: printed,
@@ -1543,6 +1753,43 @@ static int exec_range(state *st, node *n, json_t *dot)
     return r;
 }
 
+#define MAX_CALLS 1000 /* {{template}} within {{template}}: Go allows 100000, a C stack fewer */
+
+/* {{template "name" pipe}}: the definition runs with its own variables, $ and dot the value. */
+static int exec_call(state *st, node *n, json_t *dot)
+{
+    const tpl_def *def = NULL;
+    for (size_t i = 0; i < st->t->ndefs && def == NULL; i++)
+        if (strcmp(st->t->defs[i].name, n->text) == 0)
+            def = &st->t->defs[i];
+    if (def == NULL) {
+        cleanup_free char *q = tug_template_go_quote(n->text);
+        return exec_err(st, n->pos, n->src, "template %s not defined", q ? q : n->text);
+    }
+    if (st->calls >= MAX_CALLS)
+        return exec_err(st, n->pos, n->src, "exceeded maximum template depth (%d)", MAX_CALLS);
+    json_t *v = NULL;
+    if (n->pipe && eval_pipe(st, n->pipe, dot, &v) < 0)
+        return -1;
+    var *vars = st->vars;
+    size_t nvars = st->nvars, cap = st->cap;
+    const char *tname = st->tname;
+    st->vars = NULL;
+    st->nvars = st->cap = 0;
+    st->tname = def->name;
+    st->calls++;
+    int r = push_var(st, "$", json_incref(v)) ? exec_list(st, def->body, v) : -1;
+    st->calls--;
+    pop_to(st, 0);
+    free(st->vars);
+    st->vars = vars;
+    st->nvars = nvars;
+    st->cap = cap;
+    st->tname = tname;
+    json_decref(v);
+    return r;
+}
+
 static int exec_node(state *st, node *n, json_t *dot)
 {
     size_t mark = st->nvars;
@@ -1584,6 +1831,8 @@ static int exec_node(state *st, node *n, json_t *dot)
         r = exec_range(st, n, dot);
         pop_to(st, mark);
         return r;
+    case N_TEMPLATE:
+        return exec_call(st, n, dot);
     }
     return 0;
 }
@@ -1593,13 +1842,19 @@ int tug_template_render_opts(const tug_template *tmpl, json_t *dot, const tug_te
 {
     static const tug_template_opts none = {0};
     tug_error *local = NULL;
-    state st = {
-        .text = tmpl->text, .o = opts ? opts : &none, .root = dot, .err = err ? err : &local};
+    state st = {.text = tmpl->text,
+                .t = tmpl,
+                .tname = tmpl->name,
+                .o = opts ? opts : &none,
+                .root = dot,
+                .err = err ? err : &local};
     int r = push_var(&st, "$", json_incref(dot)) ? exec_node(&st, tmpl->root, dot) : -1;
     pop_to(&st, 0);
     free(st.vars);
     tug_error_free(local);
     if (r < 0 || st.out.failed) {
+        if (st.o->ret_partial && !st.out.failed)
+            *st.o->ret_partial = st.out.s ? strndup(st.out.s, st.out.len) : NULL;
         tug_strbuf_free(&st.out);
         if (err && *err == NULL)
             return tug_error_set(err, 12, "template: out of memory");

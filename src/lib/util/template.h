@@ -1,6 +1,7 @@
 /* Go's text/template over jansson values, as docker's --format and inspect -f use it:
  * fields and chains (.A.B, $x.A, (pipe).A), variables ($x := .., $x = .., range $k, $v := ..),
  * if/with/range with else and else if, break/continue, pipelines, {{- -}} trimming, comments,
+ * {{define "x"}}..{{end}}, {{template "x" pipe}} and {{block "x" pipe}}..{{end}},
  * Go's functions (and or not eq ne lt le gt ge len index print printf println) and docker's
  * (json join split lower upper title pad truncate). Errors read as Go's do:
  * `template: :1:2: executing "" at <.Nope>: map has no entry for key "Nope"`.
@@ -19,12 +20,22 @@ typedef struct tug_template_opts {
     /* A row of a list command (ps, images): dot is a Go struct of this type
      * ("*formatter.ContainerContext"), so a field it lacks is an error naming the type. */
     const char *type_name;
+    /* Pairs {field, type, ..., NULL}: the Go types of dot ("" as the field) and of the objects
+     * its fields hold, for "can't evaluate field X in type T" where a map would say "no entry"
+     * (version's {"", "system.versionInfo", "Client", "system.clientVersion", ...}). */
+    const char *const *field_types;
+    /* When set, a failed render leaves here what it wrote before the error (a new string):
+     * docker's version and info print it. */
+    char **ret_partial;
     /* The header line of a table: dot maps fields to column titles and docker's string
      * functions give their argument back unchanged. */
     bool header;
 } tug_template_opts;
 
 int tug_template_parse(const char *text, tug_template **ret_tmpl, tug_error **err);
+/* The same with the template's name, which its messages carry ("template: version:1: ..."). */
+int tug_template_parse_named(const char *name, const char *text, tug_template **ret_tmpl,
+                             tug_error **err);
 /* Render against dot (an inspect document: objects are Go structs or maps, see template.c);
  * *ret_out is a new string. */
 int tug_template_render(const tug_template *tmpl, json_t *dot, char **ret_out, tug_error **err);

@@ -1,0 +1,56 @@
+/* tug serve: the Docker Engine API on a unix socket (src/serve does the work). */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "cli.h"
+#include "commands.h"
+#include "serve/serve.h"
+
+#define SERVE_DEFAULT_HOST "unix:///run/tug/tug.sock"
+
+int cmd_serve(cli_ctx *ctx, int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"host", required_argument, NULL, 'H'},
+        {"time", required_argument, NULL, 't'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    tug_serve_opts so = {.root = ctx->root, .host = SERVE_DEFAULT_HOST};
+    int c;
+    char *end;
+    while ((c = cli_getopt(argc, argv, "H:t:", opts)) != -1) {
+        switch (c) {
+        case 'H':
+            so.host = optarg;
+            break;
+        case 't': {
+            long v = strtol(optarg, &end, 10);
+            if (end == optarg || *end || v < 0 || v > 86400 * 365)
+                return cli_bad_value(ctx, optarg, "-t, --time",
+                                     "give the idle seconds before exit (0: never)");
+            so.idle_seconds = (int)v;
+            break;
+        }
+        case 'h':
+            cli_print_help("tug serve [OPTIONS]",
+                           "Serve the Docker Engine API (read-only endpoints so far) over the "
+                           "store, for docker's CLI and SDKs",
+                           "  -H, --host string   Unix socket to listen on (default \"" SERVE_DEFAULT_HOST
+                           "\")\n"
+                           "  -t, --time int      Exit after this many seconds without a "
+                           "connection; 0 for never (default 0)\n");
+            return 0;
+        default:
+            return cli_flag_error(ctx);
+        }
+    }
+    int rc = cli_no_operands(ctx, argc, argv);
+    if (rc)
+        return rc;
+    tug_error *err = NULL;
+    if (tug_serve(&so, &err) < 0)
+        return cli_fail(err);
+    return 0;
+}

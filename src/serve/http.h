@@ -1,0 +1,65 @@
+/* HTTP/1.1 for tug serve: a request parser (pure, fuzzed in tests/fuzz/fuzz_http.c) and the
+ * response writers (Content-Length for documents, chunked for streams). */
+#pragma once
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+/* A request head larger than this is refused (431) before it is parsed. */
+#define TUG_HTTP_MAX_HEAD (64 * 1024)
+#define TUG_HTTP_MAX_HEADERS 100
+
+typedef struct tug_http_header {
+    const char *name, *value; /* into the request's copy of its head */
+} tug_http_header;
+
+typedef struct tug_http_req {
+    char *head;          /* a NUL-separated copy of the head that the fields point into */
+    const char *method;  /* "GET" */
+    const char *target;  /* "/v1.41/containers/json?all=1", as sent */
+    char *path;          /* the target's path, percent-decoded */
+    const char *query;   /* after '?', still encoded ("" when none) */
+    int minor;           /* HTTP/1.<minor> */
+    bool keep_alive;     /* the connection stays open after the answer */
+    bool chunked;        /* Transfer-Encoding: chunked body */
+    long long content_length; /* -1 when not given */
+    tug_http_header headers[TUG_HTTP_MAX_HEADERS];
+    size_t n_headers;
+} tug_http_req;
+
+/* Parse the head of the request at buf[0..len). Returns the head's length (through the blank
+ * line) when it is complete, 0 when more bytes are needed, -1 for a malformed head (*ret_why
+ * says what is wrong; answer 400) or -2 for a head over TUG_HTTP_MAX_HEAD (431). On success
+ * req owns a copy: tug_http_req_clear frees it. */
+long tug_http_parse(const char *buf, size_t len, tug_http_req *req, const char **ret_why);
+void tug_http_req_clear(tug_http_req *req);
+/* The value of a header (case-insensitive name), or NULL. */
+const char *tug_http_header_get(const tug_http_req *req, const char *name);
+/* The decoded value of query parameter key (malloc'd), or NULL when absent. */
+char *tug_http_query_get(const tug_http_req *req, const char *key);
+/* Percent-decode (and '+' as space when form is set) s[0..n) into a new string; NULL for a
+ * bad escape or an embedded NUL. */
+char *tug_http_unescape(const char *s, size_t n, bool form);
+/* The reason phrase of a status code. */
+const char *tug_http_reason(int status);
+
+/* Writing answers on a connection. Headers every answer carries (the Engine API's Api-Version,
+ * Ostype...) come from the extra string, "Name: value\r\n" lines. Each returns 0, or -1 when
+ * the peer has gone. */
+typedef struct tug_http_out {
+    int fd;
+    bool head_only; /* a HEAD request: headers without the body */
+    bool close;     /* Connection: close is sent, the connection ends after this answer */
+    const char *extra_headers;
+} tug_http_out;
+
+int tug_http_send(tug_http_out *o, int status, const char *content_type, const void *body,
+                  size_t len);
+/* A JSON document with Content-Length; doc is consumed. */
+int tug_http_send_json(tug_http_out *o, int status, json_t *doc);
+/* {"message": msg} with the status, as the Engine API reports errors. */
+int tug_http_send_error(tug_http_out *o, int status, const char *msg);
+/* A chunked answer for streams: the head, then chunks, then the last (empty) chunk. */
+int tug_http_chunked_begin(tug_http_out *o, int status, const char *content_type);
+int tug_http_chunk(tug_http_out *o, const void *data, size_t len);
+int tug_http_chunked_end(tug_http_out *o);

@@ -1,0 +1,35 @@
+/* tug serve: the Docker Engine API on a unix socket, over the same store as the CLI. */
+#pragma once
+#include <stdbool.h>
+
+#include "http.h"
+#include "store/store.h"
+#include "util/error.h"
+
+/* The API version tug answers with (Api-Version, /version), and the range of /vX.Y prefixes
+ * it takes. */
+#define TUG_API_VERSION "1.41"
+#define TUG_API_MIN_MINOR 24
+#define TUG_API_MAX_MINOR 45
+
+typedef struct tug_serve_opts {
+    const char *root;      /* the store */
+    const char *host;      /* "unix:///run/tug/tug.sock" */
+    int idle_seconds;      /* exit after this long with no connection; 0: never */
+    bool quiet;            /* no "listening on" line */
+} tug_serve_opts;
+
+/* Listen on opts->host and answer until SIGTERM/SIGINT or the idle time runs out. Returns 0,
+ * or -1 with err when the socket cannot be served. */
+int tug_serve(const tug_serve_opts *opts, tug_error **err);
+
+/* One connection's state for the endpoints: the store, opened on first use. */
+typedef struct tug_api_ctx {
+    const char *root;
+    tug_store *store;
+} tug_api_ctx;
+
+/* Answer one parsed request (its body, if any, in body[0..body_len)). Returns 0, or -1 when
+ * the peer has gone. */
+int tug_api_handle(tug_api_ctx *x, tug_http_req *req, const char *body, size_t body_len,
+                   tug_http_out *o);
