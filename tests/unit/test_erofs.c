@@ -491,6 +491,38 @@ static void test_big_directory(void **state)
     free(ents);
 }
 
+/* Past 64 MiB of file tails held for inlining, the rest get data blocks of their own. */
+static void test_tail_cap(void **state)
+{
+    enum { N = 17000, SIZE = 4000 };
+    struct ent *ents = calloc(N + 1, sizeof(*ents));
+    char **names = calloc(N, sizeof(*names));
+    for (int i = 0; i < N; i++) {
+        assert_int_not_equal(asprintf(&names[i], "f%05d", i), -1);
+        ents[i] = (struct ent){names[i], AE_IFREG, 0644, NULL, SIZE};
+    }
+    struct buf layer = make_layer(ents, false);
+    struct image img = {0};
+    tug_unpack_result res = {0};
+    tug_error *err = NULL;
+    assert_int_equal(write_image(&layer, &img, &res, &err), 0);
+    uint8_t want[SIZE];
+    for (int i = 0; i < N; i += 997) {
+        pattern(want, SIZE, (size_t)i);
+        assert_content(&img, names[i], want, SIZE);
+    }
+    pattern(want, SIZE, N - 1);
+    assert_content(&img, names[N - 1], want, SIZE);
+    assert_int_equal(layout(must(&img, names[0])), EROFS_FLAT_INLINE);
+    assert_int_equal(layout(must(&img, names[N - 1])), EROFS_FLAT_PLAIN);
+    for (int i = 0; i < N; i++)
+        free(names[i]);
+    image_free(&img);
+    free(layer.data);
+    free(names);
+    free(ents);
+}
+
 static void expect_error(const struct ent *ents, const char *want)
 {
     struct buf layer = make_layer(ents, false);
@@ -557,6 +589,7 @@ int main(void)
         cmocka_unit_test(test_tree),
         cmocka_unit_test(test_replace_and_whiteouts),
         cmocka_unit_test(test_big_directory),
+        cmocka_unit_test(test_tail_cap),
         cmocka_unit_test(test_hostile),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

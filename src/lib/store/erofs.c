@@ -471,6 +471,29 @@ static int sparse_layout(struct writer *w, struct inode *in, tug_error **err)
     return 0;
 }
 
+/* File data to image offset at. Whole blocks of zeros are left as holes: the image file starts
+ * empty, so they read as zeros. Layers carry sparse files as runs of zeros (docker's tars are
+ * never sparse); this keeps them sparse in the image. */
+static int write_data(int fd, const uint8_t *buf, size_t len, uint64_t at)
+{
+    size_t start = 0, pos = 0;
+    while (pos < len) {
+        size_t n = EROFS_BLKSIZE - (at + pos) % EROFS_BLKSIZE;
+        if (n > len - pos)
+            n = len - pos;
+        if (n == EROFS_BLKSIZE && buf[pos] == 0 && memcmp(buf + pos, buf + pos + 1, n - 1) == 0) {
+            if (pos > start &&
+                tug_pwrite_all(fd, buf + start, pos - start, (off_t)(at + start)) < 0)
+                return -1;
+            start = pos + n;
+        }
+        pos += n;
+    }
+    if (pos > start && tug_pwrite_all(fd, buf + start, pos - start, (off_t)(at + start)) < 0)
+        return -1;
+    return 0;
+}
+
 static int write_sparse(struct writer *w, struct inode *in, const uint8_t *buf, size_t len,
                         uint64_t off, tug_error **err)
 {
@@ -484,7 +507,7 @@ static int write_sparse(struct writer *w, struct inode *in, const uint8_t *buf, 
                 0)
                 return -1;
         }
-        if (tug_pwrite_all(w->fd, buf, n, block_at(in->chunks[ci]) + (off_t)in_chunk) < 0)
+        if (write_data(w->fd, buf, n, (uint64_t)block_at(in->chunks[ci]) + in_chunk) < 0)
             return entry_error(err, errno, w->name, "write the image");
         buf += n;
         len -= n;
@@ -499,7 +522,7 @@ static int write_flat(struct writer *w, struct inode *in, const uint8_t *buf, si
     uint64_t inline_from = in->data ? in->size - in->data_len : in->size;
     if (off < inline_from) {
         size_t n = len < inline_from - off ? len : (size_t)(inline_from - off);
-        if (tug_pwrite_all(w->fd, buf, n, block_at(in->blkaddr) + (off_t)off) < 0)
+        if (write_data(w->fd, buf, n, (uint64_t)block_at(in->blkaddr) + off) < 0)
             return entry_error(err, errno, w->name, "write the image");
         buf += n;
         len -= n;
@@ -703,24 +726,18 @@ static int add_tar_entry(void *data, struct pipeline *p, struct archive *a, stru
     const char *base = slash ? slash + 1 : name;
     size_t dir_len = slash ? (size_t)(slash - name) : 0;
 
-    bool opaque = strcmp(base, ".wh..wh..opq") == 0, aufs_link_dir = false;
-    if (!opaque && strncmp(name, ".wh..wh.", 8) == 0) {
-        /* aufs bookkeeping at the top; its .wh..wh.plnk holds hard link targets, dropped at
-         * the end */
-        if (strcspn(name, "/") != 12 || strncmp(name, ".wh..wh.plnk", 12) != 0)
-            return 0;
-        w->aufs_links = aufs_link_dir = true;
-    } else if (!opaque && strncmp(base, ".wh..wh.", 8) == 0) {
+    enum tug_whiteout wh = tug_layer_whiteout(name, base);
+    if (wh == TUG_WH_SKIP)
         return 0;
-    }
+    w->aufs_links |= wh == TUG_WH_AUFS_LINK;
 
     uint32_t dir = 0;
     if (dir_len > 0 && (r = resolve_dir(w, name, dir_len, true, &dir)) < 0)
         return entry_error(err, -r, name, "open parent directory");
-    if (opaque)
+    if (wh == TUG_WH_OPAQUE)
         return set_xattr(&w->inodes[w->nodes[dir].ino], "trusted.overlay.opaque", "y", 1, name,
                          err);
-    if (!aufs_link_dir && strncmp(base, ".wh.", 4) == 0)
+    if (wh == TUG_WH_HIDE)
         return add_whiteout(w, e, dir, base + 4, err);
 
     const char *hardlink = archive_entry_hardlink(e);

@@ -1198,27 +1198,21 @@ static int extract_entry(struct extractor *x, struct pipeline *p, struct archive
     size_t dir_len = slash ? (size_t)(slash - name) : 0;
 
     /* docker's ADD untars with no whiteout format: .wh. names are files like any other */
-    bool opaque = !x->literal && strcmp(base, ".wh..wh..opq") == 0, aufs_link_dir = false;
-    if (!x->literal && !opaque && strncmp(name, ".wh..wh.", 8) == 0) {
-        /* aufs bookkeeping at the top. Its .wh..wh.plnk holds the files that hard links
-         * elsewhere in the layer point to: extract it like the rest, drop it at the end. */
-        if (strcspn(name, "/") != 12 || strncmp(name, ".wh..wh.plnk", 12) != 0)
-            return 0;
-        x->aufs_links = aufs_link_dir = true;
-    } else if (!x->literal && !opaque && strncmp(base, ".wh..wh.", 8) == 0) {
+    enum tug_whiteout wh = x->literal ? TUG_WH_NONE : tug_layer_whiteout(name, base);
+    if (wh == TUG_WH_SKIP)
         return 0;
-    }
+    x->aufs_links |= wh == TUG_WH_AUFS_LINK;
 
     int pfd = get_parent(x, name, dir_len, true);
     if (pfd < 0)
         return entry_error(x, err, errno, name, "open parent directory");
 
-    if (opaque) {
+    if (wh == TUG_WH_OPAQUE) {
         if (fsetxattr(pfd, "trusted.overlay.opaque", "y", 1, 0) < 0)
             return entry_error(x, err, errno, name, "mark directory opaque");
         return 0;
     }
-    if (!x->literal && !aufs_link_dir && strncmp(base, ".wh.", 4) == 0)
+    if (wh == TUG_WH_HIDE)
         return make_whiteout(x, e, pfd, base + 4, err);
 
     const char *hardlink = archive_entry_hardlink(e);
@@ -1375,8 +1369,24 @@ char *tug_layer_printable(const char *s)
     return printable(s);
 }
 
-static int unpack_entry(void *data, struct pipeline *p, struct archive *a,
-                        struct archive_entry *e, tug_error **err)
+enum tug_whiteout tug_layer_whiteout(const char *name, const char *base)
+{
+    if (strcmp(base, ".wh..wh..opq") == 0)
+        return TUG_WH_OPAQUE;
+    if (strncmp(name, ".wh..wh.", 8) == 0) {
+        /* aufs bookkeeping at the top. Its .wh..wh.plnk holds the files that hard links
+         * elsewhere in the layer point to: read like the rest, dropped at the end. */
+        if (strcspn(name, "/") != 12 || strncmp(name, ".wh..wh.plnk", 12) != 0)
+            return TUG_WH_SKIP;
+        return TUG_WH_AUFS_LINK;
+    }
+    if (strncmp(base, ".wh..wh.", 8) == 0)
+        return TUG_WH_SKIP;
+    return strncmp(base, ".wh.", 4) == 0 ? TUG_WH_HIDE : TUG_WH_NONE;
+}
+
+static int unpack_entry(void *data, struct pipeline *p, struct archive *a, struct archive_entry *e,
+                        tug_error **err)
 {
     return extract_entry(data, p, a, e, err);
 }

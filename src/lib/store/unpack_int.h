@@ -26,3 +26,13 @@ int tug_layer_tar_error(struct pipeline *p, struct archive *a, tug_error **err);
 int tug_layer_clean_name(const char *name, char **buf, size_t *cap, size_t *ret_len);
 /* A copy of s with control characters as '?', for messages (NULL without memory). */
 char *tug_layer_printable(const char *s);
+
+/* How overlay's format reads a layer entry (its cleaned name and last component). */
+enum tug_whiteout {
+    TUG_WH_NONE,      /* an entry like any other */
+    TUG_WH_SKIP,      /* .wh..wh.* bookkeeping: ignored */
+    TUG_WH_OPAQUE,    /* .wh..wh..opq: its directory hides the layers below */
+    TUG_WH_HIDE,      /* .wh.NAME: NAME of the layers below is hidden */
+    TUG_WH_AUFS_LINK, /* under .wh..wh.plnk, aufs's hard link targets: kept until the end */
+};
+enum tug_whiteout tug_layer_whiteout(const char *name, const char *base);
