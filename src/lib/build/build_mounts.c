@@ -1070,7 +1070,7 @@ static int secret_dir(builder *b, bld_mounts *ms, tug_error **err)
 {
     if (ms->secret_dir)
         return 0;
-    cleanup_free char *run = tug_run_dir(b->s);
+    cleanup_free char *run = tug_store_run_dir(b->s);
     if (run == NULL)
         return tug_error_set(err, ENOMEM, "secret");
     if (tug_mkdir_p(run, 0700, err) < 0)

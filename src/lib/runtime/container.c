@@ -70,11 +70,6 @@ char *tug_container_dir(tug_store *s, const char *id)
 #define RUN_BASE "/run/tug"
 #define RUN_ROOT_FILE TUG_RUN_ROOT_FILE
 
-char *tug_run_dir(tug_store *s)
-{
-    return tug_store_run_dir(s);
-}
-
 int tug_run_dir_make(tug_store *s, const char *id, tug_error **err)
 {
     cleanup_free char *sub = NULL;
@@ -598,7 +593,7 @@ static void remove_run_tree(int at_fd, const char *name, int depth)
 int tug_container_remove(tug_store *s, tug_container *c, tug_error **err)
 {
     cleanup_free char *dir = tug_container_dir(s, c->id);
-    cleanup_free char *run = tug_run_dir(s);
+    cleanup_free char *run = tug_store_run_dir(s);
     cleanup_free char *trash = NULL;
     if (dir == NULL ||
         asprintf(&trash, "%s/containers/.rm-%d-%s", s->root, (int)getpid(), c->id) < 0)
@@ -769,7 +764,7 @@ int tug_container_check(tug_store *s, bool repair, char **details, tug_error **e
     int groups = check_cgroups(s, repair, details, err);
     if (groups < 0)
         return -1;
-    cleanup_free char *run = tug_run_dir(s);
+    cleanup_free char *run = tug_store_run_dir(s);
     if (run == NULL)
         return tug_error_set(err, ENOMEM, "check");
     check_gone_stores(run, repair, details);

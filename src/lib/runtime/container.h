@@ -52,9 +52,8 @@ void tug_container_freep(tug_container **c);
 
 /* Paths of a container's files. */
 char *tug_container_dir(tug_store *s, const char *id);
-/* Runtime state (sockets, exit files) lives under a directory derived from the root, on tmpfs. */
-char *tug_run_dir(tug_store *s);
-/* Make the container's run directory, and mark the store's with the root it belongs to. */
+/* Runtime state (sockets, exit files) lives under tug_store_run_dir (store.h), on tmpfs.
+ * Make the container's run directory, and mark the store's with the root it belongs to. */
 int tug_run_dir_make(tug_store *s, const char *id, tug_error **err);
 
 /* Create a container from an image. request is docker's create request shape: {"Config":{...},

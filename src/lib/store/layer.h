@@ -43,6 +43,10 @@ typedef enum {
  * layer is what it holds. */
 int tug_store_layer_format(tug_store *s, tug_error **err);
 const char *tug_layer_format_name(tug_layer_format f);
+/* Record the format new layers take from now on. */
+int tug_store_set_layer_format(tug_store *s, tug_layer_format f, tug_error **err);
+/* EROFS in this kernel: built in, loaded, or a module it can load. */
+bool tug_kernel_has_erofs(void);
 
 /* The layer in blob_fd as an EROFS image in tmp (from tug_store_layer_tmp): tmp/layer.erofs,
  * its digest and size in tmp/layer.erofs.sum, both synced, and tmp/diff its mount point. */
@@ -70,7 +74,7 @@ void tug_store_layer_unmount(tug_store *s, const char *chain_id);
 int tug_layer_mounts_sweep(const char *run, tug_store *s,
                            bool (*keep)(tug_store *, const char *hex), char **gone);
 
-/* A directory store's layers as EROFS images, one at a time (each swapped in whole under the
+/* (migrate.c) A directory store's layers as EROFS images, one at a time (each swapped in whole under the
  * write lock, so a kill leaves every layer one kind or the other; running it again goes on),
  * then the store records erofs for new layers. Refused while containers run on the layers.
  * progress (may be NULL) hears of each layer converted. Returns how many were. */

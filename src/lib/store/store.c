@@ -132,21 +132,6 @@ int tug_store_run_dir_make(tug_store *s, const char *sub, tug_error **err)
     return 0;
 }
 
-char *tug_store_layer_dir(tug_store *s, const char *chain_id)
-{
-    char *p = NULL;
-    const char *hex = tug_digest_hex(chain_id);
-    /* an EROFS layer's files are where its image is mounted (layerfs.c) */
-    if (tug_store_layer_is_image(s, hex)) {
-        cleanup_free char *run = tug_store_run_dir(s);
-        if (run == NULL || asprintf(&p, "%s/layers/%s", run, hex) < 0)
-            return NULL;
-        return p;
-    }
-    if (asprintf(&p, "%s/layers/%s/diff", s->root, hex) < 0)
-        return NULL;
-    return p;
-}
 
 int tug_store_layer_tmp(tug_store *s, char **ret_tmp, char **ret_dir, tug_error **err)
 {
