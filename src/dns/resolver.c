@@ -630,6 +630,7 @@ static int listen_on(int type, const char *bridge)
  * query must not reach the host. open only reads, sockets are IP ones (no abstract unix
  * socket of a host service), and execve, ptrace, kill, mount and the rest fail with EPERM. */
 #define OPEN_WRITES (O_ACCMODE | O_CREAT | O_TRUNC | O_APPEND)
+/* clang-format off */
 static const struct sock_filter resolver_calls[] = {
     TUG_ALLOW_WITHOUT(__NR_openat, 2, OPEN_WRITES),
 #ifdef __NR_open
@@ -663,6 +664,7 @@ static const struct sock_filter resolver_calls[] = {
     TUG_ALLOW(__NR_rt_sigreturn), TUG_ALLOW(__NR_rt_sigprocmask), TUG_ALLOW(__NR_restart_syscall),
     TUG_ALLOW(__NR_exit), TUG_ALLOW(__NR_exit_group),
 };
+/* clang-format on */
 
 /* Give up all the resolver does not need once its sockets are bound and its files read:
  * DIR becomes its root (its paths become relative to it), then every capability goes and the
@@ -683,7 +685,8 @@ static int confine(void)
     R.resolv = resolv;
     if (tug_confine_drop_privileges(false) < 0)
         return -1;
-    return tug_seccomp_allow_only(resolver_calls, sizeof(resolver_calls) / sizeof(resolver_calls[0]));
+    return tug_seccomp_allow_only(resolver_calls,
+                                  sizeof(resolver_calls) / sizeof(resolver_calls[0]));
 }
 
 static void tell(const char *what)

@@ -11,12 +11,12 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sched.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -180,6 +180,7 @@ static void udp_expire(void)
  * udp path), and no more: sockets are IPv4 ones (the container's address), a new process is a
  * relay (no namespace), prctl only arms the parent-death signal; memory calls serve malloc
  * and the sanitizers' runtime. Everything else (open, execve, kill, ptrace...) fails EPERM. */
+/* clang-format off */
 #define CLONE_NAMESPACES (CLONE_NEWNS | CLONE_NEWCGROUP | CLONE_NEWUTS | CLONE_NEWIPC | \
                           CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNET)
 static const struct sock_filter proxy_calls[] = {
@@ -205,6 +206,7 @@ static const struct sock_filter proxy_calls[] = {
     TUG_ALLOW(__NR_rt_sigprocmask), TUG_ALLOW(__NR_restart_syscall), TUG_ALLOW(__NR_exit),
     TUG_ALLOW(__NR_exit_group),
 };
+/* clang-format on */
 
 /* Once its sockets are open and before it relays: an empty root, the uid nobody (connecting
  * to the container needs no privilege), no capability, no_new_privs and the filter above.

@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <sys/syscall.h>
 
+/* clang-format off */
 #if defined(__x86_64__)
 #define TUG_CONFINE_AUDIT_ARCH AUDIT_ARCH_X86_64
 #elif defined(__aarch64__)
@@ -39,6 +40,7 @@
                       BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (v2), 1, 0), \
                       BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM), \
                       BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW)
+/* clang-format on */
 
 /* DIR becomes the root and the working directory (paths that follow are relative to it). */
 int tug_confine_root(const char *dir);
