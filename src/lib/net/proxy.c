@@ -178,8 +178,9 @@ static void udp_expire(void)
 
 /* What the proxy and its relays call once confined (strace of a relay in use, and of the
  * udp path), and no more: sockets are IPv4 ones (the container's address), a new process is a
- * relay (no namespace), prctl only arms the parent-death signal; memory calls serve malloc
- * and the sanitizers' runtime. Everything else (open, execve, kill, ptrace...) fails EPERM. */
+ * relay (no namespace), prctl only arms the parent-death signal; memory calls and
+ * sigaltstack serve malloc and the sanitizers' runtime. Everything else (open, execve, kill,
+ * ptrace...) fails with EPERM. */
 /* clang-format off */
 #define CLONE_NAMESPACES (CLONE_NEWNS | CLONE_NEWCGROUP | CLONE_NEWUTS | CLONE_NEWIPC | \
                           CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNET)
@@ -205,6 +206,7 @@ static const struct sock_filter proxy_calls[] = {
     TUG_ALLOW(__NR_mprotect), TUG_ALLOW(__NR_futex), TUG_ALLOW(__NR_rt_sigreturn),
     TUG_ALLOW(__NR_rt_sigprocmask), TUG_ALLOW(__NR_restart_syscall), TUG_ALLOW(__NR_exit),
     TUG_ALLOW(__NR_exit_group),
+    TUG_ALLOW(__NR_sigaltstack), /* ASan asks it at a noreturn call (the relay's _exit) */
 };
 /* clang-format on */
 
