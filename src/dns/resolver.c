@@ -20,13 +20,6 @@
  * only the calls its loop makes. */
 #include <arpa/inet.h>
 #include <errno.h>
-#include <linux/audit.h>
-#include <linux/capability.h>
-#include <linux/filter.h>
-#include <linux/seccomp.h>
-#include <stddef.h>
-#include <sys/prctl.h>
-#include <sys/syscall.h>
 #include <fcntl.h>
 #include <net/if.h>
 #include <netinet/in.h>
@@ -43,6 +36,8 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "util/confine.h"
 
 #define MAX_PENDING 64
 #define MAX_UPSTREAM 4
@@ -634,79 +629,42 @@ static int listen_on(int type, const char *bridge)
 /* The calls the serving loop makes, and no others: a flaw in the parsing of a container's
  * query must not reach the host. open only reads, sockets are IP ones (no abstract unix
  * socket of a host service), and execve, ptrace, kill, mount and the rest fail with EPERM. */
-#if defined(__x86_64__)
-#define RESOLVER_AUDIT_ARCH AUDIT_ARCH_X86_64
-#elif defined(__aarch64__)
-#define RESOLVER_AUDIT_ARCH AUDIT_ARCH_AARCH64
-#endif
-#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
-#define ARG_LO(i) (offsetof(struct seccomp_data, args[i]) + 4)
-#else
-#define ARG_LO(i) offsetof(struct seccomp_data, args[i])
-#endif
-#define ALLOW(nr) BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (nr), 0, 1), \
-                  BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW)
-/* nr allowed when its argument i has none of the bits in mask */
-#define ALLOW_WITHOUT(nr, i, mask) BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (nr), 0, 4), \
-                  BPF_STMT(BPF_LD | BPF_W | BPF_ABS, ARG_LO(i)), \
-                  BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, (mask), 1, 0), \
-                  BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW), \
-                  BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM)
-/* nr allowed when its argument i is one of two values */
-#define ALLOW_IF2(nr, i, v1, v2) BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (nr), 0, 5), \
-                  BPF_STMT(BPF_LD | BPF_W | BPF_ABS, ARG_LO(i)), \
-                  BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (v1), 2, 0), \
-                  BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (v2), 1, 0), \
-                  BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM), \
-                  BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW)
 #define OPEN_WRITES (O_ACCMODE | O_CREAT | O_TRUNC | O_APPEND)
-
-static int seccomp_confine(void)
-{
-#ifdef RESOLVER_AUDIT_ARCH
-    struct sock_filter f[] = {
-        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)),
-        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, RESOLVER_AUDIT_ARCH, 1, 0),
-        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS),
-        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
-        ALLOW_WITHOUT(__NR_openat, 2, OPEN_WRITES),
+/* clang-format off */
+static const struct sock_filter resolver_calls[] = {
+    TUG_ALLOW_WITHOUT(__NR_openat, 2, OPEN_WRITES),
 #ifdef __NR_open
-        ALLOW_WITHOUT(__NR_open, 1, OPEN_WRITES),
+    TUG_ALLOW_WITHOUT(__NR_open, 1, OPEN_WRITES),
 #endif
-        ALLOW_IF2(__NR_socket, 0, AF_INET, AF_INET6),
-        ALLOW(__NR_read), ALLOW(__NR_write), ALLOW(__NR_writev), ALLOW(__NR_close),
-        ALLOW(__NR_ppoll),
+    TUG_ALLOW_IF2(__NR_socket, 0, AF_INET, AF_INET6),
+    TUG_ALLOW(__NR_read), TUG_ALLOW(__NR_write), TUG_ALLOW(__NR_writev), TUG_ALLOW(__NR_close),
+    TUG_ALLOW(__NR_ppoll),
 #ifdef __NR_poll
-        ALLOW(__NR_poll),
+    TUG_ALLOW(__NR_poll),
 #endif
-        ALLOW(__NR_recvfrom), ALLOW(__NR_recvmsg), ALLOW(__NR_sendto), ALLOW(__NR_sendmsg),
-        ALLOW(__NR_connect), ALLOW(__NR_accept4),
+    TUG_ALLOW(__NR_recvfrom), TUG_ALLOW(__NR_recvmsg), TUG_ALLOW(__NR_sendto),
+    TUG_ALLOW(__NR_sendmsg), TUG_ALLOW(__NR_connect), TUG_ALLOW(__NR_accept4),
 #ifdef __NR_accept
-        ALLOW(__NR_accept),
+    TUG_ALLOW(__NR_accept),
 #endif
-        ALLOW(__NR_setsockopt), ALLOW(__NR_getsockopt), ALLOW(__NR_getsockname),
-        ALLOW(__NR_shutdown), ALLOW(__NR_fcntl), ALLOW(__NR_fstat), ALLOW(__NR_newfstatat),
+    TUG_ALLOW(__NR_setsockopt), TUG_ALLOW(__NR_getsockopt), TUG_ALLOW(__NR_getsockname),
+    TUG_ALLOW(__NR_shutdown), TUG_ALLOW(__NR_fcntl), TUG_ALLOW(__NR_fstat),
+    TUG_ALLOW(__NR_newfstatat),
 #ifdef __NR_stat
-        ALLOW(__NR_stat),
+    TUG_ALLOW(__NR_stat),
 #endif
-        ALLOW(__NR_statx), ALLOW(__NR_lseek), ALLOW(__NR_flock), ALLOW(__NR_unlinkat),
+    TUG_ALLOW(__NR_statx), TUG_ALLOW(__NR_lseek), TUG_ALLOW(__NR_flock), TUG_ALLOW(__NR_unlinkat),
 #ifdef __NR_unlink
-        ALLOW(__NR_unlink),
+    TUG_ALLOW(__NR_unlink),
 #endif
-        ALLOW(__NR_clock_gettime), ALLOW(__NR_gettimeofday), ALLOW(__NR_nanosleep),
-        ALLOW(__NR_clock_nanosleep), ALLOW(__NR_getrandom), ALLOW(__NR_brk), ALLOW(__NR_mmap),
-        ALLOW(__NR_munmap), ALLOW(__NR_mremap), ALLOW(__NR_madvise), ALLOW(__NR_mprotect),
-        ALLOW(__NR_futex), ALLOW(__NR_getpid), ALLOW(__NR_gettid), ALLOW(__NR_rt_sigreturn),
-        ALLOW(__NR_rt_sigprocmask), ALLOW(__NR_restart_syscall), ALLOW(__NR_exit),
-        ALLOW(__NR_exit_group),
-        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM),
-    };
-    struct sock_fprog prog = {.len = (unsigned short)(sizeof(f) / sizeof(f[0])), .filter = f};
-    return prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog, 0, 0);
-#else
-    return 0; /* an architecture this filter does not know: chroot and no capabilities only */
-#endif
-}
+    TUG_ALLOW(__NR_clock_gettime), TUG_ALLOW(__NR_gettimeofday), TUG_ALLOW(__NR_nanosleep),
+    TUG_ALLOW(__NR_clock_nanosleep), TUG_ALLOW(__NR_getrandom), TUG_ALLOW(__NR_brk),
+    TUG_ALLOW(__NR_mmap), TUG_ALLOW(__NR_munmap), TUG_ALLOW(__NR_mremap), TUG_ALLOW(__NR_madvise),
+    TUG_ALLOW(__NR_mprotect), TUG_ALLOW(__NR_futex), TUG_ALLOW(__NR_getpid), TUG_ALLOW(__NR_gettid),
+    TUG_ALLOW(__NR_rt_sigreturn), TUG_ALLOW(__NR_rt_sigprocmask), TUG_ALLOW(__NR_restart_syscall),
+    TUG_ALLOW(__NR_exit), TUG_ALLOW(__NR_exit_group),
+};
+/* clang-format on */
 
 /* Give up all the resolver does not need once its sockets are bound and its files read:
  * DIR becomes its root (its paths become relative to it), then every capability goes and the
@@ -717,7 +675,7 @@ static int confine(void)
     static char resolv[4096];
     bool resolv_inside = strncmp(R.resolv, R.dir, dl) == 0 && R.resolv[dl] == '/' &&
                          strchr(R.resolv + dl + 1, '/') == NULL;
-    if (chroot(R.dir) < 0 || chdir("/") < 0)
+    if (tug_confine_root(R.dir) < 0)
         return -1;
     snprintf(R.names_path, sizeof(R.names_path), "/names");
     snprintf(R.pid_path, sizeof(R.pid_path), "/%.12s.pid", R.net);
@@ -725,16 +683,10 @@ static int confine(void)
     /* a resolv.conf outside DIR was read once, before this, and is not read again */
     snprintf(resolv, sizeof(resolv), "%s", resolv_inside ? R.resolv + dl : "");
     R.resolv = resolv;
-    for (int c = 0; c <= 63; c++)
-        if (prctl(PR_CAPBSET_DROP, c, 0, 0, 0) < 0 && errno != EINVAL)
-            return -1;
-    if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL)
+    if (tug_confine_drop_privileges(false) < 0)
         return -1;
-    struct __user_cap_header_struct h = {.version = _LINUX_CAPABILITY_VERSION_3, .pid = 0};
-    struct __user_cap_data_struct d[2] = {{0}};
-    if (syscall(SYS_capset, &h, d) < 0 || prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
-        return -1;
-    return seccomp_confine();
+    return tug_seccomp_allow_only(resolver_calls,
+                                  sizeof(resolver_calls) / sizeof(resolver_calls[0]));
 }
 
 static void tell(const char *what)

@@ -2,13 +2,16 @@
  * forks a relay per connection, which connects to the container's IPv4 address and copies both
  * ways (a half close passed on as shutdown); udp datagrams go through a socket per client. It
  * ends when the container does (a pidfd) or when its parent, the monitor, goes (the
- * parent-death signal); a relay ends with the proxy. */
+ * parent-death signal); a relay ends with the proxy. It handles traffic from anyone who can
+ * reach the port, so before it relays anything it confines itself (confine() below): an empty
+ * root, the uid nobody, no capability, and a seccomp filter of the calls its loop makes. */
 #include "proxy.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -21,6 +24,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../util/confine.h"
 #include "../util/fs.h"
 
 static int ctr_socket(int type, const char *ctr_ip, int ctr_port);
@@ -172,8 +176,53 @@ static void udp_expire(void)
         }
 }
 
+/* What the proxy and its relays call once confined (strace of a relay in use, and of the
+ * udp path), and no more: sockets are IPv4 ones (the container's address), a new process is a
+ * relay (no namespace), prctl only arms the parent-death signal; memory calls and
+ * sigaltstack serve malloc and the sanitizers' runtime. Everything else (open, execve, kill,
+ * ptrace...) fails with EPERM. */
+/* clang-format off */
+#define CLONE_NAMESPACES (CLONE_NEWNS | CLONE_NEWCGROUP | CLONE_NEWUTS | CLONE_NEWIPC | \
+                          CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNET)
+static const struct sock_filter proxy_calls[] = {
+    TUG_ALLOW(__NR_read), TUG_ALLOW(__NR_write), TUG_ALLOW(__NR_close), TUG_ALLOW(__NR_ppoll),
+#ifdef __NR_poll
+    TUG_ALLOW(__NR_poll),
+#endif
+    TUG_ALLOW(__NR_accept4),
+#ifdef __NR_accept
+    TUG_ALLOW(__NR_accept),
+#endif
+    TUG_ALLOW_IF2(__NR_socket, 0, AF_INET, AF_INET), TUG_ALLOW(__NR_connect),
+    TUG_ALLOW(__NR_shutdown), TUG_ALLOW(__NR_recvfrom), TUG_ALLOW(__NR_sendto),
+    TUG_ALLOW_WITHOUT(__NR_clone, 0, CLONE_NAMESPACES), TUG_ALLOW(__NR_set_robust_list),
+    TUG_ALLOW(__NR_wait4), TUG_ALLOW_IF2(__NR_prctl, 0, PR_SET_PDEATHSIG, PR_SET_PDEATHSIG),
+    TUG_ALLOW(__NR_getppid), TUG_ALLOW(__NR_getpid), TUG_ALLOW(__NR_gettid),
+    TUG_ALLOW(__NR_clock_gettime), TUG_ALLOW(__NR_gettimeofday),
+#ifdef __NR_time
+    TUG_ALLOW(__NR_time),
+#endif
+    TUG_ALLOW(__NR_brk), TUG_ALLOW(__NR_mmap), TUG_ALLOW(__NR_munmap), TUG_ALLOW(__NR_madvise),
+    TUG_ALLOW(__NR_mprotect), TUG_ALLOW(__NR_futex), TUG_ALLOW(__NR_rt_sigreturn),
+    TUG_ALLOW(__NR_rt_sigprocmask), TUG_ALLOW(__NR_restart_syscall), TUG_ALLOW(__NR_exit),
+    TUG_ALLOW(__NR_exit_group),
+    TUG_ALLOW(__NR_sigaltstack), /* ASan asks it at a noreturn call (the relay's _exit) */
+};
+/* clang-format on */
+
+/* Once its sockets are open and before it relays: an empty root, the uid nobody (connecting
+ * to the container needs no privilege), no capability, no_new_privs and the filter above.
+ * The parent-death signal, cleared by the change of uid, is armed again. */
+static int confine(pid_t parent)
+{
+    if (tug_confine_root_empty("/tmp") < 0 || tug_confine_drop_privileges(true) < 0)
+        return -1;
+    die_with_parent(parent);
+    return tug_seccomp_allow_only(proxy_calls, sizeof(proxy_calls) / sizeof(proxy_calls[0]));
+}
+
 __attribute__((noreturn)) static void proxy_main(const int *fds, const int *ctr_ports, size_t n,
-                                                 const char *ctr_ip, pid_t watch)
+                                                 const char *ctr_ip, pid_t watch, pid_t parent)
 {
     prctl(PR_SET_NAME, "tug-proxy", 0, 0, 0);
     sigset_t none;
@@ -194,6 +243,8 @@ __attribute__((noreturn)) static void proxy_main(const int *fds, const int *ctr_
         udp[i] = getsockopt(fds[i], SOL_SOCKET, SO_TYPE, &type, &tl) == 0 && type == SOCK_DGRAM;
     }
     pid_t self = getpid();
+    if (confine(parent) < 0)
+        _exit(1); /* it does not relay unconfined */
     for (;;) {
         nfds_t np = 0;
         for (size_t i = 0; i < n; i++)
@@ -259,5 +310,5 @@ pid_t tug_proxy_spawn(const int *fds, const int *ctr_ports, size_t n, const char
     die_with_parent(parent);
     if (tug_close_fds_except(fds, n) < 0)
         _exit(1);
-    proxy_main(fds, ctr_ports, n, ctr_ip, watch);
+    proxy_main(fds, ctr_ports, n, ctr_ip, watch, parent);
 }
