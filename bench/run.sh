@@ -406,7 +406,9 @@ bench_detached() {
     done <"$ids"
     ((cg == 0)) || left+=("$cg cgroup directories under /sys/fs/cgroup/*/tug")
     local mnt
-    mnt=$(grep -c " $TUG_ROOT/" /proc/self/mountinfo || true)
+    # mount points below the root (an EROFS layer's mount is in the run directory, its source
+    # in the root, and stays while the image does)
+    mnt=$(awk -v r="$TUG_ROOT/" 'index($5, r) == 1' /proc/self/mountinfo | wc -l)
     ((mnt == 0)) || left+=("$mnt mounts below $TUG_ROOT")
     local ctr
     ctr=$(find "$TUG_ROOT/containers" -mindepth 1 -maxdepth 1 2>/dev/null | wc -l)
