@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -561,8 +562,23 @@ int tug_net_plan_make(tug_store *s, const char *id, const char *hostname, json_t
 /* The bridge is up: tug_net_plan_make brought it up (tug_network_up). */
 int tug_net_plumb(const tug_net_plan *p, pid_t pid, tug_error **err)
 {
-    if (tug_nl_veth_setup(p->host_if, p->bridge, pid, "eth0", p->cidr, p->mac,
-                          p->internal ? NULL : p->gateway, err) < 0)
+    int r = tug_nl_veth_setup(p->host_if, p->bridge, pid, "eth0", p->cidr, p->mac,
+                              p->internal ? NULL : p->gateway, err);
+    /* The name is the container's: one still on the host is its last run's, whose namespace
+     * the kernel is still taking down (a work queue, slow under load, after a stop or a
+     * restart): it goes by itself. Anything else (not ours to delete) stays an error. */
+    if (r == -EEXIST && tug_nl_link_exists(p->host_if)) {
+        for (int i = 0; i < 300 && tug_nl_link_exists(p->host_if); i++) {
+            struct timespec ts = {0, 10 * 1000000};
+            nanosleep(&ts, NULL);
+        }
+        if (!tug_nl_link_exists(p->host_if)) {
+            tug_error_release(err);
+            r = tug_nl_veth_setup(p->host_if, p->bridge, pid, "eth0", p->cidr, p->mac,
+                                  p->internal ? NULL : p->gateway, err);
+        }
+    }
+    if (r < 0)
         return tug_error_wrap(err, "network %s", p->network);
     if (p->cidr6 && tug_nl_addr6_setup(pid, "eth0", p->cidr6, p->gateway6, err) < 0)
         return tug_error_wrap(err, "network %s", p->network);
