@@ -251,8 +251,8 @@ tug_arch() { "$TUG" version --format '{{.Server.Arch}}'; }
 }
 
 @test "what is not served yet says so: 501 and the way out" {
-  api /v1.41/containers/create -X POST -H 'Content-Type: application/json' -d '{}'
-  assert_match '"message":"tug serve answers read-only requests so far: POST /containers/create is not served yet; use the tug CLI for it"\} 501$'
+  api /v1.41/images/create?fromImage=busybox -X POST
+  assert_match '"message":"tug serve does not serve POST /images/create yet; use the tug CLI for it"\} 501$'
 }
 
 @test "one connection carries several requests (keep-alive)" {

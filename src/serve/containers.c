@@ -1,0 +1,375 @@
+/* The Engine API's container lifecycle: create, start, stop, kill, restart, pause, wait, rm,
+ * rename and logs. Each calls the library functions the CLI's commands call; a request runs in
+ * its connection's own single-threaded process, which may block (wait, logs --follow) and may
+ * start containers. */
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "container/logs.h"
+#include "runtime/container.h"
+#include "runtime/request.h"
+#include "serve.h"
+#include "util/cleanup.h"
+#include "util/strutil.h"
+
+/* The container the path names, or -1 after answering (404 and such). */
+static int find(const tug_api_call *a, tug_store **ret_s, tug_container **ret)
+{
+    if (tug_api_store(a->x, a->o, ret_s) < 0)
+        return -1;
+    tug_error *err = NULL;
+    if (tug_container_find(*ret_s, a->arg, ret, &err) < 0) {
+        tug_api_send_err(a->o, err);
+        return -1;
+    }
+    return 0;
+}
+
+static bool active(const tug_container *c)
+{
+    return strcmp(c->state, TUG_STATE_RUNNING) == 0 || strcmp(c->state, TUG_STATE_PAUSED) == 0 ||
+           strcmp(c->state, TUG_STATE_RESTARTING) == 0;
+}
+
+static int no_content(tug_http_out *o, int status)
+{
+    return tug_http_send(o, status, NULL, "", 0);
+}
+
+/* Members that are null say "not given", as the library's request leaves them out. */
+static void drop_nulls(json_t *obj)
+{
+    const char *key;
+    json_t *v;
+    void *tmp;
+    json_object_foreach_safe(obj, tmp, key, v)
+    {
+        if (json_is_null(v))
+            json_object_del(obj, key);
+    }
+}
+
+/* docker's create body (the container's config with HostConfig and NetworkingConfig beside
+ * it) as the library's request: {"Config":..., "HostConfig":..., "NetworkingConfig":...}, the
+ * shape the CLI's flags make. */
+static json_t *request_of(json_t *body)
+{
+    json_t *cfg = json_deep_copy(body);
+    json_t *hc = json_object_get(cfg, "HostConfig");
+    json_t *nc = json_object_get(cfg, "NetworkingConfig");
+    json_t *req = json_object();
+    json_object_set_new(req, "HostConfig", json_is_object(hc) ? json_incref(hc) : json_object());
+    if (json_is_object(nc))
+        json_object_set(req, "NetworkingConfig", nc);
+    json_object_del(cfg, "HostConfig");
+    json_object_del(cfg, "NetworkingConfig");
+    json_object_del(cfg, "Image");
+    drop_nulls(cfg);
+    hc = json_object_get(req, "HostConfig");
+    drop_nulls(hc);
+    const char *mode = json_string_value(json_object_get(hc, "NetworkMode"));
+    if (mode == NULL || *mode == '\0' || strcmp(mode, "bridge") == 0)
+        json_object_set_new(hc, "NetworkMode", json_string("default"));
+    else if (strcmp(mode, "none") == 0 || strcmp(mode, "host") == 0)
+        json_object_set_new(hc, "PortBindings", json_object());
+    if (json_object_get(hc, "Memory") == NULL)
+        json_object_set_new(hc, "Memory", json_integer(0));
+    if (json_object_get(hc, "MemorySwap") == NULL)
+        json_object_set_new(hc, "MemorySwap", json_integer(0));
+    json_object_set_new(req, "Config", cfg);
+    return req;
+}
+
+int tug_api_container_create(const tug_api_call *a)
+{
+    json_error_t je;
+    json_auto_t *body = a->body_len ? json_loadb(a->body, a->body_len, 0, &je) : NULL;
+    if (!json_is_object(body))
+        return tug_http_send_error(a->o, 400,
+                                   a->body_len ? "invalid JSON in the create request"
+                                               : "config cannot be empty in order to create a "
+                                                 "container");
+    const char *image = json_string_value(json_object_get(body, "Image"));
+    if (image == NULL || *image == '\0')
+        return tug_http_send_error(a->o, 400,
+                                   "no image given: the create request needs \"Image\"");
+    tug_store *s;
+    if (tug_api_store(a->x, a->o, &s) < 0)
+        return 0;
+    cleanup_free char *name = tug_http_query_get(a->req, "name");
+    if (name && *name == '/')
+        memmove(name, name + 1, strlen(name));
+    json_auto_t *request = request_of(body);
+    json_t *warnings = json_array();
+    tug_error *err = NULL;
+    /* the CLI's flags go through the same check before its create */
+    if (tug_request_validate(request, false, NULL, warnings, &err) < 0) {
+        json_decref(warnings);
+        return tug_api_send_err(a->o, err);
+    }
+    cleanup_container tug_container *c = NULL;
+    if (tug_container_create(s, image, request, name && *name ? name : NULL, &c, &err) < 0) {
+        json_decref(warnings);
+        return tug_api_send_err(a->o, err);
+    }
+    return tug_http_send_json(a->o, 201,
+                              json_pack("{s:s, s:o}", "Id", c->id, "Warnings", warnings));
+}
+
+int tug_api_container_start(const tug_api_call *a)
+{
+    tug_store *s;
+    cleanup_container tug_container *c = NULL;
+    if (find(a, &s, &c) < 0)
+        return 0;
+    tug_error *err = NULL;
+    if (tug_container_refresh(s, c, &err) < 0)
+        return tug_api_send_err(a->o, err);
+    if (strcmp(c->state, TUG_STATE_RUNNING) == 0 || strcmp(c->state, TUG_STATE_PAUSED) == 0)
+        return no_content(a->o, 304);
+    tug_start_opts so = {.attach_fd = -1};
+    if (tug_container_start(s, c, &so, &err) < 0) {
+        if (json_is_true(
+                json_object_get(json_object_get(c->config, "HostConfig"), "AutoRemove"))) {
+            tug_error *e2 = NULL;
+            tug_container_remove(s, c, &e2);
+            tug_error_free(e2);
+        }
+        tug_error_wrap(&err, "failed to start container %.12s", c->id);
+        return tug_api_send_err(a->o, err);
+    }
+    return no_content(a->o, 204);
+}
+
+/* ?t= (seconds; -1 when absent) and ?signal= of stop and restart; -1 after a 400. */
+static int stop_params(const tug_api_call *a, int *ret_t, int *ret_sig)
+{
+    cleanup_free char *t = tug_http_query_get(a->req, "t");
+    cleanup_free char *sig = tug_http_query_get(a->req, "signal");
+    *ret_t = -1;
+    *ret_sig = 0;
+    if (t && *t) {
+        char *end;
+        long v = strtol(t, &end, 10);
+        if (*end || v < -1 || v > 1000000) {
+            tug_http_send_error(a->o, 400, "invalid value for t: not a number of seconds");
+            return -1;
+        }
+        *ret_t = (int)v;
+    }
+    if (sig && *sig && (*ret_sig = tug_signal_parse(sig)) < 0) {
+        char msg[200];
+        snprintf(msg, sizeof(msg), "Invalid signal: %.100s", sig);
+        tug_http_send_error(a->o, 400, msg);
+        return -1;
+    }
+    return 0;
+}
+
+int tug_api_container_stop(const tug_api_call *a)
+{
+    int t, sig;
+    if (stop_params(a, &t, &sig) < 0)
+        return 0;
+    tug_store *s;
+    cleanup_container tug_container *c = NULL;
+    if (find(a, &s, &c) < 0)
+        return 0;
+    tug_error *err = NULL;
+    if (tug_container_refresh(s, c, &err) < 0)
+        return tug_api_send_err(a->o, err);
+    if (!active(c))
+        return no_content(a->o, 304);
+    bool forced = false;
+    if (tug_container_stop(s, c, sig, t, &forced, &err) < 0)
+        return tug_api_send_err(a->o, err);
+    return no_content(a->o, 204);
+}
+
+int tug_api_container_restart(const tug_api_call *a)
+{
+    int t, sig;
+    if (stop_params(a, &t, &sig) < 0)
+        return 0;
+    tug_store *s;
+    cleanup_container tug_container *c = NULL;
+    if (find(a, &s, &c) < 0)
+        return 0;
+    tug_error *err = NULL;
+    bool forced = false;
+    tug_start_opts so = {.attach_fd = -1};
+    if (tug_container_stop(s, c, sig, t, &forced, &err) < 0 ||
+        tug_container_start(s, c, &so, &err) < 0)
+        return tug_api_send_err(a->o, err);
+    tug_container_event(s, c, "restart", NULL);
+    return no_content(a->o, 204);
+}
+
+int tug_api_container_kill(const tug_api_call *a)
+{
+    cleanup_free char *sig_s = tug_http_query_get(a->req, "signal");
+    int sig = SIGKILL;
+    if (sig_s && *sig_s && (sig = tug_signal_parse(sig_s)) < 0) {
+        char msg[200];
+        snprintf(msg, sizeof(msg), "Invalid signal: %.100s", sig_s);
+        return tug_http_send_error(a->o, 400, msg);
+    }
+    tug_store *s;
+    cleanup_container tug_container *c = NULL;
+    if (find(a, &s, &c) < 0)
+        return 0;
+    tug_error *err = NULL;
+    if (tug_container_signal(s, c, sig, &err) < 0) {
+        tug_error_wrap(&err, "Cannot kill container: %s", a->arg);
+        return tug_api_send_err(a->o, err);
+    }
+    return no_content(a->o, 204);
+}
+
+static int pause_like(const tug_api_call *a, bool pause)
+{
+    tug_store *s;
+    cleanup_container tug_container *c = NULL;
+    if (find(a, &s, &c) < 0)
+        return 0;
+    tug_error *err = NULL;
+    if (tug_container_pause(s, c, pause, &err) < 0)
+        return tug_api_send_err(a->o, err);
+    return no_content(a->o, 204);
+}
+
+int tug_api_container_pause(const tug_api_call *a)
+{
+    return pause_like(a, true);
+}
+
+int tug_api_container_unpause(const tug_api_call *a)
+{
+    return pause_like(a, false);
+}
+
+/* Has the client gone? Waits up to ms for it to hang up. */
+static bool peer_gone(int fd, int ms)
+{
+    struct pollfd p = {.fd = fd, .events = POLLRDHUP};
+    if (poll(&p, 1, ms) <= 0)
+        return false;
+    if (p.revents & (POLLRDHUP | POLLHUP | POLLERR))
+        return true;
+    poll(NULL, 0, ms); /* a request sent ahead waits its turn */
+    return false;
+}
+
+/* Poll until the container runs (want_active) or does not, or is gone (*ret_gone); -1 when
+ * the client hangs up first (err unset) or on an error. */
+static int poll_until(const tug_api_call *a, tug_store *s, tug_container **c, bool want_active,
+                      bool *ret_gone, tug_error **err)
+{
+    *ret_gone = false;
+    for (;;) {
+        tug_container *fresh = NULL;
+        tug_error *e = NULL;
+        if (tug_container_find(s, (*c)->id, &fresh, &e) < 0) {
+            if (e && e->reason == TUG_ERR_R_NOT_FOUND) {
+                tug_error_free(e);
+                *ret_gone = true;
+                return 0;
+            }
+            *err = e;
+            return -1;
+        }
+        tug_container_free(*c);
+        *c = fresh;
+        if (active(*c) == want_active)
+            return 0;
+        if (peer_gone(a->o->fd, 100))
+            return -1;
+    }
+}
+
+/* docker's client reads the answer's head before it starts the container: the head goes at
+ * once (chunked), the document when the condition is met, its error in "Error". */
+int tug_api_container_wait(const tug_api_call *a)
+{
+    cleanup_free char *cond = tug_http_query_get(a->req, "condition");
+    const char *w = cond && *cond ? cond : "not-running";
+    if (strcmp(w, "not-running") != 0 && strcmp(w, "next-exit") != 0 &&
+        strcmp(w, "removed") != 0) {
+        char msg[200];
+        snprintf(msg, sizeof(msg), "invalid condition: \"%.100s\"", w);
+        return tug_http_send_error(a->o, 400, msg);
+    }
+    tug_store *s;
+    tug_container *c = NULL;
+    if (find(a, &s, &c) < 0)
+        return 0;
+    if (tug_http_chunked_begin(a->o, 200, "application/json") < 0) {
+        tug_container_free(c);
+        return -1;
+    }
+    tug_error *err = NULL;
+    bool gone = false;
+    int r = 0;
+    /* next-exit: a container that does not run yet is waited for to start, then to end */
+    if (strcmp(w, "next-exit") == 0)
+        r = poll_until(a, s, &c, true, &gone, &err);
+    if (r == 0 && !gone)
+        r = poll_until(a, s, &c, false, &gone, &err);
+    /* removed: its --rm (or a docker rm) takes it away; a restart is waited out */
+    while (r == 0 && !gone && strcmp(w, "removed") == 0 && !c->removed) {
+        r = poll_until(a, s, &c, true, &gone, &err);
+        if (r == 0 && !gone)
+            r = poll_until(a, s, &c, false, &gone, &err);
+    }
+    int code = c->exit_code;
+    json_t *doc = json_pack("{s:i, s:n}", "StatusCode", code, "Error");
+    if (c->error && *c->error)
+        json_object_set_new(doc, "Error", json_pack("{s:s}", "Message", c->error));
+    tug_container_free(c);
+    if (r < 0 && err == NULL) { /* the client has gone */
+        json_decref(doc);
+        return -1;
+    }
+    if (r < 0) {
+        json_object_set_new(doc, "Error", json_pack("{s:s}", "Message", err->msg));
+        tug_error_free(err);
+    }
+    cleanup_free char *text = json_dumps(doc, JSON_COMPACT);
+    json_decref(doc);
+    if (text == NULL || tug_http_chunk(a->o, text, strlen(text)) < 0 ||
+        tug_http_chunk(a->o, "\n", 1) < 0)
+        return -1;
+    return tug_http_chunked_end(a->o);
+}
+
+int tug_api_container_delete(const tug_api_call *a)
+{
+    tug_store *s;
+    cleanup_container tug_container *c = NULL;
+    if (find(a, &s, &c) < 0)
+        return 0;
+    c->remove_volumes = tug_api_query_bool(a->req, "v");
+    tug_error *err = NULL;
+    if (tug_container_rm(s, c, tug_api_query_bool(a->req, "force"), &err) < 0)
+        return tug_api_send_err(a->o, err);
+    return no_content(a->o, 204);
+}
+
+int tug_api_container_rename(const tug_api_call *a)
+{
+    cleanup_free char *name = tug_http_query_get(a->req, "name");
+    if (name == NULL || *name == '\0')
+        return tug_http_send_error(a->o, 400, "rename needs the new name: ?name=NEW_NAME");
+    tug_store *s;
+    cleanup_container tug_container *c = NULL;
+    if (find(a, &s, &c) < 0)
+        return 0;
+    tug_error *err = NULL;
+    if (tug_container_rename(s, c, name[0] == '/' ? name + 1 : name, &err) < 0)
+        return tug_api_send_err(a->o, err);
+    return no_content(a->o, 204);
+}
