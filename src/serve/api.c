@@ -587,6 +587,7 @@ static const api_route routes[] = {
     {"POST", "/containers/*/unpause", NULL, tug_api_container_unpause},
     {"POST", "/containers/*/wait", NULL, tug_api_container_wait},
     {"POST", "/containers/*/rename", NULL, tug_api_container_rename},
+    {"GET", "/containers/*/logs", NULL, tug_api_container_logs},
     {"DELETE", "/containers/*", NULL, tug_api_container_delete},
     {"GET", "/images/json", api_images},
     {"GET", "/images/*/json", api_image_inspect},

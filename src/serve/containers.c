@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "container/logs.h"
 #include "runtime/container.h"
@@ -372,4 +373,111 @@ int tug_api_container_rename(const tug_api_call *a)
     if (tug_container_rename(s, c, name[0] == '/' ? name + 1 : name, &err) < 0)
         return tug_api_send_err(a->o, err);
     return no_content(a->o, 204);
+}
+
+typedef struct log_writer {
+    tug_http_out *o;
+    bool out, err;   /* the streams asked for */
+    bool tty;        /* raw: no frames, as the container wrote one stream */
+    bool timestamps;
+    bool begun; /* the answer's head is out */
+} log_writer;
+
+/* The stream's head goes with its first line: an error before it is still an answer. */
+static int log_begin(log_writer *w)
+{
+    if (w->begun)
+        return 0;
+    w->begun = true;
+    return tug_http_chunked_begin(w->o, 200, "application/vnd.docker.raw-stream");
+}
+
+/* One line: docker's stdcopy frame (stream 1 or 2, three zeros, the length big-endian) and the
+ * line, or the line alone for a container with a TTY. */
+static int log_emit(void *data, const tug_log_entry *e)
+{
+    log_writer *w = data;
+    if (!(e->is_stderr ? w->err : w->out))
+        return 0;
+    if (log_begin(w) < 0)
+        return -1;
+    size_t ts = w->timestamps && e->time ? strlen(e->time) + 1 : 0;
+    size_t len = ts + e->len, head = w->tty ? 0 : 8;
+    cleanup_free unsigned char *buf = malloc(head + len);
+    if (buf == NULL)
+        return -1;
+    if (head) {
+        buf[0] = e->is_stderr ? 2 : 1;
+        buf[1] = buf[2] = buf[3] = 0;
+        buf[4] = (unsigned char)(len >> 24);
+        buf[5] = (unsigned char)(len >> 16);
+        buf[6] = (unsigned char)(len >> 8);
+        buf[7] = (unsigned char)len;
+    }
+    if (ts) {
+        memcpy(buf + head, e->time, ts - 1);
+        buf[head + ts - 1] = ' ';
+    }
+    memcpy(buf + head + ts, e->text, e->len);
+    return tug_http_chunk(w->o, buf, head + len);
+}
+
+static bool log_stop(void *data)
+{
+    log_writer *w = data;
+    /* a follower waiting for the first line has the head already */
+    return log_begin(w) < 0 || peer_gone(w->o->fd, 0);
+}
+
+/* ?since= / ?until=: unix seconds (with a fraction) as docker's client sends them; 0 when
+ * absent, -1 after a 400. */
+static int time_param(const tug_api_call *a, const char *key, long long *ret_ns)
+{
+    cleanup_free char *v = tug_http_query_get(a->req, key);
+    *ret_ns = 0;
+    if (v == NULL || *v == '\0' || strcmp(v, "0") == 0)
+        return 0;
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    int64_t ns = 0;
+    cleanup_free char *why = NULL;
+    if (tug_logs_parse_time(v, (int64_t)now.tv_sec * 1000000000LL + now.tv_nsec, 0, &ns,
+                            &why) < 0) {
+        char msg[300];
+        snprintf(msg, sizeof(msg), "invalid value for %s: %.200s", key, why ? why : v);
+        tug_http_send_error(a->o, 400, msg);
+        return -1;
+    }
+    *ret_ns = ns;
+    return 0;
+}
+
+int tug_api_container_logs(const tug_api_call *a)
+{
+    log_writer w = {.o = a->o,
+                    .out = tug_api_query_bool(a->req, "stdout"),
+                    .err = tug_api_query_bool(a->req, "stderr"),
+                    .timestamps = tug_api_query_bool(a->req, "timestamps")};
+    if (!w.out && !w.err)
+        return tug_http_send_error(a->o, 400,
+                                   "Bad parameters: you must choose at least one stream");
+    tug_logs_opts lo = {.follow = tug_api_query_bool(a->req, "follow"), .emit = log_emit,
+                        .stop = log_stop, .data = &w};
+    cleanup_free char *tail = tug_http_query_get(a->req, "tail");
+    lo.tail = tail && *tail ? tug_logs_parse_tail(tail) : -1;
+    if (time_param(a, "since", &lo.since_ns) < 0 || time_param(a, "until", &lo.until_ns) < 0)
+        return 0;
+    tug_store *s;
+    cleanup_container tug_container *c = NULL;
+    if (find(a, &s, &c) < 0)
+        return 0;
+    w.tty = json_is_true(json_object_get(json_object_get(c->config, "Config"), "Tty"));
+    tug_error *err = NULL;
+    int r = tug_logs_read(s, c, &lo, &err);
+    if (r < 0 && !w.begun)
+        return tug_api_send_err(a->o, err);
+    tug_error_free(err); /* after the head, the stream just ends */
+    if (log_begin(&w) < 0)
+        return -1;
+    return tug_http_chunked_end(a->o);
 }

@@ -60,3 +60,4 @@ int tug_api_container_unpause(const tug_api_call *c);
 int tug_api_container_wait(const tug_api_call *c);
 int tug_api_container_delete(const tug_api_call *c);
 int tug_api_container_rename(const tug_api_call *c);
+int tug_api_container_logs(const tug_api_call *c);
