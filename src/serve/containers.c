@@ -17,13 +17,15 @@
 #include "util/cleanup.h"
 #include "util/strutil.h"
 
-/* The container the path names, or -1 after answering (404 and such). */
+/* The container the path names, its state brought up to date, or -1 after answering (404
+ * and such). */
 static int find(const tug_api_call *a, tug_store **ret_s, tug_container **ret)
 {
     if (tug_api_store(a->x, a->o, ret_s) < 0)
         return -1;
     tug_error *err = NULL;
-    if (tug_container_find(*ret_s, a->arg, ret, &err) < 0) {
+    if (tug_container_find(*ret_s, a->arg, ret, &err) < 0 ||
+        tug_container_refresh(*ret_s, *ret, &err) < 0) {
         tug_api_send_err(a->o, err);
         return -1;
     }
@@ -128,8 +130,6 @@ int tug_api_container_start(const tug_api_call *a)
     if (find(a, &s, &c) < 0)
         return 0;
     tug_error *err = NULL;
-    if (tug_container_refresh(s, c, &err) < 0)
-        return tug_api_send_err(a->o, err);
     if (strcmp(c->state, TUG_STATE_RUNNING) == 0 || strcmp(c->state, TUG_STATE_PAUSED) == 0)
         return no_content(a->o, 304);
     tug_start_opts so = {.attach_fd = -1};
@@ -171,7 +171,8 @@ static int stop_params(const tug_api_call *a, int *ret_t, int *ret_sig)
     return 0;
 }
 
-int tug_api_container_stop(const tug_api_call *a)
+/* stop, and with restart start again: 304 for a stop of a container that does not run */
+static int stop_like(const tug_api_call *a, bool restart)
 {
     int t, sig;
     if (stop_params(a, &t, &sig) < 0)
@@ -181,33 +182,28 @@ int tug_api_container_stop(const tug_api_call *a)
     if (find(a, &s, &c) < 0)
         return 0;
     tug_error *err = NULL;
-    if (tug_container_refresh(s, c, &err) < 0)
-        return tug_api_send_err(a->o, err);
-    if (!active(c))
+    if (!restart && !active(c))
         return no_content(a->o, 304);
     bool forced = false;
     if (tug_container_stop(s, c, sig, t, &forced, &err) < 0)
         return tug_api_send_err(a->o, err);
+    if (!restart)
+        return no_content(a->o, 204);
+    tug_start_opts so = {.attach_fd = -1};
+    if (tug_container_start(s, c, &so, &err) < 0)
+        return tug_api_send_err(a->o, err);
+    tug_container_event(s, c, "restart", NULL);
     return no_content(a->o, 204);
+}
+
+int tug_api_container_stop(const tug_api_call *a)
+{
+    return stop_like(a, false);
 }
 
 int tug_api_container_restart(const tug_api_call *a)
 {
-    int t, sig;
-    if (stop_params(a, &t, &sig) < 0)
-        return 0;
-    tug_store *s;
-    cleanup_container tug_container *c = NULL;
-    if (find(a, &s, &c) < 0)
-        return 0;
-    tug_error *err = NULL;
-    bool forced = false;
-    tug_start_opts so = {.attach_fd = -1};
-    if (tug_container_stop(s, c, sig, t, &forced, &err) < 0 ||
-        tug_container_start(s, c, &so, &err) < 0)
-        return tug_api_send_err(a->o, err);
-    tug_container_event(s, c, "restart", NULL);
-    return no_content(a->o, 204);
+    return stop_like(a, true);
 }
 
 int tug_api_container_kill(const tug_api_call *a)
@@ -285,6 +281,8 @@ static int poll_until(const tug_api_call *a, tug_store *s, tug_container **c, bo
         }
         tug_container_free(*c);
         *c = fresh;
+        if (tug_container_refresh(s, *c, err) < 0)
+            return -1;
         if (active(*c) == want_active)
             return 0;
         if (peer_gone(a->o->fd, 100))

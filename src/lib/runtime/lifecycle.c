@@ -21,7 +21,6 @@
 #include "../util/fs.h"
 #include "../util/strutil.h"
 #include "attach.h"
-#include "cgroup.h"
 #include "container.h"
 #include "devices.h"
 #include "linux.h"
@@ -948,13 +947,6 @@ int tug_container_rm(tug_store *s, tug_container *c, bool force, tug_error **err
             return -1;
     }
     /* Whatever a killed monitor left: the cgroup goes with the container. */
-    cleanup_free char *cgpath = NULL;
-    tug_cgroup *cg = NULL;
-    tug_error *e = NULL;
-    if (tug_container_cgroup_path(c, &cgpath) >= 0 && tug_cgroup_open(cgpath, &cg, &e) == 0) {
-        tug_cgroup_destroy(cg, &e);
-        tug_cgroup_free(cg);
-    }
-    tug_error_free(e);
+    remove_cgroup(c);
     return tug_container_remove(s, c, err);
 }
