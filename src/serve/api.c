@@ -588,6 +588,7 @@ static const api_route routes[] = {
     {"POST", "/containers/*/wait", NULL, tug_api_container_wait},
     {"POST", "/containers/*/rename", NULL, tug_api_container_rename},
     {"GET", "/containers/*/logs", NULL, tug_api_container_logs},
+    {"POST", "/containers/*/attach", NULL, tug_api_container_attach},
     {"DELETE", "/containers/*", NULL, tug_api_container_delete},
     {"GET", "/images/json", api_images},
     {"GET", "/images/*/json", api_image_inspect},

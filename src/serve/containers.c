@@ -8,11 +8,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
 #include <time.h>
 
 #include "container/logs.h"
 #include "runtime/container.h"
 #include "runtime/request.h"
+#include "store/events.h"
 #include "serve.h"
 #include "util/cleanup.h"
 #include "util/strutil.h"
@@ -266,6 +269,8 @@ static bool peer_gone(int fd, int ms)
 static int poll_until(const tug_api_call *a, tug_store *s, tug_container **c, bool want_active,
                       bool *ret_gone, tug_error **err)
 {
+    /* waiting for a start: one that came and went between two looks counts too */
+    long long started = (*c)->started_ns;
     *ret_gone = false;
     for (;;) {
         tug_container *fresh = NULL;
@@ -283,11 +288,40 @@ static int poll_until(const tug_api_call *a, tug_store *s, tug_container **c, bo
         *c = fresh;
         if (tug_container_refresh(s, *c, err) < 0)
             return -1;
-        if (active(*c) == want_active)
+        if (active(*c) == want_active || (want_active && (*c)->started_ns != started))
             return 0;
         if (peer_gone(a->o->fd, 100))
             return -1;
     }
+}
+
+/* The exit status of a container its --rm took away before it was seen ended: the last "die"
+ * event of id since since_ns. */
+typedef struct die_seen {
+    const char *id;
+    int code;
+} die_seen;
+
+static int on_event(json_t *ev, void *data)
+{
+    die_seen *d = data;
+    json_t *actor = json_object_get(ev, "Actor");
+    const char *action = json_string_value(json_object_get(ev, "Action"));
+    const char *id = json_string_value(json_object_get(actor, "ID"));
+    const char *code = json_string_value(json_object_get(json_object_get(actor, "Attributes"),
+                                                         "exitCode"));
+    if (action && strcmp(action, "die") == 0 && id && strcmp(id, d->id) == 0 && code)
+        d->code = atoi(code);
+    return 0;
+}
+
+static int exit_from_events(tug_store *s, const char *id, long long since_ns)
+{
+    die_seen d = {.id = id, .code = 0};
+    tug_error *err = NULL;
+    if (tug_events_read(s, since_ns, 0, false, NULL, on_event, &d, &err) < 0)
+        tug_error_free(err);
+    return d.code;
 }
 
 /* docker's client reads the answer's head before it starts the container: the head goes at
@@ -313,6 +347,9 @@ int tug_api_container_wait(const tug_api_call *a)
     tug_error *err = NULL;
     bool gone = false;
     int r = 0;
+    struct timespec t0;
+    clock_gettime(CLOCK_REALTIME, &t0);
+    long long since = (long long)t0.tv_sec * 1000000000LL + t0.tv_nsec;
     /* next-exit: a container that does not run yet is waited for to start, then to end */
     if (strcmp(w, "next-exit") == 0)
         r = poll_until(a, s, &c, true, &gone, &err);
@@ -324,7 +361,7 @@ int tug_api_container_wait(const tug_api_call *a)
         if (r == 0 && !gone)
             r = poll_until(a, s, &c, false, &gone, &err);
     }
-    int code = c->exit_code;
+    int code = gone && r == 0 ? exit_from_events(s, c->id, since) : c->exit_code;
     json_t *doc = json_pack("{s:i, s:n}", "StatusCode", code, "Error");
     if (c->error && *c->error)
         json_object_set_new(doc, "Error", json_pack("{s:s}", "Message", c->error));
@@ -378,7 +415,9 @@ typedef struct log_writer {
     bool out, err;   /* the streams asked for */
     bool tty;        /* raw: no frames, as the container wrote one stream */
     bool timestamps;
-    bool begun; /* the answer's head is out */
+    bool begun;  /* the answer's head is out */
+    bool attach; /* a hijacked connection: no chunks */
+    bool upgrade; /* the client asked for Upgrade: tcp */
 } log_writer;
 
 /* The stream's head goes with its first line: an error before it is still an answer. */
@@ -387,6 +426,8 @@ static int log_begin(log_writer *w)
     if (w->begun)
         return 0;
     w->begun = true;
+    if (w->attach)
+        return tug_http_hijack(w->o, w->upgrade, "application/vnd.docker.raw-stream");
     return tug_http_chunked_begin(w->o, 200, "application/vnd.docker.raw-stream");
 }
 
@@ -417,6 +458,8 @@ static int log_emit(void *data, const tug_log_entry *e)
         buf[head + ts - 1] = ' ';
     }
     memcpy(buf + head + ts, e->text, e->len);
+    if (w->attach)
+        return tug_http_raw(w->o, buf, head + len);
     return tug_http_chunk(w->o, buf, head + len);
 }
 
@@ -424,7 +467,13 @@ static bool log_stop(void *data)
 {
     log_writer *w = data;
     /* a follower waiting for the first line has the head already */
-    return log_begin(w) < 0 || peer_gone(w->o->fd, 0);
+    if (log_begin(w) < 0)
+        return true;
+    if (!w->attach)
+        return peer_gone(w->o->fd, 0);
+    /* an attached client may close its sending half (no stdin) and still read */
+    struct pollfd p = {.fd = w->o->fd, .events = 0};
+    return poll(&p, 1, 0) > 0 && (p.revents & (POLLHUP | POLLERR));
 }
 
 /* ?since= / ?until=: unix seconds (with a fraction) as docker's client sends them; 0 when
@@ -478,4 +527,42 @@ int tug_api_container_logs(const tug_api_call *a)
     if (log_begin(&w) < 0)
         return -1;
     return tug_http_chunked_end(a->o);
+}
+
+/* Attach to what the container writes from now on: its stdout and stderr, as logs frames them
+ * (the json-file log followed from its current end, from its beginning for a container that
+ * has not started, until the container ends). What docker run without -d needs: it attaches
+ * before it starts the container. Stdin is not relayed yet. */
+int tug_api_container_attach(const tug_api_call *a)
+{
+    if (tug_api_query_bool(a->req, "stdin"))
+        return tug_http_send_error(a->o, 501,
+                                   "tug serve does not relay stdin to a container yet: use "
+                                   "docker run -d, or tug run -i / tug attach");
+    log_writer w = {.o = a->o,
+                    .out = tug_api_query_bool(a->req, "stdout"),
+                    .err = tug_api_query_bool(a->req, "stderr"),
+                    .attach = true};
+    const char *up = tug_http_header_get(a->req, "Upgrade");
+    w.upgrade = up && strcasecmp(up, "tcp") == 0;
+    if (!tug_api_query_bool(a->req, "stream"))
+        return tug_http_send_error(a->o, 501,
+                                   "tug serve attaches with stream=1 only; for what was "
+                                   "written use GET /containers/{id}/logs");
+    tug_store *s;
+    cleanup_container tug_container *c = NULL;
+    if (find(a, &s, &c) < 0)
+        return 0;
+    w.tty = json_is_true(json_object_get(json_object_get(c->config, "Config"), "Tty"));
+    tug_logs_opts lo = {.tail = -1, .from_now = true, .follow = true, .emit = log_emit,
+                        .stop = log_stop, .data = &w};
+    tug_error *err = NULL;
+    int r = tug_logs_read(s, c, &lo, &err);
+    if (r < 0 && !w.begun)
+        return tug_api_send_err(a->o, err);
+    tug_error_free(err);
+    if (log_begin(&w) < 0)
+        return -1;
+    shutdown(a->o->fd, SHUT_WR);
+    return -1; /* the connection was the stream's: it ends here */
 }

@@ -61,3 +61,4 @@ int tug_api_container_wait(const tug_api_call *c);
 int tug_api_container_delete(const tug_api_call *c);
 int tug_api_container_rename(const tug_api_call *c);
 int tug_api_container_logs(const tug_api_call *c);
+int tug_api_container_attach(const tug_api_call *c);

@@ -159,3 +159,24 @@ ctr.remove()
   run_tug ps -aq
   [[ -z $output ]]
 }
+
+@test "docker run without -d: attached, the output on its streams, the exit status, --rm removes it" {
+  need_docker
+  run_docker run --rm --network none busybox echo hi
+  [[ $output == hi ]] || { echo "got: $output" >&2; return 1; }
+  run_tug ps -aq
+  [[ -z $output ]] || { echo "left: $output" >&2; return 1; }
+  run bash -c "timeout 30 docker run --rm --network none busybox sh -c 'echo out; echo err >&2; exit 5' 2>/dev/null"
+  [[ $status -eq 5 && $output == out ]] || { echo "status $status, stdout: $output" >&2; return 1; }
+  run_docker 3 run --name kept --network none busybox sh -c 'echo kept; exit 3'
+  [[ $output == kept ]]
+  run_tug inspect -f '{{.State.Status}} {{.State.ExitCode}}' kept
+  [[ $output == "exited 3" ]]
+  run_docker run -t --rm --network none busybox echo tty
+  [[ $output == tty* ]] || { echo "got: $output" >&2; return 1; }
+  # stdin is not relayed yet: a 501 saying so (docker's CLI shows only the status)
+  run_docker 1 run -i --rm --network none busybox cat
+  assert_match "unable to upgrade to tcp, received 501"
+  api '/v1.41/containers/kept/attach?stream=1&stdin=1&stdout=1' -X POST
+  [[ $output == *'does not relay stdin to a container yet'*' 501' ]] || { echo "got: $output" >&2; return 1; }
+}

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/inotify.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -80,17 +81,34 @@ static bool running(const tug_container *c)
  * drained. */
 static int follow(tug_store *s, const char *id, const char *path, const tug_logs_opts *o)
 {
+    int watch = -1;
+    if (o->from_now) {
+        cleanup_free char *dir = strdup(path);
+        char *slash = dir ? strrchr(dir, '/') : NULL;
+        if (slash) {
+            *slash = '\0';
+            watch = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
+            if (watch >= 0 && inotify_add_watch(watch, dir, IN_CREATE) < 0) {
+                close(watch);
+                watch = -1;
+            }
+        }
+    }
     int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
+    if (fd < 0 && !o->from_now)
         return 0;
-    lseek(fd, 0, SEEK_END);
+    if (fd >= 0)
+        lseek(fd, 0, SEEK_END);
     char buf[65536];
     size_t have = 0;
     cleanup_free char *pending = malloc(1 << 20);
     const size_t cap = 1 << 20;
     int stop = pending ? 0 : -1;
     while (stop == 0) {
-        ssize_t r = read(fd, buf, sizeof(buf));
+        /* a log the first start has not made yet is read from its beginning */
+        if (fd < 0)
+            fd = open(path, O_RDONLY | O_CLOEXEC);
+        ssize_t r = fd >= 0 ? read(fd, buf, sizeof(buf)) : 0;
         if (r > 0) {
             for (ssize_t i = 0; i < r && stop == 0; i++) {
                 if (have < cap - 1)
@@ -105,32 +123,46 @@ static int follow(tug_store *s, const char *id, const char *path, const tug_logs
         }
         cleanup_container tug_container *ct = NULL;
         tug_error *err = NULL;
-        if (tug_container_find(s, id, &ct, &err) < 0 ||
-            tug_container_refresh(s, ct, &err) < 0) {
-            tug_error_free(err);
-            break;
-        }
-        if (!running(ct)) {
+        /* a container its --rm has removed has ended: what the open log still holds is read */
+        bool gone = tug_container_find(s, id, &ct, &err) < 0 ||
+                    tug_container_refresh(s, ct, &err) < 0;
+        tug_error_free(err);
+        bool waiting = !gone && o->from_now && strcmp(ct->state, TUG_STATE_CREATED) == 0;
+        if (gone || (!running(ct) && !waiting)) {
             /* one last read after the monitor finished writing */
-            r = read(fd, buf, sizeof(buf));
+            r = fd >= 0 ? read(fd, buf, sizeof(buf)) : 0;
             if (r <= 0)
                 break;
             lseek(fd, -r, SEEK_CUR);
             continue;
         }
         struct stat st;
-        if (stat(path, &st) == 0 && st.st_size < lseek(fd, 0, SEEK_CUR)) {
+        if (fd >= 0 && stat(path, &st) == 0 && st.st_size < lseek(fd, 0, SEEK_CUR)) {
             /* rotated: start over on the new file */
             close(fd);
             fd = open(path, O_RDONLY | O_CLOEXEC);
-            if (fd < 0)
-                return 0;
         }
         if (o->stop && o->stop(o->data))
             break;
-        poll(NULL, 0, 50);
+        /* before the first start: woken as soon as the log is made, so that it is open
+         * before a quick container ends and its --rm takes the file away */
+        struct pollfd p = {.fd = fd < 0 ? watch : -1, .events = POLLIN};
+        if (poll(&p, 1, 50) > 0) {
+            char ev[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+            ssize_t n = read(watch, ev, sizeof(ev));
+            const char *base = strrchr(path, '/') + 1;
+            for (ssize_t off = 0; n > 0 && off < n && fd < 0;) {
+                const struct inotify_event *ie = (const void *)(ev + off);
+                if (ie->len && strcmp(ie->name, base) == 0)
+                    fd = open(path, O_RDONLY | O_CLOEXEC); /* at once: see above */
+                off += (ssize_t)(sizeof(*ie) + ie->len);
+            }
+        }
     }
-    close(fd);
+    if (watch >= 0)
+        close(watch);
+    if (fd >= 0)
+        close(fd);
     return 0;
 }
 
@@ -147,6 +179,8 @@ int tug_logs_read(tug_store *s, tug_container *ct, const tug_logs_opts *o, tug_e
     cleanup_free char *path = NULL;
     if (asprintf(&path, "%s/%s-json.log", dir, ct->id) < 0)
         return tug_error_set(err, ENOMEM, "logs");
+    if (o->from_now)
+        return follow(s, ct->id, path, o);
     char **lines = NULL;
     size_t n = 0;
     read_all(path, &lines, &n);

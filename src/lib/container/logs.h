@@ -41,6 +41,9 @@ typedef struct tug_logs_opts {
     long tail;                    /* the last lines only; -1: all */
     long long since_ns, until_ns; /* 0 = no bound */
     bool follow;                  /* then what is appended, until the container stops */
+    /* attach: only what is written from now on (no lines already there), waiting for a
+     * container that has not started yet to start; implies follow */
+    bool from_now;
     /* each entry; a negative return stops the reading (the reader went away) */
     int (*emit)(void *data, const tug_log_entry *e);
     /* with follow, asked while nothing new comes: true stops the reading */
