@@ -502,33 +502,7 @@ static int rm_one(cli_ctx *ctx, tug_container *c, void *arg)
     bool force = ((rm_opts *)arg)->force;
     c->remove_volumes = ((rm_opts *)arg)->volumes;
     tug_error *err = NULL;
-    if (tug_container_refresh(ctx->store, c, &err) < 0)
-        return cli_fail(err);
-    bool running = strcmp(c->state, TUG_STATE_RUNNING) == 0 ||
-                   strcmp(c->state, TUG_STATE_PAUSED) == 0 ||
-                   strcmp(c->state, TUG_STATE_RESTARTING) == 0;
-    if (running && !force) {
-        fprintf(stderr,
-                "Error: You cannot remove a %s container %s. Stop the container before "
-                "attempting removal or force remove\n",
-                c->state, c->id);
-        return EXIT_USER;
-    }
-    if (running) {
-        bool forced;
-        if (tug_container_stop(ctx->store, c, SIGKILL, 0, &forced, &err) < 0)
-            return cli_fail(err);
-    }
-    /* Whatever a killed monitor left: the cgroup goes with the container. */
-    cleanup_free char *cgpath = NULL;
-    tug_cgroup *cg = NULL;
-    if (tug_container_cgroup_path(c, &cgpath) >= 0 && tug_cgroup_open(cgpath, &cg, &err) == 0) {
-        tug_cgroup_destroy(cg, &err);
-        tug_cgroup_free(cg);
-    }
-    tug_error_free(err);
-    err = NULL;
-    if (tug_container_remove(ctx->store, c, &err) < 0)
+    if (tug_container_rm(ctx->store, c, force, &err) < 0)
         return cli_fail(err);
     printf("%s\n", ctx->cur_arg);
     return 0;

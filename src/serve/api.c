@@ -31,19 +31,19 @@ static int status_of(const tug_error *err)
     return err->kind == TUG_ERR_USER ? 400 : 500;
 }
 
-static int send_err(tug_http_out *o, tug_error *err)
+int tug_api_send_err(tug_http_out *o, tug_error *err)
 {
     int r = tug_http_send_error(o, status_of(err), err && err->msg ? err->msg : "unknown failure");
     tug_error_free(err);
     return r;
 }
 
-static int store_of(tug_api_ctx *x, tug_http_out *o, tug_store **ret)
+int tug_api_store(tug_api_ctx *x, tug_http_out *o, tug_store **ret)
 {
     tug_error *err = NULL;
     if (x->store == NULL && tug_store_open(x->root, &x->store, &err) < 0) {
         tug_error_wrap(&err, "open the store at %s", x->root);
-        send_err(o, err);
+        tug_api_send_err(o, err);
         return -1;
     }
     *ret = x->store;
@@ -52,7 +52,7 @@ static int store_of(tug_api_ctx *x, tug_http_out *o, tug_store **ret)
 
 /* A boolean query parameter as Go's strconv.ParseBool and docker's BoolValue read it: "1",
  * "true" (any case) and such; absent or "0"/"false"/"" is false. */
-static bool query_bool(const tug_http_req *req, const char *key)
+bool tug_api_query_bool(const tug_http_req *req, const char *key)
 {
     cleanup_free char *v = tug_http_query_get(req, key);
     if (v == NULL)
@@ -140,12 +140,12 @@ static int api_version(tug_api_ctx *x, tug_http_req *req, const char *arg, tug_h
 static int api_info(tug_api_ctx *x, tug_http_req *req, const char *arg, tug_http_out *o)
 {
     tug_store *s;
-    if (store_of(x, o, &s) < 0)
+    if (tug_api_store(x, o, &s) < 0)
         return 0;
     tug_error *err = NULL;
     json_t *info = NULL;
     if (tug_engine_info(s, NULL, &info, &err) < 0)
-        return send_err(o, err);
+        return tug_api_send_err(o, err);
     return tug_http_send_json(o, 200, info);
 }
 
@@ -159,7 +159,7 @@ static int add_ps_filter(void *data, const char *key, const char *value, tug_err
 static int api_containers(tug_api_ctx *x, tug_http_req *req, const char *arg, tug_http_out *o)
 {
     tug_store *s;
-    if (store_of(x, o, &s) < 0)
+    if (tug_api_store(x, o, &s) < 0)
         return 0;
     tug_error *err = NULL;
     tug_ps_filters flt = {0};
@@ -173,17 +173,17 @@ static int api_containers(tug_api_ctx *x, tug_http_req *req, const char *arg, tu
     if (each_filter(req, add_ps_filter, &flt, &err) < 0 ||
         tug_ps_filters_resolve(s, &flt, &err) < 0) {
         tug_ps_filters_clear(&flt);
-        return send_err(o, err);
+        return tug_api_send_err(o, err);
     }
     tug_container **v = NULL;
     json_t **ports = NULL;
     size_t n = 0;
-    int r = tug_ps_select(s, &flt, query_bool(req, "all"), (int)limit, &v, &ports, &n, &err);
+    int r = tug_ps_select(s, &flt, tug_api_query_bool(req, "all"), (int)limit, &v, &ports, &n, &err);
     tug_ps_filters_clear(&flt);
     if (r < 0)
-        return send_err(o, err);
+        return tug_api_send_err(o, err);
     json_t *list = json_array();
-    bool size = query_bool(req, "size");
+    bool size = tug_api_query_bool(req, "size");
     for (size_t i = 0; i < n; i++) {
         json_t *row = tug_container_summary_json(s, v[i], size);
         if (row)
@@ -197,11 +197,11 @@ static int api_container_inspect(tug_api_ctx *x, tug_http_req *req, const char *
                                  tug_http_out *o)
 {
     tug_store *s;
-    if (store_of(x, o, &s) < 0)
+    if (tug_api_store(x, o, &s) < 0)
         return 0;
     tug_error *err = NULL;
-    json_t *doc = tug_container_inspect_doc(s, arg, query_bool(req, "size"), &err);
-    return doc ? tug_http_send_json(o, 200, doc) : send_err(o, err);
+    json_t *doc = tug_container_inspect_doc(s, arg, tug_api_query_bool(req, "size"), &err);
+    return doc ? tug_http_send_json(o, 200, doc) : tug_api_send_err(o, err);
 }
 
 /* ---- images ---- */
@@ -311,7 +311,7 @@ static json_t *image_summary(tug_store *s, const tug_image *img, long long conta
 static int api_images(tug_api_ctx *x, tug_http_req *req, const char *arg, tug_http_out *o)
 {
     tug_store *s;
-    if (store_of(x, o, &s) < 0)
+    if (tug_api_store(x, o, &s) < 0)
         return 0;
     tug_error *err = NULL;
     image_filters f = {.dangling = -1, .labels = json_array(), .references = json_array()};
@@ -321,7 +321,7 @@ static int api_images(tug_api_ctx *x, tug_http_req *req, const char *arg, tug_ht
         tug_store_list_images(s, &imgs, &n, &err) < 0) {
         json_decref(f.labels);
         json_decref(f.references);
-        return send_err(o, err);
+        return tug_api_send_err(o, err);
     }
     json_t *out = json_array();
     for (size_t i = 0; i < n; i++) {
@@ -340,26 +340,26 @@ static int api_images(tug_api_ctx *x, tug_http_req *req, const char *arg, tug_ht
 static int api_image_inspect(tug_api_ctx *x, tug_http_req *req, const char *arg, tug_http_out *o)
 {
     tug_store *s;
-    if (store_of(x, o, &s) < 0)
+    if (tug_api_store(x, o, &s) < 0)
         return 0;
     tug_error *err = NULL;
     cleanup_image tug_image *img = NULL;
     if (tug_store_find_image(s, arg, &img, &err) < 0)
-        return send_err(o, err);
+        return tug_api_send_err(o, err);
     return tug_http_send_json(o, 200, tug_image_inspect_json(s, img));
 }
 
 static int api_image_history(tug_api_ctx *x, tug_http_req *req, const char *arg, tug_http_out *o)
 {
     tug_store *s;
-    if (store_of(x, o, &s) < 0)
+    if (tug_api_store(x, o, &s) < 0)
         return 0;
     tug_error *err = NULL;
     cleanup_image tug_image *img = NULL;
     cleanup_free tug_history_row *hr = NULL;
     size_t n = 0;
     if (tug_store_find_image(s, arg, &img, &err) < 0 || tug_image_history(img, &hr, &n, &err) < 0)
-        return send_err(o, err);
+        return tug_api_send_err(o, err);
     json_auto_t *doc = tug_image_inspect_json(s, img);
     json_t *out = json_array();
     for (size_t i = 0; i < n; i++) {
@@ -396,13 +396,13 @@ static int unfiltered_only(const tug_http_req *req, tug_http_out *o, const char 
 static int api_networks(tug_api_ctx *x, tug_http_req *req, const char *arg, tug_http_out *o)
 {
     tug_store *s;
-    if (unfiltered_only(req, o, "/networks", "tug network ls") < 0 || store_of(x, o, &s) < 0)
+    if (unfiltered_only(req, o, "/networks", "tug network ls") < 0 || tug_api_store(x, o, &s) < 0)
         return 0;
     tug_error *err = NULL;
     tug_network **v = NULL;
     size_t n = 0;
     if (tug_network_list(s, &v, &n, &err) < 0)
-        return send_err(o, err);
+        return tug_api_send_err(o, err);
     json_t *out = json_array();
     for (size_t i = 0; i < n; i++) {
         json_t *doc = tug_network_inspect_json(s, v[i]);
@@ -417,12 +417,12 @@ static int api_network_inspect(tug_api_ctx *x, tug_http_req *req, const char *ar
                                tug_http_out *o)
 {
     tug_store *s;
-    if (store_of(x, o, &s) < 0)
+    if (tug_api_store(x, o, &s) < 0)
         return 0;
     tug_error *err = NULL;
     cleanup_network tug_network *n = NULL;
     if (tug_network_find(s, arg, &n, &err) < 0)
-        return send_err(o, err);
+        return tug_api_send_err(o, err);
     return tug_http_send_json(o, 200, tug_network_inspect_json(s, n));
 }
 
@@ -444,7 +444,7 @@ static int add_volume_filter(void *data, const char *key, const char *value, tug
 static int api_volumes(tug_api_ctx *x, tug_http_req *req, const char *arg, tug_http_out *o)
 {
     tug_store *s;
-    if (store_of(x, o, &s) < 0)
+    if (tug_api_store(x, o, &s) < 0)
         return 0;
     tug_error *err = NULL;
     json_auto_t *given = json_array();
@@ -452,7 +452,7 @@ static int api_volumes(tug_api_ctx *x, tug_http_req *req, const char *arg, tug_h
     size_t n = 0;
     if (each_filter(req, add_volume_filter, given, &err) < 0 ||
         tug_volume_list(s, &v, &n, &err) < 0)
-        return send_err(o, err);
+        return tug_api_send_err(o, err);
     size_t nf = json_array_size(given);
     const char **filters = calloc(nf + 1, sizeof(*filters));
     for (size_t k = 0; filters && k < nf; k++)
@@ -478,12 +478,12 @@ static int api_volumes(tug_api_ctx *x, tug_http_req *req, const char *arg, tug_h
 static int api_volume_inspect(tug_api_ctx *x, tug_http_req *req, const char *arg, tug_http_out *o)
 {
     tug_store *s;
-    if (store_of(x, o, &s) < 0)
+    if (tug_api_store(x, o, &s) < 0)
         return 0;
     tug_error *err = NULL;
     cleanup_volume tug_volume *v = NULL;
     if (tug_volume_find(s, arg, &v, &err) < 0)
-        return send_err(o, err);
+        return tug_api_send_err(o, err);
     return tug_http_send_json(o, 200, tug_volume_inspect_json(s, v));
 }
 
@@ -531,13 +531,13 @@ static json_t *df_volumes(tug_store *s, tug_error **err)
 static int api_system_df(tug_api_ctx *x, tug_http_req *req, const char *arg, tug_http_out *o)
 {
     tug_store *s;
-    if (store_of(x, o, &s) < 0)
+    if (tug_api_store(x, o, &s) < 0)
         return 0;
     tug_error *err = NULL;
     tug_container **ctrs = NULL;
     size_t n = 0;
     if (tug_container_list(s, &ctrs, &n, &err) < 0)
-        return send_err(o, err);
+        return tug_api_send_err(o, err);
     long long layers = 0;
     json_t *images = df_images(s, ctrs, n, &layers, &err);
     json_t *containers = json_array();
@@ -551,7 +551,7 @@ static int api_system_df(tug_api_ctx *x, tug_http_req *req, const char *arg, tug
     if (images == NULL || volumes == NULL) {
         json_decref(images);
         json_decref(containers);
-        return send_err(o, err);
+        return tug_api_send_err(o, err);
     }
     /* the build cache's records are not listed one by one yet: its total is in tug system df */
     return tug_http_send_json(o, 200,
@@ -567,6 +567,7 @@ static int api_system_df(tug_api_ctx *x, tug_http_req *req, const char *arg, tug
 typedef struct api_route {
     const char *method, *path;
     api_fn fn;
+    int (*call)(const tug_api_call *a); /* instead of fn: an endpoint that takes a body */
 } api_route;
 
 static const api_route routes[] = {
@@ -577,6 +578,18 @@ static const api_route routes[] = {
     {"GET", "/system/df", api_system_df},
     {"GET", "/containers/json", api_containers},
     {"GET", "/containers/*/json", api_container_inspect},
+    {"POST", "/containers/create", NULL, tug_api_container_create},
+    {"POST", "/containers/*/start", NULL, tug_api_container_start},
+    {"POST", "/containers/*/stop", NULL, tug_api_container_stop},
+    {"POST", "/containers/*/restart", NULL, tug_api_container_restart},
+    {"POST", "/containers/*/kill", NULL, tug_api_container_kill},
+    {"POST", "/containers/*/pause", NULL, tug_api_container_pause},
+    {"POST", "/containers/*/unpause", NULL, tug_api_container_unpause},
+    {"POST", "/containers/*/wait", NULL, tug_api_container_wait},
+    {"POST", "/containers/*/rename", NULL, tug_api_container_rename},
+    {"GET", "/containers/*/logs", NULL, tug_api_container_logs},
+    {"POST", "/containers/*/attach", NULL, tug_api_container_attach},
+    {"DELETE", "/containers/*", NULL, tug_api_container_delete},
     {"GET", "/images/json", api_images},
     {"GET", "/images/*/json", api_image_inspect},
     {"GET", "/images/*/history", api_image_history},
@@ -649,17 +662,17 @@ int tug_api_handle(tug_api_ctx *x, tug_http_req *req, const char *body, size_t b
             free(arg);
             continue;
         }
-        int r = routes[i].fn(x, req, arg, o);
+        tug_api_call call = {.x = x, .req = req, .arg = arg, .body = body,
+                             .body_len = body_len, .o = o};
+        int r = routes[i].call ? routes[i].call(&call) : routes[i].fn(x, req, arg, o);
         free(arg);
         return r;
     }
     if (strcmp(req->method, "GET") == 0 || strcmp(req->method, "HEAD") == 0)
         return tug_http_send_error(o, 404, "page not found");
-    /* what changes the store is the next increment of tug serve: say so, not "not found" */
+    /* an endpoint of the Engine API tug does not serve yet: say so, not "not found" */
     char msg[512];
-    snprintf(msg, sizeof(msg),
-             "tug serve answers read-only requests so far: %s %.300s is not served yet; use the "
-             "tug CLI for it",
+    snprintf(msg, sizeof(msg), "tug serve does not serve %s %.300s yet; use the tug CLI for it",
              req->method, path);
     return tug_http_send_error(o, 501, msg);
 }

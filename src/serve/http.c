@@ -403,3 +403,19 @@ int tug_http_chunked_end(tug_http_out *o)
 {
     return o->head_only ? 0 : write_all(o->fd, "0\r\n\r\n", 5);
 }
+
+int tug_http_hijack(tug_http_out *o, bool upgrade, const char *content_type)
+{
+    cleanup_free char *head = NULL;
+    int n = asprintf(&head, "HTTP/1.1 %s\r\n%sContent-Type: %s\r\n%s\r\n",
+                     upgrade ? "101 UPGRADED" : "200 OK",
+                     o->extra_headers ? o->extra_headers : "", content_type,
+                     upgrade ? "Connection: Upgrade\r\nUpgrade: tcp\r\n" : "");
+    o->close = true;
+    return n < 0 ? -1 : write_all(o->fd, head, (size_t)n);
+}
+
+int tug_http_raw(tug_http_out *o, const void *data, size_t len)
+{
+    return write_all(o->fd, data, len);
+}

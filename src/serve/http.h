@@ -63,3 +63,8 @@ int tug_http_send_error(tug_http_out *o, int status, const char *msg);
 int tug_http_chunked_begin(tug_http_out *o, int status, const char *content_type);
 int tug_http_chunk(tug_http_out *o, const void *data, size_t len);
 int tug_http_chunked_end(tug_http_out *o);
+/* A hijacked stream (attach): "101 UPGRADED" with Upgrade: tcp when the client asked to
+ * upgrade, else a 200 with neither length nor chunks; after it the bytes go on the connection
+ * as they are (tug_http_raw), and the connection ends with them. */
+int tug_http_hijack(tug_http_out *o, bool upgrade, const char *content_type);
+int tug_http_raw(tug_http_out *o, const void *data, size_t len);

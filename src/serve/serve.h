@@ -33,3 +33,32 @@ typedef struct tug_api_ctx {
  * the peer has gone. */
 int tug_api_handle(tug_api_ctx *x, tug_http_req *req, const char *body, size_t body_len,
                    tug_http_out *o);
+
+/* Shared by the endpoints (api.c): a library error answered with its status (err is freed);
+ * the store, opened on first use (-1 after answering 500); a boolean query parameter as
+ * docker reads one. */
+int tug_api_send_err(tug_http_out *o, tug_error *err);
+int tug_api_store(tug_api_ctx *x, tug_http_out *o, tug_store **ret);
+bool tug_api_query_bool(const tug_http_req *req, const char *key);
+
+/* The container lifecycle endpoints (containers.c); arg is the {id} of the path. */
+typedef struct tug_api_call {
+    tug_api_ctx *x;
+    tug_http_req *req;
+    const char *arg;
+    const char *body;
+    size_t body_len;
+    tug_http_out *o;
+} tug_api_call;
+int tug_api_container_create(const tug_api_call *c);
+int tug_api_container_start(const tug_api_call *c);
+int tug_api_container_stop(const tug_api_call *c);
+int tug_api_container_restart(const tug_api_call *c);
+int tug_api_container_kill(const tug_api_call *c);
+int tug_api_container_pause(const tug_api_call *c);
+int tug_api_container_unpause(const tug_api_call *c);
+int tug_api_container_wait(const tug_api_call *c);
+int tug_api_container_delete(const tug_api_call *c);
+int tug_api_container_rename(const tug_api_call *c);
+int tug_api_container_logs(const tug_api_call *c);
+int tug_api_container_attach(const tug_api_call *c);

@@ -323,7 +323,7 @@ int tug_container_create(tug_store *s, const char *image, json_t *request, const
                 if (sqlite3_step(q) == SQLITE_ROW)
                     holder = col(q, 0);
             }
-            tug_error_user(err,
+            tug_error_conflict(err,
                            "Conflict. The container name \"/%s\" is already in use by container "
                            "\"%s\". You have to remove (or rename) that container to be able to "
                            "reuse that name.",
@@ -556,7 +556,7 @@ int tug_container_rename(tug_store *s, tug_container *c, const char *name, tug_e
     int r = tug_db_step_done(s, st, err);
     if (r == -EEXIST) {
         tug_error_release(err);
-        return tug_error_user(err,
+        return tug_error_conflict(err,
                               "Error when allocating new name: Conflict. The container name "
                               "\"/%s\" is already in use. You have to remove (or rename) that "
                               "container to be able to reuse that name.",

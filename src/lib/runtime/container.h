@@ -108,6 +108,10 @@ int tug_container_wait(tug_store *s, tug_container *c, tug_error **err);
 /* What the monitor hands over to when the container exits: record the exit, then remove the
  * container (--rm) or restart it (restart policy), then tell an attached client. */
 int tug_container_finish(tug_store *s, const char *id, int attach_fd, tug_error **err);
+/* rm: remove the container, its files and its cgroup; a running (paused, restarting) one only
+ * with force, which kills it first; otherwise a conflict error in docker's words. Anonymous
+ * volumes go too when c->remove_volumes is set. */
+int tug_container_rm(tug_store *s, tug_container *c, bool force, tug_error **err);
 /* Freeze or thaw every process of a running container. */
 int tug_container_pause(tug_store *s, tug_container *c, bool pause, tug_error **err);
 /* Is the container's init alive (pid and start time match, and it has not ended)? */

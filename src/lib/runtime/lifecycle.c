@@ -644,7 +644,7 @@ int tug_signal_parse(const char *s)
 
 static int not_running(tug_container *c, tug_error **err)
 {
-    return tug_error_user(err, "Container %s is not running", c->id);
+    return tug_error_conflict(err, "Container %s is not running", c->id);
 }
 
 /* The user ends it: a restart policy does not bring it back. */
@@ -782,9 +782,9 @@ int tug_container_pause(tug_store *s, tug_container *c, bool pause, tug_error **
         return not_running(c, err);
     bool paused = strcmp(c->state, TUG_STATE_PAUSED) == 0;
     if (pause && paused)
-        return tug_error_user(err, "Container %s is already paused", c->id);
+        return tug_error_conflict(err, "Container %s is already paused", c->id);
     if (!pause && !paused)
-        return tug_error_user(err, "Container %s is not paused", c->id);
+        return tug_error_conflict(err, "Container %s is not paused", c->id);
     cleanup_free char *cgpath = NULL;
     if (tug_container_cgroup_path(c, &cgpath) < 0)
         return tug_error_set(err, ENOMEM, "pause");
@@ -930,4 +930,23 @@ int tug_container_finish(tug_store *s, const char *id, int attach_fd, tug_error 
         c->finished_ns = tug_now_ns();
     }
     return container_ended(s, c, attach_fd, false, err);
+}
+
+int tug_container_rm(tug_store *s, tug_container *c, bool force, tug_error **err)
+{
+    if (tug_container_refresh(s, c, err) < 0)
+        return -1;
+    if (active(c) && !force)
+        return tug_error_conflict(err,
+                                  "You cannot remove a %s container %s. Stop the container "
+                                  "before attempting removal or force remove",
+                                  c->state, c->id);
+    if (active(c)) {
+        bool forced;
+        if (tug_container_stop(s, c, SIGKILL, 0, &forced, err) < 0)
+            return -1;
+    }
+    /* Whatever a killed monitor left: the cgroup goes with the container. */
+    remove_cgroup(c);
+    return tug_container_remove(s, c, err);
 }

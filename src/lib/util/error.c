@@ -62,6 +62,17 @@ int tug_error_not_found(tug_error **err, const char *fmt, ...)
     return r;
 }
 
+int tug_error_conflict(tug_error **err, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int r = make_error(err, 0, TUG_ERR_USER, fmt, ap);
+    va_end(ap);
+    if (err && *err)
+        (*err)->reason = TUG_ERR_R_CONFLICT;
+    return r;
+}
+
 int tug_error_wrap(tug_error **err, const char *fmt, ...)
 {
     if (err == NULL || *err == NULL)

@@ -30,6 +30,8 @@ int tug_error_set(tug_error **err, int errnum, const char *fmt, ...)
 int tug_error_user(tug_error **err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* A user error naming an object that is not there (reason TUG_ERR_R_NOT_FOUND). */
 int tug_error_not_found(tug_error **err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* A user error for an object whose state forbids the request (reason TUG_ERR_R_CONFLICT). */
+int tug_error_conflict(tug_error **err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Prefix the existing message with "context: "; returns the same negative value pattern. */
 int tug_error_wrap(tug_error **err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void tug_error_free(tug_error *err);
