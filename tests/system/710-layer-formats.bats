@@ -135,9 +135,10 @@ top_layer() { ls "$TUG_ROOT/layers" | grep -v '^\.' | head -1; }
   run_tug rmi busybox "$REGISTRY/busybox"
   [[ -z $(layer_mounts) ]]
   # autoclear: the devices went with their mounts
+  local backing
   for dev in $src; do
-    [[ ! -e /sys/block/${dev#/dev/}/loop/backing_file ]] ||
-      ! grep -qF "$TUG_ROOT" "/sys/block/${dev#/dev/}/loop/backing_file"
+    backing=$(cat "/sys/block/${dev#/dev/}/loop/backing_file" 2>/dev/null) || backing=
+    [[ $backing != *"$TUG_ROOT"* ]] || { echo "$dev still holds $backing"; false; }
   done
 }
 
