@@ -258,6 +258,7 @@ static int fetch_unpacking(pull_ctx *c, const tug_descriptor *d, char **ret_tmp,
     if (r < 0 || f.broken || f.tmp == NULL) {
         if (f.tmp)
             tug_store_drop_tmp(f.tmp);
+        free(f.tmp);
         if (r < 0 || f.broken) {
             tug_error_free(f.err);
             return r;
