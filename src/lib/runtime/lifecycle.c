@@ -181,6 +181,7 @@ static bool active(const tug_container *c)
 
 static int container_ended(tug_store *s, tug_container *c, int attach_fd, bool late,
                            tug_error **err);
+static int reload(tug_store *s, tug_container *c, int exit_fd, tug_error **err);
 
 int tug_container_refresh(tug_store *s, tug_container *c, tug_error **err)
 {
@@ -497,6 +498,16 @@ int tug_container_start(tug_store *s, tug_container *c, const tug_start_opts *o,
         return -1;
     if (c->removed)
         return tug_error_user(err, "No such container: %s (it ended and --rm removed it)", c->name);
+    /* The record says it runs but its init has ended: its monitor is still recording the end
+     * (a restart right after a stop, on a loaded machine). Wait for that, then start anew. */
+    for (int i = 0; i < 200 && !tug_container_alive(c) &&
+                    (strcmp(c->state, TUG_STATE_RUNNING) == 0 ||
+                     strcmp(c->state, TUG_STATE_PAUSED) == 0);
+         i++) {
+        wait_ended(c, 50);
+        if (reload(s, c, -1, err) < 0)
+            return -1;
+    }
     if (strcmp(c->state, TUG_STATE_RUNNING) == 0 || strcmp(c->state, TUG_STATE_PAUSED) == 0)
         return 0;
     if (tug_device_requests_check(json_object_get(c->config, "HostConfig"), err) < 0)
