@@ -263,8 +263,8 @@ int tug_store_image_layer(tug_store *s, int blob_fd, const char *tmp, tug_unpack
 int tug_store_image_dir_layer(tug_store *s, const char *tmp, const char *blob_path,
                               tug_error **err)
 {
-    cleanup_free char *diff = NULL, *img = NULL;
-    if (asprintf(&diff, "%s/diff", tmp) < 0 || asprintf(&img, "%s/" LAYER_IMAGE, tmp) < 0)
+    cleanup_free char *diff = NULL;
+    if (asprintf(&diff, "%s/diff", tmp) < 0)
         return tug_error_set(err, ENOMEM, "layer image");
     cleanup_close int bfd = open(blob_path, O_RDONLY | O_CLOEXEC);
     if (bfd < 0)
@@ -498,9 +498,7 @@ static void unmount_at(int dfd, const char *name)
     int n = snprintf(path, sizeof(path), "/proc/self/fd/%d/%s", dfd, name);
     if (n < 0 || (size_t)n >= sizeof(path))
         return;
-    struct statfs sf;
-    while (statfs(path, &sf) == 0 && (unsigned long)sf.f_type == EROFS_SUPER_MAGIC_V1 &&
-           umount2(path, MNT_DETACH | UMOUNT_NOFOLLOW) == 0)
+    while (is_erofs_mount(path) && umount2(path, MNT_DETACH | UMOUNT_NOFOLLOW) == 0)
         ;
     unlinkat(dfd, name, AT_REMOVEDIR);
 }
