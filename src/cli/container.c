@@ -16,6 +16,7 @@
 #include "cli.h"
 #include "commands.h"
 #include "container/system.h"
+#include "container/top.h"
 #include "create_flags.h"
 #include "image/image.h"
 #include "image/reference.h"
@@ -706,82 +707,22 @@ int cmd_container_finish(cli_ctx *ctx, int argc, char **argv)
 
 /* ---- top ---- */
 
+typedef struct top_args {
+    char **v;
+    size_t n;
+} top_args;
+
 static int top_one(cli_ctx *ctx, tug_container *c, void *arg)
 {
-    char **ps_args = arg;
+    const top_args *a = arg;
     tug_error *err = NULL;
-    if (tug_container_refresh(ctx->store, c, &err) < 0)
+    cleanup_strv char **lines = NULL;
+    size_t n = 0;
+    if (tug_container_refresh(ctx->store, c, &err) < 0 ||
+        tug_container_top(c, a->v, a->n, &lines, &n, &err) < 0)
         return cli_fail(err);
-    if (!tug_container_alive(c)) {
-        fprintf(stderr, "Error: Container %s is not running\n", c->id);
-        return EXIT_USER;
-    }
-    cleanup_free char *cgpath = NULL;
-    tug_cgroup *cg = NULL;
-    pid_t *pids = NULL;
-    size_t np = 0;
-    if (tug_container_cgroup_path(c, &cgpath) < 0 || tug_cgroup_open(cgpath, &cg, &err) < 0 ||
-        tug_cgroup_pids(cg, &pids, &np, &err) < 0) {
-        tug_cgroup_free(cg);
-        return cli_fail(err);
-    }
-    tug_cgroup_free(cg);
-    /* docker runs ps on the host and keeps the rows of the container's processes */
-    int fds[2];
-    if (pipe(fds) < 0) {
-        free(pids);
-        return EXIT_ENGINE;
-    }
-    pid_t child = fork();
-    if (child == 0) {
-        dup2(fds[1], STDOUT_FILENO);
-        close(fds[0]);
-        close(fds[1]);
-        char *def[] = {"ps", "-ef", NULL};
-        char **av = ps_args && ps_args[0] ? ps_args : def;
-        execvp("ps", av);
-        _exit(127);
-    }
-    close(fds[1]);
-    FILE *f = fdopen(fds[0], "r");
-    char line[4096];
-    int pid_col = -1;
-    bool first = true;
-    while (f && fgets(line, sizeof(line), f)) {
-        if (first) {
-            first = false;
-            char copy[4096];
-            snprintf(copy, sizeof(copy), "%s", line);
-            int col = 0;
-            for (char *save = NULL, *t = strtok_r(copy, " \t\n", &save); t;
-                 t = strtok_r(NULL, " \t\n", &save), col++)
-                if (strcmp(t, "PID") == 0)
-                    pid_col = col;
-            fputs(line, stdout);
-            continue;
-        }
-        char copy[4096];
-        snprintf(copy, sizeof(copy), "%s", line);
-        int col = 0;
-        long pid = -1;
-        for (char *save = NULL, *t = strtok_r(copy, " \t\n", &save); t;
-             t = strtok_r(NULL, " \t\n", &save), col++)
-            if (col == pid_col)
-                pid = strtol(t, NULL, 10);
-        for (size_t i = 0; i < np; i++)
-            if (pids[i] == pid) {
-                fputs(line, stdout);
-                break;
-            }
-    }
-    if (f)
-        fclose(f);
-    waitpid(child, NULL, 0);
-    free(pids);
-    if (pid_col < 0) {
-        fprintf(stderr, "Error: ps did not print a PID column\n");
-        return EXIT_ENGINE;
-    }
+    for (size_t i = 0; i < n; i++)
+        printf("%s\n", lines[i]);
     return 0;
 }
 
@@ -802,16 +743,6 @@ int cmd_top(cli_ctx *ctx, int argc, char **argv)
         fprintf(stderr, "\"top\" requires at least 1 argument.\nSee 'tug top --help'.\n");
         return EXIT_USER;
     }
-    char **ps_args = NULL;
-    if (argc - optind > 1) {
-        ps_args = calloc((size_t)argc, sizeof(char *));
-        if (ps_args == NULL)
-            return EXIT_ENGINE;
-        ps_args[0] = "ps";
-        for (int i = optind + 1; i < argc; i++)
-            ps_args[i - optind] = argv[i];
-    }
-    int rc = for_each(ctx, 1, argv + optind, top_one, ps_args);
-    free(ps_args);
-    return rc;
+    top_args a = {.v = argv + optind + 1, .n = (size_t)(argc - optind - 1)};
+    return for_each(ctx, 1, argv + optind, top_one, &a);
 }

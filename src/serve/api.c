@@ -568,6 +568,7 @@ typedef struct api_route {
     const char *method, *path;
     api_fn fn;
     int (*call)(const tug_api_call *a); /* instead of fn: an endpoint that takes a body */
+    bool streams_body; /* reads a chunked or large body as it comes (tug_api_call.in) */
 } api_route;
 
 static const api_route routes[] = {
@@ -597,6 +598,15 @@ static const api_route routes[] = {
     {"GET", "/networks/*", api_network_inspect},
     {"GET", "/volumes", api_volumes},
     {"GET", "/volumes/*", api_volume_inspect},
+    /* containers' files, processes and resources (containers_io.c) */
+    {"GET", "/containers/*/top", NULL, tug_api_container_top},
+    {"GET", "/containers/*/stats", NULL, tug_api_container_stats},
+    {"GET", "/containers/*/changes", NULL, tug_api_container_changes},
+    {"GET", "/containers/*/export", NULL, tug_api_container_export},
+    {"HEAD", "/containers/*/archive", NULL, tug_api_container_archive_head},
+    {"GET", "/containers/*/archive", NULL, tug_api_container_archive_get},
+    {"PUT", "/containers/*/archive", NULL, tug_api_container_archive_put, true},
+    {"POST", "/containers/*/update", NULL, tug_api_container_update},
 };
 
 /* Does path match pattern? *ret_arg gets what '*' stood for (malloc'd). */
@@ -662,8 +672,14 @@ int tug_api_handle(tug_api_ctx *x, tug_http_req *req, const char *body, size_t b
             free(arg);
             continue;
         }
+        if (x->in && !routes[i].streams_body) {
+            free(arg);
+            return req->chunked ? tug_http_send_error(o, 501, "chunked request bodies are not "
+                                                              "served on this endpoint")
+                                : tug_http_send_error(o, 413, "request body too large");
+        }
         tug_api_call call = {.x = x, .req = req, .arg = arg, .body = body,
-                             .body_len = body_len, .o = o};
+                             .body_len = body_len, .o = o, .in = x->in};
         int r = routes[i].call ? routes[i].call(&call) : routes[i].fn(x, req, arg, o);
         free(arg);
         return r;

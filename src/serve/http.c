@@ -4,6 +4,7 @@
 #include "http.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -418,4 +419,123 @@ int tug_http_hijack(tug_http_out *o, bool upgrade, const char *content_type)
 int tug_http_raw(tug_http_out *o, const void *data, size_t len)
 {
     return write_all(o->fd, data, len);
+}
+
+/* ---- request bodies read as they come ---- */
+
+void tug_http_body_init(tug_http_body *b, const tug_http_req *req, int fd, const char *pre,
+                        size_t pre_len, int timeout_ms)
+{
+    *b = (tug_http_body){.fd = fd, .timeout_ms = timeout_ms, .pre = pre, .pre_len = pre_len,
+                         .chunked = req->chunked,
+                         .left = req->chunked || req->content_length < 0 ? 0
+                                                                         : req->content_length};
+    b->done = !b->chunked && b->left == 0;
+}
+
+/* Up to n raw bytes of the connection: pre's first. */
+static ssize_t body_raw(tug_http_body *b, char *buf, size_t n)
+{
+    if (b->pre_len > 0) {
+        size_t k = n < b->pre_len ? n : b->pre_len;
+        memcpy(buf, b->pre, k);
+        b->pre += k;
+        b->pre_len -= k;
+        return (ssize_t)k;
+    }
+    if (b->fd < 0) {
+        errno = ECONNRESET;
+        return -1;
+    }
+    struct pollfd p = {.fd = b->fd, .events = POLLIN};
+    int r;
+    while ((r = poll(&p, 1, b->timeout_ms > 0 ? b->timeout_ms : -1)) < 0 && errno == EINTR)
+        ;
+    if (r == 0)
+        errno = ETIMEDOUT;
+    if (r <= 0)
+        return -1;
+    ssize_t got;
+    while ((got = read(b->fd, buf, n)) < 0 && errno == EINTR)
+        ;
+    if (got == 0)
+        errno = ECONNRESET;
+    return got > 0 ? got : -1;
+}
+
+/* One line of the chunked framing (size lines, the CRLF after data, trailers) into line,
+ * without its end; -1 when it is too long or the stream ends. */
+static int body_line(tug_http_body *b, char *line, size_t size)
+{
+    size_t len = 0;
+    for (;;) {
+        char c;
+        if (body_raw(b, &c, 1) < 0)
+            return -1;
+        if (c == '\n')
+            break;
+        if (len + 1 >= size) {
+            errno = EPROTO;
+            return -1;
+        }
+        line[len++] = c;
+    }
+    if (len > 0 && line[len - 1] == '\r')
+        len--;
+    line[len] = '\0';
+    return 0;
+}
+
+/* The next chunk's size (0 ends the body, after its trailers); -1 for a malformed one. */
+static int next_chunk(tug_http_body *b)
+{
+    char line[256];
+    if (body_line(b, line, sizeof(line)) < 0)
+        return -1;
+    char *end;
+    errno = 0;
+    long long size = hexval(line[0]) >= 0 ? strtoll(line, &end, 16) : -1;
+    if (size < 0 || errno || (*end && *end != ';' && *end != ' ' && *end != '\t')) {
+        errno = EPROTO;
+        return -1;
+    }
+    if (size > 0) {
+        b->left = size;
+        return 0;
+    }
+    for (int i = 0; i < TUG_HTTP_MAX_HEADERS; i++) { /* the trailers, up to a blank line */
+        if (body_line(b, line, sizeof(line)) < 0)
+            return -1;
+        if (line[0] == '\0') {
+            b->done = true;
+            return 0;
+        }
+    }
+    errno = EPROTO;
+    return -1;
+}
+
+ssize_t tug_http_body_read(tug_http_body *b, void *buf, size_t n)
+{
+    if (b->chunked && b->left == 0 && !b->done && next_chunk(b) < 0)
+        return -1;
+    if (b->done || n == 0)
+        return 0;
+    size_t want = (long long)n < b->left ? n : (size_t)b->left;
+    ssize_t got = body_raw(b, buf, want);
+    if (got < 0)
+        return -1;
+    b->left -= got;
+    if (b->left == 0) {
+        if (!b->chunked)
+            b->done = true;
+        else {
+            char crlf[8];
+            if (body_line(b, crlf, sizeof(crlf)) < 0 || crlf[0] != '\0') {
+                errno = EPROTO;
+                return -1;
+            }
+        }
+    }
+    return got;
 }

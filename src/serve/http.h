@@ -68,3 +68,20 @@ int tug_http_chunked_end(tug_http_out *o);
  * as they are (tug_http_raw), and the connection ends with them. */
 int tug_http_hijack(tug_http_out *o, bool upgrade, const char *content_type);
 int tug_http_raw(tug_http_out *o, const void *data, size_t len);
+
+/* A request body read as it comes, for an endpoint that streams one (a tar to unpack): its
+ * Content-Length or its chunks, first from the bytes read along with the head (pre), then
+ * from fd (-1: pre is all of it). A connection whose body was streamed is not reused. */
+typedef struct tug_http_body {
+    int fd, timeout_ms;
+    const char *pre;
+    size_t pre_len;
+    bool chunked, done;
+    long long left; /* of the body (Content-Length), or of the current chunk */
+} tug_http_body;
+
+void tug_http_body_init(tug_http_body *b, const tug_http_req *req, int fd, const char *pre,
+                        size_t pre_len, int timeout_ms);
+/* Up to n bytes of the body: how many, 0 at its end, -1 (errno set: EPROTO for a malformed
+ * chunk, ETIMEDOUT, ECONNRESET for a body cut short) on failure. */
+ssize_t tug_http_body_read(tug_http_body *b, void *buf, size_t n);

@@ -27,6 +27,7 @@ int tug_serve(const tug_serve_opts *opts, tug_error **err);
 typedef struct tug_api_ctx {
     const char *root;
     tug_store *store;
+    tug_http_body *in; /* a chunked or large body, not read yet: only streaming routes take it */
 } tug_api_ctx;
 
 /* Answer one parsed request (its body, if any, in body[0..body_len)). Returns 0, or -1 when
@@ -49,6 +50,7 @@ typedef struct tug_api_call {
     const char *body;
     size_t body_len;
     tug_http_out *o;
+    tug_http_body *in; /* a body still to be read (tug_api_ctx.in), else NULL */
 } tug_api_call;
 int tug_api_container_create(const tug_api_call *c);
 int tug_api_container_start(const tug_api_call *c);
@@ -62,3 +64,14 @@ int tug_api_container_delete(const tug_api_call *c);
 int tug_api_container_rename(const tug_api_call *c);
 int tug_api_container_logs(const tug_api_call *c);
 int tug_api_container_attach(const tug_api_call *c);
+
+/* The containers' files, processes and resources (containers_io.c): top, stats, changes,
+ * export, archive (HEAD, GET, PUT) and update. */
+int tug_api_container_top(const tug_api_call *c);
+int tug_api_container_stats(const tug_api_call *c);
+int tug_api_container_changes(const tug_api_call *c);
+int tug_api_container_export(const tug_api_call *c);
+int tug_api_container_archive_head(const tug_api_call *c);
+int tug_api_container_archive_get(const tug_api_call *c);
+int tug_api_container_archive_put(const tug_api_call *c);
+int tug_api_container_update(const tug_api_call *c);

@@ -19,7 +19,7 @@
 #include "serve.h"
 #include "util/cleanup.h"
 
-/* A body larger than this is refused (413): the endpoints served so far take none. */
+/* A body larger than this is refused (413), but by the endpoints that stream theirs. */
 #define MAX_BODY (1024 * 1024)
 /* Connections answered at once; more wait in the listen queue until one ends. */
 #define MAX_CONNECTIONS 256
@@ -110,15 +110,15 @@ static void serve_connection(int fd, const tug_serve_opts *opts)
             break;
         }
         o.head_only = strcmp(req.method, "HEAD") == 0;
-        if (req.chunked) {
-            tug_http_send_error(&o, 501, "chunked request bodies are not served yet");
-            tug_http_req_clear(&req);
-            linger_close(fd);
-            break;
-        }
         long long body = req.content_length > 0 ? req.content_length : 0;
-        if (body > MAX_BODY) {
-            tug_http_send_error(&o, 413, "request body too large");
+        if (req.chunked || body > MAX_BODY) {
+            /* an endpoint that streams its body reads it as it comes (others refuse it:
+             * tug_api_handle); the connection ends after it */
+            tug_http_body in;
+            tug_http_body_init(&in, &req, fd, buf + head, len - (size_t)head, timeout_ms);
+            x.in = &in;
+            tug_api_handle(&x, &req, NULL, 0, &o);
+            x.in = NULL;
             tug_http_req_clear(&req);
             linger_close(fd);
             break;

@@ -466,21 +466,36 @@ static int produce_tar(void *arg, int out, tug_error **err)
     return tug_path_tar(j->dir, j->name, j->as, to_fd, &out, err);
 }
 
-static int produce_copy(void *arg, int out, tug_error **err)
+/* Where a tar comes from when it is not made here: stdin, or a request's body. */
+typedef struct copy_src {
+    tug_cp_read_fn fn;
+    void *arg;
+} copy_src;
+
+static ssize_t fd_read(void *arg, void *buf, size_t n)
 {
-    int in = *(int *)arg;
+    return read(*(int *)arg, buf, n);
+}
+
+static int copy_all(const copy_src *src, int out, tug_error **err)
+{
     static char buf[1 << 16];
     for (;;) {
-        ssize_t n = read(in, buf, sizeof(buf));
+        ssize_t n = src->fn(src->arg, buf, sizeof(buf));
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0)
-            return tug_error_set(err, errno, "read the tar from stdin");
+            return tug_error_set(err, errno, "read the tar");
         if (n == 0)
             return 0;
         if (tug_write_all(out, buf, (size_t)n) < 0)
             return tug_error_set(err, errno, "write the tar");
     }
+}
+
+static int produce_copy(void *arg, int out, tug_error **err)
+{
+    return copy_all(arg, out, err);
 }
 
 typedef struct untar_job {
@@ -496,8 +511,8 @@ static int consume_untar(void *arg, int in, tug_error **err)
 
 static int consume_copy(void *arg, int in, tug_error **err)
 {
-    int out = *(int *)arg;
-    return produce_copy(&in, out, err) < 0 ? tug_error_wrap(err, "cp") : 0;
+    copy_src src = {.fn = fd_read, .arg = &in};
+    return copy_all(&src, *(int *)arg, err) < 0 ? tug_error_wrap(err, "cp") : 0;
 }
 
 /* ---- container -> host ---------------------------------------------------------------------- */
@@ -556,7 +571,7 @@ static int open_src(int root, const char *what, const char *path, bool follow, i
     if (errno == ENOTDIR)
         return tug_error_user(err, "%s in container %s: not a directory", path, what);
     if (errno == ENOENT || errno == ELOOP)
-        return tug_error_user(err, "Could not find the file %s in container %s", path, what);
+        return tug_error_not_found(err, "Could not find the file %s in container %s", path, what);
     return tug_error_set(err, errno, "%s in container %s", path, what);
 }
 
@@ -759,8 +774,9 @@ static int ctr_target(int root, const char *what, const char *dst, const tug_cp_
     return dir;
 }
 
-int tug_cp_to_container(tug_store *s, const char *what, const char *dst, const char *src, int in,
-                        const tug_cp_opts *o, tug_error **err)
+/* src (a host path), or, src NULL, the tar from tar. */
+static int to_container(tug_store *s, const char *what, const char *dst, const char *src,
+                        const copy_src *tar, const tug_cp_opts *o, tug_error **err)
 {
     cleanup_close int sdir = -1;
     cleanup_free char *sname = NULL, *sbase = NULL;
@@ -784,7 +800,61 @@ int tug_cp_to_container(tug_store *s, const char *what, const char *dst, const c
     }
     tar_job tj = {.dir = sdir, .name = sname, .as = as};
     int rc = src ? pump(produce_tar, &tj, consume_untar, &uj, err)
-                 : pump(produce_copy, &in, consume_untar, &uj, err);
+                 : pump(produce_copy, (void *)tar, consume_untar, &uj, err);
     close(uj.dir);
     return rc;
+}
+
+int tug_cp_to_container(tug_store *s, const char *what, const char *dst, const char *src, int in,
+                        const tug_cp_opts *o, tug_error **err)
+{
+    copy_src tar = {.fn = fd_read, .arg = &in};
+    return to_container(s, what, dst, src, &tar, o, err);
+}
+
+int tug_cp_tar_to_container(tug_store *s, const char *what, const char *dst, tug_cp_read_fn fn,
+                            void *arg, const tug_cp_opts *o, tug_error **err)
+{
+    copy_src tar = {.fn = fn, .arg = arg};
+    return to_container(s, what, dst, NULL, &tar, o, err);
+}
+
+int tug_cp_stat(tug_store *s, const char *what, const char *path, tug_cp_stat_info *ret,
+                tug_error **err)
+{
+    __attribute__((cleanup(cp_root_clear))) cp_root r = {.fd = -1, .sock = -1};
+    if (open_root(s, what, &r, err) < 0)
+        return -1;
+    cleanup_close int dir = -1;
+    cleanup_free char *name = NULL;
+    tug_cp_src info = {0};
+    if (open_src(r.fd, what, path, false, &dir, &name, &info, err) < 0)
+        return -1;
+    struct stat st;
+    if ((name ? fstatat(dir, name, &st, AT_SYMLINK_NOFOLLOW) : fstat(dir, &st)) < 0)
+        return tug_error_set(err, errno, "%s in container %s", path, what);
+    *ret = (tug_cp_stat_info){.mode = st.st_mode, .size = st.st_size,
+                              .mtime_s = st.st_mtim.tv_sec, .mtime_ns = st.st_mtim.tv_nsec};
+    bool c, a;
+    cleanup_free char *clean = tug_cp_clean(path, &c, &a);
+    const char *slash = clean ? strrchr(clean, '/') : NULL;
+    ret->name = strdup(slash && slash[1] ? slash + 1 : "/");
+    if (S_ISLNK(st.st_mode)) {
+        char target[PATH_MAX];
+        ssize_t n = readlinkat(dir, name, target, sizeof(target) - 1);
+        target[n > 0 ? n : 0] = '\0';
+        ret->link_target = strdup(target);
+    }
+    if (ret->name == NULL || (S_ISLNK(st.st_mode) && ret->link_target == NULL)) {
+        tug_cp_stat_info_clear(ret);
+        return tug_error_set(err, ENOMEM, "cp");
+    }
+    return 0;
+}
+
+void tug_cp_stat_info_clear(tug_cp_stat_info *i)
+{
+    free(i->name);
+    free(i->link_target);
+    *i = (tug_cp_stat_info){0};
 }

@@ -4,6 +4,7 @@
  * so that files bigger than memory stream. */
 #pragma once
 #include <stdbool.h>
+#include <sys/types.h>
 
 #include "../store/store.h"
 #include "../util/error.h"
@@ -24,6 +25,27 @@ int tug_cp_from_container(tug_store *s, const char *what, const char *src, const
  * directory), to the container's dst. */
 int tug_cp_to_container(tug_store *s, const char *what, const char *dst, const char *src, int in,
                         const tug_cp_opts *o, tug_error **err);
+
+/* The same, the tar read with fn(arg, buf, n) (bytes, 0 at its end, -1 with errno), as a
+ * request's body streams it (tug serve's PUT /containers/{id}/archive). fn is called in a
+ * child process. */
+typedef ssize_t (*tug_cp_read_fn)(void *arg, void *buf, size_t n);
+int tug_cp_tar_to_container(tug_store *s, const char *what, const char *dst, tug_cp_read_fn fn,
+                            void *arg, const tug_cp_opts *o, tug_error **err);
+
+/* What is at path in the container, not following a last symlink (docker's stat of a path
+ * for cp): its name (the path's last element), lstat's figures and a symlink's target. A
+ * missing path is not-found, in docker's words. */
+typedef struct tug_cp_stat_info {
+    char *name;
+    unsigned mode; /* st_mode */
+    long long size, mtime_s;
+    long mtime_ns;
+    char *link_target; /* NULL unless a symlink */
+} tug_cp_stat_info;
+int tug_cp_stat(tug_store *s, const char *what, const char *path, tug_cp_stat_info *ret,
+                tug_error **err);
+void tug_cp_stat_info_clear(tug_cp_stat_info *i);
 
 /* ---- docker's path rules (pure) ---- */
 

@@ -11,6 +11,7 @@
 
 #include "../runtime/cgroup.h"
 #include "../util/cleanup.h"
+#include "../util/strutil.h"
 #include "stats.h"
 
 struct entry {
@@ -270,4 +271,256 @@ int tug_stats_sample(tug_stats *st, long long window_ns, const tug_stats_row **r
     *ret_rows = st->rows;
     *ret_n = n;
     return 0;
+}
+
+/* ---- the Engine API's document ---- */
+
+static long long boot_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_BOOTTIME, &ts);
+    return ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+static json_t *now_rfc3339(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    cleanup_free char *t = tug_format_rfc3339(ts.tv_sec, ts.tv_nsec);
+    return json_string(t ? t : "0001-01-01T00:00:00Z");
+}
+
+/* "key N" lines (memory.stat, cpu.stat, cpuacct.stat) as {key: N} */
+static json_t *keyed_object(const char *text)
+{
+    json_t *o = json_object();
+    for (const char *p = text; p && *p;) {
+        size_t n = strcspn(p, "\n");
+        char key[64];
+        long long v;
+        if (sscanf(p, "%63s %lld", key, &v) == 2)
+            json_object_set_new(o, key, json_integer(v));
+        p += n + (p[n] == '\n');
+    }
+    return o;
+}
+
+static long long key_of(const json_t *o, const char *key)
+{
+    json_t *v = json_object_get(o, key);
+    return json_is_integer(v) ? json_integer_value(v) : 0;
+}
+
+static long long file_number(tug_cgroup *cg, const char *ctrl, const char *file)
+{
+    cleanup_free char *buf = NULL;
+    return tug_cgroup_read(cg, ctrl, file, &buf) < 0 ? -1 : strtoll(buf, NULL, 10);
+}
+
+static json_t *file_keys(tug_cgroup *cg, const char *ctrl, const char *file)
+{
+    cleanup_free char *buf = NULL;
+    return tug_cgroup_read(cg, ctrl, file, &buf) < 0 ? json_object() : keyed_object(buf);
+}
+
+static json_t *cpu_doc(tug_cgroup *cg, bool v2)
+{
+    long long total, user, sys, periods, throttled, throttled_ns;
+    json_t *percpu = NULL;
+    json_auto_t *cs = file_keys(cg, "cpu", "cpu.stat");
+    if (v2) {
+        total = key_of(cs, "usage_usec") * 1000;
+        user = key_of(cs, "user_usec") * 1000;
+        sys = key_of(cs, "system_usec") * 1000;
+        throttled_ns = key_of(cs, "throttled_usec") * 1000;
+    } else {
+        /* cpuacct.stat counts USER_HZ ticks */
+        long long tick = 1000000000LL / sysconf(_SC_CLK_TCK);
+        json_auto_t *acct = file_keys(cg, "cpuacct", "cpuacct.stat");
+        total = nonneg(file_number(cg, "cpuacct", "cpuacct.usage"));
+        user = key_of(acct, "user") * tick;
+        sys = key_of(acct, "system") * tick;
+        throttled_ns = key_of(cs, "throttled_time");
+        cleanup_free char *buf = NULL;
+        if (tug_cgroup_read(cg, "cpuacct", "cpuacct.usage_percpu", &buf) == 0) {
+            percpu = json_array();
+            char *p = buf, *end;
+            for (long long v = strtoll(p, &end, 10); end != p; v = strtoll(p, &end, 10)) {
+                json_array_append_new(percpu, json_integer(v));
+                p = end;
+            }
+        }
+    }
+    periods = key_of(cs, "nr_periods");
+    throttled = key_of(cs, "nr_throttled");
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    json_t *usage = json_pack("{s:I}", "total_usage", (json_int_t)total);
+    if (percpu)
+        json_object_set_new(usage, "percpu_usage", percpu);
+    json_object_set_new(usage, "usage_in_kernelmode", json_integer(sys));
+    json_object_set_new(usage, "usage_in_usermode", json_integer(user));
+    return json_pack("{s:o, s:I, s:i, s:{s:I, s:I, s:I}}", "cpu_usage", usage, "system_cpu_usage",
+                     (json_int_t)(boot_ns() * (cpus > 0 ? cpus : 1)), "online_cpus",
+                     (int)(cpus > 0 ? cpus : 1), "throttling_data", "periods",
+                     (json_int_t)periods, "throttled_periods", (json_int_t)throttled,
+                     "throttled_time", (json_int_t)throttled_ns);
+}
+
+static json_t *memory_doc(tug_cgroup *cg, bool v2, long long host_mem)
+{
+    json_t *stats = file_keys(cg, "memory", "memory.stat");
+    long long usage = file_number(cg, "memory", v2 ? "memory.current" : "memory.usage_in_bytes");
+    cleanup_free char *lim = NULL;
+    long long limit = -1;
+    if (tug_cgroup_read(cg, "memory", v2 ? "memory.max" : "memory.limit_in_bytes", &lim) == 0 &&
+        lim[0] >= '0' && lim[0] <= '9')
+        limit = strtoll(lim, NULL, 10);
+    /* as stats shows it: the host's memory when there is no limit, or one above it */
+    if (limit < 0 || (host_mem > 0 && limit > host_mem))
+        limit = host_mem;
+    json_t *m = json_pack("{s:I}", "usage", (json_int_t)nonneg(usage));
+    if (!v2)
+        json_object_set_new(m, "max_usage", json_integer(nonneg(
+                                                file_number(cg, "memory", "memory.max_usage_in_bytes"))));
+    json_object_set_new(m, "stats", stats);
+    json_object_set_new(m, "limit", json_integer(limit));
+    return m;
+}
+
+/* io_service_bytes_recursive: v1's "MAJ:MIN Op N" lines, v2's io.stat rbytes and wbytes */
+static json_t *blkio_doc(tug_cgroup *cg, bool v2)
+{
+    json_t *bytes = json_array();
+    cleanup_free char *buf = NULL;
+    if (v2 && tug_cgroup_read(cg, "io", "io.stat", &buf) == 0) {
+        for (char *save = NULL, *l = strtok_r(buf, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+            unsigned maj, min;
+            long long rb = 0, wb = 0;
+            if (sscanf(l, "%u:%u", &maj, &min) != 2)
+                continue;
+            char *r = strstr(l, "rbytes="), *w = strstr(l, "wbytes=");
+            rb = r ? strtoll(r + 7, NULL, 10) : 0;
+            wb = w ? strtoll(w + 7, NULL, 10) : 0;
+            json_array_append_new(bytes, json_pack("{s:i, s:i, s:s, s:I}", "major", maj, "minor",
+                                                   min, "op", "read", "value", (json_int_t)rb));
+            json_array_append_new(bytes, json_pack("{s:i, s:i, s:s, s:I}", "major", maj, "minor",
+                                                   min, "op", "write", "value", (json_int_t)wb));
+        }
+    } else if (!v2) {
+        /* the scheduler's counters when it keeps them, else the throttle layer's, as stats */
+        if (tug_cgroup_read(cg, "blkio", "blkio.io_service_bytes_recursive", &buf) < 0 ||
+            strchr(buf, ':') == NULL) {
+            free(buf);
+            buf = NULL;
+            tug_cgroup_read(cg, "blkio", "blkio.throttle.io_service_bytes_recursive", &buf);
+        }
+        for (char *save = NULL, *l = buf ? strtok_r(buf, "\n", &save) : NULL; l;
+             l = strtok_r(NULL, "\n", &save)) {
+            unsigned maj, min;
+            char op[16];
+            long long v;
+            if (sscanf(l, "%u:%u %15s %lld", &maj, &min, op, &v) == 4)
+                json_array_append_new(bytes, json_pack("{s:i, s:i, s:s, s:I}", "major", maj,
+                                                       "minor", min, "op", op, "value",
+                                                       (json_int_t)v));
+        }
+    }
+    return json_pack("{s:o, s:[], s:[], s:[], s:[], s:[], s:[], s:[]}",
+                     "io_service_bytes_recursive", bytes, "io_serviced_recursive",
+                     "io_queue_recursive", "io_service_time_recursive", "io_wait_time_recursive",
+                     "io_merged_recursive", "io_time_recursive", "sectors_recursive");
+}
+
+/* Every interface of the container's network namespace but loopback, as docker names its
+ * counters. */
+static json_t *networks_doc(pid_t pid)
+{
+    char path[64];
+    snprintf(path, sizeof(path), "/proc/%d/net/dev", (int)pid);
+    cleanup_fclose FILE *f = fopen(path, "re");
+    char line[512];
+    json_t *nets = json_object();
+    while (f && fgets(line, sizeof(line), f)) {
+        char *colon = strchr(line, ':');
+        if (colon == NULL)
+            continue;
+        *colon = '\0';
+        const char *ifname = line + strspn(line, " ");
+        unsigned long long v[16];
+        if (strcmp(ifname, "lo") == 0 ||
+            sscanf(colon + 1, "%llu %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu",
+                   &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &v[6], &v[7], &v[8], &v[9], &v[10],
+                   &v[11]) != 12)
+            continue;
+        json_object_set_new(
+            nets, ifname,
+            json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "rx_bytes", (json_int_t)v[0],
+                      "rx_packets", (json_int_t)v[1], "rx_errors", (json_int_t)v[2], "rx_dropped",
+                      (json_int_t)v[3], "tx_bytes", (json_int_t)v[8], "tx_packets",
+                      (json_int_t)v[9], "tx_errors", (json_int_t)v[10], "tx_dropped",
+                      (json_int_t)v[11]));
+    }
+    return nets;
+}
+
+static json_t *empty_cpu(void)
+{
+    return json_pack("{s:{s:i, s:i, s:i}, s:{s:i, s:i, s:i}}", "cpu_usage", "total_usage", 0,
+                     "usage_in_kernelmode", 0, "usage_in_usermode", 0, "throttling_data",
+                     "periods", 0, "throttled_periods", 0, "throttled_time", 0);
+}
+
+json_t *tug_stats_doc(tug_container *c, const json_t *prev)
+{
+    cleanup_free char *name = NULL, *cgpath = NULL;
+    if (asprintf(&name, "/%s", c->name) < 0)
+        return NULL;
+    tug_cgroup *cg = NULL;
+    if (tug_container_alive(c) && c->pid > 0 && tug_container_cgroup_path(c, &cgpath) >= 0) {
+        tug_error *ignored = NULL;
+        tug_cgroup_open(cgpath, &cg, &ignored);
+        tug_error_free(ignored);
+    }
+    json_t *pre_read = json_object_get(prev, "read"), *pre_cpu = json_object_get(prev, "cpu_stats");
+    json_t *doc = json_object();
+    if (cg == NULL) {
+        json_object_set_new(doc, "read", json_string("0001-01-01T00:00:00Z"));
+        json_object_set_new(doc, "preread", json_string("0001-01-01T00:00:00Z"));
+        json_object_set_new(doc, "pids_stats", json_object());
+        json_object_set_new(doc, "blkio_stats",
+                            json_pack("{s:n, s:n, s:n, s:n, s:n, s:n, s:n, s:n}",
+                                      "io_service_bytes_recursive", "io_serviced_recursive",
+                                      "io_queue_recursive", "io_service_time_recursive",
+                                      "io_wait_time_recursive", "io_merged_recursive",
+                                      "io_time_recursive", "sectors_recursive"));
+        json_object_set_new(doc, "num_procs", json_integer(0));
+        json_object_set_new(doc, "storage_stats", json_object());
+        json_object_set_new(doc, "cpu_stats", empty_cpu());
+        json_object_set_new(doc, "precpu_stats", empty_cpu());
+        json_object_set_new(doc, "memory_stats", json_object());
+    } else {
+        bool v2 = tug_cgroup_host_mode() == TUG_CGROUP_V2;
+        struct sysinfo si;
+        long long host_mem = sysinfo(&si) == 0 ? (long long)si.totalram * si.mem_unit : 0;
+        json_object_set_new(doc, "read", now_rfc3339());
+        json_object_set_new(doc, "preread", pre_read ? json_copy(pre_read)
+                                                     : json_string("0001-01-01T00:00:00Z"));
+        json_object_set_new(doc, "pids_stats",
+                            json_pack("{s:I}", "current",
+                                      (json_int_t)nonneg(file_number(cg, "pids", "pids.current"))));
+        json_object_set_new(doc, "blkio_stats", blkio_doc(cg, v2));
+        json_object_set_new(doc, "num_procs", json_integer(0));
+        json_object_set_new(doc, "storage_stats", json_object());
+        json_object_set_new(doc, "cpu_stats", cpu_doc(cg, v2));
+        json_object_set_new(doc, "precpu_stats", pre_cpu ? json_deep_copy(pre_cpu) : empty_cpu());
+        json_object_set_new(doc, "memory_stats", memory_doc(cg, v2, host_mem));
+        const char *mode = json_string_value(
+            json_object_get(json_object_get(c->config, "HostConfig"), "NetworkMode"));
+        if (mode == NULL || strcmp(mode, "host") != 0)
+            json_object_set_new(doc, "networks", networks_doc(c->pid));
+        tug_cgroup_free(cg);
+    }
+    json_object_set_new(doc, "name", json_string(name));
+    json_object_set_new(doc, "id", json_string(c->id));
+    return doc;
 }

@@ -37,6 +37,15 @@ int tug_stats_sample(tug_stats *st, long long window_ns, const tug_stats_row **r
                      size_t *ret_n, tug_error **err);
 void tug_stats_free(tug_stats *st);
 
+/* One sample of c as the Engine API's stats document (dockerd's shape: read, preread,
+ * pids_stats, blkio_stats, cpu_stats, precpu_stats, memory_stats, networks, name, id), from
+ * the same cgroup files and /proc/PID/net/dev `stats` reads. prev, the document of the sample
+ * before (or NULL), gives preread and precpu_stats. system_cpu_usage is the time since boot
+ * times the online CPUs, so docker's CPU % (CPU delta over system delta times the CPUs) is
+ * the container's CPU time over the elapsed time, the figure tug stats shows. A container
+ * that does not run gets dockerd's empty document. NULL only when out of memory. */
+json_t *tug_stats_doc(tug_container *c, const json_t *prev);
+
 /* ---- update (update.c) ---- */
 
 /* Change c's limits: changes holds the HostConfig keys `update` sets (Memory, MemorySwap,

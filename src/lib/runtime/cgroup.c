@@ -1465,6 +1465,19 @@ void tug_cgroup_stats_read(tug_cgroup *cg, tug_cgroup_stats *ret)
     cg->ops->stats(cg, ret);
 }
 
+int tug_cgroup_read(tug_cgroup *cg, const char *ctrl, const char *file, char **ret_buf)
+{
+    for (int c = 0; c < V1_N; c++) {
+        struct group_dir *d = strcmp(v1_names[c], ctrl) == 0 ? dir_of(cg, c) : NULL;
+        if (d && d->fd >= 0)
+            return read_all(d->fd, file, ret_buf);
+    }
+    for (size_t i = 0; i < cg->n; i++)
+        if (cg->d[i].ctrls == 0 && cg->d[i].fd >= 0)
+            return read_all(cg->d[i].fd, file, ret_buf);
+    return -ENOENT;
+}
+
 int tug_cgroup_update(tug_cgroup *cg, const tug_cgroup_limits *lim, tug_error **err)
 {
     if (check_limits(lim, err) < 0 || cg->ops->limit(cg, lim, err) < 0)

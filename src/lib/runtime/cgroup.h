@@ -100,6 +100,10 @@ int tug_cgroup_destroy(tug_cgroup *cg, tug_error **err);
 int tug_cgroup_usage(tug_cgroup *cg, long long *ret_mem, long long *ret_cpu_ns);
 /* CPU, memory, block I/O and pids of the group in one pass of reads. */
 void tug_cgroup_stats_read(tug_cgroup *cg, tug_cgroup_stats *ret);
+/* The text of one of the group's files (*ret_buf, malloc'd): ctrl names the v1 controller
+ * whose hierarchy holds it ("memory", "cpuacct", "cpu", "blkio"); on v2, and for a
+ * controller v1 does not mount, the unified group's. 0 or -errno (-ENOENT when absent). */
+int tug_cgroup_read(tug_cgroup *cg, const char *ctrl, const char *file, char **ret_buf);
 /* Apply changed limits to an existing group (`update`): the fields not left at 0 (NULL for
  * the cpusets) are written, checked as at create. */
 int tug_cgroup_update(tug_cgroup *cg, const tug_cgroup_limits *lim, tug_error **err);
