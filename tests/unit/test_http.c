@@ -144,11 +144,48 @@ static void test_writers(void **state)
     close(p[1]);
 }
 
+/* A body read as it comes: chunks split between the bytes read with the head and the socket,
+ * their framing (extensions, trailers) gone; a malformed size refused. */
+static void test_body(void **state)
+{
+    (void)state;
+    static const char head[] = "PUT /x HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n";
+    static const char pre[] = "5\r\nhel", rest[] = "lo\r\n3;ext=1\r\n ab\r\n0\r\nT: v\r\n\r\nNEXT";
+    tug_http_req req;
+    const char *why;
+    assert_true(parse(head, &req, &why) > 0);
+    int p[2];
+    assert_int_equal(pipe(p), 0);
+    assert_int_equal(write(p[1], rest, sizeof(rest) - 1), (ssize_t)(sizeof(rest) - 1));
+    tug_http_body b;
+    tug_http_body_init(&b, &req, p[0], pre, sizeof(pre) - 1, 1000);
+    char out[64];
+    size_t got = 0;
+    ssize_t n;
+    while ((n = tug_http_body_read(&b, out + got, sizeof(out) - got)) > 0)
+        got += (size_t)n;
+    assert_int_equal(n, 0);
+    assert_int_equal(got, 8);
+    assert_memory_equal(out, "hello ab", 8);
+    close(p[0]);
+    close(p[1]);
+    tug_http_body_init(&b, &req, -1, "zz\r\nab", 7, 0);
+    assert_int_equal(tug_http_body_read(&b, out, sizeof(out)), -1);
+    tug_http_req_clear(&req);
+    /* a length: exactly that many bytes, the next request's left alone */
+    assert_true(parse("PUT /x HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\n", &req, &why) > 0);
+    tug_http_body_init(&b, &req, -1, "abcNEXT", 7, 0);
+    assert_int_equal(tug_http_body_read(&b, out, sizeof(out)), 3);
+    assert_int_equal(tug_http_body_read(&b, out, sizeof(out)), 0);
+    tug_http_req_clear(&req);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {cmocka_unit_test(test_request),
                                        cmocka_unit_test(test_incomplete),
                                        cmocka_unit_test(test_refused),
-                                       cmocka_unit_test(test_writers)};
+                                       cmocka_unit_test(test_writers),
+                                       cmocka_unit_test(test_body)};
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
