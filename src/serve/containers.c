@@ -35,6 +35,11 @@ static int find(const tug_api_call *a, tug_store **ret_s, tug_container **ret)
     return 0;
 }
 
+int tug_api_container_find(const tug_api_call *a, tug_store **ret_s, tug_container **ret)
+{
+    return find(a, ret_s, ret);
+}
+
 static bool active(const tug_container *c)
 {
     return strcmp(c->state, TUG_STATE_RUNNING) == 0 || strcmp(c->state, TUG_STATE_PAUSED) == 0 ||

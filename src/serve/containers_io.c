@@ -18,20 +18,6 @@
 #include "util/cleanup.h"
 #include "util/strutil.h"
 
-/* The container the path names, its state brought up to date, or -1 after answering. */
-static int find(const tug_api_call *a, tug_store **ret_s, tug_container **ret)
-{
-    if (tug_api_store(a->x, a->o, ret_s) < 0)
-        return -1;
-    tug_error *err = NULL;
-    if (tug_container_find(*ret_s, a->arg, ret, &err) < 0 ||
-        tug_container_refresh(*ret_s, *ret, &err) < 0) {
-        tug_api_send_err(a->o, err);
-        return -1;
-    }
-    return 0;
-}
-
 /* A "200 OK" whose body is the stream that follows until the connection closes (no length,
  * no chunks: the tar writers write to the socket itself), with more headers (or NULL). The
  * handler then returns -1, so the connection ends. */
@@ -68,7 +54,7 @@ int tug_api_container_top(const tug_api_call *a)
 {
     tug_store *s;
     cleanup_container tug_container *c = NULL;
-    if (find(a, &s, &c) < 0)
+    if (tug_api_container_find(a, &s, &c) < 0)
         return 0;
     cleanup_free char *ps_args = tug_http_query_get(a->req, "ps_args");
     /* docker splits ps_args at spaces */
@@ -119,7 +105,7 @@ int tug_api_container_stats(const tug_api_call *a)
 {
     tug_store *s;
     cleanup_container tug_container *c = NULL;
-    if (find(a, &s, &c) < 0)
+    if (tug_api_container_find(a, &s, &c) < 0)
         return 0;
     cleanup_free char *stream_q = tug_http_query_get(a->req, "stream");
     bool stream = stream_q == NULL || tug_api_query_bool(a->req, "stream");
@@ -178,7 +164,7 @@ int tug_api_container_export(const tug_api_call *a)
 {
     tug_store *s;
     cleanup_container tug_container *c = NULL;
-    if (find(a, &s, &c) < 0)
+    if (tug_api_container_find(a, &s, &c) < 0)
         return 0;
     if (stream_head(a, NULL, "application/x-tar") < 0)
         return -1;
@@ -274,13 +260,27 @@ static char *path_param(const tug_api_call *a)
     return path;
 }
 
+/* ?path= (*ret_path), the store and the path's stat header line; NULL after answering. */
+static char *archive_begin(const tug_api_call *a, tug_store **ret_s, char **ret_path)
+{
+    char *path = path_param(a);
+    if (path == NULL || tug_api_store(a->x, a->o, ret_s) < 0) {
+        free(path);
+        return NULL;
+    }
+    char *hdr = path_stat_header(a, *ret_s, path);
+    if (hdr == NULL)
+        free(path);
+    else
+        *ret_path = path;
+    return hdr;
+}
+
 int tug_api_container_archive_head(const tug_api_call *a)
 {
     tug_store *s;
-    cleanup_free char *path = path_param(a);
-    if (path == NULL || tug_api_store(a->x, a->o, &s) < 0)
-        return 0;
-    cleanup_free char *hdr = path_stat_header(a, s, path);
+    cleanup_free char *path = NULL;
+    cleanup_free char *hdr = archive_begin(a, &s, &path);
     if (hdr == NULL)
         return 0;
     cleanup_free char *extra = NULL;
@@ -294,10 +294,8 @@ int tug_api_container_archive_head(const tug_api_call *a)
 int tug_api_container_archive_get(const tug_api_call *a)
 {
     tug_store *s;
-    cleanup_free char *path = path_param(a);
-    if (path == NULL || tug_api_store(a->x, a->o, &s) < 0)
-        return 0;
-    cleanup_free char *hdr = path_stat_header(a, s, path);
+    cleanup_free char *path = NULL;
+    cleanup_free char *hdr = archive_begin(a, &s, &path);
     if (hdr == NULL)
         return 0;
     if (stream_head(a, hdr, "application/x-tar") < 0)
@@ -375,7 +373,7 @@ int tug_api_container_update(const tug_api_call *a)
         return tug_http_send_error(a->o, 400, "invalid JSON in the update request");
     tug_store *s;
     cleanup_container tug_container *c = NULL;
-    if (find(a, &s, &c) < 0)
+    if (tug_api_container_find(a, &s, &c) < 0)
         return 0;
     json_auto_t *ch = update_changes(body);
     json_t *warnings = json_array();

@@ -66,7 +66,11 @@ int tug_api_container_logs(const tug_api_call *c);
 int tug_api_container_attach(const tug_api_call *c);
 
 /* The containers' files, processes and resources (containers_io.c): top, stats, changes,
- * export, archive (HEAD, GET, PUT) and update. */
+ * export, archive (HEAD, GET, PUT) and update. tug_api_container_find (containers.c): the
+ * container the path names, refreshed, or -1 after answering (404...). */
+struct tug_container;
+int tug_api_container_find(const tug_api_call *a, tug_store **ret_s,
+                           struct tug_container **ret);
 int tug_api_container_top(const tug_api_call *c);
 int tug_api_container_stats(const tug_api_call *c);
 int tug_api_container_changes(const tug_api_call *c);

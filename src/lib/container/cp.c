@@ -654,17 +654,43 @@ static int host_target(const char *dst, const tug_cp_src *src, char **ret_as, tu
     return fd;
 }
 
+/* A source in the container: its root held, and the directory and name open_src found. */
+typedef struct cp_source {
+    cp_root r;
+    int dir;
+    char *name;
+    tug_cp_src info;
+} cp_source;
+
+static void cp_source_clear(cp_source *x)
+{
+    if (x->dir >= 0)
+        close(x->dir);
+    free(x->name);
+    x->dir = -1;
+    x->name = NULL;
+    cp_root_clear(&x->r);
+}
+
+static int open_source(tug_store *s, const char *what, const char *path, bool follow,
+                       cp_source *x, tug_error **err)
+{
+    *x = (cp_source){.r = {.fd = -1, .sock = -1}, .dir = -1};
+    if (open_root(s, what, &x->r, err) < 0)
+        return -1;
+    return open_src(x->r.fd, what, path, follow, &x->dir, &x->name, &x->info, err);
+}
+
 int tug_cp_from_container(tug_store *s, const char *what, const char *src, const char *dst, int out,
                           const tug_cp_opts *o, tug_error **err)
 {
-    __attribute__((cleanup(cp_root_clear))) cp_root r = {.fd = -1, .sock = -1};
-    if (open_root(s, what, &r, err) < 0)
+    __attribute__((cleanup(cp_source_clear))) cp_source x = {.r = {.fd = -1, .sock = -1},
+                                                             .dir = -1};
+    if (open_source(s, what, src, o->follow, &x, err) < 0)
         return -1;
-    cleanup_close int dir = -1;
-    cleanup_free char *name = NULL;
-    tug_cp_src info = {0};
-    if (open_src(r.fd, what, src, o->follow, &dir, &name, &info, err) < 0)
-        return -1;
+    int dir = x.dir;
+    const char *name = x.name;
+    tug_cp_src info = x.info;
     tar_job tj = {.dir = dir, .name = name, .as = info.contents ? "." : info.base};
     if (dst == NULL)
         return pump(produce_tar, &tj, consume_copy, &out, err);
@@ -822,14 +848,12 @@ int tug_cp_tar_to_container(tug_store *s, const char *what, const char *dst, tug
 int tug_cp_stat(tug_store *s, const char *what, const char *path, tug_cp_stat_info *ret,
                 tug_error **err)
 {
-    __attribute__((cleanup(cp_root_clear))) cp_root r = {.fd = -1, .sock = -1};
-    if (open_root(s, what, &r, err) < 0)
+    __attribute__((cleanup(cp_source_clear))) cp_source x = {.r = {.fd = -1, .sock = -1},
+                                                             .dir = -1};
+    if (open_source(s, what, path, false, &x, err) < 0)
         return -1;
-    cleanup_close int dir = -1;
-    cleanup_free char *name = NULL;
-    tug_cp_src info = {0};
-    if (open_src(r.fd, what, path, false, &dir, &name, &info, err) < 0)
-        return -1;
+    int dir = x.dir;
+    const char *name = x.name;
     struct stat st;
     if ((name ? fstatat(dir, name, &st, AT_SYMLINK_NOFOLLOW) : fstat(dir, &st)) < 0)
         return tug_error_set(err, errno, "%s in container %s", path, what);
