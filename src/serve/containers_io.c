@@ -157,6 +157,10 @@ int tug_api_container_changes(const tug_api_call *a)
         json_array_append_new(out, json_pack("{s:s, s:i}", "Path", v[i].path, "Kind",
                                              v[i].kind == 'A' ? 1 : v[i].kind == 'D' ? 2 : 0));
     tug_changes_free(v, n);
+    if (n == 0) { /* dockerd's answer for no changes */
+        json_decref(out);
+        out = json_null();
+    }
     return tug_http_send_json(a->o, 200, out);
 }
 
@@ -323,7 +327,10 @@ int tug_api_container_archive_put(const tug_api_call *a)
     tug_cp_stat_info st;
     if (tug_cp_stat(s, a->arg, path, &st, &err) < 0)
         return tug_api_send_err(a->o, err);
+    bool not_dir = !S_ISDIR(st.mode) && !S_ISLNK(st.mode); /* a link is followed there */
     tug_cp_stat_info_clear(&st);
+    if (not_dir)
+        return tug_http_send_error(a->o, 400, "extraction point is not a directory");
     tug_http_body mem, *in = a->in;
     if (in == NULL) {
         tug_http_body_init(&mem, a->req, -1, a->body, a->body_len, 0);

@@ -356,7 +356,9 @@ int tug_http_send(tug_http_out *o, int status, const char *content_type, const v
 
 int tug_http_send_json(tug_http_out *o, int status, json_t *doc)
 {
-    cleanup_free char *text = doc ? json_dumps(doc, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+    /* ENCODE_ANY: a bare null is an answer too (dockerd's /changes of none) */
+    cleanup_free char *text =
+        doc ? json_dumps(doc, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENCODE_ANY) : NULL;
     json_decref(doc);
     if (text == NULL)
         return tug_http_send_error(o, 500, "out of memory");

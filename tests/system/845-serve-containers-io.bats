@@ -171,8 +171,14 @@ print("ok")
   assert_match $'^HTTP/1.1 404 Not Found\r$'
   api '/v1.41/containers/stopped/archive?path=/nonexist' -X PUT --data-binary @/dev/null
   [[ $output == '{"message":"Could not find the file /nonexist in container stopped"} 404' ]]
+  api '/v1.41/containers/stopped/archive?path=/etc/passwd' -X PUT --data-binary @/dev/null
+  [[ $output == '{"message":"extraction point is not a directory"} 400' ]]
   api '/v1.41/containers/stopped/archive'
   [[ $output == '{"message":"path parameter is required"} 400' ]]
+  # no changes: dockerd's null
+  run_tug create --name pristine busybox true
+  api /v1.41/containers/pristine/changes
+  [[ $output == 'null 200' ]]
 }
 
 @test "a chunked body is read as it comes by PUT archive, and still refused elsewhere" {
