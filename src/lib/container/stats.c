@@ -160,29 +160,20 @@ static int entry_make(tug_stats *st, tug_container *c, const char *given, struct
     return 0;
 }
 
+static json_t *networks_doc(pid_t pid);
+
 /* Bytes received and sent through every interface of the container's network namespace but
  * loopback, from /proc/PID/net/dev of its init (the namespace's view, no netlink needed). */
 static void read_net(pid_t pid, long long *rx, long long *tx)
 {
-    char path[64];
-    snprintf(path, sizeof(path), "/proc/%d/net/dev", (int)pid);
-    cleanup_fclose FILE *f = fopen(path, "re");
-    char line[512];
+    json_auto_t *nets = networks_doc(pid);
+    const char *name;
+    json_t *n;
     *rx = *tx = 0;
-    while (f && fgets(line, sizeof(line), f)) {
-        char *colon = strchr(line, ':');
-        if (colon == NULL)
-            continue; /* the two header lines */
-        *colon = '\0';
-        const char *ifname = line + strspn(line, " ");
-        if (strcmp(ifname, "lo") == 0)
-            continue;
-        unsigned long long v[9];
-        if (sscanf(colon + 1, "%llu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2],
-                   &v[3], &v[4], &v[5], &v[6], &v[7], &v[8]) == 9) {
-            *rx += (long long)v[0];
-            *tx += (long long)v[8];
-        }
+    json_object_foreach(nets, name, n)
+    {
+        *rx += json_integer_value(json_object_get(n, "rx_bytes"));
+        *tx += json_integer_value(json_object_get(n, "tx_bytes"));
     }
 }
 
