@@ -24,8 +24,8 @@
 static int stream_head(const tug_api_call *a, const char *more, const char *content_type)
 {
     cleanup_free char *extra = NULL;
-    if (asprintf(&extra, "%s%s", a->o->extra_headers ? a->o->extra_headers : "",
-                 more ? more : "") < 0)
+    if (asprintf(&extra, "%s%s", a->o->extra_headers ? a->o->extra_headers : "", more ? more : "") <
+        0)
         return -1;
     tug_http_out with = *a->o;
     with.extra_headers = extra;
@@ -155,7 +155,9 @@ int tug_api_container_changes(const tug_api_call *a)
     json_t *out = json_array();
     for (size_t i = 0; i < n; i++) /* docker's kinds: 0 modified, 1 added, 2 deleted */
         json_array_append_new(out, json_pack("{s:s, s:i}", "Path", v[i].path, "Kind",
-                                             v[i].kind == 'A' ? 1 : v[i].kind == 'D' ? 2 : 0));
+                                             v[i].kind == 'A'   ? 1
+                                             : v[i].kind == 'D' ? 2
+                                                                : 0));
     tug_changes_free(v, n);
     if (n == 0) { /* dockerd's answer for no changes */
         json_decref(out);
@@ -206,16 +208,17 @@ static char *base64(const char *in, size_t n)
 /* st_mode as Go's os.FileMode, which docker's path stat carries */
 static json_int_t go_file_mode(unsigned m)
 {
+    static const struct {
+        unsigned fmt;
+        json_int_t bits;
+    } kinds[] = {
+        {S_IFDIR, 1LL << 31},  {S_IFLNK, 1LL << 27}, {S_IFIFO, 1LL << 25},
+        {S_IFSOCK, 1LL << 24}, {S_IFBLK, 1LL << 26}, {S_IFCHR, (1LL << 26) | (1LL << 21)},
+    };
     json_int_t v = m & 0777;
-    switch (m & S_IFMT) {
-    case S_IFDIR: v |= 1LL << 31; break;
-    case S_IFLNK: v |= 1LL << 27; break;
-    case S_IFIFO: v |= 1LL << 25; break;
-    case S_IFSOCK: v |= 1LL << 24; break;
-    case S_IFBLK: v |= 1LL << 26; break;
-    case S_IFCHR: v |= (1LL << 26) | (1LL << 21); break;
-    default: break;
-    }
+    for (size_t i = 0; i < TUG_ARRAY_SIZE(kinds); i++)
+        if ((m & S_IFMT) == kinds[i].fmt)
+            v |= kinds[i].bits;
     if (m & S_ISUID)
         v |= 1LL << 23;
     if (m & S_ISGID)
@@ -238,8 +241,7 @@ static char *path_stat_header(const tug_api_call *a, tug_store *s, const char *p
     cleanup_free char *mtime = tug_format_rfc3339(st.mtime_s, st.mtime_ns);
     json_t *doc = json_pack("{s:s, s:I, s:I, s:s, s:s}", "name", st.name, "size",
                             (json_int_t)st.size, "mode", go_file_mode(st.mode), "mtime",
-                            mtime ? mtime : "", "linkTarget",
-                            st.link_target ? st.link_target : "");
+                            mtime ? mtime : "", "linkTarget", st.link_target ? st.link_target : "");
     tug_cp_stat_info_clear(&st);
     cleanup_free char *text = doc ? json_dumps(doc, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
     json_decref(doc);
@@ -351,9 +353,9 @@ int tug_api_container_archive_put(const tug_api_call *a)
 static json_t *update_changes(json_t *body)
 {
     static const char *const keys[] = {
-        "Memory",     "MemorySwap",        "MemoryReservation",  "NanoCpus",
-        "CpuShares",  "CpuPeriod",         "CpuQuota",           "CpuRealtimePeriod",
-        "CpuRealtimeRuntime", "CpusetCpus", "CpusetMems",        "BlkioWeight",
+        "Memory",     "MemorySwap",  "MemoryReservation", "NanoCpus",           "CpuShares",
+        "CpuPeriod",  "CpuQuota",    "CpuRealtimePeriod", "CpuRealtimeRuntime", "CpusetCpus",
+        "CpusetMems", "BlkioWeight",
     };
     json_t *ch = json_object();
     for (size_t i = 0; i < TUG_ARRAY_SIZE(keys); i++) {

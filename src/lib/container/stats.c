@@ -370,9 +370,10 @@ static json_t *memory_doc(tug_cgroup *cg, bool v2, long long host_mem)
     if (limit < 0 || (host_mem > 0 && limit > host_mem))
         limit = host_mem;
     json_t *m = json_pack("{s:I}", "usage", (json_int_t)nonneg(usage));
-    if (!v2)
-        json_object_set_new(m, "max_usage", json_integer(nonneg(
-                                                file_number(cg, "memory", "memory.max_usage_in_bytes"))));
+    if (!v2) {
+        long long max = file_number(cg, "memory", "memory.max_usage_in_bytes");
+        json_object_set_new(m, "max_usage", json_integer(nonneg(max)));
+    }
     json_object_set_new(m, "stats", stats);
     json_object_set_new(m, "limit", json_integer(limit));
     return m;

@@ -64,7 +64,8 @@ static int keep_lines(FILE *f, const pid_t *pids, size_t np, char ***ret, size_t
     int col = -1;
     char **v = calloc(1, sizeof(char *));
     ssize_t len;
-    while (v && (len = getline(&line, &cap, f)) >= 0) {
+    bool oom = v == NULL;
+    while (!oom && (len = getline(&line, &cap, f)) >= 0) {
         if (len > 0 && line[len - 1] == '\n')
             line[--len] = '\0';
         if (n == 0)
@@ -72,15 +73,13 @@ static int keep_lines(FILE *f, const pid_t *pids, size_t np, char ***ret, size_t
         else if (col < 0 || !has_pid(pids, np, column_pid(line, col)))
             continue;
         char **nv = realloc(v, (n + 2) * sizeof(char *));
-        if (nv == NULL || (nv[n] = strdup(line)) == NULL) {
-            v = nv ? nv : v;
-            break;
-        }
-        v = nv;
-        v[++n] = NULL;
+        oom = nv == NULL || (nv[n] = strdup(line)) == NULL;
+        v = nv ? nv : v;
+        if (!oom)
+            v[++n] = NULL;
     }
     cleanup_strv char **lines = v;
-    if (lines == NULL || ferror(f))
+    if (oom || ferror(f))
         return tug_error_set(err, ENOMEM, "top: read ps's output");
     if (col < 0)
         return tug_error_set(err, 0, "Couldn't find PID field in ps output");
