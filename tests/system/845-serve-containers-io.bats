@@ -139,6 +139,13 @@ print("ok")
   run_docker cp "$out/in.txt" copier:/tmp/
   run_tug exec copier cat /tmp/in.txt
   [[ $output == hello ]]
+  # -a keeps the owners (copyUIDGID); without it what is written is root's
+  echo owned >"$out/owned"
+  chown 1234:2345 "$out/owned"
+  run_docker cp -a "$out/owned" copier:/tmp/kept
+  run_docker cp "$out/owned" copier:/tmp/rooted
+  run_tug exec copier stat -c '%n %u:%g' /tmp/kept /tmp/rooted
+  [[ $output == $'/tmp/kept 1234:2345\n/tmp/rooted 0:0' ]] || { echo "got: $output" >&2; return 1; }
   run_docker cp "$out/d" copier:/newdir
   run_tug exec copier cat /newdir/e/g
   [[ $output == x ]]
