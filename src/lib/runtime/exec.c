@@ -304,6 +304,22 @@ void tug_exec_event(tug_store *s, const tug_container *c, const char *action, ch
         tug_container_event(s, c, full, "execID", exec_id, NULL);
 }
 
+char *tug_exec_failure_text(const tug_error *err)
+{
+    if (err == NULL || err->status < 125 || err->status > 127)
+        return NULL;
+    char *t = NULL;
+    /* docker's engine says these bare */
+    if (strncmp(err->msg, "unable to find user ", 20) == 0 ||
+        strncmp(err->msg, "unable to find group ", 21) == 0)
+        t = strdup(err->msg);
+    else if (asprintf(&t, "OCI runtime exec failed: exec failed: unable to start container "
+                          "process: %s: unknown",
+                      err->msg) < 0)
+        t = NULL;
+    return t;
+}
+
 /* The pid of the one child a process has (/proc/self/task/TID/children), 0 if none. */
 static pid_t only_child(void)
 {
