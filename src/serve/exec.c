@@ -340,7 +340,9 @@ static void exec_run(tug_store *s, tug_container *c, json_t *rec, int client,
             rl.in = rl.out = master;
         }
         json_object_set_new(rec, "Running", json_true());
-        json_object_set_new(rec, "Pid", json_integer(tug_exec_process_pid(proc.pid)));
+        /* a quick process may have ended already: its helper's pid then */
+        pid_t pid = tug_exec_process_pid(proc.pid);
+        json_object_set_new(rec, "Pid", json_integer(pid > 0 ? pid : proc.pid));
         tug_exec_record_save(s, rec, NULL);
     }
     if (sv[0] >= 0)
@@ -434,8 +436,9 @@ int tug_api_exec_start(const tug_api_call *a)
     return -1; /* the connection was the stream's: it ends here */
 }
 
-/* ?h= and ?w=: the size; -1 after a 400. */
-static int size_params(const tug_api_call *a, unsigned short *rows, unsigned short *cols)
+/* ?h= and ?w=: the size, and the store; -1 after answering (400). */
+static int size_params(const tug_api_call *a, unsigned short *rows, unsigned short *cols,
+                       tug_store **ret_s)
 {
     cleanup_free char *h = tug_http_query_get(a->req, "h");
     cleanup_free char *w = tug_http_query_get(a->req, "w");
@@ -448,16 +451,14 @@ static int size_params(const tug_api_call *a, unsigned short *rows, unsigned sho
     }
     *rows = (unsigned short)hv;
     *cols = (unsigned short)wv;
-    return 0;
+    return tug_api_store(a->x, a->o, ret_s);
 }
 
 int tug_api_exec_resize(const tug_api_call *a)
 {
     unsigned short rows, cols;
-    if (size_params(a, &rows, &cols) < 0)
-        return 0;
     tug_store *s;
-    if (tug_api_store(a->x, a->o, &s) < 0)
+    if (size_params(a, &rows, &cols, &s) < 0)
         return 0;
     json_auto_t *rec = NULL;
     tug_error *err = NULL;
@@ -492,7 +493,7 @@ int tug_api_attach_channel(const tug_api_call *a, tug_store *s, tug_container *c
     tug_error *err = NULL;
     int fd = tug_container_attach(s, c, &err);
     if (fd < 0) {
-        if (err->kind == TUG_ERR_USER && err->reason == 0)
+        if (err->kind == TUG_ERR_USER && err->reason == TUG_ERR_R_NONE)
             err->reason = TUG_ERR_R_CONFLICT;
         send_exec_err(a->o, err);
     }
@@ -502,10 +503,8 @@ int tug_api_attach_channel(const tug_api_call *a, tug_store *s, tug_container *c
 int tug_api_container_resize(const tug_api_call *a)
 {
     unsigned short rows, cols;
-    if (size_params(a, &rows, &cols) < 0)
-        return 0;
     tug_store *s;
-    if (tug_api_store(a->x, a->o, &s) < 0)
+    if (size_params(a, &rows, &cols, &s) < 0)
         return 0;
     cleanup_container tug_container *c = NULL;
     tug_error *err = NULL;
@@ -532,6 +531,24 @@ static char *waiting_dir(tug_store *s, const char *id)
     if (run == NULL || asprintf(&dir, "%s/serve-attach/%s", run, id) < 0)
         return NULL;
     return dir;
+}
+
+int tug_api_attach_listen(tug_store *s, const tug_container *c)
+{
+    cleanup_free char *dir = waiting_dir(s, c->id);
+    if (dir == NULL || tug_mkdir_p(dir, 0700, NULL) < 0)
+        return -1;
+    return tug_attach_listen(dir);
+}
+
+void tug_api_attach_unlisten(tug_store *s, const tug_container *c, int listener)
+{
+    cleanup_free char *dir = waiting_dir(s, c->id);
+    if (listener < 0 || dir == NULL)
+        return;
+    tug_attach_unlisten(dir);
+    close(listener);
+    rmdir(dir);
 }
 
 int tug_api_attach_waiting(tug_store *s, const tug_container *c)
@@ -561,38 +578,28 @@ int tug_api_attach_relay(const tug_api_call *a, tug_store *s, tug_container *c,
     if (ao->running) {
         r.mon = ao->channel;
     } else {
-        cleanup_free char *dir = waiting_dir(s, c->id);
-        int lfd = -1;
-        if (dir && tug_mkdir_p(dir, 0700, NULL) == 0)
-            lfd = tug_attach_listen(dir);
         long long started = c->started_ns;
         tug_error *err = NULL;
         while (r.mon < 0) {
-            struct pollfd p[2] = {{.fd = lfd, .events = POLLIN}, {.fd = r.client, .events = 0}};
+            struct pollfd p[2] = {{.fd = ao->listener, .events = POLLIN},
+                                  {.fd = r.client, .events = 0}};
             int n = poll(p, 2, 100);
             if (n > 0 && (p[1].revents & (POLLHUP | POLLERR)))
                 break;
             if (n > 0 && (p[0].revents & POLLIN)) {
-                r.mon = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+                r.mon = accept4(ao->listener, NULL, NULL, SOCK_CLOEXEC);
                 own = r.mon >= 0;
                 continue;
             }
             /* started by another way (tug start): its monitor's channel, from now on */
-            if (tug_container_refresh(s, c, &err) < 0)
+            if (tug_container_refresh(s, c, &err) < 0 || c->started_ns != started) {
+                if (strcmp(c->state, TUG_STATE_RUNNING) == 0)
+                    r.mon = tug_container_attach(s, c, &err);
                 break;
-            if (strcmp(c->state, TUG_STATE_RUNNING) == 0 && c->started_ns != started) {
-                r.mon = tug_container_attach(s, c, &err);
-                if (r.mon < 0)
-                    break;
             }
         }
         tug_error_free(err);
-        if (lfd >= 0) {
-            tug_attach_unlisten(dir);
-            close(lfd);
-        }
-        if (dir)
-            rmdir(dir);
+        tug_api_attach_unlisten(s, c, ao->listener);
         if (r.mon < 0)
             return -1;
     }

@@ -76,6 +76,7 @@ typedef struct tug_api_attach_opts {
     bool running;            /* channel is the running container's monitor channel; else the
                               * relay waits for the container's start */
     int channel;
+    int listener;            /* else: where the start hands the channel over (see below) */
 } tug_api_attach_opts;
 /* The monitor's channel of a running container (tug_container_attach), -1 after answering
  * (409 for one that does not run). */
@@ -85,6 +86,9 @@ int tug_api_attach_channel(const tug_api_call *a, tug_store *s, struct tug_conta
  * hangs up; -1 when the client went before the container started. */
 int tug_api_attach_relay(const tug_api_call *a, tug_store *s, struct tug_container *c,
                          const tug_api_attach_opts *ao);
-/* The monitor's end of a channel to an attach waiting for c's start (for tug_start_opts's
- * attach_fd), or -1 when none waits. */
+/* An attach to c that does not run waits for its start on a socket it listens on before it
+ * answers (the client starts the container once it has the answer); the start connects to it
+ * and hands the monitor its end (tug_start_opts's attach_fd), or -1 when none waits. */
+int tug_api_attach_listen(tug_store *s, const struct tug_container *c);
+void tug_api_attach_unlisten(tug_store *s, const struct tug_container *c, int listener);
 int tug_api_attach_waiting(tug_store *s, const struct tug_container *c);

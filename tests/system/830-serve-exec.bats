@@ -18,17 +18,6 @@ drive() {
   run timeout 90 python3 "$PTYDRIVE" "$steps" "$@"
 }
 
-# wait_state NAME STATE: poll (bounded) until tug inspect says STATE.
-wait_state() {
-  local i
-  for ((i = 0; i < 100; i++)); do
-    [[ $("$TUG" inspect -f '{{.State.Status}}' "$1" 2>/dev/null) == "$2" ]] && return 0
-    sleep 0.1
-  done
-  echo "$1 is $("$TUG" inspect -f '{{.State.Status}}' "$1" 2>&1), not $2" >&2
-  return 1
-}
-
 @test "docker exec: output, the exit status, -e, -w, -u" {
   need_docker
   run_tug run -d --name ct --network none busybox sleep 300

@@ -1,11 +1,13 @@
 /* The records of exec instances between their create and their end (execs.h). */
 #include "execs.h"
 
+#include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "../runtime/container.h"
@@ -41,6 +43,34 @@ static bool strings(json_t *a, bool non_empty)
             return false;
     }
     return true;
+}
+
+/* Records that nobody will ask for any more go as new ones come: an ended exec's after ten
+ * minutes (docker's client asks for the exit code at once), one never started after an hour. */
+static void prune(tug_store *s)
+{
+    cleanup_free char *run = tug_store_run_dir(s);
+    cleanup_free char *dir = NULL;
+    if (run == NULL || asprintf(&dir, "%s/execs", run) < 0)
+        return;
+    cleanup_dir DIR *d = opendir(dir);
+    struct dirent *e;
+    time_t now = time(NULL);
+    while (d && (e = readdir(d)) != NULL) {
+        struct stat st;
+        if (e->d_name[0] == '.' || fstatat(dirfd(d), e->d_name, &st, 0) < 0)
+            continue;
+        if (now - st.st_mtime < 600)
+            continue;
+        cleanup_free char *path = NULL;
+        if (asprintf(&path, "%s/%s", dir, e->d_name) < 0)
+            continue;
+        json_auto_t *rec = json_load_file(path, 0, NULL);
+        bool ended = !json_is_null(json_object_get(rec, "ExitCode"));
+        bool started = json_is_true(json_object_get(rec, "Running"));
+        if (ended || (!started && now - st.st_mtime > 3600))
+            unlinkat(dirfd(d), e->d_name, 0);
+    }
 }
 
 int tug_exec_record_create(tug_store *s, const tug_container *c, json_t *config, json_t **ret,
@@ -80,6 +110,7 @@ int tug_exec_record_create(tug_store *s, const tug_container *c, json_t *config,
         c->id, "DetachKeys", keys ? keys : "", "Pid", 0, "Config", priv);
     if (rec == NULL)
         return tug_error_set(err, ENOMEM, "exec");
+    prune(s);
     if (tug_store_run_dir_make(s, "/execs", err) < 0 || tug_exec_record_save(s, rec, err) < 0) {
         json_decref(rec);
         return -1;
@@ -115,16 +146,4 @@ json_t *tug_exec_record_public(json_t *rec)
     json_t *pub = json_copy(rec);
     json_object_del(pub, "Config");
     return pub;
-}
-
-pid_t tug_exec_process_pid(pid_t helper)
-{
-    char path[64], buf[64];
-    snprintf(path, sizeof(path), "/proc/%d/task/%d/children", (int)helper, (int)helper);
-    cleanup_close int fd = open(path, O_RDONLY | O_CLOEXEC);
-    ssize_t n = fd >= 0 ? read(fd, buf, sizeof(buf) - 1) : -1;
-    if (n <= 0)
-        return 0;
-    buf[n] = '\0';
-    return (pid_t)strtol(buf, NULL, 10);
 }

@@ -21,5 +21,3 @@ int tug_exec_record_load(tug_store *s, const char *id, json_t **ret, tug_error *
 int tug_exec_record_save(tug_store *s, json_t *rec, tug_error **err);
 /* The record as docker's GET /exec/{id}/json shows it (a new reference). */
 json_t *tug_exec_record_public(json_t *rec);
-/* The pid of the process a started exec runs (its helper's one child), 0 when unknown. */
-pid_t tug_exec_process_pid(pid_t helper);

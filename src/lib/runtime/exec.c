@@ -320,11 +320,10 @@ char *tug_exec_failure_text(const tug_error *err)
     return t;
 }
 
-/* The pid of the one child a process has (/proc/self/task/TID/children), 0 if none. */
-static pid_t only_child(void)
+pid_t tug_exec_process_pid(pid_t helper)
 {
     char path[64], buf[64];
-    snprintf(path, sizeof(path), "/proc/self/task/%d/children", (int)getpid());
+    snprintf(path, sizeof(path), "/proc/%d/task/%d/children", (int)helper, (int)helper);
     cleanup_close int fd = open(path, O_RDONLY | O_CLOEXEC);
     ssize_t n = fd >= 0 ? read(fd, buf, sizeof(buf) - 1) : -1;
     if (n <= 0)
@@ -372,7 +371,7 @@ static int launch_detached(tug_store *s, const tug_container *c, exec_plan *p, i
             out.code = e->status ? e->status : 125;
             snprintf(out.msg, sizeof(out.msg), "%s", e->msg ? e->msg : "exec");
         }
-        pid_t target = e ? 0 : only_child();
+        pid_t target = e ? 0 : tug_exec_process_pid(getpid());
         if (write(res[1], &out, sizeof(out)) != (ssize_t)sizeof(out) || e || target <= 0)
             _exit(0);
         /* nothing of the command's stays open while the process runs (a caller waiting for
