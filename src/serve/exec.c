@@ -116,17 +116,17 @@ static bool from_client(relay *r, const char *buf, size_t n)
     return !detach;
 }
 
-/* The client ended its input (it half-closed the connection). */
+/* The client ended its input (it half-closed the connection). A terminal's user ends input
+ * with a ^D of their own, which went through as typed: the end of the connection's input is
+ * then the client leaving (docker's client ends it so when it detaches), and the process
+ * runs on, as with dockerd. */
 static void client_eof(relay *r)
 {
+    if (r->tty)
+        return;
     if (r->mon >= 0) {
         if (r->eof_closes)
             tug_frame_write(r->mon, TUG_FRAME_STDIN_EOF, NULL, 0);
-    } else if (r->in >= 0 && r->tty) {
-        char eot = 4; /* the terminal's end of file */
-        if (write(r->in, &eot, 1) < 0) {
-            /* the process is gone */
-        }
     } else if (r->in >= 0) {
         close(r->in);
         r->in = -1;
@@ -359,6 +359,14 @@ static void exec_run(tug_store *s, tug_container *c, json_t *rec, int client,
         detach_keys(json_string_value(json_object_get(rec, "DetachKeys")), &rl.keys);
         rl.pidfd = tug_pidfd_open(proc.pid);
         relay_run(&rl);
+        if (rl.detached && rl.pidfd >= 0) {
+            /* the user left with the detach keys: the client's stream ends, the process runs
+             * on with its terminal held (its output dropped) until it ends and is recorded */
+            shutdown(client, SHUT_WR);
+            rl.client = -1;
+            rl.want_in = false;
+            relay_run(&rl);
+        }
         if (rl.pidfd >= 0)
             close(rl.pidfd);
         int fds[3] = {rl.in, rl.out, tty ? -1 : rl.err};

@@ -99,6 +99,12 @@ drive() {
   [[ $output == *tty-42* ]]
   # the CLI's resize reached the exec's terminal: not the 0 0 of an unsized one
   [[ $output != *$'\n0 0'* ]] || { echo "no size: $output" >&2; return 1; }
+  # the detach keys leave the shell running, its terminal held
+  drive $'raw\nsend echo ready-$((6*7))\\r\nexpect ready-42\nsend \\x10\\x11\nexit' \
+    docker exec -it ct sh
+  [[ $status -eq 0 || $status -eq 1 ]] || { echo "status $status, output: $output" >&2; return 1; }
+  run_tug exec ct ps -o pid,args
+  [[ $output =~ [0-9]+\ sh ]] || { echo "the detached shell is gone: $output" >&2; return 1; }
 }
 
 @test "docker run -i with piped stdin, docker run -it through a terminal" {
@@ -117,6 +123,12 @@ drive() {
   [[ $output == *in-42* ]]
   run_tug ps -a --format '{{.Names}}'
   [[ $output == kept ]] || { echo "left: $output" >&2; return 1; }
+  # the detach keys leave it running
+  drive $'raw\nsend echo det-$((6*7))\\r\nexpect det-42\nsend \\x10\\x11\nexit' \
+    docker run -it --name det --network none busybox sh
+  [[ $status -eq 0 || $status -eq 1 ]] || { echo "status $status, output: $output" >&2; return 1; }
+  run_tug inspect -f '{{.State.Status}}' det
+  [[ $output == running ]] || { echo "detaching stopped it: $output" >&2; return 1; }
 }
 
 @test "docker attach to a running container: its output, stdin, detach keys; start -a of a stopped one" {
