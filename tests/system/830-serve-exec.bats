@@ -45,7 +45,7 @@ drive() {
   [[ -z $output ]]
   local i
   for ((i = 0; i < 100; i++)); do
-    run_tug exec ct cat /tmp/mark
+    run timeout 30 "$TUG" exec ct cat /tmp/mark
     [[ $output == detached ]] && break
     sleep 0.1
   done
