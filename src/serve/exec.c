@@ -293,7 +293,7 @@ static void detach_keys(const char *spec, tug_detach_matcher *ret)
  * record says it runs, then how it ended. hijack: the request whose head is answered first (a
  * process that could not start has its runtime's words as the stream, as docker writes them). */
 static void exec_run(tug_store *s, tug_container *c, json_t *rec, int client,
-                     const tug_api_call *hijack)
+                     const tug_api_call *hijack, int report)
 {
     json_t *cfg = json_object_get(rec, "Config");
     bool tty = json_is_true(json_object_get(cfg, "Tty"));
@@ -348,6 +348,15 @@ static void exec_run(tug_store *s, tug_container *c, json_t *rec, int client,
     if (sv[0] >= 0)
         close(sv[0]);
     int code;
+    if (report >= 0) {
+        /* a detached start says how the launch went: "" or the error */
+        cleanup_free char *why = r < 0 ? tug_exec_failure_text(err) : NULL;
+        const char *msg = r == 0 ? "" : why ? why : err->msg;
+        if (tug_write_all(report, msg, strlen(msg)) < 0) {
+            /* the start's answer goes without it */
+        }
+        close(report);
+    }
     if (r < 0) {
         cleanup_free char *why = tug_exec_failure_text(err);
         cleanup_free char *line = NULL;
@@ -388,10 +397,17 @@ static void exec_run(tug_store *s, tug_container *c, json_t *rec, int client,
  * does not cross a fork), so that it outlives the connection and records its end. */
 static int exec_detached(const tug_api_call *a, tug_container *c, json_t *rec)
 {
+    int rep[2];
+    if (pipe2(rep, O_CLOEXEC) < 0)
+        return tug_http_send_error(a->o, 500, "exec: pipe failed");
     pid_t mid = fork();
-    if (mid < 0)
+    if (mid < 0) {
+        close(rep[0]);
+        close(rep[1]);
         return tug_http_send_error(a->o, 500, "exec: fork failed");
+    }
     if (mid == 0) {
+        close(rep[0]);
         if (fork() != 0)
             _exit(0);
         setsid();
@@ -402,11 +418,26 @@ static int exec_detached(const tug_api_call *a, tug_container *c, json_t *rec)
         tug_store *s2 = NULL;
         tug_error *err = NULL;
         if (tug_store_open(a->x->root, &s2, &err) == 0)
-            exec_run(s2, c, rec, -1, NULL);
+            exec_run(s2, c, rec, -1, NULL, rep[1]);
         _exit(0);
     }
+    close(rep[1]);
     while (waitpid(mid, NULL, 0) < 0 && errno == EINTR) {
     }
+    /* the launch's outcome: nothing when the process runs, else why not (docker's 400) */
+    char why[1024];
+    size_t n = 0;
+    for (ssize_t k; n < sizeof(why) - 1 && (k = read(rep[0], why + n, sizeof(why) - 1 - n)) != 0;) {
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k < 0)
+            break;
+        n += (size_t)k;
+    }
+    close(rep[0]);
+    why[n] = '\0';
+    if (n > 0)
+        return tug_http_send_error(a->o, 400, why);
     return tug_http_send(a->o, 200, NULL, "", 0);
 }
 
@@ -439,7 +470,7 @@ int tug_api_exec_start(const tug_api_call *a)
     signal(SIGPIPE, SIG_IGN);
     if (json_is_true(json_object_get(body, "Detach")))
         return exec_detached(a, c, rec);
-    exec_run(s, c, rec, a->o->fd, a);
+    exec_run(s, c, rec, a->o->fd, a, -1);
     shutdown(a->o->fd, SHUT_WR);
     return -1; /* the connection was the stream's: it ends here */
 }

@@ -50,6 +50,9 @@ drive() {
     sleep 0.1
   done
   [[ $output == detached ]] || { echo "the detached exec did not run: $output" >&2; return 1; }
+  run_docker 1 exec -d ct nosuchprogram
+  [[ $output == 'Error response from daemon: OCI runtime exec failed: exec failed: unable to start container process: '*nosuchprogram*': unknown' ]] ||
+    { echo "got: $output" >&2; return 1; }
   run_tug create --name stopped --network none busybox true
   local id=$output
   run_docker 1 exec stopped true
