@@ -29,8 +29,12 @@ drive() {
   [[ $status -eq 0 && $output == out ]] || { echo "stdout alone: $status $output" >&2; return 1; }
   run_docker exec -e FOO=bar -w /tmp -u 1000:1000 ct sh -c 'echo $FOO $(pwd) $(id -u):$(id -g)'
   [[ $output == "bar /tmp 1000:1000" ]] || { echo "got: $output" >&2; return 1; }
+  # a program or user that is not there: the runtime's words as dockerd writes them, and 126
   run_docker 126 exec ct nosuchprogram
-  [[ $output == *'exec: "nosuchprogram": executable file not found'* || $output == *nosuchprogram* ]] ||
+  [[ $output == $'OCI runtime exec failed: exec failed: unable to start container process: exec: "nosuchprogram": executable file not found in $PATH: unknown\r' ]] ||
+    { echo "got: $output" >&2; return 1; }
+  run_docker 126 exec -u nosuch ct true
+  [[ $output == $'unable to find user nosuch: no matching entries in passwd file\r' ]] ||
     { echo "got: $output" >&2; return 1; }
 }
 
@@ -85,6 +89,13 @@ drive() {
   [[ $output == "{\"message\":\"Error: Exec command $eid is already running\"} 409" ]] || { echo "got: $output" >&2; return 1; }
   api /v1.41/exec/$eid/resize?h=10\&w=20 -X POST
   [[ $output == '{"message":"no such exec"} 404' ]] || { echo "got: $output" >&2; return 1; }
+  # with a TTY: the terminal's bytes as they are, no frames
+  api /v1.41/containers/ct/exec -X POST -H 'Content-Type: application/json' \
+    -d '{"Cmd":["echo","tty"],"Tty":true,"AttachStdout":true}'
+  [[ $output =~ ^\{\"Id\":\"([0-9a-f]{64})\"\}\ 201$ ]] || { echo "got: $output" >&2; return 1; }
+  eid=${BASH_REMATCH[1]}
+  run bash -c "curl -s --max-time 30 --unix-socket '$SOCK' -X POST -H 'Content-Type: application/json' -d '{\"Tty\":true}' http://tug/v1.41/exec/$eid/start | od -An -tx1 | tr -d ' \n'"
+  [[ $output == 7474790d0a ]] || { echo "tty bytes: $output" >&2; return 1; }
   api /v1.41/exec/nope/json
   [[ $output == '{"message":"No such exec instance: nope"} 404' ]] || { echo "got: $output" >&2; return 1; }
   api /v1.41/exec/nope/start -X POST -H 'Content-Type: application/json' -d '{}'
