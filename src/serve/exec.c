@@ -47,6 +47,10 @@ typedef struct relay {
     tug_detach_matcher keys; /* with a tty: the keys that leave it running */
     int exit_code;        /* from the monitor: -1 until known */
     bool detached;
+    /* input `in` did not take yet (it is written without blocking: a process that does not
+     * read its stdin must not hold its output up); the client is not read meanwhile */
+    char pend[16384 + 16];
+    size_t pend_off, pend_len;
 } relay;
 
 static void to_client(relay *r, int stream, const char *buf, size_t n)
@@ -95,6 +99,26 @@ static void drain_rest(relay *r)
     }
 }
 
+/* Write what input is pending, as much as `in` takes now. */
+static void flush_input(relay *r)
+{
+    while (r->pend_off < r->pend_len) {
+        ssize_t w = write(r->in, r->pend + r->pend_off, r->pend_len - r->pend_off);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w < 0 && errno == EAGAIN)
+            return;
+        if (w < 0) {
+            if (r->in != r->out)
+                close(r->in); /* the process closed its stdin */
+            r->in = -1;
+            break;
+        }
+        r->pend_off += (size_t)w;
+    }
+    r->pend_off = r->pend_len = 0;
+}
+
 /* The client's bytes for the process; false when the detach keys completed. */
 static bool from_client(relay *r, const char *buf, size_t n)
 {
@@ -108,9 +132,11 @@ static bool from_client(relay *r, const char *buf, size_t n)
     if (len > 0) {
         if (r->mon >= 0)
             tug_frame_write(r->mon, TUG_FRAME_STDIN, typed, len);
-        else if (r->in >= 0 && tug_write_all(r->in, typed, len) < 0) {
-            close(r->in); /* the process closed its stdin */
-            r->in = -1;
+        else if (r->in >= 0) {
+            memcpy(r->pend, typed, len);
+            r->pend_off = 0;
+            r->pend_len = len;
+            flush_input(r);
         }
     }
     return !detach;
@@ -140,15 +166,19 @@ static void relay_run(relay *r)
     static char buf[TUG_FRAME_MAX];
     bool in_open = r->want_in && r->client >= 0;
     bool out_open = r->out >= 0, err_open = r->err >= 0 && !r->tty;
+    if (r->in >= 0)
+        fcntl(r->in, F_SETFL, fcntl(r->in, F_GETFL) | O_NONBLOCK);
     for (;;) {
-        struct pollfd p[5] = {
-            {.fd = r->client, .events = in_open ? POLLIN : 0},
+        bool pending = r->pend_len > 0 && r->in >= 0;
+        struct pollfd p[6] = {
+            {.fd = r->client, .events = in_open && !pending ? POLLIN : 0},
             {.fd = out_open ? r->out : -1, .events = POLLIN},
             {.fd = err_open ? r->err : -1, .events = POLLIN},
             {.fd = r->mon, .events = POLLIN},
             {.fd = r->pidfd, .events = POLLIN},
+            {.fd = pending ? r->in : -1, .events = POLLOUT},
         };
-        if (poll(p, 5, -1) < 0) {
+        if (poll(p, 6, -1) < 0) {
             if (errno == EINTR)
                 continue;
             break;
@@ -164,12 +194,20 @@ static void relay_run(relay *r)
                 client_eof(r);
             }
         } else if (p[0].revents & (POLLHUP | POLLERR)) {
-            /* the client has gone altogether; an exec's process runs on without it */
+            /* the client has gone altogether; an exec's process runs on without it, with the
+             * end of its input after what the client sent */
             if (r->pidfd < 0)
                 return;
             r->client = -1;
+            if (in_open && r->in >= 0) {
+                fcntl(r->in, F_SETFL, fcntl(r->in, F_GETFL) & ~O_NONBLOCK);
+                flush_input(r);
+                client_eof(r);
+            }
             in_open = false;
         }
+        if (p[5].revents)
+            flush_input(r);
         if (p[1].revents && !drain_one(r, r->out, 1))
             out_open = false;
         if (p[2].revents && !drain_one(r, r->err, 2))

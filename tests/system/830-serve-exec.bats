@@ -43,6 +43,9 @@ drive() {
   run_tug run -d --name ct --network none busybox sleep 300
   run bash -c 'printf "hi\nthere\n" | timeout 30 docker exec -i ct cat'
   [[ $status -eq 0 && $output == $'hi\nthere' ]] || { echo "status $status, got: $output" >&2; return 1; }
+  # a process that writes before it reads its stdin: neither side waits for the other
+  run bash -c 'head -c 300000 /dev/zero | timeout 30 docker exec -i ct sh -c "head -c 300000 /dev/zero; wc -c" | wc -c'
+  [[ $status -eq 0 && $output == 300007 ]] || { echo "status $status, got: $output" >&2; return 1; }
   run bash -c 'printf "abc" | timeout 30 docker exec -i ct wc -c'
   [[ $status -eq 0 && $output == *3 ]] || { echo "status $status, got: $output" >&2; return 1; }
   run_docker exec -d ct sh -c 'echo detached >/tmp/mark; sleep 1'
