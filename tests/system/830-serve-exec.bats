@@ -166,6 +166,10 @@ drive() {
   [[ $output == started ]] || { echo "got: $output" >&2; return 1; }
   run_docker 6 start -a once
   [[ $output == started ]] || { echo "again: $output" >&2; return 1; }
+  # start -ai: the input reaches the container started after the attach
+  run_tug create -i --name sai --network none busybox sh -c 'read x; echo got-$x; exit 4'
+  run bash -c 'echo yes | timeout 30 docker start -ai sai'
+  [[ $status -eq 4 && $output == got-yes ]] || { echo "status $status, got: $output" >&2; return 1; }
 }
 
 @test "attach endpoint: logs=1 replays, stdin=1 reaches the container, the frames are docker's" {
