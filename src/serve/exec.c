@@ -237,18 +237,13 @@ static void relay_run(relay *r)
 
 /* ---- exec ---- */
 
-static int send_exec_err(tug_http_out *o, tug_error *err)
-{
-    return tug_api_send_err(o, err);
-}
-
 /* The container of an exec or of the path, brought up to date; 409 when it does not run. */
 static int running_container(const tug_api_call *a, tug_store *s, const char *id,
                              tug_container **ret)
 {
     tug_error *err = NULL;
     if (tug_container_find(s, id, ret, &err) < 0 || tug_container_refresh(s, *ret, &err) < 0) {
-        send_exec_err(a->o, err);
+        tug_api_send_err(a->o, err);
         return -1;
     }
     if (!tug_container_alive(*ret) || strcmp((*ret)->state, TUG_STATE_RUNNING) != 0) {
@@ -259,7 +254,7 @@ static int running_container(const tug_api_call *a, tug_store *s, const char *id
                            (*ret)->id);
         tug_container_free(*ret);
         *ret = NULL;
-        send_exec_err(a->o, err);
+        tug_api_send_err(a->o, err);
         return -1;
     }
     return 0;
@@ -287,21 +282,31 @@ int tug_api_exec_create(const tug_api_call *a)
     json_t *rec = NULL;
     tug_error *err = NULL;
     if (tug_exec_record_create(s, c, body, &rec, &err) < 0)
-        return send_exec_err(a->o, err);
+        return tug_api_send_err(a->o, err);
     json_t *doc = json_pack("{s:O}", "Id", json_object_get(rec, "ID"));
     json_decref(rec);
     return tug_http_send_json(a->o, 201, doc);
 }
 
+/* The store and the record of the exec the path names; -1 after answering (404). */
+static int find_exec(const tug_api_call *a, tug_store **ret_s, json_t **ret)
+{
+    if (tug_api_store(a->x, a->o, ret_s) < 0)
+        return -1;
+    tug_error *err = NULL;
+    if (tug_exec_record_load(*ret_s, a->arg, ret, &err) < 0) {
+        tug_api_send_err(a->o, err);
+        return -1;
+    }
+    return 0;
+}
+
 int tug_api_exec_inspect(const tug_api_call *a)
 {
     tug_store *s;
-    if (tug_api_store(a->x, a->o, &s) < 0)
-        return 0;
     json_auto_t *rec = NULL;
-    tug_error *err = NULL;
-    if (tug_exec_record_load(s, a->arg, &rec, &err) < 0)
-        return send_exec_err(a->o, err);
+    if (find_exec(a, &s, &rec) < 0)
+        return 0;
     return tug_http_send_json(a->o, 200, tug_exec_record_public(rec));
 }
 
@@ -486,16 +491,14 @@ int tug_api_exec_start(const tug_api_call *a)
     if (!json_is_object(body))
         return tug_http_send_error(a->o, 400, "invalid JSON in the exec start request");
     tug_store *s;
-    if (tug_api_store(a->x, a->o, &s) < 0)
-        return 0;
     json_auto_t *rec = NULL;
+    if (find_exec(a, &s, &rec) < 0)
+        return 0;
     tug_error *err = NULL;
-    if (tug_exec_record_load(s, a->arg, &rec, &err) < 0)
-        return send_exec_err(a->o, err);
     if (json_is_true(json_object_get(rec, "Running")) ||
         !json_is_null(json_object_get(rec, "ExitCode"))) {
         tug_error_conflict(&err, "Error: Exec command %s is already running", a->arg);
-        return send_exec_err(a->o, err);
+        return tug_api_send_err(a->o, err);
     }
     cleanup_container tug_container *c = NULL;
     const char *cid = json_string_value(json_object_get(rec, "ContainerID"));
@@ -504,7 +507,7 @@ int tug_api_exec_start(const tug_api_call *a)
     /* taken: a second start finds it running */
     json_object_set_new(rec, "Running", json_true());
     if (tug_exec_record_save(s, rec, &err) < 0)
-        return send_exec_err(a->o, err);
+        return tug_api_send_err(a->o, err);
     signal(SIGPIPE, SIG_IGN);
     if (json_is_true(json_object_get(body, "Detach")))
         return exec_detached(a, c, rec);
@@ -535,12 +538,10 @@ int tug_api_exec_resize(const tug_api_call *a)
 {
     unsigned short rows, cols;
     tug_store *s;
-    if (size_params(a, &rows, &cols, &s) < 0)
-        return 0;
     json_auto_t *rec = NULL;
+    if (size_params(a, &rows, &cols, &s) < 0 || find_exec(a, &s, &rec) < 0)
+        return 0;
     tug_error *err = NULL;
-    if (tug_exec_record_load(s, a->arg, &rec, &err) < 0)
-        return send_exec_err(a->o, err);
     json_int_t pid = json_integer_value(json_object_get(rec, "Pid"));
     /* docker's client resizes as soon as the start's head is in: the process may be starting */
     for (int i = 0; i < 50 && pid <= 0 && json_is_true(json_object_get(rec, "Running")); i++) {
@@ -548,7 +549,7 @@ int tug_api_exec_resize(const tug_api_call *a)
         json_decref(rec);
         rec = NULL;
         if (tug_exec_record_load(s, a->arg, &rec, &err) < 0)
-            return send_exec_err(a->o, err);
+            return tug_api_send_err(a->o, err);
         pid = json_integer_value(json_object_get(rec, "Pid"));
     }
     if (!json_is_true(json_object_get(rec, "Running")) || pid <= 0)
@@ -572,7 +573,7 @@ int tug_api_attach_channel(const tug_api_call *a, tug_store *s, tug_container *c
     if (fd < 0) {
         if (err->kind == TUG_ERR_USER && err->reason == TUG_ERR_R_NONE)
             err->reason = TUG_ERR_R_CONFLICT;
-        send_exec_err(a->o, err);
+        tug_api_send_err(a->o, err);
     }
     return fd;
 }
@@ -586,7 +587,7 @@ int tug_api_container_resize(const tug_api_call *a)
     cleanup_container tug_container *c = NULL;
     tug_error *err = NULL;
     if (tug_container_find(s, a->arg, &c, &err) < 0)
-        return send_exec_err(a->o, err);
+        return tug_api_send_err(a->o, err);
     cleanup_close int fd = tug_api_attach_channel(a, s, c);
     if (fd < 0)
         return 0;
