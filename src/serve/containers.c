@@ -542,7 +542,9 @@ int tug_api_container_attach(const tug_api_call *a)
     tug_api_attach_opts ao = {.in = tug_api_query_bool(a->req, "stdin"),
                               .out = tug_api_query_bool(a->req, "stdout"),
                               .err = tug_api_query_bool(a->req, "stderr"),
-                              .detach_keys = keys, .channel = -1, .listener = -1};
+                              .detach_keys = keys,
+                              .channel = -1,
+                              .listener = -1};
     bool stream = tug_api_query_bool(a->req, "stream"), logs = tug_api_query_bool(a->req, "logs");
     log_writer w = {.o = a->o, .out = ao.out, .err = ao.err, .attach = true};
     const char *up = tug_http_header_get(a->req, "Upgrade");
@@ -559,8 +561,7 @@ int tug_api_container_attach(const tug_api_call *a)
         return tug_http_send_error(a->o, 500, "attach: cannot listen for the container's start");
     tug_error *err = NULL;
     if (log_begin(&w) < 0 ||
-        (logs && tug_logs_read(s, c, &(tug_logs_opts){.tail = -1, .emit = log_emit,
-                                                      .data = &w},
+        (logs && tug_logs_read(s, c, &(tug_logs_opts){.tail = -1, .emit = log_emit, .data = &w},
                                &err) < 0)) {
         tug_error_free(err);
         if (ao.channel >= 0)

@@ -35,17 +35,17 @@
 /* ---- the relay between a hijacked connection and a process ---- */
 
 typedef struct relay {
-    int client;           /* the hijacked connection; -1: output dropped (a detached exec) */
-    bool tty;             /* output raw; without, in stdcopy frames */
+    int client; /* the hijacked connection; -1: output dropped (a detached exec) */
+    bool tty;   /* output raw; without, in stdcopy frames */
     bool want_out, want_err;
-    bool want_in;         /* the client's bytes are the process's stdin */
-    int in;               /* ... written here as they are (a pipe, a terminal's master) */
-    int mon;              /* or a monitor's attach channel: input as frames, output from it */
-    bool eof_closes;      /* the client's end of input ends the process's */
-    int out, err;         /* an exec's pipes (out: its terminal's master with a tty) */
-    int pidfd;            /* the exec's helper: its end ends the relay once out/err are read */
+    bool want_in;            /* the client's bytes are the process's stdin */
+    int in;                  /* ... written here as they are (a pipe, a terminal's master) */
+    int mon;                 /* or a monitor's attach channel: input as frames, output from it */
+    bool eof_closes;         /* the client's end of input ends the process's */
+    int out, err;            /* an exec's pipes (out: its terminal's master with a tty) */
+    int pidfd;               /* the exec's helper: its end ends the relay once out/err are read */
     tug_detach_matcher keys; /* with a tty: the keys that leave it running */
-    int exit_code;        /* from the monitor: -1 until known */
+    int exit_code;           /* from the monitor: -1 until known */
     bool detached;
     /* input `in` did not take yet (it is written without blocking: a process that does not
      * read its stdin must not hold its output up); the client is not read meanwhile */
@@ -58,8 +58,13 @@ static void to_client(relay *r, int stream, const char *buf, size_t n)
     if (r->client < 0 || n == 0 || !(stream == 2 ? r->want_err : r->want_out))
         return;
     if (!r->tty) {
-        unsigned char h[8] = {(unsigned char)stream, 0, 0, 0, (unsigned char)(n >> 24),
-                              (unsigned char)(n >> 16), (unsigned char)(n >> 8),
+        unsigned char h[8] = {(unsigned char)stream,
+                              0,
+                              0,
+                              0,
+                              (unsigned char)(n >> 24),
+                              (unsigned char)(n >> 16),
+                              (unsigned char)(n >> 8),
                               (unsigned char)n};
         if (tug_write_all(r->client, h, sizeof(h)) < 0) {
             r->client = -1;
@@ -221,8 +226,8 @@ static void relay_run(relay *r)
                 to_client(r, t, buf, len);
             else if (t == TUG_FRAME_EXIT && len == 4) {
                 unsigned char *b = (unsigned char *)buf;
-                r->exit_code = (int)((unsigned)b[0] << 24 | (unsigned)b[1] << 16 |
-                                     (unsigned)b[2] << 8 | b[3]);
+                r->exit_code =
+                    (int)((unsigned)b[0] << 24 | (unsigned)b[1] << 16 | (unsigned)b[2] << 8 | b[3]);
                 return;
             }
         }
@@ -276,9 +281,10 @@ int tug_api_exec_create(const tug_api_call *a)
     unsigned char kb[16];
     size_t kl;
     if (keys && *keys && tug_detach_keys_parse(keys, kb, sizeof(kb), &kl) < 0)
-        return tug_http_send_error(a->o, 400, "Invalid detach keys provided: use ctrl-a..ctrl-z, "
-                                              "ctrl-@, ctrl-[, ctrl-\\, ctrl-], ctrl-^, ctrl-_ "
-                                              "or single characters, comma separated");
+        return tug_http_send_error(a->o, 400,
+                                   "Invalid detach keys provided: use ctrl-a..ctrl-z, "
+                                   "ctrl-@, ctrl-[, ctrl-\\, ctrl-], ctrl-^, ctrl-_ "
+                                   "or single characters, comma separated");
     json_t *rec = NULL;
     tug_error *err = NULL;
     if (tug_exec_record_create(s, c, body, &rec, &err) < 0)
@@ -354,8 +360,15 @@ static void exec_run(tug_store *s, tug_container *c, json_t *rec, int client,
         .rows = 24,
         .cols = 80,
     };
-    relay rl = {.client = client, .tty = tty, .want_in = o.interactive, .in = -1, .mon = -1,
-                .out = -1, .err = -1, .pidfd = -1, .exit_code = -1,
+    relay rl = {.client = client,
+                .tty = tty,
+                .want_in = o.interactive,
+                .in = -1,
+                .mon = -1,
+                .out = -1,
+                .err = -1,
+                .pidfd = -1,
+                .exit_code = -1,
                 .want_out = json_is_true(json_object_get(cfg, "AttachStdout")),
                 .want_err = json_is_true(json_object_get(cfg, "AttachStderr"))};
     /* the head first, as docker's engine: a client that reads the head with a buffered reader
@@ -524,8 +537,8 @@ static int size_params(const tug_api_call *a, unsigned short *rows, unsigned sho
     cleanup_free char *w = tug_http_query_get(a->req, "w");
     char *e1 = NULL, *e2 = NULL;
     long hv = h ? strtol(h, &e1, 10) : -1, wv = w ? strtol(w, &e2, 10) : -1;
-    if (h == NULL || w == NULL || *h == '\0' || *w == '\0' || *e1 || *e2 || hv < 0 ||
-        wv < 0 || hv > 65535 || wv > 65535) {
+    if (h == NULL || w == NULL || *h == '\0' || *w == '\0' || *e1 || *e2 || hv < 0 || wv < 0 ||
+        hv > 65535 || wv > 65535) {
         tug_http_send_error(a->o, 400, "resize needs its size as numbers: ?h=ROWS&w=COLUMNS");
         return -1;
     }
@@ -646,11 +659,18 @@ int tug_api_attach_relay(const tug_api_call *a, tug_store *s, tug_container *c,
 {
     signal(SIGPIPE, SIG_IGN);
     json_t *cfg = json_object_get(c->config, "Config");
-    relay r = {.client = a->o->fd, .tty = json_is_true(json_object_get(cfg, "Tty")),
-               .want_out = ao->out, .want_err = ao->err,
+    relay r = {.client = a->o->fd,
+               .tty = json_is_true(json_object_get(cfg, "Tty")),
+               .want_out = ao->out,
+               .want_err = ao->err,
                .want_in = ao->in && json_is_true(json_object_get(cfg, "OpenStdin")),
-               .eof_closes = json_is_true(json_object_get(cfg, "StdinOnce")), .in = -1,
-               .mon = -1, .out = -1, .err = -1, .pidfd = -1, .exit_code = -1};
+               .eof_closes = json_is_true(json_object_get(cfg, "StdinOnce")),
+               .in = -1,
+               .mon = -1,
+               .out = -1,
+               .err = -1,
+               .pidfd = -1,
+               .exit_code = -1};
     detach_keys(ao->detach_keys, &r.keys);
     bool own = false; /* the channel the start handed over: this side records the end */
     if (ao->running) {

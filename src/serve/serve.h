@@ -76,7 +76,7 @@ typedef struct tug_api_attach_opts {
     bool running;            /* channel is the running container's monitor channel; else the
                               * relay waits for the container's start */
     int channel;
-    int listener;            /* else: where the start hands the channel over (see below) */
+    int listener; /* else: where the start hands the channel over (see below) */
 } tug_api_attach_opts;
 /* The monitor's channel of a running container (tug_container_attach), -1 after answering
  * (409 for one that does not run). */

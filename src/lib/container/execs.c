@@ -84,30 +84,30 @@ int tug_exec_record_create(tug_store *s, const tug_container *c, json_t *config,
     char id[65];
     tug_random_hex(id, 32);
     const char *user = json_string_value(json_object_get(config, "User"));
-    json_t *pc = json_pack("{s:b, s:O, s:o, s:b}", "tty",
-                           json_is_true(json_object_get(config, "Tty")), "entrypoint",
-                           json_array_get(cmd, 0), "arguments", json_array(), "privileged",
-                           json_is_true(json_object_get(config, "Privileged")));
+    json_t *pc =
+        json_pack("{s:b, s:O, s:o, s:b}", "tty", json_is_true(json_object_get(config, "Tty")),
+                  "entrypoint", json_array_get(cmd, 0), "arguments", json_array(), "privileged",
+                  json_is_true(json_object_get(config, "Privileged")));
     for (size_t i = 1; i < json_array_size(cmd); i++)
         json_array_append(json_object_get(pc, "arguments"), json_array_get(cmd, i));
     if (user && *user)
         json_object_set_new(pc, "user", json_string(user));
     const char *keys = json_string_value(json_object_get(config, "DetachKeys"));
     json_t *priv = json_object();
-    const char *copy[] = {"Cmd", "Env", "WorkingDir", "User", "Tty", "AttachStdin",
-                          "AttachStdout", "AttachStderr", "Privileged"};
+    const char *copy[] = {"Cmd",         "Env",          "WorkingDir",   "User",      "Tty",
+                          "AttachStdin", "AttachStdout", "AttachStderr", "Privileged"};
     for (size_t i = 0; i < TUG_ARRAY_SIZE(copy); i++) {
         json_t *v = json_object_get(config, copy[i]);
         if (v && !json_is_null(v))
             json_object_set(priv, copy[i], v);
     }
-    json_t *rec = json_pack(
-        "{s:s, s:b, s:n, s:o, s:b, s:b, s:b, s:b, s:s, s:s, s:i, s:o}", "ID", id, "Running", 0,
-        "ExitCode", "ProcessConfig", pc, "OpenStdin",
-        json_is_true(json_object_get(config, "AttachStdin")), "OpenStderr",
-        json_is_true(json_object_get(config, "AttachStderr")), "OpenStdout",
-        json_is_true(json_object_get(config, "AttachStdout")), "CanRemove", 0, "ContainerID",
-        c->id, "DetachKeys", keys ? keys : "", "Pid", 0, "Config", priv);
+    json_t *rec =
+        json_pack("{s:s, s:b, s:n, s:o, s:b, s:b, s:b, s:b, s:s, s:s, s:i, s:o}", "ID", id,
+                  "Running", 0, "ExitCode", "ProcessConfig", pc, "OpenStdin",
+                  json_is_true(json_object_get(config, "AttachStdin")), "OpenStderr",
+                  json_is_true(json_object_get(config, "AttachStderr")), "OpenStdout",
+                  json_is_true(json_object_get(config, "AttachStdout")), "CanRemove", 0,
+                  "ContainerID", c->id, "DetachKeys", keys ? keys : "", "Pid", 0, "Config", priv);
     if (rec == NULL)
         return tug_error_set(err, ENOMEM, "exec");
     prune(s);

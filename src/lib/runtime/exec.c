@@ -313,8 +313,9 @@ char *tug_exec_failure_text(const tug_error *err)
     if (strncmp(err->msg, "unable to find user ", 20) == 0 ||
         strncmp(err->msg, "unable to find group ", 21) == 0)
         t = strdup(err->msg);
-    else if (asprintf(&t, "OCI runtime exec failed: exec failed: unable to start container "
-                          "process: %s: unknown",
+    else if (asprintf(&t,
+                      "OCI runtime exec failed: exec failed: unable to start container "
+                      "process: %s: unknown",
                       err->msg) < 0)
         t = NULL;
     return t;
