@@ -3,6 +3,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,7 +47,8 @@ static bool strings(json_t *a, bool non_empty)
 }
 
 /* Records that nobody will ask for any more go as new ones come: an ended exec's after ten
- * minutes (docker's client asks for the exit code at once), one never started after an hour. */
+ * minutes (docker's client asks for the exit code at once), one never started after an hour,
+ * one marked running whose process is gone after ten minutes. */
 static void prune(tug_store *s)
 {
     cleanup_free char *run = tug_store_run_dir(s);
@@ -68,7 +70,10 @@ static void prune(tug_store *s)
         json_auto_t *rec = json_load_file(path, 0, NULL);
         bool ended = !json_is_null(json_object_get(rec, "ExitCode"));
         bool started = json_is_true(json_object_get(rec, "Running"));
-        if (ended || (!started && now - st.st_mtime > 3600))
+        /* one whose server was killed while it ran is never marked ended: its process is gone */
+        json_int_t pid = json_integer_value(json_object_get(rec, "Pid"));
+        bool orphan = started && pid > 0 && kill((pid_t)pid, 0) < 0 && errno == ESRCH;
+        if (ended || orphan || (!started && now - st.st_mtime > 3600))
             unlinkat(dirfd(d), e->d_name, 0);
     }
 }
