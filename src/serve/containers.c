@@ -135,8 +135,14 @@ int tug_api_container_start(const tug_api_call *a)
     tug_error *err = NULL;
     if (strcmp(c->state, TUG_STATE_RUNNING) == 0 || strcmp(c->state, TUG_STATE_PAUSED) == 0)
         return no_content(a->o, 304);
-    tug_start_opts so = {.attach_fd = -1};
-    if (tug_container_start(s, c, &so, &err) < 0) {
+    /* an attach waiting for this start gets the channel from the start on */
+    tug_start_opts so = {.attach_fd = tug_api_attach_waiting(s, c),
+                         .open_stdin = json_is_true(
+                             json_object_get(json_object_get(c->config, "Config"), "OpenStdin"))};
+    int r = tug_container_start(s, c, &so, &err);
+    if (so.attach_fd >= 0)
+        close(so.attach_fd);
+    if (r < 0) {
         if (json_is_true(
                 json_object_get(json_object_get(c->config, "HostConfig"), "AutoRemove"))) {
             tug_error *e2 = NULL;
@@ -483,11 +489,7 @@ static bool log_stop(void *data)
     /* a follower waiting for the first line has the head already */
     if (log_begin(w) < 0)
         return true;
-    if (!w->attach)
-        return peer_gone(w->o->fd, 0);
-    /* an attached client may close its sending half (no stdin) and still read */
-    struct pollfd p = {.fd = w->o->fd, .events = 0};
-    return poll(&p, 1, 0) > 0 && (p.revents & (POLLHUP | POLLERR));
+    return peer_gone(w->o->fd, 0);
 }
 
 /* ?since= / ?until=: unix seconds (with a fraction) as docker's client sends them; 0 when
@@ -543,40 +545,46 @@ int tug_api_container_logs(const tug_api_call *a)
     return tug_http_chunked_end(a->o);
 }
 
-/* Attach to what the container writes from now on: its stdout and stderr, as logs frames them
- * (the json-file log followed from its current end, from its beginning for a container that
- * has not started, until the container ends). What docker run without -d needs: it attaches
- * before it starts the container. Stdin is not relayed yet. */
+/* Attach: the hijacked connection relays the container's output (as logs frames it) and, with
+ * stdin=1, the client's bytes to its stdin, until the container ends. A running container's
+ * monitor serves the channel; for one that does not run, the attach waits for its start (docker
+ * run and start -a attach first), which hands the monitor's end of the channel over, so that
+ * nothing it writes is missed. logs=1 replays what was written before. */
 int tug_api_container_attach(const tug_api_call *a)
 {
-    if (tug_api_query_bool(a->req, "stdin"))
-        return tug_http_send_error(a->o, 501,
-                                   "tug serve does not relay stdin to a container yet: use "
-                                   "docker run -d, or tug run -i / tug attach");
-    log_writer w = {.o = a->o,
-                    .out = tug_api_query_bool(a->req, "stdout"),
-                    .err = tug_api_query_bool(a->req, "stderr"),
-                    .attach = true};
+    cleanup_free char *keys = tug_http_query_get(a->req, "detachKeys");
+    tug_api_attach_opts ao = {.in = tug_api_query_bool(a->req, "stdin"),
+                              .out = tug_api_query_bool(a->req, "stdout"),
+                              .err = tug_api_query_bool(a->req, "stderr"),
+                              .detach_keys = keys,
+                              .channel = -1,
+                              .listener = -1};
+    bool stream = tug_api_query_bool(a->req, "stream"), logs = tug_api_query_bool(a->req, "logs");
+    log_writer w = {.o = a->o, .out = ao.out, .err = ao.err, .attach = true};
     const char *up = tug_http_header_get(a->req, "Upgrade");
     w.upgrade = up && strcasecmp(up, "tcp") == 0;
-    if (!tug_api_query_bool(a->req, "stream"))
-        return tug_http_send_error(a->o, 501,
-                                   "tug serve attaches with stream=1 only; for what was "
-                                   "written use GET /containers/{id}/logs");
     tug_store *s;
     cleanup_container tug_container *c = NULL;
     if (find(a, &s, &c) < 0)
         return 0;
     w.tty = json_is_true(json_object_get(json_object_get(c->config, "Config"), "Tty"));
-    tug_logs_opts lo = {.tail = -1, .from_now = true, .follow = true, .emit = log_emit,
-                        .stop = log_stop, .data = &w};
+    ao.running = stream && active(c);
+    if (ao.running && (ao.channel = tug_api_attach_channel(a, s, c)) < 0)
+        return 0;
+    if (stream && !ao.running && (ao.listener = tug_api_attach_listen(s, c)) < 0)
+        return tug_http_send_error(a->o, 500, "attach: cannot listen for the container's start");
     tug_error *err = NULL;
-    int r = tug_logs_read(s, c, &lo, &err);
-    if (r < 0 && !w.begun)
-        return tug_api_send_err(a->o, err);
-    tug_error_free(err);
-    if (log_begin(&w) < 0)
+    if (log_begin(&w) < 0 ||
+        (logs && tug_logs_read(s, c, &(tug_logs_opts){.tail = -1, .emit = log_emit, .data = &w},
+                               &err) < 0)) {
+        tug_error_free(err);
+        if (ao.channel >= 0)
+            close(ao.channel);
+        tug_api_attach_unlisten(s, c, ao.listener);
         return -1;
+    }
+    if (stream)
+        tug_api_attach_relay(a, s, c, &ao);
     shutdown(a->o->fd, SHUT_WR);
     return -1; /* the connection was the stream's: it ends here */
 }

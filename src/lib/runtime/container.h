@@ -169,3 +169,9 @@ typedef struct tug_exec_proc {
  * becomes its child). */
 int tug_container_exec(tug_store *s, tug_container *c, const tug_exec_opts *o,
                        tug_exec_proc *ret, tug_error **err);
+/* What docker's engine says when an exec's process could not start (err->status 125-127:
+ * no such program or user, not executable...), malloc'd; NULL for other errors. */
+char *tug_exec_failure_text(const tug_error *err);
+/* The pid of the process an exec runs: the one child of its helper (tug_exec_proc's pid), 0
+ * when it has none (yet, or any more). */
+pid_t tug_exec_process_pid(pid_t helper);
