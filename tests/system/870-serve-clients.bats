@@ -77,6 +77,12 @@ need_node() {
   assert_has "db ready"
   assert_has "web serving"
 
+  # up again (what a user of compose runs all day) finds the project as it left it: the
+  # network and volume it made have the options and labels it gave them
+  run_client docker-compose up -d
+  assert_has "${PROJECT}_db_1 is up-to-date"
+  assert_has "${PROJECT}_web_1 is up-to-date"
+
   run_tug volume ls -q
   assert_has "${PROJECT}_data"
   run_tug network ls --format '{{.Name}}'
