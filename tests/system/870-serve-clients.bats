@@ -13,10 +13,15 @@ PROJECT=tug870
 
 eval "_serve_teardown_file() $(declare -f teardown_file | sed 1d)"
 # The server and the registry go, then the store's bridges with it (the clients' containers
-# ran on bridges: compose's network, testcontainers' published port).
+# ran on bridges: compose's network, testcontainers' published port). What the sanitizers saw
+# in the server (TUG=build-asan/tug) fails the file.
 teardown_file() {
   _serve_teardown_file
   BATS_TEST_TMPDIR=$BATS_FILE_TMPDIR discard_store "$BATS_FILE_TMPDIR/root"
+  if grep -qE 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$BATS_FILE_TMPDIR/serve.log"; then
+    echo "tug serve's log: $(cat "$BATS_FILE_TMPDIR/serve.log")" >&2
+    return 1
+  fi
 }
 
 eval "_serve_teardown() $(declare -f teardown | sed 1d)"
