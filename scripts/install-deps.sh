@@ -11,7 +11,7 @@ pkgs=(
   iproute2 e2fsprogs util-linux attr procps nftables iptables sqlite3
   docker.io # the networking tests run tug beside a dockerd of their own
   podman golang-github-opencontainers-image-spec-dev python3-jsonschema # 520-save-load: peers, schemas
-  docker-compose python3-docker nodejs # 870-serve-clients: the clients tug serve is driven by
+  docker-compose python3-docker nodejs # 870-serve-clients: clients that drive tug serve
 )
 # npm comes with Debian's nodejs as a package of its own, inside other builds of nodejs
 command -v npm >/dev/null || pkgs+=(npm)

@@ -60,7 +60,7 @@ need_node() {
     { echo "the node clients are not installed: run scripts/install-deps.sh" >&2; return 1; }
 }
 
-@test "docker-compose up builds web, starts db on a volume, both on a network; down -v removes the project" {
+@test "docker-compose up builds web, runs db on a volume, both on a network; down -v cleans up" {
   export COMPOSE_PROJECT_NAME=$PROJECT COMPOSE_FILE=$CLIENTS/compose/docker-compose.yml
   WEB_PORT=$(fixture_free_port)
   export WEB_PORT
@@ -117,7 +117,7 @@ need_node() {
   [[ -z $output ]] || { echo "left: $output" >&2; return 1; }
 }
 
-@test "testcontainers starts a GenericContainer, waits for its port, the host reaches it, stop reaps it" {
+@test "testcontainers starts a GenericContainer, waits for its port, the host fetches, stop reaps" {
   need_node
   export TESTCONTAINERS_RYUK_DISABLED=true TESTCONTAINERS_HOST_OVERRIDE=127.0.0.1
   run_client node "$NODE_DIR/testcontainers.js" "$REGISTRY/busybox"
