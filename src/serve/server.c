@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -80,6 +81,27 @@ static void linger_close(int fd)
     }
 }
 
+/* A request whose endpoint reads its body as it comes (POST /build): pre[0..pre_len) is what
+ * came after the head. The connection ends after it: what the endpoint left of the body is
+ * read and dropped for a moment, so the client reads the answer, not a reset. */
+static void serve_streamed(tug_api_ctx *x, tug_http_req *req, int fd, const char *pre,
+                           size_t pre_len, int timeout_ms, tug_http_out *o)
+{
+    const char *expect = tug_http_header_get(req, "Expect");
+    if (expect && strcasecmp(expect, "100-continue") == 0 && req->minor == 1) {
+        static const char go_on[] = "HTTP/1.1 100 Continue\r\n\r\n";
+        if (write(fd, go_on, sizeof(go_on) - 1) < 0)
+            return;
+    }
+    tug_http_body in;
+    tug_http_body_init(&in, req, fd, pre, pre_len, timeout_ms);
+    x->body = &in;
+    o->close = true;
+    tug_api_handle(x, req, NULL, 0, o);
+    x->body = NULL;
+    linger_close(fd);
+}
+
 /* Answer the requests of one connection until it closes, asks to or idles out. */
 static void serve_connection(int fd, const tug_serve_opts *opts)
 {
@@ -110,6 +132,11 @@ static void serve_connection(int fd, const tug_serve_opts *opts)
             break;
         }
         o.head_only = strcmp(req.method, "HEAD") == 0;
+        if (tug_api_streams_body(&req)) {
+            serve_streamed(&x, &req, fd, buf + head, len - (size_t)head, timeout_ms, &o);
+            tug_http_req_clear(&req);
+            break;
+        }
         if (req.chunked) {
             tug_http_send_error(&o, 501, "chunked request bodies are not served yet");
             tug_http_req_clear(&req);
