@@ -1,4 +1,5 @@
-/* tug serve: the Docker Engine API on a unix socket (src/serve does the work). */
+/* tug serve: the Docker Engine API on a unix socket, loopback TCP or the socket systemd passes
+ * (src/serve does the work). */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,8 +38,10 @@ int cmd_serve(cli_ctx *ctx, int argc, char **argv)
             cli_print_help("tug serve [OPTIONS]",
                            "Serve the Docker Engine API (read-only endpoints so far) over the "
                            "store, for docker's CLI and SDKs",
-                           "  -H, --host string   Unix socket to listen on (default \"" SERVE_DEFAULT_HOST
-                           "\")\n"
+                           "  -H, --host string   Unix socket (unix:///path) or loopback TCP address "
+                           "(tcp://127.0.0.1:PORT) to listen on (default \"" SERVE_DEFAULT_HOST
+                           "\"); with systemd socket activation (tug.socket), the socket it "
+                           "passes\n"
                            "  -t, --time int      Exit after this many seconds without a "
                            "connection; 0 for never (default 0)\n");
             return 0;
