@@ -17,6 +17,9 @@ typedef struct tug_serve_opts {
     const char *host;      /* "unix:///run/tug/tug.sock" */
     int idle_seconds;      /* exit after this long with no connection; 0: never */
     bool quiet;            /* no "listening on" line */
+    /* --tlsverify: TLS on tcp://, a client certificate signed by tls_ca required (then any
+     * address may be served); NULL: plain, on loopback only */
+    const char *tls_ca, *tls_cert, *tls_key;
 } tug_serve_opts;
 
 /* Listen on opts->host and answer until SIGTERM/SIGINT or the idle time runs out. Returns 0,

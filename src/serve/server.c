@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "serve.h"
+#include "tls.h"
 #include "util/cleanup.h"
 
 /* A body larger than this is refused (413): the endpoints served so far take none. */
@@ -180,8 +181,8 @@ typedef struct listen_addr {
 } listen_addr;
 
 /* "tcp://127.0.0.1:2375", "tcp://[::1]:2375", "tcp://localhost:2375" into sa; a host that is
- * not a loopback address is refused while TLS is not served. */
-static int tcp_addr(const char *host, listen_addr *ret, tug_error **err)
+ * not a loopback address is refused unless TLS with client certificates guards it. */
+static int tcp_addr(const char *host, bool tls, listen_addr *ret, tug_error **err)
 {
     const char *hp = host + 6;
     cleanup_free char *name = NULL;
@@ -215,34 +216,37 @@ static int tcp_addr(const char *host, listen_addr *ret, tug_error **err)
         in4->sin_family = AF_INET;
         in4->sin_port = htons((uint16_t)p);
         ret->sa_len = sizeof(*in4);
-        if ((ntohl(in4->sin_addr.s_addr) >> 24) == 127)
+        if (tls || (ntohl(in4->sin_addr.s_addr) >> 24) == 127)
             return 0;
     } else if (inet_pton(AF_INET6, name, &in6->sin6_addr) == 1) {
         in6->sin6_family = AF_INET6;
         in6->sin6_port = htons((uint16_t)p);
         ret->sa_len = sizeof(*in6);
-        if (IN6_IS_ADDR_LOOPBACK(&in6->sin6_addr))
+        if (tls || IN6_IS_ADDR_LOOPBACK(&in6->sin6_addr))
             return 0;
     } else {
         return tug_error_user(err, "cannot serve %s: give an IP address (or localhost), as "
                                    "tcp://127.0.0.1:2375", host);
     }
-    return tug_error_user(err, "cannot serve %s: TCP is served on loopback addresses only (TLS "
-                               "is not served yet, and the API gives root on this machine to "
-                               "whoever reaches it); give -H tcp://127.0.0.1:PORT or a unix "
-                               "socket", host);
+    return tug_error_user(err, "cannot serve %s without TLS: the API gives root on this machine "
+                               "to whoever reaches it; give --tlsverify with --tlscacert, "
+                               "--tlscert and --tlskey, or a loopback address "
+                               "(tcp://127.0.0.1:PORT)", host);
 }
 
 /* -H as a unix socket's path or a loopback TCP address; anything else is refused with the
  * way out. */
-static int parse_host(const char *host, listen_addr *ret, tug_error **err)
+static int parse_host(const char *host, bool tls, listen_addr *ret, tug_error **err)
 {
     if (strncmp(host, "unix://", 7) == 0 && host[7] == '/') {
+        if (tls)
+            return tug_error_user(err, "cannot serve %s with TLS: --tlsverify is for tcp:// "
+                                       "addresses; a unix socket's mode and group guard it", host);
         ret->path = host + 7;
         return 0;
     }
     if (strncmp(host, "tcp://", 6) == 0)
-        return tcp_addr(host, ret, err);
+        return tcp_addr(host, tls, ret, err);
     if (strncmp(host, "fd://", 5) == 0)
         return tug_error_user(err, "cannot serve %s: no socket was passed (systemd socket "
                                    "activation sets LISTEN_PID and LISTEN_FDS); start tug serve "
@@ -363,6 +367,17 @@ static int listen_unix(const char *path, tug_error **err)
     return fd;
 }
 
+static void tls_freep(tug_tls **t)
+{
+    tug_tls_free(*t);
+}
+
+/* The answering side of a TLS connection (tls.c runs it in a process of its own). */
+static void serve_plain(int fd, void *opts)
+{
+    serve_connection(fd, opts);
+}
+
 int tug_serve(const tug_serve_opts *opts, tug_error **err)
 {
     /* systemd's socket (tug.socket) when it passed one; -H then names nothing to make */
@@ -370,7 +385,10 @@ int tug_serve(const tug_serve_opts *opts, tug_error **err)
     if (lfd == -1)
         return -1;
     listen_addr addr = {0};
-    if (lfd == -2 && parse_host(opts->host, &addr, err) < 0)
+    if (lfd == -2 && parse_host(opts->host, opts->tls_ca != NULL, &addr, err) < 0)
+        return -1;
+    __attribute__((cleanup(tls_freep))) tug_tls *tls = NULL;
+    if (opts->tls_ca && tug_tls_new(opts->tls_ca, opts->tls_cert, opts->tls_key, &tls, err) < 0)
         return -1;
     { /* a store that cannot open is said now, not per request */
         cleanup_store tug_store *s = NULL;
@@ -397,8 +415,9 @@ int tug_serve(const tug_serve_opts *opts, tug_error **err)
         return -1;
     }
     if (!opts->quiet) {
-        fprintf(stderr, "tug serve: API listening on %s\n",
-                path ? path : addr.sa_len ? opts->host : "the socket systemd passed (fd 3)");
+        fprintf(stderr, "tug serve: API listening on %s%s\n",
+                path ? path : addr.sa_len ? opts->host : "the socket systemd passed (fd 3)",
+                tls ? " (TLS, client certificates required)" : "");
         fflush(stderr);
     }
     long long last = now_s();
@@ -438,7 +457,10 @@ int tug_serve(const tug_serve_opts *opts, tug_error **err)
                 close(lfd);
                 close(sfd);
                 sigprocmask(SIG_SETMASK, &old, NULL);
-                serve_connection(cfd, opts);
+                if (tls)
+                    tug_tls_serve(tls, cfd, serve_plain, (void *)opts);
+                else
+                    serve_connection(cfd, opts);
                 close(cfd);
                 _exit(0);
             }

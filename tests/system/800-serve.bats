@@ -214,9 +214,9 @@ print(c.version()["Version"])
   [[ $output == "Error: a server already answers on $SOCK: stop it or give another path with -H" ]]
 }
 
-@test "tcp:// off loopback is refused (860-serve-socket.bats serves loopback); a bad --time too" {
+@test "tcp:// off loopback without TLS is refused (860-serve-socket.bats serves TCP); a bad --time too" {
   run_tug 1 serve -H tcp://0.0.0.0:2375
-  [[ $output == "Error: cannot serve tcp://0.0.0.0:2375: TCP is served on loopback addresses only (TLS is not served yet, and the API gives root on this machine to whoever reaches it); give -H tcp://127.0.0.1:PORT or a unix socket" ]]
+  [[ $output == "Error: cannot serve tcp://0.0.0.0:2375 without TLS: the API gives root on this machine to whoever reaches it; give --tlsverify with --tlscacert, --tlscert and --tlskey, or a loopback address (tcp://127.0.0.1:PORT)" ]]
   run_tug 125 serve --time soon
   assert_match 'invalid argument "soon" for "-t, --time" flag'
 }

@@ -1,7 +1,7 @@
 #!/usr/bin/env bats
 # tug serve's sockets and lifetime: systemd socket activation (the socket passed as fd 3, never
-# made or removed by tug), TCP on loopback addresses only, and --time's idle exit of an
-# activated server.
+# made or removed by tug), TCP on loopback addresses, TCP with TLS and client certificates
+# (--tlsverify) on any, and --time's idle exit of an activated server.
 
 source "$BATS_TEST_DIRNAME/helpers.bash"
 bats_require_minimum_version 1.5.0
@@ -148,11 +148,11 @@ free_port() {
   [[ $output == linux ]]
 }
 
-@test "tcp:// off loopback is refused while TLS is not served, and bad addresses are named" {
+@test "tcp:// off loopback is refused without TLS, and bad addresses are named" {
   local a
   for a in tcp://0.0.0.0:2375 tcp://10.1.2.3:2375 'tcp://[::]:2375' 'tcp://[2001:db8::1]:2375'; do
     run_tug 1 serve -H "$a"
-    [[ $output == "Error: cannot serve $a: TCP is served on loopback addresses only (TLS is not served yet, and the API gives root on this machine to whoever reaches it); give -H tcp://127.0.0.1:PORT or a unix socket" ]] ||
+    [[ $output == "Error: cannot serve $a without TLS: the API gives root on this machine to whoever reaches it; give --tlsverify with --tlscacert, --tlscert and --tlskey, or a loopback address (tcp://127.0.0.1:PORT)" ]] ||
       { echo "$a: $output" >&2; return 1; }
   done
   run_tug 1 serve -H tcp://127.0.0.1:99999
@@ -161,4 +161,74 @@ free_port() {
   [[ $output == "Error: cannot serve tcp://docker.example:2375: give an IP address (or localhost), as tcp://127.0.0.1:2375" ]]
   run_tug 1 serve -H ssh://me@host
   [[ $output == "Error: cannot serve ssh://me@host: ssh:// is a client's address; give -H unix:///path/to/tug.sock" ]]
+}
+
+# certs DIR: a CA, a server certificate for 127.0.0.1 and a client certificate it signed.
+certs() {
+  local d=$1
+  mkdir -p "$d"
+  (
+    cd "$d" || exit 1
+    ec=(-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes)
+    openssl req -x509 "${ec[@]}" -keyout ca-key.pem -out ca.pem -days 2 -subj /CN=tug-test-ca &&
+      openssl req "${ec[@]}" -keyout server-key.pem -out server.csr -subj /CN=localhost &&
+      printf 'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n' >server.ext &&
+      openssl x509 -req -in server.csr -CA ca.pem -CAkey ca-key.pem -CAcreateserial \
+        -out server-cert.pem -days 2 -extfile server.ext &&
+      openssl req "${ec[@]}" -keyout key.pem -out client.csr -subj /CN=client &&
+      printf 'extendedKeyUsage=clientAuth\n' >client.ext &&
+      openssl x509 -req -in client.csr -CA ca.pem -CAkey ca-key.pem -CAcreateserial \
+        -out cert.pem -days 2 -extfile client.ext
+  ) >"$d/openssl.log" 2>&1 || { cat "$d/openssl.log" >&2; return 1; }
+}
+
+@test "--tlsverify: docker with a client certificate works over TLS; without one, or in plain HTTP, it does not" {
+  need_docker
+  command -v openssl >/dev/null || skip "the openssl CLI is not installed"
+  local d=$BATS_TEST_TMPDIR/tls port
+  certs "$d"
+  port=$(free_port)
+  "$TUG" serve -H "tcp://127.0.0.1:$port" --tlsverify --tlscacert "$d/ca.pem" \
+    --tlscert "$d/server-cert.pem" --tlskey "$d/server-key.pem" --time 60 \
+    >"$BATS_TEST_TMPDIR/tls.log" 2>&1 3>&- &
+  echo $! >>"$BATS_TEST_TMPDIR/pids"
+  local i
+  for ((i = 0; i < 100; i++)); do
+    grep -q listening "$BATS_TEST_TMPDIR/tls.log" && break
+    sleep 0.1
+  done
+  grep -q "^tug serve: API listening on tcp://127.0.0.1:$port (TLS, client certificates required)$" "$BATS_TEST_TMPDIR/tls.log"
+  local tls=(--tlsverify --tlscacert "$d/ca.pem" --tlscert "$d/cert.pem" --tlskey "$d/key.pem" -H "tcp://127.0.0.1:$port")
+  run_docker "${tls[@]}" images --format '{{.Repository}}:{{.Tag}}'
+  [[ $output == *busybox:latest* ]] || { echo "docker images: $output" >&2; return 1; }
+  # attach's hijacked stream goes through TLS too
+  run_docker "${tls[@]}" run --rm --network none busybox echo over-tls
+  [[ $output == over-tls ]]
+  run curl -s --max-time 10 --cacert "$d/ca.pem" --cert "$d/cert.pem" --key "$d/key.pem" "https://127.0.0.1:$port/_ping"
+  [[ $status -eq 0 && $output == OK ]] || { echo "curl with a certificate: $status $output" >&2; return 1; }
+  # no client certificate: the handshake fails, nothing is answered
+  run curl -s --max-time 10 --cacert "$d/ca.pem" "https://127.0.0.1:$port/_ping"
+  [[ $status -ne 0 && $output != OK ]] || { echo "curl without a certificate: $status $output" >&2; return 1; }
+  run curl -s --max-time 10 "http://127.0.0.1:$port/_ping"
+  [[ $status -ne 0 && $output != OK ]] || { echo "plain HTTP: $status $output" >&2; return 1; }
+}
+
+@test "--tlsverify takes any address (TEST-NET here, which no interface has), and says what is wrong with its files" {
+  command -v openssl >/dev/null || skip "the openssl CLI is not installed"
+  local d=$BATS_TEST_TMPDIR/tls
+  certs "$d"
+  local files=(--tlscacert "$d/ca.pem" --tlscert "$d/server-cert.pem" --tlskey "$d/server-key.pem")
+  # past the loopback check, to the bind
+  run_tug 125 serve -H tcp://192.0.2.1:2375 --tlsverify "${files[@]}"
+  [[ $output == "Error: bind tcp://192.0.2.1:2375: Cannot assign requested address" ]] || { echo "got: $output" >&2; return 1; }
+  run_tug 1 serve -H tcp://127.0.0.1:2375 --tlsverify --tlscacert "$d/ca.pem" --tlscert "$d/nope.pem" --tlskey "$d/server-key.pem"
+  assert_match "^Error: --tlscert $d/nope.pem: .*No such file or directory$"
+  run_tug 1 serve -H tcp://127.0.0.1:2375 --tlsverify --tlscacert "$d/ca.pem" --tlscert "$d/server-cert.pem" --tlskey "$d/key.pem"
+  assert_match "^Error: --tlskey $d/key.pem: .*key values mismatch$"
+  run_tug 1 serve -H tcp://127.0.0.1:2375 --tlsverify
+  [[ $output == "Error: --tlsverify needs --tlscacert, --tlscert and --tlskey" ]]
+  run_tug 1 serve -H tcp://127.0.0.1:2375 --tlscert "$d/server-cert.pem"
+  [[ $output == "Error: --tlscert without --tlsverify: tug serves TLS only with client certificates; add --tlsverify" ]]
+  run_tug 1 serve -H "unix://$BATS_TEST_TMPDIR/t.sock" --tlsverify "${files[@]}"
+  [[ $output == "Error: cannot serve unix://$BATS_TEST_TMPDIR/t.sock with TLS: --tlsverify is for tcp:// addresses; a unix socket's mode and group guard it" ]]
 }
