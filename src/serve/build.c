@@ -311,6 +311,7 @@ int tug_api_build(const tug_api_call *c)
     o.registry = &ropts;
     o.events = (tug_build_events){.log = ev_log, .step = ev_step, .step_end = ev_step_end,
                                   .userdata = &cl};
+    o.sequential = true; /* the steps in order, as the classic builder numbers them */
     cleanup_free char *id = NULL;
     r = tug_build(s, &o, &id, &err);
     for (size_t i = 0; i < TUG_ARRAY_SIZE(strs); i++)

@@ -95,6 +95,27 @@ EOF
     { echo "got: $output" >&2; return 1; }
 }
 
+@test "a multi-stage build: its steps in the Dockerfile's order, stages built one after the other" {
+  need_docker
+  CTX=$BATS_TEST_TMPDIR/stages
+  mkdir -p "$CTX"
+  cat >"$CTX/Dockerfile" <<'EOF'
+FROM busybox AS first
+RUN echo one >/one
+FROM busybox AS second
+RUN echo two >/two
+FROM busybox
+COPY --from=first /one /one
+COPY --from=second /two /two
+EOF
+  export DOCKER_BUILDKIT=0
+  run_docker build -t staged "$CTX"
+  run grep -o '^Step [0-9]*/7' <<<"$output"
+  [[ $output == "$(printf 'Step %d/7\n' 1 2 3 4 5 6 7)" ]] || { echo "steps: $output" >&2; return 1; }
+  run_docker run --rm --network none staged cat /one /two
+  [[ $output == $'one\ntwo' ]]
+}
+
 @test "POST /build's bytes: the classic stream, a chunked body, and errors before the stream" {
   CTX=$BATS_TEST_TMPDIR/bytes
   mkdir -p "$CTX"

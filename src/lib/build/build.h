@@ -48,6 +48,8 @@ typedef struct tug_build_opts {
     const char *const *secrets; /* --secret values (build_mounts.h), for RUN --mount=type=secret */
     bool no_cache;
     bool pull;                  /* always look for a newer base image */
+    bool sequential;            /* stages one after the other in the Dockerfile's order, never
+                                 * at the same time (the classic builder's step lines) */
     const tug_registry_opts *registry;
     tug_build_events events;
 } tug_build_opts;

@@ -437,7 +437,7 @@ static void take_frames(builder *b, kid *kids, char *state, size_t target, size_
 int bld_build_stages(builder *b, const bool *needed, const bool *deps, size_t target,
                      tug_error **err)
 {
-    if (sequential()) {
+    if (sequential() || b->o->sequential) {
         for (size_t i = 0; i <= target; i++)
             if (needed[i] && bld_build_stage(b, i, err) < 0)
                 return -1;
