@@ -255,6 +255,10 @@ static int spool_body(tug_http_body *in, const char *root, tug_error **err)
 /* The query's options into o (strings owned by the lists given). 0, or -1 with err. */
 static int read_options(const tug_http_req *req, tug_build_opts *o, char **strs, tug_error **err)
 {
+    cleanup_free char *version = tug_http_query_get(req, "version");
+    if (version && strcmp(version, "2") == 0)
+        return tug_error_user(err, "BuildKit builds (version=2) are not served: build with the "
+                                   "classic builder (DOCKER_BUILDKIT=0), or with tug build");
     cleanup_free char *remote = tug_http_query_get(req, "remote");
     if (remote && *remote)
         return tug_error_user(err, "building from %s (remote) is not served: send the context "

@@ -150,6 +150,9 @@ EOF
   [[ $output == '{"message":"invalid buildargs: not a JSON object"} 400' ]] || { echo "got: $output" >&2; return 1; }
   api '/v1.41/build?remote=https://example.com/x.git' -X POST --data-binary @"$BATS_TEST_TMPDIR/ctx.tar"
   [[ $output == *'is not served: send the context as a tar in the body"} 400' ]] || { echo "got: $output" >&2; return 1; }
+  api '/v1.41/build?version=2' -X POST --data-binary @"$BATS_TEST_TMPDIR/ctx.tar"
+  [[ $output == '{"message":"BuildKit builds (version=2) are not served: build with the classic builder (DOCKER_BUILDKIT=0), or with tug build"} 400' ]] ||
+    { echo "got: $output" >&2; return 1; }
   # a chunked body cut short: the build does not start
   raw 'POST /build HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n400\r\nabc'
   [[ $output == 'HTTP/1.1 400 Bad Request'* && $output == *'"message":"read the build context: the request body ended early"'* ]] ||
