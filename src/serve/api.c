@@ -598,6 +598,12 @@ static const api_route routes[] = {
     {"GET", "/networks/*", api_network_inspect},
     {"GET", "/volumes", api_volumes},
     {"GET", "/volumes/*", api_volume_inspect},
+    /* exec and the interactive streams (exec.c) */
+    {"POST", "/containers/*/exec", NULL, tug_api_exec_create},
+    {"POST", "/containers/*/resize", NULL, tug_api_container_resize},
+    {"POST", "/exec/*/start", NULL, tug_api_exec_start},
+    {"POST", "/exec/*/resize", NULL, tug_api_exec_resize},
+    {"GET", "/exec/*/json", NULL, tug_api_exec_inspect},
     /* build (build.c) */
     {"POST", "/build", NULL, tug_api_build, true},
     {"POST", "/build/prune", NULL, tug_api_build_prune},

@@ -71,6 +71,35 @@ int tug_api_container_rename(const tug_api_call *c);
 int tug_api_container_logs(const tug_api_call *c);
 int tug_api_container_attach(const tug_api_call *c);
 
+/* exec and the interactive streams (exec.c): exec create, start, inspect, resize; container
+ * resize; attach's relay of the connection to a container's monitor (stdin too). */
+int tug_api_exec_create(const tug_api_call *c);
+int tug_api_exec_start(const tug_api_call *c);
+int tug_api_exec_inspect(const tug_api_call *c);
+int tug_api_exec_resize(const tug_api_call *c);
+int tug_api_container_resize(const tug_api_call *c);
+typedef struct tug_api_attach_opts {
+    bool in, out, err;       /* the streams attached */
+    const char *detach_keys; /* NULL: docker's ctrl-p,ctrl-q */
+    bool running;            /* channel is the running container's monitor channel; else the
+                              * relay waits for the container's start */
+    int channel;
+    int listener; /* else: where the start hands the channel over (see below) */
+} tug_api_attach_opts;
+/* The monitor's channel of a running container (tug_container_attach), -1 after answering
+ * (409 for one that does not run). */
+struct tug_container;
+int tug_api_attach_channel(const tug_api_call *a, tug_store *s, struct tug_container *c);
+/* Relay the hijacked connection and the container until it ends or the client detaches or
+ * hangs up; -1 when the client went before the container started. */
+int tug_api_attach_relay(const tug_api_call *a, tug_store *s, struct tug_container *c,
+                         const tug_api_attach_opts *ao);
+/* An attach to c that does not run waits for its start on a socket it listens on before it
+ * answers (the client starts the container once it has the answer); the start connects to it
+ * and hands the monitor its end (tug_start_opts's attach_fd), or -1 when none waits. */
+int tug_api_attach_listen(tug_store *s, const struct tug_container *c);
+void tug_api_attach_unlisten(tug_store *s, const struct tug_container *c, int listener);
+int tug_api_attach_waiting(tug_store *s, const struct tug_container *c);
 /* Builds (build.c): POST /build reads its context tar as it comes (x->body). */
 int tug_api_build(const tug_api_call *c);
 int tug_api_build_prune(const tug_api_call *c);
