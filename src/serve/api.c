@@ -568,6 +568,7 @@ typedef struct api_route {
     const char *method, *path;
     api_fn fn;
     int (*call)(const tug_api_call *a); /* instead of fn: an endpoint that takes a body */
+    bool stream; /* the endpoint reads its body as it comes (x->body), of any size */
 } api_route;
 
 static const api_route routes[] = {
@@ -603,6 +604,9 @@ static const api_route routes[] = {
     {"POST", "/exec/*/start", NULL, tug_api_exec_start},
     {"POST", "/exec/*/resize", NULL, tug_api_exec_resize},
     {"GET", "/exec/*/json", NULL, tug_api_exec_inspect},
+    /* build (build.c) */
+    {"POST", "/build", NULL, tug_api_build, true},
+    {"POST", "/build/prune", NULL, tug_api_build_prune},
 };
 
 /* Does path match pattern? *ret_arg gets what '*' stood for (malloc'd). */
@@ -654,23 +658,48 @@ static int strip_version(const char **path, tug_http_out *o)
     return 0;
 }
 
+/* The route of a method and an unversioned path, or NULL; *ret_arg gets what its '*' stood
+ * for (malloc'd). */
+static const api_route *find_route(const char *method, const char *path, char **ret_arg)
+{
+    for (size_t i = 0; i < TUG_ARRAY_SIZE(routes); i++) {
+        char *arg = NULL;
+        if (!route_match(routes[i].path, path, &arg))
+            continue;
+        if (strcmp(routes[i].method, method) == 0) {
+            *ret_arg = arg;
+            return &routes[i];
+        }
+        free(arg);
+    }
+    return NULL;
+}
+
+bool tug_api_streams_body(const tug_http_req *req)
+{
+    const char *path = req->path;
+    size_t n = strcspn(path + 1, "/");
+    /* a /vX.Y prefix (strip_version answers a bad one when the request is handled) */
+    if (path[1] == 'v' && path[2] >= '0' && path[2] <= '9' && path[1 + n] == '/')
+        path += 1 + n;
+    char *arg = NULL;
+    const api_route *r = find_route(req->method, path, &arg);
+    free(arg);
+    return r && r->stream;
+}
+
 int tug_api_handle(tug_api_ctx *x, tug_http_req *req, const char *body, size_t body_len,
                    tug_http_out *o)
 {
     const char *path = req->path;
     if (strip_version(&path, o) < 0)
         return 0;
-    for (size_t i = 0; i < TUG_ARRAY_SIZE(routes); i++) {
-        char *arg = NULL;
-        if (!route_match(routes[i].path, path, &arg))
-            continue;
-        if (strcmp(routes[i].method, req->method) != 0) {
-            free(arg);
-            continue;
-        }
+    char *arg = NULL;
+    const api_route *rt = find_route(req->method, path, &arg);
+    if (rt) {
         tug_api_call call = {.x = x, .req = req, .arg = arg, .body = body,
                              .body_len = body_len, .o = o};
-        int r = routes[i].call ? routes[i].call(&call) : routes[i].fn(x, req, arg, o);
+        int r = rt->call ? rt->call(&call) : rt->fn(x, req, arg, o);
         free(arg);
         return r;
     }

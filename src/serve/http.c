@@ -4,6 +4,8 @@
 #include "http.h"
 
 #include <errno.h>
+#include <limits.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -418,4 +420,131 @@ int tug_http_hijack(tug_http_out *o, bool upgrade, const char *content_type)
 int tug_http_raw(tug_http_out *o, const void *data, size_t len)
 {
     return write_all(o->fd, data, len);
+}
+
+/* ---- request bodies as they come ---- */
+
+enum { BODY_SIZE, BODY_DATA, BODY_DATA_END, BODY_TRAILER, BODY_DONE };
+
+void tug_http_body_init(tug_http_body *b, const tug_http_req *req, int fd, const char *pre,
+                        size_t pre_len, int timeout_ms)
+{
+    b->fd = fd;
+    b->chunked = req->chunked;
+    b->left = req->chunked || req->content_length < 0 ? 0 : req->content_length;
+    b->state = req->chunked ? BODY_SIZE : b->left > 0 ? BODY_DATA : BODY_DONE;
+    b->timeout_ms = timeout_ms;
+    b->why = NULL;
+    /* a length-framed body ends at its length: what follows is the next request's */
+    if (!req->chunked && (long long)pre_len > b->left)
+        pre_len = (size_t)b->left;
+    b->cur = pre;
+    b->avail = pre_len;
+}
+
+/* More bytes into b->buf when what was read is used up: 0, or -1 at the connection's end. */
+static int body_fill(tug_http_body *b)
+{
+    if (b->avail > 0)
+        return 0;
+    if (b->fd < 0) {
+        b->why = "the request body ended early";
+        return -1;
+    }
+    struct pollfd p = {.fd = b->fd, .events = POLLIN};
+    int r;
+    while ((r = poll(&p, 1, b->timeout_ms)) < 0 && errno == EINTR)
+        ;
+    ssize_t n = -1;
+    if (r > 0)
+        while ((n = read(b->fd, b->buf, sizeof(b->buf))) < 0 && errno == EINTR)
+            ;
+    if (n <= 0) {
+        b->why = r == 0 ? "the client sent nothing more of the request body" :
+                          "the request body ended early";
+        return -1;
+    }
+    b->cur = b->buf;
+    b->avail = (size_t)n;
+    return 0;
+}
+
+/* One line of the chunked framing (a size line or a trailer) into line, without its CRLF. */
+static int body_line(tug_http_body *b, char *line, size_t size)
+{
+    size_t n = 0;
+    for (;;) {
+        if (body_fill(b) < 0)
+            return -1;
+        char c = *b->cur++;
+        b->avail--;
+        if (c == '\n')
+            break;
+        if (n + 1 >= size) {
+            b->why = "malformed chunked request body: a line too long";
+            return -1;
+        }
+        line[n++] = c;
+    }
+    if (n > 0 && line[n - 1] == '\r')
+        n--;
+    line[n] = '\0';
+    return 0;
+}
+
+/* The chunked framing up to the next data (or the end): state BODY_DATA or BODY_DONE. */
+static int body_frame(tug_http_body *b)
+{
+    char line[4096];
+    while (b->state != BODY_DATA && b->state != BODY_DONE) {
+        if (body_line(b, line, sizeof(line)) < 0)
+            return -1;
+        if (b->state == BODY_DATA_END) {
+            if (line[0] != '\0') {
+                b->why = "malformed chunked request body: no CRLF after a chunk";
+                return -1;
+            }
+            b->state = BODY_SIZE;
+        } else if (b->state == BODY_TRAILER) {
+            if (line[0] == '\0')
+                b->state = BODY_DONE;
+        } else {
+            long long size = 0;
+            size_t i = 0;
+            for (; hexval(line[i]) >= 0; i++) {
+                if (size > (LLONG_MAX >> 4)) {
+                    b->why = "malformed chunked request body: a chunk too large";
+                    return -1;
+                }
+                size = size * 16 + hexval(line[i]);
+            }
+            if (i == 0 || (line[i] != '\0' && line[i] != ';' && line[i] != ' ' && line[i] != '\t')) {
+                b->why = "malformed chunked request body: a bad chunk size";
+                return -1;
+            }
+            b->left = size;
+            b->state = size > 0 ? BODY_DATA : BODY_TRAILER;
+        }
+    }
+    return 0;
+}
+
+long tug_http_body_read(tug_http_body *b, void *out, size_t n)
+{
+    if (b->chunked && body_frame(b) < 0)
+        return -1;
+    if (b->state == BODY_DONE || n == 0)
+        return 0;
+    if (body_fill(b) < 0)
+        return -1;
+    size_t take = b->avail < n ? b->avail : n;
+    if ((long long)take > b->left)
+        take = (size_t)b->left;
+    memcpy(out, b->cur, take);
+    b->cur += take;
+    b->avail -= take;
+    b->left -= (long long)take;
+    if (b->left == 0)
+        b->state = b->chunked ? BODY_DATA_END : BODY_DONE;
+    return (long)take;
 }

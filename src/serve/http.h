@@ -43,6 +43,29 @@ char *tug_http_unescape(const char *s, size_t n, bool form);
 /* The reason phrase of a status code. */
 const char *tug_http_reason(int status);
 
+/* A request body read as it comes, for an endpoint that takes a large or chunked one (POST
+ * /build's context): what came with the head first, then the connection; Content-Length or
+ * chunked (chunk extensions and trailers are skipped, a size line is bounded). */
+typedef struct tug_http_body {
+    int fd;                /* -1: only the bytes given (the fuzz target) */
+    const char *cur;       /* bytes read and not yet used */
+    size_t avail;
+    bool chunked;
+    int state;             /* chunked: where in the framing the next byte is */
+    long long left;        /* of the length, or of the chunk at hand */
+    int timeout_ms;        /* for each read of the connection */
+    const char *why;       /* what went wrong, after -1 */
+    char buf[16384];
+} tug_http_body;
+
+/* Start reading req's body: pre[0..pre_len) came after the head (the body's first bytes, or
+ * more); the rest is read from fd. */
+void tug_http_body_init(tug_http_body *b, const tug_http_req *req, int fd, const char *pre,
+                        size_t pre_len, int timeout_ms);
+/* Up to n bytes of the body: their count, 0 at its end, -1 (b->why says why) when the
+ * connection ended or idled before it, or the chunking is malformed. */
+long tug_http_body_read(tug_http_body *b, void *out, size_t n);
+
 /* Writing answers on a connection. Headers every answer carries (the Engine API's Api-Version,
  * Ostype...) come from the extra string, "Name: value\r\n" lines. Each returns 0, or -1 when
  * the peer has gone. */

@@ -17,6 +17,9 @@ typedef struct tug_serve_opts {
     const char *host;      /* "unix:///run/tug/tug.sock" */
     int idle_seconds;      /* exit after this long with no connection; 0: never */
     bool quiet;            /* no "listening on" line */
+    /* --tlsverify: TLS on tcp://, a client certificate signed by tls_ca required (then any
+     * address may be served); NULL: plain, on loopback only */
+    const char *tls_ca, *tls_cert, *tls_key;
 } tug_serve_opts;
 
 /* Listen on opts->host and answer until SIGTERM/SIGINT or the idle time runs out. Returns 0,
@@ -27,12 +30,17 @@ int tug_serve(const tug_serve_opts *opts, tug_error **err);
 typedef struct tug_api_ctx {
     const char *root;
     tug_store *store;
+    /* the request's body as it comes, for a route that streams it (tug_api_streams_body):
+     * read it with tug_http_body_read; NULL for the others, whose body is read before */
+    tug_http_body *body;
 } tug_api_ctx;
 
 /* Answer one parsed request (its body, if any, in body[0..body_len)). Returns 0, or -1 when
  * the peer has gone. */
 int tug_api_handle(tug_api_ctx *x, tug_http_req *req, const char *body, size_t body_len,
                    tug_http_out *o);
+/* Does the request go to a route that reads its body as it comes (any size, chunked)? */
+bool tug_api_streams_body(const tug_http_req *req);
 
 /* Shared by the endpoints (api.c): a library error answered with its status (err is freed);
  * the store, opened on first use (-1 after answering 500); a boolean query parameter as
@@ -92,3 +100,6 @@ int tug_api_attach_relay(const tug_api_call *a, tug_store *s, struct tug_contain
 int tug_api_attach_listen(tug_store *s, const struct tug_container *c);
 void tug_api_attach_unlisten(tug_store *s, const struct tug_container *c, int listener);
 int tug_api_attach_waiting(tug_store *s, const struct tug_container *c);
+/* Builds (build.c): POST /build reads its context tar as it comes (x->body). */
+int tug_api_build(const tug_api_call *c);
+int tug_api_build_prune(const tug_api_call *c);

@@ -25,6 +25,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         (void)tug_http_header_get(&req, "Host");
         free(tug_http_query_get(&req, "filters"));
         free(tug_http_query_get(&req, "all"));
+        /* the rest as a body (POST /build's reader), from the bytes given alone */
+        tug_http_body b;
+        char out[512];
+        tug_http_body_init(&b, &req, -1, buf + r, size - (size_t)r, 0);
+        long n, total = 0;
+        while ((n = tug_http_body_read(&b, out, sizeof(out))) > 0)
+            total += n;
+        fuzz_check(total <= (long)size - r, "a body of %ld bytes from %zu", total, size - (size_t)r);
+        fuzz_check(n == 0 || (b.why && b.why[0]), "a body refused without a reason");
         tug_http_req_clear(&req);
     }
     return 0;
