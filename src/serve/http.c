@@ -3,7 +3,9 @@
  * length and chunking) and never reads past len. */
 #include "http.h"
 
+#include <ctype.h>
 #include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -418,4 +420,122 @@ int tug_http_hijack(tug_http_out *o, bool upgrade, const char *content_type)
 int tug_http_raw(tug_http_out *o, const void *data, size_t len)
 {
     return write_all(o->fd, data, len);
+}
+
+/* ---- request bodies read as they come ---- */
+
+void tug_http_body_init(tug_http_body *b, int fd, const tug_http_req *req, char *buf, size_t len,
+                        size_t cap, size_t pos, int timeout_ms)
+{
+    *b = (tug_http_body){.fd = fd, .buf = buf, .len = len, .cap = cap, .pos = pos,
+                         .chunked = req->chunked, .timeout_ms = timeout_ms};
+    b->left = req->chunked ? 0 : (req->content_length > 0 ? req->content_length : 0);
+    b->state = req->chunked ? 0 : 1;
+    b->done = !req->chunked && b->left == 0;
+}
+
+/* Read more of the connection into the buffer; 0 when nothing more comes (closed, timed out). */
+static int body_fill(tug_http_body *b)
+{
+    if (b->pos > 0 && b->pos == b->len)
+        b->pos = b->len = 0;
+    if (b->len == b->cap) {
+        if (b->pos > 0) {
+            memmove(b->buf, b->buf + b->pos, b->len - b->pos);
+            b->len -= b->pos;
+            b->pos = 0;
+        } else {
+            size_t ncap = b->cap ? b->cap * 2 : 65536;
+            char *nb = realloc(b->buf, ncap);
+            if (nb == NULL)
+                return 0;
+            b->buf = nb;
+            b->cap = ncap;
+        }
+    }
+    struct pollfd p = {.fd = b->fd, .events = POLLIN};
+    int r;
+    while ((r = poll(&p, 1, b->timeout_ms)) < 0 && errno == EINTR)
+        ;
+    if (r <= 0)
+        return 0;
+    ssize_t n;
+    while ((n = read(b->fd, b->buf + b->len, b->cap - b->len)) < 0 && errno == EINTR)
+        ;
+    if (n <= 0)
+        return 0;
+    b->len += (size_t)n;
+    return 1;
+}
+
+/* The next line of a chunked body's framing (its CRLF or LF dropped) into line; 0 when the
+ * connection ended first, -1 for a line over the size. */
+static int body_line(tug_http_body *b, char *line, size_t size)
+{
+    for (;;) {
+        char *nl = memchr(b->buf + b->pos, '\n', b->len - b->pos);
+        if (nl) {
+            size_t n = (size_t)(nl - (b->buf + b->pos));
+            if (n > 0 && nl[-1] == '\r')
+                n--;
+            if (n >= size)
+                return -1;
+            memcpy(line, b->buf + b->pos, n);
+            line[n] = '\0';
+            b->pos = (size_t)(nl - b->buf) + 1;
+            return 1;
+        }
+        if (b->len - b->pos >= size)
+            return -1;
+        if (!body_fill(b))
+            return 0;
+    }
+}
+
+ssize_t tug_http_body_read(tug_http_body *b, void *dst, size_t n, const char **why)
+{
+    char line[1024];
+    while (!b->done) {
+        if (b->state == 1 && b->left > 0) { /* data of the body or of a chunk */
+            if (b->pos == b->len && !body_fill(b)) {
+                *why = "the request body ended early";
+                return -1;
+            }
+            size_t avail = b->len - b->pos;
+            if ((long long)avail > b->left)
+                avail = (size_t)b->left;
+            if (avail > n)
+                avail = n;
+            memcpy(dst, b->buf + b->pos, avail);
+            b->pos += avail;
+            b->left -= (long long)avail;
+            if (b->left == 0)
+                b->state = b->chunked ? 2 : 1, b->done = !b->chunked;
+            return (ssize_t)avail;
+        }
+        int r = body_line(b, line, sizeof(line));
+        if (r <= 0) {
+            *why = r < 0 ? "malformed chunked request body" : "the request body ended early";
+            return -1;
+        }
+        if (b->state == 2) { /* the CRLF after a chunk's data */
+            if (line[0] != '\0') {
+                *why = "malformed chunked request body: no CRLF after a chunk";
+                return -1;
+            }
+            b->state = 0;
+        } else if (b->state == 0) { /* a chunk's size, maybe with extensions */
+            char *end;
+            errno = 0;
+            long long sz = isxdigit((unsigned char)line[0]) ? strtoll(line, &end, 16) : -1;
+            if (sz < 0 || errno || (*end && *end != ';' && *end != ' ' && *end != '\t')) {
+                *why = "malformed chunked request body: bad chunk size";
+                return -1;
+            }
+            b->left = sz;
+            b->state = sz == 0 ? 3 : 1;
+        } else if (line[0] == '\0') /* state 3: trailers until a blank line */
+            b->done = true;
+    }
+    return 0;
 }

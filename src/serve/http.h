@@ -4,6 +4,7 @@
 #include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/types.h>
 
 /* A request head larger than this is refused (431) before it is parsed. */
 #define TUG_HTTP_MAX_HEAD (64 * 1024)
@@ -68,3 +69,23 @@ int tug_http_chunked_end(tug_http_out *o);
  * as they are (tug_http_raw), and the connection ends with them. */
 int tug_http_hijack(tug_http_out *o, bool upgrade, const char *content_type);
 int tug_http_raw(tug_http_out *o, const void *data, size_t len);
+
+/* A request body read as it comes (POST /images/load's tar can be any size, and docker's
+ * client sends it chunked): the connection's buffer, with the head's bytes before pos, is
+ * handed to the reader and taken back after it (buf, len, cap; the body ends at pos once done). */
+typedef struct tug_http_body {
+    int fd;
+    char *buf;
+    size_t len, cap, pos;
+    bool chunked;
+    int state;          /* chunked: 0 size line, 1 data, 2 CRLF after data, 3 trailers */
+    long long left;     /* bytes left of the body (length) or of the chunk */
+    bool done;          /* the whole body was read */
+    int timeout_ms;     /* for each read from the connection */
+} tug_http_body;
+
+void tug_http_body_init(tug_http_body *b, int fd, const tug_http_req *req, char *buf, size_t len,
+                        size_t cap, size_t pos, int timeout_ms);
+/* Up to n bytes of the body into dst: how many, 0 at its end, -1 for a malformed or broken
+ * body (*why says which). */
+ssize_t tug_http_body_read(tug_http_body *b, void *dst, size_t n, const char **why);

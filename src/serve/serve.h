@@ -3,6 +3,7 @@
 #include <stdbool.h>
 
 #include "http.h"
+#include "registry/registry.h"
 #include "store/store.h"
 #include "util/error.h"
 
@@ -17,6 +18,8 @@ typedef struct tug_serve_opts {
     const char *host;      /* "unix:///run/tug/tug.sock" */
     int idle_seconds;      /* exit after this long with no connection; 0: never */
     bool quiet;            /* no "listening on" line */
+    const tug_registry_opts *registry; /* pulls and pushes: the CLI's insecure registries and
+                                          stored logins; NULL: the defaults */
 } tug_serve_opts;
 
 /* Listen on opts->host and answer until SIGTERM/SIGINT or the idle time runs out. Returns 0,
@@ -26,7 +29,9 @@ int tug_serve(const tug_serve_opts *opts, tug_error **err);
 /* One connection's state for the endpoints: the store, opened on first use. */
 typedef struct tug_api_ctx {
     const char *root;
+    const tug_registry_opts *registry; /* tug_serve_opts' */
     tug_store *store;
+    tug_http_body *body; /* a request body to read as it comes (chunked or large), or NULL */
 } tug_api_ctx;
 
 /* Answer one parsed request (its body, if any, in body[0..body_len)). Returns 0, or -1 when
@@ -62,3 +67,14 @@ int tug_api_container_delete(const tug_api_call *c);
 int tug_api_container_rename(const tug_api_call *c);
 int tug_api_container_logs(const tug_api_call *c);
 int tug_api_container_attach(const tug_api_call *c);
+
+/* The image endpoints (images.c): pull, tag, remove, push, save, load, prune, search. */
+int tug_api_image_create(const tug_api_call *c);
+int tug_api_image_load(const tug_api_call *c);
+int tug_api_images_prune(const tug_api_call *c);
+int tug_api_images_search(const tug_api_call *c);
+int tug_api_images_get(const tug_api_call *c);
+int tug_api_image_get(const tug_api_call *c);
+int tug_api_image_tag(const tug_api_call *c);
+int tug_api_image_push(const tug_api_call *c);
+int tug_api_image_delete(const tug_api_call *c);

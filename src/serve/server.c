@@ -19,7 +19,8 @@
 #include "serve.h"
 #include "util/cleanup.h"
 
-/* A body larger than this is refused (413): the endpoints served so far take none. */
+/* A body up to this size is read whole before the endpoint is called; a larger one (or a
+ * chunked one) only by an endpoint that reads it as it comes. */
 #define MAX_BODY (1024 * 1024)
 /* Connections answered at once; more wait in the listen queue until one ends. */
 #define MAX_CONNECTIONS 256
@@ -83,7 +84,7 @@ static void linger_close(int fd)
 /* Answer the requests of one connection until it closes, asks to or idles out. */
 static void serve_connection(int fd, const tug_serve_opts *opts)
 {
-    tug_api_ctx x = {.root = opts->root};
+    tug_api_ctx x = {.root = opts->root, .registry = opts->registry};
     cleanup_free char *buf = NULL;
     size_t len = 0, cap = 0;
     int timeout_ms = 1000 * (opts->idle_seconds > 0 && opts->idle_seconds < KEEPALIVE_SECONDS
@@ -110,33 +111,44 @@ static void serve_connection(int fd, const tug_serve_opts *opts)
             break;
         }
         o.head_only = strcmp(req.method, "HEAD") == 0;
-        if (req.chunked) {
-            tug_http_send_error(&o, 501, "chunked request bodies are not served yet");
-            tug_http_req_clear(&req);
-            linger_close(fd);
-            break;
-        }
         long long body = req.content_length > 0 ? req.content_length : 0;
-        if (body > MAX_BODY) {
-            tug_http_send_error(&o, 413, "request body too large");
-            tug_http_req_clear(&req);
-            linger_close(fd);
-            break;
-        }
+        /* a chunked or large body is read as it comes by the endpoints that take one (the
+         * others refuse it: tug_api_handle) */
+        bool streamed = req.chunked || body > MAX_BODY;
         bool gone = false;
-        while (len < (size_t)head + (size_t)body && !gone)
+        while (!streamed && len < (size_t)head + (size_t)body && !gone)
             gone = read_more(fd, &buf, &len, &cap, timeout_ms) <= 0;
         if (gone) {
             tug_http_req_clear(&req);
             break;
         }
         o.close = !req.keep_alive;
-        int r = tug_api_handle(&x, &req, buf + head, (size_t)body, &o);
+        tug_http_body stream;
+        size_t used = (size_t)head + (size_t)body;
+        if (streamed) {
+            tug_http_body_init(&stream, fd, &req, buf, len, cap, (size_t)head, timeout_ms);
+            buf = NULL;
+            x.body = &stream;
+        }
+        int r = tug_api_handle(&x, &req, streamed ? NULL : buf + head, streamed ? 0 : (size_t)body,
+                               &o);
+        if (streamed) {
+            x.body = NULL;
+            buf = stream.buf;
+            len = stream.len;
+            cap = stream.cap;
+            used = stream.pos;
+            if (!stream.done) { /* where the next request starts is not known */
+                tug_http_req_clear(&req);
+                if (r == 0)
+                    linger_close(fd);
+                break;
+            }
+        }
         bool again = r == 0 && req.keep_alive;
         tug_http_req_clear(&req);
         if (!again)
             break;
-        size_t used = (size_t)head + (size_t)body;
         memmove(buf, buf + used, len - used);
         len -= used;
     }

@@ -1,0 +1,190 @@
+/* Image removal with docker's rules and words (moved here from tug rmi, so tug serve's
+ * DELETE /images/{name} removes the same way). */
+#include "imagerm.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../image/reference.h"
+#include "../runtime/container.h"
+#include "../util/cleanup.h"
+#include "../util/digest.h"
+
+/* Familiar "name:tag" of a full "domain/path:tag". */
+static char *familiar_tag(const char *full)
+{
+    const char *colon = strrchr(full, ':');
+    const char *slash = strrchr(full, '/');
+    if (colon == NULL || (slash && colon < slash))
+        return tug_familiar_name(full);
+    cleanup_free char *name = strndup(full, (size_t)(colon - full));
+    cleanup_free char *fam = name ? tug_familiar_name(name) : NULL;
+    char *out = NULL;
+    if (fam == NULL || asprintf(&out, "%s%s", fam, colon) < 0)
+        return NULL;
+    return out;
+}
+
+/* Familiar "name@digest" of a full "domain/path@digest". */
+static char *familiar_digest_ref(const char *full)
+{
+    const char *at = strchr(full, '@');
+    if (at == NULL)
+        return tug_familiar_name(full);
+    cleanup_free char *name = strndup(full, (size_t)(at - full));
+    cleanup_free char *fam = name ? tug_familiar_name(name) : NULL;
+    char *out = NULL;
+    if (fam == NULL || asprintf(&out, "%s%s", fam, at) < 0)
+        return NULL;
+    return out;
+}
+
+static void said(tug_image_removed_fn fn, void *ud, bool deleted, const char *what,
+                 char *(*familiar)(const char *))
+{
+    if (fn == NULL)
+        return;
+    cleanup_free char *fam = familiar ? familiar(what) : NULL;
+    fn(ud, deleted, fam ? fam : what);
+}
+
+int tug_image_delete(tug_store *s, const tug_image *img, bool *ret_deleted,
+                     tug_image_removed_fn fn, void *userdata, tug_error **err)
+{
+    cleanup_strv char **users = NULL;
+    *ret_deleted = false;
+    if (tug_store_image_users(s, img->id, &users, err) < 0)
+        return -1;
+    if (tug_store_begin(s, err) < 0)
+        return -1;
+    for (size_t i = 0; i < img->n_tags; i++) {
+        if (tug_store_remove_tag(s, img->tags[i], err) < 0)
+            goto fail;
+        said(fn, userdata, false, img->tags[i], familiar_tag);
+    }
+    if (users && users[0]) {
+        /* with force the references go and the image stays for its containers, as in docker */
+        return tug_store_commit(s, err);
+    }
+    for (size_t i = 0; i < img->n_digests; i++)
+        said(fn, userdata, false, img->digests[i], familiar_digest_ref);
+    if (tug_store_remove_image(s, img->id, err) < 0)
+        goto fail;
+    if (tug_store_commit(s, err) < 0)
+        return -1;
+    said(fn, userdata, true, img->id, NULL);
+    *ret_deleted = true;
+    return 0;
+fail:
+    tug_store_rollback(s);
+    return -1;
+}
+
+static bool same_repository(const tug_image *img)
+{
+    for (size_t i = 1; i < img->n_tags; i++) {
+        const char *a = img->tags[0], *b = img->tags[i];
+        size_t la = (size_t)(strrchr(a, ':') - a), lb = (size_t)(strrchr(b, ':') - b);
+        if (la != lb || strncmp(a, b, la) != 0)
+            return false;
+    }
+    return true;
+}
+
+/* The short ID of a running container among users (container names), or false. */
+static bool running_user(tug_store *s, char **users, char ret_short[13])
+{
+    for (size_t i = 0; users && users[i]; i++) {
+        cleanup_container tug_container *c = NULL;
+        tug_error *e = NULL;
+        if (tug_container_find(s, users[i], &c, &e) < 0 || tug_container_refresh(s, c, &e) < 0) {
+            tug_error_free(e);
+            continue;
+        }
+        if (tug_container_alive(c)) {
+            snprintf(ret_short, 13, "%.12s", c->id);
+            return true;
+        }
+    }
+    return false;
+}
+
+static int untag(tug_store *s, const char *tag, tug_image_removed_fn fn, void *ud,
+                 tug_error **err)
+{
+    if (tug_store_remove_tag(s, tag, err) < 0)
+        return -1;
+    said(fn, ud, false, tag, familiar_tag);
+    return 0;
+}
+
+int tug_image_remove(tug_store *s, const char *arg, bool force, tug_image_removed_fn fn,
+                     void *userdata, tug_error **err)
+{
+    cleanup_image tug_image *img = NULL;
+    if (tug_store_find_image(s, arg, &img, err) < 0)
+        return (*err)->kind == TUG_ERR_USER ? -2 : -1;
+    char shortid[13];
+    snprintf(shortid, sizeof(shortid), "%.12s", tug_digest_hex(img->id));
+    /* Was the image named by one of its tags? Then that tag is what goes. */
+    const char *by_tag = NULL;
+    cleanup_reference tug_reference *ref = NULL;
+    tug_error *perr = NULL;
+    cleanup_free char *full = NULL;
+    if (tug_reference_parse(arg, &ref, &perr) == 0 && ref->digest == NULL) {
+        full = tug_reference_string(ref);
+        for (size_t i = 0; full && i < img->n_tags; i++)
+            if (strcmp(img->tags[i], full) == 0)
+                by_tag = img->tags[i];
+    }
+    tug_error_free(perr);
+    cleanup_strv char **users = NULL;
+    if (tug_store_image_users(s, img->id, &users, err) < 0)
+        return -1;
+    bool in_use = users && users[0];
+    if (by_tag && img->n_tags > 1)
+        return untag(s, by_tag, fn, userdata, err);
+    char running[13];
+    if (in_use && force && running_user(s, users, running)) {
+        /* force does not take an image from under a running container: by its ID that is a
+         * conflict; by its last tag, the tag goes and the image stays, as docker does */
+        if (!by_tag)
+            return tug_error_conflict(err,
+                                      "conflict: unable to delete %s (cannot be forced) - image "
+                                      "is being used by running container %s",
+                                      shortid, running);
+        return untag(s, by_tag, fn, userdata, err);
+    }
+    if (in_use && !force) {
+        if (by_tag)
+            return tug_error_conflict(err,
+                                      "conflict: unable to remove repository reference \"%s\" "
+                                      "(must force) - container %s is using its referenced image "
+                                      "%s; remove the container first or use -f",
+                                      arg, users[0], shortid);
+        return tug_error_conflict(err,
+                                  "conflict: unable to delete %s (must be forced) - image is "
+                                  "being used by container %s; remove the container first or "
+                                  "use -f",
+                                  shortid, users[0]);
+    }
+    if (!by_tag && !force && img->n_tags > 1 && !same_repository(img))
+        return tug_error_conflict(err,
+                                  "conflict: unable to delete %s (must be forced) - image is "
+                                  "referenced in multiple repositories; remove it by name or use "
+                                  "-f",
+                                  shortid);
+    bool deleted = false;
+    if (tug_image_delete(s, img, &deleted, fn, userdata, err) < 0)
+        return -1;
+    if (deleted) {
+        cleanup_strv char **layers = NULL;
+        s->gc_detach = true; /* the space is given back after the call returns */
+        if (tug_store_gc(s, &layers, err) < 0)
+            return -1;
+        for (char **l = layers; fn && l && *l; l++)
+            fn(userdata, true, *l);
+    }
+    return 0;
+}
