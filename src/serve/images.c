@@ -252,6 +252,39 @@ static void pull_on_progress(void *ud, const char *digest, const char *status, l
     js_layer(&p->js, digest, status, done, total);
 }
 
+/* A pull's failure: an error answer before the stream began, else its last message. */
+static int pull_failed(pull_state *p, tug_error *err)
+{
+    int r;
+    if (!p->js.begun)
+        r = tug_http_send_error(p->js.o, registry_status(err), err->msg);
+    else {
+        js_error(&p->js, err->msg);
+        r = js_end(&p->js);
+    }
+    tug_error_free(err);
+    return r;
+}
+
+/* Pull one reference into the stream, up to its Digest line. */
+static int pull_one(tug_store *s, const tug_reference *ref, tug_pull_opts *popts, pull_state *p,
+                    bool *ret_downloaded, tug_error **err)
+{
+    p->ref = ref;
+    p->header_sent = false;
+    tug_pull_result res = {0};
+    int r = tug_pull(s, ref, popts, pull_on_layers, &res, err);
+    if (r == 0) {
+        pull_header(p);
+        cleanup_free char *line = NULL;
+        if (asprintf(&line, "Digest: %s", res.digest) >= 0)
+            js_status(&p->js, line);
+        *ret_downloaded |= !res.up_to_date;
+    }
+    tug_pull_result_clear(&res);
+    return r;
+}
+
 int tug_api_image_create(const tug_api_call *c)
 {
     cleanup_free char *src = tug_http_query_get(c->req, "fromSrc");
@@ -286,31 +319,44 @@ int tug_api_image_create(const tug_api_call *c)
         .progress = pull_on_progress,
         .userdata = &p,
     };
-    tug_pull_result res = {0};
-    if (tug_pull(s, ref, &popts, pull_on_layers, &res, &err) < 0) {
-        tug_pull_result_clear(&res);
-        if (!p.js.begun) {
-            int status = registry_status(err);
-            int r = tug_http_send_error(c->o, status, err->msg);
-            tug_error_free(err);
-            return r;
-        }
-        js_error(&p.js, err->msg);
-        tug_error_free(err);
-        return js_end(&p.js);
-    }
-    pull_header(&p);
     cleanup_free char *full = tug_reference_name(ref);
     cleanup_free char *fam = full ? tug_familiar_name(full) : NULL;
+    cleanup_free char *shown = NULL;
+    bool downloaded = false;
+    if (ref->tag_defaulted && (tag == NULL || *tag == '\0')) {
+        /* no tag: every tag of the repository, as docker pull -a asks */
+        tug_registry *reg = NULL;
+        cleanup_strv char **tags = NULL;
+        if (tug_registry_open(ref->domain, ref->path, &ropts, &reg, &err) < 0 ||
+            tug_registry_list_tags(reg, &tags, &err) < 0) {
+            tug_registry_free(reg);
+            return pull_failed(&p, err);
+        }
+        tug_registry_free(reg);
+        for (size_t i = 0; tags[i]; i++) {
+            cleanup_free char *one = NULL;
+            cleanup_reference tug_reference *tref = NULL;
+            if (asprintf(&one, "%s:%s", full, tags[i]) < 0) {
+                tug_error_set(&err, ENOMEM, "pull");
+                return pull_failed(&p, err);
+            }
+            if (tug_reference_parse(one, &tref, &err) < 0 ||
+                pull_one(s, tref, &popts, &p, &downloaded, &err) < 0)
+                return pull_failed(&p, err);
+        }
+        shown = fam ? strdup(fam) : NULL;
+    } else {
+        if (pull_one(s, ref, &popts, &p, &downloaded, &err) < 0)
+            return pull_failed(&p, err);
+        if (asprintf(&shown, "%s%s%s", fam ? fam : "", ref->tag ? ":" : "@",
+                     ref->tag ? ref->tag : ref->digest) < 0)
+            shown = NULL;
+    }
     cleanup_free char *line = NULL;
-    if (asprintf(&line, "Digest: %s", res.digest) >= 0)
+    if (asprintf(&line, "Status: %s for %s",
+                 downloaded ? "Downloaded newer image" : "Image is up to date",
+                 shown ? shown : "") >= 0)
         js_status(&p.js, line);
-    free(steal_pointer(&line));
-    if (asprintf(&line, "Status: %s for %s%s%s",
-                 res.up_to_date ? "Image is up to date" : "Downloaded newer image",
-                 fam ? fam : "", ref->tag ? ":" : "@", ref->tag ? ref->tag : ref->digest) >= 0)
-        js_status(&p.js, line);
-    tug_pull_result_clear(&res);
     return js_end(&p.js);
 }
 

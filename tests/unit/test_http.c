@@ -144,11 +144,77 @@ static void test_writers(void **state)
     close(p[1]);
 }
 
+/* A request body read as it comes: chunks (with extensions and trailers) across reads, the
+ * bytes after it left for the next request; a body with a length; malformed and cut short. */
+static char *read_body(const char *head_and_body, const char *more, tug_http_body *b,
+                       const char **why, ssize_t *last)
+{
+    static char out[256];
+    int p[2];
+    assert_int_equal(pipe(p), 0);
+    if (more)
+        assert_int_equal(write(p[1], more, strlen(more)), (ssize_t)strlen(more));
+    close(p[1]);
+    tug_http_req req;
+    const char *pwhy;
+    long head = tug_http_parse(head_and_body, strlen(head_and_body), &req, &pwhy);
+    assert_true(head > 0);
+    size_t len = strlen(head_and_body);
+    char *buf = malloc(len + 1);
+    memcpy(buf, head_and_body, len);
+    tug_http_body_init(b, p[0], &req, buf, len, len, (size_t)head, 1000);
+    tug_http_req_clear(&req);
+    size_t n = 0;
+    ssize_t r;
+    *why = NULL;
+    while ((r = tug_http_body_read(b, out + n, 3, why)) > 0) /* small reads on purpose */
+        n += (size_t)r;
+    out[n] = '\0';
+    *last = r;
+    close(p[0]);
+    return out;
+}
+
+static void test_body(void **state)
+{
+    (void)state;
+    tug_http_body b;
+    const char *why;
+    ssize_t last;
+    char *got = read_body("POST /images/load HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
+                          "\r\n5;ext=1\r\nhello\r\n",
+                          "7\r\n, world\r\n0\r\nTrailer: x\r\n\r\nGET /next", &b, &why, &last);
+    assert_int_equal(last, 0);
+    assert_string_equal(got, "hello, world");
+    assert_true(b.done);
+    assert_int_equal(b.len - b.pos, 9);
+    assert_memory_equal(b.buf + b.pos, "GET /next", 9);
+    free(b.buf);
+    got = read_body("POST /x HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n0123", "456789NEXT",
+                    &b, &why, &last);
+    assert_int_equal(last, 0);
+    assert_string_equal(got, "0123456789");
+    assert_true(b.done);
+    free(b.buf);
+    read_body("POST /x HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", NULL, &b,
+              &why, &last);
+    assert_int_equal(last, -1);
+    assert_string_equal(why, "malformed chunked request body: bad chunk size");
+    free(b.buf);
+    read_body("POST /x HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n0123", NULL, &b, &why,
+              &last);
+    assert_int_equal(last, -1);
+    assert_string_equal(why, "the request body ended early");
+    assert_false(b.done);
+    free(b.buf);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {cmocka_unit_test(test_request),
                                        cmocka_unit_test(test_incomplete),
                                        cmocka_unit_test(test_refused),
-                                       cmocka_unit_test(test_writers)};
+                                       cmocka_unit_test(test_writers),
+                                       cmocka_unit_test(test_body)};
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -110,13 +110,40 @@ static bool running_user(tug_store *s, char **users, char ret_short[13])
     return false;
 }
 
-static int untag(tug_store *s, const char *tag, tug_image_removed_fn fn, void *ud,
-                 tug_error **err)
+/* Does name ("repo:tag" or "repo@digest") belong to repository repo[0..n)? */
+static bool in_repo(const char *name, const char *repo, size_t n, char sep)
 {
+    return strncmp(name, repo, n) == 0 && name[n] == sep;
+}
+
+/* Take one tag of img away; when it was the last of its repository, the image's digest
+ * references in that repository go too, as docker's do. */
+static int untag(tug_store *s, const tug_image *img, const char *tag, tug_image_removed_fn fn,
+                 void *ud, tug_error **err)
+{
+    size_t n = (size_t)(strrchr(tag, ':') - tag);
+    bool last = true;
+    for (size_t i = 0; i < img->n_tags; i++)
+        if (img->tags[i] != tag && in_repo(img->tags[i], tag, n, ':'))
+            last = false;
+    if (tug_store_begin(s, err) < 0)
+        return -1;
     if (tug_store_remove_tag(s, tag, err) < 0)
+        goto fail;
+    for (size_t i = 0; last && i < img->n_digests; i++)
+        if (in_repo(img->digests[i], tag, n, '@') &&
+            tug_store_remove_digest_ref(s, img->digests[i], err) < 0)
+            goto fail;
+    if (tug_store_commit(s, err) < 0)
         return -1;
     said(fn, ud, false, tag, familiar_tag);
+    for (size_t i = 0; last && i < img->n_digests; i++)
+        if (in_repo(img->digests[i], tag, n, '@'))
+            said(fn, ud, false, img->digests[i], familiar_digest_ref);
     return 0;
+fail:
+    tug_store_rollback(s);
+    return -1;
 }
 
 int tug_image_remove(tug_store *s, const char *arg, bool force, tug_image_removed_fn fn,
@@ -144,7 +171,7 @@ int tug_image_remove(tug_store *s, const char *arg, bool force, tug_image_remove
         return -1;
     bool in_use = users && users[0];
     if (by_tag && img->n_tags > 1)
-        return untag(s, by_tag, fn, userdata, err);
+        return untag(s, img, by_tag, fn, userdata, err);
     char running[13];
     if (in_use && force && running_user(s, users, running)) {
         /* force does not take an image from under a running container: by its ID that is a
@@ -154,7 +181,7 @@ int tug_image_remove(tug_store *s, const char *arg, bool force, tug_image_remove
                                       "conflict: unable to delete %s (cannot be forced) - image "
                                       "is being used by running container %s",
                                       shortid, running);
-        return untag(s, by_tag, fn, userdata, err);
+        return untag(s, img, by_tag, fn, userdata, err);
     }
     if (in_use && !force) {
         if (by_tag)
