@@ -699,51 +699,28 @@ static void prune_said(void *ud, bool deleted, const char *what)
     fprintf(ud, "%s: %s\n", deleted ? "deleted" : "untagged", what);
 }
 
+static bool prune_match(void *ud, const tug_image *img)
+{
+    json_t *labels = json_object_get(json_object_get(img->config, "config"), "Labels");
+    return cli_prune_match(ud, labels, img->created);
+}
+
 int cli_prune_images(tug_store *s, const cli_prune_opts *o, long long *reclaimed)
 {
     tug_error *err = NULL;
-    tug_df before, after;
-    if (tug_store_df(s, &before, &err) < 0)
-        return cli_fail(err);
-    tug_image **imgs = NULL;
-    size_t n = 0;
-    if (tug_store_list_images(s, &imgs, &n, &err) < 0)
-        return cli_fail(err);
     char *buf = NULL;
     size_t len = 0;
     FILE *out = open_memstream(&buf, &len);
-    int rc = 0;
-    for (size_t i = 0; i < n && rc == 0; i++) {
-        tug_image *img = imgs[i];
-        if (!o->all && img->n_tags > 0)
-            continue;
-        json_t *labels = json_object_get(json_object_get(img->config, "config"), "Labels");
-        if (!cli_prune_match(o, labels, img->created))
-            continue;
-        cleanup_strv char **users = NULL;
-        if (tug_store_image_users(s, img->id, &users, &err) < 0 || (users && users[0])) {
-            tug_error_freep(&err);
-            continue;
-        }
-        bool deleted = false;
-        if (tug_image_delete(s, img, &deleted, prune_said, out, &err) < 0)
-            rc = cli_fail(err);
-    }
-    tug_images_free(imgs, n);
-    cleanup_strv char **layers = NULL;
-    s->gc_detach = true;
-    if (rc == 0 && tug_store_gc(s, &layers, &err) < 0)
-        rc = cli_fail(err);
-    for (char **l = layers; l && *l; l++)
-        fprintf(out, "deleted: %s\n", *l);
+    if (out == NULL)
+        return EXIT_ENGINE;
+    long long freed = 0;
+    int r = tug_image_prune(s, o->all, prune_match, (void *)o, prune_said, out, &freed, &err);
     fclose(out);
     if (len > 0)
         printf("Deleted Images:\n%s\n", buf);
     free(buf);
-    if (tug_store_df(s, &after, &err) < 0)
-        return cli_fail(err);
-    *reclaimed += before.images_size - after.images_size;
-    return rc;
+    *reclaimed += freed;
+    return r < 0 ? cli_fail(err) : 0;
 }
 
 int cmd_image_prune(cli_ctx *ctx, int argc, char **argv)

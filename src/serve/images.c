@@ -15,6 +15,7 @@
 #include "image/image.h"
 #include "image/push.h"
 #include "image/reference.h"
+#include "registry/creds.h"
 #include "serve.h"
 #include "util/cleanup.h"
 #include "util/digest.h"
@@ -123,90 +124,16 @@ static int registry_status(const tug_error *err)
 
 /* ---- X-Registry-Auth ---- */
 
-/* base64url (or standard base64) with or without padding into a new string; NULL if bad. */
-static char *b64_decode(const char *in)
-{
-    size_t n = strlen(in);
-    char *out = malloc(n + 1);
-    if (out == NULL)
-        return NULL;
-    unsigned acc = 0;
-    int bits = 0;
-    size_t o = 0;
-    for (size_t i = 0; i < n; i++) {
-        char c = in[i];
-        int v = c >= 'A' && c <= 'Z'   ? c - 'A'
-                : c >= 'a' && c <= 'z' ? c - 'a' + 26
-                : c >= '0' && c <= '9' ? c - '0' + 52
-                : c == '+' || c == '-' ? 62
-                : c == '/' || c == '_' ? 63
-                : c == '=' ? -2 : -1;
-        if (v == -2)
-            break;
-        if (v < 0) {
-            free(out);
-            return NULL;
-        }
-        acc = (acc << 6) | (unsigned)v;
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            out[o++] = (char)((acc >> bits) & 0xff);
-        }
-    }
-    out[o] = '\0';
-    return out;
-}
-
-static char *b64_encode(const char *in)
-{
-    static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    size_t n = strlen(in);
-    char *out = malloc(4 * (n / 3 + 1) + 1), *o = out;
-    if (out == NULL)
-        return NULL;
-    for (size_t i = 0; i < n; i += 3) {
-        unsigned v = (unsigned char)in[i] << 16;
-        if (i + 1 < n)
-            v |= (unsigned char)in[i + 1] << 8;
-        if (i + 2 < n)
-            v |= (unsigned char)in[i + 2];
-        *o++ = tab[(v >> 18) & 63];
-        *o++ = tab[(v >> 12) & 63];
-        *o++ = i + 1 < n ? tab[(v >> 6) & 63] : '=';
-        *o++ = i + 2 < n ? tab[v & 63] : '=';
-    }
-    *o = '\0';
-    return out;
-}
-
-/* The credentials of X-Registry-Auth (base64url JSON: username and password, or auth) as the
- * registry client takes them (base64 "user:pass"): *ret_basic stays NULL when the header is
- * absent or empty ("{}"), and the stored logins are used. -1 after answering 400 for a header
- * that is not such a document. */
+/* X-Registry-Auth's credentials (tug_creds_registry_auth); -1 after answering 400 for a bad
+ * header. */
 static int registry_auth(const tug_api_call *c, char **ret_basic)
 {
-    *ret_basic = NULL;
-    const char *h = tug_http_header_get(c->req, "X-Registry-Auth");
-    if (h == NULL || *h == '\0')
-        return 0;
-    cleanup_free char *text = b64_decode(h);
-    json_auto_t *doc = text ? json_loads(text, 0, NULL) : NULL;
-    if (!json_is_object(doc)) {
-        tug_http_send_error(c->o, 400, "invalid X-Registry-Auth header: not base64url JSON of "
-                                       "{\"username\", \"password\", \"serveraddress\"}");
+    tug_error *err = NULL;
+    if (tug_creds_registry_auth(tug_http_header_get(c->req, "X-Registry-Auth"), ret_basic,
+                                &err) < 0) {
+        tug_api_send_err(c->o, err);
         return -1;
     }
-    const char *user = json_string_value(json_object_get(doc, "username"));
-    const char *pass = json_string_value(json_object_get(doc, "password"));
-    const char *auth = json_string_value(json_object_get(doc, "auth"));
-    if (user && *user) {
-        cleanup_free char *pair = NULL;
-        if (asprintf(&pair, "%s:%s", user, pass ? pass : "") < 0)
-            return tug_http_send_error(c->o, 500, "out of memory"), -1;
-        *ret_basic = b64_encode(pair);
-    } else if (auth && *auth)
-        *ret_basic = strdup(auth);
     return 0;
 }
 
@@ -305,10 +232,8 @@ int tug_api_image_create(const tug_api_call *c)
     if (tug_reference_parse(name ? name : from, &ref, &err) < 0)
         return tug_api_send_err(c->o, err);
     cleanup_free char *basic = NULL;
-    if (registry_auth(c, &basic) < 0)
-        return 0;
     tug_store *s;
-    if (tug_api_store(c->x, c->o, &s) < 0)
+    if (registry_auth(c, &basic) < 0 || tug_api_store(c->x, c->o, &s) < 0)
         return 0;
     tug_registry_opts ropts;
     request_registry(c, basic, &ropts);
@@ -446,10 +371,8 @@ int tug_api_image_push(const tug_api_call *c)
     if (ref->digest)
         return tug_http_send_error(c->o, 400, "cannot push a digest reference; push a tag");
     cleanup_free char *basic = NULL;
-    if (registry_auth(c, &basic) < 0)
-        return 0;
     tug_store *s;
-    if (tug_api_store(c->x, c->o, &s) < 0)
+    if (registry_auth(c, &basic) < 0 || tug_api_store(c->x, c->o, &s) < 0)
         return 0;
     cleanup_free char *name = tug_reference_name(ref);
     push_state p = {.js = {.o = c->o}};
@@ -460,19 +383,16 @@ int tug_api_image_push(const tug_api_call *c)
     /* the tag given (in the name or as tag), else every tag of the repository */
     cleanup_strv char **tags = NULL;
     bool all = ref->tag_defaulted && (tag == NULL || *tag == '\0');
+    cleanup_image tug_image *img = NULL;
+    int found;
     if (!all) {
         tags = calloc(2, sizeof(*tags));
         if (tags == NULL || asprintf(&tags[0], "%s:%s", name, tag && *tag ? tag : ref->tag) < 0)
             return js_end(&p.js);
-        cleanup_image tug_image *img = NULL;
-        if (tug_store_find_image(s, tags[0], &img, &err) < 0) {
-            tug_error_free(err);
-            free(steal_pointer(&line));
-            if (asprintf(&line, "An image does not exist locally with the tag: %s", name) >= 0)
-                js_error(&p.js, line);
-            return js_end(&p.js);
-        }
-    } else if (tug_push_repo_tags(s, name, &tags, &err) < 0) {
+        found = tug_store_find_image(s, tags[0], &img, &err);
+    } else
+        found = tug_push_repo_tags(s, name, &tags, &err);
+    if (found < 0) {
         tug_error_free(err);
         free(steal_pointer(&line));
         if (asprintf(&line, "An image does not exist locally with the tag: %s", name) >= 0)
@@ -641,12 +561,15 @@ int tug_api_image_load(const tug_api_call *c)
         if (im->n_tags == 0 && asprintf(&line, "Loaded image ID: %s\n", im->id) >= 0)
             js_send(&js, json_pack("{s:s}", "stream", line));
         for (size_t t = 0; t < im->n_tags; t++) {
-            const char *colon = strrchr(im->tags[t], ':');
-            cleanup_free char *nm = strndup(im->tags[t], (size_t)(colon - im->tags[t]));
-            cleanup_free char *fam = nm ? tug_familiar_name(nm) : NULL;
+            cleanup_free char *fam = tug_familiar_ref(im->tags[t]);
             free(steal_pointer(&line));
-            if (asprintf(&line, "Loaded image: %s%s\n", fam ? fam : im->tags[t],
-                         fam ? colon : "") >= 0)
+            if (im->replaced[t] &&
+                asprintf(&line, "The image %s already exists, renaming the old one with ID %s to "
+                                "empty string\n",
+                         fam ? fam : im->tags[t], im->replaced[t]) >= 0)
+                js_send(&js, json_pack("{s:s}", "stream", line));
+            free(steal_pointer(&line));
+            if (asprintf(&line, "Loaded image: %s\n", fam ? fam : im->tags[t]) >= 0)
                 js_send(&js, json_pack("{s:s}", "stream", line));
         }
     }
@@ -710,8 +633,10 @@ static int prune_filters_parse(const tug_http_req *req, prune_filters *f, tug_er
     return 0;
 }
 
-static bool prune_labels_match(const prune_filters *f, json_t *labels)
+static bool prune_match(void *ud, const tug_image *img)
 {
+    const prune_filters *f = ud;
+    json_t *labels = json_object_get(json_object_get(img->config, "config"), "Labels");
     size_t i;
     json_t *v;
     json_array_foreach(f->labels, i, v)
@@ -734,43 +659,19 @@ int tug_api_images_prune(const tug_api_call *c)
     json_auto_t *labels_owner = f.labels;
     if (prune_filters_parse(c->req, &f, &err) < 0)
         return tug_api_send_err(c->o, err);
-    tug_df before, after;
-    tug_image **imgs = NULL;
-    size_t n = 0;
-    if (tug_store_df(s, &before, &err) < 0 || tug_store_list_images(s, &imgs, &n, &err) < 0)
-        return tug_api_send_err(c->o, err);
     json_t *gone = json_array();
-    for (size_t i = 0; i < n; i++) {
-        tug_image *img = imgs[i];
-        if (f.dangling && img->n_tags > 0)
-            continue;
-        if (!prune_labels_match(&f, json_object_get(json_object_get(img->config, "config"),
-                                                     "Labels")))
-            continue;
-        cleanup_strv char **users = NULL;
-        if (tug_store_image_users(s, img->id, &users, &err) < 0 || (users && users[0])) {
-            tug_error_freep(&err);
-            continue;
-        }
-        bool deleted = false;
-        if (tug_image_delete(s, img, &deleted, removed_json, gone, &err) < 0)
-            break;
-    }
-    tug_images_free(imgs, n);
-    cleanup_strv char **layers = NULL;
-    s->gc_detach = true;
-    if (err == NULL && tug_store_gc(s, &layers, &err) == 0)
-        for (char **l = layers; l && *l; l++)
-            removed_json(gone, true, *l);
-    if (err || tug_store_df(s, &after, &err) < 0) {
+    long long reclaimed = 0;
+    if (tug_image_prune(s, f.dangling == 0, prune_match, &f, removed_json, gone, &reclaimed,
+                        &err) < 0) {
         json_decref(gone);
         return tug_api_send_err(c->o, err);
     }
-    long long reclaimed = before.images_size - after.images_size;
-    return tug_http_send_json(c->o, 200,
-                              json_pack("{s:o, s:I}", "ImagesDeleted",
-                                        json_array_size(gone) ? gone : (json_decref(gone), json_null()),
-                                        "SpaceReclaimed", (json_int_t)(reclaimed > 0 ? reclaimed : 0)));
+    if (json_array_size(gone) == 0) {
+        json_decref(gone);
+        gone = json_null();
+    }
+    return tug_http_send_json(c->o, 200, json_pack("{s:o, s:I}", "ImagesDeleted", gone,
+                                                   "SpaceReclaimed", (json_int_t)reclaimed));
 }
 
 /* ---- GET /images/search ---- */

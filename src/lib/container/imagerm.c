@@ -11,41 +11,12 @@
 #include "../util/cleanup.h"
 #include "../util/digest.h"
 
-/* Familiar "name:tag" of a full "domain/path:tag". */
-static char *familiar_tag(const char *full)
-{
-    const char *colon = strrchr(full, ':');
-    const char *slash = strrchr(full, '/');
-    if (colon == NULL || (slash && colon < slash))
-        return tug_familiar_name(full);
-    cleanup_free char *name = strndup(full, (size_t)(colon - full));
-    cleanup_free char *fam = name ? tug_familiar_name(name) : NULL;
-    char *out = NULL;
-    if (fam == NULL || asprintf(&out, "%s%s", fam, colon) < 0)
-        return NULL;
-    return out;
-}
-
-/* Familiar "name@digest" of a full "domain/path@digest". */
-static char *familiar_digest_ref(const char *full)
-{
-    const char *at = strchr(full, '@');
-    if (at == NULL)
-        return tug_familiar_name(full);
-    cleanup_free char *name = strndup(full, (size_t)(at - full));
-    cleanup_free char *fam = name ? tug_familiar_name(name) : NULL;
-    char *out = NULL;
-    if (fam == NULL || asprintf(&out, "%s%s", fam, at) < 0)
-        return NULL;
-    return out;
-}
-
-static void said(tug_image_removed_fn fn, void *ud, bool deleted, const char *what,
-                 char *(*familiar)(const char *))
+/* Tell fn what went: a reference as docker prints it (familiar), or an ID. */
+static void said(tug_image_removed_fn fn, void *ud, bool deleted, const char *what, bool ref)
 {
     if (fn == NULL)
         return;
-    cleanup_free char *fam = familiar ? familiar(what) : NULL;
+    cleanup_free char *fam = ref ? tug_familiar_ref(what) : NULL;
     fn(ud, deleted, fam ? fam : what);
 }
 
@@ -61,19 +32,19 @@ int tug_image_delete(tug_store *s, const tug_image *img, bool *ret_deleted,
     for (size_t i = 0; i < img->n_tags; i++) {
         if (tug_store_remove_tag(s, img->tags[i], err) < 0)
             goto fail;
-        said(fn, userdata, false, img->tags[i], familiar_tag);
+        said(fn, userdata, false, img->tags[i], true);
     }
     if (users && users[0]) {
         /* with force the references go and the image stays for its containers, as in docker */
         return tug_store_commit(s, err);
     }
     for (size_t i = 0; i < img->n_digests; i++)
-        said(fn, userdata, false, img->digests[i], familiar_digest_ref);
+        said(fn, userdata, false, img->digests[i], true);
     if (tug_store_remove_image(s, img->id, err) < 0)
         goto fail;
     if (tug_store_commit(s, err) < 0)
         return -1;
-    said(fn, userdata, true, img->id, NULL);
+    said(fn, userdata, true, img->id, false);
     *ret_deleted = true;
     return 0;
 fail:
@@ -136,10 +107,10 @@ static int untag(tug_store *s, const tug_image *img, const char *tag, tug_image_
             goto fail;
     if (tug_store_commit(s, err) < 0)
         return -1;
-    said(fn, ud, false, tag, familiar_tag);
+    said(fn, ud, false, tag, true);
     for (size_t i = 0; last && i < img->n_digests; i++)
         if (in_repo(img->digests[i], tag, n, '@'))
-            said(fn, ud, false, img->digests[i], familiar_digest_ref);
+            said(fn, ud, false, img->digests[i], true);
     return 0;
 fail:
     tug_store_rollback(s);
@@ -214,4 +185,45 @@ int tug_image_remove(tug_store *s, const char *arg, bool force, tug_image_remove
             fn(userdata, true, *l);
     }
     return 0;
+}
+
+int tug_image_prune(tug_store *s, bool all, tug_image_prune_match_fn match, void *match_data,
+                    tug_image_removed_fn fn, void *userdata, long long *ret_reclaimed,
+                    tug_error **err)
+{
+    *ret_reclaimed = 0;
+    tug_df before, after;
+    tug_image **imgs = NULL;
+    size_t n = 0;
+    if (tug_store_df(s, &before, err) < 0 || tug_store_list_images(s, &imgs, &n, err) < 0)
+        return -1;
+    int r = 0;
+    for (size_t i = 0; i < n && r == 0; i++) {
+        tug_image *img = imgs[i];
+        if ((!all && img->n_tags > 0) || (match && !match(match_data, img)))
+            continue;
+        cleanup_strv char **users = NULL;
+        tug_error *e = NULL;
+        if (tug_store_image_users(s, img->id, &users, &e) < 0 || (users && users[0])) {
+            tug_error_free(e);
+            continue;
+        }
+        bool deleted = false;
+        r = tug_image_delete(s, img, &deleted, fn, userdata, err);
+    }
+    tug_images_free(imgs, n);
+    cleanup_strv char **layers = NULL;
+    s->gc_detach = true; /* the space is given back after the call returns */
+    if (r == 0 && tug_store_gc(s, &layers, err) < 0)
+        r = -1;
+    for (char **l = layers; fn && l && *l; l++)
+        fn(userdata, true, *l);
+    tug_error *e = NULL;
+    if (tug_store_df(s, &after, r == 0 ? err : &e) < 0) {
+        tug_error_free(e);
+        return -1;
+    }
+    *ret_reclaimed = before.images_size > after.images_size ? before.images_size - after.images_size
+                                                            : 0;
+    return r;
 }

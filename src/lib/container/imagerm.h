@@ -21,3 +21,13 @@ int tug_image_delete(tug_store *s, const tug_image *img, bool *ret_deleted,
  * failure, -2 when there is no such image (a not-found error). */
 int tug_image_remove(tug_store *s, const char *name, bool force, tug_image_removed_fn fn,
                      void *userdata, tug_error **err);
+
+/* Which images a prune takes (besides being unused, and untagged unless all): NULL takes all. */
+typedef bool (*tug_image_prune_match_fn)(void *userdata, const tug_image *img);
+
+/* docker image prune: every image no container uses, untagged ones only unless all, that
+ * match passes; then the layers no image has. fn hears each removal (also when a later one
+ * fails); *ret_reclaimed gets the bytes given back. */
+int tug_image_prune(tug_store *s, bool all, tug_image_prune_match_fn match, void *match_data,
+                    tug_image_removed_fn fn, void *userdata, long long *ret_reclaimed,
+                    tug_error **err);
