@@ -96,6 +96,8 @@ print(len(msgs))
   run curl -s --max-time 60 --unix-socket "$SOCK" -X POST -H "X-Registry-Auth: $(auth bob wrong)" \
     "http://tug/v1.41/images/create?fromImage=$PROXY/busybox&tag=latest"
   assert_match 'unauthorized|authentication required'
+  api "/v1.41/images/create?fromImage=$PROXY/busybox&tag=latest" -X POST -H 'X-Registry-Auth: !!'
+  [[ $output == '{"message":"invalid X-Registry-Auth header: '*' 400' ]] || { echo "got: $output" >&2; return 1; }
   run curl -s --max-time 60 --unix-socket "$SOCK" -X POST -H "X-Registry-Auth: $(auth bob pw)" \
     "http://tug/v1.41/images/create?fromImage=$PROXY/busybox&tag=latest"
   assert_match "\"status\":\"Status: Downloaded newer image for $PROXY/busybox:latest\""
@@ -177,6 +179,11 @@ print(len(msgs))
   run curl -s --max-time 60 --unix-socket "$SOCK" -X POST --data-binary "@$BATS_TEST_TMPDIR/zero" \
     "http://tug/v1.41/images/load"
   [[ $output == '{"errorDetail":{"message":'*'"error":'* ]] || { echo "got: $output" >&2; return 1; }
+  # other endpoints still take no chunked body
+  run curl -s --max-time 30 --unix-socket "$SOCK" -w ' %{http_code}' -X POST -H 'Transfer-Encoding: chunked' \
+    -H 'Content-Type: application/json' --data-binary '{}' "http://tug/v1.41/containers/create"
+  [[ $output == '{"message":"chunked request bodies are not served for this endpoint"}'*' 501' ]] ||
+    { echo "got: $output" >&2; return 1; }
   run bash -c "echo not a tar | timeout 60 docker load"
   [[ $status -eq 1 ]]
   assert_match "."
