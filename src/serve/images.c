@@ -581,6 +581,7 @@ int tug_api_image_load(const tug_api_call *c)
 
 typedef struct prune_filters {
     int dangling; /* 1: untagged images only (the default), 0: every unused one */
+    long long until; /* only images created before (unix seconds); 0: any */
     json_t *labels; /* "key", "key=value"; "!" before: must not match */
 } prune_filters;
 
@@ -624,9 +625,13 @@ static int prune_filters_parse(const tug_http_req *req, prune_filters *f, tug_er
                 if (asprintf(&l, "%s%s", key[5] == '!' ? "!" : "", s) < 0)
                     return tug_error_set(err, ENOMEM, "filter");
                 json_array_append_new(f->labels, json_string(l));
+            } else if (strcmp(key, "until") == 0) {
+                if (tug_parse_until(s, &f->until) < 0)
+                    return tug_error_user(err, "invalid filter 'until=%s': give a duration "
+                                               "(24h), unix seconds or an RFC 3339 time", s);
             } else
-                return tug_error_user(err, "invalid filter '%s': /images/prune takes dangling "
-                                           "and label here (tug image prune takes until=)",
+                return tug_error_user(err, "invalid filter '%s': /images/prune takes dangling, "
+                                           "label, label! and until",
                                       key);
         }
     }
@@ -636,6 +641,8 @@ static int prune_filters_parse(const tug_http_req *req, prune_filters *f, tug_er
 static bool prune_match(void *ud, const tug_image *img)
 {
     const prune_filters *f = ud;
+    if (f->until && img->created >= f->until)
+        return false;
     json_t *labels = json_object_get(json_object_get(img->config, "config"), "Labels");
     size_t i;
     json_t *v;

@@ -204,8 +204,16 @@ print(len(msgs))
   refute_match "$id"
   api "/v1.41/images/prune" -X POST
   [[ $output == '{"ImagesDeleted":null,"SpaceReclaimed":0} 200' ]] || { echo "got: $output" >&2; return 1; }
+  # until: only what was created before then (the fixture images are years old)
+  run_docker pull -q "$REGISTRY/hello" # the hello image again, then untagged again
+  run_docker tag busybox "$REGISTRY/hello:latest"
+  api '/v1.41/images/prune?filters=%7B%22until%22%3A%5B%221%22%5D%7D' -X POST
+  [[ $output == '{"ImagesDeleted":null,"SpaceReclaimed":0} 200' ]] || { echo "got: $output" >&2; return 1; }
   api '/v1.41/images/prune?filters=%7B%22until%22%3A%5B%2224h%22%5D%7D' -X POST
-  [[ $output == *'until'*' 400' ]]
+  [[ $output == '{"ImagesDeleted":[{"Untagged":"'$REGISTRY'/hello@sha256:'*'"},{"Deleted":"sha256:'*' 200' ]] ||
+    { echo "got: $output" >&2; return 1; }
+  api '/v1.41/images/prune?filters=%7B%22until%22%3A%5B%22soon%22%5D%7D' -X POST
+  [[ $output == *"invalid filter 'until=soon'"*' 400' ]]
 }
 
 @test "python3-docker: images.pull, get(...).tag, images.remove" {
