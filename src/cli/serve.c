@@ -77,6 +77,9 @@ int cmd_serve(cli_ctx *ctx, int argc, char **argv)
     int rc = cli_no_operands(ctx, argc, argv);
     if (rc)
         return rc;
+    tug_registry_opts ropts; /* pulls and pushes reach registries as the CLI's do */
+    cli_registry_opts(ctx, &ropts);
+    so.registry = &ropts;
     tug_error *err = NULL;
     if (verify && (ca == NULL || cert == NULL || key == NULL)) {
         tug_error_user(&err, "--tlsverify needs --tlscacert, --tlscert and --tlskey");

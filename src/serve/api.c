@@ -563,7 +563,7 @@ static int api_system_df(tug_api_ctx *x, tug_http_req *req, const char *arg, tug
 /* ---- routing ---- */
 
 /* A route's path: literal, or with one '*' that stands for a non-empty name (which may hold
- * slashes, as image names do). */
+ * slashes, as image names do, except at the path's end: there "**" is such a name). */
 typedef struct api_route {
     const char *method, *path;
     api_fn fn;
@@ -607,6 +607,16 @@ static const api_route routes[] = {
     /* build (build.c) */
     {"POST", "/build", NULL, tug_api_build, true},
     {"POST", "/build/prune", NULL, tug_api_build_prune},
+    /* images: pull, tag, remove, push, save, load, prune (images.c) */
+    {"POST", "/images/create", NULL, tug_api_image_create},
+    {"POST", "/images/load", NULL, tug_api_image_load, true},
+    {"POST", "/images/prune", NULL, tug_api_images_prune},
+    {"GET", "/images/search", NULL, tug_api_images_search},
+    {"GET", "/images/get", NULL, tug_api_images_get},
+    {"GET", "/images/*/get", NULL, tug_api_image_get},
+    {"POST", "/images/*/tag", NULL, tug_api_image_tag},
+    {"POST", "/images/*/push", NULL, tug_api_image_push},
+    {"DELETE", "/images/**", NULL, tug_api_image_delete},
 };
 
 /* Does path match pattern? *ret_arg gets what '*' stood for (malloc'd). */
@@ -615,6 +625,14 @@ static bool route_match(const char *pattern, const char *path, char **ret_arg)
     const char *star = strchr(pattern, '*');
     if (star == NULL)
         return strcmp(pattern, path) == 0;
+    /* a final "**": a name that may hold slashes (DELETE /images/{name}) */
+    if (strcmp(star, "**") == 0) {
+        size_t pre = (size_t)(star - pattern);
+        if (strncmp(path, pattern, pre) != 0 || path[pre] == '\0')
+            return false;
+        *ret_arg = strdup(path + pre);
+        return *ret_arg != NULL;
+    }
     size_t pre = (size_t)(star - pattern), post = strlen(star + 1), len = strlen(path);
     if (len <= pre + post || strncmp(path, pattern, pre) != 0 ||
         strcmp(path + len - post, star + 1) != 0)

@@ -3,6 +3,7 @@
 #include <stdbool.h>
 
 #include "http.h"
+#include "registry/registry.h"
 #include "store/store.h"
 #include "util/error.h"
 
@@ -20,6 +21,8 @@ typedef struct tug_serve_opts {
     /* --tlsverify: TLS on tcp://, a client certificate signed by tls_ca required (then any
      * address may be served); NULL: plain, on loopback only */
     const char *tls_ca, *tls_cert, *tls_key;
+    const tug_registry_opts *registry; /* pulls and pushes: the CLI's insecure registries and
+                                          stored logins; NULL: the defaults */
 } tug_serve_opts;
 
 /* Listen on opts->host and answer until SIGTERM/SIGINT or the idle time runs out. Returns 0,
@@ -29,6 +32,7 @@ int tug_serve(const tug_serve_opts *opts, tug_error **err);
 /* One connection's state for the endpoints: the store, opened on first use. */
 typedef struct tug_api_ctx {
     const char *root;
+    const tug_registry_opts *registry; /* tug_serve_opts' */
     tug_store *store;
     /* the request's body as it comes, for a route that streams it (tug_api_streams_body):
      * read it with tug_http_body_read; NULL for the others, whose body is read before */
@@ -103,3 +107,13 @@ int tug_api_attach_waiting(tug_store *s, const struct tug_container *c);
 /* Builds (build.c): POST /build reads its context tar as it comes (x->body). */
 int tug_api_build(const tug_api_call *c);
 int tug_api_build_prune(const tug_api_call *c);
+/* The image endpoints (images.c): pull, tag, remove, push, save, load, prune, search. */
+int tug_api_image_create(const tug_api_call *c);
+int tug_api_image_load(const tug_api_call *c);
+int tug_api_images_prune(const tug_api_call *c);
+int tug_api_images_search(const tug_api_call *c);
+int tug_api_images_get(const tug_api_call *c);
+int tug_api_image_get(const tug_api_call *c);
+int tug_api_image_tag(const tug_api_call *c);
+int tug_api_image_push(const tug_api_call *c);
+int tug_api_image_delete(const tug_api_call *c);

@@ -108,7 +108,7 @@ static void serve_streamed(tug_api_ctx *x, tug_http_req *req, int fd, const char
 /* Answer the requests of one connection until it closes, asks to or idles out. */
 static void serve_connection(int fd, const tug_serve_opts *opts)
 {
-    tug_api_ctx x = {.root = opts->root};
+    tug_api_ctx x = {.root = opts->root, .registry = opts->registry};
     cleanup_free char *buf = NULL;
     size_t len = 0, cap = 0;
     int timeout_ms = 1000 * (opts->idle_seconds > 0 && opts->idle_seconds < KEEPALIVE_SECONDS

@@ -165,8 +165,8 @@ tug_arch() { "$TUG" version --format '{{.Server.Arch}}'; }
 }
 
 @test "what is not served yet says so: 501 and the way out" {
-  api /v1.41/images/create?fromImage=busybox -X POST
-  assert_match '"message":"tug serve does not serve POST /images/create yet; use the tug CLI for it"\} 501$'
+  api /v1.41/swarm/init -X POST
+  assert_match '"message":"tug serve does not serve POST /swarm/init yet; use the tug CLI for it"\} 501$'
 }
 
 @test "one connection carries several requests (keep-alive)" {
