@@ -11,7 +11,10 @@ pkgs=(
   iproute2 e2fsprogs util-linux attr procps nftables iptables sqlite3
   docker.io # the networking tests run tug beside a dockerd of their own
   podman golang-github-opencontainers-image-spec-dev python3-jsonschema # 520-save-load: peers, schemas
+  docker-compose python3-docker nodejs # 870-serve-clients: clients that drive tug serve
 )
+# npm comes with Debian's nodejs as a package of its own, inside other builds of nodejs
+command -v npm >/dev/null || pkgs+=(npm)
 # one dpkg-query for all: a package it does not know is missing too
 installed=$(dpkg-query -W -f='${Package} ${Status}\n' "${pkgs[@]}" 2>/dev/null |
   awk '$NF == "installed" { print $1 }') || true
@@ -39,4 +42,14 @@ if ((${#missing[@]})); then
   done
   apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends \
     "${missing[@]}" >/dev/null
+fi
+
+# 870-serve-clients' node clients (dockerode, testcontainers), as its package-lock.json pins
+# them, in the fixture's own node_modules: nothing global. Done again only when the lock changes.
+node_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")/../tests/fixtures/serve-clients/node" && pwd)
+lock_sum=$(sha256sum <"$node_dir/package-lock.json")
+if [[ $(cat "$node_dir/node_modules/.tug-lock.sha256" 2>/dev/null) != "$lock_sum" ]]; then
+  echo "Installing the node clients into $node_dir/node_modules"
+  (cd "$node_dir" && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error >/dev/null)
+  echo "$lock_sum" >"$node_dir/node_modules/.tug-lock.sha256"
 fi

@@ -342,16 +342,11 @@ int cmd_exec(cli_ctx *ctx, int argc, char **argv)
             close(sv[0]);
             close(sv[1]);
         }
-        if (err->status >= 125 && err->status <= 127) {
+        cleanup_free char *why = tug_exec_failure_text(err);
+        if (why) {
             /* the process could not start (no such program or user, not executable...): as
              * docker, the runtime's words on stdout and 126 */
-            if (strncmp(err->msg, "unable to find user ", 20) == 0 ||
-                strncmp(err->msg, "unable to find group ", 21) == 0)
-                printf("%s\r\n", err->msg); /* docker's engine says these bare */
-            else
-                printf("OCI runtime exec failed: exec failed: unable to start container "
-                       "process: %s: unknown\r\n",
-                       err->msg);
+            printf("%s\r\n", why);
             tug_error_free(err);
             rc = 126;
             goto out;

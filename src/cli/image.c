@@ -10,6 +10,7 @@
 
 #include "cli.h"
 #include "commands.h"
+#include "container/imagerm.h"
 #include "image/image.h"
 #include "image/reference.h"
 #include "runtime/container.h"
@@ -18,35 +19,6 @@
 #include "util/cleanup.h"
 #include "util/digest.h"
 #include "util/strutil.h"
-
-/* Familiar "name:tag" of a full "domain/path:tag". */
-static char *familiar_tag(const char *full)
-{
-    const char *colon = strrchr(full, ':');
-    const char *slash = strrchr(full, '/');
-    if (colon == NULL || (slash && colon < slash))
-        return tug_familiar_name(full);
-    cleanup_free char *name = strndup(full, (size_t)(colon - full));
-    cleanup_free char *fam = tug_familiar_name(name);
-    char *out = NULL;
-    if (asprintf(&out, "%s%s", fam, colon) < 0)
-        return NULL;
-    return out;
-}
-
-/* Familiar "name@digest" of a full "domain/path@digest". */
-static char *familiar_digest_ref(const char *full)
-{
-    const char *at = strchr(full, '@');
-    if (at == NULL)
-        return tug_familiar_name(full);
-    cleanup_free char *name = strndup(full, (size_t)(at - full));
-    cleanup_free char *fam = tug_familiar_name(name);
-    char *out = NULL;
-    if (asprintf(&out, "%s%s", fam, at) < 0)
-        return NULL;
-    return out;
-}
 
 /* ---------------- pull ---------------- */
 
@@ -565,154 +537,10 @@ int cmd_tag(cli_ctx *ctx, int argc, char **argv)
 
 /* ---------------- rmi ---------------- */
 
-static void print_deleted_layers(char **layers)
+/* "Untagged: busybox:latest", "Deleted: sha256:..." as rmi prints what went */
+static void print_removed(void *ud, bool deleted, const char *what)
 {
-    for (char **l = layers; l && *l; l++)
-        printf("Deleted: %s\n", *l);
-}
-
-/* Remove every reference of img and the image itself unless containers use it. */
-static int delete_image(tug_store *s, tug_image *img, bool *ret_deleted, FILE *out,
-                        const char *untag_word, const char *delete_word, tug_error **err)
-{
-    cleanup_strv char **users = NULL;
-    if (tug_store_image_users(s, img->id, &users, err) < 0)
-        return -1;
-    if (tug_store_begin(s, err) < 0)
-        return -1;
-    for (size_t i = 0; i < img->n_tags; i++) {
-        if (tug_store_remove_tag(s, img->tags[i], err) < 0)
-            goto fail;
-        cleanup_free char *fam = familiar_tag(img->tags[i]);
-        fprintf(out, "%s: %s\n", untag_word, fam);
-    }
-    *ret_deleted = false;
-    if (users && users[0]) {
-        /* With -f the references go and the image stays for its containers, as in docker. */
-        return tug_store_commit(s, err);
-    }
-    for (size_t i = 0; i < img->n_digests; i++) {
-        cleanup_free char *fam = familiar_digest_ref(img->digests[i]);
-        fprintf(out, "%s: %s\n", untag_word, fam);
-    }
-    if (tug_store_remove_image(s, img->id, err) < 0)
-        goto fail;
-    if (tug_store_commit(s, err) < 0)
-        return -1;
-    fprintf(out, "%s: %s\n", delete_word, img->id);
-    *ret_deleted = true;
-    return 0;
-fail:
-    tug_store_rollback(s);
-    return -1;
-}
-
-static bool same_repository(const tug_image *img)
-{
-    for (size_t i = 1; i < img->n_tags; i++) {
-        const char *a = img->tags[0], *b = img->tags[i];
-        size_t la = (size_t)(strrchr(a, ':') - a), lb = (size_t)(strrchr(b, ':') - b);
-        if (la != lb || strncmp(a, b, la) != 0)
-            return false;
-    }
-    return true;
-}
-
-/* The short ID of a running container among users (container names), or false. */
-static bool running_user(tug_store *s, char **users, char ret_short[13])
-{
-    for (size_t i = 0; users && users[i]; i++) {
-        cleanup_container tug_container *c = NULL;
-        tug_error *e = NULL;
-        if (tug_container_find(s, users[i], &c, &e) < 0 || tug_container_refresh(s, c, &e) < 0) {
-            tug_error_free(e);
-            continue;
-        }
-        if (tug_container_alive(c)) {
-            snprintf(ret_short, 13, "%.12s", c->id);
-            return true;
-        }
-    }
-    return false;
-}
-
-/* Remove one image or tag: 0, -1 on a failure, -2 when there is no such image. */
-static int rmi_one(tug_store *s, const char *arg, bool force, tug_error **err)
-{
-    cleanup_image tug_image *img = NULL;
-    if (tug_store_find_image(s, arg, &img, err) < 0)
-        return (*err)->kind == TUG_ERR_USER ? -2 : -1;
-    char shortid[13];
-    snprintf(shortid, sizeof(shortid), "%.12s", tug_digest_hex(img->id));
-    /* Was the image named by one of its tags? Then that tag is what goes. */
-    const char *by_tag = NULL;
-    cleanup_reference tug_reference *ref = NULL;
-    tug_error *perr = NULL;
-    cleanup_free char *full = NULL;
-    if (tug_reference_parse(arg, &ref, &perr) == 0 && ref->digest == NULL) {
-        full = tug_reference_string(ref);
-        for (size_t i = 0; i < img->n_tags; i++)
-            if (strcmp(img->tags[i], full) == 0)
-                by_tag = img->tags[i];
-    }
-    tug_error_free(perr);
-    cleanup_strv char **users = NULL;
-    if (tug_store_image_users(s, img->id, &users, err) < 0)
-        return -1;
-    bool in_use = users && users[0];
-    if (by_tag && img->n_tags > 1) {
-        if (tug_store_remove_tag(s, by_tag, err) < 0)
-            return -1;
-        cleanup_free char *fam = familiar_tag(by_tag);
-        printf("Untagged: %s\n", fam);
-        return 0;
-    }
-    char running[13];
-    if (in_use && force && running_user(s, users, running)) {
-        /* -f does not take an image from under a running container: by its ID that is a
-         * conflict; by its last tag, the tag goes and the image stays, as docker does */
-        if (!by_tag)
-            return tug_error_user(err,
-                                  "conflict: unable to delete %s (cannot be forced) - image is "
-                                  "being used by running container %s",
-                                  shortid, running);
-        if (tug_store_remove_tag(s, by_tag, err) < 0)
-            return -1;
-        cleanup_free char *fam = familiar_tag(by_tag);
-        printf("Untagged: %s\n", fam);
-        return 0;
-    }
-    if (in_use && !force) {
-        if (by_tag) {
-            cleanup_free char *name = tug_reference_name(ref);
-            cleanup_free char *fam = tug_familiar_name(name);
-            return tug_error_user(err,
-                                  "conflict: unable to remove repository reference \"%s\" (must "
-                                  "force) - container %s is using its referenced image %s; remove "
-                                  "the container first or use -f",
-                                  arg, users[0], shortid);
-        }
-        return tug_error_user(err,
-                              "conflict: unable to delete %s (must be forced) - image is being "
-                              "used by container %s; remove the container first or use -f",
-                              shortid, users[0]);
-    }
-    if (!by_tag && !force && img->n_tags > 1 && !same_repository(img))
-        return tug_error_user(err,
-                              "conflict: unable to delete %s (must be forced) - image is "
-                              "referenced in multiple repositories; remove it by name or use -f",
-                              shortid);
-    bool deleted = false;
-    if (delete_image(s, img, &deleted, stdout, "Untagged", "Deleted", err) < 0)
-        return -1;
-    if (deleted) {
-        cleanup_strv char **layers = NULL;
-        s->gc_detach = true; /* the space is given back after the command returns */
-        if (tug_store_gc(s, &layers, err) < 0)
-            return -1;
-        print_deleted_layers(layers);
-    }
-    return 0;
+    printf("%s: %s\n", deleted ? "Deleted" : "Untagged", what);
 }
 
 int cmd_rmi(cli_ctx *ctx, int argc, char **argv)
@@ -753,7 +581,7 @@ int cmd_rmi(cli_ctx *ctx, int argc, char **argv)
      * failure makes the status 1 */
     for (int i = optind; i < argc; i++) {
         tug_error *err = NULL;
-        int r = rmi_one(s, argv[i], force, &err);
+        int r = tug_image_remove(s, argv[i], force, print_removed, NULL, &err);
         fflush(stdout);
         if (r < 0) {
             cli_fail(err);
@@ -865,51 +693,34 @@ int cmd_import(cli_ctx *ctx, int argc, char **argv)
 
 /* ---------------- image prune ---------------- */
 
+/* image prune's section: "untagged: ...", "deleted: ..." */
+static void prune_said(void *ud, bool deleted, const char *what)
+{
+    fprintf(ud, "%s: %s\n", deleted ? "deleted" : "untagged", what);
+}
+
+static bool prune_match(void *ud, const tug_image *img)
+{
+    json_t *labels = json_object_get(json_object_get(img->config, "config"), "Labels");
+    return cli_prune_match(ud, labels, img->created);
+}
+
 int cli_prune_images(tug_store *s, const cli_prune_opts *o, long long *reclaimed)
 {
     tug_error *err = NULL;
-    tug_df before, after;
-    if (tug_store_df(s, &before, &err) < 0)
-        return cli_fail(err);
-    tug_image **imgs = NULL;
-    size_t n = 0;
-    if (tug_store_list_images(s, &imgs, &n, &err) < 0)
-        return cli_fail(err);
     char *buf = NULL;
     size_t len = 0;
     FILE *out = open_memstream(&buf, &len);
-    int rc = 0;
-    for (size_t i = 0; i < n && rc == 0; i++) {
-        tug_image *img = imgs[i];
-        if (!o->all && img->n_tags > 0)
-            continue;
-        json_t *labels = json_object_get(json_object_get(img->config, "config"), "Labels");
-        if (!cli_prune_match(o, labels, img->created))
-            continue;
-        cleanup_strv char **users = NULL;
-        if (tug_store_image_users(s, img->id, &users, &err) < 0 || (users && users[0])) {
-            tug_error_freep(&err);
-            continue;
-        }
-        bool deleted = false;
-        if (delete_image(s, img, &deleted, out, "untagged", "deleted", &err) < 0)
-            rc = cli_fail(err);
-    }
-    tug_images_free(imgs, n);
-    cleanup_strv char **layers = NULL;
-    s->gc_detach = true;
-    if (rc == 0 && tug_store_gc(s, &layers, &err) < 0)
-        rc = cli_fail(err);
-    for (char **l = layers; l && *l; l++)
-        fprintf(out, "deleted: %s\n", *l);
+    if (out == NULL)
+        return EXIT_ENGINE;
+    long long freed = 0;
+    int r = tug_image_prune(s, o->all, prune_match, (void *)o, prune_said, out, &freed, &err);
     fclose(out);
     if (len > 0)
         printf("Deleted Images:\n%s\n", buf);
     free(buf);
-    if (tug_store_df(s, &after, &err) < 0)
-        return cli_fail(err);
-    *reclaimed += before.images_size - after.images_size;
-    return rc;
+    *reclaimed += freed;
+    return r < 0 ? cli_fail(err) : 0;
 }
 
 int cmd_image_prune(cli_ctx *ctx, int argc, char **argv)

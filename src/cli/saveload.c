@@ -81,14 +81,12 @@ static void print_loaded(const tug_load_result *res)
         if (im->n_tags == 0)
             printf("Loaded image ID: %s\n", im->id);
         for (size_t t = 0; t < im->n_tags; t++) {
-            const char *colon = strrchr(im->tags[t], ':');
-            cleanup_free char *name = strndup(im->tags[t], (size_t)(colon - im->tags[t]));
-            cleanup_free char *fam = name ? tug_familiar_name(name) : NULL;
+            cleanup_free char *fam = tug_familiar_ref(im->tags[t]);
             if (im->replaced[t])
-                printf("The image %s%s already exists, renaming the old one with ID %s to empty "
+                printf("The image %s already exists, renaming the old one with ID %s to empty "
                        "string\n",
-                       fam ? fam : im->tags[t], fam ? colon : "", im->replaced[t]);
-            printf("Loaded image: %s%s\n", fam ? fam : im->tags[t], fam ? colon : "");
+                       fam ? fam : im->tags[t], im->replaced[t]);
+            printf("Loaded image: %s\n", fam ? fam : im->tags[t]);
         }
     }
 }

@@ -566,24 +566,6 @@ int cmd_search(cli_ctx *ctx, int argc, char **argv)
     return EXIT_USER;
 }
 
-/* docker's until=: a duration back from now (24h), unix seconds, or an RFC 3339 time. */
-static int parse_until(const char *v, long long *ret)
-{
-    int64_t ns = 0;
-    long nsec = 0;
-    char *end = NULL;
-    if (tug_parse_go_duration(v, &ns) == 0 && ns >= 0) {
-        *ret = (long long)time(NULL) - ns / 1000000000LL;
-        return 0;
-    }
-    long long sec = strtoll(v, &end, 10);
-    if (end != v && (*end == '\0' || *end == '.')) {
-        *ret = sec;
-        return 0;
-    }
-    return tug_parse_rfc3339(v, ret, &nsec);
-}
-
 int cli_prune_filter(cli_ctx *ctx, cli_prune_opts *o, const char *arg)
 {
     if (strncmp(arg, "label=", 6) == 0) {
@@ -593,7 +575,7 @@ int cli_prune_filter(cli_ctx *ctx, cli_prune_opts *o, const char *arg)
         return 0;
     }
     if (strncmp(arg, "until=", 6) == 0) {
-        if (parse_until(arg + 6, &o->until) == 0)
+        if (tug_parse_until(arg + 6, &o->until) == 0)
             return 0;
         return cli_usage_error(ctx,
                                "invalid filter '%s': until takes a duration (24h), unix "

@@ -563,12 +563,12 @@ static int api_system_df(tug_api_ctx *x, tug_http_req *req, const char *arg, tug
 /* ---- routing ---- */
 
 /* A route's path: literal, or with one '*' that stands for a non-empty name (which may hold
- * slashes, as image names do). */
+ * slashes, as image names do, except at the path's end: there "**" is such a name). */
 typedef struct api_route {
     const char *method, *path;
     api_fn fn;
     int (*call)(const tug_api_call *a); /* instead of fn: an endpoint that takes a body */
-    bool streams_body; /* reads a chunked or large body as it comes (tug_api_call.in) */
+    bool stream; /* the endpoint reads its body as it comes (x->body), of any size */
 } api_route;
 
 static const api_route routes[] = {
@@ -598,6 +598,25 @@ static const api_route routes[] = {
     {"GET", "/networks/*", api_network_inspect},
     {"GET", "/volumes", api_volumes},
     {"GET", "/volumes/*", api_volume_inspect},
+    /* exec and the interactive streams (exec.c) */
+    {"POST", "/containers/*/exec", NULL, tug_api_exec_create},
+    {"POST", "/containers/*/resize", NULL, tug_api_container_resize},
+    {"POST", "/exec/*/start", NULL, tug_api_exec_start},
+    {"POST", "/exec/*/resize", NULL, tug_api_exec_resize},
+    {"GET", "/exec/*/json", NULL, tug_api_exec_inspect},
+    /* build (build.c) */
+    {"POST", "/build", NULL, tug_api_build, true},
+    {"POST", "/build/prune", NULL, tug_api_build_prune},
+    /* images: pull, tag, remove, push, save, load, prune (images.c) */
+    {"POST", "/images/create", NULL, tug_api_image_create},
+    {"POST", "/images/load", NULL, tug_api_image_load, true},
+    {"POST", "/images/prune", NULL, tug_api_images_prune},
+    {"GET", "/images/search", NULL, tug_api_images_search},
+    {"GET", "/images/get", NULL, tug_api_images_get},
+    {"GET", "/images/*/get", NULL, tug_api_image_get},
+    {"POST", "/images/*/tag", NULL, tug_api_image_tag},
+    {"POST", "/images/*/push", NULL, tug_api_image_push},
+    {"DELETE", "/images/**", NULL, tug_api_image_delete},
     /* containers' files, processes and resources (containers_io.c) */
     {"GET", "/containers/*/top", NULL, tug_api_container_top},
     {"GET", "/containers/*/stats", NULL, tug_api_container_stats},
@@ -615,6 +634,14 @@ static bool route_match(const char *pattern, const char *path, char **ret_arg)
     const char *star = strchr(pattern, '*');
     if (star == NULL)
         return strcmp(pattern, path) == 0;
+    /* a final "**": a name that may hold slashes (DELETE /images/{name}) */
+    if (strcmp(star, "**") == 0) {
+        size_t pre = (size_t)(star - pattern);
+        if (strncmp(path, pattern, pre) != 0 || path[pre] == '\0')
+            return false;
+        *ret_arg = strdup(path + pre);
+        return *ret_arg != NULL;
+    }
     size_t pre = (size_t)(star - pattern), post = strlen(star + 1), len = strlen(path);
     if (len <= pre + post || strncmp(path, pattern, pre) != 0 ||
         strcmp(path + len - post, star + 1) != 0)
@@ -658,29 +685,48 @@ static int strip_version(const char **path, tug_http_out *o)
     return 0;
 }
 
+/* The route of a method and an unversioned path, or NULL; *ret_arg gets what its '*' stood
+ * for (malloc'd). */
+static const api_route *find_route(const char *method, const char *path, char **ret_arg)
+{
+    for (size_t i = 0; i < TUG_ARRAY_SIZE(routes); i++) {
+        char *arg = NULL;
+        if (!route_match(routes[i].path, path, &arg))
+            continue;
+        if (strcmp(routes[i].method, method) == 0) {
+            *ret_arg = arg;
+            return &routes[i];
+        }
+        free(arg);
+    }
+    return NULL;
+}
+
+bool tug_api_streams_body(const tug_http_req *req)
+{
+    const char *path = req->path;
+    size_t n = strcspn(path + 1, "/");
+    /* a /vX.Y prefix (strip_version answers a bad one when the request is handled) */
+    if (path[1] == 'v' && path[2] >= '0' && path[2] <= '9' && path[1 + n] == '/')
+        path += 1 + n;
+    char *arg = NULL;
+    const api_route *r = find_route(req->method, path, &arg);
+    free(arg);
+    return r && r->stream;
+}
+
 int tug_api_handle(tug_api_ctx *x, tug_http_req *req, const char *body, size_t body_len,
                    tug_http_out *o)
 {
     const char *path = req->path;
     if (strip_version(&path, o) < 0)
         return 0;
-    for (size_t i = 0; i < TUG_ARRAY_SIZE(routes); i++) {
-        char *arg = NULL;
-        if (!route_match(routes[i].path, path, &arg))
-            continue;
-        if (strcmp(routes[i].method, req->method) != 0) {
-            free(arg);
-            continue;
-        }
-        if (x->in && !routes[i].streams_body) {
-            free(arg);
-            return req->chunked ? tug_http_send_error(o, 501, "chunked request bodies are not "
-                                                              "served on this endpoint")
-                                : tug_http_send_error(o, 413, "request body too large");
-        }
+    char *arg = NULL;
+    const api_route *rt = find_route(req->method, path, &arg);
+    if (rt) {
         tug_api_call call = {.x = x, .req = req, .arg = arg, .body = body,
-                             .body_len = body_len, .o = o, .in = x->in};
-        int r = routes[i].call ? routes[i].call(&call) : routes[i].fn(x, req, arg, o);
+                             .body_len = body_len, .o = o};
+        int r = rt->call ? rt->call(&call) : rt->fn(x, req, arg, o);
         free(arg);
         return r;
     }

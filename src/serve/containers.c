@@ -140,8 +140,14 @@ int tug_api_container_start(const tug_api_call *a)
     tug_error *err = NULL;
     if (strcmp(c->state, TUG_STATE_RUNNING) == 0 || strcmp(c->state, TUG_STATE_PAUSED) == 0)
         return no_content(a->o, 304);
-    tug_start_opts so = {.attach_fd = -1};
-    if (tug_container_start(s, c, &so, &err) < 0) {
+    /* an attach waiting for this start gets the channel from the start on */
+    tug_start_opts so = {.attach_fd = tug_api_attach_waiting(s, c),
+                         .open_stdin = json_is_true(
+                             json_object_get(json_object_get(c->config, "Config"), "OpenStdin"))};
+    int r = tug_container_start(s, c, &so, &err);
+    if (so.attach_fd >= 0)
+        close(so.attach_fd);
+    if (r < 0) {
         if (json_is_true(
                 json_object_get(json_object_get(c->config, "HostConfig"), "AutoRemove"))) {
             tug_error *e2 = NULL;
@@ -257,27 +263,37 @@ int tug_api_container_unpause(const tug_api_call *a)
     return pause_like(a, false);
 }
 
-/* Has the client gone? Waits up to ms for it to hang up. */
-static bool peer_gone(int fd, int ms)
+/* Has the client gone? Waits up to ms for it to hang up, or for an event to be written when
+ * watch (tug_events_watch) is not -1: a start, an end, a removal. */
+static bool peer_gone_or_event(int fd, int watch, int ms)
 {
-    struct pollfd p = {.fd = fd, .events = POLLRDHUP};
-    if (poll(&p, 1, ms) <= 0)
+    struct pollfd p[2] = {{.fd = fd, .events = POLLRDHUP}, {.fd = watch, .events = POLLIN}};
+    if (poll(p, watch >= 0 ? 2 : 1, ms) <= 0)
         return false;
-    if (p.revents & (POLLRDHUP | POLLHUP | POLLERR))
+    if (p[0].revents & (POLLRDHUP | POLLHUP | POLLERR))
         return true;
-    poll(NULL, 0, ms); /* a request sent ahead waits its turn */
+    if (p[0].revents && !p[1].revents)
+        poll(watch >= 0 ? &p[1] : NULL, watch >= 0, ms); /* a request sent ahead waits its turn */
     return false;
 }
 
+static bool peer_gone(int fd, int ms)
+{
+    return peer_gone_or_event(fd, -1, ms);
+}
+
 /* Poll until the container runs (want_active) or does not, or is gone (*ret_gone); -1 when
- * the client hangs up first (err unset) or on an error. */
-static int poll_until(const tug_api_call *a, tug_store *s, tug_container **c, bool want_active,
-                      bool *ret_gone, tug_error **err)
+ * the client hangs up first (err unset) or on an error. Each look at the store follows an
+ * event (watch), or a second without one (a monitor killed writes none). */
+static int poll_until(const tug_api_call *a, tug_store *s, int watch, tug_container **c,
+                      bool want_active, bool *ret_gone, tug_error **err)
 {
     /* waiting for a start: one that came and went between two looks counts too */
     long long started = (*c)->started_ns;
     *ret_gone = false;
     for (;;) {
+        if (watch >= 0)
+            tug_events_watch_drain(watch);
         tug_container *fresh = NULL;
         tug_error *e = NULL;
         if (tug_container_find(s, (*c)->id, &fresh, &e) < 0) {
@@ -295,7 +311,7 @@ static int poll_until(const tug_api_call *a, tug_store *s, tug_container **c, bo
             return -1;
         if (active(*c) == want_active || (want_active && (*c)->started_ns != started))
             return 0;
-        if (peer_gone(a->o->fd, 100))
+        if (peer_gone_or_event(a->o->fd, watch, watch >= 0 ? 1000 : 100))
             return -1;
     }
 }
@@ -350,6 +366,10 @@ int tug_api_container_wait(const tug_api_call *a)
         return -1;
     }
     tug_error *err = NULL;
+    /* without a watch, the store is looked at ten times a second */
+    tug_error *werr = NULL;
+    cleanup_close int watch = tug_events_watch(s, &werr);
+    tug_error_free(werr);
     bool gone = false;
     int r = 0;
     struct timespec t0;
@@ -357,14 +377,14 @@ int tug_api_container_wait(const tug_api_call *a)
     long long since = (long long)t0.tv_sec * 1000000000LL + t0.tv_nsec;
     /* next-exit: a container that does not run yet is waited for to start, then to end */
     if (strcmp(w, "next-exit") == 0)
-        r = poll_until(a, s, &c, true, &gone, &err);
+        r = poll_until(a, s, watch, &c, true, &gone, &err);
     if (r == 0 && !gone)
-        r = poll_until(a, s, &c, false, &gone, &err);
+        r = poll_until(a, s, watch, &c, false, &gone, &err);
     /* removed: its --rm (or a docker rm) takes it away; a restart is waited out */
     while (r == 0 && !gone && strcmp(w, "removed") == 0 && !c->removed) {
-        r = poll_until(a, s, &c, true, &gone, &err);
+        r = poll_until(a, s, watch, &c, true, &gone, &err);
         if (r == 0 && !gone)
-            r = poll_until(a, s, &c, false, &gone, &err);
+            r = poll_until(a, s, watch, &c, false, &gone, &err);
     }
     int code = gone && r == 0 ? exit_from_events(s, c->id, since) : c->exit_code;
     json_t *doc = json_pack("{s:i, s:n}", "StatusCode", code, "Error");
@@ -474,11 +494,7 @@ static bool log_stop(void *data)
     /* a follower waiting for the first line has the head already */
     if (log_begin(w) < 0)
         return true;
-    if (!w->attach)
-        return peer_gone(w->o->fd, 0);
-    /* an attached client may close its sending half (no stdin) and still read */
-    struct pollfd p = {.fd = w->o->fd, .events = 0};
-    return poll(&p, 1, 0) > 0 && (p.revents & (POLLHUP | POLLERR));
+    return peer_gone(w->o->fd, 0);
 }
 
 /* ?since= / ?until=: unix seconds (with a fraction) as docker's client sends them; 0 when
@@ -534,40 +550,46 @@ int tug_api_container_logs(const tug_api_call *a)
     return tug_http_chunked_end(a->o);
 }
 
-/* Attach to what the container writes from now on: its stdout and stderr, as logs frames them
- * (the json-file log followed from its current end, from its beginning for a container that
- * has not started, until the container ends). What docker run without -d needs: it attaches
- * before it starts the container. Stdin is not relayed yet. */
+/* Attach: the hijacked connection relays the container's output (as logs frames it) and, with
+ * stdin=1, the client's bytes to its stdin, until the container ends. A running container's
+ * monitor serves the channel; for one that does not run, the attach waits for its start (docker
+ * run and start -a attach first), which hands the monitor's end of the channel over, so that
+ * nothing it writes is missed. logs=1 replays what was written before. */
 int tug_api_container_attach(const tug_api_call *a)
 {
-    if (tug_api_query_bool(a->req, "stdin"))
-        return tug_http_send_error(a->o, 501,
-                                   "tug serve does not relay stdin to a container yet: use "
-                                   "docker run -d, or tug run -i / tug attach");
-    log_writer w = {.o = a->o,
-                    .out = tug_api_query_bool(a->req, "stdout"),
-                    .err = tug_api_query_bool(a->req, "stderr"),
-                    .attach = true};
+    cleanup_free char *keys = tug_http_query_get(a->req, "detachKeys");
+    tug_api_attach_opts ao = {.in = tug_api_query_bool(a->req, "stdin"),
+                              .out = tug_api_query_bool(a->req, "stdout"),
+                              .err = tug_api_query_bool(a->req, "stderr"),
+                              .detach_keys = keys,
+                              .channel = -1,
+                              .listener = -1};
+    bool stream = tug_api_query_bool(a->req, "stream"), logs = tug_api_query_bool(a->req, "logs");
+    log_writer w = {.o = a->o, .out = ao.out, .err = ao.err, .attach = true};
     const char *up = tug_http_header_get(a->req, "Upgrade");
     w.upgrade = up && strcasecmp(up, "tcp") == 0;
-    if (!tug_api_query_bool(a->req, "stream"))
-        return tug_http_send_error(a->o, 501,
-                                   "tug serve attaches with stream=1 only; for what was "
-                                   "written use GET /containers/{id}/logs");
     tug_store *s;
     cleanup_container tug_container *c = NULL;
     if (find(a, &s, &c) < 0)
         return 0;
     w.tty = json_is_true(json_object_get(json_object_get(c->config, "Config"), "Tty"));
-    tug_logs_opts lo = {.tail = -1, .from_now = true, .follow = true, .emit = log_emit,
-                        .stop = log_stop, .data = &w};
+    ao.running = stream && active(c);
+    if (ao.running && (ao.channel = tug_api_attach_channel(a, s, c)) < 0)
+        return 0;
+    if (stream && !ao.running && (ao.listener = tug_api_attach_listen(s, c)) < 0)
+        return tug_http_send_error(a->o, 500, "attach: cannot listen for the container's start");
     tug_error *err = NULL;
-    int r = tug_logs_read(s, c, &lo, &err);
-    if (r < 0 && !w.begun)
-        return tug_api_send_err(a->o, err);
-    tug_error_free(err);
-    if (log_begin(&w) < 0)
+    if (log_begin(&w) < 0 ||
+        (logs && tug_logs_read(s, c, &(tug_logs_opts){.tail = -1, .emit = log_emit, .data = &w},
+                               &err) < 0)) {
+        tug_error_free(err);
+        if (ao.channel >= 0)
+            close(ao.channel);
+        tug_api_attach_unlisten(s, c, ao.listener);
         return -1;
+    }
+    if (stream)
+        tug_api_attach_relay(a, s, c, &ao);
     shutdown(a->o->fd, SHUT_WR);
     return -1; /* the connection was the stream's: it ends here */
 }

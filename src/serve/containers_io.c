@@ -333,8 +333,8 @@ int tug_api_container_archive_put(const tug_api_call *a)
     tug_cp_stat_info_clear(&st);
     if (not_dir)
         return tug_http_send_error(a->o, 400, "extraction point is not a directory");
-    tug_http_body mem, *in = a->in;
-    if (in == NULL) {
+    tug_http_body mem, *in = a->x->body;
+    if (in == NULL) { /* a body read whole already */
         tug_http_body_init(&mem, a->req, -1, a->body, a->body_len, 0);
         in = &mem;
     }

@@ -4,6 +4,7 @@
 #include "http.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -423,121 +424,129 @@ int tug_http_raw(tug_http_out *o, const void *data, size_t len)
     return write_all(o->fd, data, len);
 }
 
-/* ---- request bodies read as they come ---- */
+/* ---- request bodies as they come ---- */
+
+enum { BODY_SIZE, BODY_DATA, BODY_DATA_END, BODY_TRAILER, BODY_DONE };
 
 void tug_http_body_init(tug_http_body *b, const tug_http_req *req, int fd, const char *pre,
                         size_t pre_len, int timeout_ms)
 {
-    *b = (tug_http_body){.fd = fd, .timeout_ms = timeout_ms, .pre = pre, .pre_len = pre_len,
-                         .chunked = req->chunked,
-                         .left = req->chunked || req->content_length < 0 ? 0
-                                                                         : req->content_length};
-    b->done = !b->chunked && b->left == 0;
+    b->fd = fd;
+    b->chunked = req->chunked;
+    b->left = req->chunked || req->content_length < 0 ? 0 : req->content_length;
+    b->state = req->chunked ? BODY_SIZE : b->left > 0 ? BODY_DATA : BODY_DONE;
+    b->timeout_ms = timeout_ms;
+    b->why = NULL;
+    /* a length-framed body ends at its length: what follows is the next request's */
+    if (!req->chunked && (long long)pre_len > b->left)
+        pre_len = (size_t)b->left;
+    b->cur = pre;
+    b->avail = pre_len;
 }
 
-/* Up to n raw bytes of the connection: pre's first. */
-static ssize_t body_raw(tug_http_body *b, char *buf, size_t n)
+/* More bytes into b->buf when what was read is used up: 0, or -1 at the connection's end. */
+static int body_fill(tug_http_body *b)
 {
-    if (b->pre_len > 0) {
-        size_t k = n < b->pre_len ? n : b->pre_len;
-        memcpy(buf, b->pre, k);
-        b->pre += k;
-        b->pre_len -= k;
-        return (ssize_t)k;
-    }
+    if (b->avail > 0)
+        return 0;
     if (b->fd < 0) {
-        errno = ECONNRESET;
+        b->why = "the request body ended early";
         return -1;
     }
     struct pollfd p = {.fd = b->fd, .events = POLLIN};
     int r;
-    while ((r = poll(&p, 1, b->timeout_ms > 0 ? b->timeout_ms : -1)) < 0 && errno == EINTR)
+    while ((r = poll(&p, 1, b->timeout_ms)) < 0 && errno == EINTR)
         ;
-    if (r == 0)
-        errno = ETIMEDOUT;
-    if (r <= 0)
+    ssize_t n = -1;
+    if (r > 0)
+        while ((n = read(b->fd, b->buf, sizeof(b->buf))) < 0 && errno == EINTR)
+            ;
+    if (n <= 0) {
+        b->why = r == 0 ? "the client sent nothing more of the request body" :
+                          "the request body ended early";
         return -1;
-    ssize_t got;
-    while ((got = read(b->fd, buf, n)) < 0 && errno == EINTR)
-        ;
-    if (got == 0)
-        errno = ECONNRESET;
-    return got > 0 ? got : -1;
-}
-
-/* One line of the chunked framing (size lines, the CRLF after data, trailers) into line,
- * without its end; -1 when it is too long or the stream ends. */
-static int body_line(tug_http_body *b, char *line, size_t size)
-{
-    size_t len = 0;
-    for (;;) {
-        char c;
-        if (body_raw(b, &c, 1) < 0)
-            return -1;
-        if (c == '\n')
-            break;
-        if (len + 1 >= size) {
-            errno = EPROTO;
-            return -1;
-        }
-        line[len++] = c;
     }
-    if (len > 0 && line[len - 1] == '\r')
-        len--;
-    line[len] = '\0';
+    b->cur = b->buf;
+    b->avail = (size_t)n;
     return 0;
 }
 
-/* The next chunk's size (0 ends the body, after its trailers); -1 for a malformed one. */
-static int next_chunk(tug_http_body *b)
+/* One line of the chunked framing (a size line or a trailer) into line, without its CRLF. */
+static int body_line(tug_http_body *b, char *line, size_t size)
 {
-    char line[256];
-    if (body_line(b, line, sizeof(line)) < 0)
-        return -1;
-    char *end;
-    errno = 0;
-    long long size = hexval(line[0]) >= 0 ? strtoll(line, &end, 16) : -1;
-    if (size < 0 || errno || (*end && *end != ';' && *end != ' ' && *end != '\t')) {
-        errno = EPROTO;
-        return -1;
-    }
-    if (size > 0) {
-        b->left = size;
-        return 0;
-    }
-    for (int i = 0; i < TUG_HTTP_MAX_HEADERS; i++) { /* the trailers, up to a blank line */
-        if (body_line(b, line, sizeof(line)) < 0)
+    size_t n = 0;
+    for (;;) {
+        if (body_fill(b) < 0)
             return -1;
-        if (line[0] == '\0') {
-            b->done = true;
-            return 0;
+        char c = *b->cur++;
+        b->avail--;
+        if (c == '\n')
+            break;
+        if (n + 1 >= size) {
+            b->why = "malformed chunked request body: a line too long";
+            return -1;
         }
+        line[n++] = c;
     }
-    errno = EPROTO;
-    return -1;
+    if (n > 0 && line[n - 1] == '\r')
+        n--;
+    line[n] = '\0';
+    return 0;
 }
 
-ssize_t tug_http_body_read(tug_http_body *b, void *buf, size_t n)
+/* The chunked framing up to the next data (or the end): state BODY_DATA or BODY_DONE. */
+static int body_frame(tug_http_body *b)
 {
-    if (b->chunked && b->left == 0 && !b->done && next_chunk(b) < 0)
-        return -1;
-    if (b->done || n == 0)
-        return 0;
-    size_t want = (long long)n < b->left ? n : (size_t)b->left;
-    ssize_t got = body_raw(b, buf, want);
-    if (got < 0)
-        return -1;
-    b->left -= got;
-    if (b->left == 0) {
-        if (!b->chunked)
-            b->done = true;
-        else {
-            char crlf[8];
-            if (body_line(b, crlf, sizeof(crlf)) < 0 || crlf[0] != '\0') {
-                errno = EPROTO;
+    char line[4096];
+    while (b->state != BODY_DATA && b->state != BODY_DONE) {
+        if (body_line(b, line, sizeof(line)) < 0)
+            return -1;
+        if (b->state == BODY_DATA_END) {
+            if (line[0] != '\0') {
+                b->why = "malformed chunked request body: no CRLF after a chunk";
                 return -1;
             }
+            b->state = BODY_SIZE;
+        } else if (b->state == BODY_TRAILER) {
+            if (line[0] == '\0')
+                b->state = BODY_DONE;
+        } else {
+            long long size = 0;
+            size_t i = 0;
+            for (; hexval(line[i]) >= 0; i++) {
+                if (size > (LLONG_MAX >> 4)) {
+                    b->why = "malformed chunked request body: a chunk too large";
+                    return -1;
+                }
+                size = size * 16 + hexval(line[i]);
+            }
+            if (i == 0 || (line[i] != '\0' && line[i] != ';' && line[i] != ' ' && line[i] != '\t')) {
+                b->why = "malformed chunked request body: a bad chunk size";
+                return -1;
+            }
+            b->left = size;
+            b->state = size > 0 ? BODY_DATA : BODY_TRAILER;
         }
     }
-    return got;
+    return 0;
+}
+
+long tug_http_body_read(tug_http_body *b, void *out, size_t n)
+{
+    if (b->chunked && body_frame(b) < 0)
+        return -1;
+    if (b->state == BODY_DONE || n == 0)
+        return 0;
+    if (body_fill(b) < 0)
+        return -1;
+    size_t take = b->avail < n ? b->avail : n;
+    if ((long long)take > b->left)
+        take = (size_t)b->left;
+    memcpy(out, b->cur, take);
+    b->cur += take;
+    b->avail -= take;
+    b->left -= (long long)take;
+    if (b->left == 0)
+        b->state = b->chunked ? BODY_DATA_END : BODY_DONE;
+    return (long)take;
 }

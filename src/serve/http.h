@@ -43,6 +43,29 @@ char *tug_http_unescape(const char *s, size_t n, bool form);
 /* The reason phrase of a status code. */
 const char *tug_http_reason(int status);
 
+/* A request body read as it comes, for an endpoint that takes a large or chunked one (POST
+ * /build's context): what came with the head first, then the connection; Content-Length or
+ * chunked (chunk extensions and trailers are skipped, a size line is bounded). */
+typedef struct tug_http_body {
+    int fd;                /* -1: only the bytes given (the fuzz target) */
+    const char *cur;       /* bytes read and not yet used */
+    size_t avail;
+    bool chunked;
+    int state;             /* chunked: where in the framing the next byte is */
+    long long left;        /* of the length, or of the chunk at hand */
+    int timeout_ms;        /* for each read of the connection */
+    const char *why;       /* what went wrong, after -1 */
+    char buf[16384];
+} tug_http_body;
+
+/* Start reading req's body: pre[0..pre_len) came after the head (the body's first bytes, or
+ * more); the rest is read from fd. */
+void tug_http_body_init(tug_http_body *b, const tug_http_req *req, int fd, const char *pre,
+                        size_t pre_len, int timeout_ms);
+/* Up to n bytes of the body: their count, 0 at its end, -1 (b->why says why) when the
+ * connection ended or idled before it, or the chunking is malformed. */
+long tug_http_body_read(tug_http_body *b, void *out, size_t n);
+
 /* Writing answers on a connection. Headers every answer carries (the Engine API's Api-Version,
  * Ostype...) come from the extra string, "Name: value\r\n" lines. Each returns 0, or -1 when
  * the peer has gone. */
@@ -68,20 +91,3 @@ int tug_http_chunked_end(tug_http_out *o);
  * as they are (tug_http_raw), and the connection ends with them. */
 int tug_http_hijack(tug_http_out *o, bool upgrade, const char *content_type);
 int tug_http_raw(tug_http_out *o, const void *data, size_t len);
-
-/* A request body read as it comes, for an endpoint that streams one (a tar to unpack): its
- * Content-Length or its chunks, first from the bytes read along with the head (pre), then
- * from fd (-1: pre is all of it). A connection whose body was streamed is not reused. */
-typedef struct tug_http_body {
-    int fd, timeout_ms;
-    const char *pre;
-    size_t pre_len;
-    bool chunked, done;
-    long long left; /* of the body (Content-Length), or of the current chunk */
-} tug_http_body;
-
-void tug_http_body_init(tug_http_body *b, const tug_http_req *req, int fd, const char *pre,
-                        size_t pre_len, int timeout_ms);
-/* Up to n bytes of the body: how many, 0 at its end, -1 (errno set: EPROTO for a malformed
- * chunk, ETIMEDOUT, ECONNRESET for a body cut short) on failure. */
-ssize_t tug_http_body_read(tug_http_body *b, void *buf, size_t n);

@@ -165,8 +165,8 @@ tug_arch() { "$TUG" version --format '{{.Server.Arch}}'; }
 }
 
 @test "what is not served yet says so: 501 and the way out" {
-  api /v1.41/images/create?fromImage=busybox -X POST
-  assert_match '"message":"tug serve does not serve POST /images/create yet; use the tug CLI for it"\} 501$'
+  api /v1.41/swarm/init -X POST
+  assert_match '"message":"tug serve does not serve POST /swarm/init yet; use the tug CLI for it"\} 501$'
 }
 
 @test "one connection carries several requests (keep-alive)" {
@@ -214,9 +214,9 @@ print(c.version()["Version"])
   [[ $output == "Error: a server already answers on $SOCK: stop it or give another path with -H" ]]
 }
 
-@test "tcp:// is refused: only unix sockets are served yet" {
-  run_tug 1 serve -H tcp://127.0.0.1:2375
-  [[ $output == "Error: cannot serve tcp://127.0.0.1:2375: only unix sockets are served yet; give -H unix:///path/to/tug.sock" ]]
+@test "tcp:// off loopback without TLS is refused (860-serve-socket.bats serves TCP); a bad --time too" {
+  run_tug 1 serve -H tcp://0.0.0.0:2375
+  [[ $output == "Error: cannot serve tcp://0.0.0.0:2375 without TLS: the API gives root on this machine to whoever reaches it; give --tlsverify with --tlscacert, --tlscert and --tlskey, or a loopback address (tcp://127.0.0.1:PORT)" ]]
   run_tug 125 serve --time soon
   assert_match 'invalid argument "soon" for "-t, --time" flag'
 }

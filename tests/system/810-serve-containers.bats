@@ -8,17 +8,6 @@ bats_require_minimum_version 1.5.0
 
 source "$BATS_TEST_DIRNAME/serve.bash"
 
-# wait_state NAME STATE: poll (bounded) until tug inspect says STATE.
-wait_state() {
-  local i
-  for ((i = 0; i < 100; i++)); do
-    [[ $("$TUG" inspect -f '{{.State.Status}}' "$1" 2>/dev/null) == "$2" ]] && return 0
-    sleep 0.1
-  done
-  echo "$1 is $("$TUG" inspect -f '{{.State.Status}}' "$1" 2>&1), not $2" >&2
-  return 1
-}
-
 @test "docker run -d starts a container tug ps sees; docker stop, start and rm -f manage it" {
   need_docker
   run_docker run -d --name web --network none busybox sleep 300
@@ -174,9 +163,5 @@ ctr.remove()
   [[ $output == "exited 3" ]]
   run_docker run -t --rm --network none busybox echo tty
   [[ $output == tty* ]] || { echo "got: $output" >&2; return 1; }
-  # stdin is not relayed yet: a 501 saying so (docker's CLI shows only the status)
-  run_docker 1 run -i --rm --network none busybox cat
-  assert_match "unable to upgrade to tcp, received 501"
-  api '/v1.41/containers/kept/attach?stream=1&stdin=1&stdout=1' -X POST
-  [[ $output == *'does not relay stdin to a container yet'*' 501' ]] || { echo "got: $output" >&2; return 1; }
+  # stdin: 830-serve-exec.bats
 }

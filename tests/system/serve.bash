@@ -89,3 +89,14 @@ while True:
 sys.stdout.write(out.decode("latin-1"))
 ' "$SOCK" "$1"
 }
+
+# wait_state NAME STATE: poll (bounded) until tug inspect says STATE.
+wait_state() {
+  local i
+  for ((i = 0; i < 100; i++)); do
+    [[ $("$TUG" inspect -f '{{.State.Status}}' "$1" 2>/dev/null) == "$2" ]] && return 0
+    sleep 0.1
+  done
+  echo "$1 is $("$TUG" inspect -f '{{.State.Status}}' "$1" 2>&1), not $2" >&2
+  return 1
+}

@@ -82,6 +82,42 @@ int bld_ev_fail(builder *b, int v, tug_error **err)
     return -1;
 }
 
+static bool makes_step(tug_df_kind k)
+{
+    return k == TUG_DF_RUN || k == TUG_DF_COPY || k == TUG_DF_ADD || k == TUG_DF_WORKDIR;
+}
+
+static bool in_dockerfile(const builder *b, const tug_df_instruction *in)
+{
+    return b->df && in >= b->df->inst && in < b->df->inst + b->df->n_inst;
+}
+
+void bld_ev_step(builder *b, const tug_df_instruction *in)
+{
+    b->step_cached = false;
+    b->run_status = 0;
+    b->from_id[0] = '\0';
+    if (b->o->events.step && in_dockerfile(b, in))
+        b->o->events.step(b->o->events.userdata, (int)(in - b->df->inst) + 1, (int)b->df->n_inst,
+                          in->original);
+}
+
+void bld_ev_step_end(builder *b, const tug_stage *st, const tug_df_instruction *in, bool ok)
+{
+    if (b->o->events.step_end == NULL || !in_dockerfile(b, in))
+        return;
+    if (!ok) {
+        if (b->run_status != 0)
+            b->o->events.step_end(b->o->events.userdata, NULL, false, b->run_status);
+        return;
+    }
+    /* a filesystem step that changed nothing keeps the layer it started on */
+    const char *id = b->from_id[0]                      ? b->from_id
+                     : st && makes_step(in->kind) ? tug_stage_top_chain(st)
+                                                      : NULL;
+    b->o->events.step_end(b->o->events.userdata, id, b->step_cached, 0);
+}
+
 static void human_size(long long n, char *out, size_t size)
 {
     if (n < 1000)
@@ -281,11 +317,6 @@ int bld_base_image(builder *b, const char *name, tug_image **ret, tug_error **er
 
 /* ---- stages ---- */
 
-static bool makes_step(tug_df_kind k)
-{
-    return k == TUG_DF_RUN || k == TUG_DF_COPY || k == TUG_DF_ADD || k == TUG_DF_WORKDIR;
-}
-
 static int run_instruction(builder *b, tug_stage *st, const tug_df_instruction *in,
                            tug_error **err);
 
@@ -366,6 +397,7 @@ static int do_from(builder *b, tug_stage *st, const tug_df_instruction *in, tug_
         if (r == 0)
             r = tug_stage_from_image(st, img, err);
         if (r == 0) {
+            snprintf(b->from_id, sizeof(b->from_id), "%s", img->id);
             cleanup_reference tug_reference *ref = NULL;
             tug_error *ignored = NULL;
             cleanup_free char *full = NULL;
@@ -413,12 +445,20 @@ int bld_build_stage(builder *b, size_t idx, tug_error **err)
     st->args = json_object();
     if (st->args == NULL)
         return tug_error_set(err, ENOMEM, "build");
-    if (do_from(b, st, &b->df->inst[ds->from], err) < 0)
+    const tug_df_instruction *from = &b->df->inst[ds->from];
+    bld_ev_step(b, from);
+    int r = do_from(b, st, from, err);
+    bld_ev_step_end(b, st, from, r == 0);
+    if (r < 0)
         return -1;
     for (size_t i = ds->from + 1; i < ds->end; i++) {
         if (bld_cancelled(b))
             return tug_error_set(err, ECANCELED, "build stage %d", st->index);
-        if (run_instruction(b, st, &b->df->inst[i], err) < 0)
+        const tug_df_instruction *in = &b->df->inst[i];
+        bld_ev_step(b, in);
+        r = run_instruction(b, st, in, err);
+        bld_ev_step_end(b, st, in, r == 0);
+        if (r < 0)
             return -1;
     }
     st->done = true;
@@ -563,7 +603,7 @@ static int open_context(builder *b, tug_error **err)
                      b->o->dockerfile && strcmp(b->o->dockerfile, "-") != 0 ? b->o->dockerfile
                                                                              : "Dockerfile");
     tug_context_opts co = {.context = b->o->context, .dockerfile = b->o->dockerfile,
-                           .tmp_dir = tmp, .store = b->s, .stdin_fd = 0};
+                           .tmp_dir = tmp, .store = b->s, .stdin_fd = b->o->context_fd};
     if (tug_context_open(&co, &b->ctx, err) < 0)
         return bld_ev_fail(b, v, err);
     size_t len = 0;
@@ -640,9 +680,12 @@ static int run_build(builder *b, char **ret_image_id, tug_error **err)
     if (tug_dockerfile_parse(tug_context_dockerfile_name(b->ctx), text, len, &b->df, err) < 0)
         return -1;
     predefined_args(b);
-    for (size_t i = 0; i < b->df->n_meta_args; i++)
+    for (size_t i = 0; i < b->df->n_meta_args; i++) {
+        bld_ev_step(b, &b->df->inst[i]);
         if (bld_apply_arg(b, &b->df->inst[i], b->meta, NULL, err) < 0)
             return -1;
+        bld_ev_step_end(b, NULL, &b->df->inst[i], true);
+    }
     size_t target = 0;
     if (find_target(b, &target, err) < 0)
         return -1;

@@ -23,11 +23,19 @@ typedef struct tug_build_events {
     void (*error)(void *userdata, int vertex, const char *message);
     /* a vertex of a stage stopped because another stage failed */
     void (*canceled)(void *userdata, int vertex);
+    /* The classic builder's view (docker build without BuildKit), beside the vertices: each
+     * instruction of the Dockerfile as it begins, n of total, as written ("FROM busybox");
+     * then its end: id is what it made ("sha256:..." of the base image or of the new top
+     * layer; NULL when it made neither), cached when the cache gave it, exit_code the status
+     * of a RUN that failed (0 when it did not: the step ended well). */
+    void (*step)(void *userdata, int n, int total, const char *instruction);
+    void (*step_end)(void *userdata, const char *id, bool cached, int exit_code);
     void *userdata;
 } tug_build_events;
 
 typedef struct tug_build_opts {
     const char *context;        /* a directory, or "-": a tar (or a lone Dockerfile) on stdin */
+    int context_fd;             /* what "-" reads: 0 (stdin), or another fd (tug serve's body) */
     const char *dockerfile;     /* -f: NULL for CONTEXT/Dockerfile, "-" for stdin */
     const char *const *tags;    /* full names ("docker.io/library/x:latest"), NULL-terminated */
     const char *const *build_args; /* "K=V", or "K" to take K from the environment */
@@ -40,6 +48,8 @@ typedef struct tug_build_opts {
     const char *const *secrets; /* --secret values (build_mounts.h), for RUN --mount=type=secret */
     bool no_cache;
     bool pull;                  /* always look for a newer base image */
+    bool sequential;            /* stages one after the other in the Dockerfile's order, never
+                                 * at the same time (the classic builder's step lines) */
     const tug_registry_opts *registry;
     tug_build_events events;
 } tug_build_opts;

@@ -488,6 +488,7 @@ int bld_cached_step(builder *b, tug_stage *st, int v, bld_cache_step *cs, const 
         r = tug_stage_add_history(st, created_by, !layer, err);
     if (r < 0)
         return -1;
+    b->step_cached = true;
     bld_ev_cached(b, v);
     return 1;
 }

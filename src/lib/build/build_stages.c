@@ -21,7 +21,7 @@
 #include "builder.h"
 
 /* A frame: its head, then len bytes (a name, a line, output, or JSON). */
-enum { F_START, F_STATUS, F_LOG, F_CACHED, F_DONE, F_ERROR, F_RESULT, F_FAIL };
+enum { F_START, F_STATUS, F_LOG, F_CACHED, F_DONE, F_ERROR, F_RESULT, F_FAIL, F_STEP, F_STEP_END };
 typedef struct frame_head {
     uint32_t kind;
     int32_t vertex; /* the stage process's own number */
@@ -84,6 +84,18 @@ static void ev_error(void *ud, int v, const char *message)
     send_text(ud, F_ERROR, v, message);
 }
 
+/* the classic builder's events: the step's number and total in vertex and stream; its end's
+ * exit status and cached in them, the id as the text */
+static void ev_step(void *ud, int n, int total, const char *instruction)
+{
+    send_frame(*(int *)ud, F_STEP, n, total, instruction, strlen(instruction));
+}
+
+static void ev_step_end(void *ud, const char *id, bool cached, int exit_code)
+{
+    send_frame(*(int *)ud, F_STEP_END, exit_code, cached, id, id ? strlen(id) : 0);
+}
+
 static json_t *str_or_null(const char *s)
 {
     return s ? json_string(s) : json_null();
@@ -128,6 +140,8 @@ __attribute__((noreturn)) static void stage_main(builder *b, size_t idx, int fd,
                                   .cached = ev_cached,
                                   .done = ev_done,
                                   .error = ev_error,
+                                  .step = b->o->events.step ? ev_step : NULL,
+                                  .step_end = b->o->events.step_end ? ev_step_end : NULL,
                                   .userdata = &out};
     b->o = &o;
     b->vertex = 0;
@@ -299,6 +313,13 @@ static int take_frame(builder *b, tug_stage *st, kid *k, tug_error **first)
         return 1;
     buf[h.len] = '\0';
     const tug_build_events *ev = &b->o->events;
+    if (h.kind == F_STEP || h.kind == F_STEP_END) {
+        if (h.kind == F_STEP && ev->step)
+            ev->step(ev->userdata, h.vertex, (int)h.stream, buf);
+        else if (h.kind == F_STEP_END && ev->step_end)
+            ev->step_end(ev->userdata, h.len ? buf : NULL, h.stream != 0, h.vertex);
+        return 0;
+    }
     int v = vertex_of(b, k, h.kind, h.vertex);
     switch (h.kind) {
     case F_START:
@@ -416,7 +437,7 @@ static void take_frames(builder *b, kid *kids, char *state, size_t target, size_
 int bld_build_stages(builder *b, const bool *needed, const bool *deps, size_t target,
                      tug_error **err)
 {
-    if (sequential()) {
+    if (sequential() || b->o->sequential) {
         for (size_t i = 0; i <= target; i++)
             if (needed[i] && bld_build_stage(b, i, err) < 0)
                 return -1;

@@ -259,6 +259,8 @@ int bld_do_run(builder *b, tug_stage *st, const tug_df_instruction *in, tug_erro
         bld_mounts_release(&ms);
         json_decref(hosts);
         if (r == 0 && status != 0)
+            b->run_status = status;
+        if (r == 0 && status != 0)
             r = tug_error_user(err, "process \"%s\" did not complete successfully: exit code: %d",
                                joined ? joined : "", status);
         if (r == 0)

@@ -44,6 +44,11 @@ typedef struct builder {
     /* a stage built in a process of its own (build_stages.c): readable or hung up once the
      * build is cancelled (a RUN's container is then killed); -1 otherwise */
     int cancel_fd;
+    /* the instruction at work, for the classic builder's step events: the cache gave it, a
+     * failed RUN's exit status, the base image a FROM took ("" for none) */
+    bool step_cached;
+    int run_status;
+    char from_id[TUG_DIGEST_LEN + 8];
 } builder;
 
 /* A step as the cache sees it (build_cache.c). */
@@ -67,6 +72,10 @@ void bld_ev_status(builder *b, int v, const char *fmt, ...) __attribute__((forma
 void bld_ev_done(builder *b, int v);
 void bld_ev_cached(builder *b, int v);
 int bld_ev_fail(builder *b, int v, tug_error **err);
+/* The classic builder's events of an instruction of the Dockerfile (an ONBUILD trigger has
+ * none): it begins; it ended (ok: well, and the stage's state says what it made). */
+void bld_ev_step(builder *b, const tug_df_instruction *in);
+void bld_ev_step_end(builder *b, const tug_stage *st, const tug_df_instruction *in, bool ok);
 /* "[2/4]" or "[name 2/4]": the next step's label. */
 void bld_step_label(builder *b, char *out, size_t size);
 

@@ -1279,8 +1279,10 @@ static int open_stdin(tug_build_context *c, const tug_context_opts *o, tug_error
         return tug_error_set(err, errno, "spool the build context in %s", c->tmp);
     char buf[65536];
     size_t n = got;
+    off_t total = 0;
     memcpy(buf, head, got);
     for (;;) {
+        total += (off_t)n;
         for (size_t off = 0; off < n;) {
             ssize_t w = write(spool, buf + off, n - off);
             if (w < 0 && errno == EINTR)
@@ -1299,6 +1301,14 @@ static int open_stdin(tug_build_context *c, const tug_context_opts *o, tug_error
         if (r == 0)
             break;
         n = (size_t)r;
+    }
+    /* docker's CLI ends the tar it sends for a -f outside the context right after the last
+     * entry's data, without its padding or the end blocks (Go's tar reader takes that): a
+     * plain tar gets them, which changes nothing for one that has them */
+    if (!gzip && !zstd) {
+        static const char zeros[512 * 3];
+        if (tug_write_all(spool, zeros, (size_t)(512 - total % 512) % 512 + 1024) < 0)
+            return tug_error_set(err, errno, "spool the build context in %s", c->tmp);
     }
     if (lseek(spool, 0, SEEK_SET) < 0)
         return tug_error_set(err, errno, "spool the build context");

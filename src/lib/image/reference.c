@@ -343,3 +343,21 @@ bool tug_domain_is_loopback(const char *domain)
         return true;
     return is_ipv4_loopback(domain, host_len);
 }
+
+char *tug_familiar_ref(const char *full)
+{
+    const char *cut = strchr(full, '@');
+    const char *colon = strrchr(full, ':'), *slash = strrchr(full, '/');
+    if (cut == NULL && colon && (slash == NULL || colon > slash))
+        cut = colon;
+    if (cut == NULL)
+        return tug_familiar_name(full);
+    char *name = strndup(full, (size_t)(cut - full));
+    char *fam = name ? tug_familiar_name(name) : NULL;
+    char *out = NULL;
+    if (fam == NULL || asprintf(&out, "%s%s", fam, cut) < 0)
+        out = NULL;
+    free(name);
+    free(fam);
+    return out;
+}

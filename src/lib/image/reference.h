@@ -26,6 +26,9 @@ char *tug_reference_string(const tug_reference *ref);
 /* The short form docker prints: "docker.io/library/nginx" -> "nginx", "docker.io/u/app" -> "u/app";
  * other domains are kept. Takes a full name (no tag). */
 char *tug_familiar_name(const char *full_name);
+/* The same of a full reference with its tag or digest: "docker.io/library/nginx:latest" ->
+ * "nginx:latest", "h:5000/r@sha256:.." -> itself. */
+char *tug_familiar_ref(const char *full_ref);
 /* The host to talk to for a domain: docker.io -> registry-1.docker.io. */
 const char *tug_registry_host(const char *domain);
 /* True for a domain that is loopback (localhost, 127.0.0.0/8, [::1]) and thus plain HTTP. */

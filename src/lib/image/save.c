@@ -283,17 +283,6 @@ static char *index_json(const saver *v)
     return s;
 }
 
-static char *familiar_tag(const char *full)
-{
-    const char *colon = strrchr(full, ':');
-    cleanup_free char *name = strndup(full, (size_t)(colon - full));
-    cleanup_free char *fam = name ? tug_familiar_name(name) : NULL;
-    char *s = NULL;
-    if (fam == NULL || asprintf(&s, "%s%s", fam, colon) < 0)
-        return NULL;
-    return s;
-}
-
 /* manifest.json and repositories, docker-archive's own files. */
 static int docker_files(const saver *v, char **ret_manifest, char **ret_repos)
 {
@@ -306,7 +295,7 @@ static int docker_files(const saver *v, char **ret_manifest, char **ret_repos)
             json_array_append_new(layers, json_string(name));
         }
         for (size_t t = 0; t < si->n_tags; t++) {
-            char *fam = familiar_tag(si->tags[t]);
+            char *fam = tug_familiar_ref(si->tags[t]);
             if (fam == NULL)
                 continue;
             json_array_append_new(tags, json_string(fam));

@@ -126,6 +126,34 @@ char *tug_creds_basic(const tug_creds *c)
     return out;
 }
 
+int tug_creds_registry_auth(const char *header, char **ret_basic, tug_error **err)
+{
+    *ret_basic = NULL;
+    if (header == NULL || *header == '\0')
+        return 0;
+    cleanup_free char *std = strdup(header); /* base64url: '-' and '_' for '+' and '/' */
+    if (std == NULL)
+        return tug_error_set(err, ENOMEM, "X-Registry-Auth");
+    for (char *p = std; *p; p++)
+        *p = *p == '-' ? '+' : *p == '_' ? '/' : *p;
+    size_t len = 0;
+    cleanup_free char *text = b64_decode(std, &len);
+    json_auto_t *doc = text ? json_loadb(text, len, 0, NULL) : NULL;
+    if (!json_is_object(doc))
+        return tug_error_user(err, "invalid X-Registry-Auth header: not base64url JSON of "
+                                   "{\"username\", \"password\", \"serveraddress\"}");
+    const char *user = json_string_value(json_object_get(doc, "username"));
+    const char *pass = json_string_value(json_object_get(doc, "password"));
+    const char *auth = json_string_value(json_object_get(doc, "auth"));
+    if (user && *user) {
+        tug_creds c = {.username = (char *)user, .secret = (char *)pass};
+        if ((*ret_basic = tug_creds_basic(&c)) == NULL)
+            return tug_error_set(err, ENOMEM, "X-Registry-Auth");
+    } else if (auth && *auth && (*ret_basic = strdup(auth)) == NULL)
+        return tug_error_set(err, ENOMEM, "X-Registry-Auth");
+    return 0;
+}
+
 /* ---- server names ---- */
 
 static bool is_hub_host(const char *host, size_t n)

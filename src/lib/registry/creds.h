@@ -49,3 +49,9 @@ int tug_creds_find(const char *json, size_t len, const char *domain, tug_creds *
 
 /* base64 of "user:secret", what follows "Authorization: Basic "; NULL when out of memory. */
 char *tug_creds_basic(const tug_creds *c);
+
+/* The credentials of an X-Registry-Auth header (docker's clients to the Engine API: base64url
+ * JSON with username and password, or auth) as *ret_basic (base64 "user:pass"); NULL when the
+ * header is NULL, empty or says none ("{}"). A header that is not such a document is a user
+ * error. */
+int tug_creds_registry_auth(const char *header, char **ret_basic, tug_error **err);

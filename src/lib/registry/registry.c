@@ -792,8 +792,11 @@ static int registry_open(const char *domain, const char *repo, const tug_registr
         reg->tls_verify = true;
     }
 
-    if (creds && tug_auth_load_credentials(opts ? opts->auth_config_path : NULL, domain,
-                                           &reg->basic, err) < 0)
+    if (creds && opts && opts->basic) {
+        if ((reg->basic = strdup(opts->basic)) == NULL)
+            return tug_error_set(err, ENOMEM, "open registry %s", domain);
+    } else if (creds && tug_auth_load_credentials(opts ? opts->auth_config_path : NULL, domain,
+                                                  &reg->basic, err) < 0)
         return tug_error_wrap(err, "open registry %s", domain);
 
     for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)

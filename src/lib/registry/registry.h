@@ -19,6 +19,9 @@ typedef struct tug_registry_opts {
     const char *auth_config_path;
     /* Identifies tug in User-Agent. */
     const char *user_agent;
+    /* Credentials to use instead of the stored ones (base64 "user:pass", what follows
+     * "Authorization: Basic "), as tug serve gets them in X-Registry-Auth; NULL: the stored. */
+    const char *basic;
 } tug_registry_opts;
 
 typedef struct tug_registry tug_registry;

@@ -128,6 +128,10 @@ int tug_signal_parse(const char *s);
  * asprintf's result. */
 int tug_container_cgroup_path(const tug_container *c, char **ret);
 json_t *tug_container_inspect_json(tug_store *s, tug_container *c);
+/* NetworkSettings.Networks of inspect (and of the API's container list): the container's
+ * endpoints with the addresses it asked for; a container that does not run, on its network
+ * with no address. */
+json_t *tug_container_networks_json(tug_store *s, tug_container *c);
 
 /* hostname, hosts and resolv.conf for a container in dir (bound over the image's /etc ones):
  * the host's resolvers less loopback ones, HostConfig's ExtraHosts and Dns. */
@@ -165,3 +169,9 @@ typedef struct tug_exec_proc {
  * becomes its child). */
 int tug_container_exec(tug_store *s, tug_container *c, const tug_exec_opts *o,
                        tug_exec_proc *ret, tug_error **err);
+/* What docker's engine says when an exec's process could not start (err->status 125-127:
+ * no such program or user, not executable...), malloc'd; NULL for other errors. */
+char *tug_exec_failure_text(const tug_error *err);
+/* The pid of the process an exec runs: the one child of its helper (tug_exec_proc's pid), 0
+ * when it has none (yet, or any more). */
+pid_t tug_exec_process_pid(pid_t helper);

@@ -304,11 +304,27 @@ void tug_exec_event(tug_store *s, const tug_container *c, const char *action, ch
         tug_container_event(s, c, full, "execID", exec_id, NULL);
 }
 
-/* The pid of the one child a process has (/proc/self/task/TID/children), 0 if none. */
-static pid_t only_child(void)
+char *tug_exec_failure_text(const tug_error *err)
+{
+    if (err == NULL || err->status < 125 || err->status > 127)
+        return NULL;
+    char *t = NULL;
+    /* docker's engine says these bare */
+    if (strncmp(err->msg, "unable to find user ", 20) == 0 ||
+        strncmp(err->msg, "unable to find group ", 21) == 0)
+        t = strdup(err->msg);
+    else if (asprintf(&t,
+                      "OCI runtime exec failed: exec failed: unable to start container "
+                      "process: %s: unknown",
+                      err->msg) < 0)
+        t = NULL;
+    return t;
+}
+
+pid_t tug_exec_process_pid(pid_t helper)
 {
     char path[64], buf[64];
-    snprintf(path, sizeof(path), "/proc/self/task/%d/children", (int)getpid());
+    snprintf(path, sizeof(path), "/proc/%d/task/%d/children", (int)helper, (int)helper);
     cleanup_close int fd = open(path, O_RDONLY | O_CLOEXEC);
     ssize_t n = fd >= 0 ? read(fd, buf, sizeof(buf) - 1) : -1;
     if (n <= 0)
@@ -356,7 +372,7 @@ static int launch_detached(tug_store *s, const tug_container *c, exec_plan *p, i
             out.code = e->status ? e->status : 125;
             snprintf(out.msg, sizeof(out.msg), "%s", e->msg ? e->msg : "exec");
         }
-        pid_t target = e ? 0 : only_child();
+        pid_t target = e ? 0 : tug_exec_process_pid(getpid());
         if (write(res[1], &out, sizeof(out)) != (ssize_t)sizeof(out) || e || target <= 0)
             _exit(0);
         /* nothing of the command's stays open while the process runs (a caller waiting for

@@ -34,6 +34,12 @@ void tug_event_filter_free(tug_event_filter *f);
 void tug_event_filter_freep(tug_event_filter **f);
 #define cleanup_event_filter __attribute__((cleanup(tug_event_filter_freep)))
 
+/* An inotify fd that becomes readable when an event is written (any container's start, die,
+ * destroy...): front ends that wait for a container's state wake on it instead of polling.
+ * tug_events_watch_drain empties it before the next wait. -1 with err on failure. */
+int tug_events_watch(tug_store *s, tug_error **err);
+void tug_events_watch_drain(int fd);
+
 /* Called per event in order; a non-zero return stops the reading. */
 typedef int (*tug_event_fn)(json_t *ev, void *data);
 /* The events from since_ns to until_ns (0: no bound) that pass f (NULL: all). With follow,

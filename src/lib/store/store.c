@@ -620,6 +620,15 @@ int tug_store_add_digest_ref(tug_store *s, const char *ref, const char *image_id
     return tug_db_step_done(s, st, err);
 }
 
+int tug_store_remove_digest_ref(tug_store *s, const char *ref, tug_error **err)
+{
+    cleanup_stmt sqlite3_stmt *st = tug_db_prepare(s, "DELETE FROM digests WHERE name = ?", err);
+    if (st == NULL)
+        return -1;
+    BIND_TEXT(st, 1, ref);
+    return tug_db_step_done(s, st, err);
+}
+
 int tug_store_remove_tag(tug_store *s, const char *tag, tug_error **err)
 {
     cleanup_free char *id = tug_store_tag_image(s, tag);

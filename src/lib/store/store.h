@@ -118,6 +118,7 @@ int tug_store_list_images(tug_store *s, tug_image ***ret_imgs, size_t *ret_n, tu
 /* Point a tag (full name:tag) at an image; returns 1 if the tag moved from another image. */
 int tug_store_set_tag(tug_store *s, const char *tag, const char *image_id, tug_error **err);
 int tug_store_add_digest_ref(tug_store *s, const char *ref, const char *image_id, tug_error **err);
+int tug_store_remove_digest_ref(tug_store *s, const char *ref, tug_error **err);
 int tug_store_remove_tag(tug_store *s, const char *tag, tug_error **err);
 /* Image id of a tag or NULL. */
 char *tug_store_tag_image(tug_store *s, const char *tag);

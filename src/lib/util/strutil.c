@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <time.h>
 #include <unistd.h>
 
 char *tug_human_size(double size, int precision)
@@ -555,4 +556,21 @@ bool tug_label_match(json_t *labels, const char *filter)
     if (v == NULL)
         return false;
     return eq == NULL || (json_is_string(v) && strcmp(json_string_value(v), eq + 1) == 0);
+}
+
+int tug_parse_until(const char *v, long long *ret)
+{
+    int64_t ns = 0;
+    long nsec = 0;
+    char *end = NULL;
+    if (tug_parse_go_duration(v, &ns) == 0 && ns >= 0) {
+        *ret = (long long)time(NULL) - ns / 1000000000LL;
+        return 0;
+    }
+    long long sec = strtoll(v, &end, 10);
+    if (end != v && (*end == '\0' || *end == '.')) {
+        *ret = sec;
+        return 0;
+    }
+    return tug_parse_rfc3339(v, ret, &nsec);
 }

@@ -38,6 +38,9 @@ bool tug_glob_match(const char *pattern, const char *s);
 /* A Go duration ("30s", "1m30s", "1.5h", "-2ms", "0"; units ns us µs ms s m h) in
  * nanoseconds; -1 when malformed or beyond int64. */
 int tug_parse_go_duration(const char *s, int64_t *ret_ns);
+/* docker's until= of the prune filters: a duration back from now (24h), unix seconds, or an
+ * RFC 3339 time, as unix seconds; 0, or -1 for none of those. */
+int tug_parse_until(const char *v, long long *ret);
 
 /* A growable string to build text in. After an allocation
  * fails every append is a no-op and tug_strbuf_steal returns NULL. */
