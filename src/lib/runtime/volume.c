@@ -797,7 +797,7 @@ static int volume_drop(tug_store *s, const char *name, char **ret_trash, tug_err
     if (sqlite3_step(st) == SQLITE_ROW) {
         const char *id = (const char *)sqlite3_column_text(st, 0);
         const char *cname = (const char *)sqlite3_column_text(st, 1);
-        return tug_error_user(err, "remove %s: volume is in use - [%s] (container %s)", name, id,
+        return tug_error_conflict(err, "remove %s: volume is in use - [%s] (container %s)", name, id,
                               cname ? cname : "?");
     }
     cleanup_stmt sqlite3_stmt *del = tug_db_prepare(s, "DELETE FROM volumes WHERE name = ?", err);
