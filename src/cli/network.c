@@ -370,28 +370,15 @@ static int net_inspect(cli_ctx *ctx, int argc, char **argv)
 int cli_prune_networks(tug_store *s, const cli_prune_opts *o, long long *reclaimed)
 {
     (void)reclaimed; /* a network holds no disk */
+    tug_prune_filter f;
+    cli_prune_filter_of(o, &f);
     tug_error *err = NULL;
-    tug_network **v = NULL;
-    size_t n = 0;
-    if (tug_network_list(s, &v, &n, &err) < 0)
+    cleanup_strv char **names = NULL;
+    if (tug_network_prune(s, &f, &names, &err) < 0)
         return cli_fail(err);
-    bool header = false;
-    for (size_t i = 0; i < n; i++) {
-        if (strcmp(v[i]->name, TUG_DEFAULT_NETWORK) == 0 ||
-            !cli_prune_match(o, v[i]->labels, v[i]->created))
-            continue;
-        /* a network a container is on refuses to go: that is what keeps it */
-        if (tug_network_remove(s, v[i], &err) < 0) {
-            tug_error_freep(&err);
-            continue;
-        }
-        if (!header)
-            printf("Deleted Networks:\n");
-        header = true;
-        printf("%s\n", v[i]->name);
-    }
-    tug_networks_free(v, n);
-    if (header)
+    for (size_t i = 0; names[i]; i++)
+        printf("%s%s\n", i == 0 ? "Deleted Networks:\n" : "", names[i]);
+    if (names[0])
         printf("\n");
     return 0;
 }

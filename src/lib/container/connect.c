@@ -1,6 +1,7 @@
 /* network connect/disconnect of a running container, and container prune. */
 #include "connect.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -117,5 +118,34 @@ int tug_container_prune(tug_store *s, const tug_prune_filter *f, char ***ret_ids
         *err = first;
         return -1;
     }
+    return 0;
+}
+
+int tug_network_prune(tug_store *s, const tug_prune_filter *f, char ***ret_names, tug_error **err)
+{
+    tug_network **v = NULL;
+    size_t n = 0;
+    if (tug_network_list(s, &v, &n, err) < 0)
+        return -1;
+    char **names = calloc(n + 1, sizeof(*names));
+    if (names == NULL) {
+        tug_networks_free(v, n);
+        return tug_error_set(err, ENOMEM, "network prune");
+    }
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(v[i]->name, TUG_DEFAULT_NETWORK) == 0 ||
+            !tug_prune_match(f, v[i]->labels, v[i]->created))
+            continue;
+        /* a network a container is on refuses to go: that is what keeps it */
+        tug_error *e = NULL;
+        if (tug_network_remove(s, v[i], &e) < 0) {
+            tug_error_free(e);
+            continue;
+        }
+        names[k++] = strdup(v[i]->name);
+    }
+    tug_networks_free(v, n);
+    *ret_names = names;
     return 0;
 }

@@ -35,3 +35,7 @@ bool tug_prune_match(const tug_prune_filter *f, json_t *labels, long long create
  * the others went. */
 int tug_container_prune(tug_store *s, const tug_prune_filter *f, char ***ret_ids,
                         long long *ret_reclaimed, tug_error **err);
+
+/* Remove every user network no container is on that passes f; *ret_names gets their names
+ * (NULL-terminated). The default network stays. */
+int tug_network_prune(tug_store *s, const tug_prune_filter *f, char ***ret_names, tug_error **err);

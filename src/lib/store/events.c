@@ -418,6 +418,8 @@ int tug_events_read(tug_store *s, long long since_ns, long long until_ns, bool f
         char ibuf[4096];
         while (read(in, ibuf, sizeof(ibuf)) > 0) {
         }
+        if (fn(NULL, data) != 0) /* a reader whose client may have gone */
+            break;
         if (fd >= 0)
             drain(&r, fd);
         if (fd >= 0 && same_file(fd, path))

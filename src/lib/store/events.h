@@ -34,7 +34,9 @@ void tug_event_filter_free(tug_event_filter *f);
 void tug_event_filter_freep(tug_event_filter **f);
 #define cleanup_event_filter __attribute__((cleanup(tug_event_filter_freep)))
 
-/* Called per event in order; a non-zero return stops the reading. */
+/* Called per event in order; a non-zero return stops the reading. While following it is also
+ * called with ev NULL each time the reader wakes (at least once a second), so that a caller
+ * whose client has gone can stop. */
 typedef int (*tug_event_fn)(json_t *ev, void *data);
 /* The events from since_ns to until_ns (0: no bound) that pass f (NULL: all). With follow,
  * after the past ones it waits for new events (inotify on the log's directory, rotation
