@@ -265,39 +265,52 @@ static json_t *name_list(char **names)
     return out;
 }
 
-int tug_api_network_prune(const tug_api_call *a)
+typedef enum { PRUNE_NETWORKS, PRUNE_CONTAINERS, PRUNE_VOLUMES } prune_kind;
+
+/* The prune of one kind, as dockerd reports it: what went ("...Deleted", null when nothing
+ * did) and, but for networks, the bytes freed. */
+static int prune(const tug_api_call *a, prune_kind kind)
 {
+    static const char *const deleted[] = {"NetworksDeleted", "ContainersDeleted",
+                                          "VolumesDeleted"};
     prune_query q;
     tug_store *s;
-    if (prune_filters(a, &q, false) < 0)
+    if (prune_filters(a, &q, kind == PRUNE_VOLUMES) < 0)
         return 0;
     json_auto_t *keep = q.keep;
+    if (kind == PRUNE_VOLUMES && (q.f.nlabels || q.f.nnolabels))
+        return tug_http_send_error(a->o, 400, "tug's volume prune takes the all filter, not "
+                                              "labels: remove labelled volumes with their names");
     if (tug_api_store(a->x, a->o, &s) < 0)
         return 0;
     tug_error *err = NULL;
     cleanup_strv char **names = NULL;
-    if (tug_network_prune(s, &q.f, &names, &err) < 0)
+    long long freed = 0;
+    /* API 1.41 (dockerd 20.10) prunes every unused volume; all=false keeps named ones */
+    int r = kind == PRUNE_NETWORKS     ? tug_network_prune(s, &q.f, &names, &err)
+            : kind == PRUNE_CONTAINERS ? tug_container_prune(s, &q.f, &names, &freed, &err)
+                                       : tug_volume_prune(s, q.all != 0, &names, &freed, &err);
+    if (r < 0)
         return tug_api_send_err(a->o, err);
-    return tug_http_send_json(a->o, 200, json_pack("{s:o}", "NetworksDeleted", name_list(names)));
+    json_t *doc = json_pack("{s:o}", deleted[kind], name_list(names));
+    if (kind != PRUNE_NETWORKS)
+        json_object_set_new(doc, "SpaceReclaimed", json_integer(freed));
+    return tug_http_send_json(a->o, 200, doc);
+}
+
+int tug_api_network_prune(const tug_api_call *a)
+{
+    return prune(a, PRUNE_NETWORKS);
 }
 
 int tug_api_container_prune(const tug_api_call *a)
 {
-    prune_query q;
-    tug_store *s;
-    if (prune_filters(a, &q, false) < 0)
-        return 0;
-    json_auto_t *keep = q.keep;
-    if (tug_api_store(a->x, a->o, &s) < 0)
-        return 0;
-    tug_error *err = NULL;
-    cleanup_strv char **ids = NULL;
-    long long freed = 0;
-    if (tug_container_prune(s, &q.f, &ids, &freed, &err) < 0)
-        return tug_api_send_err(a->o, err);
-    return tug_http_send_json(a->o, 200,
-                              json_pack("{s:o, s:I}", "ContainersDeleted", name_list(ids),
-                                        "SpaceReclaimed", (json_int_t)freed));
+    return prune(a, PRUNE_CONTAINERS);
+}
+
+int tug_api_volume_prune(const tug_api_call *a)
+{
+    return prune(a, PRUNE_VOLUMES);
 }
 
 /* ---- volumes ---- */
@@ -345,29 +358,6 @@ int tug_api_volume_delete(const tug_api_call *a)
         return tug_api_send_err(a->o, err);
     }
     return no_content(a->o, 204);
-}
-
-int tug_api_volume_prune(const tug_api_call *a)
-{
-    prune_query q;
-    tug_store *s;
-    if (prune_filters(a, &q, true) < 0)
-        return 0;
-    json_auto_t *keep = q.keep;
-    if (q.f.nlabels || q.f.nnolabels)
-        return tug_http_send_error(a->o, 400, "tug's volume prune takes the all filter, not "
-                                              "labels: remove labelled volumes with their names");
-    if (tug_api_store(a->x, a->o, &s) < 0)
-        return 0;
-    tug_error *err = NULL;
-    cleanup_strv char **names = NULL;
-    long long freed = 0;
-    /* API 1.41 (dockerd 20.10) prunes every unused volume; all=false keeps named ones */
-    if (tug_volume_prune(s, q.all != 0, &names, &freed, &err) < 0)
-        return tug_api_send_err(a->o, err);
-    return tug_http_send_json(a->o, 200,
-                              json_pack("{s:o, s:I}", "VolumesDeleted", name_list(names),
-                                        "SpaceReclaimed", (json_int_t)freed));
 }
 
 /* ---- auth ---- */
