@@ -27,6 +27,14 @@ static int send_msg(tug_http_out *o, int status, const char *fmt, const char *wh
     return tug_http_send_error(o, status, msg);
 }
 
+/* A library error answered with the status dockerd gives it here (err is freed). */
+static int send_err_as(tug_http_out *o, int status, tug_error *err)
+{
+    int sent = tug_http_send_error(o, status, err && err->msg ? err->msg : "unknown failure");
+    tug_error_free(err);
+    return sent;
+}
+
 /* The request's body as a JSON object (an empty body is {}); NULL after answering 400. */
 static json_t *body_object(const tug_api_call *a)
 {
@@ -119,8 +127,8 @@ int tug_api_network_create(const tug_api_call *a)
     if (driver && strcmp(driver, "bridge") != 0)
         return send_msg(a->o, 404, "plugin \"%s\" not found: tug networks use the bridge driver",
                         driver);
-    if (predefined(name))
-        return send_msg(a->o, 403, "%s is a pre-defined network and cannot be created", name);
+    if (predefined(name)) /* dockerd's words, its space at the end too */
+        return send_msg(a->o, 403, "operation is not permitted on predefined %s network ", name);
     tug_network_opts o = {.internal = json_is_true(json_object_get(body, "Internal")),
                           .ipv6 = json_is_true(json_object_get(body, "EnableIPv6"))};
     const char *why = ipam_config(json_object_get(body, "IPAM"), &o);
@@ -160,11 +168,8 @@ int tug_api_network_delete(const tug_api_call *a)
     if (tug_network_users(s, n, &users, &err) < 0)
         return tug_api_send_err(a->o, err);
     int r = tug_network_remove(s, n, &err);
-    if (r < 0 && users && users[0]) { /* dockerd: active endpoints are forbidden */
-        int sent = tug_http_send_error(a->o, 403, err->msg);
-        tug_error_free(err);
-        return sent;
-    }
+    if (r < 0 && users && users[0]) /* dockerd: active endpoints are forbidden */
+        return send_err_as(a->o, 403, err);
     return r < 0 ? tug_api_send_err(a->o, err) : no_content(a->o, 204);
 }
 
@@ -375,15 +380,12 @@ int tug_api_auth(const tug_api_call *a)
     __attribute__((cleanup(tug_login_result_clear))) tug_login_result res = {0};
     tug_error *err = NULL;
     if (tug_login(&lo, &res, &err) < 0) {
-        /* the registry refused (dockerd: 401), or the request lacked a name or password */
-        if (err->kind == TUG_ERR_USER && err->reason == TUG_ERR_R_NONE &&
-            (err->status == 401 || err->status == 403 || lo.username == NULL ||
-             lo.password == NULL)) {
-            int sent = tug_http_send_error(a->o, 401, err->msg);
-            tug_error_free(err);
-            return sent;
-        }
-        return tug_api_send_err(a->o, err);
+        /* the registry refused, or the request lacked a name or password: dockerd's 401; an
+         * unreachable or failing registry: its 500 */
+        bool refused = err->kind == TUG_ERR_USER &&
+                       (err->status == 401 || err->status == 403 || lo.username == NULL ||
+                        lo.password == NULL);
+        return send_err_as(a->o, refused ? 401 : 500, err);
     }
     return tug_http_send_json(a->o, 200, json_pack("{s:s, s:s}", "Status", "Login Succeeded",
                                                    "IdentityToken", ""));
