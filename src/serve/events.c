@@ -81,6 +81,10 @@ int tug_api_events(const tug_api_call *a)
     /* dockerd follows unless until has passed; the head goes at once so that the client knows
      * it is listening before anything happens */
     bool follow = until == 0 || until > tug_now_ns();
+    /* "from now on" is from before the head goes: what the client does once it has the head
+     * is recorded after this, and read even if the reader is not watching yet */
+    if (since == 0 && follow)
+        since = tug_now_ns();
     if (tug_http_chunked_begin(a->o, 200, "application/json") < 0)
         return -1;
     events_out w = {.o = a->o};
