@@ -14,8 +14,7 @@
 #include "util/cleanup.h"
 #include "util/strutil.h"
 
-int tug_api_time_param(const tug_http_req *req, tug_http_out *o, const char *key,
-                       long long *ret_ns)
+int tug_api_time_param(const tug_http_req *req, tug_http_out *o, const char *key, long long *ret_ns)
 {
     cleanup_free char *v = tug_http_query_get(req, key);
     *ret_ns = 0;
@@ -25,8 +24,8 @@ int tug_api_time_param(const tug_http_req *req, tug_http_out *o, const char *key
     clock_gettime(CLOCK_REALTIME, &now);
     int64_t ns = 0;
     cleanup_free char *why = NULL;
-    if (tug_logs_parse_time(v, (int64_t)now.tv_sec * 1000000000LL + now.tv_nsec, 0, &ns,
-                            &why) < 0) {
+    if (tug_logs_parse_time(v, (int64_t)now.tv_sec * 1000000000LL + now.tv_nsec, 0, &ns, &why) <
+        0) {
         char msg[300];
         snprintf(msg, sizeof(msg), "invalid value for %s: %.200s", key, why ? why : v);
         tug_http_send_error(o, 400, msg);

@@ -276,16 +276,16 @@ typedef enum { PRUNE_NETWORKS, PRUNE_CONTAINERS, PRUNE_VOLUMES } prune_kind;
  * did) and, but for networks, the bytes freed. */
 static int prune(const tug_api_call *a, prune_kind kind)
 {
-    static const char *const deleted[] = {"NetworksDeleted", "ContainersDeleted",
-                                          "VolumesDeleted"};
+    static const char *const deleted[] = {"NetworksDeleted", "ContainersDeleted", "VolumesDeleted"};
     prune_query q;
     tug_store *s;
     if (prune_filters(a, &q, kind == PRUNE_VOLUMES) < 0)
         return 0;
     json_auto_t *keep = q.keep;
     if (kind == PRUNE_VOLUMES && (q.f.nlabels || q.f.nnolabels))
-        return tug_http_send_error(a->o, 400, "tug's volume prune takes the all filter, not "
-                                              "labels: remove labelled volumes with their names");
+        return tug_http_send_error(a->o, 400,
+                                   "tug's volume prune takes the all filter, not "
+                                   "labels: remove labelled volumes with their names");
     if (tug_api_store(a->x, a->o, &s) < 0)
         return 0;
     tug_error *err = NULL;
@@ -382,11 +382,10 @@ int tug_api_auth(const tug_api_call *a)
     if (tug_login(&lo, &res, &err) < 0) {
         /* the registry refused, or the request lacked a name or password: dockerd's 401; an
          * unreachable or failing registry: its 500 */
-        bool refused = err->kind == TUG_ERR_USER &&
-                       (err->status == 401 || err->status == 403 || lo.username == NULL ||
-                        lo.password == NULL);
+        bool refused = err->kind == TUG_ERR_USER && (err->status == 401 || err->status == 403 ||
+                                                     lo.username == NULL || lo.password == NULL);
         return send_err_as(a->o, refused ? 401 : 500, err);
     }
-    return tug_http_send_json(a->o, 200, json_pack("{s:s, s:s}", "Status", "Login Succeeded",
-                                                   "IdentityToken", ""));
+    return tug_http_send_json(
+        a->o, 200, json_pack("{s:s, s:s}", "Status", "Login Succeeded", "IdentityToken", ""));
 }

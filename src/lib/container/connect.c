@@ -20,15 +20,17 @@ static int running_on(tug_store *s, const char *what, tug_container **ret, const
     if (tug_container_find(s, what, &ct, err) < 0 || tug_container_refresh(s, ct, err) < 0)
         return -1;
     if (!tug_container_alive(ct))
-        return tug_error_conflict(err, "container %s is not running: tug connects and "
-                                       "disconnects running containers",
+        return tug_error_conflict(err,
+                                  "container %s is not running: tug connects and "
+                                  "disconnects running containers",
                                   what);
     const char *mode = json_string_value(
         json_object_get(json_object_get(ct->config, "HostConfig"), "NetworkMode"));
     const char *primary = mode == NULL || strcmp(mode, "default") == 0 ? "bridge" : mode;
     if (strcmp(primary, "host") == 0 || strcmp(primary, "none") == 0)
-        return tug_error_conflict(err, "container %s is on the %s network and cannot be "
-                                       "connected to others",
+        return tug_error_conflict(err,
+                                  "container %s is on the %s network and cannot be "
+                                  "connected to others",
                                   what, primary);
     *ret_primary = primary;
     *ret = steal_pointer(&ct);

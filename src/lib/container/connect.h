@@ -14,8 +14,7 @@
 int tug_container_connect(tug_store *s, const char *what, const char *network, json_t *aliases,
                           const char *ip, const char *ip6, tug_error **err);
 /* Take it off network (its primary network too). */
-int tug_container_disconnect(tug_store *s, const char *what, const char *network,
-                             tug_error **err);
+int tug_container_disconnect(tug_store *s, const char *what, const char *network, tug_error **err);
 
 /* docker's prune filters: every label= (key or key=value) must hold, label!= must not;
  * until=: only what was created before (unix seconds; 0: any time). */
