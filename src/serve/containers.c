@@ -252,27 +252,37 @@ int tug_api_container_unpause(const tug_api_call *a)
     return pause_like(a, false);
 }
 
-/* Has the client gone? Waits up to ms for it to hang up. */
-static bool peer_gone(int fd, int ms)
+/* Has the client gone? Waits up to ms for it to hang up, or for an event to be written when
+ * watch (tug_events_watch) is not -1: a start, an end, a removal. */
+static bool peer_gone_or_event(int fd, int watch, int ms)
 {
-    struct pollfd p = {.fd = fd, .events = POLLRDHUP};
-    if (poll(&p, 1, ms) <= 0)
+    struct pollfd p[2] = {{.fd = fd, .events = POLLRDHUP}, {.fd = watch, .events = POLLIN}};
+    if (poll(p, watch >= 0 ? 2 : 1, ms) <= 0)
         return false;
-    if (p.revents & (POLLRDHUP | POLLHUP | POLLERR))
+    if (p[0].revents & (POLLRDHUP | POLLHUP | POLLERR))
         return true;
-    poll(NULL, 0, ms); /* a request sent ahead waits its turn */
+    if (p[0].revents && !p[1].revents)
+        poll(watch >= 0 ? &p[1] : NULL, watch >= 0, ms); /* a request sent ahead waits its turn */
     return false;
 }
 
+static bool peer_gone(int fd, int ms)
+{
+    return peer_gone_or_event(fd, -1, ms);
+}
+
 /* Poll until the container runs (want_active) or does not, or is gone (*ret_gone); -1 when
- * the client hangs up first (err unset) or on an error. */
-static int poll_until(const tug_api_call *a, tug_store *s, tug_container **c, bool want_active,
-                      bool *ret_gone, tug_error **err)
+ * the client hangs up first (err unset) or on an error. Each look at the store follows an
+ * event (watch), or a second without one (a monitor killed writes none). */
+static int poll_until(const tug_api_call *a, tug_store *s, int watch, tug_container **c,
+                      bool want_active, bool *ret_gone, tug_error **err)
 {
     /* waiting for a start: one that came and went between two looks counts too */
     long long started = (*c)->started_ns;
     *ret_gone = false;
     for (;;) {
+        if (watch >= 0)
+            tug_events_watch_drain(watch);
         tug_container *fresh = NULL;
         tug_error *e = NULL;
         if (tug_container_find(s, (*c)->id, &fresh, &e) < 0) {
@@ -290,7 +300,7 @@ static int poll_until(const tug_api_call *a, tug_store *s, tug_container **c, bo
             return -1;
         if (active(*c) == want_active || (want_active && (*c)->started_ns != started))
             return 0;
-        if (peer_gone(a->o->fd, 100))
+        if (peer_gone_or_event(a->o->fd, watch, watch >= 0 ? 1000 : 100))
             return -1;
     }
 }
@@ -345,6 +355,10 @@ int tug_api_container_wait(const tug_api_call *a)
         return -1;
     }
     tug_error *err = NULL;
+    /* without a watch, the store is looked at ten times a second */
+    tug_error *werr = NULL;
+    cleanup_close int watch = tug_events_watch(s, &werr);
+    tug_error_free(werr);
     bool gone = false;
     int r = 0;
     struct timespec t0;
@@ -352,14 +366,14 @@ int tug_api_container_wait(const tug_api_call *a)
     long long since = (long long)t0.tv_sec * 1000000000LL + t0.tv_nsec;
     /* next-exit: a container that does not run yet is waited for to start, then to end */
     if (strcmp(w, "next-exit") == 0)
-        r = poll_until(a, s, &c, true, &gone, &err);
+        r = poll_until(a, s, watch, &c, true, &gone, &err);
     if (r == 0 && !gone)
-        r = poll_until(a, s, &c, false, &gone, &err);
+        r = poll_until(a, s, watch, &c, false, &gone, &err);
     /* removed: its --rm (or a docker rm) takes it away; a restart is waited out */
     while (r == 0 && !gone && strcmp(w, "removed") == 0 && !c->removed) {
-        r = poll_until(a, s, &c, true, &gone, &err);
+        r = poll_until(a, s, watch, &c, true, &gone, &err);
         if (r == 0 && !gone)
-            r = poll_until(a, s, &c, false, &gone, &err);
+            r = poll_until(a, s, watch, &c, false, &gone, &err);
     }
     int code = gone && r == 0 ? exit_from_events(s, c->id, since) : c->exit_code;
     json_t *doc = json_pack("{s:i, s:n}", "StatusCode", code, "Error");

@@ -518,9 +518,6 @@ json_t *tug_container_inspect_doc(tug_store *s, const char *name, bool size, tug
 
 json_t *tug_container_summary_json(tug_store *s, tug_container *c, bool size)
 {
-    json_t *doc = tug_container_inspect_json(s, c);
-    if (doc == NULL)
-        return NULL;
     json_t *r = json_object();
     json_object_set_new(r, "Id", json_string(c->id));
     cleanup_free char *slashed = NULL;
@@ -545,14 +542,14 @@ json_t *tug_container_summary_json(tug_store *s, tug_container *c, bool size)
     json_object_set_new(r, "State", json_string(c->state));
     cleanup_free char *status = tug_container_status_text(s, c);
     json_object_set_new(r, "Status", json_string(status ? status : ""));
+    /* inspect's NetworkMode, Networks and Mounts, without the rest of its document */
     const char *mode = json_string_value(
-        json_object_get(json_object_get(doc, "HostConfig"), "NetworkMode"));
-    json_object_set_new(r, "HostConfig", json_pack("{s:s}", "NetworkMode", mode ? mode : "default"));
-    json_t *nets = json_object_get(json_object_get(doc, "NetworkSettings"), "Networks");
+        json_object_get(json_object_get(c->config, "HostConfig"), "NetworkMode"));
+    json_object_set_new(r, "HostConfig",
+                        json_pack("{s:s}", "NetworkMode", mode && *mode ? mode : "default"));
     json_object_set_new(r, "NetworkSettings",
-                        json_pack("{s:O}", "Networks", nets ? nets : json_object()));
-    json_t *mounts = json_object_get(doc, "Mounts");
+                        json_pack("{s:o}", "Networks", tug_container_networks_json(s, c)));
+    json_t *mounts = json_object_get(c->config, "TugMountPoints");
     json_object_set_new(r, "Mounts", json_is_array(mounts) ? json_incref(mounts) : json_array());
-    json_decref(doc);
     return r;
 }

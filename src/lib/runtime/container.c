@@ -811,6 +811,35 @@ int tug_container_cgroup_path(const tug_container *c, char **ret)
     return tug_spec_cgroup_path(json_object_get(c->config, "HostConfig"), c->id, ret);
 }
 
+json_t *tug_container_networks_json(tug_store *s, tug_container *c)
+{
+    json_t *nets = tug_net_endpoints_json(s, c->id);
+    if (nets == NULL)
+        nets = json_object();
+    /* the addresses asked for (--ip, --ip6), as docker shows them */
+    json_t *epcs =
+        json_object_get(json_object_get(c->config, "NetworkingConfig"), "EndpointsConfig");
+    const char *nk;
+    json_t *ne;
+    json_object_foreach(nets, nk, ne) {
+        json_t *ipam = json_object_get(json_object_get(epcs, nk), "IPAMConfig");
+        if (json_is_object(ipam) && json_object_size(ipam) > 0)
+            json_object_set(ne, "IPAMConfig", ipam);
+    }
+    /* a container that is not running is on its network with no address, as in docker; a
+     * running one disconnected from every network is on none */
+    bool running = strcmp(c->state, TUG_STATE_RUNNING) == 0 ||
+                   strcmp(c->state, TUG_STATE_PAUSED) == 0;
+    if (json_object_size(nets) == 0 && !running) {
+        const char *mode = json_string_value(
+            json_object_get(json_object_get(c->config, "HostConfig"), "NetworkMode"));
+        json_t *e = json_object();
+        json_object_set_new(e, "IPAddress", json_string(""));
+        json_object_set_new(nets, mode && strcmp(mode, "default") != 0 ? mode : "bridge", e);
+    }
+    return nets;
+}
+
 json_t *tug_container_inspect_json(tug_store *s, tug_container *c)
 {
     json_t *o = json_object();
@@ -894,17 +923,7 @@ json_t *tug_container_inspect_json(tug_store *s, tug_container *c)
     json_object_set_new(o, "Mounts", mps ? json_incref(mps) : json_array());
     json_object_set(o, "Config", cfg ? cfg : json_object());
     json_t *ns = json_object();
-    json_t *nets = tug_net_endpoints_json(s, c->id);
-    /* the addresses asked for (--ip, --ip6), as docker shows them */
-    json_t *epcs =
-        json_object_get(json_object_get(c->config, "NetworkingConfig"), "EndpointsConfig");
-    const char *nk;
-    json_t *ne;
-    json_object_foreach(nets, nk, ne) {
-        json_t *ipam = json_object_get(json_object_get(epcs, nk), "IPAMConfig");
-        if (json_is_object(ipam) && json_object_size(ipam) > 0)
-            json_object_set(ne, "IPAMConfig", ipam);
-    }
+    json_t *nets = tug_container_networks_json(s, c);
     json_t *bridge = json_object_get(nets, "bridge");
     json_object_set_new(ns, "Bridge", json_string(""));
     json_object_set_new(ns, "SandboxID", json_string(""));
@@ -921,14 +940,6 @@ json_t *tug_container_inspect_json(tug_store *s, tug_container *c)
     json_object_set_new(ns, "MacAddress", (v = json_object_get(bridge, "MacAddress"))
                                               ? json_incref(v)
                                               : json_string(""));
-    /* a container that is not running is on its network with no address, as in docker; a
-     * running one disconnected from every network is on none */
-    if (json_object_size(nets) == 0 && !running) {
-        const char *mode = json_string_value(json_object_get(hc, "NetworkMode"));
-        json_t *e = json_object();
-        json_object_set_new(e, "IPAddress", json_string(""));
-        json_object_set_new(nets, mode && strcmp(mode, "default") != 0 ? mode : "bridge", e);
-    }
     /* the rest of docker's keys, with what they hold for a container on the default bridge */
     json_t *eid = json_object_get(bridge, "EndpointID");
     json_auto_t *rest = json_pack(

@@ -129,6 +129,10 @@ int tug_signal_parse(const char *s);
  * asprintf's result. */
 int tug_container_cgroup_path(const tug_container *c, char **ret);
 json_t *tug_container_inspect_json(tug_store *s, tug_container *c);
+/* NetworkSettings.Networks of inspect (and of the API's container list): the container's
+ * endpoints with the addresses it asked for; a container that does not run, on its network
+ * with no address. */
+json_t *tug_container_networks_json(tug_store *s, tug_container *c);
 
 /* hostname, hosts and resolv.conf for a container in dir (bound over the image's /etc ones):
  * the host's resolvers less loopback ones, HostConfig's ExtraHosts and Dns. */

@@ -1,5 +1,6 @@
 /* The metadata database: SQLite in WAL mode, the single source of truth. */
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -295,6 +296,67 @@ const char *tug_store_default_root(void)
     return r && *r ? r : "/var/lib/tug";
 }
 
+/* Statements done with, kept for the next prepare of the same text: listing 100 containers
+ * runs the same few queries per container, and parsing them again each time was a fifth of
+ * the work. A statement in use is not here (it is taken out when handed out); a store's are
+ * finalized before its connection closes. */
+#define STMT_CACHE 48
+static struct {
+    sqlite3_stmt *st[STMT_CACHE];
+    size_t n;
+    pthread_mutex_t lock;
+} idle = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
+static sqlite3_stmt *cache_take(sqlite3 *db, const char *sql)
+{
+    sqlite3_stmt *found = NULL;
+    pthread_mutex_lock(&idle.lock);
+    for (size_t i = 0; i < idle.n; i++) {
+        if (sqlite3_db_handle(idle.st[i]) == db && strcmp(sqlite3_sql(idle.st[i]), sql) == 0) {
+            found = idle.st[i];
+            idle.st[i] = idle.st[--idle.n];
+            break;
+        }
+    }
+    pthread_mutex_unlock(&idle.lock);
+    return found;
+}
+
+void tug_db_release(sqlite3_stmt *st)
+{
+    if (st == NULL)
+        return;
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    pthread_mutex_lock(&idle.lock);
+    sqlite3_stmt *out = NULL;
+    if (idle.n == STMT_CACHE) { /* the oldest goes */
+        out = idle.st[0];
+        memmove(idle.st, idle.st + 1, (STMT_CACHE - 1) * sizeof(idle.st[0]));
+        idle.n--;
+    }
+    idle.st[idle.n++] = st;
+    pthread_mutex_unlock(&idle.lock);
+    sqlite3_finalize(out);
+}
+
+/* Finalize the kept statements of db: before it closes. */
+static void cache_drop(sqlite3 *db)
+{
+    if (db == NULL)
+        return;
+    pthread_mutex_lock(&idle.lock);
+    for (size_t i = 0; i < idle.n;) {
+        if (sqlite3_db_handle(idle.st[i]) == db) {
+            sqlite3_finalize(idle.st[i]);
+            idle.st[i] = idle.st[--idle.n];
+        } else {
+            i++;
+        }
+    }
+    pthread_mutex_unlock(&idle.lock);
+}
+
 static int open_db(tug_store *s, tug_error **err)
 {
     cleanup_free char *path = NULL;
@@ -394,8 +456,10 @@ void tug_store_close(tug_store *s)
 {
     if (s == NULL)
         return;
-    if (s->db)
+    if (s->db) {
+        cache_drop(s->db);
         sqlite3_close(s->db);
+    }
     free(s->root);
     free(s);
 }
@@ -407,6 +471,7 @@ void tug_store_closep(tug_store **s)
 
 int tug_store_disconnect(tug_store *s, tug_error **err)
 {
+    cache_drop(s->db);
     if (s->db && sqlite3_close(s->db) != SQLITE_OK)
         return tug_error_set(err, EBUSY, "close database %s: %s", s->root, sqlite3_errmsg(s->db));
     s->db = NULL;
@@ -419,6 +484,7 @@ int tug_store_reconnect(tug_store *s, tug_error **err)
         return 0;
     if (open_db(s, err) == 0)
         return 0;
+    cache_drop(s->db);
     sqlite3_close(s->db);
     s->db = NULL;
     return -1;
@@ -426,7 +492,9 @@ int tug_store_reconnect(tug_store *s, tug_error **err)
 
 sqlite3_stmt *tug_db_prepare(tug_store *s, const char *sql, tug_error **err)
 {
-    sqlite3_stmt *st = NULL;
+    sqlite3_stmt *st = cache_take(s->db, sql);
+    if (st)
+        return st;
     if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK) {
         db_error(s, err, "database");
         return NULL;

@@ -382,23 +382,41 @@ static bool same_file(int fd, const char *path)
            a.st_dev == b.st_dev;
 }
 
+int tug_events_watch(tug_store *s, tug_error **err)
+{
+    cleanup_free char *dir = events_dir(s);
+    if (dir == NULL)
+        return tug_error_set(err, ENOMEM, "events");
+    if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+        return tug_error_set(err, errno, "events: create %s", dir);
+    int in = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
+    if (in < 0 || inotify_add_watch(in, dir, IN_MODIFY | IN_CREATE | IN_MOVED_TO) < 0) {
+        int e = errno;
+        if (in >= 0)
+            close(in);
+        return tug_error_set(err, e, "events: watch %s", dir);
+    }
+    return in;
+}
+
+void tug_events_watch_drain(int fd)
+{
+    char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+    while (read(fd, buf, sizeof(buf)) > 0) {
+    }
+}
+
 int tug_events_read(tug_store *s, long long since_ns, long long until_ns, bool follow,
                     const tug_event_filter *f, tug_event_fn fn, void *data, tug_error **err)
 {
     reader r = {.since = since_ns, .until = until_ns, .f = f, .fn = fn, .data = data};
-    cleanup_free char *dir = events_dir(s), *path = events_path(s, false),
-                      *old = events_path(s, true);
-    if (dir == NULL || path == NULL || old == NULL)
+    cleanup_free char *path = events_path(s, false), *old = events_path(s, true);
+    if (path == NULL || old == NULL)
         return tug_error_set(err, ENOMEM, "events");
-    cleanup_close int in = -1;
-    if (follow) {
-        /* watch before reading, so nothing written in between is missed */
-        if (mkdir(dir, 0700) < 0 && errno != EEXIST)
-            return tug_error_set(err, errno, "events: create %s", dir);
-        in = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
-        if (in < 0 || inotify_add_watch(in, dir, IN_MODIFY | IN_CREATE | IN_MOVED_TO) < 0)
-            return tug_error_set(err, errno, "events: watch %s", dir);
-    }
+    /* watch before reading, so nothing written in between is missed */
+    cleanup_close int in = follow ? tug_events_watch(s, err) : -1;
+    if (follow && in < 0)
+        return -1;
     cleanup_close int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (since_ns != 0 || !follow) {
         read_file(&r, old);
@@ -415,9 +433,7 @@ int tug_events_read(tug_store *s, long long since_ns, long long until_ns, bool f
         struct pollfd p = {.fd = in, .events = POLLIN};
         if (poll(&p, 1, (int)(wait_ms < 1000 ? wait_ms : 1000)) < 0 && errno != EINTR)
             return tug_error_set(err, errno, "events: wait");
-        char ibuf[4096];
-        while (read(in, ibuf, sizeof(ibuf)) > 0) {
-        }
+        tug_events_watch_drain(in);
         if (fn(NULL, data) != 0) /* a reader whose client may have gone */
             break;
         if (fd >= 0)

@@ -34,6 +34,12 @@ void tug_event_filter_free(tug_event_filter *f);
 void tug_event_filter_freep(tug_event_filter **f);
 #define cleanup_event_filter __attribute__((cleanup(tug_event_filter_freep)))
 
+/* An inotify fd that becomes readable when an event is written (any container's start, die,
+ * destroy...): front ends that wait for a container's state wake on it instead of polling.
+ * tug_events_watch_drain empties it before the next wait. -1 with err on failure. */
+int tug_events_watch(tug_store *s, tug_error **err);
+void tug_events_watch_drain(int fd);
+
 /* Called per event in order; a non-zero return stops the reading. While following it is also
  * called with ev NULL each time the reader wakes (at least once a second), so that a caller
  * whose client has gone can stop. */
