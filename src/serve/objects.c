@@ -282,10 +282,6 @@ static int prune(const tug_api_call *a, prune_kind kind)
     if (prune_filters(a, &q, kind == PRUNE_VOLUMES) < 0)
         return 0;
     json_auto_t *keep = q.keep;
-    if (kind == PRUNE_VOLUMES && (q.f.nlabels || q.f.nnolabels))
-        return tug_http_send_error(a->o, 400,
-                                   "tug's volume prune takes the all filter, not "
-                                   "labels: remove labelled volumes with their names");
     if (tug_api_store(a->x, a->o, &s) < 0)
         return 0;
     tug_error *err = NULL;
@@ -294,7 +290,7 @@ static int prune(const tug_api_call *a, prune_kind kind)
     /* API 1.41 (dockerd 20.10) prunes every unused volume; all=false keeps named ones */
     int r = kind == PRUNE_NETWORKS     ? tug_network_prune(s, &q.f, &names, &err)
             : kind == PRUNE_CONTAINERS ? tug_container_prune(s, &q.f, &names, &freed, &err)
-                                       : tug_volume_prune(s, q.all != 0, &names, &freed, &err);
+                                       : tug_volume_prune(s, q.all != 0, &q.f, &names, &freed, &err);
     if (r < 0)
         return tug_api_send_err(a->o, err);
     json_t *doc = json_pack("{s:o}", deleted[kind], name_list(names));

@@ -146,9 +146,14 @@ wait_for() {
   [[ $output == ' 204' ]]
   api /v1.41/volumes/create -X POST -d '{"Name":"bad name"}'
   [[ $output == *' 400' ]] || { echo "got: $output" >&2; return 1; }
-  run_docker volume prune -f
+  run_docker volume create --label keep=yes kept
+  run_docker volume prune -f --filter label!=keep=yes
   [[ ${lines[0]} == "Deleted Volumes:" && ${lines[1]} == "$random" && ${lines[-1]} == "Total reclaimed space: "* ]] ||
     { echo "prune: $output" >&2; return 1; }
+  run_tug volume ls -q
+  [[ $output == kept ]] || { echo "left: $output" >&2; return 1; }
+  run_docker volume prune -f --filter label=keep=yes
+  [[ ${lines[1]} == kept ]] || { echo "prune: $output" >&2; return 1; }
   run_tug volume ls -q
   [[ -z $output ]]
   api /v1.41/volumes/prune -X POST

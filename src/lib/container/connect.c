@@ -63,21 +63,6 @@ int tug_container_disconnect(tug_store *s, const char *what, const char *network
     return tug_net_disconnect(s, ct->id, network, is_primary, err);
 }
 
-bool tug_prune_match(const tug_prune_filter *f, json_t *labels, long long created)
-{
-    if (f == NULL)
-        return true;
-    if (f->until && created >= f->until)
-        return false;
-    for (size_t k = 0; k < f->nlabels; k++)
-        if (!tug_label_match(labels, f->labels[k]))
-            return false;
-    for (size_t k = 0; k < f->nnolabels; k++)
-        if (tug_label_match(labels, f->nolabels[k]))
-            return false;
-    return true;
-}
-
 int tug_container_prune(tug_store *s, const tug_prune_filter *f, char ***ret_ids,
                         long long *ret_reclaimed, tug_error **err)
 {

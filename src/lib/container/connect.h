@@ -7,6 +7,7 @@
 
 #include "../store/store.h"
 #include "../util/error.h"
+#include "../util/strutil.h"
 
 /* Connect the running container what (a name or ID) to network: with aliases (an array or
  * NULL) and the addresses asked for (NULL: the next free ones). A container that does not run,
@@ -15,18 +16,6 @@ int tug_container_connect(tug_store *s, const char *what, const char *network, j
                           const char *ip, const char *ip6, tug_error **err);
 /* Take it off network (its primary network too). */
 int tug_container_disconnect(tug_store *s, const char *what, const char *network, tug_error **err);
-
-/* docker's prune filters: every label= (key or key=value) must hold, label!= must not;
- * until=: only what was created before (unix seconds; 0: any time). */
-typedef struct tug_prune_filter {
-    const char *labels[16];
-    size_t nlabels;
-    const char *nolabels[16];
-    size_t nnolabels;
-    long long until;
-} tug_prune_filter;
-
-bool tug_prune_match(const tug_prune_filter *f, json_t *labels, long long created);
 
 /* Remove every container that does not run (created, exited, dead) and passes f. *ret_ids gets
  * the removed ones' IDs (NULL-terminated), *ret_reclaimed the bytes their layers held. A

@@ -556,3 +556,18 @@ bool tug_label_match(json_t *labels, const char *filter)
         return false;
     return eq == NULL || (json_is_string(v) && strcmp(json_string_value(v), eq + 1) == 0);
 }
+
+bool tug_prune_match(const tug_prune_filter *f, json_t *labels, long long created)
+{
+    if (f == NULL)
+        return true;
+    if (f->until && created >= f->until)
+        return false;
+    for (size_t k = 0; k < f->nlabels; k++)
+        if (!tug_label_match(labels, f->labels[k]))
+            return false;
+    for (size_t k = 0; k < f->nnolabels; k++)
+        if (tug_label_match(labels, f->nolabels[k]))
+            return false;
+    return true;
+}
