@@ -18,7 +18,7 @@ FUZZ_BUILD=${FUZZ_BUILD:-build-fuzz}
 # The bats files run a second time against the ASan+UBSan tug: images, formats, bad input,
 # crashes, imports, volumes, and the container files that parse flags, specs and logs
 # (about 2.5 minutes more on a 2-core VM under load).
-ASAN_BATS=${ASAN_BATS:-010-images 020-formats 040-bad-input 050-crash 060-import 100-run 110-lifecycle 120-isolation 140-logs-ps 300-volumes 030-auth 510-login 530-commit 400-build 520-save-load 450-build-stages 800-serve 820-serve-images 830-serve-exec 845-serve-containers-io 850-serve-build 860-serve-socket 870-serve-clients 700-erofs 710-layer-formats}
+ASAN_BATS=${ASAN_BATS:-010-images 020-formats 040-bad-input 050-crash 060-import 100-run 110-lifecycle 120-isolation 140-logs-ps 300-volumes 030-auth 510-login 530-commit 400-build 520-save-load 450-build-stages 800-serve 820-serve-images 830-serve-exec 840-serve-objects 845-serve-containers-io 850-serve-build 860-serve-socket 870-serve-clients 700-erofs 710-layer-formats}
 # Layers are EROFS images where the kernel has EROFS (this VM); these files run once more with
 # the directory layers forced, the fallback of kernels without it and the format of older
 # stores (docs/store.md, "Layer formats").

@@ -15,6 +15,7 @@
 #include "attach.h"
 #include "cli.h"
 #include "commands.h"
+#include "container/connect.h"
 #include "container/system.h"
 #include "container/top.h"
 #include "create_flags.h"
@@ -630,37 +631,18 @@ int cmd_unpause(cli_ctx *ctx, int argc, char **argv)
 
 int cli_prune_containers(tug_store *s, const cli_prune_opts *o, long long *reclaimed)
 {
+    tug_prune_filter f;
+    cli_prune_filter_of(o, &f);
     tug_error *err = NULL;
-    tug_container **v = NULL;
-    size_t n = 0;
-    if (tug_container_list(s, &v, &n, &err) < 0)
-        return cli_fail(err);
-    bool header = false;
-    int rc = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (strcmp(v[i]->state, TUG_STATE_EXITED) != 0 &&
-            strcmp(v[i]->state, TUG_STATE_CREATED) != 0 && strcmp(v[i]->state, TUG_STATE_DEAD) != 0)
-            continue;
-        json_t *clabels = json_object_get(json_object_get(v[i]->config, "Config"), "Labels");
-        if (!cli_prune_match(o, clabels, v[i]->created_ns / 1000000000LL))
-            continue;
-        long long rw = 0, rootfs = 0;
-        tug_container_disk_size(s, v[i], &rw, &rootfs, NULL);
-        if (tug_container_remove(s, v[i], &err) < 0) {
-            rc = cli_fail(err);
-            err = NULL;
-            continue;
-        }
-        if (!header)
-            printf("Deleted Containers:\n");
-        header = true;
-        printf("%s\n", v[i]->id);
-        *reclaimed += rw;
-    }
-    tug_containers_free(v, n);
-    if (header)
+    cleanup_strv char **ids = NULL;
+    long long freed = 0;
+    int r = tug_container_prune(s, &f, &ids, &freed, &err);
+    for (size_t i = 0; ids && ids[i]; i++)
+        printf("%s%s\n", i == 0 ? "Deleted Containers:\n" : "", ids[i]);
+    if (ids && ids[0])
         printf("\n");
-    return rc;
+    *reclaimed += freed;
+    return r < 0 ? cli_fail(err) : 0;
 }
 
 int cmd_container_prune(cli_ctx *ctx, int argc, char **argv)

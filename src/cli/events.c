@@ -74,6 +74,8 @@ static json_t *template_view(json_t *ev)
 static int print_event(json_t *ev, void *data)
 {
     print_ctx *p = data;
+    if (ev == NULL)
+        return 0;
     if (p->raw) {
         cleanup_free char *text = json_dumps(ev, JSON_COMPACT | JSON_PRESERVE_ORDER);
         if (text)

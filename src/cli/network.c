@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include "cli.h"
+#include "container/connect.h"
 #include "commands.h"
 #include "net/netsetup.h"
 #include "net/network.h"
@@ -140,51 +141,6 @@ static int net_create(cli_ctx *ctx, int argc, char **argv)
     return 0;
 }
 
-/* docker's network ls filters. */
-enum { NF_NAME, NF_ID, NF_DRIVER, NF_TYPE, NF_SCOPE, NF_N };
-static const char *const net_filter_keys[NF_N] = {"name=", "id=", "driver=", "type=", "scope="};
-
-static bool net_filter_valid(const char *f)
-{
-    if (strncmp(f, "label=", 6) == 0)
-        return true;
-    for (int k = 0; k < NF_N; k++)
-        if (strncmp(f, net_filter_keys[k], strlen(net_filter_keys[k])) == 0)
-            return k != NF_TYPE || strcmp(f + 5, "builtin") == 0 || strcmp(f + 5, "custom") == 0;
-    return false;
-}
-
-/* Values of one key are or-ed, keys are and-ed; every label filter must hold. */
-static bool net_filter_match(const char *const *filters, size_t nf, const char *id,
-                             const char *name, const char *driver, json_t *labels, bool builtin)
-{
-    bool seen[NF_N] = {0}, ok[NF_N] = {0};
-    for (size_t i = 0; i < nf; i++) {
-        const char *f = filters[i];
-        if (strncmp(f, "label=", 6) == 0) {
-            if (!cli_label_match(labels, f + 6))
-                return false;
-            continue;
-        }
-        for (int k = 0; k < NF_N; k++) {
-            size_t kl = strlen(net_filter_keys[k]);
-            if (strncmp(f, net_filter_keys[k], kl) != 0)
-                continue;
-            const char *v = f + kl;
-            seen[k] = true;
-            ok[k] |= k == NF_NAME     ? strstr(name, v) != NULL
-                     : k == NF_ID     ? strncmp(id, v, strlen(v)) == 0
-                     : k == NF_DRIVER ? strcmp(driver, v) == 0
-                     : k == NF_TYPE   ? strcmp(v, builtin ? "builtin" : "custom") == 0
-                                      : strcmp(v, "local") == 0;
-        }
-    }
-    for (int k = 0; k < NF_N; k++)
-        if (seen[k] && !ok[k])
-            return false;
-    return true;
-}
-
 /* host and none have no row: an ID of their own for each store, the same every time. */
 static void fixed_network_id(tug_store *s, const char *name, char id[65])
 {
@@ -255,7 +211,7 @@ static int net_ls(cli_ctx *ctx, int argc, char **argv)
             format = optarg;
             break;
         case 'f':
-            if (!net_filter_valid(optarg)) {
+            if (!tug_network_filter_valid(optarg)) {
                 fprintf(stderr, "Error: invalid filter '%s': use name=, id=, driver=, label=, "
                                 "type=builtin|custom or scope=\n",
                         optarg);
@@ -304,7 +260,7 @@ static int net_ls(cli_ctx *ctx, int argc, char **argv)
             snprintf(id, sizeof(id), "%s", v[i]->id);
         else
             fixed_network_id(s, name, id);
-        if (!net_filter_match(filters, nf, id, name, driver, i < n ? v[i]->labels : NULL,
+        if (!tug_network_filter_match(filters, nf, id, name, driver, i < n ? v[i]->labels : NULL,
                               i >= n || strcmp(name, TUG_DEFAULT_NETWORK) == 0))
             continue;
         json_t *r = json_object();
@@ -414,28 +370,15 @@ static int net_inspect(cli_ctx *ctx, int argc, char **argv)
 int cli_prune_networks(tug_store *s, const cli_prune_opts *o, long long *reclaimed)
 {
     (void)reclaimed; /* a network holds no disk */
+    tug_prune_filter f;
+    cli_prune_filter_of(o, &f);
     tug_error *err = NULL;
-    tug_network **v = NULL;
-    size_t n = 0;
-    if (tug_network_list(s, &v, &n, &err) < 0)
+    cleanup_strv char **names = NULL;
+    if (tug_network_prune(s, &f, &names, &err) < 0)
         return cli_fail(err);
-    bool header = false;
-    for (size_t i = 0; i < n; i++) {
-        if (strcmp(v[i]->name, TUG_DEFAULT_NETWORK) == 0 ||
-            !cli_prune_match(o, v[i]->labels, v[i]->created))
-            continue;
-        /* a network a container is on refuses to go: that is what keeps it */
-        if (tug_network_remove(s, v[i], &err) < 0) {
-            tug_error_freep(&err);
-            continue;
-        }
-        if (!header)
-            printf("Deleted Networks:\n");
-        header = true;
-        printf("%s\n", v[i]->name);
-    }
-    tug_networks_free(v, n);
-    if (header)
+    for (size_t i = 0; names[i]; i++)
+        printf("%s%s\n", i == 0 ? "Deleted Networks:\n" : "", names[i]);
+    if (names[0])
         printf("\n");
     return 0;
 }
@@ -518,45 +461,11 @@ static int net_connect(cli_ctx *ctx, int argc, char **argv, bool connect)
         return rc;
     }
     tug_error *err = NULL;
-    cleanup_container tug_container *ct = NULL;
-    if (tug_container_find(s, argv[optind + 1], &ct, &err) < 0 ||
-        tug_container_refresh(s, ct, &err) < 0) {
-        json_decref(aliases);
-        return cli_fail(err);
-    }
-    if (!tug_container_alive(ct)) {
-        json_decref(aliases);
-        fprintf(stderr, "Error: container %s is not running: tug connects and disconnects "
-                        "running containers\n",
-                argv[optind + 1]);
-        return EXIT_USER;
-    }
-    const char *mode = json_string_value(
-        json_object_get(json_object_get(ct->config, "HostConfig"), "NetworkMode"));
-    const char *primary = mode == NULL || strcmp(mode, "default") == 0 ? "bridge" : mode;
-    if (strcmp(primary, "host") == 0 || strcmp(primary, "none") == 0) {
-        json_decref(aliases);
-        fprintf(stderr, "Error: container %s is on the %s network and cannot be connected to "
-                        "others\n",
-                argv[optind + 1], primary);
-        return EXIT_USER;
-    }
-    int r;
-    if (connect)
-        r = tug_net_connect6(s, ct->id, ct->pid, argv[optind], aliases, ip, ip6, &err);
-    else {
-        cleanup_network tug_network *n = NULL;
-        bool is_primary = false;
-        if (tug_network_find(s, argv[optind], &n, &err) == 0)
-            is_primary = strcmp(n->name, primary) == 0;
-        else
-            tug_error_freep(&err);
-        r = tug_net_disconnect(s, ct->id, argv[optind], is_primary, &err);
-    }
+    int r = connect ? tug_container_connect(s, argv[optind + 1], argv[optind], aliases, ip, ip6,
+                                            &err)
+                    : tug_container_disconnect(s, argv[optind + 1], argv[optind], &err);
     json_decref(aliases);
-    if (r < 0)
-        return cli_fail(err);
-    return 0;
+    return r < 0 ? cli_fail(err) : 0;
 }
 
 static int net_connect_cmd(cli_ctx *ctx, int argc, char **argv)

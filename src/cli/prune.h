@@ -5,6 +5,7 @@
 #include <stdbool.h>
 
 #include "cli.h"
+#include "container/connect.h"
 
 typedef struct cli_prune_opts {
     bool all;               /* images: every unused one, not only dangling; volumes: named too */
@@ -26,6 +27,9 @@ int cli_prune_parse(cli_ctx *ctx, int argc, char **argv, const char *usage, cons
 int cli_prune_filter(cli_ctx *ctx, cli_prune_opts *o, const char *arg);
 /* Whether an object with these labels, created at this unix time, passes the filters. */
 bool cli_prune_match(const cli_prune_opts *o, json_t *labels, long long created);
+
+/* The library's prune filter of o. */
+void cli_prune_filter_of(const cli_prune_opts *o, tug_prune_filter *ret);
 
 /* Each step prints its "Deleted ...:" section (with a blank line after it, when anything went),
  * adds the bytes it freed to *reclaimed and returns an exit status. */

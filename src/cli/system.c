@@ -7,6 +7,7 @@
 
 #include "build/cache.h"
 #include "cli.h"
+#include "container/connect.h"
 #include "commands.h"
 #include "container/system.h"
 #include "image/reference.h"
@@ -585,14 +586,18 @@ int cli_prune_filter(cli_ctx *ctx, cli_prune_opts *o, const char *arg)
     return cli_usage_error(ctx, "invalid filter '%s' (tug supports label= and until=)", arg);
 }
 
+void cli_prune_filter_of(const cli_prune_opts *o, tug_prune_filter *ret)
+{
+    *ret = (tug_prune_filter){.until = o->until, .nlabels = o->nlabels};
+    for (size_t k = 0; k < o->nlabels; k++)
+        ret->labels[k] = o->labels[k];
+}
+
 bool cli_prune_match(const cli_prune_opts *o, json_t *labels, long long created)
 {
-    if (o->until && created >= o->until)
-        return false;
-    for (size_t k = 0; k < o->nlabels; k++)
-        if (!cli_label_match(labels, o->labels[k]))
-            return false;
-    return true;
+    tug_prune_filter f;
+    cli_prune_filter_of(o, &f);
+    return tug_prune_match(&f, labels, created);
 }
 
 void cli_prune_total(long long reclaimed)

@@ -265,7 +265,9 @@ int cli_prune_volumes(tug_store *s, const cli_prune_opts *o, long long *reclaime
     tug_error *err = NULL;
     cleanup_strv char **names = NULL;
     long long bytes = 0;
-    if (tug_volume_prune(s, o->all, &names, &bytes, &err) < 0)
+    tug_prune_filter f;
+    cli_prune_filter_of(o, &f);
+    if (tug_volume_prune(s, o->all, &f, &names, &bytes, &err) < 0)
         return cli_fail(err);
     if (names[0])
         printf("Deleted Volumes:\n");

@@ -63,8 +63,8 @@ bool tug_api_query_bool(const tug_http_req *req, const char *key)
 
 /* ?filters= as docker sends it: {"key":["v1","v2"]} or the older {"key":{"v1":true}}. Calls
  * add for each pair; a malformed document is the client's error. */
-typedef int (*filter_add_fn)(void *data, const char *key, const char *value, tug_error **err);
-static int each_filter(const tug_http_req *req, filter_add_fn add, void *data, tug_error **err)
+int tug_api_each_filter(const tug_http_req *req, tug_api_filter_fn add, void *data,
+                        tug_error **err)
 {
     cleanup_free char *text = tug_http_query_get(req, "filters");
     if (text == NULL || *text == '\0')
@@ -170,7 +170,7 @@ static int api_containers(tug_api_ctx *x, tug_http_req *req, const char *arg, tu
         tug_ps_filters_clear(&flt);
         return tug_http_send_error(o, 400, "invalid limit: not a number");
     }
-    if (each_filter(req, add_ps_filter, &flt, &err) < 0 ||
+    if (tug_api_each_filter(req, add_ps_filter, &flt, &err) < 0 ||
         tug_ps_filters_resolve(s, &flt, &err) < 0) {
         tug_ps_filters_clear(&flt);
         return tug_api_send_err(o, err);
@@ -317,7 +317,7 @@ static int api_images(tug_api_ctx *x, tug_http_req *req, const char *arg, tug_ht
     image_filters f = {.dangling = -1, .labels = json_array(), .references = json_array()};
     tug_image **imgs = NULL;
     size_t n = 0;
-    if (each_filter(req, add_image_filter, &f, &err) < 0 ||
+    if (tug_api_each_filter(req, add_image_filter, &f, &err) < 0 ||
         tug_store_list_images(s, &imgs, &n, &err) < 0) {
         json_decref(f.labels);
         json_decref(f.references);
@@ -377,34 +377,41 @@ static int api_image_history(tug_api_ctx *x, tug_http_req *req, const char *arg,
 
 /* ---- networks and volumes ---- */
 
-/* Network filters are matched in the CLI so far (src/cli/network.c): until they move into the
- * library, a filtered list is refused rather than answered unfiltered. 0 when there are no
- * filters, else -1 after the 501. */
-static int unfiltered_only(const tug_http_req *req, tug_http_out *o, const char *what,
-                           const char *cli)
+/* "key=value" strings of the network filters, checked (tug_network_filter_valid) */
+static int add_network_filter(void *data, const char *key, const char *value, tug_error **err)
 {
-    cleanup_free char *text = tug_http_query_get(req, "filters");
-    json_auto_t *doc = text && *text ? json_loads(text, 0, NULL) : NULL;
-    if (doc == NULL || (json_is_object(doc) && json_object_size(doc) == 0))
-        return 0;
-    char msg[256];
-    snprintf(msg, sizeof(msg), "filters on %s are not served yet; use '%s --filter'", what, cli);
-    tug_http_send_error(o, 501, msg);
-    return -1;
+    cleanup_free char *f = NULL;
+    if (asprintf(&f, "%s=%s", key, value) < 0)
+        return tug_error_set(err, ENOMEM, "filter");
+    if (!tug_network_filter_valid(f))
+        return tug_error_user(err, "Invalid filter '%s'", key);
+    json_array_append_new(data, json_string(f));
+    return 0;
 }
 
 static int api_networks(tug_api_ctx *x, tug_http_req *req, const char *arg, tug_http_out *o)
 {
     tug_store *s;
-    if (unfiltered_only(req, o, "/networks", "tug network ls") < 0 || tug_api_store(x, o, &s) < 0)
-        return 0;
     tug_error *err = NULL;
+    json_auto_t *given = json_array();
+    if (tug_api_each_filter(req, add_network_filter, given, &err) < 0)
+        return tug_api_send_err(o, err);
+    if (tug_api_store(x, o, &s) < 0)
+        return 0;
     tug_network **v = NULL;
     size_t n = 0;
     if (tug_network_list(s, &v, &n, &err) < 0)
         return tug_api_send_err(o, err);
+    size_t nf = json_array_size(given);
+    cleanup_free const char **filters = calloc(nf + 1, sizeof(*filters));
+    for (size_t k = 0; filters && k < nf; k++)
+        filters[k] = json_string_value(json_array_get(given, k));
     json_t *out = json_array();
     for (size_t i = 0; i < n; i++) {
+        if (filters && !tug_network_filter_match(filters, nf, v[i]->id, v[i]->name,
+                                                 v[i]->driver, v[i]->labels,
+                                                 strcmp(v[i]->name, TUG_DEFAULT_NETWORK) == 0))
+            continue;
         json_t *doc = tug_network_inspect_json(s, v[i]);
         if (doc)
             json_array_append_new(out, doc);
@@ -450,7 +457,7 @@ static int api_volumes(tug_api_ctx *x, tug_http_req *req, const char *arg, tug_h
     json_auto_t *given = json_array();
     tug_volume **v = NULL;
     size_t n = 0;
-    if (each_filter(req, add_volume_filter, given, &err) < 0 ||
+    if (tug_api_each_filter(req, add_volume_filter, given, &err) < 0 ||
         tug_volume_list(s, &v, &n, &err) < 0)
         return tug_api_send_err(o, err);
     size_t nf = json_array_size(given);
@@ -617,6 +624,18 @@ static const api_route routes[] = {
     {"POST", "/images/*/tag", NULL, tug_api_image_tag},
     {"POST", "/images/*/push", NULL, tug_api_image_push},
     {"DELETE", "/images/**", NULL, tug_api_image_delete},
+    /* networks, volumes, events, auth and container prune (objects.c, events.c) */
+    {"POST", "/networks/create", NULL, tug_api_network_create},
+    {"POST", "/networks/prune", NULL, tug_api_network_prune},
+    {"POST", "/networks/*/connect", NULL, tug_api_network_connect},
+    {"POST", "/networks/*/disconnect", NULL, tug_api_network_disconnect},
+    {"DELETE", "/networks/*", NULL, tug_api_network_delete},
+    {"POST", "/volumes/create", NULL, tug_api_volume_create},
+    {"POST", "/volumes/prune", NULL, tug_api_volume_prune},
+    {"DELETE", "/volumes/*", NULL, tug_api_volume_delete},
+    {"POST", "/containers/prune", NULL, tug_api_container_prune},
+    {"GET", "/events", NULL, tug_api_events},
+    {"POST", "/auth", NULL, tug_api_auth},
     /* containers' files, processes and resources (containers_io.c) */
     {"GET", "/containers/*/top", NULL, tug_api_container_top},
     {"GET", "/containers/*/stats", NULL, tug_api_container_stats},

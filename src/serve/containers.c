@@ -501,23 +501,7 @@ static bool log_stop(void *data)
  * absent, -1 after a 400. */
 static int time_param(const tug_api_call *a, const char *key, long long *ret_ns)
 {
-    cleanup_free char *v = tug_http_query_get(a->req, key);
-    *ret_ns = 0;
-    if (v == NULL || *v == '\0' || strcmp(v, "0") == 0)
-        return 0;
-    struct timespec now;
-    clock_gettime(CLOCK_REALTIME, &now);
-    int64_t ns = 0;
-    cleanup_free char *why = NULL;
-    if (tug_logs_parse_time(v, (int64_t)now.tv_sec * 1000000000LL + now.tv_nsec, 0, &ns,
-                            &why) < 0) {
-        char msg[300];
-        snprintf(msg, sizeof(msg), "invalid value for %s: %.200s", key, why ? why : v);
-        tug_http_send_error(a->o, 400, msg);
-        return -1;
-    }
-    *ret_ns = ns;
-    return 0;
+    return tug_api_time_param(a->req, a->o, key, ret_ns);
 }
 
 int tug_api_container_logs(const tug_api_call *a)

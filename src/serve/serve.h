@@ -117,6 +117,25 @@ int tug_api_image_get(const tug_api_call *c);
 int tug_api_image_tag(const tug_api_call *c);
 int tug_api_image_push(const tug_api_call *c);
 int tug_api_image_delete(const tug_api_call *c);
+/* Networks, volumes, auth, container prune (objects.c) and events (events.c). ?filters= as
+ * docker sends it ({"key":["v"]} or {"key":{"v":true}}): add is called per pair. A ?since= /
+ * ?until= time: 0 when absent, -1 after answering 400. */
+typedef int (*tug_api_filter_fn)(void *data, const char *key, const char *value, tug_error **err);
+int tug_api_each_filter(const tug_http_req *req, tug_api_filter_fn add, void *data,
+                        tug_error **err);
+int tug_api_time_param(const tug_http_req *req, tug_http_out *o, const char *key,
+                       long long *ret_ns);
+int tug_api_network_create(const tug_api_call *c);
+int tug_api_network_delete(const tug_api_call *c);
+int tug_api_network_connect(const tug_api_call *c);
+int tug_api_network_disconnect(const tug_api_call *c);
+int tug_api_network_prune(const tug_api_call *c);
+int tug_api_volume_create(const tug_api_call *c);
+int tug_api_volume_delete(const tug_api_call *c);
+int tug_api_volume_prune(const tug_api_call *c);
+int tug_api_container_prune(const tug_api_call *c);
+int tug_api_auth(const tug_api_call *c);
+int tug_api_events(const tug_api_call *c);
 /* The containers' files, processes and resources (containers_io.c): top, stats, changes,
  * export, archive (HEAD, GET, PUT) and update. tug_api_container_find (containers.c): the
  * container the path names, refreshed, or -1 after answering (404...). */

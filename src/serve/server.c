@@ -141,7 +141,7 @@ static void serve_connection(int fd, const tug_serve_opts *opts)
             break;
         }
         if (req.chunked) {
-            tug_http_send_error(&o, 501, "chunked request bodies are not served yet");
+            tug_http_send_error(&o, 501, "chunked request bodies are not served for this endpoint");
             tug_http_req_clear(&req);
             linger_close(fd);
             break;

@@ -200,7 +200,7 @@ print("ok")
   api '/v1.41/containers/chunky/archive?path=/tmp/c.txt' -o "$BATS_TEST_TMPDIR/back.tar"
   [[ $(tar -xOf "$BATS_TEST_TMPDIR/back.tar" c.txt) == chunked ]]
   api /v1.41/containers/create -X POST -H 'Transfer-Encoding: chunked' -d '{"Image":"busybox"}'
-  [[ $output == '{"message":"chunked request bodies are not served yet"} 501' ]]
+  [[ $output == '{"message":"chunked request bodies are not served for this endpoint"} 501' ]]
 }
 
 @test "docker update changes the limits; docker inspect shows them; a bad value is docker's error" {

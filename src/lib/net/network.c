@@ -375,7 +375,7 @@ static int insert_network(tug_store *s, const char *name, const char *bridge,
     sqlite3_bind_int(st, 12, o->ipv6);
     int rc = sqlite3_step(st);
     if (rc == SQLITE_CONSTRAINT)
-        return tug_error_user(err, "network with name %s already exists", name);
+        return tug_error_conflict(err, "network with name %s already exists", name);
     if (rc != SQLITE_DONE)
         return tug_error_set(err, 0, "record network %s: %s", name, sqlite3_errmsg(s->db));
     return 0;
@@ -1025,4 +1025,49 @@ json_t *tug_network_inspect_json(tug_store *s, const tug_network *n)
     json_object_set_new(o, "Options", opts);
     json_object_set(o, "Labels", n->labels ? n->labels : json_object());
     return o;
+}
+
+/* ---- network ls filters ---- */
+
+enum { NF_NAME, NF_ID, NF_DRIVER, NF_TYPE, NF_SCOPE, NF_N };
+static const char *const net_filter_keys[NF_N] = {"name=", "id=", "driver=", "type=", "scope="};
+
+bool tug_network_filter_valid(const char *f)
+{
+    if (strncmp(f, "label=", 6) == 0)
+        return true;
+    for (int k = 0; k < NF_N; k++)
+        if (strncmp(f, net_filter_keys[k], strlen(net_filter_keys[k])) == 0)
+            return k != NF_TYPE || strcmp(f + 5, "builtin") == 0 || strcmp(f + 5, "custom") == 0;
+    return false;
+}
+
+bool tug_network_filter_match(const char *const *filters, size_t nf, const char *id,
+                              const char *name, const char *driver, json_t *labels, bool builtin)
+{
+    bool seen[NF_N] = {0}, ok[NF_N] = {0};
+    for (size_t i = 0; i < nf; i++) {
+        const char *f = filters[i];
+        if (strncmp(f, "label=", 6) == 0) {
+            if (!tug_label_match(labels, f + 6))
+                return false;
+            continue;
+        }
+        for (int k = 0; k < NF_N; k++) {
+            size_t kl = strlen(net_filter_keys[k]);
+            if (strncmp(f, net_filter_keys[k], kl) != 0)
+                continue;
+            const char *v = f + kl;
+            seen[k] = true;
+            ok[k] |= k == NF_NAME     ? strstr(name, v) != NULL
+                     : k == NF_ID     ? strncmp(id, v, strlen(v)) == 0
+                     : k == NF_DRIVER ? strcmp(driver, v) == 0
+                     : k == NF_TYPE   ? strcmp(v, builtin ? "builtin" : "custom") == 0
+                                      : strcmp(v, "local") == 0;
+        }
+    }
+    for (int k = 0; k < NF_N; k++)
+        if (seen[k] && !ok[k])
+            return false;
+    return true;
 }

@@ -81,5 +81,11 @@ int tug_ipam_release(tug_store *s, const char *container_id, tug_error **err);
 void tug_endpoint_clear(tug_endpoint *e);
 /* The prefix length of a subnet "a.b.c.d/len". */
 int tug_subnet_prefix(const char *subnet);
+/* docker's network ls filters "key=value": name= (a part of the name), id= (a prefix),
+ * driver=, label= (key or key=value), type=builtin|custom, scope=local. Values of one key are
+ * or-ed, keys are and-ed; every label filter must hold. */
+bool tug_network_filter_valid(const char *filter);
+bool tug_network_filter_match(const char *const *filters, size_t nf, const char *id,
+                              const char *name, const char *driver, json_t *labels, bool builtin);
 /* The network as docker's `network inspect` shows it, with its containers' endpoints. */
 json_t *tug_network_inspect_json(tug_store *s, const tug_network *n);

@@ -510,7 +510,7 @@ int tug_container_save_ended(tug_store *s, tug_container *c, bool *ret_won, tug_
         s,
         "UPDATE containers SET state = ?, pid = 0, monitor_pid = 0, exit_code = ?, "
         "oom_killed = ?, finished = ?, error = ? WHERE id = ? AND state = ? AND pid = ? AND "
-        "started = ?",
+        "started = ? AND state <> 'exited'",
         err);
     if (st == NULL)
         return -1;

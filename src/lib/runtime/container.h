@@ -73,8 +73,9 @@ int tug_container_save_state(tug_store *s, const tug_container *c, tug_error **e
 /* Persist c->config (docker's create request, as `update` changes it). */
 int tug_container_save_config(tug_store *s, const tug_container *c, tug_error **err);
 /* Record that c ended (its exit_code, oom_killed, finished_ns, error), unless the row has left
- * the state and run c was read in: then another process recorded it first. *ret_won tells;
- * when true, c says exited. */
+ * the state and run c was read in or says exited already (c was read after another process
+ * recorded the end: the monitor's hand-over after a command took the monitor for killed):
+ * then another process recorded it first. *ret_won tells; when true, c says exited. */
 int tug_container_save_ended(tug_store *s, tug_container *c, bool *ret_won, tug_error **err);
 int tug_container_rename(tug_store *s, tug_container *c, const char *name, tug_error **err);
 /* Remove a stopped container's record and files, its run directory too. */

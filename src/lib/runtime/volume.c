@@ -797,7 +797,7 @@ static int volume_drop(tug_store *s, const char *name, char **ret_trash, tug_err
     if (sqlite3_step(st) == SQLITE_ROW) {
         const char *id = (const char *)sqlite3_column_text(st, 0);
         const char *cname = (const char *)sqlite3_column_text(st, 1);
-        return tug_error_user(err, "remove %s: volume is in use - [%s] (container %s)", name, id,
+        return tug_error_conflict(err, "remove %s: volume is in use - [%s] (container %s)", name, id,
                               cname ? cname : "?");
     }
     cleanup_stmt sqlite3_stmt *del = tug_db_prepare(s, "DELETE FROM volumes WHERE name = ?", err);
@@ -861,8 +861,8 @@ static int strv_push(char ***v, size_t *n, const char *s)
     return 0;
 }
 
-int tug_volume_prune(tug_store *s, bool all, char ***ret_names, long long *ret_reclaimed,
-                     tug_error **err)
+int tug_volume_prune(tug_store *s, bool all, const tug_prune_filter *f, char ***ret_names,
+                     long long *ret_reclaimed, tug_error **err)
 {
     char **names = calloc(1, sizeof(char *));
     size_t n = 0;
@@ -884,8 +884,14 @@ int tug_volume_prune(tug_store *s, bool all, char ***ret_names, long long *ret_r
     char **done = calloc(1, sizeof(char *));
     size_t nd = 0;
     for (size_t i = 0; i < n; i++) {
-        long long size = tug_volume_size(s, names[i]);
         tug_error *e = NULL;
+        cleanup_volume tug_volume *v = NULL;
+        if (f && (tug_volume_find(s, names[i], &v, &e) < 0 ||
+                  !tug_prune_match(f, v->labels, v->created_ns / 1000000000LL))) {
+            tug_error_free(e);
+            continue;
+        }
+        long long size = tug_volume_size(s, names[i]);
         /* a container may have taken it meanwhile: then it stays */
         if (tug_volume_remove(s, names[i], &e) < 0) {
             tug_error_free(e);

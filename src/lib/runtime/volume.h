@@ -6,6 +6,7 @@
 
 #include "../store/store.h"
 #include "../util/error.h"
+#include "../util/strutil.h"
 
 /* The label docker 23+ puts on anonymous volumes; `volume prune` without --all removes only
  * volumes that carry it. */
@@ -75,9 +76,10 @@ int tug_volume_users(tug_store *s, const char *name, char ***ret_ids, size_t *re
                      tug_error **err);
 /* Remove a volume no container uses; the error names the container that does. */
 int tug_volume_remove(tug_store *s, const char *name, tug_error **err);
-/* Remove unused volumes: anonymous ones, every one with all. */
-int tug_volume_prune(tug_store *s, bool all, char ***ret_names, long long *ret_reclaimed,
-                     tug_error **err);
+/* Remove unused volumes: anonymous ones, every one with all; of those, the ones that pass f
+ * (NULL: all of them). */
+int tug_volume_prune(tug_store *s, bool all, const tug_prune_filter *f, char ***ret_names,
+                     long long *ret_reclaimed, tug_error **err);
 /* Bytes a volume holds. */
 long long tug_volume_size(tug_store *s, const char *name);
 

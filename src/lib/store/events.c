@@ -434,6 +434,8 @@ int tug_events_read(tug_store *s, long long since_ns, long long until_ns, bool f
         if (poll(&p, 1, (int)(wait_ms < 1000 ? wait_ms : 1000)) < 0 && errno != EINTR)
             return tug_error_set(err, errno, "events: wait");
         tug_events_watch_drain(in);
+        if (fn(NULL, data) != 0) /* a reader whose client may have gone */
+            break;
         if (fd >= 0)
             drain(&r, fd);
         if (fd >= 0 && same_file(fd, path))

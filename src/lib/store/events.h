@@ -40,7 +40,9 @@ void tug_event_filter_freep(tug_event_filter **f);
 int tug_events_watch(tug_store *s, tug_error **err);
 void tug_events_watch_drain(int fd);
 
-/* Called per event in order; a non-zero return stops the reading. */
+/* Called per event in order; a non-zero return stops the reading. While following it is also
+ * called with ev NULL each time the reader wakes (at least once a second), so that a caller
+ * whose client has gone can stop. */
 typedef int (*tug_event_fn)(json_t *ev, void *data);
 /* The events from since_ns to until_ns (0: no bound) that pass f (NULL: all). With follow,
  * after the past ones it waits for new events (inotify on the log's directory, rotation

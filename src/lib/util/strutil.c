@@ -574,3 +574,18 @@ int tug_parse_until(const char *v, long long *ret)
     }
     return tug_parse_rfc3339(v, ret, &nsec);
 }
+
+bool tug_prune_match(const tug_prune_filter *f, json_t *labels, long long created)
+{
+    if (f == NULL)
+        return true;
+    if (f->until && created >= f->until)
+        return false;
+    for (size_t k = 0; k < f->nlabels; k++)
+        if (!tug_label_match(labels, f->labels[k]))
+            return false;
+    for (size_t k = 0; k < f->nnolabels; k++)
+        if (tug_label_match(labels, f->nolabels[k]))
+            return false;
+    return true;
+}

@@ -84,3 +84,15 @@ bool tug_detach_filter(tug_detach_matcher *d, const char *in, size_t n, char *ou
                        size_t *ret_len);
 /* docker's label filter against an object's Labels: "key" (present) or "key=value". */
 bool tug_label_match(json_t *labels, const char *filter);
+
+/* docker's prune filters: every label= (key or key=value) must hold, label!= must not;
+ * until=: only what was created before (unix seconds; 0: any time). */
+typedef struct tug_prune_filter {
+    const char *labels[16];
+    size_t nlabels;
+    const char *nolabels[16];
+    size_t nnolabels;
+    long long until;
+} tug_prune_filter;
+
+bool tug_prune_match(const tug_prune_filter *f, json_t *labels, long long created);
