@@ -212,6 +212,9 @@ print("ok")
   [[ $output == "67108864 134217728 512" ]] || { echo "got: $output" >&2; return 1; }
   run_tug inspect -f '{{.HostConfig.Memory}}' upd
   [[ $output == 67108864 ]]
+  # the running container's cgroup has it: docker stats shows the new limit
+  run_docker stats --no-stream --format '{{.MemUsage}}' upd
+  [[ $output == *" / 64MiB" ]] || { echo "got: $output" >&2; return 1; }
   run_docker update --restart on-failure:3 upd
   run_tug inspect -f '{{.HostConfig.RestartPolicy.Name}} {{.HostConfig.RestartPolicy.MaximumRetryCount}}' upd
   [[ $output == "on-failure 3" ]]
