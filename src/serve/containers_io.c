@@ -339,8 +339,9 @@ int tug_api_container_archive_put(const tug_api_call *a)
         in = &mem;
     }
     /* copyUIDGID keeps the tar's owners (docker cp -a); without it what is written is root's
-     * in the container. noOverwriteDirNonDir is what tug's unpacker always does. */
-    tug_cp_opts opts = {.archive = tug_api_query_bool(a->req, "copyUIDGID")};
+     * in the container. */
+    tug_cp_opts opts = {.archive = tug_api_query_bool(a->req, "copyUIDGID"),
+                        .no_dir_swap = tug_api_query_bool(a->req, "noOverwriteDirNonDir")};
     if (tug_cp_tar_to_container(s, a->arg, path, body_read, in, &opts, &err) < 0)
         return tug_api_send_err(a->o, err);
     return tug_http_send(a->o, 200, NULL, "", 0);

@@ -171,6 +171,13 @@ print("ok")
   run_docker cp "$out/in.txt" stopped:/tmp/
   run_docker cp stopped:/tmp/in.txt "$out/back.txt"
   [[ $(cat "$out/back.txt") == hello ]]
+  # docker's client asks noOverwriteDirNonDir: a directory never replaces a file, nor a file a
+  # directory
+  mkdir -p "$out/in.txt.d/in.txt"
+  run_docker 1 cp "$out/in.txt.d/in.txt" stopped:/tmp/
+  assert_match "^Error response from daemon: archive entry in.txt: cannot overwrite non-directory with directory$"
+  run_tug cp stopped:/tmp/in.txt "$out/still.txt"
+  [[ $(cat "$out/still.txt") == hello ]]
   run_docker 1 cp stopped:/nonexist "$out/"
   [[ $output == "Error response from daemon: Could not find the file /nonexist in container stopped" ]] ||
     { echo "got: $output" >&2; return 1; }

@@ -816,7 +816,7 @@ static int to_container(tug_store *s, const char *what, const char *dst, const c
     if (open_root(s, what, &r, err) < 0)
         return -1;
     cleanup_free char *as = NULL;
-    untar_job uj = {.o = {.chown = !o->archive}};
+    untar_job uj = {.o = {.chown = !o->archive, .no_dir_swap = o->no_dir_swap}};
     if ((uj.dir = ctr_target(r.fd, what, dst, src ? &info : NULL, &as, err)) < 0)
         return -1;
     struct statvfs vfs;

@@ -14,6 +14,7 @@ typedef struct tug_cp_opts {
                      owned by the destination's user (root in the container, the caller on the
                      host), as docker documents it */
     bool follow;  /* -L: a symlink at the source is copied as what it points to */
+    bool no_dir_swap; /* into a container: docker's noOverwriteDirNonDir (tug_untar_opts) */
 } tug_cp_opts;
 
 /* The container's src (what: ID, prefix or name) to the host path dst, or, dst NULL, as a tar

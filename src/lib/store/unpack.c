@@ -726,6 +726,8 @@ struct extractor {
     bool chown;
     uid_t uid;
     gid_t gid;
+    bool no_dir_swap; /* tug_untar_opts' */
+    bool entry_dir;   /* the current entry is a directory */
 };
 
 static void extractor_done(struct extractor *x)
@@ -854,6 +856,12 @@ static int get_parent(struct extractor *x, const char *dir, size_t len, bool cre
 /* Whatever sits at base goes, a directory with its contents: later entries win. */
 static int remove_existing(struct extractor *x, int pfd, const char *base, tug_error **err)
 {
+    struct stat st;
+    if (x->no_dir_swap && fstatat(pfd, base, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+        S_ISDIR(st.st_mode) != x->entry_dir)
+        return entry_error(x, err, 0, x->name, "cannot overwrite %s with %s",
+                           x->entry_dir ? "non-directory" : "directory",
+                           x->entry_dir ? "directory" : "non-directory");
     int r = unlinkat(pfd, base, 0);
     if (r < 0 && errno == ENOENT)
         return 0;
@@ -1216,10 +1224,11 @@ static int extract_entry(struct extractor *x, struct pipeline *p, struct archive
         return make_whiteout(x, e, pfd, base + 4, err);
 
     const char *hardlink = archive_entry_hardlink(e);
+    mode_t type = archive_entry_filetype(e);
+    x->entry_dir = hardlink == NULL && type == AE_IFDIR;
     if (hardlink != NULL)
         return make_hardlink(x, hardlink, pfd, name, dir_len, base, err);
 
-    mode_t type = archive_entry_filetype(e);
     switch (type) {
     case AE_IFREG:
         return make_file(x, p, a, e, pfd, base, err);
@@ -1480,6 +1489,7 @@ int tug_archive_unpack_at(int src_fd, int dir_fd, const tug_untar_opts *o, tug_e
     x.chown = o->chown;
     x.uid = o->uid;
     x.gid = o->gid;
+    x.no_dir_swap = o->no_dir_swap;
     if (archive_read_open_fd(a, src_fd, 64 << 10) != ARCHIVE_OK)
         return tar_error(NULL, a, err);
     if (extract_all(&x, NULL, a, err) < 0)

@@ -35,6 +35,9 @@ typedef struct tug_untar_opts {
     bool chown; /* every entry owned by uid:gid, not by the archive's owners */
     uid_t uid;
     gid_t gid;
+    /* docker's noOverwriteDirNonDir (docker cp): an entry may not take the place of a
+     * directory unless it is one, nor a directory that of something else */
+    bool no_dir_swap;
 } tug_untar_opts;
 
 /* Unpack the tar in src_fd into the directory dir_fd as docker's ADD does: owners, modes,
