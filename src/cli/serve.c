@@ -54,20 +54,20 @@ int cmd_serve(cli_ctx *ctx, int argc, char **argv)
             break;
         case 'h':
             cli_print_help("tug serve [OPTIONS]",
-                           "Serve the Docker Engine API (read-only endpoints so far) over the "
-                           "store, for docker's CLI and SDKs",
-                           "  -H, --host string   Unix socket (unix:///path) or loopback TCP address "
-                           "(tcp://127.0.0.1:PORT) to listen on (default \"" SERVE_DEFAULT_HOST
-                           "\"); with systemd socket activation (tug.socket), the socket it "
-                           "passes\n"
-                           "  -t, --time int      Exit after this many seconds without a "
+                           "Serve the Docker Engine API over the store, for docker's CLI, "
+                           "docker-compose and the SDKs",
+                           "  -H, --host string        Unix socket (unix:///path) or loopback TCP "
+                           "address (tcp://127.0.0.1:PORT) to listen on (default \""
+                           SERVE_DEFAULT_HOST "\"); with systemd socket activation (tug.socket), "
+                           "the socket it passes\n"
+                           "  -t, --time int           Exit after this many seconds without a "
                            "connection; 0 for never (default 0)\n"
-                           "      --tlscacert string  Trust client certificates signed by this "
+                           "      --tlscacert string   Trust client certificates signed by this "
                            "CA\n"
-                           "      --tlscert string    Path to the server's TLS certificate "
+                           "      --tlscert string     Path to the server's TLS certificate "
                            "file\n"
-                           "      --tlskey string     Path to the server's TLS key file\n"
-                           "      --tlsverify         Serve tcp:// with TLS, a client "
+                           "      --tlskey string      Path to the server's TLS key file\n"
+                           "      --tlsverify          Serve tcp:// with TLS, a client "
                            "certificate required\n");
             return 0;
         default:

@@ -389,6 +389,18 @@ static int add_network_filter(void *data, const char *key, const char *value, tu
     return 0;
 }
 
+/* A network's document as dockerd's: a user network's Options are the ones it was created
+ * with, none (tug takes no driver options); tug's inspect names the host's bridge there, and
+ * docker-compose takes an option it did not ask for as a change to the network ("needs to be
+ * recreated"). The default network's are dockerd's bridge options, kept. */
+static json_t *network_doc(tug_store *s, const tug_network *n)
+{
+    json_t *doc = tug_network_inspect_json(s, n);
+    if (doc && strcmp(n->name, TUG_DEFAULT_NETWORK) != 0)
+        json_object_set_new(doc, "Options", json_object());
+    return doc;
+}
+
 static int api_networks(tug_api_ctx *x, tug_http_req *req, const char *arg, tug_http_out *o)
 {
     tug_store *s;
@@ -412,7 +424,7 @@ static int api_networks(tug_api_ctx *x, tug_http_req *req, const char *arg, tug_
                                                  v[i]->driver, v[i]->labels,
                                                  strcmp(v[i]->name, TUG_DEFAULT_NETWORK) == 0))
             continue;
-        json_t *doc = tug_network_inspect_json(s, v[i]);
+        json_t *doc = network_doc(s, v[i]);
         if (doc)
             json_array_append_new(out, doc);
     }
@@ -430,7 +442,7 @@ static int api_network_inspect(tug_api_ctx *x, tug_http_req *req, const char *ar
     cleanup_network tug_network *n = NULL;
     if (tug_network_find(s, arg, &n, &err) < 0)
         return tug_api_send_err(o, err);
-    return tug_http_send_json(o, 200, tug_network_inspect_json(s, n));
+    return tug_http_send_json(o, 200, network_doc(s, n));
 }
 
 /* "key=value" strings of the volume filters, checked */

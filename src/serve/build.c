@@ -307,7 +307,9 @@ int tug_api_build(const tug_api_call *c)
         return tug_api_send_err(c->o, err);
     }
     classic cl = {.o = c->o, .quiet = tug_api_query_bool(c->req, "q")};
-    tug_registry_opts ropts = {.user_agent = "tug/" TUG_VERSION};
+    /* the server's registry options (its --insecure-registry, daemon.json) */
+    tug_registry_opts ropts = c->x->registry ? *c->x->registry : (tug_registry_opts){0};
+    ropts.user_agent = "tug/" TUG_VERSION;
     o.context_fd = ctx_fd;
     o.tags = (const char *const *)full;
     o.build_args = (const char *const *)args;

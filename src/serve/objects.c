@@ -368,7 +368,9 @@ int tug_api_auth(const tug_api_call *a)
     json_auto_t *body = body_object(a);
     if (body == NULL)
         return 0;
-    tug_registry_opts ropts = {.user_agent = "tug/" TUG_VERSION};
+    /* the server's registry options (its --insecure-registry, daemon.json) */
+    tug_registry_opts ropts = a->x->registry ? *a->x->registry : (tug_registry_opts){0};
+    ropts.user_agent = "tug/" TUG_VERSION;
     tug_login_opts lo = {.server = str_of(body, "serveraddress"),
                          .username = str_of(body, "username"),
                          .password = str_of(body, "password"),

@@ -102,6 +102,32 @@ wait_for() {
   run_docker network rm front back
 }
 
+@test "docker network disconnect and connect of a created container record its aliases for its start (compose does this)" {
+  need_docker
+  run_docker network create front
+  run_docker network create other
+  run_docker create --name made --network front busybox sleep 300
+  run_docker network disconnect front made
+  run_docker network connect --alias dbalias front made
+  run_tug inspect -f '{{json .NetworkSettings.Networks}}' made
+  [[ $output == *'"front"'* ]] || { echo "created container's networks: $output" >&2; return 1; }
+  run_docker start made
+  run_tug inspect -f '{{range .NetworkSettings.Networks}}{{json .Aliases}}{{end}}' made
+  [[ $output == *'"dbalias"'* ]] || { echo "aliases after start: $output" >&2; return 1; }
+  run_tug exec made nslookup dbalias
+  assert_match "Address"
+  # another network joins it only once it runs
+  run_docker stop -t 0 made
+  run_docker 1 network connect other made
+  [[ $output == "Error response from daemon: container made is not running: tug connects it to networks other than front once it runs"* ]] ||
+    { echo "got: $output" >&2; return 1; }
+  run_docker 1 network disconnect other made
+  [[ $output == "Error response from daemon: container made is not connected to network other"* ]] ||
+    { echo "got: $output" >&2; return 1; }
+  run_docker rm -f made
+  run_docker network rm front other
+}
+
 @test "docker network prune removes the unused networks its filter selects" {
   need_docker
   run_docker network create --label drop=yes gone1

@@ -1,4 +1,4 @@
-/* network connect/disconnect of a running container, and container prune. */
+/* network connect/disconnect of a container, and container prune. */
 #include "connect.h"
 
 #include <errno.h>
@@ -12,18 +12,14 @@
 #include "../util/strutil.h"
 #include "system.h"
 
-/* The running container and the network it started on ("bridge" for the default). */
-static int running_on(tug_store *s, const char *what, tug_container **ret, const char **ret_primary,
-                      tug_error **err)
+/* The container and the network it starts on ("bridge" for the default); *ret_running tells
+ * whether it runs. One on host or none is a conflict. */
+static int container_on(tug_store *s, const char *what, tug_container **ret,
+                        const char **ret_primary, bool *ret_running, tug_error **err)
 {
     cleanup_container tug_container *ct = NULL;
     if (tug_container_find(s, what, &ct, err) < 0 || tug_container_refresh(s, ct, err) < 0)
         return -1;
-    if (!tug_container_alive(ct))
-        return tug_error_conflict(err,
-                                  "container %s is not running: tug connects and "
-                                  "disconnects running containers",
-                                  what);
     const char *mode = json_string_value(
         json_object_get(json_object_get(ct->config, "HostConfig"), "NetworkMode"));
     const char *primary = mode == NULL || strcmp(mode, "default") == 0 ? "bridge" : mode;
@@ -32,9 +28,57 @@ static int running_on(tug_store *s, const char *what, tug_container **ret, const
                                   "container %s is on the %s network and cannot be "
                                   "connected to others",
                                   what, primary);
+    *ret_running = tug_container_alive(ct);
     *ret_primary = primary;
     *ret = steal_pointer(&ct);
     return 0;
+}
+
+/* A container that does not run joins its network when it starts, with the aliases and
+ * addresses its create request's EndpointsConfig gives for it: connecting it to that network
+ * records them there (docker-compose disconnects and connects each container it created, to
+ * give it its aliases), disconnecting drops them. Other networks join running containers
+ * only. */
+static int endpoint_config(tug_store *s, tug_container *ct, const char *primary,
+                           const char *what, const char *network, bool connect, json_t *aliases,
+                           const char *ip, const char *ip6, tug_error **err)
+{
+    cleanup_network tug_network *n = NULL;
+    if (tug_network_find(s, network, &n, err) < 0)
+        return -1;
+    if (strcmp(n->name, primary) != 0)
+        return connect ? tug_error_conflict(err,
+                                            "container %s is not running: tug connects it to "
+                                            "networks other than %s once it runs",
+                                            what, primary)
+                       : tug_error_conflict(err, "container %s is not connected to network %s",
+                                            what, network);
+    json_t *nc = json_object_get(ct->config, "NetworkingConfig");
+    if (!json_is_object(nc)) {
+        nc = json_object();
+        json_object_set_new(ct->config, "NetworkingConfig", nc);
+    }
+    json_t *epcs = json_object_get(nc, "EndpointsConfig");
+    if (!json_is_object(epcs)) {
+        epcs = json_object();
+        json_object_set_new(nc, "EndpointsConfig", epcs);
+    }
+    json_object_del(epcs, network);
+    json_object_del(epcs, n->name);
+    if (connect) {
+        json_t *ep = json_object(), *ipam = json_object();
+        if (json_is_array(aliases) && json_array_size(aliases) > 0)
+            json_object_set(ep, "Aliases", aliases);
+        if (ip && *ip)
+            json_object_set_new(ipam, "IPv4Address", json_string(ip));
+        if (ip6 && *ip6)
+            json_object_set_new(ipam, "IPv6Address", json_string(ip6));
+        if (json_object_size(ipam) > 0)
+            json_object_set(ep, "IPAMConfig", ipam);
+        json_decref(ipam);
+        json_object_set_new(epcs, n->name, ep);
+    }
+    return tug_container_save_config(s, ct, err);
 }
 
 int tug_container_connect(tug_store *s, const char *what, const char *network, json_t *aliases,
@@ -42,8 +86,11 @@ int tug_container_connect(tug_store *s, const char *what, const char *network, j
 {
     cleanup_container tug_container *ct = NULL;
     const char *primary;
-    if (running_on(s, what, &ct, &primary, err) < 0)
+    bool running;
+    if (container_on(s, what, &ct, &primary, &running, err) < 0)
         return -1;
+    if (!running)
+        return endpoint_config(s, ct, primary, what, network, true, aliases, ip, ip6, err);
     return tug_net_connect6(s, ct->id, ct->pid, network, aliases, ip, ip6, err);
 }
 
@@ -51,8 +98,11 @@ int tug_container_disconnect(tug_store *s, const char *what, const char *network
 {
     cleanup_container tug_container *ct = NULL;
     const char *primary;
-    if (running_on(s, what, &ct, &primary, err) < 0)
+    bool running;
+    if (container_on(s, what, &ct, &primary, &running, err) < 0)
         return -1;
+    if (!running)
+        return endpoint_config(s, ct, primary, what, network, false, NULL, NULL, NULL, err);
     cleanup_network tug_network *n = NULL;
     bool is_primary = false;
     tug_error *e = NULL;

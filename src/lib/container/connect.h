@@ -9,12 +9,14 @@
 #include "../util/error.h"
 #include "../util/strutil.h"
 
-/* Connect the running container what (a name or ID) to network: with aliases (an array or
- * NULL) and the addresses asked for (NULL: the next free ones). A container that does not run,
- * or runs on host or none, is a conflict naming it. */
+/* Connect the container what (a name or ID) to network: with aliases (an array or NULL) and
+ * the addresses asked for (NULL: the next free ones). A container that does not run takes
+ * them when it starts on that network, its primary one (another network is a conflict until
+ * it runs); one on host or none is a conflict naming it. */
 int tug_container_connect(tug_store *s, const char *what, const char *network, json_t *aliases,
                           const char *ip, const char *ip6, tug_error **err);
-/* Take it off network (its primary network too). */
+/* Take it off network (its primary network too); for one that does not run, drop what a
+ * connect recorded for its primary network. */
 int tug_container_disconnect(tug_store *s, const char *what, const char *network, tug_error **err);
 
 /* Remove every container that does not run (created, exited, dead) and passes f. *ret_ids gets
