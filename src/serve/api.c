@@ -636,6 +636,7 @@ static const api_route routes[] = {
     {"POST", "/images/*/tag", NULL, tug_api_image_tag},
     {"POST", "/images/*/push", NULL, tug_api_image_push},
     {"DELETE", "/images/**", NULL, tug_api_image_delete},
+    {"POST", "/commit", NULL, tug_api_commit},
     /* networks, volumes, events, auth and container prune (objects.c, events.c) */
     {"POST", "/networks/create", NULL, tug_api_network_create},
     {"POST", "/networks/prune", NULL, tug_api_network_prune},

@@ -142,29 +142,6 @@ static void ev_log(void *ud, int vertex, int stream, const char *buf, size_t len
         emit(cl, json_pack("{s:o}", "stream", utf8_string(buf, len)));
 }
 
-/* Every value of a repeated query parameter (t=a&t=b), decoded; NULL-terminated. */
-static char **query_all(const tug_http_req *req, const char *key)
-{
-    json_auto_t *vals = json_array();
-    for (const char *p = req->query; *p;) {
-        size_t n = strcspn(p, "&");
-        const char *eq = memchr(p, '=', n);
-        size_t kl = eq ? (size_t)(eq - p) : n;
-        cleanup_free char *k = tug_http_unescape(p, kl, true);
-        cleanup_free char *v = eq ? tug_http_unescape(eq + 1, n - kl - 1, true) : NULL;
-        if (k && v && strcmp(k, key) == 0 && *v)
-            json_array_append_new(vals, json_string(v));
-        p += n;
-        if (*p == '&')
-            p++;
-    }
-    char **out = calloc(json_array_size(vals) + 1, sizeof(char *));
-    size_t i;
-    json_t *v;
-    json_array_foreach(vals, i, v) if (out) out[i] = strdup(json_string_value(v));
-    return out;
-}
-
 /* A JSON object parameter ({"K":"V"}) as "K=V" strings; a null value is left out (the
  * Dockerfile's default then holds). */
 static int query_map(const tug_http_req *req, const char *key, char ***ret, tug_error **err)
@@ -289,7 +266,7 @@ int tug_api_build(const tug_api_call *c)
     if (tug_api_store(c->x, c->o, &s) < 0)
         return 0;
     tug_error *err = NULL;
-    cleanup_strv char **given = query_all(c->req, "t");
+    cleanup_strv char **given = tug_http_query_all(c->req, "t");
     cleanup_strv char **full = NULL, **shown = NULL, **args = NULL, **labels = NULL;
     char *strs[4] = {0};
     tug_build_opts o = {.context = "-"};

@@ -292,6 +292,41 @@ char *tug_http_query_get(const tug_http_req *req, const char *key)
     return NULL;
 }
 
+char **tug_http_query_all(const tug_http_req *req, const char *key)
+{
+    size_t n = 0, cap = 4;
+    char **out = calloc(cap + 1, sizeof(*out));
+    for (const char *p = req->query; out && *p;) {
+        size_t len = strcspn(p, "&");
+        const char *eq = memchr(p, '=', len);
+        size_t kl = eq ? (size_t)(eq - p) : len;
+        cleanup_free char *k = tug_http_unescape(p, kl, true);
+        char *v = eq && k && strcmp(k, key) == 0 ? tug_http_unescape(eq + 1, len - kl - 1, true)
+                                                 : NULL;
+        if (v && *v == '\0') {
+            free(v);
+            v = NULL;
+        }
+        if (v && n == cap) {
+            char **nv = realloc(out, (2 * cap + 1) * sizeof(*out));
+            if (nv == NULL) {
+                free(v);
+                break;
+            }
+            out = nv;
+            cap *= 2;
+        }
+        if (v) {
+            out[n++] = v;
+            out[n] = NULL;
+        }
+        p += len;
+        if (*p == '&')
+            p++;
+    }
+    return out;
+}
+
 const char *tug_http_reason(int status)
 {
     switch (status) {

@@ -37,6 +37,9 @@ void tug_http_req_clear(tug_http_req *req);
 const char *tug_http_header_get(const tug_http_req *req, const char *name);
 /* The decoded value of query parameter key (malloc'd), or NULL when absent. */
 char *tug_http_query_get(const tug_http_req *req, const char *key);
+/* Every non-empty value of a repeated parameter (t=a&t=b), decoded, NULL-terminated (a
+ * value that does not decode is left out); NULL when out of memory. */
+char **tug_http_query_all(const tug_http_req *req, const char *key);
 /* Percent-decode (and '+' as space when form is set) s[0..n) into a new string; NULL for a
  * bad escape or an embedded NUL. */
 char *tug_http_unescape(const char *s, size_t n, bool form);

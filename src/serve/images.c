@@ -10,6 +10,7 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "container/commit.h"
 #include "container/imagerm.h"
 #include "image/archive.h"
 #include "image/image.h"
@@ -287,10 +288,26 @@ int tug_api_image_create(const tug_api_call *c)
 
 /* ---- POST /images/{name}/tag ---- */
 
+/* repo and tag of the query as a full reference ("name:tag"), in *ret; a user error for a
+ * bad one or one with a digest. */
+static int query_target(const tug_api_call *c, const char *repo, char **ret, tug_error **err)
+{
+    cleanup_free char *tag = tug_http_query_get(c->req, "tag");
+    cleanup_free char *name = NULL;
+    if (asprintf(&name, "%s%s%s", repo, tag && *tag ? ":" : "", tag && *tag ? tag : "") < 0)
+        return tug_error_set(err, ENOMEM, "tag");
+    cleanup_reference tug_reference *target = NULL;
+    if (tug_reference_parse(name, &target, err) < 0)
+        return -1;
+    if (target->digest)
+        return tug_error_user(err, "refusing to create a tag with a digest reference");
+    *ret = tug_reference_string(target);
+    return *ret ? 0 : tug_error_set(err, ENOMEM, "tag");
+}
+
 int tug_api_image_tag(const tug_api_call *c)
 {
     cleanup_free char *repo = tug_http_query_get(c->req, "repo");
-    cleanup_free char *tag = tug_http_query_get(c->req, "tag");
     if (repo == NULL || *repo == '\0')
         return tug_http_send_error(c->o, 400, "give the new name as repo (and tag)");
     tug_store *s;
@@ -298,20 +315,46 @@ int tug_api_image_tag(const tug_api_call *c)
         return 0;
     tug_error *err = NULL;
     cleanup_image tug_image *img = NULL;
-    if (tug_store_find_image(s, c->arg, &img, &err) < 0)
-        return tug_api_send_err(c->o, err);
-    cleanup_free char *name = NULL;
-    if (asprintf(&name, "%s%s%s", repo, tag && *tag ? ":" : "", tag && *tag ? tag : "") < 0)
-        return tug_http_send_error(c->o, 500, "out of memory");
-    cleanup_reference tug_reference *target = NULL;
-    if (tug_reference_parse(name, &target, &err) < 0)
-        return tug_api_send_err(c->o, err);
-    if (target->digest)
-        return tug_http_send_error(c->o, 400, "refusing to create a tag with a digest reference");
-    cleanup_free char *full = tug_reference_string(target);
-    if (full == NULL || tug_store_set_tag(s, full, img->id, &err) < 0)
+    cleanup_free char *full = NULL;
+    if (tug_store_find_image(s, c->arg, &img, &err) < 0 ||
+        query_target(c, repo, &full, &err) < 0 || tug_store_set_tag(s, full, img->id, &err) < 0)
         return tug_api_send_err(c->o, err);
     return tug_http_send(c->o, 201, NULL, "", 0);
+}
+
+/* ---- POST /commit: docker commit ---- */
+
+int tug_api_commit(const tug_api_call *c)
+{
+    cleanup_free char *ctr = tug_http_query_get(c->req, "container");
+    cleanup_free char *repo = tug_http_query_get(c->req, "repo");
+    cleanup_free char *comment = tug_http_query_get(c->req, "comment");
+    cleanup_free char *author = tug_http_query_get(c->req, "author");
+    cleanup_free char *pause = tug_http_query_get(c->req, "pause");
+    cleanup_strv char **changes = tug_http_query_all(c->req, "changes");
+    if (ctr == NULL || *ctr == '\0')
+        return tug_http_send_error(c->o, 400, "give the container to commit as container");
+    if (changes == NULL)
+        return tug_http_send_error(c->o, 500, "out of memory");
+    tug_store *s;
+    if (tug_api_store(c->x, c->o, &s) < 0)
+        return 0;
+    tug_error *err = NULL;
+    cleanup_free char *full = NULL;
+    if (repo && *repo && query_target(c, repo, &full, &err) < 0)
+        return tug_api_send_err(c->o, err);
+    /* a change may hold several lines (docker's client sends each --change as one) */
+    tug_commit_opts o = {
+        .author = author && *author ? author : NULL,
+        .message = comment && *comment ? comment : NULL,
+        .changes = (const char **)changes,
+        .pause = pause == NULL || *pause == '\0' || tug_api_query_bool(c->req, "pause"),
+        .tag = full,
+    };
+    cleanup_free char *id = NULL;
+    if (tug_container_commit(s, ctr, &o, &id, &err) < 0)
+        return tug_api_send_err(c->o, err);
+    return tug_http_send_json(c->o, 201, json_pack("{s:s}", "Id", id));
 }
 
 /* ---- DELETE /images/{name} ---- */
@@ -456,24 +499,10 @@ int tug_api_image_get(const tug_api_call *c)
 int tug_api_images_get(const tug_api_call *c)
 {
     /* names= repeated, as docker's client sends them */
-    cleanup_strv char **names = calloc(1, sizeof(*names));
+    cleanup_strv char **names = tug_http_query_all(c->req, "names");
     size_t n = 0;
-    for (const char *p = c->req->query; names && *p;) {
-        size_t len = strcspn(p, "&");
-        if (strncmp(p, "names=", 6) == 0 && len > 6) {
-            char **nv = realloc(names, (n + 2) * sizeof(*names));
-            if (nv == NULL)
-                break;
-            names = nv;
-            names[n] = tug_http_unescape(p + 6, len - 6, true);
-            names[++n] = NULL;
-            if (names[n - 1] == NULL)
-                return tug_http_send_error(c->o, 400, "bad percent-encoding in names");
-        }
-        p += len;
-        if (*p == '&')
-            p++;
-    }
+    while (names && names[n])
+        n++;
     if (names == NULL)
         return tug_http_send_error(c->o, 500, "out of memory");
     if (n == 0)

@@ -117,6 +117,8 @@ int tug_api_image_get(const tug_api_call *c);
 int tug_api_image_tag(const tug_api_call *c);
 int tug_api_image_push(const tug_api_call *c);
 int tug_api_image_delete(const tug_api_call *c);
+/* POST /commit (images.c): tug_container_commit, what `tug commit` does. */
+int tug_api_commit(const tug_api_call *c);
 /* Networks, volumes, auth, container prune (objects.c) and events (events.c). ?filters= as
  * docker sends it ({"key":["v"]} or {"key":{"v":true}}): add is called per pair. A ?since= /
  * ?until= time: 0 when absent, -1 after answering 400. */

@@ -239,3 +239,21 @@ except docker.errors.ImageNotFound:
   [[ ${lines[1]} == "['$REGISTRY/hello:latest', 'py/tagged:t1']" ]]
   [[ ${lines[2]} == "removed" ]]
 }
+
+@test "docker commit makes an image of a container's changes, with --change, -m and -a" {
+  need_docker
+  run_docker run --name src --network none busybox sh -c 'echo made >/made.txt'
+  run_docker commit -c 'ENV COMMITTED=yes' -m 'a message' -a someone src committed:v1
+  [[ $output == sha256:* ]] || { echo "got: $output" >&2; return 1; }
+  run_docker run --rm --network none committed:v1 sh -c 'cat /made.txt; echo $COMMITTED'
+  [[ $output == $'made\nyes' ]] || { echo "got: $output" >&2; return 1; }
+  run_tug inspect -f '{{.Author}}' committed:v1
+  [[ $output == someone ]]
+  run_docker history --format '{{.Comment}}' committed:v1
+  [[ ${lines[0]} == "a message" ]] || { echo "got: $output" >&2; return 1; }
+  run_docker 1 commit nosuch
+  [[ $output == "Error response from daemon: No such container: nosuch" ]] ||
+    { echo "got: $output" >&2; return 1; }
+  run_docker rm src
+  run_docker rmi committed:v1
+}
