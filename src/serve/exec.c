@@ -453,44 +453,29 @@ static void exec_run(tug_store *s, tug_container *c, json_t *rec, int client,
  * does not cross a fork), so that it outlives the connection and records its end. */
 static int exec_detached(const tug_api_call *a, tug_container *c, json_t *rec)
 {
-    int rep[2];
-    if (pipe2(rep, O_CLOEXEC) < 0)
-        return tug_http_send_error(a->o, 500, "exec: pipe failed");
-    pid_t mid = fork();
-    if (mid < 0) {
-        close(rep[0]);
-        close(rep[1]);
+    int rep;
+    int r = tug_fork_detached(&rep);
+    if (r < 0)
         return tug_http_send_error(a->o, 500, "exec: fork failed");
-    }
-    if (mid == 0) {
-        close(rep[0]);
-        if (fork() != 0)
-            _exit(0);
-        setsid();
-        int null = open("/dev/null", O_RDWR | O_CLOEXEC);
-        for (int i = 0; i < 3 && null >= 0; i++)
-            dup2(null, i);
+    if (r == 0) {
         close(a->o->fd);
         tug_store *s2 = NULL;
         tug_error *err = NULL;
         if (tug_store_open(a->x->root, &s2, &err) == 0)
-            exec_run(s2, c, rec, -1, NULL, rep[1]);
+            exec_run(s2, c, rec, -1, NULL, rep);
         _exit(0);
-    }
-    close(rep[1]);
-    while (waitpid(mid, NULL, 0) < 0 && errno == EINTR) {
     }
     /* the launch's outcome: nothing when the process runs, else why not (docker's 400) */
     char why[1024];
     size_t n = 0;
-    for (ssize_t k; n < sizeof(why) - 1 && (k = read(rep[0], why + n, sizeof(why) - 1 - n)) != 0;) {
+    for (ssize_t k; n < sizeof(why) - 1 && (k = read(rep, why + n, sizeof(why) - 1 - n)) != 0;) {
         if (k < 0 && errno == EINTR)
             continue;
         if (k < 0)
             break;
         n += (size_t)k;
     }
-    close(rep[0]);
+    close(rep);
     why[n] = '\0';
     if (n > 0)
         return tug_http_send_error(a->o, 400, why);

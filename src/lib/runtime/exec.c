@@ -32,6 +32,7 @@
 #include "container.h"
 #include "linux.h"
 #include "linux_child.h"
+#include "proc.h"
 #include "security.h"
 #include "spec.h"
 
@@ -340,25 +341,11 @@ pid_t tug_exec_process_pid(pid_t helper)
 static int launch_detached(tug_store *s, const tug_container *c, exec_plan *p, int pipes[3][2],
                            const char *exec_id, tug_error **err)
 {
-    int res[2];
-    if (pipe2(res, O_CLOEXEC) < 0)
-        return tug_error_set(err, errno, "exec: pipe");
-    fflush(stdout);
-    fflush(stderr);
-    pid_t mid = fork();
-    if (mid < 0) {
-        close(res[0]);
-        close(res[1]);
+    int res;
+    int r = tug_fork_detached(&res);
+    if (r < 0)
         return tug_error_set(err, errno, "exec: fork");
-    }
-    if (mid == 0) {
-        close(res[0]);
-        if (fork() != 0)
-            _exit(0);
-        setsid();
-        int null = open("/dev/null", O_RDWR | O_CLOEXEC);
-        for (int i = 0; i < 3 && null >= 0; i++)
-            dup2(null, i);
+    if (r == 0) {
         child_fail out = {0};
         pid_t helper = 0;
         tug_error *e = NULL;
@@ -373,7 +360,7 @@ static int launch_detached(tug_store *s, const tug_container *c, exec_plan *p, i
             snprintf(out.msg, sizeof(out.msg), "%s", e->msg ? e->msg : "exec");
         }
         pid_t target = e ? 0 : tug_exec_process_pid(getpid());
-        if (write(res[1], &out, sizeof(out)) != (ssize_t)sizeof(out) || e || target <= 0)
+        if (write(res, &out, sizeof(out)) != (ssize_t)sizeof(out) || e || target <= 0)
             _exit(0);
         /* nothing of the command's stays open while the process runs (a caller waiting for
          * the end of its output would wait for the process) */
@@ -388,15 +375,12 @@ static int launch_detached(tug_store *s, const tug_container *c, exec_plan *p, i
                        WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st));
         _exit(0);
     }
-    close(res[1]);
-    while (waitpid(mid, NULL, 0) < 0 && errno == EINTR) {
-    }
     child_fail f;
     ssize_t n;
     do
-        n = read(res[0], &f, sizeof(f));
+        n = read(res, &f, sizeof(f));
     while (n < 0 && errno == EINTR);
-    close(res[0]);
+    close(res);
     if (n != (ssize_t)sizeof(f))
         return tug_error_set(err, EIO, "exec: the waiter of the detached process failed");
     if (f.code == 0)

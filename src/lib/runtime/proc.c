@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #ifndef SYS_pidfd_open
@@ -111,4 +112,37 @@ bool tug_pidfd_wait(int pidfd, int timeout_ms)
         r = poll(&p, 1, timeout_ms);
     while (r < 0 && errno == EINTR);
     return r > 0;
+}
+
+int tug_fork_detached(int *ret_report)
+{
+    int rep[2];
+    if (pipe2(rep, O_CLOEXEC) < 0)
+        return -1;
+    fflush(stdout);
+    fflush(stderr);
+    pid_t mid = fork();
+    if (mid < 0) {
+        int e = errno;
+        close(rep[0]);
+        close(rep[1]);
+        errno = e;
+        return -1;
+    }
+    if (mid == 0) {
+        close(rep[0]);
+        if (fork() != 0)
+            _exit(0); /* a failed fork: the caller reads an empty report */
+        setsid();
+        int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+        for (int i = 0; i < 3 && null >= 0; i++)
+            dup2(null, i);
+        *ret_report = rep[1];
+        return 0;
+    }
+    close(rep[1]);
+    while (waitpid(mid, NULL, 0) < 0 && errno == EINTR) {
+    }
+    *ret_report = rep[0];
+    return 1;
 }

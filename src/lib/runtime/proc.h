@@ -28,3 +28,10 @@ int tug_pidfd_signal(int pidfd, int sig);
 /* Wait until the process ends (a zombie has), up to timeout_ms (< 0: for ever). True once it
  * has ended. */
 bool tug_pidfd_wait(int pidfd, int timeout_ms);
+
+/* Fork a process that outlives the caller and is not its child: the caller's child forks it
+ * and exits at once (reaped here), and it runs in a session of its own with /dev/null as its
+ * stdin, stdout and stderr. Returns 0 in it, 1 in the caller, -1 (errno) when a fork fails.
+ * *ret_report (O_CLOEXEC): a pipe for its word on how things went, the write end in it, the
+ * read end in the caller; both other ends are closed. */
+int tug_fork_detached(int *ret_report);
