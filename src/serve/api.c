@@ -144,7 +144,9 @@ static int api_info(tug_api_ctx *x, tug_http_req *req, const char *arg, tug_http
         return 0;
     tug_error *err = NULL;
     json_t *info = NULL;
-    if (tug_engine_info(s, NULL, &info, &err) < 0)
+    /* the insecure registries the server reaches registries with (its --insecure-registry,
+     * daemon.json), as `tug info` lists the CLI's */
+    if (tug_engine_info(s, x->registry ? x->registry->insecure_registries : NULL, &info, &err) < 0)
         return tug_api_send_err(o, err);
     return tug_http_send_json(o, 200, info);
 }

@@ -232,3 +232,18 @@ certs() {
   run_tug 1 serve -H "unix://$BATS_TEST_TMPDIR/t.sock" --tlsverify "${files[@]}"
   [[ $output == "Error: cannot serve unix://$BATS_TEST_TMPDIR/t.sock with TLS: --tlsverify is for tcp:// addresses; a unix socket's mode and group guard it" ]]
 }
+
+@test "the server's --insecure-registry reaches docker info, as tug info lists the CLI's" {
+  need_docker
+  local sock=$BATS_TEST_TMPDIR/insecure.sock i
+  "$TUG" --insecure-registry 10.1.2.3:5000 serve -H "unix://$sock" --time 60 \
+    >"$BATS_TEST_TMPDIR/insecure.log" 2>&1 3>&- &
+  echo $! >>"$BATS_TEST_TMPDIR/pids"
+  for ((i = 0; i < 100; i++)); do
+    [[ -S $sock ]] && break
+    sleep 0.1
+  done
+  run_docker -H "unix://$sock" info --format '{{json .RegistryConfig.IndexConfigs}}'
+  [[ $output == *'"10.1.2.3:5000":{"Name":"10.1.2.3:5000","Mirrors":[],"Secure":false,"Official":false}'* ]] ||
+    { echo "got: $output" >&2; return 1; }
+}
