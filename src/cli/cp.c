@@ -37,7 +37,9 @@ int cmd_cp(cli_ctx *ctx, int argc, char **argv)
         HELP_OPT,
         {NULL, 0, NULL, 0},
     };
-    tug_cp_opts o = {0};
+    /* docker's CLI always asks the daemon not to put a file where a directory is or the
+     * reverse (a file named etc over /etc leaves a container that cannot start) */
+    tug_cp_opts o = {.no_dir_swap = true};
     int c;
     while ((c = cli_getopt(argc, argv, "aLq", opts)) != -1) {
         switch (c) {

@@ -315,3 +315,19 @@ PY
   docker rm -f "$cid" >/dev/null 2>&1
   docker rmi "$img" >/dev/null 2>&1 || true
 }
+
+@test "cp never puts a file where a directory is, or the reverse: the container still starts" {
+  run_tug create --name keep --network none busybox true
+  mkdir -p "$BATS_TEST_TMPDIR/f"
+  echo file >"$BATS_TEST_TMPDIR/f/etc"
+  run_tug 1 cp "$BATS_TEST_TMPDIR/f/etc" keep:/
+  assert_match "cannot overwrite directory with non-directory"
+  mkdir -p "$BATS_TEST_TMPDIR/dir/busybox"
+  echo inner >"$BATS_TEST_TMPDIR/dir/busybox/inner"
+  run_tug 1 cp "$BATS_TEST_TMPDIR/dir/busybox" keep:/bin/
+  assert_match "cannot overwrite non-directory with directory"
+  run_tug start keep
+  run_tug wait keep
+  [[ $output == 0 ]]
+  run_tug rm -f keep
+}
