@@ -418,6 +418,12 @@ int tug_serve(const tug_serve_opts *opts, tug_error **err)
         fprintf(stderr, "tug serve: API listening on %s%s\n",
                 path ? path : addr.sa_len ? opts->host : "the socket systemd passed (fd 3)",
                 tls ? " (TLS, client certificates required)" : "");
+        /* the unix socket's mode and group guard it; plain TCP has nothing of the kind */
+        if (!path && addr.sa_len && !tls)
+            fprintf(stderr, "tug serve: warning: every user and process of this machine can "
+                            "reach %s, and through it run anything as root; serve a unix "
+                            "socket, or TCP with --tlsverify\n",
+                    opts->host);
         fflush(stderr);
     }
     long long last = now_s();

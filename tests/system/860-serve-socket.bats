@@ -127,6 +127,8 @@ free_port() {
     sleep 0.1
   done
   grep -q "^tug serve: API listening on tcp://127.0.0.1:$port$" "$BATS_TEST_TMPDIR/tcp.log"
+  grep -q "^tug serve: warning: every user and process of this machine can reach tcp://127.0.0.1:$port, and through it run anything as root; serve a unix socket, or TCP with --tlsverify$" \
+    "$BATS_TEST_TMPDIR/tcp.log"
   run_docker -H "tcp://127.0.0.1:$port" images --format '{{.Repository}}:{{.Tag}}'
   [[ $output == *busybox:latest* ]] || { echo "docker images: $output" >&2; return 1; }
   run_docker -H "tcp://127.0.0.1:$port" run --rm --network none busybox echo over-tcp
