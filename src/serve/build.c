@@ -329,47 +329,18 @@ int tug_api_build(const tug_api_call *c)
     return tug_http_chunked_end(c->o);
 }
 
-/* {"until":["24h"]} (or {"until":{"24h":true}}) as unix seconds; 0 when not given. */
-static int prune_until(const tug_http_req *req, long long *ret, tug_error **err)
-{
-    cleanup_free char *text = tug_http_query_get(req, "filters");
-    *ret = 0;
-    if (text == NULL || *text == '\0')
-        return 0;
-    json_auto_t *doc = json_loads(text, 0, NULL);
-    if (!json_is_object(doc))
-        return tug_error_user(err, "invalid filter: not a JSON object");
-    const char *key, *val = NULL;
-    json_t *v;
-    json_object_foreach(doc, key, v)
-    {
-        if (strcmp(key, "until") != 0)
-            return tug_error_user(err, "invalid filter '%s': tug prunes the build cache with "
-                                       "until=DURATION only",
-                                  key);
-        if (json_is_array(v) && json_array_size(v) == 1)
-            val = json_string_value(json_array_get(v, 0));
-        else if (json_is_object(v) && json_object_size(v) == 1)
-            val = json_object_iter_key(json_object_iter(v));
-    }
-    if (val == NULL)
-        return 0;
-    int64_t ns = 0;
-    if (tug_parse_go_duration(val, &ns) < 0 || ns < 0)
-        return tug_error_user(err, "invalid filter 'until=%s': give a duration, e.g. 24h", val);
-    *ret = (long long)time(NULL) - ns / 1000000000LL;
-    return 0;
-}
-
 int tug_api_build_prune(const tug_api_call *c)
 {
     tug_store *s;
     if (tug_api_store(c->x, c->o, &s) < 0)
         return 0;
+    tug_api_prune q;
+    if (tug_api_prune_filters(c, &q, TUG_PRUNE_UNTIL_ONLY) < 0)
+        return 0;
+    json_decref(q.keep);
     tug_error *err = NULL;
-    long long until = 0, rows = 0, bytes = 0;
-    if (prune_until(c->req, &until, &err) < 0 ||
-        tug_build_cache_prune(s, until, &rows, &bytes, &err) < 0)
+    long long rows = 0, bytes = 0;
+    if (tug_build_cache_prune(s, q.f.until, &rows, &bytes, &err) < 0)
         return tug_api_send_err(c->o, err);
     /* the cache's rows have no IDs of docker's kind to list: dockerd's null when none go */
     return tug_http_send_json(c->o, 200, json_pack("{s:n, s:I}", "CachesDeleted",

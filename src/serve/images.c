@@ -607,81 +607,11 @@ int tug_api_image_load(const tug_api_call *c)
 
 /* ---- POST /images/prune ---- */
 
-typedef struct prune_filters {
-    int dangling; /* 1: untagged images only (the default), 0: every unused one */
-    long long until; /* only images created before (unix seconds); 0: any */
-    json_t *labels; /* "key", "key=value"; "!" before: must not match */
-} prune_filters;
-
-static int prune_filters_parse(const tug_http_req *req, prune_filters *f, tug_error **err)
-{
-    cleanup_free char *text = tug_http_query_get(req, "filters");
-    if (text == NULL || *text == '\0')
-        return 0;
-    json_auto_t *doc = json_loads(text, 0, NULL);
-    if (!json_is_object(doc))
-        return tug_error_user(err, "invalid filter: not a JSON object");
-    const char *key;
-    json_t *vals;
-    json_object_foreach(doc, key, vals)
-    {
-        json_auto_t *list = json_array();
-        if (json_is_array(vals))
-            json_array_extend(list, vals);
-        else if (json_is_object(vals)) {
-            const char *v;
-            json_t *on;
-            json_object_foreach(vals, v, on) if (json_is_true(on))
-                json_array_append_new(list, json_string(v));
-        }
-        size_t i;
-        json_t *v;
-        json_array_foreach(list, i, v)
-        {
-            const char *s = json_string_value(v);
-            if (s == NULL)
-                return tug_error_user(err, "invalid filter: '%s' takes strings", key);
-            if (strcmp(key, "dangling") == 0) {
-                if (strcmp(s, "true") == 0 || strcmp(s, "1") == 0)
-                    f->dangling = 1;
-                else if (strcmp(s, "false") == 0 || strcmp(s, "0") == 0)
-                    f->dangling = 0;
-                else
-                    return tug_error_user(err, "invalid filter 'dangling=%s'", s);
-            } else if (strcmp(key, "label") == 0 || strcmp(key, "label!") == 0) {
-                cleanup_free char *l = NULL;
-                if (asprintf(&l, "%s%s", key[5] == '!' ? "!" : "", s) < 0)
-                    return tug_error_set(err, ENOMEM, "filter");
-                json_array_append_new(f->labels, json_string(l));
-            } else if (strcmp(key, "until") == 0) {
-                if (tug_parse_until(s, &f->until) < 0)
-                    return tug_error_user(err, "invalid filter 'until=%s': give a duration "
-                                               "(24h), unix seconds or an RFC 3339 time", s);
-            } else
-                return tug_error_user(err, "invalid filter '%s': /images/prune takes dangling, "
-                                           "label, label! and until",
-                                      key);
-        }
-    }
-    return 0;
-}
-
 static bool prune_match(void *ud, const tug_image *img)
 {
-    const prune_filters *f = ud;
-    if (f->until && img->created >= f->until)
-        return false;
-    json_t *labels = json_object_get(json_object_get(img->config, "config"), "Labels");
-    size_t i;
-    json_t *v;
-    json_array_foreach(f->labels, i, v)
-    {
-        const char *l = json_string_value(v);
-        bool neg = l[0] == '!';
-        if (tug_label_match(labels, neg ? l + 1 : l) == neg)
-            return false;
-    }
-    return true;
+    const tug_prune_filter *f = ud;
+    return tug_prune_match(f, json_object_get(json_object_get(img->config, "config"), "Labels"),
+                           img->created);
 }
 
 int tug_api_images_prune(const tug_api_call *c)
@@ -689,14 +619,15 @@ int tug_api_images_prune(const tug_api_call *c)
     tug_store *s;
     if (tug_api_store(c->x, c->o, &s) < 0)
         return 0;
+    tug_api_prune q;
+    if (tug_api_prune_filters(c, &q, TUG_PRUNE_DANGLING) < 0)
+        return 0;
+    json_auto_t *keep = q.keep;
     tug_error *err = NULL;
-    prune_filters f = {.dangling = 1, .labels = json_array()};
-    json_auto_t *labels_owner = f.labels;
-    if (prune_filters_parse(c->req, &f, &err) < 0)
-        return tug_api_send_err(c->o, err);
+    /* dangling=true (the default): untagged images only; false: every unused one */
     json_t *gone = json_array();
     long long reclaimed = 0;
-    if (tug_image_prune(s, f.dangling == 0, prune_match, &f, removed_json, gone, &reclaimed,
+    if (tug_image_prune(s, q.dangling == 0, prune_match, &q.f, removed_json, gone, &reclaimed,
                         &err) < 0) {
         json_decref(gone);
         return tug_api_send_err(c->o, err);

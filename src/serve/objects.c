@@ -209,25 +209,19 @@ int tug_api_network_disconnect(const tug_api_call *a)
 
 /* ---- prune filters ---- */
 
-typedef struct prune_query {
-    tug_prune_filter f;
-    json_t *keep;  /* the strings f points into */
-    int all;       /* volumes' all=: -1 not given */
-    bool with_all; /* whether all= is taken */
-} prune_query;
-
 static int add_prune_filter(void *data, const char *key, const char *value, tug_error **err)
 {
-    prune_query *q = data;
+    tug_api_prune *q = data;
     json_t *v = json_string(value);
     json_array_append_new(q->keep, v);
     const char *kept = json_string_value(v);
-    if (strcmp(key, "label") == 0 && q->f.nlabels < TUG_ARRAY_SIZE(q->f.labels))
+    bool labels = !(q->takes & TUG_PRUNE_UNTIL_ONLY);
+    if (labels && strcmp(key, "label") == 0 && q->f.nlabels < TUG_ARRAY_SIZE(q->f.labels))
         q->f.labels[q->f.nlabels++] = kept;
-    else if ((strcmp(key, "label!") == 0 || strcmp(key, "label!=") == 0) &&
+    else if (labels && (strcmp(key, "label!") == 0 || strcmp(key, "label!=") == 0) &&
              q->f.nnolabels < TUG_ARRAY_SIZE(q->f.nolabels))
         q->f.nolabels[q->f.nnolabels++] = kept;
-    else if (strcmp(key, "until") == 0 && !q->with_all) {
+    else if (strcmp(key, "until") == 0 && !(q->takes & TUG_PRUNE_ALL)) {
         struct timespec now;
         clock_gettime(CLOCK_REALTIME, &now);
         int64_t ns = 0;
@@ -236,20 +230,24 @@ static int add_prune_filter(void *data, const char *key, const char *value, tug_
                                 &why) < 0)
             return tug_error_user(err, "invalid filter 'until=%s': %s", value, why ? why : "");
         q->f.until = ns / 1000000000LL;
-    } else if (strcmp(key, "all") == 0 && q->with_all) {
+    } else if (strcmp(key, "all") == 0 && (q->takes & TUG_PRUNE_ALL)) {
         bool yes = strcmp(value, "true") == 0 || strcmp(value, "1") == 0;
         if (!yes && strcmp(value, "false") != 0 && strcmp(value, "0") != 0)
             return tug_error_user(err, "invalid filter 'all=%s': use true or false", value);
         q->all = yes;
+    } else if (strcmp(key, "dangling") == 0 && (q->takes & TUG_PRUNE_DANGLING)) {
+        bool yes = strcmp(value, "true") == 0 || strcmp(value, "1") == 0;
+        if (!yes && strcmp(value, "false") != 0 && strcmp(value, "0") != 0)
+            return tug_error_user(err, "invalid filter 'dangling=%s': use true or false", value);
+        q->dangling = yes;
     } else
         return tug_error_user(err, "Invalid filter '%s'", key);
     return 0;
 }
 
-/* The prune's filters, or -1 after answering 400. */
-static int prune_filters(const tug_api_call *a, prune_query *q, bool with_all)
+int tug_api_prune_filters(const tug_api_call *a, tug_api_prune *q, unsigned takes)
 {
-    *q = (prune_query){.keep = json_array(), .all = -1, .with_all = with_all};
+    *q = (tug_api_prune){.keep = json_array(), .all = -1, .dangling = -1, .takes = takes};
     tug_error *err = NULL;
     if (tug_api_each_filter(a->req, add_prune_filter, q, &err) < 0) {
         tug_api_send_err(a->o, err);
@@ -277,9 +275,9 @@ typedef enum { PRUNE_NETWORKS, PRUNE_CONTAINERS, PRUNE_VOLUMES } prune_kind;
 static int prune(const tug_api_call *a, prune_kind kind)
 {
     static const char *const deleted[] = {"NetworksDeleted", "ContainersDeleted", "VolumesDeleted"};
-    prune_query q;
+    tug_api_prune q;
     tug_store *s;
-    if (prune_filters(a, &q, kind == PRUNE_VOLUMES) < 0)
+    if (tug_api_prune_filters(a, &q, kind == PRUNE_VOLUMES ? TUG_PRUNE_ALL : 0) < 0)
         return 0;
     json_auto_t *keep = q.keep;
     if (tug_api_store(a->x, a->o, &s) < 0)

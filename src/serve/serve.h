@@ -6,6 +6,7 @@
 #include "registry/registry.h"
 #include "store/store.h"
 #include "util/error.h"
+#include "util/strutil.h"
 
 /* The API version tug answers with (Api-Version, /version), and the range of /vX.Y prefixes
  * it takes. */
@@ -127,6 +128,19 @@ int tug_api_each_filter(const tug_http_req *req, tug_api_filter_fn add, void *da
                         tug_error **err);
 int tug_api_time_param(const tug_http_req *req, tug_http_out *o, const char *key,
                        long long *ret_ns);
+/* A prune's ?filters=: label, label! and until (unix seconds) into f; with TUG_PRUNE_ALL,
+ * all (volumes; 1, 0, or -1 when not given) instead of until; with TUG_PRUNE_DANGLING,
+ * dangling too (images; -1 when not given); with TUG_PRUNE_UNTIL_ONLY no labels (the build
+ * cache). Another key is a 400. f's strings live in keep (json_decref it). -1 after
+ * answering 400. */
+enum { TUG_PRUNE_ALL = 1, TUG_PRUNE_DANGLING = 2, TUG_PRUNE_UNTIL_ONLY = 4 };
+typedef struct tug_api_prune {
+    tug_prune_filter f;
+    json_t *keep;
+    int all, dangling;
+    unsigned takes;
+} tug_api_prune;
+int tug_api_prune_filters(const tug_api_call *a, tug_api_prune *q, unsigned takes);
 int tug_api_network_create(const tug_api_call *c);
 int tug_api_network_delete(const tug_api_call *c);
 int tug_api_network_connect(const tug_api_call *c);
