@@ -52,6 +52,25 @@ int tug_api_store(tug_api_ctx *x, tug_http_out *o, tug_store **ret)
 
 /* A boolean query parameter as Go's strconv.ParseBool and docker's BoolValue read it: "1",
  * "true" (any case) and such; absent or "0"/"false"/"" is false. */
+json_t *tug_api_body_object(const tug_api_call *a, const char *if_empty)
+{
+    if (a->body_len == 0 && if_empty) {
+        tug_http_send_error(a->o, 400, if_empty);
+        return NULL;
+    }
+    if (a->body_len == 0)
+        return json_object();
+    json_error_t je;
+    json_t *doc = json_loadb(a->body, a->body_len, 0, &je);
+    if (json_is_object(doc))
+        return doc;
+    json_decref(doc);
+    char msg[256];
+    snprintf(msg, sizeof(msg), "invalid JSON body: %s", doc ? "not an object" : je.text);
+    tug_http_send_error(a->o, 400, msg);
+    return NULL;
+}
+
 bool tug_api_query_bool(const tug_http_req *req, const char *key)
 {
     cleanup_free char *v = tug_http_query_get(req, key);

@@ -97,13 +97,10 @@ static json_t *request_of(json_t *body)
 
 int tug_api_container_create(const tug_api_call *a)
 {
-    json_error_t je;
-    json_auto_t *body = a->body_len ? json_loadb(a->body, a->body_len, 0, &je) : NULL;
-    if (!json_is_object(body))
-        return tug_http_send_error(a->o, 400,
-                                   a->body_len ? "invalid JSON in the create request"
-                                               : "config cannot be empty in order to create a "
-                                                 "container");
+    json_auto_t *body =
+        tug_api_body_object(a, "config cannot be empty in order to create a container");
+    if (body == NULL)
+        return 0;
     const char *image = json_string_value(json_object_get(body, "Image"));
     if (image == NULL || *image == '\0')
         return tug_http_send_error(a->o, 400,

@@ -377,10 +377,9 @@ static json_t *update_changes(json_t *body)
 
 int tug_api_container_update(const tug_api_call *a)
 {
-    json_error_t je;
-    json_auto_t *body = a->body_len ? json_loadb(a->body, a->body_len, 0, &je) : NULL;
-    if (!json_is_object(body))
-        return tug_http_send_error(a->o, 400, "invalid JSON in the update request");
+    json_auto_t *body = tug_api_body_object(a, "give the update as a JSON object");
+    if (body == NULL)
+        return 0;
     tug_store *s;
     cleanup_container tug_container *c = NULL;
     if (tug_api_container_find(a, &s, &c) < 0)

@@ -267,10 +267,9 @@ static int running_container(const tug_api_call *a, tug_store *s, const char *id
 
 int tug_api_exec_create(const tug_api_call *a)
 {
-    json_error_t je;
-    json_auto_t *body = a->body_len ? json_loadb(a->body, a->body_len, 0, &je) : NULL;
-    if (!json_is_object(body))
-        return tug_http_send_error(a->o, 400, "invalid JSON in the exec request");
+    json_auto_t *body = tug_api_body_object(a, "give the exec's configuration as a JSON object");
+    if (body == NULL)
+        return 0;
     tug_store *s;
     if (tug_api_store(a->x, a->o, &s) < 0)
         return 0;
@@ -484,10 +483,9 @@ static int exec_detached(const tug_api_call *a, tug_container *c, json_t *rec)
 
 int tug_api_exec_start(const tug_api_call *a)
 {
-    json_error_t je;
-    json_auto_t *body = a->body_len ? json_loadb(a->body, a->body_len, 0, &je) : json_object();
-    if (!json_is_object(body))
-        return tug_http_send_error(a->o, 400, "invalid JSON in the exec start request");
+    json_auto_t *body = tug_api_body_object(a, NULL);
+    if (body == NULL)
+        return 0;
     tug_store *s;
     json_auto_t *rec = NULL;
     if (find_exec(a, &s, &rec) < 0)

@@ -35,20 +35,6 @@ static int send_err_as(tug_http_out *o, int status, tug_error *err)
     return sent;
 }
 
-/* The request's body as a JSON object (an empty body is {}); NULL after answering 400. */
-static json_t *body_object(const tug_api_call *a)
-{
-    if (a->body_len == 0)
-        return json_object();
-    json_error_t je;
-    json_t *doc = json_loadb(a->body, a->body_len, 0, &je);
-    if (json_is_object(doc))
-        return doc;
-    json_decref(doc);
-    send_msg(a->o, 400, "invalid JSON body: %s", doc ? "not an object" : je.text);
-    return NULL;
-}
-
 static const char *str_of(json_t *obj, const char *key)
 {
     const char *v = json_string_value(json_object_get(obj, key));
@@ -117,7 +103,7 @@ static const char *ipam_config(json_t *ipam, tug_network_opts *o)
 
 int tug_api_network_create(const tug_api_call *a)
 {
-    json_auto_t *body = body_object(a);
+    json_auto_t *body = tug_api_body_object(a, NULL);
     tug_store *s;
     if (body == NULL)
         return 0;
@@ -176,7 +162,7 @@ int tug_api_network_delete(const tug_api_call *a)
 /* connect and disconnect: {"Container": ..., ...} */
 static int connect_like(const tug_api_call *a, bool connect)
 {
-    json_auto_t *body = body_object(a);
+    json_auto_t *body = tug_api_body_object(a, NULL);
     tug_store *s;
     if (body == NULL)
         return 0;
@@ -316,7 +302,7 @@ int tug_api_volume_prune(const tug_api_call *a)
 
 int tug_api_volume_create(const tug_api_call *a)
 {
-    json_auto_t *body = body_object(a);
+    json_auto_t *body = tug_api_body_object(a, NULL);
     tug_store *s;
     if (body == NULL)
         return 0;
@@ -363,7 +349,7 @@ int tug_api_volume_delete(const tug_api_call *a)
 
 int tug_api_auth(const tug_api_call *a)
 {
-    json_auto_t *body = body_object(a);
+    json_auto_t *body = tug_api_body_object(a, NULL);
     if (body == NULL)
         return 0;
     /* the server's registry options (its --insecure-registry, daemon.json) */

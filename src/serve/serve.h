@@ -63,6 +63,9 @@ typedef struct tug_api_call {
     size_t body_len;
     tug_http_out *o;
 } tug_api_call;
+/* The request's body as a JSON object; an empty body is {} (if_empty NULL) or a 400 saying
+ * if_empty; NULL after answering 400 for a body that is not a JSON object. */
+json_t *tug_api_body_object(const tug_api_call *a, const char *if_empty);
 int tug_api_container_create(const tug_api_call *c);
 int tug_api_container_start(const tug_api_call *c);
 int tug_api_container_stop(const tug_api_call *c);
