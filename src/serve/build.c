@@ -295,6 +295,9 @@ int tug_api_build(const tug_api_call *c)
     o.events = (tug_build_events){.log = ev_log, .step = ev_step, .step_end = ev_step_end,
                                   .userdata = &cl};
     o.sequential = true; /* the steps in order, as the classic builder numbers them */
+    /* the body is read whole before: the connection is readable again only when the client
+     * hangs up, which stops the build as dockerd stops it */
+    o.cancel_fd = c->o->fd;
     cleanup_free char *id = NULL;
     r = tug_build(s, &o, &id, &err);
     for (size_t i = 0; i < TUG_ARRAY_SIZE(strs); i++)

@@ -189,3 +189,24 @@ print("".join(l.get("stream", "") for l in logs))
   api '/v1.41/build/prune?filters=%7B%22until%22%3A%5B%22bogus%22%5D%7D' -X POST
   [[ $output == '{"message":"invalid filter '"'until=bogus'"': failed to parse value as time or duration: \"bogus\""} 400' ]] || { echo "got: $output" >&2; return 1; }
 }
+
+@test "a client that hangs up stops its build: the RUN at work is killed, nothing is tagged" {
+  mkdir -p "$BATS_TEST_TMPDIR/slow"
+  printf 'FROM busybox\nRUN echo started && sleep 90\n' >"$BATS_TEST_TMPDIR/slow/Dockerfile"
+  tar -C "$BATS_TEST_TMPDIR/slow" -cf "$BATS_TEST_TMPDIR/slow.tar" Dockerfile
+  local serve_pid i
+  serve_pid=$(cat "$BATS_FILE_TMPDIR/serve.pid")
+  # the client gives up after the RUN has started (curl's exit 28: its time ran out)
+  run curl -s -N --max-time 4 --unix-socket "$SOCK" -X POST --data-binary @"$BATS_TEST_TMPDIR/slow.tar" \
+    'http://tug/v1.41/build?t=never-tagged'
+  [[ $status -eq 28 && $output == *'{"stream":"started\n"}'* ]] ||
+    { echo "curl: status $status, output: $output" >&2; return 1; }
+  # the connection's process ends with its build, long before the sleep would
+  for ((i = 0; i < 200; i++)); do
+    [[ -z $(pgrep -P "$serve_pid") ]] && break
+    sleep 0.1
+  done
+  [[ -z $(pgrep -P "$serve_pid") ]] || { echo "still building: $(pgrep -a -P "$serve_pid")" >&2; return 1; }
+  run_tug images -q never-tagged
+  [[ -z $output ]]
+}

@@ -707,6 +707,8 @@ static int run_build(builder *b, char **ret_image_id, tug_error **err)
 int tug_build(tug_store *s, const tug_build_opts *o, char **ret_image_id, tug_error **err)
 {
     builder b = {.s = s, .o = o, .cancel_fd = -1};
+    if (o->sequential && o->cancel_fd > 0)
+        b.cancel_fd = o->cancel_fd;
     b.build_args = json_object();
     b.used_args = json_object();
     b.meta = json_object();

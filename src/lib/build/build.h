@@ -50,6 +50,9 @@ typedef struct tug_build_opts {
     bool pull;                  /* always look for a newer base image */
     bool sequential;            /* stages one after the other in the Dockerfile's order, never
                                  * at the same time (the classic builder's step lines) */
+    int cancel_fd;              /* > 0, with sequential: once readable or hung up, the build
+                                 * stops before its next step and a RUN at work is killed
+                                 * (tug serve: the client's connection, which hung up) */
     const tug_registry_opts *registry;
     tug_build_events events;
 } tug_build_opts;
