@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "../runtime/container.h"
+#include "../runtime/proc.h"
 #include "../store/db.h"
 #include "../util/cleanup.h"
 #include "../util/fs.h"
@@ -319,26 +320,16 @@ static int start_resolver(const char *dir, const tug_network *n, tug_error **err
      * runs before tug_dns_container_setup), and host_resolv_copy with them */
     if (bin == NULL || asprintf(&resolv, "%s/resolv.conf", dir) < 0)
         return tug_error_set(err, ENOMEM, "resolver");
-    int ready[2];
-    if (pipe2(ready, O_CLOEXEC) < 0)
-        return tug_error_set(err, errno, "pipe");
     char *const argv[] = {"tug-dns", n->id, n->gateway, n->bridge, (char *)dir,
                           resolv, n->internal ? "internal" : NULL,
                           NULL};
-    pid_t pid = fork();
-    if (pid < 0) {
-        int e = errno;
-        close(ready[0]);
-        close(ready[1]);
-        return tug_error_set(err, e, "fork");
-    }
-    if (pid == 0) {
-        setsid();
-        if (fork() != 0)
-            _exit(0);
-        int null = open("/dev/null", O_RDWR | O_CLOEXEC);
-        if (null < 0 || dup2(null, 0) < 0 || dup2(null, 1) < 0 || dup2(null, 2) < 0 ||
-            dup2(ready[1], 3) < 0)
+    int ready;
+    int r = tug_fork_detached(&ready);
+    if (r < 0)
+        return tug_error_set(err, errno, "fork");
+    if (r == 0) {
+        /* fd 3 across the exec (dup2 onto itself would keep its close-on-exec) */
+        if (ready == 3 ? fcntl(3, F_SETFD, 0) < 0 : dup2(ready, 3) < 0)
             _exit(127);
         tug_close_fds_from(4, false);
         if (chdir("/") < 0)
@@ -350,14 +341,12 @@ static int start_resolver(const char *dir, const tug_network *n, tug_error **err
         dprintf(3, "Eexec %s: %s", bin, strerror(errno));
         _exit(127);
     }
-    close(ready[1]);
-    waitpid(pid, NULL, 0);
     char msg[256] = "";
-    struct pollfd pf = {.fd = ready[0], .events = POLLIN};
+    struct pollfd pf = {.fd = ready, .events = POLLIN};
     ssize_t got = 0;
     if (poll(&pf, 1, RESOLVER_START_MS) > 0)
-        got = read(ready[0], msg, sizeof(msg) - 1);
-    close(ready[0]);
+        got = read(ready, msg, sizeof(msg) - 1);
+    close(ready);
     msg[got > 0 ? got : 0] = '\0';
     if (msg[0] == 'R' || msg[0] == 'B')
         return 0;
