@@ -600,11 +600,7 @@ int tug_api_container_resize(const tug_api_call *a)
  * `tug run` hands its own. */
 static char *waiting_dir(tug_store *s, const char *id)
 {
-    cleanup_free char *run = tug_store_run_dir(s);
-    char *dir = NULL;
-    if (run == NULL || asprintf(&dir, "%s/serve-attach/%s", run, id) < 0)
-        return NULL;
-    return dir;
+    return tug_store_run_path(s, "serve-attach/%s", id);
 }
 
 int tug_api_attach_listen(tug_store *s, const tug_container *c)

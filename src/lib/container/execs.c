@@ -23,11 +23,7 @@ static bool valid_id(const char *id)
 
 static char *record_path(tug_store *s, const char *id)
 {
-    cleanup_free char *run = tug_store_run_dir(s);
-    char *p = NULL;
-    if (run == NULL || asprintf(&p, "%s/execs/%s.json", run, id) < 0)
-        return NULL;
-    return p;
+    return tug_store_run_path(s, "execs/%s.json", id);
 }
 
 static bool strings(json_t *a, bool non_empty)
@@ -51,9 +47,8 @@ static bool strings(json_t *a, bool non_empty)
  * one marked running whose process is gone after ten minutes. */
 static void prune(tug_store *s)
 {
-    cleanup_free char *run = tug_store_run_dir(s);
-    cleanup_free char *dir = NULL;
-    if (run == NULL || asprintf(&dir, "%s/execs", run) < 0)
+    cleanup_free char *dir = tug_store_run_path(s, "execs");
+    if (dir == NULL)
         return;
     cleanup_dir DIR *d = opendir(dir);
     struct dirent *e;

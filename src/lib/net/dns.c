@@ -178,11 +178,7 @@ bool tug_dns_extra_host(const char *entry, const char *host_gateway, char *name,
 
 static char *dns_dir(tug_store *s)
 {
-    cleanup_free char *run = tug_store_run_dir(s);
-    char *p = NULL;
-    if (run == NULL || asprintf(&p, "%s/dns", run) < 0)
-        return NULL;
-    return p;
+    return tug_store_run_path(s, "dns");
 }
 
 static int lock_file(const char *dir, const char *name)

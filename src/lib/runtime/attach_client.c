@@ -22,9 +22,8 @@ int tug_container_attach(tug_store *s, tug_container *c, tug_error **err)
                               "running");
     if (strcmp(c->state, TUG_STATE_RUNNING) != 0)
         return tug_error_user(err, "You cannot attach to a stopped container, start it first");
-    cleanup_free char *run = tug_store_run_dir(s);
-    cleanup_free char *dir = NULL;
-    if (run == NULL || asprintf(&dir, "%s/%s", run, c->id) < 0)
+    cleanup_free char *dir = tug_store_run_path(s, "%s", c->id);
+    if (dir == NULL)
         return tug_error_set(err, ENOMEM, "attach");
     int fd = tug_attach_connect(dir, err);
     if (fd < 0) {

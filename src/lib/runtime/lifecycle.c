@@ -111,11 +111,7 @@ static void wait_ended(const tug_container *c, int timeout_ms)
 
 static char *ctr_run_path(tug_store *s, const char *id, const char *name)
 {
-    cleanup_free char *run = tug_store_run_dir(s);
-    char *p = NULL;
-    if (run == NULL || asprintf(&p, "%s/%s%s%s", run, id, name ? "/" : "", name ? name : "") < 0)
-        return NULL;
-    return p;
+    return tug_store_run_path(s, "%s%s%s", id, name ? "/" : "", name ? name : "");
 }
 
 /* The exit file of the container's current run, open: start makes it empty and the monitor

@@ -308,8 +308,8 @@ static int check_layer_dirs(tug_store *s, bool repair, tug_check_report *rep, tu
  * unmounted. */
 static int check_layer_mounts(tug_store *s, bool repair, tug_check_report *rep, tug_error **err)
 {
-    cleanup_free char *run = tug_store_run_dir(s), *dir = NULL;
-    if (run == NULL || asprintf(&dir, "%s/layers", run) < 0)
+    cleanup_free char *dir = tug_store_run_path(s, "layers");
+    if (dir == NULL)
         return tug_error_set(err, ENOMEM, "check");
     cleanup_dir DIR *d = opendir(dir);
     if (d == NULL)

@@ -380,12 +380,8 @@ char *tug_store_layer_dir(tug_store *s, const char *chain_id)
     char *p = NULL;
     const char *hex = tug_digest_hex(chain_id);
     /* an EROFS layer's files are where its image is mounted (layerfs.c) */
-    if (tug_store_layer_is_image(s, hex)) {
-        cleanup_free char *run = tug_store_run_dir(s);
-        if (run == NULL || asprintf(&p, "%s/layers/%s", run, hex) < 0)
-            return NULL;
-        return p;
-    }
+    if (tug_store_layer_is_image(s, hex))
+        return tug_store_run_path(s, "layers/%s", hex);
     if (asprintf(&p, "%s/layers/%s/diff", s->root, hex) < 0)
         return NULL;
     return p;
@@ -505,8 +501,8 @@ static void unmount_at(int dfd, const char *name)
 
 void tug_store_layer_unmount(tug_store *s, const char *chain_id)
 {
-    cleanup_free char *run = tug_store_run_dir(s), *dir = NULL;
-    if (run == NULL || asprintf(&dir, "%s/layers", run) < 0)
+    cleanup_free char *dir = tug_store_run_path(s, "layers");
+    if (dir == NULL)
         return;
     cleanup_close int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (dfd >= 0)

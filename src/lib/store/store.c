@@ -1,6 +1,7 @@
 /* Blobs, layers and images in the store. Files are complete before a row points at them. */
 #include <dirent.h>
 #include <errno.h>
+#include <stdarg.h>
 #include <signal.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -106,6 +107,19 @@ char *tug_store_run_dir(tug_store *s)
     char digest[72], *p = NULL;
     tug_sha256_buf(s->root, strlen(s->root), digest);
     if (asprintf(&p, "/run/tug/%.16s", tug_digest_hex(digest)) < 0)
+        return NULL;
+    return p;
+}
+
+char *tug_store_run_path(tug_store *s, const char *fmt, ...)
+{
+    cleanup_free char *run = tug_store_run_dir(s), *rest = NULL;
+    va_list ap;
+    va_start(ap, fmt);
+    int n = run ? vasprintf(&rest, fmt, ap) : -1;
+    va_end(ap);
+    char *p = NULL;
+    if (n < 0 || asprintf(&p, "%s/%s", run, rest) < 0)
         return NULL;
     return p;
 }

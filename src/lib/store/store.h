@@ -88,6 +88,9 @@ bool tug_store_layer_is_image(tug_store *s, const char *hex);
 /* The store's directory of runtime state: /run/tug/<16 hex of the root's digest>, gone after a
  * reboot. Its layers/<hex> are where EROFS layers are mounted. */
 char *tug_store_run_dir(tug_store *s);
+/* <run>/FMT..., formatted; NULL when out of memory. */
+char *tug_store_run_path(tug_store *s, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 /* Make <run>SUB (SUB "" or "/..."), and the run directory's mark naming the store's root
  * ("root"), by which `system check` of any store tells the run directory of a store that is
  * gone: its containers' state and its layers' mounts. */
