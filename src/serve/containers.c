@@ -269,8 +269,10 @@ static bool peer_gone_or_event(int fd, int watch, int ms)
         return false;
     if (p[0].revents & (POLLRDHUP | POLLHUP | POLLERR))
         return true;
+    /* readable, not hung up: a request sent ahead, which waits its turn; the wait goes on on
+     * the events alone (a sleep without a watch), or it would turn into a spin */
     if (p[0].revents && !p[1].revents)
-        poll(watch >= 0 ? &p[1] : NULL, watch >= 0, ms); /* a request sent ahead waits its turn */
+        poll(&p[1], watch >= 0 ? 1 : 0, ms);
     return false;
 }
 
