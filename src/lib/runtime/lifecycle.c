@@ -60,8 +60,17 @@ static bool cmdline_has(pid_t pid, const char *word)
 {
     char path[64], buf[8192];
     snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)pid);
-    cleanup_close int fd = open(path, O_RDONLY | O_CLOEXEC);
-    ssize_t n = fd < 0 ? -1 : read(fd, buf, sizeof(buf) - 1);
+    ssize_t n = -1;
+    /* A process in the middle of an exec (the monitor becoming container-finish) has an empty
+     * command line for a moment: read again for up to 50 ms before taking it for another
+     * process (zombies are ruled out before). */
+    for (int i = 0; i < 50; i++) {
+        cleanup_close int fd = open(path, O_RDONLY | O_CLOEXEC);
+        n = fd < 0 ? -1 : read(fd, buf, sizeof(buf) - 1);
+        if (n != 0)
+            break;
+        poll(NULL, 0, 1);
+    }
     if (n <= 0)
         return false;
     buf[n] = '\0';
@@ -766,12 +775,14 @@ int tug_container_stop(tug_store *s, tug_container *c, int sig, int timeout, boo
     }
     if (strcmp(c->state, TUG_STATE_PAUSED) == 0)
         tug_container_pause(s, c, false, NULL);
-    if (tug_pidfd_signal(pidfd, sig) == 0)
-        kill_event(s, c, sig);
+    /* each kill event goes before its signal: the monitor writes the die the signal causes,
+     * and on a loaded machine it could otherwise come first */
+    kill_event(s, c, sig);
+    tug_pidfd_signal(pidfd, sig);
     if (!tug_pidfd_wait(pidfd, timeout * 1000)) {
         *ret_forced = true;
-        if (tug_pidfd_signal(pidfd, SIGKILL) == 0)
-            kill_event(s, c, SIGKILL);
+        kill_event(s, c, SIGKILL);
+        tug_pidfd_signal(pidfd, SIGKILL);
         tug_pidfd_wait(pidfd, 10000);
     }
     wait_ended(c, 10000);
